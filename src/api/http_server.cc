@@ -1,0 +1,307 @@
+#include "api/http_server.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+
+#include <spdlog/spdlog.h>
+
+namespace overmesh::api {
+namespace {
+
+std::vector<std::string> splitPath(const std::string& path) {
+  std::vector<std::string> segments;
+  std::size_t start = 0;
+  while (start <= path.size()) {
+    std::size_t slash = path.find('/', start);
+    if (slash == std::string::npos) {
+      slash = path.size();
+    }
+    if (slash > start) {
+      segments.push_back(path.substr(start, slash - start));
+    }
+    start = slash + 1;
+  }
+  return segments;
+}
+
+// Per-connection request state: libmicrohttpd calls the handler several times per
+// request (headers, body chunks, end), so the body accumulates here.
+struct PendingRequest {
+  std::string body;
+};
+
+MHD_Result collectValue(void* cls, MHD_ValueKind /*kind*/, const char* key, const char* value) {
+  auto* values = static_cast<std::map<std::string, std::string>*>(cls);
+  std::string name = key != nullptr ? key : "";
+  (*values)[name] = value != nullptr ? value : "";
+  return MHD_YES;
+}
+
+MHD_Result collectHeader(void* cls, MHD_ValueKind /*kind*/, const char* key, const char* value) {
+  auto* values = static_cast<std::map<std::string, std::string>*>(cls);
+  std::string name = key != nullptr ? key : "";
+  std::transform(name.begin(), name.end(), name.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  (*values)[name] = value != nullptr ? value : "";
+  return MHD_YES;
+}
+
+std::string peerOf(MHD_Connection* connection) {
+  const MHD_ConnectionInfo* info =
+      MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+  if (info == nullptr || info->client_addr == nullptr) {
+    return "unix";
+  }
+  const sockaddr* address = info->client_addr;
+  if (address->sa_family == AF_INET) {
+    sockaddr_in in{};
+    std::memcpy(&in, address, sizeof(in));
+    char text[INET_ADDRSTRLEN] = {};
+    inet_ntop(AF_INET, &in.sin_addr, text, sizeof(text));
+    return text;
+  }
+  return "unix";
+}
+
+MHD_Result handleConnection(void* cls, MHD_Connection* connection, const char* url,
+                            const char* method, const char* /*version*/, const char* uploadData,
+                            size_t* uploadDataSize, void** connectionState) {
+  auto* server = static_cast<HttpServer*>(cls);
+  if (*connectionState == nullptr) {
+    *connectionState = new PendingRequest();
+    return MHD_YES;
+  }
+  auto* pending = static_cast<PendingRequest*>(*connectionState);
+  if (*uploadDataSize != 0) {
+    pending->body.append(uploadData, *uploadDataSize);
+    *uploadDataSize = 0;
+    return MHD_YES;
+  }
+
+  HttpRequest request;
+  request.method = method;
+  request.path = url;
+  request.body = std::move(pending->body);
+  request.peer = peerOf(connection);
+  MHD_get_connection_values(connection, MHD_GET_ARGUMENT_KIND, collectValue, &request.query);
+  MHD_get_connection_values(connection, MHD_HEADER_KIND, collectHeader, &request.headers);
+
+  HttpResponse response = server->dispatch(request);
+  MHD_Response* reply = MHD_create_response_from_buffer(
+      response.body.size(), response.body.data(), MHD_RESPMEM_MUST_COPY);
+  if (reply == nullptr) {
+    return MHD_NO;
+  }
+  MHD_add_response_header(reply, "Content-Type", response.contentType.c_str());
+  MHD_Result queued =
+      MHD_queue_response(connection, static_cast<unsigned int>(response.status), reply);
+  MHD_destroy_response(reply);
+  return queued;
+}
+
+void requestCompleted(void* /*cls*/, MHD_Connection* /*connection*/, void** connectionState,
+                      MHD_RequestTerminationCode /*code*/) {
+  delete static_cast<PendingRequest*>(*connectionState);
+  *connectionState = nullptr;
+}
+
+void logMhdError(void* /*cls*/, const char* format, va_list args) {
+  char text[512];
+  vsnprintf(text, sizeof(text), format, args);
+  std::string message(text);
+  while (!message.empty() && message.back() == '\n') {
+    message.pop_back();
+  }
+  spdlog::debug("http server: {}", message);
+}
+
+HttpResponse notFound(const HttpRequest& request) {
+  return HttpResponse{404,
+                      fmt::format(R"({{"error":{{"kind":"NotFound","message":"no API route {} {}"}}}})",
+                                  request.method, request.path)};
+}
+
+}  // namespace
+
+std::string HttpRequest::queryOr(const std::string& name, const std::string& fallback) const {
+  auto it = query.find(name);
+  return it == query.end() ? fallback : it->second;
+}
+
+std::string HttpRequest::headerOr(const std::string& name, const std::string& fallback) const {
+  auto it = headers.find(name);
+  return it == headers.end() ? fallback : it->second;
+}
+
+HttpServer::HttpServer() = default;
+
+HttpServer::~HttpServer() { stop(); }
+
+void HttpServer::route(std::string method, std::string pattern, HttpHandler handler) {
+  routes_.push_back(Route{std::move(method), splitPath(pattern), std::move(handler)});
+}
+
+HttpResponse HttpServer::dispatch(HttpRequest& request) const {
+  std::vector<std::string> segments = splitPath(request.path);
+  bool pathMatched = false;
+  for (const Route& route : routes_) {
+    if (route.segments.size() != segments.size()) {
+      continue;
+    }
+    std::vector<std::string> params;
+    bool matches = true;
+    for (std::size_t i = 0; i < segments.size() && matches; ++i) {
+      const std::string& want = route.segments[i];
+      if (want.size() >= 2 && want.front() == '{' && want.back() == '}') {
+        params.push_back(segments[i]);
+      } else if (want != segments[i]) {
+        matches = false;
+      }
+    }
+    if (!matches) {
+      continue;
+    }
+    pathMatched = true;
+    if (route.method != request.method) {
+      continue;
+    }
+    request.params = std::move(params);
+    return route.handler(request);
+  }
+  if (pathMatched) {
+    return HttpResponse{405, fmt::format(R"({{"error":{{"kind":"InvalidArgument","message":"method {} not allowed on {}"}}}})",
+                                         request.method, request.path)};
+  }
+  return notFound(request);
+}
+
+Status HttpServer::listenUnix(const std::string& path, mode_t mode) {
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  if (path.size() >= sizeof(address.sun_path)) {
+    return errorf(ErrorKind::InvalidArgument,
+                  "socket path {} is too long: a unix socket path has at most {} bytes", path,
+                  sizeof(address.sun_path) - 1);
+  }
+  std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
+
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    return errorf(ErrorKind::Unavailable, "socket(AF_UNIX): {}", errnoText(errno));
+  }
+  // A socket file may be left by a daemon that died; it is stale if nobody accepts on it.
+  struct stat existing {};
+  if (lstat(path.c_str(), &existing) == 0) {
+    if (!S_ISSOCK(existing.st_mode)) {
+      close(fd);
+      return errorf(ErrorKind::FailedPrecondition,
+                    "{} exists and is not a socket; remove it or choose another --socket", path);
+    }
+    if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0) {
+      close(fd);
+      return errorf(ErrorKind::FailedPrecondition,
+                    "another overmeshd is already listening on {}; stop it or choose another "
+                    "--socket",
+                    path);
+    }
+    close(fd);
+    unlink(path.c_str());
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+      return errorf(ErrorKind::Unavailable, "socket(AF_UNIX): {}", errnoText(errno));
+    }
+  }
+  // The umask makes the socket file private from the moment it exists (chmod after bind
+  // would leave a window where any local user could connect).
+  mode_t previous = umask(static_cast<mode_t>(~mode & 0777));
+  int bound = bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
+  int bindErrno = errno;
+  umask(previous);
+  if (bound != 0) {
+    close(fd);
+    return errorf(ErrorKind::Unavailable, "bind {}: {}", path, errnoText(bindErrno));
+  }
+  if (listen(fd, 128) != 0) {
+    int listenErrno = errno;
+    close(fd);
+    unlink(path.c_str());
+    return errorf(ErrorKind::Unavailable, "listen {}: {}", path, errnoText(listenErrno));
+  }
+  unixPaths_.push_back(path);
+  return startDaemon(fd, true);
+}
+
+Result<std::uint16_t> HttpServer::listenTcp(const std::string& address, std::uint16_t port) {
+  sockaddr_in in{};
+  in.sin_family = AF_INET;
+  in.sin_port = htons(port);
+  if (inet_pton(AF_INET, address.c_str(), &in.sin_addr) != 1) {
+    return errorf(ErrorKind::InvalidArgument, "listen address {} is not an IPv4 address",
+                  address);
+  }
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    return errorf(ErrorKind::Unavailable, "socket(AF_INET): {}", errnoText(errno));
+  }
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  if (bind(fd, reinterpret_cast<sockaddr*>(&in), sizeof(in)) != 0) {
+    int err = errno;
+    close(fd);
+    return errorf(ErrorKind::Unavailable, "bind {}:{}: {}", address, port, errnoText(err));
+  }
+  if (listen(fd, 512) != 0) {
+    int err = errno;
+    close(fd);
+    return errorf(ErrorKind::Unavailable, "listen {}:{}: {}", address, port, errnoText(err));
+  }
+  sockaddr_in bound{};
+  socklen_t length = sizeof(bound);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &length);
+  if (auto started = startDaemon(fd, false); !started) {
+    return std::unexpected(started.error());
+  }
+  return ntohs(bound.sin_port);
+}
+
+Status HttpServer::startDaemon(int listenFd, bool isUnix) {
+  unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+                       MHD_USE_ERROR_LOG | MHD_USE_ITC;
+  MHD_Daemon* daemon = MHD_start_daemon(
+      flags, 0, nullptr, nullptr, &handleConnection, this, MHD_OPTION_LISTEN_SOCKET, listenFd,
+      MHD_OPTION_NOTIFY_COMPLETED, &requestCompleted, nullptr, MHD_OPTION_EXTERNAL_LOGGER,
+      &logMhdError, nullptr, MHD_OPTION_CONNECTION_TIMEOUT, static_cast<unsigned int>(120),
+      MHD_OPTION_END);
+  if (daemon == nullptr) {
+    close(listenFd);
+    return errorf(ErrorKind::Unavailable, "cannot start the HTTP server on a {} socket",
+                  isUnix ? "unix" : "TCP");
+  }
+  daemons_.push_back(daemon);
+  return {};
+}
+
+void HttpServer::stop() {
+  for (MHD_Daemon* daemon : daemons_) {
+    // MHD_stop_daemon closes the listening socket it was given and joins every
+    // connection thread.
+    MHD_stop_daemon(daemon);
+  }
+  daemons_.clear();
+  for (const std::string& path : unixPaths_) {
+    unlink(path.c_str());
+  }
+  unixPaths_.clear();
+}
+
+}  // namespace overmesh::api

@@ -1,0 +1,29 @@
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace overmesh::api {
+
+struct HttpRequest {
+  std::string method;
+  std::string path;                            // without the query string
+  std::map<std::string, std::string> query;    // decoded query arguments
+  std::map<std::string, std::string> headers;  // names lower-cased
+  std::vector<std::string> params;             // values of "{…}" segments of the route
+  std::string body;
+  std::string peer;  // "unix" or the peer's IPv4 address
+
+  // The query argument `name`, or `fallback` when absent.
+  std::string queryOr(const std::string& name, const std::string& fallback) const;
+  std::string headerOr(const std::string& name, const std::string& fallback) const;
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::string body;
+  std::string contentType = "application/json";
+};
+
+}  // namespace overmesh::api

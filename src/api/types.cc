@@ -1,0 +1,160 @@
+#include "api/types.h"
+
+#include "common/json.h"
+
+namespace overmesh::api {
+
+using nlohmann::json;
+
+void to_json(json& j, const Network& v) {
+  j = json{{"id", v.id},         {"name", v.name},           {"driver", v.driver},
+           {"subnet", v.subnet}, {"gateway", v.gateway},     {"vni", v.vni},
+           {"attachable", v.attachable}, {"internal", v.internal}, {"ingress", v.ingress},
+           {"labels", v.labels}, {"options", v.options},     {"createdAt", v.createdAt}};
+}
+
+void from_json(const json& j, Network& v) {
+  readField(j, "id", v.id);
+  readField(j, "name", v.name);
+  readField(j, "driver", v.driver);
+  readField(j, "subnet", v.subnet);
+  readField(j, "gateway", v.gateway);
+  readField(j, "vni", v.vni);
+  readField(j, "attachable", v.attachable);
+  readField(j, "internal", v.internal);
+  readField(j, "ingress", v.ingress);
+  readField(j, "labels", v.labels);
+  readField(j, "options", v.options);
+  readField(j, "createdAt", v.createdAt);
+}
+
+void to_json(json& j, const NetworkCreateRequest& v) {
+  j = json{{"name", v.name},         {"driver", v.driver},     {"attachable", v.attachable},
+           {"internal", v.internal}, {"labels", v.labels},     {"options", v.options}};
+  if (v.subnet) {
+    j["subnet"] = *v.subnet;
+  }
+  if (v.gateway) {
+    j["gateway"] = *v.gateway;
+  }
+}
+
+void from_json(const json& j, NetworkCreateRequest& v) {
+  readField(j, "name", v.name);
+  readField(j, "driver", v.driver);
+  readField(j, "subnet", v.subnet);
+  readField(j, "gateway", v.gateway);
+  readField(j, "attachable", v.attachable);
+  readField(j, "internal", v.internal);
+  readField(j, "labels", v.labels);
+  readField(j, "options", v.options);
+}
+
+void to_json(json& j, const Cluster& v) {
+  j = json{{"id", v.id},
+           {"createdAt", v.createdAt},
+           {"defaultAddrPools", v.defaultAddrPools},
+           {"subnetSize", v.subnetSize},
+           {"nodeTimeoutMs", v.nodeTimeoutMs},
+           {"workerJoinToken", v.workerJoinToken},
+           {"managerAddress", v.managerAddress}};
+}
+
+void from_json(const json& j, Cluster& v) {
+  readField(j, "id", v.id);
+  readField(j, "createdAt", v.createdAt);
+  readField(j, "defaultAddrPools", v.defaultAddrPools);
+  readField(j, "subnetSize", v.subnetSize);
+  readField(j, "nodeTimeoutMs", v.nodeTimeoutMs);
+  readField(j, "workerJoinToken", v.workerJoinToken);
+  readField(j, "managerAddress", v.managerAddress);
+}
+
+void to_json(json& j, const SwarmInitRequest& v) {
+  j = json{{"advertiseAddr", v.advertiseAddr}, {"defaultAddrPools", v.defaultAddrPools}};
+  if (v.defaultAddrPoolMaskLength) {
+    j["defaultAddrPoolMaskLength"] = *v.defaultAddrPoolMaskLength;
+  }
+  if (v.nodeTimeoutMs) {
+    j["nodeTimeoutMs"] = *v.nodeTimeoutMs;
+  }
+}
+
+void from_json(const json& j, SwarmInitRequest& v) {
+  readField(j, "advertiseAddr", v.advertiseAddr);
+  readField(j, "defaultAddrPools", v.defaultAddrPools);
+  readField(j, "defaultAddrPoolMaskLength", v.defaultAddrPoolMaskLength);
+  readField(j, "nodeTimeoutMs", v.nodeTimeoutMs);
+}
+
+void to_json(json& j, const Node& v) {
+  j = json{{"id", v.id},       {"hostname", v.hostname}, {"address", v.address},
+           {"role", v.role},   {"state", v.state},       {"labels", v.labels},
+           {"createdAt", v.createdAt}};
+}
+
+void from_json(const json& j, Node& v) {
+  readField(j, "id", v.id);
+  readField(j, "hostname", v.hostname);
+  readField(j, "address", v.address);
+  readField(j, "role", v.role);
+  readField(j, "state", v.state);
+  readField(j, "labels", v.labels);
+  readField(j, "createdAt", v.createdAt);
+}
+
+void to_json(json& j, const TaskAttachment& v) {
+  j = json{{"networkId", v.networkId}, {"address", v.address}, {"mac", v.mac}};
+}
+
+void from_json(const json& j, TaskAttachment& v) {
+  readField(j, "networkId", v.networkId);
+  readField(j, "address", v.address);
+  readField(j, "mac", v.mac);
+}
+
+void to_json(json& j, const Task& v) {
+  j = json{{"id", v.id},
+           {"name", v.name},
+           {"serviceId", v.serviceId},
+           {"nodeId", v.nodeId},
+           {"command", v.command},
+           {"desiredState", v.desiredState},
+           {"state", v.state},
+           {"message", v.message},
+           {"attachments", v.attachments},
+           {"createdAt", v.createdAt}};
+}
+
+void from_json(const json& j, Task& v) {
+  readField(j, "id", v.id);
+  readField(j, "name", v.name);
+  readField(j, "serviceId", v.serviceId);
+  readField(j, "nodeId", v.nodeId);
+  readField(j, "command", v.command);
+  readField(j, "desiredState", v.desiredState);
+  readField(j, "state", v.state);
+  readField(j, "message", v.message);
+  readField(j, "attachments", v.attachments);
+  readField(j, "createdAt", v.createdAt);
+}
+
+void to_json(json& j, const Info& v) {
+  j = json{{"version", v.version},     {"swarm", v.swarm},
+           {"nodeId", v.nodeId},       {"role", v.role},
+           {"clusterId", v.clusterId}, {"managerAddress", v.managerAddress},
+           {"stateDir", v.stateDir},   {"socket", v.socket}};
+}
+
+void from_json(const json& j, Info& v) {
+  readField(j, "version", v.version);
+  readField(j, "swarm", v.swarm);
+  readField(j, "nodeId", v.nodeId);
+  readField(j, "role", v.role);
+  readField(j, "clusterId", v.clusterId);
+  readField(j, "managerAddress", v.managerAddress);
+  readField(j, "stateDir", v.stateDir);
+  readField(j, "socket", v.socket);
+}
+
+}  // namespace overmesh::api

@@ -1,0 +1,120 @@
+#pragma once
+
+// The cluster's objects as the API and the Store carry them (JSON). Field names are
+// lowerCamelCase; unknown fields are ignored on read so that older daemons can read
+// newer records.
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+namespace overmesh::api {
+
+using Labels = std::map<std::string, std::string>;
+
+struct Network {
+  std::string id;
+  std::string name;
+  std::string driver = "overlay";
+  std::string subnet;   // CIDR, a network address
+  std::string gateway;  // inside subnet
+  std::uint32_t vni = 0;
+  bool attachable = false;
+  bool internal = false;
+  bool ingress = false;
+  Labels labels;
+  Labels options;
+  std::string createdAt;
+};
+
+struct NetworkCreateRequest {
+  std::string name;
+  std::string driver = "overlay";
+  std::optional<std::string> subnet;
+  std::optional<std::string> gateway;
+  bool attachable = false;
+  bool internal = false;
+  Labels labels;
+  Labels options;
+};
+
+struct Cluster {
+  std::string id;
+  std::string createdAt;
+  std::vector<std::string> defaultAddrPools;
+  int subnetSize = 24;
+  std::int64_t nodeTimeoutMs = 3000;
+  std::string workerJoinToken;
+  std::string managerAddress;  // advertise address of the manager, IP:PORT
+};
+
+struct SwarmInitRequest {
+  std::string advertiseAddr;  // IP or IP:PORT; empty = pick the only global address
+  std::vector<std::string> defaultAddrPools;
+  std::optional<int> defaultAddrPoolMaskLength;
+  std::optional<std::int64_t> nodeTimeoutMs;
+};
+
+struct Node {
+  std::string id;
+  std::string hostname;
+  std::string address;  // underlay (advertise) IP
+  std::string role;     // "manager" | "worker"
+  std::string state;    // "ready" | "down"
+  Labels labels;
+  std::string createdAt;
+};
+
+// One network attachment of a task: its address and MAC on that network.
+struct TaskAttachment {
+  std::string networkId;
+  std::string address;  // IPv4, inside the network's subnet
+  std::string mac;
+};
+
+struct Task {
+  std::string id;
+  std::string name;
+  std::string serviceId;  // empty for a standalone task (`overmesh run`)
+  std::string nodeId;
+  std::vector<std::string> command;
+  std::string desiredState;  // "running" | "shutdown"
+  std::string state;         // observed: "pending" | "running" | "failed" | …
+  std::string message;       // why the observed state is what it is
+  std::vector<TaskAttachment> attachments;
+  std::string createdAt;
+};
+
+struct Info {
+  std::string version;
+  std::string swarm;  // "inactive" | "active"
+  std::string nodeId;
+  std::string role;
+  std::string clusterId;
+  std::string managerAddress;
+  std::string stateDir;
+  std::string socket;
+};
+
+void to_json(nlohmann::json& json, const Network& value);
+void from_json(const nlohmann::json& json, Network& value);
+void to_json(nlohmann::json& json, const NetworkCreateRequest& value);
+void from_json(const nlohmann::json& json, NetworkCreateRequest& value);
+void to_json(nlohmann::json& json, const Cluster& value);
+void from_json(const nlohmann::json& json, Cluster& value);
+void to_json(nlohmann::json& json, const SwarmInitRequest& value);
+void from_json(const nlohmann::json& json, SwarmInitRequest& value);
+void to_json(nlohmann::json& json, const Node& value);
+void from_json(const nlohmann::json& json, Node& value);
+void to_json(nlohmann::json& json, const TaskAttachment& value);
+void from_json(const nlohmann::json& json, TaskAttachment& value);
+void to_json(nlohmann::json& json, const Task& value);
+void from_json(const nlohmann::json& json, Task& value);
+void to_json(nlohmann::json& json, const Info& value);
+void from_json(const nlohmann::json& json, Info& value);
+
+}  // namespace overmesh::api

@@ -1,0 +1,49 @@
+#include <cstdlib>
+
+#include "cli/cli_context.h"
+
+namespace overmesh::cli {
+
+void addFormatOption(CLI::App* command, std::string& format) {
+  command->add_option("--format", format, "Output format: table or json")
+      ->check(CLI::IsMember({"table", "json"}))
+      ->capture_default_str();
+}
+
+void printJson(std::ostream& out, const nlohmann::json& json) { out << json.dump(2) << '\n'; }
+
+int runCli(int argc, char** argv) {
+  CLI::App app{"overmesh: multi-host container overlay networks"};
+  app.require_subcommand(1);
+  CliContext context;
+  if (const char* host = std::getenv("OVERMESH_HOST"); host != nullptr && *host != '\0') {
+    context.host = host;
+  }
+  app.add_option("-H,--host", context.host,
+                 "Daemon to talk to: unix:///path/to.sock (env OVERMESH_HOST)")
+      ->capture_default_str();
+
+  addInfoCommands(app, context);
+  addSwarmCommands(app, context);
+  addNetworkCommands(app, context);
+  addNodeCommands(app, context);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    int status = app.exit(error);
+    return status == 0 ? 0 : 1;
+  }
+  if (!context.action) {
+    std::cerr << app.help();
+    return 1;
+  }
+  Status result = context.action();
+  if (!result) {
+    std::cerr << "Error: " << result.error().message << '\n';
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace overmesh::cli

@@ -1,0 +1,42 @@
+#pragma once
+
+// What every CLI command needs: the daemon to talk to, where to print, and how the
+// result is reported. Commands register on CLI11 and set `action`, which main runs
+// after parsing so that errors go through one path (stderr, exit status 1).
+
+#include <functional>
+#include <iostream>
+#include <string>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "cli/daemon_client.h"
+#include "common/error.h"
+
+namespace overmesh::cli {
+
+struct CliContext {
+  std::string host = kDefaultHost;
+  std::ostream* out = &std::cout;
+  std::function<Status()> action;
+
+  Result<DaemonClient> client() const { return DaemonClient::connect(host); }
+};
+
+// Adds `--format table|json` to a read command.
+void addFormatOption(CLI::App* command, std::string& format);
+
+// Prints `json` indented, as `--format json` shows it.
+void printJson(std::ostream& out, const nlohmann::json& json);
+
+void addSwarmCommands(CLI::App& app, CliContext& context);
+void addNetworkCommands(CLI::App& app, CliContext& context);
+void addNodeCommands(CLI::App& app, CliContext& context);
+void addInfoCommands(CLI::App& app, CliContext& context);
+
+// Parses arguments and runs the chosen command. Returns the process exit status:
+// 0 on success, 1 on any error (printed to stderr).
+int runCli(int argc, char** argv);
+
+}  // namespace overmesh::cli

@@ -1,0 +1,61 @@
+#include "cli/daemon_client.h"
+
+#include <cctype>
+
+#include <fmt/format.h>
+
+#include "api/api_error.h"
+
+namespace overmesh::cli {
+
+Result<DaemonClient> DaemonClient::connect(const std::string& host) {
+  auto http = api::HttpClient::create(host);
+  if (!http) {
+    return std::unexpected(http.error());
+  }
+  return DaemonClient(std::shared_ptr<api::HttpClient>(std::move(*http)));
+}
+
+Result<nlohmann::json> DaemonClient::send(const std::string& method, const std::string& path,
+                                          const std::string& body) {
+  auto response = http_->request(method, path, body);
+  if (!response) {
+    Error error = response.error();
+    error.message += "\n(is overmeshd running? point the CLI at it with --host or OVERMESH_HOST)";
+    return std::unexpected(error);
+  }
+  if (!api::isSuccess(*response)) {
+    return std::unexpected(api::errorFromResponse(*response));
+  }
+  auto json = nlohmann::json::parse(response->body, nullptr, false);
+  if (json.is_discarded()) {
+    return errorf(ErrorKind::Internal, "the daemon answered {} with invalid JSON", path);
+  }
+  return json;
+}
+
+Result<nlohmann::json> DaemonClient::get(const std::string& path) {
+  return send("GET", path, "");
+}
+
+Result<nlohmann::json> DaemonClient::post(const std::string& path, const nlohmann::json& body) {
+  return send("POST", path, body.dump());
+}
+
+Result<nlohmann::json> DaemonClient::del(const std::string& path) {
+  return send("DELETE", path, "");
+}
+
+std::string pathSegment(const std::string& text) {
+  std::string escaped;
+  for (unsigned char c : text) {
+    if (std::isalnum(c) != 0 || c == '-' || c == '_' || c == '.' || c == '~') {
+      escaped.push_back(static_cast<char>(c));
+    } else {
+      escaped += fmt::format("%{:02X}", c);
+    }
+  }
+  return escaped;
+}
+
+}  // namespace overmesh::cli

@@ -1,0 +1,63 @@
+#include <memory>
+
+#include "cli/cli_context.h"
+
+namespace overmesh::cli {
+
+void addInfoCommands(CLI::App& app, CliContext& context) {
+  auto versionFormat = std::make_shared<std::string>("table");
+  CLI::App* version = app.add_subcommand("version", "Show the client and daemon versions");
+  addFormatOption(version, *versionFormat);
+  version->callback([&context, versionFormat] {
+    context.action = [&context, versionFormat]() -> Status {
+      auto client = context.client();
+      if (!client) {
+        return std::unexpected(client.error());
+      }
+      auto daemon = client->get("/v1/version");
+      if (!daemon) {
+        return std::unexpected(daemon.error());
+      }
+      if (*versionFormat == "json") {
+        printJson(*context.out, {{"client", "0.1.0"}, {"daemon", *daemon}});
+      } else {
+        *context.out << "Client: 0.1.0\nDaemon: " << daemon->value("version", "?") << '\n';
+      }
+      return {};
+    };
+  });
+
+  auto infoFormat = std::make_shared<std::string>("table");
+  CLI::App* info = app.add_subcommand("info", "Show this node's daemon and swarm state");
+  addFormatOption(info, *infoFormat);
+  info->callback([&context, infoFormat] {
+    context.action = [&context, infoFormat]() -> Status {
+      auto client = context.client();
+      if (!client) {
+        return std::unexpected(client.error());
+      }
+      auto json = client->get("/v1/info");
+      if (!json) {
+        return std::unexpected(json.error());
+      }
+      if (*infoFormat == "json") {
+        printJson(*context.out, *json);
+        return {};
+      }
+      auto& out = *context.out;
+      out << "Version:         " << json->value("version", "") << '\n'
+          << "Swarm:           " << json->value("swarm", "") << '\n';
+      if (json->value("swarm", "") == "active") {
+        out << "Node ID:         " << json->value("nodeId", "") << '\n'
+            << "Role:            " << json->value("role", "") << '\n'
+            << "Cluster ID:      " << json->value("clusterId", "") << '\n'
+            << "Manager address: " << json->value("managerAddress", "") << '\n';
+      }
+      out << "State dir:       " << json->value("stateDir", "") << '\n'
+          << "Socket:          " << json->value("socket", "") << '\n';
+      return {};
+    };
+  });
+}
+
+}  // namespace overmesh::cli

@@ -1,0 +1,75 @@
+#include <memory>
+
+#include "api/types.h"
+#include "cli/cli_context.h"
+#include "cli/table.h"
+#include "common/ids.h"
+
+namespace overmesh::cli {
+namespace {
+
+Status runList(CliContext& context, const std::string& format) {
+  auto client = context.client();
+  if (!client) {
+    return std::unexpected(client.error());
+  }
+  auto nodes = client->get("/v1/nodes");
+  if (!nodes) {
+    return std::unexpected(nodes.error());
+  }
+  if (format == "json") {
+    printJson(*context.out, *nodes);
+    return {};
+  }
+  auto info = client->get("/v1/info");
+  std::string self = info ? info->value("nodeId", "") : "";
+  Table table({"ID", "HOSTNAME", "ADDRESS", "ROLE", "STATUS"});
+  for (const auto& json : *nodes) {
+    auto node = json.get<api::Node>();
+    std::string id = shortId(node.id) + (node.id == self ? " *" : "");
+    table.addRow({id, node.hostname, node.address, node.role, node.state});
+  }
+  table.print(*context.out);
+  return {};
+}
+
+Status runInspect(CliContext& context, const std::vector<std::string>& references) {
+  auto client = context.client();
+  if (!client) {
+    return std::unexpected(client.error());
+  }
+  nlohmann::json found = nlohmann::json::array();
+  for (const auto& reference : references) {
+    auto node = client->get("/v1/nodes/" + pathSegment(reference));
+    if (!node) {
+      return std::unexpected(node.error());
+    }
+    found.push_back(*node);
+  }
+  printJson(*context.out, found);
+  return {};
+}
+
+}  // namespace
+
+void addNodeCommands(CLI::App& app, CliContext& context) {
+  CLI::App* node = app.add_subcommand("node", "Manage swarm nodes");
+  node->require_subcommand(1);
+
+  auto listFormat = std::make_shared<std::string>("table");
+  CLI::App* list = node->add_subcommand("ls", "List nodes (* marks this node)");
+  list->alias("list");
+  addFormatOption(list, *listFormat);
+  list->callback([&context, listFormat] {
+    context.action = [&context, listFormat] { return runList(context, *listFormat); };
+  });
+
+  auto inspectRefs = std::make_shared<std::vector<std::string>>();
+  CLI::App* inspect = node->add_subcommand("inspect", "Show nodes in detail (JSON)");
+  inspect->add_option("node", *inspectRefs, "Node hostnames or IDs")->required();
+  inspect->callback([&context, inspectRefs] {
+    context.action = [&context, inspectRefs] { return runInspect(context, *inspectRefs); };
+  });
+}
+
+}  // namespace overmesh::cli

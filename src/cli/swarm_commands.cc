@@ -1,0 +1,97 @@
+#include <memory>
+#include <vector>
+
+#include "api/types.h"
+#include "cli/cli_context.h"
+#include "cli/duration.h"
+
+namespace overmesh::cli {
+namespace {
+
+struct InitOptions {
+  std::string advertiseAddr;
+  std::vector<std::string> pools;
+  int maskLength = 0;
+  std::string nodeTimeout;
+};
+
+Status runInit(CliContext& context, const InitOptions& options) {
+  api::SwarmInitRequest request;
+  request.advertiseAddr = options.advertiseAddr;
+  request.defaultAddrPools = options.pools;
+  if (options.maskLength != 0) {
+    request.defaultAddrPoolMaskLength = options.maskLength;
+  }
+  if (!options.nodeTimeout.empty()) {
+    auto timeout = parseDuration(options.nodeTimeout, "--node-timeout");
+    if (!timeout) {
+      return std::unexpected(timeout.error());
+    }
+    request.nodeTimeoutMs = timeout->count();
+  }
+  auto client = context.client();
+  if (!client) {
+    return std::unexpected(client.error());
+  }
+  auto cluster = client->post("/v1/swarm/init", nlohmann::json(request));
+  if (!cluster) {
+    return std::unexpected(cluster.error());
+  }
+  auto& out = *context.out;
+  out << "Swarm initialized: this node is now a manager of cluster "
+      << cluster->value("id", "") << ".\n\n"
+      << "To add a worker to this swarm, run the following command:\n\n"
+      << "    overmesh swarm join --token " << cluster->value("workerJoinToken", "") << ' '
+      << cluster->value("managerAddress", "") << "\n\n";
+  return {};
+}
+
+}  // namespace
+
+void addSwarmCommands(CLI::App& app, CliContext& context) {
+  CLI::App* swarm = app.add_subcommand("swarm", "Manage the swarm");
+  swarm->require_subcommand(1);
+
+  auto init = std::make_shared<InitOptions>();
+  CLI::App* initCommand = swarm->add_subcommand("init", "Create a swarm with this node as manager");
+  initCommand->add_option("--advertise-addr", init->advertiseAddr,
+                          "Underlay IPv4 address other nodes reach this one at");
+  initCommand->add_option("--default-addr-pool", init->pools,
+                          "Address pool for networks without --subnet (repeatable; default "
+                          "10.0.0.0/8)");
+  initCommand->add_option("--default-addr-pool-mask-length", init->maskLength,
+                          "Prefix length of subnets taken from the pools (default 24)");
+  initCommand->add_option("--node-timeout", init->nodeTimeout,
+                          "Time without heartbeats after which a node is down (default 3s)");
+  initCommand->callback([&context, init] {
+    context.action = [&context, init] { return runInit(context, *init); };
+  });
+
+  auto tokenRole = std::make_shared<std::string>();
+  CLI::App* joinToken = swarm->add_subcommand("join-token", "Show the token that joins a node");
+  joinToken->add_option("role", *tokenRole, "worker")
+      ->required()
+      ->check(CLI::IsMember({"worker"}));
+  joinToken->callback([&context] {
+    context.action = [&context]() -> Status {
+      auto client = context.client();
+      if (!client) {
+        return std::unexpected(client.error());
+      }
+      auto tokens = client->get("/v1/swarm/join-token");
+      if (!tokens) {
+        return std::unexpected(tokens.error());
+      }
+      auto info = client->get("/v1/info");
+      if (!info) {
+        return std::unexpected(info.error());
+      }
+      *context.out << "To add a worker to this swarm, run the following command:\n\n"
+                   << "    overmesh swarm join --token " << tokens->value("worker", "") << ' '
+                   << info->value("managerAddress", "") << "\n\n";
+      return {};
+    };
+  });
+}
+
+}  // namespace overmesh::cli

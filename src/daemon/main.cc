@@ -1,0 +1,67 @@
+// overmeshd: parses flags, wires a Daemon, waits for SIGTERM/SIGINT. Behaviour lives in
+// the libraries (daemon.cc and below).
+
+#include <csignal>
+#include <cstdio>
+
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include "daemon/daemon.h"
+#include "daemon/netns_guard.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"overmeshd: the overmesh node daemon"};
+  overmesh::daemon::DaemonOptions options;
+  std::string logLevel = "info";
+  bool allowRootNetns = false;
+  app.add_option("--socket", options.socketPath, "Unix socket of the local API")
+      ->capture_default_str();
+  app.add_option("--state-dir", options.stateDir, "Directory for this node's state")
+      ->capture_default_str();
+  app.add_option("--cluster-port", options.clusterPort, "TCP port of the manager's cluster API")
+      ->capture_default_str();
+  app.add_option("--log-level", logLevel, "trace, debug, info, warn, error")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
+      ->capture_default_str();
+  app.add_flag("--allow-root-netns", allowRootNetns,
+               "Run in the machine's own network namespace (refused by default for safety)");
+  CLI11_PARSE(app, argc, argv);
+
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e level=%l pid=%P %v");
+  spdlog::set_level(spdlog::level::from_str(logLevel));
+
+  auto inRoot = overmesh::daemon::inMachineNetworkNamespace();
+  if (!inRoot) {
+    spdlog::error("cannot tell which network namespace this is: {}", inRoot.error().message);
+    return 1;
+  }
+  if (*inRoot && !allowRootNetns) {
+    std::fprintf(stderr,
+                 "overmeshd: refusing to run in the machine's own network namespace: it would "
+                 "program links, routes and rules there. Run it inside a lab host (`overmesh "
+                 "lab up`) or a namespace of its own, or pass --allow-root-netns on a dedicated "
+                 "host.\n");
+    return 1;
+  }
+
+  // Block the stop signals in every thread (they inherit the mask) and wait for one here.
+  sigset_t stopSignals;
+  sigemptyset(&stopSignals);
+  sigaddset(&stopSignals, SIGTERM);
+  sigaddset(&stopSignals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stopSignals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  auto daemon = overmesh::daemon::Daemon::start(options);
+  if (!daemon) {
+    spdlog::error("overmeshd: {}", daemon.error().message);
+    std::fprintf(stderr, "overmeshd: %s\n", daemon.error().message.c_str());
+    return 1;
+  }
+  int received = 0;
+  sigwait(&stopSignals, &received);
+  spdlog::info("received signal {}, shutting down", received);
+  (*daemon)->stop();
+  return 0;
+}

@@ -1,0 +1,96 @@
+#include "manager/cluster_manager.h"
+
+#include "common/ids.h"
+#include "common/ip.h"
+#include "common/json.h"
+#include "ipam/ipam.h"
+#include "manager/cluster_record.h"
+#include "manager/keys.h"
+
+namespace overmesh::manager {
+namespace {
+
+// Below this a busy node's heartbeat could miss the deadline through scheduling noise
+// alone; above it an operator waits too long to learn a node died.
+constexpr std::int64_t kMinNodeTimeoutMs = 500;
+constexpr std::int64_t kMaxNodeTimeoutMs = 600'000;
+
+Result<ipam::PoolConfig> poolConfigFromRequest(const api::SwarmInitRequest& request) {
+  ipam::PoolConfig config = ipam::PoolConfig::defaults();
+  if (!request.defaultAddrPools.empty()) {
+    config.defaultPools.clear();
+    for (const auto& text : request.defaultAddrPools) {
+      auto pool = Ipv4Prefix::parse(text);
+      if (!pool) {
+        return errorf(ErrorKind::InvalidArgument, "--default-addr-pool {}: {}", text,
+                      pool.error().message);
+      }
+      config.defaultPools.push_back(*pool);
+    }
+  }
+  if (request.defaultAddrPoolMaskLength) {
+    config.subnetLength = *request.defaultAddrPoolMaskLength;
+  }
+  if (auto valid = ipam::validatePoolConfig(config); !valid) {
+    return std::unexpected(valid.error());
+  }
+  return config;
+}
+
+}  // namespace
+
+ClusterManager::ClusterManager(store::Store& store) : store_(store) {}
+
+Result<InitResult> ClusterManager::init(const api::SwarmInitRequest& request,
+                                        const LocalNode& self) {
+  auto pools = poolConfigFromRequest(request);
+  if (!pools) {
+    return std::unexpected(pools.error().withContext("swarm init"));
+  }
+  std::int64_t nodeTimeoutMs = request.nodeTimeoutMs.value_or(3000);
+  if (nodeTimeoutMs < kMinNodeTimeoutMs || nodeTimeoutMs > kMaxNodeTimeoutMs) {
+    return errorf(ErrorKind::InvalidArgument,
+                  "swarm init: --node-timeout {}ms is out of range: use {}ms to {}ms",
+                  nodeTimeoutMs, kMinNodeTimeoutMs, kMaxNodeTimeoutMs);
+  }
+
+  api::Cluster cluster;
+  cluster.id = newObjectId();
+  cluster.createdAt = nowRfc3339();
+  for (const auto& pool : pools->defaultPools) {
+    cluster.defaultAddrPools.push_back(pool.toString());
+  }
+  cluster.subnetSize = pools->subnetLength;
+  cluster.nodeTimeoutMs = nodeTimeoutMs;
+  // Docker's token shape: a fixed prefix, the cluster ID and a secret, so a token that
+  // belongs to another cluster is recognisable in the error message.
+  cluster.workerJoinToken = "OMTKN-1-" + cluster.id + "-" + newSecret(16);
+  cluster.managerAddress = self.managerAddress;
+
+  api::Node node;
+  node.id = newObjectId();
+  node.hostname = self.hostname;
+  node.address = self.address;
+  node.role = "manager";
+  node.state = "ready";
+  node.createdAt = cluster.createdAt;
+
+  store::Txn txn;
+  txn.compares.push_back(store::Compare::absent(std::string(keys::kCluster)));
+  txn.success.push_back(store::Operation::put(std::string(keys::kCluster), encodeJson(cluster)));
+  txn.success.push_back(store::Operation::put(keys::node(node.id), encodeJson(node)));
+  auto committed = store_.txn(txn);
+  if (!committed) {
+    return std::unexpected(committed.error().withContext("swarm init"));
+  }
+  if (!committed->succeeded) {
+    return errorf(ErrorKind::FailedPrecondition,
+                  "swarm init: this node is already part of a swarm; run `overmesh swarm leave "
+                  "--force` first");
+  }
+  return InitResult{cluster, node};
+}
+
+Result<api::Cluster> ClusterManager::cluster() { return readCluster(store_); }
+
+}  // namespace overmesh::manager

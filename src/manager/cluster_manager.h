@@ -1,0 +1,40 @@
+#pragma once
+
+// ClusterManager creates the cluster (`swarm init`) and answers questions about it.
+// Node membership (join, liveness) is added by the cluster issue on top of this.
+
+#include <string>
+
+#include "api/types.h"
+#include "common/error.h"
+#include "store/store.h"
+
+namespace overmesh::manager {
+
+struct LocalNode {
+  std::string hostname;
+  std::string address;         // advertise IP
+  std::string managerAddress;  // IP:PORT where workers reach this manager
+};
+
+struct InitResult {
+  api::Cluster cluster;
+  api::Node node;
+};
+
+class ClusterManager {
+ public:
+  explicit ClusterManager(store::Store& store);
+
+  // Validates the request (pools, mask length, node timeout: messages name the CLI flag)
+  // and writes the cluster record and this manager's node record in one transaction.
+  // Fails with FailedPrecondition when the store already holds a cluster.
+  Result<InitResult> init(const api::SwarmInitRequest& request, const LocalNode& self);
+
+  Result<api::Cluster> cluster();
+
+ private:
+  store::Store& store_;
+};
+
+}  // namespace overmesh::manager

@@ -1,0 +1,223 @@
+#include "manager/network_manager.h"
+
+#include <algorithm>
+
+#include "common/ids.h"
+#include "common/ip.h"
+#include "common/json.h"
+#include "ipam/ipam.h"
+#include "manager/cluster_record.h"
+#include "manager/keys.h"
+#include "manager/network_rules.h"
+#include "manager/object_lookup.h"
+
+namespace overmesh::manager {
+namespace {
+
+// A compare-and-swap loses only when another writer allocated at the same moment; a
+// few retries settle it, more would mean a livelock worth reporting.
+constexpr int kMaxAllocationAttempts = 8;
+
+std::vector<NamedObject> namesOf(const std::vector<std::pair<api::Network, store::Revision>>& all) {
+  std::vector<NamedObject> named;
+  named.reserve(all.size());
+  for (const auto& [network, revision] : all) {
+    named.push_back({network.id, network.name});
+  }
+  return named;
+}
+
+}  // namespace
+
+NetworkManager::NetworkManager(store::Store& store) : store_(store) {}
+
+Result<std::vector<std::pair<api::Network, store::Revision>>> NetworkManager::readNetworks() {
+  auto range = store_.range(std::string(keys::kNetworks));
+  if (!range) {
+    return std::unexpected(range.error());
+  }
+  std::vector<std::pair<api::Network, store::Revision>> networks;
+  networks.reserve(range->kvs.size());
+  for (const auto& kv : range->kvs) {
+    auto network = decodeJson<api::Network>(kv.value, kv.key);
+    if (!network) {
+      return errorf(ErrorKind::Internal, "corrupt network record: {}", network.error().message);
+    }
+    networks.emplace_back(std::move(*network), kv.modRevision);
+  }
+  std::sort(networks.begin(), networks.end(),
+            [](const auto& a, const auto& b) { return a.first.name < b.first.name; });
+  return networks;
+}
+
+Result<api::Network> NetworkManager::create(const api::NetworkCreateRequest& request) {
+  if (auto valid = validateNetworkCreate(request); !valid) {
+    return std::unexpected(valid.error().withContext("network create"));
+  }
+  std::lock_guard lock(allocationMutex_);
+  for (int attempt = 0; attempt < kMaxAllocationAttempts; ++attempt) {
+    auto cluster = readCluster(store_);
+    if (!cluster) {
+      return std::unexpected(cluster.error().withContext("network create"));
+    }
+    auto pools = poolConfigOf(*cluster);
+    if (!pools) {
+      return std::unexpected(pools.error().withContext("network create"));
+    }
+    // Read the guard before the networks: a create that lands in between changes the
+    // guard, so our compare below fails and we retry with fresh data.
+    auto guard = store_.get(std::string(keys::kNetworkAllocationGuard));
+    if (!guard) {
+      return std::unexpected(guard.error());
+    }
+    store::Revision guardRevision = *guard ? (*guard)->modRevision : 0;
+    auto networks = readNetworks();
+    if (!networks) {
+      return std::unexpected(networks.error());
+    }
+    std::vector<ipam::ExistingNetwork> existing;
+    for (const auto& [network, revision] : *networks) {
+      if (network.name == request.name) {
+        return errorf(ErrorKind::Conflict,
+                      "network create: a network named {} already exists (ID {}); choose "
+                      "another name or remove it first",
+                      request.name, shortId(network.id));
+      }
+      auto subnet = Ipv4Prefix::parse(network.subnet);
+      if (!subnet) {
+        return errorf(ErrorKind::Internal, "network {} has a corrupt subnet {}", network.name,
+                      network.subnet);
+      }
+      existing.push_back({network.name, *subnet, network.vni});
+    }
+    auto allocation = ipam::allocateNetwork(
+        ipam::NetworkRequest{request.name, request.subnet, request.gateway}, existing, *pools);
+    if (!allocation) {
+      return std::unexpected(allocation.error().withContext("network create"));
+    }
+
+    api::Network network;
+    network.id = newObjectId();
+    network.name = request.name;
+    network.driver = request.driver;
+    network.subnet = allocation->subnet.toString();
+    network.gateway = allocation->gateway.toString();
+    network.vni = allocation->vni;
+    network.attachable = request.attachable;
+    network.internal = request.internal;
+    network.labels = request.labels;
+    network.options = request.options;
+    network.createdAt = nowRfc3339();
+
+    store::Txn txn;
+    txn.compares.push_back(store::Compare::absent(keys::networkName(request.name)));
+    txn.compares.push_back(store::Compare::modRevisionIs(
+        std::string(keys::kNetworkAllocationGuard), guardRevision));
+    txn.success.push_back(store::Operation::put(keys::network(network.id), encodeJson(network)));
+    txn.success.push_back(store::Operation::put(keys::networkName(network.name), network.id));
+    txn.success.push_back(
+        store::Operation::put(std::string(keys::kNetworkAllocationGuard), network.id));
+    auto committed = store_.txn(txn);
+    if (!committed) {
+      return std::unexpected(committed.error().withContext("network create"));
+    }
+    if (committed->succeeded) {
+      return network;
+    }
+  }
+  return errorf(ErrorKind::Unavailable,
+                "network create: the allocation kept changing under concurrent requests; retry");
+}
+
+Result<std::vector<api::Network>> NetworkManager::list() {
+  auto networks = readNetworks();
+  if (!networks) {
+    return std::unexpected(networks.error());
+  }
+  std::vector<api::Network> result;
+  for (auto& [network, revision] : *networks) {
+    result.push_back(std::move(network));
+  }
+  return result;
+}
+
+Result<api::Network> NetworkManager::inspect(const std::string& reference) {
+  auto networks = readNetworks();
+  if (!networks) {
+    return std::unexpected(networks.error());
+  }
+  auto index = findByReference("network", namesOf(*networks), reference);
+  if (!index) {
+    return std::unexpected(index.error());
+  }
+  return (*networks)[*index].first;
+}
+
+Result<api::Network> NetworkManager::remove(const std::string& reference) {
+  std::lock_guard lock(allocationMutex_);
+  auto networks = readNetworks();
+  if (!networks) {
+    return std::unexpected(networks.error());
+  }
+  auto index = findByReference("network", namesOf(*networks), reference);
+  if (!index) {
+    return std::unexpected(index.error().withContext("network rm"));
+  }
+  const auto& [network, revision] = (*networks)[*index];
+  if (network.ingress) {
+    return errorf(ErrorKind::FailedPrecondition,
+                  "network rm: {} is the routing-mesh ingress network and cannot be removed",
+                  network.name);
+  }
+
+  // Read the attachment guard before the tasks: a task that attaches after this read
+  // changes the guard, and the compare below then refuses the delete.
+  auto attachmentGuard = store_.get(keys::networkAttachmentGuard(network.id));
+  if (!attachmentGuard) {
+    return std::unexpected(attachmentGuard.error());
+  }
+  store::Revision attachmentRevision = *attachmentGuard ? (*attachmentGuard)->modRevision : 0;
+  auto tasks = store_.range(std::string(keys::kTasks));
+  if (!tasks) {
+    return std::unexpected(tasks.error());
+  }
+  std::vector<std::string> attached;
+  for (const auto& kv : tasks->kvs) {
+    auto task = decodeJson<api::Task>(kv.value, kv.key);
+    if (!task) {
+      return errorf(ErrorKind::Internal, "corrupt task record: {}", task.error().message);
+    }
+    for (const auto& attachment : task->attachments) {
+      if (attachment.networkId == network.id) {
+        attached.push_back(task->name.empty() ? shortId(task->id) : task->name);
+      }
+    }
+  }
+  if (!attached.empty()) {
+    return errorf(ErrorKind::FailedPrecondition,
+                  "network rm: network {} is in use by task(s) {}; remove them first",
+                  network.name, fmt::join(attached, ", "));
+  }
+
+  store::Txn txn;
+  txn.compares.push_back(store::Compare::modRevisionIs(keys::network(network.id), revision));
+  txn.compares.push_back(
+      store::Compare::modRevisionIs(keys::networkAttachmentGuard(network.id), attachmentRevision));
+  txn.success.push_back(store::Operation::del(keys::network(network.id)));
+  txn.success.push_back(store::Operation::del(keys::networkName(network.name)));
+  txn.success.push_back(store::Operation::del(keys::networkAttachmentGuard(network.id)));
+  txn.success.push_back(
+      store::Operation::put(std::string(keys::kNetworkAllocationGuard), network.id));
+  auto committed = store_.txn(txn);
+  if (!committed) {
+    return std::unexpected(committed.error().withContext("network rm"));
+  }
+  if (!committed->succeeded) {
+    return errorf(ErrorKind::Conflict,
+                  "network rm: network {} changed while it was being removed; retry",
+                  network.name);
+  }
+  return network;
+}
+
+}  // namespace overmesh::manager
