@@ -1,5 +1,6 @@
 #include "store/sqlite/sqlite_store.h"
 
+#include <spdlog/spdlog.h>
 #include <sqlite3.h>
 
 #include <algorithm>
@@ -9,8 +10,6 @@
 #include <type_traits>
 #include <utility>
 #include <vector>
-
-#include <spdlog/spdlog.h>
 
 namespace overmesh::store {
 namespace {
@@ -89,8 +88,7 @@ constexpr std::array<std::string_view, 3> kSelectMeta{
     "SELECT value FROM meta WHERE name = 'revision'",
     "SELECT value FROM meta WHERE name = 'compact_revision'",
 };
-constexpr std::string_view kUpdateRevision =
-    "UPDATE meta SET value = ? WHERE name = 'revision'";
+constexpr std::string_view kUpdateRevision = "UPDATE meta SET value = ? WHERE name = 'revision'";
 constexpr std::string_view kUpdateCompactRevision =
     "UPDATE meta SET value = ? WHERE name = 'compact_revision'";
 constexpr std::string_view kSelectLeases = "SELECT id, ttl_ms FROM leases ORDER BY id";
@@ -297,8 +295,8 @@ class SqliteStore::WriteTxn {
     if (!upsert) {
       return std::unexpected(upsert.error());
     }
-    auto status = upsert->bind(kv.key, kv.value, kv.createRevision, kv.modRevision, kv.version,
-                               kv.lease);
+    auto status =
+        upsert->bind(kv.key, kv.value, kv.createRevision, kv.modRevision, kv.version, kv.lease);
     if (status) {
       status = upsert->run();
     }
@@ -406,14 +404,12 @@ class SqliteStore::WriteTxn {
   }
 };
 
-Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path,
-                                                       const Clock& clock,
+Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path, const Clock& clock,
                                                        SqliteStoreOptions options) {
   sqlite3* db = nullptr;
   // NOMUTEX: SQLite's own locking is redundant, the store serializes every use with mu_.
-  int rc = sqlite3_open_v2(path.c_str(), &db,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                           nullptr);
+  int rc = sqlite3_open_v2(
+      path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) {
     auto error = errorf(ErrorKind::Unavailable, "sqlite open {}: {}", path,
                         db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
@@ -485,15 +481,14 @@ Status SqliteStore::initializeLocked() {
         return std::unexpected(row.error());
       }
       if (!*row) {
-        return errorf(ErrorKind::Unavailable, "sqlite store: '{}' found no row",
-                      kSelectMeta[i]);
+        return errorf(ErrorKind::Unavailable, "sqlite store: '{}' found no row", kSelectMeta[i]);
       }
       values[i] = select->integer(0);
     }
     if (values[0] != kSchemaVersion) {
       return errorf(ErrorKind::FailedPrecondition,
-                    "sqlite store has schema version {}, this build reads version {}",
-                    values[0], kSchemaVersion);
+                    "sqlite store has schema version {}, this build reads version {}", values[0],
+                    kSchemaVersion);
     }
     revision_ = values[1];
     compactRevision_ = values[2];
@@ -919,8 +914,7 @@ std::chrono::steady_clock::duration SqliteStore::untilNextLeaseDeadlineLocked() 
     next = std::min(next, entry.second.deadline - now);
   }
   // A little past the deadline, so that the wake-up does not come just before it.
-  return std::max(next, std::chrono::steady_clock::duration::zero()) +
-         std::chrono::milliseconds(1);
+  return std::max(next, std::chrono::steady_clock::duration::zero()) + std::chrono::milliseconds(1);
 }
 
 Result<Revision> SqliteStore::currentRevision() {
@@ -965,8 +959,7 @@ Status SqliteStore::compact(Revision revision) {
 
 Result<LeaseId> SqliteStore::grantLease(std::chrono::milliseconds ttl) {
   if (ttl < std::chrono::milliseconds(1)) {
-    return errorf(ErrorKind::InvalidArgument, "grant lease: TTL {} ms is under 1 ms",
-                  ttl.count());
+    return errorf(ErrorKind::InvalidArgument, "grant lease: TTL {} ms is under 1 ms", ttl.count());
   }
   std::lock_guard lock(mu_);
   if (auto status = checkOpenLocked(); !status) {

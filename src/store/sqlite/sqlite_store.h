@@ -127,8 +127,7 @@ class SqliteStore final : public Store {
   std::condition_variable changed_;
   sqlite3* db_;
   // Prepared statements by SQL text (string literals, so the views stay valid).
-  std::unordered_map<std::string_view, std::unique_ptr<sqlite3_stmt, StatementDeleter>>
-      statements_;
+  std::unordered_map<std::string_view, std::unique_ptr<sqlite3_stmt, StatementDeleter>> statements_;
   Revision revision_ = 0;
   Revision compactRevision_ = 0;
   // Lease deadlines live only in memory: reopening the store re-arms every lease to its full

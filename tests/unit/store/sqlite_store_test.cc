@@ -1,5 +1,6 @@
 #include "store/sqlite/sqlite_store.h"
 
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -20,8 +21,6 @@
 #include <type_traits>
 #include <utility>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "common/clock.h"
 #include "common/error.h"
