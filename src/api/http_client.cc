@@ -18,6 +18,12 @@ size_t appendBody(char* data, size_t size, size_t count, void* userData) {
   return size * count;
 }
 
+// libcurl calls this about every 100 ms during a transfer; non-zero aborts it.
+int checkCancel(void* userData, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  const auto* cancel = static_cast<const std::atomic<bool>*>(userData);
+  return cancel != nullptr && cancel->load() ? 1 : 0;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<HttpClient>> HttpClient::create(const std::string& endpoint) {
@@ -82,6 +88,11 @@ Result<HttpResponse> HttpClient::request(const std::string& method, const std::s
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &responseBody);
   curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errorBuffer);
   curl_easy_setopt(curl, CURLOPT_TCP_NODELAY, 1L);
+  if (cancel_ != nullptr) {
+    curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, &checkCancel);
+    curl_easy_setopt(curl, CURLOPT_XFERINFODATA, const_cast<std::atomic<bool>*>(cancel_));
+  }
   if (!body.empty() || method == "POST" || method == "PUT") {
     curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.c_str());
     curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));

@@ -6,6 +6,7 @@
 // One HttpClient keeps one connection alive between requests; it is not thread-safe:
 // give each thread its own.
 
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <memory>
@@ -35,6 +36,10 @@ class HttpClient {
 
   const std::string& endpoint() const { return endpoint_; }
 
+  // While `*cancel` is true, requests in flight abort (within ~100 ms) and fail with
+  // Unavailable: how a long-poll is cut short at shutdown. nullptr = never.
+  void setCancelFlag(const std::atomic<bool>* cancel) { cancel_ = cancel; }
+
  private:
   HttpClient(std::string endpoint, std::string unixPath, std::string baseUrl);
 
@@ -42,6 +47,7 @@ class HttpClient {
   std::string unixPath_;  // empty for TCP
   std::string baseUrl_;
   void* curl_ = nullptr;  // CURL*, reused so that keep-alive works
+  const std::atomic<bool>* cancel_ = nullptr;
 };
 
 }  // namespace overmesh::api

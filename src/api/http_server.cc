@@ -15,6 +15,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "api/api_error.h"
+
 namespace overmesh::api {
 namespace {
 
@@ -34,11 +36,53 @@ std::vector<std::string> splitPath(const std::string& path) {
   return segments;
 }
 
-// Per-connection request state: libmicrohttpd calls the handler several times per
-// request (headers, body chunks, end), so the body accumulates here.
+// Per-request state: libmicrohttpd calls the handler several times per request
+// (headers, body chunks, end), so the body accumulates here.
 struct PendingRequest {
+  // The path as the client sent it, still percent-encoded: the URL libmicrohttpd hands the
+  // handler is already decoded, so an escaped '/' (%2F) inside a segment would split it.
+  std::string rawPath;
+  bool started = false;
   std::string body;
 };
+
+// libmicrohttpd's URI log callback: runs once per request with the raw request target;
+// its result becomes the request's state (freed in requestCompleted).
+void* startRequest(void* /*cls*/, const char* uri, MHD_Connection* /*connection*/) {
+  auto* pending = new PendingRequest();
+  std::string target = uri != nullptr ? uri : "";
+  pending->rawPath = target.substr(0, target.find('?'));
+  return pending;
+}
+
+int hexValue(char c) {
+  if (c >= '0' && c <= '9') {
+    return c - '0';
+  }
+  if (c >= 'a' && c <= 'f') {
+    return c - 'a' + 10;
+  }
+  if (c >= 'A' && c <= 'F') {
+    return c - 'A' + 10;
+  }
+  return -1;
+}
+
+// Decodes %HH sequences; a '%' not followed by two hex digits is kept as it is.
+std::string percentDecode(const std::string& text) {
+  std::string decoded;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    int high = text[i] == '%' && i + 2 < text.size() ? hexValue(text[i + 1]) : -1;
+    int low = high >= 0 ? hexValue(text[i + 2]) : -1;
+    if (low >= 0) {
+      decoded.push_back(static_cast<char>(high * 16 + low));
+      i += 2;
+    } else {
+      decoded.push_back(text[i]);
+    }
+  }
+  return decoded;
+}
 
 MHD_Result collectValue(void* cls, MHD_ValueKind /*kind*/, const char* key, const char* value) {
   auto* values = static_cast<std::map<std::string, std::string>*>(cls);
@@ -78,10 +122,13 @@ MHD_Result handleConnection(void* cls, MHD_Connection* connection, const char* u
                             size_t* uploadDataSize, void** connectionState) {
   auto* server = static_cast<HttpServer*>(cls);
   if (*connectionState == nullptr) {
-    *connectionState = new PendingRequest();
-    return MHD_YES;
+    *connectionState = startRequest(nullptr, url, connection);
   }
   auto* pending = static_cast<PendingRequest*>(*connectionState);
+  if (!pending->started) {
+    pending->started = true;
+    return MHD_YES;
+  }
   if (*uploadDataSize != 0) {
     pending->body.append(uploadData, *uploadDataSize);
     *uploadDataSize = 0;
@@ -90,7 +137,7 @@ MHD_Result handleConnection(void* cls, MHD_Connection* connection, const char* u
 
   HttpRequest request;
   request.method = method;
-  request.path = url;
+  request.path = pending->rawPath;
   request.body = std::move(pending->body);
   request.peer = peerOf(connection);
   MHD_get_connection_values(connection, MHD_GET_ARGUMENT_KIND, collectValue, &request.query);
@@ -126,9 +173,8 @@ void logMhdError(void* /*cls*/, const char* format, va_list args) {
 }
 
 HttpResponse notFound(const HttpRequest& request) {
-  return HttpResponse{404,
-                      fmt::format(R"({{"error":{{"kind":"NotFound","message":"no API route {} {}"}}}})",
-                                  request.method, request.path)};
+  return errorResponse(Error{ErrorKind::NotFound,
+                             fmt::format("no API route {} {}", request.method, request.path)});
 }
 
 }  // namespace
@@ -152,7 +198,11 @@ void HttpServer::route(std::string method, std::string pattern, HttpHandler hand
 }
 
 HttpResponse HttpServer::dispatch(HttpRequest& request) const {
+  // Split before decoding, so that an escaped '/' stays inside its segment.
   std::vector<std::string> segments = splitPath(request.path);
+  for (std::string& segment : segments) {
+    segment = percentDecode(segment);
+  }
   bool pathMatched = false;
   for (const Route& route : routes_) {
     if (route.segments.size() != segments.size()) {
@@ -179,8 +229,11 @@ HttpResponse HttpServer::dispatch(HttpRequest& request) const {
     return route.handler(request);
   }
   if (pathMatched) {
-    return HttpResponse{405, fmt::format(R"({{"error":{{"kind":"InvalidArgument","message":"method {} not allowed on {}"}}}})",
-                                         request.method, request.path)};
+    HttpResponse response = errorResponse(
+        Error{ErrorKind::InvalidArgument,
+              fmt::format("method {} not allowed on {}", request.method, request.path)});
+    response.status = 405;
+    return response;
   }
   return notFound(request);
 }
@@ -279,7 +332,8 @@ Status HttpServer::startDaemon(int listenFd, bool isUnix) {
                        MHD_USE_ERROR_LOG | MHD_USE_ITC;
   MHD_Daemon* daemon = MHD_start_daemon(
       flags, 0, nullptr, nullptr, &handleConnection, this, MHD_OPTION_LISTEN_SOCKET, listenFd,
-      MHD_OPTION_NOTIFY_COMPLETED, &requestCompleted, nullptr, MHD_OPTION_EXTERNAL_LOGGER,
+      MHD_OPTION_NOTIFY_COMPLETED, &requestCompleted, nullptr, MHD_OPTION_URI_LOG_CALLBACK,
+      &startRequest, nullptr, MHD_OPTION_EXTERNAL_LOGGER,
       &logMhdError, nullptr, MHD_OPTION_CONNECTION_TIMEOUT, static_cast<unsigned int>(120),
       MHD_OPTION_END);
   if (daemon == nullptr) {

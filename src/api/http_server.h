@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,10 @@ struct MHD_Daemon;
 namespace overmesh::api {
 
 using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
+
+// Checked before a guarded route's handler: nullopt lets the request through, a
+// response (401, say) is sent instead of calling the handler.
+using RouteGuard = std::function<std::optional<HttpResponse>(const HttpRequest&)>;
 
 class HttpServer {
  public:

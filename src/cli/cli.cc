@@ -27,6 +27,7 @@ int runCli(int argc, char** argv) {
   addSwarmCommands(app, context);
   addNetworkCommands(app, context);
   addNodeCommands(app, context);
+  addLabCommands(app, context);
 
   try {
     app.parse(argc, argv);
@@ -43,7 +44,7 @@ int runCli(int argc, char** argv) {
     std::cerr << "Error: " << result.error().message << '\n';
     return 1;
   }
-  return 0;
+  return context.exitCode;
 }
 
 }  // namespace overmesh::cli

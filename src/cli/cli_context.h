@@ -20,6 +20,8 @@ struct CliContext {
   std::string host = kDefaultHost;
   std::ostream* out = &std::cout;
   std::function<Status()> action;
+  // The process exit status when `action` succeeds; `lab exec` passes its command's on.
+  int exitCode = 0;
 
   Result<DaemonClient> client() const { return DaemonClient::connect(host); }
 };
@@ -34,9 +36,11 @@ void addSwarmCommands(CLI::App& app, CliContext& context);
 void addNetworkCommands(CLI::App& app, CliContext& context);
 void addNodeCommands(CLI::App& app, CliContext& context);
 void addInfoCommands(CLI::App& app, CliContext& context);
+void addLabCommands(CLI::App& app, CliContext& context);
 
 // Parses arguments and runs the chosen command. Returns the process exit status:
-// 0 on success, 1 on any error (printed to stderr).
+// context.exitCode (0 unless the command set it) on success, 1 on any error (printed to
+// stderr).
 int runCli(int argc, char** argv);
 
 }  // namespace overmesh::cli

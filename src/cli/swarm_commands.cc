@@ -67,6 +67,58 @@ void addSwarmCommands(CLI::App& app, CliContext& context) {
     context.action = [&context, init] { return runInit(context, *init); };
   });
 
+  struct JoinOptions {
+    std::string token;
+    std::string remote;
+    std::string advertiseAddr;
+  };
+  auto join = std::make_shared<JoinOptions>();
+  CLI::App* joinCommand = swarm->add_subcommand("join", "Join a swarm as a worker");
+  joinCommand->add_option("--token", join->token, "Join token from `swarm join-token worker`")
+      ->required();
+  joinCommand->add_option("--advertise-addr", join->advertiseAddr,
+                          "Underlay IPv4 address other nodes reach this one at");
+  joinCommand->add_option("manager", join->remote, "Manager address, IP[:PORT] (port 2377)")
+      ->required();
+  joinCommand->callback([&context, join] {
+    context.action = [&context, join]() -> Status {
+      auto client = context.client();
+      if (!client) {
+        return std::unexpected(client.error());
+      }
+      nlohmann::json body = {{"token", join->token},
+                             {"remoteAddress", join->remote},
+                             {"advertiseAddr", join->advertiseAddr}};
+      auto joined = client->post("/v1/swarm/join", body);
+      if (!joined) {
+        return std::unexpected(joined.error());
+      }
+      *context.out << "This node joined a swarm as a worker.\n";
+      return {};
+    };
+  });
+
+  auto leaveForce = std::make_shared<bool>(false);
+  CLI::App* leave = swarm->add_subcommand("leave", "Leave the swarm");
+  leave->add_flag("-f,--force", *leaveForce,
+                  "Leave even when this is the manager or the manager cannot be reached");
+  leave->callback([&context, leaveForce] {
+    context.action = [&context, leaveForce]() -> Status {
+      auto client = context.client();
+      if (!client) {
+        return std::unexpected(client.error());
+      }
+      auto left = client->post(std::string("/v1/swarm/leave?force=") +
+                                   (*leaveForce ? "true" : "false"),
+                               nlohmann::json::object());
+      if (!left) {
+        return std::unexpected(left.error());
+      }
+      *context.out << "Node left the swarm.\n";
+      return {};
+    };
+  });
+
   auto tokenRole = std::make_shared<std::string>();
   CLI::App* joinToken = swarm->add_subcommand("join-token", "Show the token that joins a node");
   joinToken->add_option("role", *tokenRole, "worker")

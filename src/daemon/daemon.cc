@@ -8,33 +8,61 @@
 #include <cerrno>
 #include <filesystem>
 
+#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "api/api_error.h"
+#include "api/cluster_protocol.h"
+#include "api/http_client.h"
 #include "common/host_addresses.h"
+#include "common/ip.h"
 #include "common/json.h"
 #include "daemon/local_api.h"
 #include "daemon/version.h"
 #include "manager/keys.h"
 #include "manager/object_lookup.h"
-#include "store/sqlite/sqlite_store.h"
 
 namespace overmesh::daemon {
 namespace {
 
-std::string storePath(const std::string& stateDir) { return stateDir + "/cluster.db"; }
-
-std::string localHostname() {
-  char name[256] = {};
-  if (gethostname(name, sizeof(name) - 1) != 0) {
-    return "localhost";
-  }
-  return name;
+Error notInSwarm() {
+  return Error{ErrorKind::FailedPrecondition,
+               "this node is not part of a swarm: run `overmesh swarm init` to create one, or "
+               "`overmesh swarm join` to join one"};
 }
 
-Error notManager() {
-  return Error{ErrorKind::FailedPrecondition,
-               "this node is not a swarm manager: run `overmesh swarm init` first (or run the "
-               "command on a manager)"};
+template <typename T>
+Result<T> lookup(std::string_view kind, const std::vector<T>& objects,
+                 const std::string& reference, auto nameOf) {
+  std::vector<manager::NamedObject> named;
+  for (const auto& object : objects) {
+    named.push_back({object.id, nameOf(object)});
+  }
+  auto index = manager::findByReference(kind, named, reference);
+  if (!index) {
+    return std::unexpected(index.error());
+  }
+  return objects[*index];
+}
+
+// "198.18.0.1" or "198.18.0.1:2377" → "198.18.0.1:2377".
+Result<std::string> managerEndpoint(const std::string& remote, std::uint16_t defaultPort) {
+  std::string host = remote;
+  std::string port = std::to_string(defaultPort);
+  if (auto colon = remote.find(':'); colon != std::string::npos) {
+    host = remote.substr(0, colon);
+    port = remote.substr(colon + 1);
+  }
+  bool portValid = !port.empty() && port.size() <= 5 &&
+                   std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; }) &&
+                   std::stoi(port) > 0 && std::stoi(port) < 65536;
+  if (!Ipv4Address::parse(host) || !portValid) {
+    return errorf(ErrorKind::InvalidArgument,
+                  "manager address {} is not valid: use MANAGER_IP or MANAGER_IP:PORT, e.g. "
+                  "198.18.0.1:2377",
+                  remote);
+  }
+  return host + ":" + port;
 }
 
 }  // namespace
@@ -42,6 +70,19 @@ Error notManager() {
 Daemon::Daemon(DaemonOptions options) : options_(std::move(options)) {}
 
 Daemon::~Daemon() { stop(); }
+
+std::string Daemon::storePath() const { return options_.stateDir + "/cluster.db"; }
+
+std::string Daemon::hostname() const {
+  if (!options_.hostname.empty()) {
+    return options_.hostname;
+  }
+  char name[256] = {};
+  if (gethostname(name, sizeof(name) - 1) != 0) {
+    return "localhost";
+  }
+  return name;
+}
 
 Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonOptions& options) {
   std::error_code error;
@@ -77,10 +118,11 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonOptions& options) {
   if (!state) {
     return std::unexpected(state.error());
   }
-  daemon->node_ = *state;
-  if (daemon->node_ && daemon->node_->role == "manager") {
-    if (auto opened = daemon->openManager(); !opened) {
-      return std::unexpected(opened.error());
+  {
+    std::unique_lock lock(daemon->roleMutex_);
+    daemon->node_ = *state;
+    if (auto started = daemon->startRoles(); !started) {
+      return std::unexpected(started.error());
     }
   }
 
@@ -94,15 +136,54 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonOptions& options) {
   return daemon;
 }
 
-Status Daemon::openManager() {
-  auto store = store::SqliteStore::open(storePath(options_.stateDir), clock_);
-  if (!store) {
-    return std::unexpected(store.error().withContext("open the cluster store"));
+Status Daemon::startRoles() {
+  if (!node_) {
+    return {};
   }
-  store_ = std::move(*store);
-  clusterManager_ = std::make_unique<manager::ClusterManager>(*store_);
-  networkManager_ = std::make_unique<manager::NetworkManager>(*store_);
+  if (node_->role == "manager") {
+    if (!manager_) {
+      auto opened = ManagerRole::open(storePath(), clock_);
+      if (!opened) {
+        return std::unexpected(opened.error());
+      }
+      manager_ = std::move(*opened);
+    }
+    auto served = manager_->serve(
+        node_->nodeId, node_->advertiseAddress, options_.clusterPort,
+        [this](api::HttpServer& server, const api::RouteGuard& guard) {
+          registerForwardedApi(server, *this, guard);
+        });
+    if (!served) {
+      return served;
+    }
+    agent_ = AgentRole::forManager(manager_->store());
+    return {};
+  }
+  agent_ = AgentRole::forWorker(node_->managerAddress, {node_->nodeId, node_->nodeSecret});
   return {};
+}
+
+void Daemon::stopRoles() {
+  std::unique_ptr<ManagerRole> manager;
+  std::unique_ptr<AgentRole> agent;
+  {
+    // Take the roles out, then stop them unlocked: their servers wait for handler
+    // threads, which may be waiting for roleMutex_ themselves.
+    std::unique_lock lock(roleMutex_);
+    manager = std::move(manager_);
+    agent = std::move(agent_);
+  }
+  // The manager's own agent may be in a store watch: ask it to stop, close the store
+  // (which wakes the watch), then wait for it.
+  if (agent) {
+    agent->requestStop();
+  }
+  if (manager) {
+    manager->stop();
+  }
+  if (agent) {
+    agent->stop();
+  }
 }
 
 void Daemon::stop() {
@@ -111,13 +192,7 @@ void Daemon::stop() {
   }
   stopped_ = true;
   localServer_.stop();
-  std::unique_lock lock(roleMutex_);
-  if (store_) {
-    store_->close();
-  }
-  networkManager_.reset();
-  clusterManager_.reset();
-  store_.reset();
+  stopRoles();
   if (lockFd_ >= 0) {
     close(lockFd_);
     lockFd_ = -1;
@@ -153,52 +228,205 @@ Result<api::Cluster> Daemon::swarmInit(const api::SwarmInitRequest& request) {
   if (!address) {
     return std::unexpected(address.error().withContext("swarm init"));
   }
-  if (auto opened = openManager(); !opened) {
+  auto opened = ManagerRole::open(storePath(), clock_);
+  if (!opened) {
     return std::unexpected(opened.error());
   }
-  manager::LocalNode self{localHostname(), *address,
+  manager::LocalNode self{hostname(), *address,
                           fmt::format("{}:{}", *address, options_.clusterPort)};
-  auto initialised = clusterManager_->init(request, self);
+  auto initialised = (*opened)->clusters().init(request, self);
   if (!initialised) {
-    // The store holds nothing of this failed init; drop it so the node stays inactive.
-    networkManager_.reset();
-    clusterManager_.reset();
-    store_->close();
-    store_.reset();
-    std::filesystem::remove(storePath(options_.stateDir));
-    std::filesystem::remove(storePath(options_.stateDir) + "-wal");
-    std::filesystem::remove(storePath(options_.stateDir) + "-shm");
+    // The store holds nothing of the failed init: drop it so the node stays inactive.
+    (*opened)->stop();
+    opened->reset();
+    for (const char* suffix : {"", "-wal", "-shm"}) {
+      std::filesystem::remove(storePath() + suffix);
+    }
     return std::unexpected(initialised.error());
   }
-  NodeState state{initialised->node.id,     "manager", initialised->cluster.id, *address,
+  NodeState state{initialised->node.id, "manager", initialised->cluster.id, *address,
                   self.managerAddress, ""};
   if (auto saved = saveNodeState(options_.stateDir, state); !saved) {
     return std::unexpected(saved.error().withContext("swarm init"));
   }
   node_ = state;
+  manager_ = std::move(*opened);
+  if (auto started = startRoles(); !started) {
+    return std::unexpected(started.error().withContext("swarm init"));
+  }
   spdlog::info("swarm initialised cluster={} node={} advertise={}", initialised->cluster.id,
                initialised->node.id, *address);
   return initialised->cluster;
 }
 
+Status Daemon::swarmJoin(const SwarmJoinRequest& request) {
+  std::unique_lock lock(roleMutex_);
+  if (node_) {
+    return errorf(ErrorKind::FailedPrecondition,
+                  "swarm join: this node is already part of a swarm (role {}); run `overmesh "
+                  "swarm leave` first",
+                  node_->role);
+  }
+  if (request.token.empty()) {
+    return errorf(ErrorKind::InvalidArgument,
+                  "swarm join: --token is required; get it with `overmesh swarm join-token "
+                  "worker` on a manager");
+  }
+  auto endpoint = managerEndpoint(request.remoteAddress, options_.clusterPort);
+  if (!endpoint) {
+    return std::unexpected(endpoint.error().withContext("swarm join"));
+  }
+  auto address = chooseAdvertiseAddress(request.advertiseAddr);
+  if (!address) {
+    return std::unexpected(address.error().withContext("swarm join"));
+  }
+  auto client = api::HttpClient::create("tcp://" + *endpoint);
+  if (!client) {
+    return std::unexpected(client.error());
+  }
+  nlohmann::json body = {{"token", request.token}, {"hostname", hostname()}, {"address", *address}};
+  auto response = (*client)->request("POST", api::kJoinPath, body.dump(), std::chrono::seconds(10));
+  if (!response) {
+    return errorf(ErrorKind::Unavailable, "swarm join: cannot reach the manager at {}: {}",
+                  *endpoint, response.error().message);
+  }
+  if (!api::isSuccess(*response)) {
+    return std::unexpected(api::errorFromResponse(*response));
+  }
+  NodeState state;
+  try {
+    auto joined = nlohmann::json::parse(response->body);
+    state.nodeId = joined.at("node").at("id").get<std::string>();
+    state.clusterId = joined.at("clusterId").get<std::string>();
+    state.nodeSecret = joined.at("nodeSecret").get<std::string>();
+  } catch (const nlohmann::json::exception& error) {
+    return errorf(ErrorKind::Internal, "swarm join: the manager's answer is malformed: {}",
+                  error.what());
+  }
+  state.role = "worker";
+  state.advertiseAddress = *address;
+  state.managerAddress = *endpoint;
+  if (auto saved = saveNodeState(options_.stateDir, state); !saved) {
+    return std::unexpected(saved.error().withContext("swarm join"));
+  }
+  node_ = state;
+  spdlog::info("joined swarm cluster={} node={} manager={}", state.clusterId, state.nodeId,
+               state.managerAddress);
+  return startRoles();
+}
+
+Status Daemon::swarmLeave(bool force) {
+  std::optional<NodeState> node;
+  {
+    std::shared_lock lock(roleMutex_);
+    node = node_;
+  }
+  if (!node) {
+    return std::unexpected(notInSwarm());
+  }
+  if (node->role == "manager" && !force) {
+    return errorf(ErrorKind::FailedPrecondition,
+                  "swarm leave: this node is the swarm's manager; leaving destroys the swarm's "
+                  "state. Use `overmesh swarm leave --force` to do it anyway");
+  }
+  if (node->role == "worker") {
+    auto client = api::HttpClient::create("tcp://" + node->managerAddress);
+    Result<api::HttpResponse> response = std::unexpected(client ? Error{} : client.error());
+    if (client) {
+      response = (*client)->request("POST", api::kLeavePath, "{}", std::chrono::seconds(10),
+                                    agent::credentialHeaders({node->nodeId, node->nodeSecret}));
+    }
+    std::string problem;
+    if (!response) {
+      problem = response.error().message;
+    } else if (!api::isSuccess(*response)) {
+      problem = api::errorFromResponse(*response).message;
+    }
+    if (!problem.empty() && !force) {
+      return errorf(ErrorKind::Unavailable,
+                    "swarm leave: the manager at {} did not confirm ({}); the node stays in the "
+                    "swarm. Use --force to leave anyway (the manager then shows it as down)",
+                    node->managerAddress, problem);
+    }
+  }
+  stopRoles();
+  std::unique_lock lock(roleMutex_);
+  if (auto removed = removeNodeState(options_.stateDir); !removed) {
+    return removed;
+  }
+  if (node->role == "manager") {
+    for (const char* suffix : {"", "-wal", "-shm"}) {
+      std::filesystem::remove(storePath() + suffix);
+    }
+  }
+  node_.reset();
+  spdlog::info("left the swarm");
+  return {};
+}
+
 Result<std::string> Daemon::workerJoinToken() {
   std::shared_lock lock(roleMutex_);
-  if (!clusterManager_) {
-    return std::unexpected(notManager());
+  if (!manager_) {
+    return errorf(ErrorKind::FailedPrecondition,
+                  "this node is not a swarm manager: run the command on the manager{}",
+                  node_ ? " (" + node_->managerAddress + ")" : "");
   }
-  auto cluster = clusterManager_->cluster();
+  auto cluster = manager_->clusters().cluster();
   if (!cluster) {
     return std::unexpected(cluster.error());
   }
   return cluster->workerJoinToken;
 }
 
+bool Daemon::isWorker() {
+  std::shared_lock lock(roleMutex_);
+  return node_ && node_->role == "worker";
+}
+
+api::HttpResponse Daemon::forwardToManager(const api::HttpRequest& request) {
+  std::optional<NodeState> node;
+  {
+    std::shared_lock lock(roleMutex_);
+    node = node_;
+  }
+  if (!node) {
+    return api::errorResponse(notInSwarm());
+  }
+  auto client = api::HttpClient::create("tcp://" + node->managerAddress);
+  if (!client) {
+    return api::errorResponse(client.error());
+  }
+  auto response = (*client)->request(request.method, request.path, request.body,
+                                     std::chrono::seconds(30),
+                                     agent::credentialHeaders({node->nodeId, node->nodeSecret}));
+  if (!response) {
+    return api::errorResponse(Error{
+        ErrorKind::Unavailable,
+        fmt::format("this worker forwards changes to the manager at {}, which cannot be reached "
+                    "({}); nothing was changed",
+                    node->managerAddress, response.error().message)});
+  }
+  return *response;
+}
+
+Result<const agent::StateCache*> Daemon::workerCache() {
+  if (!agent_) {
+    return std::unexpected(notInSwarm());
+  }
+  if (!agent_->cache().synced()) {
+    return errorf(ErrorKind::Unavailable,
+                  "this worker has not received the swarm's state from its manager at {} yet: {}",
+                  node_ ? node_->managerAddress : "?", agent_->problem());
+  }
+  return &agent_->cache();
+}
+
 Result<api::Network> Daemon::createNetwork(const api::NetworkCreateRequest& request) {
   std::shared_lock lock(roleMutex_);
-  if (!networkManager_) {
-    return std::unexpected(notManager());
+  if (!manager_) {
+    return std::unexpected(notInSwarm());
   }
-  auto network = networkManager_->create(request);
+  auto network = manager_->networks().create(request);
   if (network) {
     spdlog::info("network created name={} id={} subnet={} vni={}", network->name, network->id,
                  network->subnet, network->vni);
@@ -208,26 +436,35 @@ Result<api::Network> Daemon::createNetwork(const api::NetworkCreateRequest& requ
 
 Result<std::vector<api::Network>> Daemon::listNetworks() {
   std::shared_lock lock(roleMutex_);
-  if (!networkManager_) {
-    return std::unexpected(notManager());
+  if (manager_) {
+    return manager_->networks().list();
   }
-  return networkManager_->list();
+  auto cache = workerCache();
+  if (!cache) {
+    return std::unexpected(cache.error());
+  }
+  return (*cache)->networks();
 }
 
 Result<api::Network> Daemon::inspectNetwork(const std::string& reference) {
   std::shared_lock lock(roleMutex_);
-  if (!networkManager_) {
-    return std::unexpected(notManager());
+  if (manager_) {
+    return manager_->networks().inspect(reference);
   }
-  return networkManager_->inspect(reference);
+  auto cache = workerCache();
+  if (!cache) {
+    return std::unexpected(cache.error());
+  }
+  return lookup("network", (*cache)->networks(), reference,
+                [](const api::Network& n) { return n.name; });
 }
 
 Result<api::Network> Daemon::removeNetwork(const std::string& reference) {
   std::shared_lock lock(roleMutex_);
-  if (!networkManager_) {
-    return std::unexpected(notManager());
+  if (!manager_) {
+    return std::unexpected(notInSwarm());
   }
-  auto network = networkManager_->remove(reference);
+  auto network = manager_->networks().remove(reference);
   if (network) {
     spdlog::info("network removed name={} id={}", network->name, network->id);
   }
@@ -236,10 +473,14 @@ Result<api::Network> Daemon::removeNetwork(const std::string& reference) {
 
 Result<std::vector<api::Node>> Daemon::listNodes() {
   std::shared_lock lock(roleMutex_);
-  if (!store_) {
-    return std::unexpected(notManager());
+  if (!manager_) {
+    auto cache = workerCache();
+    if (!cache) {
+      return std::unexpected(cache.error());
+    }
+    return (*cache)->nodes();
   }
-  auto range = store_->range(std::string(manager::keys::kNodes));
+  auto range = manager_->store().range(std::string(manager::keys::kNodes));
   if (!range) {
     return std::unexpected(range.error());
   }
@@ -261,15 +502,7 @@ Result<api::Node> Daemon::inspectNode(const std::string& reference) {
   if (!nodes) {
     return std::unexpected(nodes.error());
   }
-  std::vector<manager::NamedObject> named;
-  for (const auto& node : *nodes) {
-    named.push_back({node.id, node.hostname});
-  }
-  auto index = manager::findByReference("node", named, reference);
-  if (!index) {
-    return std::unexpected(index.error());
-  }
-  return (*nodes)[*index];
+  return lookup("node", *nodes, reference, [](const api::Node& n) { return n.hostname; });
 }
 
 }  // namespace overmesh::daemon

@@ -1,13 +1,17 @@
 #pragma once
 
-// Daemon wires one overmeshd: the state directory, the node's membership, the manager's
-// store and services (on a manager), and the local REST API on a unix socket. The
-// local API's handlers call the methods below; each returns a typed error that the API
-// turns into an HTTP status.
+// Daemon wires one overmeshd: the state directory, the node's membership, its roles
+// (ManagerRole on a manager, AgentRole on every member) and the local REST API on a
+// unix socket. The local API's handlers call the methods below; each returns a typed
+// error that the API turns into an HTTP status.
 //
-// Threads: the HTTP server runs one thread per connection, so every public method is
-// thread-safe. roleMutex_ guards the node's role (shared for requests, exclusive while
-// `swarm init` changes it).
+// Where requests go: on a manager, reads and writes go to the Store through the
+// managers. On a worker, reads are answered from the agent's cache and writes are
+// forwarded to the manager (forwardToManager).
+//
+// Threads: the HTTP servers run one thread per connection, so every public method is
+// thread-safe. roleMutex_ guards the node's membership and roles (shared for requests,
+// exclusive while init/join/leave change them).
 
 #include <cstdint>
 #include <memory>
@@ -20,35 +24,48 @@
 #include "api/types.h"
 #include "common/clock.h"
 #include "common/error.h"
+#include "daemon/agent_role.h"
+#include "daemon/manager_role.h"
 #include "daemon/node_state.h"
-#include "manager/cluster_manager.h"
-#include "manager/network_manager.h"
-#include "store/store.h"
 
 namespace overmesh::daemon {
 
 struct DaemonOptions {
   std::string socketPath = "/run/overmesh/overmesh.sock";
   std::string stateDir = "/var/lib/overmesh";
+  std::string hostname;              // node name; empty = the host's name
   std::uint16_t clusterPort = 2377;  // the manager's cluster API (join, heartbeats, watch)
+};
+
+struct SwarmJoinRequest {
+  std::string token;
+  std::string remoteAddress;  // MANAGER_IP[:PORT]
+  std::string advertiseAddr;  // empty = this host's only address
 };
 
 class Daemon {
  public:
   // Creates the state directory, takes its lock (one daemon per state directory),
-  // reopens the store when this node is a manager, and starts the local API.
+  // resumes the node's roles from its saved membership, and starts the local API.
   // Fails with a message naming the path or setting that is wrong.
   static Result<std::unique_ptr<Daemon>> start(const DaemonOptions& options);
   ~Daemon();
   Daemon(const Daemon&) = delete;
   Daemon& operator=(const Daemon&) = delete;
 
-  // Stops serving and closes the store. Idempotent.
+  // Stops serving, stops the roles and closes the store. Idempotent.
   void stop();
 
   api::Info info();
   Result<api::Cluster> swarmInit(const api::SwarmInitRequest& request);
+  Status swarmJoin(const SwarmJoinRequest& request);
+  Status swarmLeave(bool force);
   Result<std::string> workerJoinToken();
+
+  // True on a worker: writes must go to the manager.
+  bool isWorker();
+  // Sends a request to the manager with this node's credentials and returns its answer.
+  api::HttpResponse forwardToManager(const api::HttpRequest& request);
 
   Result<api::Network> createNetwork(const api::NetworkCreateRequest& request);
   Result<std::vector<api::Network>> listNetworks();
@@ -60,17 +77,22 @@ class Daemon {
 
  private:
   explicit Daemon(DaemonOptions options);
-  Status openManager();
+  // Starts the roles the saved membership calls for. Caller holds roleMutex_ exclusively.
+  Status startRoles();
+  void stopRoles();
+  // The agent's cache when it is usable for reads; Unavailable naming the manager if not.
+  Result<const agent::StateCache*> workerCache();
+  std::string hostname() const;
+  std::string storePath() const;
 
   DaemonOptions options_;
   int lockFd_ = -1;
   SystemClock clock_;
 
   std::shared_mutex roleMutex_;
-  std::optional<NodeState> node_;                   // guarded by roleMutex_
-  std::unique_ptr<store::Store> store_;             // guarded by roleMutex_; managers only
-  std::unique_ptr<manager::ClusterManager> clusterManager_;  // guarded by roleMutex_
-  std::unique_ptr<manager::NetworkManager> networkManager_;  // guarded by roleMutex_
+  std::optional<NodeState> node_;         // guarded by roleMutex_
+  std::unique_ptr<ManagerRole> manager_;  // guarded by roleMutex_
+  std::unique_ptr<AgentRole> agent_;      // guarded by roleMutex_
 
   api::HttpServer localServer_;
   bool stopped_ = false;

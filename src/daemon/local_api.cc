@@ -10,6 +10,7 @@
 namespace overmesh::daemon {
 namespace {
 
+using api::HttpHandler;
 using api::HttpRequest;
 using api::HttpResponse;
 
@@ -21,12 +22,50 @@ HttpResponse reply(const Result<T>& result, int status = 200) {
   return HttpResponse{status, nlohmann::json(*result).dump()};
 }
 
+HttpResponse reply(const Status& result) {
+  if (!result) {
+    return api::errorResponse(result.error());
+  }
+  return HttpResponse{200, "{}"};
+}
+
 template <typename T>
 Result<T> bodyAs(const HttpRequest& request, std::string_view what) {
   if (request.body.empty()) {
     return errorf(ErrorKind::InvalidArgument, "{}: the request body is empty", what);
   }
   return decodeJson<T>(request.body, what);
+}
+
+// A write to cluster state: done here on a manager, forwarded by a worker.
+HttpHandler clusterWrite(Daemon& daemon, HttpHandler handler) {
+  return [&daemon, handler = std::move(handler)](const HttpRequest& request) {
+    if (daemon.isWorker()) {
+      return daemon.forwardToManager(request);
+    }
+    return handler(request);
+  };
+}
+
+HttpHandler guarded(const api::RouteGuard& guard, HttpHandler handler) {
+  return [guard, handler = std::move(handler)](const HttpRequest& request) {
+    if (auto rejected = guard(request)) {
+      return *rejected;
+    }
+    return handler(request);
+  };
+}
+
+HttpResponse createNetwork(Daemon& daemon, const HttpRequest& request) {
+  auto body = bodyAs<api::NetworkCreateRequest>(request, "network create");
+  if (!body) {
+    return api::errorResponse(body.error());
+  }
+  return reply(daemon.createNetwork(*body), 201);
+}
+
+HttpResponse removeNetwork(Daemon& daemon, const HttpRequest& request) {
+  return reply(daemon.removeNetwork(request.params[0]));
 }
 
 }  // namespace
@@ -45,6 +84,22 @@ void registerLocalApi(api::HttpServer& server, Daemon& daemon) {
     }
     return reply(daemon.swarmInit(*body));
   });
+  server.route("POST", "/v1/swarm/join", [&daemon](const HttpRequest& request) {
+    SwarmJoinRequest join;
+    try {
+      auto body = nlohmann::json::parse(request.body);
+      readField(body, "token", join.token);
+      readField(body, "remoteAddress", join.remoteAddress);
+      readField(body, "advertiseAddr", join.advertiseAddr);
+    } catch (const std::exception& error) {
+      return api::errorResponse(
+          Error{ErrorKind::InvalidArgument, fmt::format("swarm join: {}", error.what())});
+    }
+    return reply(daemon.swarmJoin(join));
+  });
+  server.route("POST", "/v1/swarm/leave", [&daemon](const HttpRequest& request) {
+    return reply(daemon.swarmLeave(request.queryOr("force", "false") == "true"));
+  });
   server.route("GET", "/v1/swarm/join-token", [&daemon](const HttpRequest&) {
     auto token = daemon.workerJoinToken();
     if (!token) {
@@ -53,21 +108,17 @@ void registerLocalApi(api::HttpServer& server, Daemon& daemon) {
     return HttpResponse{200, nlohmann::json{{"worker", *token}}.dump()};
   });
 
-  server.route("POST", "/v1/networks", [&daemon](const HttpRequest& request) {
-    auto body = bodyAs<api::NetworkCreateRequest>(request, "network create");
-    if (!body) {
-      return api::errorResponse(body.error());
-    }
-    return reply(daemon.createNetwork(*body), 201);
-  });
+  server.route("POST", "/v1/networks", clusterWrite(daemon, [&daemon](const HttpRequest& r) {
+                 return createNetwork(daemon, r);
+               }));
+  server.route("DELETE", "/v1/networks/{ref}", clusterWrite(daemon, [&daemon](const HttpRequest& r) {
+                 return removeNetwork(daemon, r);
+               }));
   server.route("GET", "/v1/networks", [&daemon](const HttpRequest&) {
     return reply(daemon.listNetworks());
   });
   server.route("GET", "/v1/networks/{ref}", [&daemon](const HttpRequest& request) {
     return reply(daemon.inspectNetwork(request.params[0]));
-  });
-  server.route("DELETE", "/v1/networks/{ref}", [&daemon](const HttpRequest& request) {
-    return reply(daemon.removeNetwork(request.params[0]));
   });
 
   server.route("GET", "/v1/nodes", [&daemon](const HttpRequest&) {
@@ -76,6 +127,15 @@ void registerLocalApi(api::HttpServer& server, Daemon& daemon) {
   server.route("GET", "/v1/nodes/{ref}", [&daemon](const HttpRequest& request) {
     return reply(daemon.inspectNode(request.params[0]));
   });
+}
+
+void registerForwardedApi(api::HttpServer& server, Daemon& daemon, const api::RouteGuard& guard) {
+  server.route("POST", "/v1/networks", guarded(guard, [&daemon](const HttpRequest& r) {
+                 return createNetwork(daemon, r);
+               }));
+  server.route("DELETE", "/v1/networks/{ref}", guarded(guard, [&daemon](const HttpRequest& r) {
+                 return removeNetwork(daemon, r);
+               }));
 }
 
 }  // namespace overmesh::daemon

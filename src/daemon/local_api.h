@@ -1,7 +1,7 @@
 #pragma once
 
-// The local REST API (the CLI's, on the unix socket): routes, JSON in and out, error
-// mapping. Behaviour lives in Daemon; this file only translates.
+// The REST API's routes: JSON in and out, error mapping. Behaviour lives in Daemon;
+// this file only translates.
 
 #include "api/http_server.h"
 
@@ -9,6 +9,12 @@ namespace overmesh::daemon {
 
 class Daemon;
 
+// Every route, for the CLI on the local unix socket. Cluster-state writes made on a
+// worker are forwarded to the manager.
 void registerLocalApi(api::HttpServer& server, Daemon& daemon);
+
+// The routes a worker forwards, served on the manager's cluster port behind `guard`
+// (node authentication).
+void registerForwardedApi(api::HttpServer& server, Daemon& daemon, const api::RouteGuard& guard);
 
 }  // namespace overmesh::daemon

@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--state-dir", options.stateDir, "Directory for this node's state")
       ->capture_default_str();
+  app.add_option("--hostname", options.hostname, "Node name shown in `node ls` (default: host name)");
   app.add_option("--cluster-port", options.clusterPort, "TCP port of the manager's cluster API")
       ->capture_default_str();
   app.add_option("--log-level", logLevel, "trace, debug, info, warn, error")

@@ -15,6 +15,9 @@ inline constexpr std::string_view kNetworks = "/overmesh/networks/";
 inline constexpr std::string_view kNetworkNames = "/overmesh/names/networks/";
 inline constexpr std::string_view kNodes = "/overmesh/nodes/";
 inline constexpr std::string_view kTasks = "/overmesh/tasks/";
+inline constexpr std::string_view kServices = "/overmesh/services/";
+// SHA-256 of each node's secret. Never sent to agents or shown by the API.
+inline constexpr std::string_view kNodeCredentials = "/overmesh/credentials/nodes/";
 // Changed by every transaction that allocates or frees a subnet or VNI, so that two
 // concurrent creates cannot both pass the overlap check (compare on its mod revision).
 inline constexpr std::string_view kNetworkAllocationGuard = "/overmesh/guards/network-allocation";
@@ -30,6 +33,9 @@ inline std::string networkName(std::string_view name) {
   return std::string(kNetworkNames) + std::string(name);
 }
 inline std::string node(std::string_view id) { return std::string(kNodes) + std::string(id); }
+inline std::string nodeCredential(std::string_view id) {
+  return std::string(kNodeCredentials) + std::string(id);
+}
 inline std::string task(std::string_view id) { return std::string(kTasks) + std::string(id); }
 
 }  // namespace overmesh::manager::keys

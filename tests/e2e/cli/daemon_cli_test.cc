@@ -20,7 +20,7 @@ TEST_F(CliTest, SocketIsPrivateToRoot) {
 TEST_F(CliTest, NetworkCommandsBeforeInitSayWhatToDo) {
   auto refused = cli({"network", "create", "chaos_net"});
   EXPECT_EQ(refused.exitCode, 1);
-  EXPECT_THAT(refused.err, HasSubstr("run `overmesh swarm init` first"));
+  EXPECT_THAT(refused.err, HasSubstr("run `overmesh swarm init`"));
 }
 
 TEST_F(CliTest, InitTwiceIsRefused) {

@@ -1,0 +1,88 @@
+#include "agent/heartbeat_loop.h"
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "api/api_error.h"
+#include "api/cluster_protocol.h"
+#include "api/http_client.h"
+
+namespace overmesh::agent {
+
+std::chrono::milliseconds heartbeatInterval(std::chrono::milliseconds nodeTimeout) {
+  return std::max(nodeTimeout / 3, std::chrono::milliseconds(100));
+}
+
+HeartbeatLoop::HeartbeatLoop(std::string managerEndpoint, NodeCredentials credentials,
+                             std::chrono::milliseconds nodeTimeout)
+    : endpoint_(std::move(managerEndpoint)),
+      credentials_(std::move(credentials)),
+      interval_(heartbeatInterval(nodeTimeout)) {}
+
+HeartbeatLoop::~HeartbeatLoop() { stop(); }
+
+void HeartbeatLoop::start() {
+  thread_ = std::thread([this] { run(); });
+}
+
+void HeartbeatLoop::stop() {
+  stop_.stop();
+  if (thread_.joinable()) {
+    thread_.join();
+  }
+}
+
+bool HeartbeatLoop::healthy() const {
+  std::lock_guard lock(statusMutex_);
+  return healthy_;
+}
+
+std::string HeartbeatLoop::lastError() const {
+  std::lock_guard lock(statusMutex_);
+  return lastError_;
+}
+
+// Thread: one heartbeat per interval until stop().
+void HeartbeatLoop::run() {
+  std::unique_ptr<api::HttpClient> client;
+  do {
+    Result<api::HttpResponse> response = errorf(ErrorKind::Internal, "no client");
+    if (!client) {
+      auto made = api::HttpClient::create(endpoint_);
+      if (made) {
+        client = std::move(*made);
+        client->setCancelFlag(stop_.flag());
+      } else {
+        response = std::unexpected(made.error());
+      }
+    }
+    if (client) {
+      response = client->request("POST", api::kHeartbeatPath, "{}", interval_ * 2,
+                                 credentialHeaders(credentials_));
+    }
+    std::string error;
+    if (!response) {
+      error = response.error().message;
+      client.reset();
+    } else if (!api::isSuccess(*response)) {
+      error = api::errorFromResponse(*response).message;
+    } else {
+      auto json = nlohmann::json::parse(response->body, nullptr, false);
+      if (json.is_object() && json.contains("nodeTimeoutMs")) {
+        interval_ = heartbeatInterval(std::chrono::milliseconds(json.value("nodeTimeoutMs", 3000)));
+      }
+    }
+    std::lock_guard lock(statusMutex_);
+    if (error.empty() != healthy_ || error != lastError_) {
+      if (error.empty()) {
+        spdlog::info("heartbeat: manager {} reached, every {} ms", endpoint_, interval_.count());
+      } else {
+        spdlog::warn("heartbeat: {}", error);
+      }
+    }
+    healthy_ = error.empty();
+    lastError_ = error;
+  } while (stop_.sleepFor(interval_));
+}
+
+}  // namespace overmesh::agent

@@ -1,0 +1,104 @@
+#include "agent/state_cache.h"
+
+#include <spdlog/spdlog.h>
+
+#include "common/json.h"
+#include "manager/keys.h"
+
+namespace overmesh::agent {
+
+void StateCache::replace(const std::vector<store::KeyValue>& kvs, store::Revision revision) {
+  {
+    std::lock_guard lock(mutex_);
+    entries_.clear();
+    for (const auto& kv : kvs) {
+      entries_[kv.key] = kv.value;
+    }
+    revision_ = revision;
+    synced_ = true;
+  }
+  changed(revision);
+}
+
+void StateCache::apply(const std::vector<store::Event>& events, store::Revision nextRevision) {
+  store::Revision reached = 0;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& event : events) {
+      if (event.kv.modRevision <= revision_) {
+        continue;
+      }
+      if (event.type == store::Event::Type::Put) {
+        entries_[event.kv.key] = event.kv.value;
+      } else {
+        entries_.erase(event.kv.key);
+      }
+    }
+    revision_ = std::max(revision_, nextRevision - 1);
+    reached = revision_;
+  }
+  changed(reached);
+}
+
+void StateCache::changed(store::Revision revision) {
+  revisionReached_.notify_all();
+  if (onChange_) {
+    onChange_(revision);
+  }
+}
+
+store::Revision StateCache::revision() const {
+  std::lock_guard lock(mutex_);
+  return revision_;
+}
+
+bool StateCache::synced() const {
+  std::lock_guard lock(mutex_);
+  return synced_;
+}
+
+bool StateCache::waitForRevision(store::Revision revision,
+                                 std::chrono::milliseconds timeout) const {
+  std::unique_lock lock(mutex_);
+  return revisionReached_.wait_for(lock, timeout, [&] { return revision_ >= revision; });
+}
+
+void StateCache::setOnChange(std::function<void(store::Revision)> onChange) {
+  onChange_ = std::move(onChange);
+}
+
+template <typename T>
+std::vector<T> StateCache::decodeAll(std::string_view prefix) const {
+  std::lock_guard lock(mutex_);
+  std::vector<T> objects;
+  for (auto it = entries_.lower_bound(std::string(prefix));
+       it != entries_.end() && it->first.starts_with(prefix); ++it) {
+    auto object = decodeJson<T>(it->second, it->first);
+    if (!object) {
+      spdlog::error("state cache: skipping {}: {}", it->first, object.error().message);
+      continue;
+    }
+    objects.push_back(std::move(*object));
+  }
+  return objects;
+}
+
+std::vector<api::Network> StateCache::networks() const {
+  auto networks = decodeAll<api::Network>(manager::keys::kNetworks);
+  std::sort(networks.begin(), networks.end(),
+            [](const auto& a, const auto& b) { return a.name < b.name; });
+  return networks;
+}
+
+std::vector<api::Node> StateCache::nodes() const {
+  auto nodes = decodeAll<api::Node>(manager::keys::kNodes);
+  std::sort(nodes.begin(), nodes.end(),
+            [](const auto& a, const auto& b) { return a.hostname < b.hostname; });
+  return nodes;
+}
+
+std::vector<api::Task> StateCache::tasks() const {
+  return decodeAll<api::Task>(manager::keys::kTasks);
+}
+
+}  // namespace overmesh::agent

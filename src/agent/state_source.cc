@@ -1,0 +1,88 @@
+#include "agent/state_source.h"
+
+#include <nlohmann/json.hpp>
+
+#include "api/api_error.h"
+#include "api/cluster_protocol.h"
+#include "manager/agent_view.h"
+#include "store/wire.h"
+
+namespace overmesh::agent {
+
+std::map<std::string, std::string> credentialHeaders(const NodeCredentials& credentials) {
+  return {{api::kNodeIdHeader, credentials.nodeId},
+          {api::kNodeSecretHeader, credentials.secret}};
+}
+
+RemoteStateSource::RemoteStateSource(std::string managerEndpoint, NodeCredentials credentials,
+                                     const std::atomic<bool>* cancel)
+    : endpoint_(std::move(managerEndpoint)), credentials_(std::move(credentials)), cancel_(cancel) {}
+
+Result<std::string> RemoteStateSource::get(const std::string& path,
+                                           std::chrono::milliseconds timeout) {
+  if (!client_) {
+    auto client = api::HttpClient::create(endpoint_);
+    if (!client) {
+      return std::unexpected(client.error());
+    }
+    client_ = std::move(*client);
+    client_->setCancelFlag(cancel_);
+  }
+  auto response = client_->request("GET", path, "", timeout, credentialHeaders(credentials_));
+  if (!response) {
+    client_.reset();  // a fresh connection next time
+    return std::unexpected(response.error());
+  }
+  if (!api::isSuccess(*response)) {
+    return std::unexpected(api::errorFromResponse(*response));
+  }
+  return std::move(response->body);
+}
+
+Result<Snapshot> RemoteStateSource::snapshot() {
+  auto body = get(api::kSnapshotPath, std::chrono::seconds(10));
+  if (!body) {
+    return std::unexpected(body.error());
+  }
+  try {
+    auto json = nlohmann::json::parse(*body);
+    Snapshot snapshot;
+    snapshot.revision = json.at("revision").get<store::Revision>();
+    for (const auto& kv : json.at("kvs")) {
+      snapshot.kvs.push_back(store::keyValueFromJson(kv));
+    }
+    return snapshot;
+  } catch (const nlohmann::json::exception& error) {
+    return errorf(ErrorKind::Internal, "malformed snapshot from the manager: {}", error.what());
+  }
+}
+
+Result<store::WatchResult> RemoteStateSource::watch(store::Revision fromRevision,
+                                                    std::chrono::milliseconds wait) {
+  auto body = get(fmt::format("{}?from={}&waitMs={}", api::kWatchPath, fromRevision, wait.count()),
+                  wait + std::chrono::seconds(10));
+  if (!body) {
+    return std::unexpected(body.error());
+  }
+  try {
+    return store::watchResultFromJson(nlohmann::json::parse(*body));
+  } catch (const nlohmann::json::exception& error) {
+    return errorf(ErrorKind::Internal, "malformed watch answer from the manager: {}",
+                  error.what());
+  }
+}
+
+Result<Snapshot> LocalStateSource::snapshot() {
+  auto snapshot = manager::agentSnapshot(store_);
+  if (!snapshot) {
+    return std::unexpected(snapshot.error());
+  }
+  return Snapshot{std::move(snapshot->kvs), snapshot->revision};
+}
+
+Result<store::WatchResult> LocalStateSource::watch(store::Revision fromRevision,
+                                                   std::chrono::milliseconds wait) {
+  return manager::agentWatch(store_, fromRevision, std::min(wait, std::chrono::milliseconds(1000)));
+}
+
+}  // namespace overmesh::agent

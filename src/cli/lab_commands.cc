@@ -1,0 +1,270 @@
+// `overmesh lab up|down|status|exec`: the simulated multi-host lab. The work is in
+// src/lab/; this file parses flags, finds the overmeshd binary and prints results.
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <vector>
+
+#include "cli/cli_context.h"
+#include "cli/table.h"
+#include "lab/lab.h"
+
+namespace overmesh::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+// The lab a command works on: --name, else OVERMESH_LAB (set inside `lab exec` commands,
+// so that a shell in a lab host acts on its own lab), else "om".
+struct LabTarget {
+  std::string name = "om";
+  std::string runDir = lab::kDefaultRunDir;
+};
+
+struct UpOptions {
+  LabTarget target;
+  int hosts = 3;
+  std::string overmeshd;
+  std::string logLevel = "info";
+};
+
+std::string envOr(const char* name, const std::string& fallback) {
+  const char* value = std::getenv(name);
+  return value != nullptr && *value != '\0' ? std::string(value) : fallback;
+}
+
+void addTargetOptions(CLI::App* command, LabTarget& target) {
+  target.name = envOr("OVERMESH_LAB", target.name);
+  target.runDir = envOr("OVERMESH_LAB_DIR", target.runDir);
+  command->add_option("--name", target.name, "Lab name, 1-8 of [a-z0-9] (env OVERMESH_LAB)")
+      ->capture_default_str();
+  command
+      ->add_option("--run-dir", target.runDir,
+                   "Where lab state, sockets and logs live (env OVERMESH_LAB_DIR)")
+      ->capture_default_str();
+}
+
+Status requireRoot(std::string_view command) {
+  if (geteuid() != 0) {
+    return errorf(ErrorKind::FailedPrecondition,
+                  "{} needs root: it creates network namespaces, links and mounts (run it with "
+                  "sudo)",
+                  command);
+  }
+  return {};
+}
+
+bool isExecutable(const fs::path& path) {
+  std::error_code error;
+  return fs::is_regular_file(path, error) && access(path.c_str(), X_OK) == 0;
+}
+
+// The daemon binary: --overmeshd, $OVERMESHD, next to this binary, ../daemon/overmeshd
+// relative to it (the build tree), then $PATH.
+Result<std::string> findOvermeshd(const std::string& flag) {
+  if (!flag.empty()) {
+    return flag;
+  }
+  if (std::string fromEnv = envOr("OVERMESHD", ""); !fromEnv.empty()) {
+    return fromEnv;
+  }
+  std::vector<fs::path> candidates;
+  std::error_code error;
+  fs::path self = fs::read_symlink("/proc/self/exe", error);
+  if (!error) {
+    candidates.push_back(self.parent_path() / "overmeshd");
+    candidates.push_back((self.parent_path() / ".." / "daemon" / "overmeshd").lexically_normal());
+  }
+  std::string path = envOr("PATH", "");
+  for (std::size_t start = 0; start <= path.size();) {
+    std::size_t end = path.find(':', start);
+    if (end == std::string::npos) {
+      end = path.size();
+    }
+    if (end > start) {
+      candidates.push_back(fs::path(path.substr(start, end - start)) / "overmeshd");
+    }
+    start = end + 1;
+  }
+  for (const auto& candidate : candidates) {
+    if (isExecutable(candidate)) {
+      return candidate.string();
+    }
+  }
+  return errorf(ErrorKind::NotFound,
+                "cannot find the overmeshd binary (looked next to {}, in ../daemon/ and in "
+                "$PATH); pass --overmeshd PATH or set OVERMESHD",
+                error ? "this binary" : self.string());
+}
+
+std::string pidText(pid_t pid) { return pid > 0 ? std::to_string(pid) : "-"; }
+
+Status runUp(CliContext& context, const UpOptions& options) {
+  if (auto root = requireRoot("lab up"); !root) {
+    return root;
+  }
+  auto overmeshd = findOvermeshd(options.overmeshd);
+  if (!overmeshd) {
+    return std::unexpected(overmeshd.error());
+  }
+  lab::LabOptions labOptions;
+  labOptions.name = options.target.name;
+  labOptions.hosts = options.hosts;
+  labOptions.overmeshdPath = *overmeshd;
+  labOptions.runDir = options.target.runDir;
+  labOptions.logLevel = options.logLevel;
+  auto record = lab::up(labOptions);
+  if (!record) {
+    return std::unexpected(record.error());
+  }
+  auto& out = *context.out;
+  out << fmt::format(
+      "Lab \"{}\" is up: {} host{} on the underlay 198.18.0.0/24 (namespace {}, "
+      "bridge br0); {} is the manager at {}.\n\n",
+      record->name, record->hosts.size(), record->hosts.size() == 1 ? "" : "s",
+      record->underlayNamespace, record->hosts.front().name, record->managerAddress);
+  Table table({"HOST", "NAMESPACE", "ADDRESS", "PID", "ROLE", "SOCKET"});
+  for (const auto& host : record->hosts) {
+    table.addRow({host.name, host.namespaceName, host.address, pidText(host.pid), host.role,
+                  host.socketPath});
+  }
+  table.print(out);
+  std::string nameFlag =
+      record->name == "om" ? std::string() : fmt::format(" --name {}", record->name);
+  out << fmt::format(
+      "\nRun a command in a host:  overmesh lab exec{} 1 -- overmesh node ls\n"
+      "Remove the lab:           overmesh lab down{}\n",
+      nameFlag, nameFlag);
+  return {};
+}
+
+Status runDown(CliContext& context, const LabTarget& target) {
+  if (auto root = requireRoot("lab down"); !root) {
+    return root;
+  }
+  auto report = lab::down(target.name, target.runDir);
+  if (!report) {
+    return std::unexpected(report.error());
+  }
+  auto& out = *context.out;
+  if (report->namespaces.empty() && report->processes.empty() && !report->removedRunDir) {
+    out << fmt::format("No lab named \"{}\": nothing to remove.\n", target.name);
+    return {};
+  }
+  out << fmt::format("Removed lab \"{}\":\n", target.name);
+  out << fmt::format("  namespaces: {}\n",
+                     report->namespaces.empty()
+                         ? std::string("none")
+                         : fmt::format("{}", fmt::join(report->namespaces, ", ")));
+  out << fmt::format(
+      "  processes:  {} stopped{}\n", report->processes.size(),
+      report->killed > 0 ? fmt::format(" ({} needed SIGKILL)", report->killed) : std::string());
+  out << fmt::format("  run dir:    {}\n",
+                     report->removedRunDir
+                         ? (fs::path(target.runDir) / target.name).string() + " removed"
+                         : std::string("none"));
+  return {};
+}
+
+Status runStatus(CliContext& context, const LabTarget& target, const std::string& format) {
+  auto labStatus = lab::status(target.name, target.runDir);
+  if (!labStatus) {
+    return std::unexpected(labStatus.error());
+  }
+  if (format == "json") {
+    printJson(*context.out, nlohmann::json(*labStatus));
+    return {};
+  }
+  Table table({"HOST", "NAMESPACE", "ADDRESS", "PID", "DAEMON", "NODE STATE"});
+  for (const auto& host : labStatus->hosts) {
+    std::string nodeState = host.nodeState.empty() ? "-" : host.nodeState;
+    if (!host.nodeRole.empty()) {
+      nodeState += fmt::format(" ({})", host.nodeRole);
+    }
+    table.addRow({host.host.name, host.host.namespaceName, host.host.address,
+                  pidText(host.host.pid), host.daemonAlive ? "running" : "dead", nodeState});
+  }
+  table.print(*context.out);
+  if (!labStatus->managerError.empty()) {
+    *context.out << fmt::format("\nNode states are unknown: the manager (h1) did not answer: {}\n",
+                                labStatus->managerError);
+  }
+  return {};
+}
+
+Status runExec(CliContext& context, const LabTarget& target, const std::string& host,
+               const std::vector<std::string>& command) {
+  if (auto root = requireRoot("lab exec"); !root) {
+    return root;
+  }
+  std::cout.flush();
+  auto exitCode = lab::exec(target.name, host, command, target.runDir);
+  if (!exitCode) {
+    return std::unexpected(exitCode.error());
+  }
+  context.exitCode = *exitCode;
+  return {};
+}
+
+}  // namespace
+
+void addLabCommands(CLI::App& app, CliContext& context) {
+  CLI::App* labCommand =
+      app.add_subcommand("lab", "Simulated multi-host lab: hosts as network namespaces");
+  labCommand->require_subcommand(1);
+
+  auto up = std::make_shared<UpOptions>();
+  CLI::App* upCommand = labCommand->add_subcommand(
+      "up", "Create a lab: N hosts on one underlay bridge, an overmeshd in each, a swarm");
+  addTargetOptions(upCommand, up->target);
+  upCommand->add_option("--hosts", up->hosts, "Number of hosts, 1-50")->capture_default_str();
+  upCommand->add_option("--overmeshd", up->overmeshd,
+                        "The overmeshd binary (env OVERMESHD; default: next to this binary)");
+  upCommand->add_option("--log-level", up->logLevel, "The daemons' log level")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
+      ->capture_default_str();
+  upCommand->callback(
+      [&context, up] { context.action = [&context, up] { return runUp(context, *up); }; });
+
+  auto downTarget = std::make_shared<LabTarget>();
+  CLI::App* downCommand = labCommand->add_subcommand(
+      "down", "Remove a lab: its processes, namespaces and files (also after a crash)");
+  addTargetOptions(downCommand, *downTarget);
+  downCommand->callback([&context, downTarget] {
+    context.action = [&context, downTarget] { return runDown(context, *downTarget); };
+  });
+
+  auto statusTarget = std::make_shared<LabTarget>();
+  auto statusFormat = std::make_shared<std::string>("table");
+  CLI::App* statusCommand =
+      labCommand->add_subcommand("status", "Show a lab's hosts, daemons and node states");
+  addTargetOptions(statusCommand, *statusTarget);
+  addFormatOption(statusCommand, *statusFormat);
+  statusCommand->callback([&context, statusTarget, statusFormat] {
+    context.action = [&context, statusTarget, statusFormat] {
+      return runStatus(context, *statusTarget, *statusFormat);
+    };
+  });
+
+  struct ExecOptions {
+    LabTarget target;
+    std::string host;
+    std::vector<std::string> command;
+  };
+  auto exec = std::make_shared<ExecOptions>();
+  CLI::App* execCommand = labCommand->add_subcommand(
+      "exec", "Run a command in a lab host: overmesh lab exec HOST -- CMD [ARGS...]");
+  addTargetOptions(execCommand, exec->target);
+  execCommand->add_option("host", exec->host, "Host: 2, h2 or <lab>-h2")->required();
+  execCommand->add_option("command", exec->command, "Command and arguments (after --)")->required();
+  execCommand->callback([&context, exec] {
+    context.action = [&context, exec] {
+      return runExec(context, exec->target, exec->host, exec->command);
+    };
+  });
+}
+
+}  // namespace overmesh::cli

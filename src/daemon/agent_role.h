@@ -1,0 +1,42 @@
+#pragma once
+
+// Everything every cluster member runs: a cache of the desired state kept in sync with
+// the manager, and (on workers) heartbeats. The manager's own agent reads its store
+// directly; it needs no heartbeat because the manager never marks itself down.
+
+#include <memory>
+#include <string>
+
+#include "agent/heartbeat_loop.h"
+#include "agent/state_cache.h"
+#include "agent/state_sync.h"
+#include "store/store.h"
+
+namespace overmesh::daemon {
+
+class AgentRole {
+ public:
+  // A worker's agent: state and heartbeats from the manager at `managerAddress` (IP:PORT).
+  static std::unique_ptr<AgentRole> forWorker(const std::string& managerAddress,
+                                              agent::NodeCredentials credentials);
+  // The manager's own agent, fed from its store.
+  static std::unique_ptr<AgentRole> forManager(store::Store& store);
+  ~AgentRole();
+
+  // Asks the agent's threads to finish; stop() waits for them.
+  void requestStop();
+  void stop();
+
+  const agent::StateCache& cache() const { return cache_; }
+  // Empty when in sync with the manager, else what is wrong.
+  std::string problem() const;
+
+ private:
+  AgentRole() = default;
+
+  agent::StateCache cache_;
+  std::unique_ptr<agent::StateSync> sync_;
+  std::unique_ptr<agent::HeartbeatLoop> heartbeat_;
+};
+
+}  // namespace overmesh::daemon

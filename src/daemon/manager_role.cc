@@ -1,0 +1,73 @@
+#include "daemon/manager_role.h"
+
+#include <spdlog/spdlog.h>
+
+#include "store/sqlite/sqlite_store.h"
+
+namespace overmesh::daemon {
+
+Result<std::unique_ptr<ManagerRole>> ManagerRole::open(const std::string& storePath,
+                                                       const Clock& clock) {
+  auto store = store::SqliteStore::open(storePath, clock);
+  if (!store) {
+    return std::unexpected(store.error().withContext("open the cluster store"));
+  }
+  return std::unique_ptr<ManagerRole>(new ManagerRole(std::move(*store), clock));
+}
+
+ManagerRole::ManagerRole(std::unique_ptr<store::Store> store, const Clock& clock)
+    : clock_(clock),
+      store_(std::move(store)),
+      clusterManager_(std::make_unique<manager::ClusterManager>(*store_)),
+      networkManager_(std::make_unique<manager::NetworkManager>(*store_)) {}
+
+ManagerRole::~ManagerRole() { stop(); }
+
+Status ManagerRole::serve(
+    const std::string& selfNodeId, const std::string& listenAddress, std::uint16_t port,
+    const std::function<void(api::HttpServer&, const api::RouteGuard&)>& registerForwarded) {
+  nodeManager_ = std::make_unique<manager::NodeManager>(*store_, clock_, selfNodeId);
+  if (auto loaded = nodeManager_->load(); !loaded) {
+    return loaded;
+  }
+  clusterApi_ = std::make_unique<manager::ClusterApi>(*store_, *nodeManager_);
+  clusterApi_->registerRoutes(clusterServer_);
+  registerForwarded(clusterServer_, [this](const api::HttpRequest& request) {
+    return clusterApi_->rejectUnauthenticated(request);
+  });
+  auto bound = clusterServer_.listenTcp(listenAddress, port);
+  if (!bound) {
+    return std::unexpected(bound.error().withContext("listen for cluster members"));
+  }
+  sweepThread_ = std::thread([this] { sweepLoop(); });
+  spdlog::info("manager serving the cluster on {}:{}", listenAddress, *bound);
+  return {};
+}
+
+// Thread: marks silent nodes down, every tenth of the node timeout so that detection
+// lands within 10% of the timeout.
+void ManagerRole::sweepLoop() {
+  auto period = std::max(nodeManager_->nodeTimeout() / 10, std::chrono::milliseconds(50));
+  while (stopSweep_.sleepFor(period)) {
+    if (auto swept = nodeManager_->sweep(); !swept) {
+      spdlog::error("liveness sweep: {}", swept.error().message);
+    }
+  }
+}
+
+void ManagerRole::stop() {
+  if (stopped_) {
+    return;
+  }
+  stopped_ = true;
+  stopSweep_.stop();
+  if (sweepThread_.joinable()) {
+    sweepThread_.join();
+  }
+  // Closing the store first wakes every watch long-poll, so the server's connection
+  // threads can finish and stop() does not wait out a poll.
+  store_->close();
+  clusterServer_.stop();
+}
+
+}  // namespace overmesh::daemon

@@ -1,0 +1,64 @@
+#pragma once
+
+// Everything a node runs because it is a manager: the Store, the managers that decide
+// (cluster, networks, nodes), the cluster API on TCP that agents talk to, and the
+// liveness sweep that marks silent nodes down.
+//
+// Threads: the HTTP server's connection threads call into the managers (each is
+// thread-safe); the liveness thread runs sweep() every tenth of the node timeout.
+
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "agent/stop_signal.h"
+#include "api/http_server.h"
+#include "common/clock.h"
+#include "manager/cluster_api.h"
+#include "manager/cluster_manager.h"
+#include "manager/network_manager.h"
+#include "manager/node_manager.h"
+#include "store/store.h"
+
+namespace overmesh::daemon {
+
+class ManagerRole {
+ public:
+  // Opens (or creates) the store at `storePath`. No cluster needs to exist yet.
+  static Result<std::unique_ptr<ManagerRole>> open(const std::string& storePath,
+                                                   const Clock& clock);
+  ~ManagerRole();
+
+  // Loads node state for `selfNodeId`, listens for agents on `listenAddress`:`port`
+  // (routes from `registerForwarded` are added behind node authentication) and starts
+  // the liveness sweep. Requires an initialised cluster.
+  Status serve(const std::string& selfNodeId, const std::string& listenAddress,
+               std::uint16_t port,
+               const std::function<void(api::HttpServer&, const api::RouteGuard&)>&
+                   registerForwarded);
+
+  // Stops serving and closes the store. Idempotent.
+  void stop();
+
+  store::Store& store() { return *store_; }
+  manager::ClusterManager& clusters() { return *clusterManager_; }
+  manager::NetworkManager& networks() { return *networkManager_; }
+  manager::NodeManager* nodes() { return nodeManager_.get(); }
+
+ private:
+  ManagerRole(std::unique_ptr<store::Store> store, const Clock& clock);
+  void sweepLoop();
+
+  const Clock& clock_;
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<manager::ClusterManager> clusterManager_;
+  std::unique_ptr<manager::NetworkManager> networkManager_;
+  std::unique_ptr<manager::NodeManager> nodeManager_;
+  std::unique_ptr<manager::ClusterApi> clusterApi_;
+  api::HttpServer clusterServer_;
+  agent::StopSignal stopSweep_;
+  std::thread sweepThread_;
+  bool stopped_ = false;
+};
+
+}  // namespace overmesh::daemon

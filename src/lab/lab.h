@@ -1,0 +1,114 @@
+#pragma once
+
+// The lab: several simulated hosts on one machine (DESIGN.md "The lab").
+//
+//   <name>-ul   the underlay: bridge br0 (MTU 1500), one port h<i> per host
+//   <name>-h<i> host i: lo, eth0 = 198.18.0.<i>/24 (MTU 1500), no default route, and its
+//               own UTS namespace (hostname <name>-h<i>) pinned at <runDir>/<name>/h<i>/uts
+//
+// Each host runs a real overmeshd (socket and state under <runDir>/<name>/h<i>/); host 1
+// is the manager (swarm init, advertise 198.18.0.1) and the others join it. What was made
+// is recorded in <runDir>/<name>/lab.json, but down() does not need that file: it finds
+// the lab by its namespace names, so it also cleans up after a crash or a kill -9.
+//
+// Everything needs root (CAP_SYS_ADMIN, CAP_NET_ADMIN). Nothing touches the machine's own
+// network namespace: links, addresses and daemons live only in the lab's namespaces.
+
+#include <sys/types.h>
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "common/error.h"
+
+namespace overmesh::lab {
+
+inline constexpr const char* kDefaultRunDir = "/run/overmesh-lab";
+inline constexpr int kMaxHosts = 50;
+inline constexpr int kClusterPort = 2377;
+
+struct LabOptions {
+  std::string name = "om";
+  int hosts = 3;
+  std::string overmeshdPath;  // the daemon binary to run in every host
+  std::string runDir = kDefaultRunDir;
+  std::string logLevel = "info";  // overmeshd --log-level
+};
+
+// One simulated host as recorded in lab.json.
+struct LabHost {
+  int index = 0;              // 1-based
+  std::string name;           // "h2"
+  std::string namespaceName;  // "<lab>-h2", also its hostname
+  std::string address;        // "198.18.0.2"
+  std::string socketPath;     // <runDir>/<lab>/h2/overmesh.sock
+  std::string stateDir;       // <runDir>/<lab>/h2/state
+  std::string logPath;        // <runDir>/<lab>/h2/overmeshd.log
+  pid_t pid = 0;              // the daemon
+  std::string role;           // "manager" | "worker"
+};
+
+struct LabRecord {
+  std::string name;
+  std::string runDir;
+  std::string underlayNamespace;  // "<lab>-ul"
+  std::string managerAddress;     // "198.18.0.1:2377"
+  std::vector<LabHost> hosts;
+};
+
+struct LabHostStatus {
+  LabHost host;
+  bool daemonAlive = false;  // the PID runs, and in this host's namespace
+  std::string nodeState;     // as the manager reports it ("ready", "down"); empty if unknown
+  std::string nodeRole;
+};
+
+struct LabStatus {
+  std::string name;
+  std::vector<LabHostStatus> hosts;
+  std::string managerError;  // why node states are unknown; empty when the manager answered
+};
+
+struct DownReport {
+  std::vector<std::string> namespaces;  // deleted
+  std::vector<pid_t> processes;         // signalled (SIGTERM, then SIGKILL if needed)
+  int killed = 0;                       // of those, how many needed SIGKILL
+  bool removedRunDir = false;
+};
+
+// Checks a lab name: 1-8 of [a-z0-9], so that "<name>-h50" fits in a device-sized name.
+Status validateLabName(const std::string& name);
+
+// Builds the lab described in the header comment and returns its record. Fails with
+// InvalidArgument on a bad name, host count or daemon path; Conflict when a lab of that
+// name exists (its namespaces or its run directory); Unavailable when the kernel, a
+// daemon or the swarm join fails, after removing everything it made.
+Result<LabRecord> up(const LabOptions& options);
+
+// Removes the lab `name`: every process in its namespaces (or carrying its OVERMESH_LAB
+// mark), SIGTERM then SIGKILL after 5 s; its namespaces; its run directory. Idempotent:
+// a lab that does not exist is a success with an empty report. Fails with Unavailable
+// (after trying every step) when something could not be removed.
+Result<DownReport> down(const std::string& name, const std::string& runDir = kDefaultRunDir);
+
+// Reads lab.json and checks each daemon, then asks host 1 for the node list. NotFound when
+// no lab of that name was recorded; a manager that does not answer is reported in
+// managerError, not as a failure.
+Result<LabStatus> status(const std::string& name, const std::string& runDir = kDefaultRunDir);
+
+// Runs `argv` in host `host` ("2", "h2" or "<name>-h2") with OVERMESH_HOST pointing at that
+// host's daemon, stdin/stdout/stderr inherited, and returns its exit status (128+signal
+// when killed; 127 when it cannot be executed). NotFound for an unknown lab or host.
+Result<int> exec(const std::string& name, const std::string& host,
+                 const std::vector<std::string>& argv, const std::string& runDir = kDefaultRunDir);
+
+void to_json(nlohmann::json& json, const LabHost& value);
+void from_json(const nlohmann::json& json, LabHost& value);
+void to_json(nlohmann::json& json, const LabRecord& value);
+void from_json(const nlohmann::json& json, LabRecord& value);
+void to_json(nlohmann::json& json, const LabHostStatus& value);
+void to_json(nlohmann::json& json, const LabStatus& value);
+void to_json(nlohmann::json& json, const DownReport& value);
+
+}  // namespace overmesh::lab

@@ -1,0 +1,35 @@
+#pragma once
+
+// The manager's side of the cluster protocol (api/cluster_protocol.h): join, heartbeat,
+// leave, and the desired-state snapshot and watch stream that agents keep their caches
+// with. Registered on the manager's TCP server next to the forwarded local API.
+
+#include <optional>
+
+#include "api/http_server.h"
+#include "manager/node_manager.h"
+#include "store/store.h"
+
+namespace overmesh::manager {
+
+class ClusterApi {
+ public:
+  ClusterApi(store::Store& store, NodeManager& nodes);
+
+  void registerRoutes(api::HttpServer& server);
+
+  // nullopt when the request carries valid node credentials; otherwise the 401 reply.
+  std::optional<api::HttpResponse> rejectUnauthenticated(const api::HttpRequest& request);
+
+ private:
+  api::HttpResponse join(const api::HttpRequest& request);
+  api::HttpResponse heartbeat(const api::HttpRequest& request);
+  api::HttpResponse leave(const api::HttpRequest& request);
+  api::HttpResponse snapshot(const api::HttpRequest& request);
+  api::HttpResponse watch(const api::HttpRequest& request);
+
+  store::Store& store_;
+  NodeManager& nodes_;
+};
+
+}  // namespace overmesh::manager

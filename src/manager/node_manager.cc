@@ -1,0 +1,192 @@
+#include "manager/node_manager.h"
+
+#include <spdlog/spdlog.h>
+
+#include "common/ids.h"
+#include "common/json.h"
+#include "common/secret_hash.h"
+#include "manager/cluster_record.h"
+#include "manager/keys.h"
+
+namespace overmesh::manager {
+
+NodeManager::NodeManager(store::Store& store, const Clock& clock, std::string selfNodeId)
+    : store_(store), clock_(clock), selfNodeId_(std::move(selfNodeId)) {}
+
+Status NodeManager::load() {
+  auto cluster = readCluster(store_);
+  if (!cluster) {
+    return std::unexpected(cluster.error());
+  }
+  auto nodes = store_.range(std::string(keys::kNodes));
+  if (!nodes) {
+    return std::unexpected(nodes.error());
+  }
+  auto credentials = store_.range(std::string(keys::kNodeCredentials));
+  if (!credentials) {
+    return std::unexpected(credentials.error());
+  }
+  std::lock_guard lock(mutex_);
+  clusterId_ = cluster->id;
+  workerJoinToken_ = cluster->workerJoinToken;
+  nodeTimeout_ = std::chrono::milliseconds(cluster->nodeTimeoutMs);
+  nodes_.clear();
+  auto now = clock_.now();
+  for (const auto& kv : nodes->kvs) {
+    auto node = decodeJson<api::Node>(kv.value, kv.key);
+    if (!node) {
+      return errorf(ErrorKind::Internal, "corrupt node record: {}", node.error().message);
+    }
+    nodes_[node->id] = TrackedNode{node->hostname, node->state, "", now};
+  }
+  for (const auto& kv : credentials->kvs) {
+    std::string nodeId = kv.key.substr(keys::kNodeCredentials.size());
+    if (auto it = nodes_.find(nodeId); it != nodes_.end()) {
+      it->second.secretHash = kv.value;
+    }
+  }
+  return {};
+}
+
+Result<JoinResult> NodeManager::join(const JoinRequest& request) {
+  if (request.hostname.empty() || request.address.empty()) {
+    return errorf(ErrorKind::InvalidArgument, "swarm join: the node's hostname and address are "
+                                              "required");
+  }
+  constexpr std::string_view kTokenPrefix = "OMTKN-1-";
+  if (!request.token.starts_with(kTokenPrefix)) {
+    return errorf(ErrorKind::InvalidArgument,
+                  "swarm join: the token is malformed (it starts with {}); get the right one "
+                  "with `overmesh swarm join-token worker` on a manager",
+                  kTokenPrefix);
+  }
+  std::lock_guard lock(mutex_);
+  if (!constantTimeEquals(request.token, workerJoinToken_)) {
+    bool otherCluster = !request.token.starts_with(std::string(kTokenPrefix) + clusterId_);
+    return errorf(ErrorKind::Unauthenticated,
+                  "swarm join: the join token is not valid{}; get the right one with `overmesh "
+                  "swarm join-token worker` on a manager",
+                  otherCluster ? " for this swarm (it belongs to another one)" : "");
+  }
+  api::Node node;
+  node.id = newObjectId();
+  node.hostname = request.hostname;
+  node.address = request.address;
+  node.role = "worker";
+  node.state = "ready";
+  node.createdAt = nowRfc3339();
+  std::string secret = newSecret(32);
+  std::string secretHash = hashSecret(secret);
+
+  store::Txn txn;
+  txn.success.push_back(store::Operation::put(keys::node(node.id), encodeJson(node)));
+  txn.success.push_back(store::Operation::put(keys::nodeCredential(node.id), secretHash));
+  auto committed = store_.txn(txn);
+  if (!committed) {
+    return std::unexpected(committed.error().withContext("swarm join"));
+  }
+  nodes_[node.id] = TrackedNode{node.hostname, node.state, secretHash, clock_.now()};
+  spdlog::info("node joined id={} hostname={} address={}", node.id, node.hostname, node.address);
+  return JoinResult{node, secret, clusterId_, nodeTimeout_.count()};
+}
+
+Result<std::string> NodeManager::authenticate(const std::string& nodeId,
+                                              const std::string& secret) {
+  std::lock_guard lock(mutex_);
+  auto it = nodes_.find(nodeId);
+  if (it == nodes_.end() || it->second.secretHash.empty() ||
+      !constantTimeEquals(hashSecret(secret), it->second.secretHash)) {
+    return errorf(ErrorKind::Unauthenticated,
+                  "node {} is not a member of this swarm (or its credentials are wrong); join "
+                  "it again with `overmesh swarm join`",
+                  nodeId.empty() ? "(none)" : nodeId);
+  }
+  return nodeId;
+}
+
+Status NodeManager::writeState(const std::string& nodeId, const std::string& state) {
+  auto record = store_.get(keys::node(nodeId));
+  if (!record) {
+    return std::unexpected(record.error());
+  }
+  if (!*record) {
+    return errorf(ErrorKind::NotFound, "node {} not found", nodeId);
+  }
+  auto node = decodeJson<api::Node>((*record)->value, (*record)->key);
+  if (!node) {
+    return errorf(ErrorKind::Internal, "corrupt node record: {}", node.error().message);
+  }
+  node->state = state;
+  store::Txn txn;
+  txn.compares.push_back(store::Compare::modRevisionIs(keys::node(nodeId), (*record)->modRevision));
+  txn.success.push_back(store::Operation::put(keys::node(nodeId), encodeJson(*node)));
+  auto committed = store_.txn(txn);
+  if (!committed) {
+    return std::unexpected(committed.error());
+  }
+  if (!committed->succeeded) {
+    return errorf(ErrorKind::Conflict, "node {} changed while its state was being written",
+                  nodeId);
+  }
+  return {};
+}
+
+Status NodeManager::heartbeat(const std::string& nodeId) {
+  std::lock_guard lock(mutex_);
+  auto it = nodes_.find(nodeId);
+  if (it == nodes_.end()) {
+    return errorf(ErrorKind::NotFound, "node {} is not a member of this swarm", nodeId);
+  }
+  it->second.lastSeen = clock_.now();
+  if (it->second.state != "ready") {
+    if (auto written = writeState(nodeId, "ready"); !written) {
+      return written;
+    }
+    it->second.state = "ready";
+    spdlog::info("node ready id={} hostname={}", nodeId, it->second.hostname);
+  }
+  return {};
+}
+
+Status NodeManager::remove(const std::string& nodeId) {
+  std::lock_guard lock(mutex_);
+  if (nodeId == selfNodeId_) {
+    return errorf(ErrorKind::FailedPrecondition,
+                  "node {} is the manager; it cannot leave its own swarm", nodeId);
+  }
+  store::Txn txn;
+  txn.success.push_back(store::Operation::del(keys::node(nodeId)));
+  txn.success.push_back(store::Operation::del(keys::nodeCredential(nodeId)));
+  auto committed = store_.txn(txn);
+  if (!committed) {
+    return std::unexpected(committed.error());
+  }
+  nodes_.erase(nodeId);
+  spdlog::info("node left id={}", nodeId);
+  return {};
+}
+
+Result<std::vector<StateChange>> NodeManager::sweep() {
+  std::lock_guard lock(mutex_);
+  std::vector<StateChange> changes;
+  auto now = clock_.now();
+  for (auto& [nodeId, node] : nodes_) {
+    if (nodeId == selfNodeId_ || node.state != "ready" || now - node.lastSeen <= nodeTimeout_) {
+      continue;
+    }
+    if (auto written = writeState(nodeId, "down"); !written) {
+      if (written.error().kind == ErrorKind::Unavailable) {
+        return std::unexpected(written.error());
+      }
+      continue;  // removed or changed meanwhile: the next sweep sees the new record
+    }
+    node.state = "down";
+    changes.push_back({nodeId, node.hostname, "down"});
+    spdlog::warn("node down id={} hostname={} silent_for_ms={}", nodeId, node.hostname,
+                 std::chrono::duration_cast<std::chrono::milliseconds>(now - node.lastSeen)
+                     .count());
+  }
+  return changes;
+}
+
+}  // namespace overmesh::manager

@@ -1,0 +1,95 @@
+#pragma once
+
+// NodeManager admits nodes (join with the worker token), authenticates them (a per-node
+// secret, stored only as a hash), tracks their heartbeats and marks them down when they
+// miss the node timeout, ready again when they return.
+//
+// Heartbeats are cheap by design: a heartbeat updates one in-memory timestamp and writes
+// nothing; the Store is written only when a node changes state (ready <-> down). See
+// docs/liveness.md for the cost model at 1,000 nodes.
+//
+// Thread safety: all methods may be called from any thread; mutex_ guards nodes_.
+
+#include <chrono>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "api/types.h"
+#include "common/clock.h"
+#include "common/error.h"
+#include "store/store.h"
+
+namespace overmesh::manager {
+
+struct JoinRequest {
+  std::string token;
+  std::string hostname;
+  std::string address;  // the joining node's advertise IP
+};
+
+struct JoinResult {
+  api::Node node;
+  std::string nodeSecret;  // shown once, to the joining node only
+  std::string clusterId;
+  std::int64_t nodeTimeoutMs = 0;
+};
+
+struct StateChange {
+  std::string nodeId;
+  std::string hostname;
+  std::string state;  // the new state
+};
+
+class NodeManager {
+ public:
+  // `selfNodeId` is the manager's own node: it is never marked down by itself.
+  NodeManager(store::Store& store, const Clock& clock, std::string selfNodeId);
+
+  // Loads nodes and credentials from the store. Every known node gets a full timeout of
+  // grace from now, so a manager restart does not mark live nodes down.
+  Status load();
+
+  // Admits a node. Unauthenticated when the token is wrong (nothing is written);
+  // InvalidArgument when it is malformed or the hostname/address is missing.
+  Result<JoinResult> join(const JoinRequest& request);
+
+  // The node the credentials belong to; Unauthenticated otherwise.
+  Result<std::string> authenticate(const std::string& nodeId, const std::string& secret);
+
+  // Records a heartbeat from an authenticated node; a down node becomes ready (one
+  // store write). NotFound when the node was removed.
+  Status heartbeat(const std::string& nodeId);
+
+  // Removes a node and its credentials. FailedPrecondition for the manager itself.
+  Status remove(const std::string& nodeId);
+
+  // Marks every node whose last heartbeat is older than the node timeout as down.
+  // Returns the changes written. Call it periodically (a fraction of the timeout).
+  Result<std::vector<StateChange>> sweep();
+
+  std::chrono::milliseconds nodeTimeout() const { return nodeTimeout_; }
+
+ private:
+  struct TrackedNode {
+    std::string hostname;
+    std::string state;
+    std::string secretHash;
+    std::chrono::steady_clock::time_point lastSeen;
+  };
+
+  // Writes a node's new state if it is still the record we know. Caller holds mutex_.
+  Status writeState(const std::string& nodeId, const std::string& state);
+
+  store::Store& store_;
+  const Clock& clock_;
+  std::string selfNodeId_;
+  std::string clusterId_;
+  std::string workerJoinToken_;
+  std::chrono::milliseconds nodeTimeout_{3000};
+  std::mutex mutex_;
+  std::unordered_map<std::string, TrackedNode> nodes_;  // guarded by mutex_
+};
+
+}  // namespace overmesh::manager

@@ -1,0 +1,77 @@
+#include "cli/duration.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <ostream>
+#include <string>
+
+#include "common/error.h"
+
+namespace overmesh::cli {
+namespace {
+
+using namespace std::chrono_literals;
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+
+struct ValidCase {
+  std::string text;
+  std::chrono::milliseconds expected;
+};
+
+// Names the case in gtest output instead of dumping its bytes.
+void PrintTo(const ValidCase& c, std::ostream* os) { *os << '"' << c.text << '"'; }
+
+class ValidDurationTest : public ::testing::TestWithParam<ValidCase> {};
+
+TEST_P(ValidDurationTest, ParsesToMilliseconds) {
+  auto parsed = parseDuration(GetParam().text, "--node-timeout");
+
+  ASSERT_TRUE(parsed.has_value()) << parsed.error().message;
+  EXPECT_EQ(*parsed, GetParam().expected);
+}
+
+INSTANTIATE_TEST_SUITE_P(Durations, ValidDurationTest,
+                         ::testing::Values(ValidCase{"500ms", 500ms}, ValidCase{"3s", 3s},
+                                           ValidCase{"2m", 2min}, ValidCase{"0s", 0ms},
+                                           ValidCase{"1ms", 1ms}, ValidCase{"90s", 90s},
+                                           ValidCase{"1000000000ms", 1'000'000'000ms}),
+                         [](const ::testing::TestParamInfo<ValidCase>& paramInfo) {
+                           return paramInfo.param.text;
+                         });
+
+struct InvalidCase {
+  std::string label;
+  std::string text;
+};
+
+// Names the case in gtest output instead of dumping its bytes.
+void PrintTo(const InvalidCase& c, std::ostream* os) { *os << c.label; }
+
+class InvalidDurationTest : public ::testing::TestWithParam<InvalidCase> {};
+
+TEST_P(InvalidDurationTest, IsInvalidArgumentNamingTheFlagAndTheValue) {
+  auto parsed = parseDuration(GetParam().text, "--node-timeout");
+
+  ASSERT_FALSE(parsed.has_value()) << GetParam().text << " parsed as " << parsed->count() << "ms";
+  EXPECT_EQ(parsed.error().kind, ErrorKind::InvalidArgument);
+  EXPECT_THAT(parsed.error().message,
+              AllOf(HasSubstr("--node-timeout"), HasSubstr("\"" + GetParam().text + "\""),
+                    HasSubstr("500ms, 3s or 2m")));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Durations, InvalidDurationTest,
+    ::testing::Values(InvalidCase{"NoUnit", "3"}, InvalidCase{"NoNumber", "s"},
+                      InvalidCase{"Negative", "-1s"}, InvalidCase{"Hours", "3h"},
+                      InvalidCase{"Empty", ""}, InvalidCase{"Fraction", "1.5s"},
+                      InvalidCase{"UpperCaseUnit", "3S"}, InvalidCase{"LeadingSpace", " 3s"},
+                      InvalidCase{"TrailingSpace", "3s "}, InvalidCase{"PlusSign", "+3s"},
+                      InvalidCase{"TwoUnits", "1m30s"}, InvalidCase{"TooLarge", "1000000001s"},
+                      InvalidCase{"Overflowing", "99999999999999999999s"}),
+    [](const ::testing::TestParamInfo<InvalidCase>& paramInfo) { return paramInfo.param.label; });
+
+}  // namespace
+}  // namespace overmesh::cli
