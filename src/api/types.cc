@@ -57,7 +57,8 @@ void to_json(json& j, const Cluster& v) {
            {"subnetSize", v.subnetSize},
            {"nodeTimeoutMs", v.nodeTimeoutMs},
            {"workerJoinToken", v.workerJoinToken},
-           {"managerAddress", v.managerAddress}};
+           {"managerAddress", v.managerAddress},
+           {"memberSecret", v.memberSecret}};
 }
 
 void from_json(const json& j, Cluster& v) {
@@ -68,6 +69,7 @@ void from_json(const json& j, Cluster& v) {
   readField(j, "nodeTimeoutMs", v.nodeTimeoutMs);
   readField(j, "workerJoinToken", v.workerJoinToken);
   readField(j, "managerAddress", v.managerAddress);
+  readField(j, "memberSecret", v.memberSecret);
 }
 
 void to_json(json& j, const SwarmInitRequest& v) {
@@ -104,11 +106,15 @@ void from_json(const json& j, Node& v) {
 }
 
 void to_json(json& j, const TaskAttachment& v) {
-  j = json{{"networkId", v.networkId}, {"address", v.address}, {"mac", v.mac}};
+  j = json{{"networkId", v.networkId},
+           {"networkName", v.networkName},
+           {"address", v.address},
+           {"mac", v.mac}};
 }
 
 void from_json(const json& j, TaskAttachment& v) {
   readField(j, "networkId", v.networkId);
+  readField(j, "networkName", v.networkName);
   readField(j, "address", v.address);
   readField(j, "mac", v.mac);
 }
@@ -118,10 +124,12 @@ void to_json(json& j, const Task& v) {
            {"name", v.name},
            {"serviceId", v.serviceId},
            {"nodeId", v.nodeId},
+           {"nodeName", v.nodeName},
            {"command", v.command},
            {"desiredState", v.desiredState},
            {"state", v.state},
            {"message", v.message},
+           {"exitCode", v.exitCode},
            {"attachments", v.attachments},
            {"createdAt", v.createdAt}};
 }
@@ -131,10 +139,12 @@ void from_json(const json& j, Task& v) {
   readField(j, "name", v.name);
   readField(j, "serviceId", v.serviceId);
   readField(j, "nodeId", v.nodeId);
+  readField(j, "nodeName", v.nodeName);
   readField(j, "command", v.command);
   readField(j, "desiredState", v.desiredState);
   readField(j, "state", v.state);
   readField(j, "message", v.message);
+  readField(j, "exitCode", v.exitCode);
   readField(j, "attachments", v.attachments);
   readField(j, "createdAt", v.createdAt);
 }

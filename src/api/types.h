@@ -50,6 +50,9 @@ struct Cluster {
   std::int64_t nodeTimeoutMs = 3000;
   std::string workerJoinToken;
   std::string managerAddress;  // advertise address of the manager, IP:PORT
+  // Shared by members only (handed out at join): authenticates node-to-node calls such
+  // as `exec` and `logs` forwarded to the node that runs a task.
+  std::string memberSecret;
 };
 
 struct SwarmInitRequest {
@@ -72,6 +75,7 @@ struct Node {
 // One network attachment of a task: its address and MAC on that network.
 struct TaskAttachment {
   std::string networkId;
+  std::string networkName;
   std::string address;  // IPv4, inside the network's subnet
   std::string mac;
 };
@@ -81,10 +85,12 @@ struct Task {
   std::string name;
   std::string serviceId;  // empty for a standalone task (`overmesh run`)
   std::string nodeId;
+  std::string nodeName;  // hostname of nodeId when the task was placed, for display
   std::vector<std::string> command;
   std::string desiredState;  // "running" | "shutdown"
   std::string state;         // observed: "pending" | "running" | "failed" | …
   std::string message;       // why the observed state is what it is
+  std::int64_t exitCode = 0; // when state is "exited" or "failed"
   std::vector<TaskAttachment> attachments;
   std::string createdAt;
 };

@@ -27,6 +27,7 @@ int runCli(int argc, char** argv) {
   addSwarmCommands(app, context);
   addNetworkCommands(app, context);
   addNodeCommands(app, context);
+  addTaskCommands(app, context);
   addLabCommands(app, context);
 
   try {

@@ -1,5 +1,5 @@
-// `overmesh lab up|down|status|exec`: the simulated multi-host lab. The work is in
-// src/lab/; this file parses flags, finds the overmeshd binary and prints results.
+// `overmesh lab up|down|status|exec|start|stop|restart`: the simulated multi-host lab. The work is
+// in src/lab/; this file parses flags, finds the overmeshd binary and prints results.
 
 #include <unistd.h>
 
@@ -209,6 +209,92 @@ Status runExec(CliContext& context, const LabTarget& target, const std::string& 
   return {};
 }
 
+// What `lab start|stop|restart` act on, and how.
+struct DaemonControlOptions {
+  LabTarget target;
+  std::string host;
+  bool kill = false;      // stop/restart: SIGKILL instead of SIGTERM
+  std::string overmeshd;  // start/restart: another daemon binary than `lab up` ran
+};
+
+void printStopped(CliContext& context, const lab::StopReport& report, bool kill) {
+  if (!report.wasRunning) {
+    *context.out << fmt::format("The daemon of {} ({}) was not running.\n", report.host.name,
+                                report.host.namespaceName);
+    return;
+  }
+  *context.out << fmt::format(
+      "Stopped the daemon of {} ({}, pid {}) with {}.\n", report.host.name,
+      report.host.namespaceName, report.host.pid,
+      kill ? "SIGKILL" : (report.neededKill ? "SIGTERM, then SIGKILL" : "SIGTERM"));
+}
+
+void printStarted(CliContext& context, const lab::LabHost& host, std::string_view verb) {
+  *context.out << fmt::format("{} the daemon of {} ({}): pid {}, socket {}.\n", verb, host.name,
+                              host.namespaceName, host.pid, host.socketPath);
+}
+
+Status runStop(CliContext& context, const DaemonControlOptions& options) {
+  if (auto root = requireRoot("lab stop"); !root) {
+    return root;
+  }
+  auto report = lab::stop(options.target.name, options.host,
+                          options.kill ? lab::StopMode::Kill : lab::StopMode::Terminate,
+                          options.target.runDir);
+  if (!report) {
+    return std::unexpected(report.error());
+  }
+  printStopped(context, *report, options.kill);
+  return {};
+}
+
+Status runStart(CliContext& context, const DaemonControlOptions& options) {
+  if (auto root = requireRoot("lab start"); !root) {
+    return root;
+  }
+  auto host =
+      lab::start(options.target.name, options.host, options.target.runDir, options.overmeshd);
+  if (!host) {
+    return std::unexpected(host.error());
+  }
+  printStarted(context, *host, "Started");
+  return {};
+}
+
+Status runRestart(CliContext& context, const DaemonControlOptions& options) {
+  if (auto root = requireRoot("lab restart"); !root) {
+    return root;
+  }
+  auto host = lab::restart(options.target.name, options.host,
+                           options.kill ? lab::StopMode::Kill : lab::StopMode::Terminate,
+                           options.target.runDir, options.overmeshd);
+  if (!host) {
+    return std::unexpected(host.error());
+  }
+  printStarted(context, *host, "Restarted");
+  return {};
+}
+
+// Adds `lab NAME [--name LAB] HOST ...` for one of start, stop, restart.
+void addDaemonControlCommand(CLI::App* labCommand, CliContext& context, const std::string& name,
+                             const std::string& description, bool hasKill, bool hasBinary,
+                             Status (*run)(CliContext&, const DaemonControlOptions&)) {
+  auto options = std::make_shared<DaemonControlOptions>();
+  CLI::App* command = labCommand->add_subcommand(name, description);
+  addTargetOptions(command, options->target);
+  command->add_option("host", options->host, "Host: 2, h2 or <lab>-h2")->required();
+  if (hasKill) {
+    command->add_flag("--kill", options->kill, "SIGKILL the daemon (a crash) instead of SIGTERM");
+  }
+  if (hasBinary) {
+    command->add_option("--overmeshd", options->overmeshd,
+                        "The overmeshd binary (default: the one `lab up` started)");
+  }
+  command->callback([&context, options, run] {
+    context.action = [&context, options, run] { return run(context, *options); };
+  });
+}
+
 }  // namespace
 
 void addLabCommands(CLI::App& app, CliContext& context) {
@@ -265,6 +351,16 @@ void addLabCommands(CLI::App& app, CliContext& context) {
       return runExec(context, exec->target, exec->host, exec->command);
     };
   });
+
+  addDaemonControlCommand(labCommand, context, "stop",
+                          "Stop a lab host's daemon (SIGTERM, or SIGKILL with --kill) and wait "
+                          "until it is gone",
+                          true, false, runStop);
+  addDaemonControlCommand(labCommand, context, "start",
+                          "Start a lab host's stopped daemon again, as `lab up` did", false, true,
+                          runStart);
+  addDaemonControlCommand(labCommand, context, "restart", "Stop, then start a lab host's daemon",
+                          true, true, runRestart);
 }
 
 }  // namespace overmesh::cli

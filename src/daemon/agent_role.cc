@@ -1,10 +1,48 @@
 #include "daemon/agent_role.h"
 
+#include <nlohmann/json.hpp>
+
+#include "api/api_error.h"
+#include "api/cluster_protocol.h"
+#include "api/http_client.h"
+
 namespace overmesh::daemon {
 
+agent::StatusReporter remoteStatusReporter(const std::string& managerAddress,
+                                           agent::NodeCredentials credentials) {
+  return [endpoint = "tcp://" + managerAddress, credentials](
+             const std::string& taskId, const std::string& state, const std::string& message,
+             std::int64_t exitCode) -> Status {
+    auto client = api::HttpClient::create(endpoint);
+    if (!client) {
+      return std::unexpected(client.error());
+    }
+    std::string path = std::string(api::kTaskStatusPattern);
+    path.replace(path.find("{id}"), 4, taskId);
+    nlohmann::json body = {{"state", state}, {"message", message}, {"exitCode", exitCode}};
+    auto response = (*client)->request("POST", path, body.dump(), std::chrono::seconds(10),
+                                       agent::credentialHeaders(credentials));
+    if (!response) {
+      return std::unexpected(response.error());
+    }
+    if (!api::isSuccess(*response)) {
+      return std::unexpected(api::errorFromResponse(*response));
+    }
+    return {};
+  };
+}
+
+void AgentRole::startTasks(agent::TaskAgentConfig config, agent::StatusReporter reporter) {
+  tasks_ = std::make_unique<agent::TaskAgent>(std::move(config), cache_, std::move(reporter));
+  cache_.setOnChange([tasks = tasks_.get()](store::Revision) { tasks->wake(); });
+  tasks_->start();
+}
+
 std::unique_ptr<AgentRole> AgentRole::forWorker(const std::string& managerAddress,
-                                                agent::NodeCredentials credentials) {
+                                                agent::NodeCredentials credentials,
+                                                agent::TaskAgentConfig tasks) {
   auto role = std::unique_ptr<AgentRole>(new AgentRole());
+  role->startTasks(std::move(tasks), remoteStatusReporter(managerAddress, credentials));
   std::string endpoint = "tcp://" + managerAddress;
   // The source needs the sync's cancel flag and the sync owns the source: make the sync,
   // then hand it its source.
@@ -19,8 +57,10 @@ std::unique_ptr<AgentRole> AgentRole::forWorker(const std::string& managerAddres
   return role;
 }
 
-std::unique_ptr<AgentRole> AgentRole::forManager(store::Store& store) {
+std::unique_ptr<AgentRole> AgentRole::forManager(store::Store& store, agent::TaskAgentConfig tasks,
+                                                 agent::StatusReporter reporter) {
   auto role = std::unique_ptr<AgentRole>(new AgentRole());
+  role->startTasks(std::move(tasks), std::move(reporter));
   role->sync_ = std::make_unique<agent::StateSync>(
       std::make_unique<agent::LocalStateSource>(store), role->cache_);
   role->sync_->start();
@@ -44,6 +84,10 @@ void AgentRole::stop() {
   }
   if (sync_) {
     sync_->stop();
+  }
+  // Stopping the task agent leaves tasks running: they survive a daemon restart.
+  if (tasks_) {
+    tasks_->stop();
   }
 }
 

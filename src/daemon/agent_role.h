@@ -1,8 +1,9 @@
 #pragma once
 
 // Everything every cluster member runs: a cache of the desired state kept in sync with
-// the manager, and (on workers) heartbeats. The manager's own agent reads its store
-// directly; it needs no heartbeat because the manager never marks itself down.
+// the manager, the task agent that makes the node's tasks and overlay match it, and (on
+// workers) heartbeats. The manager's own agent reads its store directly; it needs no
+// heartbeat because the manager never marks itself down.
 
 #include <memory>
 #include <string>
@@ -10,6 +11,7 @@
 #include "agent/heartbeat_loop.h"
 #include "agent/state_cache.h"
 #include "agent/state_sync.h"
+#include "agent/task_agent.h"
 #include "store/store.h"
 
 namespace overmesh::daemon {
@@ -18,9 +20,11 @@ class AgentRole {
  public:
   // A worker's agent: state and heartbeats from the manager at `managerAddress` (IP:PORT).
   static std::unique_ptr<AgentRole> forWorker(const std::string& managerAddress,
-                                              agent::NodeCredentials credentials);
-  // The manager's own agent, fed from its store.
-  static std::unique_ptr<AgentRole> forManager(store::Store& store);
+                                              agent::NodeCredentials credentials,
+                                              agent::TaskAgentConfig tasks);
+  // The manager's own agent, fed from its store; task states are written with `reporter`.
+  static std::unique_ptr<AgentRole> forManager(store::Store& store, agent::TaskAgentConfig tasks,
+                                               agent::StatusReporter reporter);
   ~AgentRole();
 
   // Asks the agent's threads to finish; stop() waits for them.
@@ -28,15 +32,22 @@ class AgentRole {
   void stop();
 
   const agent::StateCache& cache() const { return cache_; }
+  agent::TaskAgent& tasks() { return *tasks_; }
   // Empty when in sync with the manager, else what is wrong.
   std::string problem() const;
 
  private:
   AgentRole() = default;
+  void startTasks(agent::TaskAgentConfig config, agent::StatusReporter reporter);
 
   agent::StateCache cache_;
+  std::unique_ptr<agent::TaskAgent> tasks_;
   std::unique_ptr<agent::StateSync> sync_;
   std::unique_ptr<agent::HeartbeatLoop> heartbeat_;
 };
+
+// Reports task states to the manager over the cluster protocol.
+agent::StatusReporter remoteStatusReporter(const std::string& managerAddress,
+                                           agent::NodeCredentials credentials);
 
 }  // namespace overmesh::daemon

@@ -16,6 +16,7 @@
 #include "api/http_client.h"
 #include "common/host_addresses.h"
 #include "common/ip.h"
+#include "common/secret_hash.h"
 #include "common/json.h"
 #include "daemon/local_api.h"
 #include "daemon/version.h"
@@ -85,6 +86,13 @@ std::string Daemon::hostname() const {
 }
 
 Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonOptions& options) {
+  auto gatewaySubnet = Ipv4Prefix::parse(options.gatewaySubnet);
+  if (!gatewaySubnet || !gatewaySubnet->isNetworkAddress() || gatewaySubnet->length() > 28) {
+    return errorf(ErrorKind::InvalidArgument,
+                  "--gateway-subnet {} is not valid: give a network address of /28 or larger, "
+                  "e.g. 172.18.0.0/16",
+                  options.gatewaySubnet);
+  }
   std::error_code error;
   std::filesystem::create_directories(options.stateDir, error);
   if (error) {
@@ -136,9 +144,26 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonOptions& options) {
   return daemon;
 }
 
+agent::TaskAgentConfig Daemon::taskAgentConfig() const {
+  agent::TaskAgentConfig config;
+  config.nodeId = node_->nodeId;
+  config.advertiseAddress = Ipv4Address::parse(node_->advertiseAddress).value_or(Ipv4Address());
+  config.stateDir = options_.stateDir;
+  config.shimPath = options_.shimPath;
+  config.namespacePrefix = options_.netnsPrefix;
+  config.gatewaySubnet = Ipv4Prefix::parse(options_.gatewaySubnet).value_or(Ipv4Prefix());
+  return config;
+}
+
 Status Daemon::startRoles() {
   if (!node_) {
     return {};
+  }
+  // Every member serves the node API (exec and logs of its tasks for other nodes).
+  nodeServer_ = std::make_unique<api::HttpServer>();
+  registerNodeApi(*nodeServer_, *this);
+  if (auto bound = nodeServer_->listenTcp(node_->advertiseAddress, options_.nodePort); !bound) {
+    return std::unexpected(bound.error().withContext("listen for other nodes"));
   }
   if (node_->role == "manager") {
     if (!manager_) {
@@ -156,22 +181,34 @@ Status Daemon::startRoles() {
     if (!served) {
       return served;
     }
-    agent_ = AgentRole::forManager(manager_->store());
+    std::string self = node_->nodeId;
+    agent_ = AgentRole::forManager(
+        manager_->store(), taskAgentConfig(),
+        [tasks = &manager_->tasks(), self](const std::string& taskId, const std::string& state,
+                                           const std::string& message, std::int64_t exitCode) {
+          return tasks->reportStatus({taskId, self, state, message, exitCode});
+        });
     return {};
   }
-  agent_ = AgentRole::forWorker(node_->managerAddress, {node_->nodeId, node_->nodeSecret});
+  agent_ = AgentRole::forWorker(node_->managerAddress, {node_->nodeId, node_->nodeSecret},
+                                taskAgentConfig());
   return {};
 }
 
 void Daemon::stopRoles() {
   std::unique_ptr<ManagerRole> manager;
   std::unique_ptr<AgentRole> agent;
+  std::unique_ptr<api::HttpServer> nodeServer;
   {
     // Take the roles out, then stop them unlocked: their servers wait for handler
     // threads, which may be waiting for roleMutex_ themselves.
     std::unique_lock lock(roleMutex_);
     manager = std::move(manager_);
     agent = std::move(agent_);
+    nodeServer = std::move(nodeServer_);
+  }
+  if (nodeServer) {
+    nodeServer->stop();
   }
   // The manager's own agent may be in a store watch: ask it to stop, close the store
   // (which wakes the watch), then wait for it.
@@ -245,7 +282,7 @@ Result<api::Cluster> Daemon::swarmInit(const api::SwarmInitRequest& request) {
     return std::unexpected(initialised.error());
   }
   NodeState state{initialised->node.id, "manager", initialised->cluster.id, *address,
-                  self.managerAddress, ""};
+                  self.managerAddress, "", initialised->cluster.memberSecret};
   if (auto saved = saveNodeState(options_.stateDir, state); !saved) {
     return std::unexpected(saved.error().withContext("swarm init"));
   }
@@ -299,6 +336,7 @@ Status Daemon::swarmJoin(const SwarmJoinRequest& request) {
     state.nodeId = joined.at("node").at("id").get<std::string>();
     state.clusterId = joined.at("clusterId").get<std::string>();
     state.nodeSecret = joined.at("nodeSecret").get<std::string>();
+    state.memberSecret = joined.at("memberSecret").get<std::string>();
   } catch (const nlohmann::json::exception& error) {
     return errorf(ErrorKind::Internal, "swarm join: the manager's answer is malformed: {}",
                   error.what());
@@ -396,7 +434,13 @@ api::HttpResponse Daemon::forwardToManager(const api::HttpRequest& request) {
   if (!client) {
     return api::errorResponse(client.error());
   }
-  auto response = (*client)->request(request.method, request.path, request.body,
+  std::string path = request.path;
+  char separator = '?';
+  for (const auto& [name, value] : request.query) {
+    path += separator + name + "=" + value;  // our query values are plain words
+    separator = '&';
+  }
+  auto response = (*client)->request(request.method, path, request.body,
                                      std::chrono::seconds(30),
                                      agent::credentialHeaders({node->nodeId, node->nodeSecret}));
   if (!response) {
@@ -503,6 +547,181 @@ Result<api::Node> Daemon::inspectNode(const std::string& reference) {
     return std::unexpected(nodes.error());
   }
   return lookup("node", *nodes, reference, [](const api::Node& n) { return n.hostname; });
+}
+
+Result<api::Task> Daemon::runTask(const manager::RunRequest& request) {
+  std::shared_lock lock(roleMutex_);
+  if (!manager_) {
+    return std::unexpected(notInSwarm());
+  }
+  auto task = manager_->tasks().run(request);
+  if (task) {
+    spdlog::info("task created name={} id={} node={}", task->name, task->id, task->nodeName);
+  }
+  return task;
+}
+
+Result<std::vector<api::Task>> Daemon::listTasks() {
+  std::shared_lock lock(roleMutex_);
+  if (manager_) {
+    return manager_->tasks().list();
+  }
+  auto cache = workerCache();
+  if (!cache) {
+    return std::unexpected(cache.error());
+  }
+  auto tasks = (*cache)->tasks();
+  std::sort(tasks.begin(), tasks.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+  return tasks;
+}
+
+Result<api::Task> Daemon::inspectTask(const std::string& reference) {
+  auto tasks = listTasks();
+  if (!tasks) {
+    return std::unexpected(tasks.error());
+  }
+  return lookup("task", *tasks, reference, [](const api::Task& t) { return t.name; });
+}
+
+Result<api::Task> Daemon::removeTask(const std::string& reference, bool force) {
+  std::shared_lock lock(roleMutex_);
+  if (!manager_) {
+    return std::unexpected(notInSwarm());
+  }
+  auto task = manager_->tasks().remove(reference, force);
+  if (task) {
+    spdlog::info("task removed name={} id={}", task->name, task->id);
+  }
+  return task;
+}
+
+Result<std::string> Daemon::nodeAddressOf(const api::Task& task) {
+  auto nodes = listNodes();
+  if (!nodes) {
+    return std::unexpected(nodes.error());
+  }
+  for (const auto& node : *nodes) {
+    if (node.id == task.nodeId) {
+      return node.address;
+    }
+  }
+  return errorf(ErrorKind::NotFound, "task {} is placed on node {}, which is no longer in the swarm",
+                task.name, task.nodeId);
+}
+
+namespace {
+
+// Calls another node's node API with the members' secret.
+Result<nlohmann::json> callNode(const std::string& address, std::uint16_t port,
+                                const std::string& secret, const std::string& method,
+                                const std::string& path, const std::string& body,
+                                std::chrono::milliseconds timeout) {
+  auto client = api::HttpClient::create(fmt::format("tcp://{}:{}", address, port));
+  if (!client) {
+    return std::unexpected(client.error());
+  }
+  auto response = (*client)->request(method, path, body, timeout,
+                                     {{api::kMemberSecretHeader, secret}});
+  if (!response) {
+    return errorf(ErrorKind::Unavailable, "cannot reach the task's node at {}: {}", address,
+                  response.error().message);
+  }
+  if (!api::isSuccess(*response)) {
+    return std::unexpected(api::errorFromResponse(*response));
+  }
+  auto json = nlohmann::json::parse(response->body, nullptr, false);
+  if (json.is_discarded()) {
+    return errorf(ErrorKind::Internal, "node {} answered with invalid JSON", address);
+  }
+  return json;
+}
+
+}  // namespace
+
+Result<runtime::ExecResult> Daemon::execTask(const std::string& reference,
+                                             const std::vector<std::string>& argv,
+                                             std::chrono::milliseconds timeout) {
+  if (argv.empty()) {
+    return errorf(ErrorKind::InvalidArgument, "exec: a command is required after --");
+  }
+  auto task = inspectTask(reference);
+  if (!task) {
+    return std::unexpected(task.error());
+  }
+  std::string self;
+  std::string secret;
+  {
+    std::shared_lock lock(roleMutex_);
+    self = node_ ? node_->nodeId : "";
+    secret = node_ ? node_->memberSecret : "";
+  }
+  if (task->nodeId == self) {
+    return execLocalTask(task->id, argv, timeout);
+  }
+  auto address = nodeAddressOf(*task);
+  if (!address) {
+    return std::unexpected(address.error());
+  }
+  nlohmann::json body = {{"command", argv}, {"timeoutMs", timeout.count()}};
+  auto answer = callNode(*address, options_.nodePort, secret, "POST",
+                         "/v1/tasks/" + task->id + "/exec", body.dump(),
+                         timeout + std::chrono::seconds(10));
+  if (!answer) {
+    return std::unexpected(answer.error());
+  }
+  return runtime::ExecResult{answer->value("exitCode", 1), answer->value("out", ""),
+                             answer->value("err", "")};
+}
+
+Result<std::string> Daemon::taskLogs(const std::string& reference) {
+  auto task = inspectTask(reference);
+  if (!task) {
+    return std::unexpected(task.error());
+  }
+  std::string self;
+  std::string secret;
+  {
+    std::shared_lock lock(roleMutex_);
+    self = node_ ? node_->nodeId : "";
+    secret = node_ ? node_->memberSecret : "";
+  }
+  if (task->nodeId == self) {
+    return localTaskLogs(task->id);
+  }
+  auto address = nodeAddressOf(*task);
+  if (!address) {
+    return std::unexpected(address.error());
+  }
+  auto answer = callNode(*address, options_.nodePort, secret, "GET",
+                         "/v1/tasks/" + task->id + "/logs", "", std::chrono::seconds(30));
+  if (!answer) {
+    return std::unexpected(answer.error());
+  }
+  return answer->value("logs", "");
+}
+
+Result<runtime::ExecResult> Daemon::execLocalTask(const std::string& taskId,
+                                                  const std::vector<std::string>& argv,
+                                                  std::chrono::milliseconds timeout) {
+  std::shared_lock lock(roleMutex_);
+  if (!agent_) {
+    return std::unexpected(notInSwarm());
+  }
+  return agent_->tasks().exec(taskId, argv, timeout);
+}
+
+Result<std::string> Daemon::localTaskLogs(const std::string& taskId) {
+  std::shared_lock lock(roleMutex_);
+  if (!agent_) {
+    return std::unexpected(notInSwarm());
+  }
+  return agent_->tasks().logs(taskId);
+}
+
+bool Daemon::isMemberRequest(const api::HttpRequest& request) {
+  std::shared_lock lock(roleMutex_);
+  std::string given = request.headerOr("x-overmesh-member-secret", "");
+  return node_ && !node_->memberSecret.empty() && constantTimeEquals(given, node_->memberSecret);
 }
 
 }  // namespace overmesh::daemon

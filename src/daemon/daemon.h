@@ -27,6 +27,8 @@
 #include "daemon/agent_role.h"
 #include "daemon/manager_role.h"
 #include "daemon/node_state.h"
+#include "manager/task_manager.h"
+#include "runtime/runtime.h"
 
 namespace overmesh::daemon {
 
@@ -35,6 +37,10 @@ struct DaemonOptions {
   std::string stateDir = "/var/lib/overmesh";
   std::string hostname;              // node name; empty = the host's name
   std::uint16_t clusterPort = 2377;  // the manager's cluster API (join, heartbeats, watch)
+  std::uint16_t nodePort = 2378;     // every member's node API (exec, logs from other nodes)
+  std::string netnsPrefix = "om-";   // task sandboxes are named network namespaces <prefix>t-<id>
+  std::string gatewaySubnet = "172.18.0.0/16";  // node-local egress subnet (NAT out)
+  std::string shimPath;              // the overmeshd binary that runs task shims
 };
 
 struct SwarmJoinRequest {
@@ -75,6 +81,23 @@ class Daemon {
   Result<std::vector<api::Node>> listNodes();
   Result<api::Node> inspectNode(const std::string& reference);
 
+  Result<api::Task> runTask(const manager::RunRequest& request);
+  Result<std::vector<api::Task>> listTasks();
+  Result<api::Task> inspectTask(const std::string& reference);
+  Result<api::Task> removeTask(const std::string& reference, bool force);
+  // Runs `argv` in the task's namespaces on whichever node runs it.
+  Result<runtime::ExecResult> execTask(const std::string& reference,
+                                       const std::vector<std::string>& argv,
+                                       std::chrono::milliseconds timeout);
+  Result<std::string> taskLogs(const std::string& reference);
+  // The same, for a task on this node only (the node API's handlers).
+  Result<runtime::ExecResult> execLocalTask(const std::string& taskId,
+                                            const std::vector<std::string>& argv,
+                                            std::chrono::milliseconds timeout);
+  Result<std::string> localTaskLogs(const std::string& taskId);
+  // True when the request carries the members' shared secret.
+  bool isMemberRequest(const api::HttpRequest& request);
+
  private:
   explicit Daemon(DaemonOptions options);
   // Starts the roles the saved membership calls for. Caller holds roleMutex_ exclusively.
@@ -83,6 +106,9 @@ class Daemon {
   // The agent's cache when it is usable for reads; Unavailable naming the manager if not.
   Result<const agent::StateCache*> workerCache();
   std::string hostname() const;
+  agent::TaskAgentConfig taskAgentConfig() const;
+  // The node that runs `task` and its address, for calls to its node API.
+  Result<std::string> nodeAddressOf(const api::Task& task);
   std::string storePath() const;
 
   DaemonOptions options_;
@@ -95,6 +121,7 @@ class Daemon {
   std::unique_ptr<AgentRole> agent_;      // guarded by roleMutex_
 
   api::HttpServer localServer_;
+  std::unique_ptr<api::HttpServer> nodeServer_;  // guarded by roleMutex_
   bool stopped_ = false;
 };
 

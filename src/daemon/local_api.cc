@@ -68,6 +68,63 @@ HttpResponse removeNetwork(Daemon& daemon, const HttpRequest& request) {
   return reply(daemon.removeNetwork(request.params[0]));
 }
 
+HttpResponse runTask(Daemon& daemon, const HttpRequest& request) {
+  manager::RunRequest run;
+  try {
+    auto body = nlohmann::json::parse(request.body);
+    readField(body, "name", run.name);
+    readField(body, "networks", run.networks);
+    readField(body, "node", run.node);
+    readField(body, "command", run.command);
+  } catch (const std::exception& error) {
+    return api::errorResponse(
+        Error{ErrorKind::InvalidArgument, fmt::format("run: {}", error.what())});
+  }
+  return reply(daemon.runTask(run), 201);
+}
+
+HttpResponse removeTask(Daemon& daemon, const HttpRequest& request) {
+  return reply(daemon.removeTask(request.params[0], request.queryOr("force", "false") == "true"));
+}
+
+struct ExecBody {
+  std::vector<std::string> command;
+  std::chrono::milliseconds timeout{60'000};
+};
+
+Result<ExecBody> execBody(const HttpRequest& request) {
+  ExecBody exec;
+  try {
+    auto body = nlohmann::json::parse(request.body);
+    readField(body, "command", exec.command);
+    std::int64_t timeoutMs = 60'000;
+    readField(body, "timeoutMs", timeoutMs);
+    if (timeoutMs <= 0 || timeoutMs > 3'600'000) {
+      return errorf(ErrorKind::InvalidArgument,
+                    "exec: timeout {} ms is out of range: use 1 ms to 1 hour", timeoutMs);
+    }
+    exec.timeout = std::chrono::milliseconds(timeoutMs);
+  } catch (const std::exception& error) {
+    return errorf(ErrorKind::InvalidArgument, "exec: {}", error.what());
+  }
+  return exec;
+}
+
+HttpResponse execReply(const Result<runtime::ExecResult>& result) {
+  if (!result) {
+    return api::errorResponse(result.error());
+  }
+  nlohmann::json body = {{"exitCode", result->exitCode}, {"out", result->out}, {"err", result->err}};
+  return HttpResponse{200, body.dump()};
+}
+
+HttpResponse logsReply(const Result<std::string>& result) {
+  if (!result) {
+    return api::errorResponse(result.error());
+  }
+  return HttpResponse{200, nlohmann::json{{"logs", *result}}.dump()};
+}
+
 }  // namespace
 
 void registerLocalApi(api::HttpServer& server, Daemon& daemon) {
@@ -121,6 +178,29 @@ void registerLocalApi(api::HttpServer& server, Daemon& daemon) {
     return reply(daemon.inspectNetwork(request.params[0]));
   });
 
+  server.route("POST", "/v1/tasks", clusterWrite(daemon, [&daemon](const HttpRequest& r) {
+                 return runTask(daemon, r);
+               }));
+  server.route("DELETE", "/v1/tasks/{ref}", clusterWrite(daemon, [&daemon](const HttpRequest& r) {
+                 return removeTask(daemon, r);
+               }));
+  server.route("GET", "/v1/tasks", [&daemon](const HttpRequest&) {
+    return reply(daemon.listTasks());
+  });
+  server.route("GET", "/v1/tasks/{ref}", [&daemon](const HttpRequest& request) {
+    return reply(daemon.inspectTask(request.params[0]));
+  });
+  server.route("POST", "/v1/tasks/{ref}/exec", [&daemon](const HttpRequest& request) {
+    auto exec = execBody(request);
+    if (!exec) {
+      return api::errorResponse(exec.error());
+    }
+    return execReply(daemon.execTask(request.params[0], exec->command, exec->timeout));
+  });
+  server.route("GET", "/v1/tasks/{ref}/logs", [&daemon](const HttpRequest& request) {
+    return logsReply(daemon.taskLogs(request.params[0]));
+  });
+
   server.route("GET", "/v1/nodes", [&daemon](const HttpRequest&) {
     return reply(daemon.listNodes());
   });
@@ -135,6 +215,32 @@ void registerForwardedApi(api::HttpServer& server, Daemon& daemon, const api::Ro
                }));
   server.route("DELETE", "/v1/networks/{ref}", guarded(guard, [&daemon](const HttpRequest& r) {
                  return removeNetwork(daemon, r);
+               }));
+  server.route("POST", "/v1/tasks", guarded(guard, [&daemon](const HttpRequest& r) {
+                 return runTask(daemon, r);
+               }));
+  server.route("DELETE", "/v1/tasks/{ref}", guarded(guard, [&daemon](const HttpRequest& r) {
+                 return removeTask(daemon, r);
+               }));
+}
+
+void registerNodeApi(api::HttpServer& server, Daemon& daemon) {
+  api::RouteGuard members = [&daemon](const HttpRequest& request) -> std::optional<HttpResponse> {
+    if (daemon.isMemberRequest(request)) {
+      return std::nullopt;
+    }
+    return api::errorResponse(
+        Error{ErrorKind::Unauthenticated, "node API: the caller is not a member of this swarm"});
+  };
+  server.route("POST", "/v1/tasks/{id}/exec", guarded(members, [&daemon](const HttpRequest& r) {
+                 auto exec = execBody(r);
+                 if (!exec) {
+                   return api::errorResponse(exec.error());
+                 }
+                 return execReply(daemon.execLocalTask(r.params[0], exec->command, exec->timeout));
+               }));
+  server.route("GET", "/v1/tasks/{id}/logs", guarded(members, [&daemon](const HttpRequest& r) {
+                 return logsReply(daemon.localTaskLogs(r.params[0]));
                }));
 }
 

@@ -17,4 +17,8 @@ void registerLocalApi(api::HttpServer& server, Daemon& daemon);
 // (node authentication).
 void registerForwardedApi(api::HttpServer& server, Daemon& daemon, const api::RouteGuard& guard);
 
+// Every member's node API: exec and logs of the tasks this node runs, for other nodes,
+// behind the members' shared secret.
+void registerNodeApi(api::HttpServer& server, Daemon& daemon);
+
 }  // namespace overmesh::daemon

@@ -3,14 +3,20 @@
 
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
+#include <string_view>
 
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
 #include "daemon/daemon.h"
 #include "daemon/netns_guard.h"
+#include "runtime/shim.h"
 
 int main(int argc, char** argv) {
+  if (argc > 1 && std::string_view(argv[1]) == "shim") {  // a task's parent (runtime/shim.h)
+    return overmesh::runtime::runShim(argc, argv);
+  }
   CLI::App app{"overmeshd: the overmesh node daemon"};
   overmesh::daemon::DaemonOptions options;
   std::string logLevel = "info";
@@ -20,6 +26,14 @@ int main(int argc, char** argv) {
   app.add_option("--state-dir", options.stateDir, "Directory for this node's state")
       ->capture_default_str();
   app.add_option("--hostname", options.hostname, "Node name shown in `node ls` (default: host name)");
+  app.add_option("--node-port", options.nodePort, "TCP port of this node's API for other nodes")
+      ->capture_default_str();
+  app.add_option("--netns-prefix", options.netnsPrefix,
+                 "Prefix of the named network namespaces made for task sandboxes")
+      ->capture_default_str();
+  app.add_option("--gateway-subnet", options.gatewaySubnet,
+                 "Node-local subnet that gives tasks a way out (NAT)")
+      ->capture_default_str();
   app.add_option("--cluster-port", options.clusterPort, "TCP port of the manager's cluster API")
       ->capture_default_str();
   app.add_option("--log-level", logLevel, "trace, debug, info, warn, error")
@@ -54,6 +68,8 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &stopSignals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
+  std::error_code error;
+  options.shimPath = std::filesystem::read_symlink("/proc/self/exe", error).string();
   auto daemon = overmesh::daemon::Daemon::start(options);
   if (!daemon) {
     spdlog::error("overmeshd: {}", daemon.error().message);

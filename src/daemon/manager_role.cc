@@ -19,7 +19,8 @@ ManagerRole::ManagerRole(std::unique_ptr<store::Store> store, const Clock& clock
     : clock_(clock),
       store_(std::move(store)),
       clusterManager_(std::make_unique<manager::ClusterManager>(*store_)),
-      networkManager_(std::make_unique<manager::NetworkManager>(*store_)) {}
+      networkManager_(std::make_unique<manager::NetworkManager>(*store_)),
+      taskManager_(std::make_unique<manager::TaskManager>(*store_)) {}
 
 ManagerRole::~ManagerRole() { stop(); }
 
@@ -30,7 +31,7 @@ Status ManagerRole::serve(
   if (auto loaded = nodeManager_->load(); !loaded) {
     return loaded;
   }
-  clusterApi_ = std::make_unique<manager::ClusterApi>(*store_, *nodeManager_);
+  clusterApi_ = std::make_unique<manager::ClusterApi>(*store_, *nodeManager_, *taskManager_);
   clusterApi_->registerRoutes(clusterServer_);
   registerForwarded(clusterServer_, [this](const api::HttpRequest& request) {
     return clusterApi_->rejectUnauthenticated(request);

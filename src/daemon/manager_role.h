@@ -18,6 +18,7 @@
 #include "manager/cluster_manager.h"
 #include "manager/network_manager.h"
 #include "manager/node_manager.h"
+#include "manager/task_manager.h"
 #include "store/store.h"
 
 namespace overmesh::daemon {
@@ -44,6 +45,7 @@ class ManagerRole {
   manager::ClusterManager& clusters() { return *clusterManager_; }
   manager::NetworkManager& networks() { return *networkManager_; }
   manager::NodeManager* nodes() { return nodeManager_.get(); }
+  manager::TaskManager& tasks() { return *taskManager_; }
 
  private:
   ManagerRole(std::unique_ptr<store::Store> store, const Clock& clock);
@@ -54,6 +56,7 @@ class ManagerRole {
   std::unique_ptr<manager::ClusterManager> clusterManager_;
   std::unique_ptr<manager::NetworkManager> networkManager_;
   std::unique_ptr<manager::NodeManager> nodeManager_;
+  std::unique_ptr<manager::TaskManager> taskManager_;
   std::unique_ptr<manager::ClusterApi> clusterApi_;
   api::HttpServer clusterServer_;
   agent::StopSignal stopSweep_;

@@ -71,6 +71,7 @@ Result<std::optional<NodeState>> loadNodeState(const std::string& stateDir) {
     readField(json, "advertiseAddress", state.advertiseAddress);
     readField(json, "managerAddress", state.managerAddress);
     readField(json, "nodeSecret", state.nodeSecret);
+    readField(json, "memberSecret", state.memberSecret);
     return std::optional<NodeState>(state);
   } catch (const std::exception& error) {
     return errorf(ErrorKind::Internal, "{} is corrupt ({}); move it away to start afresh",
@@ -84,7 +85,8 @@ Status saveNodeState(const std::string& stateDir, const NodeState& state) {
                          {"clusterId", state.clusterId},
                          {"advertiseAddress", state.advertiseAddress},
                          {"managerAddress", state.managerAddress},
-                         {"nodeSecret", state.nodeSecret}};
+                         {"nodeSecret", state.nodeSecret},
+                         {"memberSecret", state.memberSecret}};
   return writeFileAtomically(nodeStatePath(stateDir), json.dump(2), 0600);
 }
 

@@ -18,6 +18,7 @@ struct NodeState {
   std::string advertiseAddress;  // this node's underlay IP
   std::string managerAddress;    // IP:PORT of the manager's cluster API
   std::string nodeSecret;        // credential a worker presents to the manager
+  std::string memberSecret;      // shared by members for node-to-node calls
 };
 
 // The saved state, or nullopt when the node has never joined a swarm.

@@ -1,612 +1,26 @@
+// The lab's public operations (lab.h): up, down, status and exec, and the control of one
+// host's daemon (start, stop, restart). The pieces they are built from live in the other
+// lab_*.cc files (see lab_internal.h).
+
 #include "lab/lab.h"
 
-#include <fcntl.h>
-#include <sched.h>
 #include <signal.h>
-#include <sys/mount.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cctype>
 #include <cerrno>
-#include <chrono>
-#include <cstdio>
-#include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <set>
-#include <sstream>
-#include <thread>
 
-#include "api/api_error.h"
-#include "api/http_client.h"
-#include "common/ip.h"
-#include "dataplane/linux/netlink.h"
-#include "dataplane/linux/netns.h"
-
-extern char** environ;
+#include "lab/lab_internal.h"
 
 namespace overmesh::lab {
 namespace {
 
 namespace fs = std::filesystem;
-using dataplane::kernel::NamespaceId;
-using dataplane::kernel::Netlink;
-using dataplane::kernel::UniqueFd;
 namespace kernel = dataplane::kernel;
-
-constexpr const char* kUnderlayBridge = "br0";
-constexpr unsigned int kUnderlayMtu = 1500;
-constexpr int kUnderlayPrefixLength = 24;
-// 198.18.0.0/15 is reserved for benchmarking (RFC 2544); host i is 198.18.0.<i>.
-constexpr std::uint32_t kUnderlayBase = 0xc6120000;
-// Every lab daemon and every `lab exec` command carries OVERMESH_LAB=<name>, and so do the
-// processes they start unless they clear their environment: down() finds them by it even
-// when they live in namespaces of their own (task sandboxes).
-constexpr const char* kLabMarkVariable = "OVERMESH_LAB";
-constexpr auto kDaemonStartTimeout = std::chrono::seconds(10);
-constexpr auto kTermGrace = std::chrono::seconds(5);
-constexpr auto kKillGrace = std::chrono::seconds(2);
-constexpr int kKillRounds = 3;
-// sun_path holds 108 bytes including the terminating NUL.
-constexpr std::size_t kMaxSocketPath = 107;
-
-// ---- names and paths ------------------------------------------------------------------
-
-std::string labDir(const std::string& runDir, const std::string& name) {
-  return (fs::path(runDir) / name).string();
-}
-
-std::string underlayNamespace(const std::string& name) { return name + "-ul"; }
-
-std::string hostNamespace(const std::string& name, int index) {
-  return fmt::format("{}-h{}", name, index);
-}
-
-Ipv4Address hostAddress(int index) {
-  return Ipv4Address::fromValue(kUnderlayBase + static_cast<std::uint32_t>(index));
-}
-
-std::string recordPath(const std::string& runDir, const std::string& name) {
-  return labDir(runDir, name) + "/lab.json";
-}
-
-std::string utsPinPath(const std::string& hostDir) { return hostDir + "/uts"; }
-
-std::string absoluteRunDir(const std::string& runDir) {
-  std::error_code error;
-  fs::path absolute = fs::absolute(runDir.empty() ? kDefaultRunDir : runDir, error);
-  return error ? runDir : absolute.lexically_normal().string();
-}
-
-LabHost describeHost(const std::string& runDir, const std::string& name, int index) {
-  std::string hostDir = fmt::format("{}/h{}", labDir(runDir, name), index);
-  LabHost host;
-  host.index = index;
-  host.name = fmt::format("h{}", index);
-  host.namespaceName = hostNamespace(name, index);
-  host.address = hostAddress(index).toString();
-  host.socketPath = hostDir + "/overmesh.sock";
-  host.stateDir = hostDir + "/state";
-  host.logPath = hostDir + "/overmeshd.log";
-  host.role = index == 1 ? "manager" : "worker";
-  return host;
-}
-
-// The host index in "<name>-h<i>", or 0 when `candidate` is not a host of lab `name`.
-int hostIndexOf(const std::string& name, std::string_view candidate) {
-  std::string prefix = name + "-h";
-  if (!candidate.starts_with(prefix) || candidate.size() == prefix.size() ||
-      candidate.size() > prefix.size() + 2) {
-    return 0;
-  }
-  int index = 0;
-  for (char c : candidate.substr(prefix.size())) {
-    if (c < '0' || c > '9') {
-      return 0;
-    }
-    index = index * 10 + (c - '0');
-  }
-  return index;
-}
-
-// Only "<name>-ul" and "<name>-h<digits>": a lab never claims someone else's namespace
-// that merely shares the prefix.
-bool isLabNamespace(const std::string& name, std::string_view candidate) {
-  return candidate == underlayNamespace(name) || hostIndexOf(name, candidate) > 0;
-}
-
-Result<std::vector<std::string>> labNamespaces(const std::string& name) {
-  auto all = kernel::listNamespaces(name + "-");
-  if (!all) {
-    return std::unexpected(all.error());
-  }
-  std::vector<std::string> ours;
-  for (const auto& candidate : *all) {
-    if (isLabNamespace(name, candidate)) {
-      ours.push_back(candidate);
-    }
-  }
-  return ours;
-}
-
-// ---- files ----------------------------------------------------------------------------
-
-std::string readFile(const std::string& path) {
-  std::ifstream file(path, std::ios::binary);
-  std::stringstream content;
-  content << file.rdbuf();
-  return content.str();
-}
-
-// The last `lines` lines of a daemon's log, to explain why it did not come up.
-std::string logTail(const std::string& path, std::size_t lines = 15) {
-  std::string text = readFile(path);
-  std::vector<std::string> all;
-  std::stringstream stream(text);
-  for (std::string line; std::getline(stream, line);) {
-    all.push_back(line);
-  }
-  std::size_t from = all.size() > lines ? all.size() - lines : 0;
-  std::string tail;
-  for (std::size_t i = from; i < all.size(); ++i) {
-    tail += "\n  | " + all[i];
-  }
-  return tail.empty() ? fmt::format(" (log {} is empty)", path)
-                      : fmt::format("; last lines of {}:{}", path, tail);
-}
-
-// Writes `content` to `path` through a temporary file and rename(), so that a reader sees
-// the old file or the new one, never half of one.
-Status writeFileAtomically(const std::string& path, const std::string& content) {
-  std::string temporary = path + ".tmp";
-  int fd = open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    return errorf(ErrorKind::Unavailable, "write {}: {}", temporary, errnoText(errno));
-  }
-  UniqueFd file(fd);
-  std::size_t written = 0;
-  while (written < content.size()) {
-    ssize_t n = write(fd, content.data() + written, content.size() - written);
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
-    if (n < 0) {
-      int err = errno;
-      unlink(temporary.c_str());
-      return errorf(ErrorKind::Unavailable, "write {}: {}", temporary, errnoText(err));
-    }
-    written += static_cast<std::size_t>(n);
-  }
-  if (fsync(fd) != 0) {
-    int err = errno;
-    unlink(temporary.c_str());
-    return errorf(ErrorKind::Unavailable, "fsync {}: {}", temporary, errnoText(err));
-  }
-  file.reset();
-  if (rename(temporary.c_str(), path.c_str()) != 0) {
-    int err = errno;
-    unlink(temporary.c_str());
-    return errorf(ErrorKind::Unavailable, "rename {} to {}: {}", temporary, path, errnoText(err));
-  }
-  return {};
-}
-
-Result<LabRecord> readRecord(const std::string& runDir, const std::string& name) {
-  std::string path = recordPath(runDir, name);
-  if (!fs::exists(path)) {
-    auto namespaces = labNamespaces(name);
-    if (namespaces && !namespaces->empty()) {
-      return errorf(ErrorKind::FailedPrecondition,
-                    "lab \"{}\" has namespaces ({}) but no {}: it was not completely built or "
-                    "its record was removed; run `overmesh lab down --name {}`",
-                    name, fmt::join(*namespaces, ", "), path, name);
-    }
-    return errorf(ErrorKind::NotFound,
-                  "no lab named \"{}\" (no {}); create one with `overmesh lab up --name {}`", name,
-                  path, name);
-  }
-  try {
-    auto record = nlohmann::json::parse(readFile(path)).get<LabRecord>();
-    if (record.hosts.empty()) {
-      return errorf(ErrorKind::FailedPrecondition, "{} lists no hosts", path);
-    }
-    return record;
-  } catch (const nlohmann::json::exception& error) {
-    return errorf(ErrorKind::FailedPrecondition,
-                  "{} is damaged ({}); run `overmesh lab down --name {}` and build the lab again",
-                  path, error.what(), name);
-  }
-}
-
-// ---- processes --------------------------------------------------------------------------
-
-// The environment of a child: ours, with `overrides` (NAME=value) replacing any entry of
-// the same name.
-std::vector<std::string> childEnvironment(const std::vector<std::string>& overrides) {
-  std::vector<std::string> env;
-  for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
-    std::string_view text(*entry);
-    bool replaced = std::any_of(overrides.begin(), overrides.end(), [&](const auto& o) {
-      auto equals = o.find('=');
-      return text.starts_with(std::string_view(o).substr(0, equals + 1));
-    });
-    if (!replaced) {
-      env.emplace_back(text);
-    }
-  }
-  env.insert(env.end(), overrides.begin(), overrides.end());
-  return env;
-}
-
-std::vector<char*> cStrings(std::vector<std::string>& strings) {
-  std::vector<char*> pointers;
-  pointers.reserve(strings.size() + 1);
-  for (auto& text : strings) {
-    pointers.push_back(text.data());
-  }
-  pointers.push_back(nullptr);
-  return pointers;
-}
-
-// Restores what a child must not inherit from the CLI: a blocked or ignored SIGINT,
-// SIGTERM or SIGPIPE would make the daemon or the command unstoppable or odd.
-void resetSignalsInChild() {
-  sigset_t none;
-  sigemptyset(&none);
-  sigprocmask(SIG_SETMASK, &none, nullptr);
-  for (int signal : {SIGINT, SIGQUIT, SIGTERM, SIGPIPE, SIGHUP, SIGCHLD}) {
-    ::signal(signal, SIG_DFL);
-  }
-}
-
-// True when `pid` does not run: absent from /proc, or a zombie waiting for a parent that
-// does not reap (PID 1 in some containers). Never reaps, so it is safe on any pid.
-bool processGone(pid_t pid) {
-  std::string stat = readFile(fmt::format("/proc/{}/stat", pid));
-  auto close = stat.rfind(')');
-  if (stat.empty() || close == std::string::npos || close + 2 >= stat.size()) {
-    return true;
-  }
-  char state = stat[close + 2];
-  return state == 'Z' || state == 'X';
-}
-
-// processGone() for a pid this process may have forked (a daemon during `lab up`): reaps
-// it if it is our exited child, so that it does not linger as our zombie.
-bool reapedOrGone(pid_t pid) {
-  int status = 0;
-  if (waitpid(pid, &status, WNOHANG) == pid) {
-    return true;
-  }
-  return processGone(pid);
-}
-
-pid_t parentOf(pid_t pid) {
-  std::string stat = readFile(fmt::format("/proc/{}/stat", pid));
-  auto close = stat.rfind(')');
-  if (close == std::string::npos) {
-    return 0;
-  }
-  std::istringstream fields(stat.substr(close + 2));
-  char state = 0;
-  pid_t parent = 0;
-  fields >> state >> parent;
-  return parent;
-}
-
-// This process and its ancestors: `lab down` run from a shell inside the lab (lab exec
-// bash) must not kill itself or that shell.
-std::set<pid_t> selfAndAncestors() {
-  std::set<pid_t> chain;
-  for (pid_t pid = getpid(); pid > 1 && chain.insert(pid).second;) {
-    pid = parentOf(pid);
-  }
-  return chain;
-}
-
-bool carriesLabMark(pid_t pid, const std::string& name) {
-  std::string environment = readFile(fmt::format("/proc/{}/environ", pid));
-  if (environment.empty()) {
-    return false;
-  }
-  std::string needle = fmt::format("{}={}", kLabMarkVariable, name);
-  needle.push_back('\0');
-  std::string haystack;
-  haystack.push_back('\0');
-  haystack += environment;
-  if (haystack.back() != '\0') {
-    haystack.push_back('\0');
-  }
-  return haystack.find(std::string(1, '\0') + needle) != std::string::npos;
-}
-
-// Every process in one of `namespaces`, or carrying the lab's mark, except us.
-std::vector<pid_t> findLabProcesses(const std::set<NamespaceId>& namespaces,
-                                    const std::string& name) {
-  std::set<pid_t> spared = selfAndAncestors();
-  std::vector<pid_t> found;
-  std::error_code error;
-  for (const auto& entry : fs::directory_iterator("/proc", error)) {
-    std::string file = entry.path().filename().string();
-    if (file.empty() || !std::all_of(file.begin(), file.end(), ::isdigit)) {
-      continue;
-    }
-    pid_t pid = std::stoi(file);
-    if (spared.contains(pid) || processGone(pid)) {
-      continue;
-    }
-    auto id = kernel::namespaceIdOf(fmt::format("/proc/{}/ns/net", pid));
-    if ((id && namespaces.contains(*id)) || carriesLabMark(pid, name)) {
-      found.push_back(pid);
-    }
-  }
-  return found;
-}
-
-// Waits until every pid in `pids` is gone or `timeout` passes; returns those still there.
-std::vector<pid_t> waitGone(std::vector<pid_t> pids, std::chrono::milliseconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (true) {
-    std::erase_if(pids, reapedOrGone);
-    if (pids.empty() || std::chrono::steady_clock::now() >= deadline) {
-      return pids;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-}
-
-// SIGTERM, a grace period, then SIGKILL. Returns the pids that survived even SIGKILL.
-std::vector<pid_t> terminate(const std::vector<pid_t>& pids, DownReport& report) {
-  for (pid_t pid : pids) {
-    kill(pid, SIGTERM);
-  }
-  auto remaining = waitGone(pids, kTermGrace);
-  for (pid_t pid : remaining) {
-    kill(pid, SIGKILL);
-  }
-  report.killed += static_cast<int>(remaining.size());
-  return waitGone(remaining, kKillGrace);
-}
-
-// ---- building -------------------------------------------------------------------------
-
-Status buildUnderlay(const std::string& name) {
-  std::string underlay = underlayNamespace(name);
-  if (auto made = kernel::createNamespace(underlay); !made) {
-    return made;
-  }
-  auto netlink = Netlink::open(underlay);
-  if (!netlink) {
-    return std::unexpected(netlink.error());
-  }
-  if (auto bridge = netlink->createBridge(kUnderlayBridge, kUnderlayMtu); !bridge) {
-    return bridge;
-  }
-  return netlink->setUp(kUnderlayBridge);
-}
-
-// Host namespace, veth pair h<i> (underlay, on br0) <-> eth0 (host), address, links up.
-Status buildHost(Netlink& underlay, const LabHost& host) {
-  if (auto made = kernel::createNamespace(host.namespaceName); !made) {
-    return made;
-  }
-  auto hostFd = kernel::openNamespace(host.namespaceName);
-  if (!hostFd) {
-    return std::unexpected(hostFd.error());
-  }
-  if (auto pair = underlay.createVethPair(host.name, "eth0", hostFd->get(), kUnderlayMtu); !pair) {
-    return pair;
-  }
-  if (auto port = underlay.setMaster(host.name, kUnderlayBridge); !port) {
-    return port;
-  }
-  if (auto up = underlay.setUp(host.name); !up) {
-    return up;
-  }
-  auto netlink = Netlink::open(host.namespaceName);
-  if (!netlink) {
-    return std::unexpected(netlink.error());
-  }
-  if (auto lo = netlink->setUp("lo"); !lo) {
-    return lo;
-  }
-  auto prefix = Ipv4Prefix::fromParts(Ipv4Address::parse(host.address).value_or(Ipv4Address()),
-                                      kUnderlayPrefixLength);
-  if (!prefix) {
-    return std::unexpected(prefix.error());
-  }
-  if (auto address = netlink->addAddress("eth0", *prefix); !address) {
-    return address;
-  }
-  return netlink->setUp("eth0");
-}
-
-// What the child reports through the close-on-exec pipe when a step before exec fails.
-struct ChildFailure {
-  int step = 0;
-  int error = 0;
-};
-
-constexpr const char* kChildSteps[] = {"",
-                                       "enter the host's network namespace",
-                                       "create a UTS namespace",
-                                       "set the hostname",
-                                       "start a session",
-                                       "redirect output",
-                                       "exec"};
-
-// Forks overmeshd into the host: network namespace of the host, a UTS namespace of its own
-// with hostname <lab>-h<i>, its own session (so the CLI's terminal does not signal it),
-// output to its log. Returns its pid once exec succeeded, and pins its UTS namespace so
-// that `lab exec` sees the same hostname.
-Result<pid_t> startDaemon(const LabOptions& options, const LabHost& host) {
-  std::string hostDir = fs::path(host.socketPath).parent_path().string();
-  std::string what = fmt::format("start overmeshd in {}", host.namespaceName);
-  auto netns = kernel::openNamespace(host.namespaceName);
-  if (!netns) {
-    return std::unexpected(netns.error().withContext(what));
-  }
-  int logFd = open(host.logPath.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (logFd < 0) {
-    return errorf(ErrorKind::Unavailable, "{}: open {}: {}", what, host.logPath, errnoText(errno));
-  }
-  UniqueFd log(logFd);
-  int nullFd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-  if (nullFd < 0) {
-    return errorf(ErrorKind::Unavailable, "{}: open /dev/null: {}", what, errnoText(errno));
-  }
-  UniqueFd devNull(nullFd);
-  int pipeFds[2];
-  if (pipe2(pipeFds, O_CLOEXEC) != 0) {
-    return errorf(ErrorKind::Unavailable, "{}: pipe: {}", what, errnoText(errno));
-  }
-  UniqueFd readEnd(pipeFds[0]);
-  UniqueFd writeEnd(pipeFds[1]);
-
-  std::vector<std::string> args = {options.overmeshdPath,
-                                   "--socket",
-                                   host.socketPath,
-                                   "--state-dir",
-                                   host.stateDir,
-                                   "--cluster-port",
-                                   std::to_string(kClusterPort),
-                                   "--log-level",
-                                   options.logLevel};
-  std::vector<std::string> env =
-      childEnvironment({fmt::format("{}={}", kLabMarkVariable, options.name)});
-  std::vector<char*> argv = cStrings(args);
-  std::vector<char*> envp = cStrings(env);
-  const std::string& hostname = host.namespaceName;
-
-  pid_t pid = fork();
-  if (pid < 0) {
-    return errorf(ErrorKind::Unavailable, "{}: fork: {}", what, errnoText(errno));
-  }
-  if (pid == 0) {
-    // The child: only async-signal-safe calls until exec.
-    auto fail = [&](int step) {
-      ChildFailure failure{step, errno};
-      [[maybe_unused]] auto n = write(writeEnd.get(), &failure, sizeof(failure));
-      _exit(127);
-    };
-    if (setns(netns->get(), CLONE_NEWNET) != 0) {
-      fail(1);
-    }
-    if (unshare(CLONE_NEWUTS) != 0) {
-      fail(2);
-    }
-    if (sethostname(hostname.c_str(), hostname.size()) != 0) {
-      fail(3);
-    }
-    if (setsid() < 0) {
-      fail(4);
-    }
-    if (dup2(devNull.get(), STDIN_FILENO) < 0 || dup2(log.get(), STDOUT_FILENO) < 0 ||
-        dup2(log.get(), STDERR_FILENO) < 0) {
-      fail(5);
-    }
-    [[maybe_unused]] int ignored = chdir("/");
-    // Descriptors the CLI inherited without close-on-exec must not outlive it in a daemon.
-    close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
-    resetSignalsInChild();
-    execve(argv[0], argv.data(), envp.data());
-    fail(6);
-  }
-
-  writeEnd.reset();
-  ChildFailure failure;
-  ssize_t n = 0;
-  do {
-    n = read(readEnd.get(), &failure, sizeof(failure));
-  } while (n < 0 && errno == EINTR);
-  if (n == static_cast<ssize_t>(sizeof(failure))) {
-    int status = 0;
-    waitpid(pid, &status, 0);
-    const char* step = failure.step > 0 && failure.step < 7 ? kChildSteps[failure.step] : "?";
-    return errorf(ErrorKind::Unavailable, "{}: {} ({}): {}", what, step,
-                  failure.step == 6 ? options.overmeshdPath : host.namespaceName,
-                  errnoText(failure.error));
-  }
-
-  // Pin the daemon's UTS namespace so that `lab exec` can join it after the fact.
-  std::string pin = utsPinPath(hostDir);
-  int pinFd = open(pin.c_str(), O_RDONLY | O_CREAT | O_CLOEXEC, 0644);
-  if (pinFd < 0) {
-    return errorf(ErrorKind::Unavailable, "{}: create {}: {}", what, pin, errnoText(errno));
-  }
-  close(pinFd);
-  std::string source = fmt::format("/proc/{}/ns/uts", pid);
-  if (mount(source.c_str(), pin.c_str(), "none", MS_BIND, nullptr) != 0) {
-    int err = errno;
-    if (reapedOrGone(pid)) {
-      return errorf(ErrorKind::Unavailable, "{}: overmeshd exited right away{}", what,
-                    logTail(host.logPath));
-    }
-    return errorf(ErrorKind::Unavailable, "{}: bind-mount {} onto {}: {}", what, source, pin,
-                  errnoText(err));
-  }
-  return pid;
-}
-
-Status waitForDaemon(const LabHost& host) {
-  auto client = api::HttpClient::create("unix://" + host.socketPath);
-  if (!client) {
-    return std::unexpected(client.error());
-  }
-  auto deadline = std::chrono::steady_clock::now() + kDaemonStartTimeout;
-  std::string lastError = "no answer yet";
-  while (true) {
-    if (reapedOrGone(host.pid)) {
-      return errorf(ErrorKind::Unavailable, "overmeshd in {} (pid {}) exited during startup{}",
-                    host.namespaceName, host.pid, logTail(host.logPath));
-    }
-    auto response = (*client)->request("GET", "/v1/version", "", std::chrono::seconds(1));
-    if (response && api::isSuccess(*response)) {
-      return {};
-    }
-    lastError = response ? fmt::format("HTTP {}", response->status) : response.error().message;
-    if (std::chrono::steady_clock::now() >= deadline) {
-      return errorf(ErrorKind::Unavailable,
-                    "overmeshd in {} (pid {}) did not answer on {} within {} s ({}){}",
-                    host.namespaceName, host.pid, host.socketPath,
-                    std::chrono::seconds(kDaemonStartTimeout).count(), lastError,
-                    logTail(host.logPath));
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-}
-
-// One JSON request to a host's daemon; a non-2xx answer becomes its typed error.
-Result<nlohmann::json> callDaemon(const LabHost& host, const std::string& method,
-                                  const std::string& path, const nlohmann::json& body,
-                                  std::chrono::milliseconds timeout, int* statusOut = nullptr) {
-  auto client = api::HttpClient::create("unix://" + host.socketPath);
-  if (!client) {
-    return std::unexpected(client.error());
-  }
-  auto response = (*client)->request(method, path, body.is_null() ? "" : body.dump(), timeout);
-  if (!response) {
-    return std::unexpected(response.error());
-  }
-  if (statusOut != nullptr) {
-    *statusOut = response->status;
-  }
-  if (!api::isSuccess(*response)) {
-    return std::unexpected(api::errorFromResponse(*response));
-  }
-  if (response->body.empty()) {
-    return nlohmann::json::object();
-  }
-  auto json = nlohmann::json::parse(response->body, nullptr, false);
-  if (json.is_discarded()) {
-    return errorf(ErrorKind::Internal, "{} {} on {}: the answer is not JSON", method, path,
-                  host.name);
-  }
-  return json;
-}
+using kernel::NamespaceId;
+using kernel::Netlink;
+using namespace internal;
 
 Status formSwarm(LabRecord& record) {
   const LabHost& manager = record.hosts.front();
@@ -674,8 +88,9 @@ Status build(const LabOptions& options, LabRecord& record) {
       return built;
     }
   }
+  DaemonLaunch launch{options.name, options.overmeshdPath, options.logLevel};
   for (auto& host : record.hosts) {
-    auto pid = startDaemon(options, host);
+    auto pid = startDaemon(launch, host);
     if (!pid) {
       return std::unexpected(pid.error());
     }
@@ -689,47 +104,106 @@ Status build(const LabOptions& options, LabRecord& record) {
   if (auto swarm = formSwarm(record); !swarm) {
     return swarm;
   }
-  return writeFileAtomically(recordPath(options.runDir, options.name),
-                             nlohmann::json(record).dump(2) + "\n");
+  return writeRecord(record);
 }
 
-// Detaches the UTS pins below the lab's directory so that it can be removed. A pin that is
-// not mounted (EINVAL) or absent is fine.
-std::vector<std::string> unpinUtsNamespaces(const std::string& dir) {
-  std::vector<std::string> failures;
-  std::error_code error;
-  for (const auto& entry : fs::directory_iterator(dir, error)) {
-    std::string pin = utsPinPath(entry.path().string());
-    if (umount2(pin.c_str(), MNT_DETACH) != 0 && errno != EINVAL && errno != ENOENT &&
-        errno != ENOTDIR) {
-      failures.push_back(fmt::format("unmount {}: {}", pin, errnoText(errno)));
-    }
+// The recorded host `host` of lab `name`, for the commands that control one daemon.
+Result<LabHost*> findHost(LabRecord& record, const std::string& name, const std::string& host) {
+  auto index = resolveHost(name, host);
+  if (!index) {
+    return std::unexpected(index.error());
   }
-  return failures;
+  auto found = std::find_if(record.hosts.begin(), record.hosts.end(),
+                            [&](const LabHost& candidate) { return candidate.index == *index; });
+  if (found == record.hosts.end()) {
+    return errorf(ErrorKind::NotFound, "lab \"{}\" has no host h{} (it has h1 to h{})", name,
+                  *index, record.hosts.size());
+  }
+  return &*found;
 }
 
-Result<int> resolveHost(const std::string& name, const std::string& host) {
-  std::string_view text = host;
-  std::string labPrefix = name + "-";
-  if (text.starts_with(labPrefix)) {
-    text.remove_prefix(labPrefix.size());
+Result<StopReport> stopLocked(LabRecord& record, const std::string& host, StopMode mode) {
+  auto target = findHost(record, record.name, host);
+  if (!target) {
+    return std::unexpected(target.error());
   }
-  if (text.starts_with("h")) {
-    text.remove_prefix(1);
+  StopReport report;
+  report.host = **target;
+  if (!daemonRuns(report.host)) {
+    return report;
   }
-  int index = 0;
-  bool numeric = !text.empty() && text.size() <= 2 &&
-                 std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
-  if (numeric) {
-    index = std::stoi(std::string(text));
+  report.wasRunning = true;
+  auto stopped = stopDaemonProcess(report.host, mode == StopMode::Kill ? SIGKILL : SIGTERM);
+  if (!stopped) {
+    return std::unexpected(stopped.error());
   }
-  if (index < 1 || index > kMaxHosts) {
+  report.neededKill = *stopped;
+  return report;
+}
+
+Result<LabHost> startLocked(LabRecord& record, const std::string& host,
+                            const std::string& overmeshdPath) {
+  auto target = findHost(record, record.name, host);
+  if (!target) {
+    return std::unexpected(target.error());
+  }
+  LabHost& chosen = **target;
+  if (daemonRuns(chosen)) {
+    return errorf(ErrorKind::Conflict,
+                  "the daemon of {} already runs (pid {}); use `overmesh lab restart --name {} "
+                  "{}` to restart it",
+                  chosen.namespaceName, chosen.pid, record.name, chosen.index);
+  }
+  DaemonLaunch launch{record.name, overmeshdPath.empty() ? record.overmeshdPath : overmeshdPath,
+                      record.logLevel};
+  if (launch.overmeshdPath.empty() || access(launch.overmeshdPath.c_str(), X_OK) != 0) {
     return errorf(ErrorKind::InvalidArgument,
-                  "\"{}\" is not a lab host: use its number (2), its name (h2) or its namespace "
-                  "({}-h2)",
-                  host, name);
+                  "overmeshd binary \"{}\" is not executable; pass --overmeshd PATH",
+                  launch.overmeshdPath);
   }
-  return index;
+  auto pid = startDaemon(launch, chosen);
+  if (!pid) {
+    return std::unexpected(pid.error());
+  }
+  chosen.pid = *pid;
+  // Recorded before waiting, so that a daemon that starts but never answers is still
+  // found by status and stop.
+  if (auto written = writeRecord(record); !written) {
+    return std::unexpected(written.error());
+  }
+  if (auto ready = waitForDaemon(chosen); !ready) {
+    return std::unexpected(ready.error());
+  }
+  return chosen;
+}
+
+// Lab `name`'s record, read while holding its lock, for the commands that control one
+// daemon: two of them on one lab then run one after the other, each seeing the pids the
+// previous one recorded.
+struct LockedRecord {
+  RecordLock lock;
+  LabRecord record;
+};
+
+Result<LockedRecord> lockRecord(const std::string& name, const std::string& givenRunDir) {
+  if (auto valid = validateLabName(name); !valid) {
+    return std::unexpected(valid.error());
+  }
+  std::string runDir = absoluteRunDir(givenRunDir);
+  // Read once before locking for the clear "no lab" errors, then again under the lock.
+  if (auto record = readRecord(runDir, name); !record) {
+    return std::unexpected(record.error());
+  }
+  auto lock = RecordLock::acquire(runDir, name);
+  if (!lock) {
+    return std::unexpected(lock.error());
+  }
+  auto record = readRecord(runDir, name);
+  if (!record) {
+    return std::unexpected(record.error());
+  }
+  record->runDir = runDir;
+  return LockedRecord{std::move(*lock), std::move(*record)};
 }
 
 }  // namespace
@@ -769,6 +243,11 @@ Result<LabRecord> up(const LabOptions& given) {
   record.name = options.name;
   record.runDir = options.runDir;
   record.underlayNamespace = underlayNamespace(options.name);
+  std::error_code absoluteError;
+  fs::path daemonPath = fs::absolute(options.overmeshdPath, absoluteError);
+  record.overmeshdPath =
+      absoluteError ? options.overmeshdPath : daemonPath.lexically_normal().string();
+  record.logLevel = options.logLevel;
   for (int i = 1; i <= options.hosts; ++i) {
     record.hosts.push_back(describeHost(options.runDir, options.name, i));
   }
@@ -879,11 +358,7 @@ Result<LabStatus> status(const std::string& name, const std::string& givenRunDir
   for (const auto& host : record->hosts) {
     LabHostStatus hostStatus;
     hostStatus.host = host;
-    if (host.pid > 0 && !processGone(host.pid)) {
-      auto inside = kernel::namespaceIdOf(fmt::format("/proc/{}/ns/net", host.pid));
-      auto expected = kernel::namespaceIdOf(kernel::namespacePath(host.namespaceName));
-      hostStatus.daemonAlive = inside && expected && *inside == *expected;
-    }
+    hostStatus.daemonAlive = daemonRuns(host);
     result.hosts.push_back(std::move(hostStatus));
   }
   auto nodes =
@@ -942,134 +417,41 @@ Result<int> exec(const std::string& name, const std::string& host,
     return std::unexpected(netns.error());
   }
   // The UTS pin exists once the daemon started; without it the command keeps our hostname.
-  UniqueFd uts;
-  std::string pin = utsPinPath(fs::path(target.socketPath).parent_path().string());
-  if (int fd = open(pin.c_str(), O_RDONLY | O_CLOEXEC); fd >= 0) {
-    uts = UniqueFd(fd);
-  }
-
-  std::vector<std::string> args = argv;
+  auto uts = openPinnedUts(hostDir(target));
   std::vector<std::string> env = childEnvironment(
       {fmt::format("OVERMESH_HOST=unix://{}", target.socketPath),
        fmt::format("{}={}", kLabMarkVariable, name), fmt::format("OVERMESH_LAB_DIR={}", runDir)});
-  std::vector<char*> argp = cStrings(args);
-  std::vector<char*> envp = cStrings(env);
+  return runInNamespaces(netns->get(), uts.get(), target.namespaceName, argv, std::move(env));
+}
 
-  // Like a shell: while the command runs, Ctrl-C is its business, not ours.
-  struct sigaction ignore {};
-  ignore.sa_handler = SIG_IGN;
-  sigemptyset(&ignore.sa_mask);
-  struct sigaction oldInt {};
-  struct sigaction oldQuit {};
-  sigaction(SIGINT, &ignore, &oldInt);
-  sigaction(SIGQUIT, &ignore, &oldQuit);
-
-  pid_t pid = fork();
-  if (pid < 0) {
-    int err = errno;
-    sigaction(SIGINT, &oldInt, nullptr);
-    sigaction(SIGQUIT, &oldQuit, nullptr);
-    return errorf(ErrorKind::Unavailable, "lab exec: fork: {}", errnoText(err));
+Result<StopReport> stop(const std::string& name, const std::string& host, StopMode mode,
+                        const std::string& givenRunDir) {
+  auto locked = lockRecord(name, givenRunDir);
+  if (!locked) {
+    return std::unexpected(locked.error());
   }
-  if (pid == 0) {
-    if (setns(netns->get(), CLONE_NEWNET) != 0) {
-      dprintf(STDERR_FILENO, "overmesh lab exec: enter %s: %s\n", target.namespaceName.c_str(),
-              strerror(errno));
-      _exit(127);
-    }
-    if (uts.valid() && setns(uts.get(), CLONE_NEWUTS) != 0) {
-      dprintf(STDERR_FILENO, "overmesh lab exec: enter the UTS namespace of %s: %s\n",
-              target.namespaceName.c_str(), strerror(errno));
-      _exit(127);
-    }
-    resetSignalsInChild();
-    execvpe(argp[0], argp.data(), envp.data());
-    int err = errno;
-    dprintf(STDERR_FILENO, "overmesh lab exec: %s: %s\n", argp[0], strerror(err));
-    _exit(err == ENOENT ? 127 : 126);
+  return stopLocked(locked->record, host, mode);
+}
+
+Result<LabHost> start(const std::string& name, const std::string& host,
+                      const std::string& givenRunDir, const std::string& overmeshdPath) {
+  auto locked = lockRecord(name, givenRunDir);
+  if (!locked) {
+    return std::unexpected(locked.error());
   }
-  int waitStatus = 0;
-  pid_t waited = 0;
-  do {
-    waited = waitpid(pid, &waitStatus, 0);
-  } while (waited < 0 && errno == EINTR);
-  int err = errno;
-  sigaction(SIGINT, &oldInt, nullptr);
-  sigaction(SIGQUIT, &oldQuit, nullptr);
-  if (waited < 0) {
-    return errorf(ErrorKind::Internal, "lab exec: wait for {}: {}", argv.front(), errnoText(err));
+  return startLocked(locked->record, host, overmeshdPath);
+}
+
+Result<LabHost> restart(const std::string& name, const std::string& host, StopMode mode,
+                        const std::string& givenRunDir, const std::string& overmeshdPath) {
+  auto locked = lockRecord(name, givenRunDir);
+  if (!locked) {
+    return std::unexpected(locked.error());
   }
-  if (WIFEXITED(waitStatus)) {
-    return WEXITSTATUS(waitStatus);
+  if (auto stopped = stopLocked(locked->record, host, mode); !stopped) {
+    return std::unexpected(stopped.error());
   }
-  return 128 + WTERMSIG(waitStatus);
-}
-
-void to_json(nlohmann::json& json, const LabHost& value) {
-  json = nlohmann::json{{"index", value.index},
-                        {"name", value.name},
-                        {"namespace", value.namespaceName},
-                        {"hostname", value.namespaceName},
-                        {"address", value.address},
-                        {"socket", value.socketPath},
-                        {"stateDir", value.stateDir},
-                        {"log", value.logPath},
-                        {"pid", value.pid},
-                        {"role", value.role}};
-}
-
-void from_json(const nlohmann::json& json, LabHost& value) {
-  json.at("index").get_to(value.index);
-  json.at("name").get_to(value.name);
-  json.at("namespace").get_to(value.namespaceName);
-  json.at("address").get_to(value.address);
-  json.at("socket").get_to(value.socketPath);
-  value.stateDir = json.value("stateDir", "");
-  value.logPath = json.value("log", "");
-  json.at("pid").get_to(value.pid);
-  value.role = json.value("role", "");
-}
-
-void to_json(nlohmann::json& json, const LabRecord& value) {
-  json = nlohmann::json{{"name", value.name},
-                        {"runDir", value.runDir},
-                        {"underlay",
-                         {{"namespace", value.underlayNamespace},
-                          {"bridge", kUnderlayBridge},
-                          {"mtu", kUnderlayMtu},
-                          {"subnet", fmt::format("{}/{}", Ipv4Address::fromValue(kUnderlayBase),
-                                                 kUnderlayPrefixLength)}}},
-                        {"managerAddress", value.managerAddress},
-                        {"hosts", value.hosts}};
-}
-
-void from_json(const nlohmann::json& json, LabRecord& value) {
-  json.at("name").get_to(value.name);
-  value.runDir = json.value("runDir", "");
-  value.underlayNamespace = json.at("underlay").at("namespace").get<std::string>();
-  value.managerAddress = json.value("managerAddress", "");
-  json.at("hosts").get_to(value.hosts);
-}
-
-void to_json(nlohmann::json& json, const LabHostStatus& value) {
-  json = value.host;
-  json["daemonAlive"] = value.daemonAlive;
-  json["nodeState"] = value.nodeState;
-  json["nodeRole"] = value.nodeRole;
-}
-
-void to_json(nlohmann::json& json, const LabStatus& value) {
-  json = nlohmann::json{{"name", value.name}, {"hosts", value.hosts}};
-  if (!value.managerError.empty()) {
-    json["managerError"] = value.managerError;
-  }
-}
-
-void to_json(nlohmann::json& json, const DownReport& value) {
-  json = nlohmann::json{{"namespaces", value.namespaces},
-                        {"processes", value.processes},
-                        {"killed", value.killed},
-                        {"removedRunDir", value.removedRunDir}};
+  return startLocked(locked->record, host, overmeshdPath);
 }
 
 }  // namespace overmesh::lab

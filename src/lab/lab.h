@@ -54,6 +54,8 @@ struct LabRecord {
   std::string runDir;
   std::string underlayNamespace;  // "<lab>-ul"
   std::string managerAddress;     // "198.18.0.1:2377"
+  std::string overmeshdPath;      // the daemon binary `lab up` ran, for `lab start`
+  std::string logLevel = "info";  // the daemons' --log-level
   std::vector<LabHost> hosts;
 };
 
@@ -92,6 +94,41 @@ Result<LabRecord> up(const LabOptions& options);
 // (after trying every step) when something could not be removed.
 Result<DownReport> down(const std::string& name, const std::string& runDir = kDefaultRunDir);
 
+// How `stop` ends a host's daemon.
+enum class StopMode {
+  Terminate,  // SIGTERM (a clean shutdown), SIGKILL if it still runs after 10 s
+  Kill,       // SIGKILL: a crash
+};
+
+struct StopReport {
+  LabHost host;             // as recorded, with the pid that was stopped
+  bool wasRunning = false;  // false: there was nothing to stop
+  bool neededKill = false;  // StopMode::Terminate escalated to SIGKILL
+};
+
+// Stops the daemon of host `host` ("2", "h2" or "<name>-h2") and waits until it is gone;
+// the host's namespaces, files and node state stay, so that start() brings it back.
+// A daemon that does not run is a success with wasRunning false. NotFound for an unknown
+// lab or host; FailedPrecondition for a damaged record; Unavailable when the process
+// survives SIGKILL.
+Result<StopReport> stop(const std::string& name, const std::string& host, StopMode mode,
+                        const std::string& runDir = kDefaultRunDir);
+
+// Starts the daemon of host `host` again exactly as up() did (same binary unless
+// `overmeshdPath` is given, socket, state directory, log, UTS namespace, OVERMESH_LAB
+// mark), waits until its API answers and records its new pid in lab.json. The daemon
+// resumes its swarm membership from its state directory. Returns the host with its new
+// pid. NotFound for an unknown lab or host; Conflict when its daemon already runs;
+// Unavailable when it does not start or answer (with the end of its log).
+Result<LabHost> start(const std::string& name, const std::string& host,
+                      const std::string& runDir = kDefaultRunDir,
+                      const std::string& overmeshdPath = "");
+
+// stop() then start(); fails as they do. A daemon that was not running is just started.
+Result<LabHost> restart(const std::string& name, const std::string& host, StopMode mode,
+                        const std::string& runDir = kDefaultRunDir,
+                        const std::string& overmeshdPath = "");
+
 // Reads lab.json and checks each daemon, then asks host 1 for the node list. NotFound when
 // no lab of that name was recorded; a manager that does not answer is reported in
 // managerError, not as a failure.
@@ -110,5 +147,6 @@ void from_json(const nlohmann::json& json, LabRecord& value);
 void to_json(nlohmann::json& json, const LabHostStatus& value);
 void to_json(nlohmann::json& json, const LabStatus& value);
 void to_json(nlohmann::json& json, const DownReport& value);
+void to_json(nlohmann::json& json, const StopReport& value);
 
 }  // namespace overmesh::lab

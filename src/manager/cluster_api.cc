@@ -45,7 +45,8 @@ Result<std::int64_t> numberArgument(const HttpRequest& request, const std::strin
 
 }  // namespace
 
-ClusterApi::ClusterApi(store::Store& store, NodeManager& nodes) : store_(store), nodes_(nodes) {}
+ClusterApi::ClusterApi(store::Store& store, NodeManager& nodes, TaskManager& tasks)
+    : store_(store), nodes_(nodes), tasks_(tasks) {}
 
 void ClusterApi::registerRoutes(api::HttpServer& server) {
   server.route("POST", api::kJoinPath, [this](const HttpRequest& r) { return join(r); });
@@ -53,6 +54,8 @@ void ClusterApi::registerRoutes(api::HttpServer& server) {
   server.route("POST", api::kLeavePath, [this](const HttpRequest& r) { return leave(r); });
   server.route("GET", api::kSnapshotPath, [this](const HttpRequest& r) { return snapshot(r); });
   server.route("GET", api::kWatchPath, [this](const HttpRequest& r) { return watch(r); });
+  server.route("POST", api::kTaskStatusPattern,
+               [this](const HttpRequest& r) { return taskStatus(r); });
 }
 
 std::optional<HttpResponse> ClusterApi::rejectUnauthenticated(const HttpRequest& request) {
@@ -82,7 +85,8 @@ HttpResponse ClusterApi::join(const HttpRequest& request) {
   nlohmann::json reply = {{"node", joined->node},
                           {"nodeSecret", joined->nodeSecret},
                           {"clusterId", joined->clusterId},
-                          {"nodeTimeoutMs", joined->nodeTimeoutMs}};
+                          {"nodeTimeoutMs", joined->nodeTimeoutMs},
+                          {"memberSecret", joined->memberSecret}};
   return HttpResponse{200, reply.dump()};
 }
 
@@ -137,6 +141,28 @@ HttpResponse ClusterApi::watch(const HttpRequest& request) {
     return api::errorResponse(batch.error());
   }
   return HttpResponse{200, store::toJson(*batch).dump()};
+}
+
+HttpResponse ClusterApi::taskStatus(const HttpRequest& request) {
+  if (auto rejected = rejectUnauthenticated(request)) {
+    return *rejected;
+  }
+  StatusReport report;
+  report.taskId = request.params[0];
+  report.nodeId = nodeIdOf(request);
+  try {
+    auto body = nlohmann::json::parse(request.body);
+    readField(body, "state", report.state);
+    readField(body, "message", report.message);
+    readField(body, "exitCode", report.exitCode);
+  } catch (const std::exception& error) {
+    return api::errorResponse(
+        Error{ErrorKind::InvalidArgument, fmt::format("task status: {}", error.what())});
+  }
+  if (auto recorded = tasks_.reportStatus(report); !recorded) {
+    return api::errorResponse(recorded.error());
+  }
+  return HttpResponse{200, "{}"};
 }
 
 }  // namespace overmesh::manager

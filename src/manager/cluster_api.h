@@ -8,13 +8,14 @@
 
 #include "api/http_server.h"
 #include "manager/node_manager.h"
+#include "manager/task_manager.h"
 #include "store/store.h"
 
 namespace overmesh::manager {
 
 class ClusterApi {
  public:
-  ClusterApi(store::Store& store, NodeManager& nodes);
+  ClusterApi(store::Store& store, NodeManager& nodes, TaskManager& tasks);
 
   void registerRoutes(api::HttpServer& server);
 
@@ -27,9 +28,11 @@ class ClusterApi {
   api::HttpResponse leave(const api::HttpRequest& request);
   api::HttpResponse snapshot(const api::HttpRequest& request);
   api::HttpResponse watch(const api::HttpRequest& request);
+  api::HttpResponse taskStatus(const api::HttpRequest& request);
 
   store::Store& store_;
   NodeManager& nodes_;
+  TaskManager& tasks_;
 };
 
 }  // namespace overmesh::manager

@@ -66,6 +66,7 @@ Result<InitResult> ClusterManager::init(const api::SwarmInitRequest& request,
   // belongs to another cluster is recognisable in the error message.
   cluster.workerJoinToken = "OMTKN-1-" + cluster.id + "-" + newSecret(16);
   cluster.managerAddress = self.managerAddress;
+  cluster.memberSecret = newSecret(32);
 
   api::Node node;
   node.id = newObjectId();

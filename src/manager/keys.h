@@ -13,6 +13,7 @@ inline constexpr std::string_view kRoot = "/overmesh/";
 inline constexpr std::string_view kCluster = "/overmesh/cluster";
 inline constexpr std::string_view kNetworks = "/overmesh/networks/";
 inline constexpr std::string_view kNetworkNames = "/overmesh/names/networks/";
+inline constexpr std::string_view kTaskNames = "/overmesh/names/tasks/";
 inline constexpr std::string_view kNodes = "/overmesh/nodes/";
 inline constexpr std::string_view kTasks = "/overmesh/tasks/";
 inline constexpr std::string_view kServices = "/overmesh/services/";
@@ -35,6 +36,9 @@ inline std::string networkName(std::string_view name) {
 inline std::string node(std::string_view id) { return std::string(kNodes) + std::string(id); }
 inline std::string nodeCredential(std::string_view id) {
   return std::string(kNodeCredentials) + std::string(id);
+}
+inline std::string taskName(std::string_view name) {
+  return std::string(kTaskNames) + std::string(name);
 }
 inline std::string task(std::string_view id) { return std::string(kTasks) + std::string(id); }
 

@@ -29,6 +29,7 @@ Status NodeManager::load() {
   std::lock_guard lock(mutex_);
   clusterId_ = cluster->id;
   workerJoinToken_ = cluster->workerJoinToken;
+  memberSecret_ = cluster->memberSecret;
   nodeTimeout_ = std::chrono::milliseconds(cluster->nodeTimeoutMs);
   nodes_.clear();
   auto now = clock_.now();
@@ -87,7 +88,7 @@ Result<JoinResult> NodeManager::join(const JoinRequest& request) {
   }
   nodes_[node.id] = TrackedNode{node.hostname, node.state, secretHash, clock_.now()};
   spdlog::info("node joined id={} hostname={} address={}", node.id, node.hostname, node.address);
-  return JoinResult{node, secret, clusterId_, nodeTimeout_.count()};
+  return JoinResult{node, secret, clusterId_, nodeTimeout_.count(), memberSecret_};
 }
 
 Result<std::string> NodeManager::authenticate(const std::string& nodeId,

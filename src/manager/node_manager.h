@@ -34,6 +34,7 @@ struct JoinResult {
   std::string nodeSecret;  // shown once, to the joining node only
   std::string clusterId;
   std::int64_t nodeTimeoutMs = 0;
+  std::string memberSecret;
 };
 
 struct StateChange {
@@ -87,6 +88,7 @@ class NodeManager {
   std::string selfNodeId_;
   std::string clusterId_;
   std::string workerJoinToken_;
+  std::string memberSecret_;
   std::chrono::milliseconds nodeTimeout_{3000};
   std::mutex mutex_;
   std::unordered_map<std::string, TrackedNode> nodes_;  // guarded by mutex_

@@ -3,28 +3,48 @@
 // A thin, honest wrapper over libnl-route-3 (iproute2's way of driving the kernel, without
 // running `ip`): one route-netlink socket bound to one network namespace, and one method
 // per kernel change. Every failure names the operation, the device, the namespace and the
-// kernel's error text (nl_geterror), and carries a kind:
-//   NotFound       the device does not exist
-//   Conflict       it (or the address) already exists
-//   InvalidArgument the kernel rejected a value (bad name, MTU out of range)
-//   Unavailable    anything else the kernel or the socket reports (EPERM included)
+// kernel's error text (nl_geterror; the errno text where libnl only says "Unspecific
+// failure"), followed by the kernel's own explanation in parentheses when it sends one
+// (extended ack: "mtu less than device minimum"), and carries a kind:
+//   NotFound        the device does not exist
+//   Conflict        it (or the address) already exists
+//   InvalidArgument the kernel rejected a value (bad name, MTU out of range, unreachable
+//                   gateway, multicast MAC)
+//   Unavailable     anything else the kernel or the socket reports (EPERM included)
 //
 // The socket stays bound to the namespace it was opened in, whichever thread later uses
 // it. A Netlink is not thread-safe: one per thread, or a mutex around it.
 //
-// Links, addresses and bridge ports live here today; the overlay data plane (VXLAN
-// devices, FDB and neighbour entries, routes) is meant to grow in this same class.
+// The methods are spread over netlink.cc (socket, links, VXLAN devices),
+// netlink_addresses.cc, netlink_neighbours.cc (FDB and neighbour entries) and
+// netlink_routes.cc; one class, one socket.
+//
+// "Replace semantics" below means NLM_F_CREATE|NLM_F_REPLACE: adding what is already there
+// succeeds and changes nothing, adding over a different value overwrites it. Deleting what
+// is not there succeeds. Both make a reconciler's retries harmless.
 
+#include <cstddef>
+#include <cstdint>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/error.h"
 #include "common/ip.h"
+#include "common/mac.h"
 
 struct nl_sock;
+struct nl_msg;
+struct nlmsghdr;
 
 namespace overmesh::dataplane::kernel {
+
+namespace netlink_internal {
+struct KernelError;
+}
 
 // What the kernel reports about one link.
 struct LinkInfo {
@@ -34,10 +54,56 @@ struct LinkInfo {
   unsigned int mtu = 0;
   bool up = false;      // administratively up (IFF_UP)
   int masterIndex = 0;  // the bridge it is enslaved to; 0 = none
+  MacAddress mac;       // 00:00:00:00:00:00 for devices without one (lo)
+};
+
+// What the kernel reports about a VXLAN device (IFLA_VXLAN_*), enough for a reconciler to
+// decide whether an existing device is already right.
+struct VxlanInfo {
+  std::uint32_t vni = 0;
+  Ipv4Address local;       // source address of the outer packets; 0.0.0.0 = unset
+  bool learning = false;   // learns remote MACs from received packets
+  bool proxy = false;      // answers ARP from the neighbour table
+  std::uint16_t port = 0;  // UDP destination port
+  unsigned int mtu = 0;
+};
+
+// A static FDB entry on a VXLAN device: frames for `mac` are sent to the VTEP `remote`.
+struct FdbEntry {
+  MacAddress mac;
+  Ipv4Address remote;
+  auto operator<=>(const FdbEntry&) const = default;
+};
+
+// An IPv4 neighbour (ARP) entry. `mac` is 00:00:00:00:00:00 for an entry still being
+// resolved; `permanent` marks static entries (NUD_PERMANENT), the only kind overmesh adds.
+struct NeighbourEntry {
+  Ipv4Address ip;
+  MacAddress mac;
+  bool permanent = false;
+  auto operator<=>(const NeighbourEntry&) const = default;
+};
+
+// An IPv4 unicast route of the main table. The default route is 0.0.0.0/0.
+struct RouteEntry {
+  Ipv4Prefix destination;
+  std::optional<Ipv4Address> gateway;  // none: on-link
+  std::string device;                  // empty when the kernel reports no output device
+  auto operator<=>(const RouteEntry&) const = default;
+};
+
+// An IPv4 address on a device: the address with its on-link prefix length (10.0.15.2/24).
+struct AddressEntry {
+  std::string device;
+  Ipv4Prefix address;
+  auto operator<=>(const AddressEntry&) const = default;
 };
 
 class Netlink {
  public:
+  // The largest VXLAN network identifier (24 bits).
+  static constexpr std::uint32_t kMaxVni = 0xffffff;
+
   // Opens a route-netlink socket inside the named namespace (/run/netns/<name>), or in the
   // calling thread's current namespace when `namespaceName` is empty. Fails with NotFound
   // when the namespace does not exist, Unavailable when the socket cannot be opened.
@@ -71,6 +137,10 @@ class Netlink {
   // Sets the MTU of `device`. InvalidArgument when the kernel refuses the value.
   Status setMtu(std::string_view device, unsigned int mtu);
 
+  // Sets the Ethernet address of `device` (tasks get macForIp of their address).
+  // InvalidArgument when the kernel refuses it (a multicast address).
+  Status setMacAddress(std::string_view device, const MacAddress& mac);
+
   // Adds `address` (host bits give the address, the length the on-link prefix:
   // 198.18.0.1/24) to `device`. Conflict when the device already has that address.
   Status addAddress(std::string_view device, const Ipv4Prefix& address);
@@ -87,22 +157,127 @@ class Netlink {
   // What the kernel reports about `device`; NotFound when it does not exist.
   Result<LinkInfo> link(std::string_view device);
 
+  // Every link of the namespace, in ifindex order.
+  Result<std::vector<LinkInfo>> listLinks();
+
+  // Sets `device` administratively down. NotFound when it is missing.
+  Status setDown(std::string_view device);
+
+  // Moves `device` into the namespace behind `namespaceFd` (it keeps its name and goes
+  // down, as the kernel does). NotFound when it is missing here, Conflict when the target
+  // namespace has a device of that name.
+  Status moveToNamespace(std::string_view device, int namespaceFd);
+
+  // ---- VXLAN devices (netlink.cc) ----
+
+  // Creates the VXLAN device `name`, down: VNI `vni` (0-16777215), outer source `local`
+  // (0.0.0.0: unset), UDP destination port `dstPort` (non-zero; the IANA port is 4789),
+  // learning off and ARP proxy on, no remote and no multicast group (peers come only from
+  // static FDB entries), not bound to an underlay device, MTU `mtu`. Conflict when the
+  // name is taken (whatever its kind); InvalidArgument for a VNI or port out of range.
+  Status createVxlan(std::string_view name, std::uint32_t vni, Ipv4Address local,
+                     std::uint16_t dstPort, unsigned int mtu);
+
+  // The VXLAN parameters of `name`. NotFound when it does not exist, InvalidArgument when
+  // it is not a VXLAN device.
+  Result<VxlanInfo> vxlanInfo(std::string_view name);
+
+  // ---- FDB entries on a VXLAN device (netlink_neighbours.cc) ----
+
+  // Adds the static entry `mac` -> `remoteVtep` on the VXLAN device `device` (what
+  // `bridge fdb replace MAC dev DEVICE dst VTEP self permanent` does), replace semantics:
+  // a MAC has one VTEP, re-adding moves it. NotFound when the device is missing,
+  // InvalidArgument when it is not a VXLAN device.
+  Status addFdbEntry(std::string_view device, const MacAddress& mac, Ipv4Address remoteVtep);
+
+  // Deletes the entry `mac` -> `remoteVtep`. Succeeds when it is not there (also when the
+  // MAC points at another VTEP, which is left alone). NotFound when the device is missing.
+  Status deleteFdbEntry(std::string_view device, const MacAddress& mac, Ipv4Address remoteVtep);
+
+  // The entries of `device` that have a remote VTEP, i.e. the static ones overmesh adds;
+  // the bridge's own entries and the device's local addresses are left out. Sorted.
+  // NotFound when the device is missing.
+  Result<std::vector<FdbEntry>> listFdbEntries(std::string_view device);
+
+  // ---- IPv4 neighbour entries (netlink_neighbours.cc) ----
+
+  // Adds the permanent entry `ip` -> `mac` on `device`, replace semantics. NotFound when
+  // the device is missing.
+  Status addNeighbour(std::string_view device, Ipv4Address ip, const MacAddress& mac);
+
+  // Deletes the entry for `ip` on `device`; succeeds when there is none. NotFound when the
+  // device is missing.
+  Status deleteNeighbour(std::string_view device, Ipv4Address ip);
+
+  // The IPv4 neighbour entries of `device`, permanent or learnt, sorted by address.
+  // NotFound when the device is missing.
+  Result<std::vector<NeighbourEntry>> listNeighbours(std::string_view device);
+
+  // ---- IPv4 routes of the main table (netlink_routes.cc) ----
+
+  // Adds the route to `destination` (0.0.0.0/0: the default route) through `gateway` on
+  // `device`, replace semantics: one route per destination, re-adding overwrites its
+  // gateway and device. Without a gateway the route is on-link (scope link) and a device
+  // is required; with one, `device` may be empty and the kernel picks it. NotFound when
+  // the device is missing, InvalidArgument when the kernel refuses the next hop (a gateway
+  // that is not on-link), a destination with host bits set or no device for an on-link
+  // route.
+  Status addRoute(const Ipv4Prefix& destination, std::optional<Ipv4Address> gateway,
+                  std::string_view device);
+
+  // Deletes the main-table route to `destination`, whatever its next hop; succeeds when
+  // there is none.
+  Status deleteRoute(const Ipv4Prefix& destination);
+
+  // The IPv4 unicast routes of the main table (the kernel's on-link subnet routes
+  // included), sorted. Multipath routes are listed without gateway and device.
+  Result<std::vector<RouteEntry>> listRoutes();
+
+  // ---- IPv4 addresses (netlink_addresses.cc; addAddress above) ----
+
+  // The IPv4 addresses of `device`, or of every device when `device` is empty, sorted.
+  // NotFound when a named device is missing.
+  Result<std::vector<AddressEntry>> listAddresses(std::string_view device = "");
+
+  // Deletes `address` (address and prefix length as added) from `device`; succeeds when
+  // the device does not have it. NotFound when the device is missing.
+  Status deleteAddress(std::string_view device, const Ipv4Prefix& address);
+
  private:
   struct SocketDeleter {
     void operator()(nl_sock* sock) const;
   };
   using SocketPtr = std::unique_ptr<nl_sock, SocketDeleter>;
 
-  Netlink(SocketPtr sock, std::string namespaceName);
+  Netlink(SocketPtr sock, std::string namespaceName,
+          std::unique_ptr<netlink_internal::KernelError> kernelError);
 
-  // The Error for libnl code `code` (negative NLE_*): "<operation> \"<device>\" in <ns>: text".
-  Error error(int code, std::string_view operation, std::string_view device) const;
-  // Sets IFF_UP, a master or an MTU: one RTM_NEWLINK change request on `device`.
+  // The Error for libnl code `code` (negative NLE_*): "<operation> \"<object>\" in <ns>: text".
+  // `object` is usually a device; for routes it is the destination.
+  Error error(int code, std::string_view operation, std::string_view object) const;
+  // "namespace \"<name>\"", or "the current namespace", for messages.
+  std::string where() const;
+  // Sets or clears IFF_UP, a master, an MTU or the namespace: one change request on `device`.
   struct LinkChange;
   Status changeLink(std::string_view device, const LinkChange& change, std::string_view operation);
 
+  // Sends `message` (a request built by the caller; it keeps ownership) and waits for the
+  // kernel's acknowledgement. Returns 0 or a negative NLE_* code.
+  int sendRequest(nl_msg* message);
+
+  // Sends a dump request of `type` whose payload is the family header `header`, and calls
+  // `onMessage` for each answer. A dump the kernel reports as interrupted (the table
+  // changed meanwhile) is retried a few times, calling `onRestart` before each retry so
+  // the caller can drop what it collected. Returns 0 or a negative NLE_* code.
+  int dump(int type, const void* header, std::size_t headerSize,
+           const std::function<void(nlmsghdr*)>& onMessage, const std::function<void()>& onRestart);
+
   SocketPtr sock_;
   std::string namespaceName_;
+  // The kernel's last error answer on this socket (errno and extended-ack text), captured
+  // by the socket's error callback so that messages quote the kernel's own words. On the
+  // heap so that its address, given to libnl, survives moves of the Netlink.
+  std::unique_ptr<netlink_internal::KernelError> kernelError_;
 };
 
 }  // namespace overmesh::dataplane::kernel

@@ -228,8 +228,10 @@ TEST(TaskJsonTest, RoundTripsEveryFieldWithAttachments) {
   task.desiredState = "running";
   task.state = "failed";
   task.message = "exit status 1";
-  task.attachments = {{"n1", "10.0.0.2", "02:42:0a:00:00:02"},
-                      {"n2", "10.0.1.2", "02:42:0a:00:01:02"}};
+  task.nodeName = "h1";
+  task.exitCode = 1;
+  task.attachments = {{"n1", "front", "10.0.0.2", "02:42:0a:00:00:02"},
+                      {"n2", "back", "10.0.1.2", "02:42:0a:00:01:02"}};
   task.createdAt = "2026-11-24T14:27:00Z";
 
   Task decoded = roundTrip(task);
@@ -243,7 +245,10 @@ TEST(TaskJsonTest, RoundTripsEveryFieldWithAttachments) {
   EXPECT_EQ(decoded.state, "failed");
   EXPECT_EQ(decoded.message, "exit status 1");
   ASSERT_EQ(decoded.attachments.size(), 2u);
+  EXPECT_EQ(decoded.nodeName, "h1");
+  EXPECT_EQ(decoded.exitCode, 1);
   EXPECT_EQ(decoded.attachments[1].networkId, "n2");
+  EXPECT_EQ(decoded.attachments[1].networkName, "back");
   EXPECT_EQ(decoded.attachments[1].address, "10.0.1.2");
   EXPECT_EQ(decoded.attachments[1].mac, "02:42:0a:00:01:02");
   EXPECT_EQ(decoded.createdAt, task.createdAt);

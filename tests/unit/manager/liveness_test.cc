@@ -43,7 +43,8 @@ class LivenessTest : public ::testing::Test {
     managerNodeId_ = created->node.id;
     nodes_ = std::make_unique<NodeManager>(*store_, clock_, managerNodeId_);
     ASSERT_TRUE(nodes_->load());
-    clusterApi_ = std::make_unique<ClusterApi>(*store_, *nodes_);
+    tasks_ = std::make_unique<TaskManager>(*store_);
+    clusterApi_ = std::make_unique<ClusterApi>(*store_, *nodes_, *tasks_);
     clusterApi_->registerRoutes(server_);
     auto port = server_.listenTcp("127.0.0.1", 0);
     ASSERT_TRUE(port) << port.error().message;
@@ -97,6 +98,7 @@ class LivenessTest : public ::testing::Test {
   std::filesystem::path dir_;
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<NodeManager> nodes_;
+  std::unique_ptr<TaskManager> tasks_;
   std::unique_ptr<ClusterApi> clusterApi_;
   api::HttpServer server_;
   std::unique_ptr<api::HttpClient> client_;

@@ -1,0 +1,215 @@
+#include <chrono>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "api/types.h"
+#include "cli/cli_context.h"
+#include "cli/table.h"
+#include "common/ids.h"
+
+namespace overmesh::cli {
+namespace {
+
+struct RunOptions {
+  std::vector<std::string> networks;
+  std::string name;
+  std::string node;
+  bool detach = false;
+  std::vector<std::string> command;
+};
+
+// A task that is neither pending nor running has ended (or failed to start).
+bool settled(const nlohmann::json& task) {
+  std::string state = task.value("state", "");
+  return state != "pending";
+}
+
+Status runRun(CliContext& context, const RunOptions& options) {
+  auto client = context.client();
+  if (!client) {
+    return std::unexpected(client.error());
+  }
+  nlohmann::json body = {{"name", options.name},
+                         {"networks", options.networks},
+                         {"command", options.command}};
+  if (!options.node.empty()) {
+    body["node"] = options.node;
+  }
+  auto task = client->post("/v1/tasks", body);
+  if (!task) {
+    return std::unexpected(task.error());
+  }
+  std::string id = task->value("id", "");
+  if (!options.detach) {
+    // Wait for the node to start it, so that a failure to start is reported here.
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (!settled(*task) && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      auto current = client->get("/v1/tasks/" + id);
+      if (current) {
+        task = current;
+      }
+    }
+    std::string state = task->value("state", "");
+    if (state == "failed") {
+      return errorf(ErrorKind::FailedPrecondition, "task {} failed to start on {}: {}",
+                    task->value("name", ""), task->value("nodeName", ""),
+                    task->value("message", ""));
+    }
+    if (state == "pending") {
+      return errorf(ErrorKind::Unavailable,
+                    "task {} is still pending on {} after 30 s ({}); see `overmesh ps`",
+                    task->value("name", ""), task->value("nodeName", ""),
+                    task->value("message", ""));
+    }
+  }
+  *context.out << id << '\n';
+  return {};
+}
+
+std::string addressesOf(const api::Task& task) {
+  std::string text;
+  for (const auto& attachment : task.attachments) {
+    if (!text.empty()) {
+      text += ",";
+    }
+    text += attachment.networkName + "=" + attachment.address.substr(0, attachment.address.find('/'));
+  }
+  return text.empty() ? "-" : text;
+}
+
+Status runPs(CliContext& context, const std::string& format) {
+  auto client = context.client();
+  if (!client) {
+    return std::unexpected(client.error());
+  }
+  auto tasks = client->get("/v1/tasks");
+  if (!tasks) {
+    return std::unexpected(tasks.error());
+  }
+  if (format == "json") {
+    printJson(*context.out, *tasks);
+    return {};
+  }
+  Table table({"ID", "NAME", "NODE", "STATE", "ADDRESSES", "COMMAND"});
+  for (const auto& json : *tasks) {
+    auto task = json.get<api::Task>();
+    std::string state = task.state;
+    if ((state == "exited" || state == "failed") && task.exitCode != 0) {
+      state += fmt::format(" ({})", task.exitCode);
+    }
+    std::string command = fmt::format("{}", fmt::join(task.command, " "));
+    if (command.size() > 40) {
+      command = command.substr(0, 37) + "...";
+    }
+    table.addRow({shortId(task.id), task.name, task.nodeName, state, addressesOf(task), command});
+  }
+  table.print(*context.out);
+  return {};
+}
+
+}  // namespace
+
+void addTaskCommands(CLI::App& app, CliContext& context) {
+  auto run = std::make_shared<RunOptions>();
+  CLI::App* runCommand = app.add_subcommand("run", "Run a standalone task on attachable networks");
+  runCommand->add_option("--network", run->networks,
+                         "Network to attach (repeatable: eth0, eth1, … in order)")
+      ->required();
+  runCommand->add_option("--name", run->name, "Task name (also its hostname)");
+  runCommand->add_option("--node", run->node, "Run on this node (hostname or ID)");
+  runCommand->add_flag("-d,--detach", run->detach, "Return as soon as the task is created");
+  runCommand->add_option("command", run->command, "Command and arguments, after --")->required();
+  runCommand->callback([&context, run] {
+    context.action = [&context, run] { return runRun(context, *run); };
+  });
+
+  auto psFormat = std::make_shared<std::string>("table");
+  CLI::App* ps = app.add_subcommand("ps", "List tasks");
+  addFormatOption(ps, *psFormat);
+  ps->callback([&context, psFormat] {
+    context.action = [&context, psFormat] { return runPs(context, *psFormat); };
+  });
+
+  struct ExecOptions {
+    std::string task;
+    std::vector<std::string> command;
+    int timeoutSeconds = 60;
+  };
+  auto exec = std::make_shared<ExecOptions>();
+  CLI::App* execCommand = app.add_subcommand("exec", "Run a command inside a task's namespaces");
+  execCommand->add_option("--timeout", exec->timeoutSeconds, "Seconds before the command is killed")
+      ->capture_default_str();
+  execCommand->add_option("task", exec->task, "Task name or ID")->required();
+  execCommand->add_option("command", exec->command, "Command and arguments, after --")->required();
+  execCommand->callback([&context, exec] {
+    context.action = [&context, exec]() -> Status {
+      auto client = context.client();
+      if (!client) {
+        return std::unexpected(client.error());
+      }
+      nlohmann::json body = {{"command", exec->command},
+                             {"timeoutMs", exec->timeoutSeconds * 1000}};
+      auto result = client->post("/v1/tasks/" + pathSegment(exec->task) + "/exec", body);
+      if (!result) {
+        return std::unexpected(result.error());
+      }
+      *context.out << result->value("out", "");
+      std::cerr << result->value("err", "");
+      context.exitCode = result->value("exitCode", 1);
+      return {};
+    };
+  });
+
+  auto logsTask = std::make_shared<std::string>();
+  CLI::App* logs = app.add_subcommand("logs", "Show a task's output (stdout and stderr)");
+  logs->add_option("task", *logsTask, "Task name or ID")->required();
+  logs->callback([&context, logsTask] {
+    context.action = [&context, logsTask]() -> Status {
+      auto client = context.client();
+      if (!client) {
+        return std::unexpected(client.error());
+      }
+      auto result = client->get("/v1/tasks/" + pathSegment(*logsTask) + "/logs");
+      if (!result) {
+        return std::unexpected(result.error());
+      }
+      *context.out << result->value("logs", "");
+      return {};
+    };
+  });
+
+  struct RemoveOptions {
+    std::vector<std::string> tasks;
+    bool force = false;
+  };
+  auto remove = std::make_shared<RemoveOptions>();
+  CLI::App* rm = app.add_subcommand("rm", "Remove tasks");
+  rm->add_flag("-f,--force", remove->force, "Stop running tasks before removing them");
+  rm->add_option("task", remove->tasks, "Task names or IDs")->required();
+  rm->callback([&context, remove] {
+    context.action = [&context, remove]() -> Status {
+      auto client = context.client();
+      if (!client) {
+        return std::unexpected(client.error());
+      }
+      std::vector<std::string> failures;
+      for (const auto& task : remove->tasks) {
+        auto removed = client->del("/v1/tasks/" + pathSegment(task) +
+                                   (remove->force ? "?force=true" : ""));
+        if (!removed) {
+          failures.push_back(removed.error().message);
+          continue;
+        }
+        *context.out << task << '\n';
+      }
+      if (!failures.empty()) {
+        return errorf(ErrorKind::FailedPrecondition, "{}", fmt::join(failures, "\n"));
+      }
+      return {};
+    };
+  });
+}
+
+}  // namespace overmesh::cli

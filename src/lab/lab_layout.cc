@@ -1,0 +1,106 @@
+// Where everything of a lab is: namespace names, underlay addresses and file paths, all
+// derived from the lab's name and run directory, so that any command finds them again.
+
+#include <algorithm>
+#include <filesystem>
+
+#include "lab/lab_internal.h"
+
+namespace overmesh::lab::internal {
+
+namespace fs = std::filesystem;
+
+std::string labDir(const std::string& runDir, const std::string& name) {
+  return (fs::path(runDir) / name).string();
+}
+
+std::string underlayNamespace(const std::string& name) { return name + "-ul"; }
+
+std::string hostNamespace(const std::string& name, int index) {
+  return fmt::format("{}-h{}", name, index);
+}
+
+Ipv4Address hostAddress(int index) {
+  return Ipv4Address::fromValue(kUnderlayBase + static_cast<std::uint32_t>(index));
+}
+
+std::string recordPath(const std::string& runDir, const std::string& name) {
+  return labDir(runDir, name) + "/lab.json";
+}
+
+std::string hostDir(const LabHost& host) {
+  return fs::path(host.socketPath).parent_path().string();
+}
+
+std::string utsPinPath(const std::string& hostDir) { return hostDir + "/uts"; }
+
+std::string absoluteRunDir(const std::string& runDir) {
+  std::error_code error;
+  fs::path absolute = fs::absolute(runDir.empty() ? kDefaultRunDir : runDir, error);
+  return error ? runDir : absolute.lexically_normal().string();
+}
+
+LabHost describeHost(const std::string& runDir, const std::string& name, int index) {
+  std::string dir = fmt::format("{}/h{}", labDir(runDir, name), index);
+  LabHost host;
+  host.index = index;
+  host.name = fmt::format("h{}", index);
+  host.namespaceName = hostNamespace(name, index);
+  host.address = hostAddress(index).toString();
+  host.socketPath = dir + "/overmesh.sock";
+  host.stateDir = dir + "/state";
+  host.logPath = dir + "/overmeshd.log";
+  host.role = index == 1 ? "manager" : "worker";
+  return host;
+}
+
+int hostIndexOf(const std::string& name, std::string_view candidate) {
+  std::string prefix = name + "-h";
+  if (!candidate.starts_with(prefix) || candidate.size() == prefix.size() ||
+      candidate.size() > prefix.size() + 2) {
+    return 0;
+  }
+  int index = 0;
+  for (char c : candidate.substr(prefix.size())) {
+    if (c < '0' || c > '9') {
+      return 0;
+    }
+    index = index * 10 + (c - '0');
+  }
+  return index;
+}
+
+bool isLabNamespace(const std::string& name, std::string_view candidate) {
+  if (candidate == underlayNamespace(name) || hostIndexOf(name, candidate) > 0) {
+    return true;
+  }
+  // A task sandbox made by a lab host's daemon: "<lab>-h<i>-t-<task id>".
+  auto dash = candidate.find('-', name.size() + 2);
+  return dash != std::string_view::npos && hostIndexOf(name, candidate.substr(0, dash)) > 0;
+}
+
+Result<int> resolveHost(const std::string& name, const std::string& host) {
+  std::string_view text = host;
+  std::string labPrefix = name + "-";
+  if (text.starts_with(labPrefix)) {
+    text.remove_prefix(labPrefix.size());
+  }
+  if (text.starts_with("h")) {
+    text.remove_prefix(1);
+  }
+  int index = 0;
+  bool numeric = !text.empty() && text.size() <= 2 &&
+                 std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+  if (numeric) {
+    index = std::stoi(std::string(text));
+  }
+  if (index < 1 || index > kMaxHosts) {
+    return errorf(ErrorKind::InvalidArgument,
+                  "\"{}\" is not a lab host: use its number (2), its name (h2) or its namespace "
+                  "({}-h2)",
+                  host, name);
+  }
+  return index;
+}
+
+}  // namespace overmesh::lab::internal

@@ -1,0 +1,195 @@
+// The lab's files: lab.json (what `lab up` made, and the daemons' pids), read, written
+// atomically and locked while a daemon is restarted; and its JSON form.
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "lab/lab_internal.h"
+
+namespace overmesh::lab {
+namespace internal {
+
+namespace fs = std::filesystem;
+using dataplane::kernel::UniqueFd;
+
+std::string readFile(const std::string& path) {
+  std::ifstream file(path, std::ios::binary);
+  std::stringstream content;
+  content << file.rdbuf();
+  return content.str();
+}
+
+Status writeFileAtomically(const std::string& path, const std::string& content) {
+  std::string temporary = path + ".tmp";
+  int fd = open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    return errorf(ErrorKind::Unavailable, "write {}: {}", temporary, errnoText(errno));
+  }
+  UniqueFd file(fd);
+  std::size_t written = 0;
+  while (written < content.size()) {
+    ssize_t n = write(fd, content.data() + written, content.size() - written);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n < 0) {
+      int err = errno;
+      unlink(temporary.c_str());
+      return errorf(ErrorKind::Unavailable, "write {}: {}", temporary, errnoText(err));
+    }
+    written += static_cast<std::size_t>(n);
+  }
+  if (fsync(fd) != 0) {
+    int err = errno;
+    unlink(temporary.c_str());
+    return errorf(ErrorKind::Unavailable, "fsync {}: {}", temporary, errnoText(err));
+  }
+  file.reset();
+  if (rename(temporary.c_str(), path.c_str()) != 0) {
+    int err = errno;
+    unlink(temporary.c_str());
+    return errorf(ErrorKind::Unavailable, "rename {} to {}: {}", temporary, path, errnoText(err));
+  }
+  return {};
+}
+
+Result<LabRecord> readRecord(const std::string& runDir, const std::string& name) {
+  std::string path = recordPath(runDir, name);
+  if (!fs::exists(path)) {
+    auto namespaces = labNamespaces(name);
+    if (namespaces && !namespaces->empty()) {
+      return errorf(ErrorKind::FailedPrecondition,
+                    "lab \"{}\" has namespaces ({}) but no {}: it was not completely built or "
+                    "its record was removed; run `overmesh lab down --name {}`",
+                    name, fmt::join(*namespaces, ", "), path, name);
+    }
+    return errorf(ErrorKind::NotFound,
+                  "no lab named \"{}\" (no {}); create one with `overmesh lab up --name {}`", name,
+                  path, name);
+  }
+  try {
+    auto record = nlohmann::json::parse(readFile(path)).get<LabRecord>();
+    if (record.hosts.empty()) {
+      return errorf(ErrorKind::FailedPrecondition, "{} lists no hosts", path);
+    }
+    return record;
+  } catch (const nlohmann::json::exception& error) {
+    return errorf(ErrorKind::FailedPrecondition,
+                  "{} is damaged ({}); run `overmesh lab down --name {}` and build the lab again",
+                  path, error.what(), name);
+  }
+}
+
+Status writeRecord(const LabRecord& record) {
+  return writeFileAtomically(recordPath(record.runDir, record.name),
+                             nlohmann::json(record).dump(2) + "\n");
+}
+
+Result<RecordLock> RecordLock::acquire(const std::string& runDir, const std::string& name) {
+  std::string dir = labDir(runDir, name);
+  int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) {
+    return errorf(errno == ENOENT ? ErrorKind::NotFound : ErrorKind::Unavailable,
+                  "open the lab directory {}: {}", dir, errnoText(errno));
+  }
+  UniqueFd locked(fd);
+  int result = 0;
+  do {
+    result = flock(fd, LOCK_EX);
+  } while (result != 0 && errno == EINTR);
+  if (result != 0) {
+    return errorf(ErrorKind::Unavailable, "lock {}: {}", dir, errnoText(errno));
+  }
+  return RecordLock(std::move(locked));
+}
+
+}  // namespace internal
+
+using internal::kUnderlayBase;
+using internal::kUnderlayBridge;
+using internal::kUnderlayMtu;
+using internal::kUnderlayPrefixLength;
+
+void to_json(nlohmann::json& json, const LabHost& value) {
+  json = nlohmann::json{{"index", value.index},
+                        {"name", value.name},
+                        {"namespace", value.namespaceName},
+                        {"hostname", value.namespaceName},
+                        {"address", value.address},
+                        {"socket", value.socketPath},
+                        {"stateDir", value.stateDir},
+                        {"log", value.logPath},
+                        {"pid", value.pid},
+                        {"role", value.role}};
+}
+
+void from_json(const nlohmann::json& json, LabHost& value) {
+  json.at("index").get_to(value.index);
+  json.at("name").get_to(value.name);
+  json.at("namespace").get_to(value.namespaceName);
+  json.at("address").get_to(value.address);
+  json.at("socket").get_to(value.socketPath);
+  value.stateDir = json.value("stateDir", "");
+  value.logPath = json.value("log", "");
+  json.at("pid").get_to(value.pid);
+  value.role = json.value("role", "");
+}
+
+void to_json(nlohmann::json& json, const LabRecord& value) {
+  json = nlohmann::json{{"name", value.name},
+                        {"runDir", value.runDir},
+                        {"overmeshd", value.overmeshdPath},
+                        {"logLevel", value.logLevel},
+                        {"underlay",
+                         {{"namespace", value.underlayNamespace},
+                          {"bridge", kUnderlayBridge},
+                          {"mtu", kUnderlayMtu},
+                          {"subnet", fmt::format("{}/{}", Ipv4Address::fromValue(kUnderlayBase),
+                                                 kUnderlayPrefixLength)}}},
+                        {"managerAddress", value.managerAddress},
+                        {"hosts", value.hosts}};
+}
+
+void from_json(const nlohmann::json& json, LabRecord& value) {
+  json.at("name").get_to(value.name);
+  value.runDir = json.value("runDir", "");
+  value.overmeshdPath = json.value("overmeshd", "");
+  value.logLevel = json.value("logLevel", "info");
+  value.underlayNamespace = json.at("underlay").at("namespace").get<std::string>();
+  value.managerAddress = json.value("managerAddress", "");
+  json.at("hosts").get_to(value.hosts);
+}
+
+void to_json(nlohmann::json& json, const LabHostStatus& value) {
+  json = value.host;
+  json["daemonAlive"] = value.daemonAlive;
+  json["nodeState"] = value.nodeState;
+  json["nodeRole"] = value.nodeRole;
+}
+
+void to_json(nlohmann::json& json, const LabStatus& value) {
+  json = nlohmann::json{{"name", value.name}, {"hosts", value.hosts}};
+  if (!value.managerError.empty()) {
+    json["managerError"] = value.managerError;
+  }
+}
+
+void to_json(nlohmann::json& json, const DownReport& value) {
+  json = nlohmann::json{{"namespaces", value.namespaces},
+                        {"processes", value.processes},
+                        {"killed", value.killed},
+                        {"removedRunDir", value.removedRunDir}};
+}
+
+void to_json(nlohmann::json& json, const StopReport& value) {
+  json = nlohmann::json{
+      {"host", value.host}, {"wasRunning", value.wasRunning}, {"neededKill", value.neededKill}};
+}
+
+}  // namespace overmesh::lab

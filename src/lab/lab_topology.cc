@@ -1,0 +1,126 @@
+// The lab's kernel objects: its network namespaces (the underlay with its bridge, one per
+// host), the veth links between them, and the pins that keep each host's UTS namespace
+// (its hostname) alive between daemons. All link work goes through libnl (netlink.h).
+
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <sys/mount.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <filesystem>
+
+#include "lab/lab_internal.h"
+
+namespace overmesh::lab::internal {
+
+namespace fs = std::filesystem;
+namespace kernel = dataplane::kernel;
+using kernel::Netlink;
+using kernel::UniqueFd;
+
+Result<std::vector<std::string>> labNamespaces(const std::string& name) {
+  auto all = kernel::listNamespaces(name + "-");
+  if (!all) {
+    return std::unexpected(all.error());
+  }
+  std::vector<std::string> ours;
+  for (const auto& candidate : *all) {
+    if (isLabNamespace(name, candidate)) {
+      ours.push_back(candidate);
+    }
+  }
+  return ours;
+}
+
+Status buildUnderlay(const std::string& name) {
+  std::string underlay = underlayNamespace(name);
+  if (auto made = kernel::createNamespace(underlay); !made) {
+    return made;
+  }
+  auto netlink = Netlink::open(underlay);
+  if (!netlink) {
+    return std::unexpected(netlink.error());
+  }
+  if (auto bridge = netlink->createBridge(kUnderlayBridge, kUnderlayMtu); !bridge) {
+    return bridge;
+  }
+  return netlink->setUp(kUnderlayBridge);
+}
+
+Status buildHost(Netlink& underlay, const LabHost& host) {
+  if (auto made = kernel::createNamespace(host.namespaceName); !made) {
+    return made;
+  }
+  auto hostFd = kernel::openNamespace(host.namespaceName);
+  if (!hostFd) {
+    return std::unexpected(hostFd.error());
+  }
+  if (auto pair = underlay.createVethPair(host.name, "eth0", hostFd->get(), kUnderlayMtu); !pair) {
+    return pair;
+  }
+  if (auto port = underlay.setMaster(host.name, kUnderlayBridge); !port) {
+    return port;
+  }
+  if (auto up = underlay.setUp(host.name); !up) {
+    return up;
+  }
+  auto netlink = Netlink::open(host.namespaceName);
+  if (!netlink) {
+    return std::unexpected(netlink.error());
+  }
+  if (auto lo = netlink->setUp("lo"); !lo) {
+    return lo;
+  }
+  auto prefix = Ipv4Prefix::fromParts(Ipv4Address::parse(host.address).value_or(Ipv4Address()),
+                                      kUnderlayPrefixLength);
+  if (!prefix) {
+    return std::unexpected(prefix.error());
+  }
+  if (auto address = netlink->addAddress("eth0", *prefix); !address) {
+    return address;
+  }
+  return netlink->setUp("eth0");
+}
+
+Status pinUtsNamespace(pid_t pid, const std::string& hostDir) {
+  std::string pin = utsPinPath(hostDir);
+  int pinFd = open(pin.c_str(), O_RDONLY | O_CREAT | O_CLOEXEC, 0644);
+  if (pinFd < 0) {
+    return errorf(ErrorKind::Unavailable, "create {}: {}", pin, errnoText(errno));
+  }
+  close(pinFd);
+  std::string source = fmt::format("/proc/{}/ns/uts", pid);
+  if (mount(source.c_str(), pin.c_str(), "none", MS_BIND, nullptr) != 0) {
+    return errorf(ErrorKind::Unavailable, "bind-mount {} onto {}: {}", source, pin,
+                  errnoText(errno));
+  }
+  return {};
+}
+
+UniqueFd openPinnedUts(const std::string& hostDir) {
+  std::string pin = utsPinPath(hostDir);
+  UniqueFd fd(open(pin.c_str(), O_RDONLY | O_CLOEXEC));
+  struct statfs info {};
+  // Before the bind mount (or after a failed one) the pin is an empty regular file.
+  if (!fd.valid() || fstatfs(fd.get(), &info) != 0 || info.f_type != NSFS_MAGIC) {
+    return UniqueFd();
+  }
+  return fd;
+}
+
+std::vector<std::string> unpinUtsNamespaces(const std::string& dir) {
+  std::vector<std::string> failures;
+  std::error_code error;
+  for (const auto& entry : fs::directory_iterator(dir, error)) {
+    std::string pin = utsPinPath(entry.path().string());
+    if (umount2(pin.c_str(), MNT_DETACH) != 0 && errno != EINVAL && errno != ENOENT &&
+        errno != ENOTDIR) {
+      failures.push_back(fmt::format("unmount {}: {}", pin, errnoText(errno)));
+    }
+  }
+  return failures;
+}
+
+}  // namespace overmesh::lab::internal

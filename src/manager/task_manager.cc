@@ -1,0 +1,309 @@
+#include "manager/task_manager.h"
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "common/ids.h"
+#include "common/ip.h"
+#include "common/json.h"
+#include "common/mac.h"
+#include "ipam/ipam.h"
+#include "manager/keys.h"
+#include "manager/network_rules.h"
+#include "manager/object_lookup.h"
+#include "manager/scheduler.h"
+
+namespace overmesh::manager {
+namespace {
+
+constexpr int kMaxAttempts = 8;
+
+template <typename T>
+Result<std::vector<std::pair<T, store::Revision>>> readAll(store::Store& store,
+                                                           std::string_view prefix) {
+  auto range = store.range(std::string(prefix));
+  if (!range) {
+    return std::unexpected(range.error());
+  }
+  std::vector<std::pair<T, store::Revision>> objects;
+  for (const auto& kv : range->kvs) {
+    auto object = decodeJson<T>(kv.value, kv.key);
+    if (!object) {
+      return errorf(ErrorKind::Internal, "corrupt record: {}", object.error().message);
+    }
+    objects.emplace_back(std::move(*object), kv.modRevision);
+  }
+  return objects;
+}
+
+template <typename T>
+std::vector<NamedObject> namesOf(const std::vector<std::pair<T, store::Revision>>& objects) {
+  std::vector<NamedObject> named;
+  for (const auto& [object, revision] : objects) {
+    named.push_back({object.id, object.name});
+  }
+  return named;
+}
+
+}  // namespace
+
+TaskManager::TaskManager(store::Store& store) : store_(store) {}
+
+Result<std::vector<std::pair<api::Task, store::Revision>>> TaskManager::readTasks() {
+  auto tasks = readAll<api::Task>(store_, keys::kTasks);
+  if (tasks) {
+    std::sort(tasks->begin(), tasks->end(),
+              [](const auto& a, const auto& b) { return a.first.name < b.first.name; });
+  }
+  return tasks;
+}
+
+Result<api::Task> TaskManager::run(const RunRequest& request) {
+  if (request.command.empty() || request.command.front().empty()) {
+    return errorf(ErrorKind::InvalidArgument,
+                  "run: a command is required after --, e.g. `overmesh run --network NET -- "
+                  "sleep 3600`");
+  }
+  if (request.networks.empty()) {
+    return errorf(ErrorKind::InvalidArgument,
+                  "run: at least one --network is required (an attachable overlay network)");
+  }
+  if (!request.name.empty()) {
+    if (auto valid = validateObjectName("task", request.name); !valid) {
+      return std::unexpected(valid.error().withContext("run"));
+    }
+  }
+  std::lock_guard lock(mutex_);
+  for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
+    auto networks = readAll<api::Network>(store_, keys::kNetworks);
+    if (!networks) {
+      return std::unexpected(networks.error());
+    }
+    // The per-network guards are read before the tasks, so an attach that lands in
+    // between fails our compare and we retry with fresh data.
+    std::vector<const api::Network*> chosen;
+    std::map<std::string, store::Revision> guardRevisions;
+    for (const auto& reference : request.networks) {
+      auto index = findByReference("network", namesOf(*networks), reference);
+      if (!index) {
+        return std::unexpected(index.error().withContext("run"));
+      }
+      const api::Network& network = (*networks)[*index].first;
+      if (std::any_of(chosen.begin(), chosen.end(),
+                      [&](const api::Network* n) { return n->id == network.id; })) {
+        return errorf(ErrorKind::InvalidArgument, "run: network {} is given twice",
+                      network.name);
+      }
+      if (!network.attachable) {
+        return errorf(ErrorKind::FailedPrecondition,
+                      "run: network {} is not attachable: standalone tasks can join only "
+                      "networks created with --attachable (`overmesh network create -d overlay "
+                      "--attachable {}`)",
+                      network.name, network.name);
+      }
+      auto guard = store_.get(keys::networkAttachmentGuard(network.id));
+      if (!guard) {
+        return std::unexpected(guard.error());
+      }
+      guardRevisions[network.id] = *guard ? (*guard)->modRevision : 0;
+      chosen.push_back(&network);
+    }
+    auto tasks = readTasks();
+    if (!tasks) {
+      return std::unexpected(tasks.error());
+    }
+    std::string name = request.name;
+    if (name.empty()) {
+      name = "task-" + newObjectId().substr(0, 8);
+    }
+    for (const auto& [task, revision] : *tasks) {
+      if (task.name == name) {
+        return errorf(ErrorKind::Conflict,
+                      "run: a task named {} already exists (ID {}); choose another --name or "
+                      "remove it with `overmesh rm {}`",
+                      name, shortId(task.id), name);
+      }
+    }
+    auto nodes = readAll<api::Node>(store_, keys::kNodes);
+    if (!nodes) {
+      return std::unexpected(nodes.error());
+    }
+    std::vector<api::Node> nodeList;
+    for (auto& [node, revision] : *nodes) {
+      nodeList.push_back(std::move(node));
+    }
+    std::sort(nodeList.begin(), nodeList.end(),
+              [](const auto& a, const auto& b) { return a.hostname < b.hostname; });
+    std::vector<api::Task> taskList;
+    for (const auto& [task, revision] : *tasks) {
+      taskList.push_back(task);
+    }
+    auto node = pickNode(nodeList, taskList, request.node);
+    if (!node) {
+      return std::unexpected(node.error().withContext("run"));
+    }
+
+    api::Task task;
+    task.id = newObjectId();
+    task.name = name;
+    task.nodeId = node->id;
+    task.nodeName = node->hostname;
+    task.command = request.command;
+    task.desiredState = "running";
+    task.state = "pending";
+    task.message = "waiting for " + node->hostname;
+    task.createdAt = nowRfc3339();
+    for (const api::Network* network : chosen) {
+      auto subnet = Ipv4Prefix::parse(network->subnet);
+      auto gateway = Ipv4Address::parse(network->gateway);
+      if (!subnet || !gateway) {
+        return errorf(ErrorKind::Internal, "network {} has a corrupt subnet or gateway",
+                      network->name);
+      }
+      std::set<Ipv4Address> used;
+      for (const auto& other : taskList) {
+        for (const auto& attachment : other.attachments) {
+          if (attachment.networkId == network->id) {
+            if (auto address = Ipv4Prefix::parse(attachment.address)) {
+              used.insert(address->address());
+            }
+          }
+        }
+      }
+      auto address = ipam::allocateHostAddress(*subnet, *gateway, used);
+      if (!address) {
+        return std::unexpected(address.error().withContext(
+            fmt::format("run: network {}", network->name)));
+      }
+      task.attachments.push_back({network->id, network->name,
+                                  fmt::format("{}/{}", address->toString(), subnet->length()),
+                                  macForIp(*address).toString()});
+    }
+
+    store::Txn txn;
+    txn.compares.push_back(store::Compare::absent(keys::taskName(name)));
+    for (const api::Network* network : chosen) {
+      txn.compares.push_back(store::Compare::modRevisionIs(
+          keys::networkAttachmentGuard(network->id), guardRevisions[network->id]));
+      txn.compares.push_back(store::Compare{keys::network(network->id),
+                                            store::Compare::Target::CreateRevision,
+                                            store::Compare::Op::Greater, "", 0});
+      txn.success.push_back(
+          store::Operation::put(keys::networkAttachmentGuard(network->id), task.id));
+    }
+    txn.success.push_back(store::Operation::put(keys::task(task.id), encodeJson(task)));
+    txn.success.push_back(store::Operation::put(keys::taskName(name), task.id));
+    auto committed = store_.txn(txn);
+    if (!committed) {
+      return std::unexpected(committed.error().withContext("run"));
+    }
+    if (committed->succeeded) {
+      return task;
+    }
+  }
+  return errorf(ErrorKind::Unavailable,
+                "run: the networks kept changing under concurrent requests; retry");
+}
+
+Result<std::vector<api::Task>> TaskManager::list() {
+  auto tasks = readTasks();
+  if (!tasks) {
+    return std::unexpected(tasks.error());
+  }
+  std::vector<api::Task> result;
+  for (auto& [task, revision] : *tasks) {
+    result.push_back(std::move(task));
+  }
+  return result;
+}
+
+Result<api::Task> TaskManager::inspect(const std::string& reference) {
+  auto tasks = readTasks();
+  if (!tasks) {
+    return std::unexpected(tasks.error());
+  }
+  auto index = findByReference("task", namesOf(*tasks), reference);
+  if (!index) {
+    return std::unexpected(index.error());
+  }
+  return (*tasks)[*index].first;
+}
+
+Result<api::Task> TaskManager::remove(const std::string& reference, bool force) {
+  std::lock_guard lock(mutex_);
+  auto tasks = readTasks();
+  if (!tasks) {
+    return std::unexpected(tasks.error());
+  }
+  auto index = findByReference("task", namesOf(*tasks), reference);
+  if (!index) {
+    return std::unexpected(index.error().withContext("rm"));
+  }
+  const auto& [task, revision] = (*tasks)[*index];
+  bool active = task.state == "running" || task.state == "pending";
+  if (active && !force) {
+    return errorf(ErrorKind::FailedPrecondition,
+                  "rm: task {} is {} on {}; use `overmesh rm -f {}` to stop and remove it",
+                  task.name, task.state, task.nodeName, task.name);
+  }
+  store::Txn txn;
+  txn.compares.push_back(store::Compare::modRevisionIs(keys::task(task.id), revision));
+  txn.success.push_back(store::Operation::del(keys::task(task.id)));
+  txn.success.push_back(store::Operation::del(keys::taskName(task.name)));
+  for (const auto& attachment : task.attachments) {
+    txn.success.push_back(
+        store::Operation::put(keys::networkAttachmentGuard(attachment.networkId), task.id));
+  }
+  auto committed = store_.txn(txn);
+  if (!committed) {
+    return std::unexpected(committed.error().withContext("rm"));
+  }
+  if (!committed->succeeded) {
+    return errorf(ErrorKind::Conflict, "rm: task {} changed while it was being removed; retry",
+                  task.name);
+  }
+  return task;
+}
+
+Status TaskManager::reportStatus(const StatusReport& report) {
+  for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
+    auto record = store_.get(keys::task(report.taskId));
+    if (!record) {
+      return std::unexpected(record.error());
+    }
+    if (!*record) {
+      return errorf(ErrorKind::NotFound, "task {} not found", report.taskId);
+    }
+    auto task = decodeJson<api::Task>((*record)->value, (*record)->key);
+    if (!task) {
+      return errorf(ErrorKind::Internal, "corrupt task record: {}", task.error().message);
+    }
+    if (task->nodeId != report.nodeId) {
+      return errorf(ErrorKind::FailedPrecondition, "task {} is not placed on node {}",
+                    report.taskId, report.nodeId);
+    }
+    if (task->state == report.state && task->message == report.message &&
+        task->exitCode == report.exitCode) {
+      return {};
+    }
+    task->state = report.state;
+    task->message = report.message;
+    task->exitCode = report.exitCode;
+    store::Txn txn;
+    txn.compares.push_back(
+        store::Compare::modRevisionIs(keys::task(report.taskId), (*record)->modRevision));
+    txn.success.push_back(store::Operation::put(keys::task(report.taskId), encodeJson(*task)));
+    auto committed = store_.txn(txn);
+    if (!committed) {
+      return std::unexpected(committed.error());
+    }
+    if (committed->succeeded) {
+      return {};
+    }
+  }
+  return errorf(ErrorKind::Unavailable, "task {} kept changing; status not recorded",
+                report.taskId);
+}
+
+}  // namespace overmesh::manager

@@ -1,0 +1,135 @@
+#include "dataplane/overlay_plan.h"
+
+#include <gtest/gtest.h>
+
+namespace overmesh::dataplane {
+namespace {
+
+api::Network network(std::string id, std::string name, std::uint32_t vni, bool internal = false) {
+  api::Network n;
+  n.id = std::move(id);
+  n.name = std::move(name);
+  n.vni = vni;
+  n.subnet = "10.0.15.0/24";
+  n.gateway = "10.0.15.1";
+  n.internal = internal;
+  return n;
+}
+
+api::Node node(std::string id, std::string address) {
+  api::Node n;
+  n.id = std::move(id);
+  n.hostname = n.id;
+  n.address = std::move(address);
+  n.state = "ready";
+  return n;
+}
+
+api::Task task(std::string id, std::string nodeId,
+               std::vector<std::pair<std::string, std::string>> attachments) {
+  api::Task t;
+  t.id = std::move(id);
+  t.name = t.id;
+  t.nodeId = std::move(nodeId);
+  t.desiredState = "running";
+  for (const auto& [networkId, address] : attachments) {
+    auto ip = Ipv4Prefix::parse(address);
+    t.attachments.push_back({networkId, networkId, address, macForIp(ip->address()).toString()});
+  }
+  return t;
+}
+
+class OverlayPlanTest : public ::testing::Test {
+ protected:
+  std::vector<api::Network> networks_ = {network("n1", "chaos_net", 4096),
+                                         network("n2", "other", 4097),
+                                         network("n3", "private", 4098, true)};
+  std::vector<api::Node> nodes_ = {node("a", "198.18.0.1"), node("b", "198.18.0.2"),
+                                   node("c", "198.18.0.3")};
+  Ipv4Address selfAddress_ = *Ipv4Address::parse("198.18.0.1");
+};
+
+
+TEST_F(OverlayPlanTest, NoLocalTaskMeansNoDevices) {
+  std::vector<api::Task> tasks = {task("t2", "b", {{"n1", "10.0.15.3/24"}})};
+  auto plan = planNode("a", selfAddress_, 1500, networks_, nodes_, tasks);
+  EXPECT_TRUE(plan.networks.empty());
+  EXPECT_TRUE(plan.sandboxes.empty());
+}
+
+TEST_F(OverlayPlanTest, LocalTaskGetsDevicesAndRemotePeers) {
+  std::vector<api::Task> tasks = {task("t1", "a", {{"n1", "10.0.15.2/24"}}),
+                                  task("t2", "b", {{"n1", "10.0.15.3/24"}}),
+                                  task("t3", "c", {{"n1", "10.0.15.4/24"}}),
+                                  task("t4", "b", {{"n2", "10.0.0.2/24"}})};
+  auto plan = planNode("a", selfAddress_, 1500, networks_, nodes_, tasks);
+  ASSERT_EQ(plan.networks.size(), 1u) << "only the network with a local task";
+  const auto& n1 = plan.networks[0];
+  EXPECT_EQ(n1.vni, 4096u);
+  EXPECT_EQ(n1.bridge, "ombr4096");
+  EXPECT_EQ(n1.vxlan, "omvx4096");
+  EXPECT_EQ(n1.mtu, 1450u);
+  ASSERT_EQ(n1.remotes.size(), 2u);
+  EXPECT_EQ(n1.remotes[0].address.toString(), "10.0.15.3");
+  EXPECT_EQ(n1.remotes[0].vtep.toString(), "198.18.0.2");
+  EXPECT_EQ(n1.remotes[0].mac.toString(), "02:42:0a:00:0f:03");
+  EXPECT_EQ(n1.remotes[1].vtep.toString(), "198.18.0.3");
+}
+
+TEST_F(OverlayPlanTest, MtuFollowsTheUnderlay) {
+  std::vector<api::Task> tasks = {task("t1", "a", {{"n1", "10.0.15.2/24"}})};
+  auto plan = planNode("a", selfAddress_, 9000, networks_, nodes_, tasks);
+  ASSERT_EQ(plan.sandboxes.size(), 1u);
+  EXPECT_EQ(plan.networks[0].mtu, 8950u);
+  EXPECT_EQ(plan.sandboxes[0].interfaces[0].mtu, 8950u);
+}
+
+TEST_F(OverlayPlanTest, InterfacesFollowTheTasksNetworkOrder) {
+  std::vector<api::Task> tasks = {
+      task("t1", "a", {{"n2", "10.0.0.2/24"}, {"n1", "10.0.15.2/24"}})};
+  auto plan = planNode("a", selfAddress_, 1500, networks_, nodes_, tasks);
+  ASSERT_EQ(plan.sandboxes.size(), 1u);
+  const auto& interfaces = plan.sandboxes[0].interfaces;
+  ASSERT_EQ(interfaces.size(), 2u);
+  EXPECT_EQ(interfaces[0].name, "eth0");
+  EXPECT_EQ(interfaces[0].bridge, "ombr4097");
+  EXPECT_EQ(interfaces[1].name, "eth1");
+  EXPECT_EQ(interfaces[1].bridge, "ombr4096");
+  EXPECT_NE(interfaces[0].hostVeth, interfaces[1].hostVeth);
+  EXPECT_LE(interfaces[0].hostVeth.size(), 15u);
+  EXPECT_TRUE(plan.sandboxes[0].egress);
+}
+
+TEST_F(OverlayPlanTest, OnlyInternalNetworksMeansNoEgress) {
+  std::vector<api::Task> tasks = {task("t1", "a", {{"n3", "10.0.15.2/24"}})};
+  auto plan = planNode("a", selfAddress_, 1500, networks_, nodes_, tasks);
+  ASSERT_EQ(plan.sandboxes.size(), 1u);
+  EXPECT_FALSE(plan.sandboxes[0].egress);
+}
+
+TEST_F(OverlayPlanTest, StoppedTasksAreNeitherWiredNorPeers) {
+  auto local = task("t1", "a", {{"n1", "10.0.15.2/24"}});
+  auto remote = task("t2", "b", {{"n1", "10.0.15.3/24"}});
+  remote.desiredState = "shutdown";
+  auto plan = planNode("a", selfAddress_, 1500, networks_, nodes_, {local, remote});
+  ASSERT_EQ(plan.networks.size(), 1u);
+  EXPECT_TRUE(plan.networks[0].remotes.empty());
+}
+
+TEST_F(OverlayPlanTest, TaskOnAMissingNetworkIsAProblemNotACrash) {
+  std::vector<api::Task> tasks = {task("t1", "a", {{"gone", "10.0.15.2/24"}})};
+  auto plan = planNode("a", selfAddress_, 1500, networks_, nodes_, tasks);
+  EXPECT_TRUE(plan.sandboxes.empty());
+  ASSERT_EQ(plan.problems.size(), 1u);
+}
+
+TEST(DeviceNamesTest, ArePredictableAndFitIfnamsiz) {
+  EXPECT_EQ(bridgeName(16777215), "ombr16777215");
+  EXPECT_EQ(hostVethName("abcdefghijklmnopqrstuvwxy", 3),
+            hostVethName("abcdefghijklmnopqrstuvwxy", 3));
+  EXPECT_LE(hostVethName("abcdefghijklmnopqrstuvwxy", 9).size(), 15u);
+  EXPECT_NE(hostVethName("task-one", 0), hostVethName("task-two", 0));
+}
+
+}  // namespace
+}  // namespace overmesh::dataplane

@@ -1,0 +1,197 @@
+#include "manager/task_manager.h"
+
+#include <filesystem>
+#include <set>
+#include <thread>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "common/clock.h"
+#include "common/json.h"
+#include "manager/cluster_manager.h"
+#include "manager/keys.h"
+#include "manager/network_manager.h"
+#include "store/sqlite/sqlite_store.h"
+
+namespace overmesh::manager {
+namespace {
+
+using ::testing::HasSubstr;
+
+class TaskManagerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("overmesh-tasks-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::create_directories(dir_);
+    auto store = store::SqliteStore::open((dir_ / "store.db").string(), clock_);
+    ASSERT_TRUE(store) << store.error().message;
+    store_ = std::move(*store);
+    ClusterManager clusters(*store_);
+    auto created = clusters.init({}, {"h1", "198.18.0.1", "198.18.0.1:2377"});
+    ASSERT_TRUE(created);
+    managerNode_ = created->node;
+    addNode("n2", "h2", "ready");
+    addNode("n3", "h3", "down");
+    networks_ = std::make_unique<NetworkManager>(*store_);
+    tasks_ = std::make_unique<TaskManager>(*store_);
+    api::NetworkCreateRequest chaos;
+    chaos.name = "chaos_net";
+    chaos.subnet = "10.0.15.0/24";
+    chaos.attachable = true;
+    ASSERT_TRUE(networks_->create(chaos));
+    api::NetworkCreateRequest closed;
+    closed.name = "closed";
+    ASSERT_TRUE(networks_->create(closed));
+  }
+
+  void TearDown() override {
+    store_->close();
+    std::filesystem::remove_all(dir_);
+  }
+
+  void addNode(const std::string& id, const std::string& hostname, const std::string& state) {
+    api::Node node;
+    node.id = id;
+    node.hostname = hostname;
+    node.address = "198.18.0.9";
+    node.role = "worker";
+    node.state = state;
+    ASSERT_TRUE(store_->put(keys::node(id), encodeJson(node)));
+  }
+
+  RunRequest request(std::string name, std::vector<std::string> networks = {"chaos_net"}) {
+    return RunRequest{std::move(name), std::move(networks), std::nullopt, {"sleep", "60"}};
+  }
+
+  ManualClock clock_;
+  std::filesystem::path dir_;
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<NetworkManager> networks_;
+  std::unique_ptr<TaskManager> tasks_;
+  api::Node managerNode_;
+};
+
+TEST_F(TaskManagerTest, RunAllocatesAddressAndMacAfterTheGateway) {
+  auto task = tasks_->run(request("a"));
+  ASSERT_TRUE(task) << task.error().message;
+  ASSERT_EQ(task->attachments.size(), 1u);
+  EXPECT_EQ(task->attachments[0].address, "10.0.15.2/24");
+  EXPECT_EQ(task->attachments[0].mac, "02:42:0a:00:0f:02");
+  EXPECT_EQ(task->attachments[0].networkName, "chaos_net");
+  EXPECT_EQ(task->state, "pending");
+  EXPECT_EQ(task->desiredState, "running");
+  auto second = tasks_->run(request("b"));
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second->attachments[0].address, "10.0.15.3/24");
+}
+
+TEST_F(TaskManagerTest, TasksSpreadOverReadyNodesOnly) {
+  std::set<std::string> nodes;
+  for (int i = 0; i < 4; ++i) {
+    auto task = tasks_->run(request("t" + std::to_string(i)));
+    ASSERT_TRUE(task);
+    nodes.insert(task->nodeName);
+    EXPECT_NE(task->nodeName, "h3") << "h3 is down";
+  }
+  EXPECT_EQ(nodes, (std::set<std::string>{"h1", "h2"}));
+}
+
+TEST_F(TaskManagerTest, PinnedToANode) {
+  auto run = request("pinned");
+  run.node = "h2";
+  auto task = tasks_->run(run);
+  ASSERT_TRUE(task);
+  EXPECT_EQ(task->nodeId, "n2");
+}
+
+TEST_F(TaskManagerTest, NonAttachableNetworkIsRefusedAndNothingWritten) {
+  auto before = *store_->currentRevision();
+  auto refused = tasks_->run(request("x", {"closed"}));
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().kind, ErrorKind::FailedPrecondition);
+  EXPECT_THAT(refused.error().message, HasSubstr("network closed is not attachable"));
+  EXPECT_EQ(*store_->currentRevision(), before);
+}
+
+TEST_F(TaskManagerTest, BadRequestsAreRefused) {
+  auto noCommand = request("x");
+  noCommand.command.clear();
+  EXPECT_EQ(tasks_->run(noCommand).error().kind, ErrorKind::InvalidArgument);
+  EXPECT_EQ(tasks_->run(request("x", {})).error().kind, ErrorKind::InvalidArgument);
+  EXPECT_EQ(tasks_->run(request("x", {"nope"})).error().kind, ErrorKind::NotFound);
+  EXPECT_EQ(tasks_->run(request("x", {"chaos_net", "chaos_net"})).error().kind,
+            ErrorKind::InvalidArgument);
+  EXPECT_EQ(tasks_->run(request("bad name")).error().kind, ErrorKind::InvalidArgument);
+  ASSERT_TRUE(tasks_->run(request("taken")));
+  EXPECT_EQ(tasks_->run(request("taken")).error().kind, ErrorKind::Conflict);
+}
+
+TEST_F(TaskManagerTest, NetworkInUseCannotBeRemovedUntilTheTaskIs) {
+  auto task = tasks_->run(request("user"));
+  ASSERT_TRUE(task);
+  auto refused = networks_->remove("chaos_net");
+  ASSERT_FALSE(refused);
+  EXPECT_THAT(refused.error().message, HasSubstr("in use by task(s) user"));
+  ASSERT_TRUE(tasks_->remove("user", true));
+  EXPECT_TRUE(networks_->remove("chaos_net"));
+}
+
+TEST_F(TaskManagerTest, RunningTaskNeedsForceToRemove) {
+  auto task = tasks_->run(request("busy"));
+  ASSERT_TRUE(task);
+  ASSERT_TRUE(tasks_->reportStatus({task->id, task->nodeId, "running", "", 0}));
+  auto refused = tasks_->remove("busy", false);
+  ASSERT_FALSE(refused);
+  EXPECT_THAT(refused.error().message, HasSubstr("rm -f busy"));
+  ASSERT_TRUE(tasks_->reportStatus({task->id, task->nodeId, "exited", "exit code 0", 0}));
+  EXPECT_TRUE(tasks_->remove("busy", false));
+}
+
+TEST_F(TaskManagerTest, AddressesAreReusedAfterRemoval) {
+  ASSERT_TRUE(tasks_->run(request("a")));
+  ASSERT_TRUE(tasks_->run(request("b")));
+  ASSERT_TRUE(tasks_->remove("a", true));
+  auto c = tasks_->run(request("c"));
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->attachments[0].address, "10.0.15.2/24");
+}
+
+TEST_F(TaskManagerTest, OnlyTheTasksNodeMayReportItsState) {
+  auto run = request("pinned");
+  run.node = "h2";
+  auto task = tasks_->run(run);
+  ASSERT_TRUE(task);
+  auto refused = tasks_->reportStatus({task->id, managerNode_.id, "running", "", 0});
+  EXPECT_FALSE(refused);
+  ASSERT_TRUE(tasks_->reportStatus({task->id, "n2", "failed", "no such command", 127}));
+  auto seen = tasks_->inspect("pinned");
+  ASSERT_TRUE(seen);
+  EXPECT_EQ(seen->state, "failed");
+  EXPECT_EQ(seen->exitCode, 127);
+}
+
+TEST_F(TaskManagerTest, ConcurrentRunsNeverShareAnAddress) {
+  std::vector<std::thread> threads;
+  std::mutex mutex;
+  std::set<std::string> addresses;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 10; ++i) {
+        auto task = tasks_->run(request(fmt::format("c{}-{}", t, i)));
+        ASSERT_TRUE(task) << task.error().message;
+        std::lock_guard lock(mutex);
+        EXPECT_TRUE(addresses.insert(task->attachments[0].address).second);
+      }
+    });
+  }
+  for (auto& thread : threads) {
+    thread.join();
+  }
+  EXPECT_EQ(addresses.size(), 40u);
+}
+
+}  // namespace
+}  // namespace overmesh::manager
