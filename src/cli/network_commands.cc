@@ -166,7 +166,9 @@ void addNetworkCommands(CLI::App& app, CliContext& context) {
   createCommand->add_flag("--attachable", create->attachable,
                           "Allow standalone tasks (`overmesh run`) to attach");
   createCommand->add_flag("--internal", create->internal, "No route out of the overlay");
-  createCommand->add_option("--label", create->labels, "Metadata, key=value (repeatable)");
+  // One value per flag (like Docker): a repeatable option must not swallow what follows.
+  createCommand->add_option("--label", create->labels, "Metadata, key=value (repeatable)")
+      ->allow_extra_args(false);
   createCommand->add_option("name", create->name, "Network name")->required();
   createCommand->callback([&context, create] {
     context.action = [&context, create] { return runCreate(context, *create); };

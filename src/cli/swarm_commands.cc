@@ -58,7 +58,8 @@ void addSwarmCommands(CLI::App& app, CliContext& context) {
                           "Underlay IPv4 address other nodes reach this one at");
   initCommand->add_option("--default-addr-pool", init->pools,
                           "Address pool for networks without --subnet (repeatable; default "
-                          "10.0.0.0/8)");
+                          "10.0.0.0/8)")
+      ->allow_extra_args(false);
   initCommand->add_option("--default-addr-pool-mask-length", init->maskLength,
                           "Prefix length of subnets taken from the pools (default 24)");
   initCommand->add_option("--node-timeout", init->nodeTimeout,

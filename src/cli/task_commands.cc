@@ -116,7 +116,8 @@ void addTaskCommands(CLI::App& app, CliContext& context) {
   CLI::App* runCommand = app.add_subcommand("run", "Run a standalone task on attachable networks");
   runCommand->add_option("--network", run->networks,
                          "Network to attach (repeatable: eth0, eth1, … in order)")
-      ->required();
+      ->required()
+      ->allow_extra_args(false);
   runCommand->add_option("--name", run->name, "Task name (also its hostname)");
   runCommand->add_option("--node", run->node, "Run on this node (hostname or ID)");
   runCommand->add_flag("-d,--detach", run->detach, "Return as soon as the task is created");

@@ -199,6 +199,13 @@ class Netlink {
   // NotFound when the device is missing.
   Result<std::vector<FdbEntry>> listFdbEntries(std::string_view device);
 
+  // The MACs the bridge above `device` learned behind it (NTF_MASTER, not permanent).
+  // A removed remote's MAC stays there until it ages out, so the overlay reconciler
+  // deletes those of endpoints that are gone.
+  Result<std::vector<MacAddress>> listLearnedFdbEntries(std::string_view device);
+  // Deletes one learned entry; a missing one is fine.
+  Status deleteLearnedFdbEntry(std::string_view device, const MacAddress& mac);
+
   // ---- IPv4 neighbour entries (netlink_neighbours.cc) ----
 
   // Adds the permanent entry `ip` -> `mac` on `device`, replace semantics. NotFound when

@@ -121,6 +121,60 @@ Result<std::vector<FdbEntry>> Netlink::listFdbEntries(std::string_view device) {
   return entries;
 }
 
+Result<std::vector<MacAddress>> Netlink::listLearnedFdbEntries(std::string_view device) {
+  auto index = linkIndex(device);
+  if (!index) {
+    return std::unexpected(index.error().withContext("list learned FDB entries"));
+  }
+  std::vector<MacAddress> macs;
+  ndmsg request = neighbourHeader(AF_BRIDGE, 0, 0, 0);
+  auto onMessage = [&](nlmsghdr* header) {
+    if (header->nlmsg_type != RTM_NEWNEIGH) {
+      return;
+    }
+    const auto* message = static_cast<const ndmsg*>(nlmsg_data(header));
+    // The bridge's own entries carry NDA_MASTER (not the NTF_MASTER flag, which only
+    // addresses requests to the master).
+    if (message->ndm_family != AF_BRIDGE || message->ndm_ifindex != *index ||
+        (message->ndm_state & NUD_PERMANENT) != 0 || (message->ndm_flags & NTF_SELF) != 0) {
+      return;
+    }
+    nlattr* attributes[NDA_MAX + 1] = {};
+    if (nlmsg_parse(header, sizeof(ndmsg), attributes, NDA_MAX, nullptr) < 0 ||
+        attributes[NDA_MASTER] == nullptr) {
+      return;
+    }
+    if (auto mac = macOf(attributes[NDA_LLADDR])) {
+      macs.push_back(*mac);
+    }
+  };
+  if (int err =
+          dump(RTM_GETNEIGH, &request, sizeof(request), onMessage, [&macs] { macs.clear(); });
+      err < 0) {
+    return std::unexpected(error(err, "list learned FDB entries of", device));
+  }
+  return macs;
+}
+
+Status Netlink::deleteLearnedFdbEntry(std::string_view device, const MacAddress& mac) {
+  std::string operation = fmt::format("delete learned FDB entry {} on", mac);
+  auto index = linkIndex(device);
+  if (!index) {
+    return std::unexpected(index.error().withContext(operation));
+  }
+  MsgPtr msg = newRequest(RTM_DELNEIGH, 0, neighbourHeader(AF_BRIDGE, *index, 0, NTF_MASTER));
+  if (!msg || nla_put(msg.get(), NDA_LLADDR, MacAddress::kLength, mac.bytes().data()) < 0) {
+    return std::unexpected(error(-NLE_NOMEM, operation, device));
+  }
+  if (int err = sendRequest(msg.get()); err < 0) {
+    if (kindOf(err) == ErrorKind::NotFound) {
+      return {};
+    }
+    return std::unexpected(error(err, operation, device));
+  }
+  return {};
+}
+
 // ---- IPv4 neighbours ------------------------------------------------------------------------
 
 Status Netlink::addNeighbour(std::string_view device, Ipv4Address ip, const MacAddress& mac) {

@@ -124,6 +124,24 @@ Status syncPeers(Netlink& host, const NetworkPlan& plan, OverlayApplyReport& rep
       ++report.entriesRemoved;
     }
   }
+  // Entries the bridge learned for endpoints that are gone would otherwise linger until
+  // they age out.
+  auto learned = host.listLearnedFdbEntries(plan.vxlan);
+  if (!learned) {
+    return std::unexpected(learned.error());
+  }
+  std::set<std::string> wantedMacs;
+  for (const auto& remote : plan.remotes) {
+    wantedMacs.insert(remote.mac.toString());
+  }
+  for (const auto& mac : *learned) {
+    if (!wantedMacs.contains(mac.toString())) {
+      if (auto removed = host.deleteLearnedFdbEntry(plan.vxlan, mac); !removed) {
+        return removed;
+      }
+      ++report.entriesRemoved;
+    }
+  }
   std::set<std::pair<std::string, Ipv4Address>> haveFdb;
   for (const auto& entry : *fdb) {
     haveFdb.insert({entry.mac.toString(), entry.remote});

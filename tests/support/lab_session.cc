@@ -1,0 +1,108 @@
+#include "support/lab_session.h"
+
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include <fmt/format.h>
+
+namespace overmesh::testing {
+
+bool eventually(const std::function<bool()>& check, std::chrono::steady_clock::duration bound) {
+  auto deadline = std::chrono::steady_clock::now() + bound;
+  while (true) {
+    if (check()) {
+      return true;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return false;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
+LabSession::LabSession(const std::string& stem) {
+  static int made = 0;
+  name_ = fmt::format("{}{}{}", stem.substr(0, 4), getpid() % 1000,
+                      static_cast<char>('a' + made++ % 26));
+}
+
+LabSession::~LabSession() {
+  if (made_) {
+    lab({"down"});
+  }
+}
+
+CommandResult LabSession::lab(const std::vector<std::string>& args) const {
+  std::vector<std::string> argv = {binaryPath("overmesh"), "lab"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  argv.insert(argv.end(), {"--name", name_, "--run-dir", runDir_.path()});
+  return runCommand(argv);
+}
+
+bool LabSession::up(int hosts) {
+  hosts_ = hosts;
+  made_ = true;
+  auto result = lab({"up", "--hosts", std::to_string(hosts)});
+  if (result.exitCode != 0) {
+    error_ = result.out + result.err;
+    return false;
+  }
+  bool ready = eventually(
+      [&] {
+        auto nodes = json(1, {"node", "ls"});
+        if (!nodes.is_array() || static_cast<int>(nodes.size()) != hosts) {
+          return false;
+        }
+        for (const auto& node : nodes) {
+          if (node.value("state", "") != "ready") {
+            return false;
+          }
+        }
+        return true;
+      },
+      std::chrono::seconds(15));
+  if (!ready) {
+    error_ = "the nodes did not all become ready:\n" + cli(1, {"node", "ls"}).out;
+  }
+  return ready;
+}
+
+CommandResult LabSession::exec(int host, const std::vector<std::string>& argv) const {
+  std::vector<std::string> full = {binaryPath("overmesh"), "lab",     "exec",
+                                   "--name",               name_,     "--run-dir",
+                                   runDir_.path(),         std::to_string(host), "--"};
+  full.insert(full.end(), argv.begin(), argv.end());
+  return runCommand(full);
+}
+
+CommandResult LabSession::cli(int host, const std::vector<std::string>& args) const {
+  std::vector<std::string> argv = {binaryPath("overmesh")};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return exec(host, argv);
+}
+
+nlohmann::json LabSession::json(int host, const std::vector<std::string>& args) const {
+  std::vector<std::string> withFormat = args;
+  withFormat.insert(withFormat.end(), {"--format", "json"});
+  auto result = cli(host, withFormat);
+  if (result.exitCode != 0) {
+    return nullptr;
+  }
+  return nlohmann::json::parse(result.out, nullptr, false);
+}
+
+std::string LabSession::logs() const {
+  std::string all;
+  for (int host = 1; host <= hosts_; ++host) {
+    std::ifstream file(fmt::format("{}/{}/h{}/overmeshd.log", runDir_.path(), name_, host));
+    std::stringstream content;
+    content << file.rdbuf();
+    all += fmt::format("---- overmeshd log of h{} ----\n{}\n", host, content.str());
+  }
+  return all;
+}
+
+}  // namespace overmesh::testing

@@ -1,0 +1,56 @@
+#pragma once
+
+// A lab of real daemons for one test: `overmesh lab up` in a temporary run directory,
+// commands run on its hosts with `overmesh lab exec`, and `lab down` on destruction
+// (also when the test failed). Polling helpers wait with generous bounds; tests never
+// assert a speed.
+
+#include <chrono>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "support/process.h"
+
+namespace overmesh::testing {
+
+// Calls `check` every 100 ms until it returns true or `bound` passes; true if it did.
+bool eventually(const std::function<bool()>& check, std::chrono::steady_clock::duration bound);
+
+class LabSession {
+ public:
+  // Makes a unique lab name from `stem` (at most 4 characters).
+  explicit LabSession(const std::string& stem);
+  ~LabSession();
+  LabSession(const LabSession&) = delete;
+  LabSession& operator=(const LabSession&) = delete;
+
+  // `lab up --hosts N`, then waits until the manager sees every node ready. On failure
+  // returns false with the reason in error().
+  bool up(int hosts);
+  const std::string& error() const { return error_; }
+  const std::string& name() const { return name_; }
+  std::string hostNamespace(int host) const { return name_ + "-h" + std::to_string(host); }
+
+  // `overmesh lab exec HOST -- ARGV…`
+  CommandResult exec(int host, const std::vector<std::string>& argv) const;
+  // `overmesh lab exec HOST -- overmesh ARGS…`
+  CommandResult cli(int host, const std::vector<std::string>& args) const;
+  // The same with --format json appended, parsed (null when it failed).
+  nlohmann::json json(int host, const std::vector<std::string>& args) const;
+  // `overmesh lab ARGS… --name NAME --run-dir DIR`
+  CommandResult lab(const std::vector<std::string>& args) const;
+  // The daemon logs of every host, for a failed test's output.
+  std::string logs() const;
+
+ private:
+  std::string name_;
+  TempDir runDir_;
+  int hosts_ = 0;
+  bool made_ = false;
+  std::string error_;
+};
+
+}  // namespace overmesh::testing
