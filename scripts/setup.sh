@@ -9,7 +9,7 @@ packages=(
   nlohmann-json3-dev libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev
   libsqlite3-dev libcpp-httplib-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  iproute2 nftables iperf3 procps psmisc iputils-ping socat python3
+  iproute2 nftables iperf3 procps psmisc iputils-ping socat
 )
 
 missing=()

@@ -638,33 +638,43 @@ Result<nlohmann::json> callNode(const std::string& address, std::uint16_t port,
 
 }  // namespace
 
+Result<Daemon::TaskLocation> Daemon::locateTask(const std::string& reference) {
+  auto task = inspectTask(reference);
+  if (!task) {
+    return std::unexpected(task.error());
+  }
+  TaskLocation location{*task, true, "", ""};
+  {
+    std::shared_lock lock(roleMutex_);
+    location.local = node_ && task->nodeId == node_->nodeId;
+    location.memberSecret = node_ ? node_->memberSecret : "";
+  }
+  if (!location.local) {
+    auto address = nodeAddressOf(*task);
+    if (!address) {
+      return std::unexpected(address.error());
+    }
+    location.nodeAddress = *address;
+  }
+  return location;
+}
+
 Result<runtime::ExecResult> Daemon::execTask(const std::string& reference,
                                              const std::vector<std::string>& argv,
                                              std::chrono::milliseconds timeout) {
   if (argv.empty()) {
     return errorf(ErrorKind::InvalidArgument, "exec: a command is required after --");
   }
-  auto task = inspectTask(reference);
-  if (!task) {
-    return std::unexpected(task.error());
+  auto where = locateTask(reference);
+  if (!where) {
+    return std::unexpected(where.error());
   }
-  std::string self;
-  std::string secret;
-  {
-    std::shared_lock lock(roleMutex_);
-    self = node_ ? node_->nodeId : "";
-    secret = node_ ? node_->memberSecret : "";
-  }
-  if (task->nodeId == self) {
-    return execLocalTask(task->id, argv, timeout);
-  }
-  auto address = nodeAddressOf(*task);
-  if (!address) {
-    return std::unexpected(address.error());
+  if (where->local) {
+    return execLocalTask(where->task.id, argv, timeout);
   }
   nlohmann::json body = {{"command", argv}, {"timeoutMs", timeout.count()}};
-  auto answer = callNode(*address, options_.nodePort, secret, "POST",
-                         "/v1/tasks/" + task->id + "/exec", body.dump(),
+  auto answer = callNode(where->nodeAddress, options_.nodePort, where->memberSecret, "POST",
+                         "/v1/tasks/" + where->task.id + "/exec", body.dump(),
                          timeout + std::chrono::seconds(10));
   if (!answer) {
     return std::unexpected(answer.error());
@@ -674,26 +684,15 @@ Result<runtime::ExecResult> Daemon::execTask(const std::string& reference,
 }
 
 Result<std::string> Daemon::taskLogs(const std::string& reference) {
-  auto task = inspectTask(reference);
-  if (!task) {
-    return std::unexpected(task.error());
+  auto where = locateTask(reference);
+  if (!where) {
+    return std::unexpected(where.error());
   }
-  std::string self;
-  std::string secret;
-  {
-    std::shared_lock lock(roleMutex_);
-    self = node_ ? node_->nodeId : "";
-    secret = node_ ? node_->memberSecret : "";
+  if (where->local) {
+    return localTaskLogs(where->task.id);
   }
-  if (task->nodeId == self) {
-    return localTaskLogs(task->id);
-  }
-  auto address = nodeAddressOf(*task);
-  if (!address) {
-    return std::unexpected(address.error());
-  }
-  auto answer = callNode(*address, options_.nodePort, secret, "GET",
-                         "/v1/tasks/" + task->id + "/logs", "", std::chrono::seconds(30));
+  auto answer = callNode(where->nodeAddress, options_.nodePort, where->memberSecret, "GET",
+                         "/v1/tasks/" + where->task.id + "/logs", "", std::chrono::seconds(30));
   if (!answer) {
     return std::unexpected(answer.error());
   }

@@ -107,6 +107,15 @@ class Daemon {
   Result<const agent::StateCache*> workerCache();
   std::string hostname() const;
   agent::TaskAgentConfig taskAgentConfig() const;
+  // Where a task runs: here, or on the node at nodeAddress (reached with the members'
+  // secret through its node API).
+  struct TaskLocation {
+    api::Task task;
+    bool local = false;
+    std::string nodeAddress;
+    std::string memberSecret;
+  };
+  Result<TaskLocation> locateTask(const std::string& reference);
   // The node that runs `task` and its address, for calls to its node API.
   Result<std::string> nodeAddressOf(const api::Task& task);
   std::string storePath() const;
