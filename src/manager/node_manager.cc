@@ -63,7 +63,11 @@ Result<JoinResult> NodeManager::join(const JoinRequest& request) {
   }
   std::lock_guard lock(mutex_);
   if (!constantTimeEquals(request.token, workerJoinToken_)) {
-    bool otherCluster = !request.token.starts_with(std::string(kTokenPrefix) + clusterId_);
+    // "OMTKN-1-<25-character cluster ID>-<secret>": only a token of that shape can be
+    // said to belong to another swarm.
+    std::string_view rest = std::string_view(request.token).substr(kTokenPrefix.size());
+    bool wellFormed = rest.size() > clusterId_.size() + 1 && rest[clusterId_.size()] == '-';
+    bool otherCluster = wellFormed && !rest.starts_with(clusterId_);
     return errorf(ErrorKind::Unauthenticated,
                   "swarm join: the join token is not valid{}; get the right one with `overmesh "
                   "swarm join-token worker` on a manager",

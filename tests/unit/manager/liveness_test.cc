@@ -108,7 +108,7 @@ class LivenessTest : public ::testing::Test {
 
 TEST_F(LivenessTest, WrongTokenIsRefusedAndLeavesNoTrace) {
   auto revision = store_->currentRevision();
-  auto refused = join("intruder", "OMTKN-1-someothercluster-0000");
+  auto refused = join("intruder", "OMTKN-1-aaaaaaaaaaaaaaaaaaaaaaaaa-0000");
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error().kind, ErrorKind::Unauthenticated);
   EXPECT_THAT(refused.error().message, HasSubstr("belongs to another one"));
