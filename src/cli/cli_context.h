@@ -5,6 +5,8 @@
 // after parsing so that errors go through one path (stderr, exit status 1).
 
 #include <functional>
+#include <memory>
+#include <vector>
 #include <iostream>
 #include <string>
 
@@ -24,6 +26,18 @@ struct CliContext {
   int exitCode = 0;
 
   Result<DaemonClient> client() const { return DaemonClient::connect(host); }
+
+  // Storage for a command's parsed options. CLI11 writes into it while parsing, after the
+  // add*Commands functions have returned, so the context owns it for the whole run.
+  template <typename T, typename... Args>
+  std::shared_ptr<T> hold(Args&&... args) {
+    auto value = std::make_shared<T>(std::forward<Args>(args)...);
+    held_.push_back(value);
+    return value;
+  }
+
+ private:
+  std::vector<std::shared_ptr<void>> held_;
 };
 
 // Adds `--format table|json` to a read command.

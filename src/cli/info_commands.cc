@@ -5,7 +5,7 @@
 namespace overmesh::cli {
 
 void addInfoCommands(CLI::App& app, CliContext& context) {
-  auto versionFormat = std::make_shared<std::string>("table");
+  auto versionFormat = context.hold<std::string>("table");
   CLI::App* version = app.add_subcommand("version", "Show the client and daemon versions");
   addFormatOption(version, *versionFormat);
   version->callback([&context, versionFormat] {
@@ -27,7 +27,7 @@ void addInfoCommands(CLI::App& app, CliContext& context) {
     };
   });
 
-  auto infoFormat = std::make_shared<std::string>("table");
+  auto infoFormat = context.hold<std::string>("table");
   CLI::App* info = app.add_subcommand("info", "Show this node's daemon and swarm state");
   addFormatOption(info, *infoFormat);
   info->callback([&context, infoFormat] {

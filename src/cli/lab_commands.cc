@@ -279,7 +279,7 @@ Status runRestart(CliContext& context, const DaemonControlOptions& options) {
 void addDaemonControlCommand(CLI::App* labCommand, CliContext& context, const std::string& name,
                              const std::string& description, bool hasKill, bool hasBinary,
                              Status (*run)(CliContext&, const DaemonControlOptions&)) {
-  auto options = std::make_shared<DaemonControlOptions>();
+  auto options = context.hold<DaemonControlOptions>();
   CLI::App* command = labCommand->add_subcommand(name, description);
   addTargetOptions(command, options->target);
   command->add_option("host", options->host, "Host: 2, h2 or <lab>-h2")->required();
@@ -302,7 +302,7 @@ void addLabCommands(CLI::App& app, CliContext& context) {
       app.add_subcommand("lab", "Simulated multi-host lab: hosts as network namespaces");
   labCommand->require_subcommand(1);
 
-  auto up = std::make_shared<UpOptions>();
+  auto up = context.hold<UpOptions>();
   CLI::App* upCommand = labCommand->add_subcommand(
       "up", "Create a lab: N hosts on one underlay bridge, an overmeshd in each, a swarm");
   addTargetOptions(upCommand, up->target);
@@ -315,7 +315,7 @@ void addLabCommands(CLI::App& app, CliContext& context) {
   upCommand->callback(
       [&context, up] { context.action = [&context, up] { return runUp(context, *up); }; });
 
-  auto downTarget = std::make_shared<LabTarget>();
+  auto downTarget = context.hold<LabTarget>();
   CLI::App* downCommand = labCommand->add_subcommand(
       "down", "Remove a lab: its processes, namespaces and files (also after a crash)");
   addTargetOptions(downCommand, *downTarget);
@@ -323,8 +323,8 @@ void addLabCommands(CLI::App& app, CliContext& context) {
     context.action = [&context, downTarget] { return runDown(context, *downTarget); };
   });
 
-  auto statusTarget = std::make_shared<LabTarget>();
-  auto statusFormat = std::make_shared<std::string>("table");
+  auto statusTarget = context.hold<LabTarget>();
+  auto statusFormat = context.hold<std::string>("table");
   CLI::App* statusCommand =
       labCommand->add_subcommand("status", "Show a lab's hosts, daemons and node states");
   addTargetOptions(statusCommand, *statusTarget);
@@ -340,7 +340,7 @@ void addLabCommands(CLI::App& app, CliContext& context) {
     std::string host;
     std::vector<std::string> command;
   };
-  auto exec = std::make_shared<ExecOptions>();
+  auto exec = context.hold<ExecOptions>();
   CLI::App* execCommand = labCommand->add_subcommand(
       "exec", "Run a command in a lab host: overmesh lab exec HOST -- CMD [ARGS...]");
   addTargetOptions(execCommand, exec->target);

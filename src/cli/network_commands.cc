@@ -155,7 +155,7 @@ void addNetworkCommands(CLI::App& app, CliContext& context) {
   CLI::App* network = app.add_subcommand("network", "Manage overlay networks");
   network->require_subcommand(1);
 
-  auto create = std::make_shared<CreateOptions>();
+  auto create = context.hold<CreateOptions>();
   CLI::App* createCommand = network->add_subcommand("create", "Create an overlay network");
   createCommand->add_option("-d,--driver", create->driver, "Network driver (overlay)")
       ->capture_default_str();
@@ -174,8 +174,8 @@ void addNetworkCommands(CLI::App& app, CliContext& context) {
     context.action = [&context, create] { return runCreate(context, *create); };
   });
 
-  auto listFormat = std::make_shared<std::string>("table");
-  auto listQuiet = std::make_shared<bool>(false);
+  auto listFormat = context.hold<std::string>("table");
+  auto listQuiet = context.hold<bool>(false);
   CLI::App* list = network->add_subcommand("ls", "List networks");
   list->alias("list");
   addFormatOption(list, *listFormat);
@@ -186,8 +186,8 @@ void addNetworkCommands(CLI::App& app, CliContext& context) {
     };
   });
 
-  auto inspectRefs = std::make_shared<std::vector<std::string>>();
-  auto inspectFormat = std::make_shared<std::string>("json");
+  auto inspectRefs = context.hold<std::vector<std::string>>();
+  auto inspectFormat = context.hold<std::string>("json");
   CLI::App* inspect = network->add_subcommand("inspect", "Show networks in detail (JSON)");
   inspect->add_option("network", *inspectRefs, "Network names or IDs")->required();
   inspect->add_option("--format", *inspectFormat, "Output format: json")
@@ -197,7 +197,7 @@ void addNetworkCommands(CLI::App& app, CliContext& context) {
     context.action = [&context, inspectRefs] { return runInspect(context, *inspectRefs); };
   });
 
-  auto removeRefs = std::make_shared<std::vector<std::string>>();
+  auto removeRefs = context.hold<std::vector<std::string>>();
   CLI::App* remove = network->add_subcommand("rm", "Remove networks");
   remove->alias("remove");
   remove->add_option("network", *removeRefs, "Network names or IDs")->required();

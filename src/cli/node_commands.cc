@@ -56,7 +56,7 @@ void addNodeCommands(CLI::App& app, CliContext& context) {
   CLI::App* node = app.add_subcommand("node", "Manage swarm nodes");
   node->require_subcommand(1);
 
-  auto listFormat = std::make_shared<std::string>("table");
+  auto listFormat = context.hold<std::string>("table");
   CLI::App* list = node->add_subcommand("ls", "List nodes (* marks this node)");
   list->alias("list");
   addFormatOption(list, *listFormat);
@@ -64,7 +64,7 @@ void addNodeCommands(CLI::App& app, CliContext& context) {
     context.action = [&context, listFormat] { return runList(context, *listFormat); };
   });
 
-  auto inspectRefs = std::make_shared<std::vector<std::string>>();
+  auto inspectRefs = context.hold<std::vector<std::string>>();
   CLI::App* inspect = node->add_subcommand("inspect", "Show nodes in detail (JSON)");
   inspect->add_option("node", *inspectRefs, "Node hostnames or IDs")->required();
   inspect->callback([&context, inspectRefs] {

@@ -52,7 +52,7 @@ void addSwarmCommands(CLI::App& app, CliContext& context) {
   CLI::App* swarm = app.add_subcommand("swarm", "Manage the swarm");
   swarm->require_subcommand(1);
 
-  auto init = std::make_shared<InitOptions>();
+  auto init = context.hold<InitOptions>();
   CLI::App* initCommand = swarm->add_subcommand("init", "Create a swarm with this node as manager");
   initCommand->add_option("--advertise-addr", init->advertiseAddr,
                           "Underlay IPv4 address other nodes reach this one at");
@@ -73,7 +73,7 @@ void addSwarmCommands(CLI::App& app, CliContext& context) {
     std::string remote;
     std::string advertiseAddr;
   };
-  auto join = std::make_shared<JoinOptions>();
+  auto join = context.hold<JoinOptions>();
   CLI::App* joinCommand = swarm->add_subcommand("join", "Join a swarm as a worker");
   joinCommand->add_option("--token", join->token, "Join token from `swarm join-token worker`")
       ->required();
@@ -99,7 +99,7 @@ void addSwarmCommands(CLI::App& app, CliContext& context) {
     };
   });
 
-  auto leaveForce = std::make_shared<bool>(false);
+  auto leaveForce = context.hold<bool>(false);
   CLI::App* leave = swarm->add_subcommand("leave", "Leave the swarm");
   leave->add_flag("-f,--force", *leaveForce,
                   "Leave even when this is the manager or the manager cannot be reached");
@@ -120,7 +120,7 @@ void addSwarmCommands(CLI::App& app, CliContext& context) {
     };
   });
 
-  auto tokenRole = std::make_shared<std::string>();
+  auto tokenRole = context.hold<std::string>();
   CLI::App* joinToken = swarm->add_subcommand("join-token", "Show the token that joins a node");
   joinToken->add_option("role", *tokenRole, "worker")
       ->required()

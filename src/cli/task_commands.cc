@@ -112,7 +112,7 @@ Status runPs(CliContext& context, const std::string& format) {
 }  // namespace
 
 void addTaskCommands(CLI::App& app, CliContext& context) {
-  auto run = std::make_shared<RunOptions>();
+  auto run = context.hold<RunOptions>();
   CLI::App* runCommand = app.add_subcommand("run", "Run a standalone task on attachable networks");
   runCommand->add_option("--network", run->networks,
                          "Network to attach (repeatable: eth0, eth1, … in order)")
@@ -126,7 +126,7 @@ void addTaskCommands(CLI::App& app, CliContext& context) {
     context.action = [&context, run] { return runRun(context, *run); };
   });
 
-  auto psFormat = std::make_shared<std::string>("table");
+  auto psFormat = context.hold<std::string>("table");
   CLI::App* ps = app.add_subcommand("ps", "List tasks");
   addFormatOption(ps, *psFormat);
   ps->callback([&context, psFormat] {
@@ -138,7 +138,7 @@ void addTaskCommands(CLI::App& app, CliContext& context) {
     std::vector<std::string> command;
     int timeoutSeconds = 60;
   };
-  auto exec = std::make_shared<ExecOptions>();
+  auto exec = context.hold<ExecOptions>();
   CLI::App* execCommand = app.add_subcommand("exec", "Run a command inside a task's namespaces");
   execCommand->add_option("--timeout", exec->timeoutSeconds, "Seconds before the command is killed")
       ->capture_default_str();
@@ -163,7 +163,7 @@ void addTaskCommands(CLI::App& app, CliContext& context) {
     };
   });
 
-  auto logsTask = std::make_shared<std::string>();
+  auto logsTask = context.hold<std::string>();
   CLI::App* logs = app.add_subcommand("logs", "Show a task's output (stdout and stderr)");
   logs->add_option("task", *logsTask, "Task name or ID")->required();
   logs->callback([&context, logsTask] {
@@ -185,7 +185,7 @@ void addTaskCommands(CLI::App& app, CliContext& context) {
     std::vector<std::string> tasks;
     bool force = false;
   };
-  auto remove = std::make_shared<RemoveOptions>();
+  auto remove = context.hold<RemoveOptions>();
   CLI::App* rm = app.add_subcommand("rm", "Remove tasks");
   rm->add_flag("-f,--force", remove->force, "Stop running tasks before removing them");
   rm->add_option("task", remove->tasks, "Task names or IDs")->required();
