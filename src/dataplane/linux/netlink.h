@@ -40,6 +40,10 @@ struct nl_sock;
 struct nl_msg;
 struct nlmsghdr;
 
+namespace overmesh::dataplane::kernel::netlink_internal {
+struct BridgeFdbRecord;
+}  // namespace overmesh::dataplane::kernel::netlink_internal
+
 namespace overmesh::dataplane::kernel {
 
 namespace netlink_internal {
@@ -278,6 +282,11 @@ class Netlink {
   // the caller can drop what it collected. Returns 0 or a negative NLE_* code.
   int dump(int type, const void* header, std::size_t headerSize,
            const std::function<void(nlmsghdr*)>& onMessage, const std::function<void()>& onRestart);
+
+  // Every AF_BRIDGE FDB record on `device` (its own table and its bridge's), for the
+  // listFdbEntries / listLearnedFdbEntries filters.
+  Result<std::vector<netlink_internal::BridgeFdbRecord>> dumpBridgeFdb(std::string_view device,
+                                                                       std::string_view what);
 
   SocketPtr sock_;
   std::string namespaceName_;

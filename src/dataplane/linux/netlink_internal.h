@@ -140,4 +140,13 @@ MsgPtr newRequest(int type, int flags, const Header& header) {
   return msg;
 }
 
+// One AF_BRIDGE neighbour record as the kernel dumps it.
+struct BridgeFdbRecord {
+  MacAddress mac;
+  std::optional<Ipv4Address> remote;  // NDA_DST: set on a VXLAN device's static entries
+  bool self = false;                  // NTF_SELF: the device's own table
+  bool permanent = false;             // NUD_PERMANENT
+  bool onMaster = false;              // NDA_MASTER: the bridge's table (learned entries)
+};
+
 }  // namespace overmesh::dataplane::kernel::netlink_internal

@@ -85,21 +85,21 @@ Status Netlink::deleteFdbEntry(std::string_view device, const MacAddress& mac,
   return {};
 }
 
-Result<std::vector<FdbEntry>> Netlink::listFdbEntries(std::string_view device) {
+Result<std::vector<netlink_internal::BridgeFdbRecord>> Netlink::dumpBridgeFdb(
+    std::string_view device, std::string_view what) {
   auto index = linkIndex(device);
   if (!index) {
-    return std::unexpected(index.error().withContext("list FDB entries"));
+    return std::unexpected(index.error().withContext(what));
   }
-  std::vector<FdbEntry> entries;
-  // The kernel dumps every device's FDB; keep the entries of this one that have a VTEP.
+  std::vector<netlink_internal::BridgeFdbRecord> records;
+  // The kernel dumps every device's FDB; keep this device's records.
   ndmsg request = neighbourHeader(AF_BRIDGE, 0, 0, 0);
   auto onMessage = [&](nlmsghdr* header) {
     if (header->nlmsg_type != RTM_NEWNEIGH) {
       return;
     }
     const auto* message = static_cast<const ndmsg*>(nlmsg_data(header));
-    if (message->ndm_family != AF_BRIDGE || message->ndm_ifindex != *index ||
-        (message->ndm_flags & NTF_SELF) == 0) {
+    if (message->ndm_family != AF_BRIDGE || message->ndm_ifindex != *index) {
       return;
     }
     nlattr* attributes[NDA_MAX + 1] = {};
@@ -107,51 +107,48 @@ Result<std::vector<FdbEntry>> Netlink::listFdbEntries(std::string_view device) {
       return;
     }
     auto mac = macOf(attributes[NDA_LLADDR]);
-    auto remote = ipv4Of(attributes[NDA_DST]);
-    if (mac && remote) {
-      entries.push_back({*mac, *remote});
+    if (!mac) {
+      return;
     }
+    // The bridge's own entries carry NDA_MASTER (the NTF_MASTER flag only addresses
+    // requests to the master).
+    records.push_back({*mac, ipv4Of(attributes[NDA_DST]), (message->ndm_flags & NTF_SELF) != 0,
+                       (message->ndm_state & NUD_PERMANENT) != 0,
+                       attributes[NDA_MASTER] != nullptr});
   };
-  if (int err =
-          dump(RTM_GETNEIGH, &request, sizeof(request), onMessage, [&entries] { entries.clear(); });
+  if (int err = dump(RTM_GETNEIGH, &request, sizeof(request), onMessage,
+                     [&records] { records.clear(); });
       err < 0) {
-    return std::unexpected(error(err, "list FDB entries of", device));
+    return std::unexpected(error(err, what, device));
+  }
+  return records;
+}
+
+Result<std::vector<FdbEntry>> Netlink::listFdbEntries(std::string_view device) {
+  auto records = dumpBridgeFdb(device, "list FDB entries of");
+  if (!records) {
+    return std::unexpected(records.error());
+  }
+  std::vector<FdbEntry> entries;
+  for (const auto& record : *records) {
+    if (record.self && record.remote) {
+      entries.push_back({record.mac, *record.remote});
+    }
   }
   std::sort(entries.begin(), entries.end());
   return entries;
 }
 
 Result<std::vector<MacAddress>> Netlink::listLearnedFdbEntries(std::string_view device) {
-  auto index = linkIndex(device);
-  if (!index) {
-    return std::unexpected(index.error().withContext("list learned FDB entries"));
+  auto records = dumpBridgeFdb(device, "list learned FDB entries of");
+  if (!records) {
+    return std::unexpected(records.error());
   }
   std::vector<MacAddress> macs;
-  ndmsg request = neighbourHeader(AF_BRIDGE, 0, 0, 0);
-  auto onMessage = [&](nlmsghdr* header) {
-    if (header->nlmsg_type != RTM_NEWNEIGH) {
-      return;
+  for (const auto& record : *records) {
+    if (record.onMaster && !record.self && !record.permanent) {
+      macs.push_back(record.mac);
     }
-    const auto* message = static_cast<const ndmsg*>(nlmsg_data(header));
-    // The bridge's own entries carry NDA_MASTER (not the NTF_MASTER flag, which only
-    // addresses requests to the master).
-    if (message->ndm_family != AF_BRIDGE || message->ndm_ifindex != *index ||
-        (message->ndm_state & NUD_PERMANENT) != 0 || (message->ndm_flags & NTF_SELF) != 0) {
-      return;
-    }
-    nlattr* attributes[NDA_MAX + 1] = {};
-    if (nlmsg_parse(header, sizeof(ndmsg), attributes, NDA_MAX, nullptr) < 0 ||
-        attributes[NDA_MASTER] == nullptr) {
-      return;
-    }
-    if (auto mac = macOf(attributes[NDA_LLADDR])) {
-      macs.push_back(*mac);
-    }
-  };
-  if (int err =
-          dump(RTM_GETNEIGH, &request, sizeof(request), onMessage, [&macs] { macs.clear(); });
-      err < 0) {
-    return std::unexpected(error(err, "list learned FDB entries of", device));
   }
   return macs;
 }
