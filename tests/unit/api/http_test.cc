@@ -28,6 +28,7 @@
 #include "api/http_server.h"
 #include "api/http_types.h"
 #include "common/error.h"
+#include "support/scratch.h"
 
 namespace overmesh::api {
 namespace {
@@ -38,40 +39,8 @@ using ::testing::HasSubstr;
 // Generous: the machine is shared, and no test asserts a speed.
 constexpr auto kWaitBound = 30s;
 
-template <typename T>
-T must(Result<T> result) {
-  if (!result) {
-    throw std::runtime_error(std::string(errorKindName(result.error().kind)) + ": " +
-                             result.error().message);
-  }
-  if constexpr (!std::is_void_v<T>) {
-    return std::move(*result);
-  }
-}
-
-// A fresh directory under the system temp dir, removed with everything in it when the test
-// ends, whether it passed or not. Short names: a unix socket path has at most 107 bytes.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "omhttp-XXXXXX");
-    if (mkdtemp(pattern.data()) == nullptr) {
-      throw std::runtime_error("mkdtemp: " + errnoText(errno));
-    }
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
+using overmesh::testing::must;
+using TempDir = overmesh::testing::ScratchDir;
 
 // A one-shot gate between a blocked handler and the test thread.
 class Gate {

@@ -18,6 +18,7 @@
 #include "manager/keys.h"
 #include "manager/node_manager.h"
 #include "store/sqlite/sqlite_store.h"
+#include "support/scratch.h"
 
 namespace overmesh::manager {
 namespace {
@@ -27,11 +28,7 @@ using ::testing::HasSubstr;
 class LivenessTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("overmesh-liveness-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::create_directories(dir_);
-    auto store = store::SqliteStore::open((dir_ / "store.db").string(), clock_);
+    auto store = store::SqliteStore::open((dir_.path() / "store.db").string(), clock_);
     ASSERT_TRUE(store) << store.error().message;
     store_ = std::move(*store);
     ClusterManager clusters(*store_);
@@ -58,7 +55,6 @@ class LivenessTest : public ::testing::Test {
     if (store_) {
       store_->close();
     }
-    std::filesystem::remove_all(dir_);
   }
 
   struct Joined {
@@ -95,7 +91,7 @@ class LivenessTest : public ::testing::Test {
   }
 
   ManualClock clock_;
-  std::filesystem::path dir_;
+  testing::ScratchDir dir_;
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<NodeManager> nodes_;
   std::unique_ptr<TaskManager> tasks_;

@@ -26,6 +26,7 @@
 #include "manager/cluster_manager.h"
 #include "manager/keys.h"
 #include "store/sqlite/sqlite_store.h"
+#include "support/scratch.h"
 
 namespace overmesh::manager {
 namespace {
@@ -34,42 +35,8 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
 
-// Unwraps a Result in a test body; an error throws, which gtest reports as a failure of the
-// test with the error's kind and message.
-template <typename T>
-T must(Result<T> result) {
-  if (!result) {
-    throw std::runtime_error(std::string(errorKindName(result.error().kind)) + ": " +
-                             result.error().message);
-  }
-  if constexpr (!std::is_void_v<T>) {
-    return std::move(*result);
-  }
-}
-
-// A fresh directory under the system temp dir, removed with everything in it when the test
-// ends, whether it passed or not.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "overmesh-manager-XXXXXX");
-    if (mkdtemp(pattern.data()) == nullptr) {
-      throw std::runtime_error("mkdtemp: " + errnoText(errno));
-    }
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
+using overmesh::testing::must;
+using TempDir = overmesh::testing::ScratchDir;
 
 const LocalNode kSelf{"manager-1", "192.0.2.10", "192.0.2.10:2377"};
 

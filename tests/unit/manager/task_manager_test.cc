@@ -13,6 +13,7 @@
 #include "manager/keys.h"
 #include "manager/network_manager.h"
 #include "store/sqlite/sqlite_store.h"
+#include "support/scratch.h"
 
 namespace overmesh::manager {
 namespace {
@@ -22,11 +23,7 @@ using ::testing::HasSubstr;
 class TaskManagerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("overmesh-tasks-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::create_directories(dir_);
-    auto store = store::SqliteStore::open((dir_ / "store.db").string(), clock_);
+    auto store = store::SqliteStore::open((dir_.path() / "store.db").string(), clock_);
     ASSERT_TRUE(store) << store.error().message;
     store_ = std::move(*store);
     ClusterManager clusters(*store_);
@@ -49,7 +46,6 @@ class TaskManagerTest : public ::testing::Test {
 
   void TearDown() override {
     store_->close();
-    std::filesystem::remove_all(dir_);
   }
 
   void addNode(const std::string& id, const std::string& hostname, const std::string& state) {
@@ -67,7 +63,7 @@ class TaskManagerTest : public ::testing::Test {
   }
 
   ManualClock clock_;
-  std::filesystem::path dir_;
+  testing::ScratchDir dir_;
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<NetworkManager> networks_;
   std::unique_ptr<TaskManager> tasks_;

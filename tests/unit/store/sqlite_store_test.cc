@@ -25,48 +25,15 @@
 #include "common/clock.h"
 #include "common/error.h"
 #include "store/store.h"
+#include "support/scratch.h"
 
 namespace overmesh::store {
 namespace {
 
 using namespace std::chrono_literals;
 
-// Unwraps a Result in a test body; an error throws, which gtest reports as a failure of the
-// test with the error's message. (Never used in a forked child.)
-template <typename T>
-T must(Result<T> result) {
-  if (!result) {
-    throw std::runtime_error(std::string(errorKindName(result.error().kind)) + ": " +
-                             result.error().message);
-  }
-  if constexpr (!std::is_void_v<T>) {
-    return std::move(*result);
-  }
-}
-
-// A fresh directory under the system temp dir, removed with everything in it when the test
-// ends, whether it passed or not.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "overmesh-store-XXXXXX");
-    if (mkdtemp(pattern.data()) == nullptr) {
-      throw std::runtime_error("mkdtemp: " + errnoText(errno));
-    }
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
+using overmesh::testing::must;
+using TempDir = overmesh::testing::ScratchDir;
 
 class SqliteStoreTest : public ::testing::Test {
  protected:
