@@ -102,7 +102,7 @@ Status runList(CliContext& context, const std::string& format, bool quiet) {
   return {};
 }
 
-Status runInspect(CliContext& context, const std::vector<std::string>& references) {
+Status runNetworkInspect(CliContext& context, const std::vector<std::string>& references) {
   auto client = context.client();
   if (!client) {
     return std::unexpected(client.error());
@@ -194,7 +194,7 @@ void addNetworkCommands(CLI::App& app, CliContext& context) {
       ->check(CLI::IsMember({"json"}))
       ->capture_default_str();
   inspect->callback([&context, inspectRefs] {
-    context.action = [&context, inspectRefs] { return runInspect(context, *inspectRefs); };
+    context.action = [&context, inspectRefs] { return runNetworkInspect(context, *inspectRefs); };
   });
 
   auto removeRefs = context.hold<std::vector<std::string>>();

@@ -33,7 +33,7 @@ Status runList(CliContext& context, const std::string& format) {
   return {};
 }
 
-Status runInspect(CliContext& context, const std::vector<std::string>& references) {
+Status runNodeInspect(CliContext& context, const std::vector<std::string>& references) {
   auto client = context.client();
   if (!client) {
     return std::unexpected(client.error());
@@ -68,7 +68,7 @@ void addNodeCommands(CLI::App& app, CliContext& context) {
   CLI::App* inspect = node->add_subcommand("inspect", "Show nodes in detail (JSON)");
   inspect->add_option("node", *inspectRefs, "Node hostnames or IDs")->required();
   inspect->callback([&context, inspectRefs] {
-    context.action = [&context, inspectRefs] { return runInspect(context, *inspectRefs); };
+    context.action = [&context, inspectRefs] { return runNodeInspect(context, *inspectRefs); };
   });
 }
 

@@ -12,6 +12,7 @@
 
 #include "common/error.h"
 #include "common/json.h"
+#include "support/scratch.h"
 
 namespace overmesh::api {
 namespace {
@@ -20,14 +21,7 @@ using ::testing::AllOf;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
-template <typename T>
-T must(Result<T> result) {
-  if (!result) {
-    throw std::runtime_error(std::string(errorKindName(result.error().kind)) + ": " +
-                             result.error().message);
-  }
-  return std::move(*result);
-}
+using ::overmesh::testing::must;
 
 // Encodes `value` and decodes the text again, as a value crossing the API or the Store does.
 template <typename T>
