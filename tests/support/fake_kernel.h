@@ -8,7 +8,6 @@
 // the kernel changes the agent's decisions would cause. Not thread-safe, like the agent's
 // use of it.
 
-#include <algorithm>
 #include <map>
 #include <optional>
 #include <set>

@@ -4,7 +4,9 @@
 // they exited. Every call that changes something is recorded in `calls` ("start t1",
 // "remove t1"), so a test can assert that an agent started or removed nothing.
 
+#include <chrono>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
