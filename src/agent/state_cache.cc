@@ -3,7 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/json.h"
-#include "manager/keys.h"
+#include "state/keys.h"
 
 namespace overmesh::agent {
 
@@ -84,21 +84,21 @@ std::vector<T> StateCache::decodeAll(std::string_view prefix) const {
 }
 
 std::vector<api::Network> StateCache::networks() const {
-  auto networks = decodeAll<api::Network>(manager::keys::kNetworks);
+  auto networks = decodeAll<api::Network>(state::keys::kNetworks);
   std::sort(networks.begin(), networks.end(),
             [](const auto& a, const auto& b) { return a.name < b.name; });
   return networks;
 }
 
 std::vector<api::Node> StateCache::nodes() const {
-  auto nodes = decodeAll<api::Node>(manager::keys::kNodes);
+  auto nodes = decodeAll<api::Node>(state::keys::kNodes);
   std::sort(nodes.begin(), nodes.end(),
             [](const auto& a, const auto& b) { return a.hostname < b.hostname; });
   return nodes;
 }
 
 std::vector<api::Task> StateCache::tasks() const {
-  return decodeAll<api::Task>(manager::keys::kTasks);
+  return decodeAll<api::Task>(state::keys::kTasks);
 }
 
 }  // namespace overmesh::agent

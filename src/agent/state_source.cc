@@ -4,7 +4,7 @@
 
 #include "api/api_error.h"
 #include "api/cluster_protocol.h"
-#include "manager/agent_view.h"
+#include "state/agent_view.h"
 #include "store/wire.h"
 
 namespace overmesh::agent {
@@ -73,7 +73,7 @@ Result<store::WatchResult> RemoteStateSource::watch(store::Revision fromRevision
 }
 
 Result<Snapshot> LocalStateSource::snapshot() {
-  auto snapshot = manager::agentSnapshot(store_);
+  auto snapshot = state::agentSnapshot(store_);
   if (!snapshot) {
     return std::unexpected(snapshot.error());
   }
@@ -82,7 +82,7 @@ Result<Snapshot> LocalStateSource::snapshot() {
 
 Result<store::WatchResult> LocalStateSource::watch(store::Revision fromRevision,
                                                    std::chrono::milliseconds wait) {
-  return manager::agentWatch(store_, fromRevision, std::min(wait, std::chrono::milliseconds(1000)));
+  return state::agentWatch(store_, fromRevision, std::min(wait, std::chrono::milliseconds(1000)));
 }
 
 }  // namespace overmesh::agent

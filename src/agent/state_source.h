@@ -2,7 +2,7 @@
 
 // Where an agent's desired state comes from: the manager over the cluster protocol
 // (workers) or the manager's own store directly (the manager's local agent). Both give
-// the same agent view (manager/agent_view.h).
+// the same agent view (state/agent_view.h).
 
 #include <chrono>
 #include <memory>

@@ -2,16 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
-#include "dataplane/linux/netlink.h"
-#include "dataplane/linux/netns.h"
-#include "dataplane/linux/overlay_reconciler.h"
-#include "dataplane/overlay_plan.h"
-#include "runtime/process_runtime.h"
 
 namespace overmesh::agent {
 namespace {
-
-namespace kernel = dataplane::kernel;
 
 // A periodic pass catches what no cache change announces: a task process that exited.
 constexpr std::chrono::milliseconds kResyncPeriod{2000};
@@ -44,34 +37,15 @@ std::string resolvConfFor() {
 
 }  // namespace
 
-unsigned int underlayMtuFor(Ipv4Address address) {
-  auto netlink = kernel::Netlink::open("");
-  if (!netlink) {
-    return 1500;
-  }
-  auto addresses = netlink->listAddresses("");
-  if (!addresses) {
-    return 1500;
-  }
-  for (const auto& entry : *addresses) {
-    if (entry.address.address() == address) {
-      auto link = netlink->link(entry.device);
-      if (link && link->mtu > 0) {
-        return link->mtu;
-      }
-    }
-  }
-  return 1500;
-}
-
-TaskAgent::TaskAgent(TaskAgentConfig config, const StateCache& cache, StatusReporter reporter)
+TaskAgent::TaskAgent(TaskAgentConfig config, const StateCache& cache, StatusReporter reporter,
+                     dataplane::NodeKernel& kernel, runtime::TaskRuntime& runtime)
     : config_(std::move(config)),
       cache_(cache),
       reporter_(std::move(reporter)),
-      runtime_(std::make_unique<runtime::ProcessRuntime>(config_.stateDir + "/tasks",
-                                                          config_.shimPath)) {
+      kernel_(kernel),
+      runtime_(runtime) {
   gateway_.subnet = config_.gatewaySubnet;
-  underlayMtu_ = underlayMtuFor(config_.advertiseAddress);
+  underlayMtu_ = kernel_.underlayMtu(config_.advertiseAddress);
 }
 
 TaskAgent::~TaskAgent() { stop(); }
@@ -150,7 +124,7 @@ Result<std::optional<Ipv4Prefix>> TaskAgent::egressAddressFor(
   if (auto known = egress_.find(sandbox.taskId); known != egress_.end()) {
     return std::optional<Ipv4Prefix>(known->second);
   }
-  auto existing = kernel::sandboxEgressAddress(sandboxNamespace(sandbox.taskId), gateway_);
+  auto existing = kernel_.sandboxEgressAddress(sandboxNamespace(sandbox.taskId), gateway_);
   if (existing && *existing) {
     egress_[sandbox.taskId] = **existing;
     return *existing;
@@ -189,17 +163,11 @@ void TaskAgent::startTask(const api::Task& task, const dataplane::SandboxPlan& s
       }
     }
   }
-  if (!kernel::namespaceExists(ns)) {
-    if (auto created = kernel::createNamespace(ns); !created) {
-      return fail("create the sandbox namespace: " + created.error().message);
-    }
-  }
-  auto host = kernel::Netlink::open("");
-  if (!host) {
-    return fail(host.error().message);
+  if (auto created = kernel_.ensureNamespace(ns); !created) {
+    return fail("create the sandbox namespace: " + created.error().message);
   }
   if (sandbox.egress) {
-    if (auto gateway = kernel::ensureGateway(*host, gateway_, underlayMtu_); !gateway) {
+    if (auto gateway = kernel_.ensureGateway(gateway_, underlayMtu_); !gateway) {
       return fail("set up the gateway bridge: " + gateway.error().message);
     }
   }
@@ -207,17 +175,17 @@ void TaskAgent::startTask(const api::Task& task, const dataplane::SandboxPlan& s
   if (!egress) {
     return fail(egress.error().message);
   }
-  if (auto wired = kernel::wireSandbox(*host, ns, sandbox, gateway_, *egress); !wired) {
+  if (auto wired = kernel_.wireSandbox(ns, sandbox, gateway_, *egress); !wired) {
     return fail("wire the sandbox: " + wired.error().message);
   }
   runtime::TaskSpec spec;
   spec.taskId = task.id;
   spec.hostname = task.name;
   spec.command = task.command;
-  spec.netnsPath = kernel::namespacePath(ns);
+  spec.netnsPath = kernel_.namespacePath(ns);
   spec.hostsFile = hostsFileFor(task);
   spec.resolvConf = resolvConfFor();
-  auto started = runtime_->start(spec);
+  auto started = runtime_.start(spec);
   if (!started) {
     return fail(started.error().message);
   }
@@ -226,17 +194,14 @@ void TaskAgent::startTask(const api::Task& task, const dataplane::SandboxPlan& s
 }
 
 void TaskAgent::removeTask(const std::string& taskId) {
-  if (auto stopped = runtime_->remove(taskId); !stopped) {
+  if (auto stopped = runtime_.remove(taskId); !stopped) {
     spdlog::error("task {}: remove: {}", taskId, stopped.error().message);
     return;
   }
-  auto host = kernel::Netlink::open("");
-  if (host) {
-    if (auto unwired = kernel::unwireSandbox(*host, taskId); !unwired) {
-      spdlog::error("task {}: unwire: {}", taskId, unwired.error().message);
-    }
+  if (auto unwired = kernel_.unwireSandbox(taskId); !unwired) {
+    spdlog::error("task {}: unwire: {}", taskId, unwired.error().message);
   }
-  if (auto deleted = kernel::deleteNamespace(sandboxNamespace(taskId)); !deleted) {
+  if (auto deleted = kernel_.deleteNamespace(sandboxNamespace(taskId)); !deleted) {
     spdlog::error("task {}: delete namespace: {}", taskId, deleted.error().message);
   }
   std::lock_guard lock(mutex_);
@@ -264,7 +229,7 @@ void TaskAgent::reconcile() {
     tasksById[task.id] = &task;
   }
 
-  auto known = runtime_->list();
+  auto known = runtime_.list();
   std::set<std::string> present;
   if (known) {
     present.insert(known->begin(), known->end());
@@ -273,17 +238,11 @@ void TaskAgent::reconcile() {
   }
 
   // Overlay devices first, so a starting task's veth has its bridge.
-  auto host = kernel::Netlink::open("");
-  if (!host) {
-    spdlog::error("task agent: {}", host.error().message);
-    return;
-  }
-  auto overlay = kernel::applyOverlay(*host, plan.networks, config_.advertiseAddress);
+  auto overlay = kernel_.applyOverlay(plan.networks, config_.advertiseAddress);
   for (const auto& problem : overlay.problems) {
     spdlog::error("overlay: {}", problem);
   }
-  if (overlay.devicesCreated + overlay.devicesRemoved + overlay.entriesAdded +
-          overlay.entriesRemoved > 0) {
+  if (overlay.mutations() > 0) {
     spdlog::info("overlay: devices +{} -{}, peer entries +{} -{}", overlay.devicesCreated,
                  overlay.devicesRemoved, overlay.entriesAdded, overlay.entriesRemoved);
   }
@@ -301,13 +260,12 @@ void TaskAgent::reconcile() {
     // Re-apply the wiring: a no-op when right, a repair when something removed a device.
     auto egress = egressAddressFor(sandbox);
     if (egress) {
-      if (auto wired = kernel::wireSandbox(*host, sandboxNamespace(task.id), sandbox, gateway_,
-                                           *egress);
+      if (auto wired = kernel_.wireSandbox(sandboxNamespace(task.id), sandbox, gateway_, *egress);
           !wired) {
         spdlog::error("task {}: {}", task.name, wired.error().message);
       }
     }
-    auto status = runtime_->status(task.id);
+    auto status = runtime_.status(task.id);
     if (!status) {
       continue;
     }
@@ -321,7 +279,7 @@ void TaskAgent::reconcile() {
     }
   }
   // Sandboxes without a task process (a start that failed half-way) are cleaned up too.
-  auto sandboxes = kernel::listNamespaces(config_.namespacePrefix + "t-");
+  auto sandboxes = kernel_.listNamespaces(config_.namespacePrefix + "t-");
   if (sandboxes) {
     for (const auto& ns : *sandboxes) {
       std::string id = ns.substr(config_.namespacePrefix.size() + 2);
@@ -345,11 +303,11 @@ void TaskAgent::reconcile() {
 Result<runtime::ExecResult> TaskAgent::exec(const std::string& taskId,
                                             const std::vector<std::string>& argv,
                                             std::chrono::milliseconds timeout) {
-  return runtime_->exec(taskId, argv, timeout);
+  return runtime_.exec(taskId, argv, timeout);
 }
 
 Result<std::string> TaskAgent::logs(const std::string& taskId) {
-  return runtime_->logs(taskId, 1 << 20);
+  return runtime_.logs(taskId, 1 << 20);
 }
 
 }  // namespace overmesh::agent

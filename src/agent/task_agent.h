@@ -4,7 +4,11 @@
 // agent's cache: it starts the tasks placed here (sandbox namespace, wiring, process),
 // programs the overlay for them (bridges, VXLAN, FDB and neighbour entries for remote
 // endpoints), stops and cleans up tasks that are gone, and reports what it observes to
-// the manager. Decisions come from planNode() (pure); this class applies them.
+// the manager. Decisions come from planNode() (pure); this class applies them through two
+// seams it is given: the node's kernel (dataplane::NodeKernel: overlay devices, sandbox
+// namespaces and wiring, gateway NAT) and the task runtime (runtime::TaskRuntime). Both
+// must outlive the agent; tests give it fakes (tests/support/fake_kernel.h,
+// fake_runtime.h).
 //
 // Threads: one reconcile thread (start()/stop()), woken by cache changes and every few
 // seconds. exec() and logs() are called from API threads and only touch the runtime.
@@ -13,7 +17,6 @@
 #include <condition_variable>
 #include <functional>
 #include <map>
-#include <memory>
 #include <mutex>
 #include <set>
 #include <string>
@@ -23,7 +26,8 @@
 #include "agent/stop_signal.h"
 #include "common/error.h"
 #include "common/ip.h"
-#include "dataplane/linux/sandbox_wiring.h"
+#include "dataplane/node_kernel.h"
+#include "dataplane/overlay_plan.h"
 #include "runtime/runtime.h"
 
 namespace overmesh::agent {
@@ -31,8 +35,10 @@ namespace overmesh::agent {
 struct TaskAgentConfig {
   std::string nodeId;
   Ipv4Address advertiseAddress;
-  std::string stateDir;         // runtime state lives under <stateDir>/tasks
-  std::string shimPath;         // the overmeshd binary
+  // For whoever builds the runtime (daemon/agent_role.cc): its state lives under
+  // <stateDir>/tasks, its shim is the overmeshd binary at shimPath.
+  std::string stateDir;
+  std::string shimPath;
   std::string namespacePrefix;  // sandbox namespaces are <prefix>t-<task id>
   Ipv4Prefix gatewaySubnet;
 };
@@ -43,13 +49,18 @@ using StatusReporter = std::function<Status(const std::string& taskId, const std
 
 class TaskAgent {
  public:
-  TaskAgent(TaskAgentConfig config, const StateCache& cache, StatusReporter reporter);
+  TaskAgent(TaskAgentConfig config, const StateCache& cache, StatusReporter reporter,
+            dataplane::NodeKernel& kernel, runtime::TaskRuntime& runtime);
   ~TaskAgent();
 
   void start();
   void stop();
   // Asks for a reconcile pass soon (the cache changed).
   void wake();
+
+  // One reconcile pass on the calling thread: what the thread does after every wake-up.
+  // Not to be called while the thread runs (tests call it instead of start()).
+  void reconcile();
 
   Result<runtime::ExecResult> exec(const std::string& taskId, const std::vector<std::string>& argv,
                                    std::chrono::milliseconds timeout);
@@ -59,7 +70,6 @@ class TaskAgent {
 
  private:
   void run();
-  void reconcile();
   void startTask(const api::Task& task, const dataplane::SandboxPlan& sandbox,
                  const std::vector<api::Network>& networks);
   void removeTask(const std::string& taskId);
@@ -70,8 +80,9 @@ class TaskAgent {
   TaskAgentConfig config_;
   const StateCache& cache_;
   StatusReporter reporter_;
-  std::unique_ptr<runtime::TaskRuntime> runtime_;
-  dataplane::kernel::GatewayConfig gateway_;
+  dataplane::NodeKernel& kernel_;
+  runtime::TaskRuntime& runtime_;
+  dataplane::GatewayConfig gateway_;
   unsigned int underlayMtu_ = 1500;
 
   std::mutex wakeMutex_;
@@ -85,8 +96,5 @@ class TaskAgent {
   std::map<std::string, std::string> reported_;  // guarded by mutex_
   std::map<std::string, Ipv4Prefix> egress_;     // guarded by mutex_
 };
-
-// The MTU of the interface holding `address` in this namespace (1500 when not found).
-unsigned int underlayMtuFor(Ipv4Address address);
 
 }  // namespace overmesh::agent

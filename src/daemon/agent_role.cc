@@ -5,6 +5,8 @@
 #include "api/api_error.h"
 #include "api/cluster_protocol.h"
 #include "api/http_client.h"
+#include "dataplane/linux/linux_node_kernel.h"
+#include "runtime/process_runtime.h"
 
 namespace overmesh::daemon {
 
@@ -33,7 +35,10 @@ agent::StatusReporter remoteStatusReporter(const std::string& managerAddress,
 }
 
 void AgentRole::startTasks(agent::TaskAgentConfig config, agent::StatusReporter reporter) {
-  tasks_ = std::make_unique<agent::TaskAgent>(std::move(config), cache_, std::move(reporter));
+  kernel_ = std::make_unique<dataplane::kernel::LinuxNodeKernel>();
+  runtime_ = std::make_unique<runtime::ProcessRuntime>(config.stateDir + "/tasks", config.shimPath);
+  tasks_ = std::make_unique<agent::TaskAgent>(std::move(config), cache_, std::move(reporter),
+                                              *kernel_, *runtime_);
   cache_.setOnChange([tasks = tasks_.get()](store::Revision) { tasks->wake(); });
   tasks_->start();
 }

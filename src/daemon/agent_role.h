@@ -2,7 +2,8 @@
 
 // Everything every cluster member runs: a cache of the desired state kept in sync with
 // the manager, the task agent that makes the node's tasks and overlay match it, and (on
-// workers) heartbeats. The manager's own agent reads its store directly; it needs no
+// workers) heartbeats. It also owns what the task agent works through: the Linux kernel
+// seam and the process runtime. The manager's own agent reads its store directly; it needs no
 // heartbeat because the manager never marks itself down.
 
 #include <memory>
@@ -12,6 +13,8 @@
 #include "agent/state_cache.h"
 #include "agent/state_sync.h"
 #include "agent/task_agent.h"
+#include "dataplane/node_kernel.h"
+#include "runtime/runtime.h"
 #include "store/store.h"
 
 namespace overmesh::daemon {
@@ -41,6 +44,9 @@ class AgentRole {
   void startTasks(agent::TaskAgentConfig config, agent::StatusReporter reporter);
 
   agent::StateCache cache_;
+  // Declared before tasks_: the task agent uses them until it is destroyed.
+  std::unique_ptr<dataplane::NodeKernel> kernel_;
+  std::unique_ptr<runtime::TaskRuntime> runtime_;
   std::unique_ptr<agent::TaskAgent> tasks_;
   std::unique_ptr<agent::StateSync> sync_;
   std::unique_ptr<agent::HeartbeatLoop> heartbeat_;

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/atomic_file.h"
 #include "common/json.h"
 
 namespace overmesh::daemon {
@@ -16,44 +17,6 @@ namespace {
 std::string nodeStatePath(const std::string& stateDir) { return stateDir + "/node.json"; }
 
 }  // namespace
-
-Status writeFileAtomically(const std::string& path, const std::string& content, int mode) {
-  std::string temporary = path + ".tmp";
-  int fd = open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-  if (fd < 0) {
-    return errorf(ErrorKind::Unavailable, "open {}: {}", temporary, errnoText(errno));
-  }
-  std::size_t written = 0;
-  while (written < content.size()) {
-    ssize_t n = write(fd, content.data() + written, content.size() - written);
-    if (n < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      int err = errno;
-      close(fd);
-      return errorf(ErrorKind::Unavailable, "write {}: {}", temporary, errnoText(err));
-    }
-    written += static_cast<std::size_t>(n);
-  }
-  if (fsync(fd) != 0) {
-    int err = errno;
-    close(fd);
-    return errorf(ErrorKind::Unavailable, "fsync {}: {}", temporary, errnoText(err));
-  }
-  close(fd);
-  if (rename(temporary.c_str(), path.c_str()) != 0) {
-    return errorf(ErrorKind::Unavailable, "rename {} to {}: {}", temporary, path,
-                  errnoText(errno));
-  }
-  std::string directory = std::filesystem::path(path).parent_path().string();
-  int dirFd = open(directory.empty() ? "." : directory.c_str(), O_RDONLY | O_DIRECTORY);
-  if (dirFd >= 0) {
-    fsync(dirFd);
-    close(dirFd);
-  }
-  return {};
-}
 
 Result<std::optional<NodeState>> loadNodeState(const std::string& stateDir) {
   std::ifstream file(nodeStatePath(stateDir));

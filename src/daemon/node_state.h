@@ -1,8 +1,8 @@
 #pragma once
 
 // What a node remembers about its own membership across restarts: its node ID, role and
-// where its manager is. Kept in <state-dir>/node.json, written atomically (temp file,
-// fsync, rename) so a crash leaves either the old or the new file, never half of one.
+// where its manager is. Kept in <state-dir>/node.json, written atomically (common/atomic_file.h)
+// so a crash leaves either the old or the new file, never half of one.
 
 #include <optional>
 #include <string>
@@ -25,8 +25,5 @@ struct NodeState {
 Result<std::optional<NodeState>> loadNodeState(const std::string& stateDir);
 Status saveNodeState(const std::string& stateDir, const NodeState& state);
 Status removeNodeState(const std::string& stateDir);
-
-// Writes `content` to `path` atomically: `path`.tmp, fsync, rename, fsync of the directory.
-Status writeFileAtomically(const std::string& path, const std::string& content, int mode);
 
 }  // namespace overmesh::daemon

@@ -11,6 +11,13 @@
 
 namespace overmesh::dataplane {
 
+// The node's gateway bridge: its subnet (the node-local egress subnet) and name.
+struct GatewayConfig {
+  Ipv4Prefix subnet;              // e.g. 172.18.0.0/16
+  std::string bridge = "omgwbridge";
+  Ipv4Address address() const { return subnet.network().next(); }  // the bridge's own
+};
+
 // The one table the gateway rule set owns.
 inline constexpr std::string_view kGatewayNatFamily = "ip";
 inline constexpr std::string_view kGatewayNatTable = "overmesh_gw";

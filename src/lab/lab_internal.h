@@ -3,7 +3,7 @@
 // The lab's internals, shared by its files and not part of the public API (lab.h).
 //
 //   lab_layout.cc     names, addresses and paths, all derived from the lab's name
-//   lab_record.cc     files: lab.json (read, write, lock) and atomic writes
+//   lab_record.cc     files: lab.json (read, write, lock)
 //   lab_topology.cc   namespaces and links (the underlay, the hosts) and the hosts' UTS pins
 //   lab_processes.cc  finding, signalling, spawning and waiting for processes
 //   lab_daemon.cc     a host's overmeshd: start it, wait for its API, call it, stop it
@@ -72,9 +72,6 @@ Result<int> resolveHost(const std::string& name, const std::string& host);
 
 // The whole file, or "" when it cannot be read.
 std::string readFile(const std::string& path);
-// Writes `content` to `path` through a temporary file and rename(), so that a reader sees
-// the old file or the new one, never half of one. Unavailable on any I/O failure.
-Status writeFileAtomically(const std::string& path, const std::string& content);
 // lab.json of lab `name`. NotFound when there is no lab; FailedPrecondition when the lab
 // has namespaces but no record, or the record is damaged.
 Result<LabRecord> readRecord(const std::string& runDir, const std::string& name);

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/atomic_file.h"
 #include "lab/lab_internal.h"
 
 namespace overmesh::lab {
@@ -23,40 +24,6 @@ std::string readFile(const std::string& path) {
   std::stringstream content;
   content << file.rdbuf();
   return content.str();
-}
-
-Status writeFileAtomically(const std::string& path, const std::string& content) {
-  std::string temporary = path + ".tmp";
-  int fd = open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    return errorf(ErrorKind::Unavailable, "write {}: {}", temporary, errnoText(errno));
-  }
-  UniqueFd file(fd);
-  std::size_t written = 0;
-  while (written < content.size()) {
-    ssize_t n = write(fd, content.data() + written, content.size() - written);
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
-    if (n < 0) {
-      int err = errno;
-      unlink(temporary.c_str());
-      return errorf(ErrorKind::Unavailable, "write {}: {}", temporary, errnoText(err));
-    }
-    written += static_cast<std::size_t>(n);
-  }
-  if (fsync(fd) != 0) {
-    int err = errno;
-    unlink(temporary.c_str());
-    return errorf(ErrorKind::Unavailable, "fsync {}: {}", temporary, errnoText(err));
-  }
-  file.reset();
-  if (rename(temporary.c_str(), path.c_str()) != 0) {
-    int err = errno;
-    unlink(temporary.c_str());
-    return errorf(ErrorKind::Unavailable, "rename {} to {}: {}", temporary, path, errnoText(err));
-  }
-  return {};
 }
 
 Result<LabRecord> readRecord(const std::string& runDir, const std::string& name) {

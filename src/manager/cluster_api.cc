@@ -7,7 +7,7 @@
 #include "api/api_error.h"
 #include "api/cluster_protocol.h"
 #include "common/json.h"
-#include "manager/agent_view.h"
+#include "state/agent_view.h"
 #include "store/wire.h"
 
 namespace overmesh::manager {
@@ -115,7 +115,7 @@ HttpResponse ClusterApi::snapshot(const HttpRequest& request) {
   if (auto rejected = rejectUnauthenticated(request)) {
     return *rejected;
   }
-  auto snapshot = agentSnapshot(store_);
+  auto snapshot = state::agentSnapshot(store_);
   if (!snapshot) {
     return api::errorResponse(snapshot.error());
   }
@@ -136,7 +136,7 @@ HttpResponse ClusterApi::watch(const HttpRequest& request) {
     return api::errorResponse(!from ? from.error() : waitMs.error());
   }
   auto wait = std::min(std::chrono::milliseconds(*waitMs), api::kMaxWatchWait);
-  auto batch = agentWatch(store_, *from, wait);
+  auto batch = state::agentWatch(store_, *from, wait);
   if (!batch) {
     return api::errorResponse(batch.error());
   }

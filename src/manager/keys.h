@@ -1,45 +1,10 @@
 #pragma once
 
-// The Store's key layout (DESIGN.md "Cluster state"). Objects are JSON values under
-// one prefix per kind; a name index per kind makes names unique through a compare on
-// the index key; guard keys serialise allocation decisions across managers.
+// The manager names the Store's key layout manager::keys. The layout itself is shared
+// with the agent and lives in state/keys.h.
 
-#include <string>
-#include <string_view>
+#include "state/keys.h"
 
-namespace overmesh::manager::keys {
-
-inline constexpr std::string_view kRoot = "/overmesh/";
-inline constexpr std::string_view kCluster = "/overmesh/cluster";
-inline constexpr std::string_view kNetworks = "/overmesh/networks/";
-inline constexpr std::string_view kNetworkNames = "/overmesh/names/networks/";
-inline constexpr std::string_view kTaskNames = "/overmesh/names/tasks/";
-inline constexpr std::string_view kNodes = "/overmesh/nodes/";
-inline constexpr std::string_view kTasks = "/overmesh/tasks/";
-inline constexpr std::string_view kServices = "/overmesh/services/";
-// SHA-256 of each node's secret. Never sent to agents or shown by the API.
-inline constexpr std::string_view kNodeCredentials = "/overmesh/credentials/nodes/";
-// Changed by every transaction that allocates or frees a subnet or VNI, so that two
-// concurrent creates cannot both pass the overlap check (compare on its mod revision).
-inline constexpr std::string_view kNetworkAllocationGuard = "/overmesh/guards/network-allocation";
-
-// Changed by every transaction that attaches a task to (or detaches it from) network
-// `id`; `network rm` compares it so that it never deletes a network a task just joined.
-inline std::string networkAttachmentGuard(std::string_view id) {
-  return "/overmesh/guards/network-attachments/" + std::string(id);
-}
-
-inline std::string network(std::string_view id) { return std::string(kNetworks) + std::string(id); }
-inline std::string networkName(std::string_view name) {
-  return std::string(kNetworkNames) + std::string(name);
-}
-inline std::string node(std::string_view id) { return std::string(kNodes) + std::string(id); }
-inline std::string nodeCredential(std::string_view id) {
-  return std::string(kNodeCredentials) + std::string(id);
-}
-inline std::string taskName(std::string_view name) {
-  return std::string(kTaskNames) + std::string(name);
-}
-inline std::string task(std::string_view id) { return std::string(kTasks) + std::string(id); }
-
-}  // namespace overmesh::manager::keys
+namespace overmesh::manager {
+namespace keys = state::keys;
+}  // namespace overmesh::manager

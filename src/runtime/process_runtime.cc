@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "common/atomic_file.h"
 #include "dataplane/linux/netns.h"
 #include "runtime/child_process.h"
 #include "runtime/process_handle.h"

@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/atomic_file.h"
 #include "runtime/child_process.h"
 #include "runtime/shim_protocol.h"
 #include "runtime/task_files.h"

@@ -237,34 +237,6 @@ std::string describeExit(const ExitRecord& record) {
   return fmt::format("exited with code {}", record.exitCode);
 }
 
-Status writeFileAtomically(const std::string& path, std::string_view content) {
-  std::string temporary = path + ".tmp";
-  int fd = open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    return errorf(ErrorKind::Unavailable, "create {}: {}", temporary, errnoText(errno));
-  }
-  std::size_t written = 0;
-  while (written < content.size()) {
-    ssize_t n = write(fd, content.data() + written, content.size() - written);
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
-    if (n < 0) {
-      int error = errno;
-      close(fd);
-      unlink(temporary.c_str());
-      return errorf(ErrorKind::Unavailable, "write {}: {}", temporary, errnoText(error));
-    }
-    written += static_cast<std::size_t>(n);
-  }
-  if (close(fd) != 0 || rename(temporary.c_str(), path.c_str()) != 0) {
-    int error = errno;
-    unlink(temporary.c_str());
-    return errorf(ErrorKind::Unavailable, "write {}: {}", path, errnoText(error));
-  }
-  return {};
-}
-
 namespace {
 
 Result<std::string> readFrom(const std::string& path, std::size_t maxBytes, bool tail) {

@@ -101,10 +101,6 @@ Result<ExitRecord> readExitRecord(const std::string& path);
 // "exited with code 3" or "killed by signal 9 (Killed)".
 std::string describeExit(const ExitRecord& record);
 
-// Writes `content` to `path` through a temporary file and rename(), so that a reader
-// never sees half a file. Unavailable (with the errno text) when the disk refuses.
-Status writeFileAtomically(const std::string& path, std::string_view content);
-
 // The whole file. NotFound when it does not exist, Unavailable on other errors.
 Result<std::string> readWholeFile(const std::string& path);
 

@@ -1,191 +1,153 @@
 #include "dataplane/linux/overlay_reconciler.h"
 
-#include <algorithm>
-#include <set>
-
 #include <fmt/format.h>
 
 namespace overmesh::dataplane::kernel {
 namespace {
 
-bool isOurs(std::string_view name) { return name.starts_with("ombr") || name.starts_with("omvx"); }
+// The link, or nullopt when it does not exist.
+Result<std::optional<LinkInfo>> linkIfPresent(Netlink& host, const std::string& name) {
+  auto info = host.link(name);
+  if (info) {
+    return std::optional<LinkInfo>(std::move(*info));
+  }
+  if (info.error().kind == ErrorKind::NotFound) {
+    return std::optional<LinkInfo>();
+  }
+  return std::unexpected(info.error());
+}
 
-// The bridge exists, is up, has the MTU; created when missing.
-Status ensureBridge(Netlink& host, const NetworkPlan& plan, OverlayApplyReport& report) {
-  auto exists = host.linkExists(plan.bridge);
-  if (!exists) {
-    return std::unexpected(exists.error());
-  }
-  if (!*exists) {
-    if (auto created = host.createBridge(plan.bridge, plan.mtu); !created) {
-      return created;
-    }
-    ++report.devicesCreated;
-  }
-  auto info = host.link(plan.bridge);
-  if (!info) {
-    return std::unexpected(info.error());
-  }
-  if (info->mtu != plan.mtu) {
-    if (auto set = host.setMtu(plan.bridge, plan.mtu); !set) {
-      return set;
-    }
-  }
-  if (!info->up) {
-    return host.setUp(plan.bridge);
+Status applyLinkChange(Netlink& host, const NetworkPlan& plan, Ipv4Address local,
+                       const LinkChange& change, OverlayApplyReport& report) {
+  using Action = LinkChange::Action;
+  Status applied;
+  switch (change.action) {
+    case Action::CreateBridge:
+      applied = host.createBridge(change.device, plan.mtu);
+      report.devicesCreated += applied ? 1 : 0;
+      return applied;
+    case Action::CreateVxlan:
+      applied = host.createVxlan(change.device, plan.vni, local, kVxlanPort, plan.mtu);
+      report.devicesCreated += applied ? 1 : 0;
+      return applied;
+    case Action::Delete:
+      applied = host.deleteLink(change.device);
+      report.devicesRemoved += applied ? 1 : 0;
+      return applied;
+    case Action::SetMtu:
+      return host.setMtu(change.device, plan.mtu);
+    case Action::SetMaster:
+      return host.setMaster(change.device, plan.bridge);
+    case Action::SetUp:
+      return host.setUp(change.device);
   }
   return {};
 }
 
-// The VXLAN device exists with the plan's VNI, source and port, learning off and proxy on,
-// enslaved to the bridge and up. A device with other parameters is replaced.
-Status ensureVxlan(Netlink& host, const NetworkPlan& plan, Ipv4Address local,
-                   OverlayApplyReport& report) {
-  auto exists = host.linkExists(plan.vxlan);
-  if (!exists) {
-    return std::unexpected(exists.error());
-  }
-  if (*exists) {
-    auto info = host.vxlanInfo(plan.vxlan);
-    bool right = info && info->vni == plan.vni && info->local == local &&
-                 info->port == kVxlanPort && !info->learning && info->proxy;
-    if (!right) {
-      if (auto removed = host.deleteLink(plan.vxlan); !removed) {
-        return removed;
-      }
-      ++report.devicesRemoved;
-      *exists = false;
+// Stops at the first failure: later steps depend on earlier ones (a device must exist
+// before it gets entries). The next pass starts again from what the kernel then has.
+Status applyPeerChanges(Netlink& host, const std::string& vxlan, const PeerChanges& changes,
+                        OverlayApplyReport& report) {
+  auto counted = [&](Status status, int& counter) {
+    counter += status ? 1 : 0;
+    return status;
+  };
+  for (const auto& entry : changes.fdbToRemove) {
+    if (auto removed = counted(host.deleteFdbEntry(vxlan, entry.mac, entry.remote),
+                               report.entriesRemoved);
+        !removed) {
+      return removed;
     }
   }
-  if (!*exists) {
-    if (auto created = host.createVxlan(plan.vxlan, plan.vni, local, kVxlanPort, plan.mtu);
-        !created) {
-      return created;
-    }
-    ++report.devicesCreated;
-  }
-  auto info = host.link(plan.vxlan);
-  if (!info) {
-    return std::unexpected(info.error());
-  }
-  if (info->mtu != plan.mtu) {
-    if (auto set = host.setMtu(plan.vxlan, plan.mtu); !set) {
-      return set;
+  for (const auto& ip : changes.neighboursToRemove) {
+    if (auto removed = counted(host.deleteNeighbour(vxlan, ip), report.entriesRemoved);
+        !removed) {
+      return removed;
     }
   }
-  auto bridgeIndex = host.linkIndex(plan.bridge);
-  if (!bridgeIndex) {
-    return std::unexpected(bridgeIndex.error());
-  }
-  if (info->masterIndex != *bridgeIndex) {
-    if (auto enslaved = host.setMaster(plan.vxlan, plan.bridge); !enslaved) {
-      return enslaved;
+  for (const auto& mac : changes.learnedToRemove) {
+    if (auto removed = counted(host.deleteLearnedFdbEntry(vxlan, mac), report.entriesRemoved);
+        !removed) {
+      return removed;
     }
   }
-  if (!info->up) {
-    return host.setUp(plan.vxlan);
+  for (const auto& entry : changes.fdbToAdd) {
+    if (auto added = counted(host.addFdbEntry(vxlan, entry.mac, entry.remote),
+                             report.entriesAdded);
+        !added) {
+      return added;
+    }
+  }
+  for (const auto& entry : changes.neighboursToAdd) {
+    if (auto added = counted(host.addNeighbour(vxlan, entry.ip, entry.mac), report.entriesAdded);
+        !added) {
+      return added;
+    }
   }
   return {};
 }
 
-// Makes the VXLAN device's static FDB and neighbour entries exactly the plan's remotes.
-Status syncPeers(Netlink& host, const NetworkPlan& plan, OverlayApplyReport& report) {
-  auto fdb = host.listFdbEntries(plan.vxlan);
-  if (!fdb) {
-    return std::unexpected(fdb.error());
+Status reconcileNetwork(Netlink& host, const NetworkPlan& plan, Ipv4Address local,
+                        OverlayApplyReport& report) {
+  auto observed = observeNetwork(host, plan);
+  if (!observed) {
+    return std::unexpected(observed.error());
   }
-  auto neighbours = host.listNeighbours(plan.vxlan);
-  if (!neighbours) {
-    return std::unexpected(neighbours.error());
-  }
-  std::set<std::pair<std::string, Ipv4Address>> wantedFdb;
-  std::set<std::pair<Ipv4Address, std::string>> wantedNeighbours;
-  for (const auto& remote : plan.remotes) {
-    wantedFdb.insert({remote.mac.toString(), remote.vtep});
-    wantedNeighbours.insert({remote.address, remote.mac.toString()});
-  }
-  // Remove first: a remote that moved (same MAC, new VTEP) must lose its old entry.
-  for (const auto& entry : *fdb) {
-    if (!wantedFdb.contains({entry.mac.toString(), entry.remote})) {
-      if (auto removed = host.deleteFdbEntry(plan.vxlan, entry.mac, entry.remote); !removed) {
-        return removed;
-      }
-      ++report.entriesRemoved;
+  NetworkChanges changes = diffNetwork(plan, *observed, local);
+  for (const auto& change : changes.links) {
+    if (auto applied = applyLinkChange(host, plan, local, change, report); !applied) {
+      return applied;
     }
   }
-  for (const auto& entry : *neighbours) {
-    if (!entry.permanent) {
-      continue;
-    }
-    if (!wantedNeighbours.contains({entry.ip, entry.mac.toString()})) {
-      if (auto removed = host.deleteNeighbour(plan.vxlan, entry.ip); !removed) {
-        return removed;
-      }
-      ++report.entriesRemoved;
-    }
-  }
-  // Entries the bridge learned for endpoints that are gone would otherwise linger until
-  // they age out.
-  auto learned = host.listLearnedFdbEntries(plan.vxlan);
-  if (!learned) {
-    return std::unexpected(learned.error());
-  }
-  std::set<std::string> wantedMacs;
-  for (const auto& remote : plan.remotes) {
-    wantedMacs.insert(remote.mac.toString());
-  }
-  for (const auto& mac : *learned) {
-    if (!wantedMacs.contains(mac.toString())) {
-      if (auto removed = host.deleteLearnedFdbEntry(plan.vxlan, mac); !removed) {
-        return removed;
-      }
-      ++report.entriesRemoved;
-    }
-  }
-  std::set<std::pair<std::string, Ipv4Address>> haveFdb;
-  for (const auto& entry : *fdb) {
-    haveFdb.insert({entry.mac.toString(), entry.remote});
-  }
-  std::set<std::pair<Ipv4Address, std::string>> haveNeighbours;
-  for (const auto& entry : *neighbours) {
-    if (entry.permanent) {
-      haveNeighbours.insert({entry.ip, entry.mac.toString()});
-    }
-  }
-  for (const auto& remote : plan.remotes) {
-    if (!haveFdb.contains({remote.mac.toString(), remote.vtep})) {
-      if (auto added = host.addFdbEntry(plan.vxlan, remote.mac, remote.vtep); !added) {
-        return added;
-      }
-      ++report.entriesAdded;
-    }
-    if (!haveNeighbours.contains({remote.address, remote.mac.toString()})) {
-      if (auto added = host.addNeighbour(plan.vxlan, remote.address, remote.mac); !added) {
-        return added;
-      }
-      ++report.entriesAdded;
-    }
-  }
-  return {};
+  return applyPeerChanges(host, plan.vxlan, changes.peers, report);
 }
 
 }  // namespace
 
+Result<ObservedNetwork> observeNetwork(Netlink& host, const NetworkPlan& plan) {
+  ObservedNetwork observed;
+  auto bridge = linkIfPresent(host, plan.bridge);
+  if (!bridge) {
+    return std::unexpected(bridge.error());
+  }
+  observed.bridge = std::move(*bridge);
+  auto vxlan = linkIfPresent(host, plan.vxlan);
+  if (!vxlan) {
+    return std::unexpected(vxlan.error());
+  }
+  observed.vxlan = std::move(*vxlan);
+  if (!observed.vxlan) {
+    return observed;
+  }
+  // A device of that name that is not VXLAN (or cannot be read as one) is replaced.
+  auto parameters = host.vxlanInfo(plan.vxlan);
+  if (!parameters) {
+    return observed;
+  }
+  observed.vxlanParameters = *parameters;
+  auto fdb = host.listFdbEntries(plan.vxlan);
+  if (!fdb) {
+    return std::unexpected(fdb.error());
+  }
+  observed.fdb = std::move(*fdb);
+  auto neighbours = host.listNeighbours(plan.vxlan);
+  if (!neighbours) {
+    return std::unexpected(neighbours.error());
+  }
+  observed.neighbours = std::move(*neighbours);
+  auto learned = host.listLearnedFdbEntries(plan.vxlan);
+  if (!learned) {
+    return std::unexpected(learned.error());
+  }
+  observed.learned = std::move(*learned);
+  return observed;
+}
+
 OverlayApplyReport applyOverlay(Netlink& host, const std::vector<NetworkPlan>& networks,
                                 Ipv4Address local) {
   OverlayApplyReport report;
-  std::set<std::string> wantedDevices;
   for (const auto& plan : networks) {
-    wantedDevices.insert(plan.bridge);
-    wantedDevices.insert(plan.vxlan);
-    Status applied = ensureBridge(host, plan, report);
-    if (applied) {
-      applied = ensureVxlan(host, plan, local, report);
-    }
-    if (applied) {
-      applied = syncPeers(host, plan, report);
-    }
-    if (!applied) {
+    if (auto applied = reconcileNetwork(host, plan, local, report); !applied) {
       report.problems.push_back(
           fmt::format("network {}: {}", plan.networkName, applied.error().message));
     }
@@ -195,14 +157,12 @@ OverlayApplyReport applyOverlay(Netlink& host, const std::vector<NetworkPlan>& n
     report.problems.push_back(links.error().message);
     return report;
   }
-  for (const auto& link : *links) {
-    if (isOurs(link.name) && !wantedDevices.contains(link.name)) {
-      if (auto removed = host.deleteLink(link.name); !removed) {
-        report.problems.push_back(removed.error().message);
-        continue;
-      }
-      ++report.devicesRemoved;
+  for (const auto& device : staleDevices(networks, *links)) {
+    if (auto removed = host.deleteLink(device); !removed) {
+      report.problems.push_back(removed.error().message);
+      continue;
     }
+    ++report.devicesRemoved;
   }
   return report;
 }

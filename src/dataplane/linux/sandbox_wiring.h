@@ -12,16 +12,11 @@
 
 #include "common/error.h"
 #include "common/ip.h"
+#include "dataplane/gateway_nat.h"
 #include "dataplane/linux/netlink.h"
 #include "dataplane/overlay_plan.h"
 
 namespace overmesh::dataplane::kernel {
-
-struct GatewayConfig {
-  Ipv4Prefix subnet;              // e.g. 172.18.0.0/16, the node-local egress subnet
-  std::string bridge = "omgwbridge";
-  Ipv4Address address() const { return subnet.network().next(); }  // the bridge's own
-};
 
 // The gateway bridge with its address, up, IPv4 forwarding on in the node's namespace,
 // and our NAT table (masquerade of the gateway subnet leaving through other devices).

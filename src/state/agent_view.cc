@@ -1,10 +1,10 @@
-#include "manager/agent_view.h"
+#include "state/agent_view.h"
 
 #include <array>
 
-#include "manager/keys.h"
+#include "state/keys.h"
 
-namespace overmesh::manager {
+namespace overmesh::state {
 
 bool isAgentVisibleKey(std::string_view key) {
   static constexpr std::array<std::string_view, 4> kVisible = {
@@ -60,4 +60,4 @@ Result<store::WatchResult> agentWatch(store::Store& store, store::Revision fromR
   }
 }
 
-}  // namespace overmesh::manager
+}  // namespace overmesh::state

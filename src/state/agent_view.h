@@ -3,7 +3,8 @@
 // What agents may see of the Store: the objects they reconcile (networks, nodes, tasks,
 // services), never the cluster record (it holds the join token), credentials, name
 // indexes or guards. One definition, used by the snapshot, the watch stream and the
-// manager's own local agent alike.
+// manager's own local agent alike. It lives outside the manager so that the agent can
+// use it without depending on the manager.
 
 #include <chrono>
 #include <string>
@@ -13,7 +14,7 @@
 #include "common/error.h"
 #include "store/store.h"
 
-namespace overmesh::manager {
+namespace overmesh::state {
 
 bool isAgentVisibleKey(std::string_view key);
 
@@ -30,4 +31,4 @@ Result<AgentSnapshot> agentSnapshot(store::Store& store);
 Result<store::WatchResult> agentWatch(store::Store& store, store::Revision fromRevision,
                                       std::chrono::milliseconds wait);
 
-}  // namespace overmesh::manager
+}  // namespace overmesh::state

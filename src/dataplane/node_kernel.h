@@ -1,0 +1,65 @@
+#pragma once
+
+// The agent's seam to its node's kernel: everything the task agent changes in network
+// namespaces, links and rule sets, as a few coarse, idempotent operations. The Linux
+// implementation (linux/linux_node_kernel.h) drives netlink, nftables and named
+// namespaces; tests use a fake (tests/support/fake_kernel.h) that records what it was
+// asked to change. The decisions stay outside: planNode() says what is wanted, the
+// operations below make the kernel match and change nothing that is already right.
+//
+// Errors carry the kernel's words and the object's name (see netlink.h for the kinds).
+// Calls come from the agent's reconcile thread; implementations need not be thread-safe.
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/error.h"
+#include "common/ip.h"
+#include "dataplane/gateway_nat.h"
+#include "dataplane/overlay_diff.h"
+#include "dataplane/overlay_plan.h"
+
+namespace overmesh::dataplane {
+
+class NodeKernel {
+ public:
+  virtual ~NodeKernel() = default;
+
+  // The MTU of the interface holding `address` in the node's namespace; 1500 when no
+  // interface has it (or the kernel cannot be asked).
+  virtual unsigned int underlayMtu(Ipv4Address address) = 0;
+
+  // ---- overlay devices (bridges, VXLAN, FDB and neighbour entries) ----
+
+  // Makes the node's overlay devices exactly `networks` (others of ours are removed).
+  // `local` is the VXLAN source address. Failures are per network, in the report.
+  virtual OverlayApplyReport applyOverlay(const std::vector<NetworkPlan>& networks,
+                                          Ipv4Address local) = 0;
+
+  // ---- sandboxes (a task's named network namespace) ----
+
+  // Creates the named namespace unless it exists.
+  virtual Status ensureNamespace(const std::string& name) = 0;
+  // Deletes it; succeeds when it does not exist.
+  virtual Status deleteNamespace(const std::string& name) = 0;
+  // The names of the existing namespaces that start with `prefix`.
+  virtual Result<std::vector<std::string>> listNamespaces(const std::string& prefix) = 0;
+  // The file a process joins to enter the namespace (/run/netns/NAME).
+  virtual std::string namespacePath(const std::string& name) = 0;
+
+  // The gateway bridge with its address and NAT, up, forwarding on.
+  virtual Status ensureGateway(const GatewayConfig& gateway, unsigned int mtu) = 0;
+  // Wires the sandbox in namespace `sandbox` as `plan` says (see sandbox_wiring.h);
+  // `egressAddress` is needed when plan.egress.
+  virtual Status wireSandbox(const std::string& sandbox, const SandboxPlan& plan,
+                             const GatewayConfig& gateway,
+                             std::optional<Ipv4Prefix> egressAddress) = 0;
+  // The gateway-subnet address a wired sandbox already has, if any.
+  virtual Result<std::optional<Ipv4Prefix>> sandboxEgressAddress(const std::string& sandbox,
+                                                                 const GatewayConfig& gateway) = 0;
+  // Deletes the task's host-side devices; missing ones are fine.
+  virtual Status unwireSandbox(const std::string& taskId) = 0;
+};
+
+}  // namespace overmesh::dataplane

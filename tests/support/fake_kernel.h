@@ -1,0 +1,236 @@
+#pragma once
+
+// A NodeKernel for unit tests: an in-memory model of the node's namespace (devices, their
+// FDB / neighbour / learned entries, named namespaces, wired sandboxes, the gateway) that
+// records every change it makes in `mutations`, one line each ("create bridge ombr4096",
+// "add fdb omvx4096 02:42:0a:00:0f:03 198.18.0.2"). Overlay changes are decided by the
+// real diffNetwork()/staleDevices(), as in the Linux reconciler, so a test sees exactly
+// the kernel changes the agent's decisions would cause. Not thread-safe, like the agent's
+// use of it.
+
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "dataplane/node_kernel.h"
+
+namespace overmesh::testing {
+
+class FakeNodeKernel final : public dataplane::NodeKernel {
+ public:
+  struct Device {
+    dataplane::kernel::LinkInfo link;
+    std::optional<dataplane::kernel::VxlanInfo> vxlan;
+    std::set<dataplane::kernel::FdbEntry> fdb;
+    std::map<Ipv4Address, MacAddress> neighbours;  // permanent
+    std::set<MacAddress> learned;
+  };
+
+  // ---- the model, readable (and adjustable) by tests ----
+  std::map<std::string, Device> devices;
+  std::set<std::string> namespaces;
+  std::map<std::string, std::string> wiring;  // namespace -> description of its wiring
+  std::map<std::string, std::optional<Ipv4Prefix>> egress;  // namespace -> egress address
+  bool gatewayReady = false;
+  std::vector<std::string> mutations;
+  unsigned int mtu = 1500;
+
+  // The bridge behind `vxlan` learned `mac` (traffic came from it).
+  void learn(const std::string& vxlan, const MacAddress& mac) { devices.at(vxlan).learned.insert(mac); }
+
+  unsigned int underlayMtu(Ipv4Address) override { return mtu; }
+
+  dataplane::OverlayApplyReport applyOverlay(const std::vector<dataplane::NetworkPlan>& networks,
+                                             Ipv4Address local) override {
+    dataplane::OverlayApplyReport report;
+    for (const auto& plan : networks) {
+      auto changes = dataplane::diffNetwork(plan, observe(plan), local);
+      for (const auto& change : changes.links) {
+        applyLink(plan, local, change, report);
+      }
+      applyPeers(plan.vxlan, changes.peers, report);
+    }
+    std::vector<dataplane::kernel::LinkInfo> links;
+    for (const auto& [name, device] : devices) {
+      links.push_back(device.link);
+    }
+    for (const auto& name : dataplane::staleDevices(networks, links)) {
+      devices.erase(name);
+      mutations.push_back("delete link " + name);
+      ++report.devicesRemoved;
+    }
+    return report;
+  }
+
+  Status ensureNamespace(const std::string& name) override {
+    if (namespaces.insert(name).second) {
+      mutations.push_back("create namespace " + name);
+    }
+    return {};
+  }
+  Status deleteNamespace(const std::string& name) override {
+    if (namespaces.erase(name) > 0) {
+      wiring.erase(name);
+      egress.erase(name);
+      mutations.push_back("delete namespace " + name);
+    }
+    return {};
+  }
+  Result<std::vector<std::string>> listNamespaces(const std::string& prefix) override {
+    std::vector<std::string> names;
+    for (const auto& name : namespaces) {
+      if (name.starts_with(prefix)) {
+        names.push_back(name);
+      }
+    }
+    return names;
+  }
+  std::string namespacePath(const std::string& name) override { return "/fake/netns/" + name; }
+
+  Status ensureGateway(const dataplane::GatewayConfig& gateway, unsigned int) override {
+    if (!gatewayReady) {
+      gatewayReady = true;
+      mutations.push_back("set up gateway " + gateway.bridge);
+    }
+    return {};
+  }
+  Status wireSandbox(const std::string& sandbox, const dataplane::SandboxPlan& plan,
+                     const dataplane::GatewayConfig&,
+                     std::optional<Ipv4Prefix> egressAddress) override {
+    if (!namespaces.contains(sandbox)) {
+      return errorf(ErrorKind::NotFound, "namespace {} does not exist", sandbox);
+    }
+    std::string wanted = describe(plan, egressAddress);
+    if (wiring[sandbox] != wanted) {
+      wiring[sandbox] = wanted;
+      egress[sandbox] = egressAddress;
+      mutations.push_back("wire " + sandbox + ": " + wanted);
+    }
+    return {};
+  }
+  Result<std::optional<Ipv4Prefix>> sandboxEgressAddress(
+      const std::string& sandbox, const dataplane::GatewayConfig&) override {
+    auto found = egress.find(sandbox);
+    return found == egress.end() ? std::optional<Ipv4Prefix>() : found->second;
+  }
+  Status unwireSandbox(const std::string& taskId) override {
+    for (auto it = wiring.begin(); it != wiring.end();) {
+      if (it->first.ends_with("t-" + taskId)) {
+        mutations.push_back("unwire " + it->first);
+        egress.erase(it->first);
+        it = wiring.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    return {};
+  }
+
+  // One line per interface: "eth0 10.0.15.2/24 on ombr4096 mtu 1450", then the egress.
+  static std::string describe(const dataplane::SandboxPlan& plan,
+                              std::optional<Ipv4Prefix> egressAddress) {
+    std::string text;
+    for (const auto& interface : plan.interfaces) {
+      text += fmt::format("{} {} {} on {} mtu {}; ", interface.name, interface.address,
+                          interface.mac, interface.bridge, interface.mtu);
+    }
+    if (plan.egress) {
+      text += "egress " + (egressAddress ? egressAddress->toString() : std::string("none"));
+    }
+    return text;
+  }
+
+ private:
+  dataplane::ObservedNetwork observe(const dataplane::NetworkPlan& plan) const {
+    dataplane::ObservedNetwork observed;
+    if (auto bridge = devices.find(plan.bridge); bridge != devices.end()) {
+      observed.bridge = bridge->second.link;
+    }
+    auto vxlan = devices.find(plan.vxlan);
+    if (vxlan == devices.end()) {
+      return observed;
+    }
+    observed.vxlan = vxlan->second.link;
+    observed.vxlanParameters = vxlan->second.vxlan;
+    observed.fdb.assign(vxlan->second.fdb.begin(), vxlan->second.fdb.end());
+    for (const auto& [ip, mac] : vxlan->second.neighbours) {
+      observed.neighbours.push_back({ip, mac, true});
+    }
+    observed.learned.assign(vxlan->second.learned.begin(), vxlan->second.learned.end());
+    return observed;
+  }
+
+  void applyLink(const dataplane::NetworkPlan& plan, Ipv4Address local,
+                 const dataplane::LinkChange& change, dataplane::OverlayApplyReport& report) {
+    using Action = dataplane::LinkChange::Action;
+    switch (change.action) {
+      case Action::CreateBridge:
+      case Action::CreateVxlan: {
+        bool bridge = change.action == Action::CreateBridge;
+        Device device;
+        device.link = {change.device, nextIndex_++, bridge ? "bridge" : "vxlan", plan.mtu, false,
+                       0, {}};
+        if (!bridge) {
+          device.vxlan = dataplane::kernel::VxlanInfo{plan.vni, local, false, true,
+                                                      dataplane::kVxlanPort, plan.mtu};
+        }
+        devices[change.device] = device;
+        mutations.push_back(fmt::format("create {} {}", bridge ? "bridge" : "vxlan", change.device));
+        ++report.devicesCreated;
+        return;
+      }
+      case Action::Delete:
+        devices.erase(change.device);
+        mutations.push_back("delete link " + change.device);
+        ++report.devicesRemoved;
+        return;
+      case Action::SetMtu:
+        devices.at(change.device).link.mtu = plan.mtu;
+        mutations.push_back(fmt::format("set mtu {} {}", change.device, plan.mtu));
+        return;
+      case Action::SetMaster:
+        devices.at(change.device).link.masterIndex = devices.at(plan.bridge).link.index;
+        mutations.push_back(fmt::format("set master {} {}", change.device, plan.bridge));
+        return;
+      case Action::SetUp:
+        devices.at(change.device).link.up = true;
+        mutations.push_back("set up " + change.device);
+        return;
+    }
+  }
+
+  void applyPeers(const std::string& vxlan, const dataplane::PeerChanges& changes,
+                  dataplane::OverlayApplyReport& report) {
+    Device& device = devices.at(vxlan);
+    for (const auto& entry : changes.fdbToRemove) {
+      device.fdb.erase(entry);
+      mutations.push_back(fmt::format("delete fdb {} {} {}", vxlan, entry.mac, entry.remote));
+    }
+    for (const auto& ip : changes.neighboursToRemove) {
+      device.neighbours.erase(ip);
+      mutations.push_back(fmt::format("delete neighbour {} {}", vxlan, ip));
+    }
+    for (const auto& mac : changes.learnedToRemove) {
+      device.learned.erase(mac);
+      mutations.push_back(fmt::format("delete learned {} {}", vxlan, mac));
+    }
+    for (const auto& entry : changes.fdbToAdd) {
+      device.fdb.insert(entry);
+      mutations.push_back(fmt::format("add fdb {} {} {}", vxlan, entry.mac, entry.remote));
+    }
+    for (const auto& entry : changes.neighboursToAdd) {
+      device.neighbours[entry.ip] = entry.mac;
+      mutations.push_back(fmt::format("add neighbour {} {} {}", vxlan, entry.ip, entry.mac));
+    }
+    report.entriesRemoved += static_cast<int>(changes.removals());
+    report.entriesAdded += static_cast<int>(changes.additions());
+  }
+
+  int nextIndex_ = 100;
+};
+
+}  // namespace overmesh::testing

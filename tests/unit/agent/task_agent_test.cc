@@ -1,0 +1,277 @@
+// The task agent's reconcile decisions, through a fake kernel and a fake runtime: what it
+// starts, wires, programs and removes, and that a restarted agent changes nothing.
+
+#include "agent/task_agent.h"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "state/keys.h"
+#include "support/fake_kernel.h"
+#include "support/fake_runtime.h"
+
+namespace overmesh::agent {
+namespace {
+
+using overmesh::testing::FakeNodeKernel;
+using overmesh::testing::FakeTaskRuntime;
+
+constexpr const char* kSelf = "node-a";
+constexpr const char* kVxlan = "omvx4096";
+
+api::Network network() {
+  api::Network n;
+  n.id = "n1";
+  n.name = "chaos_net";
+  n.vni = 4096;
+  n.subnet = "10.0.15.0/24";
+  n.gateway = "10.0.15.1";
+  return n;
+}
+
+api::Node node(std::string id, std::string address) {
+  api::Node n;
+  n.id = std::move(id);
+  n.hostname = n.id;
+  n.address = std::move(address);
+  n.state = "ready";
+  return n;
+}
+
+api::Task task(std::string id, std::string nodeId, std::string address,
+               std::string state = "pending") {
+  api::Task t;
+  t.id = std::move(id);
+  t.name = "web." + t.id;
+  t.nodeId = std::move(nodeId);
+  t.command = {"sleep", "infinity"};
+  t.desiredState = "running";
+  t.state = std::move(state);
+  auto ip = Ipv4Prefix::parse(address);
+  t.attachments.push_back({"n1", "chaos_net", address, macForIp(ip->address()).toString()});
+  return t;
+}
+
+struct Report {
+  std::string taskId;
+  std::string state;
+  std::int64_t exitCode = 0;
+  bool operator==(const Report&) const = default;
+};
+
+// A node "node-a" (198.18.0.1) in a three-node cluster with one overlay network; the test
+// sets the tasks, then runs reconcile passes by hand.
+class TaskAgentTest : public ::testing::Test {
+ protected:
+  void setTasks(const std::vector<api::Task>& tasks) {
+    std::vector<store::KeyValue> kvs;
+    auto put = [&](std::string key, const nlohmann::json& value) {
+      kvs.push_back({std::move(key), value.dump(), revision_, revision_, 1, 0});
+    };
+    put(state::keys::network("n1"), network());
+    put(state::keys::node("node-a"), node("node-a", "198.18.0.1"));
+    put(state::keys::node("node-b"), node("node-b", "198.18.0.2"));
+    put(state::keys::node("node-c"), node("node-c", "198.18.0.3"));
+    for (const auto& t : tasks) {
+      put(state::keys::task(t.id), t);
+    }
+    cache_.replace(kvs, revision_++);
+  }
+
+  std::unique_ptr<TaskAgent> makeAgent() {
+    TaskAgentConfig config;
+    config.nodeId = kSelf;
+    config.advertiseAddress = *Ipv4Address::parse("198.18.0.1");
+    config.namespacePrefix = "om-";
+    config.gatewaySubnet = *Ipv4Prefix::parse("172.18.0.0/16");
+    return std::make_unique<TaskAgent>(
+        config, cache_,
+        [this](const std::string& taskId, const std::string& state, const std::string&,
+               std::int64_t exitCode) -> Status {
+          reports_.push_back({taskId, state, exitCode});
+          return {};
+        },
+        kernel_, runtime_);
+  }
+
+  // Forgets what was recorded so far, so that a test sees one pass's changes.
+  void clearRecords() {
+    kernel_.mutations.clear();
+    runtime_.calls.clear();
+    reports_.clear();
+  }
+
+  static MacAddress macOf(const char* ip) { return macForIp(*Ipv4Address::parse(ip)); }
+
+  StateCache cache_;
+  FakeNodeKernel kernel_;
+  FakeTaskRuntime runtime_;
+  std::vector<Report> reports_;
+  store::Revision revision_ = 10;
+};
+
+TEST_F(TaskAgentTest, DoesNothingBeforeTheFirstSnapshot) {
+  runtime_.tasks["orphan"] = {};
+  auto agent = makeAgent();
+  agent->reconcile();
+  EXPECT_TRUE(kernel_.mutations.empty());
+  EXPECT_TRUE(runtime_.calls.empty());
+}
+
+TEST_F(TaskAgentTest, StartsAPendingTaskInAWiredSandboxOnItsOverlay) {
+  setTasks({task("t1", kSelf, "10.0.15.2/24"), task("t2", "node-b", "10.0.15.3/24", "running")});
+  auto agent = makeAgent();
+  agent->reconcile();
+
+  ASSERT_TRUE(runtime_.tasks.contains("t1"));
+  const auto& spec = runtime_.tasks.at("t1").spec;
+  EXPECT_EQ(spec.hostname, "web.t1");
+  EXPECT_EQ(spec.netnsPath, "/fake/netns/om-t-t1");
+  EXPECT_EQ(spec.command, (std::vector<std::string>{"sleep", "infinity"}));
+  EXPECT_NE(spec.hostsFile.find("10.0.15.2\tweb.t1"), std::string::npos);
+  EXPECT_FALSE(runtime_.tasks.contains("t2"));  // another node's
+
+  EXPECT_TRUE(kernel_.namespaces.contains("om-t-t1"));
+  EXPECT_TRUE(kernel_.gatewayReady);
+  EXPECT_NE(kernel_.wiring["om-t-t1"].find("eth0 10.0.15.2/24"), std::string::npos);
+  ASSERT_TRUE(kernel_.devices.contains(kVxlan));
+  EXPECT_EQ(kernel_.devices.at(kVxlan).fdb,
+            (std::set<dataplane::kernel::FdbEntry>{
+                {macOf("10.0.15.3"), *Ipv4Address::parse("198.18.0.2")}}));
+  EXPECT_EQ(reports_, (std::vector<Report>{{"t1", "running", 0}}));
+}
+
+TEST_F(TaskAgentTest, ANewRemoteEndpointAddsExactlyItsEntries) {
+  setTasks({task("t1", kSelf, "10.0.15.2/24", "running")});
+  auto agent = makeAgent();
+  agent->reconcile();
+  clearRecords();
+
+  setTasks({task("t1", kSelf, "10.0.15.2/24", "running"),
+            task("t2", "node-c", "10.0.15.9/24", "running")});
+  agent->reconcile();
+
+  std::string mac = macOf("10.0.15.9").toString();
+  EXPECT_EQ(kernel_.mutations,
+            (std::vector<std::string>{"add fdb omvx4096 " + mac + " 198.18.0.3",
+                                      "add neighbour omvx4096 10.0.15.9 " + mac}));
+  EXPECT_TRUE(runtime_.calls.empty());
+}
+
+TEST_F(TaskAgentTest, ARemovedRemoteEndpointLosesItsEntries) {
+  setTasks({task("t1", kSelf, "10.0.15.2/24", "running"),
+            task("t2", "node-c", "10.0.15.9/24", "running")});
+  auto agent = makeAgent();
+  agent->reconcile();
+  kernel_.learn(kVxlan, macOf("10.0.15.9"));  // traffic came back from it
+  clearRecords();
+
+  setTasks({task("t1", kSelf, "10.0.15.2/24", "running")});
+  agent->reconcile();
+
+  std::string mac = macOf("10.0.15.9").toString();
+  EXPECT_EQ(kernel_.mutations,
+            (std::vector<std::string>{"delete fdb omvx4096 " + mac + " 198.18.0.3",
+                                      "delete neighbour omvx4096 10.0.15.9",
+                                      "delete learned omvx4096 " + mac}));
+  EXPECT_TRUE(runtime_.calls.empty());
+}
+
+TEST_F(TaskAgentTest, AStaleLearnedEntryIsDeleted) {
+  setTasks({task("t1", kSelf, "10.0.15.2/24", "running"),
+            task("t2", "node-b", "10.0.15.3/24", "running")});
+  auto agent = makeAgent();
+  agent->reconcile();
+  kernel_.learn(kVxlan, macOf("10.0.15.3"));   // a live endpoint: kept
+  kernel_.learn(kVxlan, macOf("10.0.15.77"));  // nobody has it any more
+  clearRecords();
+
+  agent->reconcile();
+
+  EXPECT_EQ(kernel_.mutations, (std::vector<std::string>{"delete learned omvx4096 " +
+                                                         macOf("10.0.15.77").toString()}));
+}
+
+TEST_F(TaskAgentTest, ARestartedAgentFindsEverythingRightAndChangesNothing) {
+  setTasks({task("t1", kSelf, "10.0.15.2/24"), task("t2", "node-b", "10.0.15.3/24", "running"),
+            task("t3", "node-c", "10.0.15.4/24", "running")});
+  makeAgent()->reconcile();
+  ASSERT_FALSE(kernel_.mutations.empty());
+  clearRecords();
+
+  // The daemon restarts: a new agent, the manager now records the task as running, and
+  // the kernel and the task's process are as the old agent left them.
+  setTasks({task("t1", kSelf, "10.0.15.2/24", "running"),
+            task("t2", "node-b", "10.0.15.3/24", "running"),
+            task("t3", "node-c", "10.0.15.4/24", "running")});
+  auto restarted = makeAgent();
+  restarted->reconcile();
+  restarted->reconcile();
+
+  EXPECT_EQ(kernel_.mutations, std::vector<std::string>{});
+  EXPECT_EQ(runtime_.calls, std::vector<std::string>{});
+  EXPECT_EQ(reports_, std::vector<Report>{});
+}
+
+TEST_F(TaskAgentTest, ATaskThatExitsIsReportedOnce) {
+  setTasks({task("t1", kSelf, "10.0.15.2/24", "running")});
+  runtime_.tasks["t1"] = {};
+  kernel_.namespaces.insert("om-t-t1");
+  auto agent = makeAgent();
+  runtime_.exit("t1", 3);
+  agent->reconcile();
+  agent->reconcile();
+  EXPECT_EQ(reports_, (std::vector<Report>{{"t1", "failed", 3}}));
+  EXPECT_TRUE(runtime_.tasks.contains("t1"));  // kept for its logs until the task is removed
+}
+
+TEST_F(TaskAgentTest, AStoppedTaskIsRemovedWithItsSandboxAndItsNetworksDevices) {
+  setTasks({task("t1", kSelf, "10.0.15.2/24"), task("t2", "node-b", "10.0.15.3/24", "running")});
+  auto agent = makeAgent();
+  agent->reconcile();
+  ASSERT_TRUE(runtime_.tasks.contains("t1"));
+  clearRecords();
+
+  auto stopping = task("t1", kSelf, "10.0.15.2/24", "running");
+  stopping.desiredState = "shutdown";
+  setTasks({stopping, task("t2", "node-b", "10.0.15.3/24", "running")});
+  agent->reconcile();
+
+  EXPECT_EQ(runtime_.calls, std::vector<std::string>{"remove t1"});
+  EXPECT_FALSE(runtime_.tasks.contains("t1"));
+  EXPECT_FALSE(kernel_.namespaces.contains("om-t-t1"));
+  EXPECT_FALSE(kernel_.wiring.contains("om-t-t1"));
+  // No local task is left on the network: its devices go.
+  EXPECT_FALSE(kernel_.devices.contains("ombr4096"));
+  EXPECT_FALSE(kernel_.devices.contains(kVxlan));
+}
+
+TEST_F(TaskAgentTest, AFailedStartIsReportedAndItsSandboxCleanedUp) {
+  runtime_.startError = Error{ErrorKind::InvalidArgument, "sleep: command not found"};
+  setTasks({task("t1", kSelf, "10.0.15.2/24")});
+  auto agent = makeAgent();
+  agent->reconcile();
+  ASSERT_EQ(reports_.size(), 1u);
+  EXPECT_EQ(reports_.front().state, "failed");
+  EXPECT_TRUE(kernel_.namespaces.contains("om-t-t1"));
+
+  // The manager records the failure; the half-made sandbox is not wanted any more.
+  auto failed = task("t1", kSelf, "10.0.15.2/24", "failed");
+  failed.desiredState = "shutdown";
+  setTasks({failed});
+  agent->reconcile();
+  EXPECT_FALSE(kernel_.namespaces.contains("om-t-t1"));
+}
+
+TEST_F(TaskAgentTest, ExecAndLogsGoToTheRuntime) {
+  runtime_.tasks["t1"] = {};
+  auto agent = makeAgent();
+  auto result = agent->exec("t1", {"echo", "hi"}, std::chrono::seconds(1));
+  ASSERT_TRUE(result.has_value());
+  EXPECT_EQ(result->out, "echo\nhi\n");
+  EXPECT_EQ(*agent->logs("t1"), "log of t1");
+}
+
+}  // namespace
+}  // namespace overmesh::agent

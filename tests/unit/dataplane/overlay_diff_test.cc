@@ -1,0 +1,173 @@
+#include "dataplane/overlay_diff.h"
+
+#include <gtest/gtest.h>
+
+namespace overmesh::dataplane {
+namespace {
+
+using Action = LinkChange::Action;
+
+Ipv4Address ip(const char* text) { return *Ipv4Address::parse(text); }
+
+RemoteEndpoint remote(const char* address, const char* vtep) {
+  return {ip(address), macForIp(ip(address)), ip(vtep)};
+}
+
+const Ipv4Address kLocal = ip("198.18.0.1");
+
+NetworkPlan planWith(std::vector<RemoteEndpoint> remotes) {
+  NetworkPlan plan;
+  plan.networkId = "n1";
+  plan.networkName = "chaos_net";
+  plan.vni = 4096;
+  plan.bridge = bridgeName(4096);
+  plan.vxlan = vxlanName(4096);
+  plan.mtu = 1450;
+  plan.remotes = std::move(remotes);
+  return plan;
+}
+
+// The kernel as a previous pass left it for `plan`: devices right, entries exactly the
+// plan's remotes.
+ObservedNetwork convergedFor(const NetworkPlan& plan) {
+  ObservedNetwork observed;
+  observed.bridge = kernel::LinkInfo{plan.bridge, 7, "bridge", plan.mtu, true, 0, {}};
+  observed.vxlan = kernel::LinkInfo{plan.vxlan, 8, "vxlan", plan.mtu, true, 7, {}};
+  observed.vxlanParameters = kernel::VxlanInfo{plan.vni, kLocal, false, true, kVxlanPort, plan.mtu};
+  for (const auto& endpoint : plan.remotes) {
+    observed.fdb.push_back({endpoint.mac, endpoint.vtep});
+    observed.neighbours.push_back({endpoint.address, endpoint.mac, true});
+    observed.learned.push_back(endpoint.mac);
+  }
+  return observed;
+}
+
+TEST(OverlayDiffTest, AFreshNodeCreatesBothDevicesAndEveryEntry) {
+  auto plan = planWith({remote("10.0.15.3", "198.18.0.2"), remote("10.0.15.4", "198.18.0.3")});
+  auto changes = diffNetwork(plan, ObservedNetwork{}, kLocal);
+  std::vector<LinkChange> expected = {
+      {Action::CreateBridge, "ombr4096"}, {Action::SetUp, "ombr4096"},
+      {Action::CreateVxlan, "omvx4096"},  {Action::SetMaster, "omvx4096"},
+      {Action::SetUp, "omvx4096"}};
+  EXPECT_EQ(changes.links, expected);
+  EXPECT_EQ(changes.peers.fdbToAdd.size(), 2u);
+  EXPECT_EQ(changes.peers.neighboursToAdd.size(), 2u);
+  EXPECT_EQ(changes.peers.removals(), 0u);
+}
+
+TEST(OverlayDiffTest, AConvergedNetworkNeedsNoChange) {
+  auto plan = planWith({remote("10.0.15.3", "198.18.0.2"), remote("10.0.15.4", "198.18.0.3")});
+  auto changes = diffNetwork(plan, convergedFor(plan), kLocal);
+  EXPECT_TRUE(changes.empty());
+}
+
+TEST(OverlayDiffTest, ANewRemoteEndpointAddsOnlyItsEntries) {
+  auto before = planWith({remote("10.0.15.3", "198.18.0.2")});
+  auto after = planWith({remote("10.0.15.3", "198.18.0.2"), remote("10.0.15.9", "198.18.0.3")});
+  auto changes = diffNetwork(after, convergedFor(before), kLocal);
+  EXPECT_TRUE(changes.links.empty());
+  EXPECT_EQ(changes.peers.removals(), 0u);
+  auto added = remote("10.0.15.9", "198.18.0.3");
+  EXPECT_EQ(changes.peers.fdbToAdd, (std::vector<kernel::FdbEntry>{{added.mac, added.vtep}}));
+  EXPECT_EQ(changes.peers.neighboursToAdd,
+            (std::vector<kernel::NeighbourEntry>{{added.address, added.mac, true}}));
+}
+
+TEST(OverlayDiffTest, ARemovedRemoteEndpointLosesItsEntries) {
+  auto gone = remote("10.0.15.9", "198.18.0.3");
+  auto before = planWith({remote("10.0.15.3", "198.18.0.2"), gone});
+  auto after = planWith({remote("10.0.15.3", "198.18.0.2")});
+  auto changes = diffNetwork(after, convergedFor(before), kLocal);
+  EXPECT_TRUE(changes.links.empty());
+  EXPECT_EQ(changes.peers.additions(), 0u);
+  EXPECT_EQ(changes.peers.fdbToRemove, (std::vector<kernel::FdbEntry>{{gone.mac, gone.vtep}}));
+  EXPECT_EQ(changes.peers.neighboursToRemove, std::vector<Ipv4Address>{gone.address});
+  EXPECT_EQ(changes.peers.learnedToRemove, std::vector<MacAddress>{gone.mac});
+}
+
+TEST(OverlayDiffTest, AStaleLearnedEntryIsRemovedAndLiveOnesKept) {
+  auto plan = planWith({remote("10.0.15.3", "198.18.0.2")});
+  auto observed = convergedFor(plan);
+  MacAddress stale = macForIp(ip("10.0.15.77"));
+  observed.learned.push_back(stale);
+  auto changes = diffNetwork(plan, observed, kLocal);
+  EXPECT_TRUE(changes.links.empty());
+  EXPECT_EQ(changes.peers.learnedToRemove, std::vector<MacAddress>{stale});
+  EXPECT_EQ(changes.peers.removals(), 1u);
+  EXPECT_EQ(changes.peers.additions(), 0u);
+}
+
+TEST(OverlayDiffTest, AnEndpointThatMovedNodesGetsItsFdbEntryRepointed) {
+  auto before = planWith({remote("10.0.15.3", "198.18.0.2")});
+  auto after = planWith({remote("10.0.15.3", "198.18.0.3")});
+  auto changes = diffNetwork(after, convergedFor(before), kLocal);
+  auto moved = after.remotes.front();
+  EXPECT_EQ(changes.peers.fdbToRemove,
+            (std::vector<kernel::FdbEntry>{{moved.mac, ip("198.18.0.2")}}));
+  EXPECT_EQ(changes.peers.fdbToAdd, (std::vector<kernel::FdbEntry>{{moved.mac, moved.vtep}}));
+  // Same IP, same MAC: the neighbour entry stays.
+  EXPECT_TRUE(changes.peers.neighboursToRemove.empty());
+  EXPECT_TRUE(changes.peers.neighboursToAdd.empty());
+}
+
+TEST(OverlayDiffTest, LearntNeighboursAreLeftToAgeOut) {
+  auto plan = planWith({});
+  auto observed = convergedFor(plan);
+  observed.neighbours.push_back({ip("10.0.15.50"), macForIp(ip("10.0.15.50")), false});
+  EXPECT_TRUE(diffNetwork(plan, observed, kLocal).empty());
+}
+
+TEST(OverlayDiffTest, AVxlanDeviceWithOtherParametersIsReplacedAndRefilled) {
+  auto plan = planWith({remote("10.0.15.3", "198.18.0.2")});
+  auto observed = convergedFor(plan);
+  observed.vxlanParameters->vni = 4097;
+  observed.vxlanParameters->learning = true;
+  auto changes = diffNetwork(plan, observed, kLocal);
+  std::vector<LinkChange> expected = {{Action::Delete, "omvx4096"},
+                                      {Action::CreateVxlan, "omvx4096"},
+                                      {Action::SetMaster, "omvx4096"},
+                                      {Action::SetUp, "omvx4096"}};
+  EXPECT_EQ(changes.links, expected);
+  // The old device's entries go with it; nothing to remove, everything to add.
+  EXPECT_EQ(changes.peers.removals(), 0u);
+  EXPECT_EQ(changes.peers.additions(), 2u);
+}
+
+TEST(OverlayDiffTest, ADeviceOfThatNameThatIsNotVxlanIsReplaced) {
+  auto plan = planWith({});
+  auto observed = convergedFor(plan);
+  observed.vxlanParameters.reset();
+  auto changes = diffNetwork(plan, observed, kLocal);
+  ASSERT_FALSE(changes.links.empty());
+  EXPECT_EQ(changes.links.front(), (LinkChange{Action::Delete, "omvx4096"}));
+}
+
+TEST(OverlayDiffTest, WrongMtuDownDevicesAndALostMasterAreRepaired) {
+  auto plan = planWith({});
+  auto observed = convergedFor(plan);
+  observed.bridge->mtu = 1500;
+  observed.bridge->up = false;
+  observed.vxlan->masterIndex = 0;
+  observed.vxlan->up = false;
+  auto changes = diffNetwork(plan, observed, kLocal);
+  std::vector<LinkChange> expected = {{Action::SetMtu, "ombr4096"},
+                                      {Action::SetUp, "ombr4096"},
+                                      {Action::SetMaster, "omvx4096"},
+                                      {Action::SetUp, "omvx4096"}};
+  EXPECT_EQ(changes.links, expected);
+}
+
+TEST(OverlayDiffTest, StaleDevicesAreOursThatNoPlanWants) {
+  auto plan = planWith({});
+  std::vector<kernel::LinkInfo> links = {
+      {"lo", 1, "", 65536, true, 0, {}},          {"eth0", 2, "", 1500, true, 0, {}},
+      {"ombr4096", 3, "bridge", 1450, true, 0, {}}, {"omvx4096", 4, "vxlan", 1450, true, 3, {}},
+      {"ombr4097", 5, "bridge", 1450, true, 0, {}}, {"omvx4097", 6, "vxlan", 1450, true, 5, {}},
+      {"omgwbridge", 7, "bridge", 1500, true, 0, {}}};
+  EXPECT_EQ(staleDevices({plan}, links), (std::vector<std::string>{"ombr4097", "omvx4097"}));
+  EXPECT_EQ(staleDevices({}, links),
+            (std::vector<std::string>{"ombr4096", "omvx4096", "ombr4097", "omvx4097"}));
+}
+
+}  // namespace
+}  // namespace overmesh::dataplane
