@@ -25,6 +25,7 @@
 #include "common/mac.h"
 #include "dataplane/linux/netlink.h"
 #include "dataplane/linux/netns.h"
+#include "support/ip_helpers.h"
 #include "support/process.h"
 
 namespace overmesh::dataplane::kernel {
@@ -35,7 +36,7 @@ using overmesh::testing::runCommand;
 constexpr std::uint16_t kVxlanPort = 4789;
 constexpr std::uint32_t kVni = 4096;
 
-Ipv4Address ip(std::string_view text) { return Ipv4Address::parse(text).value(); }
+using ::overmesh::testing::ip;
 Ipv4Prefix prefix(std::string_view text) { return Ipv4Prefix::parse(text).value(); }
 MacAddress mac(std::string_view text) { return MacAddress::parse(text).value(); }
 

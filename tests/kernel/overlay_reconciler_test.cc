@@ -8,12 +8,13 @@
 #include <gtest/gtest.h>
 
 #include "dataplane/linux/netns.h"
+#include "support/ip_helpers.h"
 #include "support/process.h"
 
 namespace overmesh::dataplane::kernel {
 namespace {
 
-Ipv4Address ip(std::string_view text) { return Ipv4Address::parse(text).value(); }
+using ::overmesh::testing::ip;
 
 RemoteEndpoint remote(std::string_view address, std::string_view vtep) {
   return {ip(address), macForIp(ip(address)), ip(vtep)};
