@@ -32,6 +32,7 @@ Status writeFileAtomically(const std::string& path, const std::string& content, 
       }
       int err = errno;
       close(fd);
+      unlink(temporary.c_str());
       return errorf(ErrorKind::Unavailable, "write {}: {}", temporary, errnoText(err));
     }
     written += static_cast<std::size_t>(n);
@@ -39,19 +40,32 @@ Status writeFileAtomically(const std::string& path, const std::string& content, 
   if (fsync(fd) != 0) {
     int err = errno;
     close(fd);
+    unlink(temporary.c_str());
     return errorf(ErrorKind::Unavailable, "fsync {}: {}", temporary, errnoText(err));
   }
   close(fd);
+  // A failed write leaves no temporary file behind: the state directory is as before.
   if (rename(temporary.c_str(), path.c_str()) != 0) {
+    int err = errno;
+    unlink(temporary.c_str());
     return errorf(ErrorKind::Unavailable, "rename {} to {}: {}", temporary, path,
-                  errnoText(errno));
+                  errnoText(err));
   }
   std::string directory = std::filesystem::path(path).parent_path().string();
-  int dirFd = open(directory.empty() ? "." : directory.c_str(), O_RDONLY | O_DIRECTORY);
-  if (dirFd >= 0) {
-    fsync(dirFd);
-    close(dirFd);
+  // Without the directory's fsync the rename may not survive a crash: report it, so the
+  // caller does not count on a file that might vanish.
+  int dirFd = open(directory.empty() ? "." : directory.c_str(),
+                   O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dirFd < 0) {
+    return errorf(ErrorKind::Unavailable, "open {} to fsync it: {}", directory,
+                  errnoText(errno));
   }
+  if (fsync(dirFd) != 0) {
+    int err = errno;
+    close(dirFd);
+    return errorf(ErrorKind::Unavailable, "fsync {}: {}", directory, errnoText(err));
+  }
+  close(dirFd);
   return {};
 }
 
