@@ -218,6 +218,25 @@ INSTANTIATE_TEST_SUITE_P(Ports, BusyPortInitTest,
                          ::testing::Values(std::pair{2377, "--cluster-port"},
                                            std::pair{2378, "--node-port"}));
 
+TEST_F(MembershipCliTest, InitWhoseStateCannotBeSavedRemovesTheStoreAndStopsTheRoles) {
+  // A directory where node.json belongs: the last step of init (after the store exists
+  // and the roles listen) fails, so everything before it must be undone.
+  ASSERT_TRUE(fs::create_directory(stateDir() + "/node.json"));
+  auto refused = cli({"swarm", "init"});
+  EXPECT_EQ(refused.exitCode, 1);
+  EXPECT_THAT(refused.err, HasSubstr("swarm init: rename"));
+  EXPECT_THAT(refused.err, HasSubstr("node.json"));
+  for (std::string name : {"node.json.tmp", "cluster.db", "cluster.db-wal", "cluster.db-shm"}) {
+    EXPECT_FALSE(fs::exists(stateDir() + "/" + name)) << name << " was left behind";
+  }
+  EXPECT_EQ(json({"info", "--format", "json"})["swarm"], "inactive");
+
+  // The cluster and node ports were released: init works once the obstacle is gone.
+  fs::remove(stateDir() + "/node.json");
+  init();
+  EXPECT_EQ(json({"info", "--format", "json"})["role"], "manager");
+}
+
 TEST_F(MembershipCliTest, JoinToAnUnreachableManagerLeavesNothing) {
   auto refused = join("127.0.0.1:" + std::to_string(kFakeManagerPort));
   EXPECT_EQ(refused.exitCode, 1);
