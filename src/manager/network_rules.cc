@@ -1,5 +1,6 @@
 #include "manager/network_rules.h"
 
+#include <algorithm>
 #include <cctype>
 #include <map>
 
@@ -73,7 +74,8 @@ std::vector<ipam::AvoidedRange> hostNetworksOf(const std::vector<api::Node>& nod
     }
   }
   std::vector<ipam::AvoidedRange> ranges;
-  for (const auto& [key, hostnames] : users) {
+  for (auto& [key, hostnames] : users) {
+    std::sort(hostnames.begin(), hostnames.end());  // stable messages, whatever the IDs
     const auto& [gateway, prefix] = key;
     std::string who = fmt::format("{} {}", hostnames.size() == 1 ? "node" : "nodes",
                                   fmt::join(hostnames, ", "));

@@ -21,7 +21,8 @@ Status validateNetworkCreate(const api::NetworkCreateRequest& request);
 
 // The networks the members' hosts use, which no overlay subnet may overlap: each distinct
 // underlay prefix and gateway-bridge subnet once, naming the nodes that use it. Nodes
-// whose record does not carry them (written by an older version) add nothing.
+// whose record does not carry them (written by an older version) add nothing. Hostnames
+// are listed in order.
 std::vector<ipam::AvoidedRange> hostNetworksOf(const std::vector<api::Node>& nodes);
 
 // The reverse check at join: a node whose underlay network or gateway-bridge subnet

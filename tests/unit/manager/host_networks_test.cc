@@ -32,8 +32,8 @@ api::Node node(std::string hostname, std::string underlay, std::string gateway) 
 Ipv4Prefix prefix(std::string_view text) { return must(Ipv4Prefix::parse(text)); }
 
 TEST(HostNetworksOfTest, EachRangeOnceNamingItsNodes) {
-  auto ranges = hostNetworksOf({node("h1", "198.18.0.0/24", "172.18.0.0/16"),
-                                node("h2", "198.18.0.0/24", "172.18.0.0/16"),
+  auto ranges = hostNetworksOf({node("h2", "198.18.0.0/24", "172.18.0.0/16"),
+                                node("h1", "198.18.0.0/24", "172.18.0.0/16"),
                                 node("h3", "198.19.0.0/24", "172.20.0.0/16"),
                                 node("old", "", "")});
   ASSERT_EQ(ranges.size(), 4u);
