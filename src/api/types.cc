@@ -93,6 +93,12 @@ void to_json(json& j, const Node& v) {
   j = json{{"id", v.id},       {"hostname", v.hostname}, {"address", v.address},
            {"role", v.role},   {"state", v.state},       {"labels", v.labels},
            {"createdAt", v.createdAt}};
+  if (!v.underlayPrefix.empty()) {
+    j["underlayPrefix"] = v.underlayPrefix;
+  }
+  if (!v.gatewaySubnet.empty()) {
+    j["gatewaySubnet"] = v.gatewaySubnet;
+  }
 }
 
 void from_json(const json& j, Node& v) {
@@ -103,6 +109,8 @@ void from_json(const json& j, Node& v) {
   readField(j, "state", v.state);
   readField(j, "labels", v.labels);
   readField(j, "createdAt", v.createdAt);
+  readField(j, "underlayPrefix", v.underlayPrefix);
+  readField(j, "gatewaySubnet", v.gatewaySubnet);
 }
 
 void to_json(json& j, const TaskAttachment& v) {

@@ -70,6 +70,11 @@ struct Node {
   std::string state;    // "ready" | "down"
   Labels labels;
   std::string createdAt;
+  // Networks the node's host uses, which overlay subnets must stay out of (empty in
+  // records written before they were reported): the connected prefix of its advertise
+  // address and its gateway-bridge subnet (overmeshd --gateway-subnet).
+  std::string underlayPrefix;
+  std::string gatewaySubnet;
 };
 
 // One network attachment of a task: its address and MAC on that network.

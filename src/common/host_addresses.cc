@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <optional>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -69,6 +70,43 @@ Result<std::string> chooseAdvertiseAddress(const std::string& requested) {
   return errorf(ErrorKind::InvalidArgument,
                 "this host has several addresses ({}); choose one with --advertise-addr",
                 fmt::join(*addresses, ", "));
+}
+
+Result<std::string> connectedPrefixOf(const std::string& address) {
+  auto wanted = Ipv4Address::parse(address);
+  if (!wanted) {
+    return std::unexpected(wanted.error());
+  }
+  ifaddrs* list = nullptr;
+  if (getifaddrs(&list) != 0) {
+    return errorf(ErrorKind::Unavailable, "getifaddrs: {}", errnoText(errno));
+  }
+  std::optional<std::string> found;
+  for (ifaddrs* entry = list; entry != nullptr && !found; entry = entry->ifa_next) {
+    if (entry->ifa_addr == nullptr || entry->ifa_addr->sa_family != AF_INET ||
+        entry->ifa_netmask == nullptr || (entry->ifa_flags & IFF_UP) == 0) {
+      continue;
+    }
+    sockaddr_in in{};
+    sockaddr_in mask{};
+    std::copy_n(reinterpret_cast<const char*>(entry->ifa_addr), sizeof(in),
+                reinterpret_cast<char*>(&in));
+    std::copy_n(reinterpret_cast<const char*>(entry->ifa_netmask), sizeof(mask),
+                reinterpret_cast<char*>(&mask));
+    if (ntohl(in.sin_addr.s_addr) != wanted->value()) {
+      continue;
+    }
+    int length = __builtin_popcount(ntohl(mask.sin_addr.s_addr));
+    auto prefix = Ipv4Prefix::fromParts(*wanted, length);
+    if (prefix) {
+      found = prefix->masked().toString();
+    }
+  }
+  freeifaddrs(list);
+  if (!found) {
+    return errorf(ErrorKind::NotFound, "no interface that is up holds address {}", address);
+  }
+  return *found;
 }
 
 }  // namespace overmesh

@@ -19,4 +19,9 @@ Result<std::vector<std::string>> hostIpv4Addresses();
 // InvalidArgument listing them and asking for --advertise-addr.
 Result<std::string> chooseAdvertiseAddress(const std::string& requested);
 
+// The connected prefix (network address and netmask length, e.g. 198.18.0.0/24) of the
+// interface that holds `address`, loopback included: the node's underlay network, which
+// overlay subnets must not overlap. NotFound when no interface that is up holds it.
+Result<std::string> connectedPrefixOf(const std::string& address);
+
 }  // namespace overmesh

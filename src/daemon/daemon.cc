@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <filesystem>
+#include <functional>
 
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
@@ -19,6 +20,7 @@
 #include "common/secret_hash.h"
 #include "common/json.h"
 #include "daemon/local_api.h"
+#include "daemon/port_probe.h"
 #include "daemon/version.h"
 #include "manager/keys.h"
 #include "manager/object_lookup.h"
@@ -99,8 +101,13 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonOptions& options) {
     return errorf(ErrorKind::Unavailable, "cannot create --state-dir {}: {}", options.stateDir,
                   error.message());
   }
+  // The state directory holds the node's secrets: only its owner may read it.
   std::filesystem::permissions(options.stateDir, std::filesystem::perms::owner_all,
                                std::filesystem::perm_options::replace, error);
+  if (error) {
+    return errorf(ErrorKind::Unavailable, "cannot restrict --state-dir {} to its owner (0700): {}",
+                  options.stateDir, error.message());
+  }
   std::string socketDir = std::filesystem::path(options.socketPath).parent_path().string();
   if (!socketDir.empty()) {
     std::filesystem::create_directories(socketDir, error);
@@ -126,12 +133,14 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonOptions& options) {
   if (!state) {
     return std::unexpected(state.error());
   }
-  {
+  if (*state) {
+    auto roles = daemon->launchRoles(**state, nullptr);
+    if (!roles) {
+      return std::unexpected(roles.error());
+    }
     std::unique_lock lock(daemon->roleMutex_);
     daemon->node_ = *state;
-    if (auto started = daemon->startRoles(); !started) {
-      return std::unexpected(started.error());
-    }
+    daemon->installRoles(std::move(*roles));
   }
 
   registerLocalApi(daemon->localServer_, *daemon);
@@ -144,10 +153,10 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonOptions& options) {
   return daemon;
 }
 
-agent::TaskAgentConfig Daemon::taskAgentConfig() const {
+agent::TaskAgentConfig Daemon::taskAgentConfig(const NodeState& node) const {
   agent::TaskAgentConfig config;
-  config.nodeId = node_->nodeId;
-  config.advertiseAddress = Ipv4Address::parse(node_->advertiseAddress).value_or(Ipv4Address());
+  config.nodeId = node.nodeId;
+  config.advertiseAddress = Ipv4Address::parse(node.advertiseAddress).value_or(Ipv4Address());
   config.stateDir = options_.stateDir;
   config.shimPath = options_.shimPath;
   config.namespacePrefix = options_.netnsPrefix;
@@ -155,72 +164,88 @@ agent::TaskAgentConfig Daemon::taskAgentConfig() const {
   return config;
 }
 
-Status Daemon::startRoles() {
-  if (!node_) {
-    return {};
-  }
+Result<Daemon::Roles> Daemon::launchRoles(const NodeState& node,
+                                          std::unique_ptr<ManagerRole> manager) {
+  Roles roles;
+  roles.manager = std::move(manager);
+  // Whatever fails below, what was started so far is stopped again: no listener or
+  // thread outlives a failed start.
+  auto fail = [&roles](Error error) -> Result<Roles> {
+    shutDown(std::move(roles));
+    return std::unexpected(std::move(error));
+  };
   // Every member serves the node API (exec and logs of its tasks for other nodes).
-  nodeServer_ = std::make_unique<api::HttpServer>();
-  registerNodeApi(*nodeServer_, *this);
-  if (auto bound = nodeServer_->listenTcp(node_->advertiseAddress, options_.nodePort); !bound) {
-    return std::unexpected(bound.error().withContext("listen for other nodes"));
+  roles.nodeServer = std::make_unique<api::HttpServer>();
+  registerNodeApi(*roles.nodeServer, *this);
+  if (auto bound = roles.nodeServer->listenTcp(node.advertiseAddress, options_.nodePort);
+      !bound) {
+    return fail(bound.error().withContext("listen for other nodes (--node-port)"));
   }
-  if (node_->role == "manager") {
-    if (!manager_) {
-      auto opened = ManagerRole::open(storePath(), clock_);
-      if (!opened) {
-        return std::unexpected(opened.error());
-      }
-      manager_ = std::move(*opened);
-    }
-    auto served = manager_->serve(
-        node_->nodeId, node_->advertiseAddress, options_.clusterPort,
-        [this](api::HttpServer& server, const api::RouteGuard& guard) {
-          registerForwardedApi(server, *this, guard);
-        });
-    if (!served) {
-      return served;
-    }
-    std::string self = node_->nodeId;
-    agent_ = AgentRole::forManager(
-        manager_->store(), taskAgentConfig(),
-        [tasks = &manager_->tasks(), self](const std::string& taskId, const std::string& state,
-                                           const std::string& message, std::int64_t exitCode) {
-          return tasks->reportStatus({taskId, self, state, message, exitCode});
-        });
-    return {};
+  if (node.role != "manager") {
+    roles.agent = AgentRole::forWorker(node.managerAddress, {node.nodeId, node.nodeSecret},
+                                       taskAgentConfig(node));
+    return roles;
   }
-  agent_ = AgentRole::forWorker(node_->managerAddress, {node_->nodeId, node_->nodeSecret},
-                                taskAgentConfig());
-  return {};
+  if (!roles.manager) {
+    auto opened = ManagerRole::open(storePath(), clock_);
+    if (!opened) {
+      return fail(opened.error());
+    }
+    roles.manager = std::move(*opened);
+  }
+  auto served = roles.manager->serve(
+      node.nodeId, node.advertiseAddress, options_.clusterPort,
+      [this](api::HttpServer& server, const api::RouteGuard& guard) {
+        registerForwardedApi(server, *this, guard);
+      });
+  if (!served) {
+    return fail(served.error().withContext("--cluster-port"));
+  }
+  std::string self = node.nodeId;
+  roles.agent = AgentRole::forManager(
+      roles.manager->store(), taskAgentConfig(node),
+      [tasks = &roles.manager->tasks(), self](const std::string& taskId,
+                                              const std::string& state,
+                                              const std::string& message, std::int64_t exitCode) {
+        return tasks->reportStatus({taskId, self, state, message, exitCode});
+      });
+  return roles;
+}
+
+void Daemon::installRoles(Roles roles) {
+  manager_ = std::move(roles.manager);
+  agent_ = std::move(roles.agent);
+  nodeServer_ = std::move(roles.nodeServer);
+}
+
+void Daemon::shutDown(Roles roles) {
+  if (roles.nodeServer) {
+    roles.nodeServer->stop();
+  }
+  // The manager's own agent may be in a store watch: ask it to stop, close the store
+  // (which wakes the watch), then wait for it.
+  if (roles.agent) {
+    roles.agent->requestStop();
+  }
+  if (roles.manager) {
+    roles.manager->stop();
+  }
+  if (roles.agent) {
+    roles.agent->stop();
+  }
 }
 
 void Daemon::stopRoles() {
-  std::unique_ptr<ManagerRole> manager;
-  std::unique_ptr<AgentRole> agent;
-  std::unique_ptr<api::HttpServer> nodeServer;
+  Roles roles;
   {
     // Take the roles out, then stop them unlocked: their servers wait for handler
     // threads, which may be waiting for roleMutex_ themselves.
     std::unique_lock lock(roleMutex_);
-    manager = std::move(manager_);
-    agent = std::move(agent_);
-    nodeServer = std::move(nodeServer_);
+    roles.manager = std::move(manager_);
+    roles.agent = std::move(agent_);
+    roles.nodeServer = std::move(nodeServer_);
   }
-  if (nodeServer) {
-    nodeServer->stop();
-  }
-  // The manager's own agent may be in a store watch: ask it to stop, close the store
-  // (which wakes the watch), then wait for it.
-  if (agent) {
-    agent->requestStop();
-  }
-  if (manager) {
-    manager->stop();
-  }
-  if (agent) {
-    agent->stop();
-  }
+  shutDown(std::move(roles));
 }
 
 void Daemon::stop() {
@@ -253,56 +278,195 @@ api::Info Daemon::info() {
   return info;
 }
 
-Result<api::Cluster> Daemon::swarmInit(const api::SwarmInitRequest& request) {
+Result<std::optional<NodeState>> Daemon::beginMembershipChange(std::string_view command) {
   std::unique_lock lock(roleMutex_);
-  if (node_) {
+  if (membershipChanging_) {
+    return errorf(ErrorKind::FailedPrecondition,
+                  "{}: another swarm init, join or leave is in progress on this node; wait for "
+                  "it to finish, then check `overmesh info`",
+                  command);
+  }
+  membershipChanging_ = true;
+  return node_;
+}
+
+void Daemon::endMembershipChange() {
+  std::unique_lock lock(roleMutex_);
+  membershipChanging_ = false;
+}
+
+Status Daemon::removeStoreFiles() const {
+  std::vector<std::string> problems;
+  for (const char* suffix : {"", "-wal", "-shm"}) {
+    std::error_code error;
+    std::filesystem::remove(storePath() + suffix, error);  // false without error: absent
+    if (error) {
+      problems.push_back(fmt::format("{}{}: {}", storePath(), suffix, error.message()));
+    }
+  }
+  if (!problems.empty()) {
+    return errorf(ErrorKind::Unavailable, "cannot remove the cluster store ({}); remove it by hand",
+                  fmt::join(problems, "; "));
+  }
+  return {};
+}
+
+namespace {
+
+// Runs `undo` when the scope is left early; dismiss() once the change is complete.
+class Rollback {
+ public:
+  explicit Rollback(std::function<void()> undo) : undo_(std::move(undo)) {}
+  ~Rollback() {
+    if (undo_) {
+      undo_();
+    }
+  }
+  Rollback(const Rollback&) = delete;
+  Rollback& operator=(const Rollback&) = delete;
+  void dismiss() { undo_ = nullptr; }
+
+ private:
+  std::function<void()> undo_;
+};
+
+// Appends what a rollback could not undo to the error that caused it.
+Error withRollbackProblem(Error error, const Status& undone) {
+  if (!undone) {
+    error.message += fmt::format(" (rolling back: {})", undone.error().message);
+  }
+  return error;
+}
+
+// Asks the manager at `managerAddress` to remove node `nodeId`: at `swarm leave`, and to
+// undo a join that failed on this side. Returns what went wrong, empty when it confirmed.
+std::string leaveOnManager(const std::string& managerAddress, const std::string& nodeId,
+                           const std::string& nodeSecret) {
+  auto client = api::HttpClient::create("tcp://" + managerAddress);
+  if (!client) {
+    return client.error().message;
+  }
+  auto response = (*client)->request("POST", api::kLeavePath, "{}", std::chrono::seconds(10),
+                                     agent::credentialHeaders({nodeId, nodeSecret}));
+  if (!response) {
+    return response.error().message;
+  }
+  if (!api::isSuccess(*response)) {
+    return api::errorFromResponse(*response).message;
+  }
+  return {};
+}
+
+// The node's underlay network; a host that hides it (no interface holds the address)
+// reports the address alone, which still keeps overlays off it.
+std::string underlayPrefixOf(const std::string& address) {
+  auto prefix = connectedPrefixOf(address);
+  if (prefix) {
+    return *prefix;
+  }
+  spdlog::warn("cannot find the network of advertise address {}: {}", address,
+               prefix.error().message);
+  return address + "/32";
+}
+
+}  // namespace
+
+// Order: every check that can fail before anything exists (request, advertise address,
+// pools, free ports, no leftover store); then the store and the roles, undone on failure;
+// node.json last, so a node whose roles could not start has no membership to resume.
+Result<api::Cluster> Daemon::swarmInit(const api::SwarmInitRequest& request) {
+  auto current = beginMembershipChange("swarm init");
+  if (!current) {
+    return std::unexpected(current.error());
+  }
+  Rollback endChange([this] { endMembershipChange(); });
+  if (*current) {
     return errorf(ErrorKind::FailedPrecondition,
                   "swarm init: this node is already part of a swarm (role {}); run `overmesh "
                   "swarm leave` first",
-                  node_->role);
+                  (*current)->role);
   }
   auto address = chooseAdvertiseAddress(request.advertiseAddr);
   if (!address) {
     return std::unexpected(address.error().withContext("swarm init"));
   }
+  manager::LocalNode self{hostname(), *address,
+                          fmt::format("{}:{}", *address, options_.clusterPort),
+                          underlayPrefixOf(*address), options_.gatewaySubnet};
+  if (auto valid = manager::ClusterManager::validateInit(request, self); !valid) {
+    return std::unexpected(valid.error());
+  }
+  for (auto [port, flag] : {std::pair{options_.clusterPort, "--cluster-port"},
+                            std::pair{options_.nodePort, "--node-port"}}) {
+    if (auto free = probeTcpPort(*address, port, flag); !free) {
+      return std::unexpected(free.error().withContext("swarm init"));
+    }
+  }
+  for (const char* suffix : {"", "-wal", "-shm"}) {
+    std::error_code error;
+    bool exists = std::filesystem::exists(storePath() + suffix, error);
+    if (error || exists) {
+      return errorf(ErrorKind::FailedPrecondition,
+                    "swarm init: {}{} {}; it is left from an earlier swarm: move it away first",
+                    storePath(), suffix,
+                    error ? "cannot be checked (" + error.message() + ")" : "exists");
+    }
+  }
+
+  // From here on files exist: remove them again unless the init completes.
+  Rollback removeStore([this] {
+    if (auto removed = removeStoreFiles(); !removed) {
+      spdlog::error("swarm init rollback: {}", removed.error().message);
+    }
+  });
   auto opened = ManagerRole::open(storePath(), clock_);
   if (!opened) {
-    return std::unexpected(opened.error());
+    return std::unexpected(opened.error().withContext("swarm init"));
   }
-  manager::LocalNode self{hostname(), *address,
-                          fmt::format("{}:{}", *address, options_.clusterPort)};
   auto initialised = (*opened)->clusters().init(request, self);
   if (!initialised) {
-    // The store holds nothing of the failed init: drop it so the node stays inactive.
     (*opened)->stop();
-    opened->reset();
-    for (const char* suffix : {"", "-wal", "-shm"}) {
-      std::filesystem::remove(storePath() + suffix);
-    }
     return std::unexpected(initialised.error());
   }
   NodeState state{initialised->node.id, "manager", initialised->cluster.id, *address,
                   self.managerAddress, "", initialised->cluster.memberSecret};
-  if (auto saved = saveNodeState(options_.stateDir, state); !saved) {
-    return std::unexpected(saved.error().withContext("swarm init"));
+  auto roles = launchRoles(state, std::move(*opened));  // stops the manager on failure
+  if (!roles) {
+    return std::unexpected(roles.error().withContext("swarm init"));
   }
-  node_ = state;
-  manager_ = std::move(*opened);
-  if (auto started = startRoles(); !started) {
-    return std::unexpected(started.error().withContext("swarm init"));
+  if (auto saved = saveNodeState(options_.stateDir, state); !saved) {
+    shutDown(std::move(*roles));
+    return std::unexpected(
+        withRollbackProblem(saved.error(), removeNodeState(options_.stateDir))
+            .withContext("swarm init"));
+  }
+  removeStore.dismiss();
+  {
+    std::unique_lock lock(roleMutex_);
+    node_ = state;
+    installRoles(std::move(*roles));
   }
   spdlog::info("swarm initialised cluster={} node={} advertise={}", initialised->cluster.id,
                initialised->node.id, *address);
   return initialised->cluster;
 }
 
+// The call to the manager runs without roleMutex_ (a manager that does not answer must
+// not block `overmesh info`); beginMembershipChange() keeps a second init or join out
+// meanwhile. Local checks come before the call, so most failures leave nothing on the
+// manager either; a failure after it (node port taken meanwhile, node.json not
+// writable) undoes the local steps and asks the manager to forget the node.
 Status Daemon::swarmJoin(const SwarmJoinRequest& request) {
-  std::unique_lock lock(roleMutex_);
-  if (node_) {
+  auto current = beginMembershipChange("swarm join");
+  if (!current) {
+    return std::unexpected(current.error());
+  }
+  Rollback endChange([this] { endMembershipChange(); });
+  if (*current) {
     return errorf(ErrorKind::FailedPrecondition,
                   "swarm join: this node is already part of a swarm (role {}); run `overmesh "
                   "swarm leave` first",
-                  node_->role);
+                  (*current)->role);
   }
   if (request.token.empty()) {
     return errorf(ErrorKind::InvalidArgument,
@@ -317,11 +481,18 @@ Status Daemon::swarmJoin(const SwarmJoinRequest& request) {
   if (!address) {
     return std::unexpected(address.error().withContext("swarm join"));
   }
+  if (auto free = probeTcpPort(*address, options_.nodePort, "--node-port"); !free) {
+    return std::unexpected(free.error().withContext("swarm join"));
+  }
   auto client = api::HttpClient::create("tcp://" + *endpoint);
   if (!client) {
-    return std::unexpected(client.error());
+    return std::unexpected(client.error().withContext("swarm join"));
   }
-  nlohmann::json body = {{"token", request.token}, {"hostname", hostname()}, {"address", *address}};
+  nlohmann::json body = {{"token", request.token},
+                         {"hostname", hostname()},
+                         {"address", *address},
+                         {"underlayPrefix", underlayPrefixOf(*address)},
+                         {"gatewaySubnet", options_.gatewaySubnet}};
   auto response = (*client)->request("POST", api::kJoinPath, body.dump(), std::chrono::seconds(10));
   if (!response) {
     return errorf(ErrorKind::Unavailable, "swarm join: cannot reach the manager at {}: {}",
@@ -338,67 +509,92 @@ Status Daemon::swarmJoin(const SwarmJoinRequest& request) {
     state.nodeSecret = joined.at("nodeSecret").get<std::string>();
     state.memberSecret = joined.at("memberSecret").get<std::string>();
   } catch (const nlohmann::json::exception& error) {
-    return errorf(ErrorKind::Internal, "swarm join: the manager's answer is malformed: {}",
-                  error.what());
+    return errorf(ErrorKind::Unavailable,
+                  "swarm join: the manager at {} answered with something that is not a join "
+                  "answer ({}); is it an overmesh manager of the same version? Nothing was "
+                  "changed on this node",
+                  *endpoint, error.what());
   }
   state.role = "worker";
   state.advertiseAddress = *address;
   state.managerAddress = *endpoint;
-  if (auto saved = saveNodeState(options_.stateDir, state); !saved) {
-    return std::unexpected(saved.error().withContext("swarm join"));
+
+  // The manager has admitted the node: undo that too unless the join completes.
+  Rollback forget([&state] {
+    if (auto problem = leaveOnManager(state.managerAddress, state.nodeId, state.nodeSecret);
+        !problem.empty()) {
+      spdlog::error("swarm join rollback: the manager at {} did not forget node {} ({}); it "
+                    "shows the node as down until it is removed",
+                    state.managerAddress, state.nodeId, problem);
+    }
+  });
+  auto roles = launchRoles(state, nullptr);
+  if (!roles) {
+    return std::unexpected(roles.error().withContext("swarm join"));
   }
-  node_ = state;
+  if (auto saved = saveNodeState(options_.stateDir, state); !saved) {
+    shutDown(std::move(*roles));
+    return std::unexpected(
+        withRollbackProblem(saved.error(), removeNodeState(options_.stateDir))
+            .withContext("swarm join"));
+  }
+  forget.dismiss();
+  {
+    std::unique_lock lock(roleMutex_);
+    node_ = state;
+    installRoles(std::move(*roles));
+  }
   spdlog::info("joined swarm cluster={} node={} manager={}", state.clusterId, state.nodeId,
                state.managerAddress);
-  return startRoles();
+  return {};
 }
 
+// Order: the manager's confirmation (a worker), then node.json (so a failure there leaves
+// the node in the swarm, as it was), then the roles, then the store files.
 Status Daemon::swarmLeave(bool force) {
-  std::optional<NodeState> node;
-  {
-    std::shared_lock lock(roleMutex_);
-    node = node_;
+  auto current = beginMembershipChange("swarm leave");
+  if (!current) {
+    return std::unexpected(current.error());
   }
-  if (!node) {
+  Rollback endChange([this] { endMembershipChange(); });
+  if (!*current) {
     return std::unexpected(notInSwarm());
   }
-  if (node->role == "manager" && !force) {
+  const NodeState node = **current;
+  if (node.role == "manager" && !force) {
     return errorf(ErrorKind::FailedPrecondition,
                   "swarm leave: this node is the swarm's manager; leaving destroys the swarm's "
                   "state. Use `overmesh swarm leave --force` to do it anyway");
   }
-  if (node->role == "worker") {
-    auto client = api::HttpClient::create("tcp://" + node->managerAddress);
-    Result<api::HttpResponse> response = std::unexpected(client ? Error{} : client.error());
-    if (client) {
-      response = (*client)->request("POST", api::kLeavePath, "{}", std::chrono::seconds(10),
-                                    agent::credentialHeaders({node->nodeId, node->nodeSecret}));
-    }
-    std::string problem;
-    if (!response) {
-      problem = response.error().message;
-    } else if (!api::isSuccess(*response)) {
-      problem = api::errorFromResponse(*response).message;
-    }
+  if (node.role == "worker") {
+    std::string problem = leaveOnManager(node.managerAddress, node.nodeId, node.nodeSecret);
     if (!problem.empty() && !force) {
       return errorf(ErrorKind::Unavailable,
                     "swarm leave: the manager at {} did not confirm ({}); the node stays in the "
                     "swarm. Use --force to leave anyway (the manager then shows it as down)",
-                    node->managerAddress, problem);
+                    node.managerAddress, problem);
     }
   }
-  stopRoles();
-  std::unique_lock lock(roleMutex_);
   if (auto removed = removeNodeState(options_.stateDir); !removed) {
-    return removed;
+    return std::unexpected(removed.error().withContext(
+        "swarm leave: the node stays in the swarm on this side"));
   }
-  if (node->role == "manager") {
-    for (const char* suffix : {"", "-wal", "-shm"}) {
-      std::filesystem::remove(storePath() + suffix);
+  Roles roles;
+  {
+    std::unique_lock lock(roleMutex_);
+    node_.reset();
+    roles.manager = std::move(manager_);
+    roles.agent = std::move(agent_);
+    roles.nodeServer = std::move(nodeServer_);
+  }
+  shutDown(std::move(roles));
+  spdlog::info("left the swarm");
+  if (node.role == "manager") {
+    if (auto removed = removeStoreFiles(); !removed) {
+      return std::unexpected(removed.error().withContext(
+          "swarm leave: the node left the swarm, but before the next `swarm init`"));
     }
   }
-  node_.reset();
-  spdlog::info("left the swarm");
   return {};
 }
 

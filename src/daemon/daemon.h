@@ -11,13 +11,16 @@
 //
 // Threads: the HTTP servers run one thread per connection, so every public method is
 // thread-safe. roleMutex_ guards the node's membership and roles (shared for requests,
-// exclusive while init/join/leave change them).
+// exclusive only for the moment init/join/leave swap them; nothing slow, such as a
+// network call, runs while it is held exclusively). membershipChanging_ keeps init, join
+// and leave apart for their whole run.
 
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <shared_mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "api/http_server.h"
@@ -100,13 +103,35 @@ class Daemon {
 
  private:
   explicit Daemon(DaemonOptions options);
-  // Starts the roles the saved membership calls for. Caller holds roleMutex_ exclusively.
-  Status startRoles();
+
+  // The roles a membership runs, started and stopped as one.
+  struct Roles {
+    std::unique_ptr<ManagerRole> manager;
+    std::unique_ptr<AgentRole> agent;
+    std::unique_ptr<api::HttpServer> nodeServer;
+  };
+  // Starts the roles `node` calls for: the node API, and on a manager `manager` (opened
+  // here when null) serving the cluster, and the agent. Reads no guarded member, so it
+  // runs without roleMutex_; on failure it stops everything it started (`manager`
+  // included) and returns why.
+  Result<Roles> launchRoles(const NodeState& node, std::unique_ptr<ManagerRole> manager);
+  // Makes `roles` the daemon's. Caller holds roleMutex_ exclusively.
+  void installRoles(Roles roles);
+  // Stops roles that no member points to any more. Call it unlocked: the servers wait for
+  // their handler threads, which may be waiting for roleMutex_.
+  static void shutDown(Roles roles);
+  // Takes the daemon's roles out and shuts them down.
   void stopRoles();
+  // Marks an init, join or leave as running (FailedPrecondition if one already is) and
+  // returns the membership at that moment; endMembershipChange() clears the mark.
+  Result<std::optional<NodeState>> beginMembershipChange(std::string_view command);
+  void endMembershipChange();
+  // Removes cluster.db and its -wal and -shm files; Unavailable naming those that remain.
+  Status removeStoreFiles() const;
   // The agent's cache when it is usable for reads; Unavailable naming the manager if not.
   Result<const agent::StateCache*> workerCache();
   std::string hostname() const;
-  agent::TaskAgentConfig taskAgentConfig() const;
+  agent::TaskAgentConfig taskAgentConfig(const NodeState& node) const;
   // Where a task runs: here, or on the node at nodeAddress (reached with the members'
   // secret through its node API).
   struct TaskLocation {
@@ -131,6 +156,9 @@ class Daemon {
 
   api::HttpServer localServer_;
   std::unique_ptr<api::HttpServer> nodeServer_;  // guarded by roleMutex_
+  // True while an init, join or leave runs; they change the membership partly without
+  // holding roleMutex_ (the join's call to the manager), so this keeps them apart.
+  bool membershipChanging_ = false;  // guarded by roleMutex_
   bool stopped_ = false;
 };
 

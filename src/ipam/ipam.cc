@@ -123,43 +123,19 @@ Status validatePoolConfig(const PoolConfig& config) {
   return {};
 }
 
-Result<Ipv4Prefix> allocateSubnet(const std::vector<Ipv4Prefix>& taken, const PoolConfig& pools) {
+Result<Ipv4Prefix> allocateSubnet(std::vector<Ipv4Prefix> taken, const PoolConfig& pools) {
   if (auto status = validatePoolConfig(pools); !status) {
     return errorf(ErrorKind::FailedPrecondition,
                   "the swarm's default address pools are misconfigured: {}",
                   status.error().message);
   }
-  // Taken subnets as closed ranges, sorted by start. CIDR blocks either nest or are disjoint,
-  // so one pass in start order skips every taken block without visiting free addresses.
-  std::vector<std::pair<std::uint64_t, std::uint64_t>> spans;
-  spans.reserve(taken.size());
-  for (const Ipv4Prefix& prefix : taken) {
-    spans.emplace_back(prefix.network().value(), prefix.broadcast().value());
+  // A pool may span a reserved class (a cluster created before pools were checked): never
+  // hand out a subnet there.
+  for (const AvoidedRange& range : reservedRanges()) {
+    taken.push_back(range.prefix);
   }
-  std::sort(spans.begin(), spans.end());
-
-  const std::uint64_t step = std::uint64_t{1} << (Ipv4Prefix::kMaxLength - pools.subnetLength);
-  for (const Ipv4Prefix& pool : pools.defaultPools) {
-    const std::uint64_t poolLast = pool.broadcast().value();
-    std::uint64_t candidate = pool.network().value();
-    for (const auto& [first, last] : spans) {
-      if (last < candidate) {
-        continue;
-      }
-      if (candidate + step - 1 < first || candidate > poolLast) {
-        break;
-      }
-      // Overlaps: jump to the first aligned block after this taken subnet.
-      candidate = (last + 1 + step - 1) / step * step;
-    }
-    if (candidate + step - 1 <= poolLast) {
-      auto subnet = Ipv4Prefix::fromParts(
-          Ipv4Address::fromValue(static_cast<std::uint32_t>(candidate)), pools.subnetLength);
-      if (!subnet) {
-        return std::unexpected(subnet.error());
-      }
-      return *subnet;
-    }
+  if (auto block = firstFreeBlock(pools.defaultPools, pools.subnetLength, std::move(taken))) {
+    return *block;
   }
   return errorf(ErrorKind::FailedPrecondition,
                 "the default address pools ({}) are exhausted: no free /{} subnet is left; "
@@ -190,7 +166,19 @@ Result<std::uint32_t> allocateVni(std::vector<std::uint32_t> used, std::uint32_t
 
 Result<NetworkAllocation> allocateNetwork(const NetworkRequest& request,
                                           const std::vector<ExistingNetwork>& existing,
-                                          const PoolConfig& pools) {
+                                          const PoolConfig& pools,
+                                          const std::vector<AvoidedRange>& hostNetworks) {
+  // Everything a subnet must not overlap besides the reserved classes: the example in a
+  // refusal and the pool allocation both skip it.
+  std::vector<Ipv4Prefix> taken;
+  taken.reserve(existing.size() + hostNetworks.size() + reservedRanges().size());
+  for (const ExistingNetwork& other : existing) {
+    taken.push_back(other.subnet);
+  }
+  for (const AvoidedRange& range : hostNetworks) {
+    taken.push_back(range.prefix);
+  }
+
   // The request on its own.
   std::optional<Ipv4Prefix> subnet;
   if (request.subnet) {
@@ -209,24 +197,32 @@ Result<NetworkAllocation> allocateNetwork(const NetworkRequest& request,
     gateway = *parsed;
   }
 
-  // The request against existing networks.
+  // The request against the address classes, the hosts' networks and existing networks.
   if (subnet) {
+    std::vector<Ipv4Prefix> avoided = taken;
+    for (const AvoidedRange& range : reservedRanges()) {
+      avoided.push_back(range.prefix);
+    }
+    // An example of the same size from the pools, else one of the pools' usual size.
+    auto example = firstFreeBlock(pools.defaultPools, subnet->length(), avoided);
+    if (!example) {
+      example = firstFreeBlock(pools.defaultPools, pools.subnetLength, avoided);
+    }
+    if (auto usable = checkAvoided("subnet", "subnet", *subnet, hostNetworks, example); !usable) {
+      return std::unexpected(usable.error());
+    }
     for (const ExistingNetwork& other : existing) {
       if (subnet->overlaps(other.subnet)) {
         return errorf(ErrorKind::Conflict,
-                      "subnet {} overlaps network {} ({}); choose a subnet outside it", *subnet,
-                      other.name, other.subnet);
+                      "subnet {} overlaps network {} ({}); choose a subnet outside it{}", *subnet,
+                      other.name, other.subnet,
+                      example ? fmt::format(", e.g. {}", *example) : std::string());
       }
     }
   }
 
   // Allocation.
   if (!subnet) {
-    std::vector<Ipv4Prefix> taken;
-    taken.reserve(existing.size());
-    for (const ExistingNetwork& other : existing) {
-      taken.push_back(other.subnet);
-    }
     auto allocated = allocateSubnet(taken, pools);
     if (!allocated) {
       return std::unexpected(allocated.error());

@@ -16,6 +16,7 @@
 
 #include "common/error.h"
 #include "common/ip.h"
+#include "ipam/subnet_rules.h"
 
 namespace overmesh::ipam {
 
@@ -67,21 +68,26 @@ struct NetworkAllocation {
 };
 
 // Chooses subnet, gateway and VNI for a new overlay network. Request checks come first, then
-// conflicts with `existing`, then allocation. Fails with:
-//  - InvalidArgument: subnet or gateway does not parse; subnet has host bits set or is
-//    smaller than /30; gateway given without subnet, outside it, or its network/broadcast
-//    address.
-//  - Conflict: the given subnet overlaps an existing network's (named in the message).
+// conflicts with `hostNetworks` (the nodes' underlay networks and gateway-bridge subnets)
+// and `existing`, then allocation, which skips reserved ranges and `hostNetworks`. Fails with:
+//  - InvalidArgument: subnet or gateway does not parse; subnet has host bits set, is
+//    smaller than /30 or lies in a reserved address class (loopback, link-local,
+//    multicast, 0.0.0.0/8, 240.0.0.0/4); gateway given without subnet, outside it, or its
+//    network/broadcast address.
+//  - Conflict: the given subnet overlaps a host network or an existing network's subnet
+//    (named in the message, with a free subnet of the same size as an example).
 //  - FailedPrecondition: no subnet is left in the default pools, no VNI is left, or `pools`
 //    is invalid (only checked when the subnet is omitted).
 Result<NetworkAllocation> allocateNetwork(const NetworkRequest& request,
                                           const std::vector<ExistingNetwork>& existing,
-                                          const PoolConfig& pools);
+                                          const PoolConfig& pools,
+                                          const std::vector<AvoidedRange>& hostNetworks = {});
 
 // The first pools.subnetLength-sized block, in pool order then address order, that overlaps
-// no subnet in `taken`. O(n log n) in taken.size(), independent of the pool sizes. Fails with
-// FailedPrecondition when every block is taken or `pools` fails validatePoolConfig().
-Result<Ipv4Prefix> allocateSubnet(const std::vector<Ipv4Prefix>& taken, const PoolConfig& pools);
+// no subnet in `taken` and no reserved range. O(n log n) in taken.size(), independent of the
+// pool sizes. Fails with FailedPrecondition when every block is taken or `pools` fails
+// validatePoolConfig().
+Result<Ipv4Prefix> allocateSubnet(std::vector<Ipv4Prefix> taken, const PoolConfig& pools);
 
 // The lowest VNI in [first, last] not in `used` (values outside the range are ignored).
 // O(n log n). Fails with FailedPrecondition when every VNI in the range is used.

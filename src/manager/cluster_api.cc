@@ -74,6 +74,8 @@ HttpResponse ClusterApi::join(const HttpRequest& request) {
     readField(body, "token", join.token);
     readField(body, "hostname", join.hostname);
     readField(body, "address", join.address);
+    readField(body, "underlayPrefix", join.underlayPrefix);
+    readField(body, "gatewaySubnet", join.gatewaySubnet);
   } catch (const std::exception& error) {
     return api::errorResponse(
         Error{ErrorKind::InvalidArgument, fmt::format("swarm join: bad request: {}", error.what())});

@@ -6,6 +6,7 @@
 #include "ipam/ipam.h"
 #include "manager/cluster_record.h"
 #include "manager/keys.h"
+#include "manager/network_rules.h"
 
 namespace overmesh::manager {
 namespace {
@@ -15,7 +16,17 @@ namespace {
 constexpr std::int64_t kMinNodeTimeoutMs = 500;
 constexpr std::int64_t kMaxNodeTimeoutMs = 600'000;
 
-Result<ipam::PoolConfig> poolConfigFromRequest(const api::SwarmInitRequest& request) {
+// The manager's own host networks, as network create sees them once it is recorded.
+std::vector<ipam::AvoidedRange> selfNetworks(const LocalNode& self) {
+  api::Node node;
+  node.hostname = self.hostname;
+  node.underlayPrefix = self.underlayPrefix;
+  node.gatewaySubnet = self.gatewaySubnet;
+  return hostNetworksOf({node});
+}
+
+Result<ipam::PoolConfig> poolConfigFromRequest(const api::SwarmInitRequest& request,
+                                               const LocalNode& self) {
   ipam::PoolConfig config = ipam::PoolConfig::defaults();
   if (!request.defaultAddrPools.empty()) {
     config.defaultPools.clear();
@@ -34,6 +45,30 @@ Result<ipam::PoolConfig> poolConfigFromRequest(const api::SwarmInitRequest& requ
   if (auto valid = ipam::validatePoolConfig(config); !valid) {
     return std::unexpected(valid.error());
   }
+  // Only pools the user gave are refused: the built-in 10.0.0.0/8 stays usable on a host
+  // whose underlay is inside it, because allocation skips the colliding subnets.
+  if (!request.defaultAddrPools.empty()) {
+    auto hostNetworks = selfNetworks(self);
+    std::vector<Ipv4Prefix> avoided = config.defaultPools;
+    for (const auto& range : hostNetworks) {
+      avoided.push_back(range.prefix);
+    }
+    for (const auto& range : ipam::reservedRanges()) {
+      avoided.push_back(range.prefix);
+    }
+    for (const Ipv4Prefix& pool : config.defaultPools) {
+      // The example: a private block of the pool's size, else the largest one that is free.
+      std::optional<Ipv4Prefix> example;
+      for (int length = pool.length(); !example && length <= ipam::kMaxSubnetLength; ++length) {
+        example = ipam::firstFreeBlock(ipam::privateRanges(), length, avoided);
+      }
+      if (auto usable = ipam::checkAvoided("--default-addr-pool", "pool", pool, hostNetworks,
+                                           example);
+          !usable) {
+        return std::unexpected(usable.error());
+      }
+    }
+  }
   return config;
 }
 
@@ -41,9 +76,9 @@ Result<ipam::PoolConfig> poolConfigFromRequest(const api::SwarmInitRequest& requ
 
 ClusterManager::ClusterManager(store::Store& store) : store_(store) {}
 
-Result<InitResult> ClusterManager::init(const api::SwarmInitRequest& request,
-                                        const LocalNode& self) {
-  auto pools = poolConfigFromRequest(request);
+Status ClusterManager::validateInit(const api::SwarmInitRequest& request,
+                                    const LocalNode& self) {
+  auto pools = poolConfigFromRequest(request, self);
   if (!pools) {
     return std::unexpected(pools.error().withContext("swarm init"));
   }
@@ -53,6 +88,19 @@ Result<InitResult> ClusterManager::init(const api::SwarmInitRequest& request,
                   "swarm init: --node-timeout {}ms is out of range: use {}ms to {}ms",
                   nodeTimeoutMs, kMinNodeTimeoutMs, kMaxNodeTimeoutMs);
   }
+  return {};
+}
+
+Result<InitResult> ClusterManager::init(const api::SwarmInitRequest& request,
+                                        const LocalNode& self) {
+  if (auto valid = validateInit(request, self); !valid) {
+    return std::unexpected(valid.error());
+  }
+  auto pools = poolConfigFromRequest(request, self);
+  if (!pools) {
+    return std::unexpected(pools.error().withContext("swarm init"));
+  }
+  std::int64_t nodeTimeoutMs = request.nodeTimeoutMs.value_or(3000);
 
   api::Cluster cluster;
   cluster.id = newObjectId();
@@ -75,6 +123,8 @@ Result<InitResult> ClusterManager::init(const api::SwarmInitRequest& request,
   node.role = "manager";
   node.state = "ready";
   node.createdAt = cluster.createdAt;
+  node.underlayPrefix = self.underlayPrefix;
+  node.gatewaySubnet = self.gatewaySubnet;
 
   store::Txn txn;
   txn.compares.push_back(store::Compare::absent(std::string(keys::kCluster)));

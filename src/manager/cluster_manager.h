@@ -15,6 +15,8 @@ struct LocalNode {
   std::string hostname;
   std::string address;         // advertise IP
   std::string managerAddress;  // IP:PORT where workers reach this manager
+  std::string underlayPrefix;  // connected prefix of `address`; empty: unknown
+  std::string gatewaySubnet;   // overmeshd --gateway-subnet; empty: unknown
 };
 
 struct InitResult {
@@ -30,6 +32,12 @@ class ClusterManager {
   // and writes the cluster record and this manager's node record in one transaction.
   // Fails with FailedPrecondition when the store already holds a cluster.
   Result<InitResult> init(const api::SwarmInitRequest& request, const LocalNode& self);
+
+  // The request checks of init() alone, without a store, so that `swarm init` can refuse
+  // a bad request before it creates anything: pools (well-formed, not overlapping each
+  // other, a reserved address class, this node's underlay network or gateway-bridge
+  // subnet), mask length and node timeout. InvalidArgument or Conflict naming the flag.
+  static Status validateInit(const api::SwarmInitRequest& request, const LocalNode& self);
 
   Result<api::Cluster> cluster();
 

@@ -50,6 +50,23 @@ Result<std::vector<std::pair<api::Network, store::Revision>>> NetworkManager::re
   return networks;
 }
 
+Result<std::vector<api::Node>> NetworkManager::readNodes() {
+  auto range = store_.range(std::string(keys::kNodes));
+  if (!range) {
+    return std::unexpected(range.error());
+  }
+  std::vector<api::Node> nodes;
+  nodes.reserve(range->kvs.size());
+  for (const auto& kv : range->kvs) {
+    auto node = decodeJson<api::Node>(kv.value, kv.key);
+    if (!node) {
+      return errorf(ErrorKind::Internal, "corrupt node record: {}", node.error().message);
+    }
+    nodes.push_back(std::move(*node));
+  }
+  return nodes;
+}
+
 Result<api::Network> NetworkManager::create(const api::NetworkCreateRequest& request) {
   if (auto valid = validateNetworkCreate(request); !valid) {
     return std::unexpected(valid.error().withContext("network create"));
@@ -90,8 +107,15 @@ Result<api::Network> NetworkManager::create(const api::NetworkCreateRequest& req
       }
       existing.push_back({network.name, *subnet, network.vni});
     }
-    auto allocation = ipam::allocateNetwork(
-        ipam::NetworkRequest{request.name, request.subnet, request.gateway}, existing, *pools);
+    // The members' underlay networks and gateway-bridge subnets, read after the guard: a
+    // join that lands in between changes the guard too (NodeManager::join).
+    auto nodes = readNodes();
+    if (!nodes) {
+      return std::unexpected(nodes.error().withContext("network create"));
+    }
+    auto allocation =
+        ipam::allocateNetwork(ipam::NetworkRequest{request.name, request.subnet, request.gateway},
+                              existing, *pools, hostNetworksOf(*nodes));
     if (!allocation) {
       return std::unexpected(allocation.error().withContext("network create"));
     }

@@ -37,6 +37,7 @@ class NetworkManager {
 
  private:
   Result<std::vector<std::pair<api::Network, store::Revision>>> readNetworks();
+  Result<std::vector<api::Node>> readNodes();
 
   store::Store& store_;
   // Serialises this manager's allocation decisions; the guard key's compare-and-swap

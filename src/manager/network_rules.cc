@@ -1,6 +1,11 @@
 #include "manager/network_rules.h"
 
+#include <algorithm>
 #include <cctype>
+#include <map>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 
 namespace overmesh::manager {
 
@@ -52,6 +57,71 @@ Status validateNetworkCreate(const api::NetworkCreateRequest& request) {
     return errorf(ErrorKind::InvalidArgument,
                   "gateway {} was given without a subnet: --gateway needs --subnet",
                   *request.gateway);
+  }
+  return {};
+}
+
+std::vector<ipam::AvoidedRange> hostNetworksOf(const std::vector<api::Node>& nodes) {
+  // (is gateway subnet, prefix) → hostnames, so each range is reported once.
+  std::map<std::pair<bool, Ipv4Prefix>, std::vector<std::string>> users;
+  for (const api::Node& node : nodes) {
+    for (bool gateway : {false, true}) {
+      const std::string& text = gateway ? node.gatewaySubnet : node.underlayPrefix;
+      auto prefix = Ipv4Prefix::parse(text);
+      if (!text.empty() && prefix) {
+        users[{gateway, prefix->masked()}].push_back(node.hostname);
+      }
+    }
+  }
+  std::vector<ipam::AvoidedRange> ranges;
+  for (auto& [key, hostnames] : users) {
+    std::sort(hostnames.begin(), hostnames.end());  // stable messages, whatever the IDs
+    const auto& [gateway, prefix] = key;
+    std::string who = fmt::format("{} {}", hostnames.size() == 1 ? "node" : "nodes",
+                                  fmt::join(hostnames, ", "));
+    ranges.push_back(
+        {prefix,
+         gateway ? fmt::format("the gateway-bridge subnet {} of {} (overmeshd --gateway-subnet)",
+                               prefix, who)
+                 : fmt::format("the underlay network {} of {}", prefix, who),
+         true});
+  }
+  return ranges;
+}
+
+Status checkJoiningNode(const std::string& underlayPrefix, const std::string& advertiseAddress,
+                        const std::string& gatewaySubnet,
+                        const std::vector<ipam::ExistingNetwork>& networks) {
+  struct Owned {
+    const std::string& text;
+    std::string what;
+    std::string remedy;
+  };
+  const Owned owned[] = {
+      {underlayPrefix,
+       fmt::format("this node's underlay network {} (of its advertise address {})",
+                   underlayPrefix, advertiseAddress),
+       "remove that network first, or join with an advertise address on another network"},
+      {gatewaySubnet,
+       fmt::format("this node's gateway-bridge subnet {} (overmeshd --gateway-subnet)",
+                   gatewaySubnet),
+       "start overmeshd with a --gateway-subnet outside every network's subnet"},
+  };
+  for (const Owned& range : owned) {
+    if (range.text.empty()) {
+      continue;
+    }
+    auto prefix = Ipv4Prefix::parse(range.text);
+    if (!prefix) {
+      return errorf(ErrorKind::InvalidArgument, "{} is not a prefix: {}", range.what,
+                    prefix.error().message);
+    }
+    for (const ipam::ExistingNetwork& network : networks) {
+      if (prefix->overlaps(network.subnet)) {
+        return errorf(ErrorKind::Conflict, "{} overlaps network {} ({}); {}", range.what,
+                      network.name, network.subnet, range.remedy);
+      }
+    }
   }
   return {};
 }

@@ -3,8 +3,12 @@
 // Pure validation of a network create request, before any allocation: name, driver,
 // labels and options. Separate from NetworkManager so it is tested without a Store.
 
+#include <vector>
+
 #include "api/types.h"
 #include "common/error.h"
+#include "ipam/ipam.h"
+#include "ipam/subnet_rules.h"
 
 namespace overmesh::manager {
 
@@ -14,5 +18,19 @@ Status validateObjectName(std::string_view kind, const std::string& name);
 
 // Fails with InvalidArgument naming the field, the value and what is valid.
 Status validateNetworkCreate(const api::NetworkCreateRequest& request);
+
+// The networks the members' hosts use, which no overlay subnet may overlap: each distinct
+// underlay prefix and gateway-bridge subnet once, naming the nodes that use it. Nodes
+// whose record does not carry them (written by an older version) add nothing. Hostnames
+// are listed in order.
+std::vector<ipam::AvoidedRange> hostNetworksOf(const std::vector<api::Node>& nodes);
+
+// The reverse check at join: a node whose underlay network or gateway-bridge subnet
+// overlaps an existing network's subnet cannot reach that network's tasks (or its own
+// underlay). Conflict naming the network and what to change; InvalidArgument when a
+// prefix does not parse.
+Status checkJoiningNode(const std::string& underlayPrefix, const std::string& advertiseAddress,
+                        const std::string& gatewaySubnet,
+                        const std::vector<ipam::ExistingNetwork>& networks);
 
 }  // namespace overmesh::manager

@@ -7,6 +7,7 @@
 #include "common/secret_hash.h"
 #include "manager/cluster_record.h"
 #include "manager/keys.h"
+#include "manager/network_rules.h"
 
 namespace overmesh::manager {
 
@@ -49,6 +50,27 @@ Status NodeManager::load() {
   return {};
 }
 
+Result<std::vector<ipam::ExistingNetwork>> NodeManager::existingNetworks() {
+  auto range = store_.range(std::string(keys::kNetworks));
+  if (!range) {
+    return std::unexpected(range.error());
+  }
+  std::vector<ipam::ExistingNetwork> networks;
+  for (const auto& kv : range->kvs) {
+    auto network = decodeJson<api::Network>(kv.value, kv.key);
+    if (!network) {
+      return errorf(ErrorKind::Internal, "corrupt network record: {}", network.error().message);
+    }
+    auto subnet = Ipv4Prefix::parse(network->subnet);
+    if (!subnet) {
+      return errorf(ErrorKind::Internal, "network {} has a corrupt subnet {}", network->name,
+                    network->subnet);
+    }
+    networks.push_back({network->name, *subnet, network->vni});
+  }
+  return networks;
+}
+
 Result<JoinResult> NodeManager::join(const JoinRequest& request) {
   if (request.hostname.empty() || request.address.empty()) {
     return errorf(ErrorKind::InvalidArgument, "swarm join: the node's hostname and address are "
@@ -80,15 +102,46 @@ Result<JoinResult> NodeManager::join(const JoinRequest& request) {
   node.role = "worker";
   node.state = "ready";
   node.createdAt = nowRfc3339();
+  node.underlayPrefix = request.underlayPrefix;
+  node.gatewaySubnet = request.gatewaySubnet;
   std::string secret = newSecret(32);
   std::string secretHash = hashSecret(secret);
 
-  store::Txn txn;
-  txn.success.push_back(store::Operation::put(keys::node(node.id), encodeJson(node)));
-  txn.success.push_back(store::Operation::put(keys::nodeCredential(node.id), secretHash));
-  auto committed = store_.txn(txn);
-  if (!committed) {
-    return std::unexpected(committed.error().withContext("swarm join"));
+  // A network created while we check would escape the check: read the allocation guard
+  // first, write it with the node, and retry when a create moved it in between.
+  constexpr int kMaxAttempts = 8;
+  bool admitted = false;
+  for (int attempt = 0; attempt < kMaxAttempts && !admitted; ++attempt) {
+    auto guard = store_.get(std::string(keys::kNetworkAllocationGuard));
+    if (!guard) {
+      return std::unexpected(guard.error().withContext("swarm join"));
+    }
+    store::Revision guardRevision = *guard ? (*guard)->modRevision : 0;
+    auto networks = existingNetworks();
+    if (!networks) {
+      return std::unexpected(networks.error().withContext("swarm join"));
+    }
+    if (auto fits = checkJoiningNode(request.underlayPrefix, request.address,
+                                     request.gatewaySubnet, *networks);
+        !fits) {
+      return std::unexpected(fits.error().withContext("swarm join"));
+    }
+    store::Txn txn;
+    txn.compares.push_back(store::Compare::modRevisionIs(
+        std::string(keys::kNetworkAllocationGuard), guardRevision));
+    txn.success.push_back(store::Operation::put(keys::node(node.id), encodeJson(node)));
+    txn.success.push_back(store::Operation::put(keys::nodeCredential(node.id), secretHash));
+    txn.success.push_back(
+        store::Operation::put(std::string(keys::kNetworkAllocationGuard), node.id));
+    auto committed = store_.txn(txn);
+    if (!committed) {
+      return std::unexpected(committed.error().withContext("swarm join"));
+    }
+    admitted = committed->succeeded;
+  }
+  if (!admitted) {
+    return errorf(ErrorKind::Unavailable,
+                  "swarm join: networks kept changing while the node was being admitted; retry");
   }
   nodes_[node.id] = TrackedNode{node.hostname, node.state, secretHash, clock_.now()};
   spdlog::info("node joined id={} hostname={} address={}", node.id, node.hostname, node.address);

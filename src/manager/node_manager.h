@@ -19,6 +19,7 @@
 #include "api/types.h"
 #include "common/clock.h"
 #include "common/error.h"
+#include "ipam/ipam.h"
 #include "store/store.h"
 
 namespace overmesh::manager {
@@ -27,6 +28,8 @@ struct JoinRequest {
   std::string token;
   std::string hostname;
   std::string address;  // the joining node's advertise IP
+  std::string underlayPrefix;  // the connected prefix of `address`; empty: not reported
+  std::string gatewaySubnet;   // its overmeshd --gateway-subnet; empty: not reported
 };
 
 struct JoinResult {
@@ -53,7 +56,9 @@ class NodeManager {
   Status load();
 
   // Admits a node. Unauthenticated when the token is wrong (nothing is written);
-  // InvalidArgument when it is malformed or the hostname/address is missing.
+  // InvalidArgument when it is malformed or the hostname/address is missing; Conflict
+  // when the node's underlay network or gateway-bridge subnet overlaps a network's subnet
+  // (checked and written atomically with network creation through the allocation guard).
   Result<JoinResult> join(const JoinRequest& request);
 
   // The node the credentials belong to; Unauthenticated otherwise.
@@ -80,6 +85,8 @@ class NodeManager {
     std::chrono::steady_clock::time_point lastSeen;
   };
 
+  // Every network's name, subnet and VNI, for the join check.
+  Result<std::vector<ipam::ExistingNetwork>> existingNetworks();
   // Writes a node's new state if it is still the record we know. Caller holds mutex_.
   Status writeState(const std::string& nodeId, const std::string& state);
 

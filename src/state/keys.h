@@ -20,8 +20,10 @@ inline constexpr std::string_view kTasks = "/overmesh/tasks/";
 inline constexpr std::string_view kServices = "/overmesh/services/";
 // SHA-256 of each node's secret. Never sent to agents or shown by the API.
 inline constexpr std::string_view kNodeCredentials = "/overmesh/credentials/nodes/";
-// Changed by every transaction that allocates or frees a subnet or VNI, so that two
-// concurrent creates cannot both pass the overlap check (compare on its mod revision).
+// Changed by every transaction that allocates or frees a subnet or VNI, and by every join
+// (which adds a node's underlay and gateway-bridge networks), so that two concurrent
+// creates, or a create and a join, cannot both pass the overlap check (compare on its
+// mod revision).
 inline constexpr std::string_view kNetworkAllocationGuard = "/overmesh/guards/network-allocation";
 
 // Changed by every transaction that attaches a task to (or detaches it from) network
