@@ -1,6 +1,7 @@
 #include <cstdlib>
 
 #include "cli/cli_context.h"
+#include "common/json.h"
 
 namespace overmesh::cli {
 
@@ -10,7 +11,7 @@ void addFormatOption(CLI::App* command, std::string& format) {
       ->capture_default_str();
 }
 
-void printJson(std::ostream& out, const nlohmann::json& json) { out << json.dump(2) << '\n'; }
+void printJson(std::ostream& out, const nlohmann::json& json) { out << dumpJson(json, 2) << '\n'; }
 
 int runCli(int argc, char** argv) {
   CLI::App app{"overmesh: multi-host container overlay networks"};
