@@ -59,7 +59,30 @@ struct IsStringMap<std::map<std::string, V>> : std::true_type {};
 
 // A JSON value as an error message shows it: its JSON text (ASCII only: other characters
 // are \u-escaped, bad UTF-8 replaced), at most kQuotedMax bytes of it.
+// A value nested deeper than that is described, not dumped: dump() recurses, and a 1 MiB
+// body can nest half a million levels deep (parsing and destroying are iterative).
+inline constexpr int kShownDepth = 16;
+
+// True when `value` has fewer than `levels` levels of arrays and objects.
+inline bool shallowerThan(const nlohmann::json& value, int levels) {
+  if (!value.is_structured()) {
+    return true;
+  }
+  if (levels <= 1) {
+    return false;
+  }
+  for (const auto& element : value) {
+    if (!shallowerThan(element, levels - 1)) {
+      return false;
+    }
+  }
+  return true;
+}
+
 inline std::string shown(const nlohmann::json& value) {
+  if (!shallowerThan(value, kShownDepth)) {
+    return fmt::format("nested deeper than {} levels", kShownDepth);
+  }
   std::string text = value.dump(-1, ' ', true, nlohmann::json::error_handler_t::replace);
   return printable(text, kQuotedMax);
 }

@@ -370,6 +370,14 @@ TEST(DecodeJsonTest, HugeNumbersAreRefusedNotConverted) {
   }
 }
 
+TEST(DecodeJsonTest, DeeplyNestedValueOfAWrongTypeIsDescribedNotDumped) {
+  // Half a million levels: dump() would recurse that deep.
+  std::string body = "{\"name\":" + std::string(500'000, '[') + std::string(500'000, ']') + "}";
+  auto decoded = decodeJson<NetworkCreateRequest>(body, "network create");
+  ASSERT_FALSE(decoded.has_value());
+  EXPECT_THAT(decoded.error().message, HasSubstr("nested deeper than 16 levels"));
+}
+
 TEST(DecodeJsonTest, WholeFloatInRangeIsAccepted) {
   auto decoded = must(decodeJson<SwarmInitRequest>(R"({"nodeTimeoutMs":5000.0})", "swarm init"));
   EXPECT_EQ(decoded.nodeTimeoutMs, 5000);
