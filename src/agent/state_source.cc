@@ -4,6 +4,7 @@
 
 #include "api/api_error.h"
 #include "api/cluster_protocol.h"
+#include "common/json.h"
 #include "common/quote.h"
 #include "manager/agent_view.h"
 #include "store/wire.h"
@@ -51,7 +52,7 @@ Result<Snapshot> RemoteStateSource::snapshot() {
       return errorf(ErrorKind::Internal, "malformed snapshot from the manager: no \"kvs\" array");
     }
     Snapshot snapshot;
-    snapshot.revision = json.at("revision").get<store::Revision>();
+    requireField(json, "revision", snapshot.revision);
     for (const auto& kv : json.at("kvs")) {
       snapshot.kvs.push_back(store::keyValueFromJson(kv));
     }

@@ -2,6 +2,7 @@
 
 #include "cli/cli_context.h"
 #include "common/json.h"
+#include "common/quote.h"
 
 namespace overmesh::cli {
 
@@ -41,7 +42,15 @@ int runCli(int argc, char** argv) {
     std::cerr << app.help();
     return 1;
   }
-  Status result = context.action();
+  // The daemon's answers are read with nlohmann's accessors in places; a malformed one
+  // must end in an error message, not std::terminate.
+  Status result;
+  try {
+    result = context.action();
+  } catch (const std::exception& error) {
+    result = errorf(ErrorKind::Internal, "unexpected answer from overmeshd: {}",
+                    printable(error.what()));
+  }
   if (!result) {
     std::cerr << "Error: " << result.error().message << '\n';
     return 1;

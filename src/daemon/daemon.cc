@@ -461,11 +461,17 @@ api::HttpResponse Daemon::forwardToManager(const api::HttpRequest& request) {
                                      std::chrono::seconds(30),
                                      agent::credentialHeaders({node->nodeId, node->nodeSecret}));
   if (!response) {
+    // Only a failed connect proves the manager saw nothing; after a timeout it may have.
+    bool connected = (*client)->lastFailure() != api::HttpClient::Failure::Connect;
     return api::errorResponse(Error{
         ErrorKind::Unavailable,
-        fmt::format("this worker forwards changes to the manager at {}, which cannot be reached "
-                    "({}); nothing was changed",
-                    node->managerAddress, response.error().message)});
+        connected ? fmt::format("this worker forwards changes to the manager at {}, which did "
+                                "not answer ({}); check with a read command whether the "
+                                "change was made",
+                                node->managerAddress, response.error().message)
+                  : fmt::format("this worker forwards changes to the manager at {}, which "
+                                "cannot be reached ({}); nothing was changed",
+                                node->managerAddress, response.error().message)});
   }
   return *response;
 }
