@@ -153,7 +153,8 @@ HttpResponse tooLarge(const char* method, const std::string& path, std::size_t l
       errorResponse(Error{ErrorKind::InvalidArgument,
                           fmt::format("{} {}: the request body ({}) exceeds the limit of {} "
                                       "bytes; API requests are small JSON objects",
-                                      printable(method, 16), printable(path, kQuotedMax), size, limit)}),
+                                      printable(method, 16), printable(path, kQuotedMax), size,
+                                      limit)}),
       413);
 }
 

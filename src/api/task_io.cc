@@ -27,8 +27,8 @@ Result<ExecRequest> decodeExecRequest(std::string_view body) {
   }
   if (timeoutMs < 0 || timeoutMs > kMaxExecTimeout.count()) {
     return errorf(ErrorKind::InvalidArgument,
-                  "exec: field \"timeoutMs\" is {}: use 0 (no limit) up to {} (7 days)",
-                  timeoutMs, kMaxExecTimeout.count());
+                  "exec: field \"timeoutMs\" is {}: use 0 (no limit) up to {} (7 days)", timeoutMs,
+                  kMaxExecTimeout.count());
   }
   request.timeout = std::chrono::milliseconds(timeoutMs);
   return request;
@@ -73,9 +73,8 @@ std::string encodeLogs(std::string_view bytes) {
 
 Result<std::string> decodeLogs(std::string_view body, std::string_view what) {
   std::string logs;
-  auto read = decodeFields(body, what, [&](const nlohmann::json& json) {
-    requireField(json, "logsBase64", logs);
-  });
+  auto read = decodeFields(
+      body, what, [&](const nlohmann::json& json) { requireField(json, "logsBase64", logs); });
   if (!read) {
     return std::unexpected(read.error());
   }

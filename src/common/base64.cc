@@ -32,7 +32,8 @@ std::string base64Encode(std::string_view bytes) {
   std::size_t i = 0;
   for (; i + 3 <= bytes.size(); i += 3) {
     std::uint32_t group = static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i])) << 16 |
-                          static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i + 1])) << 8 |
+                          static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i + 1]))
+                              << 8 |
                           static_cast<unsigned char>(bytes[i + 2]);
     out.push_back(kAlphabet[group >> 18 & 63]);
     out.push_back(kAlphabet[group >> 12 & 63]);
@@ -55,8 +56,8 @@ std::string base64Encode(std::string_view bytes) {
 
 Result<std::string> base64Decode(std::string_view text, std::string_view what) {
   auto invalid = [&](std::string_view why) {
-    return errorf(ErrorKind::InvalidArgument, "{}: {} is not valid base64 ({})", what,
-                  quote(text), why);
+    return errorf(ErrorKind::InvalidArgument, "{}: {} is not valid base64 ({})", what, quote(text),
+                  why);
   };
   if (text.size() % 4 != 0) {
     return invalid("its length is not a multiple of 4");

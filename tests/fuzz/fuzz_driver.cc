@@ -21,15 +21,40 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 namespace {
 
 int run(const std::string& input) {
-  return LLVMFuzzerTestOneInput(reinterpret_cast<const std::uint8_t*>(input.data()),
-                                input.size());
+  return LLVMFuzzerTestOneInput(reinterpret_cast<const std::uint8_t*>(input.data()), input.size());
 }
 
-const std::vector<std::string> kTokens = {
-    "{", "}", "[", "]", ",", ":", "\"", "null", "true", "1e300", "-1", "18446744073709551616",
-    "\"command\"", "\"timeoutMs\"", "\"exitCode\"", "\"state\"", "\"name\"", "\"kvs\"",
-    "\"events\"", "\"kv\"", "\"outBase64\"", "\"logsBase64\"", "\xce\x3b", "\xff", "\\u0000",
-    "\\ud800", "%2F", "%FF", "/v1/tasks/", "{ref}", "=="};
+const std::vector<std::string> kTokens = {"{",
+                                          "}",
+                                          "[",
+                                          "]",
+                                          ",",
+                                          ":",
+                                          "\"",
+                                          "null",
+                                          "true",
+                                          "1e300",
+                                          "-1",
+                                          "18446744073709551616",
+                                          "\"command\"",
+                                          "\"timeoutMs\"",
+                                          "\"exitCode\"",
+                                          "\"state\"",
+                                          "\"name\"",
+                                          "\"kvs\"",
+                                          "\"events\"",
+                                          "\"kv\"",
+                                          "\"outBase64\"",
+                                          "\"logsBase64\"",
+                                          "\xce\x3b",
+                                          "\xff",
+                                          "\\u0000",
+                                          "\\ud800",
+                                          "%2F",
+                                          "%FF",
+                                          "/v1/tasks/",
+                                          "{ref}",
+                                          "=="};
 
 std::string mutate(std::string input, std::mt19937_64& random,
                    const std::vector<std::string>& corpus) {
@@ -104,7 +129,7 @@ int main(int argc, char** argv) {
   for (long i = 0; i < runs; ++i) {
     run(mutate(corpus[i % static_cast<long>(corpus.size())], random, corpus));
   }
-  std::cout << "fuzz driver: " << corpus.size() << " seeds and " << runs
-            << " mutations (seed " << seed << ") ran without a crash\n";
+  std::cout << "fuzz driver: " << corpus.size() << " seeds and " << runs << " mutations (seed "
+            << seed << ") ran without a crash\n";
   return 0;
 }

@@ -10,15 +10,15 @@
 // binary; with GCC (the normal build) linked to fuzz_driver.cc, which runs it over the
 // seed corpus and a bounded number of random mutations as a unit test.
 
+#include <spdlog/spdlog.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
-#include <spdlog/spdlog.h>
 
 #include "api/api_error.h"
 #include "api/http_server.h"
@@ -62,10 +62,10 @@ const overmesh::api::HttpServer& router() {
     made->route("POST", "/v1/tasks/{ref}/exec", decodeBody);
     made->route("GET", "/v1/tasks/{ref}/logs", decodeBody);
     made->route("POST", "/cluster/v1/tasks/{id}/status", decodeBody);
-    made->route("GET", "/v1/boom", [](const overmesh::api::HttpRequest&)
-                                       -> overmesh::api::HttpResponse {
-      throw std::runtime_error("boom");
-    });
+    made->route("GET", "/v1/boom",
+                [](const overmesh::api::HttpRequest&) -> overmesh::api::HttpResponse {
+                  throw std::runtime_error("boom");
+                });
     return made;
   }();
   return *server;
@@ -140,8 +140,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       request.method = std::string(input.substr(0, space == std::string_view::npos ? 0 : space));
       std::size_t pathStart = space == std::string_view::npos ? 0 : space + 1;
       request.path = std::string(input.substr(pathStart, newline == std::string_view::npos
-                                                              ? std::string_view::npos
-                                                              : newline - pathStart));
+                                                             ? std::string_view::npos
+                                                             : newline - pathStart));
       if (newline != std::string_view::npos && newline >= pathStart) {
         request.body = std::string(input.substr(newline + 1));
       }

@@ -13,12 +13,12 @@
 //
 // Run one:  ctest --test-dir BUILD -R HardeningTest.FuzzEveryRoute   (as root)
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
-#include <arpa/inet.h>
 #include <sched.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -29,13 +29,12 @@
 #include <fstream>
 #include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "support/lab_session.h"
 
@@ -165,8 +164,8 @@ int sendRaw(const Target& target, const std::string& request, std::string* answe
 std::string httpRequest(const std::string& method, const std::string& path,
                         const std::vector<std::pair<std::string, std::string>>& headers,
                         const std::string& body) {
-  std::string text = fmt::format("{} {} HTTP/1.1\r\nHost: overmesh\r\nConnection: close\r\n",
-                                 method, path);
+  std::string text =
+      fmt::format("{} {} HTTP/1.1\r\nHost: overmesh\r\nConnection: close\r\n", method, path);
   for (const auto& [name, value] : headers) {
     text += name + ": " + value + "\r\n";
   }
@@ -181,15 +180,20 @@ std::string httpRequest(const std::string& method, const std::string& path,
 // unix socket) are left out: the daemons must stay in the swarm for the checks after.
 // Each is "METHOD PATH".
 const std::vector<std::string> kLocalRoutes = {
-    "GET /v1/version", "GET /v1/info", "GET /v1/swarm/join-token", "POST /v1/networks",
-    "GET /v1/networks", "GET /v1/networks/{ref}", "DELETE /v1/networks/{ref}",
-    "POST /v1/tasks", "GET /v1/tasks", "GET /v1/tasks/{ref}", "DELETE /v1/tasks/{ref}",
-    "POST /v1/tasks/{ref}/exec", "GET /v1/tasks/{ref}/logs", "GET /v1/nodes",
-    "GET /v1/nodes/{ref}"};
-const std::vector<std::string> kClusterRoutes = {
-    "POST /cluster/v1/join", "POST /cluster/v1/heartbeat", "GET /cluster/v1/snapshot",
-    "GET /cluster/v1/watch", "POST /cluster/v1/tasks/{id}/status", "POST /v1/networks",
-    "DELETE /v1/networks/{ref}", "POST /v1/tasks", "DELETE /v1/tasks/{ref}"};
+    "GET /v1/version",           "GET /v1/info",           "GET /v1/swarm/join-token",
+    "POST /v1/networks",         "GET /v1/networks",       "GET /v1/networks/{ref}",
+    "DELETE /v1/networks/{ref}", "POST /v1/tasks",         "GET /v1/tasks",
+    "GET /v1/tasks/{ref}",       "DELETE /v1/tasks/{ref}", "POST /v1/tasks/{ref}/exec",
+    "GET /v1/tasks/{ref}/logs",  "GET /v1/nodes",          "GET /v1/nodes/{ref}"};
+const std::vector<std::string> kClusterRoutes = {"POST /cluster/v1/join",
+                                                 "POST /cluster/v1/heartbeat",
+                                                 "GET /cluster/v1/snapshot",
+                                                 "GET /cluster/v1/watch",
+                                                 "POST /cluster/v1/tasks/{id}/status",
+                                                 "POST /v1/networks",
+                                                 "DELETE /v1/networks/{ref}",
+                                                 "POST /v1/tasks",
+                                                 "DELETE /v1/tasks/{ref}"};
 const std::vector<std::string> kNodeRoutes = {"POST /v1/tasks/{id}/exec",
                                               "GET /v1/tasks/{id}/logs"};
 
@@ -209,8 +213,7 @@ class RequestFuzzer {
     if (chance(20)) {
       method = pick(kMethods);
     }
-    for (std::size_t brace = path.find('{'); brace != std::string::npos;
-         brace = path.find('{')) {
+    for (std::size_t brace = path.find('{'); brace != std::string::npos; brace = path.find('{')) {
       path.replace(brace, path.find('}', brace) - brace + 1, segment());
     }
     if (chance(20)) {
@@ -229,21 +232,53 @@ class RequestFuzzer {
   }
 
  private:
-  inline static const std::vector<std::string> kRoutes = {
-      "/v1/version", "/v1/info", "/v1/swarm/join-token", "/v1/networks",
-      "/v1/networks/{ref}", "/v1/tasks", "/v1/tasks/{ref}", "/v1/tasks/{ref}/exec",
-      "/v1/tasks/{ref}/logs", "/v1/nodes", "/v1/nodes/{ref}", "/cluster/v1/join",
-      "/cluster/v1/heartbeat", "/cluster/v1/snapshot", "/cluster/v1/watch",
-      "/cluster/v1/tasks/{id}/status", "/", "/v1", "/cluster/v1/tasks/{id}/status/x",
-      "/v1/%FF%CE/x", "//v1//tasks"};
+  inline static const std::vector<std::string> kRoutes = {"/v1/version",
+                                                          "/v1/info",
+                                                          "/v1/swarm/join-token",
+                                                          "/v1/networks",
+                                                          "/v1/networks/{ref}",
+                                                          "/v1/tasks",
+                                                          "/v1/tasks/{ref}",
+                                                          "/v1/tasks/{ref}/exec",
+                                                          "/v1/tasks/{ref}/logs",
+                                                          "/v1/nodes",
+                                                          "/v1/nodes/{ref}",
+                                                          "/cluster/v1/join",
+                                                          "/cluster/v1/heartbeat",
+                                                          "/cluster/v1/snapshot",
+                                                          "/cluster/v1/watch",
+                                                          "/cluster/v1/tasks/{id}/status",
+                                                          "/",
+                                                          "/v1",
+                                                          "/cluster/v1/tasks/{id}/status/x",
+                                                          "/v1/%FF%CE/x",
+                                                          "//v1//tasks"};
   inline static const std::vector<std::string> kMethods = {
       "GET", "POST", "POST", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"};
   inline static const std::vector<std::string> kQueryNames = {"from", "waitMs", "force", "x"};
-  inline static const std::vector<std::string> kFields = {
-      "name", "driver", "subnet", "gateway", "attachable", "internal", "labels", "options",
-      "networks", "node", "command", "timeoutMs", "token", "hostname", "address", "state",
-      "message", "exitCode", "remoteAddress", "advertiseAddr", "defaultAddrPools",
-      "defaultAddrPoolMaskLength", "nodeTimeoutMs"};
+  inline static const std::vector<std::string> kFields = {"name",
+                                                          "driver",
+                                                          "subnet",
+                                                          "gateway",
+                                                          "attachable",
+                                                          "internal",
+                                                          "labels",
+                                                          "options",
+                                                          "networks",
+                                                          "node",
+                                                          "command",
+                                                          "timeoutMs",
+                                                          "token",
+                                                          "hostname",
+                                                          "address",
+                                                          "state",
+                                                          "message",
+                                                          "exitCode",
+                                                          "remoteAddress",
+                                                          "advertiseAddr",
+                                                          "defaultAddrPools",
+                                                          "defaultAddrPoolMaskLength",
+                                                          "nodeTimeoutMs"};
 
   bool chance(int percent) { return std::uniform_int_distribution<int>(0, 99)(random_) < percent; }
   std::size_t below(std::size_t n) {
@@ -415,8 +450,8 @@ class HardeningTest : public ::testing::Test {
       ASSERT_EQ(made.exitCode, 0) << made.err;
       networkMade_ = true;
     }
-    std::vector<std::string> args = {"run", "--name", name, "--node", lab_->hostNamespace(index),
-                                     "--network", "hnet", "--"};
+    std::vector<std::string> args = {
+        "run", "--name", name, "--node", lab_->hostNamespace(index), "--network", "hnet", "--"};
     args.insert(args.end(), command.begin(), command.end());
     auto result = lab_->cli(1, args);
     ASSERT_EQ(result.exitCode, 0) << result.err;
@@ -535,15 +570,14 @@ TEST_F(HardeningTest, OversizedBodiesAre413AndDoNotGrowTheDaemon) {
   long peakBefore = procStatusKb(pid(1), "VmHWM");
   long rssBefore = procStatusKb(pid(1), "VmRSS");
   std::string huge(32 << 20, '{');
-  EXPECT_EQ(sendRaw(Target{socketPath(1), "", 0}, httpRequest("POST", "/v1/tasks", {}, huge)),
-            413);
+  EXPECT_EQ(sendRaw(Target{socketPath(1), "", 0}, httpRequest("POST", "/v1/tasks", {}, huge)), 413);
   inNamespace(lab_->hostNamespace(2), [&] {
-    EXPECT_EQ(sendRaw(Target{"", address(1), 2377},
-                      httpRequest("POST", "/cluster/v1/join", {}, huge)),
-              413);
-    EXPECT_EQ(sendRaw(Target{"", address(1), 2378},
-                      httpRequest("POST", "/v1/tasks/x/exec", {}, huge)),
-              413);
+    EXPECT_EQ(
+        sendRaw(Target{"", address(1), 2377}, httpRequest("POST", "/cluster/v1/join", {}, huge)),
+        413);
+    EXPECT_EQ(
+        sendRaw(Target{"", address(1), 2378}, httpRequest("POST", "/v1/tasks/x/exec", {}, huge)),
+        413);
   });
   long peakAfter = procStatusKb(pid(1), "VmHWM");
   long rssAfter = procStatusKb(pid(1), "VmRSS");

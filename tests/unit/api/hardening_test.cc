@@ -10,12 +10,11 @@
 
 #include <chrono>
 #include <cstring>
+#include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "api/api_error.h"
 #include "api/http_client.h"
@@ -31,9 +30,9 @@ namespace overmesh::api {
 namespace {
 
 using namespace std::chrono_literals;
+using overmesh::testing::must;
 using ::testing::HasSubstr;
 using ::testing::Not;
-using overmesh::testing::must;
 
 std::string allBytes() {
   std::string bytes;
@@ -195,8 +194,7 @@ TEST_F(HardeningServerTest, ChunkedBodyOverTheCapIsRefusedWithoutReadingItAll) {
   listen(HttpServerLimits{64 * 1024, kMaxConnections});
   RawConnection connection(socketPath_);
   ASSERT_TRUE(connection.connected());
-  std::string head =
-      "POST /v1/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+  std::string head = "POST /v1/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
   connection.send(head);
   std::string chunk = fmt::format("{:x}\r\n{}\r\n", 16 * 1024, std::string(16 * 1024, 'z'));
   // Up to 1 MiB offered; the server answers (or closes) after 64 KiB.
@@ -352,18 +350,20 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         BadBody{"NonUtf8", "{\"name\":\"\xce\x3b\"}", "not valid JSON"},
         BadBody{"TwoBytes", "\xce\x3b", "not valid JSON"},
-        BadBody{"NameIsANumber", R"({"name":5})", "field \"name\" has the wrong type (got number 5): expected a string"},
+        BadBody{"NameIsANumber", R"({"name":5})",
+                "field \"name\" has the wrong type (got number 5): expected a string"},
         BadBody{"AttachableIsAString", R"({"attachable":"yes"})", "expected true or false"},
         BadBody{"LabelsIsAnArray", R"({"labels":[1,2]})", "field \"labels\""},
         BadBody{"TopLevelString", R"("hello")", "expected a JSON object"},
-        BadBody{"HugeValueIsQuotedBounded",
-                "{\"name\":[\"" + std::string(1'000'000, 'n') + "\"]}", "bytes)"}),
+        BadBody{"HugeValueIsQuotedBounded", "{\"name\":[\"" + std::string(1'000'000, 'n') + "\"]}",
+                "bytes)"}),
     [](const auto& param) { return param.param.name; });
 
 TEST(DecodeJsonTest, HugeNumbersAreRefusedNotConverted) {
-  for (const char* body : {R"({"nodeTimeoutMs":1e300})", R"({"nodeTimeoutMs":18446744073709551615})",
-                           R"({"nodeTimeoutMs":1.5})", R"({"nodeTimeoutMs":true})",
-                           R"({"defaultAddrPoolMaskLength":4294967296})"}) {
+  for (const char* body :
+       {R"({"nodeTimeoutMs":1e300})", R"({"nodeTimeoutMs":18446744073709551615})",
+        R"({"nodeTimeoutMs":1.5})", R"({"nodeTimeoutMs":true})",
+        R"({"defaultAddrPoolMaskLength":4294967296})"}) {
     auto decoded = decodeJson<SwarmInitRequest>(body, "swarm init");
     ASSERT_FALSE(decoded.has_value()) << body;
     EXPECT_THAT(decoded.error().message, HasSubstr("expected a whole number")) << body;

@@ -4,9 +4,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "api/api_error.h"
 #include "manager/cluster_api.h"
@@ -57,11 +56,12 @@ TEST(StatusReportDecoderTest, ValidReportDecodes) {
 }
 
 TEST(WatchWireTest, MalformedAnswersThrowStdExceptionsNamingTheField) {
-  for (const char* body :
-       {R"({"nextRevision":1})", R"({"events":5,"nextRevision":1})",
-        R"({"events":[{"type":"put"}],"nextRevision":1})",
-        R"({"events":[{"type":"put","kv":{"key":"k","value":"v","createRevision":1e300,"modRevision":1}}],"nextRevision":1})",
-        R"({"events":[],"nextRevision":"7"})", R"([1,2])"}) {
+  for (
+      const char* body :
+      {R"({"nextRevision":1})", R"({"events":5,"nextRevision":1})",
+       R"({"events":[{"type":"put"}],"nextRevision":1})",
+       R"({"events":[{"type":"put","kv":{"key":"k","value":"v","createRevision":1e300,"modRevision":1}}],"nextRevision":1})",
+       R"({"events":[],"nextRevision":"7"})", R"([1,2])"}) {
     auto json = nlohmann::json::parse(body);
     EXPECT_THROW((void)store::watchResultFromJson(json), std::exception) << body;
   }
