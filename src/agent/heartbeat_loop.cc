@@ -6,6 +6,7 @@
 #include "api/api_error.h"
 #include "api/cluster_protocol.h"
 #include "api/http_client.h"
+#include "common/json.h"
 
 namespace overmesh::agent {
 
@@ -67,9 +68,15 @@ void HeartbeatLoop::run() {
     } else if (!api::isSuccess(*response)) {
       error = api::errorFromResponse(*response).message;
     } else {
-      auto json = nlohmann::json::parse(response->body, nullptr, false);
-      if (json.is_object() && json.contains("nodeTimeoutMs")) {
-        interval_ = heartbeatInterval(std::chrono::milliseconds(json.value("nodeTimeoutMs", 3000)));
+      // The manager's answer is a peer's JSON: a malformed one keeps the interval.
+      std::int64_t nodeTimeoutMs = 0;
+      auto read = decodeFields(response->body, "heartbeat answer", [&](const nlohmann::json& json) {
+        readField(json, "nodeTimeoutMs", nodeTimeoutMs);
+      });
+      if (!read) {
+        error = read.error().message;
+      } else if (nodeTimeoutMs >= 300 && nodeTimeoutMs <= 3'600'000) {
+        interval_ = heartbeatInterval(std::chrono::milliseconds(nodeTimeoutMs));
       }
     }
     std::lock_guard lock(statusMutex_);

@@ -4,6 +4,8 @@
 
 #include "api/api_error.h"
 #include "api/cluster_protocol.h"
+#include "common/json.h"
+#include "common/quote.h"
 #include "state/agent_view.h"
 #include "store/wire.h"
 
@@ -46,14 +48,18 @@ Result<Snapshot> RemoteStateSource::snapshot() {
   }
   try {
     auto json = nlohmann::json::parse(*body);
+    if (!json.is_object() || !json.contains("kvs") || !json.at("kvs").is_array()) {
+      return errorf(ErrorKind::Internal, "malformed snapshot from the manager: no \"kvs\" array");
+    }
     Snapshot snapshot;
-    snapshot.revision = json.at("revision").get<store::Revision>();
+    requireField(json, "revision", snapshot.revision);
     for (const auto& kv : json.at("kvs")) {
       snapshot.kvs.push_back(store::keyValueFromJson(kv));
     }
     return snapshot;
-  } catch (const nlohmann::json::exception& error) {
-    return errorf(ErrorKind::Internal, "malformed snapshot from the manager: {}", error.what());
+  } catch (const std::exception& error) {
+    return errorf(ErrorKind::Internal, "malformed snapshot from the manager: {}",
+                  printable(error.what()));
   }
 }
 
@@ -66,9 +72,9 @@ Result<store::WatchResult> RemoteStateSource::watch(store::Revision fromRevision
   }
   try {
     return store::watchResultFromJson(nlohmann::json::parse(*body));
-  } catch (const nlohmann::json::exception& error) {
+  } catch (const std::exception& error) {
     return errorf(ErrorKind::Internal, "malformed watch answer from the manager: {}",
-                  error.what());
+                  printable(error.what()));
   }
 }
 

@@ -2,6 +2,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/json.h"
+#include "common/quote.h"
+
 namespace overmesh::api {
 
 int httpStatusFor(ErrorKind kind) {
@@ -29,20 +32,26 @@ int httpStatusFor(ErrorKind kind) {
 HttpResponse errorResponse(const Error& error) {
   nlohmann::json body = {
       {"error", {{"kind", std::string(errorKindName(error.kind))}, {"message", error.message}}}};
-  return HttpResponse{httpStatusFor(error.kind), body.dump()};
+  return HttpResponse{httpStatusFor(error.kind), dumpJson(body)};
 }
 
 Error errorFromResponse(const HttpResponse& response) {
   nlohmann::json body = nlohmann::json::parse(response.body, nullptr, false);
   if (body.is_object() && body.contains("error") && body["error"].is_object()) {
+    // A peer's answer: fields of the wrong type are read as absent, never thrown.
     const auto& error = body["error"];
-    std::string kind = error.value("kind", "Internal");
-    std::string message = error.value("message", "");
-    return Error{errorKindFromName(kind), message};
+    auto kind = error.find("kind");
+    auto message = error.find("message");
+    if (message != error.end() && message->is_string()) {
+      return Error{errorKindFromName(kind != error.end() && kind->is_string()
+                                         ? kind->get<std::string>()
+                                         : "Internal"),
+                   message->get<std::string>()};
+    }
   }
   ErrorKind kind = response.status >= 500 ? ErrorKind::Unavailable : ErrorKind::Internal;
   return Error{kind, fmt::format("unexpected HTTP {} response: {}", response.status,
-                                 response.body.substr(0, 200))};
+                                 quote(response.body, 200))};
 }
 
 }  // namespace overmesh::api

@@ -4,6 +4,10 @@
 
 #include <mutex>
 
+#include <fmt/format.h>
+
+#include "common/quote.h"
+
 namespace overmesh::api {
 namespace {
 
@@ -13,9 +17,23 @@ void initCurlOnce() {
   std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
 }
 
+struct ResponseSink {
+  std::string body;
+  std::size_t limit = 0;
+  bool tooLarge = false;
+};
+
+// Returning less than given makes libcurl abort the transfer (CURLE_WRITE_ERROR).
 size_t appendBody(char* data, size_t size, size_t count, void* userData) {
-  static_cast<std::string*>(userData)->append(data, size * count);
-  return size * count;
+  auto* sink = static_cast<ResponseSink*>(userData);
+  std::size_t bytes = size * count;
+  if (sink->body.size() + bytes > sink->limit) {
+    sink->tooLarge = true;
+    std::string().swap(sink->body);
+    return 0;
+  }
+  sink->body.append(data, bytes);
+  return bytes;
 }
 
 // libcurl calls this about every 100 ms during a transfer; non-zero aborts it.
@@ -25,6 +43,17 @@ int checkCancel(void* userData, curl_off_t, curl_off_t, curl_off_t, curl_off_t) 
 }
 
 }  // namespace
+
+std::string formatDuration(std::chrono::milliseconds duration) {
+  auto ms = duration.count();
+  if (ms % 1000 == 0) {
+    return fmt::format("{}s", ms / 1000);
+  }
+  if (ms >= 1000) {
+    return fmt::format("{:.1f}s", static_cast<double>(ms) / 1000.0);
+  }
+  return fmt::format("{}ms", ms);
+}
 
 Result<std::unique_ptr<HttpClient>> HttpClient::create(const std::string& endpoint) {
   constexpr std::string_view kUnix = "unix://";
@@ -71,7 +100,9 @@ Result<HttpResponse> HttpClient::request(const std::string& method, const std::s
   CURL* curl = static_cast<CURL*>(curl_);
   curl_easy_reset(curl);
   std::string url = baseUrl_ + path;
-  std::string responseBody;
+  ResponseSink sink;
+  sink.limit = responseLimit_;
+  lastFailure_ = Failure::None;
   char errorBuffer[CURL_ERROR_SIZE] = {};
 
   curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
@@ -81,13 +112,19 @@ Result<HttpResponse> HttpClient::request(const std::string& method, const std::s
   curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");
+  // 0 = no limit for libcurl too.
   curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count()));
-  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
-                   static_cast<long>(std::min<std::int64_t>(timeout.count(), 5000)));
+  std::int64_t connectMs = timeout.count() > 0 ? std::min<std::int64_t>(timeout.count(), 5000)
+                                               : 5000;
+  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(connectMs));
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &appendBody);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &responseBody);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &sink);
   curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errorBuffer);
   curl_easy_setopt(curl, CURLOPT_TCP_NODELAY, 1L);
+  // A request without a timeout (a long exec) must still notice a peer that vanished.
+  curl_easy_setopt(curl, CURLOPT_TCP_KEEPALIVE, 1L);
+  curl_easy_setopt(curl, CURLOPT_TCP_KEEPIDLE, 30L);
+  curl_easy_setopt(curl, CURLOPT_TCP_KEEPINTVL, 10L);
   if (cancel_ != nullptr) {
     curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
     curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, &checkCancel);
@@ -108,11 +145,39 @@ Result<HttpResponse> HttpClient::request(const std::string& method, const std::s
   curl_slist_free_all(headerList);
   if (code != CURLE_OK) {
     std::string detail = errorBuffer[0] != '\0' ? errorBuffer : curl_easy_strerror(code);
+    // Connected or not decides what to tell the user: a daemon that was reached is running.
+    // (a request was sent, so a connection existed).
+    long requestBytes = 0;
+    curl_easy_getinfo(curl, CURLINFO_REQUEST_SIZE, &requestBytes);
+    bool connected = requestBytes > 0;
+    if (sink.tooLarge) {
+      lastFailure_ = Failure::TooLarge;
+      return errorf(ErrorKind::Unavailable,
+                    "{} {}: the answer from {} exceeds the limit of {} bytes; nothing more was "
+                    "read",
+                    method, printable(path, kQuotedMax), endpoint_, responseLimit_);
+    }
+    if (code == CURLE_OPERATION_TIMEDOUT && connected) {
+      lastFailure_ = Failure::Timeout;
+      return errorf(ErrorKind::Unavailable, "{} {}: no answer from overmeshd at {} after {}",
+                    method, printable(path, kQuotedMax), endpoint_, formatDuration(timeout));
+    }
+    if (code == CURLE_ABORTED_BY_CALLBACK) {
+      lastFailure_ = Failure::Other;
+      return errorf(ErrorKind::Unavailable, "{} {} to {}: cancelled (shutting down)", method,
+                    printable(path, kQuotedMax), endpoint_);
+    }
+    if (connected) {
+      lastFailure_ = Failure::Other;
+      return errorf(ErrorKind::Unavailable, "{} {}: the connection to overmeshd at {} failed: {}",
+                    method, printable(path, kQuotedMax), endpoint_, detail);
+    }
+    lastFailure_ = Failure::Connect;
     return errorf(ErrorKind::Unavailable, "cannot reach overmeshd at {}: {}", endpoint_, detail);
   }
   long status = 0;
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-  return HttpResponse{static_cast<int>(status), std::move(responseBody), "application/json"};
+  return HttpResponse{static_cast<int>(status), std::move(sink.body), "application/json"};
 }
 
 }  // namespace overmesh::api

@@ -17,8 +17,19 @@
 
 namespace overmesh::api {
 
+// What a response body may hold by default: the largest answer we send is a task's
+// logs or exec output (a few MiB as base64), far below this.
+inline constexpr std::size_t kMaxResponseBody = 64 * 1024 * 1024;
+
+// No timeout: the request waits as long as the server takes (exec of a long command).
+inline constexpr std::chrono::milliseconds kNoTimeout{0};
+
 class HttpClient {
  public:
+  // Why the last request failed, so that a caller says "is overmeshd running?" only
+  // when it could not connect at all.
+  enum class Failure { None, Connect, Timeout, TooLarge, Other };
+
   // `endpoint` is "unix:///path/to.sock" or "tcp://HOST:PORT". Fails with
   // InvalidArgument for any other form, naming the accepted ones.
   static Result<std::unique_ptr<HttpClient>> create(const std::string& endpoint);
@@ -27,14 +38,20 @@ class HttpClient {
   HttpClient& operator=(const HttpClient&) = delete;
 
   // Sends one request and returns the response whatever its status. Fails with
-  // Unavailable when the server cannot be reached or the timeout passes; the message
-  // names the endpoint.
+  // Unavailable when the server cannot be reached ("cannot reach ... at ENDPOINT"), when
+  // `timeout` passes after connecting ("METHOD PATH: no answer from ENDPOINT after 30s"),
+  // or when the response body exceeds the cap (setResponseLimit). timeout 0 (kNoTimeout)
+  // waits without limit; connecting still gives up after 5 s.
   Result<HttpResponse> request(const std::string& method, const std::string& path,
                                const std::string& body = "",
                                std::chrono::milliseconds timeout = std::chrono::seconds(30),
                                const std::map<std::string, std::string>& headers = {});
 
   const std::string& endpoint() const { return endpoint_; }
+  Failure lastFailure() const { return lastFailure_; }
+
+  // The most a response body may hold; a longer one fails the request (Unavailable).
+  void setResponseLimit(std::size_t bytes) { responseLimit_ = bytes; }
 
   // While `*cancel` is true, requests in flight abort (within ~100 ms) and fail with
   // Unavailable: how a long-poll is cut short at shutdown. nullptr = never.
@@ -48,6 +65,11 @@ class HttpClient {
   std::string baseUrl_;
   void* curl_ = nullptr;  // CURL*, reused so that keep-alive works
   const std::atomic<bool>* cancel_ = nullptr;
+  std::size_t responseLimit_ = kMaxResponseBody;
+  Failure lastFailure_ = Failure::None;
 };
+
+// "30s", "1.5s", "250ms": a duration as an error message shows it.
+std::string formatDuration(std::chrono::milliseconds duration);
 
 }  // namespace overmesh::api

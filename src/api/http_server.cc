@@ -9,15 +9,25 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 
 #include <spdlog/spdlog.h>
 
 #include "api/api_error.h"
+#include "common/quote.h"
 
 namespace overmesh::api {
+
+struct HttpServer::Listener {
+  HttpServer* server = nullptr;
+  MHD_Daemon* daemon = nullptr;
+  std::atomic<unsigned int> connections{0};
+};
+
 namespace {
 
 std::vector<std::string> splitPath(const std::string& path) {
@@ -43,6 +53,8 @@ struct PendingRequest {
   // handler is already decoded, so an escaped '/' (%2F) inside a segment would split it.
   std::string rawPath;
   bool started = false;
+  // A response (413, 503) was queued before the body was read: later calls discard data.
+  bool answered = false;
   std::string body;
 };
 
@@ -117,21 +129,96 @@ std::string peerOf(MHD_Connection* connection) {
   return "unix";
 }
 
-MHD_Result handleConnection(void* cls, MHD_Connection* connection, const char* url,
-                            const char* method, const char* /*version*/, const char* uploadData,
-                            size_t* uploadDataSize, void** connectionState) {
-  auto* server = static_cast<HttpServer*>(cls);
+MHD_Result queue(MHD_Connection* connection, const HttpResponse& response) {
+  MHD_Response* reply = MHD_create_response_from_buffer(
+      response.body.size(), const_cast<char*>(response.body.data()), MHD_RESPMEM_MUST_COPY);
+  if (reply == nullptr) {
+    return MHD_NO;
+  }
+  MHD_add_response_header(reply, "Content-Type", response.contentType.c_str());
+  MHD_Result queued =
+      MHD_queue_response(connection, static_cast<unsigned int>(response.status), reply);
+  MHD_destroy_response(reply);
+  return queued;
+}
+
+HttpResponse withStatus(HttpResponse response, int status) {
+  response.status = status;
+  return response;
+}
+
+HttpResponse tooLarge(const char* method, const std::string& path, std::size_t limit,
+                      std::string_view size) {
+  return withStatus(
+      errorResponse(Error{ErrorKind::InvalidArgument,
+                          fmt::format("{} {}: the request body ({}) exceeds the limit of {} "
+                                      "bytes; API requests are small JSON objects",
+                                      printable(method, 16), printable(path, kQuotedMax), size,
+                                      limit)}),
+      413);
+}
+
+// The Content-Length the client announced, when it sent a valid one.
+std::optional<std::uint64_t> contentLength(MHD_Connection* connection) {
+  const char* text =
+      MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+  if (text == nullptr) {
+    return std::nullopt;
+  }
+  std::uint64_t length = 0;
+  std::string_view view(text);
+  auto [end, error] = std::from_chars(view.data(), view.data() + view.size(), length);
+  if (error != std::errc() || end != view.data() + view.size()) {
+    return std::nullopt;
+  }
+  return length;
+}
+
+MHD_Result serveRequest(HttpServer::Listener& listener, MHD_Connection* connection,
+                        const char* url, const char* method, const char* uploadData,
+                        size_t* uploadDataSize, void** connectionState) {
+  const HttpServer& server = *listener.server;
+  const HttpServerLimits& limits = server.limits();
   if (*connectionState == nullptr) {
     *connectionState = startRequest(nullptr, url, connection);
   }
   auto* pending = static_cast<PendingRequest*>(*connectionState);
   if (!pending->started) {
     pending->started = true;
+    if (listener.connections.load() > limits.maxConnections) {
+      pending->answered = true;
+      return queue(connection,
+                   errorResponse(Error{ErrorKind::Unavailable,
+                                       fmt::format("overmeshd serves at most {} connections at "
+                                                   "once on this listener; try again later",
+                                                   limits.maxConnections)}));
+    }
+    // Refuse an announced oversized body before reading any of it.
+    if (auto length = contentLength(connection); length && *length > limits.maxBodyBytes) {
+      pending->answered = true;
+      return queue(connection, tooLarge(method, pending->rawPath, limits.maxBodyBytes,
+                                        fmt::format("{} bytes", *length)));
+    }
     return MHD_YES;
   }
   if (*uploadDataSize != 0) {
-    pending->body.append(uploadData, *uploadDataSize);
+    std::size_t size = *uploadDataSize;
     *uploadDataSize = 0;
+    if (pending->answered) {
+      return MHD_YES;
+    }
+    if (pending->body.size() + size > limits.maxBodyBytes) {
+      // A chunked body (or one longer than announced) passed the cap: drop what was
+      // read and answer now; if libmicrohttpd cannot answer mid-body, close the connection.
+      std::string().swap(pending->body);
+      pending->answered = true;
+      return queue(connection, tooLarge(method, pending->rawPath, limits.maxBodyBytes,
+                                        "more than the limit"));
+    }
+    pending->body.append(uploadData, size);
+    return MHD_YES;
+  }
+  if (pending->answered) {
     return MHD_YES;
   }
 
@@ -142,18 +229,34 @@ MHD_Result handleConnection(void* cls, MHD_Connection* connection, const char* u
   request.peer = peerOf(connection);
   MHD_get_connection_values(connection, MHD_GET_ARGUMENT_KIND, collectValue, &request.query);
   MHD_get_connection_values(connection, MHD_HEADER_KIND, collectHeader, &request.headers);
+  return queue(connection, server.dispatch(request));
+}
 
-  HttpResponse response = server->dispatch(request);
-  MHD_Response* reply = MHD_create_response_from_buffer(
-      response.body.size(), response.body.data(), MHD_RESPMEM_MUST_COPY);
-  if (reply == nullptr) {
-    return MHD_NO;
+// libmicrohttpd is C: an exception must not cross it. dispatch() is the barrier around
+// handlers; this catch is for the server's own code (an allocation failing, say), and
+// drops the connection.
+MHD_Result handleConnection(void* cls, MHD_Connection* connection, const char* url,
+                            const char* method, const char* /*version*/, const char* uploadData,
+                            size_t* uploadDataSize, void** connectionState) {
+  try {
+    return serveRequest(*static_cast<HttpServer::Listener*>(cls), connection, url, method,
+                        uploadData, uploadDataSize, connectionState);
+  } catch (const std::exception& error) {
+    spdlog::error("http server: dropped a connection: {}", printable(error.what()));
+  } catch (...) {
+    spdlog::error("http server: dropped a connection: unknown exception");
   }
-  MHD_add_response_header(reply, "Content-Type", response.contentType.c_str());
-  MHD_Result queued =
-      MHD_queue_response(connection, static_cast<unsigned int>(response.status), reply);
-  MHD_destroy_response(reply);
-  return queued;
+  return MHD_NO;
+}
+
+void countConnection(void* cls, MHD_Connection* /*connection*/, void** /*socketContext*/,
+                     MHD_ConnectionNotificationCode code) {
+  auto* listener = static_cast<HttpServer::Listener*>(cls);
+  if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+    listener->connections.fetch_add(1);
+  } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+    listener->connections.fetch_sub(1);
+  }
 }
 
 void requestCompleted(void* /*cls*/, MHD_Connection* /*connection*/, void** connectionState,
@@ -174,7 +277,18 @@ void logMhdError(void* /*cls*/, const char* format, va_list args) {
 
 HttpResponse notFound(const HttpRequest& request) {
   return errorResponse(Error{ErrorKind::NotFound,
-                             fmt::format("no API route {} {}", request.method, request.path)});
+                             fmt::format("no API route {} {}", printable(request.method, 16),
+                                         printable(request.path, kQuotedMax))});
+}
+
+// What the barrier answers when a handler threw: the route, never the request's bytes.
+HttpResponse handlerFailed(const HttpServer::Route& route, std::string_view what) {
+  spdlog::error("http server: the handler of {} {} failed: {}", route.method, route.pattern,
+                printable(what));
+  return errorResponse(Error{ErrorKind::Internal,
+                             fmt::format("{} {}: the request failed inside overmeshd ({}); "
+                                         "overmeshd keeps serving, see its log",
+                                         route.method, route.pattern, printable(what, 200))});
 }
 
 }  // namespace
@@ -194,7 +308,9 @@ HttpServer::HttpServer() = default;
 HttpServer::~HttpServer() { stop(); }
 
 void HttpServer::route(std::string method, std::string pattern, HttpHandler handler) {
-  routes_.push_back(Route{std::move(method), splitPath(pattern), std::move(handler)});
+  std::vector<std::string> segments = splitPath(pattern);
+  routes_.push_back(Route{std::move(method), std::move(pattern), std::move(segments),
+                          std::move(handler)});
 }
 
 HttpResponse HttpServer::dispatch(HttpRequest& request) const {
@@ -226,12 +342,20 @@ HttpResponse HttpServer::dispatch(HttpRequest& request) const {
       continue;
     }
     request.params = std::move(params);
-    return route.handler(request);
+    // The barrier: whatever a handler throws becomes a 500 naming the route.
+    try {
+      return route.handler(request);
+    } catch (const std::exception& error) {
+      return handlerFailed(route, error.what());
+    } catch (...) {
+      return handlerFailed(route, "unknown exception");
+    }
   }
   if (pathMatched) {
     HttpResponse response = errorResponse(
         Error{ErrorKind::InvalidArgument,
-              fmt::format("method {} not allowed on {}", request.method, request.path)});
+              fmt::format("method {} not allowed on {}", printable(request.method, 16),
+                          printable(request.path, kQuotedMax))});
     response.status = 405;
     return response;
   }
@@ -328,30 +452,37 @@ Result<std::uint16_t> HttpServer::listenTcp(const std::string& address, std::uin
 }
 
 Status HttpServer::startDaemon(int listenFd, bool isUnix) {
+  auto listener = std::make_unique<Listener>();
+  listener->server = this;
   unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
                        MHD_USE_ERROR_LOG | MHD_USE_ITC;
+  // Beyond maxConnections requests get a 503 from serveRequest; beyond the slack, MHD
+  // closes new connections itself so that a flood cannot make a thread each.
+  unsigned int hardLimit = limits_.maxConnections + kConnectionSlack;
   MHD_Daemon* daemon = MHD_start_daemon(
-      flags, 0, nullptr, nullptr, &handleConnection, this, MHD_OPTION_LISTEN_SOCKET, listenFd,
-      MHD_OPTION_NOTIFY_COMPLETED, &requestCompleted, nullptr, MHD_OPTION_URI_LOG_CALLBACK,
-      &startRequest, nullptr, MHD_OPTION_EXTERNAL_LOGGER,
+      flags, 0, nullptr, nullptr, &handleConnection, listener.get(), MHD_OPTION_LISTEN_SOCKET,
+      listenFd, MHD_OPTION_NOTIFY_COMPLETED, &requestCompleted, nullptr,
+      MHD_OPTION_URI_LOG_CALLBACK, &startRequest, nullptr, MHD_OPTION_EXTERNAL_LOGGER,
       &logMhdError, nullptr, MHD_OPTION_CONNECTION_TIMEOUT, static_cast<unsigned int>(120),
-      MHD_OPTION_END);
+      MHD_OPTION_CONNECTION_LIMIT, hardLimit, MHD_OPTION_NOTIFY_CONNECTION, &countConnection,
+      listener.get(), MHD_OPTION_END);
   if (daemon == nullptr) {
     close(listenFd);
     return errorf(ErrorKind::Unavailable, "cannot start the HTTP server on a {} socket",
                   isUnix ? "unix" : "TCP");
   }
-  daemons_.push_back(daemon);
+  listener->daemon = daemon;
+  listeners_.push_back(std::move(listener));
   return {};
 }
 
 void HttpServer::stop() {
-  for (MHD_Daemon* daemon : daemons_) {
+  for (auto& listener : listeners_) {
     // MHD_stop_daemon closes the listening socket it was given and joins every
     // connection thread.
-    MHD_stop_daemon(daemon);
+    MHD_stop_daemon(listener->daemon);
   }
-  daemons_.clear();
+  listeners_.clear();
   for (const std::string& path : unixPaths_) {
     unlink(path.c_str());
   }

@@ -7,9 +7,21 @@
 // Threads: libmicrohttpd runs one thread per connection, so a handler may block (the
 // watch long-poll does). Handlers must therefore be thread-safe and return promptly
 // once the owner starts shutting down; stop() waits for them.
+//
+// No request can kill the daemon: dispatch() is the one barrier every handler runs
+// behind; an exception (a bug, std::bad_alloc, a JSON type error) becomes a 500 naming
+// the route, and is logged.
+//
+// Limits (HttpServerLimits): a request body above maxBodyBytes gets 413 and is not read
+// further (a Content-Length above the cap is refused before the body is read; a chunked
+// body is refused once it passes the cap). A listener serves at most maxConnections
+// connections at once; the next ones get 503 "too many connections" and are closed, and
+// beyond maxConnections + kConnectionSlack libmicrohttpd closes new connections at once
+// without an answer.
 
 #include <sys/types.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -26,6 +38,18 @@ namespace overmesh::api {
 
 using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
 
+// The API's request body cap: every request of ours is a small JSON object.
+inline constexpr std::size_t kMaxRequestBody = 1024 * 1024;
+// Connections one listener serves at once (each is a thread; a worker holds about two).
+inline constexpr unsigned int kMaxConnections = 256;
+// Connections beyond the limit that still get their 503; past that MHD closes them.
+inline constexpr unsigned int kConnectionSlack = 64;
+
+struct HttpServerLimits {
+  std::size_t maxBodyBytes = kMaxRequestBody;
+  unsigned int maxConnections = kMaxConnections;
+};
+
 // Checked before a guarded route's handler: nullopt lets the request through, a
 // response (401, say) is sent instead of calling the handler.
 using RouteGuard = std::function<std::optional<HttpResponse>(const HttpRequest&)>;
@@ -36,6 +60,10 @@ class HttpServer {
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
+
+  // Limits of the listeners started after this call.
+  void setLimits(HttpServerLimits limits) { limits_ = limits; }
+  const HttpServerLimits& limits() const { return limits_; }
 
   // Adds a route. `pattern` segments in braces ("/v1/networks/{ref}") match one path
   // segment each and are passed in HttpRequest::params. Call before listening.
@@ -54,17 +82,23 @@ class HttpServer {
 
   struct Route {
     std::string method;
+    std::string pattern;  // as given, for messages ("POST /v1/tasks/{ref}/exec")
     std::vector<std::string> segments;
     HttpHandler handler;
   };
-  // Finds the handler for a request and fills request.params; used by the MHD callback.
+  // Finds the handler for a request, fills request.params and runs it behind the
+  // barrier: never throws. Used by the MHD callback (and tests).
   HttpResponse dispatch(HttpRequest& request) const;
+
+  // One listening socket's libmicrohttpd daemon and its connection count.
+  struct Listener;
 
  private:
   Status startDaemon(int listenFd, bool isUnix);
 
   std::vector<Route> routes_;
-  std::vector<MHD_Daemon*> daemons_;
+  HttpServerLimits limits_;
+  std::vector<std::unique_ptr<Listener>> listeners_;
   std::vector<std::string> unixPaths_;
 };
 

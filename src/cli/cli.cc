@@ -1,6 +1,8 @@
 #include <cstdlib>
 
 #include "cli/cli_context.h"
+#include "common/json.h"
+#include "common/quote.h"
 
 namespace overmesh::cli {
 
@@ -10,7 +12,7 @@ void addFormatOption(CLI::App* command, std::string& format) {
       ->capture_default_str();
 }
 
-void printJson(std::ostream& out, const nlohmann::json& json) { out << json.dump(2) << '\n'; }
+void printJson(std::ostream& out, const nlohmann::json& json) { out << dumpJson(json, 2) << '\n'; }
 
 int runCli(int argc, char** argv) {
   CLI::App app{"overmesh: multi-host container overlay networks"};
@@ -40,7 +42,15 @@ int runCli(int argc, char** argv) {
     std::cerr << app.help();
     return 1;
   }
-  Status result = context.action();
+  // The daemon's answers are read with nlohmann's accessors in places; a malformed one
+  // must end in an error message, not std::terminate.
+  Status result;
+  try {
+    result = context.action();
+  } catch (const std::exception& error) {
+    result = errorf(ErrorKind::Internal, "unexpected answer from overmeshd: {}",
+                    printable(error.what()));
+  }
   if (!result) {
     std::cerr << "Error: " << result.error().message << '\n';
     return 1;

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "api/api_error.h"
+#include "common/json.h"
 
 namespace overmesh::cli {
 
@@ -16,18 +17,31 @@ Result<DaemonClient> DaemonClient::connect(const std::string& host) {
   return DaemonClient(std::shared_ptr<api::HttpClient>(std::move(*http)));
 }
 
-Result<nlohmann::json> DaemonClient::send(const std::string& method, const std::string& path,
-                                          const std::string& body) {
-  auto response = http_->request(method, path, body);
+Result<std::string> DaemonClient::send(const std::string& method, const std::string& path,
+                                       const std::string& body,
+                                       std::chrono::milliseconds timeout) {
+  auto response = http_->request(method, path, body, timeout);
   if (!response) {
     Error error = response.error();
-    error.message += "\n(is overmeshd running? point the CLI at it with --host or OVERMESH_HOST)";
+    if (http_->lastFailure() == api::HttpClient::Failure::Connect) {
+      error.message +=
+          "\n(is overmeshd running? point the CLI at it with --host or OVERMESH_HOST)";
+    }
     return std::unexpected(error);
   }
   if (!api::isSuccess(*response)) {
     return std::unexpected(api::errorFromResponse(*response));
   }
-  auto json = nlohmann::json::parse(response->body, nullptr, false);
+  return std::move(response->body);
+}
+
+Result<nlohmann::json> DaemonClient::sendJson(const std::string& method, const std::string& path,
+                                              const std::string& body) {
+  auto answer = send(method, path, body);
+  if (!answer) {
+    return std::unexpected(answer.error());
+  }
+  auto json = nlohmann::json::parse(*answer, nullptr, false);
   if (json.is_discarded()) {
     return errorf(ErrorKind::Internal, "the daemon answered {} with invalid JSON", path);
   }
@@ -35,15 +49,15 @@ Result<nlohmann::json> DaemonClient::send(const std::string& method, const std::
 }
 
 Result<nlohmann::json> DaemonClient::get(const std::string& path) {
-  return send("GET", path, "");
+  return sendJson("GET", path, "");
 }
 
 Result<nlohmann::json> DaemonClient::post(const std::string& path, const nlohmann::json& body) {
-  return send("POST", path, body.dump());
+  return sendJson("POST", path, dumpJson(body));
 }
 
 Result<nlohmann::json> DaemonClient::del(const std::string& path) {
-  return send("DELETE", path, "");
+  return sendJson("DELETE", path, "");
 }
 
 std::string pathSegment(const std::string& text) {

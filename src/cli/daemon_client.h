@@ -3,6 +3,7 @@
 // The CLI's view of its local daemon: JSON requests over the REST API, with the
 // daemon's typed errors passed through.
 
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -15,6 +16,9 @@ namespace overmesh::cli {
 
 inline constexpr const char* kDefaultHost = "unix:///run/overmesh/overmesh.sock";
 
+// How long a CLI request waits for its answer unless the command says otherwise.
+inline constexpr std::chrono::milliseconds kDefaultRequestTimeout{30'000};
+
 class DaemonClient {
  public:
   static Result<DaemonClient> connect(const std::string& host);
@@ -23,10 +27,17 @@ class DaemonClient {
   Result<nlohmann::json> post(const std::string& path, const nlohmann::json& body);
   Result<nlohmann::json> del(const std::string& path);
 
+  // The answer's body as it came (exec, logs: decoded by api/task_io.h). A failure says
+  // "is overmeshd running?" only when connecting failed; a timeout names the request and
+  // how long it waited. timeout 0 (api::kNoTimeout) = no limit.
+  Result<std::string> send(const std::string& method, const std::string& path,
+                           const std::string& body,
+                           std::chrono::milliseconds timeout = kDefaultRequestTimeout);
+
  private:
   explicit DaemonClient(std::shared_ptr<api::HttpClient> http) : http_(std::move(http)) {}
-  Result<nlohmann::json> send(const std::string& method, const std::string& path,
-                              const std::string& body);
+  Result<nlohmann::json> sendJson(const std::string& method, const std::string& path,
+                                  const std::string& body);
 
   std::shared_ptr<api::HttpClient> http_;
 };

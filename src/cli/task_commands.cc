@@ -3,8 +3,10 @@
 #include <thread>
 #include <vector>
 
+#include "api/task_io.h"
 #include "api/types.h"
 #include "cli/cli_context.h"
+#include "cli/duration.h"
 #include "cli/table.h"
 #include "common/ids.h"
 
@@ -136,12 +138,12 @@ void addTaskCommands(CLI::App& app, CliContext& context) {
   struct ExecOptions {
     std::string task;
     std::vector<std::string> command;
-    int timeoutSeconds = 60;
+    std::string timeout;  // empty = no limit, like `docker exec`
   };
   auto exec = context.hold<ExecOptions>();
   CLI::App* execCommand = app.add_subcommand("exec", "Run a command inside a task's namespaces");
-  execCommand->add_option("--timeout", exec->timeoutSeconds, "Seconds before the command is killed")
-      ->capture_default_str();
+  execCommand->add_option("--timeout", exec->timeout,
+                          "Kill the command after this long (e.g. 90s, 5m; default: no limit)");
   execCommand->add_option("task", exec->task, "Task name or ID")->required();
   execCommand->add_option("command", exec->command, "Command and arguments, after --")->required();
   execCommand->callback([&context, exec] {
@@ -150,15 +152,37 @@ void addTaskCommands(CLI::App& app, CliContext& context) {
       if (!client) {
         return std::unexpected(client.error());
       }
-      nlohmann::json body = {{"command", exec->command},
-                             {"timeoutMs", exec->timeoutSeconds * 1000}};
-      auto result = client->post("/v1/tasks/" + pathSegment(exec->task) + "/exec", body);
-      if (!result) {
-        return std::unexpected(result.error());
+      api::ExecRequest request{exec->command, api::kNoTimeout};
+      if (!exec->timeout.empty()) {
+        auto timeout = parseDuration(exec->timeout, "--timeout");
+        if (!timeout) {
+          return std::unexpected(timeout.error());
+        }
+        if (timeout->count() <= 0 || *timeout > api::kMaxExecTimeout) {
+          return errorf(ErrorKind::InvalidArgument,
+                        "--timeout {} is out of range: give 1ms to 7 days, or leave it out for "
+                        "no limit",
+                        exec->timeout);
+        }
+        request.timeout = *timeout;
       }
-      *context.out << result->value("out", "");
-      std::cerr << result->value("err", "");
-      context.exitCode = result->value("exitCode", 1);
+      // Wait as long as the command may run, plus time for the daemon to answer.
+      auto wait = request.timeout.count() > 0 ? request.timeout + std::chrono::seconds(30)
+                                              : api::kNoTimeout;
+      auto answer = client->send("POST", "/v1/tasks/" + pathSegment(exec->task) + "/exec",
+                                 api::encodeExecRequest(request), wait);
+      if (!answer) {
+        return std::unexpected(answer.error());
+      }
+      auto output = api::decodeExecOutput(*answer, "the daemon's exec answer");
+      if (!output) {
+        return std::unexpected(output.error());
+      }
+      // The command's bytes, exactly as it wrote them.
+      context.out->write(output->out.data(), static_cast<std::streamsize>(output->out.size()));
+      context.out->flush();
+      std::cerr.write(output->err.data(), static_cast<std::streamsize>(output->err.size()));
+      context.exitCode = static_cast<int>(output->exitCode);
       return {};
     };
   });
@@ -172,11 +196,16 @@ void addTaskCommands(CLI::App& app, CliContext& context) {
       if (!client) {
         return std::unexpected(client.error());
       }
-      auto result = client->get("/v1/tasks/" + pathSegment(*logsTask) + "/logs");
-      if (!result) {
-        return std::unexpected(result.error());
+      auto answer = client->send("GET", "/v1/tasks/" + pathSegment(*logsTask) + "/logs", "");
+      if (!answer) {
+        return std::unexpected(answer.error());
       }
-      *context.out << result->value("logs", "");
+      auto bytes = api::decodeLogs(*answer, "the daemon's logs answer");
+      if (!bytes) {
+        return std::unexpected(bytes.error());
+      }
+      context.out->write(bytes->data(), static_cast<std::streamsize>(bytes->size()));
+      context.out->flush();
       return {};
     };
   });

@@ -5,6 +5,7 @@
 #include "api/api_error.h"
 #include "api/cluster_protocol.h"
 #include "api/http_client.h"
+#include "common/json.h"
 #include "dataplane/linux/linux_node_kernel.h"
 #include "runtime/process_runtime.h"
 
@@ -22,7 +23,7 @@ agent::StatusReporter remoteStatusReporter(const std::string& managerAddress,
     std::string path = std::string(api::kTaskStatusPattern);
     path.replace(path.find("{id}"), 4, taskId);
     nlohmann::json body = {{"state", state}, {"message", message}, {"exitCode", exitCode}};
-    auto response = (*client)->request("POST", path, body.dump(), std::chrono::seconds(10),
+    auto response = (*client)->request("POST", path, dumpJson(body), std::chrono::seconds(10),
                                        agent::credentialHeaders(credentials));
     if (!response) {
       return std::unexpected(response.error());

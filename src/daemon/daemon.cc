@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <filesystem>
 #include <functional>
@@ -15,10 +16,12 @@
 #include "api/api_error.h"
 #include "api/cluster_protocol.h"
 #include "api/http_client.h"
+#include "api/task_io.h"
 #include "common/host_addresses.h"
 #include "common/ip.h"
 #include "common/secret_hash.h"
 #include "common/json.h"
+#include "common/quote.h"
 #include "daemon/local_api.h"
 #include "daemon/port_probe.h"
 #include "daemon/version.h"
@@ -66,6 +69,20 @@ Result<std::string> managerEndpoint(const std::string& remote, std::uint16_t def
                   remote);
   }
   return host + ":" + port;
+}
+
+// Percent-encodes a query name or value for the forwarded URL (a request may carry any
+// bytes there; libcurl refuses a URL with spaces or control characters).
+std::string queryEscape(const std::string& text) {
+  std::string escaped;
+  for (unsigned char c : text) {
+    if (std::isalnum(c) != 0 || c == '-' || c == '_' || c == '.' || c == '~') {
+      escaped.push_back(static_cast<char>(c));
+    } else {
+      escaped += fmt::format("%{:02X}", c);
+    }
+  }
+  return escaped;
 }
 
 }  // namespace
@@ -633,18 +650,24 @@ api::HttpResponse Daemon::forwardToManager(const api::HttpRequest& request) {
   std::string path = request.path;
   char separator = '?';
   for (const auto& [name, value] : request.query) {
-    path += separator + name + "=" + value;  // our query values are plain words
+    path += separator + queryEscape(name) + "=" + queryEscape(value);
     separator = '&';
   }
   auto response = (*client)->request(request.method, path, request.body,
                                      std::chrono::seconds(30),
                                      agent::credentialHeaders({node->nodeId, node->nodeSecret}));
   if (!response) {
+    // Only a failed connect proves the manager saw nothing; after a timeout it may have.
+    bool connected = (*client)->lastFailure() != api::HttpClient::Failure::Connect;
     return api::errorResponse(Error{
         ErrorKind::Unavailable,
-        fmt::format("this worker forwards changes to the manager at {}, which cannot be reached "
-                    "({}); nothing was changed",
-                    node->managerAddress, response.error().message)});
+        connected ? fmt::format("this worker forwards changes to the manager at {}, which did "
+                                "not answer ({}); check with a read command whether the "
+                                "change was made",
+                                node->managerAddress, response.error().message)
+                  : fmt::format("this worker forwards changes to the manager at {}, which "
+                                "cannot be reached ({}); nothing was changed",
+                                node->managerAddress, response.error().message)});
   }
   return *response;
 }
@@ -807,11 +830,16 @@ Result<std::string> Daemon::nodeAddressOf(const api::Task& task) {
 
 namespace {
 
-// Calls another node's node API with the members' secret.
-Result<nlohmann::json> callNode(const std::string& address, std::uint16_t port,
-                                const std::string& secret, const std::string& method,
-                                const std::string& path, const std::string& body,
-                                std::chrono::milliseconds timeout) {
+// What an exec without a timeout is given: the runtime wants a deadline, and ten years
+// is none in practice.
+constexpr std::chrono::milliseconds kExecWithoutLimit{10LL * 365 * 24 * 3600 * 1000};
+
+// Calls another node's node API with the members' secret; returns the answer's body.
+// timeout 0 = no limit.
+Result<std::string> callNode(const std::string& address, std::uint16_t port,
+                             const std::string& secret, const std::string& method,
+                             const std::string& path, const std::string& body,
+                             std::chrono::milliseconds timeout) {
   auto client = api::HttpClient::create(fmt::format("tcp://{}:{}", address, port));
   if (!client) {
     return std::unexpected(client.error());
@@ -819,17 +847,13 @@ Result<nlohmann::json> callNode(const std::string& address, std::uint16_t port,
   auto response = (*client)->request(method, path, body, timeout,
                                      {{api::kMemberSecretHeader, secret}});
   if (!response) {
-    return errorf(ErrorKind::Unavailable, "cannot reach the task's node at {}: {}", address,
+    return errorf(ErrorKind::Unavailable, "the task's node at {}: {}", address,
                   response.error().message);
   }
   if (!api::isSuccess(*response)) {
     return std::unexpected(api::errorFromResponse(*response));
   }
-  auto json = nlohmann::json::parse(response->body, nullptr, false);
-  if (json.is_discarded()) {
-    return errorf(ErrorKind::Internal, "node {} answered with invalid JSON", address);
-  }
-  return json;
+  return std::move(response->body);
 }
 
 }  // namespace
@@ -868,15 +892,23 @@ Result<runtime::ExecResult> Daemon::execTask(const std::string& reference,
   if (where->local) {
     return execLocalTask(where->task.id, argv, timeout);
   }
-  nlohmann::json body = {{"command", argv}, {"timeoutMs", timeout.count()}};
+  // The node runs the command with the same timeout; this call waits that long plus a
+  // margin for the node to answer (or without limit when the command has none).
+  std::string body = api::encodeExecRequest(api::ExecRequest{argv, timeout});
   auto answer = callNode(where->nodeAddress, options_.nodePort, where->memberSecret, "POST",
-                         "/v1/tasks/" + where->task.id + "/exec", body.dump(),
-                         timeout + std::chrono::seconds(10));
+                         "/v1/tasks/" + where->task.id + "/exec", body,
+                         timeout.count() > 0 ? timeout + std::chrono::seconds(10)
+                                             : api::kNoTimeout);
   if (!answer) {
     return std::unexpected(answer.error());
   }
-  return runtime::ExecResult{answer->value("exitCode", 1), answer->value("out", ""),
-                             answer->value("err", "")};
+  auto output = api::decodeExecOutput(*answer, fmt::format("exec answer of node {}",
+                                                           where->nodeAddress));
+  if (!output) {
+    return std::unexpected(Error{ErrorKind::Internal, output.error().message});
+  }
+  return runtime::ExecResult{static_cast<int>(output->exitCode), std::move(output->out),
+                             std::move(output->err), output->timedOut};
 }
 
 Result<std::string> Daemon::taskLogs(const std::string& reference) {
@@ -892,25 +924,37 @@ Result<std::string> Daemon::taskLogs(const std::string& reference) {
   if (!answer) {
     return std::unexpected(answer.error());
   }
-  return answer->value("logs", "");
+  auto logs = api::decodeLogs(*answer, fmt::format("logs answer of node {}", where->nodeAddress));
+  if (!logs) {
+    return std::unexpected(Error{ErrorKind::Internal, logs.error().message});
+  }
+  return logs;
 }
 
+std::shared_ptr<AgentRole> Daemon::currentAgent() {
+  std::shared_lock lock(roleMutex_);
+  return agent_;
+}
+
+// The role lock is held only to take the agent: the command runs unlocked, so `info`,
+// other requests and a `swarm leave` are never stuck behind a long exec. The agent stays
+// alive while the command runs because this call holds a reference to it.
 Result<runtime::ExecResult> Daemon::execLocalTask(const std::string& taskId,
                                                   const std::vector<std::string>& argv,
                                                   std::chrono::milliseconds timeout) {
-  std::shared_lock lock(roleMutex_);
-  if (!agent_) {
+  auto agent = currentAgent();
+  if (!agent) {
     return std::unexpected(notInSwarm());
   }
-  return agent_->tasks().exec(taskId, argv, timeout);
+  return agent->tasks().exec(taskId, argv, timeout.count() > 0 ? timeout : kExecWithoutLimit);
 }
 
 Result<std::string> Daemon::localTaskLogs(const std::string& taskId) {
-  std::shared_lock lock(roleMutex_);
-  if (!agent_) {
+  auto agent = currentAgent();
+  if (!agent) {
     return std::unexpected(notInSwarm());
   }
-  return agent_->tasks().logs(taskId);
+  return agent->tasks().logs(taskId);
 }
 
 bool Daemon::isMemberRequest(const api::HttpRequest& request) {

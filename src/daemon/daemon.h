@@ -88,7 +88,8 @@ class Daemon {
   Result<std::vector<api::Task>> listTasks();
   Result<api::Task> inspectTask(const std::string& reference);
   Result<api::Task> removeTask(const std::string& reference, bool force);
-  // Runs `argv` in the task's namespaces on whichever node runs it.
+  // Runs `argv` in the task's namespaces on whichever node runs it; timeout 0 = no limit.
+  // No lock is held while the command runs.
   Result<runtime::ExecResult> execTask(const std::string& reference,
                                        const std::vector<std::string>& argv,
                                        std::chrono::milliseconds timeout);
@@ -107,7 +108,7 @@ class Daemon {
   // The roles a membership runs, started and stopped as one.
   struct Roles {
     std::unique_ptr<ManagerRole> manager;
-    std::unique_ptr<AgentRole> agent;
+    std::shared_ptr<AgentRole> agent;  // shared: see agent_
     std::unique_ptr<api::HttpServer> nodeServer;
   };
   // Starts the roles `node` calls for: the node API, and on a manager `manager` (opened
@@ -144,6 +145,8 @@ class Daemon {
   // The node that runs `task` and its address, for calls to its node API.
   Result<std::string> nodeAddressOf(const api::Task& task);
   std::string storePath() const;
+  // The agent, taken under roleMutex_ and used after releasing it; null outside a swarm.
+  std::shared_ptr<AgentRole> currentAgent();
 
   DaemonOptions options_;
   int lockFd_ = -1;
@@ -152,7 +155,9 @@ class Daemon {
   std::shared_mutex roleMutex_;
   std::optional<NodeState> node_;         // guarded by roleMutex_
   std::unique_ptr<ManagerRole> manager_;  // guarded by roleMutex_
-  std::unique_ptr<AgentRole> agent_;      // guarded by roleMutex_
+  // Shared so that a long exec or logs call can keep the agent alive without holding
+  // roleMutex_ (see currentAgent()).
+  std::shared_ptr<AgentRole> agent_;      // guarded by roleMutex_
 
   api::HttpServer localServer_;
   std::unique_ptr<api::HttpServer> nodeServer_;  // guarded by roleMutex_

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api/api_error.h"
+#include "api/task_io.h"
 #include "common/json.h"
 #include "daemon/daemon.h"
 #include "daemon/version.h"
@@ -19,7 +20,7 @@ HttpResponse reply(const Result<T>& result, int status = 200) {
   if (!result) {
     return api::errorResponse(result.error());
   }
-  return HttpResponse{status, nlohmann::json(*result).dump()};
+  return HttpResponse{status, encodeJson(*result)};
 }
 
 HttpResponse reply(const Status& result) {
@@ -69,70 +70,67 @@ HttpResponse removeNetwork(Daemon& daemon, const HttpRequest& request) {
 }
 
 HttpResponse runTask(Daemon& daemon, const HttpRequest& request) {
-  manager::RunRequest run;
-  try {
-    auto body = nlohmann::json::parse(request.body);
-    readField(body, "name", run.name);
-    readField(body, "networks", run.networks);
-    readField(body, "node", run.node);
-    readField(body, "command", run.command);
-  } catch (const std::exception& error) {
-    return api::errorResponse(
-        Error{ErrorKind::InvalidArgument, fmt::format("run: {}", error.what())});
+  auto run = decodeRunRequest(request.body);
+  if (!run) {
+    return api::errorResponse(run.error());
   }
-  return reply(daemon.runTask(run), 201);
+  return reply(daemon.runTask(*run), 201);
 }
 
 HttpResponse removeTask(Daemon& daemon, const HttpRequest& request) {
   return reply(daemon.removeTask(request.params[0], request.queryOr("force", "false") == "true"));
 }
 
-struct ExecBody {
-  std::vector<std::string> command;
-  std::chrono::milliseconds timeout{60'000};
-};
-
-Result<ExecBody> execBody(const HttpRequest& request) {
-  ExecBody exec;
-  try {
-    auto body = nlohmann::json::parse(request.body);
-    readField(body, "command", exec.command);
-    std::int64_t timeoutMs = 60'000;
-    readField(body, "timeoutMs", timeoutMs);
-    if (timeoutMs <= 0 || timeoutMs > 3'600'000) {
-      return errorf(ErrorKind::InvalidArgument,
-                    "exec: timeout {} ms is out of range: use 1 ms to 1 hour", timeoutMs);
-    }
-    exec.timeout = std::chrono::milliseconds(timeoutMs);
-  } catch (const std::exception& error) {
-    return errorf(ErrorKind::InvalidArgument, "exec: {}", error.what());
-  }
-  return exec;
-}
-
 HttpResponse execReply(const Result<runtime::ExecResult>& result) {
   if (!result) {
     return api::errorResponse(result.error());
   }
-  nlohmann::json body = {{"exitCode", result->exitCode}, {"out", result->out}, {"err", result->err}};
-  return HttpResponse{200, body.dump()};
+  return HttpResponse{200, api::encodeExecOutput(api::ExecOutput{
+                               result->exitCode, result->out, result->err, result->timedOut})};
 }
 
 HttpResponse logsReply(const Result<std::string>& result) {
   if (!result) {
     return api::errorResponse(result.error());
   }
-  return HttpResponse{200, nlohmann::json{{"logs", *result}}.dump()};
+  return HttpResponse{200, api::encodeLogs(*result)};
 }
 
 }  // namespace
 
+Result<manager::RunRequest> decodeRunRequest(std::string_view body) {
+  manager::RunRequest run;
+  auto read = decodeFields(body, "run", [&](const nlohmann::json& json) {
+    readField(json, "name", run.name);
+    readField(json, "networks", run.networks);
+    readField(json, "node", run.node);
+    readField(json, "command", run.command);
+  });
+  if (!read) {
+    return std::unexpected(read.error());
+  }
+  return run;
+}
+
+Result<SwarmJoinRequest> decodeSwarmJoinRequest(std::string_view body) {
+  SwarmJoinRequest join;
+  auto read = decodeFields(body, "swarm join", [&](const nlohmann::json& json) {
+    readField(json, "token", join.token);
+    readField(json, "remoteAddress", join.remoteAddress);
+    readField(json, "advertiseAddr", join.advertiseAddr);
+  });
+  if (!read) {
+    return std::unexpected(read.error());
+  }
+  return join;
+}
+
 void registerLocalApi(api::HttpServer& server, Daemon& daemon) {
   server.route("GET", "/v1/version", [](const HttpRequest&) {
-    return HttpResponse{200, nlohmann::json{{"version", kVersion}, {"api", "v1"}}.dump()};
+    return HttpResponse{200, dumpJson({{"version", kVersion}, {"api", "v1"}})};
   });
   server.route("GET", "/v1/info", [&daemon](const HttpRequest&) {
-    return HttpResponse{200, nlohmann::json(daemon.info()).dump()};
+    return HttpResponse{200, encodeJson(daemon.info())};
   });
   server.route("POST", "/v1/swarm/init", [&daemon](const HttpRequest& request) {
     auto body = bodyAs<api::SwarmInitRequest>(request, "swarm init");
@@ -142,17 +140,11 @@ void registerLocalApi(api::HttpServer& server, Daemon& daemon) {
     return reply(daemon.swarmInit(*body));
   });
   server.route("POST", "/v1/swarm/join", [&daemon](const HttpRequest& request) {
-    SwarmJoinRequest join;
-    try {
-      auto body = nlohmann::json::parse(request.body);
-      readField(body, "token", join.token);
-      readField(body, "remoteAddress", join.remoteAddress);
-      readField(body, "advertiseAddr", join.advertiseAddr);
-    } catch (const std::exception& error) {
-      return api::errorResponse(
-          Error{ErrorKind::InvalidArgument, fmt::format("swarm join: {}", error.what())});
+    auto join = decodeSwarmJoinRequest(request.body);
+    if (!join) {
+      return api::errorResponse(join.error());
     }
-    return reply(daemon.swarmJoin(join));
+    return reply(daemon.swarmJoin(*join));
   });
   server.route("POST", "/v1/swarm/leave", [&daemon](const HttpRequest& request) {
     return reply(daemon.swarmLeave(request.queryOr("force", "false") == "true"));
@@ -162,7 +154,7 @@ void registerLocalApi(api::HttpServer& server, Daemon& daemon) {
     if (!token) {
       return api::errorResponse(token.error());
     }
-    return HttpResponse{200, nlohmann::json{{"worker", *token}}.dump()};
+    return HttpResponse{200, dumpJson({{"worker", *token}})};
   });
 
   server.route("POST", "/v1/networks", clusterWrite(daemon, [&daemon](const HttpRequest& r) {
@@ -191,7 +183,7 @@ void registerLocalApi(api::HttpServer& server, Daemon& daemon) {
     return reply(daemon.inspectTask(request.params[0]));
   });
   server.route("POST", "/v1/tasks/{ref}/exec", [&daemon](const HttpRequest& request) {
-    auto exec = execBody(request);
+    auto exec = api::decodeExecRequest(request.body);
     if (!exec) {
       return api::errorResponse(exec.error());
     }
@@ -233,7 +225,7 @@ void registerNodeApi(api::HttpServer& server, Daemon& daemon) {
         Error{ErrorKind::Unauthenticated, "node API: the caller is not a member of this swarm"});
   };
   server.route("POST", "/v1/tasks/{id}/exec", guarded(members, [&daemon](const HttpRequest& r) {
-                 auto exec = execBody(r);
+                 auto exec = api::decodeExecRequest(r.body);
                  if (!exec) {
                    return api::errorResponse(exec.error());
                  }

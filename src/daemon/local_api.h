@@ -3,11 +3,19 @@
 // The REST API's routes: JSON in and out, error mapping. Behaviour lives in Daemon;
 // this file only translates.
 
+#include <string_view>
+
 #include "api/http_server.h"
+#include "common/error.h"
+#include "daemon/daemon.h"
+#include "manager/task_manager.h"
 
 namespace overmesh::daemon {
 
-class Daemon;
+// Request decoders (public for the fuzz target): never throw; InvalidArgument naming the
+// field otherwise.
+Result<manager::RunRequest> decodeRunRequest(std::string_view body);
+Result<SwarmJoinRequest> decodeSwarmJoinRequest(std::string_view body);
 
 // Every route, for the CLI on the local unix socket. Cluster-state writes made on a
 // worker are forwarded to the manager.

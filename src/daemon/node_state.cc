@@ -50,7 +50,7 @@ Status saveNodeState(const std::string& stateDir, const NodeState& state) {
                          {"managerAddress", state.managerAddress},
                          {"nodeSecret", state.nodeSecret},
                          {"memberSecret", state.memberSecret}};
-  return writeFileAtomically(nodeStatePath(stateDir), json.dump(2), 0600);
+  return writeFileAtomically(nodeStatePath(stateDir), dumpJson(json, 2), 0600);
 }
 
 Status removeNodeState(const std::string& stateDir) {

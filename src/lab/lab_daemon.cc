@@ -14,6 +14,7 @@
 #include "api/api_error.h"
 #include "api/http_client.h"
 #include "lab/lab_internal.h"
+#include "common/json.h"
 
 namespace overmesh::lab::internal {
 namespace {
@@ -237,7 +238,7 @@ Result<nlohmann::json> callDaemon(const LabHost& host, const std::string& method
   if (!client) {
     return std::unexpected(client.error());
   }
-  auto response = (*client)->request(method, path, body.is_null() ? "" : body.dump(), timeout);
+  auto response = (*client)->request(method, path, body.is_null() ? "" : dumpJson(body), timeout);
   if (!response) {
     return std::unexpected(response.error());
   }

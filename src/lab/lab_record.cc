@@ -12,6 +12,7 @@
 
 #include "common/atomic_file.h"
 #include "lab/lab_internal.h"
+#include "common/json.h"
 
 namespace overmesh::lab {
 namespace internal {
@@ -55,7 +56,7 @@ Result<LabRecord> readRecord(const std::string& runDir, const std::string& name)
 
 Status writeRecord(const LabRecord& record) {
   return writeFileAtomically(recordPath(record.runDir, record.name),
-                             nlohmann::json(record).dump(2) + "\n");
+                             dumpJson(nlohmann::json(record), 2) + "\n");
 }
 
 Result<RecordLock> RecordLock::acquire(const std::string& runDir, const std::string& name) {

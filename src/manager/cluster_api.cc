@@ -1,12 +1,14 @@
 #include "manager/cluster_api.h"
 
 #include <charconv>
+#include <limits>
 
 #include <nlohmann/json.hpp>
 
 #include "api/api_error.h"
 #include "api/cluster_protocol.h"
 #include "common/json.h"
+#include "common/quote.h"
 #include "state/agent_view.h"
 #include "store/wire.h"
 
@@ -37,13 +39,42 @@ Result<std::int64_t> numberArgument(const HttpRequest& request, const std::strin
   auto [end, error] = std::from_chars(it->second.data(), it->second.data() + it->second.size(),
                                       value);
   if (error != std::errc() || end != it->second.data() + it->second.size() || value < 0) {
-    return errorf(ErrorKind::InvalidArgument, "query argument {}={} is not a whole number", name,
-                  it->second);
+    return errorf(ErrorKind::InvalidArgument,
+                  "query argument {}={} is not valid: expected a whole number from 0 to {}", name,
+                  quote(it->second), std::numeric_limits<std::int64_t>::max());
   }
   return value;
 }
 
 }  // namespace
+
+Result<JoinRequest> decodeJoinRequest(std::string_view body) {
+  JoinRequest join;
+  auto read = decodeFields(body, "swarm join: bad request", [&](const nlohmann::json& json) {
+    readField(json, "token", join.token);
+    readField(json, "hostname", join.hostname);
+    readField(json, "address", join.address);
+    readField(json, "underlayPrefix", join.underlayPrefix);
+    readField(json, "gatewaySubnet", join.gatewaySubnet);
+  });
+  if (!read) {
+    return std::unexpected(read.error());
+  }
+  return join;
+}
+
+Result<StatusReport> decodeStatusReport(std::string_view body) {
+  StatusReport report;
+  auto read = decodeFields(body, "task status", [&](const nlohmann::json& json) {
+    requireField(json, "state", report.state);
+    readField(json, "message", report.message);
+    readField(json, "exitCode", report.exitCode);
+  });
+  if (!read) {
+    return std::unexpected(read.error());
+  }
+  return report;
+}
 
 ClusterApi::ClusterApi(store::Store& store, NodeManager& nodes, TaskManager& tasks)
     : store_(store), nodes_(nodes), tasks_(tasks) {}
@@ -68,19 +99,11 @@ std::optional<HttpResponse> ClusterApi::rejectUnauthenticated(const HttpRequest&
 }
 
 HttpResponse ClusterApi::join(const HttpRequest& request) {
-  JoinRequest join;
-  try {
-    auto body = nlohmann::json::parse(request.body);
-    readField(body, "token", join.token);
-    readField(body, "hostname", join.hostname);
-    readField(body, "address", join.address);
-    readField(body, "underlayPrefix", join.underlayPrefix);
-    readField(body, "gatewaySubnet", join.gatewaySubnet);
-  } catch (const std::exception& error) {
-    return api::errorResponse(
-        Error{ErrorKind::InvalidArgument, fmt::format("swarm join: bad request: {}", error.what())});
+  auto join = decodeJoinRequest(request.body);
+  if (!join) {
+    return api::errorResponse(join.error());
   }
-  auto joined = nodes_.join(join);
+  auto joined = nodes_.join(*join);
   if (!joined) {
     return api::errorResponse(joined.error());
   }
@@ -89,7 +112,7 @@ HttpResponse ClusterApi::join(const HttpRequest& request) {
                           {"clusterId", joined->clusterId},
                           {"nodeTimeoutMs", joined->nodeTimeoutMs},
                           {"memberSecret", joined->memberSecret}};
-  return HttpResponse{200, reply.dump()};
+  return HttpResponse{200, dumpJson(reply)};
 }
 
 HttpResponse ClusterApi::heartbeat(const HttpRequest& request) {
@@ -100,7 +123,7 @@ HttpResponse ClusterApi::heartbeat(const HttpRequest& request) {
     return api::errorResponse(beat.error());
   }
   nlohmann::json reply = {{"nodeTimeoutMs", nodes_.nodeTimeout().count()}};
-  return HttpResponse{200, reply.dump()};
+  return HttpResponse{200, dumpJson(reply)};
 }
 
 HttpResponse ClusterApi::leave(const HttpRequest& request) {
@@ -125,7 +148,7 @@ HttpResponse ClusterApi::snapshot(const HttpRequest& request) {
   for (const auto& kv : snapshot->kvs) {
     kvs.push_back(store::toJson(kv));
   }
-  return HttpResponse{200, nlohmann::json{{"revision", snapshot->revision}, {"kvs", kvs}}.dump()};
+  return HttpResponse{200, dumpJson({{"revision", snapshot->revision}, {"kvs", kvs}})};
 }
 
 HttpResponse ClusterApi::watch(const HttpRequest& request) {
@@ -142,26 +165,20 @@ HttpResponse ClusterApi::watch(const HttpRequest& request) {
   if (!batch) {
     return api::errorResponse(batch.error());
   }
-  return HttpResponse{200, store::toJson(*batch).dump()};
+  return HttpResponse{200, dumpJson(store::toJson(*batch))};
 }
 
 HttpResponse ClusterApi::taskStatus(const HttpRequest& request) {
   if (auto rejected = rejectUnauthenticated(request)) {
     return *rejected;
   }
-  StatusReport report;
-  report.taskId = request.params[0];
-  report.nodeId = nodeIdOf(request);
-  try {
-    auto body = nlohmann::json::parse(request.body);
-    readField(body, "state", report.state);
-    readField(body, "message", report.message);
-    readField(body, "exitCode", report.exitCode);
-  } catch (const std::exception& error) {
-    return api::errorResponse(
-        Error{ErrorKind::InvalidArgument, fmt::format("task status: {}", error.what())});
+  auto report = decodeStatusReport(request.body);
+  if (!report) {
+    return api::errorResponse(report.error());
   }
-  if (auto recorded = tasks_.reportStatus(report); !recorded) {
+  report->taskId = request.params[0];
+  report->nodeId = nodeIdOf(request);
+  if (auto recorded = tasks_.reportStatus(*report); !recorded) {
     return api::errorResponse(recorded.error());
   }
   return HttpResponse{200, "{}"};

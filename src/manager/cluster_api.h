@@ -5,6 +5,7 @@
 // with. Registered on the manager's TCP server next to the forwarded local API.
 
 #include <optional>
+#include <string_view>
 
 #include "api/http_server.h"
 #include "manager/node_manager.h"
@@ -12,6 +13,12 @@
 #include "store/store.h"
 
 namespace overmesh::manager {
+
+// Decoders of the requests peers send (public for the fuzz target): never throw;
+// InvalidArgument naming the field otherwise.
+Result<JoinRequest> decodeJoinRequest(std::string_view body);
+// The body of a task status report {"state","message","exitCode"}.
+Result<StatusReport> decodeStatusReport(std::string_view body);
 
 class ClusterApi {
  public:

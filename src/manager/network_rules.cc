@@ -7,6 +7,8 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "common/quote.h"
+
 namespace overmesh::manager {
 
 Status validateObjectName(std::string_view kind, const std::string& name) {
@@ -15,7 +17,7 @@ Status validateObjectName(std::string_view kind, const std::string& name) {
   }
   if (name.size() > 63) {
     return errorf(ErrorKind::InvalidArgument,
-                  "{} name \"{}\" is {} characters long: at most 63 are allowed", kind, name,
+                  "{} name {} is {} characters long: at most 63 are allowed", kind, quote(name),
                   name.size());
   }
   auto isAlnum = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; };
@@ -25,9 +27,9 @@ Status validateObjectName(std::string_view kind, const std::string& name) {
   }
   if (!valid) {
     return errorf(ErrorKind::InvalidArgument,
-                  "{} name \"{}\" is not valid: use letters, digits, '_', '.' and '-', starting "
+                  "{} name {} is not valid: use letters, digits, '_', '.' and '-', starting "
                   "with a letter or digit",
-                  kind, name);
+                  kind, quote(name));
   }
   return {};
 }

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "common/quote.h"
+
 namespace overmesh::manager {
 
 Result<std::size_t> findByReference(std::string_view kind, const std::vector<NamedObject>& objects,
@@ -34,10 +36,11 @@ Result<std::size_t> findByReference(std::string_view kind, const std::vector<Nam
       names.push_back(fmt::format("{} ({})", objects[i].name, objects[i].id));
     }
     return errorf(ErrorKind::InvalidArgument,
-                  "{} ID prefix \"{}\" is ambiguous: it matches {}; give more characters", kind,
-                  reference, fmt::join(names, ", "));
+                  "{} ID prefix {} is ambiguous: it matches {}; give more characters", kind,
+                  quote(reference), fmt::join(names, ", "));
   }
-  return errorf(ErrorKind::NotFound, "{} {} not found", kind, reference);
+  // printable, not quoted: the name reads as it was typed ("network web not found").
+  return errorf(ErrorKind::NotFound, "{} {} not found", kind, printable(reference, kQuotedMax));
 }
 
 }  // namespace overmesh::manager

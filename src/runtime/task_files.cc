@@ -108,9 +108,9 @@ Status validateTaskSpec(const TaskSpec& spec) {
 }
 
 std::string encodeTaskSpec(const TaskSpec& spec) {
-  return nlohmann::json(
-             SpecFile{spec.taskId, spec.hostname, spec.command, spec.env, spec.netnsPath})
-      .dump(2);
+  return dumpJson(
+      nlohmann::json(SpecFile{spec.taskId, spec.hostname, spec.command, spec.env, spec.netnsPath}),
+      2);
 }
 
 Result<TaskSpec> decodeTaskSpec(std::string_view text) {
@@ -217,7 +217,7 @@ ExitRecord exitRecordFromWaitStatus(int waitStatus) {
 }
 
 std::string encodeExitRecord(const ExitRecord& record) {
-  return nlohmann::json(record).dump() + "\n";
+  return dumpJson(nlohmann::json(record)) + "\n";
 }
 
 Result<ExitRecord> readExitRecord(const std::string& path) {

@@ -1,5 +1,7 @@
 #include "store/wire.h"
 
+#include "common/json.h"
+
 namespace overmesh::store {
 
 nlohmann::json toJson(const KeyValue& kv) {
@@ -23,26 +25,38 @@ nlohmann::json toJson(const WatchResult& result) {
 
 KeyValue keyValueFromJson(const nlohmann::json& json) {
   KeyValue kv;
-  kv.key = json.at("key").get<std::string>();
-  kv.value = json.at("value").get<std::string>();
-  kv.createRevision = json.at("createRevision").get<Revision>();
-  kv.modRevision = json.at("modRevision").get<Revision>();
+  requireField(json, "key", kv.key);
+  requireField(json, "value", kv.value);
+  requireField(json, "createRevision", kv.createRevision);
+  requireField(json, "modRevision", kv.modRevision);
   return kv;
 }
 
 Event eventFromJson(const nlohmann::json& json) {
   Event event;
-  event.type = json.at("type").get<std::string>() == "put" ? Event::Type::Put : Event::Type::Delete;
+  std::string type;
+  requireField(json, "type", type);
+  if (type != "put" && type != "delete") {
+    throw JsonFieldError(fmt::format("field \"type\" is {}: expected \"put\" or \"delete\"",
+                                     quote(type)));
+  }
+  event.type = type == "put" ? Event::Type::Put : Event::Type::Delete;
+  if (!json.contains("kv")) {
+    throw JsonFieldError("field \"kv\" is missing: expected an object");
+  }
   event.kv = keyValueFromJson(json.at("kv"));
   return event;
 }
 
 WatchResult watchResultFromJson(const nlohmann::json& json) {
   WatchResult result;
+  if (!json.is_object() || !json.contains("events") || !json.at("events").is_array()) {
+    throw JsonFieldError("field \"events\" is missing: expected an array of events");
+  }
   for (const auto& event : json.at("events")) {
     result.events.push_back(eventFromJson(event));
   }
-  result.nextRevision = json.at("nextRevision").get<Revision>();
+  requireField(json, "nextRevision", result.nextRevision);
   return result;
 }
 

@@ -12,7 +12,8 @@ nlohmann::json toJson(const KeyValue& kv);
 nlohmann::json toJson(const Event& event);
 nlohmann::json toJson(const WatchResult& result);
 
-// Throw nlohmann::json::exception on a malformed document; callers catch at the edge.
+// Throw (nlohmann::json::exception, JsonFieldError: both std::exception) on a malformed
+// document naming the field; callers catch std::exception at the edge.
 KeyValue keyValueFromJson(const nlohmann::json& json);
 Event eventFromJson(const nlohmann::json& json);
 WatchResult watchResultFromJson(const nlohmann::json& json);

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Runs the request decoders' libFuzzer target (tests/fuzz/request_decoders_fuzz.cc) for
+# SECONDS (default 60) with ASan and UBSan, in its own clang build directory (build/fuzz).
+# New inputs the fuzzer finds go to build/fuzz/corpus; a crash leaves crash-* files in
+# build/fuzz. The normal GCC build runs the same target as a unit test instead
+# (fuzz_request_decoders, seed corpus + 20000 random mutations, no coverage feedback).
+# Usage: scripts/fuzz.sh [SECONDS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds="${1:-60}"
+
+# clang and its runtime (libFuzzer) come from Debian. Only this script needs them, so it
+# installs them itself rather than making every user of scripts/setup.sh download clang.
+scripts/setup.sh > /dev/null
+missing=()
+for p in clang libclang-rt-14-dev; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+cmake -S . -B build/fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++ \
+  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOVERMESH_BUILD_BENCH=OFF > /dev/null
+cmake --build build/fuzz --target fuzz_request_decoders -- -j"$(nproc)"
+mkdir -p build/fuzz/corpus
+cd build/fuzz
+exec tests/fuzz/fuzz_request_decoders -max_total_time="$seconds" -timeout=10 \
+  corpus ../../tests/fuzz/corpus/request_decoders
