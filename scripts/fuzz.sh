@@ -9,14 +9,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-60}"
 
-# clang and its runtime (libFuzzer) come from Debian; scripts/setup.sh lists them too.
-for p in clang libclang-rt-14-dev; do
+# clang 16 and its runtime (libFuzzer) come from Debian; scripts/setup.sh lists them too.
+# (Debian 12's default clang 14 lacks what std::expected needs.)
+for p in clang-16 libclang-rt-16-dev; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$p"
   fi
 done
 
-cmake -S . -B build/fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++ \
+cmake -S . -B build/fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++-16 \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOVERMESH_BUILD_BENCH=OFF > /dev/null
 cmake --build build/fuzz --target fuzz_request_decoders -- -j"$(nproc)"
 mkdir -p build/fuzz/corpus

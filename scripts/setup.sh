@@ -10,7 +10,7 @@ packages=(
   libsqlite3-dev libcpp-httplib-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   iproute2 nftables iperf3 procps psmisc iputils-ping socat
-  clang libclang-rt-14-dev
+  clang-16 libclang-rt-16-dev
 )
 
 missing=()
