@@ -9,11 +9,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-60}"
 
-# clang and its runtime (libFuzzer) come from Debian. Only this script needs them, so it
+# clang 16 and its runtime (libFuzzer) come from Debian (Debian 12's default clang 14
+# cannot build std::expected). Only this script needs them, so it
 # installs them itself rather than making every user of scripts/setup.sh download clang.
 scripts/setup.sh > /dev/null
 missing=()
-for p in clang libclang-rt-14-dev; do
+for p in clang-16 libclang-rt-16-dev; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -21,7 +22,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-cmake -S . -B build/fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++ \
+cmake -S . -B build/fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++-16 \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOVERMESH_BUILD_BENCH=OFF > /dev/null
 cmake --build build/fuzz --target fuzz_request_decoders -- -j"$(nproc)"
 mkdir -p build/fuzz/corpus
