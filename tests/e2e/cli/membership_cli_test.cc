@@ -26,6 +26,7 @@
 #include <gmock/gmock.h>
 
 #include "e2e/cli/cli_fixture.h"
+#include "support/lab_session.h"
 
 namespace overmesh::testing {
 namespace {
@@ -96,6 +97,12 @@ class FakePeer {
   FakePeer& operator=(const FakePeer&) = delete;
 
   bool ok() const { return fd_ >= 0; }
+  // True once a client's connection waits in the listen queue (a peer built without a
+  // reply never accepts, so a connection stays there): the client's request is under way.
+  bool hasWaitingConnection() const {
+    pollfd listening{fd_, POLLIN, 0};
+    return fd_ >= 0 && poll(&listening, 1, 0) > 0 && (listening.revents & POLLIN) != 0;
+  }
   void close() {
     stop_ = true;
     if (thread_.joinable()) {
@@ -294,18 +301,13 @@ TEST_F(MembershipCliTest, InfoAnswersWhileAJoinHangsAndASecondJoinIsRefused) {
   CommandResult hanging;
   std::thread joiner([&] { hanging = join("127.0.0.1:" + std::to_string(kFakeManagerPort)); });
 
-  // A second join says "in progress" once the first is under way (and, before that,
-  // fails at once on a port where nothing listens).
-  CommandResult second;
-  bool refusedAsBusy = false;
-  for (int i = 0; i < 50 && !refusedAsBusy; ++i) {
-    second = join("127.0.0.1:2998");
-    refusedAsBusy = second.err.find("in progress") != std::string::npos;
-    if (!refusedAsBusy) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-  }
-  EXPECT_TRUE(refusedAsBusy) << second.err;
+  // Once the first join's request reaches the silent manager, a second join (to a port
+  // where nothing listens) is refused as "in progress" before it tries to connect. Waiting
+  // for that request first keeps the second join from racing the first one's start.
+  // (EXPECT, not ASSERT: returning early would leave the joiner thread unjoined.)
+  EXPECT_TRUE(eventually([&] { return silent.hasWaitingConnection(); }, std::chrono::seconds(8)))
+      << "the first join never reached the fake manager";
+  CommandResult second = join("127.0.0.1:2998");
   EXPECT_EQ(second.exitCode, 1);
   EXPECT_THAT(second.err, HasSubstr("another swarm init, join or leave is in progress"));
   auto init = cli({"swarm", "init"});
