@@ -4,6 +4,8 @@
 #include <expected>
 #include <optional>
 
+#include "common/quote.h"
+
 namespace overmesh {
 namespace {
 
@@ -70,7 +72,7 @@ std::expected<std::uint32_t, std::string> parseDottedQuad(std::string_view text)
 Result<Ipv4Address> Ipv4Address::parse(std::string_view text) {
   auto value = parseDottedQuad(text);
   if (!value) {
-    return errorf(ErrorKind::InvalidArgument, "{:?} is not a valid IPv4 address: {}", text,
+    return errorf(ErrorKind::InvalidArgument, "{} is not a valid IPv4 address: {}", quote(text),
                   value.error());
   }
   return Ipv4Address(*value);
@@ -96,17 +98,17 @@ Result<Ipv4Prefix> Ipv4Prefix::parse(std::string_view text) {
     return errorf(ErrorKind::InvalidArgument,
                   "{:?} is not a valid IPv4 CIDR: expected an address and a prefix length, "
                   "like 10.0.15.0/24",
-                  text);
+                  quote(text));
   }
   auto address = parseDottedQuad(text.substr(0, slash));
   if (!address) {
-    return errorf(ErrorKind::InvalidArgument, "{:?} is not a valid IPv4 CIDR: {}", text,
+    return errorf(ErrorKind::InvalidArgument, "{} is not a valid IPv4 CIDR: {}", quote(text),
                   address.error());
   }
   std::optional<unsigned> length = parseDecimal(text.substr(slash + 1), 2);
   if (!length || *length > static_cast<unsigned>(kMaxLength)) {
     return errorf(ErrorKind::InvalidArgument,
-                  "{:?} is not a valid IPv4 CIDR: the prefix length must be 0-32", text);
+                  "{} is not a valid IPv4 CIDR: the prefix length must be 0-32", quote(text));
   }
   return Ipv4Prefix(Ipv4Address::fromValue(*address), static_cast<int>(*length));
 }

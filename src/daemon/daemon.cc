@@ -19,14 +19,14 @@
 #include "api/task_io.h"
 #include "common/host_addresses.h"
 #include "common/ip.h"
-#include "common/secret_hash.h"
 #include "common/json.h"
 #include "common/quote.h"
+#include "common/secret_hash.h"
 #include "daemon/local_api.h"
 #include "daemon/port_probe.h"
 #include "daemon/version.h"
-#include "manager/keys.h"
 #include "manager/object_lookup.h"
+#include "state/keys.h"
 
 namespace overmesh::daemon {
 namespace {
@@ -510,7 +510,8 @@ Status Daemon::swarmJoin(const SwarmJoinRequest& request) {
                          {"address", *address},
                          {"underlayPrefix", underlayPrefixOf(*address)},
                          {"gatewaySubnet", options_.gatewaySubnet}};
-  auto response = (*client)->request("POST", api::kJoinPath, body.dump(), std::chrono::seconds(10));
+  auto response =
+      (*client)->request("POST", api::kJoinPath, dumpJson(body), std::chrono::seconds(10));
   if (!response) {
     return errorf(ErrorKind::Unavailable, "swarm join: cannot reach the manager at {}: {}",
                   *endpoint, response.error().message);
@@ -519,18 +520,20 @@ Status Daemon::swarmJoin(const SwarmJoinRequest& request) {
     return std::unexpected(api::errorFromResponse(*response));
   }
   NodeState state;
-  try {
-    auto joined = nlohmann::json::parse(response->body);
-    state.nodeId = joined.at("node").at("id").get<std::string>();
-    state.clusterId = joined.at("clusterId").get<std::string>();
-    state.nodeSecret = joined.at("nodeSecret").get<std::string>();
-    state.memberSecret = joined.at("memberSecret").get<std::string>();
-  } catch (const nlohmann::json::exception& error) {
+  auto read = decodeFields(response->body, "join answer", [&state](const nlohmann::json& json) {
+    nlohmann::json node;
+    requireField(json, "node", node);
+    requireField(node, "id", state.nodeId);
+    requireField(json, "clusterId", state.clusterId);
+    requireField(json, "nodeSecret", state.nodeSecret);
+    requireField(json, "memberSecret", state.memberSecret);
+  });
+  if (!read) {
     return errorf(ErrorKind::Unavailable,
                   "swarm join: the manager at {} answered with something that is not a join "
                   "answer ({}); is it an overmesh manager of the same version? Nothing was "
                   "changed on this node",
-                  *endpoint, error.what());
+                  *endpoint, read.error().message);
   }
   state.role = "worker";
   state.advertiseAddress = *address;
@@ -743,7 +746,7 @@ Result<std::vector<api::Node>> Daemon::listNodes() {
     }
     return (*cache)->nodes();
   }
-  auto range = manager_->store().range(std::string(manager::keys::kNodes));
+  auto range = manager_->store().range(std::string(state::keys::kNodes));
   if (!range) {
     return std::unexpected(range.error());
   }

@@ -5,8 +5,8 @@
 #include "common/json.h"
 #include "ipam/ipam.h"
 #include "manager/cluster_record.h"
-#include "manager/keys.h"
 #include "manager/network_rules.h"
+#include "state/keys.h"
 
 namespace overmesh::manager {
 namespace {
@@ -127,9 +127,10 @@ Result<InitResult> ClusterManager::init(const api::SwarmInitRequest& request,
   node.gatewaySubnet = self.gatewaySubnet;
 
   store::Txn txn;
-  txn.compares.push_back(store::Compare::absent(std::string(keys::kCluster)));
-  txn.success.push_back(store::Operation::put(std::string(keys::kCluster), encodeJson(cluster)));
-  txn.success.push_back(store::Operation::put(keys::node(node.id), encodeJson(node)));
+  txn.compares.push_back(store::Compare::absent(std::string(state::keys::kCluster)));
+  txn.success.push_back(
+      store::Operation::put(std::string(state::keys::kCluster), encodeJson(cluster)));
+  txn.success.push_back(store::Operation::put(state::keys::node(node.id), encodeJson(node)));
   auto committed = store_.txn(txn);
   if (!committed) {
     return std::unexpected(committed.error().withContext("swarm init"));

@@ -2,12 +2,12 @@
 
 #include "common/ip.h"
 #include "common/json.h"
-#include "manager/keys.h"
+#include "state/keys.h"
 
 namespace overmesh::manager {
 
 Result<api::Cluster> readCluster(store::Store& store) {
-  auto record = store.get(std::string(keys::kCluster));
+  auto record = store.get(std::string(state::keys::kCluster));
   if (!record) {
     return std::unexpected(record.error());
   }

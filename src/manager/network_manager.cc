@@ -7,9 +7,9 @@
 #include "common/json.h"
 #include "ipam/ipam.h"
 #include "manager/cluster_record.h"
-#include "manager/keys.h"
 #include "manager/network_rules.h"
 #include "manager/object_lookup.h"
+#include "state/keys.h"
 
 namespace overmesh::manager {
 namespace {
@@ -32,7 +32,7 @@ std::vector<NamedObject> namesOf(const std::vector<std::pair<api::Network, store
 NetworkManager::NetworkManager(store::Store& store) : store_(store) {}
 
 Result<std::vector<std::pair<api::Network, store::Revision>>> NetworkManager::readNetworks() {
-  auto range = store_.range(std::string(keys::kNetworks));
+  auto range = store_.range(std::string(state::keys::kNetworks));
   if (!range) {
     return std::unexpected(range.error());
   }
@@ -51,7 +51,7 @@ Result<std::vector<std::pair<api::Network, store::Revision>>> NetworkManager::re
 }
 
 Result<std::vector<api::Node>> NetworkManager::readNodes() {
-  auto range = store_.range(std::string(keys::kNodes));
+  auto range = store_.range(std::string(state::keys::kNodes));
   if (!range) {
     return std::unexpected(range.error());
   }
@@ -83,7 +83,7 @@ Result<api::Network> NetworkManager::create(const api::NetworkCreateRequest& req
     }
     // Read the guard before the networks: a create that lands in between changes the
     // guard, so our compare below fails and we retry with fresh data.
-    auto guard = store_.get(std::string(keys::kNetworkAllocationGuard));
+    auto guard = store_.get(std::string(state::keys::kNetworkAllocationGuard));
     if (!guard) {
       return std::unexpected(guard.error());
     }
@@ -134,13 +134,15 @@ Result<api::Network> NetworkManager::create(const api::NetworkCreateRequest& req
     network.createdAt = nowRfc3339();
 
     store::Txn txn;
-    txn.compares.push_back(store::Compare::absent(keys::networkName(request.name)));
+    txn.compares.push_back(store::Compare::absent(state::keys::networkName(request.name)));
     txn.compares.push_back(store::Compare::modRevisionIs(
-        std::string(keys::kNetworkAllocationGuard), guardRevision));
-    txn.success.push_back(store::Operation::put(keys::network(network.id), encodeJson(network)));
-    txn.success.push_back(store::Operation::put(keys::networkName(network.name), network.id));
+        std::string(state::keys::kNetworkAllocationGuard), guardRevision));
     txn.success.push_back(
-        store::Operation::put(std::string(keys::kNetworkAllocationGuard), network.id));
+        store::Operation::put(state::keys::network(network.id), encodeJson(network)));
+    txn.success.push_back(
+        store::Operation::put(state::keys::networkName(network.name), network.id));
+    txn.success.push_back(
+        store::Operation::put(std::string(state::keys::kNetworkAllocationGuard), network.id));
     auto committed = store_.txn(txn);
     if (!committed) {
       return std::unexpected(committed.error().withContext("network create"));
@@ -196,12 +198,12 @@ Result<api::Network> NetworkManager::remove(const std::string& reference) {
 
   // Read the attachment guard before the tasks: a task that attaches after this read
   // changes the guard, and the compare below then refuses the delete.
-  auto attachmentGuard = store_.get(keys::networkAttachmentGuard(network.id));
+  auto attachmentGuard = store_.get(state::keys::networkAttachmentGuard(network.id));
   if (!attachmentGuard) {
     return std::unexpected(attachmentGuard.error());
   }
   store::Revision attachmentRevision = *attachmentGuard ? (*attachmentGuard)->modRevision : 0;
-  auto tasks = store_.range(std::string(keys::kTasks));
+  auto tasks = store_.range(std::string(state::keys::kTasks));
   if (!tasks) {
     return std::unexpected(tasks.error());
   }
@@ -224,14 +226,14 @@ Result<api::Network> NetworkManager::remove(const std::string& reference) {
   }
 
   store::Txn txn;
-  txn.compares.push_back(store::Compare::modRevisionIs(keys::network(network.id), revision));
-  txn.compares.push_back(
-      store::Compare::modRevisionIs(keys::networkAttachmentGuard(network.id), attachmentRevision));
-  txn.success.push_back(store::Operation::del(keys::network(network.id)));
-  txn.success.push_back(store::Operation::del(keys::networkName(network.name)));
-  txn.success.push_back(store::Operation::del(keys::networkAttachmentGuard(network.id)));
+  txn.compares.push_back(store::Compare::modRevisionIs(state::keys::network(network.id), revision));
+  txn.compares.push_back(store::Compare::modRevisionIs(
+      state::keys::networkAttachmentGuard(network.id), attachmentRevision));
+  txn.success.push_back(store::Operation::del(state::keys::network(network.id)));
+  txn.success.push_back(store::Operation::del(state::keys::networkName(network.name)));
+  txn.success.push_back(store::Operation::del(state::keys::networkAttachmentGuard(network.id)));
   txn.success.push_back(
-      store::Operation::put(std::string(keys::kNetworkAllocationGuard), network.id));
+      store::Operation::put(std::string(state::keys::kNetworkAllocationGuard), network.id));
   auto committed = store_.txn(txn);
   if (!committed) {
     return std::unexpected(committed.error().withContext("network rm"));

@@ -40,20 +40,20 @@ Status validateNetworkCreate(const api::NetworkCreateRequest& request) {
   }
   if (request.driver != "overlay") {
     return errorf(ErrorKind::InvalidArgument,
-                  "network driver \"{}\" is not supported: overmesh networks use the \"overlay\" "
+                  "network driver {} is not supported: overmesh networks use the \"overlay\" "
                   "driver (-d overlay)",
-                  request.driver);
+                  quote(request.driver));
   }
   for (const auto& [key, value] : request.labels) {
     if (key.empty()) {
-      return errorf(ErrorKind::InvalidArgument,
-                    "label \"={}\" has an empty key: labels are key=value", value);
+      return errorf(ErrorKind::InvalidArgument, "label {} has an empty key: labels are key=value",
+                    quote("=" + value));
     }
   }
   for (const auto& [key, value] : request.options) {
     return errorf(ErrorKind::InvalidArgument,
-                  "network option \"{}={}\" is not supported by the overlay driver yet", key,
-                  value);
+                  "network option {} is not supported by the overlay driver yet",
+                  quote(key + "=" + value));
   }
   if (request.gateway && !request.subnet) {
     return errorf(ErrorKind::InvalidArgument,

@@ -6,8 +6,8 @@
 #include "common/json.h"
 #include "common/secret_hash.h"
 #include "manager/cluster_record.h"
-#include "manager/keys.h"
 #include "manager/network_rules.h"
+#include "state/keys.h"
 
 namespace overmesh::manager {
 
@@ -19,11 +19,11 @@ Status NodeManager::load() {
   if (!cluster) {
     return std::unexpected(cluster.error());
   }
-  auto nodes = store_.range(std::string(keys::kNodes));
+  auto nodes = store_.range(std::string(state::keys::kNodes));
   if (!nodes) {
     return std::unexpected(nodes.error());
   }
-  auto credentials = store_.range(std::string(keys::kNodeCredentials));
+  auto credentials = store_.range(std::string(state::keys::kNodeCredentials));
   if (!credentials) {
     return std::unexpected(credentials.error());
   }
@@ -42,7 +42,7 @@ Status NodeManager::load() {
     nodes_[node->id] = TrackedNode{node->hostname, node->state, "", now};
   }
   for (const auto& kv : credentials->kvs) {
-    std::string nodeId = kv.key.substr(keys::kNodeCredentials.size());
+    std::string nodeId = kv.key.substr(state::keys::kNodeCredentials.size());
     if (auto it = nodes_.find(nodeId); it != nodes_.end()) {
       it->second.secretHash = kv.value;
     }
@@ -51,7 +51,7 @@ Status NodeManager::load() {
 }
 
 Result<std::vector<ipam::ExistingNetwork>> NodeManager::existingNetworks() {
-  auto range = store_.range(std::string(keys::kNetworks));
+  auto range = store_.range(std::string(state::keys::kNetworks));
   if (!range) {
     return std::unexpected(range.error());
   }
@@ -112,7 +112,7 @@ Result<JoinResult> NodeManager::join(const JoinRequest& request) {
   constexpr int kMaxAttempts = 8;
   bool admitted = false;
   for (int attempt = 0; attempt < kMaxAttempts && !admitted; ++attempt) {
-    auto guard = store_.get(std::string(keys::kNetworkAllocationGuard));
+    auto guard = store_.get(std::string(state::keys::kNetworkAllocationGuard));
     if (!guard) {
       return std::unexpected(guard.error().withContext("swarm join"));
     }
@@ -128,11 +128,11 @@ Result<JoinResult> NodeManager::join(const JoinRequest& request) {
     }
     store::Txn txn;
     txn.compares.push_back(store::Compare::modRevisionIs(
-        std::string(keys::kNetworkAllocationGuard), guardRevision));
-    txn.success.push_back(store::Operation::put(keys::node(node.id), encodeJson(node)));
-    txn.success.push_back(store::Operation::put(keys::nodeCredential(node.id), secretHash));
+        std::string(state::keys::kNetworkAllocationGuard), guardRevision));
+    txn.success.push_back(store::Operation::put(state::keys::node(node.id), encodeJson(node)));
+    txn.success.push_back(store::Operation::put(state::keys::nodeCredential(node.id), secretHash));
     txn.success.push_back(
-        store::Operation::put(std::string(keys::kNetworkAllocationGuard), node.id));
+        store::Operation::put(std::string(state::keys::kNetworkAllocationGuard), node.id));
     auto committed = store_.txn(txn);
     if (!committed) {
       return std::unexpected(committed.error().withContext("swarm join"));
@@ -163,7 +163,7 @@ Result<std::string> NodeManager::authenticate(const std::string& nodeId,
 }
 
 Status NodeManager::writeState(const std::string& nodeId, const std::string& state) {
-  auto record = store_.get(keys::node(nodeId));
+  auto record = store_.get(state::keys::node(nodeId));
   if (!record) {
     return std::unexpected(record.error());
   }
@@ -176,8 +176,9 @@ Status NodeManager::writeState(const std::string& nodeId, const std::string& sta
   }
   node->state = state;
   store::Txn txn;
-  txn.compares.push_back(store::Compare::modRevisionIs(keys::node(nodeId), (*record)->modRevision));
-  txn.success.push_back(store::Operation::put(keys::node(nodeId), encodeJson(*node)));
+  txn.compares.push_back(
+      store::Compare::modRevisionIs(state::keys::node(nodeId), (*record)->modRevision));
+  txn.success.push_back(store::Operation::put(state::keys::node(nodeId), encodeJson(*node)));
   auto committed = store_.txn(txn);
   if (!committed) {
     return std::unexpected(committed.error());
@@ -213,8 +214,8 @@ Status NodeManager::remove(const std::string& nodeId) {
                   "node {} is the manager; it cannot leave its own swarm", nodeId);
   }
   store::Txn txn;
-  txn.success.push_back(store::Operation::del(keys::node(nodeId)));
-  txn.success.push_back(store::Operation::del(keys::nodeCredential(nodeId)));
+  txn.success.push_back(store::Operation::del(state::keys::node(nodeId)));
+  txn.success.push_back(store::Operation::del(state::keys::nodeCredential(nodeId)));
   auto committed = store_.txn(txn);
   if (!committed) {
     return std::unexpected(committed.error());

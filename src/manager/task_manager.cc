@@ -9,10 +9,10 @@
 #include "common/json.h"
 #include "common/mac.h"
 #include "ipam/ipam.h"
-#include "manager/keys.h"
 #include "manager/network_rules.h"
 #include "manager/object_lookup.h"
 #include "manager/scheduler.h"
+#include "state/keys.h"
 
 namespace overmesh::manager {
 namespace {
@@ -51,7 +51,7 @@ std::vector<NamedObject> namesOf(const std::vector<std::pair<T, store::Revision>
 TaskManager::TaskManager(store::Store& store) : store_(store) {}
 
 Result<std::vector<std::pair<api::Task, store::Revision>>> TaskManager::readTasks() {
-  auto tasks = readAll<api::Task>(store_, keys::kTasks);
+  auto tasks = readAll<api::Task>(store_, state::keys::kTasks);
   if (tasks) {
     std::sort(tasks->begin(), tasks->end(),
               [](const auto& a, const auto& b) { return a.first.name < b.first.name; });
@@ -76,7 +76,7 @@ Result<api::Task> TaskManager::run(const RunRequest& request) {
   }
   std::lock_guard lock(mutex_);
   for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
-    auto networks = readAll<api::Network>(store_, keys::kNetworks);
+    auto networks = readAll<api::Network>(store_, state::keys::kNetworks);
     if (!networks) {
       return std::unexpected(networks.error());
     }
@@ -102,7 +102,7 @@ Result<api::Task> TaskManager::run(const RunRequest& request) {
                       "--attachable {}`)",
                       network.name, network.name);
       }
-      auto guard = store_.get(keys::networkAttachmentGuard(network.id));
+      auto guard = store_.get(state::keys::networkAttachmentGuard(network.id));
       if (!guard) {
         return std::unexpected(guard.error());
       }
@@ -125,7 +125,7 @@ Result<api::Task> TaskManager::run(const RunRequest& request) {
                       name, shortId(task.id), name);
       }
     }
-    auto nodes = readAll<api::Node>(store_, keys::kNodes);
+    auto nodes = readAll<api::Node>(store_, state::keys::kNodes);
     if (!nodes) {
       return std::unexpected(nodes.error());
     }
@@ -182,18 +182,18 @@ Result<api::Task> TaskManager::run(const RunRequest& request) {
     }
 
     store::Txn txn;
-    txn.compares.push_back(store::Compare::absent(keys::taskName(name)));
+    txn.compares.push_back(store::Compare::absent(state::keys::taskName(name)));
     for (const api::Network* network : chosen) {
       txn.compares.push_back(store::Compare::modRevisionIs(
-          keys::networkAttachmentGuard(network->id), guardRevisions[network->id]));
-      txn.compares.push_back(store::Compare{keys::network(network->id),
+          state::keys::networkAttachmentGuard(network->id), guardRevisions[network->id]));
+      txn.compares.push_back(store::Compare{state::keys::network(network->id),
                                             store::Compare::Target::CreateRevision,
                                             store::Compare::Op::Greater, "", 0});
       txn.success.push_back(
-          store::Operation::put(keys::networkAttachmentGuard(network->id), task.id));
+          store::Operation::put(state::keys::networkAttachmentGuard(network->id), task.id));
     }
-    txn.success.push_back(store::Operation::put(keys::task(task.id), encodeJson(task)));
-    txn.success.push_back(store::Operation::put(keys::taskName(name), task.id));
+    txn.success.push_back(store::Operation::put(state::keys::task(task.id), encodeJson(task)));
+    txn.success.push_back(store::Operation::put(state::keys::taskName(name), task.id));
     auto committed = store_.txn(txn);
     if (!committed) {
       return std::unexpected(committed.error().withContext("run"));
@@ -248,12 +248,12 @@ Result<api::Task> TaskManager::remove(const std::string& reference, bool force) 
                   task.name, task.state, task.nodeName, task.name);
   }
   store::Txn txn;
-  txn.compares.push_back(store::Compare::modRevisionIs(keys::task(task.id), revision));
-  txn.success.push_back(store::Operation::del(keys::task(task.id)));
-  txn.success.push_back(store::Operation::del(keys::taskName(task.name)));
+  txn.compares.push_back(store::Compare::modRevisionIs(state::keys::task(task.id), revision));
+  txn.success.push_back(store::Operation::del(state::keys::task(task.id)));
+  txn.success.push_back(store::Operation::del(state::keys::taskName(task.name)));
   for (const auto& attachment : task.attachments) {
     txn.success.push_back(
-        store::Operation::put(keys::networkAttachmentGuard(attachment.networkId), task.id));
+        store::Operation::put(state::keys::networkAttachmentGuard(attachment.networkId), task.id));
   }
   auto committed = store_.txn(txn);
   if (!committed) {
@@ -268,7 +268,7 @@ Result<api::Task> TaskManager::remove(const std::string& reference, bool force) 
 
 Status TaskManager::reportStatus(const StatusReport& report) {
   for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
-    auto record = store_.get(keys::task(report.taskId));
+    auto record = store_.get(state::keys::task(report.taskId));
     if (!record) {
       return std::unexpected(record.error());
     }
@@ -292,8 +292,9 @@ Status TaskManager::reportStatus(const StatusReport& report) {
     task->exitCode = report.exitCode;
     store::Txn txn;
     txn.compares.push_back(
-        store::Compare::modRevisionIs(keys::task(report.taskId), (*record)->modRevision));
-    txn.success.push_back(store::Operation::put(keys::task(report.taskId), encodeJson(*task)));
+        store::Compare::modRevisionIs(state::keys::task(report.taskId), (*record)->modRevision));
+    txn.success.push_back(
+        store::Operation::put(state::keys::task(report.taskId), encodeJson(*task)));
     auto committed = store_.txn(txn);
     if (!committed) {
       return std::unexpected(committed.error());

@@ -1,10 +1,10 @@
 // Node admission and liveness through the manager's real cluster API over HTTP, with a
 // manual clock: 250 simulated nodes heartbeat over one kept-alive connection.
 
-#include <filesystem>
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "api/api_error.h"
@@ -15,8 +15,8 @@
 #include "common/json.h"
 #include "manager/cluster_api.h"
 #include "manager/cluster_manager.h"
-#include "manager/keys.h"
 #include "manager/node_manager.h"
+#include "state/keys.h"
 #include "store/sqlite/sqlite_store.h"
 #include "support/scratch.h"
 
@@ -83,7 +83,7 @@ class LivenessTest : public ::testing::Test {
   }
 
   std::string stateOf(const std::string& nodeId) {
-    auto record = store_->get(keys::node(nodeId));
+    auto record = store_->get(state::keys::node(nodeId));
     if (!record || !*record) {
       return "missing";
     }

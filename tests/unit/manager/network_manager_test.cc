@@ -24,7 +24,7 @@
 #include "common/ip.h"
 #include "common/json.h"
 #include "manager/cluster_manager.h"
-#include "manager/keys.h"
+#include "state/keys.h"
 #include "store/sqlite/sqlite_store.h"
 #include "support/scratch.h"
 
@@ -80,8 +80,8 @@ class NetworkManagerTest : public StoreTest {
 
   // Writes a network record (and its name index) directly, bypassing the manager.
   void writeNetworkRecord(const api::Network& network) {
-    must(store_->put(keys::network(network.id), encodeJson(network)));
-    must(store_->put(keys::networkName(network.name), network.id));
+    must(store_->put(state::keys::network(network.id), encodeJson(network)));
+    must(store_->put(state::keys::networkName(network.name), network.id));
   }
 
   // Writes a task record attached to `networkId`.
@@ -92,7 +92,7 @@ class NetworkManagerTest : public StoreTest {
     task.desiredState = "running";
     task.state = "running";
     task.attachments.push_back(api::TaskAttachment{networkId, "10.0.0.2", "02:42:0a:00:00:02"});
-    must(store_->put(keys::task(id), encodeJson(task)));
+    must(store_->put(state::keys::task(id), encodeJson(task)));
   }
 
   NetworkManager manager_{*store_};
@@ -131,11 +131,11 @@ TEST_F(NetworkManagerTest, CreateKeepsTheRequestedSubnetGatewayFlagsAndLabels) {
 TEST_F(NetworkManagerTest, CreatedNetworkIsStoredAsReturned) {
   api::Network created = must(manager_.create(networkRequest("frontend")));
 
-  auto record = must(store_->get(keys::network(created.id)));
+  auto record = must(store_->get(state::keys::network(created.id)));
   ASSERT_TRUE(record.has_value());
   api::Network stored = must(decodeJson<api::Network>(record->value, "network record"));
   EXPECT_EQ(encodeJson(stored), encodeJson(created));
-  auto nameIndex = must(store_->get(keys::networkName("frontend")));
+  auto nameIndex = must(store_->get(state::keys::networkName("frontend")));
   ASSERT_TRUE(nameIndex.has_value());
   EXPECT_EQ(nameIndex->value, created.id);
 }
@@ -400,8 +400,8 @@ TEST_F(NetworkManagerTest, RemoveDeletesTheNetworkAndItsName) {
 
   EXPECT_EQ(removed.id, created.id);
   EXPECT_EQ(manager_.inspect(created.id).error().kind, ErrorKind::NotFound);
-  EXPECT_FALSE(must(store_->get(keys::network(created.id))).has_value());
-  EXPECT_FALSE(must(store_->get(keys::networkName("frontend"))).has_value());
+  EXPECT_FALSE(must(store_->get(state::keys::network(created.id))).has_value());
+  EXPECT_FALSE(must(store_->get(state::keys::networkName("frontend"))).has_value());
 }
 
 TEST_F(NetworkManagerTest, RemoveFreesTheNameForReuse) {
@@ -461,7 +461,7 @@ TEST_F(NetworkManagerTest, RemoveSucceedsOnceTheAttachedTaskRecordIsDeleted) {
   writeTask("task00000000000000000001", "web.1", network.id);
   ASSERT_FALSE(manager_.remove("frontend").has_value());
 
-  must(store_->del(keys::task("task00000000000000000001")));
+  must(store_->del(state::keys::task("task00000000000000000001")));
 
   EXPECT_EQ(must(manager_.remove("frontend")).id, network.id);
 }
@@ -601,7 +601,7 @@ TEST_F(ClusterManagerTest, InitStoresTheClusterRecord) {
 TEST_F(ClusterManagerTest, InitRegistersThisNodeAsAReadyManager) {
   InitResult result = must(ClusterManager(*store_).init(api::SwarmInitRequest{}, kSelf));
 
-  auto record = must(store_->get(keys::node(result.node.id)));
+  auto record = must(store_->get(state::keys::node(result.node.id)));
   ASSERT_TRUE(record.has_value());
   api::Node node = must(decodeJson<api::Node>(record->value, "node record"));
   EXPECT_EQ(node.hostname, "manager-1");

@@ -1,17 +1,17 @@
 #include "manager/task_manager.h"
 
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
 #include <filesystem>
 #include <set>
 #include <thread>
 
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
-
 #include "common/clock.h"
 #include "common/json.h"
 #include "manager/cluster_manager.h"
-#include "manager/keys.h"
 #include "manager/network_manager.h"
+#include "state/keys.h"
 #include "store/sqlite/sqlite_store.h"
 #include "support/scratch.h"
 
@@ -55,7 +55,7 @@ class TaskManagerTest : public ::testing::Test {
     node.address = "198.18.0.9";
     node.role = "worker";
     node.state = state;
-    ASSERT_TRUE(store_->put(keys::node(id), encodeJson(node)));
+    ASSERT_TRUE(store_->put(state::keys::node(id), encodeJson(node)));
   }
 
   RunRequest request(std::string name, std::vector<std::string> networks = {"chaos_net"}) {
