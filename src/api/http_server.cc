@@ -18,6 +18,7 @@
 #include <spdlog/spdlog.h>
 
 #include "api/api_error.h"
+#include "api/percent_encoding.h"
 #include "common/quote.h"
 
 namespace overmesh::api {
@@ -65,35 +66,6 @@ void* startRequest(void* /*cls*/, const char* uri, MHD_Connection* /*connection*
   std::string target = uri != nullptr ? uri : "";
   pending->rawPath = target.substr(0, target.find('?'));
   return pending;
-}
-
-int hexValue(char c) {
-  if (c >= '0' && c <= '9') {
-    return c - '0';
-  }
-  if (c >= 'a' && c <= 'f') {
-    return c - 'a' + 10;
-  }
-  if (c >= 'A' && c <= 'F') {
-    return c - 'A' + 10;
-  }
-  return -1;
-}
-
-// Decodes %HH sequences; a '%' not followed by two hex digits is kept as it is.
-std::string percentDecode(const std::string& text) {
-  std::string decoded;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    int high = text[i] == '%' && i + 2 < text.size() ? hexValue(text[i + 1]) : -1;
-    int low = high >= 0 ? hexValue(text[i + 2]) : -1;
-    if (low >= 0) {
-      decoded.push_back(static_cast<char>(high * 16 + low));
-      i += 2;
-    } else {
-      decoded.push_back(text[i]);
-    }
-  }
-  return decoded;
 }
 
 MHD_Result collectValue(void* cls, MHD_ValueKind /*kind*/, const char* key, const char* value) {

@@ -60,16 +60,4 @@ Result<nlohmann::json> DaemonClient::del(const std::string& path) {
   return sendJson("DELETE", path, "");
 }
 
-std::string pathSegment(const std::string& text) {
-  std::string escaped;
-  for (unsigned char c : text) {
-    if (std::isalnum(c) != 0 || c == '-' || c == '_' || c == '.' || c == '~') {
-      escaped.push_back(static_cast<char>(c));
-    } else {
-      escaped += fmt::format("%{:02X}", c);
-    }
-  }
-  return escaped;
-}
-
 }  // namespace overmesh::cli

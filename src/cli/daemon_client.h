@@ -42,7 +42,4 @@ class DaemonClient {
   std::shared_ptr<api::HttpClient> http_;
 };
 
-// Escapes a user-typed reference for use as one path segment.
-std::string pathSegment(const std::string& text);
-
 }  // namespace overmesh::cli

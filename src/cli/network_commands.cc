@@ -1,6 +1,7 @@
 #include <memory>
 #include <vector>
 
+#include "api/percent_encoding.h"
 #include "api/types.h"
 #include "cli/cli_context.h"
 #include "cli/table.h"
@@ -110,7 +111,7 @@ Status runNetworkInspect(CliContext& context, const std::vector<std::string>& re
   nlohmann::json found = nlohmann::json::array();
   std::vector<std::string> missing;
   for (const auto& reference : references) {
-    auto network = client->get("/v1/networks/" + pathSegment(reference));
+    auto network = client->get("/v1/networks/" + api::percentEncode(reference));
     if (!network) {
       if (network.error().kind != ErrorKind::NotFound) {
         return std::unexpected(network.error());
@@ -136,7 +137,7 @@ Status runRemove(CliContext& context, const std::vector<std::string>& references
   }
   std::vector<std::string> failures;
   for (const auto& reference : references) {
-    auto removed = client->del("/v1/networks/" + pathSegment(reference));
+    auto removed = client->del("/v1/networks/" + api::percentEncode(reference));
     if (!removed) {
       failures.push_back(removed.error().message);
       continue;

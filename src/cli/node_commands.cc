@@ -1,5 +1,6 @@
 #include <memory>
 
+#include "api/percent_encoding.h"
 #include "api/types.h"
 #include "cli/cli_context.h"
 #include "cli/table.h"
@@ -40,7 +41,7 @@ Status runNodeInspect(CliContext& context, const std::vector<std::string>& refer
   }
   nlohmann::json found = nlohmann::json::array();
   for (const auto& reference : references) {
-    auto node = client->get("/v1/nodes/" + pathSegment(reference));
+    auto node = client->get("/v1/nodes/" + api::percentEncode(reference));
     if (!node) {
       return std::unexpected(node.error());
     }

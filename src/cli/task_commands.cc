@@ -3,6 +3,7 @@
 #include <thread>
 #include <vector>
 
+#include "api/percent_encoding.h"
 #include "api/task_io.h"
 #include "api/types.h"
 #include "cli/cli_context.h"
@@ -169,7 +170,7 @@ void addTaskCommands(CLI::App& app, CliContext& context) {
       // Wait as long as the command may run, plus time for the daemon to answer.
       auto wait = request.timeout.count() > 0 ? request.timeout + std::chrono::seconds(30)
                                               : api::kNoTimeout;
-      auto answer = client->send("POST", "/v1/tasks/" + pathSegment(exec->task) + "/exec",
+      auto answer = client->send("POST", "/v1/tasks/" + api::percentEncode(exec->task) + "/exec",
                                  api::encodeExecRequest(request), wait);
       if (!answer) {
         return std::unexpected(answer.error());
@@ -196,7 +197,7 @@ void addTaskCommands(CLI::App& app, CliContext& context) {
       if (!client) {
         return std::unexpected(client.error());
       }
-      auto answer = client->send("GET", "/v1/tasks/" + pathSegment(*logsTask) + "/logs", "");
+      auto answer = client->send("GET", "/v1/tasks/" + api::percentEncode(*logsTask) + "/logs", "");
       if (!answer) {
         return std::unexpected(answer.error());
       }
@@ -226,7 +227,7 @@ void addTaskCommands(CLI::App& app, CliContext& context) {
       }
       std::vector<std::string> failures;
       for (const auto& task : remove->tasks) {
-        auto removed = client->del("/v1/tasks/" + pathSegment(task) +
+        auto removed = client->del("/v1/tasks/" + api::percentEncode(task) +
                                    (remove->force ? "?force=true" : ""));
         if (!removed) {
           failures.push_back(removed.error().message);

@@ -16,6 +16,7 @@
 #include "api/api_error.h"
 #include "api/cluster_protocol.h"
 #include "api/http_client.h"
+#include "api/percent_encoding.h"
 #include "api/task_io.h"
 #include "common/host_addresses.h"
 #include "common/ip.h"
@@ -69,20 +70,6 @@ Result<std::string> managerEndpoint(const std::string& remote, std::uint16_t def
                   remote);
   }
   return host + ":" + port;
-}
-
-// Percent-encodes a query name or value for the forwarded URL (a request may carry any
-// bytes there; libcurl refuses a URL with spaces or control characters).
-std::string queryEscape(const std::string& text) {
-  std::string escaped;
-  for (unsigned char c : text) {
-    if (std::isalnum(c) != 0 || c == '-' || c == '_' || c == '.' || c == '~') {
-      escaped.push_back(static_cast<char>(c));
-    } else {
-      escaped += fmt::format("%{:02X}", c);
-    }
-  }
-  return escaped;
 }
 
 }  // namespace
@@ -653,7 +640,7 @@ api::HttpResponse Daemon::forwardToManager(const api::HttpRequest& request) {
   std::string path = request.path;
   char separator = '?';
   for (const auto& [name, value] : request.query) {
-    path += separator + queryEscape(name) + "=" + queryEscape(value);
+    path += separator + api::percentEncode(name) + "=" + api::percentEncode(value);
     separator = '&';
   }
   auto response = (*client)->request(request.method, path, request.body,

@@ -36,6 +36,7 @@ Status ManagerRole::serve(
   registerForwarded(clusterServer_, [this](const api::HttpRequest& request) {
     return clusterApi_->rejectUnauthenticated(request);
   });
+  clusterServer_.setLimits({api::kMaxRequestBody, api::kMaxClusterConnections});
   auto bound = clusterServer_.listenTcp(listenAddress, port);
   if (!bound) {
     return std::unexpected(bound.error().withContext("listen for cluster members"));

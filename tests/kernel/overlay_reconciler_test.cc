@@ -9,28 +9,16 @@
 
 #include "dataplane/linux/netns.h"
 #include "support/ip_helpers.h"
+#include "support/overlay_fixtures.h"
 #include "support/process.h"
 
 namespace overmesh::dataplane::kernel {
 namespace {
 
+using ::overmesh::testing::networkPlan;
+using ::overmesh::testing::remoteEndpoint;
+
 using ::overmesh::testing::ip;
-
-RemoteEndpoint remote(std::string_view address, std::string_view vtep) {
-  return {ip(address), macForIp(ip(address)), ip(vtep)};
-}
-
-NetworkPlan planWith(std::vector<RemoteEndpoint> remotes) {
-  NetworkPlan plan;
-  plan.networkId = "n1";
-  plan.networkName = "chaos_net";
-  plan.vni = 4096;
-  plan.bridge = bridgeName(4096);
-  plan.vxlan = vxlanName(4096);
-  plan.mtu = 1450;
-  plan.remotes = std::move(remotes);
-  return plan;
-}
 
 const Ipv4Address kLocal = ip("198.18.0.1");
 
@@ -69,7 +57,7 @@ class OverlayReconcilerTest : public ::testing::Test {
 };
 
 TEST_F(OverlayReconcilerTest, ConvergesAndASecondPassChangesNothing) {
-  auto plan = planWith({remote("10.0.15.3", "198.18.0.2"), remote("10.0.15.4", "198.18.0.3")});
+  auto plan = networkPlan({remoteEndpoint("10.0.15.3", "198.18.0.2"), remoteEndpoint("10.0.15.4", "198.18.0.3")});
   auto first = apply({plan});
   EXPECT_EQ(first.devicesCreated, 2);
   EXPECT_EQ(first.entriesAdded, 4);
@@ -88,10 +76,10 @@ TEST_F(OverlayReconcilerTest, ConvergesAndASecondPassChangesNothing) {
 }
 
 TEST_F(OverlayReconcilerTest, RemovesAGoneEndpointsEntriesThenTheDevices) {
-  auto gone = remote("10.0.15.4", "198.18.0.3");
-  apply({planWith({remote("10.0.15.3", "198.18.0.2"), gone})});
+  auto gone = remoteEndpoint("10.0.15.4", "198.18.0.3");
+  apply({networkPlan({remoteEndpoint("10.0.15.3", "198.18.0.2"), gone})});
 
-  auto fewer = apply({planWith({remote("10.0.15.3", "198.18.0.2")})});
+  auto fewer = apply({networkPlan({remoteEndpoint("10.0.15.3", "198.18.0.2")})});
   EXPECT_EQ(fewer.entriesRemoved, 2);
   EXPECT_EQ(fewer.entriesAdded, 0);
   auto fdb = host_->listFdbEntries(vxlanName(4096));
@@ -107,7 +95,7 @@ TEST_F(OverlayReconcilerTest, RemovesAGoneEndpointsEntriesThenTheDevices) {
 TEST_F(OverlayReconcilerTest, ReplacesAVxlanDeviceWithOtherParametersAndRepairsADownBridge) {
   ASSERT_TRUE(host_->createVxlan(vxlanName(4096), 999, kLocal, 4789, 1450));
   ASSERT_TRUE(host_->createBridge(bridgeName(4096), 1450));
-  auto plan = planWith({remote("10.0.15.3", "198.18.0.2")});
+  auto plan = networkPlan({remoteEndpoint("10.0.15.3", "198.18.0.2")});
   auto report = apply({plan});
   EXPECT_EQ(report.devicesRemoved, 1);
   EXPECT_EQ(report.devicesCreated, 1);

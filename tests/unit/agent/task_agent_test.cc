@@ -10,34 +10,19 @@
 #include "state/keys.h"
 #include "support/fake_kernel.h"
 #include "support/fake_runtime.h"
+#include "support/overlay_fixtures.h"
 
 namespace overmesh::agent {
 namespace {
+
+using ::overmesh::testing::overlayNetwork;
+using ::overmesh::testing::readyNode;
 
 using overmesh::testing::FakeNodeKernel;
 using overmesh::testing::FakeTaskRuntime;
 
 constexpr const char* kSelf = "node-a";
 constexpr const char* kVxlan = "omvx4096";
-
-api::Network network() {
-  api::Network n;
-  n.id = "n1";
-  n.name = "chaos_net";
-  n.vni = 4096;
-  n.subnet = "10.0.15.0/24";
-  n.gateway = "10.0.15.1";
-  return n;
-}
-
-api::Node node(std::string id, std::string address) {
-  api::Node n;
-  n.id = std::move(id);
-  n.hostname = n.id;
-  n.address = std::move(address);
-  n.state = "ready";
-  return n;
-}
 
 api::Task task(std::string id, std::string nodeId, std::string address,
                std::string state = "pending") {
@@ -69,10 +54,10 @@ class TaskAgentTest : public ::testing::Test {
     auto put = [&](std::string key, const nlohmann::json& value) {
       kvs.push_back({std::move(key), value.dump(), revision_, revision_, 1, 0});
     };
-    put(state::keys::network("n1"), network());
-    put(state::keys::node("node-a"), node("node-a", "198.18.0.1"));
-    put(state::keys::node("node-b"), node("node-b", "198.18.0.2"));
-    put(state::keys::node("node-c"), node("node-c", "198.18.0.3"));
+    put(state::keys::network("n1"), overlayNetwork());
+    put(state::keys::node("node-a"), readyNode("node-a", "198.18.0.1"));
+    put(state::keys::node("node-b"), readyNode("node-b", "198.18.0.2"));
+    put(state::keys::node("node-c"), readyNode("node-c", "198.18.0.3"));
     for (const auto& t : tasks) {
       put(state::keys::task(t.id), t);
     }

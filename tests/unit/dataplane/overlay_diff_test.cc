@@ -2,30 +2,17 @@
 
 #include <gtest/gtest.h>
 
+#include "support/overlay_fixtures.h"
 namespace overmesh::dataplane {
 namespace {
 
+using ::overmesh::testing::ip;
+using ::overmesh::testing::networkPlan;
+using ::overmesh::testing::remoteEndpoint;
+
 using Action = LinkChange::Action;
 
-Ipv4Address ip(const char* text) { return *Ipv4Address::parse(text); }
-
-RemoteEndpoint remote(const char* address, const char* vtep) {
-  return {ip(address), macForIp(ip(address)), ip(vtep)};
-}
-
 const Ipv4Address kLocal = ip("198.18.0.1");
-
-NetworkPlan planWith(std::vector<RemoteEndpoint> remotes) {
-  NetworkPlan plan;
-  plan.networkId = "n1";
-  plan.networkName = "chaos_net";
-  plan.vni = 4096;
-  plan.bridge = bridgeName(4096);
-  plan.vxlan = vxlanName(4096);
-  plan.mtu = 1450;
-  plan.remotes = std::move(remotes);
-  return plan;
-}
 
 // The kernel as a previous pass left it for `plan`: devices right, entries exactly the
 // plan's remotes.
@@ -43,7 +30,7 @@ ObservedNetwork convergedFor(const NetworkPlan& plan) {
 }
 
 TEST(OverlayDiffTest, AFreshNodeCreatesBothDevicesAndEveryEntry) {
-  auto plan = planWith({remote("10.0.15.3", "198.18.0.2"), remote("10.0.15.4", "198.18.0.3")});
+  auto plan = networkPlan({remoteEndpoint("10.0.15.3", "198.18.0.2"), remoteEndpoint("10.0.15.4", "198.18.0.3")});
   auto changes = diffNetwork(plan, ObservedNetwork{}, kLocal);
   std::vector<LinkChange> expected = {
       {Action::CreateBridge, "ombr4096"}, {Action::SetUp, "ombr4096"},
@@ -56,27 +43,27 @@ TEST(OverlayDiffTest, AFreshNodeCreatesBothDevicesAndEveryEntry) {
 }
 
 TEST(OverlayDiffTest, AConvergedNetworkNeedsNoChange) {
-  auto plan = planWith({remote("10.0.15.3", "198.18.0.2"), remote("10.0.15.4", "198.18.0.3")});
+  auto plan = networkPlan({remoteEndpoint("10.0.15.3", "198.18.0.2"), remoteEndpoint("10.0.15.4", "198.18.0.3")});
   auto changes = diffNetwork(plan, convergedFor(plan), kLocal);
   EXPECT_TRUE(changes.empty());
 }
 
 TEST(OverlayDiffTest, ANewRemoteEndpointAddsOnlyItsEntries) {
-  auto before = planWith({remote("10.0.15.3", "198.18.0.2")});
-  auto after = planWith({remote("10.0.15.3", "198.18.0.2"), remote("10.0.15.9", "198.18.0.3")});
+  auto before = networkPlan({remoteEndpoint("10.0.15.3", "198.18.0.2")});
+  auto after = networkPlan({remoteEndpoint("10.0.15.3", "198.18.0.2"), remoteEndpoint("10.0.15.9", "198.18.0.3")});
   auto changes = diffNetwork(after, convergedFor(before), kLocal);
   EXPECT_TRUE(changes.links.empty());
   EXPECT_EQ(changes.peers.removals(), 0u);
-  auto added = remote("10.0.15.9", "198.18.0.3");
+  auto added = remoteEndpoint("10.0.15.9", "198.18.0.3");
   EXPECT_EQ(changes.peers.fdbToAdd, (std::vector<kernel::FdbEntry>{{added.mac, added.vtep}}));
   EXPECT_EQ(changes.peers.neighboursToAdd,
             (std::vector<kernel::NeighbourEntry>{{added.address, added.mac, true}}));
 }
 
 TEST(OverlayDiffTest, ARemovedRemoteEndpointLosesItsEntries) {
-  auto gone = remote("10.0.15.9", "198.18.0.3");
-  auto before = planWith({remote("10.0.15.3", "198.18.0.2"), gone});
-  auto after = planWith({remote("10.0.15.3", "198.18.0.2")});
+  auto gone = remoteEndpoint("10.0.15.9", "198.18.0.3");
+  auto before = networkPlan({remoteEndpoint("10.0.15.3", "198.18.0.2"), gone});
+  auto after = networkPlan({remoteEndpoint("10.0.15.3", "198.18.0.2")});
   auto changes = diffNetwork(after, convergedFor(before), kLocal);
   EXPECT_TRUE(changes.links.empty());
   EXPECT_EQ(changes.peers.additions(), 0u);
@@ -86,7 +73,7 @@ TEST(OverlayDiffTest, ARemovedRemoteEndpointLosesItsEntries) {
 }
 
 TEST(OverlayDiffTest, AStaleLearnedEntryIsRemovedAndLiveOnesKept) {
-  auto plan = planWith({remote("10.0.15.3", "198.18.0.2")});
+  auto plan = networkPlan({remoteEndpoint("10.0.15.3", "198.18.0.2")});
   auto observed = convergedFor(plan);
   MacAddress stale = macForIp(ip("10.0.15.77"));
   observed.learned.push_back(stale);
@@ -98,8 +85,8 @@ TEST(OverlayDiffTest, AStaleLearnedEntryIsRemovedAndLiveOnesKept) {
 }
 
 TEST(OverlayDiffTest, AnEndpointThatMovedNodesGetsItsFdbEntryRepointed) {
-  auto before = planWith({remote("10.0.15.3", "198.18.0.2")});
-  auto after = planWith({remote("10.0.15.3", "198.18.0.3")});
+  auto before = networkPlan({remoteEndpoint("10.0.15.3", "198.18.0.2")});
+  auto after = networkPlan({remoteEndpoint("10.0.15.3", "198.18.0.3")});
   auto changes = diffNetwork(after, convergedFor(before), kLocal);
   auto moved = after.remotes.front();
   EXPECT_EQ(changes.peers.fdbToRemove,
@@ -111,14 +98,14 @@ TEST(OverlayDiffTest, AnEndpointThatMovedNodesGetsItsFdbEntryRepointed) {
 }
 
 TEST(OverlayDiffTest, LearntNeighboursAreLeftToAgeOut) {
-  auto plan = planWith({});
+  auto plan = networkPlan({});
   auto observed = convergedFor(plan);
   observed.neighbours.push_back({ip("10.0.15.50"), macForIp(ip("10.0.15.50")), false});
   EXPECT_TRUE(diffNetwork(plan, observed, kLocal).empty());
 }
 
 TEST(OverlayDiffTest, AVxlanDeviceWithOtherParametersIsReplacedAndRefilled) {
-  auto plan = planWith({remote("10.0.15.3", "198.18.0.2")});
+  auto plan = networkPlan({remoteEndpoint("10.0.15.3", "198.18.0.2")});
   auto observed = convergedFor(plan);
   observed.vxlanParameters->vni = 4097;
   observed.vxlanParameters->learning = true;
@@ -134,7 +121,7 @@ TEST(OverlayDiffTest, AVxlanDeviceWithOtherParametersIsReplacedAndRefilled) {
 }
 
 TEST(OverlayDiffTest, ADeviceOfThatNameThatIsNotVxlanIsReplaced) {
-  auto plan = planWith({});
+  auto plan = networkPlan({});
   auto observed = convergedFor(plan);
   observed.vxlanParameters.reset();
   auto changes = diffNetwork(plan, observed, kLocal);
@@ -143,7 +130,7 @@ TEST(OverlayDiffTest, ADeviceOfThatNameThatIsNotVxlanIsReplaced) {
 }
 
 TEST(OverlayDiffTest, WrongMtuDownDevicesAndALostMasterAreRepaired) {
-  auto plan = planWith({});
+  auto plan = networkPlan({});
   auto observed = convergedFor(plan);
   observed.bridge->mtu = 1500;
   observed.bridge->up = false;
@@ -158,7 +145,7 @@ TEST(OverlayDiffTest, WrongMtuDownDevicesAndALostMasterAreRepaired) {
 }
 
 TEST(OverlayDiffTest, StaleDevicesAreOursThatNoPlanWants) {
-  auto plan = planWith({});
+  auto plan = networkPlan({});
   std::vector<kernel::LinkInfo> links = {
       {"lo", 1, "", 65536, true, 0, {}},          {"eth0", 2, "", 1500, true, 0, {}},
       {"ombr4096", 3, "bridge", 1450, true, 0, {}}, {"omvx4096", 4, "vxlan", 1450, true, 3, {}},

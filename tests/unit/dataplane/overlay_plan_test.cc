@@ -2,28 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include "support/overlay_fixtures.h"
+
 namespace overmesh::dataplane {
 namespace {
 
-api::Network network(std::string id, std::string name, std::uint32_t vni, bool internal = false) {
-  api::Network n;
-  n.id = std::move(id);
-  n.name = std::move(name);
-  n.vni = vni;
-  n.subnet = "10.0.15.0/24";
-  n.gateway = "10.0.15.1";
-  n.internal = internal;
-  return n;
-}
-
-api::Node node(std::string id, std::string address) {
-  api::Node n;
-  n.id = std::move(id);
-  n.hostname = n.id;
-  n.address = std::move(address);
-  n.state = "ready";
-  return n;
-}
+using ::overmesh::testing::overlayNetwork;
+using ::overmesh::testing::readyNode;
 
 api::Task task(std::string id, std::string nodeId,
                std::vector<std::pair<std::string, std::string>> attachments) {
@@ -41,11 +26,11 @@ api::Task task(std::string id, std::string nodeId,
 
 class OverlayPlanTest : public ::testing::Test {
  protected:
-  std::vector<api::Network> networks_ = {network("n1", "chaos_net", 4096),
-                                         network("n2", "other", 4097),
-                                         network("n3", "private", 4098, true)};
-  std::vector<api::Node> nodes_ = {node("a", "198.18.0.1"), node("b", "198.18.0.2"),
-                                   node("c", "198.18.0.3")};
+  std::vector<api::Network> networks_ = {overlayNetwork("n1", "chaos_net", 4096),
+                                         overlayNetwork("n2", "other", 4097),
+                                         overlayNetwork("n3", "private", 4098, true)};
+  std::vector<api::Node> nodes_ = {readyNode("a", "198.18.0.1"), readyNode("b", "198.18.0.2"),
+                                   readyNode("c", "198.18.0.3")};
   Ipv4Address selfAddress_ = *Ipv4Address::parse("198.18.0.1");
 };
 

@@ -12,6 +12,8 @@
 #include <string_view>
 #include <vector>
 
+#include "support/ip_helpers.h"
+
 namespace overmesh::ipam {
 namespace {
 
@@ -24,11 +26,7 @@ Ipv4Address addr(std::string_view text) {
   return address.value_or(Ipv4Address());
 }
 
-Ipv4Prefix prefix(std::string_view text) {
-  auto parsed = Ipv4Prefix::parse(text);
-  EXPECT_TRUE(parsed.has_value()) << text;
-  return parsed.value_or(Ipv4Prefix());
-}
+using ::overmesh::testing::prefix;
 
 PoolConfig pools(std::vector<std::string_view> texts, int subnetLength) {
   PoolConfig config;

@@ -11,19 +11,16 @@
 #include <vector>
 
 #include "ipam/ipam.h"
+#include "support/ip_helpers.h"
 
 namespace overmesh::ipam {
 namespace {
 
 using ::testing::HasSubstr;
 
-Ipv4Prefix prefix(std::string_view text) {
-  auto parsed = Ipv4Prefix::parse(text);
-  EXPECT_TRUE(parsed.has_value()) << text;
-  return parsed.value_or(Ipv4Prefix());
-}
+using ::overmesh::testing::prefix;
 
-NetworkRequest request(std::string subnet) { return NetworkRequest{"net", subnet, std::nullopt}; }
+NetworkRequest requestFor(std::string subnet) { return NetworkRequest{"net", subnet, std::nullopt}; }
 
 AvoidedRange hostNetwork(std::string_view text, std::string description) {
   return AvoidedRange{prefix(text), std::move(description), true};
@@ -37,7 +34,7 @@ struct ReservedCase {
 class ReservedSubnetTest : public ::testing::TestWithParam<ReservedCase> {};
 
 TEST_P(ReservedSubnetTest, IsRefusedNamingTheRangeWithAnExample) {
-  auto allocation = allocateNetwork(request(std::string(GetParam().subnet)), {},
+  auto allocation = allocateNetwork(requestFor(std::string(GetParam().subnet)), {},
                                     PoolConfig::defaults());
   ASSERT_FALSE(allocation.has_value());
   EXPECT_EQ(allocation.error().kind, ErrorKind::InvalidArgument);
@@ -75,7 +72,7 @@ INSTANTIATE_TEST_SUITE_P(
 TEST(ReservedSubnetTest, NeighboursOfTheReservedRangesAreAccepted) {
   for (std::string subnet : {"1.0.0.0/24", "126.255.255.0/24", "128.0.0.0/24",
                              "169.253.255.0/24", "169.255.0.0/24", "223.255.255.0/24"}) {
-    auto allocation = allocateNetwork(request(subnet), {}, PoolConfig::defaults());
+    auto allocation = allocateNetwork(requestFor(subnet), {}, PoolConfig::defaults());
     EXPECT_TRUE(allocation.has_value()) << subnet << ": " << allocation.error().message;
   }
 }
@@ -83,22 +80,22 @@ TEST(ReservedSubnetTest, NeighboursOfTheReservedRangesAreAccepted) {
 TEST(HostNetworkTest, SubnetOnAnUnderlayIsAConflictNamingTheNodes) {
   std::vector<AvoidedRange> hosts = {
       hostNetwork("198.18.0.0/24", "the underlay network 198.18.0.0/24 of nodes h1, h2")};
-  auto inside = allocateNetwork(request("198.18.0.0/24"), {}, PoolConfig::defaults(), hosts);
+  auto inside = allocateNetwork(requestFor("198.18.0.0/24"), {}, PoolConfig::defaults(), hosts);
   ASSERT_FALSE(inside.has_value());
   EXPECT_EQ(inside.error().kind, ErrorKind::Conflict);
   EXPECT_EQ(inside.error().message,
             "subnet 198.18.0.0/24 is in the underlay network 198.18.0.0/24 of nodes h1, h2; "
             "choose a subnet outside it, e.g. 10.0.0.0/24");
-  auto around = allocateNetwork(request("198.16.0.0/12"), {}, PoolConfig::defaults(), hosts);
+  auto around = allocateNetwork(requestFor("198.16.0.0/12"), {}, PoolConfig::defaults(), hosts);
   ASSERT_FALSE(around.has_value());
   EXPECT_THAT(around.error().message,
               HasSubstr("subnet 198.16.0.0/12 overlaps the underlay network 198.18.0.0/24"));
-  EXPECT_TRUE(allocateNetwork(request("198.18.1.0/24"), {}, PoolConfig::defaults(), hosts));
+  EXPECT_TRUE(allocateNetwork(requestFor("198.18.1.0/24"), {}, PoolConfig::defaults(), hosts));
 }
 
 TEST(HostNetworkTest, ExampleSkipsNetworksHostsAndReservedRanges) {
   std::vector<AvoidedRange> hosts = {hostNetwork("10.0.1.0/24", "the underlay network")};
-  auto refused = allocateNetwork(request("127.0.0.0/24"), {{"a", prefix("10.0.0.0/24"), 4096}},
+  auto refused = allocateNetwork(requestFor("127.0.0.0/24"), {{"a", prefix("10.0.0.0/24"), 4096}},
                                  PoolConfig::defaults(), hosts);
   ASSERT_FALSE(refused.has_value());
   EXPECT_THAT(refused.error().message, HasSubstr("e.g. 10.0.2.0/24"));
