@@ -98,6 +98,21 @@ void ProcessRuntime::reapShims() {
   }
 }
 
+namespace {
+
+// Removes what a start that failed had written. The start's own error is what the caller
+// reports; a directory that cannot be removed is logged (list() skips a directory
+// without spec.json, so a leftover one is harmless but worth knowing about).
+void discardTaskDir(const TaskPaths& paths) {
+  std::error_code error;
+  std::filesystem::remove_all(paths.dir, error);
+  if (error) {
+    spdlog::warn("failed start: cannot remove {}: {}", paths.dir, error.message());
+  }
+}
+
+}  // namespace
+
 Result<TaskStatus> ProcessRuntime::start(const TaskSpec& spec) {
   if (auto valid = validateTaskSpec(spec); !valid) {
     return std::unexpected(valid.error());
@@ -123,7 +138,7 @@ Result<TaskStatus> ProcessRuntime::start(const TaskSpec& spec) {
         std::pair{paths.resolvConf(), spec.resolvConf},
         std::pair{paths.spec(), encodeTaskSpec(spec)}}) {
     if (auto written = writeFileAtomically(path, content); !written) {
-      std::filesystem::remove_all(paths.dir, error);
+      discardTaskDir(paths);
       return std::unexpected(written.error().withContext(context));
     }
   }
@@ -131,7 +146,7 @@ Result<TaskStatus> ProcessRuntime::start(const TaskSpec& spec) {
   UniqueFd report;
   auto shim = spawnShim(paths, report);
   if (!shim) {
-    std::filesystem::remove_all(paths.dir, error);
+    discardTaskDir(paths);
     return std::unexpected(shim.error().withContext(context));
   }
   auto pid = awaitReport(report.get(), *shim, paths);
@@ -250,11 +265,7 @@ void ProcessRuntime::abandonStart(const TaskPaths& paths, pid_t shim) {
       waitForChild(shim);
     }
   }
-  std::error_code error;
-  std::filesystem::remove_all(paths.dir, error);
-  if (error) {
-    spdlog::warn("failed start: cannot remove {}: {}", paths.dir, error.message());
-  }
+  discardTaskDir(paths);
 }
 
 Result<TaskStatus> ProcessRuntime::status(const std::string& taskId) {
