@@ -246,6 +246,11 @@ void TaskAgent::reconcile() {
     spdlog::info("overlay: devices +{} -{}, peer entries +{} -{}", overlay.devicesCreated,
                  overlay.devicesRemoved, overlay.entriesAdded, overlay.entriesRemoved);
   }
+  if (overlay.kernelUnavailable) {
+    // Starting a task now would fail its wiring and report it failed for good; the next
+    // pass (a few seconds away) tries again.
+    return;
+  }
 
   std::set<std::string> wanted;
   for (const auto& sandbox : plan.sandboxes) {

@@ -426,8 +426,10 @@ Result<std::uint16_t> HttpServer::listenTcp(const std::string& address, std::uin
 Status HttpServer::startDaemon(int listenFd, bool isUnix) {
   auto listener = std::make_unique<Listener>();
   listener->server = this;
+  // poll(), not select(): with select() libmicrohttpd drops every connection whose
+  // descriptor is 1024 or above, and all listeners of the daemon share one fd space.
   unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
-                       MHD_USE_ERROR_LOG | MHD_USE_ITC;
+                       MHD_USE_POLL | MHD_USE_ERROR_LOG | MHD_USE_ITC;
   // Beyond maxConnections requests get a 503 from serveRequest; beyond the slack, MHD
   // closes new connections itself so that a flood cannot make a thread each.
   unsigned int hardLimit = limits_.maxConnections + kConnectionSlack;

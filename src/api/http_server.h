@@ -45,9 +45,9 @@ inline constexpr unsigned int kMaxConnections = 256;
 // Connections beyond the limit that still get their 503; past that MHD closes them.
 inline constexpr unsigned int kConnectionSlack = 64;
 // The manager's cluster listener holds every worker's watch and heartbeat connections, so
-// it gets more: up to about 440 nodes. Thread-per-connection and select() (fds must stay
-// below FD_SETSIZE, 1024, with the slack and the daemon's own fds) cap it here; an
-// event-driven server lifts this (see the control-plane scale issue).
+// it gets more: up to about 440 nodes. Each connection is a thread (libmicrohttpd's
+// thread-per-connection mode), which is what caps it; an event-driven server lifts this
+// (see the control-plane scale issue).
 inline constexpr unsigned int kMaxClusterConnections = 880;
 
 struct HttpServerLimits {

@@ -75,6 +75,12 @@ std::unique_ptr<AgentRole> AgentRole::forManager(store::Store& store, agent::Tas
 
 AgentRole::~AgentRole() { stop(); }
 
+void AgentRole::cancelExecs() {
+  if (runtime_) {
+    runtime_->cancelExecs();
+  }
+}
+
 void AgentRole::requestStop() {
   if (heartbeat_) {
     heartbeat_->requestStop();

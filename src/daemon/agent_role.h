@@ -30,6 +30,9 @@ class AgentRole {
                                                agent::StatusReporter reporter);
   ~AgentRole();
 
+  // Ends the execs in progress on this node's tasks and refuses new ones (see
+  // TaskRuntime::cancelExecs): before the servers that run them are stopped.
+  void cancelExecs();
   // Asks the agent's threads to finish; stop() waits for them.
   void requestStop();
   void stop();

@@ -223,6 +223,11 @@ void Daemon::installRoles(Roles roles) {
 }
 
 void Daemon::shutDown(Roles roles) {
+  // An exec may have no time limit: end the running ones first, or stopping the node
+  // API below would wait for them (and a leave would never finish).
+  if (roles.agent) {
+    roles.agent->cancelExecs();
+  }
   if (roles.nodeServer) {
     roles.nodeServer->stop();
   }
@@ -257,6 +262,13 @@ void Daemon::stop() {
     return;
   }
   stopped_ = true;
+  // localServer_.stop() waits for every request in progress: end the execs first (local
+  // ones through the runtime, forwarded ones by cutting their call to the task's node),
+  // since an exec may have no time limit.
+  stopping_ = true;
+  if (auto agent = currentAgent()) {
+    agent->cancelExecs();
+  }
   localServer_.stop();
   stopRoles();
   if (lockFd_ >= 0) {
@@ -508,9 +520,12 @@ Status Daemon::swarmJoin(const SwarmJoinRequest& request) {
   }
   NodeState state;
   auto read = decodeFields(response->body, "join answer", [&state](const nlohmann::json& json) {
-    nlohmann::json node;
-    requireField(json, "node", node);
-    requireField(node, "id", state.nodeId);
+    // Read in place: copying a hostile, deeply nested "node" value would recurse.
+    auto node = json.find("node");
+    if (node == json.end() || !node->is_object()) {
+      throw JsonFieldError("field \"node\" is missing or not an object");
+    }
+    requireField(*node, "id", state.nodeId);
     requireField(json, "clusterId", state.clusterId);
     requireField(json, "nodeSecret", state.nodeSecret);
     requireField(json, "memberSecret", state.memberSecret);
@@ -825,15 +840,16 @@ namespace {
 constexpr std::chrono::milliseconds kExecWithoutLimit{10LL * 365 * 24 * 3600 * 1000};
 
 // Calls another node's node API with the members' secret; returns the answer's body.
-// timeout 0 = no limit.
+// timeout 0 = no limit; the call is cut short once `*cancel` is true (the daemon stops).
 Result<std::string> callNode(const std::string& address, std::uint16_t port,
                              const std::string& secret, const std::string& method,
                              const std::string& path, const std::string& body,
-                             std::chrono::milliseconds timeout) {
+                             std::chrono::milliseconds timeout, const std::atomic<bool>* cancel) {
   auto client = api::HttpClient::create(fmt::format("tcp://{}:{}", address, port));
   if (!client) {
     return std::unexpected(client.error());
   }
+  (*client)->setCancelFlag(cancel);
   auto response = (*client)->request(method, path, body, timeout,
                                      {{api::kMemberSecretHeader, secret}});
   if (!response) {
@@ -888,7 +904,8 @@ Result<runtime::ExecResult> Daemon::execTask(const std::string& reference,
   auto answer = callNode(where->nodeAddress, options_.nodePort, where->memberSecret, "POST",
                          "/v1/tasks/" + where->task.id + "/exec", body,
                          timeout.count() > 0 ? timeout + std::chrono::seconds(10)
-                                             : api::kNoTimeout);
+                                             : api::kNoTimeout,
+                         &stopping_);
   if (!answer) {
     return std::unexpected(answer.error());
   }
@@ -910,7 +927,8 @@ Result<std::string> Daemon::taskLogs(const std::string& reference) {
     return localTaskLogs(where->task.id);
   }
   auto answer = callNode(where->nodeAddress, options_.nodePort, where->memberSecret, "GET",
-                         "/v1/tasks/" + where->task.id + "/logs", "", std::chrono::seconds(30));
+                         "/v1/tasks/" + where->task.id + "/logs", "", std::chrono::seconds(30),
+                         &stopping_);
   if (!answer) {
     return std::unexpected(answer.error());
   }

@@ -15,6 +15,7 @@
 // network call, runs while it is held exclusively). membershipChanging_ keeps init, join
 // and leave apart for their whole run.
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -165,6 +166,9 @@ class Daemon {
   // holding roleMutex_ (the join's call to the manager), so this keeps them apart.
   bool membershipChanging_ = false;  // guarded by roleMutex_
   bool stopped_ = false;
+  // Set when stop() begins: forwarded exec and logs calls watch it (HttpClient's cancel
+  // flag) so that stopping never waits for a command on another node.
+  std::atomic<bool> stopping_{false};
 };
 
 }  // namespace overmesh::daemon

@@ -80,6 +80,9 @@ struct OverlayApplyReport {
   int entriesAdded = 0;
   int entriesRemoved = 0;
   std::vector<std::string> problems;  // per-network failures; other networks still applied
+  // The kernel could not be asked at all (no netlink socket): nothing was applied, and the
+  // agent should not start tasks on this pass (their wiring would fail the same way).
+  bool kernelUnavailable = false;
 
   int mutations() const { return devicesCreated + devicesRemoved + entriesAdded + entriesRemoved; }
 };

@@ -65,7 +65,24 @@ void waitForChild(pid_t pid, int* status = nullptr) {
 }  // namespace
 
 ProcessRuntime::ProcessRuntime(std::string stateDir, std::string shimPath)
-    : stateDir_(std::move(stateDir)), shimPath_(std::move(shimPath)) {}
+    : stateDir_(std::move(stateDir)), shimPath_(std::move(shimPath)) {
+  int ends[2] = {-1, -1};
+  if (pipe2(ends, O_CLOEXEC) != 0) {
+    spdlog::error("exec cancellation unavailable (pipe: {}): an exec without a time limit "
+                  "will hold up a daemon stop until it ends",
+                  errnoText(errno));
+    return;
+  }
+  cancelRead_ = dataplane::kernel::UniqueFd(ends[0]);
+  cancelWrite_ = dataplane::kernel::UniqueFd(ends[1]);
+}
+
+void ProcessRuntime::cancelExecs() {
+  std::call_once(cancelled_, [this] {
+    // Closing the write end makes the read end readable (EOF) for every exec, now and later.
+    cancelWrite_.reset();
+  });
+}
 
 ProcessRuntime::~ProcessRuntime() { reapShims(); }
 
@@ -412,7 +429,7 @@ Result<ExecResult> ProcessRuntime::exec(const std::string& taskId,
   if (!spec) {
     return std::unexpected(spec.error().withContext(context));
   }
-  auto result = execInNamespaces(*task, argv, taskEnvironment(*spec), timeout);
+  auto result = execInNamespaces(*task, argv, taskEnvironment(*spec), timeout, cancelRead_.get());
   if (!result) {
     return std::unexpected(result.error().withContext(context));
   }

@@ -48,6 +48,7 @@ class ProcessRuntime final : public TaskRuntime {
   Status remove(const std::string& taskId) override;
   Result<ExecResult> exec(const std::string& taskId, const std::vector<std::string>& argv,
                           std::chrono::milliseconds timeout) override;
+  void cancelExecs() override;
   Result<std::string> logs(const std::string& taskId, std::size_t maxBytes) override;
   Result<std::vector<std::string>> list() override;
 
@@ -76,6 +77,12 @@ class ProcessRuntime final : public TaskRuntime {
   std::string shimPath_;
   std::mutex mutex_;
   std::set<pid_t> shims_;  // guarded by mutex_: forked by us, not yet reaped
+  // A pipe that becomes readable, for good, once cancelExecs() is called: every exec
+  // watches the read end. Invalid when the pipe could not be made (execs then cannot be
+  // cancelled; the constructor logs it).
+  dataplane::kernel::UniqueFd cancelRead_;
+  dataplane::kernel::UniqueFd cancelWrite_;
+  std::once_flag cancelled_;
 };
 
 }  // namespace overmesh::runtime

@@ -78,6 +78,11 @@ class TaskRuntime {
   virtual Result<ExecResult> exec(const std::string& taskId, const std::vector<std::string>& argv,
                                   std::chrono::milliseconds timeout) = 0;
 
+  // Ends every exec in progress (its command is killed and exec() fails with Unavailable)
+  // and makes later ones fail at once. The daemon calls it before it stops or leaves the
+  // swarm: an exec may have no time limit, and the API thread running it must return.
+  virtual void cancelExecs() = 0;
+
   // The last `maxBytes` of the task's stdout and stderr (interleaved as written).
   // NotFound when the task is unknown.
   virtual Result<std::string> logs(const std::string& taskId, std::size_t maxBytes) = 0;

@@ -39,7 +39,8 @@ enum class ExecStep : int {
   ChangeDirectory,
   Fork,
   Exec,
-  TimedOut,  // not a failure: the command was killed at the deadline
+  TimedOut,   // not a failure: the command was killed at the deadline
+  Cancelled,  // not a failure either: the daemon asked the command to stop (it is stopping)
 };
 
 struct NamespaceKind {
@@ -64,6 +65,9 @@ struct SupervisorPlan {
   int outFd = -1;
   int errFd = -1;
   int statusFd = -1;
+  // Read end of a pipe whose write end only the daemon holds: when it is closed (the
+  // daemon cancels the exec, or dies) the supervisor kills the command.
+  int stopFd = -1;
   timespec deadline{};  // CLOCK_MONOTONIC
   const char* file = nullptr;
   char* const* argv = nullptr;
@@ -83,22 +87,35 @@ int millisecondsUntil(const timespec& deadline) {
   return left > INT_MAX ? INT_MAX : static_cast<int>(left);
 }
 
-// Waits until `child` exits (without reaping it) or `deadline`; true when it exited.
-// Async-signal-safe.
-bool waitUntil(pid_t child, const timespec& deadline) {
+enum class WaitOutcome { Exited, DeadlinePassed, Stopped };
+
+// True when `stopFd` is readable or hung up: the daemon closed the pipe's write end.
+bool stopRequested(int stopFd) {
+  pollfd stop{stopFd, POLLIN, 0};
+  return poll(&stop, 1, 0) > 0 && (stop.revents & (POLLIN | POLLHUP | POLLERR)) != 0;
+}
+
+// Waits until `child` exits (without reaping it), `deadline` passes, or a stop is asked
+// for on `stopFd`. Async-signal-safe.
+WaitOutcome waitUntil(pid_t child, const timespec& deadline, int stopFd) {
   int pidfd = openPidfd(child);
   while (true) {
     int left = millisecondsUntil(deadline);
     if (pidfd >= 0) {
-      pollfd exited{pidfd, POLLIN, 0};
-      int ready = poll(&exited, 1, left);
+      std::array<pollfd, 2> watched{pollfd{pidfd, POLLIN, 0}, pollfd{stopFd, POLLIN, 0}};
+      int ready = poll(watched.data(), watched.size(), left);
+      if (ready > 0 && (watched[0].revents & POLLIN) != 0) {
+        return WaitOutcome::Exited;
+      }
       if (ready > 0) {
-        return true;
+        return WaitOutcome::Stopped;
       }
-      if (ready == 0) {
-        return false;
+      // poll() waits at most INT_MAX ms (about 24.8 days): only a deadline that has
+      // really passed ends the wait.
+      if (ready == 0 && millisecondsUntil(deadline) == 0) {
+        return WaitOutcome::DeadlinePassed;
       }
-      if (errno != EINTR) {
+      if (ready < 0 && errno != EINTR) {
         close(pidfd);
         pidfd = -1;  // fall back to polling below
       }
@@ -107,10 +124,13 @@ bool waitUntil(pid_t child, const timespec& deadline) {
     siginfo_t info{};
     if (waitid(P_PID, static_cast<id_t>(child), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
         info.si_pid == child) {
-      return true;
+      return WaitOutcome::Exited;
+    }
+    if (stopRequested(stopFd)) {
+      return WaitOutcome::Stopped;
     }
     if (left == 0) {
-      return false;
+      return WaitOutcome::DeadlinePassed;
     }
     timespec pause{0, 10 * 1000 * 1000};
     nanosleep(&pause, nullptr);
@@ -131,11 +151,12 @@ bool waitUntil(pid_t child, const timespec& deadline) {
       fail(kNamespaces[i].step, errno);
     }
   }
-  int fds[] = {plan.devNull, plan.outFd, plan.errFd, plan.statusFd};
-  if (!arrangeDescriptors(fds, 4)) {
+  int fds[] = {plan.devNull, plan.outFd, plan.errFd, plan.statusFd, plan.stopFd};
+  if (!arrangeDescriptors(fds, 5)) {
     fail(ExecStep::ArrangeDescriptors, errno);
   }
   statusFd = 3;
+  constexpr int kStopFd = 4;
   if (chdir("/") != 0) {
     fail(ExecStep::ChangeDirectory, errno);
   }
@@ -149,6 +170,7 @@ bool waitUntil(pid_t child, const timespec& deadline) {
     setpgid(0, 0);
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     fcntl(3, F_SETFD, FD_CLOEXEC);
+    fcntl(kStopFd, F_SETFD, FD_CLOEXEC);
     int error = execSearchingPath(plan.file, plan.argv, plan.envp, plan.path);
     reportChildFailure(3, static_cast<int>(ExecStep::Exec), error);
     _exit(127);
@@ -157,11 +179,14 @@ bool waitUntil(pid_t child, const timespec& deadline) {
   // Only the command holds the output pipes from here on.
   dup2(STDIN_FILENO, STDOUT_FILENO);
   dup2(STDIN_FILENO, STDERR_FILENO);
-  if (!waitUntil(child, plan.deadline)) {
+  WaitOutcome outcome = waitUntil(child, plan.deadline, kStopFd);
+  if (outcome != WaitOutcome::Exited) {
     // Unreaped, `child` cannot have been reused: the group and the pid are still its.
     kill(-child, SIGKILL);
     kill(child, SIGKILL);
-    reportChildFailure(statusFd, static_cast<int>(ExecStep::TimedOut), 0);
+    ExecStep why =
+        outcome == WaitOutcome::Stopped ? ExecStep::Cancelled : ExecStep::TimedOut;
+    reportChildFailure(statusFd, static_cast<int>(why), 0);
   }
   int status = 0;
   while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
@@ -224,13 +249,19 @@ Error describeFailure(const ChildFailure& failure, const std::string& command) {
 Result<ExecResult> execInNamespaces(const ProcessIdentity& process,
                                     const std::vector<std::string>& argv,
                                     const std::vector<std::string>& env,
-                                    std::chrono::milliseconds timeout) {
+                                    std::chrono::milliseconds timeout, int cancelFd) {
   if (argv.empty() || argv.front().empty()) {
     return makeError(ErrorKind::InvalidArgument, "no command given");
   }
   if (timeout.count() <= 0) {
     return errorf(ErrorKind::InvalidArgument, "the timeout must be positive, not {} ms",
                   timeout.count());
+  }
+  if (cancelFd >= 0 && stopRequested(cancelFd)) {
+    return errorf(ErrorKind::Unavailable,
+                  "\"{}\" was stopped before it started: overmeshd on the task's node is "
+                  "stopping or leaving the swarm",
+                  argv.front());
   }
   std::array<UniqueFd, kNamespaces.size()> namespaceFds;
   for (std::size_t i = 0; i < kNamespaces.size(); ++i) {
@@ -266,6 +297,10 @@ Result<ExecResult> execInNamespaces(const ProcessIdentity& process,
   if (!status) {
     return std::unexpected(status.error());
   }
+  auto stop = makePipe();
+  if (!stop) {
+    return std::unexpected(stop.error());
+  }
   for (int readEnd : {out->first.get(), err->first.get(), status->first.get()}) {
     fcntl(readEnd, F_SETFL, O_NONBLOCK);
   }
@@ -281,6 +316,7 @@ Result<ExecResult> execInNamespaces(const ProcessIdentity& process,
   plan.outFd = out->second.get();
   plan.errFd = err->second.get();
   plan.statusFd = status->second.get();
+  plan.stopFd = stop->first.get();
   clock_gettime(CLOCK_MONOTONIC, &plan.deadline);
   auto wholeSeconds = std::chrono::duration_cast<std::chrono::seconds>(timeout);
   plan.deadline.tv_sec += static_cast<time_t>(wholeSeconds.count());
@@ -304,6 +340,7 @@ Result<ExecResult> execInNamespaces(const ProcessIdentity& process,
   out->second.reset();
   err->second.reset();
   status->second.reset();
+  stop->first.reset();
 
   auto reap = [supervisor] {
     int waitStatus = 0;
@@ -326,11 +363,16 @@ Result<ExecResult> execInNamespaces(const ProcessIdentity& process,
   bool outOpen = true;
   bool errOpen = true;
   while (true) {
-    std::array<pollfd, 3> fds{};
+    std::array<pollfd, 4> fds{};
     fds[0] = pollfd{supervisorFd.get(), POLLIN, 0};
     nfds_t count = 1;
     int outIndex = -1;
     int errIndex = -1;
+    int cancelIndex = -1;
+    if (cancelFd >= 0 && stop->second.valid()) {
+      cancelIndex = static_cast<int>(count);
+      fds[count++] = pollfd{cancelFd, POLLIN, 0};
+    }
     if (outOpen) {
       outIndex = static_cast<int>(count);
       fds[count++] = pollfd{out->first.get(), POLLIN, 0};
@@ -364,6 +406,11 @@ Result<ExecResult> execInNamespaces(const ProcessIdentity& process,
     if (errIndex >= 0 && fds[static_cast<std::size_t>(errIndex)].revents != 0) {
       errOpen = drain(err->first.get(), result.err);
     }
+    if (cancelIndex >= 0 && fds[static_cast<std::size_t>(cancelIndex)].revents != 0) {
+      // Closing our end tells the supervisor to kill the command; its exit ends the loop.
+      stop->second.reset();
+      backstop = std::min(backstop, std::chrono::steady_clock::now() + kBackstop);
+    }
     if ((fds[0].revents & POLLIN) != 0) {
       break;
     }
@@ -382,6 +429,12 @@ Result<ExecResult> execInNamespaces(const ProcessIdentity& process,
     result.timedOut = true;
     result.exitCode = 124;
     return result;
+  }
+  if (static_cast<ExecStep>(failure.step) == ExecStep::Cancelled) {
+    return errorf(ErrorKind::Unavailable,
+                  "\"{}\" was stopped: overmeshd on the task's node is stopping or leaving the "
+                  "swarm",
+                  argv.front());
   }
   if (failure.step != 0) {
     return std::unexpected(describeFailure(failure, argv.front()));

@@ -25,10 +25,14 @@ namespace overmesh::runtime {
 // single-threaded process, which a forked child is) and forks the command, which is then
 // inside the task's PID namespace; the supervisor enforces the timeout and exits with the
 // command's status. Only async-signal-safe calls happen between the fork and the exec.
+//
+// `cancelFd`, when not -1, is watched while the command runs: once it is readable the
+// command's process group is killed and the call fails with Unavailable ("was stopped").
+// That is how a daemon that stops or leaves the swarm ends execs that have no time limit.
 Result<ExecResult> execInNamespaces(const ProcessIdentity& process,
                                     const std::vector<std::string>& argv,
                                     const std::vector<std::string>& env,
-                                    std::chrono::milliseconds timeout);
+                                    std::chrono::milliseconds timeout, int cancelFd = -1);
 
 inline constexpr std::size_t kExecOutputLimit = 16 * 1024 * 1024;
 

@@ -296,6 +296,26 @@ TEST_F(RuntimeTest, ExecKillsACommandAtTheTimeout) {
   EXPECT_EQ(left.out, "1\n");
 }
 
+// A daemon that stops or leaves the swarm cancels the execs in progress: one without a
+// time limit must end (its command killed with its process group), and later ones fail.
+TEST_F(RuntimeTest, CancelledExecsEndAndLaterOnesFailAtOnce) {
+  start(spec("t1", {"sleep", "1000"}));
+  Result<ExecResult> result;
+  std::thread execer(
+      [&] { result = runtime_->exec("t1", {"sh", "-c", "echo before; sleep 3600"}, 24h); });
+  std::this_thread::sleep_for(500ms);
+  runtime_->cancelExecs();
+  execer.join();
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().kind, ErrorKind::Unavailable);
+  EXPECT_NE(result.error().message.find("was stopped"), std::string::npos)
+      << result.error().message;
+  auto later = runtime_->exec("t1", {"true"}, 10s);
+  ASSERT_FALSE(later);
+  EXPECT_NE(later.error().message.find("was stopped"), std::string::npos)
+      << later.error().message;
+}
+
 TEST_F(RuntimeTest, ExecOfAMissingCommandFailsNamingIt) {
   start(spec("t1", {"sleep", "1000"}));
   auto result = runtime_->exec("t1", {"no-such-command-om"}, 10s);

@@ -37,6 +37,8 @@ class FakeNodeKernel final : public dataplane::NodeKernel {
   std::map<std::string, std::optional<Ipv4Prefix>> egress;  // namespace -> egress address
   bool gatewayReady = false;
   std::vector<std::string> mutations;
+  // When true, applyOverlay() reports the kernel unavailable (no netlink socket).
+  bool unavailable = false;
   unsigned int mtu = 1500;
 
   // The bridge behind `vxlan` learned `mac` (traffic came from it).
@@ -47,6 +49,11 @@ class FakeNodeKernel final : public dataplane::NodeKernel {
   dataplane::OverlayApplyReport applyOverlay(const std::vector<dataplane::NetworkPlan>& networks,
                                              Ipv4Address local) override {
     dataplane::OverlayApplyReport report;
+    if (unavailable) {
+      report.problems.push_back("open netlink: Too many open files");
+      report.kernelUnavailable = true;
+      return report;
+    }
     for (const auto& plan : networks) {
       auto changes = dataplane::diffNetwork(plan, observe(plan), local);
       for (const auto& change : changes.links) {

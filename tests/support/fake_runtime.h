@@ -77,6 +77,7 @@ class FakeTaskRuntime final : public runtime::TaskRuntime {
     }
     return result;
   }
+  void cancelExecs() override { calls.push_back("cancelExecs"); }
   Result<std::string> logs(const std::string& taskId, std::size_t) override {
     if (!tasks.contains(taskId)) {
       return errorf(ErrorKind::NotFound, "no task {}", taskId);

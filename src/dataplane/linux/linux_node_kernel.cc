@@ -34,6 +34,7 @@ OverlayApplyReport LinuxNodeKernel::applyOverlay(const std::vector<NetworkPlan>&
   if (!host) {
     OverlayApplyReport report;
     report.problems.push_back(host.error().message);
+    report.kernelUnavailable = true;
     return report;
   }
   return kernel::applyOverlay(*host, networks, local);

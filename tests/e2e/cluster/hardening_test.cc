@@ -42,6 +42,7 @@ namespace overmesh::testing {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
@@ -624,6 +625,31 @@ TEST_F(HardeningTest, ExecTimeoutKillsTheCommandAndSaysSo) {
   ASSERT_NO_FATAL_FAILURE(runTask("short", 3, {"sleep", "600"}));
   auto exec = lab_->cli(1, {"exec", "--timeout", "2s", "short", "--", "sleep", "30"});
   EXPECT_EQ(exec.exitCode, 124) << exec.out << exec.err;
+}
+
+// An exec has no time limit by default, so a daemon that stops must end the execs it
+// runs (local, and forwarded from another node) instead of waiting for them: `lab stop`
+// finishes with SIGTERM alone, and both exec commands return, saying why.
+TEST_F(HardeningTest, StoppingADaemonEndsExecsWithoutALimit) {
+  ASSERT_NO_FATAL_FAILURE(runTask("endless", 2, {"sleep", "600"}));
+  CommandResult local;
+  CommandResult forwarded;
+  std::thread localThread(
+      [&] { local = lab_->cli(2, {"exec", "endless", "--", "sleep", "3600"}); });
+  std::thread forwardedThread(
+      [&] { forwarded = lab_->cli(3, {"exec", "endless", "--", "sleep", "3600"}); });
+  std::this_thread::sleep_for(seconds(3));
+  auto before = Clock::now();
+  auto stopped = lab_->lab({"stop", "2"});
+  double stopSeconds = std::chrono::duration<double>(Clock::now() - before).count();
+  localThread.join();
+  forwardedThread.join();
+  std::cerr << fmt::format("lab stop with two endless execs took {:.1f} s\n", stopSeconds);
+  EXPECT_EQ(stopped.exitCode, 0) << stopped.out << stopped.err;
+  EXPECT_THAT(stopped.out, Not(HasSubstr("SIGKILL"))) << "the daemon waited for its execs";
+  EXPECT_NE(local.exitCode, 0);
+  EXPECT_NE(forwarded.exitCode, 0);
+  EXPECT_THAT(forwarded.err, HasSubstr("was stopped")) << forwarded.err;
 }
 
 }  // namespace

@@ -249,6 +249,20 @@ TEST_F(TaskAgentTest, AFailedStartIsReportedAndItsSandboxCleanedUp) {
   EXPECT_FALSE(kernel_.namespaces.contains("om-t-t1"));
 }
 
+TEST_F(TaskAgentTest, AnUnavailableKernelDefersStartsInsteadOfFailingTasks) {
+  kernel_.unavailable = true;
+  setTasks({task("t1", kSelf, "10.0.15.2/24")});
+  auto agent = makeAgent();
+  agent->reconcile();
+  EXPECT_TRUE(reports_.empty()) << "a task was reported while the kernel could not be asked";
+  EXPECT_TRUE(runtime_.tasks.empty());
+
+  kernel_.unavailable = false;
+  agent->reconcile();
+  ASSERT_EQ(reports_.size(), 1u);
+  EXPECT_EQ(reports_.front().state, "running");
+}
+
 TEST_F(TaskAgentTest, ExecAndLogsGoToTheRuntime) {
   runtime_.tasks["t1"] = {};
   auto agent = makeAgent();
