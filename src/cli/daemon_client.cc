@@ -1,7 +1,5 @@
 #include "cli/daemon_client.h"
 
-#include <cctype>
-
 #include <fmt/format.h>
 
 #include "api/api_error.h"

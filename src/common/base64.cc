@@ -1,56 +1,46 @@
 #include "common/base64.h"
 
-#include <array>
-#include <cstdint>
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <climits>
 
 #include "common/quote.h"
+
+// The transform is OpenSSL's (EVP_EncodeBlock / EVP_DecodeBlock; libcrypto is linked for
+// SHA-256 already). EVP_DecodeBlock is lenient where a wire format must not be: it trims
+// whitespace, skips '=' anywhere at the end, and counts padding as decoded zero bytes. So
+// decoding checks the shape first and drops the padding's bytes itself.
 
 namespace overmesh {
 namespace {
 
-constexpr std::string_view kAlphabet =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+// EVP_*Block take an int length: work in chunks well below INT_MAX (multiples of 3 bytes
+// in, 4 characters out, so that chunks concatenate).
+constexpr std::size_t kEncodeChunk = 3 * 1024 * 1024;
+constexpr std::size_t kDecodeChunk = 4 * 1024 * 1024;
 
-constexpr std::array<int, 256> decodeTable() {
-  std::array<int, 256> table{};
-  for (int& entry : table) {
-    entry = -1;
-  }
-  for (std::size_t i = 0; i < kAlphabet.size(); ++i) {
-    table[static_cast<unsigned char>(kAlphabet[i])] = static_cast<int>(i);
-  }
-  return table;
+bool isBase64Character(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+         c == '+' || c == '/';
 }
 
-constexpr std::array<int, 256> kDecode = decodeTable();
+const unsigned char* bytesOf(std::string_view text) {
+  return reinterpret_cast<const unsigned char*>(text.data());
+}
 
 }  // namespace
 
 std::string base64Encode(std::string_view bytes) {
-  std::string out;
-  out.reserve((bytes.size() + 2) / 3 * 4);
-  std::size_t i = 0;
-  for (; i + 3 <= bytes.size(); i += 3) {
-    std::uint32_t group = static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i])) << 16 |
-                          static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i + 1]))
-                              << 8 |
-                          static_cast<unsigned char>(bytes[i + 2]);
-    out.push_back(kAlphabet[group >> 18 & 63]);
-    out.push_back(kAlphabet[group >> 12 & 63]);
-    out.push_back(kAlphabet[group >> 6 & 63]);
-    out.push_back(kAlphabet[group & 63]);
+  std::string out((bytes.size() + 2) / 3 * 4 + 1, '\0');  // + EVP_EncodeBlock's NUL
+  std::size_t written = 0;
+  for (std::size_t i = 0; i < bytes.size(); i += kEncodeChunk) {
+    std::string_view chunk = bytes.substr(i, kEncodeChunk);
+    written += static_cast<std::size_t>(
+        EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data() + written), bytesOf(chunk),
+                        static_cast<int>(chunk.size())));
   }
-  std::size_t rest = bytes.size() - i;
-  if (rest > 0) {
-    std::uint32_t group = static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i])) << 16;
-    if (rest == 2) {
-      group |= static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i + 1])) << 8;
-    }
-    out.push_back(kAlphabet[group >> 18 & 63]);
-    out.push_back(kAlphabet[group >> 12 & 63]);
-    out.push_back(rest == 2 ? kAlphabet[group >> 6 & 63] : '=');
-    out.push_back('=');
-  }
+  out.resize(written);
   return out;
 }
 
@@ -62,34 +52,26 @@ Result<std::string> base64Decode(std::string_view text, std::string_view what) {
   if (text.size() % 4 != 0) {
     return invalid("its length is not a multiple of 4");
   }
-  std::string out;
-  out.reserve(text.size() / 4 * 3);
-  for (std::size_t i = 0; i < text.size(); i += 4) {
-    bool last = i + 4 == text.size();
-    std::size_t padding = 0;
-    if (last && text[i + 3] == '=') {
-      padding = text[i + 2] == '=' ? 2 : 1;
-    }
-    std::uint32_t group = 0;
-    for (std::size_t k = 0; k < 4; ++k) {
-      if (k >= 4 - padding) {
-        group <<= 6;
-        continue;
-      }
-      int value = kDecode[static_cast<unsigned char>(text[i + k])];
-      if (value < 0) {
-        return invalid("a character outside the base64 alphabet");
-      }
-      group = group << 6 | static_cast<std::uint32_t>(value);
-    }
-    out.push_back(static_cast<char>(group >> 16 & 0xff));
-    if (padding < 2) {
-      out.push_back(static_cast<char>(group >> 8 & 0xff));
-    }
-    if (padding < 1) {
-      out.push_back(static_cast<char>(group & 0xff));
-    }
+  std::size_t padding = 0;
+  while (padding < 2 && padding < text.size() && text[text.size() - 1 - padding] == '=') {
+    ++padding;
   }
+  if (!std::all_of(text.begin(), text.end() - static_cast<std::ptrdiff_t>(padding),
+                   isBase64Character)) {
+    return invalid("a character outside the base64 alphabet");
+  }
+  std::string out(text.size() / 4 * 3, '\0');
+  std::size_t written = 0;
+  for (std::size_t i = 0; i < text.size(); i += kDecodeChunk) {
+    std::string_view chunk = text.substr(i, kDecodeChunk);
+    int decoded = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data() + written),
+                                  bytesOf(chunk), static_cast<int>(chunk.size()));
+    if (decoded < 0) {
+      return invalid("rejected by the decoder");
+    }
+    written += static_cast<std::size_t>(decoded);
+  }
+  out.resize(written - padding);  // the decoder counts each '=' as a zero byte
   return out;
 }
 

@@ -387,6 +387,25 @@ std::string underlayPrefixOf(const std::string& address) {
 
 }  // namespace
 
+Status Daemon::commitMembership(const NodeState& state, std::unique_ptr<ManagerRole> manager,
+                                std::string_view command) {
+  auto roles = launchRoles(state, std::move(manager));  // stops the manager on failure
+  if (!roles) {
+    return std::unexpected(roles.error().withContext(std::string(command)));
+  }
+  // node.json last: once it exists, a restarted daemon resumes this membership.
+  if (auto saved = saveNodeState(options_.stateDir, state); !saved) {
+    shutDown(std::move(*roles));
+    return std::unexpected(
+        withRollbackProblem(saved.error(), removeNodeState(options_.stateDir))
+            .withContext(std::string(command)));
+  }
+  std::unique_lock lock(roleMutex_);
+  node_ = state;
+  installRoles(std::move(*roles));
+  return {};
+}
+
 // Order: every check that can fail before anything exists (request, advertise address,
 // pools, free ports, no leftover store); then the store and the roles, undone on failure;
 // node.json last, so a node whose roles could not start has no membership to resume.
@@ -446,22 +465,10 @@ Result<api::Cluster> Daemon::swarmInit(const api::SwarmInitRequest& request) {
   }
   NodeState state{initialised->node.id, "manager", initialised->cluster.id, *address,
                   self.managerAddress, "", initialised->cluster.memberSecret};
-  auto roles = launchRoles(state, std::move(*opened));  // stops the manager on failure
-  if (!roles) {
-    return std::unexpected(roles.error().withContext("swarm init"));
-  }
-  if (auto saved = saveNodeState(options_.stateDir, state); !saved) {
-    shutDown(std::move(*roles));
-    return std::unexpected(
-        withRollbackProblem(saved.error(), removeNodeState(options_.stateDir))
-            .withContext("swarm init"));
+  if (auto committed = commitMembership(state, std::move(*opened), "swarm init"); !committed) {
+    return std::unexpected(committed.error());
   }
   removeStore.dismiss();
-  {
-    std::unique_lock lock(roleMutex_);
-    node_ = state;
-    installRoles(std::move(*roles));
-  }
   spdlog::info("swarm initialised cluster={} node={} advertise={}", initialised->cluster.id,
                initialised->node.id, *address);
   return initialised->cluster;
@@ -550,22 +557,10 @@ Status Daemon::swarmJoin(const SwarmJoinRequest& request) {
                     state.managerAddress, state.nodeId, problem);
     }
   });
-  auto roles = launchRoles(state, nullptr);
-  if (!roles) {
-    return std::unexpected(roles.error().withContext("swarm join"));
-  }
-  if (auto saved = saveNodeState(options_.stateDir, state); !saved) {
-    shutDown(std::move(*roles));
-    return std::unexpected(
-        withRollbackProblem(saved.error(), removeNodeState(options_.stateDir))
-            .withContext("swarm join"));
+  if (auto committed = commitMembership(state, nullptr, "swarm join"); !committed) {
+    return committed;
   }
   forget.dismiss();
-  {
-    std::unique_lock lock(roleMutex_);
-    node_ = state;
-    installRoles(std::move(*roles));
-  }
   spdlog::info("joined swarm cluster={} node={} manager={}", state.clusterId, state.nodeId,
                state.managerAddress);
   return {};

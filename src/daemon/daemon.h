@@ -117,6 +117,12 @@ class Daemon {
   // runs without roleMutex_; on failure it stops everything it started (`manager`
   // included) and returns why.
   Result<Roles> launchRoles(const NodeState& node, std::unique_ptr<ManagerRole> manager);
+  // The last steps of an init or join: launches the roles `state` calls for (with
+  // `manager` on a manager), saves node.json, and makes both the daemon's. On failure it
+  // stops what it started and removes node.json, and returns why prefixed by `command`;
+  // the caller's own rollbacks (store files, the manager's record) are its business.
+  Status commitMembership(const NodeState& state, std::unique_ptr<ManagerRole> manager,
+                          std::string_view command);
   // Makes `roles` the daemon's. Caller holds roleMutex_ exclusively.
   void installRoles(Roles roles);
   // Stops roles that no member points to any more. Call it unlocked: the servers wait for

@@ -199,24 +199,27 @@ Result<NetworkAllocation> allocateNetwork(const NetworkRequest& request,
 
   // The request against the address classes, the hosts' networks and existing networks.
   if (subnet) {
-    std::vector<Ipv4Prefix> avoided = taken;
-    for (const AvoidedRange& range : reservedRanges()) {
-      avoided.push_back(range.prefix);
-    }
-    // An example of the same size from the pools, else one of the pools' usual size.
-    auto example = firstFreeBlock(pools.defaultPools, subnet->length(), avoided);
-    if (!example) {
-      example = firstFreeBlock(pools.defaultPools, pools.subnetLength, avoided);
-    }
-    if (auto usable = checkAvoided("subnet", "subnet", *subnet, hostNetworks, example); !usable) {
-      return std::unexpected(usable.error());
+    // For a refusal only (it searches the pools): a free subnet of the same size, else one
+    // of the pools' usual size.
+    auto example = [&]() -> std::optional<Ipv4Prefix> {
+      std::vector<Ipv4Prefix> avoided = taken;
+      for (const AvoidedRange& range : reservedRanges()) {
+        avoided.push_back(range.prefix);
+      }
+      auto sameSize = firstFreeBlock(pools.defaultPools, subnet->length(), avoided);
+      return sameSize ? sameSize : firstFreeBlock(pools.defaultPools, pools.subnetLength, avoided);
+    };
+    if (findCollision(*subnet, hostNetworks)) {
+      return std::unexpected(
+          checkAvoided("subnet", "subnet", *subnet, hostNetworks, example()).error());
     }
     for (const ExistingNetwork& other : existing) {
       if (subnet->overlaps(other.subnet)) {
+        auto suggestion = example();
         return errorf(ErrorKind::Conflict,
                       "subnet {} overlaps network {} ({}); choose a subnet outside it{}", *subnet,
                       other.name, other.subnet,
-                      example ? fmt::format(", e.g. {}", *example) : std::string());
+                      suggestion ? fmt::format(", e.g. {}", *suggestion) : std::string());
       }
     }
   }

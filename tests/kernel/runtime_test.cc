@@ -33,6 +33,7 @@ using dataplane::kernel::createNamespace;
 using dataplane::kernel::deleteNamespace;
 using dataplane::kernel::namespaceIdOf;
 using dataplane::kernel::namespacePath;
+using ::overmesh::testing::readFile;
 
 constexpr const char* kHosts = "127.0.0.1\tlocalhost\n10.0.15.2\tweb1\n";
 constexpr const char* kResolvConf = "nameserver 127.0.0.11\noptions ndots:0\n";
@@ -41,13 +42,6 @@ constexpr const char* kResolvConf = "nameserver 127.0.0.11\noptions ndots:0\n";
 template <typename T>
 std::optional<ErrorKind> kindOf(const Result<T>& result) {
   return result ? std::nullopt : std::optional(result.error().kind);
-}
-
-std::string readFile(const std::string& path) {
-  std::ifstream file(path);
-  std::stringstream content;
-  content << file.rdbuf();
-  return content.str();
 }
 
 // Pids of the processes whose command line mentions `text` (the shim's names its task

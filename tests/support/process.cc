@@ -13,14 +13,24 @@
 #include <thread>
 
 namespace overmesh::testing {
-namespace {
 
 std::string readFile(const std::string& path) {
-  std::ifstream file(path);
+  std::ifstream file(path, std::ios::binary);
   std::stringstream content;
   content << file.rdbuf();
   return content.str();
 }
+
+bool processRuns(pid_t pid) {
+  std::string text = readFile("/proc/" + std::to_string(pid) + "/stat");
+  auto close = text.rfind(')');
+  if (close == std::string::npos || close + 2 >= text.size()) {
+    return false;
+  }
+  return text[close + 2] != 'Z' && text[close + 2] != 'X';
+}
+
+namespace {
 
 [[noreturn]] void execOrDie(const std::vector<std::string>& argv) {
   std::vector<char*> args;

@@ -27,6 +27,13 @@ std::string binaryPath(const std::string& name);
 // True when the tests may create namespaces (running as root).
 bool canUseNamespaces();
 
+// The whole content of `path` (bytes as they are); empty when it cannot be read.
+std::string readFile(const std::string& path);
+
+// True when `pid` runs and is not a zombie: PID 1 on these machines does not reap the
+// daemons and shims it inherits, so a killed one stays as a zombie.
+bool processRuns(pid_t pid);
+
 // A temporary directory removed with everything in it on destruction.
 class TempDir {
  public:

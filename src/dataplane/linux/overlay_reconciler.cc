@@ -44,47 +44,44 @@ Status applyLinkChange(Netlink& host, const NetworkPlan& plan, Ipv4Address local
   return {};
 }
 
-// Stops at the first failure: later steps depend on earlier ones (a device must exist
-// before it gets entries). The next pass starts again from what the kernel then has.
-Status applyPeerChanges(Netlink& host, const std::string& vxlan, const PeerChanges& changes,
-                        OverlayApplyReport& report) {
-  auto counted = [&](Status status, int& counter) {
-    counter += status ? 1 : 0;
-    return status;
-  };
-  for (const auto& entry : changes.fdbToRemove) {
-    if (auto removed = counted(host.deleteFdbEntry(vxlan, entry.mac, entry.remote),
-                               report.entriesRemoved);
-        !removed) {
-      return removed;
+// Applies `apply` to each item, counting successes in `counter`; stops at the first failure.
+template <typename Items, typename Apply>
+Status applyEach(const Items& items, int& counter, Apply apply) {
+  for (const auto& item : items) {
+    if (auto applied = apply(item); !applied) {
+      return applied;
     }
-  }
-  for (const auto& ip : changes.neighboursToRemove) {
-    if (auto removed = counted(host.deleteNeighbour(vxlan, ip), report.entriesRemoved);
-        !removed) {
-      return removed;
-    }
-  }
-  for (const auto& mac : changes.learnedToRemove) {
-    if (auto removed = counted(host.deleteLearnedFdbEntry(vxlan, mac), report.entriesRemoved);
-        !removed) {
-      return removed;
-    }
-  }
-  for (const auto& entry : changes.fdbToAdd) {
-    if (auto added = counted(host.addFdbEntry(vxlan, entry.mac, entry.remote),
-                             report.entriesAdded);
-        !added) {
-      return added;
-    }
-  }
-  for (const auto& entry : changes.neighboursToAdd) {
-    if (auto added = counted(host.addNeighbour(vxlan, entry.ip, entry.mac), report.entriesAdded);
-        !added) {
-      return added;
-    }
+    ++counter;
   }
   return {};
+}
+
+// Removes first (a remote that moved must lose its old entry before it gets the new one),
+// and stops at the first failure: the next pass starts again from what the kernel then has.
+Status applyPeerChanges(Netlink& host, const std::string& vxlan, const PeerChanges& changes,
+                        OverlayApplyReport& report) {
+  Status status = applyEach(changes.fdbToRemove, report.entriesRemoved, [&](const auto& entry) {
+    return host.deleteFdbEntry(vxlan, entry.mac, entry.remote);
+  });
+  if (status) {
+    status = applyEach(changes.neighboursToRemove, report.entriesRemoved,
+                       [&](const auto& ip) { return host.deleteNeighbour(vxlan, ip); });
+  }
+  if (status) {
+    status = applyEach(changes.learnedToRemove, report.entriesRemoved,
+                       [&](const auto& mac) { return host.deleteLearnedFdbEntry(vxlan, mac); });
+  }
+  if (status) {
+    status = applyEach(changes.fdbToAdd, report.entriesAdded, [&](const auto& entry) {
+      return host.addFdbEntry(vxlan, entry.mac, entry.remote);
+    });
+  }
+  if (status) {
+    status = applyEach(changes.neighboursToAdd, report.entriesAdded, [&](const auto& entry) {
+      return host.addNeighbour(vxlan, entry.ip, entry.mac);
+    });
+  }
+  return status;
 }
 
 Status reconcileNetwork(Netlink& host, const NetworkPlan& plan, Ipv4Address local,

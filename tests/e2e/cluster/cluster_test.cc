@@ -26,6 +26,7 @@
 #include <thread>
 #include <vector>
 
+#include "support/lab_session.h"
 #include "support/process.h"
 
 namespace overmesh::testing {
@@ -42,37 +43,6 @@ constexpr auto kConverge = seconds(10);
 // generous slack for a loaded machine.
 constexpr auto kDetect = seconds(15);
 constexpr int kHosts = 3;
-
-std::string readFile(const std::string& path) {
-  std::ifstream file(path, std::ios::binary);
-  std::stringstream content;
-  content << file.rdbuf();
-  return content.str();
-}
-
-// Calls `check` every 100 ms until it returns true or `bound` passes; true if it did.
-bool eventually(const std::function<bool()>& check, Clock::duration bound) {
-  auto deadline = Clock::now() + bound;
-  while (true) {
-    if (check()) {
-      return true;
-    }
-    if (Clock::now() >= deadline) {
-      return false;
-    }
-    std::this_thread::sleep_for(milliseconds(100));
-  }
-}
-
-// Running and not a zombie: PID 1 here does not reap the daemons it inherits.
-bool processRuns(int pid) {
-  std::string text = readFile(fmt::format("/proc/{}/stat", pid));
-  auto close = text.rfind(')');
-  if (close == std::string::npos || close + 2 >= text.size()) {
-    return false;
-  }
-  return text[close + 2] != 'Z' && text[close + 2] != 'X';
-}
 
 // The namespaces in /run/netns that belong to lab `name`.
 std::set<std::string> namespacesOf(const std::string& name) {

@@ -49,13 +49,6 @@ using std::chrono::seconds;
 
 constexpr int kHosts = 3;
 
-std::string readFile(const std::string& path) {
-  std::ifstream file(path, std::ios::binary);
-  std::stringstream content;
-  content << file.rdbuf();
-  return content.str();
-}
-
 // A field of /proc/PID/status in kB ("VmRSS", "VmHWM"); -1 when unreadable.
 long procStatusKb(int pid, const std::string& field) {
   std::istringstream status(readFile(fmt::format("/proc/{}/status", pid)));
@@ -65,13 +58,6 @@ long procStatusKb(int pid, const std::string& field) {
     }
   }
   return -1;
-}
-
-bool processRuns(int pid) {
-  std::string text = readFile(fmt::format("/proc/{}/stat", pid));
-  auto close = text.rfind(')');
-  return close != std::string::npos && close + 2 < text.size() && text[close + 2] != 'Z' &&
-         text[close + 2] != 'X';
 }
 
 // Runs `work` on a thread that has joined network namespace `name` (sockets it opens

@@ -66,17 +66,6 @@ std::set<std::string> namespacesOf(const std::string& name) {
   return found;
 }
 
-// Running and not a zombie (PID 1 here may not reap the daemons it inherits).
-bool processRuns(int pid) {
-  std::ifstream stat(fmt::format("/proc/{}/stat", pid));
-  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
-  auto close = text.rfind(')');
-  if (close == std::string::npos || close + 2 >= text.size()) {
-    return false;
-  }
-  return text[close + 2] != 'Z' && text[close + 2] != 'X';
-}
-
 class LabTest : public ::testing::Test {
  protected:
   void SetUp() override {

@@ -433,5 +433,25 @@ TEST(Base64Test, MatchesRfc4648Vectors) {
   EXPECT_FALSE(base64Decode("Z===", "x").has_value());
 }
 
+// OpenSSL's decoder, which does the work, would accept each of these: the shape checks
+// in front of it must not.
+TEST(Base64Test, RefusesWhatALenientDecoderWouldAccept) {
+  for (const char* text : {"=Zg=", "Zg==\n", " Zg=", "Zg==Zg==", "Zm 9", "Zm9v\n"}) {
+    EXPECT_FALSE(base64Decode(text, "x").has_value()) << text;
+  }
+}
+
+TEST(Base64Test, EveryByteAndLongerThanOneChunkRoundTrips) {
+  std::string bytes;
+  for (int i = 0; i < 5 * 1024 * 1024 + 1; ++i) {
+    bytes.push_back(static_cast<char>(i * 131 % 256));
+  }
+  for (std::size_t size : {std::size_t{0}, std::size_t{1}, std::size_t{2}, std::size_t{256},
+                           bytes.size()}) {
+    std::string part = bytes.substr(0, size);
+    EXPECT_EQ(must(base64Decode(base64Encode(part), "x")), part) << size << " bytes";
+  }
+}
+
 }  // namespace
 }  // namespace overmesh::api
