@@ -250,6 +250,18 @@ Status decodeFields(std::string_view text, std::string_view what, ReadAll&& read
   return {};
 }
 
+// Decodes a request object into a fresh T: `readInto(json, value)` reads its fields with
+// readField/requireField. InvalidArgument naming `what` on any problem; never throws.
+template <typename T, typename ReadInto>
+Result<T> decodeObject(std::string_view text, std::string_view what, ReadInto&& readInto) {
+  T value{};
+  auto read = decodeFields(text, what, [&](const nlohmann::json& json) { readInto(json, value); });
+  if (!read) {
+    return std::unexpected(read.error());
+  }
+  return value;
+}
+
 // Parses `text` as a T (a JSON object or array). Fails with InvalidArgument naming `what`
 // and the problem; never throws.
 template <typename T>

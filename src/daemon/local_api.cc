@@ -99,30 +99,22 @@ HttpResponse logsReply(const Result<std::string>& result) {
 }  // namespace
 
 Result<manager::RunRequest> decodeRunRequest(std::string_view body) {
-  manager::RunRequest run;
-  auto read = decodeFields(body, "run", [&](const nlohmann::json& json) {
-    readField(json, "name", run.name);
-    readField(json, "networks", run.networks);
-    readField(json, "node", run.node);
-    readField(json, "command", run.command);
-  });
-  if (!read) {
-    return std::unexpected(read.error());
-  }
-  return run;
+  return decodeObject<manager::RunRequest>(
+      body, "run", [](const nlohmann::json& json, manager::RunRequest& run) {
+        readField(json, "name", run.name);
+        readField(json, "networks", run.networks);
+        readField(json, "node", run.node);
+        readField(json, "command", run.command);
+      });
 }
 
 Result<SwarmJoinRequest> decodeSwarmJoinRequest(std::string_view body) {
-  SwarmJoinRequest join;
-  auto read = decodeFields(body, "swarm join", [&](const nlohmann::json& json) {
-    readField(json, "token", join.token);
-    readField(json, "remoteAddress", join.remoteAddress);
-    readField(json, "advertiseAddr", join.advertiseAddr);
-  });
-  if (!read) {
-    return std::unexpected(read.error());
-  }
-  return join;
+  return decodeObject<SwarmJoinRequest>(body, "swarm join",
+                                        [](const nlohmann::json& json, SwarmJoinRequest& join) {
+                                          readField(json, "token", join.token);
+                                          readField(json, "remoteAddress", join.remoteAddress);
+                                          readField(json, "advertiseAddr", join.advertiseAddr);
+                                        });
 }
 
 void registerLocalApi(api::HttpServer& server, Daemon& daemon) {

@@ -49,31 +49,23 @@ Result<std::int64_t> numberArgument(const HttpRequest& request, const std::strin
 }  // namespace
 
 Result<JoinRequest> decodeJoinRequest(std::string_view body) {
-  JoinRequest join;
-  auto read = decodeFields(body, "swarm join: bad request", [&](const nlohmann::json& json) {
-    readField(json, "token", join.token);
-    readField(json, "hostname", join.hostname);
-    readField(json, "address", join.address);
-    readField(json, "underlayPrefix", join.underlayPrefix);
-    readField(json, "gatewaySubnet", join.gatewaySubnet);
-  });
-  if (!read) {
-    return std::unexpected(read.error());
-  }
-  return join;
+  return decodeObject<JoinRequest>(body, "swarm join: bad request",
+                                   [](const nlohmann::json& json, JoinRequest& join) {
+                                     readField(json, "token", join.token);
+                                     readField(json, "hostname", join.hostname);
+                                     readField(json, "address", join.address);
+                                     readField(json, "underlayPrefix", join.underlayPrefix);
+                                     readField(json, "gatewaySubnet", join.gatewaySubnet);
+                                   });
 }
 
 Result<StatusReport> decodeStatusReport(std::string_view body) {
-  StatusReport report;
-  auto read = decodeFields(body, "task status", [&](const nlohmann::json& json) {
-    requireField(json, "state", report.state);
-    readField(json, "message", report.message);
-    readField(json, "exitCode", report.exitCode);
-  });
-  if (!read) {
-    return std::unexpected(read.error());
-  }
-  return report;
+  return decodeObject<StatusReport>(body, "task status",
+                                    [](const nlohmann::json& json, StatusReport& report) {
+                                      requireField(json, "state", report.state);
+                                      readField(json, "message", report.message);
+                                      readField(json, "exitCode", report.exitCode);
+                                    });
 }
 
 ClusterApi::ClusterApi(store::Store& store, NodeManager& nodes, TaskManager& tasks)
