@@ -101,4 +101,11 @@ std::vector<api::Task> StateCache::tasks() const {
   return decodeAll<api::Task>(state::keys::kTasks);
 }
 
+std::vector<api::Service> StateCache::services() const {
+  auto services = decodeAll<api::Service>(state::keys::kServices);
+  std::sort(services.begin(), services.end(),
+            [](const auto& a, const auto& b) { return a.spec.name < b.spec.name; });
+  return services;
+}
+
 }  // namespace overmesh::agent

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "api/service_types.h"
 #include "api/types.h"
 #include "common/error.h"
 #include "store/store.h"
@@ -39,6 +40,7 @@ class StateCache {
   std::vector<api::Network> networks() const;
   std::vector<api::Node> nodes() const;
   std::vector<api::Task> tasks() const;
+  std::vector<api::Service> services() const;  // sorted by name
 
   // Called (outside the lock) after every change, with the new revision; reconcilers use
   // it to wake up. Set it before the cache is shared.

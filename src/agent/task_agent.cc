@@ -105,7 +105,7 @@ void TaskAgent::report(const api::Task& task, const std::string& state,
     reported_[task.id] = key;
     return;
   }
-  auto sent = reporter_(task.id, state, message, exitCode);
+  auto sent = reporter_(task.id, TaskReport{state, message, exitCode, ""});
   if (!sent) {
     spdlog::warn("task agent: cannot report task {} {}: {}", task.name, state,
                  sent.error().message);

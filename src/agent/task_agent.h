@@ -43,9 +43,14 @@ struct TaskAgentConfig {
   Ipv4Prefix gatewaySubnet;
 };
 
-// What the agent tells the manager about a task: state, message, exit code.
-using StatusReporter = std::function<Status(const std::string& taskId, const std::string& state,
-                                            const std::string& message, std::int64_t exitCode)>;
+// What the agent tells the manager about a task.
+struct TaskReport {
+  std::string state;  // "running" | "exited" | "failed" | "shutdown" | "rejected"
+  std::string message;
+  std::int64_t exitCode = 0;
+  std::string health;  // "" (no health check) | "starting" | "healthy" | "unhealthy"
+};
+using StatusReporter = std::function<Status(const std::string& taskId, const TaskReport& report)>;
 
 class TaskAgent {
  public:

@@ -113,6 +113,22 @@ void from_json(const json& j, Node& v) {
   readField(j, "gatewaySubnet", v.gatewaySubnet);
 }
 
+void to_json(json& j, const HealthCheck& v) {
+  j = json{{"command", v.command},
+           {"intervalMs", v.intervalMs},
+           {"timeoutMs", v.timeoutMs},
+           {"retries", v.retries},
+           {"startPeriodMs", v.startPeriodMs}};
+}
+
+void from_json(const json& j, HealthCheck& v) {
+  readField(j, "command", v.command);
+  readField(j, "intervalMs", v.intervalMs);
+  readField(j, "timeoutMs", v.timeoutMs);
+  readField(j, "retries", v.retries);
+  readField(j, "startPeriodMs", v.startPeriodMs);
+}
+
 void to_json(json& j, const TaskAttachment& v) {
   j = json{{"networkId", v.networkId},
            {"networkName", v.networkName},
@@ -139,7 +155,17 @@ void to_json(json& j, const Task& v) {
            {"message", v.message},
            {"exitCode", v.exitCode},
            {"attachments", v.attachments},
-           {"createdAt", v.createdAt}};
+           {"createdAt", v.createdAt},
+           {"serviceName", v.serviceName},
+           {"slot", v.slot},
+           {"specVersion", v.specVersion},
+           {"env", v.env},
+           {"stopGracePeriodMs", v.stopGracePeriodMs},
+           {"health", v.health},
+           {"updatedAtMs", v.updatedAtMs}};
+  if (v.healthCheck) {
+    j["healthCheck"] = *v.healthCheck;
+  }
 }
 
 void from_json(const json& j, Task& v) {
@@ -155,6 +181,14 @@ void from_json(const json& j, Task& v) {
   readField(j, "exitCode", v.exitCode);
   readField(j, "attachments", v.attachments);
   readField(j, "createdAt", v.createdAt);
+  readField(j, "serviceName", v.serviceName);
+  readField(j, "slot", v.slot);
+  readField(j, "specVersion", v.specVersion);
+  readField(j, "env", v.env);
+  readField(j, "healthCheck", v.healthCheck);
+  readField(j, "stopGracePeriodMs", v.stopGracePeriodMs);
+  readField(j, "health", v.health);
+  readField(j, "updatedAtMs", v.updatedAtMs);
 }
 
 void to_json(json& j, const Info& v) {

@@ -77,6 +77,15 @@ struct Node {
   std::string gatewaySubnet;
 };
 
+struct HealthCheck {
+  // argv run inside the task; `--health-cmd CMD` becomes {"/bin/sh", "-c", CMD}.
+  std::vector<std::string> command;
+  std::int64_t intervalMs = 30000;
+  std::int64_t timeoutMs = 30000;
+  std::int64_t retries = 3;
+  std::int64_t startPeriodMs = 0;
+};
+
 // One network attachment of a task: its address and MAC on that network.
 struct TaskAttachment {
   std::string networkId;
@@ -98,6 +107,21 @@ struct Task {
   std::int64_t exitCode = 0; // when state is "exited" or "failed"
   std::vector<TaskAttachment> attachments;
   std::string createdAt;
+
+  // ---- service tasks (empty/zero for a standalone task from `overmesh run`) ----
+  std::string serviceName;
+  std::int64_t slot = 0;         // 1..replicas for a replicated service; 0 for global
+  std::int64_t specVersion = 0;  // the service version this task runs
+  std::vector<std::string> env;  // KEY=VALUE
+  std::optional<HealthCheck> healthCheck;
+  std::int64_t stopGracePeriodMs = 10000;
+  // Observed health when the task has a health check: "starting" | "healthy" |
+  // "unhealthy"; empty without one. Only a healthy task (or one without a check) that
+  // runs on a ready node is live: in DNS answers and load-balancer maps.
+  std::string health;
+  // Manager's wall clock (ms since the epoch) when desiredState or state last changed:
+  // restart delays, restart windows and update delays are measured from it.
+  std::int64_t updatedAtMs = 0;
 };
 
 struct Info {
@@ -121,6 +145,8 @@ void to_json(nlohmann::json& json, const SwarmInitRequest& value);
 void from_json(const nlohmann::json& json, SwarmInitRequest& value);
 void to_json(nlohmann::json& json, const Node& value);
 void from_json(const nlohmann::json& json, Node& value);
+void to_json(nlohmann::json& json, const HealthCheck& value);
+void from_json(const nlohmann::json& json, HealthCheck& value);
 void to_json(nlohmann::json& json, const TaskAttachment& value);
 void from_json(const nlohmann::json& json, TaskAttachment& value);
 void to_json(nlohmann::json& json, const Task& value);

@@ -55,6 +55,12 @@ std::string newSecret(std::size_t bytes) {
 
 std::string shortId(const std::string& id) { return id.substr(0, 12); }
 
+std::int64_t nowMillis() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 std::string nowRfc3339() {
   std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
   std::tm utc{};

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 namespace overmesh {
@@ -17,5 +18,7 @@ std::string shortId(const std::string& id);
 
 // The current wall-clock time as RFC 3339 UTC with seconds ("2026-11-24T14:27:00Z").
 std::string nowRfc3339();
+// Wall-clock milliseconds since the epoch (task state times in records).
+std::int64_t nowMillis();
 
 }  // namespace overmesh

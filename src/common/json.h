@@ -51,6 +51,13 @@ template <typename T>
 struct IsVector : std::false_type {};
 template <typename T>
 struct IsVector<std::vector<T>> : std::true_type {};
+// A vector of whole numbers: its elements get convert()'s range checks. (A separate trait
+// because `IsVector<T>::value && std::integral<typename T::value_type>` names
+// T::value_type even for types that have none.)
+template <typename T>
+struct IsIntegralVector : std::false_type {};
+template <typename T>
+struct IsIntegralVector<std::vector<T>> : std::bool_constant<std::integral<T>> {};
 
 template <typename T>
 struct IsStringMap : std::false_type {};
@@ -158,7 +165,7 @@ T convert(const nlohmann::json& value, const char* name) {
       throw wrongType();
     }
     return *number;
-  } else if constexpr (IsVector<T>::value && std::integral<typename T::value_type>) {
+  } else if constexpr (IsIntegralVector<T>::value) {
     if (!value.is_array()) {
       throw wrongType();
     }

@@ -14,15 +14,17 @@ namespace overmesh::daemon {
 agent::StatusReporter remoteStatusReporter(const std::string& managerAddress,
                                            agent::NodeCredentials credentials) {
   return [endpoint = "tcp://" + managerAddress, credentials](
-             const std::string& taskId, const std::string& state, const std::string& message,
-             std::int64_t exitCode) -> Status {
+             const std::string& taskId, const agent::TaskReport& report) -> Status {
     auto client = api::HttpClient::create(endpoint);
     if (!client) {
       return std::unexpected(client.error());
     }
     std::string path = std::string(api::kTaskStatusPattern);
     path.replace(path.find("{id}"), 4, taskId);
-    nlohmann::json body = {{"state", state}, {"message", message}, {"exitCode", exitCode}};
+    nlohmann::json body = {{"state", report.state},
+                           {"message", report.message},
+                           {"exitCode", report.exitCode},
+                           {"health", report.health}};
     auto response = (*client)->request("POST", path, dumpJson(body), std::chrono::seconds(10),
                                        agent::credentialHeaders(credentials));
     if (!response) {

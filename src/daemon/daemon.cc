@@ -209,9 +209,9 @@ Result<Daemon::Roles> Daemon::launchRoles(const NodeState& node,
   roles.agent = AgentRole::forManager(
       roles.manager->store(), taskAgentConfig(node),
       [tasks = &roles.manager->tasks(), self](const std::string& taskId,
-                                              const std::string& state,
-                                              const std::string& message, std::int64_t exitCode) {
-        return tasks->reportStatus({taskId, self, state, message, exitCode});
+                                              const agent::TaskReport& report) {
+        return tasks->reportStatus(
+            {taskId, self, report.state, report.message, report.exitCode, report.health});
       });
   return roles;
 }

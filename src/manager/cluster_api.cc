@@ -65,6 +65,7 @@ Result<StatusReport> decodeStatusReport(std::string_view body) {
                                       requireField(json, "state", report.state);
                                       readField(json, "message", report.message);
                                       readField(json, "exitCode", report.exitCode);
+                                      readField(json, "health", report.health);
                                     });
 }
 

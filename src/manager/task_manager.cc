@@ -154,6 +154,7 @@ Result<api::Task> TaskManager::run(const RunRequest& request) {
     task.state = "pending";
     task.message = "waiting for " + node->hostname;
     task.createdAt = nowRfc3339();
+    task.updatedAtMs = nowMillis();
     for (const api::Network* network : chosen) {
       auto subnet = Ipv4Prefix::parse(network->subnet);
       auto gateway = Ipv4Address::parse(network->gateway);
@@ -284,9 +285,13 @@ Status TaskManager::reportStatus(const StatusReport& report) {
                     report.taskId, report.nodeId);
     }
     if (task->state == report.state && task->message == report.message &&
-        task->exitCode == report.exitCode) {
+        task->exitCode == report.exitCode && task->health == report.health) {
       return {};
     }
+    if (task->state != report.state || task->health != report.health) {
+      task->updatedAtMs = nowMillis();
+    }
+    task->health = report.health;
     task->state = report.state;
     task->message = report.message;
     task->exitCode = report.exitCode;

@@ -31,6 +31,7 @@ struct StatusReport {
   std::string state;    // "running" | "exited" | "failed"
   std::string message;
   std::int64_t exitCode = 0;
+  std::string health;  // "" | "starting" | "healthy" | "unhealthy"
 };
 
 class TaskManager {

@@ -18,6 +18,7 @@ inline constexpr std::string_view kTaskNames = "/overmesh/names/tasks/";
 inline constexpr std::string_view kNodes = "/overmesh/nodes/";
 inline constexpr std::string_view kTasks = "/overmesh/tasks/";
 inline constexpr std::string_view kServices = "/overmesh/services/";
+inline constexpr std::string_view kServiceNames = "/overmesh/names/services/";
 // SHA-256 of each node's secret. Never sent to agents or shown by the API.
 inline constexpr std::string_view kNodeCredentials = "/overmesh/credentials/nodes/";
 // Changed by every transaction that allocates or frees a subnet or VNI, and by every join
@@ -42,6 +43,12 @@ inline std::string nodeCredential(std::string_view id) {
 }
 inline std::string taskName(std::string_view name) {
   return std::string(kTaskNames) + std::string(name);
+}
+inline std::string service(std::string_view id) {
+  return std::string(kServices) + std::string(id);
+}
+inline std::string serviceName(std::string_view name) {
+  return std::string(kServiceNames) + std::string(name);
 }
 inline std::string task(std::string_view id) { return std::string(kTasks) + std::string(id); }
 

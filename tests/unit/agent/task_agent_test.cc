@@ -72,9 +72,8 @@ class TaskAgentTest : public ::testing::Test {
     config.gatewaySubnet = *Ipv4Prefix::parse("172.18.0.0/16");
     return std::make_unique<TaskAgent>(
         config, cache_,
-        [this](const std::string& taskId, const std::string& state, const std::string&,
-               std::int64_t exitCode) -> Status {
-          reports_.push_back({taskId, state, exitCode});
+        [this](const std::string& taskId, const TaskReport& report) -> Status {
+          reports_.push_back({taskId, report.state, report.exitCode});
           return {};
         },
         kernel_, runtime_);

@@ -1,0 +1,109 @@
+#pragma once
+
+// Services as the API and the Store carry them (JSON, lowerCamelCase, unknown fields
+// ignored on read). A Service is the user's spec plus what the manager decided for it
+// (its ID, its virtual IPs, the networks its references resolved to, its spec version).
+// Durations are whole milliseconds.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "api/types.h"
+
+namespace overmesh::api {
+
+// A network the service joins, as the user named it (name or ID), with extra DNS names.
+struct ServiceNetworkSpec {
+  std::string target;
+  std::vector<std::string> aliases;
+};
+
+struct RestartPolicy {
+  std::string condition = "any";  // "any" | "on-failure" | "none"
+  std::int64_t delayMs = 5000;
+  std::int64_t maxAttempts = 0;  // 0 = no limit
+  std::int64_t windowMs = 0;     // 0 = attempts count over the service's whole life
+};
+
+struct UpdateConfig {
+  std::int64_t parallelism = 1;  // 0 = all at once
+  std::int64_t delayMs = 0;
+  std::string order = "stop-first";  // "stop-first" | "start-first"
+};
+
+struct ServiceSpec {
+  std::string name;
+  std::string mode = "replicated";  // "replicated" | "global"
+  std::int64_t replicas = 1;        // replicated only
+  std::vector<std::string> command;
+  std::vector<std::string> env;  // KEY=VALUE
+  std::vector<ServiceNetworkSpec> networks;
+  std::string endpointMode = "vip";  // "vip" | "dnsrr"
+  std::vector<std::string> constraints;  // "node.hostname==h1", "node.labels.zone!=b"…
+  RestartPolicy restartPolicy;
+  std::int64_t stopGracePeriodMs = 10000;
+  std::optional<HealthCheck> healthCheck;
+  UpdateConfig updateConfig;
+  Labels labels;
+};
+
+// A network the service is attached to, resolved: its ID and name, the DNS aliases.
+struct ServiceAttachment {
+  std::string networkId;
+  std::string networkName;
+  std::vector<std::string> aliases;
+};
+
+// The service's virtual IP on one network (vip endpoint mode only).
+struct ServiceVip {
+  std::string networkId;
+  std::string address;  // "10.0.0.2/24": inside the network's subnet, never a task's
+};
+
+struct Service {
+  std::string id;
+  // Increases with every `service update` that changes what the tasks run (command, env,
+  // networks, constraints, health check, stop grace); tasks record the version they run,
+  // and tasks of an older version are replaced by the rolling update.
+  std::int64_t version = 1;
+  ServiceSpec spec;
+  std::vector<ServiceAttachment> attachments;  // spec.networks resolved, same order
+  std::vector<ServiceVip> vips;                // one per attachment when endpointMode is vip
+  // Why the orchestrator cannot place a task, when it cannot (e.g. "no suitable node
+  // (constraint node.labels.zone==a matches none of 3 ready nodes)"); empty otherwise.
+  std::string placementProblem;
+  std::string createdAt;
+  std::string updatedAt;
+};
+
+// POST /v1/services/{ref}/update: the whole new spec, as `service inspect` showed it, and
+// the version it was read at (a Conflict when the service changed meanwhile).
+struct ServiceUpdateRequest {
+  ServiceSpec spec;
+  std::int64_t version = 0;
+  // Replace every task even when the spec did not change (`service update --force`).
+  bool force = false;
+};
+
+void to_json(nlohmann::json& json, const ServiceNetworkSpec& value);
+void from_json(const nlohmann::json& json, ServiceNetworkSpec& value);
+void to_json(nlohmann::json& json, const RestartPolicy& value);
+void from_json(const nlohmann::json& json, RestartPolicy& value);
+void to_json(nlohmann::json& json, const UpdateConfig& value);
+void from_json(const nlohmann::json& json, UpdateConfig& value);
+void to_json(nlohmann::json& json, const ServiceSpec& value);
+void from_json(const nlohmann::json& json, ServiceSpec& value);
+void to_json(nlohmann::json& json, const ServiceAttachment& value);
+void from_json(const nlohmann::json& json, ServiceAttachment& value);
+void to_json(nlohmann::json& json, const ServiceVip& value);
+void from_json(const nlohmann::json& json, ServiceVip& value);
+void to_json(nlohmann::json& json, const Service& value);
+void from_json(const nlohmann::json& json, Service& value);
+void to_json(nlohmann::json& json, const ServiceUpdateRequest& value);
+void from_json(const nlohmann::json& json, ServiceUpdateRequest& value);
+
+}  // namespace overmesh::api
