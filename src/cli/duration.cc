@@ -46,15 +46,15 @@ Result<std::chrono::milliseconds> parseDuration(const std::string& text,
     std::int64_t number = 0;
     auto [rest, error] = std::from_chars(position, end, number);
     // from_chars accepts a leading '-'; a duration never has one.
-    if (error != std::errc() || rest == position || *position == '-' ||
-        number > kMaxDurationMs) {
+    if (error != std::errc() || rest == position || *position == '-' || number > kMaxDurationMs) {
       return invalid();
     }
     const char* unitEnd = rest;
     while (unitEnd != end && *unitEnd >= 'a' && *unitEnd <= 'z') {
       ++unitEnd;
     }
-    std::int64_t scale = unitScale(std::string_view(rest, static_cast<std::size_t>(unitEnd - rest)));
+    std::int64_t scale =
+        unitScale(std::string_view(rest, static_cast<std::size_t>(unitEnd - rest)));
     // number <= kMaxDurationMs and scale <= 3.6e6: the product fits in 63 bits.
     if (scale == 0 || number * scale > kMaxDurationMs - total) {
       return invalid();

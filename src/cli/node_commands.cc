@@ -101,7 +101,8 @@ void addNodeCommands(CLI::App& app, CliContext& context) {
 
   auto update = context.hold<NodeUpdateOptions>();
   CLI::App* updateCommand = node->add_subcommand("update", "Change a node's labels");
-  updateCommand->add_option("--label-add", update->labelAdd, "Add or replace a label KEY=VALUE (repeatable)")
+  updateCommand
+      ->add_option("--label-add", update->labelAdd, "Add or replace a label KEY=VALUE (repeatable)")
       ->allow_extra_args(false);
   updateCommand->add_option("--label-rm", update->labelRm, "Remove a label by KEY (repeatable)")
       ->allow_extra_args(false);

@@ -21,8 +21,7 @@ Result<nlohmann::json> nodeUpdateBody(const std::vector<std::string>& labelAdd,
     }
     if (added->contains(key)) {
       return errorf(ErrorKind::InvalidArgument,
-                    "--label-rm \"{}\" conflicts with --label-add of the same key: give one",
-                    key);
+                    "--label-rm \"{}\" conflicts with --label-add of the same key: give one", key);
     }
   }
   return nlohmann::json{{"labelAdd", *added}, {"labelRm", labelRm}};

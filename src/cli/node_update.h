@@ -3,10 +3,9 @@
 // `node update --label-add K=V --label-rm K NODE`: the request body, built apart from the
 // command so that its checks are unit-tested.
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "common/error.h"
 

@@ -109,7 +109,8 @@ Status watchConvergence(CliContext& context, DaemonClient& client, const std::st
     }
     auto service = getService(client, serviceId);
     Result<std::vector<api::Task>> tasks =
-        service ? getTasks(client) : Result<std::vector<api::Task>>(std::unexpected(service.error()));
+        service ? getTasks(client)
+                : Result<std::vector<api::Task>>(std::unexpected(service.error()));
     if (!tasks) {
       if (interrupt.interrupted()) {
         continue;
@@ -169,9 +170,8 @@ Result<api::Service> updateService(DaemonClient& client, const std::string& refe
     }
     lastConflict = updated.error();
   }
-  return std::unexpected(lastConflict.withContext(
-      fmt::format("service {} kept changing during {} attempts to update it", reference,
-                  kMaxUpdateAttempts)));
+  return std::unexpected(lastConflict.withContext(fmt::format(
+      "service {} kept changing during {} attempts to update it", reference, kMaxUpdateAttempts)));
 }
 
 // ---- create ----
@@ -226,10 +226,9 @@ Status runServiceUpdate(CliContext& context, const ServiceUpdateCommand& command
     }
     watch.setBaseline(*before);
   }
-  auto service = updateService(*client, command.service, command.force,
-                               [&](const api::Service& current) {
-                                 return applyUpdateFlags(current, command.flags);
-                               });
+  auto service = updateService(
+      *client, command.service, command.force,
+      [&](const api::Service& current) { return applyUpdateFlags(current, command.flags); });
   if (!service) {
     return std::unexpected(service.error());
   }
@@ -356,7 +355,8 @@ Result<PsOptions> psOptionsFrom(const ServicePsCommand& command) {
     return options;
   }
   const std::string prefix = "desired-state=";
-  std::string state = command.filter.starts_with(prefix) ? command.filter.substr(prefix.size()) : "";
+  std::string state =
+      command.filter.starts_with(prefix) ? command.filter.substr(prefix.size()) : "";
   if (state != "running" && state != "shutdown") {
     return errorf(ErrorKind::InvalidArgument,
                   "--filter \"{}\" is not valid: use desired-state=running or "
@@ -600,8 +600,7 @@ void addServiceCommands(CLI::App& app, CliContext& context) {
                 "Leave a network (repeatable)");
   addListOption(updateCommand, "--label-add", update->flags.labelAdd,
                 "Add or replace a label KEY=VALUE (repeatable)");
-  addListOption(updateCommand, "--label-rm", update->flags.labelRm,
-                "Remove a label (repeatable)");
+  addListOption(updateCommand, "--label-rm", update->flags.labelRm, "Remove a label (repeatable)");
   addSpecOptions(updateCommand, update->flags.spec);
   updateCommand->add_flag("--no-healthcheck", update->flags.noHealthcheck,
                           "Remove the health check");
@@ -640,9 +639,8 @@ void addServiceCommands(CLI::App& app, CliContext& context) {
                         "desired-state=running or desired-state=shutdown");
   addFormatOption(psCommand, ps->format);
   psCommand->add_option("service", ps->services, "Service names or IDs")->required();
-  psCommand->callback([&context, ps] {
-    context.action = [&context, ps] { return runServicePs(context, *ps); };
-  });
+  psCommand->callback(
+      [&context, ps] { context.action = [&context, ps] { return runServicePs(context, *ps); }; });
 
   auto inspectRefs = context.hold<std::vector<std::string>>();
   auto inspectFormat = context.hold<std::string>("json");

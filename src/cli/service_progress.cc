@@ -1,9 +1,9 @@
 #include "cli/service_progress.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <map>
-
-#include <fmt/format.h>
 
 #include "cli/service_tasks.h"
 #include "common/ids.h"
@@ -100,7 +100,8 @@ SlotProgress evaluateSlot(const api::Service& service, std::string label, const 
       ended.push_back(task);
     }
   }
-  if (!ended.empty() && static_cast<int>(ended.size()) >= failureLimit(service.spec.restartPolicy, ended)) {
+  if (!ended.empty() &&
+      static_cast<int>(ended.size()) >= failureLimit(service.spec.restartPolicy, ended)) {
     for (const auto* task : ended) {
       failures.push_back(fmt::format("{}: {}", printable(task->name), endReason(*task)));
     }
@@ -152,9 +153,9 @@ ProgressSnapshot computeProgress(const api::Service& service, const std::vector<
         continue;
       }
       const std::string& hostname = nodeTasks.front()->nodeName;
-      snapshot.slots.push_back(evaluateSlot(
-          service, hostname.empty() ? shortId(nodeId) : printable(hostname), nodeTasks,
-          endedBefore, snapshot.failures));
+      snapshot.slots.push_back(
+          evaluateSlot(service, hostname.empty() ? shortId(nodeId) : printable(hostname), nodeTasks,
+                       endedBefore, snapshot.failures));
     }
   } else {
     std::int64_t replicas = service.spec.replicas;
@@ -166,11 +167,10 @@ ProgressSnapshot computeProgress(const api::Service& service, const std::vector<
     }
     for (const auto& [slot, slotTasks] : bySlot) {
       if (slot < 1 || slot > replicas) {
-        extraRunning = extraRunning || std::any_of(slotTasks.begin(), slotTasks.end(),
-                                                   [](const api::Task* task) {
-                                                     return shouldRun(*task) ||
-                                                            task->state == "running";
-                                                   });
+        extraRunning = extraRunning ||
+                       std::any_of(slotTasks.begin(), slotTasks.end(), [](const api::Task* task) {
+                         return shouldRun(*task) || task->state == "running";
+                       });
       }
     }
   }

@@ -109,7 +109,8 @@ class ProgressWatch {
 // The lines to print at one step: progressLines, then the verify line when verifying
 // ("verify: Waiting 1 second to verify that tasks are stable...") or converged
 // ("verify: Service converged").
-std::vector<std::string> progressStepLines(const ProgressStep& step, const ProgressTimings& timings);
+std::vector<std::string> progressStepLines(const ProgressStep& step,
+                                           const ProgressTimings& timings);
 
 // Prints successive sets of progress lines. On a terminal it redraws them in place
 // (cursor up, clear to the end of the screen, print); otherwise it prints only the lines

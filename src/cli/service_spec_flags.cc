@@ -1,11 +1,11 @@
 #include "cli/service_spec_flags.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <charconv>
 #include <initializer_list>
 #include <string_view>
-
-#include <fmt/format.h>
 
 #include "cli/duration.h"
 
@@ -21,8 +21,9 @@ Result<std::int64_t> parseWholeNumber(const std::string& flag, const std::string
   const char* end = value.data() + value.size();
   auto [rest, error] = std::from_chars(value.data(), end, number);
   if (error != std::errc() || rest != end || value.empty() || number < min || number > max) {
-    return errorf(ErrorKind::InvalidArgument, "{} \"{}\" is not valid: give a whole number from {} to {}",
-                  flag, value, min, max);
+    return errorf(ErrorKind::InvalidArgument,
+                  "{} \"{}\" is not valid: give a whole number from {} to {}", flag, value, min,
+                  max);
   }
   return number;
 }
@@ -49,8 +50,7 @@ Result<std::int64_t> parsePositiveMillis(const std::string& flag, const std::str
   auto millis = parseMillis(flag, value);
   if (millis && *millis == 0) {
     return errorf(ErrorKind::InvalidArgument,
-                  "{} \"{}\" is not valid: give a duration of at least 1ms, e.g. 30s", flag,
-                  value);
+                  "{} \"{}\" is not valid: give a duration of at least 1ms, e.g. 30s", flag, value);
   }
   return millis;
 }
@@ -106,8 +106,7 @@ std::string firstHealthOption(const ServiceSpecFlags& flags) {
 // own or the one --health-cmd makes (with Docker's defaults).
 Status applySpecFlags(const ServiceSpecFlags& flags, api::ServiceSpec& spec) {
   if (flags.endpointMode) {
-    if (auto valid = checkOneOf("--endpoint-mode", *flags.endpointMode, {"vip", "dnsrr"});
-        !valid) {
+    if (auto valid = checkOneOf("--endpoint-mode", *flags.endpointMode, {"vip", "dnsrr"}); !valid) {
       return valid;
     }
     spec.endpointMode = *flags.endpointMode;
@@ -422,8 +421,8 @@ Result<api::ServiceSpec> applyUpdateFlags(const api::Service& service,
 
   for (const auto& key : flags.envRm) {
     std::string wanted = keyOf(key);
-    auto removed = std::erase_if(
-        spec.env, [&](const std::string& entry) { return keyOf(entry) == wanted; });
+    auto removed =
+        std::erase_if(spec.env, [&](const std::string& entry) { return keyOf(entry) == wanted; });
     if (removed == 0) {
       std::vector<std::string> keys;
       for (const auto& entry : spec.env) {
@@ -472,8 +471,8 @@ Result<api::ServiceSpec> applyUpdateFlags(const api::Service& service,
     }
     if (findNetwork(service, spec.networks, network->target)) {
       return errorf(ErrorKind::InvalidArgument,
-                    "--network-add \"{}\" is not valid: service {} is already on network {}",
-                    value, spec.name, network->target);
+                    "--network-add \"{}\" is not valid: service {} is already on network {}", value,
+                    spec.name, network->target);
     }
     spec.networks.push_back(std::move(*network));
   }

@@ -23,7 +23,7 @@ namespace overmesh::cli {
 
 // Flags `create` and `update` share. Durations in Docker's form ("10s", "1m30s").
 struct ServiceSpecFlags {
-  std::optional<std::string> endpointMode;  // vip | dnsrr
+  std::optional<std::string> endpointMode;      // vip | dnsrr
   std::optional<std::string> restartCondition;  // any | on-failure | none
   std::optional<std::string> restartDelay;
   std::optional<std::string> restartMaxAttempts;
@@ -83,8 +83,7 @@ Result<api::ServiceSpec> applyUpdateFlags(const api::Service& service,
                                           const ServiceUpdateFlags& flags);
 
 // One --network value (see ServiceCreateFlags::networks); `flag` names it in errors.
-Result<api::ServiceNetworkSpec> parseNetworkFlag(const std::string& flag,
-                                                 const std::string& value);
+Result<api::ServiceNetworkSpec> parseNetworkFlag(const std::string& flag, const std::string& value);
 
 // A replica count, 0..kMaxReplicas.
 inline constexpr std::int64_t kMaxReplicas = 100'000;

@@ -1,8 +1,8 @@
 #include "cli/service_tables.h"
 
-#include <algorithm>
-
 #include <fmt/format.h>
+
+#include <algorithm>
 
 #include "cli/service_tasks.h"
 #include "common/ids.h"
@@ -111,8 +111,7 @@ std::vector<std::string> serviceListRow(const api::Service& service,
 
 std::vector<std::vector<std::string>> servicePsRows(const api::Service& service,
                                                     const std::vector<api::Task>& tasks,
-                                                    std::int64_t nowMs,
-                                                    const PsOptions& options) {
+                                                    std::int64_t nowMs, const PsOptions& options) {
   std::vector<std::vector<std::string>> rows;
   std::string previousKey;
   bool first = true;
@@ -136,8 +135,8 @@ std::vector<std::vector<std::string>> servicePsRows(const api::Service& service,
 }
 
 std::string logPrefix(const api::Service& service, const api::Task& task) {
-  return printable(fmt::format("{}.{}@{}", taskDisplayName(service, task, false),
-                               shortId(task.id), task.nodeName));
+  return printable(fmt::format("{}.{}@{}", taskDisplayName(service, task, false), shortId(task.id),
+                               task.nodeName));
 }
 
 std::string prefixLogLines(std::string_view prefix, std::size_t width, std::string_view bytes) {

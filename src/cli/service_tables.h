@@ -39,8 +39,7 @@ struct PsOptions {
 // that failed, cut to 30 characters unless noTrunc.
 std::vector<std::vector<std::string>> servicePsRows(const api::Service& service,
                                                     const std::vector<api::Task>& tasks,
-                                                    std::int64_t nowMs,
-                                                    const PsOptions& options);
+                                                    std::int64_t nowMs, const PsOptions& options);
 
 // `service logs`'s prefix for a task without its padding: "web.1.<short id>@<hostname>".
 std::string logPrefix(const api::Service& service, const api::Task& task);

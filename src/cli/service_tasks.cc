@@ -1,10 +1,10 @@
 #include "cli/service_tasks.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cctype>
 #include <tuple>
-
-#include <fmt/format.h>
 
 #include "common/ids.h"
 

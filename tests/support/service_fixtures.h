@@ -43,8 +43,8 @@ inline api::Task serviceTask(const api::Service& service, std::string id, std::i
   task.slot = slot;
   task.nodeId = node + "nodeid00000000000000000";
   task.nodeName = std::move(node);
-  task.name = service.spec.name + "." +
-              (slot > 0 ? std::to_string(slot) : task.nodeId) + "." + task.id;
+  task.name =
+      service.spec.name + "." + (slot > 0 ? std::to_string(slot) : task.nodeId) + "." + task.id;
   task.command = service.spec.command;
   task.desiredState = "running";
   task.state = std::move(state);
@@ -57,8 +57,8 @@ inline api::Task serviceTask(const api::Service& service, std::string id, std::i
 inline api::Task endedTask(const api::Service& service, std::string id, std::int64_t slot,
                            std::string state, std::string message, std::int64_t agoMs,
                            std::string node = "node1") {
-  api::Task task = serviceTask(service, std::move(id), slot, std::move(state), agoMs,
-                               std::move(node));
+  api::Task task =
+      serviceTask(service, std::move(id), slot, std::move(state), agoMs, std::move(node));
   task.desiredState = "shutdown";
   task.message = std::move(message);
   task.exitCode = 1;

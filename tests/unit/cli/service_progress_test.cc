@@ -12,13 +12,13 @@
 namespace overmesh::cli {
 namespace {
 
-using ::testing::ElementsAre;
-using ::testing::HasSubstr;
-using ::testing::IsEmpty;
 using overmesh::testing::endedTask;
 using overmesh::testing::globalService;
 using overmesh::testing::replicatedService;
 using overmesh::testing::serviceTask;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
 
 TEST(ServiceProgressTest, ConvergedWhenEverySlotRunsTheCurrentVersion) {
   auto service = replicatedService("web", 3);
@@ -31,9 +31,8 @@ TEST(ServiceProgressTest, ConvergedWhenEverySlotRunsTheCurrentVersion) {
   EXPECT_TRUE(progress.converged);
   EXPECT_EQ(progress.done, 3);
   EXPECT_EQ(progress.total, 3);
-  EXPECT_THAT(progressLines(progress),
-              ElementsAre("overall progress: 3 out of 3 tasks", "1/3: running", "2/3: running",
-                          "3/3: running"));
+  EXPECT_THAT(progressLines(progress), ElementsAre("overall progress: 3 out of 3 tasks",
+                                                   "1/3: running", "2/3: running", "3/3: running"));
 }
 
 TEST(ServiceProgressTest, NotConvergedWhileASlotIsPendingOrHasNoTask) {
@@ -44,9 +43,8 @@ TEST(ServiceProgressTest, NotConvergedWhileASlotIsPendingOrHasNoTask) {
   auto progress = computeProgress(service, tasks);
 
   EXPECT_FALSE(progress.converged);
-  EXPECT_THAT(progressLines(progress),
-              ElementsAre("overall progress: 1 out of 3 tasks", "1/3: running", "2/3: pending",
-                          "3/3: new"));
+  EXPECT_THAT(progressLines(progress), ElementsAre("overall progress: 1 out of 3 tasks",
+                                                   "1/3: running", "2/3: pending", "3/3: new"));
   EXPECT_THAT(progress.failures, IsEmpty());
 }
 
@@ -71,8 +69,8 @@ TEST(ServiceProgressTest, ATaskOfThePreviousVersionDoesNotCount) {
 
   EXPECT_FALSE(progress.converged);
   EXPECT_THAT(progressLines(progress),
-              ElementsAre("overall progress: 1 out of 2 tasks",
-                          "1/2: running (previous version)", "2/2: running"));
+              ElementsAre("overall progress: 1 out of 2 tasks", "1/2: running (previous version)",
+                          "2/2: running"));
 }
 
 TEST(ServiceProgressTest, TheNewTaskOfASlotIsShownOverTheOldOne) {
@@ -84,8 +82,8 @@ TEST(ServiceProgressTest, TheNewTaskOfASlotIsShownOverTheOldOne) {
 
   auto progress = computeProgress(service, tasks);
 
-  EXPECT_THAT(progressLines(progress), ElementsAre("overall progress: 0 out of 1 tasks",
-                                                   "1/1: pending"));
+  EXPECT_THAT(progressLines(progress),
+              ElementsAre("overall progress: 0 out of 1 tasks", "1/1: pending"));
 }
 
 TEST(ServiceProgressTest, ARunningTaskWithAHealthCheckMustBeHealthy) {
@@ -100,8 +98,8 @@ TEST(ServiceProgressTest, ARunningTaskWithAHealthCheckMustBeHealthy) {
   auto progress = computeProgress(service, {starting, healthy});
 
   EXPECT_FALSE(progress.converged);
-  EXPECT_THAT(progressLines(progress), ElementsAre("overall progress: 1 out of 2 tasks",
-                                                   "1/2: starting", "2/2: running"));
+  EXPECT_THAT(progressLines(progress),
+              ElementsAre("overall progress: 1 out of 2 tasks", "1/2: starting", "2/2: running"));
 }
 
 TEST(ServiceProgressTest, ATaskAboveTheReplicasThatStillRunsBlocksConvergence) {
@@ -137,9 +135,8 @@ TEST(ServiceProgressTest, ASlotWhoseTasksFailedThreeTimesCannotConverge) {
   auto progress = computeProgress(service, tasks);
 
   EXPECT_FALSE(progress.converged);
-  EXPECT_THAT(progress.failures,
-              ElementsAre("web.2.f3: exit code 127", "web.2.f2: exit code 127",
-                          "web.2.f1: exec: \"nope\": not found"));
+  EXPECT_THAT(progress.failures, ElementsAre("web.2.f3: exit code 127", "web.2.f2: exit code 127",
+                                             "web.2.f1: exec: \"nope\": not found"));
 }
 
 TEST(ServiceProgressTest, TwoFailuresAreNotYetHopeless) {
@@ -230,8 +227,8 @@ TEST(ServiceProgressTest, GlobalNodeWhoseTaskFailedStaysCounted) {
 
   EXPECT_FALSE(progress.converged);
   EXPECT_EQ(progress.total, 2);
-  EXPECT_THAT(progressLines(progress), ElementsAre("overall progress: 1 out of 2 tasks",
-                                                   "h1: running", "h2: failed: boom"));
+  EXPECT_THAT(progressLines(progress),
+              ElementsAre("overall progress: 1 out of 2 tasks", "h1: running", "h2: failed: boom"));
 }
 
 TEST(ServiceProgressTest, GlobalWithoutAnyTaskIsNotConverged) {

@@ -15,11 +15,11 @@
 namespace overmesh::cli {
 namespace {
 
+using overmesh::testing::must;
 using ::testing::AllOf;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::Pair;
-using overmesh::testing::must;
 
 ServiceCreateFlags minimalCreate() {
   ServiceCreateFlags flags;
@@ -153,35 +153,42 @@ INSTANTIATE_TEST_SUITE_P(
                         f.replicas = "3";
                       },
                       {"--replicas", "\"3\"", "--mode global"}},
-        BadCreateCase{"ReplicasNotANumber", [](auto& f) { f.replicas = "three"; },
+        BadCreateCase{"ReplicasNotANumber",
+                      [](auto& f) { f.replicas = "three"; },
                       {"--replicas", "\"three\"", "whole number from 0 to 100000"}},
-        BadCreateCase{"ReplicasNegative", [](auto& f) { f.replicas = "-1"; },
-                      {"--replicas", "\"-1\""}},
-        BadCreateCase{"ReplicasTooMany", [](auto& f) { f.replicas = "100001"; },
+        BadCreateCase{
+            "ReplicasNegative", [](auto& f) { f.replicas = "-1"; }, {"--replicas", "\"-1\""}},
+        BadCreateCase{"ReplicasTooMany",
+                      [](auto& f) { f.replicas = "100001"; },
                       {"--replicas", "\"100001\""}},
-        BadCreateCase{"ReplicasTrailingText", [](auto& f) { f.replicas = "3x"; },
-                      {"--replicas", "\"3x\""}},
-        BadCreateCase{"UnknownMode", [](auto& f) { f.mode = "replicated-job"; },
+        BadCreateCase{
+            "ReplicasTrailingText", [](auto& f) { f.replicas = "3x"; }, {"--replicas", "\"3x\""}},
+        BadCreateCase{"UnknownMode",
+                      [](auto& f) { f.mode = "replicated-job"; },
                       {"--mode", "\"replicated-job\"", "replicated, global"}},
-        BadCreateCase{"UnknownEndpointMode", [](auto& f) { f.spec.endpointMode = "ipvs"; },
+        BadCreateCase{"UnknownEndpointMode",
+                      [](auto& f) { f.spec.endpointMode = "ipvs"; },
                       {"--endpoint-mode", "\"ipvs\"", "vip, dnsrr"}},
         BadCreateCase{"UnknownRestartCondition",
                       [](auto& f) { f.spec.restartCondition = "always"; },
                       {"--restart-condition", "\"always\"", "any, on-failure, none"}},
-        BadCreateCase{"BadRestartDelay", [](auto& f) { f.spec.restartDelay = "5"; },
+        BadCreateCase{"BadRestartDelay",
+                      [](auto& f) { f.spec.restartDelay = "5"; },
                       {"--restart-delay", "\"5\"", "e.g. 500ms"}},
         BadCreateCase{"BadRestartMaxAttempts",
                       [](auto& f) { f.spec.restartMaxAttempts = "-2"; },
                       {"--restart-max-attempts", "\"-2\""}},
-        BadCreateCase{"BadRestartWindow", [](auto& f) { f.spec.restartWindow = "1d"; },
+        BadCreateCase{"BadRestartWindow",
+                      [](auto& f) { f.spec.restartWindow = "1d"; },
                       {"--restart-window", "\"1d\""}},
-        BadCreateCase{"BadStopGrace", [](auto& f) { f.spec.stopGracePeriod = "soon"; },
+        BadCreateCase{"BadStopGrace",
+                      [](auto& f) { f.spec.stopGracePeriod = "soon"; },
                       {"--stop-grace-period", "\"soon\""}},
         BadCreateCase{"HealthIntervalWithoutCmd",
                       [](auto& f) { f.spec.healthInterval = "5s"; },
                       {"--health-interval", "--health-cmd"}},
-        BadCreateCase{"EmptyHealthCmd", [](auto& f) { f.spec.healthCmd = ""; },
-                      {"--health-cmd", "\"\""}},
+        BadCreateCase{
+            "EmptyHealthCmd", [](auto& f) { f.spec.healthCmd = ""; }, {"--health-cmd", "\"\""}},
         BadCreateCase{"ZeroHealthInterval",
                       [](auto& f) {
                         f.spec.healthCmd = "true";
@@ -209,24 +216,31 @@ INSTANTIATE_TEST_SUITE_P(
         BadCreateCase{"BadUpdateParallelism",
                       [](auto& f) { f.spec.updateParallelism = "all"; },
                       {"--update-parallelism", "\"all\""}},
-        BadCreateCase{"BadUpdateDelay", [](auto& f) { f.spec.updateDelay = "1.5s"; },
+        BadCreateCase{"BadUpdateDelay",
+                      [](auto& f) { f.spec.updateDelay = "1.5s"; },
                       {"--update-delay", "\"1.5s\""}},
-        BadCreateCase{"UnknownUpdateOrder", [](auto& f) { f.spec.updateOrder = "random"; },
+        BadCreateCase{"UnknownUpdateOrder",
+                      [](auto& f) { f.spec.updateOrder = "random"; },
                       {"--update-order", "\"random\"", "stop-first, start-first"}},
-        BadCreateCase{"EnvWithoutEquals", [](auto& f) { f.env = {"PATH"}; },
+        BadCreateCase{"EnvWithoutEquals",
+                      [](auto& f) { f.env = {"PATH"}; },
                       {"--env", "\"PATH\"", "KEY=VALUE"}},
         BadCreateCase{"EnvWithoutKey", [](auto& f) { f.env = {"=1"}; }, {"--env", "\"=1\""}},
-        BadCreateCase{"LabelWithoutKey", [](auto& f) { f.labels = {"=x"}; },
-                      {"--label", "\"=x\""}},
-        BadCreateCase{"NetworkUnknownKey", [](auto& f) { f.networks = {"front,ip=1.2.3.4"}; },
+        BadCreateCase{"LabelWithoutKey", [](auto& f) { f.labels = {"=x"}; }, {"--label", "\"=x\""}},
+        BadCreateCase{"NetworkUnknownKey",
+                      [](auto& f) { f.networks = {"front,ip=1.2.3.4"}; },
                       {"--network", "\"front,ip=1.2.3.4\"", "unknown key \"ip\""}},
-        BadCreateCase{"NetworkEmptyAlias", [](auto& f) { f.networks = {"front,alias="}; },
+        BadCreateCase{"NetworkEmptyAlias",
+                      [](auto& f) { f.networks = {"front,alias="}; },
                       {"--network", "\"front,alias=\"", "alias is empty"}},
-        BadCreateCase{"NetworkWithoutName", [](auto& f) { f.networks = {"alias=www"}; },
+        BadCreateCase{"NetworkWithoutName",
+                      [](auto& f) { f.networks = {"alias=www"}; },
                       {"--network", "\"alias=www\"", "no network named"}},
-        BadCreateCase{"NetworkNamedTwice", [](auto& f) { f.networks = {"front,name=back"}; },
+        BadCreateCase{"NetworkNamedTwice",
+                      [](auto& f) { f.networks = {"front,name=back"}; },
                       {"--network", "\"front,name=back\"", "twice"}},
-        BadCreateCase{"NetworkBareSecondPart", [](auto& f) { f.networks = {"front,back"}; },
+        BadCreateCase{"NetworkBareSecondPart",
+                      [](auto& f) { f.networks = {"front,back"}; },
                       {"--network", "\"front,back\""}},
         BadCreateCase{"EmptyName", [](auto& f) { f.name = ""; }, {"--name", "\"\""}},
         BadCreateCase{"NoCommand", [](auto& f) { f.command.clear(); }, {"no command", "--"}}),
@@ -277,8 +291,8 @@ TEST(ServiceUpdateFlagsTest, EnvRmOfAMissingKeyNamesTheKeysThereAre) {
   auto spec = applyUpdateFlags(existingService(), flags);
 
   ASSERT_FALSE(spec.has_value());
-  EXPECT_THAT(spec.error().message, AllOf(HasSubstr("--env-rm"), HasSubstr("\"Z\""),
-                                          HasSubstr("A, B")));
+  EXPECT_THAT(spec.error().message,
+              AllOf(HasSubstr("--env-rm"), HasSubstr("\"Z\""), HasSubstr("A, B")));
 }
 
 TEST(ServiceUpdateFlagsTest, NetworkAddWithAliases) {
@@ -411,7 +425,8 @@ TEST(ServiceUpdateFlagsTest, HealthOptionWithoutACheckToChangeIsRefused) {
   auto spec = applyUpdateFlags(overmesh::testing::replicatedService("web", 1), flags);
 
   ASSERT_FALSE(spec.has_value());
-  EXPECT_THAT(spec.error().message, AllOf(HasSubstr("--health-timeout"), HasSubstr("--health-cmd")));
+  EXPECT_THAT(spec.error().message,
+              AllOf(HasSubstr("--health-timeout"), HasSubstr("--health-cmd")));
 }
 
 TEST(ServiceUpdateFlagsTest, SharedFlagsApplyAsInCreate) {
@@ -464,8 +479,8 @@ TEST(ScaleArgumentTest, RefusesABadCountNamingTheService) {
 TEST(NodeUpdateBodyTest, CarriesAddedAndRemovedLabels) {
   auto body = must(nodeUpdateBody({"zone=a", "ssd=yes"}, {"old"}));
 
-  EXPECT_EQ(body, (nlohmann::json{{"labelAdd", {{"ssd", "yes"}, {"zone", "a"}}},
-                                  {"labelRm", {"old"}}}));
+  EXPECT_EQ(body,
+            (nlohmann::json{{"labelAdd", {{"ssd", "yes"}, {"zone", "a"}}}, {"labelRm", {"old"}}}));
 }
 
 TEST(NodeUpdateBodyTest, RefusesNothingToDo) {

@@ -13,12 +13,12 @@
 namespace overmesh::cli {
 namespace {
 
-using ::testing::ElementsAre;
 using overmesh::testing::endedTask;
 using overmesh::testing::globalService;
 using overmesh::testing::kFixedNowMs;
 using overmesh::testing::replicatedService;
 using overmesh::testing::serviceTask;
+using ::testing::ElementsAre;
 
 struct HumanCase {
   std::int64_t ms;
@@ -126,8 +126,7 @@ TEST(ServicePsRowsTest, DesiredStateFilterKeepsMatchingTasksAndIndentsWhatRemain
                                   endedTask(service, "t1", 1, "failed", "boom", 5000)};
 
   auto running = servicePsRows(service, tasks, kFixedNowMs, PsOptions{.desiredState = "running"});
-  auto shutdown =
-      servicePsRows(service, tasks, kFixedNowMs, PsOptions{.desiredState = "shutdown"});
+  auto shutdown = servicePsRows(service, tasks, kFixedNowMs, PsOptions{.desiredState = "shutdown"});
 
   ASSERT_EQ(running.size(), 1U);
   EXPECT_EQ(running[0][0], "t2");
