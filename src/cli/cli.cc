@@ -30,6 +30,7 @@ int runCli(int argc, char** argv) {
   addNetworkCommands(app, context);
   addNodeCommands(app, context);
   addTaskCommands(app, context);
+  addServiceCommands(app, context);
   addLabCommands(app, context);
 
   try {

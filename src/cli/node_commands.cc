@@ -1,8 +1,11 @@
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "api/percent_encoding.h"
 #include "api/types.h"
 #include "cli/cli_context.h"
+#include "cli/node_update.h"
 #include "cli/table.h"
 #include "common/ids.h"
 
@@ -51,6 +54,30 @@ Status runNodeInspect(CliContext& context, const std::vector<std::string>& refer
   return {};
 }
 
+struct NodeUpdateOptions {
+  std::string node;
+  std::vector<std::string> labelAdd;
+  std::vector<std::string> labelRm;
+};
+
+// Prints the node's hostname, as the daemon answered it.
+Status runNodeUpdate(CliContext& context, const NodeUpdateOptions& options) {
+  auto body = nodeUpdateBody(options.labelAdd, options.labelRm);
+  if (!body) {
+    return std::unexpected(body.error());
+  }
+  auto client = context.client();
+  if (!client) {
+    return std::unexpected(client.error());
+  }
+  auto node = client->post("/v1/nodes/" + api::percentEncode(options.node) + "/update", *body);
+  if (!node) {
+    return std::unexpected(node.error());
+  }
+  *context.out << node->get<api::Node>().hostname << '\n';
+  return {};
+}
+
 }  // namespace
 
 void addNodeCommands(CLI::App& app, CliContext& context) {
@@ -70,6 +97,18 @@ void addNodeCommands(CLI::App& app, CliContext& context) {
   inspect->add_option("node", *inspectRefs, "Node hostnames or IDs")->required();
   inspect->callback([&context, inspectRefs] {
     context.action = [&context, inspectRefs] { return runNodeInspect(context, *inspectRefs); };
+  });
+
+  auto update = context.hold<NodeUpdateOptions>();
+  CLI::App* updateCommand = node->add_subcommand("update", "Change a node's labels");
+  updateCommand
+      ->add_option("--label-add", update->labelAdd, "Add or replace a label KEY=VALUE (repeatable)")
+      ->allow_extra_args(false);
+  updateCommand->add_option("--label-rm", update->labelRm, "Remove a label by KEY (repeatable)")
+      ->allow_extra_args(false);
+  updateCommand->add_option("node", update->node, "Node hostname or ID")->required();
+  updateCommand->callback([&context, update] {
+    context.action = [&context, update] { return runNodeUpdate(context, *update); };
   });
 }
 

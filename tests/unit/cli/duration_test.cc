@@ -33,14 +33,14 @@ TEST_P(ValidDurationTest, ParsesToMilliseconds) {
   EXPECT_EQ(*parsed, GetParam().expected);
 }
 
-INSTANTIATE_TEST_SUITE_P(Durations, ValidDurationTest,
-                         ::testing::Values(ValidCase{"500ms", 500ms}, ValidCase{"3s", 3s},
-                                           ValidCase{"2m", 2min}, ValidCase{"0s", 0ms},
-                                           ValidCase{"1ms", 1ms}, ValidCase{"90s", 90s},
-                                           ValidCase{"1000000000ms", 1'000'000'000ms}),
-                         [](const ::testing::TestParamInfo<ValidCase>& paramInfo) {
-                           return paramInfo.param.text;
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    Durations, ValidDurationTest,
+    ::testing::Values(ValidCase{"500ms", 500ms}, ValidCase{"3s", 3s}, ValidCase{"2m", 2min},
+                      ValidCase{"0s", 0ms}, ValidCase{"1ms", 1ms}, ValidCase{"90s", 90s},
+                      ValidCase{"1000000000ms", 1'000'000'000ms}, ValidCase{"1m30s", 90s},
+                      ValidCase{"3h", 3h}, ValidCase{"1h2m3s4ms", 3'723'004ms}, ValidCase{"0", 0ms},
+                      ValidCase{"1s500ms", 1500ms}),
+    [](const ::testing::TestParamInfo<ValidCase>& paramInfo) { return paramInfo.param.text; });
 
 struct InvalidCase {
   std::string label;
@@ -65,11 +65,14 @@ TEST_P(InvalidDurationTest, IsInvalidArgumentNamingTheFlagAndTheValue) {
 INSTANTIATE_TEST_SUITE_P(
     Durations, InvalidDurationTest,
     ::testing::Values(InvalidCase{"NoUnit", "3"}, InvalidCase{"NoNumber", "s"},
-                      InvalidCase{"Negative", "-1s"}, InvalidCase{"Hours", "3h"},
-                      InvalidCase{"Empty", ""}, InvalidCase{"Fraction", "1.5s"},
-                      InvalidCase{"UpperCaseUnit", "3S"}, InvalidCase{"LeadingSpace", " 3s"},
-                      InvalidCase{"TrailingSpace", "3s "}, InvalidCase{"PlusSign", "+3s"},
-                      InvalidCase{"TwoUnits", "1m30s"}, InvalidCase{"TooLarge", "1000000001s"},
+                      InvalidCase{"Negative", "-1s"}, InvalidCase{"Empty", ""},
+                      InvalidCase{"Fraction", "1.5s"}, InvalidCase{"UpperCaseUnit", "3S"},
+                      InvalidCase{"LeadingSpace", " 3s"}, InvalidCase{"TrailingSpace", "3s "},
+                      InvalidCase{"PlusSign", "+3s"}, InvalidCase{"LastPartWithoutUnit", "1m30"},
+                      InvalidCase{"Days", "1d"}, InvalidCase{"NegativeSecondPart", "1m-30s"},
+                      InvalidCase{"Microseconds", "5us"},
+                      InvalidCase{"SumTooLarge", "277h46m40s1ms"},
+                      InvalidCase{"ZeroWithSpace", "0 "}, InvalidCase{"TooLarge", "1000000001s"},
                       InvalidCase{"Overflowing", "99999999999999999999s"}),
     [](const ::testing::TestParamInfo<InvalidCase>& paramInfo) { return paramInfo.param.label; });
 

@@ -1,0 +1,51 @@
+#pragma once
+
+// The rows of `service ls` and `service ps` and the line prefixes of `service logs`,
+// Docker's shapes. Pure: times are relative to a `nowMs` the caller passes (the wall
+// clock in the command, a fixed value in tests).
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "api/service_types.h"
+#include "api/types.h"
+
+namespace overmesh::cli {
+
+// Docker's human duration ("Less than a second", "1 second", "5 seconds", "About a
+// minute", "3 minutes", "About an hour", "5 hours", "3 days", "2 weeks", "4 months",
+// "2 years"). Negative durations (clock skew) read as "Less than a second".
+std::string humanDuration(std::int64_t ms);
+
+// `service ls`'s REPLICAS: "running/desired". running = tasks of the service that should
+// run and run; desired = replicas, or for a global service the tasks that should run.
+std::string replicasText(const api::Service& service, const std::vector<api::Task>& tasks);
+
+// One `service ls` row: ID NAME MODE REPLICAS COMMAND.
+std::vector<std::string> serviceListRow(const api::Service& service,
+                                        const std::vector<api::Task>& tasks);
+
+struct PsOptions {
+  bool noTrunc = false;
+  std::string desiredState;  // "" = all; else only tasks with this desired state
+};
+
+// `service ps` rows (ID NAME COMMAND NODE DESIRED STATE CURRENT STATE ERROR) of one
+// service's tasks: slots ascending (global: nodes by hostname), newest first within a
+// slot; the slot's first row is named "web.1", older ones " \_ web.1". CURRENT STATE is
+// "Running 3 seconds ago" from Task::updatedAtMs; ERROR is the quoted message of a task
+// that failed, cut to 30 characters unless noTrunc.
+std::vector<std::vector<std::string>> servicePsRows(const api::Service& service,
+                                                    const std::vector<api::Task>& tasks,
+                                                    std::int64_t nowMs, const PsOptions& options);
+
+// `service logs`'s prefix for a task without its padding: "web.1.<short id>@<hostname>".
+std::string logPrefix(const api::Service& service, const api::Task& task);
+
+// `bytes` with every line prefixed by `prefix` padded to `width`, then "    | ", as
+// Docker shows it; a last line without a newline gets one.
+std::string prefixLogLines(std::string_view prefix, std::size_t width, std::string_view bytes);
+
+}  // namespace overmesh::cli

@@ -1,0 +1,185 @@
+#include "cli/service_tables.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "cli/service_tasks.h"
+#include "support/service_fixtures.h"
+
+namespace overmesh::cli {
+namespace {
+
+using overmesh::testing::endedTask;
+using overmesh::testing::globalService;
+using overmesh::testing::kFixedNowMs;
+using overmesh::testing::replicatedService;
+using overmesh::testing::serviceTask;
+using ::testing::ElementsAre;
+
+struct HumanCase {
+  std::int64_t ms;
+  std::string expected;
+};
+
+// Names the case in gtest output instead of dumping its bytes.
+void PrintTo(const HumanCase& c, std::ostream* os) { *os << c.ms << "ms"; }
+
+class HumanDurationTest : public ::testing::TestWithParam<HumanCase> {};
+
+TEST_P(HumanDurationTest, ReadsLikeDocker) {
+  EXPECT_EQ(humanDuration(GetParam().ms), GetParam().expected);
+}
+
+constexpr std::int64_t kHour = 3'600'000;
+
+INSTANTIATE_TEST_SUITE_P(
+    Durations, HumanDurationTest,
+    ::testing::Values(HumanCase{-5000, "Less than a second"}, HumanCase{999, "Less than a second"},
+                      HumanCase{1000, "1 second"}, HumanCase{3500, "3 seconds"},
+                      HumanCase{59'999, "59 seconds"}, HumanCase{60'000, "About a minute"},
+                      HumanCase{119'999, "About a minute"}, HumanCase{120'000, "2 minutes"},
+                      HumanCase{59 * 60'000, "59 minutes"}, HumanCase{kHour, "About an hour"},
+                      HumanCase{kHour + kHour / 2, "2 hours"}, HumanCase{47 * kHour, "47 hours"},
+                      HumanCase{48 * kHour, "2 days"}, HumanCase{14 * 24 * kHour, "2 weeks"},
+                      HumanCase{60 * 24 * kHour, "2 months"},
+                      HumanCase{2 * 365 * 24 * kHour, "2 years"}));
+
+TEST(ServiceListRowTest, ReplicasCountsRunningTasksThatShouldRunAgainstTheReplicas) {
+  auto service = replicatedService("web", 3);
+  auto stopping = serviceTask(service, "t4", 4, "running");
+  stopping.desiredState = "shutdown";  // scaled down: not counted
+  std::vector<api::Task> tasks = {serviceTask(service, "t1", 1, "running"),
+                                  serviceTask(service, "t2", 2, "running"),
+                                  serviceTask(service, "t3", 3, "pending"), stopping,
+                                  serviceTask(replicatedService("db", 1), "x", 1, "running")};
+
+  EXPECT_THAT(serviceListRow(service, tasks),
+              ElementsAre("webserviceid", "web", "replicated", "2/3", "httpd -f -p 80"));
+}
+
+TEST(ServiceListRowTest, GlobalDesiredIsTheTasksThatShouldRun) {
+  auto service = globalService("agent");
+  std::vector<api::Task> tasks = {serviceTask(service, "a", 0, "running", 1000, "h1"),
+                                  serviceTask(service, "b", 0, "pending", 1000, "h2"),
+                                  endedTask(service, "c", 0, "failed", "boom", 1000, "h3")};
+
+  EXPECT_EQ(replicasText(service, tasks), "1/2");
+}
+
+TEST(ServicePsRowsTest, SlotsAscendingNewestFirstWithHistoryIndented) {
+  auto service = replicatedService("web", 2);
+  std::vector<api::Task> tasks = {
+      endedTask(service, "old1abcdefghijkl", 1, "failed", "exit code 2", 60'000),
+      serviceTask(service, "new2abcdefghijkl", 2, "running", 3000, "node2"),
+      serviceTask(service, "new1abcdefghijkl", 1, "running", 5000),
+      endedTask(service, "older1abcdefghij", 1, "failed", "exit code 2", 3 * 60'000)};
+
+  auto rows = servicePsRows(service, tasks, kFixedNowMs, {});
+
+  ASSERT_EQ(rows.size(), 4U);
+  EXPECT_THAT(rows[0], ElementsAre("new1abcdefgh", "web.1", "httpd -f -p 80", "node1", "Running",
+                                   "Running 5 seconds ago", ""));
+  EXPECT_THAT(rows[1], ElementsAre("old1abcdefgh", " \\_ web.1", "httpd -f -p 80", "node1",
+                                   "Shutdown", "Failed About a minute ago", "\"exit code 2\""));
+  EXPECT_THAT(rows[2], ElementsAre("older1abcdef", " \\_ web.1", "httpd -f -p 80", "node1",
+                                   "Shutdown", "Failed 3 minutes ago", "\"exit code 2\""));
+  EXPECT_THAT(rows[3], ElementsAre("new2abcdefgh", "web.2", "httpd -f -p 80", "node2", "Running",
+                                   "Running 3 seconds ago", ""));
+}
+
+TEST(ServicePsRowsTest, LongErrorsAndCommandsAreCutUnlessNoTrunc) {
+  auto service = replicatedService("web", 1);
+  service.spec.command = {"sh", "-c", "while true; do echo hello from a long command; done"};
+  auto task = endedTask(service, "abcdefghijklmnopq", 1, "failed",
+                        "starting container process caused: exec: not found", 1000);
+  task.command = service.spec.command;
+
+  auto cut = servicePsRows(service, {task}, kFixedNowMs, {});
+  auto full = servicePsRows(service, {task}, kFixedNowMs, PsOptions{.noTrunc = true});
+
+  ASSERT_EQ(cut.size(), 1U);
+  EXPECT_EQ(cut[0][0], "abcdefghijkl");
+  EXPECT_EQ(cut[0][2], "sh -c while true; do echo hello from ...");
+  EXPECT_EQ(cut[0][6], "\"starting container process ...\"");
+  ASSERT_EQ(full.size(), 1U);
+  EXPECT_EQ(full[0][0], "abcdefghijklmnopq");
+  EXPECT_EQ(full[0][1], "web.1.abcdefghijklmnopq");
+  EXPECT_EQ(full[0][2], "sh -c while true; do echo hello from a long command; done");
+  EXPECT_EQ(full[0][6], "\"starting container process caused: exec: not found\"");
+}
+
+TEST(ServicePsRowsTest, AFailedTaskWithoutMessageShowsItsExitCode) {
+  auto service = replicatedService("web", 1);
+  auto task = endedTask(service, "t1", 1, "exited", "", 1000);
+  task.exitCode = 3;
+
+  EXPECT_EQ(servicePsRows(service, {task}, kFixedNowMs, {})[0][6], "\"non-zero exit (3)\"");
+}
+
+TEST(ServicePsRowsTest, DesiredStateFilterKeepsMatchingTasksAndIndentsWhatRemains) {
+  auto service = replicatedService("web", 1);
+  std::vector<api::Task> tasks = {serviceTask(service, "t2", 1, "running", 1000),
+                                  endedTask(service, "t1", 1, "failed", "boom", 5000)};
+
+  auto running = servicePsRows(service, tasks, kFixedNowMs, PsOptions{.desiredState = "running"});
+  auto shutdown = servicePsRows(service, tasks, kFixedNowMs, PsOptions{.desiredState = "shutdown"});
+
+  ASSERT_EQ(running.size(), 1U);
+  EXPECT_EQ(running[0][0], "t2");
+  ASSERT_EQ(shutdown.size(), 1U);
+  EXPECT_EQ(shutdown[0][1], "web.1");
+}
+
+TEST(ServicePsRowsTest, GlobalTasksAreNamedByNodeAndGroupedPerNode) {
+  auto service = globalService("agent");
+  std::vector<api::Task> tasks = {serviceTask(service, "b", 0, "running", 1000, "h2"),
+                                  serviceTask(service, "a", 0, "running", 1000, "h1"),
+                                  endedTask(service, "a0", 0, "failed", "boom", 9000, "h1")};
+
+  auto rows = servicePsRows(service, tasks, kFixedNowMs, {});
+
+  ASSERT_EQ(rows.size(), 3U);
+  EXPECT_EQ(rows[0][1], "agent.h1nodeid0000");
+  EXPECT_EQ(rows[1][1], " \\_ agent.h1nodeid0000");
+  EXPECT_EQ(rows[2][1], "agent.h2nodeid0000");
+}
+
+TEST(ServicePsRowsTest, ATaskWithoutATimeShowsItsStateAlone) {
+  auto service = replicatedService("web", 1);
+  auto task = serviceTask(service, "t1", 1, "pending");
+  task.updatedAtMs = 0;
+
+  EXPECT_EQ(servicePsRows(service, {task}, kFixedNowMs, {})[0][5], "Pending");
+}
+
+TEST(ServiceLogsTest, PrefixesEveryLineAndEndsTheLastOne) {
+  auto service = replicatedService("web", 1);
+  auto task = serviceTask(service, "abcdefghijklmnop", 1, "running", 1000, "host1");
+
+  std::string prefix = logPrefix(service, task);
+
+  EXPECT_EQ(prefix, "web.1.abcdefghijkl@host1");
+  EXPECT_EQ(prefixLogLines(prefix, prefix.size() + 2, "one\n\ntwo"),
+            "web.1.abcdefghijkl@host1      | one\n"
+            "web.1.abcdefghijkl@host1      | \n"
+            "web.1.abcdefghijkl@host1      | two\n");
+  EXPECT_EQ(prefixLogLines(prefix, 0, ""), "");
+}
+
+TEST(ServiceTasksTest, NewerTaskBreaksTiesByCreationThenId) {
+  auto service = replicatedService("web", 1);
+  auto a = serviceTask(service, "a", 1, "running", 1000);
+  auto b = serviceTask(service, "b", 1, "running", 1000);
+
+  EXPECT_TRUE(newerTask(b, a));
+  a.createdAt = "2026-11-25T12:00:01Z";
+  b.createdAt = "2026-11-25T12:00:00Z";
+  EXPECT_TRUE(newerTask(a, b));
+}
+
+}  // namespace
+}  // namespace overmesh::cli
