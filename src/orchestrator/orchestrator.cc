@@ -228,7 +228,7 @@ class Reconciler {
                  std::string_view unwantedReason) {
     const std::int64_t version = plan.service->version;
     std::vector<const api::Task*> kept;
-    bool nodeLost = false;
+    bool movedAway = false;  // a task left because of its node: replaced without policy
     const api::Task* endedNow = nullptr;
     for (const api::Task* task : group.tasks) {
       if (!shouldRun(*task)) {
@@ -236,7 +236,7 @@ class Reconciler {
       }
       if (!plan.global && !nodeReady(task->nodeId)) {
         shutDown(*task, fmt::format("node {} is down", hostOf(*task)));
-        nodeLost = true;
+        movedAway = true;
         continue;
       }
       if (auto reason = endReason(*task)) {
@@ -244,6 +244,15 @@ class Reconciler {
         if (endedNow == nullptr || moreRecent(task, endedNow)) {
           endedNow = task;
         }
+        continue;
+      }
+      // A node whose labels (or role) changed no longer takes the service's current
+      // tasks, as Docker's constraint enforcer decides. Outdated tasks ran under older
+      // constraints: the rolling update replaces them at its own pace.
+      if (!plan.global && task->specVersion >= version &&
+          !matches(*findNode(task->nodeId), plan.constraints)) {
+        shutDown(*task, "constraints no longer satisfied");
+        movedAway = true;
         continue;
       }
       kept.push_back(task);
@@ -280,7 +289,7 @@ class Reconciler {
     }
 
     if (current == nullptr && outdated == nullptr) {
-      refill(plan, group, nodeLost, endedNow);
+      refill(plan, group, movedAway, endedNow);
       return;
     }
     if (current == nullptr) {
@@ -315,11 +324,12 @@ class Reconciler {
   }
 
   // A wanted group without a task that should run: a new task now, later, or never.
-  // Replacing a task lost with its node, or one stopped by scale down or an update, is
-  // not a restart; replacing one that ended by itself follows the restart policy.
-  void refill(ServicePlan& plan, const TaskGroup& group, bool nodeLost,
+  // Replacing a task moved away from its node, or one stopped by scale down or an
+  // update, is not a restart; replacing one that ended by itself follows the restart
+  // policy.
+  void refill(ServicePlan& plan, const TaskGroup& group, bool movedAway,
               const api::Task* endedNow) {
-    if (!nodeLost) {
+    if (!movedAway) {
       const api::Task* ended = endedNow;
       if (ended == nullptr) {
         const api::Task* last = nullptr;

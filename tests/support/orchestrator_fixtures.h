@@ -94,8 +94,12 @@ class FakeCluster {
       t.message = stop.reason;
       t.updatedAtMs = view.nowMs;
     }
+    std::map<std::string, const api::Service*> services;
+    for (const api::Service& s : view.services) {
+      services.emplace(s.id, &s);
+    }
     for (const auto& create : decisions.create) {
-      const api::Service& s = service(create.serviceId);
+      const api::Service& s = *services.at(create.serviceId);
       api::Task t = serviceTask(fmt::format("{}.{}.{}", s.spec.name,
                                             create.slot == 0 ? create.nodeId
                                                              : std::to_string(create.slot),

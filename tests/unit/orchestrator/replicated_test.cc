@@ -336,6 +336,27 @@ TEST(ReplicatedTest, PlacementProblemIsReportedOnceAndClearedWhenSolved) {
   EXPECT_EQ(solved.placementProblems[0].second, "");
 }
 
+TEST(ReplicatedTest, ATaskOnANodeThatNoLongerMatchesMovesAtOnce) {
+  FakeCluster cluster = threeNodeCluster();
+  cluster.node("a").labels["zone"] = "x";
+  cluster.node("b").labels["zone"] = "x";
+  cluster.view.services = {replicatedService("s", 2)};
+  cluster.service("s").spec.constraints = {"node.labels.zone==x"};
+  cluster.service("s").spec.restartPolicy.delayMs = 60000;
+  cluster.step();
+  cluster.agentsCatchUp();
+  EXPECT_EQ(cluster.runningByNode("s"), (std::map<std::string, int>{{"a", 1}, {"b", 1}}));
+
+  cluster.node("b").labels.clear();
+  Decisions decisions = cluster.step();
+  ASSERT_EQ(decisions.shutDown.size(), 1u);
+  EXPECT_EQ(cluster.task(decisions.shutDown[0].taskId).nodeId, "b");
+  EXPECT_EQ(decisions.shutDown[0].reason, "constraints no longer satisfied");
+  ASSERT_EQ(decisions.create.size(), 1u);
+  EXPECT_EQ(decisions.create[0].nodeId, "a");
+  EXPECT_EQ(decisions.create[0].slot, 2);
+}
+
 TEST(ReplicatedTest, DownNodesAreNeverChosen) {
   FakeCluster cluster = threeNodeCluster();
   cluster.node("a").state = "down";
