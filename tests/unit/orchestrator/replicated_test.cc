@@ -374,5 +374,43 @@ TEST(ReplicatedTest, DownNodesAreNeverChosen) {
   EXPECT_EQ(decisions.placementProblems.size(), 2u);  // s lost its node, t never had one
 }
 
+TEST(ReplicatedTest, DuplicateTasksInASlotKeepTheBestOne) {
+  FakeCluster cluster = threeNodeCluster();
+  cluster.view.services = {replicatedService("s", 1)};
+  cluster.view.tasks = {serviceTask("pending", "s", 1, "a", "pending"),
+                        serviceTask("running", "s", 1, "b")};
+  Decisions decisions = cluster.step();
+  ASSERT_EQ(decisions.shutDown.size(), 1u);
+  EXPECT_EQ(decisions.shutDown[0].taskId, "pending");
+  EXPECT_EQ(decisions.shutDown[0].reason, "duplicate task in its slot");
+  EXPECT_THAT(decisions.create, IsEmpty());
+}
+
+TEST(ReplicatedTest, RejectedAndStoppedTasksAreReplacedWithTheirReason) {
+  FakeCluster cluster = threeNodeCluster();
+  cluster.view.services = {replicatedService("s", 2)};
+  cluster.view.tasks = {serviceTask("t1", "s", 1, "a", "rejected"),
+                        serviceTask("t2", "s", 2, "b", "shutdown")};
+  cluster.task("t1").message = "no such network";
+  Decisions decisions = cluster.step();
+  ASSERT_EQ(decisions.shutDown.size(), 2u);
+  EXPECT_EQ(decisions.shutDown[0].reason, "task rejected: no such network");
+  EXPECT_EQ(decisions.shutDown[1].reason, "task stopped");
+  EXPECT_THAT(createdSlots(decisions), ElementsAre(1, 2));
+}
+
+TEST(ReplicatedTest, AStoredInvalidConstraintPlacesAndStopsNothing) {
+  FakeCluster cluster = threeNodeCluster();
+  cluster.view.services = {replicatedService("s", 3)};
+  cluster.service("s").spec.constraints = {"node.colour==red"};
+  cluster.view.tasks = {serviceTask("t1", "s", 1, "a")};
+  Decisions decisions = cluster.step();
+  EXPECT_THAT(decisions.create, IsEmpty());
+  EXPECT_THAT(decisions.shutDown, IsEmpty());
+  ASSERT_EQ(decisions.placementProblems.size(), 1u);
+  EXPECT_THAT(decisions.placementProblems[0].second,
+              ::testing::HasSubstr("cannot place tasks: constraint \"node.colour==red\""));
+}
+
 }  // namespace
 }  // namespace overmesh::orchestrator
