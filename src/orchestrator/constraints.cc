@@ -1,8 +1,8 @@
 #include "orchestrator/constraints.h"
 
-#include <string_view>
-
 #include <fmt/format.h>
+
+#include <string_view>
 
 namespace overmesh::orchestrator {
 
@@ -127,8 +127,8 @@ std::string toString(const Constraint& constraint) {
       field = "node.role";
       break;
     case Constraint::Field::Label:
-      return fmt::format("node.labels.{}{}{}", constraint.label, constraint.equal ? "==" : "!=",
-                         constraint.value);
+      return fmt::format("node.labels.{}{}{}", constraint.label,
+                         constraint.equal ? "==" : "!=", constraint.value);
   }
   return fmt::format("{}{}{}", field, constraint.equal ? "==" : "!=", constraint.value);
 }

@@ -1,12 +1,12 @@
 #include "orchestrator/orchestrator.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <map>
 #include <string_view>
 #include <tuple>
 #include <unordered_map>
-
-#include <fmt/format.h>
 
 #include "orchestrator/constraints.h"
 #include "orchestrator/placement.h"
@@ -39,7 +39,7 @@ struct ServicePlan {
   std::vector<Constraint> constraints;
   EligibleNodes eligible;
   std::string problem;
-  std::vector<std::int64_t> slotsToPlace;  // replicated: new tasks that need a node
+  std::vector<std::int64_t> slotsToPlace;     // replicated: new tasks that need a node
   std::vector<const api::Node*> nodesToFill;  // global: new tasks on these nodes
   // Rolling update: groups whose only task is outdated, groups still changing over, and
   // when the latest new-version task started running.

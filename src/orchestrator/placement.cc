@@ -1,11 +1,11 @@
 #include "orchestrator/placement.h"
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
 #include <algorithm>
 #include <queue>
 #include <tuple>
-
-#include <fmt/format.h>
-#include <fmt/ranges.h>
 
 namespace overmesh::orchestrator {
 
@@ -65,14 +65,12 @@ EligibleNodes eligibleNodes(const std::vector<const api::Node*>& readyNodes,
   // Name the constraint that rules out every node on its own, when one does: that is
   // the one the user has to fix.
   for (const Constraint& constraint : constraints) {
-    const bool anyMatch = std::any_of(readyNodes.begin(), readyNodes.end(),
-                                      [&](const api::Node* node) {
-                                        return matches(*node, constraint);
-                                      });
+    const bool anyMatch =
+        std::any_of(readyNodes.begin(), readyNodes.end(),
+                    [&](const api::Node* node) { return matches(*node, constraint); });
     if (!anyMatch) {
-      result.problem =
-          fmt::format("no suitable node (constraint {}: 0 of {} ready nodes match)",
-                      toString(constraint), readyNodes.size());
+      result.problem = fmt::format("no suitable node (constraint {}: 0 of {} ready nodes match)",
+                                   toString(constraint), readyNodes.size());
       return result;
     }
   }

@@ -7,8 +7,7 @@
 namespace overmesh::orchestrator {
 
 RestartVerdict restartVerdict(const api::RestartPolicy& policy, const api::Task& ended,
-                              const std::vector<const api::Task*>& slotTasks,
-                              std::int64_t nowMs) {
+                              const std::vector<const api::Task*>& slotTasks, std::int64_t nowMs) {
   using When = RestartVerdict::When;
   if (policy.condition == "none") {
     return {When::Never, 0};

@@ -26,8 +26,7 @@ struct RestartVerdict {
 //    nowMs; windowMs 0 = ever). As Docker: max attempts 2 means at most 2 restarts.
 //  - delayMs: Later while nowMs < ended.updatedAtMs + delayMs.
 RestartVerdict restartVerdict(const api::RestartPolicy& policy, const api::Task& ended,
-                              const std::vector<const api::Task*>& slotTasks,
-                              std::int64_t nowMs);
+                              const std::vector<const api::Task*>& slotTasks, std::int64_t nowMs);
 
 // How many finished tasks of one slot the history must keep so that maxAttempts can still
 // be counted: kTaskHistoryPerSlot, or maxAttempts + 1 when that is more.

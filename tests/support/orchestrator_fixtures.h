@@ -5,6 +5,8 @@
 // tasks desired shutdown at the current time, removed records gone), so a test can step
 // the orchestrator through a scenario and play the agents' reports in between.
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cstdint>
 #include <map>
@@ -12,8 +14,6 @@
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <fmt/format.h>
 
 #include "api/service_types.h"
 #include "api/types.h"
@@ -66,8 +66,8 @@ inline api::Task serviceTask(std::string id, std::string serviceId, std::int64_t
 // A task that ended and was shut down earlier: history.
 inline api::Task finishedTask(std::string id, std::string serviceId, std::int64_t slot,
                               std::string nodeId, std::string state, std::int64_t updatedAtMs) {
-  api::Task t = serviceTask(std::move(id), std::move(serviceId), slot, std::move(nodeId),
-                            std::move(state));
+  api::Task t =
+      serviceTask(std::move(id), std::move(serviceId), slot, std::move(nodeId), std::move(state));
   t.desiredState = "shutdown";
   t.updatedAtMs = updatedAtMs;
   if (t.state == "failed") {
@@ -100,12 +100,10 @@ class FakeCluster {
     }
     for (const auto& create : decisions.create) {
       const api::Service& s = *services.at(create.serviceId);
-      api::Task t = serviceTask(fmt::format("{}.{}.{}", s.spec.name,
-                                            create.slot == 0 ? create.nodeId
-                                                             : std::to_string(create.slot),
-                                            nextId_++),
-                                create.serviceId, create.slot, create.nodeId, "pending",
-                                create.specVersion);
+      api::Task t = serviceTask(
+          fmt::format("{}.{}.{}", s.spec.name,
+                      create.slot == 0 ? create.nodeId : std::to_string(create.slot), nextId_++),
+          create.serviceId, create.slot, create.nodeId, "pending", create.specVersion);
       t.healthCheck = s.spec.healthCheck;
       t.health = s.spec.healthCheck ? "starting" : "";
       t.updatedAtMs = view.nowMs;

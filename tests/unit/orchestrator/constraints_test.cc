@@ -8,8 +8,8 @@
 namespace overmesh::orchestrator {
 namespace {
 
-using ::testing::HasSubstr;
 using testing::clusterNode;
+using ::testing::HasSubstr;
 
 TEST(ConstraintsTest, ParsesEveryField) {
   auto id = parseConstraint("node.id==abc");

@@ -1,11 +1,11 @@
 // reconcile() for global services, task history, removed services, standalone tasks,
 // determinism and scale.
 
-#include <algorithm>
-#include <random>
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <algorithm>
+#include <random>
 
 #include "orchestrator/orchestrator.h"
 #include "support/orchestrator_fixtures.h"
@@ -13,12 +13,12 @@
 namespace overmesh::orchestrator {
 namespace {
 
-using ::testing::ElementsAre;
-using ::testing::IsEmpty;
 using testing::clusterNode;
+using ::testing::ElementsAre;
 using testing::FakeCluster;
 using testing::finishedTask;
 using testing::globalService;
+using ::testing::IsEmpty;
 using testing::replicatedService;
 using testing::serviceTask;
 

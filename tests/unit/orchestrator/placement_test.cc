@@ -1,9 +1,9 @@
 #include "orchestrator/placement.h"
 
-#include <map>
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <map>
 
 #include "support/orchestrator_fixtures.h"
 

@@ -10,11 +10,11 @@
 namespace overmesh::orchestrator {
 namespace {
 
-using ::testing::ElementsAre;
-using ::testing::IsEmpty;
 using testing::clusterNode;
+using ::testing::ElementsAre;
 using testing::FakeCluster;
 using testing::finishedTask;
+using ::testing::IsEmpty;
 using testing::replicatedService;
 using testing::serviceTask;
 
@@ -245,16 +245,16 @@ TEST_P(RestartConditionTest, DecidesWhetherTheSlotIsRefilled) {
   EXPECT_EQ(cluster.runningSlots("s").size(), c.replaced ? 1u : 0u);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Cases, RestartConditionTest,
-    ::testing::Values(ConditionCase{"none", "exited", 0, "", false},
-                      ConditionCase{"none", "failed", 1, "", false},
-                      ConditionCase{"on-failure", "exited", 0, "", false},
-                      ConditionCase{"on-failure", "exited", 3, "", true},
-                      ConditionCase{"on-failure", "failed", 1, "", true},
-                      ConditionCase{"on-failure", "running", 0, "unhealthy", true},
-                      ConditionCase{"any", "exited", 0, "", true},
-                      ConditionCase{"any", "running", 0, "unhealthy", true}));
+INSTANTIATE_TEST_SUITE_P(Cases, RestartConditionTest,
+                         ::testing::Values(ConditionCase{"none", "exited", 0, "", false},
+                                           ConditionCase{"none", "failed", 1, "", false},
+                                           ConditionCase{"on-failure", "exited", 0, "", false},
+                                           ConditionCase{"on-failure", "exited", 3, "", true},
+                                           ConditionCase{"on-failure", "failed", 1, "", true},
+                                           ConditionCase{"on-failure", "running", 0, "unhealthy",
+                                                         true},
+                                           ConditionCase{"any", "exited", 0, "", true},
+                                           ConditionCase{"any", "running", 0, "unhealthy", true}));
 
 TEST(ReplicatedTest, UnhealthyTaskIsShutDownAndReplaced) {
   FakeCluster cluster = threeNodeCluster();

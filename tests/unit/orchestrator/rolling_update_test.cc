@@ -9,10 +9,10 @@
 namespace overmesh::orchestrator {
 namespace {
 
-using ::testing::ElementsAre;
-using ::testing::IsEmpty;
 using testing::clusterNode;
+using ::testing::ElementsAre;
 using testing::FakeCluster;
+using ::testing::IsEmpty;
 using testing::replicatedService;
 using testing::serviceTask;
 
@@ -73,7 +73,8 @@ TEST(RollingUpdateTest, StopFirstOneSlotAtATime) {
     cluster.agentsCatchUp();
   }
   EXPECT_TRUE(cluster.step().empty());
-  EXPECT_EQ(runningVersions(cluster), (std::map<std::int64_t, std::int64_t>{{1, 2}, {2, 2}, {3, 2}}));
+  EXPECT_EQ(runningVersions(cluster),
+            (std::map<std::int64_t, std::int64_t>{{1, 2}, {2, 2}, {3, 2}}));
 }
 
 TEST(RollingUpdateTest, AnOldTaskStillStoppingHoldsTheNextBatch) {
