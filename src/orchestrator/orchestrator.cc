@@ -293,6 +293,20 @@ class Reconciler {
       return;
     }
     if (current == nullptr) {
+      const api::Task* ended = restartCandidate(group, endedNow);
+      if (ended != nullptr && ended->specVersion >= version) {
+        // start-first: the new task of this slot ended by itself while the old one still
+        // serves. Its replacement is a restart like any other; the slot stays in flight.
+        RestartVerdict verdict =
+            restartVerdict(plan.service->spec.restartPolicy, *ended, group.tasks, view_.nowMs);
+        if (verdict.when != RestartVerdict::When::Now) {
+          if (verdict.when == RestartVerdict::When::Later) {
+            wakeAt(verdict.dueMs);
+          }
+          ++plan.inFlight;
+          return;
+        }
+      }
       plan.outdated.push_back(OutdatedTask{&group, outdated});
       return;
     }
@@ -323,35 +337,38 @@ class Reconciler {
     });
   }
 
+  // The task whose end the restart policy judges: the one that ended by itself in this
+  // pass, else the group's most recent stopped task if that one ended by itself; null
+  // when the group's last task was stopped by the manager (or it never had one).
+  static const api::Task* restartCandidate(const TaskGroup& group, const api::Task* endedNow) {
+    if (endedNow != nullptr) {
+      return endedNow;
+    }
+    const api::Task* last = nullptr;
+    for (const api::Task* task : group.tasks) {
+      if (!shouldRun(*task) && (last == nullptr || moreRecent(task, last))) {
+        last = task;
+      }
+    }
+    return last != nullptr && endedByItself(*last) ? last : nullptr;
+  }
+
   // A wanted group without a task that should run: a new task now, later, or never.
   // Replacing a task moved away from its node, or one stopped by scale down or an
   // update, is not a restart; replacing one that ended by itself follows the restart
   // policy.
   void refill(ServicePlan& plan, const TaskGroup& group, bool movedAway,
               const api::Task* endedNow) {
-    if (!movedAway) {
-      const api::Task* ended = endedNow;
-      if (ended == nullptr) {
-        const api::Task* last = nullptr;
-        for (const api::Task* task : group.tasks) {
-          if (!shouldRun(*task) && (last == nullptr || moreRecent(task, last))) {
-            last = task;
-          }
-        }
-        if (last != nullptr && endedByItself(*last)) {
-          ended = last;
-        }
+    const api::Task* ended = movedAway ? nullptr : restartCandidate(group, endedNow);
+    if (ended != nullptr) {
+      RestartVerdict verdict =
+          restartVerdict(plan.service->spec.restartPolicy, *ended, group.tasks, view_.nowMs);
+      if (verdict.when == RestartVerdict::When::Never) {
+        return;
       }
-      if (ended != nullptr) {
-        RestartVerdict verdict =
-            restartVerdict(plan.service->spec.restartPolicy, *ended, group.tasks, view_.nowMs);
-        if (verdict.when == RestartVerdict::When::Never) {
-          return;
-        }
-        if (verdict.when == RestartVerdict::When::Later) {
-          wakeAt(verdict.dueMs);
-          return;
-        }
+      if (verdict.when == RestartVerdict::When::Later) {
+        wakeAt(verdict.dueMs);
+        return;
       }
     }
     addTask(plan, group);

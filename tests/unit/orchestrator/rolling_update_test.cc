@@ -160,6 +160,22 @@ TEST(RollingUpdateTest, StartFirstWaitsUntilTheNewTaskIsHealthy) {
   EXPECT_THAT(slotsShutDown(cluster, cluster.step()), ElementsAre(1));
 }
 
+TEST(RollingUpdateTest, StartFirstRetriesAFailedNewTaskPerTheRestartPolicy) {
+  FakeCluster cluster = updatedService(2, 1, "start-first");
+  cluster.service("s").spec.restartPolicy.delayMs = 5000;
+  cluster.step();
+  const std::string newId = cluster.view.tasks.back().id;
+  cluster.view.nowMs = 2000;
+  cluster.report(newId, "failed", 1);
+  Decisions failed = cluster.step();
+  ASSERT_EQ(failed.shutDown.size(), 1u);
+  EXPECT_EQ(failed.shutDown[0].taskId, newId);  // the old task keeps serving
+  EXPECT_THAT(failed.create, IsEmpty());        // slot 1 waits; slot 2 waits for slot 1
+  EXPECT_EQ(failed.wakeAtMs, 7000);
+  cluster.view.nowMs = 7000;
+  EXPECT_THAT(slotsCreated(cluster.step()), ElementsAre(1));
+}
+
 TEST(RollingUpdateTest, OldTasksKeepServingWhileNoNodeCanTakeTheNewOnes) {
   FakeCluster cluster = updatedService(2, 1);
   cluster.service("s").spec.constraints = {"node.hostname==h9"};
