@@ -78,12 +78,12 @@ class Reconciler {
               [](const api::Service* a, const api::Service* b) { return a->id < b->id; });
 
     // Phase 1: every shutdown first, so that placement sees the load they free.
-    static const std::vector<const api::Task*> kNoTasks;
+    const std::vector<const api::Task*> noTasks;
     std::vector<ServicePlan> plans;
     plans.reserve(services.size());
     for (const api::Service* service : services) {
       auto found = tasksByService.find(service->id);
-      const auto& tasks = found == tasksByService.end() ? kNoTasks : found->second;
+      const auto& tasks = found == tasksByService.end() ? noTasks : found->second;
       plans.push_back(planService(*service, tasks));
       if (found != tasksByService.end()) {
         tasksByService.erase(found);
