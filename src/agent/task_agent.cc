@@ -296,22 +296,6 @@ void TaskAgent::reconcile() {
   auto networks = cache_.networks();
   auto nodes = cache_.nodes();
   auto tasks = cache_.tasks();
-  // Taken before the runtime's list: a stop that ends after this is seen next pass.
-  auto stops = stopper_.progress();
-
-  // A task being drained or stopped still serves its connections: its networks' devices
-  // stay until it has stopped.
-  std::vector<api::Task> planned = tasks;
-  for (auto& task : planned) {
-    if (task.nodeId == config_.nodeId && stops.inProgress.contains(task.id)) {
-      task.desiredState = "running";
-    }
-  }
-  auto plan = dataplane::planNode(config_.nodeId, config_.advertiseAddress, underlayMtu_,
-                                  networks, nodes, planned);
-  for (const auto& problem : plan.problems) {
-    spdlog::warn("task agent: {}", problem);
-  }
   std::map<std::string, const api::Task*> tasksById;
   std::set<std::string> recorded;
   for (const auto& task : tasks) {
@@ -319,6 +303,8 @@ void TaskAgent::reconcile() {
     recorded.insert(task.id);
   }
 
+  // Taken before the runtime's list: a stop that ends after this is seen next pass.
+  auto stops = stopper_.progress();
   auto known = runtime_.list();
   std::set<std::string> processes;
   if (known) {
@@ -334,8 +320,25 @@ void TaskAgent::reconcile() {
       present.insert(ns.substr(config_.namespacePrefix.size() + 2));
     }
   }
+  settleUnwanted(tasksById, present, stops);
+  reportGone(tasks, present, stops);
+  sender_.retain(recorded);
 
-  // Overlay devices first, so a starting task's veth has its bridge.
+  // A task being drained or stopped (including those handed over just now) still serves
+  // its connections: its networks' devices stay until it has stopped.
+  auto stopping = stopper_.progress().inProgress;
+  std::vector<api::Task> planned = tasks;
+  for (auto& task : planned) {
+    if (task.nodeId == config_.nodeId && stopping.contains(task.id)) {
+      task.desiredState = "running";
+    }
+  }
+  auto plan = dataplane::planNode(config_.nodeId, config_.advertiseAddress, underlayMtu_,
+                                  networks, nodes, planned);
+  for (const auto& problem : plan.problems) {
+    spdlog::warn("task agent: {}", problem);
+  }
+  // Overlay devices before starts, so a starting task's veth has its bridge.
   auto overlay = kernel_.applyOverlay(plan.networks, config_.advertiseAddress);
   for (const auto& problem : overlay.problems) {
     spdlog::error("overlay: {}", problem);
@@ -344,9 +347,6 @@ void TaskAgent::reconcile() {
     spdlog::info("overlay: devices +{} -{}, peer entries +{} -{}", overlay.devicesCreated,
                  overlay.devicesRemoved, overlay.entriesAdded, overlay.entriesRemoved);
   }
-  settleUnwanted(tasksById, present, stops);
-  reportGone(tasks, present, stops);
-  sender_.retain(recorded);
   if (overlay.kernelUnavailable) {
     // Starting a task now would fail its wiring and report it failed for good; the next
     // pass (a few seconds away) tries again.
@@ -355,7 +355,7 @@ void TaskAgent::reconcile() {
 
   std::set<std::string> running;
   for (const auto& sandbox : plan.sandboxes) {
-    if (stops.inProgress.contains(sandbox.taskId)) {
+    if (stopping.contains(sandbox.taskId)) {
       continue;
     }
     const api::Task& task = *tasksById[sandbox.taskId];

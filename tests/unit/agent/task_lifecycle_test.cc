@@ -80,6 +80,7 @@ TEST_F(TaskLifecycleTest, DrainsThenStopsWithTheTasksGraceThenReportsAndCleansUp
   auto toldAt = std::chrono::steady_clock::now();
   agent->reconcile();
   EXPECT_TRUE(runtime_.callsSoFar().empty()) << "stopped without a drain";
+  EXPECT_TRUE(kernel_.devices.contains(kVxlan)) << "its network went while it still serves";
   ASSERT_TRUE(agent->waitForStops(kTestPatience));
 
   ASSERT_EQ(runtime_.stops.size(), 1u);
@@ -113,7 +114,6 @@ TEST_F(TaskLifecycleTest, AStopDoesNotHoldUpTheReconcilePassOrOtherStarts) {
   agent->reconcile();
   EXPECT_TRUE(runtime_.has("t2"));
   EXPECT_EQ(runtime_.callsSoFar(), (std::vector<std::string>{"stop t1", "start t2"}));
-  // The stopping task's network keeps its devices while it still serves.
   agent->reconcile();
   EXPECT_EQ(runtime_.callsSoFar(), (std::vector<std::string>{"stop t1", "start t2"}))
       << "a task being stopped was stopped twice";
