@@ -1,6 +1,7 @@
 #include "agent/health_monitor.h"
 
 #include <algorithm>
+#include <system_error>
 
 #include <spdlog/spdlog.h>
 
@@ -103,16 +104,24 @@ std::optional<std::chrono::steady_clock::time_point> HealthMonitor::runDueChecks
     if (inFlight_ >= maxInFlight_) {
       continue;  // a check that ends wakes the scheduler
     }
+    std::uint64_t threadId = nextId_++;
+    try {
+      // Thread: one health check of one task; ends when the exec returns (at the latest
+      // at the check's timeout).
+      threads_.emplace(threadId, std::thread([this, taskId, generation = watched.generation,
+                                              command = watched.command,
+                                              timeout = watched.settings.timeout, threadId] {
+                         runCheck(taskId, generation, command, timeout, threadId);
+                       }));
+    } catch (const std::system_error& error) {
+      // Out of threads: this check waits for the next interval, and the monitor goes on.
+      spdlog::error("task {}: cannot start a health check: {}", taskId, error.what());
+      watched.due = now + watched.settings.interval;
+      next = next ? std::min(*next, watched.due) : watched.due;
+      continue;
+    }
     watched.inFlight = true;
     ++inFlight_;
-    std::uint64_t threadId = nextId_++;
-    // Thread: one health check of one task; ends when the exec returns (at the latest
-    // at the check's timeout).
-    threads_.emplace(threadId, std::thread([this, taskId, generation = watched.generation,
-                                            command = watched.command,
-                                            timeout = watched.settings.timeout, threadId] {
-                       runCheck(taskId, generation, command, timeout, threadId);
-                     }));
   }
   return next;
 }

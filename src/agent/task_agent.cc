@@ -213,6 +213,11 @@ void TaskAgent::settleUnwanted(const std::map<std::string, const api::Task*>& ta
       continue;
     }
     auto status = runtime_.status(id);
+    if (!status && status.error().kind != ErrorKind::NotFound) {
+      // Unknown whether it runs: removing it now could kill it without its grace.
+      spdlog::error("task {}: {}", id, status.error().message);
+      continue;
+    }
     if (status && status->state == runtime::TaskState::Running) {
       health_.unwatch(id);
       sender_.clearHealth(id);

@@ -1,6 +1,7 @@
 #include "agent/task_stopper.h"
 
 #include <algorithm>
+#include <system_error>
 
 #include <spdlog/spdlog.h>
 
@@ -26,11 +27,20 @@ bool TaskStopper::submit(StopRequest request) {
     if (shuttingDown_ || inProgress_.contains(request.taskId)) {
       return false;
     }
+    if (idleWorkers_ <= queue_.size() && workers_.size() < maxWorkers_) {
+      try {
+        workers_.emplace_back([this] { work(); });
+      } catch (const std::system_error& error) {
+        // Out of threads: the queued stops wait for a worker there is; with none, this
+        // stop is refused and the reconcile pass asks again.
+        spdlog::error("task {}: cannot start a stop worker: {}", request.taskId, error.what());
+        if (workers_.empty()) {
+          return false;
+        }
+      }
+    }
     inProgress_.insert(request.taskId);
     queue_.push_back(std::move(request));
-    if (idleWorkers_ < queue_.size() && workers_.size() < maxWorkers_) {
-      workers_.emplace_back([this] { work(); });
-    }
   }
   changed_.notify_all();
   return true;
