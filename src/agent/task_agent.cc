@@ -221,8 +221,7 @@ void TaskAgent::settleUnwanted(const std::map<std::string, const api::Task*>& ta
     if (status && status->state == runtime::TaskState::Running) {
       health_.unwatch(id);
       sender_.clearHealth(id);
-      StopRequest request{id, std::nullopt, config_.drainBeforeStop,
-                          stopGraceOf(api::Task{}.stopGracePeriodMs)};
+      StopRequest request{id, std::nullopt, config_.drainBeforeStop, kStopGraceWithoutRecord};
       if (record != nullptr) {
         request.record = *record;
         request.grace = stopGraceOf(record->stopGracePeriodMs);

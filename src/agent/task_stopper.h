@@ -42,6 +42,11 @@ inline constexpr std::size_t kMaxConcurrentStops = 8;
 // stop cannot hold a worker for ever.
 inline constexpr std::chrono::milliseconds kMaxStopGrace{std::chrono::minutes(10)};
 
+// The grace of a task whose record is gone: a forced removal (`rm -f`, which Docker does
+// with SIGKILL at once). Its addresses are free again as soon as the record goes, so the
+// process gets a short chance to end cleanly, not the ten seconds a record would give it.
+inline constexpr std::chrono::milliseconds kStopGraceWithoutRecord{2000};
+
 struct StopRequest {
   std::string taskId;
   // The task's record: its shutdown is reported to the manager with the record's

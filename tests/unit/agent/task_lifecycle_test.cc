@@ -225,7 +225,7 @@ TEST_F(TaskLifecycleTest, ADeletedRecordIsStoppedAfterTheDrainWithoutAReport) {
 
   ASSERT_EQ(runtime_.stops.size(), 1u);
   EXPECT_GE(runtime_.stops[0].at - toldAt, kTestDrain);
-  EXPECT_EQ(runtime_.stops[0].grace, milliseconds(api::Task{}.stopGracePeriodMs));
+  EXPECT_EQ(runtime_.stops[0].grace, agent::kStopGraceWithoutRecord);
   EXPECT_EQ(runtime_.calls, (std::vector<std::string>{"stop t1", "remove t1"}));
   EXPECT_TRUE(reports().empty());
   EXPECT_FALSE(kernel_.namespaces.contains("om-t-t1"));
