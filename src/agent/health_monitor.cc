@@ -1,9 +1,9 @@
 #include "agent/health_monitor.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <system_error>
-
-#include <spdlog/spdlog.h>
 
 namespace overmesh::agent {
 namespace {
@@ -14,8 +14,8 @@ constexpr std::chrono::milliseconds kSchedulerIdle{1000};
 
 }  // namespace
 
-HealthMonitor::HealthMonitor(runtime::TaskRuntime& runtime, const Clock& clock,
-                             OnChange onChange, std::size_t maxInFlight)
+HealthMonitor::HealthMonitor(runtime::TaskRuntime& runtime, const Clock& clock, OnChange onChange,
+                             std::size_t maxInFlight)
     : runtime_(runtime),
       clock_(clock),
       onChange_(std::move(onChange)),

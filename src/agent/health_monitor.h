@@ -99,13 +99,13 @@ class HealthMonitor {
 
   mutable std::mutex mutex_;
   std::condition_variable changed_;
-  std::map<std::string, Watched> tasks_;        // guarded by mutex_
+  std::map<std::string, Watched> tasks_;          // guarded by mutex_
   std::map<std::uint64_t, std::thread> threads_;  // guarded by mutex_: checks started
-  std::vector<std::uint64_t> finished_;         // guarded by mutex_: ended, not yet joined
-  std::size_t inFlight_ = 0;                    // guarded by mutex_
-  std::uint64_t nextId_ = 1;                    // guarded by mutex_
-  std::uint64_t wakeups_ = 0;                   // guarded by mutex_: bumped on news
-  bool stopping_ = false;                       // guarded by mutex_
+  std::vector<std::uint64_t> finished_;           // guarded by mutex_: ended, not yet joined
+  std::size_t inFlight_ = 0;                      // guarded by mutex_
+  std::uint64_t nextId_ = 1;                      // guarded by mutex_
+  std::uint64_t wakeups_ = 0;                     // guarded by mutex_: bumped on news
+  bool stopping_ = false;                         // guarded by mutex_
   std::thread scheduler_;
 };
 

@@ -1,8 +1,8 @@
 #include "agent/health_rules.h"
 
-#include <algorithm>
-
 #include <fmt/format.h>
+
+#include <algorithm>
 
 #include "common/quote.h"
 

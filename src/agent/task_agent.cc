@@ -84,8 +84,8 @@ void TaskAgent::run() {
   }
 }
 
-bool TaskAgent::report(const api::Task& task, const std::string& state,
-                       const std::string& message, std::int64_t exitCode) {
+bool TaskAgent::report(const api::Task& task, const std::string& state, const std::string& message,
+                       std::int64_t exitCode) {
   return sender_.send(task, TaskReport{state, message, exitCode, ""});
 }
 
@@ -234,9 +234,8 @@ void TaskAgent::settleUnwanted(const std::map<std::string, const api::Task*>& ta
     // has not heard of is reported first, and the sandbox kept until that worked.
     if (status && record != nullptr && !isFinalState(record->state)) {
       std::string state = status->exitCode == 0 ? "exited" : "failed";
-      std::string message = status->message.empty()
-                                ? fmt::format("exit code {}", status->exitCode)
-                                : status->message;
+      std::string message =
+          status->message.empty() ? fmt::format("exit code {}", status->exitCode) : status->message;
       if (!report(*record, state, message, status->exitCode)) {
         continue;
       }
@@ -254,9 +253,9 @@ void TaskAgent::reportGone(const std::vector<api::Task>& tasks,
         stops.inProgress.contains(task.id) || sender_.reportedFinal(task.id)) {
       continue;
     }
-    std::string message = task.state == "pending"       ? std::string("not started")
-                          : task.message.empty()        ? std::string("stopped")
-                                                        : task.message;
+    std::string message = task.state == "pending" ? std::string("not started")
+                          : task.message.empty()  ? std::string("stopped")
+                                                  : task.message;
     report(task, "shutdown", message, 0);
   }
 }
@@ -337,8 +336,8 @@ void TaskAgent::reconcile() {
       task.desiredState = "running";
     }
   }
-  auto plan = dataplane::planNode(config_.nodeId, config_.advertiseAddress, underlayMtu_,
-                                  networks, nodes, planned);
+  auto plan = dataplane::planNode(config_.nodeId, config_.advertiseAddress, underlayMtu_, networks,
+                                  nodes, planned);
   for (const auto& problem : plan.problems) {
     spdlog::warn("task agent: {}", problem);
   }

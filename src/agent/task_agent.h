@@ -100,8 +100,7 @@ class TaskAgent {
   // running ones to the stopper, reports the exit of those that ended on their own, and
   // removes the sandboxes of both once stopped. `present`: processes and sandboxes here.
   void settleUnwanted(const std::map<std::string, const api::Task*>& tasksById,
-                      const std::set<std::string>& present,
-                      const TaskStopper::Progress& stops);
+                      const std::set<std::string>& present, const TaskStopper::Progress& stops);
   // Reports "shutdown" for local tasks told to shut down that have no process and no
   // sandbox here (never started, or stopped and cleaned up while the report failed).
   void reportGone(const std::vector<api::Task>& tasks, const std::set<std::string>& present,

@@ -30,8 +30,8 @@ bool TaskReportSender::deliver(const std::string& taskId, const TaskReport& repo
   }
   auto sent = reporter_(taskId, report);
   if (!sent) {
-    spdlog::warn("task agent: cannot report task {} {} (health \"{}\"): {}", taskId,
-                 report.state, report.health, sent.error().message);
+    spdlog::warn("task agent: cannot report task {} {} (health \"{}\"): {}", taskId, report.state,
+                 report.health, sent.error().message);
     return false;
   }
   last_[taskId] = report;

@@ -1,9 +1,9 @@
 #include "agent/task_stopper.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <system_error>
-
-#include <spdlog/spdlog.h>
 
 namespace overmesh::agent {
 
@@ -129,8 +129,8 @@ bool TaskStopper::execute(const StopRequest& request) {
   }
   if (request.record) {
     const api::Task& record = *request.record;
-    sender_.send(record, TaskReport{"shutdown", record.message.empty() ? "stopped" : record.message,
-                                    0, ""});
+    sender_.send(
+        record, TaskReport{"shutdown", record.message.empty() ? "stopped" : record.message, 0, ""});
   }
   spdlog::info("task {} stopped", id);
   return true;

@@ -103,12 +103,12 @@ class TaskStopper {
 
   mutable std::mutex mutex_;
   std::condition_variable changed_;
-  std::deque<StopRequest> queue_;      // guarded by mutex_
-  std::set<std::string> inProgress_;   // guarded by mutex_
-  std::set<std::string> stopped_;      // guarded by mutex_
-  std::vector<std::thread> workers_;   // guarded by mutex_
-  std::size_t idleWorkers_ = 0;        // guarded by mutex_
-  bool shuttingDown_ = false;          // guarded by mutex_
+  std::deque<StopRequest> queue_;     // guarded by mutex_
+  std::set<std::string> inProgress_;  // guarded by mutex_
+  std::set<std::string> stopped_;     // guarded by mutex_
+  std::vector<std::thread> workers_;  // guarded by mutex_
+  std::size_t idleWorkers_ = 0;       // guarded by mutex_
+  bool shuttingDown_ = false;         // guarded by mutex_
 };
 
 }  // namespace overmesh::agent

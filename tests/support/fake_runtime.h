@@ -72,9 +72,8 @@ class FakeTaskRuntime final : public runtime::TaskRuntime {
   // Waits until `call` ("stop t1") has been made; false at the timeout.
   bool waitForCall(const std::string& call, std::chrono::milliseconds timeout) {
     std::unique_lock lock(mutex_);
-    return changed_.wait_for(lock, timeout, [&] {
-      return std::find(calls.begin(), calls.end(), call) != calls.end();
-    });
+    return changed_.wait_for(
+        lock, timeout, [&] { return std::find(calls.begin(), calls.end(), call) != calls.end(); });
   }
   // Waits until exec() has been called `count` times in all; false at the timeout.
   bool waitForExecs(std::size_t count, std::chrono::milliseconds timeout) {

@@ -45,8 +45,8 @@ class HealthMonitorTest : public ::testing::Test {
   ManualClock clock_;
   std::mutex mutex_;
   std::vector<std::string> changes_;  // guarded by mutex_
-  HealthMonitor::OnChange onChange_ = [this](const std::string& taskId,
-                                             const std::string& health, const std::string&) {
+  HealthMonitor::OnChange onChange_ = [this](const std::string& taskId, const std::string& health,
+                                             const std::string&) {
     std::lock_guard lock(mutex_);
     changes_.push_back(taskId + " " + health);
   };

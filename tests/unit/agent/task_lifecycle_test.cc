@@ -38,8 +38,7 @@ runtime::ExecResult failing(std::string out) {
 
 // The health values of the reports about `taskId`, in order.
 std::vector<std::string> healthReports(
-    const std::vector<std::pair<std::string, agent::TaskReport>>& sent,
-    const std::string& taskId) {
+    const std::vector<std::pair<std::string, agent::TaskReport>>& sent, const std::string& taskId) {
   std::vector<std::string> health;
   for (const auto& [id, report] : sent) {
     if (id == taskId) {

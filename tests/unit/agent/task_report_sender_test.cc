@@ -63,11 +63,11 @@ TEST_F(TaskReportSenderTest, HealthChangesOfARunningTaskAreSentWithIt) {
   sender_.setHealth("t1", "healthy", "");
   sender_.send(t, {"shutdown", "stopped", 0, ""});
   sender_.setHealth("t1", "unhealthy", "late");  // a check that ended after the stop
-  EXPECT_EQ(sent_, (std::vector<TaskReport>{{"running", "", 0, "starting"},
-                                            {"running", "health check failed 3 times", 0,
-                                             "unhealthy"},
-                                            {"running", "", 0, "healthy"},
-                                            {"shutdown", "stopped", 0, ""}}));
+  EXPECT_EQ(sent_,
+            (std::vector<TaskReport>{{"running", "", 0, "starting"},
+                                     {"running", "health check failed 3 times", 0, "unhealthy"},
+                                     {"running", "", 0, "healthy"},
+                                     {"shutdown", "stopped", 0, ""}}));
 }
 
 TEST_F(TaskReportSenderTest, AFailedSendIsSentAgainNextTime) {
