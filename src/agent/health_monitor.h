@@ -38,6 +38,9 @@ class HealthMonitor {
  public:
   using OnChange = std::function<void(const std::string& taskId, const std::string& health,
                                       const std::string& message)>;
+  // Each check is a thread and a process forked into the task. 16 at once keeps a node
+  // with many checked tasks from a fork storm, while a few checks hanging until their
+  // timeout still leave room for the others.
   static constexpr std::size_t kMaxInFlight = 16;
 
   HealthMonitor(runtime::TaskRuntime& runtime, const Clock& clock, OnChange onChange,

@@ -37,6 +37,8 @@
 namespace overmesh::agent {
 
 inline constexpr std::chrono::milliseconds kDrainBeforeStop{1000};
+// A scale down stops several tasks of a node at once, and a stop mostly waits (drain,
+// grace): 8 workers stop 8 tasks together without a thread per task on a big node.
 inline constexpr std::size_t kMaxConcurrentStops = 8;
 // A record's stop grace is untrusted: negative means none, and it is capped so that a
 // stop cannot hold a worker for ever.
