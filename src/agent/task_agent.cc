@@ -2,48 +2,29 @@
 
 #include <spdlog/spdlog.h>
 
+#include "agent/sandbox_files.h"
 
 namespace overmesh::agent {
 namespace {
 
 // A periodic pass catches what no cache change announces: a task process that exited.
 constexpr std::chrono::milliseconds kResyncPeriod{2000};
-constexpr std::chrono::milliseconds kStopGrace{5000};
-
-std::string hostsFileFor(const api::Task& task) {
-  std::string hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n";
-  for (const auto& attachment : task.attachments) {
-    hosts += attachment.address.substr(0, attachment.address.find('/')) + "\t" + task.name + "\n";
-  }
-  return hosts;
-}
-
-// The host's resolvers until the embedded DNS exists (the DNS issue replaces this with
-// nameserver 127.0.0.11).
-std::string resolvConfFor() {
-  std::FILE* file = std::fopen("/etc/resolv.conf", "r");
-  if (file == nullptr) {
-    return "";
-  }
-  std::string content;
-  char buffer[4096];
-  std::size_t n = 0;
-  while ((n = std::fread(buffer, 1, sizeof(buffer), file)) > 0) {
-    content.append(buffer, n);
-  }
-  std::fclose(file);
-  return content;
-}
 
 }  // namespace
 
 TaskAgent::TaskAgent(TaskAgentConfig config, const StateCache& cache, StatusReporter reporter,
-                     dataplane::NodeKernel& kernel, runtime::TaskRuntime& runtime)
+                     dataplane::NodeKernel& kernel, runtime::TaskRuntime& runtime,
+                     const Clock* clock)
     : config_(std::move(config)),
       cache_(cache),
-      reporter_(std::move(reporter)),
       kernel_(kernel),
-      runtime_(runtime) {
+      runtime_(runtime),
+      clock_(clock != nullptr ? *clock : systemClock_),
+      sender_(std::move(reporter)),
+      health_(runtime_, clock_,
+              [this](const std::string& taskId, const std::string& health,
+                     const std::string& message) { sender_.setHealth(taskId, health, message); }),
+      stopper_(runtime_, sender_, [this] { wake(); }) {
   gateway_.subnet = config_.gatewaySubnet;
   underlayMtu_ = kernel_.underlayMtu(config_.advertiseAddress);
 }
@@ -52,6 +33,7 @@ TaskAgent::~TaskAgent() { stop(); }
 
 void TaskAgent::start() {
   thread_ = std::thread([this] { run(); });
+  health_.start();
 }
 
 void TaskAgent::stop() {
@@ -60,6 +42,8 @@ void TaskAgent::stop() {
   if (thread_.joinable()) {
     thread_.join();
   }
+  stopper_.shutdown();
+  health_.stop();
 }
 
 void TaskAgent::wake() {
@@ -70,11 +54,20 @@ void TaskAgent::wake() {
   wakeUp_.notify_all();
 }
 
+bool TaskAgent::waitForStops(std::chrono::milliseconds timeout) {
+  return stopper_.waitIdle(timeout);
+}
+
+void TaskAgent::checkHealth() {
+  health_.runDueChecks();
+  health_.waitForChecks();
+}
+
 std::string TaskAgent::sandboxNamespace(const std::string& taskId) const {
   return config_.namespacePrefix + "t-" + taskId;
 }
 
-// Thread: reconciles after every cache change and every kResyncPeriod.
+// Thread: reconciles after every cache change, every ended stop and every kResyncPeriod.
 void TaskAgent::run() {
   spdlog::info("task agent: underlay MTU {}, overlay MTU {}", underlayMtu_,
                underlayMtu_ - dataplane::kVxlanOverhead);
@@ -91,28 +84,9 @@ void TaskAgent::run() {
   }
 }
 
-void TaskAgent::report(const api::Task& task, const std::string& state,
-                       const std::string& message, std::int64_t exitCode) {
-  std::string key = state + "|" + message + "|" + std::to_string(exitCode);
-  {
-    std::lock_guard lock(mutex_);
-    if (reported_[task.id] == key) {
-      return;
-    }
-  }
-  if (task.state == state && task.message == message && task.exitCode == exitCode) {
-    std::lock_guard lock(mutex_);
-    reported_[task.id] = key;
-    return;
-  }
-  auto sent = reporter_(task.id, TaskReport{state, message, exitCode, ""});
-  if (!sent) {
-    spdlog::warn("task agent: cannot report task {} {}: {}", task.name, state,
-                 sent.error().message);
-    return;  // retried on the next pass
-  }
-  std::lock_guard lock(mutex_);
-  reported_[task.id] = key;
+bool TaskAgent::report(const api::Task& task, const std::string& state, const std::string& message,
+                       std::int64_t exitCode) {
+  return sender_.send(task, TaskReport{state, message, exitCode, ""});
 }
 
 Result<std::optional<Ipv4Prefix>> TaskAgent::egressAddressFor(
@@ -182,21 +156,27 @@ void TaskAgent::startTask(const api::Task& task, const dataplane::SandboxPlan& s
   spec.taskId = task.id;
   spec.hostname = task.name;
   spec.command = task.command;
+  spec.env = task.env;
   spec.netnsPath = kernel_.namespacePath(ns);
   spec.hostsFile = hostsFileFor(task);
-  spec.resolvConf = resolvConfFor();
+  spec.resolvConf = hostResolvConf();
   auto started = runtime_.start(spec);
   if (!started) {
     return fail(started.error().message);
   }
   spdlog::info("task {} started id={} pid={}", task.name, task.id, started->pid);
+  if (auto initial = health_.watch(task)) {
+    sender_.setHealth(task.id, initial->health, initial->message);
+  }
   report(task, "running", "", 0);
 }
 
-void TaskAgent::removeTask(const std::string& taskId) {
+bool TaskAgent::removeTask(const std::string& taskId) {
+  health_.unwatch(taskId);
+  sender_.clearHealth(taskId);
   if (auto stopped = runtime_.remove(taskId); !stopped) {
     spdlog::error("task {}: remove: {}", taskId, stopped.error().message);
-    return;
+    return false;
   }
   if (auto unwired = kernel_.unwireSandbox(taskId); !unwired) {
     spdlog::error("task {}: unwire: {}", taskId, unwired.error().message);
@@ -206,8 +186,108 @@ void TaskAgent::removeTask(const std::string& taskId) {
   }
   std::lock_guard lock(mutex_);
   egress_.erase(taskId);
-  reported_.erase(taskId);
   spdlog::info("task {} removed", taskId);
+  return true;
+}
+
+void TaskAgent::settleUnwanted(const std::map<std::string, const api::Task*>& tasksById,
+                               const std::set<std::string>& present,
+                               const TaskStopper::Progress& stops) {
+  for (const auto& id : present) {
+    if (stops.inProgress.contains(id)) {
+      continue;
+    }
+    auto found = tasksById.find(id);
+    const api::Task* record = found == tasksById.end() ? nullptr : found->second;
+    // A record moved to another node is that node's to report; here it is just gone.
+    if (record != nullptr && record->nodeId != config_.nodeId) {
+      record = nullptr;
+    }
+    if (record != nullptr && record->desiredState == "running") {
+      continue;  // wanted
+    }
+    if (stops.stopped.contains(id)) {
+      if (removeTask(id)) {  // stopped and reported by the stopper
+        stopper_.forget(id);
+      }
+      continue;
+    }
+    auto status = runtime_.status(id);
+    if (!status && status.error().kind != ErrorKind::NotFound) {
+      // Unknown whether it runs: removing it now could kill it without its grace.
+      spdlog::error("task {}: {}", id, status.error().message);
+      continue;
+    }
+    if (status && status->state == runtime::TaskState::Running) {
+      health_.unwatch(id);
+      sender_.clearHealth(id);
+      StopRequest request{id, std::nullopt, config_.drainBeforeStop, kStopGraceWithoutRecord};
+      if (record != nullptr) {
+        request.record = *record;
+        request.grace = stopGraceOf(record->stopGracePeriodMs);
+      }
+      stopper_.submit(std::move(request));
+      continue;
+    }
+    // Exited on its own (it keeps its terminal state), or a sandbox without a process (a
+    // start that failed half-way, or a removal cut short): cleaned up. An exit the manager
+    // has not heard of is reported first, and the sandbox kept until that worked.
+    if (status && record != nullptr && !isFinalState(record->state)) {
+      std::string state = status->exitCode == 0 ? "exited" : "failed";
+      std::string message =
+          status->message.empty() ? fmt::format("exit code {}", status->exitCode) : status->message;
+      if (!report(*record, state, message, status->exitCode)) {
+        continue;
+      }
+    }
+    removeTask(id);
+  }
+}
+
+void TaskAgent::reportGone(const std::vector<api::Task>& tasks,
+                           const std::set<std::string>& present,
+                           const TaskStopper::Progress& stops) {
+  for (const auto& task : tasks) {
+    if (task.nodeId != config_.nodeId || task.desiredState == "running" ||
+        isFinalState(task.state) || present.contains(task.id) ||
+        stops.inProgress.contains(task.id) || sender_.reportedFinal(task.id)) {
+      continue;
+    }
+    std::string message = task.state == "pending" ? std::string("not started")
+                          : task.message.empty()  ? std::string("stopped")
+                                                  : task.message;
+    report(task, "shutdown", message, 0);
+  }
+}
+
+void TaskAgent::observeTask(const api::Task& task, const dataplane::SandboxPlan& sandbox,
+                            std::set<std::string>& running) {
+  // Re-apply the wiring: a no-op when right, a repair when something removed a device.
+  auto egress = egressAddressFor(sandbox);
+  if (egress) {
+    if (auto wired = kernel_.wireSandbox(sandboxNamespace(task.id), sandbox, gateway_, *egress);
+        !wired) {
+      spdlog::error("task {}: {}", task.name, wired.error().message);
+    }
+  }
+  auto status = runtime_.status(task.id);
+  if (!status) {
+    return;
+  }
+  if (status->state == runtime::TaskState::Running) {
+    running.insert(task.id);
+    if (auto initial = health_.watch(task)) {
+      sender_.setHealth(task.id, initial->health, initial->message);
+    }
+    report(task, "running", "", 0);
+    return;
+  }
+  health_.unwatch(task.id);
+  sender_.clearHealth(task.id);
+  std::string state = status->exitCode == 0 ? "exited" : "failed";
+  report(task, state,
+         status->message.empty() ? fmt::format("exit code {}", status->exitCode) : status->message,
+         status->exitCode);
 }
 
 void TaskAgent::reconcile() {
@@ -219,25 +299,49 @@ void TaskAgent::reconcile() {
   auto networks = cache_.networks();
   auto nodes = cache_.nodes();
   auto tasks = cache_.tasks();
-  auto plan = dataplane::planNode(config_.nodeId, config_.advertiseAddress, underlayMtu_,
-                                  networks, nodes, tasks);
-  for (const auto& problem : plan.problems) {
-    spdlog::warn("task agent: {}", problem);
-  }
   std::map<std::string, const api::Task*> tasksById;
+  std::set<std::string> recorded;
   for (const auto& task : tasks) {
     tasksById[task.id] = &task;
+    recorded.insert(task.id);
   }
 
+  // Taken before the runtime's list: a stop that ends after this is seen next pass.
+  auto stops = stopper_.progress();
   auto known = runtime_.list();
-  std::set<std::string> present;
+  std::set<std::string> processes;
   if (known) {
-    present.insert(known->begin(), known->end());
+    processes.insert(known->begin(), known->end());
   } else {
     spdlog::error("task agent: list tasks: {}", known.error().message);
   }
+  // Sandboxes without a task process (a start that failed half-way) count as present
+  // when the task is not wanted: they are cleaned up too.
+  std::set<std::string> present = processes;
+  if (auto sandboxes = kernel_.listNamespaces(config_.namespacePrefix + "t-")) {
+    for (const auto& ns : *sandboxes) {
+      present.insert(ns.substr(config_.namespacePrefix.size() + 2));
+    }
+  }
+  settleUnwanted(tasksById, present, stops);
+  reportGone(tasks, present, stops);
+  sender_.retain(recorded);
 
-  // Overlay devices first, so a starting task's veth has its bridge.
+  // A task being drained or stopped (including those handed over just now) still serves
+  // its connections: its networks' devices stay until it has stopped.
+  auto stopping = stopper_.progress().inProgress;
+  std::vector<api::Task> planned = tasks;
+  for (auto& task : planned) {
+    if (task.nodeId == config_.nodeId && stopping.contains(task.id)) {
+      task.desiredState = "running";
+    }
+  }
+  auto plan = dataplane::planNode(config_.nodeId, config_.advertiseAddress, underlayMtu_, networks,
+                                  nodes, planned);
+  for (const auto& problem : plan.problems) {
+    spdlog::warn("task agent: {}", problem);
+  }
+  // Overlay devices before starts, so a starting task's veth has its bridge.
   auto overlay = kernel_.applyOverlay(plan.networks, config_.advertiseAddress);
   for (const auto& problem : overlay.problems) {
     spdlog::error("overlay: {}", problem);
@@ -252,57 +356,22 @@ void TaskAgent::reconcile() {
     return;
   }
 
-  std::set<std::string> wanted;
+  std::set<std::string> running;
   for (const auto& sandbox : plan.sandboxes) {
-    wanted.insert(sandbox.taskId);
-    const api::Task& task = *tasksById[sandbox.taskId];
-    if (!present.contains(task.id)) {
-      if (task.state == "pending") {
-        startTask(task, sandbox, networks);
-      }
-      continue;  // failed or exited earlier: a standalone task is not restarted
-    }
-    // Re-apply the wiring: a no-op when right, a repair when something removed a device.
-    auto egress = egressAddressFor(sandbox);
-    if (egress) {
-      if (auto wired = kernel_.wireSandbox(sandboxNamespace(task.id), sandbox, gateway_, *egress);
-          !wired) {
-        spdlog::error("task {}: {}", task.name, wired.error().message);
-      }
-    }
-    auto status = runtime_.status(task.id);
-    if (!status) {
+    if (stopping.contains(sandbox.taskId)) {
       continue;
     }
-    if (status->state == runtime::TaskState::Running) {
-      report(task, "running", "", 0);
-    } else {
-      std::string state = status->exitCode == 0 ? "exited" : "failed";
-      report(task, state, status->message.empty() ? fmt::format("exit code {}", status->exitCode)
-                                                  : status->message,
-             status->exitCode);
+    const api::Task& task = *tasksById[sandbox.taskId];
+    if (processes.contains(task.id)) {
+      observeTask(task, sandbox, running);
+    } else if (task.state == "pending") {
+      startTask(task, sandbox, networks);
+      running.insert(task.id);
     }
+    // Otherwise it failed or exited earlier: a task is never restarted (the manager
+    // makes a new one).
   }
-  // Sandboxes without a task process (a start that failed half-way) are cleaned up too.
-  auto sandboxes = kernel_.listNamespaces(config_.namespacePrefix + "t-");
-  if (sandboxes) {
-    for (const auto& ns : *sandboxes) {
-      std::string id = ns.substr(config_.namespacePrefix.size() + 2);
-      if (!wanted.contains(id) && !present.contains(id)) {
-        present.insert(id);
-      }
-    }
-  }
-  for (const auto& id : present) {
-    if (!wanted.contains(id)) {
-      auto task = tasksById.find(id);
-      // Placed here but not wanted by the plan and not in the cache: removed or moved.
-      if (task == tasksById.end() || task->second->nodeId != config_.nodeId ||
-          task->second->desiredState != "running") {
-        removeTask(id);
-      }
-    }
-  }
+  health_.retain(running);
 }
 
 Result<runtime::ExecResult> TaskAgent::exec(const std::string& taskId,

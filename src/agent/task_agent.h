@@ -3,27 +3,38 @@
 // TaskAgent makes this node's kernel and processes match the desired state in the
 // agent's cache: it starts the tasks placed here (sandbox namespace, wiring, process),
 // programs the overlay for them (bridges, VXLAN, FDB and neighbour entries for remote
-// endpoints), stops and cleans up tasks that are gone, and reports what it observes to
-// the manager. Decisions come from planNode() (pure); this class applies them through two
-// seams it is given: the node's kernel (dataplane::NodeKernel: overlay devices, sandbox
-// namespaces and wiring, gateway NAT) and the task runtime (runtime::TaskRuntime). Both
-// must outlive the agent; tests give it fakes (tests/support/fake_kernel.h,
-// fake_runtime.h).
+// endpoints), drains, stops and cleans up tasks that should not run any more, runs their
+// health checks, and reports what it observes to the manager. Decisions come from
+// planNode() (pure) and health_rules.h; this class applies them through two seams it is
+// given: the node's kernel (dataplane::NodeKernel: overlay devices, sandbox namespaces
+// and wiring, gateway NAT) and the task runtime (runtime::TaskRuntime). Both must outlive
+// the agent; tests give it fakes (tests/support/fake_kernel.h, fake_runtime.h).
 //
-// Threads: one reconcile thread (start()/stop()), woken by cache changes and every few
-// seconds. exec() and logs() are called from API threads and only touch the runtime.
-// mutex_ guards reported_ and egress_.
+// A task's life here: "pending" in its record -> started, reported "running" (with
+// health "starting" when it has a check) -> health checks report "healthy"/"unhealthy"
+// -> the record says desiredState "shutdown" (or disappears) -> drained and stopped by
+// the TaskStopper off the reconcile thread, reported "shutdown" -> its sandbox removed by
+// the next reconcile pass. A task that exits on its own is reported "exited"/"failed"
+// and keeps its sandbox (and logs) until the manager shuts it down.
+//
+// Threads: one reconcile thread (start()/stop()), woken by cache changes, by ended stops
+// and every few seconds; it alone uses the kernel seam. Stop workers (TaskStopper) and
+// health checks (HealthMonitor) use only the runtime and the report sender. exec() and
+// logs() are called from API threads and only touch the runtime. mutex_ guards egress_.
 
 #include <condition_variable>
-#include <functional>
 #include <map>
 #include <mutex>
 #include <set>
 #include <string>
 #include <thread>
 
+#include "agent/health_monitor.h"
 #include "agent/state_cache.h"
 #include "agent/stop_signal.h"
+#include "agent/task_report_sender.h"
+#include "agent/task_stopper.h"
+#include "common/clock.h"
 #include "common/error.h"
 #include "common/ip.h"
 #include "dataplane/node_kernel.h"
@@ -41,24 +52,26 @@ struct TaskAgentConfig {
   std::string shimPath;
   std::string namespacePrefix;  // sandbox namespaces are <prefix>t-<task id>
   Ipv4Prefix gatewaySubnet;
+  // How long a live task keeps running after it was told to shut down (task_stopper.h
+  // says why); tests shorten it.
+  std::chrono::milliseconds drainBeforeStop = kDrainBeforeStop;
 };
-
-// What the agent tells the manager about a task.
-struct TaskReport {
-  std::string state;  // "running" | "exited" | "failed" | "shutdown" | "rejected"
-  std::string message;
-  std::int64_t exitCode = 0;
-  std::string health;  // "" (no health check) | "starting" | "healthy" | "unhealthy"
-};
-using StatusReporter = std::function<Status(const std::string& taskId, const TaskReport& report)>;
 
 class TaskAgent {
  public:
+  // `clock` times health checks (the system's steady clock when null); it must outlive
+  // the agent.
   TaskAgent(TaskAgentConfig config, const StateCache& cache, StatusReporter reporter,
-            dataplane::NodeKernel& kernel, runtime::TaskRuntime& runtime);
+            dataplane::NodeKernel& kernel, runtime::TaskRuntime& runtime,
+            const Clock* clock = nullptr);
   ~TaskAgent();
+  TaskAgent(const TaskAgent&) = delete;
+  TaskAgent& operator=(const TaskAgent&) = delete;
 
+  // Starts the reconcile thread and the health-check scheduler.
   void start();
+  // Stops both; stops in their drain are abandoned (a restarted agent redoes them), stops
+  // already signalled finish (bounded by their grace), health checks in flight end.
   void stop();
   // Asks for a reconcile pass soon (the cache changed).
   void wake();
@@ -66,6 +79,14 @@ class TaskAgent {
   // One reconcile pass on the calling thread: what the thread does after every wake-up.
   // Not to be called while the thread runs (tests call it instead of start()).
   void reconcile();
+
+  // Waits until no task is being drained or stopped; false at the timeout. For tests,
+  // and for a caller that wants the stops in flight done before it goes on.
+  bool waitForStops(std::chrono::milliseconds timeout);
+
+  // One health-check pass on the calling thread: starts the checks due by the clock and
+  // waits for them. Tests call it (with a ManualClock) instead of start().
+  void checkHealth();
 
   Result<runtime::ExecResult> exec(const std::string& taskId, const std::vector<std::string>& argv,
                                    std::chrono::milliseconds timeout);
@@ -75,20 +96,39 @@ class TaskAgent {
 
  private:
   void run();
+  // Local tasks that should not run (record says shutdown, record gone or moved): hands
+  // running ones to the stopper, reports the exit of those that ended on their own, and
+  // removes the sandboxes of both once stopped. `present`: processes and sandboxes here.
+  void settleUnwanted(const std::map<std::string, const api::Task*>& tasksById,
+                      const std::set<std::string>& present, const TaskStopper::Progress& stops);
+  // Reports "shutdown" for local tasks told to shut down that have no process and no
+  // sandbox here (never started, or stopped and cleaned up while the report failed).
+  void reportGone(const std::vector<api::Task>& tasks, const std::set<std::string>& present,
+                  const TaskStopper::Progress& stops);
+  // A wanted task that has a process: repairs its wiring and reports what it does.
+  void observeTask(const api::Task& task, const dataplane::SandboxPlan& sandbox,
+                   std::set<std::string>& running);
   void startTask(const api::Task& task, const dataplane::SandboxPlan& sandbox,
                  const std::vector<api::Network>& networks);
-  void removeTask(const std::string& taskId);
+  // Deletes the task's files, wiring and namespace. False when the runtime could not
+  // remove the task (logged; the next pass tries again).
+  bool removeTask(const std::string& taskId);
   Result<std::optional<Ipv4Prefix>> egressAddressFor(const dataplane::SandboxPlan& sandbox);
-  void report(const api::Task& task, const std::string& state, const std::string& message,
+  bool report(const api::Task& task, const std::string& state, const std::string& message,
               std::int64_t exitCode);
 
   TaskAgentConfig config_;
   const StateCache& cache_;
-  StatusReporter reporter_;
   dataplane::NodeKernel& kernel_;
   runtime::TaskRuntime& runtime_;
+  SystemClock systemClock_;
+  const Clock& clock_;
   dataplane::GatewayConfig gateway_;
   unsigned int underlayMtu_ = 1500;
+
+  TaskReportSender sender_;
+  HealthMonitor health_;
+  TaskStopper stopper_;
 
   std::mutex wakeMutex_;
   std::condition_variable wakeUp_;
@@ -97,9 +137,7 @@ class TaskAgent {
   std::thread thread_;
 
   std::mutex mutex_;
-  // Last state reported per task, so a report is sent once per change.
-  std::map<std::string, std::string> reported_;  // guarded by mutex_
-  std::map<std::string, Ipv4Prefix> egress_;     // guarded by mutex_
+  std::map<std::string, Ipv4Prefix> egress_;  // guarded by mutex_
 };
 
 }  // namespace overmesh::agent

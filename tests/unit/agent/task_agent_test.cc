@@ -1,99 +1,16 @@
 // The task agent's reconcile decisions, through a fake kernel and a fake runtime: what it
-// starts, wires, programs and removes, and that a restarted agent changes nothing.
+// starts, wires, programs and removes, and that a restarted agent changes nothing. The
+// task lifecycle (drain and stop, shutdown reports, health checks) is in
+// task_lifecycle_test.cc.
 
 #include "agent/task_agent.h"
 
 #include <gtest/gtest.h>
 
-#include <nlohmann/json.hpp>
+#include "support/task_agent_fixture.h"
 
-#include "state/keys.h"
-#include "support/fake_kernel.h"
-#include "support/fake_runtime.h"
-#include "support/overlay_fixtures.h"
-
-namespace overmesh::agent {
+namespace overmesh::testing {
 namespace {
-
-using ::overmesh::testing::overlayNetwork;
-using ::overmesh::testing::readyNode;
-
-using overmesh::testing::FakeNodeKernel;
-using overmesh::testing::FakeTaskRuntime;
-
-constexpr const char* kSelf = "node-a";
-constexpr const char* kVxlan = "omvx4096";
-
-api::Task task(std::string id, std::string nodeId, std::string address,
-               std::string state = "pending") {
-  api::Task t;
-  t.id = std::move(id);
-  t.name = "web." + t.id;
-  t.nodeId = std::move(nodeId);
-  t.command = {"sleep", "infinity"};
-  t.desiredState = "running";
-  t.state = std::move(state);
-  auto ip = Ipv4Prefix::parse(address);
-  t.attachments.push_back({"n1", "chaos_net", address, macForIp(ip->address()).toString()});
-  return t;
-}
-
-struct Report {
-  std::string taskId;
-  std::string state;
-  std::int64_t exitCode = 0;
-  bool operator==(const Report&) const = default;
-};
-
-// A node "node-a" (198.18.0.1) in a three-node cluster with one overlay network; the test
-// sets the tasks, then runs reconcile passes by hand.
-class TaskAgentTest : public ::testing::Test {
- protected:
-  void setTasks(const std::vector<api::Task>& tasks) {
-    std::vector<store::KeyValue> kvs;
-    auto put = [&](std::string key, const nlohmann::json& value) {
-      kvs.push_back({std::move(key), value.dump(), revision_, revision_, 1, 0});
-    };
-    put(state::keys::network("n1"), overlayNetwork());
-    put(state::keys::node("node-a"), readyNode("node-a", "198.18.0.1"));
-    put(state::keys::node("node-b"), readyNode("node-b", "198.18.0.2"));
-    put(state::keys::node("node-c"), readyNode("node-c", "198.18.0.3"));
-    for (const auto& t : tasks) {
-      put(state::keys::task(t.id), t);
-    }
-    cache_.replace(kvs, revision_++);
-  }
-
-  std::unique_ptr<TaskAgent> makeAgent() {
-    TaskAgentConfig config;
-    config.nodeId = kSelf;
-    config.advertiseAddress = *Ipv4Address::parse("198.18.0.1");
-    config.namespacePrefix = "om-";
-    config.gatewaySubnet = *Ipv4Prefix::parse("172.18.0.0/16");
-    return std::make_unique<TaskAgent>(
-        config, cache_,
-        [this](const std::string& taskId, const TaskReport& report) -> Status {
-          reports_.push_back({taskId, report.state, report.exitCode});
-          return {};
-        },
-        kernel_, runtime_);
-  }
-
-  // Forgets what was recorded so far, so that a test sees one pass's changes.
-  void clearRecords() {
-    kernel_.mutations.clear();
-    runtime_.calls.clear();
-    reports_.clear();
-  }
-
-  static MacAddress macOf(const char* ip) { return macForIp(*Ipv4Address::parse(ip)); }
-
-  StateCache cache_;
-  FakeNodeKernel kernel_;
-  FakeTaskRuntime runtime_;
-  std::vector<Report> reports_;
-  store::Revision revision_ = 10;
-};
 
 TEST_F(TaskAgentTest, DoesNothingBeforeTheFirstSnapshot) {
   runtime_.tasks["orphan"] = {};
@@ -123,7 +40,7 @@ TEST_F(TaskAgentTest, StartsAPendingTaskInAWiredSandboxOnItsOverlay) {
   EXPECT_EQ(kernel_.devices.at(kVxlan).fdb,
             (std::set<dataplane::kernel::FdbEntry>{
                 {macOf("10.0.15.3"), *Ipv4Address::parse("198.18.0.2")}}));
-  EXPECT_EQ(reports_, (std::vector<Report>{{"t1", "running", 0}}));
+  EXPECT_EQ(reports(), (std::vector<Report>{{"t1", "running", 0}}));
 }
 
 TEST_F(TaskAgentTest, ANewRemoteEndpointAddsExactlyItsEntries) {
@@ -195,7 +112,7 @@ TEST_F(TaskAgentTest, ARestartedAgentFindsEverythingRightAndChangesNothing) {
 
   EXPECT_EQ(kernel_.mutations, std::vector<std::string>{});
   EXPECT_EQ(runtime_.calls, std::vector<std::string>{});
-  EXPECT_EQ(reports_, std::vector<Report>{});
+  EXPECT_EQ(reports(), std::vector<Report>{});
 }
 
 TEST_F(TaskAgentTest, ATaskThatExitsIsReportedOnce) {
@@ -206,7 +123,7 @@ TEST_F(TaskAgentTest, ATaskThatExitsIsReportedOnce) {
   runtime_.exit("t1", 3);
   agent->reconcile();
   agent->reconcile();
-  EXPECT_EQ(reports_, (std::vector<Report>{{"t1", "failed", 3}}));
+  EXPECT_EQ(reports(), (std::vector<Report>{{"t1", "failed", 3}}));
   EXPECT_TRUE(runtime_.tasks.contains("t1"));  // kept for its logs until the task is removed
 }
 
@@ -221,8 +138,10 @@ TEST_F(TaskAgentTest, AStoppedTaskIsRemovedWithItsSandboxAndItsNetworksDevices) 
   stopping.desiredState = "shutdown";
   setTasks({stopping, task("t2", "node-b", "10.0.15.3/24", "running")});
   agent->reconcile();
+  ASSERT_TRUE(agent->waitForStops(kTestPatience));
+  agent->reconcile();
 
-  EXPECT_EQ(runtime_.calls, std::vector<std::string>{"remove t1"});
+  EXPECT_EQ(runtime_.calls, (std::vector<std::string>{"stop t1", "remove t1"}));
   EXPECT_FALSE(runtime_.tasks.contains("t1"));
   EXPECT_FALSE(kernel_.namespaces.contains("om-t-t1"));
   EXPECT_FALSE(kernel_.wiring.contains("om-t-t1"));
@@ -236,8 +155,8 @@ TEST_F(TaskAgentTest, AFailedStartIsReportedAndItsSandboxCleanedUp) {
   setTasks({task("t1", kSelf, "10.0.15.2/24")});
   auto agent = makeAgent();
   agent->reconcile();
-  ASSERT_EQ(reports_.size(), 1u);
-  EXPECT_EQ(reports_.front().state, "failed");
+  ASSERT_EQ(reports().size(), 1u);
+  EXPECT_EQ(reports().front().state, "failed");
   EXPECT_TRUE(kernel_.namespaces.contains("om-t-t1"));
 
   // The manager records the failure; the half-made sandbox is not wanted any more.
@@ -253,13 +172,13 @@ TEST_F(TaskAgentTest, AnUnavailableKernelDefersStartsInsteadOfFailingTasks) {
   setTasks({task("t1", kSelf, "10.0.15.2/24")});
   auto agent = makeAgent();
   agent->reconcile();
-  EXPECT_TRUE(reports_.empty()) << "a task was reported while the kernel could not be asked";
+  EXPECT_TRUE(reports().empty()) << "a task was reported while the kernel could not be asked";
   EXPECT_TRUE(runtime_.tasks.empty());
 
   kernel_.unavailable = false;
   agent->reconcile();
-  ASSERT_EQ(reports_.size(), 1u);
-  EXPECT_EQ(reports_.front().state, "running");
+  ASSERT_EQ(reports().size(), 1u);
+  EXPECT_EQ(reports().front().state, "running");
 }
 
 TEST_F(TaskAgentTest, ExecAndLogsGoToTheRuntime) {
@@ -272,4 +191,4 @@ TEST_F(TaskAgentTest, ExecAndLogsGoToTheRuntime) {
 }
 
 }  // namespace
-}  // namespace overmesh::agent
+}  // namespace overmesh::testing
