@@ -20,6 +20,12 @@ std::uint32_t stableHash(std::string_view text) {
 
 bool wantsToRun(const api::Task& task) { return task.desiredState == "running"; }
 
+// A remote task stays reachable while it should run, and also while it drains: told to
+// shut down but still running, it has left every DNS answer and load-balancer map, yet
+// its open connections must finish (its address is not handed out again until it is
+// reported stopped, see manager/address_allocation.h).
+bool reachable(const api::Task& task) { return wantsToRun(task) || task.state == "running"; }
+
 }  // namespace
 
 std::string bridgeName(std::uint32_t vni) { return fmt::format("ombr{}", vni); }
@@ -86,7 +92,7 @@ NodePlan planNode(const std::string& selfNodeId, Ipv4Address selfAddress,
   }
 
   for (const auto& task : tasks) {
-    if (task.nodeId == selfNodeId || !wantsToRun(task)) {
+    if (task.nodeId == selfNodeId || !reachable(task)) {
       continue;
     }
     auto vtep = vtepOf.find(task.nodeId);
