@@ -9,6 +9,7 @@
 #include "manager/cluster_record.h"
 #include "manager/network_rules.h"
 #include "manager/object_lookup.h"
+#include "manager/store_records.h"
 #include "state/keys.h"
 
 namespace overmesh::manager {
@@ -17,15 +18,6 @@ namespace {
 // A compare-and-swap loses only when another writer allocated at the same moment; a
 // few retries settle it, more would mean a livelock worth reporting.
 constexpr int kMaxAllocationAttempts = 8;
-
-std::vector<NamedObject> namesOf(const std::vector<std::pair<api::Network, store::Revision>>& all) {
-  std::vector<NamedObject> named;
-  named.reserve(all.size());
-  for (const auto& [network, revision] : all) {
-    named.push_back({network.id, network.name});
-  }
-  return named;
-}
 
 }  // namespace
 
