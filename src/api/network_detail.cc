@@ -23,8 +23,9 @@ void from_json(const json& j, NetworkServiceEntry& v) {
 }
 
 void to_json(json& j, const NetworkEndpoint& v) {
-  j = json{{"taskId", v.taskId},     {"taskName", v.taskName},       {"address", v.address},
-           {"mac", v.mac},           {"nodeId", v.nodeId},           {"nodeName", v.nodeName},
+  j = json{{"taskId", v.taskId},       {"taskName", v.taskName},
+           {"address", v.address},     {"mac", v.mac},
+           {"nodeId", v.nodeId},       {"nodeName", v.nodeName},
            {"serviceId", v.serviceId}, {"serviceName", v.serviceName}};
 }
 

@@ -5,10 +5,9 @@
 // working), plus, like Docker's `network inspect -v`, the services attached to it with
 // their VIPs and the endpoints (task addresses) on it.
 
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json_fwd.hpp>
 
 #include "api/types.h"
 
@@ -29,7 +28,7 @@ struct NetworkEndpoint {
   std::string mac;
   std::string nodeId;
   std::string nodeName;
-  std::string serviceId;    // empty for a standalone task
+  std::string serviceId;  // empty for a standalone task
   std::string serviceName;
 };
 

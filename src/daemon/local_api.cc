@@ -201,17 +201,14 @@ void registerLocalApi(api::HttpServer& server, Daemon& daemon) {
   server.route("POST", "/v1/services", clusterWrite(daemon, [&daemon](const HttpRequest& r) {
                  return createService(daemon, r);
                }));
-  server.route("POST", "/v1/services/{ref}/update",
-               clusterWrite(daemon, [&daemon](const HttpRequest& r) {
-                 return updateService(daemon, r);
-               }));
-  server.route("DELETE", "/v1/services/{ref}",
-               clusterWrite(daemon, [&daemon](const HttpRequest& r) {
-                 return removeService(daemon, r);
-               }));
-  server.route("GET", "/v1/services", [&daemon](const HttpRequest&) {
-    return reply(daemon.listServices());
-  });
+  server.route(
+      "POST", "/v1/services/{ref}/update",
+      clusterWrite(daemon, [&daemon](const HttpRequest& r) { return updateService(daemon, r); }));
+  server.route(
+      "DELETE", "/v1/services/{ref}",
+      clusterWrite(daemon, [&daemon](const HttpRequest& r) { return removeService(daemon, r); }));
+  server.route("GET", "/v1/services",
+               [&daemon](const HttpRequest&) { return reply(daemon.listServices()); });
   server.route("GET", "/v1/services/{ref}", [&daemon](const HttpRequest& request) {
     return reply(daemon.inspectService(request.params[0]));
   });
@@ -245,9 +242,9 @@ void registerLocalApi(api::HttpServer& server, Daemon& daemon) {
   server.route("GET", "/v1/nodes/{ref}", [&daemon](const HttpRequest& request) {
     return reply(daemon.inspectNode(request.params[0]));
   });
-  server.route("POST", "/v1/nodes/{ref}/update", clusterWrite(daemon, [&daemon](const HttpRequest& r) {
-                 return updateNode(daemon, r);
-               }));
+  server.route(
+      "POST", "/v1/nodes/{ref}/update",
+      clusterWrite(daemon, [&daemon](const HttpRequest& r) { return updateNode(daemon, r); }));
 }
 
 void registerForwardedApi(api::HttpServer& server, Daemon& daemon, const api::RouteGuard& guard) {
@@ -272,9 +269,8 @@ void registerForwardedApi(api::HttpServer& server, Daemon& daemon, const api::Ro
   server.route("DELETE", "/v1/services/{ref}", guarded(guard, [&daemon](const HttpRequest& r) {
                  return removeService(daemon, r);
                }));
-  server.route("POST", "/v1/nodes/{ref}/update", guarded(guard, [&daemon](const HttpRequest& r) {
-                 return updateNode(daemon, r);
-               }));
+  server.route("POST", "/v1/nodes/{ref}/update",
+               guarded(guard, [&daemon](const HttpRequest& r) { return updateNode(daemon, r); }));
 }
 
 void registerNodeApi(api::HttpServer& server, Daemon& daemon) {

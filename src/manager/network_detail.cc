@@ -16,8 +16,8 @@ api::NetworkDetail describeNetwork(const api::Network& network,
       if (attachment.networkId != network.id) {
         continue;
       }
-      api::NetworkServiceEntry entry{service.id, service.spec.name, service.spec.endpointMode,
-                                     "", attachment.aliases};
+      api::NetworkServiceEntry entry{service.id, service.spec.name, service.spec.endpointMode, "",
+                                     attachment.aliases};
       for (const auto& vip : service.vips) {
         if (vip.networkId == network.id) {
           entry.vip = vip.address;
@@ -33,8 +33,7 @@ api::NetworkDetail describeNetwork(const api::Network& network,
     for (const auto& attachment : task.attachments) {
       if (attachment.networkId == network.id) {
         detail.endpoints.push_back({task.id, task.name, attachment.address, attachment.mac,
-                                    task.nodeId, task.nodeName, task.serviceId,
-                                    task.serviceName});
+                                    task.nodeId, task.nodeName, task.serviceId, task.serviceName});
       }
     }
   }

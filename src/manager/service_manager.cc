@@ -1,12 +1,12 @@
 #include "manager/service_manager.h"
 
-#include <algorithm>
-#include <map>
-#include <set>
-
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
 
 #include "common/ids.h"
 #include "common/ip.h"
@@ -64,10 +64,12 @@ const api::Network* findNetwork(const std::vector<api::Network>& networks, const
 
 // VIPs for `attachments` in vip mode: the one `existing` has on a network is kept, the
 // others allocated; none in dnsrr mode. `used` is the taken set per network.
-Result<std::vector<api::ServiceVip>> vipsFor(
-    const api::ServiceSpec& spec, const std::vector<api::ServiceAttachment>& attachments,
-    const std::vector<api::ServiceVip>& existing, const std::vector<api::Network>& networks,
-    const std::vector<api::Task>& tasks, const std::vector<api::Service>& services) {
+Result<std::vector<api::ServiceVip>> vipsFor(const api::ServiceSpec& spec,
+                                             const std::vector<api::ServiceAttachment>& attachments,
+                                             const std::vector<api::ServiceVip>& existing,
+                                             const std::vector<api::Network>& networks,
+                                             const std::vector<api::Task>& tasks,
+                                             const std::vector<api::Service>& services) {
   std::vector<api::ServiceVip> vips;
   if (spec.endpointMode != "vip") {
     return vips;
@@ -82,8 +84,7 @@ Result<std::vector<api::ServiceVip>> vipsFor(
     }
     const api::Network* network = findNetwork(networks, attachment.networkId);
     if (network == nullptr) {
-      return errorf(ErrorKind::NotFound, "--network {}: network not found",
-                    attachment.networkName);
+      return errorf(ErrorKind::NotFound, "--network {}: network not found", attachment.networkName);
     }
     auto used = usedAddresses(network->id, tasks, services);
     auto address = allocateAddress(*network, used);
@@ -313,8 +314,8 @@ Result<api::Service> ServiceManager::update(const std::string& reference,
     api::Service updated = current;
     updated.spec = request.spec;
     updated.attachments = std::move(*attachments);
-    auto vips = vipsFor(request.spec, updated.attachments, current.vips, networks, taskList,
-                        serviceList);
+    auto vips =
+        vipsFor(request.spec, updated.attachments, current.vips, networks, taskList, serviceList);
     if (!vips) {
       return std::unexpected(vips.error().withContext("service update"));
     }
@@ -360,7 +361,8 @@ Result<api::Service> ServiceManager::remove(const std::string& reference) {
     }
     const auto& [service, revision] = (*services)[*index];
     store::Txn txn;
-    txn.compares.push_back(store::Compare::modRevisionIs(state::keys::service(service.id), revision));
+    txn.compares.push_back(
+        store::Compare::modRevisionIs(state::keys::service(service.id), revision));
     txn.success.push_back(store::Operation::del(state::keys::service(service.id)));
     txn.success.push_back(store::Operation::del(state::keys::serviceName(service.spec.name)));
     auto committed = store_.txn(txn);
@@ -448,8 +450,7 @@ Status ServiceManager::applyShutDowns(const std::vector<orchestrator::TaskToShut
       task->desiredState = "shutdown";
       task->message = decision.reason;
       task->updatedAtMs = now;
-      txn.compares.push_back(
-          store::Compare::modRevisionIs((*record)->key, (*record)->modRevision));
+      txn.compares.push_back(store::Compare::modRevisionIs((*record)->key, (*record)->modRevision));
       txn.success.push_back(store::Operation::put((*record)->key, encodeJson(*task)));
     }
     if (txn.success.empty()) {
@@ -488,8 +489,7 @@ Status ServiceManager::applyRemovals(const std::vector<std::string>& taskIds) {
                      task->desiredState);
         continue;
       }
-      txn.compares.push_back(
-          store::Compare::modRevisionIs((*record)->key, (*record)->modRevision));
+      txn.compares.push_back(store::Compare::modRevisionIs((*record)->key, (*record)->modRevision));
       txn.success.push_back(store::Operation::del((*record)->key));
       txn.success.push_back(store::Operation::del(state::keys::taskName(task->name)));
     }
@@ -620,8 +620,8 @@ Status ServiceManager::applyCreates(const std::vector<orchestrator::TaskToCreate
           break;
         }
         auto parsed = Ipv4Prefix::parse(*address);
-        task.attachments.push_back({network->id, network->name, *address,
-                                    macForIp(parsed->address()).toString()});
+        task.attachments.push_back(
+            {network->id, network->name, *address, macForIp(parsed->address()).toString()});
       }
       if (!allocated) {
         continue;

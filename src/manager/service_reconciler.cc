@@ -1,9 +1,9 @@
 #include "manager/service_reconciler.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <exception>
-
-#include <spdlog/spdlog.h>
 
 #include "common/ids.h"
 #include "state/keys.h"
@@ -20,8 +20,7 @@ bool matters(const store::Event& event) {
 
 }  // namespace
 
-ServiceReconciler::ServiceReconciler(store::Store& store, ServiceManager& services,
-                                     Decide decide)
+ServiceReconciler::ServiceReconciler(store::Store& store, ServiceManager& services, Decide decide)
     : store_(store), services_(services), decide_(std::move(decide)) {}
 
 ServiceReconciler::~ServiceReconciler() {

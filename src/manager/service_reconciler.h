@@ -44,9 +44,9 @@ class ServiceReconciler {
   void join();
 
   struct Pass {
-    store::Revision revision = 0;        // the view was read after this revision
+    store::Revision revision = 0;  // the view was read after this revision
     std::optional<std::int64_t> wakeAtMs;
-    bool changed = false;                // decisions were not empty
+    bool changed = false;  // decisions were not empty
   };
   // One pass: read, decide, apply. Unavailable/Internal on store trouble (what was
   // applied stays applied).

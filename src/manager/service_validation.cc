@@ -1,9 +1,9 @@
 #include "manager/service_validation.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cctype>
-
-#include <fmt/format.h>
 
 #include "common/quote.h"
 #include "manager/network_rules.h"
@@ -18,8 +18,8 @@ bool isAlnum(char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; 
 // A duration field, in milliseconds, that must be >= 0 (or > 0 when `positive`).
 Status checkDuration(std::string_view flag, std::int64_t valueMs, bool positive) {
   if (valueMs < 0 || (positive && valueMs == 0)) {
-    return errorf(ErrorKind::InvalidArgument, "{} {}ms is not valid: give a duration {} 0",
-                  flag, valueMs, positive ? ">" : ">=");
+    return errorf(ErrorKind::InvalidArgument, "{} {}ms is not valid: give a duration {} 0", flag,
+                  valueMs, positive ? ">" : ">=");
   }
   return {};
 }
@@ -57,8 +57,7 @@ Status checkNetworkEntries(const std::vector<api::ServiceNetworkSpec>& networks)
 }
 
 Status checkRestartPolicy(const api::RestartPolicy& policy) {
-  if (policy.condition != "any" && policy.condition != "on-failure" &&
-      policy.condition != "none") {
+  if (policy.condition != "any" && policy.condition != "on-failure" && policy.condition != "none") {
     return errorf(ErrorKind::InvalidArgument,
                   "--restart-condition {} is not valid: use any, on-failure or none",
                   quote(policy.condition));
@@ -113,7 +112,8 @@ Status checkUpdateConfig(const api::UpdateConfig& config) {
 }  // namespace
 
 bool isValidEnvKey(std::string_view key) {
-  if (key.empty() || !(std::isalpha(static_cast<unsigned char>(key.front())) || key.front() == '_')) {
+  if (key.empty() ||
+      !(std::isalpha(static_cast<unsigned char>(key.front())) || key.front() == '_')) {
     return false;
   }
   return std::all_of(key.begin(), key.end(), [](char c) { return isAlnum(c) || c == '_'; });

@@ -7,8 +7,8 @@
 #include "common/ip.h"
 #include "common/json.h"
 #include "common/mac.h"
-#include "manager/network_rules.h"
 #include "manager/address_allocation.h"
+#include "manager/network_rules.h"
 #include "manager/object_lookup.h"
 #include "manager/scheduler.h"
 #include "manager/store_records.h"
@@ -140,8 +140,8 @@ Result<api::Task> TaskManager::run(const RunRequest& request) {
         return std::unexpected(address.error().withContext("run"));
       }
       auto parsed = Ipv4Prefix::parse(*address);
-      task.attachments.push_back({network->id, network->name, *address,
-                                  macForIp(parsed->address()).toString()});
+      task.attachments.push_back(
+          {network->id, network->name, *address, macForIp(parsed->address()).toString()});
     }
 
     store::Txn txn;

@@ -31,8 +31,8 @@ TEST(NodeUpdateDecoderTest, AWrongTypeIsInvalidArgumentNamingTheField) {
 }
 
 TEST(ServiceSpecDecoderTest, AWrongTypeIsInvalidArgumentNamingTheField) {
-  auto decoded = decodeJson<api::ServiceSpec>(R"({"name":"web","replicas":"three"})",
-                                              "service create");
+  auto decoded =
+      decodeJson<api::ServiceSpec>(R"({"name":"web","replicas":"three"})", "service create");
   ASSERT_FALSE(decoded);
   EXPECT_EQ(decoded.error().kind, ErrorKind::InvalidArgument);
   EXPECT_THAT(decoded.error().message, HasSubstr("field \"replicas\""));

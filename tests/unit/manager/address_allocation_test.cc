@@ -55,10 +55,9 @@ TEST(AddressAllocationTest, OnlyTasksShutDownAndTerminalReleaseTheirAddresses) {
 }
 
 TEST(AddressAllocationTest, UsedSetHoldsTaskAddressesAndVipsOfThatNetworkOnly) {
-  std::vector<api::Task> tasks = {taskAt("10.0.0.2/24", "running", "running"),
-                                  taskAt("10.0.0.3/24", "shutdown", "exited"),
-                                  taskAt("10.0.0.4/24", "running", "pending", "net2"),
-                                  taskAt("garbage", "running", "running")};
+  std::vector<api::Task> tasks = {
+      taskAt("10.0.0.2/24", "running", "running"), taskAt("10.0.0.3/24", "shutdown", "exited"),
+      taskAt("10.0.0.4/24", "running", "pending", "net2"), taskAt("garbage", "running", "running")};
   std::vector<api::Service> services = {serviceWithVip("10.0.0.5/24"),
                                         serviceWithVip("10.0.0.6/24", "net2")};
   auto used = usedAddresses("net1", tasks, services);

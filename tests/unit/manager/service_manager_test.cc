@@ -228,11 +228,15 @@ TEST_F(ServiceManagerTest, EachTaskAffectingChangeBumpsTheVersion) {
   auto web = services_->create(spec("web"));
   ASSERT_TRUE(web);
   std::vector<std::function<void(api::ServiceSpec&)>> changes = {
-      [](auto& s) { s.command = {"httpd", "-v"}; },
+      [](auto& s) {
+        s.command = {"httpd", "-v"};
+      },
       [](auto& s) { s.env = {"A=1"}; },
       [](auto& s) { s.networks[0].aliases = {"www"}; },
       [](auto& s) { s.constraints = {"node.role==worker"}; },
-      [](auto& s) { s.healthCheck = api::HealthCheck{{"true"}, 1000, 1000, 3, 0}; },
+      [](auto& s) {
+        s.healthCheck = api::HealthCheck{{"true"}, 1000, 1000, 3, 0};
+      },
       [](auto& s) { s.healthCheck->retries = 4; },
       [](auto& s) { s.stopGracePeriodMs = 1; },
   };
@@ -402,9 +406,9 @@ TEST_F(ServiceManagerTest, ApplySkipsCreatesThatNoLongerFit) {
   auto web = services_->create(spec("web"));
   ASSERT_TRUE(web);
   orchestrator::Decisions decisions;
-  decisions.create = {{web->id, 1, "n3", 1},         // n3 is down
-                      {web->id, 2, "gone", 1},       // no such node
-                      {web->id, 3, "n2", 7},         // another spec version
+  decisions.create = {{web->id, 1, "n3", 1},    // n3 is down
+                      {web->id, 2, "gone", 1},  // no such node
+                      {web->id, 3, "n2", 7},    // another spec version
                       {"no-such-service", 1, "n2", 1}};
   auto before = revision();
   ASSERT_TRUE(services_->apply(decisions));
@@ -608,7 +612,7 @@ class ServiceReconcilerTest : public ServiceManagerTest {
   }
 
   std::mutex mutex_;
-  int passes_ = 0;               // guarded by mutex_
+  int passes_ = 0;                      // guarded by mutex_
   orchestrator::ClusterView lastView_;  // guarded by mutex_
 };
 
@@ -640,8 +644,8 @@ TEST_F(ServiceReconcilerTest, TheLoopReactsToAStoreChangeWithinMilliseconds) {
   auto start = std::chrono::steady_clock::now();
   auto web = services_->create(spec("web"));
   ASSERT_TRUE(web);
-  ASSERT_TRUE(waitFor([&] { return serviceTasks(web->id).size() == 2; },
-                      std::chrono::milliseconds(900)))
+  ASSERT_TRUE(
+      waitFor([&] { return serviceTasks(web->id).size() == 2; }, std::chrono::milliseconds(900)))
       << "the loop waits for changes, not for its 1 s safety net";
   auto elapsed = std::chrono::steady_clock::now() - start;
   EXPECT_LT(elapsed, std::chrono::milliseconds(500));

@@ -59,7 +59,8 @@ INSTANTIATE_TEST_SUITE_P(
         BadSpec{"EmptyName", [](auto& s) { s.name = ""; }, {"--name", "service name is required"}},
         BadSpec{"BadName", [](auto& s) { s.name = "-web"; }, {"--name", "\"-web\""}},
         BadSpec{"Mode", [](auto& s) { s.mode = "daemon"; }, {"--mode", "\"daemon\"", "global"}},
-        BadSpec{"NegativeReplicas", [](auto& s) { s.replicas = -1; }, {"--replicas -1", "0 to 1000"}},
+        BadSpec{
+            "NegativeReplicas", [](auto& s) { s.replicas = -1; }, {"--replicas -1", "0 to 1000"}},
         BadSpec{"TooManyReplicas", [](auto& s) { s.replicas = 1001; }, {"--replicas 1001"}},
         BadSpec{"ReplicasWithGlobal",
                 [](auto& s) {
@@ -69,49 +70,82 @@ INSTANTIATE_TEST_SUITE_P(
                 {"--replicas 3", "--mode global"}},
         BadSpec{"NoCommand", [](auto& s) { s.command.clear(); }, {"command is required after --"}},
         BadSpec{"EmptyCommand", [](auto& s) { s.command = {""}; }, {"command is required"}},
-        BadSpec{"EnvWithoutEquals", [](auto& s) { s.env = {"PORT"}; }, {"--env", "\"PORT\"", "KEY=VALUE"}},
+        BadSpec{"EnvWithoutEquals",
+                [](auto& s) { s.env = {"PORT"}; },
+                {"--env", "\"PORT\"", "KEY=VALUE"}},
         BadSpec{"EnvBadKey", [](auto& s) { s.env = {"1X=2"}; }, {"--env", "\"1X=2\""}},
         BadSpec{"EnvEmptyKey", [](auto& s) { s.env = {"=v"}; }, {"--env", "\"=v\""}},
-        BadSpec{"NetworkWithoutTarget", [](auto& s) { s.networks = {{"", {}}}; }, {"--network"}},
-        BadSpec{"BadAlias", [](auto& s) { s.networks = {{"front", {"bad_alias"}}}; },
+        BadSpec{"NetworkWithoutTarget",
+                [](auto& s) {
+                  s.networks = {{"", {}}};
+                },
+                {"--network"}},
+        BadSpec{"BadAlias",
+                [](auto& s) {
+                  s.networks = {{"front", {"bad_alias"}}};
+                },
                 {"--network front", "alias \"bad_alias\"", "DNS label"}},
-        BadSpec{"AliasEndsWithHyphen", [](auto& s) { s.networks = {{"front", {"a-"}}}; },
+        BadSpec{"AliasEndsWithHyphen",
+                [](auto& s) {
+                  s.networks = {{"front", {"a-"}}};
+                },
                 {"alias \"a-\""}},
-        BadSpec{"EndpointMode", [](auto& s) { s.endpointMode = "rr"; },
+        BadSpec{"EndpointMode",
+                [](auto& s) { s.endpointMode = "rr"; },
                 {"--endpoint-mode", "\"rr\"", "vip or dnsrr"}},
-        BadSpec{"Constraint", [](auto& s) { s.constraints = {"node.zone=a"}; },
+        BadSpec{"Constraint",
+                [](auto& s) { s.constraints = {"node.zone=a"}; },
                 {"--constraint", "node.zone=a"}},
-        BadSpec{"RestartCondition", [](auto& s) { s.restartPolicy.condition = "always"; },
+        BadSpec{"RestartCondition",
+                [](auto& s) { s.restartPolicy.condition = "always"; },
                 {"--restart-condition", "\"always\"", "on-failure"}},
-        BadSpec{"RestartDelay", [](auto& s) { s.restartPolicy.delayMs = -1; },
+        BadSpec{"RestartDelay",
+                [](auto& s) { s.restartPolicy.delayMs = -1; },
                 {"--restart-delay -1ms", ">= 0"}},
-        BadSpec{"RestartMaxAttempts", [](auto& s) { s.restartPolicy.maxAttempts = -2; },
+        BadSpec{"RestartMaxAttempts",
+                [](auto& s) { s.restartPolicy.maxAttempts = -2; },
                 {"--restart-max-attempts -2"}},
-        BadSpec{"RestartWindow", [](auto& s) { s.restartPolicy.windowMs = -5; },
+        BadSpec{"RestartWindow",
+                [](auto& s) { s.restartPolicy.windowMs = -5; },
                 {"--restart-window -5ms"}},
-        BadSpec{"StopGrace", [](auto& s) { s.stopGracePeriodMs = -10; },
-                {"--stop-grace-period -10ms"}},
-        BadSpec{"HealthWithoutCommand", [](auto& s) { s.healthCheck = api::HealthCheck{}; },
+        BadSpec{
+            "StopGrace", [](auto& s) { s.stopGracePeriodMs = -10; }, {"--stop-grace-period -10ms"}},
+        BadSpec{"HealthWithoutCommand",
+                [](auto& s) { s.healthCheck = api::HealthCheck{}; },
                 {"--health-cmd"}},
         BadSpec{"HealthInterval",
-                [](auto& s) { s.healthCheck = api::HealthCheck{{"true"}, 0, 1, 1, 0}; },
+                [](auto& s) {
+                  s.healthCheck = api::HealthCheck{{"true"}, 0, 1, 1, 0};
+                },
                 {"--health-interval 0ms", "> 0"}},
         BadSpec{"HealthTimeout",
-                [](auto& s) { s.healthCheck = api::HealthCheck{{"true"}, 1, -3, 1, 0}; },
+                [](auto& s) {
+                  s.healthCheck = api::HealthCheck{{"true"}, 1, -3, 1, 0};
+                },
                 {"--health-timeout -3ms"}},
         BadSpec{"HealthRetries",
-                [](auto& s) { s.healthCheck = api::HealthCheck{{"true"}, 1, 1, 0, 0}; },
+                [](auto& s) {
+                  s.healthCheck = api::HealthCheck{{"true"}, 1, 1, 0, 0};
+                },
                 {"--health-retries 0", "1 or more"}},
         BadSpec{"HealthStartPeriod",
-                [](auto& s) { s.healthCheck = api::HealthCheck{{"true"}, 1, 1, 1, -1}; },
+                [](auto& s) {
+                  s.healthCheck = api::HealthCheck{{"true"}, 1, 1, 1, -1};
+                },
                 {"--health-start-period -1ms"}},
-        BadSpec{"UpdateParallelism", [](auto& s) { s.updateConfig.parallelism = -1; },
+        BadSpec{"UpdateParallelism",
+                [](auto& s) { s.updateConfig.parallelism = -1; },
                 {"--update-parallelism -1"}},
-        BadSpec{"UpdateDelay", [](auto& s) { s.updateConfig.delayMs = -7; },
-                {"--update-delay -7ms"}},
-        BadSpec{"UpdateOrder", [](auto& s) { s.updateConfig.order = "random"; },
+        BadSpec{
+            "UpdateDelay", [](auto& s) { s.updateConfig.delayMs = -7; }, {"--update-delay -7ms"}},
+        BadSpec{"UpdateOrder",
+                [](auto& s) { s.updateConfig.order = "random"; },
                 {"--update-order", "\"random\"", "start-first"}},
-        BadSpec{"LabelKey", [](auto& s) { s.labels = {{"", "x"}}; }, {"--label key \"\""}}),
+        BadSpec{"LabelKey",
+                [](auto& s) {
+                  s.labels = {{"", "x"}};
+                },
+                {"--label key \"\""}}),
     [](const auto& param) { return std::string(param.param.name); });
 
 TEST(ServiceValidationTest, DnsLabels) {
