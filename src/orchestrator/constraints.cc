@@ -1,5 +1,7 @@
 #include "orchestrator/constraints.h"
 
+#include <fmt/format.h>
+
 #include <string_view>
 
 namespace overmesh::orchestrator {
@@ -10,7 +12,7 @@ constexpr std::string_view kValidForms =
     "valid forms: node.id==ID, node.hostname==NAME, node.role==manager|worker, "
     "node.labels.KEY==VALUE, each with == or !=";
 
-std::string_view trim(std::string_view text) {
+std::string_view trimBlanks(std::string_view text) {
   const auto first = text.find_first_not_of(" \t");
   if (first == std::string_view::npos) {
     return {};
@@ -36,8 +38,8 @@ Result<Constraint> parseConstraint(const std::string& expression) {
                   expression, kValidForms);
   }
   const std::string_view whole(expression);
-  const std::string_view key = trim(whole.substr(0, operatorAt));
-  const std::string_view value = trim(whole.substr(operatorAt + 2));
+  const std::string_view key = trimBlanks(whole.substr(0, operatorAt));
+  const std::string_view value = trimBlanks(whole.substr(operatorAt + 2));
   if (value.empty()) {
     return errorf(ErrorKind::InvalidArgument, "constraint \"{}\": empty value ({})", expression,
                   kValidForms);
@@ -85,9 +87,7 @@ Result<std::vector<Constraint>> parseConstraints(const std::vector<std::string>&
   return constraints;
 }
 
-namespace {
-
-bool matchesOne(const api::Node& node, const Constraint& constraint) {
+bool matches(const api::Node& node, const Constraint& constraint) {
   switch (constraint.field) {
     case Constraint::Field::Id:
       return (node.id == constraint.value) == constraint.equal;
@@ -105,15 +105,32 @@ bool matchesOne(const api::Node& node, const Constraint& constraint) {
   return false;
 }
 
-}  // namespace
-
 bool matches(const api::Node& node, const std::vector<Constraint>& constraints) {
   for (const Constraint& constraint : constraints) {
-    if (!matchesOne(node, constraint)) {
+    if (!matches(node, constraint)) {
       return false;
     }
   }
   return true;
+}
+
+std::string toString(const Constraint& constraint) {
+  std::string_view field;
+  switch (constraint.field) {
+    case Constraint::Field::Id:
+      field = "node.id";
+      break;
+    case Constraint::Field::Hostname:
+      field = "node.hostname";
+      break;
+    case Constraint::Field::Role:
+      field = "node.role";
+      break;
+    case Constraint::Field::Label:
+      return fmt::format("node.labels.{}{}{}", constraint.label,
+                         constraint.equal ? "==" : "!=", constraint.value);
+  }
+  return fmt::format("{}{}{}", field, constraint.equal ? "==" : "!=", constraint.value);
 }
 
 }  // namespace overmesh::orchestrator

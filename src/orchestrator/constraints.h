@@ -23,6 +23,13 @@ struct Constraint {
 Result<Constraint> parseConstraint(const std::string& expression);
 Result<std::vector<Constraint>> parseConstraints(const std::vector<std::string>& expressions);
 
+// True when the node satisfies the constraint. A node without the label fails
+// `node.labels.KEY==V` and satisfies `node.labels.KEY!=V`, as in Docker.
+bool matches(const api::Node& node, const Constraint& constraint);
+// True when the node satisfies every constraint (an empty list matches every node).
 bool matches(const api::Node& node, const std::vector<Constraint>& constraints);
+
+// The constraint in canonical form, e.g. "node.labels.zone==a", for messages.
+std::string toString(const Constraint& constraint);
 
 }  // namespace overmesh::orchestrator

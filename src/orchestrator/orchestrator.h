@@ -20,6 +20,25 @@
 //    service, then fewest tasks overall, then hostname).
 //  - history: at most kTaskHistoryPerSlot finished tasks are kept per slot (per node for
 //    global); older ones are deleted, as are the finished tasks of removed services.
+//
+// Details the implementation settles (orchestrator.cc, restart_policy.h, task_status.h):
+//  - a task "ended by itself" when it exited, failed or was rejected, or is unhealthy;
+//    only those are restarts. Replacing a task whose node is down or gone, that scale
+//    down or an update stopped, or that no longer satisfies the constraints (a current-
+//    version replicated task whose node's labels changed, as Docker's constraint
+//    enforcer) is immediate and ignores the restart policy.
+//  - max attempts counts restarts as Docker does: maxAttempts 2 = at most 2 replacements
+//    of a slot's task that ended by itself (within the window); the history keeps
+//    maxAttempts + 1 finished tasks when that is more than kTaskHistoryPerSlot.
+//  - delays count from the ended task's updatedAtMs; wakeAtMs is the earliest due time.
+//  - a rolling update slot is in flight while its new task is not running (and healthy)
+//    or its old task has not stopped; start-first retries a failed new task per the
+//    restart policy while the old one keeps serving; stop-first stops nothing while no
+//    node can take the replacement (placementProblems says why).
+//  - global tasks of a node that left the cluster are shut down ("constraints no longer
+//    satisfied"); stopped tasks of a node that left are deleted.
+//  - output is sorted (create by service, slot, node; shutDown and remove by task ID);
+//    O(tasks + services × nodes + placements × log nodes).
 
 #include <cstdint>
 #include <optional>
