@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -698,6 +699,103 @@ TEST_F(ServiceReconcilerTest, AnExceptionFromDecideDoesNotEndTheLoop) {
   EXPECT_TRUE(waitFor([&] { return calls.load() >= 2; }, std::chrono::seconds(2)));
   reconciler.requestStop();
   reconciler.join();
+}
+
+}  // namespace
+}  // namespace overmesh::manager
+
+namespace overmesh::manager {
+namespace {
+
+// ---- the real orchestrator behind the loop: ServiceManager applies what it decides ----
+
+class ServiceOrchestrationTest : public ServiceReconcilerTest {
+ protected:
+  void SetUp() override {
+    ServiceReconcilerTest::SetUp();
+    reconciler_ =
+        std::make_unique<ServiceReconciler>(*store_, *services_, orchestrator::reconcile);
+    reconciler_->start();
+  }
+
+  void TearDown() override {
+    reconciler_->requestStop();
+    reconciler_->join();
+    ServiceReconcilerTest::TearDown();
+  }
+
+  std::vector<api::Task> running(const std::string& serviceId) {
+    std::vector<api::Task> found;
+    for (auto& task : serviceTasks(serviceId)) {
+      if (task.desiredState == "running") {
+        found.push_back(std::move(task));
+      }
+    }
+    return found;
+  }
+
+  std::unique_ptr<ServiceReconciler> reconciler_;
+};
+
+TEST_F(ServiceOrchestrationTest, ReplicasArePlacedOnReadyNodesWithTheirOwnAddresses) {
+  auto request = spec("web");
+  request.replicas = 4;
+  auto web = services_->create(request);
+  ASSERT_TRUE(web);
+  ASSERT_TRUE(waitFor([&] { return running(web->id).size() == 4; }, std::chrono::seconds(2)));
+  std::set<std::int64_t> slots;
+  std::set<std::string> addresses = {web->vips[0].address};
+  std::map<std::string, int> perNode;
+  for (const auto& task : running(web->id)) {
+    slots.insert(task.slot);
+    EXPECT_TRUE(addresses.insert(task.attachments.at(0).address).second);
+    ++perNode[task.nodeName];
+  }
+  EXPECT_EQ(slots, (std::set<std::int64_t>{1, 2, 3, 4}));
+  EXPECT_EQ(perNode, (std::map<std::string, int>{{"h1", 2}, {"h2", 2}})) << "h3 is down";
+}
+
+TEST_F(ServiceOrchestrationTest, TheTasksOfANodeThatGoesDownAreReplacedElsewhere) {
+  auto web = services_->create(spec("web"));
+  ASSERT_TRUE(web);
+  ASSERT_TRUE(waitFor([&] { return running(web->id).size() == 2; }, std::chrono::seconds(2)));
+  putNode("n2", "h2", "down");
+  ASSERT_TRUE(waitFor(
+      [&] {
+        auto now = running(web->id);
+        return now.size() == 2 && std::all_of(now.begin(), now.end(), [](const auto& t) {
+                 return t.nodeName == "h1";
+               });
+      },
+      std::chrono::seconds(2)));
+  for (const auto& task : serviceTasks(web->id)) {
+    if (task.nodeName == "h2") {
+      EXPECT_EQ(task.desiredState, "shutdown");
+      EXPECT_THAT(task.message, HasSubstr("h2 is down"));
+    }
+  }
+}
+
+TEST_F(ServiceOrchestrationTest, ScaleDownThenRemoveShutsTheTasksDown) {
+  auto request = spec("web");
+  request.replicas = 3;
+  auto web = services_->create(request);
+  ASSERT_TRUE(web);
+  ASSERT_TRUE(waitFor([&] { return running(web->id).size() == 3; }, std::chrono::seconds(2)));
+  auto scaled = web->spec;
+  scaled.replicas = 1;
+  auto updated = services_->update("web", {scaled, web->version, false});
+  ASSERT_TRUE(updated);
+  ASSERT_TRUE(waitFor([&] { return running(web->id).size() == 1; }, std::chrono::seconds(2)));
+  EXPECT_EQ(running(web->id)[0].slot, 1) << "the highest slots go first";
+
+  ASSERT_TRUE(services_->remove("web"));
+  ASSERT_TRUE(waitFor([&] { return running(web->id).empty(); }, std::chrono::seconds(2)));
+  bool removedReason = false;
+  for (const auto& task : serviceTasks(web->id)) {
+    removedReason = removedReason || task.message == "service removed";
+  }
+  EXPECT_TRUE(removedReason);
 }
 
 }  // namespace
