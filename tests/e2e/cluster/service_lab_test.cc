@@ -31,15 +31,15 @@ class ServiceLabTest : public ::testing::Test {
       GTEST_SKIP() << "needs root to create network namespaces";
     }
     ASSERT_TRUE(lab_.up(3)) << lab_.error();
-    auto status = nlohmann::json::parse(lab_.lab({"status", "--format", "json"}).out, nullptr,
-                                        false);
+    auto status =
+        nlohmann::json::parse(lab_.lab({"status", "--format", "json"}).out, nullptr, false);
     ASSERT_TRUE(status.is_object()) << "lab status is not JSON";
     for (const auto& host : status["hosts"]) {
       sockets_.push_back(host.value("socket", ""));
     }
     ASSERT_EQ(sockets_.size(), 3u);
-    auto created = lab_.cli(1, {"network", "create", "-d", "overlay", "--subnet",
-                                "10.0.30.0/24", "front"});
+    auto created =
+        lab_.cli(1, {"network", "create", "-d", "overlay", "--subnet", "10.0.30.0/24", "front"});
     ASSERT_EQ(created.exitCode, 0) << created.out << created.err;
   }
 
@@ -117,8 +117,8 @@ TEST_F(ServiceLabTest, AServiceCreatedOnAWorkerRunsItsReplicasAcrossTheHosts) {
   EXPECT_FALSE(addresses.contains(vip));
 
   // A worker answers reads from its cache.
-  EXPECT_TRUE(eventually([&] { return call(3, "GET", "/v1/services/web").status == 200; },
-                         kSettle));
+  EXPECT_TRUE(
+      eventually([&] { return call(3, "GET", "/v1/services/web").status == 200; }, kSettle));
   auto detail = call(3, "GET", "/v1/networks/front");
   ASSERT_EQ(detail.status, 200) << detail.body.dump();
   EXPECT_EQ(detail.body["services"][0].value("vip", ""), vip);
@@ -128,13 +128,12 @@ TEST_F(ServiceLabTest, AServiceCreatedOnAWorkerRunsItsReplicasAcrossTheHosts) {
   EXPECT_NE(refused.body.dump().find("in use by service(s) web"), std::string::npos)
       << refused.body.dump();
 
-  auto labelled = call(3, "POST", "/v1/nodes/" + lab_.name() + "-h2/update",
-                       R"({"labelAdd":{"zone":"a"}})");
+  auto labelled =
+      call(3, "POST", "/v1/nodes/" + lab_.name() + "-h2/update", R"({"labelAdd":{"zone":"a"}})");
   ASSERT_EQ(labelled.status, 200) << labelled.body.dump();
   EXPECT_EQ(labelled.body["labels"].value("zone", ""), "a");
 
-  nlohmann::json update = {{"spec", created.body["spec"]},
-                           {"version", created.body["version"]}};
+  nlohmann::json update = {{"spec", created.body["spec"]}, {"version", created.body["version"]}};
   update["spec"]["replicas"] = 1;
   auto scaled = call(3, "POST", "/v1/services/web/update", update.dump());
   ASSERT_EQ(scaled.status, 200) << scaled.body.dump();
