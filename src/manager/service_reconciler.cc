@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <exception>
+#include <string>
 
 #include "common/ids.h"
 #include "state/keys.h"
@@ -99,15 +100,28 @@ void ServiceReconciler::waitForChange(store::Revision revision,
 
 // Thread: the orchestration loop (see the class comment).
 void ServiceReconciler::loop() {
+  // A failure that repeats (a store that stays down) is logged once at warn, then at
+  // debug until the pass succeeds or fails differently: five lines a second helps nobody.
+  std::string lastProblem;
   while (!stopping_.load()) {
     try {
       auto pass = runOnce();
       if (!pass) {
-        if (!stopping_.load()) {
+        if (stopping_.load()) {
+          continue;
+        }
+        if (pass.error().message != lastProblem) {
           spdlog::warn("orchestrator pass: {}", pass.error().message);
+          lastProblem = pass.error().message;
+        } else {
+          spdlog::debug("orchestrator pass: {}", pass.error().message);
         }
         pause(kRetryPause);
         continue;
+      }
+      if (!lastProblem.empty()) {
+        spdlog::info("orchestrator pass succeeds again");
+        lastProblem.clear();
       }
       waitForChange(pass->revision, pass->wakeAtMs);
     } catch (const std::exception& error) {

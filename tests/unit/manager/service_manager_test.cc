@@ -800,3 +800,44 @@ TEST_F(ServiceOrchestrationTest, ScaleDownThenRemoveShutsTheTasksDown) {
 
 }  // namespace
 }  // namespace overmesh::manager
+
+namespace overmesh::manager {
+namespace {
+
+TEST_F(ServiceManagerTest, SwitchingFromDnsrrToVipAllocatesVipsWithoutBumpingTheVersion) {
+  auto request = spec("db", {"front", "back"});
+  request.endpointMode = "dnsrr";
+  auto db = services_->create(request);
+  ASSERT_TRUE(db);
+  ASSERT_TRUE(db->vips.empty());
+  auto vip = db->spec;
+  vip.endpointMode = "vip";
+  auto updated = services_->update("db", {vip, db->version, false});
+  ASSERT_TRUE(updated) << updated.error().message;
+  EXPECT_EQ(updated->version, db->version);
+  ASSERT_EQ(updated->vips.size(), 2u);
+  EXPECT_EQ(updated->vips[0].address, "10.0.20.2/24");
+  EXPECT_EQ(updated->vips[1].address, "10.0.21.2/29");
+}
+
+TEST_F(ServiceManagerTest, AnUpdateIsValidatedLikeACreateAndChangesNothingWhenBad) {
+  auto web = services_->create(spec("web"));
+  ASSERT_TRUE(web);
+  auto bad = web->spec;
+  bad.updateConfig.order = "sideways";
+  auto before = revision();
+  auto refused = services_->update("web", {bad, web->version, false});
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().kind, ErrorKind::InvalidArgument);
+  EXPECT_THAT(refused.error().message, StartsWith(R"(service update: --update-order "sideways")"));
+  auto unknown = web->spec;
+  unknown.networks.push_back({"nope", {}});
+  refused = services_->update("web", {unknown, web->version, false});
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().kind, ErrorKind::NotFound);
+  EXPECT_EQ(services_->update("ghost", {web->spec, 1, false}).error().kind, ErrorKind::NotFound);
+  EXPECT_EQ(revision(), before);
+}
+
+}  // namespace
+}  // namespace overmesh::manager
