@@ -26,6 +26,7 @@
 #include "daemon/local_api.h"
 #include "daemon/port_probe.h"
 #include "daemon/version.h"
+#include "manager/network_detail.h"
 #include "manager/object_lookup.h"
 #include "state/keys.h"
 
@@ -732,6 +733,102 @@ Result<api::Network> Daemon::removeNetwork(const std::string& reference) {
     spdlog::info("network removed name={} id={}", network->name, network->id);
   }
   return network;
+}
+
+Result<api::NetworkDetail> Daemon::inspectNetworkDetail(const std::string& reference) {
+  std::shared_lock lock(roleMutex_);
+  if (manager_) {
+    return manager_->networks().inspectDetail(reference);
+  }
+  auto cache = workerCache();
+  if (!cache) {
+    return std::unexpected(cache.error());
+  }
+  auto network = lookup("network", (*cache)->networks(), reference,
+                        [](const api::Network& n) { return n.name; });
+  if (!network) {
+    return std::unexpected(network.error());
+  }
+  return manager::describeNetwork(*network, (*cache)->services(), (*cache)->tasks());
+}
+
+Result<api::Service> Daemon::createService(const api::ServiceSpec& spec) {
+  std::shared_lock lock(roleMutex_);
+  if (!manager_) {
+    return std::unexpected(notInSwarm());
+  }
+  auto service = manager_->services().create(spec);
+  if (service) {
+    spdlog::info("service created name={} id={} mode={} replicas={}", service->spec.name,
+                 service->id, service->spec.mode, service->spec.replicas);
+  }
+  return service;
+}
+
+Result<std::vector<api::Service>> Daemon::listServices() {
+  std::shared_lock lock(roleMutex_);
+  if (manager_) {
+    return manager_->services().list();
+  }
+  auto cache = workerCache();
+  if (!cache) {
+    return std::unexpected(cache.error());
+  }
+  return (*cache)->services();
+}
+
+Result<api::Service> Daemon::inspectService(const std::string& reference) {
+  {
+    std::shared_lock lock(roleMutex_);
+    if (manager_) {
+      return manager_->services().inspect(reference);
+    }
+  }
+  auto services = listServices();
+  if (!services) {
+    return std::unexpected(services.error());
+  }
+  return lookup("service", *services, reference, [](const api::Service& s) { return s.spec.name; });
+}
+
+Result<api::Service> Daemon::updateService(const std::string& reference,
+                                           const api::ServiceUpdateRequest& request) {
+  std::shared_lock lock(roleMutex_);
+  if (!manager_) {
+    return std::unexpected(notInSwarm());
+  }
+  auto service = manager_->services().update(reference, request);
+  if (service) {
+    spdlog::info("service updated name={} id={} version={}", service->spec.name, service->id,
+                 service->version);
+  }
+  return service;
+}
+
+Result<api::Service> Daemon::removeService(const std::string& reference) {
+  std::shared_lock lock(roleMutex_);
+  if (!manager_) {
+    return std::unexpected(notInSwarm());
+  }
+  auto service = manager_->services().remove(reference);
+  if (service) {
+    spdlog::info("service removed name={} id={}", service->spec.name, service->id);
+  }
+  return service;
+}
+
+Result<api::Node> Daemon::updateNode(const std::string& reference,
+                                     const manager::NodeUpdateRequest& request) {
+  std::shared_lock lock(roleMutex_);
+  if (!manager_ || manager_->nodes() == nullptr) {
+    return std::unexpected(notInSwarm());
+  }
+  auto node = manager_->nodes()->updateLabels(reference, request);
+  if (node) {
+    spdlog::info("node updated hostname={} id={} labels={}", node->hostname, node->id,
+                 node->labels.size());
+  }
+  return node;
 }
 
 Result<std::vector<api::Node>> Daemon::listNodes() {

@@ -25,12 +25,15 @@
 #include <vector>
 
 #include "api/http_server.h"
+#include "api/network_detail.h"
+#include "api/service_types.h"
 #include "api/types.h"
 #include "common/clock.h"
 #include "common/error.h"
 #include "daemon/agent_role.h"
 #include "daemon/manager_role.h"
 #include "daemon/node_state.h"
+#include "manager/node_manager.h"
 #include "manager/task_manager.h"
 #include "runtime/runtime.h"
 
@@ -81,9 +84,20 @@ class Daemon {
   Result<std::vector<api::Network>> listNetworks();
   Result<api::Network> inspectNetwork(const std::string& reference);
   Result<api::Network> removeNetwork(const std::string& reference);
+  // inspectNetwork plus the network's services (VIPs) and endpoints (`network inspect`).
+  Result<api::NetworkDetail> inspectNetworkDetail(const std::string& reference);
+
+  Result<api::Service> createService(const api::ServiceSpec& spec);
+  Result<std::vector<api::Service>> listServices();
+  Result<api::Service> inspectService(const std::string& reference);
+  Result<api::Service> updateService(const std::string& reference,
+                                     const api::ServiceUpdateRequest& request);
+  Result<api::Service> removeService(const std::string& reference);
 
   Result<std::vector<api::Node>> listNodes();
   Result<api::Node> inspectNode(const std::string& reference);
+  Result<api::Node> updateNode(const std::string& reference,
+                               const manager::NodeUpdateRequest& request);
 
   Result<api::Task> runTask(const manager::RunRequest& request);
   Result<std::vector<api::Task>> listTasks();

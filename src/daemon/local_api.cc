@@ -69,6 +69,34 @@ HttpResponse removeNetwork(Daemon& daemon, const HttpRequest& request) {
   return reply(daemon.removeNetwork(request.params[0]));
 }
 
+HttpResponse createService(Daemon& daemon, const HttpRequest& request) {
+  auto spec = bodyAs<api::ServiceSpec>(request, "service create");
+  if (!spec) {
+    return api::errorResponse(spec.error());
+  }
+  return reply(daemon.createService(*spec), 201);
+}
+
+HttpResponse updateService(Daemon& daemon, const HttpRequest& request) {
+  auto update = bodyAs<api::ServiceUpdateRequest>(request, "service update");
+  if (!update) {
+    return api::errorResponse(update.error());
+  }
+  return reply(daemon.updateService(request.params[0], *update));
+}
+
+HttpResponse removeService(Daemon& daemon, const HttpRequest& request) {
+  return reply(daemon.removeService(request.params[0]));
+}
+
+HttpResponse updateNode(Daemon& daemon, const HttpRequest& request) {
+  auto update = decodeNodeUpdateRequest(request.body);
+  if (!update) {
+    return api::errorResponse(update.error());
+  }
+  return reply(daemon.updateNode(request.params[0], *update));
+}
+
 HttpResponse runTask(Daemon& daemon, const HttpRequest& request) {
   auto run = decodeRunRequest(request.body);
   if (!run) {
@@ -117,6 +145,14 @@ Result<SwarmJoinRequest> decodeSwarmJoinRequest(std::string_view body) {
                                         });
 }
 
+Result<manager::NodeUpdateRequest> decodeNodeUpdateRequest(std::string_view body) {
+  return decodeObject<manager::NodeUpdateRequest>(
+      body, "node update", [](const nlohmann::json& json, manager::NodeUpdateRequest& update) {
+        readField(json, "labelAdd", update.labelAdd);
+        readField(json, "labelRm", update.labelRm);
+      });
+}
+
 void registerLocalApi(api::HttpServer& server, Daemon& daemon) {
   server.route("GET", "/v1/version", [](const HttpRequest&) {
     return HttpResponse{200, dumpJson({{"version", kVersion}, {"api", "v1"}})};
@@ -159,7 +195,22 @@ void registerLocalApi(api::HttpServer& server, Daemon& daemon) {
     return reply(daemon.listNetworks());
   });
   server.route("GET", "/v1/networks/{ref}", [&daemon](const HttpRequest& request) {
-    return reply(daemon.inspectNetwork(request.params[0]));
+    return reply(daemon.inspectNetworkDetail(request.params[0]));
+  });
+
+  server.route("POST", "/v1/services", clusterWrite(daemon, [&daemon](const HttpRequest& r) {
+                 return createService(daemon, r);
+               }));
+  server.route(
+      "POST", "/v1/services/{ref}/update",
+      clusterWrite(daemon, [&daemon](const HttpRequest& r) { return updateService(daemon, r); }));
+  server.route(
+      "DELETE", "/v1/services/{ref}",
+      clusterWrite(daemon, [&daemon](const HttpRequest& r) { return removeService(daemon, r); }));
+  server.route("GET", "/v1/services",
+               [&daemon](const HttpRequest&) { return reply(daemon.listServices()); });
+  server.route("GET", "/v1/services/{ref}", [&daemon](const HttpRequest& request) {
+    return reply(daemon.inspectService(request.params[0]));
   });
 
   server.route("POST", "/v1/tasks", clusterWrite(daemon, [&daemon](const HttpRequest& r) {
@@ -191,6 +242,9 @@ void registerLocalApi(api::HttpServer& server, Daemon& daemon) {
   server.route("GET", "/v1/nodes/{ref}", [&daemon](const HttpRequest& request) {
     return reply(daemon.inspectNode(request.params[0]));
   });
+  server.route(
+      "POST", "/v1/nodes/{ref}/update",
+      clusterWrite(daemon, [&daemon](const HttpRequest& r) { return updateNode(daemon, r); }));
 }
 
 void registerForwardedApi(api::HttpServer& server, Daemon& daemon, const api::RouteGuard& guard) {
@@ -206,6 +260,17 @@ void registerForwardedApi(api::HttpServer& server, Daemon& daemon, const api::Ro
   server.route("DELETE", "/v1/tasks/{ref}", guarded(guard, [&daemon](const HttpRequest& r) {
                  return removeTask(daemon, r);
                }));
+  server.route("POST", "/v1/services", guarded(guard, [&daemon](const HttpRequest& r) {
+                 return createService(daemon, r);
+               }));
+  server.route("POST", "/v1/services/{ref}/update", guarded(guard, [&daemon](const HttpRequest& r) {
+                 return updateService(daemon, r);
+               }));
+  server.route("DELETE", "/v1/services/{ref}", guarded(guard, [&daemon](const HttpRequest& r) {
+                 return removeService(daemon, r);
+               }));
+  server.route("POST", "/v1/nodes/{ref}/update",
+               guarded(guard, [&daemon](const HttpRequest& r) { return updateNode(daemon, r); }));
 }
 
 void registerNodeApi(api::HttpServer& server, Daemon& daemon) {

@@ -16,6 +16,7 @@ namespace overmesh::daemon {
 // field otherwise.
 Result<manager::RunRequest> decodeRunRequest(std::string_view body);
 Result<SwarmJoinRequest> decodeSwarmJoinRequest(std::string_view body);
+Result<manager::NodeUpdateRequest> decodeNodeUpdateRequest(std::string_view body);
 
 // Every route, for the CLI on the local unix socket. Cluster-state writes made on a
 // worker are forwarded to the manager.

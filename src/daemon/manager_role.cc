@@ -20,7 +20,8 @@ ManagerRole::ManagerRole(std::unique_ptr<store::Store> store, const Clock& clock
       store_(std::move(store)),
       clusterManager_(std::make_unique<manager::ClusterManager>(*store_)),
       networkManager_(std::make_unique<manager::NetworkManager>(*store_)),
-      taskManager_(std::make_unique<manager::TaskManager>(*store_)) {}
+      taskManager_(std::make_unique<manager::TaskManager>(*store_)),
+      serviceManager_(std::make_unique<manager::ServiceManager>(*store_)) {}
 
 ManagerRole::~ManagerRole() { stop(); }
 
@@ -42,6 +43,9 @@ Status ManagerRole::serve(
     return std::unexpected(bound.error().withContext("listen for cluster members"));
   }
   sweepThread_ = std::thread([this] { sweepLoop(); });
+  reconciler_ = std::make_unique<manager::ServiceReconciler>(*store_, *serviceManager_,
+                                                             orchestrator::reconcile);
+  reconciler_->start();
   spdlog::info("manager serving the cluster on {}:{}", listenAddress, *bound);
   return {};
 }
@@ -66,9 +70,15 @@ void ManagerRole::stop() {
   if (sweepThread_.joinable()) {
     sweepThread_.join();
   }
-  // Closing the store first wakes every watch long-poll, so the server's connection
-  // threads can finish and stop() does not wait out a poll.
+  if (reconciler_) {
+    reconciler_->requestStop();
+  }
+  // Closing the store first wakes every watch long-poll (the orchestration loop's too),
+  // so the server's connection threads can finish and stop() does not wait out a poll.
   store_->close();
+  if (reconciler_) {
+    reconciler_->join();
+  }
   clusterServer_.stop();
 }
 

@@ -5,7 +5,8 @@
 // liveness sweep that marks silent nodes down.
 //
 // Threads: the HTTP server's connection threads call into the managers (each is
-// thread-safe); the liveness thread runs sweep() every tenth of the node timeout.
+// thread-safe); the liveness thread runs sweep() every tenth of the node timeout; the
+// orchestration thread (ServiceReconciler) keeps services at their spec.
 
 #include <memory>
 #include <string>
@@ -18,6 +19,8 @@
 #include "manager/cluster_manager.h"
 #include "manager/network_manager.h"
 #include "manager/node_manager.h"
+#include "manager/service_manager.h"
+#include "manager/service_reconciler.h"
 #include "manager/task_manager.h"
 #include "store/store.h"
 
@@ -32,7 +35,7 @@ class ManagerRole {
 
   // Loads node state for `selfNodeId`, listens for agents on `listenAddress`:`port`
   // (routes from `registerForwarded` are added behind node authentication) and starts
-  // the liveness sweep. Requires an initialised cluster.
+  // the liveness sweep and the orchestration loop. Requires an initialised cluster.
   Status serve(const std::string& selfNodeId, const std::string& listenAddress,
                std::uint16_t port,
                const std::function<void(api::HttpServer&, const api::RouteGuard&)>&
@@ -46,6 +49,7 @@ class ManagerRole {
   manager::NetworkManager& networks() { return *networkManager_; }
   manager::NodeManager* nodes() { return nodeManager_.get(); }
   manager::TaskManager& tasks() { return *taskManager_; }
+  manager::ServiceManager& services() { return *serviceManager_; }
 
  private:
   ManagerRole(std::unique_ptr<store::Store> store, const Clock& clock);
@@ -57,6 +61,8 @@ class ManagerRole {
   std::unique_ptr<manager::NetworkManager> networkManager_;
   std::unique_ptr<manager::NodeManager> nodeManager_;
   std::unique_ptr<manager::TaskManager> taskManager_;
+  std::unique_ptr<manager::ServiceManager> serviceManager_;
+  std::unique_ptr<manager::ServiceReconciler> reconciler_;  // started by serve()
   std::unique_ptr<manager::ClusterApi> clusterApi_;
   api::HttpServer clusterServer_;
   agent::StopSignal stopSweep_;

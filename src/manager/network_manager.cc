@@ -7,8 +7,10 @@
 #include "common/json.h"
 #include "ipam/ipam.h"
 #include "manager/cluster_record.h"
+#include "manager/network_detail.h"
 #include "manager/network_rules.h"
 #include "manager/object_lookup.h"
+#include "manager/store_records.h"
 #include "state/keys.h"
 
 namespace overmesh::manager {
@@ -17,15 +19,6 @@ namespace {
 // A compare-and-swap loses only when another writer allocated at the same moment; a
 // few retries settle it, more would mean a livelock worth reporting.
 constexpr int kMaxAllocationAttempts = 8;
-
-std::vector<NamedObject> namesOf(const std::vector<std::pair<api::Network, store::Revision>>& all) {
-  std::vector<NamedObject> named;
-  named.reserve(all.size());
-  for (const auto& [network, revision] : all) {
-    named.push_back({network.id, network.name});
-  }
-  return named;
-}
 
 }  // namespace
 
@@ -179,6 +172,22 @@ Result<api::Network> NetworkManager::inspect(const std::string& reference) {
   return (*networks)[*index].first;
 }
 
+Result<api::NetworkDetail> NetworkManager::inspectDetail(const std::string& reference) {
+  auto network = inspect(reference);
+  if (!network) {
+    return std::unexpected(network.error());
+  }
+  auto services = readRecords<api::Service>(store_, state::keys::kServices);
+  if (!services) {
+    return std::unexpected(services.error());
+  }
+  auto tasks = readRecords<api::Task>(store_, state::keys::kTasks);
+  if (!tasks) {
+    return std::unexpected(tasks.error());
+  }
+  return describeNetwork(*network, valuesOf(std::move(*services)), valuesOf(std::move(*tasks)));
+}
+
 Result<api::Network> NetworkManager::remove(const std::string& reference) {
   std::lock_guard lock(allocationMutex_);
   auto networks = readNetworks();
@@ -203,6 +212,27 @@ Result<api::Network> NetworkManager::remove(const std::string& reference) {
     return std::unexpected(attachmentGuard.error());
   }
   store::Revision attachmentRevision = *attachmentGuard ? (*attachmentGuard)->modRevision : 0;
+  // Services first: their tasks are listed below too, but removing the service is what
+  // the user has to do.
+  auto services = readRecords<api::Service>(store_, state::keys::kServices);
+  if (!services) {
+    return std::unexpected(services.error());
+  }
+  std::vector<std::string> users;
+  for (const auto& [service, serviceRevision] : *services) {
+    for (const auto& attachment : service.attachments) {
+      if (attachment.networkId == network.id) {
+        users.push_back(service.spec.name);
+      }
+    }
+  }
+  if (!users.empty()) {
+    std::sort(users.begin(), users.end());
+    return errorf(ErrorKind::FailedPrecondition,
+                  "network rm: network {} is in use by service(s) {}; remove them first "
+                  "(`overmesh service rm {}`)",
+                  network.name, fmt::join(users, ", "), fmt::join(users, " "));
+  }
   auto tasks = store_.range(std::string(state::keys::kTasks));
   if (!tasks) {
     return std::unexpected(tasks.error());

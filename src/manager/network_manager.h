@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "api/network_detail.h"
 #include "api/types.h"
 #include "common/error.h"
 #include "store/store.h"
@@ -31,8 +32,11 @@ class NetworkManager {
   // The network a user reference (ID, name or unique ID prefix) denotes.
   Result<api::Network> inspect(const std::string& reference);
 
-  // Removes a network. Fails with FailedPrecondition while any task is attached to it
-  // (the message names the tasks) or when it is the ingress network.
+  // The same with the services attached to it (and their VIPs) and its endpoints.
+  Result<api::NetworkDetail> inspectDetail(const std::string& reference);
+
+  // Removes a network. Fails with FailedPrecondition while a service or a task is
+  // attached to it (the message names them) or when it is the ingress network.
   Result<api::Network> remove(const std::string& reference);
 
  private:

@@ -7,6 +7,8 @@
 #include "common/secret_hash.h"
 #include "manager/cluster_record.h"
 #include "manager/network_rules.h"
+#include "manager/object_lookup.h"
+#include "manager/service_validation.h"
 #include "state/keys.h"
 
 namespace overmesh::manager {
@@ -205,6 +207,70 @@ Status NodeManager::heartbeat(const std::string& nodeId) {
     spdlog::info("node ready id={} hostname={}", nodeId, it->second.hostname);
   }
   return {};
+}
+
+Result<api::Node> NodeManager::updateLabels(const std::string& reference,
+                                            const NodeUpdateRequest& request) {
+  for (const auto& [key, value] : request.labelAdd) {
+    if (auto valid = validateLabelKey("--label-add", key); !valid) {
+      return std::unexpected(valid.error().withContext("node update"));
+    }
+    if (value.size() > kMaxLabelValue) {
+      return errorf(ErrorKind::InvalidArgument,
+                    "node update: --label-add {} has a value of {} bytes: at most {} are allowed",
+                    key, value.size(), kMaxLabelValue);
+    }
+  }
+  for (const auto& key : request.labelRm) {
+    if (auto valid = validateLabelKey("--label-rm", key); !valid) {
+      return std::unexpected(valid.error().withContext("node update"));
+    }
+    if (request.labelAdd.contains(key)) {
+      return errorf(ErrorKind::InvalidArgument,
+                    "node update: label {} is both added (--label-add) and removed (--label-rm); "
+                    "give it once",
+                    key);
+    }
+  }
+  constexpr int kMaxAttempts = 8;
+  for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
+    auto range = store_.range(std::string(state::keys::kNodes));
+    if (!range) {
+      return std::unexpected(range.error());
+    }
+    std::vector<std::pair<api::Node, store::Revision>> nodes;
+    std::vector<NamedObject> named;
+    for (const auto& kv : range->kvs) {
+      auto node = decodeJson<api::Node>(kv.value, kv.key);
+      if (!node) {
+        return errorf(ErrorKind::Internal, "corrupt node record: {}", node.error().message);
+      }
+      named.push_back({node->id, node->hostname});
+      nodes.emplace_back(std::move(*node), kv.modRevision);
+    }
+    auto index = findByReference("node", named, reference);
+    if (!index) {
+      return std::unexpected(index.error().withContext("node update"));
+    }
+    auto [node, revision] = nodes[*index];
+    for (const auto& [key, value] : request.labelAdd) {
+      node.labels[key] = value;
+    }
+    for (const auto& key : request.labelRm) {
+      node.labels.erase(key);
+    }
+    store::Txn txn;
+    txn.compares.push_back(store::Compare::modRevisionIs(state::keys::node(node.id), revision));
+    txn.success.push_back(store::Operation::put(state::keys::node(node.id), encodeJson(node)));
+    auto committed = store_.txn(txn);
+    if (!committed) {
+      return std::unexpected(committed.error().withContext("node update"));
+    }
+    if (committed->succeeded) {
+      return node;
+    }
+  }
+  return errorf(ErrorKind::Unavailable, "node update: the node kept changing; retry");
 }
 
 Status NodeManager::remove(const std::string& nodeId) {

@@ -40,6 +40,12 @@ struct JoinResult {
   std::string memberSecret;
 };
 
+// POST /v1/nodes/{ref}/update: labels to set (added or replaced) and to remove.
+struct NodeUpdateRequest {
+  api::Labels labelAdd;
+  std::vector<std::string> labelRm;
+};
+
 struct StateChange {
   std::string nodeId;
   std::string hostname;
@@ -48,6 +54,9 @@ struct StateChange {
 
 class NodeManager {
  public:
+  // The longest label value a node may carry (labels travel to every agent).
+  static constexpr std::size_t kMaxLabelValue = 1024;
+
   // `selfNodeId` is the manager's own node: it is never marked down by itself.
   NodeManager(store::Store& store, const Clock& clock, std::string selfNodeId);
 
@@ -67,6 +76,12 @@ class NodeManager {
   // Records a heartbeat from an authenticated node; a down node becomes ready (one
   // store write). NotFound when the node was removed.
   Status heartbeat(const std::string& nodeId);
+
+  // Sets and removes labels of the node `reference` (ID, hostname or unique ID prefix)
+  // and returns the updated node; the orchestrator's constraints see them at once.
+  // InvalidArgument for a bad key (named as --label-add/--label-rm) or a key both added
+  // and removed; NotFound for an unknown node. Removing a label the node lacks is no error.
+  Result<api::Node> updateLabels(const std::string& reference, const NodeUpdateRequest& request);
 
   // Removes a node and its credentials. FailedPrecondition for the manager itself.
   Status remove(const std::string& nodeId);

@@ -2,16 +2,16 @@
 
 #include <algorithm>
 #include <map>
-#include <set>
 
 #include "common/ids.h"
 #include "common/ip.h"
 #include "common/json.h"
 #include "common/mac.h"
-#include "ipam/ipam.h"
+#include "manager/address_allocation.h"
 #include "manager/network_rules.h"
 #include "manager/object_lookup.h"
 #include "manager/scheduler.h"
+#include "manager/store_records.h"
 #include "state/keys.h"
 
 namespace overmesh::manager {
@@ -19,39 +19,12 @@ namespace {
 
 constexpr int kMaxAttempts = 8;
 
-template <typename T>
-Result<std::vector<std::pair<T, store::Revision>>> readAll(store::Store& store,
-                                                           std::string_view prefix) {
-  auto range = store.range(std::string(prefix));
-  if (!range) {
-    return std::unexpected(range.error());
-  }
-  std::vector<std::pair<T, store::Revision>> objects;
-  for (const auto& kv : range->kvs) {
-    auto object = decodeJson<T>(kv.value, kv.key);
-    if (!object) {
-      return errorf(ErrorKind::Internal, "corrupt record: {}", object.error().message);
-    }
-    objects.emplace_back(std::move(*object), kv.modRevision);
-  }
-  return objects;
-}
-
-template <typename T>
-std::vector<NamedObject> namesOf(const std::vector<std::pair<T, store::Revision>>& objects) {
-  std::vector<NamedObject> named;
-  for (const auto& [object, revision] : objects) {
-    named.push_back({object.id, object.name});
-  }
-  return named;
-}
-
 }  // namespace
 
 TaskManager::TaskManager(store::Store& store) : store_(store) {}
 
 Result<std::vector<std::pair<api::Task, store::Revision>>> TaskManager::readTasks() {
-  auto tasks = readAll<api::Task>(store_, state::keys::kTasks);
+  auto tasks = readRecords<api::Task>(store_, state::keys::kTasks);
   if (tasks) {
     std::sort(tasks->begin(), tasks->end(),
               [](const auto& a, const auto& b) { return a.first.name < b.first.name; });
@@ -76,7 +49,7 @@ Result<api::Task> TaskManager::run(const RunRequest& request) {
   }
   std::lock_guard lock(mutex_);
   for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
-    auto networks = readAll<api::Network>(store_, state::keys::kNetworks);
+    auto networks = readRecords<api::Network>(store_, state::keys::kNetworks);
     if (!networks) {
       return std::unexpected(networks.error());
     }
@@ -125,7 +98,7 @@ Result<api::Task> TaskManager::run(const RunRequest& request) {
                       name, shortId(task.id), name);
       }
     }
-    auto nodes = readAll<api::Node>(store_, state::keys::kNodes);
+    auto nodes = readRecords<api::Node>(store_, state::keys::kNodes);
     if (!nodes) {
       return std::unexpected(nodes.error());
     }
@@ -155,31 +128,20 @@ Result<api::Task> TaskManager::run(const RunRequest& request) {
     task.message = "waiting for " + node->hostname;
     task.createdAt = nowRfc3339();
     task.updatedAtMs = nowMillis();
+    auto services = readRecords<api::Service>(store_, state::keys::kServices);
+    if (!services) {
+      return std::unexpected(services.error());
+    }
+    std::vector<api::Service> serviceList = valuesOf(std::move(*services));
     for (const api::Network* network : chosen) {
-      auto subnet = Ipv4Prefix::parse(network->subnet);
-      auto gateway = Ipv4Address::parse(network->gateway);
-      if (!subnet || !gateway) {
-        return errorf(ErrorKind::Internal, "network {} has a corrupt subnet or gateway",
-                      network->name);
-      }
-      std::set<Ipv4Address> used;
-      for (const auto& other : taskList) {
-        for (const auto& attachment : other.attachments) {
-          if (attachment.networkId == network->id) {
-            if (auto address = Ipv4Prefix::parse(attachment.address)) {
-              used.insert(address->address());
-            }
-          }
-        }
-      }
-      auto address = ipam::allocateHostAddress(*subnet, *gateway, used);
+      auto used = usedAddresses(network->id, taskList, serviceList);
+      auto address = allocateAddress(*network, used);
       if (!address) {
-        return std::unexpected(address.error().withContext(
-            fmt::format("run: network {}", network->name)));
+        return std::unexpected(address.error().withContext("run"));
       }
-      task.attachments.push_back({network->id, network->name,
-                                  fmt::format("{}/{}", address->toString(), subnet->length()),
-                                  macForIp(*address).toString()});
+      auto parsed = Ipv4Prefix::parse(*address);
+      task.attachments.push_back(
+          {network->id, network->name, *address, macForIp(parsed->address()).toString()});
     }
 
     store::Txn txn;

@@ -22,6 +22,8 @@
 
 #include "api/api_error.h"
 #include "api/http_server.h"
+#include "api/network_detail.h"
+#include "api/service_types.h"
 #include "api/task_io.h"
 #include "api/types.h"
 #include "common/base64.h"
@@ -87,7 +89,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       check(decodeJson<api::SwarmInitRequest>(input, "swarm init"));
       break;
     case 2:
+      // Records agents and clients read: tasks, services, network details.
       check(decodeJson<api::Task>(input, "task record"));
+      check(decodeJson<api::Service>(input, "service record"));
+      check(decodeJson<api::NetworkDetail>(input, "network detail"));
       break;
     case 3:
       check(decodeJson<std::vector<api::Network>>(input, "networks"));
@@ -111,7 +116,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       check(manager::decodeStatusReport(input));
       break;
     case 10:
+      // The local API's object bodies: run, service create/update, node update.
       check(daemon::decodeRunRequest(input));
+      check(decodeJson<api::ServiceSpec>(input, "service create"));
+      check(decodeJson<api::ServiceUpdateRequest>(input, "service update"));
+      check(daemon::decodeNodeUpdateRequest(input));
       break;
     case 11:
       check(daemon::decodeSwarmJoinRequest(input));

@@ -1,0 +1,694 @@
+#include "manager/service_manager.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "common/ids.h"
+#include "common/ip.h"
+#include "common/json.h"
+#include "common/mac.h"
+#include "manager/address_allocation.h"
+#include "manager/object_lookup.h"
+#include "manager/service_validation.h"
+#include "manager/store_records.h"
+#include "state/keys.h"
+
+namespace overmesh::manager {
+namespace {
+
+// A compare-and-swap loses only to a concurrent writer; a few retries settle it.
+constexpr int kMaxServiceWriteAttempts = 8;
+
+store::Compare networkExists(const std::string& networkId) {
+  return store::Compare{state::keys::network(networkId), store::Compare::Target::CreateRevision,
+                        store::Compare::Op::Greater, "", 0};
+}
+
+// Reads the attachment guards of `networkIds` (before anything they protect is read:
+// a write that lands after this read changes a guard and fails our compare).
+Result<std::map<std::string, store::Revision>> readAttachmentGuards(
+    store::Store& store, const std::set<std::string>& networkIds) {
+  std::map<std::string, store::Revision> revisions;
+  for (const auto& id : networkIds) {
+    auto revision = guardRevision(store, state::keys::networkAttachmentGuard(id));
+    if (!revision) {
+      return std::unexpected(revision.error());
+    }
+    revisions[id] = *revision;
+  }
+  return revisions;
+}
+
+// Compares and rewrites the attachment guard of each network in `revisions`.
+void guardAttachments(store::Txn& txn, const std::map<std::string, store::Revision>& revisions,
+                      const std::string& writer) {
+  for (const auto& [networkId, revision] : revisions) {
+    txn.compares.push_back(
+        store::Compare::modRevisionIs(state::keys::networkAttachmentGuard(networkId), revision));
+    txn.compares.push_back(networkExists(networkId));
+    txn.success.push_back(
+        store::Operation::put(state::keys::networkAttachmentGuard(networkId), writer));
+  }
+}
+
+const api::Network* findNetwork(const std::vector<api::Network>& networks, const std::string& id) {
+  auto it = std::find_if(networks.begin(), networks.end(),
+                         [&](const api::Network& n) { return n.id == id; });
+  return it == networks.end() ? nullptr : &*it;
+}
+
+// VIPs for `attachments` in vip mode: the one `existing` has on a network is kept, the
+// others allocated; none in dnsrr mode. `used` is the taken set per network.
+Result<std::vector<api::ServiceVip>> vipsFor(const api::ServiceSpec& spec,
+                                             const std::vector<api::ServiceAttachment>& attachments,
+                                             const std::vector<api::ServiceVip>& existing,
+                                             const std::vector<api::Network>& networks,
+                                             const std::vector<api::Task>& tasks,
+                                             const std::vector<api::Service>& services) {
+  std::vector<api::ServiceVip> vips;
+  if (spec.endpointMode != "vip") {
+    return vips;
+  }
+  for (const auto& attachment : attachments) {
+    auto kept = std::find_if(existing.begin(), existing.end(), [&](const api::ServiceVip& vip) {
+      return vip.networkId == attachment.networkId;
+    });
+    if (kept != existing.end()) {
+      vips.push_back(*kept);
+      continue;
+    }
+    const api::Network* network = findNetwork(networks, attachment.networkId);
+    if (network == nullptr) {
+      return errorf(ErrorKind::NotFound, "--network {}: network not found", attachment.networkName);
+    }
+    auto used = usedAddresses(network->id, tasks, services);
+    auto address = allocateAddress(*network, used);
+    if (!address) {
+      return std::unexpected(address.error().withContext("VIP"));
+    }
+    vips.push_back({network->id, *address});
+  }
+  return vips;
+}
+
+std::string healthJson(const std::optional<api::HealthCheck>& check) {
+  return check ? encodeJson(*check) : std::string();
+}
+
+}  // namespace
+
+std::string serviceTaskName(const std::string& serviceName, std::int64_t slot,
+                            const std::string& nodeId, const std::string& taskId) {
+  if (slot > 0) {
+    return fmt::format("{}.{}.{}", serviceName, slot, taskId);
+  }
+  return fmt::format("{}.{}.{}", serviceName, nodeId, taskId);
+}
+
+bool changesTasks(const api::ServiceSpec& before,
+                  const std::vector<api::ServiceAttachment>& beforeAttachments,
+                  const api::ServiceSpec& after,
+                  const std::vector<api::ServiceAttachment>& afterAttachments) {
+  auto sameAttachments = [&] {
+    if (beforeAttachments.size() != afterAttachments.size()) {
+      return false;
+    }
+    for (std::size_t i = 0; i < beforeAttachments.size(); ++i) {
+      if (beforeAttachments[i].networkId != afterAttachments[i].networkId ||
+          beforeAttachments[i].aliases != afterAttachments[i].aliases) {
+        return false;
+      }
+    }
+    return true;
+  };
+  return before.command != after.command || before.env != after.env || !sameAttachments() ||
+         before.constraints != after.constraints ||
+         healthJson(before.healthCheck) != healthJson(after.healthCheck) ||
+         before.stopGracePeriodMs != after.stopGracePeriodMs;
+}
+
+ServiceManager::ServiceManager(store::Store& store) : store_(store) {}
+
+Result<api::Service> ServiceManager::create(const api::ServiceSpec& spec) {
+  if (auto valid = validateServiceSpec(spec); !valid) {
+    return std::unexpected(valid.error().withContext("service create"));
+  }
+  std::lock_guard lock(mutex_);
+  for (int attempt = 0; attempt < kMaxServiceWriteAttempts; ++attempt) {
+    auto networkRecords = readRecords<api::Network>(store_, state::keys::kNetworks);
+    if (!networkRecords) {
+      return std::unexpected(networkRecords.error());
+    }
+    auto networks = valuesOf(std::move(*networkRecords));
+    auto attachments = resolveServiceNetworks(spec.networks, networks);
+    if (!attachments) {
+      return std::unexpected(attachments.error().withContext("service create"));
+    }
+    std::set<std::string> networkIds;
+    for (const auto& attachment : *attachments) {
+      networkIds.insert(attachment.networkId);
+    }
+    auto guards = readAttachmentGuards(store_, networkIds);
+    if (!guards) {
+      return std::unexpected(guards.error());
+    }
+    auto services = readRecords<api::Service>(store_, state::keys::kServices);
+    if (!services) {
+      return std::unexpected(services.error());
+    }
+    for (const auto& [existing, revision] : *services) {
+      if (existing.spec.name == spec.name) {
+        return errorf(ErrorKind::Conflict,
+                      "service create: a service named {} already exists (ID {}); choose "
+                      "another --name or update it with `overmesh service update {}`",
+                      spec.name, shortId(existing.id), spec.name);
+      }
+    }
+    auto tasks = readRecords<api::Task>(store_, state::keys::kTasks);
+    if (!tasks) {
+      return std::unexpected(tasks.error());
+    }
+    auto serviceList = valuesOf(std::move(*services));
+    auto taskList = valuesOf(std::move(*tasks));
+
+    api::Service service;
+    service.id = newObjectId();
+    service.version = 1;
+    service.spec = spec;
+    service.attachments = std::move(*attachments);
+    auto vips = vipsFor(spec, service.attachments, {}, networks, taskList, serviceList);
+    if (!vips) {
+      return std::unexpected(vips.error().withContext("service create"));
+    }
+    service.vips = std::move(*vips);
+    service.createdAt = nowRfc3339();
+    service.updatedAt = service.createdAt;
+
+    store::Txn txn;
+    txn.compares.push_back(store::Compare::absent(state::keys::serviceName(spec.name)));
+    guardAttachments(txn, *guards, service.id);
+    txn.success.push_back(
+        store::Operation::put(state::keys::service(service.id), encodeJson(service)));
+    txn.success.push_back(store::Operation::put(state::keys::serviceName(spec.name), service.id));
+    auto committed = store_.txn(txn);
+    if (!committed) {
+      return std::unexpected(committed.error().withContext("service create"));
+    }
+    if (committed->succeeded) {
+      return service;
+    }
+  }
+  return errorf(ErrorKind::Unavailable,
+                "service create: the networks kept changing under concurrent requests; retry");
+}
+
+Result<std::vector<api::Service>> ServiceManager::list() {
+  auto services = readRecords<api::Service>(store_, state::keys::kServices);
+  if (!services) {
+    return std::unexpected(services.error());
+  }
+  auto list = valuesOf(std::move(*services));
+  std::sort(list.begin(), list.end(),
+            [](const auto& a, const auto& b) { return a.spec.name < b.spec.name; });
+  return list;
+}
+
+namespace {
+
+std::vector<NamedObject> serviceNames(const Records<api::Service>& services) {
+  std::vector<NamedObject> named;
+  named.reserve(services.size());
+  for (const auto& [service, revision] : services) {
+    named.push_back({service.id, service.spec.name});
+  }
+  return named;
+}
+
+}  // namespace
+
+Result<api::Service> ServiceManager::inspect(const std::string& reference) {
+  auto services = readRecords<api::Service>(store_, state::keys::kServices);
+  if (!services) {
+    return std::unexpected(services.error());
+  }
+  auto index = findByReference("service", serviceNames(*services), reference);
+  if (!index) {
+    return std::unexpected(index.error());
+  }
+  return (*services)[*index].first;
+}
+
+Result<api::Service> ServiceManager::update(const std::string& reference,
+                                            const api::ServiceUpdateRequest& request) {
+  if (auto valid = validateServiceSpec(request.spec); !valid) {
+    return std::unexpected(valid.error().withContext("service update"));
+  }
+  std::lock_guard lock(mutex_);
+  for (int attempt = 0; attempt < kMaxServiceWriteAttempts; ++attempt) {
+    auto services = readRecords<api::Service>(store_, state::keys::kServices);
+    if (!services) {
+      return std::unexpected(services.error());
+    }
+    auto index = findByReference("service", serviceNames(*services), reference);
+    if (!index) {
+      return std::unexpected(index.error().withContext("service update"));
+    }
+    const api::Service current = (*services)[*index].first;
+    const store::Revision currentRevision = (*services)[*index].second;
+    if (request.spec.name != current.spec.name) {
+      return errorf(ErrorKind::InvalidArgument,
+                    "service update: --name {} differs from the service's name {}: a service "
+                    "cannot be renamed (create a new one and remove this one)",
+                    quote(request.spec.name), current.spec.name);
+    }
+    if (request.spec.mode != current.spec.mode) {
+      return errorf(ErrorKind::InvalidArgument,
+                    "service update: --mode {} differs from the service's mode {}: the mode "
+                    "cannot change (create a new service)",
+                    quote(request.spec.mode), current.spec.mode);
+    }
+    if (request.version != current.version) {
+      return errorf(ErrorKind::Conflict,
+                    "service update: service {} was changed by someone else (version {}, now "
+                    "{}); retry",
+                    current.spec.name, request.version, current.version);
+    }
+    auto networkRecords = readRecords<api::Network>(store_, state::keys::kNetworks);
+    if (!networkRecords) {
+      return std::unexpected(networkRecords.error());
+    }
+    auto networks = valuesOf(std::move(*networkRecords));
+    auto attachments = resolveServiceNetworks(request.spec.networks, networks);
+    if (!attachments) {
+      return std::unexpected(attachments.error().withContext("service update"));
+    }
+    // Networks newly joined or getting a VIP take part in allocation: their guards.
+    std::set<std::string> guardedIds;
+    for (const auto& attachment : *attachments) {
+      bool wasAttached = std::any_of(
+          current.attachments.begin(), current.attachments.end(),
+          [&](const api::ServiceAttachment& a) { return a.networkId == attachment.networkId; });
+      bool hadVip = std::any_of(
+          current.vips.begin(), current.vips.end(),
+          [&](const api::ServiceVip& v) { return v.networkId == attachment.networkId; });
+      if (!wasAttached || (request.spec.endpointMode == "vip" && !hadVip)) {
+        guardedIds.insert(attachment.networkId);
+      }
+    }
+    auto guards = readAttachmentGuards(store_, guardedIds);
+    if (!guards) {
+      return std::unexpected(guards.error());
+    }
+    auto tasks = readRecords<api::Task>(store_, state::keys::kTasks);
+    if (!tasks) {
+      return std::unexpected(tasks.error());
+    }
+    auto taskList = valuesOf(std::move(*tasks));
+    auto serviceList = valuesOf(std::move(*services));
+
+    api::Service updated = current;
+    updated.spec = request.spec;
+    updated.attachments = std::move(*attachments);
+    auto vips =
+        vipsFor(request.spec, updated.attachments, current.vips, networks, taskList, serviceList);
+    if (!vips) {
+      return std::unexpected(vips.error().withContext("service update"));
+    }
+    updated.vips = std::move(*vips);
+    if (request.force ||
+        changesTasks(current.spec, current.attachments, updated.spec, updated.attachments)) {
+      ++updated.version;
+    }
+    updated.updatedAt = nowRfc3339();
+
+    store::Txn txn;
+    txn.compares.push_back(
+        store::Compare::modRevisionIs(state::keys::service(current.id), currentRevision));
+    for (const auto& attachment : updated.attachments) {
+      txn.compares.push_back(networkExists(attachment.networkId));
+    }
+    guardAttachments(txn, *guards, current.id);
+    txn.success.push_back(
+        store::Operation::put(state::keys::service(current.id), encodeJson(updated)));
+    auto committed = store_.txn(txn);
+    if (!committed) {
+      return std::unexpected(committed.error().withContext("service update"));
+    }
+    if (committed->succeeded) {
+      return updated;
+    }
+  }
+  return errorf(ErrorKind::Unavailable,
+                "service update: the service or its networks kept changing under concurrent "
+                "requests; retry");
+}
+
+Result<api::Service> ServiceManager::remove(const std::string& reference) {
+  std::lock_guard lock(mutex_);
+  for (int attempt = 0; attempt < kMaxServiceWriteAttempts; ++attempt) {
+    auto services = readRecords<api::Service>(store_, state::keys::kServices);
+    if (!services) {
+      return std::unexpected(services.error());
+    }
+    auto index = findByReference("service", serviceNames(*services), reference);
+    if (!index) {
+      return std::unexpected(index.error().withContext("service rm"));
+    }
+    const auto& [service, revision] = (*services)[*index];
+    store::Txn txn;
+    txn.compares.push_back(
+        store::Compare::modRevisionIs(state::keys::service(service.id), revision));
+    txn.success.push_back(store::Operation::del(state::keys::service(service.id)));
+    txn.success.push_back(store::Operation::del(state::keys::serviceName(service.spec.name)));
+    auto committed = store_.txn(txn);
+    if (!committed) {
+      return std::unexpected(committed.error().withContext("service rm"));
+    }
+    if (committed->succeeded) {
+      return service;
+    }
+  }
+  return errorf(ErrorKind::Unavailable,
+                "service rm: the service kept changing while it was being removed; retry");
+}
+
+Result<ServiceManager::ViewRead> ServiceManager::readView(std::int64_t nowMs) {
+  ViewRead read;
+  auto revision = store_.currentRevision();
+  if (!revision) {
+    return std::unexpected(revision.error());
+  }
+  read.revision = *revision;
+  auto nodes = readRecords<api::Node>(store_, state::keys::kNodes);
+  if (!nodes) {
+    return std::unexpected(nodes.error());
+  }
+  auto services = readRecords<api::Service>(store_, state::keys::kServices);
+  if (!services) {
+    return std::unexpected(services.error());
+  }
+  auto tasks = readRecords<api::Task>(store_, state::keys::kTasks);
+  if (!tasks) {
+    return std::unexpected(tasks.error());
+  }
+  read.view.nodes = valuesOf(std::move(*nodes));
+  read.view.services = valuesOf(std::move(*services));
+  read.view.tasks = valuesOf(std::move(*tasks));
+  read.view.nowMs = nowMs;
+  return read;
+}
+
+Status ServiceManager::apply(const orchestrator::Decisions& decisions) {
+  std::lock_guard lock(mutex_);
+  Status result;
+  // Each kind is applied even when an earlier one failed: a stuck creation must not keep
+  // a failed task in the load balancers. The first failure is reported.
+  auto note = [&result](Status status) {
+    if (!status && result) {
+      result = std::move(status);
+    }
+  };
+  if (!decisions.shutDown.empty()) {
+    note(applyShutDowns(decisions.shutDown));
+  }
+  if (!decisions.remove.empty()) {
+    note(applyRemovals(decisions.remove));
+  }
+  if (!decisions.create.empty()) {
+    note(applyCreates(decisions.create));
+  }
+  for (const auto& [serviceId, problem] : decisions.placementProblems) {
+    note(applyPlacementProblem(serviceId, problem));
+  }
+  return result;
+}
+
+Status ServiceManager::applyShutDowns(const std::vector<orchestrator::TaskToShutDown>& shutDowns) {
+  for (int attempt = 0; attempt < kMaxServiceWriteAttempts; ++attempt) {
+    store::Txn txn;
+    std::int64_t now = nowMillis();
+    for (const auto& decision : shutDowns) {
+      auto record = store_.get(state::keys::task(decision.taskId));
+      if (!record) {
+        return std::unexpected(record.error());
+      }
+      if (!*record) {
+        continue;  // removed meanwhile: nothing left to stop
+      }
+      auto task = decodeJson<api::Task>((*record)->value, (*record)->key);
+      if (!task) {
+        return errorf(ErrorKind::Internal, "corrupt task record: {}", task.error().message);
+      }
+      if (task->desiredState == "shutdown") {
+        continue;
+      }
+      task->desiredState = "shutdown";
+      task->message = decision.reason;
+      task->updatedAtMs = now;
+      txn.compares.push_back(store::Compare::modRevisionIs((*record)->key, (*record)->modRevision));
+      txn.success.push_back(store::Operation::put((*record)->key, encodeJson(*task)));
+    }
+    if (txn.success.empty()) {
+      return {};
+    }
+    auto committed = store_.txn(txn);
+    if (!committed) {
+      return std::unexpected(committed.error().withContext("shut tasks down"));
+    }
+    if (committed->succeeded) {
+      return {};
+    }
+  }
+  return errorf(ErrorKind::Unavailable, "shut tasks down: the tasks kept changing; will retry");
+}
+
+Status ServiceManager::applyRemovals(const std::vector<std::string>& taskIds) {
+  for (int attempt = 0; attempt < kMaxServiceWriteAttempts; ++attempt) {
+    store::Txn txn;
+    for (const auto& id : taskIds) {
+      auto record = store_.get(state::keys::task(id));
+      if (!record) {
+        return std::unexpected(record.error());
+      }
+      if (!*record) {
+        continue;
+      }
+      auto task = decodeJson<api::Task>((*record)->value, (*record)->key);
+      if (!task) {
+        return errorf(ErrorKind::Internal, "corrupt task record: {}", task.error().message);
+      }
+      // Only history is deleted: a record the orchestrator wants gone while the task
+      // should still run means the decision is stale.
+      if (task->desiredState != "shutdown") {
+        spdlog::warn("orchestrator: not removing task {}: it is desired {}", task->name,
+                     task->desiredState);
+        continue;
+      }
+      txn.compares.push_back(store::Compare::modRevisionIs((*record)->key, (*record)->modRevision));
+      txn.success.push_back(store::Operation::del((*record)->key));
+      txn.success.push_back(store::Operation::del(state::keys::taskName(task->name)));
+    }
+    if (txn.success.empty()) {
+      return {};
+    }
+    auto committed = store_.txn(txn);
+    if (!committed) {
+      return std::unexpected(committed.error().withContext("remove old tasks"));
+    }
+    if (committed->succeeded) {
+      return {};
+    }
+  }
+  return errorf(ErrorKind::Unavailable, "remove old tasks: the tasks kept changing; will retry");
+}
+
+Status ServiceManager::applyCreates(const std::vector<orchestrator::TaskToCreate>& creates) {
+  for (int attempt = 0; attempt < kMaxServiceWriteAttempts; ++attempt) {
+    // Guards first, then what they protect (see readAttachmentGuards).
+    auto serviceRecords = readRecords<api::Service>(store_, state::keys::kServices);
+    if (!serviceRecords) {
+      return std::unexpected(serviceRecords.error());
+    }
+    std::map<std::string, std::pair<const api::Service*, store::Revision>> servicesById;
+    std::set<std::string> networkIds;
+    for (const auto& [service, revision] : *serviceRecords) {
+      servicesById[service.id] = {&service, revision};
+    }
+    for (const auto& decision : creates) {
+      if (auto it = servicesById.find(decision.serviceId); it != servicesById.end()) {
+        for (const auto& attachment : it->second.first->attachments) {
+          networkIds.insert(attachment.networkId);
+        }
+      }
+    }
+    auto guards = readAttachmentGuards(store_, networkIds);
+    if (!guards) {
+      return std::unexpected(guards.error());
+    }
+    // Re-read the services after the guards, so that a VIP allocated in between is seen.
+    auto services = readRecords<api::Service>(store_, state::keys::kServices);
+    if (!services) {
+      return std::unexpected(services.error());
+    }
+    servicesById.clear();
+    for (const auto& [service, revision] : *services) {
+      servicesById[service.id] = {&service, revision};
+    }
+    auto networkRecords = readRecords<api::Network>(store_, state::keys::kNetworks);
+    if (!networkRecords) {
+      return std::unexpected(networkRecords.error());
+    }
+    auto nodeRecords = readRecords<api::Node>(store_, state::keys::kNodes);
+    if (!nodeRecords) {
+      return std::unexpected(nodeRecords.error());
+    }
+    auto taskRecords = readRecords<api::Task>(store_, state::keys::kTasks);
+    if (!taskRecords) {
+      return std::unexpected(taskRecords.error());
+    }
+    auto networks = valuesOf(std::move(*networkRecords));
+    auto tasks = valuesOf(std::move(*taskRecords));
+    std::vector<api::Service> serviceList;
+    for (const auto& [service, revision] : *services) {
+      serviceList.push_back(service);
+    }
+    std::map<std::string, std::set<Ipv4Address>> used;  // per network, filled on first use
+
+    store::Txn txn;
+    std::set<std::string> comparedServices;
+    std::set<std::string> comparedNodes;
+    std::map<std::string, store::Revision> touchedGuards;
+    std::int64_t now = nowMillis();
+    std::string createdAt = nowRfc3339();
+    for (const auto& decision : creates) {
+      auto serviceIt = servicesById.find(decision.serviceId);
+      if (serviceIt == servicesById.end()) {
+        continue;  // removed meanwhile
+      }
+      const auto& [service, serviceRevision] = serviceIt->second;
+      if (service->version != decision.specVersion) {
+        spdlog::debug("orchestrator: service {} is at version {}, not {}: task not created",
+                      service->spec.name, service->version, decision.specVersion);
+        continue;
+      }
+      auto nodeIt = std::find_if(nodeRecords->begin(), nodeRecords->end(),
+                                 [&](const auto& n) { return n.first.id == decision.nodeId; });
+      if (nodeIt == nodeRecords->end() || nodeIt->first.state != "ready") {
+        continue;  // gone or down meanwhile: the next reconcile places it elsewhere
+      }
+      const api::Node& node = nodeIt->first;
+
+      api::Task task;
+      task.id = newObjectId();
+      task.name = serviceTaskName(service->spec.name, decision.slot, node.id, task.id);
+      task.serviceId = service->id;
+      task.serviceName = service->spec.name;
+      task.slot = decision.slot;
+      task.specVersion = decision.specVersion;
+      task.nodeId = node.id;
+      task.nodeName = node.hostname;
+      task.command = service->spec.command;
+      task.env = service->spec.env;
+      task.healthCheck = service->spec.healthCheck;
+      task.stopGracePeriodMs = service->spec.stopGracePeriodMs;
+      task.health = task.healthCheck ? "starting" : "";
+      task.desiredState = "running";
+      task.state = "pending";
+      task.message = "assigned to " + node.hostname;
+      task.createdAt = createdAt;
+      task.updatedAtMs = now;
+      bool allocated = true;
+      for (const auto& attachment : service->attachments) {
+        const api::Network* network = findNetwork(networks, attachment.networkId);
+        if (network == nullptr) {
+          allocated = false;
+          break;
+        }
+        if (!used.contains(network->id)) {
+          used[network->id] = usedAddresses(network->id, tasks, serviceList);
+        }
+        auto address = allocateAddress(*network, used[network->id]);
+        if (!address) {
+          spdlog::warn("service {}: task for slot {} not created: {}", service->spec.name,
+                       decision.slot, address.error().message);
+          allocated = false;
+          break;
+        }
+        auto parsed = Ipv4Prefix::parse(*address);
+        task.attachments.push_back(
+            {network->id, network->name, *address, macForIp(parsed->address()).toString()});
+      }
+      if (!allocated) {
+        continue;
+      }
+      for (const auto& attachment : task.attachments) {
+        touchedGuards[attachment.networkId] = (*guards)[attachment.networkId];
+      }
+      if (comparedServices.insert(service->id).second) {
+        txn.compares.push_back(
+            store::Compare::modRevisionIs(state::keys::service(service->id), serviceRevision));
+      }
+      if (comparedNodes.insert(node.id).second) {
+        txn.compares.push_back(
+            store::Compare::modRevisionIs(state::keys::node(node.id), nodeIt->second));
+      }
+      txn.compares.push_back(store::Compare::absent(state::keys::taskName(task.name)));
+      txn.success.push_back(store::Operation::put(state::keys::task(task.id), encodeJson(task)));
+      txn.success.push_back(store::Operation::put(state::keys::taskName(task.name), task.id));
+    }
+    if (txn.success.empty()) {
+      return {};
+    }
+    guardAttachments(txn, touchedGuards, "service tasks");
+    auto committed = store_.txn(txn);
+    if (!committed) {
+      return std::unexpected(committed.error().withContext("create service tasks"));
+    }
+    if (committed->succeeded) {
+      return {};
+    }
+  }
+  return errorf(ErrorKind::Unavailable,
+                "create service tasks: the cluster kept changing under concurrent requests; "
+                "will retry");
+}
+
+Status ServiceManager::applyPlacementProblem(const std::string& serviceId,
+                                             const std::string& problem) {
+  for (int attempt = 0; attempt < kMaxServiceWriteAttempts; ++attempt) {
+    auto record = store_.get(state::keys::service(serviceId));
+    if (!record) {
+      return std::unexpected(record.error());
+    }
+    if (!*record) {
+      return {};
+    }
+    auto service = decodeJson<api::Service>((*record)->value, (*record)->key);
+    if (!service) {
+      return errorf(ErrorKind::Internal, "corrupt service record: {}", service.error().message);
+    }
+    if (service->placementProblem == problem) {
+      return {};
+    }
+    service->placementProblem = problem;
+    store::Txn txn;
+    txn.compares.push_back(store::Compare::modRevisionIs((*record)->key, (*record)->modRevision));
+    txn.success.push_back(store::Operation::put((*record)->key, encodeJson(*service)));
+    auto committed = store_.txn(txn);
+    if (!committed) {
+      return std::unexpected(committed.error());
+    }
+    if (committed->succeeded) {
+      return {};
+    }
+  }
+  return errorf(ErrorKind::Unavailable, "service {} kept changing; placement problem not written",
+                serviceId);
+}
+
+}  // namespace overmesh::manager

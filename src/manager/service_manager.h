@@ -1,0 +1,99 @@
+#pragma once
+
+// ServiceManager owns service records: the service API (create, list, inspect, update,
+// remove), their virtual IPs, and the application of the orchestrator's decisions (task
+// records created, shut down, removed; placement problems written back).
+//
+// Every write is one compare-and-swap transaction: a service and its VIPs together, a
+// batch of new tasks with their addresses together. Addresses come from the one rule in
+// address_allocation.h, and every transaction that takes an address on a network compares
+// and rewrites that network's attachment guard (as TaskManager::run does), so that a VIP,
+// a service task and a standalone task never get one address, and `network rm` never
+// deletes a network that a service or task just joined.
+//
+// Thread safety: every method may be called from any thread; mutex_ serialises this
+// manager's allocations (the guards cover other managers sharing the store).
+
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "api/service_types.h"
+#include "api/types.h"
+#include "common/error.h"
+#include "orchestrator/orchestrator.h"
+#include "store/store.h"
+
+namespace overmesh::manager {
+
+class ServiceManager {
+ public:
+  explicit ServiceManager(store::Store& store);
+
+  // Validates `spec` completely (service_validation.h), resolves its networks, allocates
+  // one VIP per network in vip mode and writes the service and its name. InvalidArgument
+  // (a field, named as its CLI flag), NotFound (unknown network), Conflict (name taken),
+  // FailedPrecondition (a subnet has no address left), Unavailable (store). Nothing is
+  // written on failure.
+  Result<api::Service> create(const api::ServiceSpec& spec);
+
+  // Every service, ordered by name.
+  Result<std::vector<api::Service>> list();
+
+  // The service `reference` (ID, name or unique ID prefix) denotes; NotFound otherwise.
+  Result<api::Service> inspect(const std::string& reference);
+
+  // Replaces the service's spec. The spec is validated as in create; its name and mode
+  // cannot change (InvalidArgument); Conflict when `request.version` is not the stored
+  // version. The version goes up when what the tasks run changed (command, env, networks
+  // or aliases, constraints, health check, stop grace) or on `force`; replicas, restart
+  // policy, update config, endpoint mode and labels do not change it. A network added
+  // gets a VIP (vip mode), a network removed releases its VIP.
+  Result<api::Service> update(const std::string& reference,
+                              const api::ServiceUpdateRequest& request);
+
+  // Deletes the service and its name; its VIPs are released with the record. The
+  // orchestrator then shuts its tasks down ("service removed"). Returns what was removed.
+  Result<api::Service> remove(const std::string& reference);
+
+  struct ViewRead {
+    orchestrator::ClusterView view;
+    // The store revision before the reads: a watch from revision + 1 sees every change
+    // the view may have missed.
+    store::Revision revision = 0;
+  };
+  // Nodes, services and tasks as the orchestrator reads them, with `nowMs` as the time.
+  Result<ViewRead> readView(std::int64_t nowMs);
+
+  // Applies the orchestrator's decisions: shut-downs first (a task leaves DNS and the
+  // load balancers before anything else happens), then removals of old records, then new
+  // tasks (addresses allocated, one transaction), then placement problems. A decision that
+  // no longer fits the store (a task already shut down, a service changed to another
+  // version, a node no longer ready) is skipped: the next reconcile decides again. Fails
+  // (after retries) only when the store fails or keeps changing; what was applied stays.
+  Status apply(const orchestrator::Decisions& decisions);
+
+ private:
+  Status applyShutDowns(const std::vector<orchestrator::TaskToShutDown>& shutDowns);
+  Status applyRemovals(const std::vector<std::string>& taskIds);
+  Status applyCreates(const std::vector<orchestrator::TaskToCreate>& creates);
+  Status applyPlacementProblem(const std::string& serviceId, const std::string& problem);
+
+  store::Store& store_;
+  std::mutex mutex_;
+};
+
+// The name of a service task: <service>.<slot>.<task id>, or <service>.<node id>.<task id>
+// for a global service (slot 0).
+std::string serviceTaskName(const std::string& serviceName, std::int64_t slot,
+                            const std::string& nodeId, const std::string& taskId);
+
+// True when `after` changes what the tasks of a service run, compared to `before`:
+// command, env, networks or their aliases, constraints, health check or stop grace.
+bool changesTasks(const api::ServiceSpec& before,
+                  const std::vector<api::ServiceAttachment>& beforeAttachments,
+                  const api::ServiceSpec& after,
+                  const std::vector<api::ServiceAttachment>& afterAttachments);
+
+}  // namespace overmesh::manager

@@ -1,0 +1,42 @@
+#pragma once
+
+// Pure validation of a service spec, before anything is read or allocated, and the
+// resolution of its networks against the cluster's. Every error is InvalidArgument (or
+// NotFound for an unknown network) and names the field as the CLI flag that sets it
+// (`--replicas`), the value given and what would be valid.
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "api/service_types.h"
+#include "api/types.h"
+#include "common/error.h"
+
+namespace overmesh::manager {
+
+inline constexpr std::int64_t kMaxReplicas = 1000;
+
+// Everything in `spec` that needs no cluster state: name, mode, replicas, command, env,
+// endpoint mode, constraints, restart policy, stop grace, health check, update config,
+// labels, and the shape of each network entry (target given, aliases valid DNS labels).
+Status validateServiceSpec(const api::ServiceSpec& spec);
+
+// An environment variable name: a letter or '_', then letters, digits or '_'.
+bool isValidEnvKey(std::string_view key);
+
+// A DNS label: 1-63 letters, digits and '-', not starting or ending with '-'.
+bool isDnsLabel(std::string_view label);
+
+// A label key (service and node labels): 1-128 characters, letters, digits, '.', '_',
+// '-' and '/', starting with a letter or digit. `flag` names it in the error.
+Status validateLabelKey(std::string_view flag, const std::string& key);
+
+// The service's networks resolved against `networks` (by ID, name or unique ID prefix), in
+// the order given. NotFound for an unknown network; InvalidArgument when one is not an
+// overlay, is the ingress network, or is given twice.
+Result<std::vector<api::ServiceAttachment>> resolveServiceNetworks(
+    const std::vector<api::ServiceNetworkSpec>& requested,
+    const std::vector<api::Network>& networks);
+
+}  // namespace overmesh::manager
