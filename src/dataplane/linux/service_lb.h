@@ -1,0 +1,62 @@
+#pragma once
+
+// The VIP load balancer of every sandbox on this node, in the kernel: one nftables table
+// (service_lb_rules.h) per sandbox namespace, programmed through libnftables with an nft
+// context bound to that namespace.
+//
+// It remembers, per namespace, the plan it last applied there and the namespace's
+// identity (device and inode of /run/netns/NAME), so that a later apply sends only the
+// difference: one map element and/or one chain per changed service, in one batch. The
+// first apply to a namespace, an apply to a namespace that was recreated under the same
+// name, and an apply whose incremental batch the kernel refused (someone removed our
+// table) replace the whole table instead, which also adopts what an earlier agent left.
+//
+// Each remembered namespace holds an open descriptor of it (the nft context's socket
+// lives there), which keeps the kernel namespace alive after /run/netns/NAME is removed:
+// call forget() when a sandbox goes.
+//
+// Needs CAP_NET_ADMIN and CAP_SYS_ADMIN (setns). Not thread-safe: the agent's reconcile
+// thread is its one caller.
+
+#include <map>
+#include <string>
+
+#include "common/error.h"
+#include "dataplane/linux/netns.h"
+#include "dataplane/linux/nftables.h"
+#include "dataplane/service_lb_plan.h"
+
+namespace overmesh::dataplane::kernel {
+
+class SandboxLoadBalancers {
+ public:
+  // Makes the load balancer of namespace `sandboxNamespace` exactly `lb` (sorted by VIP,
+  // one service per VIP, as LbIndex::forSandbox gives it). Changes nothing when `lb` is
+  // what was last applied there. Fails with InvalidArgument for a bad namespace name,
+  // NotFound when the namespace does not exist, Unavailable / InvalidArgument with nft's
+  // message when the kernel refuses the batch; after a failure the namespace's table is
+  // either what it was or whole and correct, never half-changed, and the next apply
+  // replaces it whole.
+  Status apply(const std::string& sandboxNamespace, const SandboxLb& lb);
+
+  // Drops what is remembered about the namespace (and closes its descriptor). The table
+  // itself goes with the namespace; nothing is changed in the kernel.
+  void forget(const std::string& sandboxNamespace);
+
+  // How many namespaces are remembered (for tests).
+  std::size_t size() const { return applied_.size(); }
+
+ private:
+  struct Applied {
+    NamespaceId id;
+    Nftables nft;
+    SandboxLb lb;
+  };
+
+  // Opens a context in the namespace and replaces the table whole.
+  Status replace(const std::string& sandboxNamespace, const NamespaceId& id, const SandboxLb& lb);
+
+  std::map<std::string, Applied> applied_;
+};
+
+}  // namespace overmesh::dataplane::kernel
