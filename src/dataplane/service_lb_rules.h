@@ -17,8 +17,10 @@
 // (TCP, UDP, ICMP echo) and the backend sees the client's own address (no SNAT). A nat
 // chain sees only a connection's first packet; conntrack keeps the rest of the connection
 // on the backend chosen then, for as long as conntrack keeps the entry (no timeout of
-// ours). A service without a live backend is refused at once (TCP reset, ICMP port
-// unreachable otherwise) instead of letting the client hang on an address nobody owns.
+// ours). A service without a live backend is refused at once instead of letting the
+// client hang on an address nobody owns: TCP connect() fails with ECONNREFUSED (a reset),
+// a UDP send() with EPERM (the datagram is dropped on its way out; an ICMP port
+// unreachable follows), ping gets "port unreachable".
 //
 // Changing one service touches one map element and/or one chain, whatever else the table
 // holds: the cost of an endpoint change does not grow with the number of services.

@@ -1,0 +1,501 @@
+// Kernel tier: the sandbox VIP load balancer (SandboxLoadBalancers, LinuxNodeKernel) with
+// real traffic. Each test builds its own lab of namespaces ("omlb<pid>-<n>…"): a hub with
+// a bridge, a client and three backends on it (10.77.0.0/24), and deletes them in
+// TearDown, also when the test fails. Backends are small listeners in this process whose
+// sockets live in the backend namespaces; they record the address each peer came from.
+
+#include "dataplane/linux/service_lb.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "dataplane/linux/linux_node_kernel.h"
+#include "dataplane/linux/netlink.h"
+#include "dataplane/linux/netns.h"
+#include "dataplane/linux/nftables.h"
+#include "dataplane/service_lb_rules.h"
+#include "support/ip_helpers.h"
+#include "support/process.h"
+
+namespace overmesh::dataplane::kernel {
+namespace {
+
+using overmesh::testing::ip;
+using overmesh::testing::prefix;
+
+constexpr int kBackends = 3;
+constexpr std::uint16_t kTcpPorts[] = {80, 4242};
+constexpr std::uint16_t kUdpPort = 5353;
+const Ipv4Address kVip = ip("10.77.0.2");
+const Ipv4Address kEmptyVip = ip("10.77.0.3");
+const Ipv4Address kClient = ip("10.77.0.10");
+
+Ipv4Address backendAddress(int index) {
+  return Ipv4Address::fromValue(ip("10.77.0.21").value() + static_cast<std::uint32_t>(index));
+}
+
+sockaddr_in socketAddress(Ipv4Address address, std::uint16_t port) {
+  sockaddr_in result{};
+  result.sin_family = AF_INET;
+  result.sin_port = htons(port);
+  result.sin_addr.s_addr = htonl(address.value());
+  return result;
+}
+
+Ipv4Address addressOf(const sockaddr_in& socketAddr) {
+  return Ipv4Address::fromValue(ntohl(socketAddr.sin_addr.s_addr));
+}
+
+// A socket of `type` opened inside the named namespace (it stays bound there).
+UniqueFd socketIn(const std::string& ns, int type) {
+  auto inside = NamespaceSwitch::enter(ns);
+  if (!inside) {
+    ADD_FAILURE() << inside.error().message;
+    return UniqueFd();
+  }
+  return UniqueFd(socket(AF_INET, type | SOCK_CLOEXEC, 0));
+}
+
+void setTimeouts(int fd, int ms) {
+  timeval timeout{ms / 1000, (ms % 1000) * 1000};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
+}
+
+// The three backends: TCP listeners on kTcpPorts and a UDP socket on kUdpPort in each
+// backend namespace, served by one thread. Each answers with its index ("1\n") and
+// records the peer address. Thread: run() polls every socket until stop().
+class Backends {
+ public:
+  struct Hit {
+    int backend;
+    Ipv4Address peer;
+  };
+
+  bool listen(const std::vector<std::string>& namespaces) {
+    for (int i = 0; i < static_cast<int>(namespaces.size()); ++i) {
+      for (auto port : kTcpPorts) {
+        UniqueFd fd = socketIn(namespaces[i], SOCK_STREAM);
+        auto where = socketAddress(backendAddress(i), port);
+        if (!fd.valid() || bind(fd.get(), reinterpret_cast<sockaddr*>(&where), sizeof(where)) != 0 ||
+            ::listen(fd.get(), 128) != 0) {
+          return false;
+        }
+        sockets_.push_back({std::move(fd), i, true});
+      }
+      UniqueFd udp = socketIn(namespaces[i], SOCK_DGRAM);
+      auto where = socketAddress(backendAddress(i), kUdpPort);
+      if (!udp.valid() || bind(udp.get(), reinterpret_cast<sockaddr*>(&where), sizeof(where)) != 0) {
+        return false;
+      }
+      sockets_.push_back({std::move(udp), i, false});
+    }
+    thread_ = std::thread([this] { run(); });
+    return true;
+  }
+
+  void stop() {
+    stopping_ = true;
+    if (thread_.joinable()) {
+      thread_.join();
+    }
+  }
+
+  ~Backends() { stop(); }
+
+  std::vector<Hit> hits() {
+    std::lock_guard lock(mutex_);
+    return hits_;
+  }
+  void clear() {
+    std::lock_guard lock(mutex_);
+    hits_.clear();
+  }
+
+ private:
+  struct Listening {
+    UniqueFd fd;
+    int backend;
+    bool tcp;
+  };
+
+  void run() {
+    std::vector<pollfd> polled;
+    for (const auto& listening : sockets_) {
+      polled.push_back({listening.fd.get(), POLLIN, 0});
+    }
+    while (!stopping_) {
+      if (poll(polled.data(), polled.size(), 50) <= 0) {
+        continue;
+      }
+      for (std::size_t i = 0; i < polled.size(); ++i) {
+        if ((polled[i].revents & POLLIN) != 0) {
+          serve(sockets_[i]);
+        }
+      }
+    }
+  }
+
+  void serve(const Listening& listening) {
+    sockaddr_in peer{};
+    socklen_t length = sizeof(peer);
+    std::string reply = std::to_string(listening.backend) + "\n";
+    if (listening.tcp) {
+      UniqueFd conn(accept4(listening.fd.get(), reinterpret_cast<sockaddr*>(&peer), &length,
+                            SOCK_CLOEXEC));
+      if (!conn.valid()) {
+        return;
+      }
+      record(listening.backend, addressOf(peer));
+      (void)!write(conn.get(), reply.data(), reply.size());
+      return;
+    }
+    char buffer[512];
+    ssize_t got = recvfrom(listening.fd.get(), buffer, sizeof(buffer), 0,
+                           reinterpret_cast<sockaddr*>(&peer), &length);
+    if (got < 0) {
+      return;
+    }
+    record(listening.backend, addressOf(peer));
+    sendto(listening.fd.get(), reply.data(), reply.size(), 0, reinterpret_cast<sockaddr*>(&peer),
+           length);
+  }
+
+  void record(int backend, Ipv4Address peer) {
+    std::lock_guard lock(mutex_);
+    hits_.push_back({backend, peer});
+  }
+
+  std::vector<Listening> sockets_;  // written before the thread starts, read-only after
+  std::thread thread_;
+  std::atomic<bool> stopping_ = false;
+  std::mutex mutex_;
+  std::vector<Hit> hits_;  // guarded by mutex_
+};
+
+// What a client saw: the backend index it reached, or the errno of the failure.
+struct Reply {
+  int backend = -1;
+  int error = 0;
+};
+
+class ServiceLbTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!overmesh::testing::canUseNamespaces()) {
+      GTEST_SKIP() << "needs root to create network namespaces";
+    }
+    static int counter = 0;
+    std::string base = fmt::format("omlb{}-{}", getpid(), ++counter);
+    hub_ = base + "h";
+    client_ = base + "c";
+    for (int i = 0; i < kBackends; ++i) {
+      backends_.push_back(fmt::format("{}b{}", base, i));
+    }
+    for (const auto& ns : allNamespaces()) {
+      ASSERT_TRUE(createNamespace(ns)) << ns;
+      created_.push_back(ns);
+    }
+    auto hub = Netlink::open(hub_);
+    ASSERT_TRUE(hub) << hub.error().message;
+    ASSERT_TRUE(hub->createBridge("br0", 1500));
+    ASSERT_TRUE(hub->setUp("br0"));
+    attach(*hub, client_, "vc", kClient);
+    for (int i = 0; i < kBackends; ++i) {
+      attach(*hub, backends_[i], fmt::format("vb{}", i), backendAddress(i));
+    }
+    ASSERT_TRUE(servers_.listen(backends_));
+  }
+
+  void TearDown() override {
+    servers_.stop();
+    balancers_.reset();
+    for (const auto& ns : created_) {
+      EXPECT_TRUE(deleteNamespace(ns)) << ns;
+    }
+  }
+
+  std::vector<std::string> allNamespaces() const {
+    std::vector<std::string> all = {hub_, client_};
+    all.insert(all.end(), backends_.begin(), backends_.end());
+    return all;
+  }
+
+  void attach(Netlink& hub, const std::string& ns, const std::string& hostSide,
+              Ipv4Address address) {
+    auto fd = openNamespace(ns);
+    ASSERT_TRUE(fd) << fd.error().message;
+    ASSERT_TRUE(hub.createVethPair(hostSide, "eth0", fd->get(), 1500));
+    ASSERT_TRUE(hub.setMaster(hostSide, "br0"));
+    ASSERT_TRUE(hub.setUp(hostSide));
+    auto inner = Netlink::open(ns);
+    ASSERT_TRUE(inner) << inner.error().message;
+    ASSERT_TRUE(inner->setUp("lo"));
+    ASSERT_TRUE(inner->addAddress("eth0", *Ipv4Prefix::fromParts(address, 24)));
+    ASSERT_TRUE(inner->setUp("eth0"));
+  }
+
+  static LbService service(Ipv4Address vip, std::vector<int> backendIndexes) {
+    LbService result{fmt::format("svc{}", vip.value()), "web", vip, {}};
+    for (int index : backendIndexes) {
+      result.backends.push_back(backendAddress(index));
+    }
+    return result;
+  }
+
+  Status apply(const SandboxLb& lb) { return balancers_->apply(client_, lb); }
+
+  Reply tcpAsk(Ipv4Address vip, std::uint16_t port) {
+    Reply reply;
+    UniqueFd fd = socketIn(client_, SOCK_STREAM);
+    setTimeouts(fd.get(), 3000);
+    auto target = socketAddress(vip, port);
+    if (connect(fd.get(), reinterpret_cast<sockaddr*>(&target), sizeof(target)) != 0) {
+      reply.error = errno;
+      return reply;
+    }
+    char buffer[16] = {};
+    ssize_t got = read(fd.get(), buffer, sizeof(buffer) - 1);
+    if (got <= 0) {
+      reply.error = got < 0 ? errno : EPIPE;
+      return reply;
+    }
+    reply.backend = std::atoi(buffer);
+    return reply;
+  }
+
+  Reply udpAsk(Ipv4Address vip) {
+    Reply reply;
+    UniqueFd fd = socketIn(client_, SOCK_DGRAM);
+    setTimeouts(fd.get(), 3000);
+    auto target = socketAddress(vip, kUdpPort);
+    if (connect(fd.get(), reinterpret_cast<sockaddr*>(&target), sizeof(target)) != 0 ||
+        send(fd.get(), "hi", 2, 0) != 2) {
+      reply.error = errno;
+      return reply;
+    }
+    char buffer[16] = {};
+    ssize_t got = recv(fd.get(), buffer, sizeof(buffer) - 1, 0);
+    if (got <= 0) {
+      reply.error = got < 0 ? errno : EPIPE;
+      return reply;
+    }
+    reply.backend = std::atoi(buffer);
+    return reply;
+  }
+
+  // chain name -> handles of its rules, from the client's table.
+  std::map<std::string, std::vector<int>> ruleHandles() {
+    std::map<std::string, std::vector<int>> handles;
+    auto nft = Nftables::open(client_);
+    if (!nft) {
+      ADD_FAILURE() << nft.error().message;
+      return handles;
+    }
+    auto json = nft->listTableJson(kLbFamily, kLbTable);
+    if (!json) {
+      ADD_FAILURE() << json.error().message;
+      return handles;
+    }
+    auto listing = nlohmann::json::parse(*json, nullptr, false);
+    for (const auto& item : listing.value("nftables", nlohmann::json::array())) {
+      if (item.contains("chain")) {
+        handles[item["chain"]["name"].get<std::string>()];
+      }
+      if (item.contains("rule")) {
+        handles[item["rule"]["chain"].get<std::string>()].push_back(
+            item["rule"]["handle"].get<int>());
+      }
+    }
+    return handles;
+  }
+
+  std::string tableText() {
+    auto nft = Nftables::open(client_);
+    if (!nft) {
+      return "error: " + nft.error().message;
+    }
+    auto json = nft->listTableJson(kLbFamily, kLbTable);
+    return json ? *json : "error: " + json.error().message;
+  }
+
+  std::string hub_;
+  std::string client_;
+  std::vector<std::string> backends_;
+  std::vector<std::string> created_;
+  Backends servers_;
+  std::unique_ptr<SandboxLoadBalancers> balancers_ = std::make_unique<SandboxLoadBalancers>();
+};
+
+TEST_F(ServiceLbTest, SpreadsTcpOnAnyPortOverEveryBackendKeepingTheClientAddress) {
+  ASSERT_TRUE(apply({{service(kVip, {0, 1, 2})}}));
+  std::map<int, int> reached;
+  for (int i = 0; i < 90; ++i) {
+    auto reply = tcpAsk(kVip, kTcpPorts[i % 2]);
+    ASSERT_EQ(reply.error, 0) << "connection " << i << ": " << errnoText(reply.error);
+    ++reached[reply.backend];
+  }
+  EXPECT_EQ(reached.size(), 3u);
+  for (const auto& [backend, count] : reached) {
+    EXPECT_GT(count, 5) << "backend " << backend;
+  }
+  for (const auto& hit : servers_.hits()) {
+    EXPECT_EQ(hit.peer, kClient) << "backend " << hit.backend << " saw " << hit.peer.toString();
+  }
+}
+
+TEST_F(ServiceLbTest, CarriesUdpAndAnswersPingOfTheVip) {
+  ASSERT_TRUE(apply({{service(kVip, {0, 1, 2})}}));
+  std::set<int> reached;
+  for (int i = 0; i < 30; ++i) {
+    auto reply = udpAsk(kVip);
+    ASSERT_EQ(reply.error, 0) << errnoText(reply.error);
+    reached.insert(reply.backend);
+  }
+  EXPECT_EQ(reached.size(), 3u);
+  for (const auto& hit : servers_.hits()) {
+    EXPECT_EQ(hit.peer, kClient);
+  }
+  auto ping = overmesh::testing::runCommand({"/usr/sbin/ip", "netns", "exec", client_,
+                                             "/usr/bin/ping", "-c", "2", "-W", "2",
+                                             fmt::format("{}", kVip)});
+  EXPECT_EQ(ping.exitCode, 0) << ping.out << ping.err;
+}
+
+TEST_F(ServiceLbTest, RemovedBackendGetsNoNewConnections) {
+  ASSERT_TRUE(apply({{service(kVip, {0, 1, 2})}}));
+  ASSERT_EQ(tcpAsk(kVip, 80).error, 0);
+  ASSERT_TRUE(apply({{service(kVip, {0, 1})}}));
+  servers_.clear();
+  std::set<int> reached;
+  for (int i = 0; i < 60; ++i) {
+    auto reply = tcpAsk(kVip, 80);
+    ASSERT_EQ(reply.error, 0) << errnoText(reply.error);
+    reached.insert(reply.backend);
+  }
+  EXPECT_EQ(reached, (std::set<int>{0, 1}));
+}
+
+TEST_F(ServiceLbTest, ServiceWithoutBackendsIsRefusedFast) {
+  ASSERT_TRUE(apply({{service(kVip, {0}), service(kEmptyVip, {})}}));
+  auto start = std::chrono::steady_clock::now();
+  auto tcp = tcpAsk(kEmptyVip, 80);
+  auto udp = udpAsk(kEmptyVip);
+  auto elapsed = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(tcp.error, ECONNREFUSED) << errnoText(tcp.error);
+  // The datagram is dropped on its way out: send() itself fails (EPERM), or the ICMP
+  // port unreachable the rule also sends back arrives first (ECONNREFUSED).
+  EXPECT_TRUE(udp.error == EPERM || udp.error == ECONNREFUSED) << errnoText(udp.error);
+  EXPECT_LT(elapsed, std::chrono::seconds(1));
+  EXPECT_EQ(tcpAsk(kVip, 80).backend, 0);
+  // Backends arriving later take the refusal away.
+  ASSERT_TRUE(apply({{service(kVip, {0}), service(kEmptyVip, {2})}}));
+  EXPECT_EQ(tcpAsk(kEmptyVip, 80).backend, 2);
+}
+
+TEST_F(ServiceLbTest, SecondApplyOfTheSamePlanChangesNothing) {
+  SandboxLb lb{{service(kVip, {0, 1, 2}), service(kEmptyVip, {})}};
+  ASSERT_TRUE(apply(lb));
+  std::string before = tableText();
+  ASSERT_TRUE(apply(lb));
+  EXPECT_EQ(tableText(), before);
+}
+
+TEST_F(ServiceLbTest, EndpointChangeAmongAThousandServicesTouchesOneChain) {
+  SandboxLb lb;
+  for (std::uint32_t i = 0; i < 1000; ++i) {
+    // VIPs 10.78.x.y: routed nowhere, never dialled; only the table matters here.
+    lb.services.push_back(service(Ipv4Address::fromValue(ip("10.78.0.1").value() + i), {0, 1}));
+  }
+  ASSERT_TRUE(apply(lb));
+  auto before = ruleHandles();
+  ASSERT_EQ(before.size(), 1001u);  // output + one chain per service
+  lb.services[500].backends = {backendAddress(2)};
+  ASSERT_TRUE(apply(lb));
+  auto after = ruleHandles();
+  ASSERT_EQ(after.size(), before.size());
+  std::string changed = lbChainName(lb.services[500].vip);
+  for (const auto& [chain, handles] : before) {
+    if (chain == changed) {
+      EXPECT_NE(after[chain], handles) << chain;
+    } else {
+      EXPECT_EQ(after[chain], handles) << chain;
+    }
+  }
+  // Adding and removing a service are one element and one chain each.
+  auto removed = lb.services[10];
+  lb.services.erase(lb.services.begin() + 10);
+  ASSERT_TRUE(apply(lb));
+  auto afterRemove = ruleHandles();
+  EXPECT_EQ(afterRemove.size(), before.size() - 1);
+  EXPECT_FALSE(afterRemove.contains(lbChainName(removed.vip)));
+}
+
+TEST_F(ServiceLbTest, FirstApplyReplacesWhatAnEarlierAgentLeft) {
+  ASSERT_TRUE(apply({{service(kVip, {0}), service(kEmptyVip, {1})}}));
+  // A new agent (fresh memory) with another plan: the old table is replaced whole.
+  balancers_ = std::make_unique<SandboxLoadBalancers>();
+  ASSERT_TRUE(apply({{service(kVip, {2})}}));
+  auto handles = ruleHandles();
+  EXPECT_FALSE(handles.contains(lbChainName(kEmptyVip)));
+  EXPECT_EQ(tcpAsk(kVip, 80).backend, 2);
+}
+
+TEST_F(ServiceLbTest, RepairsATableRemovedBehindItsBack) {
+  ASSERT_TRUE(apply({{service(kVip, {0})}}));
+  auto nft = Nftables::open(client_);
+  ASSERT_TRUE(nft) << nft.error().message;
+  ASSERT_TRUE(nft->deleteTableIfExists(kLbFamily, kLbTable));
+  ASSERT_TRUE(apply({{service(kVip, {1})}}));
+  EXPECT_EQ(tcpAsk(kVip, 80).backend, 1);
+}
+
+TEST_F(ServiceLbTest, NamespaceMadeAgainUnderTheSameNameGetsAWholeTable) {
+  ASSERT_TRUE(apply({{service(kVip, {0})}}));
+  ASSERT_TRUE(deleteNamespace(client_));
+  ASSERT_TRUE(createNamespace(client_));
+  // Same plan: without noticing the new namespace this would change nothing.
+  ASSERT_TRUE(apply({{service(kVip, {0})}}));
+  EXPECT_EQ(ruleHandles().size(), 2u) << tableText();
+}
+
+TEST_F(ServiceLbTest, MissingNamespaceIsNotFoundAndForgotten) {
+  auto applied = balancers_->apply(client_ + "x", {});
+  ASSERT_FALSE(applied);
+  EXPECT_EQ(applied.error().kind, ErrorKind::NotFound) << applied.error().message;
+  auto invalid = balancers_->apply("a/b", {});
+  ASSERT_FALSE(invalid);
+  EXPECT_EQ(invalid.error().kind, ErrorKind::InvalidArgument);
+  ASSERT_TRUE(apply({}));
+  EXPECT_EQ(balancers_->size(), 1u);
+  balancers_->forget(client_);
+  EXPECT_EQ(balancers_->size(), 0u);
+}
+
+TEST_F(ServiceLbTest, LinuxNodeKernelProgramsTheSandbox) {
+  LinuxNodeKernel kernel;
+  ASSERT_TRUE(kernel.applySandboxLb(client_, {{service(kVip, {1})}}));
+  EXPECT_EQ(tcpAsk(kVip, 4242).backend, 1);
+  ASSERT_TRUE(kernel.applySandboxLb(client_, {{service(kVip, {2})}}));
+  EXPECT_EQ(tcpAsk(kVip, 4242).backend, 2);
+  kernel.forgetSandboxLb(client_);
+}
+
+}  // namespace
+}  // namespace overmesh::dataplane::kernel
