@@ -2,50 +2,43 @@
 
 #include <fmt/format.h>
 
+#include <iterator>
 #include <string>
 
 namespace overmesh::dataplane {
 namespace {
 
-// The rules of a service's chain, one "add rule" line each.
-void appendServiceRules(std::string& script, const LbService& service) {
-  std::string chain = lbChainName(service.vip);
+// The map and the output-chain rule of backend count `count`, as commands.
+void appendBackendMap(std::string& script, std::size_t count) {
+  fmt::format_to(std::back_inserter(script),
+                 "add map {0} {1} {2} {{ typeof ip daddr . numgen random mod {3} : ip daddr; }}\n"
+                 "add rule {0} {1} output dnat to ip daddr . numgen random mod {3} map @{2}\n",
+                 kLbFamily, kLbTable, lbBackendMapName(count), count);
+}
+
+// "add element" or "delete element" of the service's elements (or its `refused` entry).
+void appendElements(std::string& script, std::string_view verb, const LbService& service) {
   if (service.backends.empty()) {
-    // Refuse at once: a TCP client gets ECONNREFUSED, others an ICMP port unreachable.
-    fmt::format_to(std::back_inserter(script),
-                   "add rule {0} {1} {2} meta l4proto tcp reject with tcp reset\n"
-                   "add rule {0} {1} {2} reject\n",
-                   kLbFamily, kLbTable, chain);
+    fmt::format_to(std::back_inserter(script), "{} element {} {} refused {{ {} }}\n", verb,
+                   kLbFamily, kLbTable, service.vip);
     return;
   }
-  if (service.backends.size() == 1) {
-    fmt::format_to(std::back_inserter(script), "add rule {} {} {} dnat to {}\n", kLbFamily,
-                   kLbTable, chain, service.backends.front());
-    return;
-  }
-  fmt::format_to(std::back_inserter(script), "add rule {} {} {} dnat to numgen random mod {} map {{ ",
-                 kLbFamily, kLbTable, chain, service.backends.size());
-  for (std::size_t i = 0; i < service.backends.size(); ++i) {
-    fmt::format_to(std::back_inserter(script), "{}{} : {}", i == 0 ? "" : ", ", i,
-                   service.backends[i]);
+  fmt::format_to(std::back_inserter(script), "{} element {} {} {} {{ ", verb, kLbFamily, kLbTable,
+                 lbBackendMapName(service.backends.size()));
+  for (std::size_t slot = 0; slot < service.backends.size(); ++slot) {
+    fmt::format_to(std::back_inserter(script), "{}{} . {}", slot == 0 ? "" : ", ", service.vip,
+                   slot);
+    if (verb == "add") {
+      fmt::format_to(std::back_inserter(script), " : {}", service.backends[slot]);
+    }
   }
   script += " }\n";
 }
 
-void appendAddService(std::string& script, const LbService& service) {
-  std::string chain = lbChainName(service.vip);
-  fmt::format_to(std::back_inserter(script), "add chain {} {} {}\n", kLbFamily, kLbTable, chain);
-  appendServiceRules(script, service);
-  fmt::format_to(std::back_inserter(script), "add element {} {} vips {{ {} : goto {} }}\n",
-                 kLbFamily, kLbTable, service.vip, chain);
-}
-
 }  // namespace
 
-std::string lbChainName(Ipv4Address vip) {
-  std::uint32_t value = vip.value();
-  return fmt::format("svc_{}_{}_{}_{}", value >> 24, (value >> 16) & 0xff, (value >> 8) & 0xff,
-                     value & 0xff);
+std::string lbBackendMapName(std::size_t backendCount) {
+  return fmt::format("backends_{}", backendCount);
 }
 
 LbChanges diffSandboxLb(const SandboxLb& applied, const SandboxLb& wanted) {
@@ -60,7 +53,7 @@ LbChanges diffSandboxLb(const SandboxLb& applied, const SandboxLb& wanted) {
       changes.added.push_back(*now++);
     } else {
       if (old->backends != now->backends) {
-        changes.changed.push_back(*now);
+        changes.changed.push_back({*old, *now});
       }
       ++old;
       ++now;
@@ -69,40 +62,58 @@ LbChanges diffSandboxLb(const SandboxLb& applied, const SandboxLb& wanted) {
   return changes;
 }
 
+std::set<std::size_t> lbBackendCounts(const SandboxLb& lb) {
+  std::set<std::size_t> counts;
+  for (const auto& service : lb.services) {
+    if (!service.backends.empty()) {
+      counts.insert(service.backends.size());
+    }
+  }
+  return counts;
+}
+
 std::string lbReplaceScript(const SandboxLb& lb) {
   std::string script = fmt::format(
       "table {0} {1} {{}}\n"
       "delete table {0} {1}\n"
       "table {0} {1} {{\n"
-      "  map vips {{ type ipv4_addr : verdict; }}\n"
-      "  chain output {{ type nat hook output priority -100; policy accept; "
-      "ip daddr vmap @vips; }}\n"
-      "}}\n",
+      "  set refused {{ type ipv4_addr; }}\n"
+      "  chain output {{ type nat hook output priority -100; policy accept; }}\n"
+      "}}\n"
+      "add rule {0} {1} output ip daddr @refused meta l4proto tcp reject with tcp reset\n"
+      "add rule {0} {1} output ip daddr @refused reject\n",
       kLbFamily, kLbTable);
+  for (std::size_t count : lbBackendCounts(lb)) {
+    appendBackendMap(script, count);
+  }
   for (const auto& service : lb.services) {
-    appendAddService(script, service);
+    appendElements(script, "add", service);
   }
   return script;
 }
 
-std::string lbUpdateScript(const LbChanges& changes) {
+std::string lbUpdateScript(const LbChanges& changes, std::set<std::size_t>& existingCounts) {
   std::string script;
+  auto ensureMap = [&](const LbService& service) {
+    std::size_t count = service.backends.size();
+    if (count > 0 && existingCounts.insert(count).second) {
+      appendBackendMap(script, count);
+    }
+  };
+  // Deletions first: a changed service may move between maps or stay in the same one.
   for (const auto& service : changes.removed) {
-    // The element first: a chain still referenced by the map cannot be deleted.
-    std::string chain = lbChainName(service.vip);
-    fmt::format_to(std::back_inserter(script),
-                   "delete element {0} {1} vips {{ {2} }}\n"
-                   "flush chain {0} {1} {3}\n"
-                   "delete chain {0} {1} {3}\n",
-                   kLbFamily, kLbTable, service.vip, chain);
+    appendElements(script, "delete", service);
   }
-  for (const auto& service : changes.changed) {
-    fmt::format_to(std::back_inserter(script), "flush chain {} {} {}\n", kLbFamily, kLbTable,
-                   lbChainName(service.vip));
-    appendServiceRules(script, service);
+  for (const auto& change : changes.changed) {
+    appendElements(script, "delete", change.before);
+  }
+  for (const auto& change : changes.changed) {
+    ensureMap(change.after);
+    appendElements(script, "add", change.after);
   }
   for (const auto& service : changes.added) {
-    appendAddService(script, service);
+    ensureMap(service);
+    appendElements(script, "add", service);
   }
   return script;
 }

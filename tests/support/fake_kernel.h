@@ -159,9 +159,9 @@ class FakeNodeKernel final : public dataplane::NodeKernel {
     for (const auto& service : changes.removed) {
       mutations.push_back(fmt::format("lb {} remove {}", sandboxNamespace, service.vip));
     }
-    for (const auto& service : changes.changed) {
-      mutations.push_back(fmt::format("lb {} set {} -> {}", sandboxNamespace, service.vip,
-                                      backendsText(service)));
+    for (const auto& change : changes.changed) {
+      mutations.push_back(fmt::format("lb {} set {} -> {}", sandboxNamespace, change.after.vip,
+                                      backendsText(change.after)));
     }
     for (const auto& service : changes.added) {
       mutations.push_back(fmt::format("lb {} add {} -> {}", sandboxNamespace, service.vip,

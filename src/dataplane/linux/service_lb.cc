@@ -25,9 +25,11 @@ Status SandboxLoadBalancers::apply(const std::string& sandboxNamespace, const Sa
     found->second.lb = lb;  // IDs or names may differ; the rules do not
     return {};
   }
-  auto updated = found->second.nft.run(lbUpdateScript(changes));
+  auto counts = found->second.backendCounts;
+  auto updated = found->second.nft.run(lbUpdateScript(changes, counts));
   if (updated) {
     found->second.lb = lb;
+    found->second.backendCounts = std::move(counts);
     return {};
   }
   // The table is not what we remember (removed or edited by someone else): the batch
@@ -48,7 +50,7 @@ Status SandboxLoadBalancers::replace(const std::string& sandboxNamespace, const 
   if (auto replaced = nft->run(lbReplaceScript(lb)); !replaced) {
     return std::unexpected(replaced.error().withContext("load balancer"));
   }
-  applied_.emplace(sandboxNamespace, Applied{id, std::move(*nft), lb});
+  applied_.emplace(sandboxNamespace, Applied{id, std::move(*nft), lb, lbBackendCounts(lb)});
   return {};
 }
 

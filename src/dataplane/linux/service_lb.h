@@ -4,9 +4,10 @@
 // (service_lb_rules.h) per sandbox namespace, programmed through libnftables with an nft
 // context bound to that namespace.
 //
-// It remembers, per namespace, the plan it last applied there and the namespace's
-// identity (device and inode of /run/netns/NAME), so that a later apply sends only the
-// difference: one map element and/or one chain per changed service, in one batch. The
+// It remembers, per namespace, the plan it last applied there, the backend maps its table
+// has, and the namespace's identity (device and inode of /run/netns/NAME), so that a
+// later apply sends only the difference: the elements of the services that changed, in
+// one batch, whatever the number of services present. The
 // first apply to a namespace, an apply to a namespace that was recreated under the same
 // name, and an apply whose incremental batch the kernel refused (someone removed our
 // table) replace the whole table instead, which also adopts what an earlier agent left.
@@ -18,7 +19,9 @@
 // Needs CAP_NET_ADMIN and CAP_SYS_ADMIN (setns). Not thread-safe: the agent's reconcile
 // thread is its one caller.
 
+#include <cstddef>
 #include <map>
+#include <set>
 #include <string>
 
 #include "common/error.h"
@@ -51,6 +54,7 @@ class SandboxLoadBalancers {
     NamespaceId id;
     Nftables nft;
     SandboxLb lb;
+    std::set<std::size_t> backendCounts;  // the backends_K maps the table has
   };
 
   // Opens a context in the namespace and replaces the table whole.

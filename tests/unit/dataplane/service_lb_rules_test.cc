@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include <set>
 #include <string>
 #include <vector>
 
@@ -27,39 +28,49 @@ LbService service(const std::string& vip, std::vector<std::string> backends) {
   return result;
 }
 
-TEST(LbRulesTest, NamesChainsFromTheVip) {
-  EXPECT_EQ(lbChainName(ip("10.0.0.2")), "svc_10_0_0_2");
-  EXPECT_EQ(lbChainName(ip("255.1.20.0")), "svc_255_1_20_0");
+TEST(LbRulesTest, NamesMapsByBackendCount) {
+  EXPECT_EQ(lbBackendMapName(1), "backends_1");
+  EXPECT_EQ(lbBackendMapName(12), "backends_12");
 }
 
-TEST(LbRulesTest, ReplaceScriptRecreatesTheTableWithTheVipMapAndOutputHook) {
-  auto script = lbReplaceScript({{service("10.0.0.2", {"10.0.0.5", "10.0.0.6", "10.0.0.7"})}});
+TEST(LbRulesTest, ReplaceScriptRecreatesTheTableWithOneMapPerBackendCount) {
+  auto script = lbReplaceScript({{service("10.0.0.2", {"10.0.0.5", "10.0.0.6", "10.0.0.7"}),
+                                  service("10.0.0.3", {"10.0.0.9"}),
+                                  service("10.0.0.8", {"10.0.0.10", "10.0.0.11", "10.0.0.12"})}});
   EXPECT_EQ(script.find("table ip overmesh_lb {}\ndelete table ip overmesh_lb\n"), 0u) << script;
-  EXPECT_THAT(script, HasSubstr("map vips { type ipv4_addr : verdict; }"));
-  EXPECT_THAT(script, HasSubstr("type nat hook output priority -100; policy accept; "
-                                "ip daddr vmap @vips;"));
-  EXPECT_THAT(script, HasSubstr("add chain ip overmesh_lb svc_10_0_0_2\n"));
-  EXPECT_THAT(script, HasSubstr("add rule ip overmesh_lb svc_10_0_0_2 dnat to numgen random "
-                                "mod 3 map { 0 : 10.0.0.5, 1 : 10.0.0.6, 2 : 10.0.0.7 }\n"));
+  EXPECT_THAT(script, HasSubstr("set refused { type ipv4_addr; }"));
+  EXPECT_THAT(script, HasSubstr("chain output { type nat hook output priority -100; "
+                                "policy accept; }"));
+  EXPECT_THAT(script, HasSubstr("add map ip overmesh_lb backends_3 { typeof ip daddr . numgen "
+                                "random mod 3 : ip daddr; }\n"
+                                "add rule ip overmesh_lb output dnat to ip daddr . numgen random "
+                                "mod 3 map @backends_3\n"));
+  EXPECT_THAT(script, HasSubstr("add rule ip overmesh_lb output dnat to ip daddr . numgen random "
+                                "mod 1 map @backends_1\n"));
+  EXPECT_THAT(script, HasSubstr("add element ip overmesh_lb backends_3 { 10.0.0.2 . 0 : "
+                                "10.0.0.5, 10.0.0.2 . 1 : 10.0.0.6, 10.0.0.2 . 2 : 10.0.0.7 }\n"));
   EXPECT_THAT(script,
-              HasSubstr("add element ip overmesh_lb vips { 10.0.0.2 : goto svc_10_0_0_2 }\n"));
+              HasSubstr("add element ip overmesh_lb backends_1 { 10.0.0.3 . 0 : 10.0.0.9 }\n"));
+  // One map and one rule per backend count, not per service.
+  std::size_t maps = 0;
+  for (std::size_t at = script.find("add map"); at != std::string::npos;
+       at = script.find("add map", at + 1)) {
+    ++maps;
+  }
+  EXPECT_EQ(maps, 2u);
   // Address-only DNAT, no SNAT: every port and protocol, the client's address kept.
   EXPECT_THAT(script, Not(HasSubstr("masquerade")));
   EXPECT_THAT(script, Not(HasSubstr("snat")));
   EXPECT_THAT(script, Not(HasSubstr("dport")));
 }
 
-TEST(LbRulesTest, OneBackendIsAPlainDnat) {
-  auto script = lbReplaceScript({{service("10.0.0.2", {"10.0.0.5"})}});
-  EXPECT_THAT(script, HasSubstr("add rule ip overmesh_lb svc_10_0_0_2 dnat to 10.0.0.5\n"));
-  EXPECT_THAT(script, Not(HasSubstr("numgen")));
-}
-
 TEST(LbRulesTest, NoBackendIsRefusedAtOnce) {
   auto script = lbReplaceScript({{service("10.0.0.2", {})}});
-  EXPECT_THAT(script, HasSubstr("add rule ip overmesh_lb svc_10_0_0_2 meta l4proto tcp reject "
-                                "with tcp reset\nadd rule ip overmesh_lb svc_10_0_0_2 reject\n"));
-  EXPECT_THAT(script, Not(HasSubstr("dnat")));
+  EXPECT_THAT(script, HasSubstr("add rule ip overmesh_lb output ip daddr @refused meta l4proto "
+                                "tcp reject with tcp reset\n"
+                                "add rule ip overmesh_lb output ip daddr @refused reject\n"));
+  EXPECT_THAT(script, HasSubstr("add element ip overmesh_lb refused { 10.0.0.2 }\n"));
+  EXPECT_THAT(script, Not(HasSubstr("add map")));
 }
 
 TEST(LbRulesTest, EmptyPlanStillHasTheTable) {
@@ -70,8 +81,9 @@ TEST(LbRulesTest, EmptyPlanStillHasTheTable) {
 
 TEST(LbDiffTest, SamePlanIsNoChange) {
   SandboxLb lb{{service("10.0.0.2", {"10.0.0.5"}), service("10.0.0.3", {})}};
+  std::set<std::size_t> counts = lbBackendCounts(lb);
   EXPECT_TRUE(diffSandboxLb(lb, lb).empty());
-  EXPECT_EQ(lbUpdateScript(diffSandboxLb(lb, lb)), "");
+  EXPECT_EQ(lbUpdateScript(diffSandboxLb(lb, lb), counts), "");
 }
 
 TEST(LbDiffTest, RenamedServiceWithSameBackendsIsNoChange) {
@@ -88,41 +100,49 @@ TEST(LbDiffTest, SortsEachServiceIntoAddedRemovedOrChanged) {
                    service("10.0.0.4", {"10.0.0.7", "10.0.0.9"}), service("10.0.0.5", {})}};
   auto changes = diffSandboxLb(before, after);
   EXPECT_EQ(changes.removed, std::vector<LbService>{before.services[0]});
-  EXPECT_EQ(changes.changed, std::vector<LbService>{after.services[2]});
+  EXPECT_EQ(changes.changed,
+            (std::vector<LbServiceChange>{{before.services[2], after.services[2]}}));
   EXPECT_EQ(changes.added, (std::vector<LbService>{after.services[0], after.services[3]}));
 }
 
-TEST(LbDiffTest, BackendChangeRewritesOnlyThatChain) {
+TEST(LbDiffTest, BackendChangeAmongAThousandServicesTouchesOnlyItsElements) {
   SandboxLb before;
   for (int i = 0; i < 1000; ++i) {
-    before.services.push_back(
-        service(fmt::format("10.{}.{}.2", i / 250, i % 250), {fmt::format("10.{}.{}.5", i / 250, i % 250)}));
+    before.services.push_back(service(fmt::format("10.{}.{}.2", i / 250, i % 250),
+                                      {fmt::format("10.{}.{}.5", i / 250, i % 250),
+                                       fmt::format("10.{}.{}.6", i / 250, i % 250)}));
   }
   SandboxLb after = before;
-  after.services[500].backends.push_back(ip("10.2.0.9"));
-  auto script = lbUpdateScript(diffSandboxLb(before, after));
-  EXPECT_EQ(script,
-            "flush chain ip overmesh_lb svc_10_2_0_2\n"
-            "add rule ip overmesh_lb svc_10_2_0_2 dnat to numgen random mod 2 map "
-            "{ 0 : 10.2.0.5, 1 : 10.2.0.9 }\n");
+  after.services[500].backends[1] = ip("10.2.0.9");
+  std::set<std::size_t> counts = lbBackendCounts(before);
+  EXPECT_EQ(lbUpdateScript(diffSandboxLb(before, after), counts),
+            "delete element ip overmesh_lb backends_2 { 10.2.0.2 . 0, 10.2.0.2 . 1 }\n"
+            "add element ip overmesh_lb backends_2 { 10.2.0.2 . 0 : 10.2.0.5, "
+            "10.2.0.2 . 1 : 10.2.0.9 }\n");
 }
 
-TEST(LbDiffTest, RemovalDeletesTheElementBeforeTheChain) {
+TEST(LbDiffTest, NewBackendCountCreatesItsMapOnce) {
+  SandboxLb before{{service("10.0.0.2", {"10.0.0.5"}), service("10.0.0.3", {})}};
+  SandboxLb after{{service("10.0.0.2", {"10.0.0.5", "10.0.0.6"}),
+                   service("10.0.0.3", {"10.0.0.7", "10.0.0.8"})}};
+  std::set<std::size_t> counts = lbBackendCounts(before);
+  EXPECT_EQ(lbUpdateScript(diffSandboxLb(before, after), counts),
+            "delete element ip overmesh_lb backends_1 { 10.0.0.2 . 0 }\n"
+            "delete element ip overmesh_lb refused { 10.0.0.3 }\n"
+            "add map ip overmesh_lb backends_2 { typeof ip daddr . numgen random mod 2 : ip daddr; }\n"
+            "add rule ip overmesh_lb output dnat to ip daddr . numgen random mod 2 map @backends_2\n"
+            "add element ip overmesh_lb backends_2 { 10.0.0.2 . 0 : 10.0.0.5, 10.0.0.2 . 1 : 10.0.0.6 }\n"
+            "add element ip overmesh_lb backends_2 { 10.0.0.3 . 0 : 10.0.0.7, 10.0.0.3 . 1 : 10.0.0.8 }\n");
+  EXPECT_EQ(counts, (std::set<std::size_t>{1, 2}));
+}
+
+TEST(LbDiffTest, RemovalAndAdditionAreTheirElementsOnly) {
   SandboxLb before{{service("10.0.0.2", {"10.0.0.5"}), service("10.0.0.3", {"10.0.0.6"})}};
-  SandboxLb after{{service("10.0.0.3", {"10.0.0.6"})}};
-  EXPECT_EQ(lbUpdateScript(diffSandboxLb(before, after)),
-            "delete element ip overmesh_lb vips { 10.0.0.2 }\n"
-            "flush chain ip overmesh_lb svc_10_0_0_2\n"
-            "delete chain ip overmesh_lb svc_10_0_0_2\n");
-}
-
-TEST(LbDiffTest, AdditionCreatesTheChainBeforeTheElement) {
-  SandboxLb before{};
-  SandboxLb after{{service("10.0.0.2", {"10.0.0.5"})}};
-  EXPECT_EQ(lbUpdateScript(diffSandboxLb(before, after)),
-            "add chain ip overmesh_lb svc_10_0_0_2\n"
-            "add rule ip overmesh_lb svc_10_0_0_2 dnat to 10.0.0.5\n"
-            "add element ip overmesh_lb vips { 10.0.0.2 : goto svc_10_0_0_2 }\n");
+  SandboxLb after{{service("10.0.0.3", {"10.0.0.6"}), service("10.0.0.4", {})}};
+  std::set<std::size_t> counts = lbBackendCounts(before);
+  EXPECT_EQ(lbUpdateScript(diffSandboxLb(before, after), counts),
+            "delete element ip overmesh_lb backends_1 { 10.0.0.2 . 0 }\n"
+            "add element ip overmesh_lb refused { 10.0.0.4 }\n");
 }
 
 // The fake kernel's bookkeeping follows the same diff, so the agent's tests see the
