@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <iterator>
 #include <string>
 
@@ -116,6 +117,25 @@ std::string lbUpdateScript(const LbChanges& changes, std::set<std::size_t>& exis
     appendElements(script, "add", service);
   }
   return script;
+}
+
+std::vector<LbDeparture> lbDepartures(const LbChanges& changes) {
+  std::vector<LbDeparture> departures;
+  for (const auto& service : changes.removed) {
+    for (auto backend : service.backends) {
+      departures.push_back({service.vip, backend});
+    }
+  }
+  for (const auto& change : changes.changed) {
+    for (auto backend : change.before.backends) {
+      // Both lists are sorted, but they are short: a linear search is fine.
+      if (std::find(change.after.backends.begin(), change.after.backends.end(), backend) ==
+          change.after.backends.end()) {
+        departures.push_back({change.after.vip, backend});
+      }
+    }
+  }
+  return departures;
 }
 
 }  // namespace overmesh::dataplane

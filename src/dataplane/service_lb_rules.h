@@ -98,4 +98,16 @@ std::string lbReplaceScript(const SandboxLb& lb);
 // created (maps left empty stay: an empty map costs a lookup that misses).
 std::string lbUpdateScript(const LbChanges& changes, std::set<std::size_t>& existingCounts);
 
+// A backend that a service's VIP no longer leads to.
+struct LbDeparture {
+  Ipv4Address vip;
+  Ipv4Address backend;
+  auto operator<=>(const LbDeparture&) const = default;
+};
+
+// Every (VIP, backend) pair of `changes` that is gone: all backends of a removed service,
+// the backends a changed service lost. In plan order. The caller deletes the UDP flows
+// conntrack still pins to them (see linux/conntrack.h for why UDP only).
+std::vector<LbDeparture> lbDepartures(const LbChanges& changes);
+
 }  // namespace overmesh::dataplane

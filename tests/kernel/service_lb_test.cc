@@ -302,6 +302,24 @@ class ServiceLbTest : public ::testing::Test {
     return reply;
   }
 
+  // A UDP socket in the client connected to VIP:kUdpPort, kept across several asks.
+  UniqueFd udpSocket(Ipv4Address vip) {
+    UniqueFd fd = socketIn(client_, SOCK_DGRAM);
+    setTimeouts(fd.get(), 3000);
+    auto target = socketAddress(vip, kUdpPort);
+    if (connect(fd.get(), reinterpret_cast<sockaddr*>(&target), sizeof(target)) != 0) {
+      ADD_FAILURE() << errnoText(errno);
+    }
+    return fd;
+  }
+  static int askOn(const UniqueFd& fd) {
+    char buffer[16] = {};
+    if (send(fd.get(), "hi", 2, 0) != 2 || recv(fd.get(), buffer, sizeof(buffer) - 1, 0) <= 0) {
+      return -1;
+    }
+    return std::atoi(buffer);
+  }
+
   // The client's table as the kernel reports it: the output chain's rule handles and
   // every set's or map's elements (each as its JSON text).
   struct TableSnapshot {
@@ -401,6 +419,28 @@ TEST_F(ServiceLbTest, RemovedBackendGetsNoNewConnections) {
     reached.insert(reply.backend);
   }
   EXPECT_EQ(reached, (std::set<int>{0, 1}));
+}
+
+TEST_F(ServiceLbTest, UdpFlowsToARemovedBackendMoveAndOthersStay) {
+  ASSERT_TRUE(apply({{service(kVip, {0, 1, 2})}}));
+  std::vector<UniqueFd> sockets;
+  std::vector<int> first;
+  for (int i = 0; i < 30; ++i) {
+    sockets.push_back(udpSocket(kVip));
+    first.push_back(askOn(sockets.back()));
+    ASSERT_GE(first.back(), 0);
+    ASSERT_EQ(askOn(sockets.back()), first.back()) << "conntrack keeps a flow on its backend";
+  }
+  ASSERT_NE(std::count(first.begin(), first.end(), 2), 0);
+  ASSERT_TRUE(apply({{service(kVip, {0, 1})}}));
+  for (std::size_t i = 0; i < sockets.size(); ++i) {
+    int now = askOn(sockets[i]);
+    if (first[i] == 2) {
+      EXPECT_TRUE(now == 0 || now == 1) << "flow " << i << " still reaches " << now;
+    } else {
+      EXPECT_EQ(now, first[i]) << "flow " << i << " to a backend that stayed was moved";
+    }
+  }
 }
 
 TEST_F(ServiceLbTest, ServiceWithoutBackendsIsRefusedFast) {

@@ -1,6 +1,9 @@
 #include "dataplane/linux/service_lb.h"
 
+#include <netinet/in.h>
 #include <spdlog/spdlog.h>
+
+#include "dataplane/linux/conntrack.h"
 
 #include "dataplane/service_lb_rules.h"
 
@@ -30,6 +33,7 @@ Status SandboxLoadBalancers::apply(const std::string& sandboxNamespace, const Sa
   if (updated) {
     found->second.lb = lb;
     found->second.backendCounts = std::move(counts);
+    forgetUdpFlows(sandboxNamespace, changes);
     return {};
   }
   // The table is not what we remember (removed or edited by someone else): the batch
@@ -52,6 +56,18 @@ Status SandboxLoadBalancers::replace(const std::string& sandboxNamespace, const 
   }
   applied_.emplace(sandboxNamespace, Applied{id, std::move(*nft), lb, lbBackendCounts(lb)});
   return {};
+}
+
+void SandboxLoadBalancers::forgetUdpFlows(const std::string& sandboxNamespace,
+                                          const LbChanges& changes) {
+  for (const auto& departure : lbDepartures(changes)) {
+    auto deleted =
+        deleteConntrackFlows(sandboxNamespace, departure.vip, departure.backend, IPPROTO_UDP);
+    if (!deleted) {
+      // The rules are right; a stale UDP flow only lasts until its conntrack timeout.
+      spdlog::warn("load balancer: {}", deleted.error().message);
+    }
+  }
 }
 
 void SandboxLoadBalancers::forget(const std::string& sandboxNamespace) {

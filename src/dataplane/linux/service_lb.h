@@ -12,6 +12,10 @@
 // name, and an apply whose incremental batch the kernel refused (someone removed our
 // table) replace the whole table instead, which also adopts what an earlier agent left.
 //
+// After an incremental change, the UDP flows conntrack still pins to a backend that left
+// a service are deleted, so that a client reusing its socket is balanced afresh at once
+// (TCP connections are left to finish; see conntrack.h).
+//
 // Each remembered namespace holds an open descriptor of it (the nft context's socket
 // lives there), which keeps the kernel namespace alive after /run/netns/NAME is removed:
 // call forget() when a sandbox goes.
@@ -28,6 +32,7 @@
 #include "dataplane/linux/netns.h"
 #include "dataplane/linux/nftables.h"
 #include "dataplane/service_lb_plan.h"
+#include "dataplane/service_lb_rules.h"
 
 namespace overmesh::dataplane::kernel {
 
@@ -56,6 +61,10 @@ class SandboxLoadBalancers {
     SandboxLb lb;
     std::set<std::size_t> backendCounts;  // the backends_K maps the table has
   };
+
+  // Deletes the UDP conntrack entries that still lead to backends `changes` took away
+  // (linux/conntrack.h says why UDP only); failures are logged, not returned.
+  void forgetUdpFlows(const std::string& sandboxNamespace, const LbChanges& changes);
 
   // Opens a context in the namespace and replaces the table whole.
   Status replace(const std::string& sandboxNamespace, const NamespaceId& id, const SandboxLb& lb);

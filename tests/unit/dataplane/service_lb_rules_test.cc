@@ -145,6 +145,16 @@ TEST(LbDiffTest, RemovalAndAdditionAreTheirElementsOnly) {
             "add element ip overmesh_lb refused { 10.0.0.4 }\n");
 }
 
+TEST(LbDiffTest, DeparturesAreTheBackendsEachVipLost) {
+  SandboxLb before{{service("10.0.0.2", {"10.0.0.5", "10.0.0.6"}),
+                    service("10.0.0.3", {"10.0.0.7", "10.0.0.8"}), service("10.0.0.4", {})}};
+  SandboxLb after{{service("10.0.0.3", {"10.0.0.8", "10.0.0.9"}), service("10.0.0.4", {"10.0.0.5"})}};
+  EXPECT_EQ(lbDepartures(diffSandboxLb(before, after)),
+            (std::vector<LbDeparture>{{ip("10.0.0.2"), ip("10.0.0.5")},
+                                      {ip("10.0.0.2"), ip("10.0.0.6")},
+                                      {ip("10.0.0.3"), ip("10.0.0.7")}}));
+}
+
 // The fake kernel's bookkeeping follows the same diff, so the agent's tests see the
 // kernel changes the Linux kernel would make.
 TEST(FakeKernelLbTest, FirstApplyReplacesThenOnlyChangesAreRecorded) {
