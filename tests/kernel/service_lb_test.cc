@@ -1,7 +1,7 @@
 // Kernel tier: the sandbox VIP load balancer (SandboxLoadBalancers, LinuxNodeKernel) with
-// real traffic. Each test builds its own lab of namespaces ("omlb<pid>-<n>…"): a hub with
-// a bridge, a client and three backends on it (10.77.0.0/24), and deletes them in
-// TearDown, also when the test fails. Backends are small listeners in this process whose
+// real traffic. Each test builds its own lab of namespaces ("omlb<pid>-<n>…", see
+// support/service_lb_lab.h): a client and three backends on a bridge (10.77.0.0/24),
+// deleted in TearDown, also when the test fails. Backends are small listeners in this process whose
 // sockets live in the backend namespaces; they record the address each peer came from.
 
 #include "dataplane/linux/service_lb.h"
@@ -34,6 +34,7 @@
 #include "dataplane/service_lb_rules.h"
 #include "support/ip_helpers.h"
 #include "support/process.h"
+#include "support/service_lb_lab.h"
 
 namespace overmesh::dataplane::kernel {
 namespace {
@@ -46,11 +47,9 @@ constexpr std::uint16_t kTcpPorts[] = {80, 4242};
 constexpr std::uint16_t kUdpPort = 5353;
 const Ipv4Address kVip = ip("10.77.0.2");
 const Ipv4Address kEmptyVip = ip("10.77.0.3");
-const Ipv4Address kClient = ip("10.77.0.10");
+const Ipv4Address kClient = overmesh::testing::ServiceLbLab::clientAddress();
 
-Ipv4Address backendAddress(int index) {
-  return Ipv4Address::fromValue(ip("10.77.0.21").value() + static_cast<std::uint32_t>(index));
-}
+Ipv4Address backendAddress(int index) { return overmesh::testing::ServiceLbLab::backendAddress(index); }
 
 sockaddr_in socketAddress(Ipv4Address address, std::uint16_t port) {
   sockaddr_in result{};
@@ -204,53 +203,18 @@ class ServiceLbTest : public ::testing::Test {
       GTEST_SKIP() << "needs root to create network namespaces";
     }
     static int counter = 0;
-    std::string base = fmt::format("omlb{}-{}", getpid(), ++counter);
-    hub_ = base + "h";
-    client_ = base + "c";
-    for (int i = 0; i < kBackends; ++i) {
-      backends_.push_back(fmt::format("{}b{}", base, i));
-    }
-    for (const auto& ns : allNamespaces()) {
-      ASSERT_TRUE(createNamespace(ns)) << ns;
-      created_.push_back(ns);
-    }
-    auto hub = Netlink::open(hub_);
-    ASSERT_TRUE(hub) << hub.error().message;
-    ASSERT_TRUE(hub->createBridge("br0", 1500));
-    ASSERT_TRUE(hub->setUp("br0"));
-    attach(*hub, client_, "vc", kClient);
-    for (int i = 0; i < kBackends; ++i) {
-      attach(*hub, backends_[i], fmt::format("vb{}", i), backendAddress(i));
-    }
-    ASSERT_TRUE(servers_.listen(backends_));
+    lab_ = std::make_unique<overmesh::testing::ServiceLbLab>(
+        fmt::format("omlb{}-{}", getpid(), ++counter), kBackends);
+    auto created = lab_->create();
+    ASSERT_TRUE(created) << created.error().message;
+    client_ = lab_->client();
+    ASSERT_TRUE(servers_.listen(lab_->backends()));
   }
 
   void TearDown() override {
     servers_.stop();
     balancers_.reset();
-    for (const auto& ns : created_) {
-      EXPECT_TRUE(deleteNamespace(ns)) << ns;
-    }
-  }
-
-  std::vector<std::string> allNamespaces() const {
-    std::vector<std::string> all = {hub_, client_};
-    all.insert(all.end(), backends_.begin(), backends_.end());
-    return all;
-  }
-
-  void attach(Netlink& hub, const std::string& ns, const std::string& hostSide,
-              Ipv4Address address) {
-    auto fd = openNamespace(ns);
-    ASSERT_TRUE(fd) << fd.error().message;
-    ASSERT_TRUE(hub.createVethPair(hostSide, "eth0", fd->get(), 1500));
-    ASSERT_TRUE(hub.setMaster(hostSide, "br0"));
-    ASSERT_TRUE(hub.setUp(hostSide));
-    auto inner = Netlink::open(ns);
-    ASSERT_TRUE(inner) << inner.error().message;
-    ASSERT_TRUE(inner->setUp("lo"));
-    ASSERT_TRUE(inner->addAddress("eth0", *Ipv4Prefix::fromParts(address, 24)));
-    ASSERT_TRUE(inner->setUp("eth0"));
+    lab_.reset();
   }
 
   static LbService service(Ipv4Address vip, std::vector<int> backendIndexes) {
@@ -364,10 +328,8 @@ class ServiceLbTest : public ::testing::Test {
     return json ? *json : "error: " + json.error().message;
   }
 
-  std::string hub_;
+  std::unique_ptr<overmesh::testing::ServiceLbLab> lab_;
   std::string client_;
-  std::vector<std::string> backends_;
-  std::vector<std::string> created_;
   Backends servers_;
   std::unique_ptr<SandboxLoadBalancers> balancers_ = std::make_unique<SandboxLoadBalancers>();
 };
