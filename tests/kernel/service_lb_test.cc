@@ -395,6 +395,7 @@ TEST_F(ServiceLbTest, UdpFlowsToARemovedBackendMoveAndOthersStay) {
   }
   ASSERT_NE(std::count(first.begin(), first.end(), 2), 0);
   ASSERT_TRUE(apply({{service(kVip, {0, 1})}}));
+  balancers_->waitForFlowCleanup();
   for (std::size_t i = 0; i < sockets.size(); ++i) {
     int now = askOn(sockets[i]);
     if (first[i] == 2) {

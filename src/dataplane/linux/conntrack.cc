@@ -93,13 +93,13 @@ void putTuple(Message& message, std::uint16_t tupleType, std::uint16_t addressTy
 
 }  // namespace
 
-Status deleteConntrackFlows(std::string_view namespaceName, Ipv4Address vip, Ipv4Address backend,
-                            std::uint8_t protocol) {
+Status deleteConntrackFlows(int namespaceFd, std::string_view namespaceName, Ipv4Address vip,
+                            Ipv4Address backend, std::uint8_t protocol) {
   std::string what = fmt::format("conntrack: delete flows {} -> {} in namespace \"{}\"", vip,
                                  backend, namespaceName);
   UniqueFd sock;
   {
-    auto inside = NamespaceSwitch::enter(namespaceName);
+    auto inside = NamespaceSwitch::enter(namespaceFd, namespaceName);
     if (!inside) {
       return std::unexpected(inside.error().withContext(what));
     }

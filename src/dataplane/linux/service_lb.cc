@@ -3,11 +3,90 @@
 #include <netinet/in.h>
 #include <spdlog/spdlog.h>
 
-#include "dataplane/linux/conntrack.h"
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
 
+#include "dataplane/linux/conntrack.h"
 #include "dataplane/service_lb_rules.h"
 
 namespace overmesh::dataplane::kernel {
+
+// Deletes UDP flows on a thread of its own. Jobs carry an open descriptor of their
+// namespace, so a namespace deleted meanwhile is still the one cleaned (or just freed).
+class SandboxLoadBalancers::FlowCleaner {
+ public:
+  struct Job {
+    UniqueFd namespaceFd;
+    std::string namespaceName;
+    LbDeparture departure;
+  };
+
+  FlowCleaner() : thread_([this] { run(); }) {}
+  ~FlowCleaner() {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    thread_.join();
+  }
+
+  void add(Job job) {
+    {
+      std::lock_guard lock(mutex_);
+      jobs_.push_back(std::move(job));
+    }
+    wake_.notify_all();
+  }
+
+  void waitUntilIdle() {
+    std::unique_lock lock(mutex_);
+    idle_.wait(lock, [this] { return jobs_.empty() && !busy_; });
+  }
+
+ private:
+  // Thread: takes jobs in order until stopping_.
+  void run() {
+    std::unique_lock lock(mutex_);
+    while (true) {
+      wake_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
+      if (stopping_) {
+        return;
+      }
+      Job job = std::move(jobs_.front());
+      jobs_.pop_front();
+      busy_ = true;
+      lock.unlock();
+      auto deleted = deleteConntrackFlows(job.namespaceFd.get(), job.namespaceName,
+                                          job.departure.vip, job.departure.backend, IPPROTO_UDP);
+      if (!deleted) {
+        // The rules are right; a stale UDP flow only lasts until its conntrack timeout.
+        spdlog::warn("load balancer: {}", deleted.error().message);
+      }
+      lock.lock();
+      busy_ = false;
+      if (jobs_.empty()) {
+        idle_.notify_all();
+      }
+    }
+  }
+
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::condition_variable idle_;
+  std::deque<Job> jobs_;   // guarded by mutex_
+  bool busy_ = false;      // guarded by mutex_
+  bool stopping_ = false;  // guarded by mutex_
+  std::thread thread_;     // last: starts once the fields above exist
+};
+
+SandboxLoadBalancers::SandboxLoadBalancers() : cleaner_(std::make_unique<FlowCleaner>()) {}
+
+SandboxLoadBalancers::~SandboxLoadBalancers() = default;
+
+void SandboxLoadBalancers::waitForFlowCleanup() { cleaner_->waitUntilIdle(); }
 
 Status SandboxLoadBalancers::apply(const std::string& sandboxNamespace, const SandboxLb& lb) {
   if (auto valid = validateNamespaceName(sandboxNamespace); !valid) {
@@ -61,12 +140,13 @@ Status SandboxLoadBalancers::replace(const std::string& sandboxNamespace, const 
 void SandboxLoadBalancers::forgetUdpFlows(const std::string& sandboxNamespace,
                                           const LbChanges& changes) {
   for (const auto& departure : lbDepartures(changes)) {
-    auto deleted =
-        deleteConntrackFlows(sandboxNamespace, departure.vip, departure.backend, IPPROTO_UDP);
-    if (!deleted) {
-      // The rules are right; a stale UDP flow only lasts until its conntrack timeout.
-      spdlog::warn("load balancer: {}", deleted.error().message);
+    auto fd = openNamespace(sandboxNamespace);
+    if (!fd) {
+      spdlog::warn("load balancer: forget UDP flows to {}: {}", departure.backend,
+                   fd.error().message);
+      return;
     }
+    cleaner_->add({std::move(*fd), sandboxNamespace, departure});
   }
 }
 

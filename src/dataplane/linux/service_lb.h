@@ -13,18 +13,21 @@
 // table) replace the whole table instead, which also adopts what an earlier agent left.
 //
 // After an incremental change, the UDP flows conntrack still pins to a backend that left
-// a service are deleted, so that a client reusing its socket is balanced afresh at once
-// (TCP connections are left to finish; see conntrack.h).
+// a service are deleted, so that a client reusing its socket is balanced afresh (TCP
+// connections are left to finish; see conntrack.h). That deletion walks the host's whole
+// conntrack table (~12 ms), so it runs on a thread of its own, a few milliseconds after
+// apply() returned; new connections avoid the backend from the moment apply() returns.
 //
 // Each remembered namespace holds an open descriptor of it (the nft context's socket
 // lives there), which keeps the kernel namespace alive after /run/netns/NAME is removed:
 // call forget() when a sandbox goes.
 //
 // Needs CAP_NET_ADMIN and CAP_SYS_ADMIN (setns). Not thread-safe: the agent's reconcile
-// thread is its one caller.
+// thread is its one caller (the flow cleaner's thread shares nothing with it but a queue).
 
 #include <cstddef>
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 
@@ -38,6 +41,13 @@ namespace overmesh::dataplane::kernel {
 
 class SandboxLoadBalancers {
  public:
+  SandboxLoadBalancers();
+  // Stops the flow cleaner; deletions still queued are dropped (those flows end at their
+  // conntrack timeout).
+  ~SandboxLoadBalancers();
+  SandboxLoadBalancers(const SandboxLoadBalancers&) = delete;
+  SandboxLoadBalancers& operator=(const SandboxLoadBalancers&) = delete;
+
   // Makes the load balancer of namespace `sandboxNamespace` exactly `lb` (sorted by VIP,
   // one service per VIP, as LbIndex::forSandbox gives it). Changes nothing when `lb` is
   // what was last applied there. Fails with InvalidArgument for a bad namespace name,
@@ -54,6 +64,9 @@ class SandboxLoadBalancers {
   // How many namespaces are remembered (for tests).
   std::size_t size() const { return applied_.size(); }
 
+  // Waits until the UDP-flow deletions queued so far are done (tests, benchmarks).
+  void waitForFlowCleanup();
+
  private:
   struct Applied {
     NamespaceId id;
@@ -62,14 +75,17 @@ class SandboxLoadBalancers {
     std::set<std::size_t> backendCounts;  // the backends_K maps the table has
   };
 
-  // Deletes the UDP conntrack entries that still lead to backends `changes` took away
-  // (linux/conntrack.h says why UDP only); failures are logged, not returned.
+  class FlowCleaner;
+
+  // Queues the deletion of the UDP conntrack entries that still lead to backends
+  // `changes` took away (linux/conntrack.h says why UDP only); failures are logged.
   void forgetUdpFlows(const std::string& sandboxNamespace, const LbChanges& changes);
 
   // Opens a context in the namespace and replaces the table whole.
   Status replace(const std::string& sandboxNamespace, const NamespaceId& id, const SandboxLb& lb);
 
   std::map<std::string, Applied> applied_;
+  std::unique_ptr<FlowCleaner> cleaner_;
 };
 
 }  // namespace overmesh::dataplane::kernel
