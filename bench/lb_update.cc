@@ -125,7 +125,8 @@ int measure(int changes) {
     for (int c = 0; c < changes && !interrupted; ++c) {
       // A different service each time, spread over the table; its first backend replaced.
       auto& service = lb.services[(static_cast<std::uint32_t>(c) * 7919u) % size];
-      service.backends.front() = Ipv4Address::fromValue(kBackendBase + 60000 + static_cast<std::uint32_t>(c));
+      service.backends.front() =
+          Ipv4Address::fromValue(kBackendBase + 60000 + static_cast<std::uint32_t>(c));
       std::sort(service.backends.begin(), service.backends.end());
       start = Clock::now();
       if (auto applied = balancers.apply(ns.name(), lb); !applied) {
@@ -209,8 +210,9 @@ int main(int argc, char** argv) {
   if (argc == 3 && std::string(argv[1]) == "--changes") {
     changes = std::max(1, std::atoi(argv[2]));
   } else if (argc != 1) {
-    fmt::print(stderr, "usage: lb_update [--changes N] | lb_update program NS VIP BACKEND... "
-                       "[--filler N]\n");
+    fmt::print(stderr,
+               "usage: lb_update [--changes N] | lb_update program NS VIP BACKEND... "
+               "[--filler N]\n");
     return 2;
   }
   return measure(changes);

@@ -140,10 +140,10 @@ double toMilliseconds(double value, const std::string& unit) {
 }
 
 std::optional<WrkResult> runWrk(const std::string& ns, Ipv4Address target, const Options& options) {
-  auto result = overmesh::testing::runCommand(
-      {"/usr/sbin/ip", "netns", "exec", ns, "/usr/bin/wrk", "-t", "2", "-c",
-       std::to_string(options.connections), "-d", fmt::format("{}s", options.seconds),
-       fmt::format("http://{}/", target)});
+  auto result = overmesh::testing::runCommand({"/usr/sbin/ip", "netns", "exec", ns, "/usr/bin/wrk",
+                                               "-t", "2", "-c", std::to_string(options.connections),
+                                               "-d", fmt::format("{}s", options.seconds),
+                                               fmt::format("http://{}/", target)});
   if (result.exitCode != 0) {
     fmt::print(stderr, "vip_throughput: wrk failed: {}{}\n", result.out, result.err);
     return std::nullopt;
@@ -189,7 +189,8 @@ std::optional<WrkResult> measureOnce(bool viaVip, std::uint32_t filler, const Op
   SandboxLb lb;
   for (std::uint32_t i = 0; i < filler; ++i) {
     // 10.200.0.0/14: never dialled, only present in the table.
-    lb.services.push_back({fmt::format("f{}", i), fmt::format("f{}", i),
+    lb.services.push_back({fmt::format("f{}", i),
+                           fmt::format("f{}", i),
                            Ipv4Address::fromValue((10u << 24 | 200u << 16) + 1 + i),
                            {Ipv4Address::fromValue((10u << 24 | 100u << 16) + 1 + i % 3)}});
   }
@@ -229,8 +230,8 @@ int main(int argc, char** argv) {
   signal(SIGINT, onSignal);
   signal(SIGTERM, onSignal);
 
-  fmt::print("{:<30} {:>12} {:>14}   ({} s, {} connections, new connection per request)\n",
-             "path", "requests/s", "mean latency", options.seconds, options.connections);
+  fmt::print("{:<30} {:>12} {:>14}   ({} s, {} connections, new connection per request)\n", "path",
+             "requests/s", "mean latency", options.seconds, options.connections);
   int run = 0;
   for (std::uint32_t filler : {0u, options.filler}) {
     auto direct = measureOnce(false, filler, options, ++run);

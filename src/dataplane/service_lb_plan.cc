@@ -91,9 +91,10 @@ SandboxLb LbIndex::forSandbox(const std::vector<std::string>& networkIds) const 
   std::sort(lb.services.begin(), lb.services.end(), [](const LbService& a, const LbService& b) {
     return std::tie(a.vip, a.serviceId) < std::tie(b.vip, b.serviceId);
   });
-  lb.services.erase(std::unique(lb.services.begin(), lb.services.end(),
-                                [](const LbService& a, const LbService& b) { return a.vip == b.vip; }),
-                    lb.services.end());
+  lb.services.erase(
+      std::unique(lb.services.begin(), lb.services.end(),
+                  [](const LbService& a, const LbService& b) { return a.vip == b.vip; }),
+      lb.services.end());
   return lb;
 }
 

@@ -47,8 +47,7 @@ LbChanges diffSandboxLb(const SandboxLb& applied, const SandboxLb& wanted) {
   auto old = applied.services.begin();
   auto now = wanted.services.begin();
   while (old != applied.services.end() || now != wanted.services.end()) {
-    if (now == wanted.services.end() ||
-        (old != applied.services.end() && old->vip < now->vip)) {
+    if (now == wanted.services.end() || (old != applied.services.end() && old->vip < now->vip)) {
       changes.removed.push_back(*old++);
     } else if (old == applied.services.end() || now->vip < old->vip) {
       changes.added.push_back(*now++);

@@ -7,17 +7,16 @@
 #include "dataplane/linux/service_lb.h"
 
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <gtest/gtest.h>
-
 #include <algorithm>
 #include <atomic>
-#include <iterator>
 #include <chrono>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -49,7 +48,9 @@ const Ipv4Address kVip = ip("10.77.0.2");
 const Ipv4Address kEmptyVip = ip("10.77.0.3");
 const Ipv4Address kClient = overmesh::testing::ServiceLbLab::clientAddress();
 
-Ipv4Address backendAddress(int index) { return overmesh::testing::ServiceLbLab::backendAddress(index); }
+Ipv4Address backendAddress(int index) {
+  return overmesh::testing::ServiceLbLab::backendAddress(index);
+}
 
 sockaddr_in socketAddress(Ipv4Address address, std::uint16_t port) {
   sockaddr_in result{};
@@ -94,7 +95,8 @@ class Backends {
       for (auto port : kTcpPorts) {
         UniqueFd fd = socketIn(namespaces[i], SOCK_STREAM);
         auto where = socketAddress(backendAddress(i), port);
-        if (!fd.valid() || bind(fd.get(), reinterpret_cast<sockaddr*>(&where), sizeof(where)) != 0 ||
+        if (!fd.valid() ||
+            bind(fd.get(), reinterpret_cast<sockaddr*>(&where), sizeof(where)) != 0 ||
             ::listen(fd.get(), 128) != 0) {
           return false;
         }
@@ -102,7 +104,8 @@ class Backends {
       }
       UniqueFd udp = socketIn(namespaces[i], SOCK_DGRAM);
       auto where = socketAddress(backendAddress(i), kUdpPort);
-      if (!udp.valid() || bind(udp.get(), reinterpret_cast<sockaddr*>(&where), sizeof(where)) != 0) {
+      if (!udp.valid() ||
+          bind(udp.get(), reinterpret_cast<sockaddr*>(&where), sizeof(where)) != 0) {
         return false;
       }
       sockets_.push_back({std::move(udp), i, false});
@@ -158,8 +161,8 @@ class Backends {
     socklen_t length = sizeof(peer);
     std::string reply = std::to_string(listening.backend) + "\n";
     if (listening.tcp) {
-      UniqueFd conn(accept4(listening.fd.get(), reinterpret_cast<sockaddr*>(&peer), &length,
-                            SOCK_CLOEXEC));
+      UniqueFd conn(
+          accept4(listening.fd.get(), reinterpret_cast<sockaddr*>(&peer), &length, SOCK_CLOEXEC));
       if (!conn.valid()) {
         return;
       }
@@ -363,9 +366,9 @@ TEST_F(ServiceLbTest, CarriesUdpAndAnswersPingOfTheVip) {
   for (const auto& hit : servers_.hits()) {
     EXPECT_EQ(hit.peer, kClient);
   }
-  auto ping = overmesh::testing::runCommand({"/usr/sbin/ip", "netns", "exec", client_,
-                                             "/usr/bin/ping", "-c", "2", "-W", "2",
-                                             fmt::format("{}", kVip)});
+  auto ping =
+      overmesh::testing::runCommand({"/usr/sbin/ip", "netns", "exec", client_, "/usr/bin/ping",
+                                     "-c", "2", "-W", "2", fmt::format("{}", kVip)});
   EXPECT_EQ(ping.exitCode, 0) << ping.out << ping.err;
 }
 

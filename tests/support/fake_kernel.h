@@ -8,13 +8,13 @@
 // the kernel changes the agent's decisions would cause. Not thread-safe, like the agent's
 // use of it.
 
+#include <fmt/format.h>
+
 #include <map>
 #include <optional>
 #include <set>
 #include <string>
 #include <vector>
-
-#include <fmt/format.h>
 
 #include "dataplane/node_kernel.h"
 #include "dataplane/service_lb_rules.h"
@@ -164,8 +164,8 @@ class FakeNodeKernel final : public dataplane::NodeKernel {
                                       backendsText(change.after)));
     }
     for (const auto& service : changes.added) {
-      mutations.push_back(fmt::format("lb {} add {} -> {}", sandboxNamespace, service.vip,
-                                      backendsText(service)));
+      mutations.push_back(
+          fmt::format("lb {} add {} -> {}", sandboxNamespace, service.vip, backendsText(service)));
     }
     applied->second = lb;
     return {};

@@ -109,8 +109,7 @@ Status deleteConntrackFlows(int namespaceFd, std::string_view namespaceName, Ipv
     return errorf(ErrorKind::Unavailable, "{}: open a netfilter socket: {}", what,
                   errnoText(errno));
   }
-  Message message((NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_DELETE,
-                  NLM_F_REQUEST | NLM_F_ACK);
+  Message message((NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_DELETE, NLM_F_REQUEST | NLM_F_ACK);
   putTuple(message, CTA_TUPLE_ORIG, CTA_IP_V4_DST, vip, protocol);
   putTuple(message, CTA_TUPLE_REPLY, CTA_IP_V4_SRC, backend, protocol);
   auto filter = message.begin(CTA_FILTER);
@@ -123,8 +122,8 @@ Status deleteConntrackFlows(int namespaceFd, std::string_view namespaceName, Ipv
 
   sockaddr_nl kernelAddress{};
   kernelAddress.nl_family = AF_NETLINK;
-  if (sendto(sock.get(), bytes.data(), bytes.size(), 0,
-             reinterpret_cast<sockaddr*>(&kernelAddress), sizeof(kernelAddress)) < 0) {
+  if (sendto(sock.get(), bytes.data(), bytes.size(), 0, reinterpret_cast<sockaddr*>(&kernelAddress),
+             sizeof(kernelAddress)) < 0) {
     return errorf(ErrorKind::Unavailable, "{}: send: {}", what, errnoText(errno));
   }
   // The answer is one ack (nlmsgerr, error 0) or an error. Bounded wait: the kernel
@@ -143,8 +142,7 @@ Status deleteConntrackFlows(int namespaceFd, std::string_view namespaceName, Ipv
   nlmsghdr header{};
   std::memcpy(&header, answer.data(), sizeof(header));
   if (header.nlmsg_type != NLMSG_ERROR) {
-    return errorf(ErrorKind::Unavailable, "{}: unexpected answer type {}", what,
-                  header.nlmsg_type);
+    return errorf(ErrorKind::Unavailable, "{}: unexpected answer type {}", what, header.nlmsg_type);
   }
   nlmsgerr error{};
   std::memcpy(&error, answer.data() + NLMSG_HDRLEN, sizeof(error));

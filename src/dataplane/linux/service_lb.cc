@@ -95,8 +95,8 @@ Status SandboxLoadBalancers::apply(const std::string& sandboxNamespace, const Sa
   auto id = namespaceIdOf(namespacePath(sandboxNamespace));
   if (!id) {
     applied_.erase(sandboxNamespace);
-    return std::unexpected(id.error().withContext(
-        fmt::format("load balancer of namespace \"{}\"", sandboxNamespace)));
+    return std::unexpected(
+        id.error().withContext(fmt::format("load balancer of namespace \"{}\"", sandboxNamespace)));
   }
   auto found = applied_.find(sandboxNamespace);
   if (found == applied_.end() || found->second.id != *id) {
@@ -117,9 +117,10 @@ Status SandboxLoadBalancers::apply(const std::string& sandboxNamespace, const Sa
   }
   // The table is not what we remember (removed or edited by someone else): the batch
   // changed nothing, so start again from a whole table.
-  spdlog::warn("load balancer of namespace {}: incremental update refused ({}); replacing the "
-               "table",
-               sandboxNamespace, updated.error().message);
+  spdlog::warn(
+      "load balancer of namespace {}: incremental update refused ({}); replacing the "
+      "table",
+      sandboxNamespace, updated.error().message);
   return replace(sandboxNamespace, *id, lb);
 }
 

@@ -104,7 +104,8 @@ TEST(LbIndexTest, SortsServicesByVipAcrossNetworks) {
   std::vector<api::Service> services = {vipService("s1", "a", {{"net1", "10.0.0.9/24"}}),
                                         vipService("s2", "b", {{"net1", "10.0.0.3/24"}}),
                                         vipService("s3", "c", {{"net2", "9.0.0.2/24"}})};
-  auto lb = LbIndex::build(services, {}, state::NodeReadiness(nodes())).forSandbox({"net1", "net2"});
+  auto lb =
+      LbIndex::build(services, {}, state::NodeReadiness(nodes())).forSandbox({"net1", "net2"});
   ASSERT_EQ(lb.services.size(), 3u);
   EXPECT_EQ(lb.services[0].vip, ip("9.0.0.2"));
   EXPECT_EQ(lb.services[1].vip, ip("10.0.0.3"));
@@ -171,11 +172,11 @@ TEST(LbIndexTest, SkipsWhatDoesNotParseOrDoesNotBelong) {
                                         vipService("s2", "bad", {{"net1", "not-an-ip"}})};
   std::vector<api::Task> tasks = {
       liveTask("t1", "s1", {{"net1", "garbage"}}),
-      liveTask("t2", "s1", {{"net9", "10.9.0.5/24"}}),  // no VIP of s1 there
-      liveTask("t3", "s1", {{"net1", "10.0.0.2/24"}}),  // the VIP itself: would loop
-      liveTask("t4", "", {{"net1", "10.0.0.7/24"}}),    // a standalone task
-      liveTask("t5", "s1", {{"net1", "10.0.0.6"}}),     // bare address is fine
-      liveTask("t6", "s1", {{"net1", "10.0.0.6/24"}})}; // duplicate address: once
+      liveTask("t2", "s1", {{"net9", "10.9.0.5/24"}}),   // no VIP of s1 there
+      liveTask("t3", "s1", {{"net1", "10.0.0.2/24"}}),   // the VIP itself: would loop
+      liveTask("t4", "", {{"net1", "10.0.0.7/24"}}),     // a standalone task
+      liveTask("t5", "s1", {{"net1", "10.0.0.6"}}),      // bare address is fine
+      liveTask("t6", "s1", {{"net1", "10.0.0.6/24"}})};  // duplicate address: once
   auto lb = LbIndex::build(services, tasks, state::NodeReadiness(nodes())).forSandbox({"net1"});
   ASSERT_EQ(lb.services.size(), 1u);
   EXPECT_EQ(lb.services[0].backends, std::vector<Ipv4Address>{ip("10.0.0.6")});

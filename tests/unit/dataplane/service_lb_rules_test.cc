@@ -1,9 +1,8 @@
 #include "dataplane/service_lb_rules.h"
 
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-
-#include <fmt/format.h>
 
 #include <set>
 #include <string>
@@ -126,13 +125,15 @@ TEST(LbDiffTest, NewBackendCountCreatesItsMapOnce) {
   SandboxLb after{{service("10.0.0.2", {"10.0.0.5", "10.0.0.6"}),
                    service("10.0.0.3", {"10.0.0.7", "10.0.0.8"})}};
   std::set<std::size_t> counts = lbBackendCounts(before);
-  EXPECT_EQ(lbUpdateScript(diffSandboxLb(before, after), counts),
-            "delete element ip overmesh_lb backends_1 { 10.0.0.2 . 0 }\n"
-            "delete element ip overmesh_lb refused { 10.0.0.3 }\n"
-            "add map ip overmesh_lb backends_2 { typeof ip daddr . numgen random mod 2 : ip daddr; }\n"
-            "add rule ip overmesh_lb output dnat to ip daddr . numgen random mod 2 map @backends_2\n"
-            "add element ip overmesh_lb backends_2 { 10.0.0.2 . 0 : 10.0.0.5, 10.0.0.2 . 1 : 10.0.0.6 }\n"
-            "add element ip overmesh_lb backends_2 { 10.0.0.3 . 0 : 10.0.0.7, 10.0.0.3 . 1 : 10.0.0.8 }\n");
+  EXPECT_EQ(
+      lbUpdateScript(diffSandboxLb(before, after), counts),
+      "delete element ip overmesh_lb backends_1 { 10.0.0.2 . 0 }\n"
+      "delete element ip overmesh_lb refused { 10.0.0.3 }\n"
+      "add map ip overmesh_lb backends_2 { typeof ip daddr . numgen random mod 2 : ip daddr; }\n"
+      "add rule ip overmesh_lb output dnat to ip daddr . numgen random mod 2 map @backends_2\n"
+      "add element ip overmesh_lb backends_2 { 10.0.0.2 . 0 : 10.0.0.5, 10.0.0.2 . 1 : 10.0.0.6 }\n"
+      "add element ip overmesh_lb backends_2 { 10.0.0.3 . 0 : 10.0.0.7, 10.0.0.3 . 1 : 10.0.0.8 "
+      "}\n");
   EXPECT_EQ(counts, (std::set<std::size_t>{1, 2}));
 }
 
@@ -148,7 +149,8 @@ TEST(LbDiffTest, RemovalAndAdditionAreTheirElementsOnly) {
 TEST(LbDiffTest, DeparturesAreTheBackendsEachVipLost) {
   SandboxLb before{{service("10.0.0.2", {"10.0.0.5", "10.0.0.6"}),
                     service("10.0.0.3", {"10.0.0.7", "10.0.0.8"}), service("10.0.0.4", {})}};
-  SandboxLb after{{service("10.0.0.3", {"10.0.0.8", "10.0.0.9"}), service("10.0.0.4", {"10.0.0.5"})}};
+  SandboxLb after{
+      {service("10.0.0.3", {"10.0.0.8", "10.0.0.9"}), service("10.0.0.4", {"10.0.0.5"})}};
   EXPECT_EQ(lbDepartures(diffSandboxLb(before, after)),
             (std::vector<LbDeparture>{{ip("10.0.0.2"), ip("10.0.0.5")},
                                       {ip("10.0.0.2"), ip("10.0.0.6")},
@@ -165,10 +167,10 @@ TEST(FakeKernelLbTest, FirstApplyReplacesThenOnlyChangesAreRecorded) {
   ASSERT_TRUE(kernel.applySandboxLb("sb1", first));
   SandboxLb second{{service("10.0.0.2", {"10.0.0.5", "10.0.0.7"}), service("10.0.0.4", {})}};
   ASSERT_TRUE(kernel.applySandboxLb("sb1", second));
-  EXPECT_THAT(kernel.mutations,
-              ElementsAre("create namespace sb1", "lb sb1 replace (2 services)",
-                          "lb sb1 remove 10.0.0.3", "lb sb1 set 10.0.0.2 -> 10.0.0.5,10.0.0.7",
-                          "lb sb1 add 10.0.0.4 -> none"));
+  EXPECT_THAT(
+      kernel.mutations,
+      ElementsAre("create namespace sb1", "lb sb1 replace (2 services)", "lb sb1 remove 10.0.0.3",
+                  "lb sb1 set 10.0.0.2 -> 10.0.0.5,10.0.0.7", "lb sb1 add 10.0.0.4 -> none"));
   EXPECT_EQ(kernel.loadBalancers.at("sb1"), second);
 
   kernel.forgetSandboxLb("sb1");
