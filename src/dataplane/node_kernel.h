@@ -65,9 +65,10 @@ class NodeKernel {
   // ---- the sandbox's VIP load balancer (service_lb_rules.h) ----
 
   // Makes the sandbox's load-balancer rules exactly `lb`, changing only what differs from
-  // what this kernel last applied to that namespace: a service added or removed is one
-  // element of the VIP map plus its chain; a backend change rewrites that service's chain
-  // only. The first call for a namespace (e.g. after a restart) replaces the table whole.
+  // what this kernel last applied to that namespace: a service added, removed or with
+  // other backends is a batch of that service's map elements only (service_lb_rules.h),
+  // whatever else the table holds. The first call for a namespace (e.g. after a restart)
+  // replaces the table whole.
   // Fails with NotFound when the namespace does not exist, or with the kernel's words
   // when it refuses the batch; a failed call leaves the old rules or whole new ones, and
   // the next call replaces the table whole.
