@@ -19,6 +19,7 @@
 #include "dataplane/gateway_nat.h"
 #include "dataplane/overlay_diff.h"
 #include "dataplane/overlay_plan.h"
+#include "dataplane/service_lb_plan.h"
 
 namespace overmesh::dataplane {
 
@@ -60,6 +61,21 @@ class NodeKernel {
                                                                  const GatewayConfig& gateway) = 0;
   // Deletes the task's host-side devices; missing ones are fine.
   virtual Status unwireSandbox(const std::string& taskId) = 0;
+
+  // ---- the sandbox's VIP load balancer (service_lb_rules.h) ----
+
+  // Makes the sandbox's load-balancer rules exactly `lb`, changing only what differs from
+  // what this kernel last applied to that namespace: a service added, removed or with
+  // other backends is a batch of that service's map elements only (service_lb_rules.h),
+  // whatever else the table holds. The first call for a namespace (e.g. after a restart)
+  // replaces the table whole.
+  // Fails with NotFound when the namespace does not exist, or with the kernel's words
+  // when it refuses the batch; a failed call leaves the old rules or whole new ones, and
+  // the next call replaces the table whole.
+  virtual Status applySandboxLb(const std::string& sandboxNamespace, const SandboxLb& lb) = 0;
+  // Forgets what was applied to a namespace that is gone (the Linux kernel also closes
+  // the descriptor that kept it alive). Changes nothing in the kernel.
+  virtual void forgetSandboxLb(const std::string& sandboxNamespace) = 0;
 };
 
 }  // namespace overmesh::dataplane

@@ -8,15 +8,16 @@
 // the kernel changes the agent's decisions would cause. Not thread-safe, like the agent's
 // use of it.
 
+#include <fmt/format.h>
+
 #include <map>
 #include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
-#include <fmt/format.h>
-
 #include "dataplane/node_kernel.h"
+#include "dataplane/service_lb_rules.h"
 
 namespace overmesh::testing {
 
@@ -35,6 +36,10 @@ class FakeNodeKernel final : public dataplane::NodeKernel {
   std::set<std::string> namespaces;
   std::map<std::string, std::string> wiring;  // namespace -> description of its wiring
   std::map<std::string, std::optional<Ipv4Prefix>> egress;  // namespace -> egress address
+  // namespace -> the load balancer applied there. Changes are decided by the real
+  // diffSandboxLb(), one mutation per service changed ("lb NS add 10.0.0.2 -> 10.0.0.5"),
+  // or one "lb NS replace (N services)" for the first apply to a namespace.
+  std::map<std::string, dataplane::SandboxLb> loadBalancers;
   bool gatewayReady = false;
   std::vector<std::string> mutations;
   // When true, applyOverlay() reports the kernel unavailable (no netlink socket).
@@ -82,6 +87,7 @@ class FakeNodeKernel final : public dataplane::NodeKernel {
   Status deleteNamespace(const std::string& name) override {
     if (namespaces.erase(name) > 0) {
       wiring.erase(name);
+      loadBalancers.erase(name);  // a namespace made again under this name starts empty
       egress.erase(name);
       mutations.push_back("delete namespace " + name);
     }
@@ -135,6 +141,45 @@ class FakeNodeKernel final : public dataplane::NodeKernel {
       }
     }
     return {};
+  }
+
+  Status applySandboxLb(const std::string& sandboxNamespace,
+                        const dataplane::SandboxLb& lb) override {
+    if (!namespaces.contains(sandboxNamespace)) {
+      return errorf(ErrorKind::NotFound, "namespace {} does not exist", sandboxNamespace);
+    }
+    auto applied = loadBalancers.find(sandboxNamespace);
+    if (applied == loadBalancers.end()) {
+      loadBalancers[sandboxNamespace] = lb;
+      mutations.push_back(
+          fmt::format("lb {} replace ({} services)", sandboxNamespace, lb.services.size()));
+      return {};
+    }
+    auto changes = dataplane::diffSandboxLb(applied->second, lb);
+    for (const auto& service : changes.removed) {
+      mutations.push_back(fmt::format("lb {} remove {}", sandboxNamespace, service.vip));
+    }
+    for (const auto& change : changes.changed) {
+      mutations.push_back(fmt::format("lb {} set {} -> {}", sandboxNamespace, change.after.vip,
+                                      backendsText(change.after)));
+    }
+    for (const auto& service : changes.added) {
+      mutations.push_back(
+          fmt::format("lb {} add {} -> {}", sandboxNamespace, service.vip, backendsText(service)));
+    }
+    applied->second = lb;
+    return {};
+  }
+  void forgetSandboxLb(const std::string& sandboxNamespace) override {
+    loadBalancers.erase(sandboxNamespace);
+  }
+
+  // "10.0.0.5,10.0.0.6", or "none".
+  static std::string backendsText(const dataplane::LbService& service) {
+    if (service.backends.empty()) {
+      return "none";
+    }
+    return fmt::format("{}", fmt::join(service.backends, ","));
   }
 
   // One line per interface: "eth0 10.0.15.2/24 on ombr4096 mtu 1450", then the egress.

@@ -90,4 +90,12 @@ Status LinuxNodeKernel::unwireSandbox(const std::string& taskId) {
   return kernel::unwireSandbox(*host, taskId);
 }
 
+Status LinuxNodeKernel::applySandboxLb(const std::string& sandboxNamespace, const SandboxLb& lb) {
+  return loadBalancers_.apply(sandboxNamespace, lb);
+}
+
+void LinuxNodeKernel::forgetSandboxLb(const std::string& sandboxNamespace) {
+  loadBalancers_.forget(sandboxNamespace);
+}
+
 }  // namespace overmesh::dataplane::kernel

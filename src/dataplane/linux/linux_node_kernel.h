@@ -1,10 +1,12 @@
 #pragma once
 
-// NodeKernel on Linux: libnl for links and entries, libnftables for the gateway NAT,
-// named namespaces under /run/netns, all in the calling process's network namespace.
-// Each operation opens its own route-netlink socket, so the object holds no kernel
-// resource and may outlive a namespace change of the thread that made it.
+// NodeKernel on Linux: libnl for links and entries, libnftables for the gateway NAT and
+// the sandboxes' load balancers, named namespaces under /run/netns. Each link operation
+// opens its own route-netlink socket in the calling process's network namespace; the only
+// kernel resources the object holds are the load balancers' nft contexts, one per sandbox
+// namespace, each bound to its namespace (see service_lb.h).
 
+#include "dataplane/linux/service_lb.h"
 #include "dataplane/node_kernel.h"
 
 namespace overmesh::dataplane::kernel {
@@ -25,6 +27,11 @@ class LinuxNodeKernel final : public NodeKernel {
   Result<std::optional<Ipv4Prefix>> sandboxEgressAddress(const std::string& sandbox,
                                                          const GatewayConfig& gateway) override;
   Status unwireSandbox(const std::string& taskId) override;
+  Status applySandboxLb(const std::string& sandboxNamespace, const SandboxLb& lb) override;
+  void forgetSandboxLb(const std::string& sandboxNamespace) override;
+
+ private:
+  SandboxLoadBalancers loadBalancers_;
 };
 
 }  // namespace overmesh::dataplane::kernel
