@@ -1,7 +1,5 @@
 #include "agent/sandbox_files.h"
 
-#include <cstdio>
-
 namespace overmesh::agent {
 
 std::string hostsFileFor(const api::Task& task) {
@@ -12,19 +10,10 @@ std::string hostsFileFor(const api::Task& task) {
   return hosts;
 }
 
-std::string hostResolvConf() {
-  std::FILE* file = std::fopen("/etc/resolv.conf", "r");
-  if (file == nullptr) {
-    return "";
-  }
-  std::string content;
-  char buffer[4096];
-  std::size_t n = 0;
-  while ((n = std::fread(buffer, 1, sizeof(buffer), file)) > 0) {
-    content.append(buffer, n);
-  }
-  std::fclose(file);
-  return content;
+std::string sandboxResolvConf() {
+  // ndots:0 (Docker's choice for its embedded DNS too): a single-label name such as `web`
+  // is asked as it is, not first with the host's search domains appended.
+  return "nameserver 127.0.0.11\noptions ndots:0\n";
 }
 
 }  // namespace overmesh::agent

@@ -11,8 +11,8 @@ namespace overmesh::agent {
 // localhost, and the task's name on each of its attachment addresses.
 std::string hostsFileFor(const api::Task& task);
 
-// The host's resolvers until the embedded DNS exists (the DNS issue replaces this with
-// nameserver 127.0.0.11). Empty when /etc/resolv.conf cannot be read.
-std::string hostResolvConf();
+// The embedded resolver the agent answers at 127.0.0.11 in every sandbox (it forwards
+// names that are not the cluster's to the node's own resolvers).
+std::string sandboxResolvConf();
 
 }  // namespace overmesh::agent

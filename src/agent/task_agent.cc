@@ -14,12 +14,13 @@ constexpr std::chrono::milliseconds kResyncPeriod{2000};
 
 TaskAgent::TaskAgent(TaskAgentConfig config, const StateCache& cache, StatusReporter reporter,
                      dataplane::NodeKernel& kernel, runtime::TaskRuntime& runtime,
-                     const Clock* clock)
+                     dns::EmbeddedDns& dns, const Clock* clock)
     : config_(std::move(config)),
       cache_(cache),
       kernel_(kernel),
       runtime_(runtime),
       clock_(clock != nullptr ? *clock : systemClock_),
+      discovery_(kernel_, dns),
       sender_(std::move(reporter)),
       health_(runtime_, clock_,
               [this](const std::string& taskId, const std::string& health,
@@ -152,6 +153,10 @@ void TaskAgent::startTask(const api::Task& task, const dataplane::SandboxPlan& s
   if (auto wired = kernel_.wireSandbox(ns, sandbox, gateway_, *egress); !wired) {
     return fail("wire the sandbox: " + wired.error().message);
   }
+  // The resolver and the VIPs before the process: its first lookup must be answered.
+  if (auto prepared = discovery_.prepare(task, ns, kernel_.namespacePath(ns)); !prepared) {
+    spdlog::warn("task {}: {}", task.name, prepared.error().message);
+  }
   runtime::TaskSpec spec;
   spec.taskId = task.id;
   spec.hostname = task.name;
@@ -159,7 +164,7 @@ void TaskAgent::startTask(const api::Task& task, const dataplane::SandboxPlan& s
   spec.env = task.env;
   spec.netnsPath = kernel_.namespacePath(ns);
   spec.hostsFile = hostsFileFor(task);
-  spec.resolvConf = hostResolvConf();
+  spec.resolvConf = sandboxResolvConf();
   auto started = runtime_.start(spec);
   if (!started) {
     return fail(started.error().message);
@@ -172,6 +177,7 @@ void TaskAgent::startTask(const api::Task& task, const dataplane::SandboxPlan& s
 }
 
 bool TaskAgent::removeTask(const std::string& taskId) {
+  discovery_.forget(taskId, sandboxNamespace(taskId));
   health_.unwatch(taskId);
   sender_.clearHealth(taskId);
   if (auto stopped = runtime_.remove(taskId); !stopped) {
@@ -276,6 +282,10 @@ void TaskAgent::observeTask(const api::Task& task, const dataplane::SandboxPlan&
   }
   if (status->state == runtime::TaskState::Running) {
     running.insert(task.id);
+    std::string ns = sandboxNamespace(task.id);
+    if (auto prepared = discovery_.prepare(task, ns, kernel_.namespacePath(ns)); !prepared) {
+      spdlog::warn("task {}: {}", task.name, prepared.error().message);
+    }
     if (auto initial = health_.watch(task)) {
       sender_.setHealth(task.id, initial->health, initial->message);
     }
@@ -296,9 +306,13 @@ void TaskAgent::reconcile() {
   if (!cache_.synced()) {
     return;
   }
+  // The revision first: objects read after it are at least that new, so a change that
+  // lands in between is seen again (and rebuilt) on the next pass.
+  store::Revision revision = cache_.revision();
   auto networks = cache_.networks();
   auto nodes = cache_.nodes();
   auto tasks = cache_.tasks();
+  auto services = cache_.services();
   std::map<std::string, const api::Task*> tasksById;
   std::set<std::string> recorded;
   for (const auto& task : tasks) {
@@ -323,6 +337,9 @@ void TaskAgent::reconcile() {
       present.insert(ns.substr(config_.namespacePrefix.size() + 2));
     }
   }
+  // Before anything stops or starts: a task told to shut down leaves every local
+  // sandbox's answers and maps now, and a task about to start gets current ones.
+  discovery_.refresh(revision, networks, services, tasks, nodes);
   settleUnwanted(tasksById, present, stops);
   reportGone(tasks, present, stops);
   sender_.retain(recorded);

@@ -30,6 +30,7 @@
 #include <thread>
 
 #include "agent/health_monitor.h"
+#include "agent/sandbox_discovery.h"
 #include "agent/state_cache.h"
 #include "agent/stop_signal.h"
 #include "agent/task_report_sender.h"
@@ -50,6 +51,9 @@ struct TaskAgentConfig {
   // <stateDir>/tasks, its shim is the overmeshd binary at shimPath.
   std::string stateDir;
   std::string shimPath;
+  // For whoever builds the embedded DNS: the node's resolvers, where names that are not
+  // the cluster's are forwarded (overmeshd --resolv-conf).
+  std::string resolvConfPath = "/etc/resolv.conf";
   std::string namespacePrefix;  // sandbox namespaces are <prefix>t-<task id>
   Ipv4Prefix gatewaySubnet;
   // How long a live task keeps running after it was told to shut down (task_stopper.h
@@ -62,7 +66,7 @@ class TaskAgent {
   // `clock` times health checks (the system's steady clock when null); it must outlive
   // the agent.
   TaskAgent(TaskAgentConfig config, const StateCache& cache, StatusReporter reporter,
-            dataplane::NodeKernel& kernel, runtime::TaskRuntime& runtime,
+            dataplane::NodeKernel& kernel, runtime::TaskRuntime& runtime, dns::EmbeddedDns& dns,
             const Clock* clock = nullptr);
   ~TaskAgent();
   TaskAgent(const TaskAgent&) = delete;
@@ -126,6 +130,7 @@ class TaskAgent {
   dataplane::GatewayConfig gateway_;
   unsigned int underlayMtu_ = 1500;
 
+  SandboxDiscovery discovery_;  // reconcile thread only
   TaskReportSender sender_;
   HealthMonitor health_;
   TaskStopper stopper_;

@@ -1,12 +1,14 @@
 #include "daemon/agent_role.h"
 
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 
 #include "api/api_error.h"
 #include "api/cluster_protocol.h"
 #include "api/http_client.h"
 #include "common/json.h"
 #include "dataplane/linux/linux_node_kernel.h"
+#include "dns/dns_server.h"
 #include "runtime/process_runtime.h"
 
 namespace overmesh::daemon {
@@ -37,11 +39,40 @@ agent::StatusReporter remoteStatusReporter(const std::string& managerAddress,
   };
 }
 
+namespace {
+
+// The resolver when the real one could not start (no epoll, no threads): every attach
+// fails with the reason, so each task's log says why names do not resolve, and tasks
+// still run and reach each other by address.
+class UnavailableDns final : public dns::EmbeddedDns {
+ public:
+  explicit UnavailableDns(std::string why) : why_(std::move(why)) {}
+  Status attachSandbox(const std::string&, const std::string&,
+                       const std::vector<std::string>&) override {
+    return errorf(ErrorKind::Unavailable, "the embedded DNS did not start: {}", why_);
+  }
+  void detachSandbox(const std::string&) override {}
+  void setDirectory(std::shared_ptr<const dns::DnsDirectory>) override {}
+
+ private:
+  std::string why_;
+};
+
+}  // namespace
+
 void AgentRole::startTasks(agent::TaskAgentConfig config, agent::StatusReporter reporter) {
   kernel_ = std::make_unique<dataplane::kernel::LinuxNodeKernel>();
   runtime_ = std::make_unique<runtime::ProcessRuntime>(config.stateDir + "/tasks", config.shimPath);
+  dns::DnsServerConfig dnsConfig;
+  dnsConfig.resolvConfPath = config.resolvConfPath;
+  if (auto server = dns::DnsServer::start(dnsConfig)) {
+    dns_ = std::move(*server);
+  } else {
+    spdlog::error("embedded DNS: {}", server.error().message);
+    dns_ = std::make_unique<UnavailableDns>(server.error().message);
+  }
   tasks_ = std::make_unique<agent::TaskAgent>(std::move(config), cache_, std::move(reporter),
-                                              *kernel_, *runtime_);
+                                              *kernel_, *runtime_, *dns_);
   cache_.setOnChange([tasks = tasks_.get()](store::Revision) { tasks->wake(); });
   tasks_->start();
 }

@@ -14,6 +14,7 @@
 #include "agent/state_sync.h"
 #include "agent/task_agent.h"
 #include "dataplane/node_kernel.h"
+#include "dns/embedded_dns.h"
 #include "runtime/runtime.h"
 #include "store/store.h"
 
@@ -50,6 +51,7 @@ class AgentRole {
   // Declared before tasks_: the task agent uses them until it is destroyed.
   std::unique_ptr<dataplane::NodeKernel> kernel_;
   std::unique_ptr<runtime::TaskRuntime> runtime_;
+  std::unique_ptr<dns::EmbeddedDns> dns_;
   std::unique_ptr<agent::TaskAgent> tasks_;
   std::unique_ptr<agent::StateSync> sync_;
   std::unique_ptr<agent::HeartbeatLoop> heartbeat_;

@@ -164,6 +164,7 @@ agent::TaskAgentConfig Daemon::taskAgentConfig(const NodeState& node) const {
   config.advertiseAddress = Ipv4Address::parse(node.advertiseAddress).value_or(Ipv4Address());
   config.stateDir = options_.stateDir;
   config.shimPath = options_.shimPath;
+  config.resolvConfPath = options_.resolvConfPath;
   config.namespacePrefix = options_.netnsPrefix;
   config.gatewaySubnet = Ipv4Prefix::parse(options_.gatewaySubnet).value_or(Ipv4Prefix());
   return config;

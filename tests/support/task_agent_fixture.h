@@ -20,6 +20,7 @@
 #include "agent/task_agent.h"
 #include "common/clock.h"
 #include "state/keys.h"
+#include "support/fake_dns.h"
 #include "support/fake_kernel.h"
 #include "support/fake_runtime.h"
 #include "support/overlay_fixtures.h"
@@ -89,7 +90,7 @@ class TaskAgentTest : public ::testing::Test {
           sent_.emplace_back(taskId, report);
           return {};
         },
-        kernel_, runtime_, &clock_);
+        kernel_, runtime_, dns_, &clock_);
   }
 
   // The reports so far: task, state and exit code.
@@ -123,6 +124,7 @@ class TaskAgentTest : public ::testing::Test {
   agent::StateCache cache_;
   FakeNodeKernel kernel_;
   FakeTaskRuntime runtime_;
+  FakeEmbeddedDns dns_;
   ManualClock clock_;
   store::Revision revision_ = 10;
 
