@@ -1,0 +1,150 @@
+#pragma once
+
+// DnsServer's event thread and everything it owns (see dns_server.h for the threading
+// model). Private to src/dns: only dns_server.cc includes it.
+
+#include <netinet/in.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <sys/stat.h>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "dataplane/linux/netns.h"
+#include "dns/dns_directory.h"
+#include "dns/dns_message.h"
+#include "dns/dns_server.h"
+
+namespace overmesh::dns {
+
+class DnsServer::Loop {
+ public:
+  using UniqueFd = dataplane::kernel::UniqueFd;
+
+  // Creates epoll and the eventfd and starts the event thread in the caller's namespace
+  // (forwards leave from there). Unavailable when a descriptor or the thread cannot be made.
+  static Result<std::unique_ptr<Loop>> create(const DnsServerConfig& config);
+  ~Loop();
+  Loop(const Loop&) = delete;
+  Loop& operator=(const Loop&) = delete;
+
+  // Each of these queues a change for the event thread and returns at once.
+  // Serves `taskId` on `udp`/`tcp` (bound, TCP listening), replacing its earlier sockets.
+  void addSandbox(std::string taskId, std::vector<std::string> networkIds, UniqueFd udp,
+                  UniqueFd tcp);
+  void updateNetworks(std::string taskId, std::vector<std::string> networkIds);
+  void removeSandbox(std::string taskId);
+  void setDirectory(std::shared_ptr<const DnsDirectory> directory);
+
+  // Stops the event thread and closes every socket; idempotent.
+  void stop();
+  DnsServerStats stats() const;
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  using Token = std::uint64_t;
+
+  struct Sandbox {
+    std::string taskId;
+    std::vector<std::string> networkIds;
+    UniqueFd udp;
+    UniqueFd tcp;
+    Token udpToken = 0;
+    Token tcpToken = 0;
+    std::size_t tcpConnections = 0;
+  };
+
+  struct TcpConnection {
+    std::string taskId;
+    UniqueFd fd;
+    std::vector<std::uint8_t> in;
+    std::vector<std::uint8_t> out;
+    std::size_t outSent = 0;
+    bool writing = false;  // EPOLLOUT requested
+    bool closing = false;  // close once the current event is handled
+    Clock::time_point lastActive;
+  };
+
+  // Where an answer goes: a UDP client of a sandbox, or a TCP connection.
+  struct ReplyTo {
+    Token token = 0;  // the sandbox's UDP token, or the connection's
+    bool tcp = false;
+    sockaddr_in client{};
+  };
+
+  struct Forward {
+    UniqueFd fd;
+    std::vector<std::uint8_t> query;  // as sent upstream (our ID)
+    std::uint16_t clientId = 0;
+    std::size_t upstream = 0;  // index into upstreams_
+    Clock::time_point deadline;
+    ReplyTo replyTo;
+  };
+
+  Loop(const DnsServerConfig& config, UniqueFd epoll, UniqueFd wake);
+
+  // Thread: the event thread. Returns when stop() is called.
+  void run();
+  void post(std::function<void()> change);
+  void runQueued();
+
+  Token newToken(int kind);
+  bool watch(int fd, Token token, std::uint32_t events);
+  void dropSandbox(const std::string& taskId);
+
+  void readUdp(Sandbox& sandbox);
+  void acceptTcp(Sandbox& sandbox);
+  void readTcp(Token token, TcpConnection& connection);
+  void flushTcp(Token token, TcpConnection& connection);
+  void closeTcp(Token token);
+
+  // Answers one query from `sandbox` or starts forwarding it.
+  void handleQuery(Sandbox& sandbox, std::span<const std::uint8_t> message, const ReplyTo& replyTo);
+  void deliver(const ReplyTo& replyTo, std::span<const std::uint8_t> answer);
+  void startForward(std::span<const std::uint8_t> message, const DnsQuery& query,
+                    const ReplyTo& replyTo);
+  bool sendUpstream(Token token, Forward& forward, std::size_t firstUpstream);
+  void readForward(Token token, Forward& forward);
+  void failForward(Token token, Forward& forward);
+  void expire(Clock::time_point now);
+  void reloadUpstreams();
+
+  const DnsServerConfig config_;
+  UniqueFd epoll_;
+  UniqueFd wake_;
+  std::thread thread_;
+  std::atomic<bool> stopping_{false};
+
+  std::mutex queueMutex_;
+  std::vector<std::function<void()>> queue_;  // guarded by queueMutex_
+
+  // Everything below: event thread only.
+  std::shared_ptr<const DnsDirectory> directory_;
+  SplitMixRandom random_;
+  Token nextToken_ = 1;
+  std::unordered_map<std::string, std::unique_ptr<Sandbox>> sandboxes_;  // by task ID
+  std::unordered_map<Token, Sandbox*> byToken_;  // UDP and listener tokens
+  std::unordered_map<Token, std::unique_ptr<TcpConnection>> connections_;
+  std::unordered_map<Token, std::unique_ptr<Forward>> forwards_;
+  std::vector<sockaddr_in> upstreams_;
+  struct timespec resolvConfMtime_ {};
+  ino_t resolvConfInode_ = 0;
+  off_t resolvConfSize_ = -1;
+  Clock::time_point nextUpstreamCheck_;
+  std::vector<std::uint32_t> addresses_;  // scratch for lookups
+  std::vector<std::uint8_t> answer_;      // scratch for answers
+
+  std::atomic<std::uint64_t> answered_{0};
+  std::atomic<std::uint64_t> forwarded_{0};
+  std::atomic<std::uint64_t> servfail_{0};
+  std::atomic<std::uint64_t> malformed_{0};
+};
+
+}  // namespace overmesh::dns
