@@ -67,9 +67,10 @@ class DnsServer final : public EmbeddedDns {
   DnsServer(const DnsServer&) = delete;
   DnsServer& operator=(const DnsServer&) = delete;
 
-  // Fails with InvalidArgument on an empty taskId, NotFound when netnsPath cannot be
-  // opened, Unavailable when entering the namespace or binding fails (EADDRNOTAVAIL: lo is
-  // down there). On failure the sandbox's previous sockets, if any, keep working.
+  // Fails with InvalidArgument on an empty taskId, NotFound when netnsPath does not exist,
+  // Unavailable when entering the namespace or binding fails (EADDRINUSE: something else
+  // serves port 53 there). lo must be up for queries to arrive, though binding succeeds
+  // without it. On failure the sandbox's previous sockets, if any, keep working.
   Status attachSandbox(const std::string& taskId, const std::string& netnsPath,
                        const std::vector<std::string>& networkIds) override;
   void detachSandbox(const std::string& taskId) override;
