@@ -532,9 +532,9 @@ void DnsServer::Loop::failForward(Token token, Forward& forward) {
   DnsQuery query = parseQuery(forward.query, name);
   query.id = forward.clientId;
   ReplyTo replyTo = forward.replyTo;
-  forwards_.erase(token);
   ++servfail_;
-  writeError(query, Rcode::ServFail, answer_);
+  writeError(query, Rcode::ServFail, answer_);  // before the erase: query points into it
+  forwards_.erase(token);
   deliver(replyTo, answer_);
   if (replyTo.tcp) {
     if (auto it = connections_.find(replyTo.token); it != connections_.end() && it->second->closing) {
