@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the request decoders' libFuzzer target (tests/fuzz/request_decoders_fuzz.cc) for
 # SECONDS (default 60) with ASan and UBSan, in its own clang build directory (build/fuzz).
-# New inputs the fuzzer finds go to build/fuzz/corpus; a crash leaves crash-* files in
+# New inputs the fuzzer finds go to build/fuzz/corpus/TARGET; a crash leaves crash-* files in
 # build/fuzz. The normal GCC build runs the same target as a unit test instead
 # (fuzz_request_decoders, seed corpus + 20000 random mutations, no coverage feedback).
 # TARGET picks the target: request_decoders (default) or dns_message (the embedded
