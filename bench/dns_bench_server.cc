@@ -56,7 +56,9 @@ std::shared_ptr<const dns::DnsDirectory> benchDirectory(int services) {
       task.desiredState = "running";
       task.state = "running";
       task.attachments.push_back(
-          {kNetworkId, "bench", Ipv4Address::fromValue(base + 1 + static_cast<std::uint32_t>(slot)).toString() + "/8", ""});
+          {kNetworkId, "bench",
+           Ipv4Address::fromValue(base + 1 + static_cast<std::uint32_t>(slot)).toString() + "/8",
+           ""});
       tasks.push_back(std::move(task));
     }
     all.push_back(std::move(service));
@@ -94,11 +96,13 @@ int run(const std::string& netns, int services, const std::string& queryDir) {
     auto up = netlink ? netlink->setUp("lo") : Status(std::unexpected(netlink.error()));
     auto server = dns::DnsServer::start(dns::DnsServerConfig{.resolvConfPath = "/nonexistent"});
     if (!up || !server) {
-      std::cerr << "dns_bench_server: " << (!up ? up.error().message : server.error().message) << "\n";
+      std::cerr << "dns_bench_server: " << (!up ? up.error().message : server.error().message)
+                << "\n";
       code = 2;
     } else {
       (*server)->setDirectory(benchDirectory(services));
-      auto attached = (*server)->attachSandbox("bench", dataplane::kernel::namespacePath(netns), {kNetworkId});
+      auto attached =
+          (*server)->attachSandbox("bench", dataplane::kernel::namespacePath(netns), {kNetworkId});
       if (!attached) {
         std::cerr << "dns_bench_server: " << attached.error().message << "\n";
         code = 2;
@@ -112,8 +116,9 @@ int run(const std::string& netns, int services, const std::string& queryDir) {
         int received = 0;
         sigwait(&signals, &received);  // blocked in every thread since main()
         auto stats = (*server)->stats();
-        std::cerr << fmt::format("dns_bench_server: answered {} forwarded {} servfail {} malformed {}\n",
-                                 stats.answered, stats.forwarded, stats.servfail, stats.malformed);
+        std::cerr << fmt::format(
+            "dns_bench_server: answered {} forwarded {} servfail {} malformed {}\n", stats.answered,
+            stats.forwarded, stats.servfail, stats.malformed);
       }
     }
   }
@@ -133,7 +138,8 @@ int main(int argc, char** argv) {
   int services = 1000;
   std::string queryDir;
   app.add_option("--netns", netns, "namespace to create and serve in")->required();
-  app.add_option("--services", services, "services in the directory")->check(CLI::Range(1, 1000000));
+  app.add_option("--services", services, "services in the directory")
+      ->check(CLI::Range(1, 1000000));
   app.add_option("--queries", queryDir, "directory for the dnsperf query files")->required();
   CLI11_PARSE(app, argc, argv);
   // Block the stop signals in every thread from the start, so the server's threads never

@@ -211,7 +211,8 @@ std::shared_ptr<const DnsDirectory> DnsDirectory::build(const std::vector<api::N
 }
 
 LookupResult DnsDirectory::lookup(std::string_view name, std::span<const std::string> networkIds,
-                                  RandomSource& random, std::vector<std::uint32_t>& addresses) const {
+                                  RandomSource& random,
+                                  std::vector<std::uint32_t>& addresses) const {
   if (!name.empty() && name.back() == '.') {
     name.remove_suffix(1);
   }

@@ -111,8 +111,7 @@ class DnsDirectory {
       return std::hash<std::string_view>{}(text);
     }
   };
-  using RecordMap =
-      std::unordered_map<std::string, Record, TransparentHash, std::equal_to<>>;
+  using RecordMap = std::unordered_map<std::string, Record, TransparentHash, std::equal_to<>>;
   struct NetworkIndex {
     std::string name;  // lowercase
     RecordMap records;

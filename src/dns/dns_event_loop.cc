@@ -50,9 +50,7 @@ std::uint64_t randomSeed(std::uint64_t configured) {
   return (static_cast<std::uint64_t>(device()) << 32) | device();
 }
 
-std::shared_ptr<const DnsDirectory> emptyDirectory() {
-  return DnsDirectory::build({}, {}, {}, {});
-}
+std::shared_ptr<const DnsDirectory> emptyDirectory() { return DnsDirectory::build({}, {}, {}, {}); }
 
 }  // namespace
 
@@ -355,7 +353,8 @@ void DnsServer::Loop::flushTcp(Token token, TcpConnection& connection) {
   bool wantWrite = !connection.out.empty();
   if (wantWrite != connection.writing) {
     epoll_event event{};
-    event.events = static_cast<std::uint32_t>(EPOLLIN) | (wantWrite ? static_cast<std::uint32_t>(EPOLLOUT) : 0U);
+    event.events = static_cast<std::uint32_t>(EPOLLIN) |
+                   (wantWrite ? static_cast<std::uint32_t>(EPOLLOUT) : 0U);
     event.data.u64 = token;
     if (epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, connection.fd.get(), &event) != 0) {
       connection.closing = true;
@@ -408,8 +407,9 @@ void DnsServer::Loop::handleQuery(Sandbox& sandbox, std::span<const std::uint8_t
   switch (result.kind) {
     case LookupKind::Found: {
       bool withAddresses = query.type == kTypeA || query.type == kTypeAny;
-      std::span<const std::uint32_t> records =
-          withAddresses ? std::span<const std::uint32_t>(addresses_) : std::span<const std::uint32_t>();
+      std::span<const std::uint32_t> records = withAddresses
+                                                   ? std::span<const std::uint32_t>(addresses_)
+                                                   : std::span<const std::uint32_t>();
       writeAnswer(query, Rcode::NoError, records, result.ttl, limit, answer_);
       break;
     }
@@ -521,7 +521,8 @@ void DnsServer::Loop::readForward(Token token, Forward& forward) {
   forwards_.erase(token);  // `forward` is gone from here on
   deliver(replyTo, reply);
   if (replyTo.tcp) {
-    if (auto it = connections_.find(replyTo.token); it != connections_.end() && it->second->closing) {
+    if (auto it = connections_.find(replyTo.token);
+        it != connections_.end() && it->second->closing) {
       closeTcp(replyTo.token);
     }
   }
@@ -537,7 +538,8 @@ void DnsServer::Loop::failForward(Token token, Forward& forward) {
   forwards_.erase(token);
   deliver(replyTo, answer_);
   if (replyTo.tcp) {
-    if (auto it = connections_.find(replyTo.token); it != connections_.end() && it->second->closing) {
+    if (auto it = connections_.find(replyTo.token);
+        it != connections_.end() && it->second->closing) {
       closeTcp(replyTo.token);
     }
   }

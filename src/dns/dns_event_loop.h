@@ -4,6 +4,7 @@
 // model). Private to src/dns: only dns_server.cc includes it.
 
 #include <netinet/in.h>
+#include <sys/stat.h>
 
 #include <atomic>
 #include <chrono>
@@ -12,7 +13,6 @@
 #include <memory>
 #include <mutex>
 #include <string>
-#include <sys/stat.h>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -130,7 +130,7 @@ class DnsServer::Loop {
   SplitMixRandom random_;
   Token nextToken_ = 1;
   std::unordered_map<std::string, std::unique_ptr<Sandbox>> sandboxes_;  // by task ID
-  std::unordered_map<Token, Sandbox*> byToken_;  // UDP and listener tokens
+  std::unordered_map<Token, Sandbox*> byToken_;                          // UDP and listener tokens
   std::unordered_map<Token, std::unique_ptr<TcpConnection>> connections_;
   std::unordered_map<Token, std::unique_ptr<Forward>> forwards_;
   std::vector<sockaddr_in> upstreams_;

@@ -7,7 +7,7 @@ namespace overmesh::dns {
 namespace {
 
 constexpr std::size_t kMaxWireName = 255;
-constexpr std::size_t kRecordFixedSize = 10;  // type, class, ttl, rdlength
+constexpr std::size_t kRecordFixedSize = 10;                    // type, class, ttl, rdlength
 constexpr std::size_t kARecordSize = 2 + kRecordFixedSize + 4;  // pointer to the question name
 constexpr std::size_t kOptRecordSize = 1 + kRecordFixedSize;
 constexpr std::uint16_t kFlagResponse = 0x8000;
@@ -181,8 +181,9 @@ std::size_t udpAnswerLimit(const DnsQuery& query) {
   return std::min<std::size_t>(query.udpSize, kMaxUdpSize);
 }
 
-std::size_t writeAnswer(const DnsQuery& query, Rcode rcode, std::span<const std::uint32_t> addresses,
-                        std::uint32_t ttl, std::size_t limit, std::vector<std::uint8_t>& out) {
+std::size_t writeAnswer(const DnsQuery& query, Rcode rcode,
+                        std::span<const std::uint32_t> addresses, std::uint32_t ttl,
+                        std::size_t limit, std::vector<std::uint8_t>& out) {
   std::size_t fixed = kHeaderSize + query.question.size() + (query.edns ? kOptRecordSize : 0);
   std::size_t count = addresses.size();
   bool truncated = false;

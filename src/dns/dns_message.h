@@ -41,10 +41,10 @@ enum class Rcode : std::uint8_t {
 
 // What parseQuery makes of a message.
 enum class QueryVerdict {
-  Ok,        // a standard query with one question: answer or forward it
-  FormErr,   // a query we cannot read past the header: answer FORMERR (ID echoed)
-  NotImp,    // an opcode other than QUERY: answer NOTIMP
-  Drop,      // not worth an answer (shorter than a header, or a response): send nothing
+  Ok,       // a standard query with one question: answer or forward it
+  FormErr,  // a query we cannot read past the header: answer FORMERR (ID echoed)
+  NotImp,   // an opcode other than QUERY: answer NOTIMP
+  Drop,     // not worth an answer (shorter than a header, or a response): send nothing
 };
 
 struct DnsQuery {
@@ -81,8 +81,9 @@ std::size_t udpAnswerLimit(const DnsQuery& query);
 // record when the query had one. When it would exceed `limit` bytes the answer section is
 // left empty and TC set, so the client retries over TCP. Returns the size written.
 // `query.verdict` must be Ok (use writeError otherwise).
-std::size_t writeAnswer(const DnsQuery& query, Rcode rcode, std::span<const std::uint32_t> addresses,
-                        std::uint32_t ttl, std::size_t limit, std::vector<std::uint8_t>& out);
+std::size_t writeAnswer(const DnsQuery& query, Rcode rcode,
+                        std::span<const std::uint32_t> addresses, std::uint32_t ttl,
+                        std::size_t limit, std::vector<std::uint8_t>& out);
 
 // Writes an answer with no records and `rcode` (FORMERR, NOTIMP, SERVFAIL, NXDOMAIN…):
 // the question is echoed when the query's question could be read, else QDCOUNT is 0.

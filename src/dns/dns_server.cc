@@ -56,7 +56,8 @@ Result<UniqueFd> boundSocket(int type, const sockaddr_in& address, const std::st
 
 // Opens the UDP and TCP sockets inside the namespace at `netnsPath`, from a short-lived
 // thread that enters it: the caller's thread never changes namespace.
-Result<SandboxSockets> openSandboxSockets(const std::string& netnsPath, const sockaddr_in& address) {
+Result<SandboxSockets> openSandboxSockets(const std::string& netnsPath,
+                                          const sockaddr_in& address) {
   UniqueFd ns(open(netnsPath.c_str(), O_RDONLY | O_CLOEXEC));
   if (!ns.valid()) {
     int err = errno;

@@ -6,8 +6,8 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <string_view>
 #include <filesystem>
+#include <string_view>
 
 #include "lab/lab_internal.h"
 

@@ -64,7 +64,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     return 0;
   }
   check(query.name.size() < 256 && query.question.size() >= 5);
-  check(query.question.data() >= data && query.question.data() + query.question.size() <= data + size);
+  check(query.question.data() >= data &&
+        query.question.data() + query.question.size() <= data + size);
 
   static const std::vector<std::string> networks = {"n1"};
   SplitMixRandom random(size);

@@ -55,8 +55,8 @@ struct PacketFree {
 using Packet = std::unique_ptr<ldns_pkt, PacketFree>;
 
 std::vector<std::uint8_t> makeQuery(const std::string& name, ldns_rr_type type) {
-  Packet packet(ldns_pkt_query_new(ldns_dname_new_frm_str(name.c_str()), type, LDNS_RR_CLASS_IN,
-                                   LDNS_RD));
+  Packet packet(
+      ldns_pkt_query_new(ldns_dname_new_frm_str(name.c_str()), type, LDNS_RR_CLASS_IN, LDNS_RD));
   ldns_pkt_set_id(packet.get(), 777);
   std::uint8_t* wire = nullptr;
   std::size_t size = 0;
@@ -154,10 +154,12 @@ std::optional<std::vector<std::uint8_t>> readFrame(int fd, std::chrono::millisec
     if (buffer.size() >= 2) {
       std::size_t length = (std::size_t{buffer[0]} << 8) | buffer[1];
       if (buffer.size() >= 2 + length) {
-        return std::vector<std::uint8_t>(buffer.begin() + 2, buffer.begin() + 2 + static_cast<long>(length));
+        return std::vector<std::uint8_t>(buffer.begin() + 2,
+                                         buffer.begin() + 2 + static_cast<long>(length));
       }
     }
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0 || !waitReadable(fd, left)) {
       return std::nullopt;
     }
@@ -179,7 +181,8 @@ std::optional<std::vector<std::uint8_t>> askTcp(const std::string& ns,
   std::vector<std::uint8_t> framed = {static_cast<std::uint8_t>(query.size() >> 8),
                                       static_cast<std::uint8_t>(query.size())};
   framed.insert(framed.end(), query.begin(), query.end());
-  if (send(fd.get(), framed.data(), framed.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(framed.size())) {
+  if (send(fd.get(), framed.data(), framed.size(), MSG_NOSIGNAL) !=
+      static_cast<ssize_t>(framed.size())) {
     return std::nullopt;
   }
   return readFrame(fd.get(), 3000ms);
@@ -373,7 +376,8 @@ TEST_F(DnsServerTest, AnswersOverUdpAndTcp) {
   ASSERT_TRUE(tcp);
   packet = parsePacket(*tcp);
   ASSERT_NE(packet, nullptr);
-  EXPECT_EQ(addressesOf(packet.get()), (std::vector<std::string>{"10.0.0.5", "10.0.0.6", "10.0.0.7"}));
+  EXPECT_EQ(addressesOf(packet.get()),
+            (std::vector<std::string>{"10.0.0.5", "10.0.0.6", "10.0.0.7"}));
 
   auto aaaa = askUdp(task_, makeQuery("web.", LDNS_RR_TYPE_AAAA));
   ASSERT_TRUE(aaaa);
@@ -413,7 +417,8 @@ TEST_F(DnsServerTest, SandboxOnAnotherNetworkGetsNxdomain) {
   EXPECT_NE(status.out.find("status: NXDOMAIN"), std::string::npos) << status.out;
   // The same sandbox attached to front too (a second attach updates the networks).
   ASSERT_TRUE(server_->attachSandbox("other", "/run/netns/" + other_, {kBackId, kFrontId}));
-  auto packet = askUntilIn(other_, "web.", [](const ldns_pkt* p) { return ldns_pkt_ancount(p) == 1; });
+  auto packet =
+      askUntilIn(other_, "web.", [](const ldns_pkt* p) { return ldns_pkt_ancount(p) == 1; });
   ASSERT_NE(packet, nullptr);
   EXPECT_EQ(addressesOf(packet.get()), std::vector<std::string>{"10.0.0.2"});
 }
@@ -466,7 +471,8 @@ TEST_F(DnsServerTest, SilentUpstreamTimesOutAndTheNextOneAnswers) {
   DnsServerConfig config;
   config.upstreamTimeout = 300ms;
   startServer(config);
-  auto packet = askUntil("example.test.", [](const ldns_pkt* p) { return ldns_pkt_ancount(p) == 1; });
+  auto packet =
+      askUntil("example.test.", [](const ldns_pkt* p) { return ldns_pkt_ancount(p) == 1; });
   ASSERT_NE(packet, nullptr);
   auto started = std::chrono::steady_clock::now();
   auto answer = askUdp(task_, makeQuery("a.example.test.", LDNS_RR_TYPE_A));
@@ -546,9 +552,8 @@ TEST_F(DnsServerTest, DetachClosesTheSocketsAndReattachServesAgain) {
 TEST_F(DnsServerTest, NewDirectoryIsServedAtOnce) {
   startServer();
   server_->setDirectory(DnsDirectory::build({}, {}, {}, {}));
-  auto packet = askUntil("web.", [](const ldns_pkt* p) {
-    return ldns_pkt_get_rcode(p) == LDNS_RCODE_NXDOMAIN;
-  });
+  auto packet = askUntil(
+      "web.", [](const ldns_pkt* p) { return ldns_pkt_get_rcode(p) == LDNS_RCODE_NXDOMAIN; });
   ASSERT_NE(packet, nullptr);
   EXPECT_EQ(ldns_pkt_get_rcode(packet.get()), LDNS_RCODE_NXDOMAIN);
 }
@@ -562,7 +567,8 @@ TEST_F(DnsServerTest, AttachFailsClearlyAndKeepsServing) {
   auto taken = server_->attachSandbox("other", "/run/netns/" + other_, {kFrontId});
   ASSERT_FALSE(taken);
   EXPECT_EQ(taken.error().kind, ErrorKind::Unavailable);
-  EXPECT_NE(taken.error().message.find("127.0.0.11:53"), std::string::npos) << taken.error().message;
+  EXPECT_NE(taken.error().message.find("127.0.0.11:53"), std::string::npos)
+      << taken.error().message;
   auto missing = server_->attachSandbox("ghost", "/run/netns/" + task_ + "-none", {kFrontId});
   ASSERT_FALSE(missing);
   EXPECT_EQ(missing.error().kind, ErrorKind::NotFound);

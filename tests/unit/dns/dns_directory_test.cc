@@ -92,7 +92,8 @@ class DirectoryTest : public ::testing::Test {
 
   // The answer to `name` from a sandbox on `networkIds`, as dotted quads, sorted.
   LookupResult ask(const DnsDirectory& directory, const std::string& name,
-                   std::vector<std::string> networkIds, std::vector<std::string>* sorted = nullptr) {
+                   std::vector<std::string> networkIds,
+                   std::vector<std::string>* sorted = nullptr) {
     std::vector<std::uint32_t> addresses;
     LookupResult result = directory.lookup(name, networkIds, random_, addresses);
     if (sorted != nullptr) {
@@ -195,7 +196,8 @@ TEST_F(DirectoryTest, TaskSetsAreShuffledWithTheInjectedRandomness) {
   auto db = makeService("svc-db", "db", "dnsrr");
   attachService(db, kBack, "");
   services_ = {db};
-  tasks_ = {makeTask("t1", &db, 1, kBack, "10.0.1.1/24"), makeTask("t2", &db, 2, kBack, "10.0.1.2/24"),
+  tasks_ = {makeTask("t1", &db, 1, kBack, "10.0.1.1/24"),
+            makeTask("t2", &db, 2, kBack, "10.0.1.2/24"),
             makeTask("t3", &db, 3, kBack, "10.0.1.3/24")};
   auto directory = build();
   // Fisher-Yates from the back: i=3 swaps [2] with [r%3], i=2 swaps [1] with [r%2].
@@ -253,8 +255,8 @@ TEST_F(DirectoryTest, QualifiedByNetworkName) {
   tasks_ = {makeTask("abc", &web, 1, kFront, "10.0.0.5/24")};
   auto directory = build();
   std::vector<std::string> addresses;
-  for (const char* name : {"web.front", "www.front", "tasks.web.front", "tasks.www.front",
-                           "web.1.abc.front"}) {
+  for (const char* name :
+       {"web.front", "www.front", "tasks.web.front", "tasks.www.front", "web.1.abc.front"}) {
     EXPECT_EQ(ask(*directory, name, {kFront}, &addresses).kind, LookupKind::Found) << name;
   }
   // The wrong network's name is ours to deny, not a name to forward.

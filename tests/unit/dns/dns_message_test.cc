@@ -28,8 +28,8 @@ using LdnsPacket = std::unique_ptr<ldns_pkt, LdnsPacketFree>;
 // A query made by libldns, in wire form. ednsSize 0: no OPT record.
 std::vector<std::uint8_t> ldnsQuery(const std::string& name, ldns_rr_type type,
                                     std::uint16_t ednsSize = 0, std::uint16_t id = 4242) {
-  LdnsPacket packet(ldns_pkt_query_new(ldns_dname_new_frm_str(name.c_str()), type,
-                                       LDNS_RR_CLASS_IN, LDNS_RD));
+  LdnsPacket packet(
+      ldns_pkt_query_new(ldns_dname_new_frm_str(name.c_str()), type, LDNS_RR_CLASS_IN, LDNS_RD));
   EXPECT_NE(packet, nullptr);
   ldns_pkt_set_id(packet.get(), id);
   if (ednsSize != 0) {
