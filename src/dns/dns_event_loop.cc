@@ -29,11 +29,10 @@ constexpr int kForwardKind = 5;
 
 int kindOf(std::uint64_t token) { return static_cast<int>(token >> 56); }
 
-// Datagrams read from one socket per wake-up, so that one busy sandbox cannot starve the
+// Batches read from one socket per wake-up, so that one busy sandbox cannot starve the
 // others (epoll is level-triggered: the rest is read on the next round).
-constexpr int kUdpBatch = 64;
-// A query larger than this is not a query we answer (the largest sane one is ~300 bytes
-// plus EDNS options); answers from upstreams are read whole (a UDP datagram ≤ 65535).
+constexpr int kUdpRounds = 2;
+// Answers from upstreams are read whole (a UDP datagram is at most 65535 bytes).
 constexpr std::size_t kMaxDatagram = 65536;
 // What a TCP connection may have buffered in either direction before it is closed: a
 // client that sends faster than it reads cannot make us hold more than this.
@@ -260,17 +259,50 @@ void DnsServer::Loop::run() {
 }
 
 void DnsServer::Loop::readUdp(Sandbox& sandbox) {
-  std::array<std::uint8_t, kMaxDatagram> buffer;
-  for (int i = 0; i < kUdpBatch; ++i) {
-    ReplyTo replyTo;
-    replyTo.token = sandbox.udpToken;
-    socklen_t length = sizeof(replyTo.client);
-    ssize_t received = recvfrom(sandbox.udp.get(), buffer.data(), buffer.size(), 0,
-                                reinterpret_cast<sockaddr*>(&replyTo.client), &length);
-    if (received < 0) {
+  UdpBatch& batch = *batch_;
+  for (int round = 0; round < kUdpRounds; ++round) {
+    for (std::size_t i = 0; i < kBatch; ++i) {
+      batch.inVectors[i] = {batch.in[i].data(), batch.in[i].size()};
+      batch.inHeaders[i] = {};
+      batch.inHeaders[i].msg_hdr.msg_name = &batch.from[i];
+      batch.inHeaders[i].msg_hdr.msg_namelen = sizeof(sockaddr_in);
+      batch.inHeaders[i].msg_hdr.msg_iov = &batch.inVectors[i];
+      batch.inHeaders[i].msg_hdr.msg_iovlen = 1;
+    }
+    int received = recvmmsg(sandbox.udp.get(), batch.inHeaders.data(), kBatch, MSG_DONTWAIT, nullptr);
+    if (received <= 0) {
       return;  // EAGAIN: drained; anything else is about one datagram, not the socket
     }
-    handleQuery(sandbox, std::span(buffer.data(), static_cast<std::size_t>(received)), replyTo);
+    batch.token = sandbox.udpToken;
+    batch.pending = 0;
+    for (int i = 0; i < received; ++i) {
+      const msghdr& header = batch.inHeaders[i].msg_hdr;
+      if ((header.msg_flags & MSG_TRUNC) != 0) {
+        ++malformed_;
+        continue;
+      }
+      ReplyTo replyTo;
+      replyTo.token = sandbox.udpToken;
+      replyTo.client = batch.from[i];
+      handleQuery(sandbox, std::span(batch.in[i].data(), batch.inHeaders[i].msg_len), replyTo);
+    }
+    batch.token = 0;
+    for (std::size_t i = 0; i < batch.pending; ++i) {
+      batch.outVectors[i] = {batch.out[i].data(), batch.out[i].size()};
+      batch.outHeaders[i] = {};
+      batch.outHeaders[i].msg_hdr.msg_name = &batch.to[i];
+      batch.outHeaders[i].msg_hdr.msg_namelen = sizeof(sockaddr_in);
+      batch.outHeaders[i].msg_hdr.msg_iov = &batch.outVectors[i];
+      batch.outHeaders[i].msg_hdr.msg_iovlen = 1;
+    }
+    // A full socket buffer drops answers, as the network would: the clients retry.
+    if (batch.pending > 0) {
+      sendmmsg(sandbox.udp.get(), batch.outHeaders.data(), static_cast<unsigned>(batch.pending),
+               MSG_DONTWAIT);
+    }
+    if (static_cast<std::size_t>(received) < kBatch) {
+      return;
+    }
   }
 }
 
@@ -429,6 +461,13 @@ void DnsServer::Loop::handleQuery(Sandbox& sandbox, std::span<const std::uint8_t
 
 void DnsServer::Loop::deliver(const ReplyTo& replyTo, std::span<const std::uint8_t> answer) {
   if (!replyTo.tcp) {
+    UdpBatch& batch = *batch_;
+    if (replyTo.token == batch.token && batch.pending < kBatch) {
+      batch.out[batch.pending].assign(answer.begin(), answer.end());
+      batch.to[batch.pending] = replyTo.client;
+      ++batch.pending;
+      return;
+    }
     auto it = byToken_.find(replyTo.token);
     if (it == byToken_.end()) {
       return;  // the sandbox left meanwhile

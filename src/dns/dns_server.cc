@@ -29,6 +29,10 @@ struct SandboxSockets {
 
 // How many TCP connections may wait in a sandbox's accept queue.
 constexpr int kListenBacklog = 64;
+// Receive buffer of a sandbox's UDP socket: room for a burst of ~1000 queries (each costs
+// about 1 KiB of buffer in the kernel) while the event thread serves other sandboxes. The
+// memory is only used while queries wait.
+constexpr int kUdpReceiveBuffer = 1 << 20;
 
 Result<UniqueFd> boundSocket(int type, const sockaddr_in& address, const std::string& where) {
   UniqueFd fd(socket(AF_INET, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
@@ -47,6 +51,14 @@ Result<UniqueFd> boundSocket(int type, const sockaddr_in& address, const std::st
     return errorf(ErrorKind::Unavailable, "dns: bind {}:{} ({}) in {}: {}{}", text,
                   ntohs(address.sin_port), type == SOCK_DGRAM ? "udp" : "tcp", where,
                   errnoText(err), err == EADDRNOTAVAIL ? " (is lo up there?)" : "");
+  }
+  if (type == SOCK_DGRAM) {
+    // FORCE (root, which overmeshd is) passes net.core.rmem_max; else the kernel caps it.
+    // Either way a smaller buffer only means more drops under a burst: not an error.
+    if (setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUFFORCE, &kUdpReceiveBuffer,
+                   sizeof(kUdpReceiveBuffer)) != 0) {
+      setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUF, &kUdpReceiveBuffer, sizeof(kUdpReceiveBuffer));
+    }
   }
   if (type == SOCK_STREAM && listen(fd.get(), kListenBacklog) != 0) {
     return errorf(ErrorKind::Unavailable, "dns: listen in {}: {}", where, errnoText(errno));

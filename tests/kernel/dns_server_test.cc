@@ -533,6 +533,45 @@ TEST_F(DnsServerTest, HostileInputNeitherCrashesNorStallsIt) {
   EXPECT_GT(server_->stats().malformed, 0u);
 }
 
+TEST_F(DnsServerTest, ManyQueriesInFlightAreAllAnsweredInBatches) {
+  startServer();
+  UniqueFd fd = socketIn(task_, SOCK_DGRAM);
+  int buffer = 1 << 20;
+  ASSERT_EQ(setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUFFORCE, &buffer, sizeof(buffer)), 0);
+  sockaddr_in to = resolverAddress();
+  // An oversized datagram first: dropped, not answered.
+  std::vector<std::uint8_t> huge(5000, 0);
+  ASSERT_GT(sendto(fd.get(), huge.data(), huge.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof(to)), 0);
+  constexpr int kQueries = 300;  // several recvmmsg batches
+  for (int id = 0; id < kQueries; ++id) {
+    auto query = makeQuery(id % 2 == 0 ? "web." : "client1.", LDNS_RR_TYPE_A);
+    query[0] = static_cast<std::uint8_t>(id >> 8);
+    query[1] = static_cast<std::uint8_t>(id);
+    ASSERT_GT(sendto(fd.get(), query.data(), query.size(), 0, reinterpret_cast<sockaddr*>(&to),
+                     sizeof(to)), 0);
+  }
+  std::vector<bool> seen(kQueries, false);
+  int answered = 0;
+  while (answered < kQueries && waitReadable(fd.get(), 2000ms)) {
+    std::vector<std::uint8_t> answer(2048);
+    ssize_t received = recv(fd.get(), answer.data(), answer.size(), 0);
+    ASSERT_GT(received, 0);
+    answer.resize(static_cast<std::size_t>(received));
+    auto packet = parsePacket(answer);
+    ASSERT_NE(packet, nullptr);
+    int id = ldns_pkt_id(packet.get());
+    ASSERT_LT(id, kQueries);
+    EXPECT_FALSE(seen[static_cast<std::size_t>(id)]) << id;
+    seen[static_cast<std::size_t>(id)] = true;
+    EXPECT_EQ(addressesOf(packet.get()),
+              std::vector<std::string>{id % 2 == 0 ? "10.0.0.2" : "10.0.0.100"});
+    ++answered;
+  }
+  EXPECT_EQ(answered, kQueries);
+  EXPECT_FALSE(waitReadable(fd.get(), 200ms));  // nothing for the oversized one
+  EXPECT_EQ(server_->stats().malformed, 1u);
+}
+
 TEST_F(DnsServerTest, DetachClosesTheSocketsAndReattachServesAgain) {
   startServer();
   ASSERT_TRUE(askUdp(task_, makeQuery("web.", LDNS_RR_TYPE_A)));
