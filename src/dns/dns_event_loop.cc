@@ -11,6 +11,7 @@
 #include <array>
 #include <cerrno>
 #include <fstream>
+#include <future>
 #include <random>
 #include <sstream>
 
@@ -140,7 +141,17 @@ void DnsServer::Loop::updateNetworks(std::string taskId, std::vector<std::string
 }
 
 void DnsServer::Loop::removeSandbox(std::string taskId) {
-  post([this, taskId = std::move(taskId)] { dropSandbox(taskId); });
+  // Waits until the sockets are closed, so that an attach right after a detach can bind
+  // 127.0.0.11:53 again in the same namespace. Bounded: a stopped loop never answers.
+  auto done = std::make_shared<std::promise<void>>();
+  std::future<void> closed = done->get_future();
+  post([this, taskId = std::move(taskId), done] {
+    dropSandbox(taskId);
+    done->set_value();
+  });
+  if (!stopping_) {
+    closed.wait_for(std::chrono::seconds(2));
+  }
 }
 
 void DnsServer::Loop::setDirectory(std::shared_ptr<const DnsDirectory> directory) {

@@ -43,6 +43,7 @@ class DnsServer::Loop {
   void addSandbox(std::string taskId, std::vector<std::string> networkIds, UniqueFd udp,
                   UniqueFd tcp);
   void updateNetworks(std::string taskId, std::vector<std::string> networkIds);
+  // Except this one, which returns once the sandbox's sockets are closed (at most 2 s).
   void removeSandbox(std::string taskId);
   void setDirectory(std::shared_ptr<const DnsDirectory> directory);
 

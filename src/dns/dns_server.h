@@ -11,7 +11,8 @@
 //   sandbox's namespace (setns) and exits, so no long-lived thread ever changes namespace;
 //   a socket keeps its namespace wherever it is used from.
 // - API calls (attach, detach, setDirectory) hand their change to the event thread through
-//   a queue guarded by a mutex and wake it through an eventfd.
+//   a queue guarded by a mutex and wake it through an eventfd; detach waits (at most 2 s)
+//   until the sockets are closed, so a re-attach can bind again at once.
 //
 // Forwarding happens from the namespace of the thread that called start() (overmeshd's:
 // the node's), with one connected UDP socket per forward (the kernel picks a random source
