@@ -280,7 +280,8 @@ void DnsServer::Loop::readUdp(Sandbox& sandbox) {
       batch.inHeaders[i].msg_hdr.msg_iov = &batch.inVectors[i];
       batch.inHeaders[i].msg_hdr.msg_iovlen = 1;
     }
-    int received = recvmmsg(sandbox.udp.get(), batch.inHeaders.data(), kBatch, MSG_DONTWAIT, nullptr);
+    int received =
+        recvmmsg(sandbox.udp.get(), batch.inHeaders.data(), kBatch, MSG_DONTWAIT, nullptr);
     if (received <= 0) {
       return;  // EAGAIN: drained; anything else is about one datagram, not the socket
     }

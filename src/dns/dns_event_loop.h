@@ -5,8 +5,8 @@
 
 #include <netinet/in.h>
 #include <sys/socket.h>
-#include <sys/uio.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 
 #include <array>
 #include <atomic>

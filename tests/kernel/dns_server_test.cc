@@ -541,14 +541,17 @@ TEST_F(DnsServerTest, ManyQueriesInFlightAreAllAnsweredInBatches) {
   sockaddr_in to = resolverAddress();
   // An oversized datagram first: dropped, not answered.
   std::vector<std::uint8_t> huge(5000, 0);
-  ASSERT_GT(sendto(fd.get(), huge.data(), huge.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof(to)), 0);
+  ASSERT_GT(
+      sendto(fd.get(), huge.data(), huge.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof(to)),
+      0);
   constexpr int kQueries = 300;  // several recvmmsg batches
   for (int id = 0; id < kQueries; ++id) {
     auto query = makeQuery(id % 2 == 0 ? "web." : "client1.", LDNS_RR_TYPE_A);
     query[0] = static_cast<std::uint8_t>(id >> 8);
     query[1] = static_cast<std::uint8_t>(id);
     ASSERT_GT(sendto(fd.get(), query.data(), query.size(), 0, reinterpret_cast<sockaddr*>(&to),
-                     sizeof(to)), 0);
+                     sizeof(to)),
+              0);
   }
   std::vector<bool> seen(kQueries, false);
   int answered = 0;
