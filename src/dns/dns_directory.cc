@@ -71,7 +71,9 @@ std::optional<std::uint32_t> addressValue(std::string_view text) {
 // Whether a task has a sandbox with its addresses in it, for its own name: it should run
 // and runs on a ready node. Health is deliberately ignored: a task's own name must resolve
 // while its health check is still starting (it may need its own name to become healthy),
-// and a standalone task has no health to wait for. Load-balanced names use isLive.
+// and a standalone task has no health to wait for. A task on a node that is not ready is
+// left out like everything else of that node: the node may be gone, and its endpoints must
+// leave every answer at once. Load-balanced names use isLive.
 bool hasSandbox(const api::Task& task, const state::NodeReadiness& nodes) {
   return task.desiredState == "running" && task.state == "running" && nodes.ready(task.nodeId);
 }

@@ -61,7 +61,13 @@ class SplitMixRandom final : public RandomSource {
 
 enum class LookupKind {
   Found,     // addresses holds at least one IPv4 address
-  NoData,    // the name is ours but has no IPv4 address right now (e.g. no live replica)
+  // The name is ours but has no IPv4 address right now (e.g. every replica is down or
+  // unhealthy): answered NOERROR with no records. Docker answers NXDOMAIN here; we do not,
+  // because NXDOMAIN says the name does not exist, which negative caches (RFC 2308) and
+  // applications take as final ("unknown host" rather than "try again"), and it is the
+  // same answer a typo gets. NODATA is what a name that exists without an A record is,
+  // and the empty AAAA answer for known names already says so.
+  NoData,
   NotFound,  // the name would be ours (a single label, or <x>.<one of the asker's networks>)
              // but nothing has it: NXDOMAIN, never forwarded (it would leak cluster names
              // and wait for upstream timeouts)
