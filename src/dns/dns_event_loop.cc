@@ -443,7 +443,7 @@ void DnsServer::Loop::handleQuery(Sandbox& sandbox, std::span<const std::uint8_t
   constexpr std::uint16_t kClassAny = 255;
   constexpr std::uint16_t kTypeAny = 255;
   if (!query.plainName || (query.qclass != kClassIn && query.qclass != kClassAny)) {
-    startForward(message, query, replyTo);
+    startForward(sandbox, message, query, replyTo);
     return;
   }
   LookupResult result = directory_->lookup(query.name, sandbox.networkIds, random_, addresses_);
@@ -464,7 +464,7 @@ void DnsServer::Loop::handleQuery(Sandbox& sandbox, std::span<const std::uint8_t
       writeError(query, Rcode::NxDomain, answer_);
       break;
     case LookupKind::Forward:
-      startForward(message, query, replyTo);
+      startForward(sandbox, message, query, replyTo);
       return;
   }
   ++answered_;
@@ -504,15 +504,19 @@ void DnsServer::Loop::deliver(const ReplyTo& replyTo, std::span<const std::uint8
   flushTcp(replyTo.token, connection);
 }
 
-void DnsServer::Loop::startForward(std::span<const std::uint8_t> message, const DnsQuery& query,
-                                   const ReplyTo& replyTo) {
-  if (upstreams_.empty() || forwards_.size() >= config_.maxForwardsInFlight) {
+void DnsServer::Loop::startForward(Sandbox& sandbox, std::span<const std::uint8_t> message,
+                                   const DnsQuery& query, const ReplyTo& replyTo) {
+  // Both bounds answer SERVFAIL at once rather than queue: the per-sandbox one keeps a task
+  // that floods unknown names from taking every slot the other sandboxes need.
+  if (upstreams_.empty() || forwards_.size() >= config_.maxForwardsInFlight ||
+      sandbox.forwards >= config_.maxForwardsPerSandbox) {
     ++servfail_;
     writeError(query, Rcode::ServFail, answer_);
     deliver(replyTo, answer_);
     return;
   }
   auto forward = std::make_unique<Forward>();
+  forward->taskId = sandbox.taskId;
   forward->query.assign(message.begin(), message.end());
   forward->clientId = query.id;
   setMessageId(forward->query, static_cast<std::uint16_t>(random_.next()));
@@ -525,6 +529,7 @@ void DnsServer::Loop::startForward(std::span<const std::uint8_t> message, const 
     return;
   }
   ++forwarded_;
+  ++sandbox.forwards;
   forwards_[token] = std::move(forward);
 }
 
@@ -568,8 +573,7 @@ void DnsServer::Loop::readForward(Token token, Forward& forward) {
     return;  // not the answer to our question: keep waiting
   }
   setMessageId(reply, forward.clientId);
-  ReplyTo replyTo = forward.replyTo;
-  forwards_.erase(token);  // `forward` is gone from here on
+  ReplyTo replyTo = finishForward(token);  // `forward` is gone from here on
   deliver(replyTo, reply);
   if (replyTo.tcp) {
     if (auto it = connections_.find(replyTo.token);
@@ -586,7 +590,7 @@ void DnsServer::Loop::failForward(Token token, Forward& forward) {
   ReplyTo replyTo = forward.replyTo;
   ++servfail_;
   writeError(query, Rcode::ServFail, answer_);  // before the erase: query points into it
-  forwards_.erase(token);
+  finishForward(token);
   deliver(replyTo, answer_);
   if (replyTo.tcp) {
     if (auto it = connections_.find(replyTo.token);
@@ -594,6 +598,16 @@ void DnsServer::Loop::failForward(Token token, Forward& forward) {
       closeTcp(replyTo.token);
     }
   }
+}
+
+DnsServer::Loop::ReplyTo DnsServer::Loop::finishForward(Token token) {
+  auto it = forwards_.find(token);
+  ReplyTo replyTo = it->second->replyTo;
+  if (auto sandbox = sandboxes_.find(it->second->taskId); sandbox != sandboxes_.end()) {
+    --sandbox->second->forwards;
+  }
+  forwards_.erase(it);
+  return replyTo;
 }
 
 void DnsServer::Loop::expire(Clock::time_point now) {

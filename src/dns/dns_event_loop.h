@@ -63,6 +63,7 @@ class DnsServer::Loop {
     Token udpToken = 0;
     Token tcpToken = 0;
     std::size_t tcpConnections = 0;
+    std::size_t forwards = 0;  // in flight for this sandbox
   };
 
   struct TcpConnection {
@@ -84,6 +85,7 @@ class DnsServer::Loop {
   };
 
   struct Forward {
+    std::string taskId;  // the asking sandbox, for its forward count
     UniqueFd fd;
     std::vector<std::uint8_t> query;  // as sent upstream (our ID)
     std::uint16_t clientId = 0;
@@ -131,8 +133,10 @@ class DnsServer::Loop {
   // Answers one query from `sandbox` or starts forwarding it.
   void handleQuery(Sandbox& sandbox, std::span<const std::uint8_t> message, const ReplyTo& replyTo);
   void deliver(const ReplyTo& replyTo, std::span<const std::uint8_t> answer);
-  void startForward(std::span<const std::uint8_t> message, const DnsQuery& query,
-                    const ReplyTo& replyTo);
+  void startForward(Sandbox& sandbox, std::span<const std::uint8_t> message,
+                    const DnsQuery& query, const ReplyTo& replyTo);
+  // Forgets a forward (closing its socket) and returns where its answer would have gone.
+  ReplyTo finishForward(Token token);
   bool sendUpstream(Token token, Forward& forward, std::size_t firstUpstream);
   void readForward(Token token, Forward& forward);
   void failForward(Token token, Forward& forward);

@@ -43,6 +43,8 @@ struct DnsServerConfig {
   std::size_t maxTcpConnectionsPerSandbox = 16;
   // Beyond this many forwards waiting for an upstream, new ones get SERVFAIL at once.
   std::size_t maxForwardsInFlight = 256;
+  // Beyond this many of one sandbox's forwards in flight, its new ones get SERVFAIL.
+  std::size_t maxForwardsPerSandbox = 64;
   // Seed of the answer shuffle; 0 = from std::random_device.
   std::uint64_t randomSeed = 0;
   // Where each sandbox is answered. Tests and benchmarks only change the port.

@@ -494,6 +494,34 @@ TEST_F(DnsServerTest, NoUpstreamMeansImmediateServfail) {
   EXPECT_EQ(server_->stats().servfail, 1u);
 }
 
+TEST_F(DnsServerTest, OneSandboxCannotTakeEveryForwardSlot) {
+  writeResolvConf("nameserver 198.18.99.3\n");  // silent: forwards stay in flight
+  DnsServerConfig config;
+  config.upstreamTimeout = 3000ms;
+  config.maxForwardsPerSandbox = 2;
+  startServer(config);
+  ASSERT_TRUE(server_->attachSandbox("other", "/run/netns/" + other_, {kBackId}));
+  UniqueFd fd = socketIn(task_, SOCK_DGRAM);
+  sockaddr_in to = resolverAddress();
+  for (int id = 1; id <= 3; ++id) {
+    auto query = makeQuery(fmt::format("n{}.example.com.", id), LDNS_RR_TYPE_A);
+    query[0] = 0;
+    query[1] = static_cast<std::uint8_t>(id);
+    ASSERT_GT(sendto(fd.get(), query.data(), query.size(), 0, reinterpret_cast<sockaddr*>(&to),
+                     sizeof(to)), 0);
+  }
+  ASSERT_TRUE(waitReadable(fd.get(), 1000ms));
+  std::vector<std::uint8_t> answer(512);
+  answer.resize(static_cast<std::size_t>(recv(fd.get(), answer.data(), answer.size(), 0)));
+  auto packet = parsePacket(answer);
+  ASSERT_NE(packet, nullptr);
+  EXPECT_EQ(ldns_pkt_id(packet.get()), 3);
+  EXPECT_EQ(ldns_pkt_get_rcode(packet.get()), LDNS_RCODE_SERVFAIL);
+  // The other sandbox still gets a slot: its query waits for the upstream, no SERVFAIL.
+  EXPECT_FALSE(askUdp(other_, makeQuery("x.example.com.", LDNS_RR_TYPE_A), 500ms));
+  EXPECT_EQ(server_->stats().forwarded, 3u);
+}
+
 TEST_F(DnsServerTest, HostileInputNeitherCrashesNorStallsIt) {
   DnsServerConfig config;
   config.tcpIdleTimeout = 400ms;
