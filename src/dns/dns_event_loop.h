@@ -133,8 +133,8 @@ class DnsServer::Loop {
   // Answers one query from `sandbox` or starts forwarding it.
   void handleQuery(Sandbox& sandbox, std::span<const std::uint8_t> message, const ReplyTo& replyTo);
   void deliver(const ReplyTo& replyTo, std::span<const std::uint8_t> answer);
-  void startForward(Sandbox& sandbox, std::span<const std::uint8_t> message,
-                    const DnsQuery& query, const ReplyTo& replyTo);
+  void startForward(Sandbox& sandbox, std::span<const std::uint8_t> message, const DnsQuery& query,
+                    const ReplyTo& replyTo);
   // Forgets a forward (closing its socket) and returns where its answer would have gone.
   ReplyTo finishForward(Token token);
   bool sendUpstream(Token token, Forward& forward, std::size_t firstUpstream);

@@ -508,7 +508,8 @@ TEST_F(DnsServerTest, OneSandboxCannotTakeEveryForwardSlot) {
     query[0] = 0;
     query[1] = static_cast<std::uint8_t>(id);
     ASSERT_GT(sendto(fd.get(), query.data(), query.size(), 0, reinterpret_cast<sockaddr*>(&to),
-                     sizeof(to)), 0);
+                     sizeof(to)),
+              0);
   }
   ASSERT_TRUE(waitReadable(fd.get(), 1000ms));
   std::vector<std::uint8_t> answer(512);
