@@ -147,15 +147,19 @@ UniqueFd connectTcp(const std::string& ns) {
   return fd;
 }
 
-std::optional<std::vector<std::uint8_t>> readFrame(int fd, std::chrono::milliseconds timeout) {
-  std::vector<std::uint8_t> buffer;
+// Reads one length-framed message from `fd`. `buffer` keeps what arrived beyond it (the
+// next answers of a pipelined connection) for the next call.
+std::optional<std::vector<std::uint8_t>> readFrame(int fd, std::chrono::milliseconds timeout,
+                                                   std::vector<std::uint8_t>& buffer) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (true) {
     if (buffer.size() >= 2) {
       std::size_t length = (std::size_t{buffer[0]} << 8) | buffer[1];
       if (buffer.size() >= 2 + length) {
-        return std::vector<std::uint8_t>(buffer.begin() + 2,
-                                         buffer.begin() + 2 + static_cast<long>(length));
+        auto end = buffer.begin() + 2 + static_cast<long>(length);
+        std::vector<std::uint8_t> frame(buffer.begin() + 2, end);
+        buffer.erase(buffer.begin(), end);
+        return frame;
       }
     }
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -185,7 +189,8 @@ std::optional<std::vector<std::uint8_t>> askTcp(const std::string& ns,
       static_cast<ssize_t>(framed.size())) {
     return std::nullopt;
   }
-  return readFrame(fd.get(), 3000ms);
+  std::vector<std::uint8_t> buffer;
+  return readFrame(fd.get(), 3000ms, buffer);
 }
 
 api::Task serviceTask(const api::Service& service, int slot, const std::string& address) {
@@ -385,6 +390,34 @@ TEST_F(DnsServerTest, AnswersOverUdpAndTcp) {
   ASSERT_NE(packet, nullptr);
   EXPECT_EQ(ldns_pkt_get_rcode(packet.get()), LDNS_RCODE_NOERROR);
   EXPECT_EQ(ldns_pkt_ancount(packet.get()), 0);
+}
+
+TEST_F(DnsServerTest, PipelinedTcpQueriesAreAllAnswered) {
+  startServer();
+  UniqueFd fd = connectTcp(task_);
+  ASSERT_TRUE(fd.valid());
+  // Three framed queries in one write, the last split over two writes.
+  std::vector<std::uint8_t> stream;
+  for (const char* name : {"web.", "client1.", "tasks.web."}) {
+    auto query = makeQuery(name, LDNS_RR_TYPE_A);
+    stream.push_back(static_cast<std::uint8_t>(query.size() >> 8));
+    stream.push_back(static_cast<std::uint8_t>(query.size()));
+    stream.insert(stream.end(), query.begin(), query.end());
+  }
+  ASSERT_EQ(send(fd.get(), stream.data(), stream.size() - 5, MSG_NOSIGNAL),
+            static_cast<ssize_t>(stream.size() - 5));
+  std::this_thread::sleep_for(50ms);
+  ASSERT_EQ(send(fd.get(), stream.data() + stream.size() - 5, 5, MSG_NOSIGNAL), 5);
+  std::vector<std::size_t> counts;
+  std::vector<std::uint8_t> buffer;
+  for (int i = 0; i < 3; ++i) {
+    auto frame = readFrame(fd.get(), 2000ms, buffer);
+    ASSERT_TRUE(frame) << i;
+    auto packet = parsePacket(*frame);
+    ASSERT_NE(packet, nullptr);
+    counts.push_back(ldns_pkt_ancount(packet.get()));
+  }
+  EXPECT_EQ(counts, (std::vector<std::size_t>{1, 1, 3}));
 }
 
 TEST_F(DnsServerTest, GetentAndDigResolveThroughTheSandboxResolver) {
