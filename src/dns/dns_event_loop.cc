@@ -249,7 +249,11 @@ void DnsServer::Loop::run() {
           break;
         case kForwardKind:
           if (auto it = forwards_.find(token); it != forwards_.end()) {
-            readForward(token, *it->second);
+            if (it->second->replyTo.tcp) {
+              serveTcpForward(token, *it->second, events[i].events);
+            } else {
+              readForward(token, *it->second);
+            }
           }
           break;
         default:
@@ -534,17 +538,26 @@ void DnsServer::Loop::startForward(Sandbox& sandbox, std::span<const std::uint8_
 }
 
 bool DnsServer::Loop::sendUpstream(Token token, Forward& forward, std::size_t firstUpstream) {
+  bool tcp = forward.replyTo.tcp;
   for (std::size_t i = firstUpstream; i < upstreams_.size(); ++i) {
     // A fresh socket per attempt: a late answer from the previous upstream cannot be
     // taken for this one's, and each attempt gets a new random source port.
-    UniqueFd fd(socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    UniqueFd fd(socket(AF_INET, (tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
     if (!fd.valid()) {
       return false;  // out of descriptors: no other upstream would fare better
     }
     const sockaddr_in& upstream = upstreams_[i];
-    if (connect(fd.get(), reinterpret_cast<const sockaddr*>(&upstream), sizeof(upstream)) != 0 ||
-        send(fd.get(), forward.query.data(), forward.query.size(), 0) < 0 ||
-        !watch(fd.get(), token, EPOLLIN)) {
+    int connected = connect(fd.get(), reinterpret_cast<const sockaddr*>(&upstream), sizeof(upstream));
+    if (tcp) {
+      // The query is written once connected (EPOLLOUT), in serveTcpForward.
+      if ((connected != 0 && errno != EINPROGRESS) ||
+          !watch(fd.get(), token, EPOLLIN | EPOLLOUT)) {
+        continue;
+      }
+      forward.sent = 0;
+      forward.received.clear();
+    } else if (connected != 0 || send(fd.get(), forward.query.data(), forward.query.size(), 0) < 0 ||
+               !watch(fd.get(), token, EPOLLIN)) {
       continue;
     }
     forward.fd = std::move(fd);
@@ -555,16 +568,31 @@ bool DnsServer::Loop::sendUpstream(Token token, Forward& forward, std::size_t fi
   return false;
 }
 
+void DnsServer::Loop::nextUpstream(Token token, Forward& forward) {
+  if (!sendUpstream(token, forward, forward.upstream + 1)) {
+    failForward(token, forward);
+  }
+}
+
+void DnsServer::Loop::answerForward(Token token, Forward& forward, std::span<std::uint8_t> reply) {
+  setMessageId(reply, forward.clientId);
+  ReplyTo replyTo = forward.replyTo;
+  deliver(replyTo, reply);  // before finishForward: `reply` may point into the forward
+  finishForward(token);
+  if (replyTo.tcp) {
+    if (auto it = connections_.find(replyTo.token);
+        it != connections_.end() && it->second->closing) {
+      closeTcp(replyTo.token);
+    }
+  }
+}
+
 void DnsServer::Loop::readForward(Token token, Forward& forward) {
   std::array<std::uint8_t, kMaxDatagram> buffer;
   ssize_t received = recv(forward.fd.get(), buffer.data(), buffer.size(), 0);
   if (received < 0) {
-    if (errno == EAGAIN || errno == EINTR) {
-      return;
-    }
-    // ECONNREFUSED and friends: that upstream is not there; try the next one now.
-    if (!sendUpstream(token, forward, forward.upstream + 1)) {
-      failForward(token, forward);
+    if (errno != EAGAIN && errno != EINTR) {
+      nextUpstream(token, forward);  // ECONNREFUSED and friends: that upstream is not there
     }
     return;
   }
@@ -572,15 +600,68 @@ void DnsServer::Loop::readForward(Token token, Forward& forward) {
   if (!isResponse(reply) || messageId(reply) != messageId(forward.query)) {
     return;  // not the answer to our question: keep waiting
   }
-  setMessageId(reply, forward.clientId);
-  ReplyTo replyTo = finishForward(token);  // `forward` is gone from here on
-  deliver(replyTo, reply);
-  if (replyTo.tcp) {
-    if (auto it = connections_.find(replyTo.token);
-        it != connections_.end() && it->second->closing) {
-      closeTcp(replyTo.token);
+  answerForward(token, forward, reply);
+}
+
+void DnsServer::Loop::serveTcpForward(Token token, Forward& forward, std::uint32_t events) {
+  if ((events & EPOLLERR) != 0) {
+    nextUpstream(token, forward);  // refused or reset
+    return;
+  }
+  std::size_t frameSize = 2 + forward.query.size();
+  if ((events & EPOLLOUT) != 0 && forward.sent < frameSize) {
+    std::array<std::uint8_t, 2> length = {static_cast<std::uint8_t>(forward.query.size() >> 8),
+                                          static_cast<std::uint8_t>(forward.query.size())};
+    while (forward.sent < frameSize) {
+      ssize_t sent =
+          forward.sent < 2
+              ? send(forward.fd.get(), length.data() + forward.sent, 2 - forward.sent,
+                     MSG_NOSIGNAL | MSG_MORE)
+              : send(forward.fd.get(), forward.query.data() + (forward.sent - 2),
+                     frameSize - forward.sent, MSG_NOSIGNAL);
+      if (sent < 0) {
+        if (errno == EAGAIN || errno == EINTR) {
+          return;
+        }
+        nextUpstream(token, forward);
+        return;
+      }
+      forward.sent += static_cast<std::size_t>(sent);
+    }
+    epoll_event event{};
+    event.events = EPOLLIN;
+    event.data.u64 = token;
+    if (epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, forward.fd.get(), &event) != 0) {
+      nextUpstream(token, forward);
+      return;
     }
   }
+  if ((events & (EPOLLIN | EPOLLHUP)) == 0) {
+    return;
+  }
+  std::array<std::uint8_t, 16384> chunk;
+  ssize_t received = recv(forward.fd.get(), chunk.data(), chunk.size(), 0);
+  if (received < 0 && (errno == EAGAIN || errno == EINTR)) {
+    return;
+  }
+  if (received <= 0) {
+    nextUpstream(token, forward);  // closed before a whole answer: ask the next one
+    return;
+  }
+  forward.received.insert(forward.received.end(), chunk.begin(), chunk.begin() + received);
+  if (forward.received.size() < 2) {
+    return;
+  }
+  std::size_t length = (std::size_t{forward.received[0]} << 8) | forward.received[1];
+  if (forward.received.size() < 2 + length) {
+    return;  // at most 2 + 65535 bytes: the length field bounds it
+  }
+  std::span<std::uint8_t> reply(forward.received.data() + 2, length);
+  if (!isResponse(reply) || messageId(reply) != messageId(forward.query)) {
+    nextUpstream(token, forward);  // a TCP upstream answering something else is broken
+    return;
+  }
+  answerForward(token, forward, reply);
 }
 
 void DnsServer::Loop::failForward(Token token, Forward& forward) {

@@ -89,6 +89,11 @@ class DnsServer::Loop {
     UniqueFd fd;
     std::vector<std::uint8_t> query;  // as sent upstream (our ID)
     std::uint16_t clientId = 0;
+    // A client that asked over TCP is forwarded over TCP, so an answer too big for UDP
+    // reaches it whole: `sent` bytes of the framed query are written, `received` holds
+    // the framed answer as it arrives.
+    std::size_t sent = 0;
+    std::vector<std::uint8_t> received;
     std::size_t upstream = 0;  // index into upstreams_
     Clock::time_point deadline;
     ReplyTo replyTo;
@@ -139,6 +144,11 @@ class DnsServer::Loop {
   ReplyTo finishForward(Token token);
   bool sendUpstream(Token token, Forward& forward, std::size_t firstUpstream);
   void readForward(Token token, Forward& forward);
+  void serveTcpForward(Token token, Forward& forward, std::uint32_t events);
+  // Moves a forward to the next upstream, or answers SERVFAIL when there is none.
+  void nextUpstream(Token token, Forward& forward);
+  // Sends a forward's answer (our ID in `reply` is replaced by the client's) and forgets it.
+  void answerForward(Token token, Forward& forward, std::span<std::uint8_t> reply);
   void failForward(Token token, Forward& forward);
   void expire(Clock::time_point now);
   void reloadUpstreams();

@@ -12,6 +12,7 @@
 #include <ldns/ldns.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -316,13 +317,25 @@ class DnsServerTest : public ::testing::Test {
     ASSERT_TRUE(server_->attachSandbox("client1", "/run/netns/" + task_, {kFrontId}));
   }
 
+  // A hosts file giving big.test 60 addresses: too many for a 512-byte UDP answer.
+  std::string bigHosts() {
+    std::string path = (scratch_.path() / "big.hosts").string();
+    std::ofstream hosts(path);
+    for (int i = 1; i <= kBigService; ++i) {
+      hosts << "198.18.10." << i << " big.test\n";
+    }
+    chmod(scratch_.path().c_str(), 0755);  // dnsmasq reads it as nobody
+    chmod(path.c_str(), 0644);
+    return path;
+  }
+
   void startDnsmasq() {
     std::string log = (scratch_.path() / "dnsmasq.log").string();
     dnsmasq_ = overmesh::testing::spawnInNetns(
         upstream_,
         {kDnsmasq, "--no-daemon", "--no-resolv", "--no-hosts", "--conf-file=/dev/null",
          "--pid-file", "--address=/example.test/198.18.9.9", "--listen-address=198.18.99.2",
-         "--bind-interfaces", "--port=53"},
+         "--bind-interfaces", "--port=53", "--addn-hosts=" + bigHosts()},
         log);
     ASSERT_GT(dnsmasq_, 0);
   }
@@ -484,6 +497,21 @@ TEST_F(DnsServerTest, ForwardsToTheNodesResolverAndServfailsWhenItIsGone) {
   EXPECT_EQ(addressesOf(packet.get()), std::vector<std::string>{"198.18.9.9"});
   auto viaDig = dig(task_, {"+short", "+tcp", "example.test"});
   EXPECT_EQ(viaDig.out, "198.18.9.9\n") << viaDig.err;
+  // A big external answer: truncated over UDP (the upstream's TC passes through), whole
+  // over TCP, because a TCP client's query is forwarded over TCP.
+  auto udpBig = askUdp(task_, makeQuery("big.test.", LDNS_RR_TYPE_A));
+  ASSERT_TRUE(udpBig);
+  auto truncated = parsePacket(*udpBig);
+  ASSERT_NE(truncated, nullptr);
+  EXPECT_TRUE(ldns_pkt_tc(truncated.get()));
+  auto tcpBig = askTcp(task_, makeQuery("big.test.", LDNS_RR_TYPE_A));
+  ASSERT_TRUE(tcpBig);
+  auto whole = parsePacket(*tcpBig);
+  ASSERT_NE(whole, nullptr);
+  EXPECT_FALSE(ldns_pkt_tc(whole.get()));
+  EXPECT_EQ(ldns_pkt_ancount(whole.get()), kBigService);
+  auto digBig = dig(task_, {"+short", "+noedns", "big.test"});  // TC, then dig retries on TCP
+  EXPECT_EQ(std::count(digBig.out.begin(), digBig.out.end(), '\n'), kBigService) << digBig.out;
 
   overmesh::testing::stopSpawned(dnsmasq_);
   dnsmasq_ = -1;
@@ -494,6 +522,11 @@ TEST_F(DnsServerTest, ForwardsToTheNodesResolverAndServfailsWhenItIsGone) {
   ASSERT_NE(failed, nullptr);
   EXPECT_EQ(ldns_pkt_get_rcode(failed.get()), LDNS_RCODE_SERVFAIL);
   EXPECT_LT(std::chrono::steady_clock::now() - started, 2500ms);
+  auto overTcp = askTcp(task_, makeQuery("example.test.", LDNS_RR_TYPE_A));  // refused
+  ASSERT_TRUE(overTcp);
+  auto tcpFailed = parsePacket(*overTcp);
+  ASSERT_NE(tcpFailed, nullptr);
+  EXPECT_EQ(ldns_pkt_get_rcode(tcpFailed.get()), LDNS_RCODE_SERVFAIL);
 }
 
 TEST_F(DnsServerTest, SilentUpstreamTimesOutAndTheNextOneAnswers) {
@@ -513,6 +546,12 @@ TEST_F(DnsServerTest, SilentUpstreamTimesOutAndTheNextOneAnswers) {
   ASSERT_TRUE(answer);
   EXPECT_EQ(addressesOf(parsePacket(*answer).get()), std::vector<std::string>{"198.18.9.9"});
   EXPECT_GE(elapsed, 250ms);
+  // Over TCP the connect to the silent one times out the same way.
+  started = std::chrono::steady_clock::now();
+  auto overTcp = askTcp(task_, makeQuery("b.example.test.", LDNS_RR_TYPE_A));
+  ASSERT_TRUE(overTcp);
+  EXPECT_EQ(addressesOf(parsePacket(*overTcp).get()), std::vector<std::string>{"198.18.9.9"});
+  EXPECT_GE(std::chrono::steady_clock::now() - started, 250ms);
 }
 
 TEST_F(DnsServerTest, NoUpstreamMeansImmediateServfail) {
