@@ -542,21 +542,23 @@ bool DnsServer::Loop::sendUpstream(Token token, Forward& forward, std::size_t fi
   for (std::size_t i = firstUpstream; i < upstreams_.size(); ++i) {
     // A fresh socket per attempt: a late answer from the previous upstream cannot be
     // taken for this one's, and each attempt gets a new random source port.
-    UniqueFd fd(socket(AF_INET, (tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    UniqueFd fd(
+        socket(AF_INET, (tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
     if (!fd.valid()) {
       return false;  // out of descriptors: no other upstream would fare better
     }
     const sockaddr_in& upstream = upstreams_[i];
-    int connected = connect(fd.get(), reinterpret_cast<const sockaddr*>(&upstream), sizeof(upstream));
+    int connected =
+        connect(fd.get(), reinterpret_cast<const sockaddr*>(&upstream), sizeof(upstream));
     if (tcp) {
       // The query is written once connected (EPOLLOUT), in serveTcpForward.
-      if ((connected != 0 && errno != EINPROGRESS) ||
-          !watch(fd.get(), token, EPOLLIN | EPOLLOUT)) {
+      if ((connected != 0 && errno != EINPROGRESS) || !watch(fd.get(), token, EPOLLIN | EPOLLOUT)) {
         continue;
       }
       forward.sent = 0;
       forward.received.clear();
-    } else if (connected != 0 || send(fd.get(), forward.query.data(), forward.query.size(), 0) < 0 ||
+    } else if (connected != 0 ||
+               send(fd.get(), forward.query.data(), forward.query.size(), 0) < 0 ||
                !watch(fd.get(), token, EPOLLIN)) {
       continue;
     }
@@ -613,12 +615,11 @@ void DnsServer::Loop::serveTcpForward(Token token, Forward& forward, std::uint32
     std::array<std::uint8_t, 2> length = {static_cast<std::uint8_t>(forward.query.size() >> 8),
                                           static_cast<std::uint8_t>(forward.query.size())};
     while (forward.sent < frameSize) {
-      ssize_t sent =
-          forward.sent < 2
-              ? send(forward.fd.get(), length.data() + forward.sent, 2 - forward.sent,
-                     MSG_NOSIGNAL | MSG_MORE)
-              : send(forward.fd.get(), forward.query.data() + (forward.sent - 2),
-                     frameSize - forward.sent, MSG_NOSIGNAL);
+      ssize_t sent = forward.sent < 2
+                         ? send(forward.fd.get(), length.data() + forward.sent, 2 - forward.sent,
+                                MSG_NOSIGNAL | MSG_MORE)
+                         : send(forward.fd.get(), forward.query.data() + (forward.sent - 2),
+                                frameSize - forward.sent, MSG_NOSIGNAL);
       if (sent < 0) {
         if (errno == EAGAIN || errno == EINTR) {
           return;
