@@ -15,8 +15,10 @@
 //   until the sockets are closed, so a re-attach can bind again at once.
 //
 // Forwarding happens from the namespace of the thread that called start() (overmeshd's:
-// the node's), with one connected UDP socket per forward (the kernel picks a random source
-// port) and a random ID, so an off-path answer has to guess both.
+// the node's), with one connected socket per forward and a random ID: UDP for a query that
+// came over UDP (the kernel picks a random source port, so an off-path answer has to guess
+// both; the upstream's TC passes through and the client retries over TCP), TCP for one
+// that came over TCP.
 
 #include <chrono>
 #include <cstdint>
