@@ -107,3 +107,4 @@ printf '  overmesh 127.0.0.11 (sN / tasks.sN):  %10.0f queries/s  %10s per serve
 printf '  dnsmasq reference (hosts file sN):    %10.0f queries/s  %10s per server CPU-second  (lost %s)\n' \
   "$ref" "$ref_cpu" "$ref_lost"
 echo "  ratio overmesh / dnsmasq: $ratio   (target: >= 100000 queries/s on one core)"
+echo "  $(grep '^directory:' "$WORK/driver.out")"
