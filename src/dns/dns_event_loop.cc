@@ -520,7 +520,7 @@ void DnsServer::Loop::startForward(Sandbox& sandbox, std::span<const std::uint8_
     return;
   }
   auto forward = std::make_unique<Forward>();
-  forward->taskId = sandbox.taskId;
+  forward->sandboxToken = sandbox.udpToken;
   forward->query.assign(message.begin(), message.end());
   forward->clientId = query.id;
   setMessageId(forward->query, static_cast<std::uint16_t>(random_.next()));
@@ -685,7 +685,7 @@ void DnsServer::Loop::failForward(Token token, Forward& forward) {
 DnsServer::Loop::ReplyTo DnsServer::Loop::finishForward(Token token) {
   auto it = forwards_.find(token);
   ReplyTo replyTo = it->second->replyTo;
-  if (auto sandbox = sandboxes_.find(it->second->taskId); sandbox != sandboxes_.end()) {
+  if (auto sandbox = byToken_.find(it->second->sandboxToken); sandbox != byToken_.end()) {
     --sandbox->second->forwards;
   }
   forwards_.erase(it);

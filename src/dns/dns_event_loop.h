@@ -85,7 +85,9 @@ class DnsServer::Loop {
   };
 
   struct Forward {
-    std::string taskId;  // the asking sandbox, for its forward count
+    // The asking sandbox's UDP token, for its forward count: a token is never reused, so a
+    // forward outliving its sandbox never counts against a re-attached one.
+    Token sandboxToken = 0;
     UniqueFd fd;
     std::vector<std::uint8_t> query;  // as sent upstream (our ID)
     std::uint16_t clientId = 0;
