@@ -1,13 +1,20 @@
 #!/usr/bin/env bash
 # Runs the request decoders' libFuzzer target (tests/fuzz/request_decoders_fuzz.cc) for
 # SECONDS (default 60) with ASan and UBSan, in its own clang build directory (build/fuzz).
-# New inputs the fuzzer finds go to build/fuzz/corpus; a crash leaves crash-* files in
+# New inputs the fuzzer finds go to build/fuzz/corpus/TARGET; a crash leaves crash-* files in
 # build/fuzz. The normal GCC build runs the same target as a unit test instead
 # (fuzz_request_decoders, seed corpus + 20000 random mutations, no coverage feedback).
-# Usage: scripts/fuzz.sh [SECONDS]
+# TARGET picks the target: request_decoders (default) or dns_message (the embedded
+# resolver's wire codec, tests/fuzz/dns_message_fuzz.cc).
+# Usage: scripts/fuzz.sh [SECONDS] [TARGET]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-60}"
+target="${2:-request_decoders}"
+case "$target" in
+  request_decoders|dns_message) ;;
+  *) echo "fuzz.sh: unknown target '$target' (request_decoders or dns_message)" >&2; exit 2 ;;
+esac
 
 # clang 16 and its runtime (libFuzzer) come from Debian (Debian 12's default clang 14
 # cannot build std::expected). Only this script needs them, so it
@@ -24,8 +31,8 @@ fi
 
 cmake -S . -B build/fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++-16 \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOVERMESH_BUILD_BENCH=OFF > /dev/null
-cmake --build build/fuzz --target fuzz_request_decoders -- -j"$(nproc)"
-mkdir -p build/fuzz/corpus
+cmake --build build/fuzz --target "fuzz_$target" -- -j"$(nproc)"
+mkdir -p "build/fuzz/corpus/$target"
 cd build/fuzz
-exec tests/fuzz/fuzz_request_decoders -max_total_time="$seconds" -timeout=10 \
-  corpus ../../tests/fuzz/corpus/request_decoders
+exec "tests/fuzz/fuzz_$target" -max_total_time="$seconds" -timeout=10 \
+  "corpus/$target" "../../tests/fuzz/corpus/$target"

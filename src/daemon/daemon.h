@@ -48,6 +48,8 @@ struct DaemonOptions {
   std::string netnsPrefix = "om-";   // task sandboxes are named network namespaces <prefix>t-<id>
   std::string gatewaySubnet = "172.18.0.0/16";  // node-local egress subnet (NAT out)
   std::string shimPath;              // the overmeshd binary that runs task shims
+  // The node's resolvers, for the embedded DNS's forwarding (dns::DnsServerConfig).
+  std::string resolvConfPath = "/etc/resolv.conf";
 };
 
 struct SwarmJoinRequest {

@@ -34,6 +34,9 @@ int main(int argc, char** argv) {
   app.add_option("--gateway-subnet", options.gatewaySubnet,
                  "Node-local subnet that gives tasks a way out (NAT)")
       ->capture_default_str();
+  app.add_option("--resolv-conf", options.resolvConfPath,
+                 "The node's resolvers: where tasks' names that are not the cluster's go")
+      ->capture_default_str();
   app.add_option("--cluster-port", options.clusterPort, "TCP port of the manager's cluster API")
       ->capture_default_str();
   app.add_option("--log-level", logLevel, "trace, debug, info, warn, error")

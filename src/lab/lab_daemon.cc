@@ -83,6 +83,9 @@ Result<pid_t> startDaemon(const DaemonLaunch& launch, const LabHost& host) {
   }
   UniqueFd readEnd(pipeFds[0]);
   UniqueFd writeEnd(pipeFds[1]);
+  if (auto resolvConf = ensureResolvConf(host); !resolvConf) {
+    return std::unexpected(resolvConf.error().withContext(what));
+  }
 
   std::vector<std::string> args = {launch.overmeshdPath,
                                    "--socket",
@@ -95,6 +98,10 @@ Result<pid_t> startDaemon(const DaemonLaunch& launch, const LabHost& host) {
                                    // sandboxes under its own prefix.
                                    "--netns-prefix",
                                    host.namespaceName + "-",
+                                   // Its own resolvers, never the machine's: the embedded
+                                   // DNS forwards there from inside the lab.
+                                   "--resolv-conf",
+                                   resolvConfPath(host),
                                    "--log-level",
                                    launch.logLevel};
   std::vector<std::string> env =

@@ -56,6 +56,13 @@ std::string recordPath(const std::string& runDir, const std::string& name);
 std::string hostDir(const LabHost& host);
 // Where the host's UTS namespace is pinned (bind-mounted): <hostDir>/uts.
 std::string utsPinPath(const std::string& hostDir);
+// The host's own resolv.conf, given to its daemon with --resolv-conf: the resolvers its
+// embedded DNS forwards unknown names to. <host state dir>/resolv.conf.
+std::string resolvConfPath(const LabHost& host);
+// Creates resolvConfPath(host) holding only a comment, unless it exists (a test or the demo
+// may have added a `nameserver 198.18.0.x` line for a resolver it runs in the lab). With no
+// nameserver a lab task's unknown names get SERVFAIL at once and never leave the lab.
+Status ensureResolvConf(const LabHost& host);
 // `runDir` made absolute (the default when empty), so that recorded paths stay valid.
 std::string absoluteRunDir(const std::string& runDir);
 // Host `index` of lab `name` as `lab up` lays it out (pid 0).

@@ -1,8 +1,13 @@
 // Where everything of a lab is: namespace names, underlay addresses and file paths, all
 // derived from the lab's name and run directory, so that any command finds them again.
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <filesystem>
+#include <string_view>
 
 #include "lab/lab_internal.h"
 
@@ -33,6 +38,28 @@ std::string hostDir(const LabHost& host) {
 }
 
 std::string utsPinPath(const std::string& hostDir) { return hostDir + "/uts"; }
+
+std::string resolvConfPath(const LabHost& host) { return host.stateDir + "/resolv.conf"; }
+
+Status ensureResolvConf(const LabHost& host) {
+  std::string path = resolvConfPath(host);
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    if (errno == EEXIST) {
+      return {};
+    }
+    return errorf(ErrorKind::Unavailable, "create {}: {}", path, errnoText(errno));
+  }
+  static constexpr std::string_view kText =
+      "# overmesh lab host: no resolver. Add `nameserver 198.18.0.x` for one run in the lab.\n";
+  ssize_t written = write(fd, kText.data(), kText.size());
+  int err = errno;
+  close(fd);
+  if (written != static_cast<ssize_t>(kText.size())) {
+    return errorf(ErrorKind::Unavailable, "write {}: {}", path, errnoText(err));
+  }
+  return {};
+}
 
 std::string absoluteRunDir(const std::string& runDir) {
   std::error_code error;

@@ -20,7 +20,7 @@
 #include "agent/task_agent.h"
 #include "common/clock.h"
 #include "state/keys.h"
-#include "support/fake_dns.h"
+#include "support/fake_embedded_dns.h"
 #include "support/fake_kernel.h"
 #include "support/fake_runtime.h"
 #include "support/overlay_fixtures.h"
