@@ -10,6 +10,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <csignal>
+#include <cstdio>
 #include <map>
 #include <memory>
 #include <set>
@@ -201,6 +203,7 @@ TEST_F(ServicesTest, VipBalancesOverReplicasOnEveryHostAndKeepsTheClientAddress)
     }
   }
   auto replies = connect("client1", "web", 300);
+  EXPECT_EQ(replies.size(), 300u);
   std::map<std::string, int> perReplica;
   int failed = 0;
   for (const auto& reply : replies) {
@@ -257,6 +260,7 @@ TEST_F(ServicesTest, ScaleAndRollingUpdateNeverFailAClientConnection) {
   EXPECT_EQ(updated.exitCode, 0) << updated.out << updated.err;
   EXPECT_THAT(updated.out, HasSubstr("converged"));
   loop.join();
+  EXPECT_EQ(replies.size(), 400u) << "every connection of the loop ran";
   int failed = 0;
   for (const auto& reply : replies) {
     failed += reply == "FAIL" ? 1 : 0;
@@ -311,7 +315,9 @@ TEST_F(ServicesTest, AFailingHealthCheckTakesTheTaskOutAndReplacesIt) {
       },
       kConverge))
       << "a healthy replacement runs: " << cli({"service", "ps", "web"}).out;
-  for (const auto& reply : connect("client", "web", 30)) {
+  auto after = connect("client", "web", 30);
+  EXPECT_EQ(after.size(), 30u);
+  for (const auto& reply : after) {
     EXPECT_NE(reply, "FAIL");
   }
   std::remove(sick.c_str());
@@ -349,7 +355,9 @@ TEST_F(ServicesTest, AStoppedHostsEndpointsLeaveAndReplacementsRun) {
       << "host 3's replica left tasks.web";
   EXPECT_TRUE(eventually([&] { return runningTasks("web").size() == 3; }, kConverge))
       << "a replacement runs: " << cli({"service", "ps", "web"}).out;
-  for (const auto& reply : connect("client", "web", 30)) {
+  auto after = connect("client", "web", 30);
+  EXPECT_EQ(after.size(), 30u);
+  for (const auto& reply : after) {
     EXPECT_NE(reply, "FAIL");
   }
   // Back: its old task is stopped, not run next to its replacement.
@@ -428,12 +436,24 @@ TEST_F(ServicesTest, UnknownNamesGoToTheNodesResolverAndFailCleanlyWhenItIsDown)
                                             "--bind-interfaces --address=/example.test/198.18.9.9 "
                                             "--pid-file=/tmp/om-dnsmasq-{}.pid",
                                             upstream, lab_->name())});
-  ASSERT_EQ(dnsmasq.exitCode, 0) << dnsmasq.err;
   std::string pidFile = fmt::format("/tmp/om-dnsmasq-{}.pid", lab_->name());
-  std::string resolvConf = lab_->exec(1, {"sh", "-c", "echo $OVERMESH_RESOLV_CONF"}).out;
+  // dnsmasq daemonises: it is ended by the PID it wrote, also when the test fails.
+  struct StopDnsmasq {
+    std::string pidFile;
+    ~StopDnsmasq() {
+      auto pid = readFile(pidFile);
+      if (!pid.empty()) {
+        ::kill(std::stoi(pid), SIGTERM);
+      }
+      std::remove(pidFile.c_str());
+    }
+  } stopDnsmasq{pidFile};
+  ASSERT_EQ(dnsmasq.exitCode, 0) << dnsmasq.err;
   client("client", 1);
   auto info = lab_->json(1, {"info"});
-  std::string hostResolvConf = info.value("stateDir", "") + "/../resolv.conf";
+  // The lab gives every host its own resolv.conf (overmeshd --resolv-conf) in its state
+  // directory, re-read by the resolver when it changes.
+  std::string hostResolvConf = info.value("stateDir", "") + "/resolv.conf";
   {
     std::FILE* file = std::fopen(hostResolvConf.c_str(), "w");
     ASSERT_NE(file, nullptr) << hostResolvConf;
@@ -446,9 +466,9 @@ TEST_F(ServicesTest, UnknownNamesGoToTheNodesResolverAndFailCleanlyWhenItIsDown)
   auto pid = lines(readFile(pidFile));
   ASSERT_FALSE(pid.empty());
   ::kill(std::stoi(pid[0]), SIGTERM);
+  std::remove(pidFile.c_str());
   auto answer = inTask("client", {"dig", "+tries=1", "+time=8", "example.test"});
   EXPECT_THAT(answer.out, HasSubstr("SERVFAIL")) << answer.out << answer.err;
-  std::remove(pidFile.c_str());
 }
 
 }  // namespace
