@@ -234,8 +234,11 @@ replacement_runs() {
   running_count_is 3 && ! web_running | awk '{print $1}' | grep -qxF "$victim"
 }
 within 30 replacement_runs || fail "no replacement for $victim runs: $(web_running)"
-replacement=$(web_running | awk '{print $1}' | grep -vxF "$seen" | head -n1) || true
-[ -n "$replacement" ] || fail "cannot tell the replacement among: $(web_running)"
+find_replacement() {  # the running replica that answered none of the first connections
+  replacement=$(web_running | awk '{print $1}' | grep -vxF "$seen" | head -n1) &&
+    [ -n "$replacement" ]
+}
+within 10 find_replacement || fail "cannot tell the replacement among: $(web_running)"
 # Until the replacement has answered client1 a few times (bounded).
 replacement_answered() { [ "$(grep -cxF "$replacement" "$loop_out")" -ge 3 ]; }
 within 15 replacement_answered ||
@@ -248,7 +251,12 @@ on 1 overmesh service ps web
 total=$(grep -c . "$loop_out")
 failed=$(grep -c FAILED "$loop_out" || true)
 echo "client1's loop: $total connections, $failed failed; answers by replica:"
-sort "$loop_out" | uniq -c | sed 's/^/  /'
+sort "$loop_out" | uniq -c | while read -r count name; do
+  note=""
+  [ "$name" = "$victim" ] && note="   (on h$victim_host, until h$victim_host was declared down)"
+  [ "$name" = "$replacement" ] && note="   (its replacement)"
+  printf '  %4d %s%s\n' "$count" "$name" "$note"
+done
 [ "$failed" -eq 0 ] || fail "$failed connections failed while h$victim_host stopped"
 within 10 tasks_web_is_running_set client1 || fail "client1: tasks.web is not the 3 running replicas"
 on 1 overmesh exec client1 -- getent hosts tasks.web
