@@ -258,6 +258,12 @@ sort "$loop_out" | uniq -c | while read -r count name; do
   printf '  %4d %s%s\n' "$count" "$name" "$note"
 done
 [ "$failed" -eq 0 ] || fail "$failed connections failed while h$victim_host stopped"
+# client1's agent applies h3 going down before it can see the replacement run (its watch
+# delivers changes in order): once the replacement answered, the stopped replica gets
+# nothing more.
+late=$(awk -v r="$replacement" -v v="$victim" '$0 == r {seen = 1} seen && $0 == v {n++} END {print n + 0}' "$loop_out")
+[ "$late" -eq 0 ] || fail "$victim still got $late connections after its replacement answered"
+echo "once the replacement answered, $victim got no more connections"
 within 10 tasks_web_is_running_set client1 || fail "client1: tasks.web is not the 3 running replicas"
 on 1 overmesh exec client1 -- getent hosts tasks.web
 rm -f "$loop_out"
@@ -271,7 +277,7 @@ host_ready() {
 }
 old_task_stopped() {
   quiet 1 overmesh ps --format json |
-    jq -e --arg n "$victim" '.[] | select(.name == $n) | .state != "running"'
+    jq -e --arg n "$victim" '[.[] | select(.name == $n and .state == "running")] | length == 0'
 }
 within 20 host_ready || fail "h$victim_host is not ready again"
 within 20 old_task_stopped || fail "$victim still runs on h$victim_host"
