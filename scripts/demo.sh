@@ -34,7 +34,6 @@ cleanup() {
   if [ -n "${loop_pid:-}" ]; then
     kill "$loop_pid" 2> /dev/null || true
   fi
-  rm -f "/tmp/demo-$lab-loop" "/tmp/demo-$lab-loop-done"
   if [ "$status" -ne 0 ] && [ -d "$lab_dir" ]; then
     local keep="${TMPDIR:-/tmp}/overmesh-demo-$lab"
     mkdir -p "$keep"
@@ -47,6 +46,7 @@ cleanup() {
     done
   fi
   overmesh lab down --name "$lab" > /dev/null 2>&1 || true
+  rm -f "/tmp/demo-$lab-loop" "/tmp/demo-$lab-loop-done"  # after the loop's task is gone
   exit "$status"
 }
 trap cleanup EXIT
