@@ -32,6 +32,8 @@ class LabSession {
   bool up(int hosts);
   const std::string& error() const { return error_; }
   const std::string& name() const { return name_; }
+  // Where the lab keeps its state: host i's socket is <runDir>/<name>/h<i>/overmesh.sock.
+  const std::string& runDir() const { return runDir_.path(); }
   std::string hostNamespace(int host) const { return name_ + "-h" + std::to_string(host); }
 
   // `overmesh lab exec HOST -- ARGV…`
