@@ -25,7 +25,7 @@
 // Run (as root; the lab lives in network namespaces, never the machine's own):
 //   scripts/build.sh release overmesh overmeshd service_convergence service_probe
 //   sudo build/release/bench/service_convergence [--hosts 10] [--services 20] [--replicas 2]
-//                                                [--kills 3]
+//                                                [--kills 3] [--log-level info] [--logs DIR]
 // It uses the overmesh and overmeshd binaries of the same build tree and service_probe from
 // its own directory. The node timeout is the swarm's default (3 s): `lab up` has no flag
 // for it.
@@ -83,6 +83,8 @@ struct Options {
   int services = 20;
   int replicas = 2;
   int kills = 3;
+  std::string logLevel = "info";  // the daemons' --log-level
+  std::string logsDir;            // where to copy the daemons' logs before the lab goes
 };
 
 long long realtimeMs() {
@@ -271,6 +273,7 @@ class Bench {
   bool measureCreate();
   bool measureKills();
   void printTable() const;
+  void keepLogs() const;
 
   // The manager's tasks of `service` that should run and run, as {node hostname, address}.
   std::vector<std::pair<std::string, std::string>> runningTasks(const std::string& service);
@@ -287,6 +290,8 @@ class Bench {
   std::vector<double> createPerNode_;        // per (service, node)
   std::vector<double> createNodeWithout_;    // per (service, node without a replica)
   std::vector<double> dnsGone_, lbGone_, nodeDown_, answering_;  // per kill: slowest node
+  // The same from the moment the bench saw the node down: propagation without detection.
+  std::vector<double> dnsAfterDown_, lbAfterDown_, answeringAfterDown_;
 };
 
 bool Bench::createService(const std::string& name, int replicas) {
@@ -336,7 +341,7 @@ std::string Bench::nodeState(const std::string& hostname) {
 
 bool Bench::setUp() {
   fmt::print("building a {}-host lab...\n", options_.hosts);
-  if (!lab_.up(options_.hosts)) {
+  if (!lab_.up(options_.hosts, options_.logLevel)) {
     fmt::print(stderr, "lab up failed: {}\n", lab_.error());
     return false;
   }
@@ -511,22 +516,33 @@ bool Bench::measureKills() {
         !waitForAll(probes, "lb-gone", std::chrono::seconds(1), labels)) {
       return false;
     }
-    auto slowest = [&](const std::string& key) {
-      long long worst = 0;
+    // Per node, from the kill; the slowest node is the figure ("everywhere").
+    auto perNode = [&](const std::string& key) {
+      std::vector<double> out;
       for (const auto& probe : probes) {
-        worst = std::max(worst, *probe->at(key) - killedAt);
+        out.push_back(static_cast<double>(*probe->at(key) - killedAt));
       }
-      return static_cast<double>(worst);
+      std::sort(out.begin(), out.end());
+      return out;
     };
-    dnsGone_.push_back(slowest("dns-gone"));
-    lbGone_.push_back(slowest("lb-gone"));
-    nodeDown_.push_back(static_cast<double>(*downAt - killedAt));
-    answering_.push_back(slowest("answering"));
+    auto dns = perNode("dns-gone");
+    auto lb = perNode("lb-gone");
+    auto replaced = perNode("answering");
+    double down = static_cast<double>(*downAt - killedAt);
+    dnsGone_.push_back(dns.back());
+    lbGone_.push_back(lb.back());
+    nodeDown_.push_back(down);
+    answering_.push_back(replaced.back());
+    dnsAfterDown_.push_back(dns.back() - down);
+    lbAfterDown_.push_back(lb.back() - down);
+    answeringAfterDown_.push_back(replaced.back() - down);
     fmt::print(
-        "  kill {}: h{} ({} replica(s)), seen from {} nodes: DNS gone {:5.0f} ms, LB gone "
-        "{:5.0f} ms, node down {:5.0f} ms, replacements answering {:5.0f} ms\n",
-        attempt + 1, victim, gone.size(), probes.size(), dnsGone_.back(), lbGone_.back(),
-        nodeDown_.back(), answering_.back());
+        "  kill {}: h{} ({} replica(s)), seen from {} nodes (first..last node, ms after the "
+        "kill):\n"
+        "    node down {:.0f}; DNS gone {:.0f}..{:.0f}; LB gone {:.0f}..{:.0f}; replacements "
+        "answering {:.0f}..{:.0f}\n",
+        attempt + 1, victim, gone.size(), probes.size(), down, dns.front(), dns.back(),
+        lb.front(), lb.back(), replaced.front(), replaced.back());
   }
   return !interrupted;
 }
@@ -551,21 +567,26 @@ void Bench::printTable() const {
       {"kill -9 -> node shown down", summarize(nodeDown_), "", kDockerDownMs},
       {"kill -9 -> replacements answering everywhere", summarize(answering_), "< 5000",
        kDockerReplacementMs},
+      {"node seen down -> endpoints gone from DNS everywhere", summarize(dnsAfterDown_), "", 0},
+      {"node seen down -> endpoints gone from LB maps everywhere", summarize(lbAfterDown_), "",
+       0},
+      {"node seen down -> replacements answering everywhere", summarize(answeringAfterDown_), "",
+       0},
   };
   fmt::print("\nresults ({} hosts, {} services x {} replicas, node timeout {} ms; ms):\n",
              options_.hosts, options_.services, options_.replicas, kNodeTimeoutMs);
-  fmt::print("  {:<50} {:>4} {:>8} {:>8} {:>8} {:>10} {:>8} {:>14}\n", "measurement", "N",
+  fmt::print("  {:<56} {:>4} {:>8} {:>8} {:>8} {:>10} {:>8} {:>14}\n", "measurement", "N",
              "median", "p99", "max", "target", "docker", "docker/median");
   for (const auto& row : rows) {
     if (row.stats.n == 0) {
-      fmt::print("  {:<50} {:>4}   (not measured)\n", row.what, 0);
+      fmt::print("  {:<56} {:>4}   (not measured)\n", row.what, 0);
       continue;
     }
     std::string docker = row.docker > 0 ? fmt::format("{:.0f}", row.docker) : "-";
     std::string ratio = row.docker > 0 && row.stats.median > 0
                             ? fmt::format("{:.1f}x", row.docker / row.stats.median)
                             : "-";
-    fmt::print("  {:<50} {:>4} {:>8.0f} {:>8.0f} {:>8.0f} {:>10} {:>8} {:>14}\n", row.what,
+    fmt::print("  {:<56} {:>4} {:>8.0f} {:>8.0f} {:>8.0f} {:>10} {:>8} {:>14}\n", row.what,
                row.stats.n, row.stats.median, row.stats.p99, row.stats.max,
                row.target.empty() ? "-" : row.target, docker, ratio);
   }
@@ -574,12 +595,40 @@ void Bench::printTable() const {
       "without a task.\n");
 }
 
+// Copies every host's overmeshd.log to --logs DIR as h<i>.log (timestamps in each line tell
+// where the time went) and the probes' outputs as probe-<phase>-h<i>.txt; nothing without
+// --logs.
+void Bench::keepLogs() const {
+  if (options_.logsDir.empty()) {
+    return;
+  }
+  std::error_code error;
+  std::filesystem::create_directories(options_.logsDir, error);
+  for (int host = 1; host <= options_.hosts; ++host) {
+    auto from = fmt::format("{}/{}/h{}/overmeshd.log", lab_.runDir(), lab_.name(), host);
+    auto to = fmt::format("{}/h{}.log", options_.logsDir, host);
+    std::filesystem::copy_file(from, to, std::filesystem::copy_options::overwrite_existing,
+                               error);
+    if (error) {
+      fmt::print(stderr, "cannot copy {} to {}: {}\n", from, to, error.message());
+    }
+  }
+  for (const auto& entry : std::filesystem::directory_iterator(files_.path(), error)) {
+    std::filesystem::copy_file(entry.path(), options_.logsDir + "/probe-" +
+                                                 entry.path().filename().string(),
+                               std::filesystem::copy_options::overwrite_existing, error);
+  }
+  fmt::print("daemon logs copied to {}/h*.log, probe outputs to {}/probe-*.txt\n",
+             options_.logsDir, options_.logsDir);
+}
+
 int Bench::run() {
   if (!std::filesystem::exists(probeBinary())) {
     fmt::print(stderr, "{} is missing: build the service_probe target\n", probeBinary());
     return 1;
   }
   bool ok = setUp() && measureCreate() && measureKills();
+  keepLogs();
   if (!ok || interrupted) {
     fmt::print(stderr, "{}; daemon logs under {}/{}/h*/overmeshd.log (removed with the lab)\n",
                interrupted ? "interrupted" : "failed", lab_.runDir(), lab_.name());
@@ -596,12 +645,18 @@ int main(int argc, char** argv) {
   Options options;
   for (int i = 1; i < argc; ++i) {
     std::string flag = argv[i];
-    if (i + 1 >= argc ||
-        (flag != "--hosts" && flag != "--services" && flag != "--replicas" && flag != "--kills")) {
+    bool numeric =
+        flag == "--hosts" || flag == "--services" || flag == "--replicas" || flag == "--kills";
+    if (i + 1 >= argc || (!numeric && flag != "--log-level" && flag != "--logs")) {
       fmt::print(stderr,
-                 "usage: {} [--hosts N (3-50)] [--services N] [--replicas N] [--kills N]\n",
+                 "usage: {} [--hosts N (3-50)] [--services N] [--replicas N] [--kills N]\n"
+                 "          [--log-level trace|debug|info|warn|error] [--logs DIR]\n",
                  argv[0]);
       return 2;
+    }
+    if (!numeric) {
+      (flag == "--logs" ? options.logsDir : options.logLevel) = argv[++i];
+      continue;
     }
     int value = std::atoi(argv[++i]);
     (flag == "--hosts"      ? options.hosts

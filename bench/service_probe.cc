@@ -14,7 +14,8 @@
 //       "lb-gone <ms>":    none of them is in the table (--nft only);
 //       "answering <ms>":  NAME has COUNT addresses, none GONE, and each of them accepts a
 //                          connection on the port and replies.
-//       It first waits until the answer holds every GONE address and appends "ready <ms>".
+//       It first waits until the answer (and with --nft the table) holds every GONE address
+//       and appends "ready <ms>".
 //
 // Both modes append "start <ms>" first and "timeout <ms> WHAT" if --deadline-s passes (exit
 // status 1). <ms> is CLOCK_REALTIME in milliseconds since the epoch, so the bench, in
@@ -212,10 +213,14 @@ int probeUp(OutputFile& out, const std::vector<std::string>& names, const ProbeO
 int probeWatch(OutputFile& out, const std::string& name, std::size_t count,
                const std::vector<std::string>& gone, const ProbeOptions& options) {
   long long deadline = realtimeMs() + options.deadlineS * 1000LL;
+  // The baseline: every GONE address answered by DNS and, with --nft, in the LB table, so
+  // that what follows the kill is a removal and not a late first programming.
   auto holdsEveryGone = [&] {
-    auto addresses = resolve(name);
-    return std::all_of(gone.begin(), gone.end(),
-                       [&](const std::string& one) { return addresses.contains(one); });
+    auto holds = [&](const std::set<std::string>& addresses) {
+      return std::all_of(gone.begin(), gone.end(),
+                         [&](const std::string& one) { return addresses.contains(one); });
+    };
+    return holds(resolve(name)) && (!options.nft || holds(lbAddresses()));
   };
   while (!holdsEveryGone()) {
     if (realtimeMs() > deadline) {
