@@ -39,6 +39,7 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -137,8 +138,9 @@ class Probe {
           outcome = fmt::format("exec in {}: HTTP {}: {}", task, answer->status, answer->body);
         } else {
           auto output = overmesh::api::decodeExecOutput(answer->body, "exec answer");
-          outcome = !output ? output.error().message
-                            : fmt::format("exit {} {}{}", output->exitCode, output->out, output->err);
+          outcome = !output
+                        ? output.error().message
+                        : fmt::format("exit {} {}{}", output->exitCode, output->out, output->err);
         }
       }
       std::lock_guard lock(mutex_);
@@ -286,9 +288,9 @@ class Bench {
   std::unique_ptr<HttpClient> manager_;
 
   // Results, in milliseconds.
-  std::vector<double> createEveryNode_;      // per service: the slowest node
-  std::vector<double> createPerNode_;        // per (service, node)
-  std::vector<double> createNodeWithout_;    // per (service, node without a replica)
+  std::vector<double> createEveryNode_;    // per service: the slowest node
+  std::vector<double> createPerNode_;      // per (service, node)
+  std::vector<double> createNodeWithout_;  // per (service, node without a replica)
   std::vector<double> dnsGone_, lbGone_, nodeDown_, answering_;  // per kill: slowest node
   // The same from the moment the bench saw the node down: propagation without detection.
   std::vector<double> dnsAfterDown_, lbAfterDown_, answeringAfterDown_;
@@ -346,8 +348,8 @@ bool Bench::setUp() {
     return false;
   }
   manager_ = connectOrExit(socket(1));
-  auto network = lab_.cli(1, {"network", "create", "-d", "overlay", "--attachable",
-                              "--subnet", "10.0.64.0/20", "bench"});
+  auto network = lab_.cli(1, {"network", "create", "-d", "overlay", "--attachable", "--subnet",
+                              "10.0.64.0/20", "bench"});
   if (network.exitCode != 0) {
     fmt::print(stderr, "network create failed: {}\n", network.err);
     return false;
@@ -365,8 +367,8 @@ bool Bench::setUp() {
         auto tasks = getJson(*manager_, "/v1/tasks");
         int count = 0;
         for (const auto& task : tasks.is_array() ? tasks : nlohmann::json::array()) {
-          count += task.value("name", "").starts_with("client") &&
-                   task.value("state", "") == "running";
+          count +=
+              task.value("name", "").starts_with("client") && task.value("state", "") == "running";
         }
         return interrupted || count == options_.hosts;
       },
@@ -397,8 +399,10 @@ bool Bench::measureCreate() {
   if (!waitForAll(probes, "start", std::chrono::seconds(20), labels)) {
     return false;
   }
-  fmt::print("\nservice create -> resolves and connects from the client on every node "
-             "({} replicas each):\n", options_.replicas);
+  fmt::print(
+      "\nservice create -> resolves and connects from the client on every node "
+      "({} replicas each):\n",
+      options_.replicas);
   std::map<std::string, std::vector<double>> perHost;  // service -> ms per host (1-based - 1)
   for (const auto& name : names) {
     long long sent = realtimeMs();
@@ -541,8 +545,8 @@ bool Bench::measureKills() {
         "kill):\n"
         "    node down {:.0f}; DNS gone {:.0f}..{:.0f}; LB gone {:.0f}..{:.0f}; replacements "
         "answering {:.0f}..{:.0f}\n",
-        attempt + 1, victim, gone.size(), probes.size(), down, dns.front(), dns.back(),
-        lb.front(), lb.back(), replaced.front(), replaced.back());
+        attempt + 1, victim, gone.size(), probes.size(), down, dns.front(), dns.back(), lb.front(),
+        lb.back(), replaced.front(), replaced.back());
   }
   return !interrupted;
 }
@@ -558,8 +562,7 @@ void Bench::printTable() const {
       {"create -> resolves+connects on every node", summarize(createEveryNode_), "p99 < 500",
        kDockerCreateMs},
       {"create -> on one node (each node)", summarize(createPerNode_), "", kDockerCreateMs},
-      {"create -> on a node without a replica", summarize(createNodeWithout_), "",
-       kDockerCreateMs},
+      {"create -> on a node without a replica", summarize(createNodeWithout_), "", kDockerCreateMs},
       {"kill -9 -> endpoints gone from DNS everywhere", summarize(dnsGone_),
        fmt::format("<= {}", kNodeTimeoutMs + 500), kDockerDnsGoneMs},
       {"kill -9 -> endpoints gone from LB maps everywhere", summarize(lbGone_),
@@ -568,15 +571,14 @@ void Bench::printTable() const {
       {"kill -9 -> replacements answering everywhere", summarize(answering_), "< 5000",
        kDockerReplacementMs},
       {"node seen down -> endpoints gone from DNS everywhere", summarize(dnsAfterDown_), "", 0},
-      {"node seen down -> endpoints gone from LB maps everywhere", summarize(lbAfterDown_), "",
-       0},
+      {"node seen down -> endpoints gone from LB maps everywhere", summarize(lbAfterDown_), "", 0},
       {"node seen down -> replacements answering everywhere", summarize(answeringAfterDown_), "",
        0},
   };
   fmt::print("\nresults ({} hosts, {} services x {} replicas, node timeout {} ms; ms):\n",
              options_.hosts, options_.services, options_.replicas, kNodeTimeoutMs);
-  fmt::print("  {:<56} {:>4} {:>8} {:>8} {:>8} {:>10} {:>8} {:>14}\n", "measurement", "N",
-             "median", "p99", "max", "target", "docker", "docker/median");
+  fmt::print("  {:<56} {:>4} {:>8} {:>8} {:>8} {:>10} {:>8} {:>14}\n", "measurement", "N", "median",
+             "p99", "max", "target", "docker", "docker/median");
   for (const auto& row : rows) {
     if (row.stats.n == 0) {
       fmt::print("  {:<56} {:>4}   (not measured)\n", row.what, 0);
@@ -607,19 +609,18 @@ void Bench::keepLogs() const {
   for (int host = 1; host <= options_.hosts; ++host) {
     auto from = fmt::format("{}/{}/h{}/overmeshd.log", lab_.runDir(), lab_.name(), host);
     auto to = fmt::format("{}/h{}.log", options_.logsDir, host);
-    std::filesystem::copy_file(from, to, std::filesystem::copy_options::overwrite_existing,
-                               error);
+    std::filesystem::copy_file(from, to, std::filesystem::copy_options::overwrite_existing, error);
     if (error) {
       fmt::print(stderr, "cannot copy {} to {}: {}\n", from, to, error.message());
     }
   }
   for (const auto& entry : std::filesystem::directory_iterator(files_.path(), error)) {
-    std::filesystem::copy_file(entry.path(), options_.logsDir + "/probe-" +
-                                                 entry.path().filename().string(),
+    std::filesystem::copy_file(entry.path(),
+                               options_.logsDir + "/probe-" + entry.path().filename().string(),
                                std::filesystem::copy_options::overwrite_existing, error);
   }
-  fmt::print("daemon logs copied to {}/h*.log, probe outputs to {}/probe-*.txt\n",
-             options_.logsDir, options_.logsDir);
+  fmt::print("daemon logs copied to {}/h*.log, probe outputs to {}/probe-*.txt\n", options_.logsDir,
+             options_.logsDir);
 }
 
 int Bench::run() {
@@ -630,6 +631,7 @@ int Bench::run() {
   bool ok = setUp() && measureCreate() && measureKills();
   keepLogs();
   if (!ok || interrupted) {
+    std::fflush(stdout);  // the figures so far first, then why it stopped
     fmt::print(stderr, "{}; daemon logs under {}/{}/h*/overmeshd.log (removed with the lab)\n",
                interrupted ? "interrupted" : "failed", lab_.runDir(), lab_.name());
     printTable();

@@ -235,9 +235,8 @@ int probeWatch(OutputFile& out, const std::string& name, std::size_t count,
   bool answering = false;
   while (!(dnsGone && lbGone && answering)) {
     if (realtimeMs() > deadline) {
-      out.line("timeout " + std::to_string(realtimeMs()) +
-               (dnsGone ? "" : " dns-gone") + (lbGone ? "" : " lb-gone") +
-               (answering ? "" : " answering"));
+      out.line("timeout " + std::to_string(realtimeMs()) + (dnsGone ? "" : " dns-gone") +
+               (lbGone ? "" : " lb-gone") + (answering ? "" : " answering"));
       return 1;
     }
     auto addresses = resolve(name);
