@@ -42,10 +42,10 @@ CommandResult LabSession::lab(const std::vector<std::string>& args) const {
   return runCommand(argv);
 }
 
-bool LabSession::up(int hosts) {
+bool LabSession::up(int hosts, const std::string& logLevel) {
   hosts_ = hosts;
   made_ = true;
-  auto result = lab({"up", "--hosts", std::to_string(hosts)});
+  auto result = lab({"up", "--hosts", std::to_string(hosts), "--log-level", logLevel});
   if (result.exitCode != 0) {
     error_ = result.out + result.err;
     return false;

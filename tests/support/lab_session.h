@@ -27,11 +27,13 @@ class LabSession {
   LabSession(const LabSession&) = delete;
   LabSession& operator=(const LabSession&) = delete;
 
-  // `lab up --hosts N`, then waits until the manager sees every node ready. On failure
-  // returns false with the reason in error().
-  bool up(int hosts);
+  // `lab up --hosts N --log-level LEVEL`, then waits until the manager sees every node
+  // ready. On failure returns false with the reason in error().
+  bool up(int hosts, const std::string& logLevel = "info");
   const std::string& error() const { return error_; }
   const std::string& name() const { return name_; }
+  // Where the lab keeps its state: host i's socket is <runDir>/<name>/h<i>/overmesh.sock.
+  const std::string& runDir() const { return runDir_.path(); }
   std::string hostNamespace(int host) const { return name_ + "-h" + std::to_string(host); }
 
   // `overmesh lab exec HOST -- ARGV…`
