@@ -282,10 +282,6 @@ void TaskAgent::observeTask(const api::Task& task, const dataplane::SandboxPlan&
   }
   if (status->state == runtime::TaskState::Running) {
     running.insert(task.id);
-    std::string ns = sandboxNamespace(task.id);
-    if (auto prepared = discovery_.prepare(task, ns, kernel_.namespacePath(ns)); !prepared) {
-      spdlog::warn("task {}: {}", task.name, prepared.error().message);
-    }
     if (auto initial = health_.watch(task)) {
       sender_.setHealth(task.id, initial->health, initial->message);
     }
@@ -340,6 +336,18 @@ void TaskAgent::reconcile() {
   // Before anything stops or starts: a task told to shut down leaves every local
   // sandbox's answers and maps now, and a task about to start gets current ones.
   discovery_.refresh(revision, networks, services, tasks, nodes);
+  // Every running sandbox's resolver and maps are brought up to date first, before the
+  // slower steps of the pass (cleanups, the overlay, starts): a backend that left gets no
+  // new connection from this node from here on, and a new one gets them at once.
+  for (const auto& task : tasks) {
+    if (task.nodeId == config_.nodeId && task.desiredState == "running" &&
+        processes.contains(task.id) && !stops.inProgress.contains(task.id)) {
+      std::string ns = sandboxNamespace(task.id);
+      if (auto prepared = discovery_.prepare(task, ns, kernel_.namespacePath(ns)); !prepared) {
+        spdlog::warn("task {}: {}", task.name, prepared.error().message);
+      }
+    }
+  }
   settleUnwanted(tasksById, present, stops);
   reportGone(tasks, present, stops);
   sender_.retain(recorded);

@@ -1,5 +1,7 @@
 #include "daemon/manager_role.h"
 
+#include <algorithm>
+
 #include <spdlog/spdlog.h>
 
 #include "store/sqlite/sqlite_store.h"
@@ -50,10 +52,13 @@ Status ManagerRole::serve(
   return {};
 }
 
-// Thread: marks silent nodes down, every tenth of the node timeout so that detection
-// lands within 10% of the timeout.
+// Thread: marks silent nodes down. The sweep is an in-memory scan (a store write only for
+// a node that changes state), so it runs often: every 50 ms, or a tenth of the node
+// timeout when that is shorter than half a second; a dead node's endpoints leave every
+// DNS answer and load balancer within the timeout plus this period.
 void ManagerRole::sweepLoop() {
-  auto period = std::max(nodeManager_->nodeTimeout() / 10, std::chrono::milliseconds(50));
+  auto period = std::clamp(nodeManager_->nodeTimeout() / 10, std::chrono::milliseconds(10),
+                           std::chrono::milliseconds(50));
   while (stopSweep_.sleepFor(period)) {
     if (auto swept = nodeManager_->sweep(); !swept) {
       spdlog::error("liveness sweep: {}", swept.error().message);

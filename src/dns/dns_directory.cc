@@ -250,16 +250,18 @@ LookupResult DnsDirectory::lookup(std::string_view name, std::span<const std::st
   }
 
   // Not known on the asker's networks. A single label is never a public name worth asking
-  // the Internet for, and <x>.<network> names the asker's network: both are ours to deny.
-  if (key.find('.') == std::string_view::npos) {
+  // the Internet for, `tasks.<x>` is the cluster's own convention, and <x>.<network> names
+  // a cluster network (the asker's or another's): all are ours to deny, so that no
+  // cluster name leaks to the node's upstream resolvers and the asker gets its answer
+  // at once instead of waiting for upstream timeouts.
+  if (key.find('.') == std::string_view::npos || key.starts_with("tasks.")) {
     return {LookupKind::NotFound, 0};
   }
-  for (const auto& networkId : networkIds) {
-    auto network = networks_.find(networkId);
-    if (network == networks_.end() || network->second.name.empty()) {
+  for (const auto& [networkId, network] : networks_) {
+    if (network.name.empty()) {
       continue;
     }
-    const std::string& suffix = network->second.name;
+    const std::string& suffix = network.name;
     if (key.size() > suffix.size() + 1 && key.ends_with(suffix) &&
         key[key.size() - suffix.size() - 1] == '.') {
       return {LookupKind::NotFound, 0};

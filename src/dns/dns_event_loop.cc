@@ -79,6 +79,7 @@ DnsServer::Loop::Loop(const DnsServerConfig& config, UniqueFd epoll, UniqueFd wa
     : config_(config),
       epoll_(std::move(epoll)),
       wake_(std::move(wake)),
+      spare_(open("/dev/null", O_RDONLY | O_CLOEXEC)),
       directory_(emptyDirectory()),
       random_(randomSeed(config.randomSeed)) {}
 
@@ -326,6 +327,17 @@ void DnsServer::Loop::acceptTcp(Sandbox& sandbox) {
   while (true) {
     UniqueFd fd(accept4(sandbox.tcp.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
     if (!fd.valid()) {
+      if ((errno == EMFILE || errno == ENFILE) && spare_.valid()) {
+        // Out of descriptors: refuse this connection by accepting it on the spare slot
+        // and closing it, so the listener stops being readable.
+        spare_.reset();
+        UniqueFd refused(accept4(sandbox.tcp.get(), nullptr, nullptr, SOCK_CLOEXEC));
+        refused.reset();
+        spare_ = UniqueFd(open("/dev/null", O_RDONLY | O_CLOEXEC));
+        spdlog::warn("embedded DNS: out of file descriptors; a TCP query of task {} refused",
+                     sandbox.taskId);
+        continue;
+      }
       return;
     }
     if (sandbox.tcpConnections >= config_.maxTcpConnectionsPerSandbox) {

@@ -158,6 +158,10 @@ class DnsServer::Loop {
   const DnsServerConfig config_;
   UniqueFd epoll_;
   UniqueFd wake_;
+  // A descriptor kept open to give back when accept() fails with EMFILE/ENFILE: the
+  // pending connection is then accepted and closed at once. Without it a level-triggered
+  // listener with a connection it cannot accept would wake the loop forever.
+  UniqueFd spare_;
   std::thread thread_;
   std::atomic<bool> stopping_{false};
 

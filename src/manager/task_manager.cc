@@ -246,14 +246,21 @@ Status TaskManager::reportStatus(const StatusReport& report) {
       return errorf(ErrorKind::FailedPrecondition, "task {} is not placed on node {}",
                     report.taskId, report.nodeId);
     }
+    // A task that ended keeps the last health it was seen with: the orchestrator counts an
+    // "unhealthy" ending as a failure (restart delay, max attempts), and an agent reports
+    // the ending itself without a health.
+    std::string health = report.health;
+    if (health.empty() && report.state != "running" && report.state != "pending") {
+      health = task->health;
+    }
     if (task->state == report.state && task->message == report.message &&
-        task->exitCode == report.exitCode && task->health == report.health) {
+        task->exitCode == report.exitCode && task->health == health) {
       return {};
     }
-    if (task->state != report.state || task->health != report.health) {
+    if (task->state != report.state || task->health != health) {
       task->updatedAtMs = nowMillis();
     }
-    task->health = report.health;
+    task->health = health;
     task->state = report.state;
     task->message = report.message;
     task->exitCode = report.exitCode;

@@ -33,9 +33,22 @@ class SandboxLoadBalancers::FlowCleaner {
     thread_.join();
   }
 
+  // Each job holds a namespace file descriptor and takes ~12 ms (a walk of the whole
+  // conntrack table), so the queue is bounded: when a node with many backends goes down
+  // in a busy cluster, flows beyond the bound are left to their conntrack timeout (UDP:
+  // 30 s, 120 s once replied to) rather than the daemon running out of descriptors.
+  static constexpr std::size_t kMaxPendingJobs = 64;
+
   void add(Job job) {
     {
       std::lock_guard lock(mutex_);
+      if (jobs_.size() >= kMaxPendingJobs) {
+        spdlog::warn(
+            "load balancer: {} flow cleanups already pending; UDP flows from namespace {} to "
+            "{} are left to expire",
+            jobs_.size(), job.namespaceName, job.departure.backend);
+        return;
+      }
       jobs_.push_back(std::move(job));
     }
     wake_.notify_all();

@@ -270,9 +270,13 @@ TEST_F(DirectoryTest, AnswersOnlyFromTheAskersNetworks) {
   tasks_ = {makeTask("abc", &web, 1, kFront, "10.0.0.5/24")};
   auto directory = build();
   EXPECT_EQ(ask(*directory, "web", {kBack}).kind, LookupKind::NotFound);
-  EXPECT_EQ(ask(*directory, "tasks.web", {kBack}).kind, LookupKind::Forward);
+  // Cluster-shaped names of another network are denied here, never forwarded upstream
+  // (they would leak the cluster's names and wait for upstream timeouts).
+  EXPECT_EQ(ask(*directory, "tasks.web", {kBack}).kind, LookupKind::NotFound);
+  EXPECT_EQ(ask(*directory, "web.front", {kBack}).kind, LookupKind::NotFound);
+  // A dotted name the cluster has no rule for (a task's full name is one) goes upstream.
   EXPECT_EQ(ask(*directory, "web.1.abc", {kBack}).kind, LookupKind::Forward);
-  EXPECT_EQ(ask(*directory, "web.front", {kBack}).kind, LookupKind::Forward);
+  EXPECT_EQ(ask(*directory, "example.test", {kBack}).kind, LookupKind::Forward);
   EXPECT_EQ(ask(*directory, "web", {}).kind, LookupKind::NotFound);
 }
 

@@ -146,6 +146,23 @@ TEST_F(TaskManagerTest, RunningTaskNeedsForceToRemove) {
   EXPECT_TRUE(tasks_->remove("busy", false));
 }
 
+// The orchestrator counts an unhealthy ending as a failure: the agent's final "shutdown"
+// report carries no health, and must not erase the "unhealthy" that ended the task.
+TEST_F(TaskManagerTest, AnEndedTaskKeepsItsLastHealth) {
+  auto task = tasks_->run(request("checked"));
+  ASSERT_TRUE(task);
+  ASSERT_TRUE(tasks_->reportStatus({task->id, task->nodeId, "running", "", 0, "starting"}));
+  ASSERT_TRUE(tasks_->reportStatus({task->id, task->nodeId, "running", "", 0, "unhealthy"}));
+  ASSERT_TRUE(tasks_->reportStatus({task->id, task->nodeId, "shutdown", "stopped", 0, ""}));
+  auto ended = tasks_->inspect("checked");
+  ASSERT_TRUE(ended);
+  EXPECT_EQ(ended->state, "shutdown");
+  EXPECT_EQ(ended->health, "unhealthy");
+  // While it runs, the agent's word is the health (a check removed by an update clears it).
+  ASSERT_TRUE(tasks_->reportStatus({task->id, task->nodeId, "running", "", 0, ""}));
+  EXPECT_EQ(tasks_->inspect("checked")->health, "");
+}
+
 TEST_F(TaskManagerTest, AddressesAreReusedAfterRemoval) {
   ASSERT_TRUE(tasks_->run(request("a")));
   ASSERT_TRUE(tasks_->run(request("b")));
