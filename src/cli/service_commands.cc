@@ -144,7 +144,7 @@ Status watchConvergence(CliContext& context, DaemonClient& client, const std::st
   }
 }
 
-// Sends the update `change` makes to the service's spec, with the version it was read at;
+// Sends the update `change` makes to the service's spec, with the update index it was read at;
 // re-reads and retries when another update came between (Conflict). Returns the service
 // as it was read for the update that went through.
 template <typename Change>
@@ -160,7 +160,7 @@ Result<api::Service> updateService(DaemonClient& client, const std::string& refe
     if (!spec) {
       return std::unexpected(spec.error());
     }
-    api::ServiceUpdateRequest request{*spec, service->version, force};
+    api::ServiceUpdateRequest request{*spec, service->updateIndex, force};
     auto updated = client.post(servicePath(service->id) + "/update", nlohmann::json(request));
     if (updated) {
       return service;
