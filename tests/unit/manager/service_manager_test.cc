@@ -18,6 +18,7 @@
 #include "manager/node_manager.h"
 #include "manager/service_reconciler.h"
 #include "manager/task_manager.h"
+#include "orchestrator/orchestrator.h"
 #include "state/keys.h"
 #include "store/sqlite/sqlite_store.h"
 #include "support/scratch.h"
@@ -456,6 +457,65 @@ TEST_F(ServiceManagerTest, ApplySkipsCreatesThatNoLongerFit) {
   ASSERT_TRUE(services_->apply(decisions));
   EXPECT_EQ(revision(), before);
   EXPECT_TRUE(serviceTasks(web->id).empty());
+}
+
+// The orchestrator decides on a view; a scale-down that lands before its decisions are
+// applied leaves the version as it was, and still no task is created above the count.
+TEST_F(ServiceManagerTest, AScaleDownBetweenTheViewAndTheApplyCreatesNoTaskAboveTheCount) {
+  auto request = spec("web");
+  request.replicas = 3;
+  auto web = services_->create(request);
+  ASSERT_TRUE(web);
+  auto read = services_->readView(nowMillis());
+  ASSERT_TRUE(read) << read.error().message;
+  orchestrator::Decisions decisions = orchestrator::reconcile(read->view);
+  ASSERT_EQ(decisions.create.size(), 3u);
+
+  auto scaled = web->spec;
+  scaled.replicas = 1;
+  auto updated = services_->update("web", {scaled, web->updateIndex, false});
+  ASSERT_TRUE(updated) << updated.error().message;
+  ASSERT_EQ(updated->version, web->version) << "a scale does not bump the version";
+  ASSERT_TRUE(services_->apply(decisions));
+
+  auto tasks = serviceTasks(web->id);
+  ASSERT_EQ(tasks.size(), 1u);
+  EXPECT_EQ(tasks[0].slot, 1);
+}
+
+// For a global service a create is re-checked against the node as it is now: its labels
+// must still satisfy the constraints, and it must not already have a task of the version
+// that should run (made meanwhile, or twice in one batch).
+TEST_F(ServiceManagerTest, GlobalCreatesAreSkippedOnANodeThatNoLongerMatchesOrHasTheTask) {
+  NodeManager nodes(*store_, clock_, managerNode_.id);
+  ASSERT_TRUE(nodes.load());
+  ASSERT_TRUE(nodes.updateLabels("h2", {{{"zone", "a"}}, {}}));
+  auto request = spec("agent");
+  request.mode = "global";
+  request.replicas = 1;
+  request.constraints = {"node.labels.zone==a"};
+  auto agent = services_->create(request);
+  ASSERT_TRUE(agent) << agent.error().message;
+  auto read = services_->readView(nowMillis());
+  ASSERT_TRUE(read) << read.error().message;
+  orchestrator::Decisions decisions = orchestrator::reconcile(read->view);
+  ASSERT_EQ(decisions.create.size(), 1u);
+  ASSERT_EQ(decisions.create[0].nodeId, "n2");
+
+  ASSERT_TRUE(nodes.updateLabels("h2", {{}, {"zone"}}));
+  auto before = revision();
+  ASSERT_TRUE(services_->apply(decisions));
+  EXPECT_EQ(revision(), before) << "n2 lost the label: nothing created";
+  EXPECT_TRUE(serviceTasks(agent->id).empty());
+
+  ASSERT_TRUE(nodes.updateLabels("h2", {{{"zone", "a"}}, {}}));
+  decisions.create.push_back(decisions.create[0]);  // the same node twice in one batch
+  ASSERT_TRUE(services_->apply(decisions));
+  EXPECT_EQ(serviceTasks(agent->id).size(), 1u);
+  before = revision();
+  ASSERT_TRUE(services_->apply(decisions));  // a stale repeat: n2 already has it
+  EXPECT_EQ(revision(), before);
+  EXPECT_EQ(serviceTasks(agent->id).size(), 1u);
 }
 
 TEST_F(ServiceManagerTest, ApplyCreatesStopWhenTheSubnetIsFullWithoutTakingAVip) {
