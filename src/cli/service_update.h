@@ -47,9 +47,8 @@ Result<api::Service> updateWithRetry(const std::string& reference, bool force, i
     }
     lastConflict = sent.error();
   }
-  return std::unexpected(lastConflict.withContext(
-      fmt::format("service {} kept changing during {} attempts to update it", reference,
-                  maxAttempts)));
+  return std::unexpected(lastConflict.withContext(fmt::format(
+      "service {} kept changing during {} attempts to update it", reference, maxAttempts)));
 }
 
 }  // namespace overmesh::cli

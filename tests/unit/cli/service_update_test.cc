@@ -28,8 +28,9 @@ struct FakeServiceDaemon {
 
   Status apply(const api::ServiceUpdateRequest& request) {
     if (request.updateIndex != stored.updateIndex) {
-      return errorf(ErrorKind::Conflict, "service update: service web was changed by someone "
-                                         "else; read it again and retry");
+      return errorf(ErrorKind::Conflict,
+                    "service update: service web was changed by someone "
+                    "else; read it again and retry");
     }
     stored.spec = request.spec;
     ++stored.updateIndex;
@@ -101,7 +102,8 @@ TEST(ServiceUpdateRetryTest, AConcurrentScaleIsKeptByReReadingAndReApplyingTheFl
 TEST(ServiceUpdateRetryTest, GivesUpAfterTheAttemptsNamingTheService) {
   FakeServiceDaemon daemon;
   daemon.beforeAnswer = [&] { ++daemon.stored.updateIndex; };  // always changed meanwhile
-  auto readAt = runUpdate(daemon, [](api::ServiceSpec& spec) { spec.replicas = 2; }, 3);
+  auto readAt = runUpdate(
+      daemon, [](api::ServiceSpec& spec) { spec.replicas = 2; }, 3);
   ASSERT_FALSE(readAt);
   EXPECT_EQ(readAt.error().kind, ErrorKind::Conflict);
   EXPECT_THAT(readAt.error().message,
