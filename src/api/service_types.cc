@@ -95,6 +95,7 @@ void from_json(const json& j, ServiceVip& v) {
 void to_json(json& j, const Service& v) {
   j = json{{"id", v.id},
            {"version", v.version},
+           {"updateIndex", v.updateIndex},
            {"spec", v.spec},
            {"attachments", v.attachments},
            {"vips", v.vips},
@@ -106,6 +107,7 @@ void to_json(json& j, const Service& v) {
 void from_json(const json& j, Service& v) {
   readField(j, "id", v.id);
   readField(j, "version", v.version);
+  readField(j, "updateIndex", v.updateIndex);
   readField(j, "spec", v.spec);
   readField(j, "attachments", v.attachments);
   readField(j, "vips", v.vips);
@@ -115,12 +117,12 @@ void from_json(const json& j, Service& v) {
 }
 
 void to_json(json& j, const ServiceUpdateRequest& v) {
-  j = json{{"spec", v.spec}, {"version", v.version}, {"force", v.force}};
+  j = json{{"spec", v.spec}, {"updateIndex", v.updateIndex}, {"force", v.force}};
 }
 
 void from_json(const json& j, ServiceUpdateRequest& v) {
   readField(j, "spec", v.spec);
-  readField(j, "version", v.version);
+  requireField(j, "updateIndex", v.updateIndex);
   readField(j, "force", v.force);
 }
 

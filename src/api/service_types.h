@@ -70,6 +70,11 @@ struct Service {
   // networks, constraints, health check, stop grace); tasks record the version they run,
   // and tasks of an older version are replaced by the rolling update.
   std::int64_t version = 1;
+  // Increases with every successful write of the spec: 1 at create, +1 on every update,
+  // even one that changes only replicas or the update config. An update names the index it
+  // was read at, so two updates read at one index cannot both go through (see
+  // ServiceUpdateRequest). `version` alone cannot do this: it stays put on a scale.
+  std::int64_t updateIndex = 1;
   ServiceSpec spec;
   std::vector<ServiceAttachment> attachments;  // spec.networks resolved, same order
   std::vector<ServiceVip> vips;                // one per attachment when endpointMode is vip
@@ -81,10 +86,12 @@ struct Service {
 };
 
 // POST /v1/services/{ref}/update: the whole new spec, as `service inspect` showed it, and
-// the version it was read at (a Conflict when the service changed meanwhile).
+// the service's updateIndex it was read at (a Conflict when the service changed meanwhile).
+// "updateIndex" is required on the wire: an update that does not say what it was read at
+// could silently overwrite a concurrent one.
 struct ServiceUpdateRequest {
   ServiceSpec spec;
-  std::int64_t version = 0;
+  std::int64_t updateIndex = 0;
   // Replace every task even when the spec did not change (`service update --force`).
   bool force = false;
 };

@@ -9,6 +9,7 @@
 #include <csignal>
 #include <memory>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "api/percent_encoding.h"
@@ -20,6 +21,7 @@
 #include "cli/service_spec_flags.h"
 #include "cli/service_tables.h"
 #include "cli/service_tasks.h"
+#include "cli/service_update.h"
 #include "cli/table.h"
 #include "common/ids.h"
 #include "common/quote.h"
@@ -144,34 +146,18 @@ Status watchConvergence(CliContext& context, DaemonClient& client, const std::st
   }
 }
 
-// Sends the update `change` makes to the service's spec, with the version it was read at;
-// re-reads and retries when another update came between (Conflict). Returns the service
-// as it was read for the update that went through.
+// Sends the update `change` makes to the service's spec, with the update index it was read
+// at; re-reads and re-applies `change` when another update came between (Conflict).
+// Returns the service as it was read for the update that went through.
 template <typename Change>
 Result<api::Service> updateService(DaemonClient& client, const std::string& reference, bool force,
                                    Change&& change) {
-  Error lastConflict;
-  for (int attempt = 0; attempt < kMaxUpdateAttempts; ++attempt) {
-    auto service = getService(client, reference);
-    if (!service) {
-      return std::unexpected(service.error());
-    }
-    Result<api::ServiceSpec> spec = change(*service);
-    if (!spec) {
-      return std::unexpected(spec.error());
-    }
-    api::ServiceUpdateRequest request{*spec, service->version, force};
-    auto updated = client.post(servicePath(service->id) + "/update", nlohmann::json(request));
-    if (updated) {
-      return service;
-    }
-    if (updated.error().kind != ErrorKind::Conflict) {
-      return std::unexpected(updated.error());
-    }
-    lastConflict = updated.error();
-  }
-  return std::unexpected(lastConflict.withContext(fmt::format(
-      "service {} kept changing during {} attempts to update it", reference, kMaxUpdateAttempts)));
+  return updateWithRetry(
+      reference, force, kMaxUpdateAttempts, [&] { return getService(client, reference); },
+      std::forward<Change>(change),
+      [&](const api::Service& readAt, const api::ServiceUpdateRequest& request) {
+        return client.post(servicePath(readAt.id) + "/update", nlohmann::json(request));
+      });
 }
 
 // ---- create ----

@@ -11,7 +11,13 @@
 namespace overmesh::cli {
 
 bool newerTask(const api::Task& a, const api::Task& b) {
-  return std::tie(a.updatedAtMs, a.createdAt, a.id) > std::tie(b.updatedAtMs, b.createdAt, b.id);
+  // updatedAtMs alone misleads: an old task's late "shutdown" report (its host came back)
+  // would make it look newer than its replacement. The task that should run is current;
+  // creation time orders the rest, whatever was reported about them later.
+  const bool aRuns = a.desiredState == "running";
+  const bool bRuns = b.desiredState == "running";
+  return std::tie(aRuns, a.createdAt, a.updatedAtMs, a.id) >
+         std::tie(bRuns, b.createdAt, b.updatedAtMs, b.id);
 }
 
 bool taskEnded(const api::Task& task) {

@@ -17,8 +17,9 @@ namespace overmesh::cli {
 std::vector<api::Task> tasksOfService(const api::Service& service,
                                       const std::vector<api::Task>& tasks);
 
-// True when `a` is newer than `b`: later updatedAtMs, then later createdAt, then the
-// larger ID (a stable order for equal times).
+// True when `a` comes before `b` in its slot (or node): a task desired running before one
+// that is not (it is the slot's current task), then the later createdAt, then the later
+// updatedAtMs, then the larger ID (a stable order for equal times).
 bool newerTask(const api::Task& a, const api::Task& b);
 
 // The task's process is over: failed, rejected or exited (not one stopped on purpose,

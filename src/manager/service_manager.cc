@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "common/ids.h"
@@ -16,6 +17,7 @@
 #include "manager/object_lookup.h"
 #include "manager/service_validation.h"
 #include "manager/store_records.h"
+#include "orchestrator/constraints.h"
 #include "state/keys.h"
 
 namespace overmesh::manager {
@@ -179,6 +181,7 @@ Result<api::Service> ServiceManager::create(const api::ServiceSpec& spec) {
     api::Service service;
     service.id = newObjectId();
     service.version = 1;
+    service.updateIndex = 1;
     service.spec = spec;
     service.attachments = std::move(*attachments);
     auto vips = vipsFor(spec, service.attachments, {}, networks, taskList, serviceList);
@@ -272,11 +275,14 @@ Result<api::Service> ServiceManager::update(const std::string& reference,
                     "cannot change (create a new service)",
                     quote(request.spec.mode), current.spec.mode);
     }
-    if (request.version != current.version) {
+    // The update index, not the version: a scale leaves the version as it is, and two
+    // updates read at one version would otherwise both pass and the later one undo the
+    // earlier.
+    if (request.updateIndex != current.updateIndex) {
       return errorf(ErrorKind::Conflict,
-                    "service update: service {} was changed by someone else (version {}, now "
-                    "{}); retry",
-                    current.spec.name, request.version, current.version);
+                    "service update: service {} was changed by someone else (read at update "
+                    "index {}, now {}); read it again and retry",
+                    current.spec.name, request.updateIndex, current.updateIndex);
     }
     auto networkRecords = readRecords<api::Network>(store_, state::keys::kNetworks);
     if (!networkRecords) {
@@ -324,6 +330,7 @@ Result<api::Service> ServiceManager::update(const std::string& reference,
         changesTasks(current.spec, current.attachments, updated.spec, updated.attachments)) {
       ++updated.version;
     }
+    ++updated.updateIndex;
     updated.updatedAt = nowRfc3339();
 
     store::Txn txn;
@@ -507,6 +514,46 @@ Status ServiceManager::applyRemovals(const std::vector<std::string>& taskIds) {
   return errorf(ErrorKind::Unavailable, "remove old tasks: the tasks kept changing; will retry");
 }
 
+namespace {
+
+// Why a create the orchestrator decided on an earlier view no longer fits the service and
+// node as they are now read, or nothing when it still fits: a replicated slot above the
+// replica count (a scale-down came between), or, for a global service, a node that no longer
+// satisfies the constraints or already has a task of this version that should run (one
+// created meanwhile, or earlier in the same batch: `placedGlobal` holds those).
+std::optional<std::string> createNoLongerFits(const orchestrator::TaskToCreate& decision,
+                                              const api::Service& service, const api::Node& node,
+                                              const std::vector<api::Task>& tasks,
+                                              const std::set<std::string>& placedGlobal) {
+  if (service.spec.mode != "global") {
+    if (decision.slot < 1 || decision.slot > service.spec.replicas) {
+      return fmt::format("slot {} is outside the {} replicas", decision.slot,
+                         service.spec.replicas);
+    }
+    return std::nullopt;
+  }
+  auto constraints = orchestrator::parseConstraints(service.spec.constraints);
+  if (!constraints) {
+    return fmt::format("its constraints do not parse: {}", constraints.error().message);
+  }
+  if (!orchestrator::matches(node, *constraints)) {
+    return fmt::format("node {} no longer satisfies its constraints", node.hostname);
+  }
+  bool present = placedGlobal.contains(service.id + "/" + node.id) ||
+                 std::any_of(tasks.begin(), tasks.end(), [&](const api::Task& task) {
+                   return task.serviceId == service.id && task.nodeId == node.id &&
+                          task.desiredState == "running" &&
+                          task.specVersion >= decision.specVersion;
+                 });
+  if (present) {
+    return fmt::format("node {} already has a task of version {}", node.hostname,
+                       decision.specVersion);
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
 Status ServiceManager::applyCreates(const std::vector<orchestrator::TaskToCreate>& creates) {
   for (int attempt = 0; attempt < kMaxServiceWriteAttempts; ++attempt) {
     // Guards first, then what they protect (see readAttachmentGuards).
@@ -562,6 +609,7 @@ Status ServiceManager::applyCreates(const std::vector<orchestrator::TaskToCreate
     store::Txn txn;
     std::set<std::string> comparedServices;
     std::set<std::string> comparedNodes;
+    std::set<std::string> placedGlobal;  // "serviceId/nodeId" created in this batch
     std::map<std::string, store::Revision> touchedGuards;
     std::int64_t now = nowMillis();
     std::string createdAt = nowRfc3339();
@@ -582,6 +630,13 @@ Status ServiceManager::applyCreates(const std::vector<orchestrator::TaskToCreate
         continue;  // gone or down meanwhile: the next reconcile places it elsewhere
       }
       const api::Node& node = nodeIt->first;
+      // The service's and the node's mod revisions are compared below, so a scale-down or
+      // a label change after this read fails the transaction and the retry sees it.
+      if (auto reason = createNoLongerFits(decision, *service, node, tasks, placedGlobal)) {
+        spdlog::debug("orchestrator: service {}: task for slot {} on {} not created: {}",
+                      service->spec.name, decision.slot, node.hostname, *reason);
+        continue;
+      }
 
       api::Task task;
       task.id = newObjectId();
@@ -625,6 +680,9 @@ Status ServiceManager::applyCreates(const std::vector<orchestrator::TaskToCreate
       }
       if (!allocated) {
         continue;
+      }
+      if (service->spec.mode == "global") {
+        placedGlobal.insert(service->id + "/" + node.id);
       }
       for (const auto& attachment : task.attachments) {
         touchedGuards[attachment.networkId] = (*guards)[attachment.networkId];

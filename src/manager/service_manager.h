@@ -45,11 +45,12 @@ class ServiceManager {
   Result<api::Service> inspect(const std::string& reference);
 
   // Replaces the service's spec. The spec is validated as in create; its name and mode
-  // cannot change (InvalidArgument); Conflict when `request.version` is not the stored
-  // version. The version goes up when what the tasks run changed (command, env, networks
-  // or aliases, constraints, health check, stop grace) or on `force`; replicas, restart
-  // policy, update config, endpoint mode and labels do not change it. A network added
-  // gets a VIP (vip mode), a network removed releases its VIP.
+  // cannot change (InvalidArgument); Conflict when `request.updateIndex` is not the stored
+  // updateIndex, which goes up on every update that goes through. The version goes up when
+  // what the tasks run changed (command, env, networks or aliases, constraints, health
+  // check, stop grace) or on `force`; replicas, restart policy, update config, endpoint
+  // mode and labels do not change it. A network added gets a VIP (vip mode), a network
+  // removed releases its VIP.
   Result<api::Service> update(const std::string& reference,
                               const api::ServiceUpdateRequest& request);
 

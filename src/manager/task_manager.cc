@@ -204,6 +204,24 @@ Result<api::Task> TaskManager::remove(const std::string& reference, bool force) 
     return std::unexpected(index.error().withContext("rm"));
   }
   const auto& [task, revision] = (*tasks)[*index];
+  // A service's task is refused even with force: deleting its record frees its address
+  // while the process may still drain, the orchestrator refills the slot at once and the
+  // new task (maybe on another node) would get the same address and MAC. The service
+  // stops its tasks itself (scale, rm), keeping the record until the node reports them
+  // ended. Tasks left behind by a service that is gone may be removed.
+  if (!task.serviceId.empty()) {
+    auto service = store_.get(state::keys::service(task.serviceId));
+    if (!service) {
+      return std::unexpected(service.error().withContext("rm"));
+    }
+    if (*service) {
+      std::string serviceName = task.serviceName.empty() ? task.serviceId : task.serviceName;
+      return errorf(ErrorKind::FailedPrecondition,
+                    "rm: task {} belongs to service {}: tasks of a service are managed by it; "
+                    "use `overmesh service scale {}=N` or `overmesh service rm {}`",
+                    task.name, serviceName, serviceName, serviceName);
+    }
+  }
   bool active = task.state == "running" || task.state == "pending";
   if (active && !force) {
     return errorf(ErrorKind::FailedPrecondition,

@@ -47,7 +47,9 @@ class TaskManager {
   Result<api::Task> inspect(const std::string& reference);
 
   // Deletes a task; its node then stops it and removes its sandbox. A task that is
-  // running is refused unless `force`.
+  // running is refused unless `force`. A task of a service that still exists is refused
+  // (FailedPrecondition, even with `force`): the service manages its tasks, and deleting
+  // the record would free its address while the task still runs.
   Result<api::Task> remove(const std::string& reference, bool force);
 
   // Records the state a node observed. Unauthenticated-like FailedPrecondition when the

@@ -133,7 +133,8 @@ TEST_F(ServiceLabTest, AServiceCreatedOnAWorkerRunsItsReplicasAcrossTheHosts) {
   ASSERT_EQ(labelled.status, 200) << labelled.body.dump();
   EXPECT_EQ(labelled.body["labels"].value("zone", ""), "a");
 
-  nlohmann::json update = {{"spec", created.body["spec"]}, {"version", created.body["version"]}};
+  nlohmann::json update = {{"spec", created.body["spec"]},
+                           {"updateIndex", created.body["updateIndex"]}};
   update["spec"]["replicas"] = 1;
   auto scaled = call(3, "POST", "/v1/services/web/update", update.dump());
   ASSERT_EQ(scaled.status, 200) << scaled.body.dump();

@@ -170,15 +170,54 @@ TEST(ServiceLogsTest, PrefixesEveryLineAndEndsTheLastOne) {
   EXPECT_EQ(prefixLogLines(prefix, 0, ""), "");
 }
 
-TEST(ServiceTasksTest, NewerTaskBreaksTiesByCreationThenId) {
+TEST(ServiceTasksTest, NewerTaskOrdersByCreationThenUpdateThenId) {
   auto service = replicatedService("web", 1);
   auto a = serviceTask(service, "a", 1, "running", 1000);
   auto b = serviceTask(service, "b", 1, "running", 1000);
 
   EXPECT_TRUE(newerTask(b, a));
-  a.createdAt = "2026-11-25T12:00:01Z";
-  b.createdAt = "2026-11-25T12:00:00Z";
+  EXPECT_FALSE(newerTask(a, b));
+  a.updatedAtMs += 1;
   EXPECT_TRUE(newerTask(a, b));
+  a.createdAt = "2026-11-25T12:00:00Z";
+  b.createdAt = "2026-11-25T12:00:01Z";
+  EXPECT_TRUE(newerTask(b, a)) << "creation comes before the last update";
+}
+
+// A host comes back and reports its old task shut down: that report is the latest update
+// of the slot, and still the replacement that should run is the current task.
+TEST(ServiceTasksTest, TheTaskDesiredRunningIsCurrentDespiteALateReportOfAnOldOne) {
+  auto service = replicatedService("web", 1);
+  auto old = endedTask(service, "old", 1, "shutdown", "node host1 is down", 10, "host1");
+  old.createdAt = "2026-11-25T11:00:00Z";
+  auto replacement = serviceTask(service, "new", 1, "running", 60'000, "host2");
+  replacement.createdAt = "2026-11-25T11:30:00Z";
+  ASSERT_GT(old.updatedAtMs, replacement.updatedAtMs);
+
+  EXPECT_TRUE(newerTask(replacement, old));
+  EXPECT_FALSE(newerTask(old, replacement));
+  auto own = tasksOfService(service, {old, replacement});
+  ASSERT_EQ(own.size(), 2u);
+  EXPECT_EQ(own[0].id, "new");
+  EXPECT_EQ(own[1].id, "old");
+
+  // Even a replacement that is older by creation (a start-first leftover) comes first
+  // while it should run.
+  replacement.createdAt = "2026-11-25T10:00:00Z";
+  EXPECT_EQ(tasksOfService(service, {old, replacement})[0].id, "new");
+}
+
+// Among tasks that should not run, the most recently created is shown first, whatever
+// was reported last.
+TEST(ServiceTasksTest, AmongEndedTasksTheLastCreatedComesFirst) {
+  auto service = replicatedService("web", 1);
+  auto first = endedTask(service, "first", 1, "shutdown", "node down", 5, "host1");
+  first.createdAt = "2026-11-25T11:00:00Z";
+  auto second = endedTask(service, "second", 1, "failed", "exit code 1", 50'000, "host2");
+  second.createdAt = "2026-11-25T11:10:00Z";
+  auto own = tasksOfService(service, {first, second});
+  ASSERT_EQ(own.size(), 2u);
+  EXPECT_EQ(own[0].id, "second");
 }
 
 }  // namespace

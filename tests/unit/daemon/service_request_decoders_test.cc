@@ -37,9 +37,30 @@ TEST(ServiceSpecDecoderTest, AWrongTypeIsInvalidArgumentNamingTheField) {
   EXPECT_EQ(decoded.error().kind, ErrorKind::InvalidArgument);
   EXPECT_THAT(decoded.error().message, HasSubstr("field \"replicas\""));
   auto nested = decodeJson<api::ServiceUpdateRequest>(
-      R"({"spec":{"name":"web","healthCheck":{"retries":1.5}},"version":1})", "service update");
+      R"({"spec":{"name":"web","healthCheck":{"retries":1.5}},"updateIndex":1})", "service update");
   ASSERT_FALSE(nested);
   EXPECT_THAT(nested.error().message, HasSubstr("field \"retries\""));
+}
+
+TEST(ServiceUpdateDecoderTest, ReadsTheUpdateIndexItWasReadAt) {
+  auto decoded = decodeJson<api::ServiceUpdateRequest>(
+      R"({"spec":{"name":"web","replicas":6},"updateIndex":7,"force":true})", "service update");
+  ASSERT_TRUE(decoded) << decoded.error().message;
+  EXPECT_EQ(decoded->updateIndex, 7);
+  EXPECT_EQ(decoded->spec.replicas, 6);
+  EXPECT_TRUE(decoded->force);
+}
+
+// Without the index the update could overwrite a concurrent one unseen: refused.
+TEST(ServiceUpdateDecoderTest, AMissingUpdateIndexIsInvalidArgumentNamingTheField) {
+  for (const char* body : {R"({"spec":{"name":"web"}})", R"({"spec":{"name":"web"},"version":3})",
+                           R"({"spec":{"name":"web"},"updateIndex":null})"}) {
+    auto decoded = decodeJson<api::ServiceUpdateRequest>(body, "service update");
+    ASSERT_FALSE(decoded) << body;
+    EXPECT_EQ(decoded.error().kind, ErrorKind::InvalidArgument);
+    EXPECT_THAT(decoded.error().message,
+                HasSubstr("service update: field \"updateIndex\" is missing"));
+  }
 }
 
 }  // namespace

@@ -18,6 +18,7 @@
 #include "manager/node_manager.h"
 #include "manager/service_reconciler.h"
 #include "manager/task_manager.h"
+#include "orchestrator/orchestrator.h"
 #include "state/keys.h"
 #include "store/sqlite/sqlite_store.h"
 #include "support/scratch.h"
@@ -211,7 +212,7 @@ TEST_F(ServiceManagerTest, ListIsOrderedByName) {
 TEST_F(ServiceManagerTest, ScalingRestartAndLabelsDoNotBumpTheVersion) {
   auto web = services_->create(spec("web"));
   ASSERT_TRUE(web);
-  api::ServiceUpdateRequest request{web->spec, web->version, false};
+  api::ServiceUpdateRequest request{web->spec, web->updateIndex, false};
   request.spec.replicas = 5;
   request.spec.restartPolicy.condition = "none";
   request.spec.updateConfig.parallelism = 2;
@@ -220,6 +221,7 @@ TEST_F(ServiceManagerTest, ScalingRestartAndLabelsDoNotBumpTheVersion) {
   auto updated = services_->update("web", request);
   ASSERT_TRUE(updated) << updated.error().message;
   EXPECT_EQ(updated->version, 1);
+  EXPECT_EQ(updated->updateIndex, 2) << "every update moves the update index";
   EXPECT_EQ(updated->spec.replicas, 5);
   EXPECT_TRUE(updated->vips.empty()) << "dnsrr releases the VIPs";
   EXPECT_EQ(services_->inspect("web")->spec.replicas, 5);
@@ -242,22 +244,26 @@ TEST_F(ServiceManagerTest, EachTaskAffectingChangeBumpsTheVersion) {
       [](auto& s) { s.stopGracePeriodMs = 1; },
   };
   std::int64_t version = web->version;
+  std::int64_t index = web->updateIndex;
   api::ServiceSpec current = web->spec;
   for (std::size_t i = 0; i < changes.size(); ++i) {
     changes[i](current);
-    auto updated = services_->update("web", {current, version, false});
+    auto updated = services_->update("web", {current, index, false});
     ASSERT_TRUE(updated) << i << ": " << updated.error().message;
     EXPECT_EQ(updated->version, version + 1) << "change " << i;
+    EXPECT_EQ(updated->updateIndex, index + 1) << "change " << i;
     version = updated->version;
+    index = updated->updateIndex;
   }
-  auto forced = services_->update("web", {current, version, true});
+  auto forced = services_->update("web", {current, index, true});
   ASSERT_TRUE(forced);
   EXPECT_EQ(forced->version, version + 1);
 }
 
-TEST_F(ServiceManagerTest, AStaleVersionIsAConflictAndChangesNothing) {
+TEST_F(ServiceManagerTest, AStaleUpdateIndexIsAConflictAndChangesNothing) {
   auto web = services_->create(spec("web"));
   ASSERT_TRUE(web);
+  EXPECT_EQ(web->updateIndex, 1);
   auto changed = web->spec;
   changed.command = {"other"};
   ASSERT_TRUE(services_->update("web", {changed, 1, false}));
@@ -266,8 +272,43 @@ TEST_F(ServiceManagerTest, AStaleVersionIsAConflictAndChangesNothing) {
   ASSERT_FALSE(stale);
   EXPECT_EQ(stale.error().kind, ErrorKind::Conflict);
   EXPECT_THAT(stale.error().message,
-              HasSubstr("service web was changed by someone else (version 1, now 2); retry"));
+              HasSubstr("service web was changed by someone else (read at update index 1, "
+                        "now 2); read it again and retry"));
   EXPECT_EQ(revision(), before);
+}
+
+// `service scale web=6` and `service update --update-parallelism 2`, both read at one
+// index: neither changes what the tasks run (the version stays 1), and still the second
+// must not overwrite the first.
+TEST_F(ServiceManagerTest, TwoUpdatesReadAtOneIndexConflictEvenWhenNeitherBumpsTheVersion) {
+  auto web = services_->create(spec("web"));
+  ASSERT_TRUE(web);
+  auto scaled = web->spec;
+  scaled.replicas = 6;
+  auto parallel = web->spec;
+  parallel.updateConfig.parallelism = 2;
+  auto first = services_->update("web", {scaled, web->updateIndex, false});
+  ASSERT_TRUE(first) << first.error().message;
+  EXPECT_EQ(first->version, web->version);
+  auto before = revision();
+  auto second = services_->update("web", {parallel, web->updateIndex, false});
+  ASSERT_FALSE(second);
+  EXPECT_EQ(second.error().kind, ErrorKind::Conflict);
+  EXPECT_EQ(revision(), before);
+  auto stored = services_->inspect("web");
+  ASSERT_TRUE(stored);
+  EXPECT_EQ(stored->spec.replicas, 6) << "the scale is not lost";
+  EXPECT_EQ(stored->spec.updateConfig.parallelism, 1);
+
+  // Re-read and re-applied, as the CLI does on Conflict: both changes stand.
+  parallel = stored->spec;
+  parallel.updateConfig.parallelism = 2;
+  auto retried = services_->update("web", {parallel, stored->updateIndex, false});
+  ASSERT_TRUE(retried) << retried.error().message;
+  EXPECT_EQ(retried->spec.replicas, 6);
+  EXPECT_EQ(retried->spec.updateConfig.parallelism, 2);
+  EXPECT_EQ(retried->updateIndex, 3);
+  EXPECT_EQ(retried->version, 1);
 }
 
 TEST_F(ServiceManagerTest, NameAndModeCannotChange) {
@@ -409,7 +450,8 @@ TEST_F(ServiceManagerTest, ApplySkipsCreatesThatNoLongerFit) {
   orchestrator::Decisions decisions;
   decisions.create = {{web->id, 1, "n3", 1},    // n3 is down
                       {web->id, 2, "gone", 1},  // no such node
-                      {web->id, 3, "n2", 7},    // another spec version
+                      {web->id, 1, "n2", 7},    // another spec version
+                      {web->id, 3, "n2", 1},    // above replicas (2)
                       {"no-such-service", 1, "n2", 1}};
   auto before = revision();
   ASSERT_TRUE(services_->apply(decisions));
@@ -417,8 +459,69 @@ TEST_F(ServiceManagerTest, ApplySkipsCreatesThatNoLongerFit) {
   EXPECT_TRUE(serviceTasks(web->id).empty());
 }
 
+// The orchestrator decides on a view; a scale-down that lands before its decisions are
+// applied leaves the version as it was, and still no task is created above the count.
+TEST_F(ServiceManagerTest, AScaleDownBetweenTheViewAndTheApplyCreatesNoTaskAboveTheCount) {
+  auto request = spec("web");
+  request.replicas = 3;
+  auto web = services_->create(request);
+  ASSERT_TRUE(web);
+  auto read = services_->readView(nowMillis());
+  ASSERT_TRUE(read) << read.error().message;
+  orchestrator::Decisions decisions = orchestrator::reconcile(read->view);
+  ASSERT_EQ(decisions.create.size(), 3u);
+
+  auto scaled = web->spec;
+  scaled.replicas = 1;
+  auto updated = services_->update("web", {scaled, web->updateIndex, false});
+  ASSERT_TRUE(updated) << updated.error().message;
+  ASSERT_EQ(updated->version, web->version) << "a scale does not bump the version";
+  ASSERT_TRUE(services_->apply(decisions));
+
+  auto tasks = serviceTasks(web->id);
+  ASSERT_EQ(tasks.size(), 1u);
+  EXPECT_EQ(tasks[0].slot, 1);
+}
+
+// For a global service a create is re-checked against the node as it is now: its labels
+// must still satisfy the constraints, and it must not already have a task of the version
+// that should run (made meanwhile, or twice in one batch).
+TEST_F(ServiceManagerTest, GlobalCreatesAreSkippedOnANodeThatNoLongerMatchesOrHasTheTask) {
+  NodeManager nodes(*store_, clock_, managerNode_.id);
+  ASSERT_TRUE(nodes.load());
+  ASSERT_TRUE(nodes.updateLabels("h2", {{{"zone", "a"}}, {}}));
+  auto request = spec("agent");
+  request.mode = "global";
+  request.replicas = 1;
+  request.constraints = {"node.labels.zone==a"};
+  auto agent = services_->create(request);
+  ASSERT_TRUE(agent) << agent.error().message;
+  auto read = services_->readView(nowMillis());
+  ASSERT_TRUE(read) << read.error().message;
+  orchestrator::Decisions decisions = orchestrator::reconcile(read->view);
+  ASSERT_EQ(decisions.create.size(), 1u);
+  ASSERT_EQ(decisions.create[0].nodeId, "n2");
+
+  ASSERT_TRUE(nodes.updateLabels("h2", {{}, {"zone"}}));
+  auto before = revision();
+  ASSERT_TRUE(services_->apply(decisions));
+  EXPECT_EQ(revision(), before) << "n2 lost the label: nothing created";
+  EXPECT_TRUE(serviceTasks(agent->id).empty());
+
+  ASSERT_TRUE(nodes.updateLabels("h2", {{{"zone", "a"}}, {}}));
+  decisions.create.push_back(decisions.create[0]);  // the same node twice in one batch
+  ASSERT_TRUE(services_->apply(decisions));
+  EXPECT_EQ(serviceTasks(agent->id).size(), 1u);
+  before = revision();
+  ASSERT_TRUE(services_->apply(decisions));  // a stale repeat: n2 already has it
+  EXPECT_EQ(revision(), before);
+  EXPECT_EQ(serviceTasks(agent->id).size(), 1u);
+}
+
 TEST_F(ServiceManagerTest, ApplyCreatesStopWhenTheSubnetIsFullWithoutTakingAVip) {
-  auto web = services_->create(spec("web", {"back"}));  // VIP .2; .3-.6 left
+  auto request = spec("web", {"back"});  // VIP .2; .3-.6 left
+  request.replicas = 6;
+  auto web = services_->create(request);
   ASSERT_TRUE(web);
   orchestrator::Decisions decisions;
   for (int slot = 1; slot <= 6; ++slot) {
@@ -784,7 +887,7 @@ TEST_F(ServiceOrchestrationTest, ScaleDownThenRemoveShutsTheTasksDown) {
   ASSERT_TRUE(waitFor([&] { return running(web->id).size() == 3; }, std::chrono::seconds(2)));
   auto scaled = web->spec;
   scaled.replicas = 1;
-  auto updated = services_->update("web", {scaled, web->version, false});
+  auto updated = services_->update("web", {scaled, web->updateIndex, false});
   ASSERT_TRUE(updated);
   ASSERT_TRUE(waitFor([&] { return running(web->id).size() == 1; }, std::chrono::seconds(2)));
   EXPECT_EQ(running(web->id)[0].slot, 1) << "the highest slots go first";
@@ -812,7 +915,7 @@ TEST_F(ServiceManagerTest, SwitchingFromDnsrrToVipAllocatesVipsWithoutBumpingThe
   ASSERT_TRUE(db->vips.empty());
   auto vip = db->spec;
   vip.endpointMode = "vip";
-  auto updated = services_->update("db", {vip, db->version, false});
+  auto updated = services_->update("db", {vip, db->updateIndex, false});
   ASSERT_TRUE(updated) << updated.error().message;
   EXPECT_EQ(updated->version, db->version);
   ASSERT_EQ(updated->vips.size(), 2u);
@@ -826,13 +929,13 @@ TEST_F(ServiceManagerTest, AnUpdateIsValidatedLikeACreateAndChangesNothingWhenBa
   auto bad = web->spec;
   bad.updateConfig.order = "sideways";
   auto before = revision();
-  auto refused = services_->update("web", {bad, web->version, false});
+  auto refused = services_->update("web", {bad, web->updateIndex, false});
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error().kind, ErrorKind::InvalidArgument);
   EXPECT_THAT(refused.error().message, StartsWith(R"(service update: --update-order "sideways")"));
   auto unknown = web->spec;
   unknown.networks.push_back({"nope", {}});
-  refused = services_->update("web", {unknown, web->version, false});
+  refused = services_->update("web", {unknown, web->updateIndex, false});
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error().kind, ErrorKind::NotFound);
   EXPECT_EQ(services_->update("ghost", {web->spec, 1, false}).error().kind, ErrorKind::NotFound);

@@ -11,6 +11,7 @@
 #include "common/json.h"
 #include "manager/cluster_manager.h"
 #include "manager/network_manager.h"
+#include "manager/service_manager.h"
 #include "state/keys.h"
 #include "store/sqlite/sqlite_store.h"
 #include "support/scratch.h"
@@ -161,6 +162,47 @@ TEST_F(TaskManagerTest, AnEndedTaskKeepsItsLastHealth) {
   // While it runs, the agent's word is the health (a check removed by an update clears it).
   ASSERT_TRUE(tasks_->reportStatus({task->id, task->nodeId, "running", "", 0, ""}));
   EXPECT_EQ(tasks_->inspect("checked")->health, "");
+}
+
+// Removing a service task's record would free its address while it still drains, and
+// the slot's refill would get the same address and MAC: the service manages its tasks.
+TEST_F(TaskManagerTest, ATaskOfAnExistingServiceIsRefusedEvenWithForceAndKept) {
+  ServiceManager services(*store_);
+  api::ServiceSpec spec;
+  spec.name = "web";
+  spec.replicas = 1;
+  spec.command = {"httpd", "-f"};
+  spec.networks = {{"chaos_net", {}}};
+  auto web = services.create(spec);
+  ASSERT_TRUE(web) << web.error().message;
+  orchestrator::Decisions decisions;
+  decisions.create = {{web->id, 1, "n2", web->version}};
+  ASSERT_TRUE(services.apply(decisions));
+  auto listed = tasks_->list();
+  ASSERT_TRUE(listed);
+  ASSERT_EQ(listed->size(), 1u);
+  const api::Task task = (*listed)[0];
+  ASSERT_EQ(task.serviceId, web->id);
+
+  auto before = store_->currentRevision();
+  for (bool force : {false, true}) {
+    auto refused = tasks_->remove(task.name, force);
+    ASSERT_FALSE(refused) << "force " << force;
+    EXPECT_EQ(refused.error().kind, ErrorKind::FailedPrecondition);
+    EXPECT_EQ(refused.error().message,
+              "rm: task " + task.name +
+                  " belongs to service web: tasks of a service are managed by it; use "
+                  "`overmesh service scale web=N` or `overmesh service rm web`");
+  }
+  EXPECT_EQ(*store_->currentRevision(), *before);
+  EXPECT_TRUE(tasks_->inspect(task.id));
+
+  // Once the service is gone, what it left behind may be cleaned up.
+  ASSERT_TRUE(services.remove("web"));
+  auto removed = tasks_->remove(task.name, true);
+  ASSERT_TRUE(removed) << removed.error().message;
+  EXPECT_EQ(removed->id, task.id);
+  EXPECT_FALSE(tasks_->inspect(task.id));
 }
 
 TEST_F(TaskManagerTest, AddressesAreReusedAfterRemoval) {
