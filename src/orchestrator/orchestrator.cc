@@ -46,6 +46,10 @@ struct ServicePlan {
   std::vector<OutdatedTask> outdated;
   std::size_t inFlight = 0;
   std::optional<std::int64_t> lastNewRunningAtMs;
+  // A task of the current version ended by itself and its slot does not run the current
+  // version again yet: the update starts no further batch (Docker's default
+  // --update-failure-action pause). Lifts once the slot's retry runs, or with a new version.
+  bool updatePaused = false;
 };
 
 // Most recent first: by updatedAtMs, then ID so that equal times still give one order.
@@ -296,16 +300,20 @@ class Reconciler {
       const api::Task* ended = restartCandidate(group, endedNow);
       if (ended != nullptr && ended->specVersion >= version) {
         // start-first: the new task of this slot ended by itself while the old one still
-        // serves. Its replacement is a restart like any other; the slot stays in flight.
-        RestartVerdict verdict =
-            restartVerdict(plan.service->spec.restartPolicy, *ended, group.tasks, view_.nowMs);
-        if (verdict.when != RestartVerdict::When::Now) {
-          if (verdict.when == RestartVerdict::When::Later) {
-            wakeAt(verdict.dueMs);
-          }
-          ++plan.inFlight;
+        // serves. The update pauses; the slot's retry is a restart like any other (not a
+        // new batch), and the slot stays in flight meanwhile.
+        plan.updatePaused = true;
+        RestartVerdict verdict = restartVerdict(plan.service->spec.restartPolicy, *ended,
+                                                group.tasks, version, view_.nowMs);
+        if (verdict.when == RestartVerdict::When::Now) {
+          addTask(plan, group);
           return;
         }
+        if (verdict.when == RestartVerdict::When::Later) {
+          wakeAt(verdict.dueMs);
+        }
+        ++plan.inFlight;
+        return;
       }
       plan.outdated.push_back(OutdatedTask{&group, outdated});
       return;
@@ -315,6 +323,13 @@ class Reconciler {
       plan.lastNewRunningAtMs = current->updatedAtMs;
     }
     bool inFlight = !runsHealthy(*current);
+    if (inFlight) {
+      // A retry of a current-version task that ended by itself: paused until it runs.
+      const api::Task* ended = restartCandidate(group, endedNow);
+      if (ended != nullptr && ended->specVersion >= version) {
+        plan.updatePaused = true;
+      }
+    }
     if (outdated != nullptr) {
       // start-first: the old task stops once its replacement runs (and is healthy).
       if (runsHealthy(*current)) {
@@ -356,18 +371,28 @@ class Reconciler {
   // A wanted group without a task that should run: a new task now, later, or never.
   // Replacing a task moved away from its node, or one stopped by scale down or an
   // update, is not a restart; replacing one that ended by itself follows the restart
-  // policy.
+  // policy. A stop-first update creates the replacement only once the old task stopped
+  // (or its node is down or gone: it will never report), so both never run at once.
   void refill(ServicePlan& plan, const TaskGroup& group, bool movedAway,
               const api::Task* endedNow) {
+    const std::int64_t version = plan.service->version;
+    if (oldTaskStopping(group, version)) {
+      ++plan.inFlight;
+      return;
+    }
     const api::Task* ended = movedAway ? nullptr : restartCandidate(group, endedNow);
     if (ended != nullptr) {
-      RestartVerdict verdict =
-          restartVerdict(plan.service->spec.restartPolicy, *ended, group.tasks, view_.nowMs);
+      if (ended->specVersion >= version) {
+        plan.updatePaused = true;
+      }
+      RestartVerdict verdict = restartVerdict(plan.service->spec.restartPolicy, *ended, group.tasks,
+                                              version, view_.nowMs);
       if (verdict.when == RestartVerdict::When::Never) {
         return;
       }
       if (verdict.when == RestartVerdict::When::Later) {
         wakeAt(verdict.dueMs);
+        ++plan.inFlight;
         return;
       }
     }
@@ -384,13 +409,18 @@ class Reconciler {
   }
 
   // Replaces outdated tasks `parallelism` groups at a time (0 = all), a batch starting
-  // `delay` after the last new-version task began running.
+  // `delay` after the last new-version task began running; none while the update is
+  // paused by a failed new-version task. Stop-first only stops the old tasks here: their
+  // replacements come from refill() once they have stopped.
   void planRollingUpdate(ServicePlan& plan) {
     if (plan.outdated.empty()) {
       return;
     }
     std::vector<OutdatedTask> outdated = std::move(plan.outdated);
     plan.outdated.clear();
+    if (plan.updatePaused) {
+      return;
+    }
     const api::UpdateConfig& update = plan.service->spec.updateConfig;
     if (update.delayMs > 0 && plan.lastNewRunningAtMs &&
         view_.nowMs < *plan.lastNewRunningAtMs + update.delayMs) {
@@ -409,10 +439,12 @@ class Reconciler {
         plan.problem = plan.eligible.problem;
         return;
       }
-      if (!startFirst) {
+      if (startFirst) {
+        addTask(plan, *outdated[i].group);
+      } else {
         shutDown(*outdated[i].task, std::string(kReplacedByUpdate));
+        ++plan.inFlight;
       }
-      addTask(plan, *outdated[i].group);
     }
   }
 

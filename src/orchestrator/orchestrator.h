@@ -35,6 +35,14 @@
 //    or its old task has not stopped; start-first retries a failed new task per the
 //    restart policy while the old one keeps serving; stop-first stops nothing while no
 //    node can take the replacement (placementProblems says why).
+//  - stop-first creates a slot's new task only once its old task has stopped (a terminal
+//    state), or at once when the old task's node is down or gone (it will never report).
+//  - a task of the current version that ends by itself pauses the update (Docker's
+//    default --update-failure-action pause, both orders): no further batch starts while
+//    its slot does not run the current version again; the restart policy still retries
+//    the slot. A new version (`service update`, or --force) resumes it: the restart
+//    policy judges one spec version at a time (restart_policy.h). No text says why yet:
+//    the failed task's own state and message do.
 //  - global tasks of a node that left the cluster are shut down ("constraints no longer
 //    satisfied"); stopped tasks of a node that left are deleted.
 //  - output is sorted (create by service, slot, node; shutDown and remove by task ID);

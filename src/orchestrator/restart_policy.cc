@@ -7,18 +7,20 @@
 namespace overmesh::orchestrator {
 
 RestartVerdict restartVerdict(const api::RestartPolicy& policy, const api::Task& ended,
-                              const std::vector<const api::Task*>& slotTasks, std::int64_t nowMs) {
+                              const std::vector<const api::Task*>& slotTasks,
+                              std::int64_t serviceVersion, std::int64_t nowMs) {
   using When = RestartVerdict::When;
-  if (policy.condition == "none") {
+  const bool sameVersion = ended.specVersion >= serviceVersion;
+  if (sameVersion && policy.condition == "none") {
     return {When::Never, 0};
   }
-  if (policy.condition == "on-failure" && !endedInFailure(ended)) {
+  if (sameVersion && policy.condition == "on-failure" && !endedInFailure(ended)) {
     return {When::Never, 0};
   }
-  if (policy.maxAttempts > 0) {
+  if (sameVersion && policy.maxAttempts > 0) {
     std::int64_t restarts = 0;
     for (const api::Task* task : slotTasks) {
-      if (task->id == ended.id || !endedByItself(*task)) {
+      if (task->id == ended.id || task->specVersion < serviceVersion || !endedByItself(*task)) {
         continue;
       }
       if (policy.windowMs > 0 && task->updatedAtMs < nowMs - policy.windowMs) {

@@ -62,14 +62,31 @@ std::map<std::int64_t, std::int64_t> runningVersions(const FakeCluster& cluster)
   return versions;
 }
 
+// The ID of the task of `slot` that should run.
+std::string runningTaskOf(const FakeCluster& cluster, std::int64_t slot) {
+  for (const api::Task& task : cluster.view.tasks) {
+    if (task.slot == slot && task.desiredState == "running") {
+      return task.id;
+    }
+  }
+  ADD_FAILURE() << "no task should run in slot " << slot;
+  return "";
+}
+
+// Stop-first creates a slot's new task only once its old one stopped (Docker's order):
+// each slot takes a pass to stop, then one to create, then waits until the new one runs.
 TEST(RollingUpdateTest, StopFirstOneSlotAtATime) {
   FakeCluster cluster = updatedService(3, 1);
   for (std::int64_t slot = 1; slot <= 3; ++slot) {
-    Decisions batch = cluster.step();
-    EXPECT_THAT(slotsShutDown(cluster, batch), ElementsAre(slot));
-    EXPECT_THAT(slotsCreated(batch), ElementsAre(slot));
-    // In flight until the new task runs and the old one has stopped.
-    EXPECT_TRUE(cluster.step().empty());
+    Decisions stop = cluster.step();
+    EXPECT_THAT(slotsShutDown(cluster, stop), ElementsAre(slot));
+    EXPECT_THAT(stop.create, IsEmpty());
+    EXPECT_TRUE(cluster.step().empty());  // the old task is still stopping
+    cluster.agentsCatchUp();
+    Decisions start = cluster.step();
+    EXPECT_THAT(slotsCreated(start), ElementsAre(slot));
+    EXPECT_THAT(start.shutDown, IsEmpty());
+    EXPECT_TRUE(cluster.step().empty());  // in flight until the new task runs
     cluster.agentsCatchUp();
   }
   EXPECT_TRUE(cluster.step().empty());
@@ -77,45 +94,71 @@ TEST(RollingUpdateTest, StopFirstOneSlotAtATime) {
             (std::map<std::int64_t, std::int64_t>{{1, 2}, {2, 2}, {3, 2}}));
 }
 
-TEST(RollingUpdateTest, AnOldTaskStillStoppingHoldsTheNextBatch) {
+TEST(RollingUpdateTest, StopFirstCreatesNothingUntilTheOldTaskReportsShutdown) {
   FakeCluster cluster = updatedService(2, 1);
   Decisions first = cluster.step();
   ASSERT_EQ(first.shutDown.size(), 1u);
-  ASSERT_EQ(first.create.size(), 1u);
-  // The new task runs, but the old one has not stopped yet.
-  for (api::Task& task : cluster.view.tasks) {
-    if (task.specVersion == 2) {
-      cluster.report(task.id, "running");
-    }
-  }
+  EXPECT_THAT(first.create, IsEmpty());
+  const std::string oldId = first.shutDown[0].taskId;
+  // The old task drains for its grace period: still running, nothing new in the meantime.
+  cluster.view.nowMs = 5000;
   EXPECT_TRUE(cluster.step().empty());
-  cluster.report(first.shutDown[0].taskId, "shutdown");
-  EXPECT_THAT(slotsCreated(cluster.step()), ElementsAre(2));
+  cluster.report(oldId, "shutdown");
+  Decisions created = cluster.step();
+  EXPECT_THAT(slotsCreated(created), ElementsAre(1));  // slot 2 waits for slot 1 to run
+  EXPECT_THAT(created.shutDown, IsEmpty());
+  cluster.report(runningTaskOf(cluster, 1), "running");
+  EXPECT_THAT(slotsShutDown(cluster, cluster.step()), ElementsAre(2));
+}
+
+// A node that is down or gone will never report its task stopped: replace at once.
+TEST(RollingUpdateTest, StopFirstReplacesAtOnceWhenTheOldTasksNodeIsDownOrGone) {
+  for (bool gone : {false, true}) {
+    SCOPED_TRACE(gone ? "node gone" : "node down");
+    FakeCluster cluster = updatedService(3, 1);
+    Decisions first = cluster.step();
+    ASSERT_EQ(first.shutDown.size(), 1u);
+    const std::string oldNode = cluster.task(first.shutDown[0].taskId).nodeId;
+    if (gone) {
+      std::erase_if(cluster.view.nodes, [&](const api::Node& n) { return n.id == oldNode; });
+    } else {
+      cluster.node(oldNode).state = "down";
+    }
+    Decisions next = cluster.step();
+    EXPECT_THAT(slotsCreated(next), ElementsAre(1));
+    ASSERT_EQ(next.create.size(), 1u);
+    EXPECT_NE(next.create[0].nodeId, oldNode);
+  }
 }
 
 TEST(RollingUpdateTest, StopFirstTwoSlotsAtATime) {
   FakeCluster cluster = updatedService(3, 2);
   Decisions first = cluster.step();
   EXPECT_THAT(slotsShutDown(cluster, first), ElementsAre(1, 2));
-  EXPECT_THAT(slotsCreated(first), ElementsAre(1, 2));
+  EXPECT_THAT(first.create, IsEmpty());
+  EXPECT_TRUE(cluster.step().empty());
+  cluster.agentsCatchUp();
+  EXPECT_THAT(slotsCreated(cluster.step()), ElementsAre(1, 2));
   EXPECT_TRUE(cluster.step().empty());
   cluster.agentsCatchUp();
   Decisions second = cluster.step();
   EXPECT_THAT(slotsShutDown(cluster, second), ElementsAre(3));
-  EXPECT_THAT(slotsCreated(second), ElementsAre(3));
+  EXPECT_THAT(second.create, IsEmpty());
 }
 
 TEST(RollingUpdateTest, ParallelismZeroReplacesEverySlotAtOnce) {
   FakeCluster cluster = updatedService(4, 0);
-  Decisions all = cluster.step();
-  EXPECT_THAT(slotsShutDown(cluster, all), ElementsAre(1, 2, 3, 4));
-  EXPECT_THAT(slotsCreated(all), ElementsAre(1, 2, 3, 4));
+  EXPECT_THAT(slotsShutDown(cluster, cluster.step()), ElementsAre(1, 2, 3, 4));
+  cluster.agentsCatchUp();
+  EXPECT_THAT(slotsCreated(cluster.step()), ElementsAre(1, 2, 3, 4));
 }
 
 TEST(RollingUpdateTest, TheNextBatchWaitsTheDelayAfterTheLastNewTaskRuns) {
   FakeCluster cluster = updatedService(2, 1);
   cluster.service("s").spec.updateConfig.delayMs = 10000;
   cluster.view.nowMs = 2000;
+  EXPECT_THAT(slotsShutDown(cluster, cluster.step()), ElementsAre(1));
+  cluster.agentsCatchUp();
   EXPECT_THAT(slotsCreated(cluster.step()), ElementsAre(1));
   cluster.view.nowMs = 3000;
   cluster.agentsCatchUp();  // slot 1's new task runs at 3000
@@ -126,8 +169,114 @@ TEST(RollingUpdateTest, TheNextBatchWaitsTheDelayAfterTheLastNewTaskRuns) {
   EXPECT_TRUE(cluster.step().empty());
   cluster.view.nowMs = 13000;
   Decisions next = cluster.step();
-  EXPECT_THAT(slotsCreated(next), ElementsAre(2));
+  EXPECT_THAT(slotsShutDown(cluster, next), ElementsAre(2));
   EXPECT_FALSE(next.wakeAtMs);
+}
+
+// Docker's --update-failure-action pause: 3 replicas, parallelism 1, max attempts 1, and
+// a new version that exits at once. Slot 1 fails, retries once, fails again; the update
+// stops there and slots 2 and 3 keep their old tasks.
+TEST(RollingUpdateTest, AFailingStopFirstUpdatePausesWithTheOtherOldTasksRunning) {
+  FakeCluster cluster = updatedService(3, 1);
+  cluster.service("s").spec.restartPolicy.maxAttempts = 1;
+  EXPECT_THAT(slotsShutDown(cluster, cluster.step()), ElementsAre(1));
+  cluster.agentsCatchUp();
+  EXPECT_THAT(slotsCreated(cluster.step()), ElementsAre(1));
+  for (std::int64_t attempt = 1; attempt <= 2; ++attempt) {
+    cluster.view.nowMs += 1000;
+    cluster.report(runningTaskOf(cluster, 1), "exited", 1);
+    Decisions failed = cluster.step();
+    ASSERT_EQ(failed.shutDown.size(), 1u);
+    EXPECT_EQ(failed.shutDown[0].reason, "task exited (exit code 1)");
+    EXPECT_EQ(cluster.task(failed.shutDown[0].taskId).slot, 1);
+    // The first failure is retried (max attempts 1); the second is not.
+    EXPECT_EQ(slotsCreated(failed),
+              attempt == 1 ? std::vector<std::int64_t>{1} : std::vector<std::int64_t>{});
+  }
+  cluster.view.nowMs += 60000;
+  cluster.agentsCatchUp();
+  Decisions paused = cluster.step();
+  EXPECT_TRUE(paused.empty());
+  EXPECT_FALSE(paused.wakeAtMs);
+  EXPECT_EQ(runningVersions(cluster), (std::map<std::int64_t, std::int64_t>{{2, 1}, {3, 1}}));
+}
+
+// `service update` again (a new version, or --force) resumes: the failed slot gets a task
+// of the new version with fresh restart attempts, and the update goes on from there.
+TEST(RollingUpdateTest, APausedUpdateResumesWithTheNextVersion) {
+  FakeCluster cluster = updatedService(2, 1);
+  cluster.service("s").spec.restartPolicy.condition = "none";
+  cluster.step();
+  cluster.agentsCatchUp();
+  cluster.step();
+  cluster.view.nowMs = 2000;
+  cluster.report(runningTaskOf(cluster, 1), "exited", 0);
+  EXPECT_THAT(cluster.step().create, IsEmpty());
+  EXPECT_TRUE(cluster.step().empty());  // paused: slot 2 keeps its old task
+
+  cluster.service("s").version = 3;
+  Decisions resumed = cluster.step();
+  ASSERT_EQ(resumed.create.size(), 1u);
+  EXPECT_EQ(resumed.create[0].slot, 1);
+  EXPECT_EQ(resumed.create[0].specVersion, 3);
+  EXPECT_THAT(resumed.shutDown, IsEmpty());  // slot 1 is in flight: parallelism 1
+  cluster.view.nowMs = 3000;
+  cluster.agentsCatchUp();
+  EXPECT_THAT(slotsShutDown(cluster, cluster.step()), ElementsAre(2));
+}
+
+// A new task that fails once and runs on its retry (restart condition any) holds the
+// update only until it runs. Parallelism 2 shows it is the pause, not the parallelism
+// budget, that holds slot 3.
+TEST(RollingUpdateTest, AFailedNewTaskThatRunsOnItsRetryLetsTheUpdateGoOn) {
+  FakeCluster cluster = updatedService(3, 2);
+  cluster.service("s").spec.restartPolicy.delayMs = 5000;
+  cluster.step();
+  cluster.agentsCatchUp();
+  EXPECT_THAT(slotsCreated(cluster.step()), ElementsAre(1, 2));
+  cluster.view.nowMs = 2000;
+  cluster.agentsCatchUp();
+  cluster.report(runningTaskOf(cluster, 1), "failed", 1);
+  Decisions failed = cluster.step();
+  ASSERT_EQ(failed.shutDown.size(), 1u);  // the failed task only: slot 3 is not stopped
+  EXPECT_EQ(cluster.task(failed.shutDown[0].taskId).slot, 1);
+  EXPECT_THAT(failed.create, IsEmpty());
+  EXPECT_EQ(failed.wakeAtMs, 7000);
+
+  cluster.view.nowMs = 7000;
+  Decisions retry = cluster.step();
+  EXPECT_THAT(slotsCreated(retry), ElementsAre(1));
+  EXPECT_THAT(retry.shutDown, IsEmpty());
+  EXPECT_TRUE(cluster.step().empty());  // the retry is still pending
+  cluster.view.nowMs = 8000;
+  cluster.agentsCatchUp();
+  EXPECT_THAT(slotsShutDown(cluster, cluster.step()), ElementsAre(3));
+}
+
+// Start-first pauses the same way: slot 1's new task fails for good (condition none) and
+// keeps its old task serving; slot 2 completes; slot 3 is not started although
+// parallelism 2 would allow it.
+TEST(RollingUpdateTest, AFailingStartFirstUpdatePausesToo) {
+  FakeCluster cluster = updatedService(3, 2, "start-first");
+  cluster.service("s").spec.restartPolicy.condition = "none";
+  EXPECT_THAT(slotsCreated(cluster.step()), ElementsAre(1, 2));
+  cluster.view.nowMs = 2000;
+  cluster.agentsCatchUp();
+  std::string failedId;
+  for (const api::Task& task : cluster.view.tasks) {
+    if (task.slot == 1 && task.specVersion == 2) {
+      failedId = task.id;
+    }
+  }
+  cluster.report(failedId, "failed", 1);
+  Decisions swap = cluster.step();
+  EXPECT_THAT(swap.create, IsEmpty());
+  ASSERT_EQ(swap.shutDown.size(), 2u);  // slot 1's failed new task, slot 2's old task
+  cluster.view.nowMs = 3000;
+  cluster.agentsCatchUp();
+  EXPECT_TRUE(cluster.step().empty());
+  EXPECT_EQ(runningVersions(cluster),
+            (std::map<std::int64_t, std::int64_t>{{1, 1}, {2, 2}, {3, 1}}));
 }
 
 TEST(RollingUpdateTest, StartFirstStopsTheOldTaskOnlyOnceTheNewOneRuns) {
