@@ -37,8 +37,8 @@ Status SandboxDiscovery::prepare(const api::Task& task, const std::string& sandb
     }
   }
   if (auto balanced = kernel_.applySandboxLb(sandbox, index_.forSandbox(networkIds)); !balanced) {
-    problems += (problems.empty() ? "" : "; ") + std::string("load balancer: ") +
-                balanced.error().message;
+    problems +=
+        (problems.empty() ? "" : "; ") + std::string("load balancer: ") + balanced.error().message;
   }
   if (!problems.empty()) {
     return errorf(ErrorKind::Unavailable, "{}", problems);

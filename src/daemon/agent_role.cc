@@ -1,7 +1,8 @@
 #include "daemon/agent_role.h"
 
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
+
+#include <nlohmann/json.hpp>
 
 #include "api/api_error.h"
 #include "api/cluster_protocol.h"

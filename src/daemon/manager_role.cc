@@ -1,8 +1,8 @@
 #include "daemon/manager_role.h"
 
-#include <algorithm>
-
 #include <spdlog/spdlog.h>
+
+#include <algorithm>
 
 #include "store/sqlite/sqlite_store.h"
 

@@ -23,8 +23,8 @@
 namespace overmesh::testing {
 namespace {
 
-using ::testing::HasSubstr;
 using std::chrono::seconds;
+using ::testing::HasSubstr;
 
 constexpr auto kConverge = seconds(40);
 
@@ -56,8 +56,8 @@ class ServicesTest : public ::testing::Test {
     }
     lab_ = std::make_unique<LabSession>("svc");
     ASSERT_TRUE(lab_->up(3)) << lab_->error();
-    auto created = lab_->cli(1, {"network", "create", "-d", "overlay", "--attachable",
-                                 "--subnet=10.0.20.0/24", "app"});
+    auto created = lab_->cli(
+        1, {"network", "create", "-d", "overlay", "--attachable", "--subnet=10.0.20.0/24", "app"});
     ASSERT_EQ(created.exitCode, 0) << created.err;
   }
 
@@ -82,7 +82,8 @@ class ServicesTest : public ::testing::Test {
     auto created = cli(args);
     ASSERT_EQ(created.exitCode, 0) << created.err;
     ASSERT_TRUE(eventually([&] { return runningTasks(name).size() == running; }, kConverge))
-        << name << " never ran " << running << " tasks; tasks: " << cli({"service", "ps", name}).out;
+        << name << " never ran " << running
+        << " tasks; tasks: " << cli({"service", "ps", name}).out;
   }
 
   nlohmann::json tasks() { return lab_->json(1, {"ps"}); }
@@ -160,11 +161,11 @@ class ServicesTest : public ::testing::Test {
   // `count` TCP connections to NAME:80 from `task`: one reply line each ("host peer"),
   // "FAIL" for a connection that failed.
   std::vector<std::string> connect(const std::string& task, const std::string& target, int count) {
-    auto result = inTask(
-        task, {"sh", "-c",
-               fmt::format("for i in $(seq {}); do socat -T3 - TCP:{}:80,connect-timeout=3 "
-                           "</dev/null || echo FAIL; done",
-                           count, target)});
+    auto result =
+        inTask(task, {"sh", "-c",
+                      fmt::format("for i in $(seq {}); do socat -T3 - TCP:{}:80,connect-timeout=3 "
+                                  "</dev/null || echo FAIL; done",
+                                  count, target)});
     return lines(result.out);
   }
 
@@ -186,11 +187,11 @@ TEST_F(ServicesTest, VipBalancesOverReplicasOnEveryHostAndKeepsTheClientAddress)
   for (int index = 1; index <= 3; ++index) {
     std::string name = fmt::format("client{}", index);
     client(name, index);
-    EXPECT_TRUE(eventually([&] { return resolve(name, "web") == std::set<std::string>{vip}; },
-                           kConverge))
+    EXPECT_TRUE(
+        eventually([&] { return resolve(name, "web") == std::set<std::string>{vip}; }, kConverge))
         << name << ": web resolves to the VIP " << vip;
-    EXPECT_TRUE(eventually([&] { return resolve(name, "tasks.web") == addressesOf(replicas); },
-                           kConverge))
+    EXPECT_TRUE(
+        eventually([&] { return resolve(name, "tasks.web") == addressesOf(replicas); }, kConverge))
         << name << ": tasks.web resolves to the 3 replicas";
   }
 
@@ -224,12 +225,13 @@ TEST_F(ServicesTest, VipBalancesOverReplicasOnEveryHostAndKeepsTheClientAddress)
   EXPECT_THAT(udp.out, HasSubstr("web.")) << "a replica answered over UDP through the VIP";
 
   // Another network's task neither resolves the name nor reaches the VIP.
-  ASSERT_EQ(cli({"network", "create", "--attachable", "--subnet", "10.0.21.0/24", "other"}).exitCode,
-            0);
+  ASSERT_EQ(
+      cli({"network", "create", "--attachable", "--subnet", "10.0.21.0/24", "other"}).exitCode, 0);
   client("outsider", 2, "other");
   auto lookup = inTask("outsider", {"getent", "ahostsv4", "web"});
   EXPECT_NE(lookup.exitCode, 0) << "web is unknown on another network: " << lookup.out;
-  auto reach = inTask("outsider", {"socat", "-T2", "-", fmt::format("TCP:{}:80,connect-timeout=2", vip)});
+  auto reach =
+      inTask("outsider", {"socat", "-T2", "-", fmt::format("TCP:{}:80,connect-timeout=2", vip)});
   EXPECT_NE(reach.exitCode, 0) << "the VIP is unreachable from another network: " << reach.out;
 
   // The network cannot be removed while the service uses it.
@@ -246,8 +248,9 @@ TEST_F(ServicesTest, ScaleAndRollingUpdateNeverFailAClientConnection) {
 
   ASSERT_EQ(cli({"service", "scale", "-d", "web=6"}).exitCode, 0);
   ASSERT_TRUE(eventually([&] { return runningTasks("web").size() == 6; }, kConverge));
-  EXPECT_TRUE(eventually([&] { return resolve("client", "tasks.web") == addressesOf(runningTasks("web")); },
-                         kConverge))
+  EXPECT_TRUE(
+      eventually([&] { return resolve("client", "tasks.web") == addressesOf(runningTasks("web")); },
+                 kConverge))
       << "tasks.web follows the scale-up";
 
   // A steady client loop while the service scales down and then rolls to a new version.
@@ -271,18 +274,19 @@ TEST_F(ServicesTest, ScaleAndRollingUpdateNeverFailAClientConnection) {
   for (const auto& task : runningTasks("web")) {
     EXPECT_EQ(task.value("specVersion", 0), 2) << "every running task has the new spec";
   }
-  EXPECT_TRUE(eventually([&] { return resolve("client", "tasks.web") == addressesOf(runningTasks("web")); },
-                         kConverge))
+  EXPECT_TRUE(
+      eventually([&] { return resolve("client", "tasks.web") == addressesOf(runningTasks("web")); },
+                 kConverge))
       << "tasks.web follows the scale-down and update";
 }
 
 TEST_F(ServicesTest, AFailingHealthCheckTakesTheTaskOutAndReplacesIt) {
   // Healthy while /tmp/om-sick-<hostname> does not exist (tasks share the host's /tmp).
-  createService("web",
-                {"--replicas", "2", "--network", "app", "--health-cmd",
-                 "test ! -e /tmp/om-sick-$(hostname)", "--health-interval", "500ms",
-                 "--health-retries", "2", "--health-timeout", "2s"},
-                kWebServer, 2);
+  createService(
+      "web",
+      {"--replicas", "2", "--network", "app", "--health-cmd", "test ! -e /tmp/om-sick-$(hostname)",
+       "--health-interval", "500ms", "--health-retries", "2", "--health-timeout", "2s"},
+      kWebServer, 2);
   client("client", 1);
   ASSERT_TRUE(eventually(
       [&] {
@@ -377,7 +381,8 @@ TEST_F(ServicesTest, AStoppedHostsEndpointsLeaveAndReplacementsRun) {
 }
 
 TEST_F(ServicesTest, DnsrrAliasesGlobalModeAndConstraints) {
-  createService("db", {"--replicas", "2", "--endpoint-mode", "dnsrr", "--network", "app,alias=database"},
+  createService("db",
+                {"--replicas", "2", "--endpoint-mode", "dnsrr", "--network", "app,alias=database"},
                 kWebServer, 2);
   client("client", 2);
   auto dbTasks = addressesOf(runningTasks("db"));
@@ -390,7 +395,8 @@ TEST_F(ServicesTest, DnsrrAliasesGlobalModeAndConstraints) {
   createService("agent", {"--mode", "global", "--network", "app"}, {"sleep", "3600"}, 3);
 
   ASSERT_EQ(cli({"node", "update", "--label-add", "zone=east", host(3)}).exitCode, 0);
-  createService("pinned", {"--replicas", "2", "--network", "app", "--constraint", "node.labels.zone==east"},
+  createService("pinned",
+                {"--replicas", "2", "--network", "app", "--constraint", "node.labels.zone==east"},
                 {"sleep", "3600"}, 2);
   std::string host3Id;
   for (const auto& node : lab_->json(1, {"node", "ls"})) {
@@ -401,7 +407,8 @@ TEST_F(ServicesTest, DnsrrAliasesGlobalModeAndConstraints) {
   for (const auto& task : runningTasks("pinned")) {
     EXPECT_EQ(task.value("nodeId", ""), host3Id) << "the constraint places both on host 3";
   }
-  auto bad = cli({"service", "create", "--name", "x", "--constraint", "node.colour==red", "--", "true"});
+  auto bad =
+      cli({"service", "create", "--name", "x", "--constraint", "node.colour==red", "--", "true"});
   EXPECT_NE(bad.exitCode, 0);
   EXPECT_THAT(bad.err, HasSubstr("node.colour==red"));
 }
@@ -429,7 +436,8 @@ TEST_F(ServicesTest, RestartPolicyGivesUpAfterMaxAttempts) {
 
 TEST_F(ServicesTest, UnknownNamesGoToTheNodesResolverAndFailCleanlyWhenItIsDown) {
   // A resolver inside the lab (host 2's namespace), named in host 1's resolv.conf.
-  std::string upstream = lab_->exec(2, {"sh", "-c", "ip -4 -o addr show | awk '/198.18/ {print $4}'"}).out;
+  std::string upstream =
+      lab_->exec(2, {"sh", "-c", "ip -4 -o addr show | awk '/198.18/ {print $4}'"}).out;
   upstream = withoutPrefix(lines(upstream).at(0));
   auto dnsmasq = lab_->exec(2, {"sh", "-c",
                                 fmt::format("dnsmasq --no-resolv --no-hosts --listen-address={} "
@@ -460,8 +468,9 @@ TEST_F(ServicesTest, UnknownNamesGoToTheNodesResolverAndFailCleanlyWhenItIsDown)
     std::fprintf(file, "nameserver %s\n", upstream.c_str());
     std::fclose(file);
   }
-  EXPECT_TRUE(eventually([&] { return resolve("client", "example.test") == std::set<std::string>{"198.18.9.9"}; },
-                         kConverge))
+  EXPECT_TRUE(eventually(
+      [&] { return resolve("client", "example.test") == std::set<std::string>{"198.18.9.9"}; },
+      kConverge))
       << "an unknown name is forwarded to the node's resolver";
   auto pid = lines(readFile(pidFile));
   ASSERT_FALSE(pid.empty());
