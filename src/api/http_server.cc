@@ -14,6 +14,7 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <thread>
 
 #include <spdlog/spdlog.h>
 
@@ -27,6 +28,10 @@ struct HttpServer::Listener {
   HttpServer* server = nullptr;
   MHD_Daemon* daemon = nullptr;
   std::atomic<unsigned int> connections{0};
+  // Requests begun and not completed, and among them those whose handler's answer is
+  // queued but not completely sent: stop() lets them finish (see stop()).
+  std::atomic<unsigned int> inFlight{0};
+  std::atomic<unsigned int> sending{0};
 };
 
 namespace {
@@ -56,12 +61,15 @@ struct PendingRequest {
   bool started = false;
   // A response (413, 503) was queued before the body was read: later calls discard data.
   bool answered = false;
+  // The handler's response is queued and counted in Listener::sending until completed.
+  bool sending = false;
   std::string body;
 };
 
 // libmicrohttpd's URI log callback: runs once per request with the raw request target;
 // its result becomes the request's state (freed in requestCompleted).
-void* startRequest(void* /*cls*/, const char* uri, MHD_Connection* /*connection*/) {
+void* startRequest(void* cls, const char* uri, MHD_Connection* /*connection*/) {
+  ++static_cast<HttpServer::Listener*>(cls)->inFlight;
   auto* pending = new PendingRequest();
   std::string target = uri != nullptr ? uri : "";
   pending->rawPath = target.substr(0, target.find('?'));
@@ -201,7 +209,10 @@ MHD_Result serveRequest(HttpServer::Listener& listener, MHD_Connection* connecti
   request.peer = peerOf(connection);
   MHD_get_connection_values(connection, MHD_GET_ARGUMENT_KIND, collectValue, &request.query);
   MHD_get_connection_values(connection, MHD_HEADER_KIND, collectHeader, &request.headers);
-  return queue(connection, server.dispatch(request));
+  HttpResponse response = server.dispatch(request);
+  pending->sending = true;
+  ++listener.sending;
+  return queue(connection, response);
 }
 
 // libmicrohttpd is C: an exception must not cross it. dispatch() is the barrier around
@@ -231,9 +242,17 @@ void countConnection(void* cls, MHD_Connection* /*connection*/, void** /*socketC
   }
 }
 
-void requestCompleted(void* /*cls*/, MHD_Connection* /*connection*/, void** connectionState,
+void requestCompleted(void* cls, MHD_Connection* /*connection*/, void** connectionState,
                       MHD_RequestTerminationCode /*code*/) {
-  delete static_cast<PendingRequest*>(*connectionState);
+  auto* listener = static_cast<HttpServer::Listener*>(cls);
+  auto* pending = static_cast<PendingRequest*>(*connectionState);
+  if (pending != nullptr) {
+    --listener->inFlight;
+    if (pending->sending) {
+      --listener->sending;
+    }
+  }
+  delete pending;
   *connectionState = nullptr;
 }
 
@@ -435,8 +454,8 @@ Status HttpServer::startDaemon(int listenFd, bool isUnix) {
   unsigned int hardLimit = limits_.maxConnections + kConnectionSlack;
   MHD_Daemon* daemon = MHD_start_daemon(
       flags, 0, nullptr, nullptr, &handleConnection, listener.get(), MHD_OPTION_LISTEN_SOCKET,
-      listenFd, MHD_OPTION_NOTIFY_COMPLETED, &requestCompleted, nullptr,
-      MHD_OPTION_URI_LOG_CALLBACK, &startRequest, nullptr, MHD_OPTION_EXTERNAL_LOGGER,
+      listenFd, MHD_OPTION_NOTIFY_COMPLETED, &requestCompleted, listener.get(),
+      MHD_OPTION_URI_LOG_CALLBACK, &startRequest, listener.get(), MHD_OPTION_EXTERNAL_LOGGER,
       &logMhdError, nullptr, MHD_OPTION_CONNECTION_TIMEOUT, static_cast<unsigned int>(120),
       MHD_OPTION_CONNECTION_LIMIT, hardLimit, MHD_OPTION_NOTIFY_CONNECTION, &countConnection,
       listener.get(), MHD_OPTION_END);
@@ -451,6 +470,21 @@ Status HttpServer::startDaemon(int listenFd, bool isUnix) {
 }
 
 void HttpServer::stop() {
+  // A handler that is returning (an exec the daemon cancelled as it stops, say) may not
+  // have its answer written yet: MHD_stop_daemon would close the connection under it and
+  // the client would see an empty reply instead of the error. Requests in progress get
+  // the drain time to finish; answers already produced always get up to 2 s to go out.
+  auto start = std::chrono::steady_clock::now();
+  for (auto& listener : listeners_) {
+    while (std::chrono::steady_clock::now() - start < std::chrono::seconds(2)) {
+      bool draining = listener->inFlight.load() > 0 &&
+                      std::chrono::steady_clock::now() - start < stopDrain_;
+      if (!draining && listener->sending.load() == 0) {
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+  }
   for (auto& listener : listeners_) {
     // MHD_stop_daemon closes the listening socket it was given and joins every
     // connection thread.

@@ -26,6 +26,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -82,8 +83,14 @@ class HttpServer {
   // Listens on TCP `address`:`port` (port 0 = pick one). Returns the bound port.
   Result<std::uint16_t> listenTcp(const std::string& address, std::uint16_t port);
 
-  // Stops every listener and waits for in-flight handlers. Idempotent.
+  // Stops every listener and waits for in-flight handlers. Idempotent. Before it closes
+  // the connections it lets requests in progress finish and their answers go out, for up
+  // to the drain time (2 s unless set): a daemon that stops first cancels its long calls
+  // (execs), and their clients should get the error, not an empty reply. A server whose
+  // requests may legitimately wait long (the cluster API's watch long-polls) sets it to 0:
+  // then only answers already produced are waited for.
   void stop();
+  void setStopDrain(std::chrono::milliseconds drain) { stopDrain_ = drain; }
 
   struct Route {
     std::string method;
@@ -105,6 +112,7 @@ class HttpServer {
   HttpServerLimits limits_;
   std::vector<std::unique_ptr<Listener>> listeners_;
   std::vector<std::string> unixPaths_;
+  std::chrono::milliseconds stopDrain_{2000};
 };
 
 }  // namespace overmesh::api

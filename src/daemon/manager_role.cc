@@ -40,6 +40,8 @@ Status ManagerRole::serve(
     return clusterApi_->rejectUnauthenticated(request);
   });
   clusterServer_.setLimits({api::kMaxRequestBody, api::kMaxClusterConnections});
+  // Agents hold watch long-polls open here: stopping must not wait for them.
+  clusterServer_.setStopDrain(std::chrono::milliseconds(0));
   auto bound = clusterServer_.listenTcp(listenAddress, port);
   if (!bound) {
     return std::unexpected(bound.error().withContext("listen for cluster members"));
