@@ -4,6 +4,7 @@
 #include "api/percent_encoding.h"
 #include "api/types.h"
 #include "cli/cli_context.h"
+#include "cli/each_object.h"
 #include "cli/table.h"
 #include "common/ids.h"
 
@@ -103,51 +104,16 @@ Status runList(CliContext& context, const std::string& format, bool quiet) {
   return {};
 }
 
+std::string networkPath(const std::string& reference) {
+  return "/v1/networks/" + api::percentEncode(reference);
+}
+
 Status runNetworkInspect(CliContext& context, const std::vector<std::string>& references) {
-  auto client = context.client();
-  if (!client) {
-    return std::unexpected(client.error());
-  }
-  nlohmann::json found = nlohmann::json::array();
-  std::vector<std::string> missing;
-  for (const auto& reference : references) {
-    auto network = client->get("/v1/networks/" + api::percentEncode(reference));
-    if (!network) {
-      if (network.error().kind != ErrorKind::NotFound) {
-        return std::unexpected(network.error());
-      }
-      missing.push_back(network.error().message);
-      continue;
-    }
-    found.push_back(*network);
-  }
-  if (!found.empty()) {
-    printJson(*context.out, found);
-  }
-  if (!missing.empty()) {
-    return errorf(ErrorKind::NotFound, "{}", fmt::join(missing, "; "));
-  }
-  return {};
+  return inspectEach(context, references, networkPath);
 }
 
 Status runRemove(CliContext& context, const std::vector<std::string>& references) {
-  auto client = context.client();
-  if (!client) {
-    return std::unexpected(client.error());
-  }
-  std::vector<std::string> failures;
-  for (const auto& reference : references) {
-    auto removed = client->del("/v1/networks/" + api::percentEncode(reference));
-    if (!removed) {
-      failures.push_back(removed.error().message);
-      continue;
-    }
-    *context.out << reference << '\n';
-  }
-  if (!failures.empty()) {
-    return errorf(ErrorKind::FailedPrecondition, "{}", fmt::join(failures, "\n"));
-  }
-  return {};
+  return removeEach(context, references, networkPath);
 }
 
 }  // namespace

@@ -17,6 +17,7 @@
 #include "api/task_io.h"
 #include "api/types.h"
 #include "cli/cli_context.h"
+#include "cli/each_object.h"
 #include "cli/service_progress.h"
 #include "cli/service_spec_flags.h"
 #include "cli/service_tables.h"
@@ -404,50 +405,11 @@ Status runServicePs(CliContext& context, const ServicePsCommand& command) {
 }
 
 Status runServiceInspect(CliContext& context, const std::vector<std::string>& references) {
-  auto client = context.client();
-  if (!client) {
-    return std::unexpected(client.error());
-  }
-  nlohmann::json found = nlohmann::json::array();
-  std::vector<std::string> missing;
-  for (const auto& reference : references) {
-    auto service = client->get(servicePath(reference));
-    if (!service) {
-      if (service.error().kind != ErrorKind::NotFound) {
-        return std::unexpected(service.error());
-      }
-      missing.push_back(service.error().message);
-      continue;
-    }
-    found.push_back(*service);
-  }
-  if (!found.empty()) {
-    printJson(*context.out, found);
-  }
-  if (!missing.empty()) {
-    return errorf(ErrorKind::NotFound, "{}", fmt::join(missing, "; "));
-  }
-  return {};
+  return inspectEach(context, references, servicePath);
 }
 
 Status runServiceRemove(CliContext& context, const std::vector<std::string>& references) {
-  auto client = context.client();
-  if (!client) {
-    return std::unexpected(client.error());
-  }
-  std::vector<std::string> failures;
-  for (const auto& reference : references) {
-    auto removed = client->del(servicePath(reference));
-    if (!removed) {
-      failures.push_back(removed.error().message);
-      continue;
-    }
-    *context.out << reference << '\n';
-  }
-  if (!failures.empty()) {
-    return errorf(ErrorKind::FailedPrecondition, "{}", fmt::join(failures, "\n"));
-  }
-  return {};
+  return removeEach(context, references, servicePath);
 }
 
 // Every task's output (history included), each line prefixed "web.1.<id>@<host>    | ".

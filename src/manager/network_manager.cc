@@ -177,15 +177,15 @@ Result<api::NetworkDetail> NetworkManager::inspectDetail(const std::string& refe
   if (!network) {
     return std::unexpected(network.error());
   }
-  auto services = readRecords<api::Service>(store_, state::keys::kServices);
+  auto services = readValues<api::Service>(store_, state::keys::kServices);
   if (!services) {
     return std::unexpected(services.error());
   }
-  auto tasks = readRecords<api::Task>(store_, state::keys::kTasks);
+  auto tasks = readValues<api::Task>(store_, state::keys::kTasks);
   if (!tasks) {
     return std::unexpected(tasks.error());
   }
-  return describeNetwork(*network, valuesOf(std::move(*services)), valuesOf(std::move(*tasks)));
+  return describeNetwork(*network, *services, *tasks);
 }
 
 Result<api::Network> NetworkManager::remove(const std::string& reference) {

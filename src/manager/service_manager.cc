@@ -391,21 +391,21 @@ Result<ServiceManager::ViewRead> ServiceManager::readView(std::int64_t nowMs) {
     return std::unexpected(revision.error());
   }
   read.revision = *revision;
-  auto nodes = readRecords<api::Node>(store_, state::keys::kNodes);
+  auto nodes = readValues<api::Node>(store_, state::keys::kNodes);
   if (!nodes) {
     return std::unexpected(nodes.error());
   }
-  auto services = readRecords<api::Service>(store_, state::keys::kServices);
+  auto services = readValues<api::Service>(store_, state::keys::kServices);
   if (!services) {
     return std::unexpected(services.error());
   }
-  auto tasks = readRecords<api::Task>(store_, state::keys::kTasks);
+  auto tasks = readValues<api::Task>(store_, state::keys::kTasks);
   if (!tasks) {
     return std::unexpected(tasks.error());
   }
-  read.view.nodes = valuesOf(std::move(*nodes));
-  read.view.services = valuesOf(std::move(*services));
-  read.view.tasks = valuesOf(std::move(*tasks));
+  read.view.nodes = std::move(*nodes);
+  read.view.services = std::move(*services);
+  read.view.tasks = std::move(*tasks);
   read.view.nowMs = nowMs;
   return read;
 }
@@ -435,46 +435,8 @@ Status ServiceManager::apply(const orchestrator::Decisions& decisions) {
   return result;
 }
 
-Status ServiceManager::applyShutDowns(const std::vector<orchestrator::TaskToShutDown>& shutDowns) {
-  for (int attempt = 0; attempt < kMaxServiceWriteAttempts; ++attempt) {
-    store::Txn txn;
-    std::int64_t now = nowMillis();
-    for (const auto& decision : shutDowns) {
-      auto record = store_.get(state::keys::task(decision.taskId));
-      if (!record) {
-        return std::unexpected(record.error());
-      }
-      if (!*record) {
-        continue;  // removed meanwhile: nothing left to stop
-      }
-      auto task = decodeJson<api::Task>((*record)->value, (*record)->key);
-      if (!task) {
-        return errorf(ErrorKind::Internal, "corrupt task record: {}", task.error().message);
-      }
-      if (task->desiredState == "shutdown") {
-        continue;
-      }
-      task->desiredState = "shutdown";
-      task->message = decision.reason;
-      task->updatedAtMs = now;
-      txn.compares.push_back(store::Compare::modRevisionIs((*record)->key, (*record)->modRevision));
-      txn.success.push_back(store::Operation::put((*record)->key, encodeJson(*task)));
-    }
-    if (txn.success.empty()) {
-      return {};
-    }
-    auto committed = store_.txn(txn);
-    if (!committed) {
-      return std::unexpected(committed.error().withContext("shut tasks down"));
-    }
-    if (committed->succeeded) {
-      return {};
-    }
-  }
-  return errorf(ErrorKind::Unavailable, "shut tasks down: the tasks kept changing; will retry");
-}
-
-Status ServiceManager::applyRemovals(const std::vector<std::string>& taskIds) {
+Status ServiceManager::editTasks(const std::vector<std::string>& taskIds, std::string_view what,
+                                 const TaskEdit& edit) {
   for (int attempt = 0; attempt < kMaxServiceWriteAttempts; ++attempt) {
     store::Txn txn;
     for (const auto& id : taskIds) {
@@ -483,35 +445,66 @@ Status ServiceManager::applyRemovals(const std::vector<std::string>& taskIds) {
         return std::unexpected(record.error());
       }
       if (!*record) {
-        continue;
+        continue;  // removed meanwhile
       }
       auto task = decodeJson<api::Task>((*record)->value, (*record)->key);
       if (!task) {
         return errorf(ErrorKind::Internal, "corrupt task record: {}", task.error().message);
       }
-      // Only history is deleted: a record the orchestrator wants gone while the task
-      // should still run means the decision is stale.
-      if (task->desiredState != "shutdown") {
-        spdlog::warn("orchestrator: not removing task {}: it is desired {}", task->name,
-                     task->desiredState);
+      auto operations = edit(*task, (*record)->key);
+      if (operations.empty()) {
         continue;
       }
       txn.compares.push_back(store::Compare::modRevisionIs((*record)->key, (*record)->modRevision));
-      txn.success.push_back(store::Operation::del((*record)->key));
-      txn.success.push_back(store::Operation::del(state::keys::taskName(task->name)));
+      txn.success.insert(txn.success.end(), operations.begin(), operations.end());
     }
     if (txn.success.empty()) {
       return {};
     }
     auto committed = store_.txn(txn);
     if (!committed) {
-      return std::unexpected(committed.error().withContext("remove old tasks"));
+      return std::unexpected(committed.error().withContext(std::string(what)));
     }
     if (committed->succeeded) {
       return {};
     }
   }
-  return errorf(ErrorKind::Unavailable, "remove old tasks: the tasks kept changing; will retry");
+  return errorf(ErrorKind::Unavailable, "{}: the tasks kept changing; will retry", what);
+}
+
+Status ServiceManager::applyShutDowns(const std::vector<orchestrator::TaskToShutDown>& shutDowns) {
+  std::vector<std::string> ids;
+  std::map<std::string, std::string> reasons;
+  for (const auto& decision : shutDowns) {
+    ids.push_back(decision.taskId);
+    reasons[decision.taskId] = decision.reason;
+  }
+  std::int64_t now = nowMillis();
+  return editTasks(ids, "shut tasks down",
+                   [&](api::Task& task, const std::string& key) -> std::vector<store::Operation> {
+                     if (task.desiredState == "shutdown") {
+                       return {};
+                     }
+                     task.desiredState = "shutdown";
+                     task.message = reasons[task.id];
+                     task.updatedAtMs = now;
+                     return {store::Operation::put(key, encodeJson(task))};
+                   });
+}
+
+Status ServiceManager::applyRemovals(const std::vector<std::string>& taskIds) {
+  return editTasks(taskIds, "remove old tasks",
+                   [](api::Task& task, const std::string& key) -> std::vector<store::Operation> {
+                     // Only history is deleted: a record the orchestrator wants gone while
+                     // the task should still run means the decision is stale.
+                     if (task.desiredState != "shutdown") {
+                       spdlog::warn("orchestrator: not removing task {}: it is desired {}",
+                                    task.name, task.desiredState);
+                       return {};
+                     }
+                     return {store::Operation::del(key),
+                             store::Operation::del(state::keys::taskName(task.name))};
+                   });
 }
 
 namespace {

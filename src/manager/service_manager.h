@@ -15,8 +15,10 @@
 // manager's allocations (the guards cover other managers sharing the store).
 
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "api/service_types.h"
@@ -80,6 +82,13 @@ class ServiceManager {
   Status applyRemovals(const std::vector<std::string>& taskIds);
   Status applyCreates(const std::vector<orchestrator::TaskToCreate>& creates);
   Status applyPlacementProblem(const std::string& serviceId, const std::string& problem);
+  // Reads the records of `taskIds` and writes, in one transaction compared on each record
+  // read, the operations `edit` returns for each (none: left alone); tasks removed
+  // meanwhile are skipped. Retried when a record changed; `what` names the step in errors.
+  using TaskEdit = std::function<std::vector<store::Operation>(api::Task& task,
+                                                               const std::string& key)>;
+  Status editTasks(const std::vector<std::string>& taskIds, std::string_view what,
+                   const TaskEdit& edit);
 
   store::Store& store_;
   std::mutex mutex_;

@@ -49,6 +49,16 @@ std::vector<T> valuesOf(Records<T> records) {
   return values;
 }
 
+// The values under `prefix`, for reads that compare no revision.
+template <typename T>
+Result<std::vector<T>> readValues(store::Store& store, std::string_view prefix) {
+  auto records = readRecords<T>(store, prefix);
+  if (!records) {
+    return std::unexpected(records.error());
+  }
+  return valuesOf(std::move(*records));
+}
+
 // (id, name) of each record, for findByReference.
 template <typename T>
 std::vector<NamedObject> namesOf(const Records<T>& records) {
