@@ -39,6 +39,20 @@ void from_json(const json& j, UpdateConfig& v) {
   readField(j, "order", v.order);
 }
 
+void to_json(json& j, const PortConfig& v) {
+  j = json{{"protocol", v.protocol},
+           {"targetPort", v.targetPort},
+           {"publishedPort", v.publishedPort},
+           {"publishMode", v.publishMode}};
+}
+
+void from_json(const json& j, PortConfig& v) {
+  readField(j, "protocol", v.protocol);
+  readField(j, "targetPort", v.targetPort);
+  readField(j, "publishedPort", v.publishedPort);
+  readField(j, "publishMode", v.publishMode);
+}
+
 void to_json(json& j, const ServiceSpec& v) {
   j = json{{"name", v.name},
            {"mode", v.mode},
@@ -51,7 +65,8 @@ void to_json(json& j, const ServiceSpec& v) {
            {"restartPolicy", v.restartPolicy},
            {"stopGracePeriodMs", v.stopGracePeriodMs},
            {"updateConfig", v.updateConfig},
-           {"labels", v.labels}};
+           {"labels", v.labels},
+           {"ports", v.ports}};
   if (v.healthCheck) {
     j["healthCheck"] = *v.healthCheck;
   }
@@ -71,6 +86,7 @@ void from_json(const json& j, ServiceSpec& v) {
   readField(j, "healthCheck", v.healthCheck);
   readField(j, "updateConfig", v.updateConfig);
   readField(j, "labels", v.labels);
+  readField(j, "ports", v.ports);
 }
 
 void to_json(json& j, const ServiceAttachment& v) {
@@ -99,6 +115,7 @@ void to_json(json& j, const Service& v) {
            {"spec", v.spec},
            {"attachments", v.attachments},
            {"vips", v.vips},
+           {"ports", v.ports},
            {"placementProblem", v.placementProblem},
            {"createdAt", v.createdAt},
            {"updatedAt", v.updatedAt}};
@@ -111,6 +128,7 @@ void from_json(const json& j, Service& v) {
   readField(j, "spec", v.spec);
   readField(j, "attachments", v.attachments);
   readField(j, "vips", v.vips);
+  readField(j, "ports", v.ports);
   readField(j, "placementProblem", v.placementProblem);
   readField(j, "createdAt", v.createdAt);
   readField(j, "updatedAt", v.updatedAt);

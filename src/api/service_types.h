@@ -35,6 +35,18 @@ struct UpdateConfig {
   std::string order = "stop-first";  // "stop-first" | "start-first"
 };
 
+// One published port (`--publish published=P,target=T,protocol=tcp,mode=ingress`, or
+// `P:T/udp`). In a spec, publishedPort 0 means "allocate one" (30000-32767); in
+// Service::ports it is the port every node (ingress mode) or every node running a
+// replica (host mode) opens.
+struct PortConfig {
+  std::string protocol = "tcp";        // "tcp" | "udp"
+  std::int64_t targetPort = 0;         // the task's port, 1-65535 (validated by the manager)
+  std::int64_t publishedPort = 0;      // the nodes' port; 0 = allocate (spec only)
+  std::string publishMode = "ingress"; // "ingress" | "host"
+  auto operator<=>(const PortConfig&) const = default;
+};
+
 struct ServiceSpec {
   std::string name;
   std::string mode = "replicated";  // "replicated" | "global"
@@ -49,6 +61,7 @@ struct ServiceSpec {
   std::optional<HealthCheck> healthCheck;
   UpdateConfig updateConfig;
   Labels labels;
+  std::vector<PortConfig> ports;  // as the user gave them; see Service::ports
 };
 
 // A network the service is attached to, resolved: its ID and name, the DNS aliases.
@@ -78,6 +91,11 @@ struct Service {
   ServiceSpec spec;
   std::vector<ServiceAttachment> attachments;  // spec.networks resolved, same order
   std::vector<ServiceVip> vips;                // one per attachment when endpointMode is vip
+  // spec.ports with every published port decided (allocated when the spec left it 0), in
+  // spec order: what the nodes open. Tasks of a service with an ingress-mode port also get
+  // an attachment to the ingress network (after the spec's networks), which is not in
+  // `attachments`: DNS answers no names and the VIP balancer has no VIP there.
+  std::vector<PortConfig> ports;
   // Why the orchestrator cannot place a task, when it cannot (e.g. "no suitable node
   // (constraint node.labels.zone==a matches none of 3 ready nodes)"); empty otherwise.
   std::string placementProblem;
@@ -102,6 +120,8 @@ void to_json(nlohmann::json& json, const RestartPolicy& value);
 void from_json(const nlohmann::json& json, RestartPolicy& value);
 void to_json(nlohmann::json& json, const UpdateConfig& value);
 void from_json(const nlohmann::json& json, UpdateConfig& value);
+void to_json(nlohmann::json& json, const PortConfig& value);
+void from_json(const nlohmann::json& json, PortConfig& value);
 void to_json(nlohmann::json& json, const ServiceSpec& value);
 void from_json(const nlohmann::json& json, ServiceSpec& value);
 void to_json(nlohmann::json& json, const ServiceAttachment& value);

@@ -30,7 +30,8 @@ void from_json(const json& j, Network& v) {
 
 void to_json(json& j, const NetworkCreateRequest& v) {
   j = json{{"name", v.name},         {"driver", v.driver},     {"attachable", v.attachable},
-           {"internal", v.internal}, {"labels", v.labels},     {"options", v.options}};
+           {"internal", v.internal}, {"ingress", v.ingress},   {"labels", v.labels},
+           {"options", v.options}};
   if (v.subnet) {
     j["subnet"] = *v.subnet;
   }
@@ -46,6 +47,7 @@ void from_json(const json& j, NetworkCreateRequest& v) {
   readField(j, "gateway", v.gateway);
   readField(j, "attachable", v.attachable);
   readField(j, "internal", v.internal);
+  readField(j, "ingress", v.ingress);
   readField(j, "labels", v.labels);
   readField(j, "options", v.options);
 }
@@ -80,6 +82,9 @@ void to_json(json& j, const SwarmInitRequest& v) {
   if (v.nodeTimeoutMs) {
     j["nodeTimeoutMs"] = *v.nodeTimeoutMs;
   }
+  if (!v.ingressSubnet.empty()) {
+    j["ingressSubnet"] = v.ingressSubnet;
+  }
 }
 
 void from_json(const json& j, SwarmInitRequest& v) {
@@ -87,6 +92,7 @@ void from_json(const json& j, SwarmInitRequest& v) {
   readField(j, "defaultAddrPools", v.defaultAddrPools);
   readField(j, "defaultAddrPoolMaskLength", v.defaultAddrPoolMaskLength);
   readField(j, "nodeTimeoutMs", v.nodeTimeoutMs);
+  readField(j, "ingressSubnet", v.ingressSubnet);
 }
 
 void to_json(json& j, const Node& v) {
@@ -98,6 +104,9 @@ void to_json(json& j, const Node& v) {
   }
   if (!v.gatewaySubnet.empty()) {
     j["gatewaySubnet"] = v.gatewaySubnet;
+  }
+  if (!v.ingressAddress.empty()) {
+    j["ingressAddress"] = v.ingressAddress;
   }
 }
 
@@ -111,6 +120,7 @@ void from_json(const json& j, Node& v) {
   readField(j, "createdAt", v.createdAt);
   readField(j, "underlayPrefix", v.underlayPrefix);
   readField(j, "gatewaySubnet", v.gatewaySubnet);
+  readField(j, "ingressAddress", v.ingressAddress);
 }
 
 void to_json(json& j, const HealthCheck& v) {

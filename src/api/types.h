@@ -38,6 +38,10 @@ struct NetworkCreateRequest {
   std::optional<std::string> gateway;
   bool attachable = false;
   bool internal = false;
+  // `network create --ingress`: the routing mesh's network (at most one; see
+  // NetworkManager). No task or service names it; tasks of services that publish a port
+  // in ingress mode join it automatically.
+  bool ingress = false;
   Labels labels;
   Labels options;
 };
@@ -60,6 +64,9 @@ struct SwarmInitRequest {
   std::vector<std::string> defaultAddrPools;
   std::optional<int> defaultAddrPoolMaskLength;
   std::optional<std::int64_t> nodeTimeoutMs;
+  // `swarm init --ingress-subnet CIDR`: the ingress network's subnet; empty = the next
+  // free subnet of the default pools.
+  std::string ingressSubnet;
 };
 
 struct Node {
@@ -75,6 +82,12 @@ struct Node {
   // address and its gateway-bridge subnet (overmeshd --gateway-subnet).
   std::string underlayPrefix;
   std::string gatewaySubnet;
+  // The node's own endpoint on the ingress network ("10.0.0.3/24"; its MAC is
+  // macForIp(address)), allocated by the manager when the node joins or the ingress
+  // network is created, cleared when that network is removed; empty when there is none.
+  // The node's ingress bridge holds it: published ports are forwarded from it, and
+  // replies come back to it (policy routing in the backend's sandbox).
+  std::string ingressAddress;
 };
 
 struct HealthCheck {

@@ -17,6 +17,7 @@
 #include "common/error.h"
 #include "common/ip.h"
 #include "dataplane/gateway_nat.h"
+#include "dataplane/mesh_plan.h"
 #include "dataplane/overlay_diff.h"
 #include "dataplane/overlay_plan.h"
 #include "dataplane/service_lb_plan.h"
@@ -76,6 +77,26 @@ class NodeKernel {
   // Forgets what was applied to a namespace that is gone (the Linux kernel also closes
   // the descriptor that kept it alive). Changes nothing in the kernel.
   virtual void forgetSandboxLb(const std::string& sandboxNamespace) = 0;
+
+  // ---- the routing mesh (mesh_plan.h, mesh_rules.h) ----
+
+  // Makes the node's published ports exactly `mesh` (table ip overmesh_mesh in the node's
+  // own namespace), changing only the elements that differ from what was last applied,
+  // as applySandboxLb does; the first call (e.g. after a restart) replaces the table
+  // whole, which keeps established connections (conntrack keeps their translation).
+  // Turns IPv4 forwarding on when there are ports. An empty mesh removes the table.
+  virtual Status applyNodeMesh(const NodeMesh& mesh) = 0;
+
+  // Makes the ingress side of the sandbox in namespace `sandboxNamespace` exactly
+  // `ingress`: connections that come in on its ingress interface are marked by the node
+  // they came through (conntrack mark from the source MAC), replies carry that mark and
+  // policy routing sends them back through that node's ingress address; only the target
+  // ports are reachable through the ingress interface. Skips what is already right. An
+  // empty `ingress` removes all of it. NotFound when the namespace does not exist.
+  virtual Status applySandboxIngress(const std::string& sandboxNamespace,
+                                     const SandboxIngress& ingress) = 0;
+  // Forgets what was applied to a namespace that is gone. Changes nothing in the kernel.
+  virtual void forgetSandboxIngress(const std::string& sandboxNamespace) = 0;
 };
 
 }  // namespace overmesh::dataplane

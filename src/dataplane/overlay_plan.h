@@ -7,6 +7,7 @@
 // kernel has and applies the difference.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -43,6 +44,11 @@ struct NetworkPlan {
   std::string vxlan;
   unsigned int mtu = 0;
   std::vector<RemoteEndpoint> remotes;  // sorted
+  // The node's own endpoint on this network (the ingress network only, from
+  // api::Node::ingressAddress): the bridge holds this address, with the MAC
+  // macForIp(address), so that the node forwards published ports into the network and
+  // gets the replies. nullopt: the bridge has no address (every other network).
+  std::optional<Ipv4Prefix> hostAddress;
 };
 
 struct Interface {
@@ -68,8 +74,12 @@ struct NodePlan {
 };
 
 // `underlayMtu` is the MTU of the node's underlay interface; overlay devices get 50 less.
+// `meshActive` (MeshIndex::meshActive()): some service publishes a port in ingress mode,
+// so this node joins the ingress network with its own endpoint even without a local task
+// there, and every node's endpoint is a remote endpoint of it.
 NodePlan planNode(const std::string& selfNodeId, Ipv4Address selfAddress,
                   unsigned int underlayMtu, const std::vector<api::Network>& networks,
-                  const std::vector<api::Node>& nodes, const std::vector<api::Task>& tasks);
+                  const std::vector<api::Node>& nodes, const std::vector<api::Task>& tasks,
+                  bool meshActive = false);
 
 }  // namespace overmesh::dataplane

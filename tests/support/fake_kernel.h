@@ -170,6 +170,13 @@ class FakeNodeKernel final : public dataplane::NodeKernel {
     applied->second = lb;
     return {};
   }
+  // Placeholders until the mesh's fake lands (issue 9, dataplane helper).
+  Status applyNodeMesh(const dataplane::NodeMesh&) override { return {}; }
+  Status applySandboxIngress(const std::string&, const dataplane::SandboxIngress&) override {
+    return {};
+  }
+  void forgetSandboxIngress(const std::string&) override {}
+
   void forgetSandboxLb(const std::string& sandboxNamespace) override {
     loadBalancers.erase(sandboxNamespace);
   }

@@ -98,4 +98,15 @@ void LinuxNodeKernel::forgetSandboxLb(const std::string& sandboxNamespace) {
   loadBalancers_.forget(sandboxNamespace);
 }
 
+// Contract placeholders until the mesh adapters land (issue 9, dataplane helper).
+Status LinuxNodeKernel::applyNodeMesh(const NodeMesh&) {
+  return errorf(ErrorKind::Internal, "routing mesh: not built yet");
+}
+
+Status LinuxNodeKernel::applySandboxIngress(const std::string&, const SandboxIngress&) {
+  return errorf(ErrorKind::Internal, "routing mesh: not built yet");
+}
+
+void LinuxNodeKernel::forgetSandboxIngress(const std::string&) {}
+
 }  // namespace overmesh::dataplane::kernel

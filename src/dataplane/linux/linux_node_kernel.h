@@ -29,6 +29,10 @@ class LinuxNodeKernel final : public NodeKernel {
   Status unwireSandbox(const std::string& taskId) override;
   Status applySandboxLb(const std::string& sandboxNamespace, const SandboxLb& lb) override;
   void forgetSandboxLb(const std::string& sandboxNamespace) override;
+  Status applyNodeMesh(const NodeMesh& mesh) override;
+  Status applySandboxIngress(const std::string& sandboxNamespace,
+                             const SandboxIngress& ingress) override;
+  void forgetSandboxIngress(const std::string& sandboxNamespace) override;
 
  private:
   SandboxLoadBalancers loadBalancers_;
