@@ -21,11 +21,13 @@ void SandboxDiscovery::refresh(store::Revision revision, const std::vector<api::
 }
 
 Status SandboxDiscovery::prepare(const api::Task& task, const std::string& sandbox,
-                                 const std::string& sandboxPath) {
+                                 const std::string& sandboxPath, const dataplane::MeshIndex& mesh) {
   std::vector<std::string> networkIds;
   networkIds.reserve(task.attachments.size());
   for (const auto& attachment : task.attachments) {
-    networkIds.push_back(attachment.networkId);
+    if (attachment.networkId != mesh.ingressNetworkId()) {
+      networkIds.push_back(attachment.networkId);
+    }
   }
   std::string problems;
   auto attached = attached_.find(task.id);
@@ -40,6 +42,10 @@ Status SandboxDiscovery::prepare(const api::Task& task, const std::string& sandb
     problems +=
         (problems.empty() ? "" : "; ") + std::string("load balancer: ") + balanced.error().message;
   }
+  if (auto ingress = kernel_.applySandboxIngress(sandbox, mesh.forSandbox(task)); !ingress) {
+    problems +=
+        (problems.empty() ? "" : "; ") + std::string("routing mesh: ") + ingress.error().message;
+  }
   if (!problems.empty()) {
     return errorf(ErrorKind::Unavailable, "{}", problems);
   }
@@ -51,6 +57,7 @@ void SandboxDiscovery::forget(const std::string& taskId, const std::string& sand
     dns_.detachSandbox(taskId);
   }
   kernel_.forgetSandboxLb(sandbox);
+  kernel_.forgetSandboxIngress(sandbox);
 }
 
 }  // namespace overmesh::agent

@@ -21,6 +21,7 @@
 #include "api/service_types.h"
 #include "api/types.h"
 #include "common/error.h"
+#include "dataplane/mesh_plan.h"
 #include "dataplane/node_kernel.h"
 #include "dataplane/service_lb_plan.h"
 #include "dns/embedded_dns.h"
@@ -39,9 +40,12 @@ class SandboxDiscovery {
                const std::vector<api::Node>& nodes);
 
   // Makes the resolver answer in `task`'s sandbox (namespace `sandbox`, file
-  // `sandboxPath`) and its load-balancer rules match the index. Errors name what failed;
-  // a task can still run without them (by addresses), so callers log them.
-  Status prepare(const api::Task& task, const std::string& sandbox, const std::string& sandboxPath);
+  // `sandboxPath`), its load-balancer rules match the index, and its ingress side (when it
+  // is a backend of a published port) match `mesh`. The ingress network is left out of
+  // the resolver's and the balancer's networks: no names are answered there. Errors name
+  // what failed; a task can still run without them (by addresses), so callers log them.
+  Status prepare(const api::Task& task, const std::string& sandbox, const std::string& sandboxPath,
+                 const dataplane::MeshIndex& mesh);
 
   // The sandbox is gone (or going): its sockets are closed and its rules forgotten.
   void forget(const std::string& taskId, const std::string& sandbox);

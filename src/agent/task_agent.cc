@@ -121,8 +121,50 @@ Result<std::optional<Ipv4Prefix>> TaskAgent::egressAddressFor(
   return std::optional<Ipv4Prefix>(*prefix);
 }
 
+std::optional<Ipv4Address> TaskAgent::localAddressOf(const std::string& taskId) {
+  {
+    std::lock_guard lock(mutex_);
+    if (auto known = egress_.find(taskId); known != egress_.end()) {
+      return known->second.address();
+    }
+  }
+  // After a restart the map is empty until each task is observed; the sandbox still has
+  // its address, and the published port must keep leading to it from the first pass.
+  auto existing = kernel_.sandboxEgressAddress(sandboxNamespace(taskId), gateway_);
+  if (!existing || !*existing) {
+    return std::nullopt;
+  }
+  std::lock_guard lock(mutex_);
+  egress_[taskId] = **existing;
+  return (*existing)->address();
+}
+
+dataplane::MeshIndex TaskAgent::applyMesh(const std::vector<api::Network>& networks,
+                                          const std::vector<api::Service>& services,
+                                          const std::vector<api::Task>& tasks,
+                                          const std::vector<api::Node>& nodes) {
+  auto mesh = dataplane::MeshIndex::build(
+      config_.nodeId, networks, services, tasks, nodes,
+      [this](const std::string& taskId) { return localAddressOf(taskId); });
+  if (mesh.node() != appliedMesh_ || !meshApplied_) {
+    if (auto applied = kernel_.applyNodeMesh(mesh.node()); !applied) {
+      spdlog::error("routing mesh: {}", applied.error().message);
+      meshApplied_ = false;
+    } else {
+      if (mesh.node().ports.size() != appliedMesh_.ports.size() || !meshApplied_) {
+        spdlog::info("routing mesh: {} published port(s) open on this node",
+                     mesh.node().ports.size());
+      }
+      appliedMesh_ = mesh.node();
+      meshApplied_ = true;
+    }
+  }
+  return mesh;
+}
+
 void TaskAgent::startTask(const api::Task& task, const dataplane::SandboxPlan& sandbox,
-                          const std::vector<api::Network>& networks) {
+                          const std::vector<api::Network>& networks,
+                          const dataplane::MeshIndex& mesh) {
   std::string ns = sandboxNamespace(task.id);
   auto fail = [&](const std::string& message) {
     spdlog::error("task {}: {}", task.name, message);
@@ -154,7 +196,7 @@ void TaskAgent::startTask(const api::Task& task, const dataplane::SandboxPlan& s
     return fail("wire the sandbox: " + wired.error().message);
   }
   // The resolver and the VIPs before the process: its first lookup must be answered.
-  if (auto prepared = discovery_.prepare(task, ns, kernel_.namespacePath(ns)); !prepared) {
+  if (auto prepared = discovery_.prepare(task, ns, kernel_.namespacePath(ns), mesh); !prepared) {
     spdlog::warn("task {}: {}", task.name, prepared.error().message);
   }
   runtime::TaskSpec spec;
@@ -336,6 +378,9 @@ void TaskAgent::reconcile() {
   // Before anything stops or starts: a task told to shut down leaves every local
   // sandbox's answers and maps now, and a task about to start gets current ones.
   discovery_.refresh(revision, networks, services, tasks, nodes);
+  // Likewise the node's published ports: a replica that left gets no new connection
+  // through this node from here on.
+  auto mesh = applyMesh(networks, services, tasks, nodes);
   // Every running sandbox's resolver and maps are brought up to date first, before the
   // slower steps of the pass (cleanups, the overlay, starts): a backend that left gets no
   // new connection from this node from here on, and a new one gets them at once.
@@ -343,7 +388,8 @@ void TaskAgent::reconcile() {
     if (task.nodeId == config_.nodeId && task.desiredState == "running" &&
         processes.contains(task.id) && !stops.inProgress.contains(task.id)) {
       std::string ns = sandboxNamespace(task.id);
-      if (auto prepared = discovery_.prepare(task, ns, kernel_.namespacePath(ns)); !prepared) {
+      if (auto prepared = discovery_.prepare(task, ns, kernel_.namespacePath(ns), mesh);
+          !prepared) {
         spdlog::warn("task {}: {}", task.name, prepared.error().message);
       }
     }
@@ -362,7 +408,7 @@ void TaskAgent::reconcile() {
     }
   }
   auto plan = dataplane::planNode(config_.nodeId, config_.advertiseAddress, underlayMtu_, networks,
-                                  nodes, planned);
+                                  nodes, planned, mesh.meshActive());
   for (const auto& problem : plan.problems) {
     spdlog::warn("task agent: {}", problem);
   }
@@ -390,7 +436,7 @@ void TaskAgent::reconcile() {
     if (processes.contains(task.id)) {
       observeTask(task, sandbox, running);
     } else if (task.state == "pending") {
-      startTask(task, sandbox, networks);
+      startTask(task, sandbox, networks, mesh);
       running.insert(task.id);
     }
     // Otherwise it failed or exited earlier: a task is never restarted (the manager

@@ -38,6 +38,7 @@
 #include "common/clock.h"
 #include "common/error.h"
 #include "common/ip.h"
+#include "dataplane/mesh_plan.h"
 #include "dataplane/node_kernel.h"
 #include "dataplane/overlay_plan.h"
 #include "runtime/runtime.h"
@@ -113,11 +114,20 @@ class TaskAgent {
   void observeTask(const api::Task& task, const dataplane::SandboxPlan& sandbox,
                    std::set<std::string>& running);
   void startTask(const api::Task& task, const dataplane::SandboxPlan& sandbox,
-                 const std::vector<api::Network>& networks);
+                 const std::vector<api::Network>& networks, const dataplane::MeshIndex& mesh);
   // Deletes the task's files, wiring and namespace. False when the runtime could not
   // remove the task (logged; the next pass tries again).
   bool removeTask(const std::string& taskId);
   Result<std::optional<Ipv4Prefix>> egressAddressFor(const dataplane::SandboxPlan& sandbox);
+  // The gateway-bridge address of a local task that has one (known, or read back from its
+  // sandbox after a restart), for host-mode ports; nullopt otherwise.
+  std::optional<Ipv4Address> localAddressOf(const std::string& taskId);
+  // The routing mesh's view of this pass: this node's published ports and every
+  // sandbox's ingress side. Programs the node's ports (errors logged).
+  dataplane::MeshIndex applyMesh(const std::vector<api::Network>& networks,
+                                 const std::vector<api::Service>& services,
+                                 const std::vector<api::Task>& tasks,
+                                 const std::vector<api::Node>& nodes);
   bool report(const api::Task& task, const std::string& state, const std::string& message,
               std::int64_t exitCode);
 
@@ -131,6 +141,10 @@ class TaskAgent {
   unsigned int underlayMtu_ = 1500;
 
   SandboxDiscovery discovery_;  // reconcile thread only
+  // The node's published ports as last applied (reconcile thread only): a pass whose
+  // mesh is the same does not call the kernel at all.
+  dataplane::NodeMesh appliedMesh_;
+  bool meshApplied_ = false;
   TaskReportSender sender_;
   HealthMonitor health_;
   TaskStopper stopper_;
