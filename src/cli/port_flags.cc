@@ -212,19 +212,31 @@ Result<std::vector<api::PortConfig>> parseShortForm(const std::string& flag,
   if (!target) {
     return std::unexpected(invalidPublish(flag, value, target.error()));
   }
+  std::int64_t count = target->size();
+  std::optional<PortRange> published;
+  if (!publishedText.empty()) {
+    auto parsed = parseRange("published port", publishedText, 0);
+    if (!parsed) {
+      return std::unexpected(invalidPublish(flag, value, parsed.error()));
+    }
+    published = *parsed;
+    count = std::max(count, published->size());
+  }
+  if (count > kMaxPortsPerPublish) {
+    return std::unexpected(invalidPublish(
+        flag, value,
+        fmt::format("it publishes {} ports; give at most {} in one value", count,
+                    kMaxPortsPerPublish)));
+  }
   std::vector<api::PortConfig> ports;
   auto add = [&](std::int64_t targetPort, std::int64_t publishedPort) {
     ports.push_back(api::PortConfig{protocol, targetPort, publishedPort, "ingress"});
   };
-  if (publishedText.empty()) {
+  if (!published) {
     for (std::int64_t port = target->first; port <= target->last; ++port) {
       add(port, 0);
     }
     return ports;
-  }
-  auto published = parseRange("published port", publishedText, 0);
-  if (!published) {
-    return std::unexpected(invalidPublish(flag, value, published.error()));
   }
   if (published->size() == target->size()) {
     for (std::int64_t i = 0; i < target->size(); ++i) {

@@ -6,6 +6,7 @@
 // unit-tested without a daemon. What stays with the manager: whether a published port is
 // free, in the allocation range, or taken twice by one spec.
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -23,13 +24,16 @@ namespace overmesh::cli {
 //    (8080-8081:80-81 gives 8080->80 and 8081->81; 8080-8081:80 gives both to 80; 80-81
 //    gives two targets whose published ports are allocated) and PROTOCOL is tcp or udp in
 //    any case; always ingress mode.
-// Returns the ports in ascending order of a range. Fails with InvalidArgument naming the
+// Returns the ports in ascending order of a range, at most kMaxPortsPerPublish of them (a
+// spec of every port would pass the API's 1 MiB request cap). Fails with InvalidArgument naming the
 // flag, the value, what is wrong and the valid forms, on: an unknown or repeated key, a
 // field that is not key=value, a missing or out-of-range port, a port that is not a
 // number, a range whose end is below its start, ranges of different sizes on both sides
 // (unless the target is a single port), a host IP (`127.0.0.1:8080:80`: published ports
-// listen on every node's addresses), and a protocol or mode Docker or overmesh lacks
+// listen on every node's addresses), a range of more than kMaxPortsPerPublish ports, and a
+// protocol or mode Docker or overmesh lacks
 // (sctp included).
+inline constexpr std::int64_t kMaxPortsPerPublish = 4096;
 Result<std::vector<api::PortConfig>> parsePublishFlag(const std::string& flag,
                                                       const std::string& value);
 

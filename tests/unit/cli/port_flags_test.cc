@@ -61,6 +61,13 @@ TEST(PublishFlagTest, APublishedRangeToOneTargetPublishesEachToIt) {
               ElementsAre(port(8080, 80), port(8081, 80)));
 }
 
+TEST(PublishFlagTest, TheLargestRangeIsAccepted) {
+  auto ports = must(parsePublishFlag("--publish", "30000-34095:30000-34095"));
+
+  ASSERT_EQ(ports.size(), 4096U);
+  EXPECT_EQ(ports.back(), port(34095, 34095));
+}
+
 TEST(PublishFlagTest, ATargetRangeAloneAllocatesEachPublishedPort) {
   EXPECT_THAT(must(parsePublishFlag("--publish", "80-81")), ElementsAre(port(0, 80), port(0, 81)));
 }
@@ -123,6 +130,8 @@ INSTANTIATE_TEST_SUITE_P(
         BadPublish{"8080-8082:80-81", "the published range 8080-8082 and the target range 80-81 "
                                       "differ in size"},
         BadPublish{"8080:80-81", "differ in size"},
+        BadPublish{"1-5000", "it publishes 5000 ports; give at most 4096 in one value"},
+        BadPublish{"1-4097:80", "it publishes 4097 ports"},
         BadPublish{"published=8080", "target is missing"},
         BadPublish{"published=8080,target=", "target port \"\" is not a number"},
         BadPublish{"target=0", "target port \"0\" is not a number from 1 to 65535"},

@@ -53,6 +53,18 @@ class PublishCliTest : public ::testing::Test {
     answer("GET", "/v1/services/{ref}", nlohmann::json(service_));
     answer("POST", "/v1/services/{ref}/update", nlohmann::json(service_));
     answer("GET", "/v1/tasks", nlohmann::json::array());
+    api::Node node;
+    node.id = "nodeid1";
+    node.hostname = "h1";
+    node.address = "198.18.0.1";
+    node.ingressAddress = "10.255.0.3/16";
+    answer("GET", "/v1/nodes/{ref}", nlohmann::json(node));
+    api::Network ingress;
+    ingress.id = "ingressnetworkid";
+    ingress.name = "ingress";
+    ingress.subnet = "10.255.0.0/16";
+    ingress.ingress = true;
+    answer("GET", "/v1/networks", nlohmann::json::array({nlohmann::json(ingress)}));
     must(server_.listenUnix(socketPath_, 0600));
   }
 
@@ -78,6 +90,7 @@ class PublishCliTest : public ::testing::Test {
     addSwarmCommands(app, context);
     addNetworkCommands(app, context);
     addServiceCommands(app, context);
+    addNodeCommands(app, context);
     args.insert(args.begin(), "overmesh");
     std::vector<char*> argv;
     for (auto& arg : args) {
@@ -199,6 +212,26 @@ TEST_F(PublishCliTest, ServiceListShowsThePortsColumn) {
   std::getline(lines, row);
   EXPECT_THAT(header, HasSubstr("PORTS"));
   EXPECT_THAT(row, HasSubstr("*:8080->80/tcp, *:30000->90/tcp"));
+}
+
+TEST_F(PublishCliTest, NodeInspectShowsTheIngressAddress) {
+  auto printed = must(run({"node", "inspect", "h1"}));
+
+  auto nodes = nlohmann::json::parse(printed);
+  ASSERT_EQ(nodes.size(), 1U);
+  EXPECT_EQ(nodes[0].value("ingressAddress", ""), "10.255.0.3/16");
+}
+
+TEST_F(PublishCliTest, NetworkListFlagsTheIngressNetwork) {
+  auto printed = must(run({"network", "ls"}));
+
+  EXPECT_THAT(printed, HasSubstr("ingress"));
+  std::istringstream lines(printed);
+  std::string header;
+  std::string row;
+  std::getline(lines, header);
+  std::getline(lines, row);
+  EXPECT_THAT(row, ::testing::EndsWith("ingress"));
 }
 
 }  // namespace
