@@ -75,8 +75,7 @@ std::expected<PortRange, std::string> parseRange(std::string_view what, std::str
         fmt::format("{} range \"{}\": {}", what, text, notAPort("its end", lastText, 1)));
   }
   if (*last < *first) {
-    return std::unexpected(
-        fmt::format("{} range \"{}\" ends before it starts", what, text));
+    return std::unexpected(fmt::format("{} range \"{}\" ends before it starts", what, text));
   }
   return PortRange{*first, *last};
 }
@@ -223,10 +222,10 @@ Result<std::vector<api::PortConfig>> parseShortForm(const std::string& flag,
     count = std::max(count, published->size());
   }
   if (count > kMaxPortsPerPublish) {
-    return std::unexpected(invalidPublish(
-        flag, value,
-        fmt::format("it publishes {} ports; give at most {} in one value", count,
-                    kMaxPortsPerPublish)));
+    return std::unexpected(
+        invalidPublish(flag, value,
+                       fmt::format("it publishes {} ports; give at most {} in one value", count,
+                                   kMaxPortsPerPublish)));
   }
   std::vector<api::PortConfig> ports;
   auto add = [&](std::int64_t targetPort, std::int64_t publishedPort) {
@@ -248,17 +247,16 @@ Result<std::vector<api::PortConfig>> parseShortForm(const std::string& flag,
       add(target->first, port);
     }
   } else {
-    return std::unexpected(invalidPublish(
-        flag, value,
-        fmt::format("the published range {} and the target range {} differ in size",
-                    publishedText, targetText)));
+    return std::unexpected(
+        invalidPublish(flag, value,
+                       fmt::format("the published range {} and the target range {} differ in size",
+                                   publishedText, targetText)));
   }
   return ports;
 }
 
 bool sameTarget(const api::PortConfig& a, const api::PortConfig& b) {
-  return a.targetPort == b.targetPort && a.protocol == b.protocol &&
-         a.publishMode == b.publishMode;
+  return a.targetPort == b.targetPort && a.protocol == b.protocol && a.publishMode == b.publishMode;
 }
 
 std::string publishedList(const std::vector<api::PortConfig>& ports) {
@@ -289,9 +287,10 @@ std::string publishSpecText(const api::PortConfig& port) {
                      port.publishMode);
 }
 
-Result<std::vector<api::PortConfig>> editPublishedPorts(
-    const std::string& serviceName, std::vector<api::PortConfig> ports,
-    const std::vector<std::string>& removals, const std::vector<std::string>& additions) {
+Result<std::vector<api::PortConfig>> editPublishedPorts(const std::string& serviceName,
+                                                        std::vector<api::PortConfig> ports,
+                                                        const std::vector<std::string>& removals,
+                                                        const std::vector<std::string>& additions) {
   const std::vector<api::PortConfig> before = ports;
   for (const auto& value : removals) {
     auto parsed = parsePublishFlag("--publish-rm", value);
@@ -307,8 +306,8 @@ Result<std::vector<api::PortConfig>> editPublishedPorts(
                       "--publish-rm \"{}\" is not valid: service {} publishes no port with "
                       "target {}/{} in {} mode (--publish-rm names the target port, as in "
                       "Docker; the service publishes: {})",
-                      value, serviceName, removal.targetPort, removal.protocol,
-                      removal.publishMode, publishedList(before));
+                      value, serviceName, removal.targetPort, removal.protocol, removal.publishMode,
+                      publishedList(before));
       }
       std::erase_if(ports, [&](const api::PortConfig& port) { return sameTarget(port, removal); });
     }

@@ -485,8 +485,8 @@ Result<api::ServiceSpec> applyUpdateFlags(const api::Service& service,
     spec.networks.push_back(std::move(*network));
   }
 
-  auto ports = editPublishedPorts(spec.name, std::move(spec.ports), flags.publishRm,
-                                  flags.publishAdd);
+  auto ports =
+      editPublishedPorts(spec.name, std::move(spec.ports), flags.publishRm, flags.publishAdd);
   if (!ports) {
     return std::unexpected(ports.error());
   }

@@ -174,8 +174,11 @@ std::string replicasText(const api::Service& service, const std::vector<api::Tas
 
 std::vector<std::string> serviceListRow(const api::Service& service,
                                         const std::vector<api::Task>& tasks) {
-  return {shortId(service.id), printable(service.spec.name), printable(service.spec.mode),
-          replicasText(service, tasks), commandText(service.spec.command, false),
+  return {shortId(service.id),
+          printable(service.spec.name),
+          printable(service.spec.mode),
+          replicasText(service, tasks),
+          commandText(service.spec.command, false),
           publishedPortsText(service)};
 }
 

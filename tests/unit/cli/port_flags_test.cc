@@ -75,10 +75,12 @@ TEST(PublishFlagTest, ATargetRangeAloneAllocatesEachPublishedPort) {
 // ---- the long form ----
 
 TEST(PublishFlagTest, LongFormTakesEveryKeyInAnyOrder) {
-  EXPECT_THAT(must(parsePublishFlag("--publish", "published=8080,target=80,protocol=udp,mode=host")),
-              ElementsAre(port(8080, 80, "udp", "host")));
-  EXPECT_THAT(must(parsePublishFlag("--publish", "mode=host,protocol=udp,target=80,published=8080")),
-              ElementsAre(port(8080, 80, "udp", "host")));
+  EXPECT_THAT(
+      must(parsePublishFlag("--publish", "published=8080,target=80,protocol=udp,mode=host")),
+      ElementsAre(port(8080, 80, "udp", "host")));
+  EXPECT_THAT(
+      must(parsePublishFlag("--publish", "mode=host,protocol=udp,target=80,published=8080")),
+      ElementsAre(port(8080, 80, "udp", "host")));
 }
 
 TEST(PublishFlagTest, LongFormDefaultsAreTcpIngressAndAnAllocatedPort) {
@@ -127,8 +129,9 @@ INSTANTIATE_TEST_SUITE_P(
         BadPublish{"8080-:80", "its end \"\" is not a number from 1 to 65535"},
         BadPublish{"0-1:80-81", "its start \"0\" is not a number from 1 to 65535"},
         BadPublish{"80-81-82", "its end \"81-82\" is not a number"},
-        BadPublish{"8080-8082:80-81", "the published range 8080-8082 and the target range 80-81 "
-                                      "differ in size"},
+        BadPublish{"8080-8082:80-81",
+                   "the published range 8080-8082 and the target range 80-81 "
+                   "differ in size"},
         BadPublish{"8080:80-81", "differ in size"},
         BadPublish{"1-5000", "it publishes 5000 ports; give at most 4096 in one value"},
         BadPublish{"1-4097:80", "it publishes 4097 ports"},
@@ -249,8 +252,8 @@ TEST(PublishServiceFlagsTest, CreateSendsEveryPublishInOrder) {
 
   auto spec = must(specFromCreateFlags(flags));
 
-  EXPECT_THAT(spec.ports, ElementsAre(port(8080, 80), port(0, 53, "udp", "host"), port(0, 81),
-                                      port(0, 82)));
+  EXPECT_THAT(spec.ports,
+              ElementsAre(port(8080, 80), port(0, 53, "udp", "host"), port(0, 81), port(0, 82)));
 }
 
 TEST(PublishServiceFlagsTest, CreateRefusesABadPublishNamingTheFlag) {

@@ -5,13 +5,12 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <CLI/CLI.hpp>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <CLI/CLI.hpp>
-#include <nlohmann/json.hpp>
 
 #include "api/http_server.h"
 #include "api/service_types.h"
@@ -132,8 +131,8 @@ class PublishCliTest : public ::testing::Test {
 };
 
 TEST_F(PublishCliTest, SwarmInitSendsTheIngressSubnet) {
-  must(run({"swarm", "init", "--advertise-addr", "198.18.0.1", "--ingress-subnet",
-            "10.255.0.0/16"}));
+  must(run(
+      {"swarm", "init", "--advertise-addr", "198.18.0.1", "--ingress-subnet", "10.255.0.0/16"}));
 
   EXPECT_EQ(lastPost().path, "/v1/swarm/init");
   EXPECT_EQ(lastPost().body.value("ingressSubnet", ""), "10.255.0.0/16");
@@ -146,7 +145,8 @@ TEST_F(PublishCliTest, SwarmInitWithoutTheFlagLeavesTheSubnetToTheManager) {
 }
 
 TEST_F(PublishCliTest, NetworkCreateIngressSendsTheFlag) {
-  auto printed = must(run({"network", "create", "--ingress", "--subnet", "10.255.0.0/16", "ingress"}));
+  auto printed =
+      must(run({"network", "create", "--ingress", "--subnet", "10.255.0.0/16", "ingress"}));
 
   EXPECT_EQ(printed, "netid1\n");
   EXPECT_EQ(lastPost().path, "/v1/networks");
@@ -165,8 +165,7 @@ TEST_F(PublishCliTest, ServiceCreateSendsEveryPublishedPort) {
             "published=5353,target=53,protocol=udp,mode=host", "-p", "81", "--", "httpd", "-f"}));
 
   auto spec = lastPost().body.get<api::ServiceSpec>();
-  EXPECT_THAT(spec.ports,
-              ElementsAre(mesh(8080, 80), mesh(5353, 53, "udp", "host"), mesh(0, 81)));
+  EXPECT_THAT(spec.ports, ElementsAre(mesh(8080, 80), mesh(5353, 53, "udp", "host"), mesh(0, 81)));
   EXPECT_THAT(spec.command, ElementsAre("httpd", "-f"));
 }
 

@@ -78,15 +78,13 @@ TEST(ServiceListRowTest, PortsAreTheLastColumn) {
 TEST(PublishedPortsTextTest, GroupsRunsAsDockerDoes) {
   auto service = replicatedService("web", 1);
   // Docker's own example (its formatter test), without sctp, in a scrambled order.
-  service.ports = {publishedPort(81, 80),        publishedPort(80, 80),
-                   publishedPort(95, 95),        publishedPort(90, 90),
-                   publishedPort(91, 91),        publishedPort(92, 92),
-                   publishedPort(93, 93),        publishedPort(94, 94),
-                   publishedPort(95, 95, "udp"), publishedPort(90, 90, "udp"),
-                   publishedPort(96, 96, "udp"), publishedPort(91, 91, "udp"),
-                   publishedPort(92, 92, "udp"), publishedPort(93, 93, "udp"),
-                   publishedPort(94, 94, "udp"), publishedPort(60, 60),
-                   publishedPort(61, 61),        publishedPort(62, 61)};
+  service.ports = {
+      publishedPort(81, 80),        publishedPort(80, 80),        publishedPort(95, 95),
+      publishedPort(90, 90),        publishedPort(91, 91),        publishedPort(92, 92),
+      publishedPort(93, 93),        publishedPort(94, 94),        publishedPort(95, 95, "udp"),
+      publishedPort(90, 90, "udp"), publishedPort(96, 96, "udp"), publishedPort(91, 91, "udp"),
+      publishedPort(92, 92, "udp"), publishedPort(93, 93, "udp"), publishedPort(94, 94, "udp"),
+      publishedPort(60, 60),        publishedPort(61, 61),        publishedPort(62, 61)};
 
   EXPECT_EQ(publishedPortsText(service),
             "*:60-61->60-61/tcp, *:62->61/tcp, *:80-81->80/tcp, *:90-95->90-95/tcp, "
