@@ -18,6 +18,7 @@ struct CreateOptions {
   std::string gateway;
   bool attachable = false;
   bool internal = false;
+  bool ingress = false;
   std::vector<std::string> labels;
 };
 
@@ -47,6 +48,7 @@ Status runCreate(CliContext& context, const CreateOptions& options) {
   }
   request.attachable = options.attachable;
   request.internal = options.internal;
+  request.ingress = options.ingress;
   auto labels = parseLabels(options.labels);
   if (!labels) {
     return std::unexpected(labels.error());
@@ -133,6 +135,9 @@ void addNetworkCommands(CLI::App& app, CliContext& context) {
   createCommand->add_flag("--attachable", create->attachable,
                           "Allow standalone tasks (`overmesh run`) to attach");
   createCommand->add_flag("--internal", create->internal, "No route out of the overlay");
+  createCommand->add_flag("--ingress", create->ingress,
+                          "Create swarm routing-mesh network (at most one; replaces the one "
+                          "`network rm ingress` removed)");
   // One value per flag (like Docker): a repeatable option must not swallow what follows.
   createCommand->add_option("--label", create->labels, "Metadata, key=value (repeatable)")
       ->allow_extra_args(false);

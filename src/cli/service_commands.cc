@@ -319,7 +319,7 @@ Status runServiceList(CliContext& context, const ServiceListCommand& command) {
   if (!tasks) {
     return std::unexpected(tasks.error());
   }
-  Table table({"ID", "NAME", "MODE", "REPLICAS", "COMMAND"});
+  Table table({"ID", "NAME", "MODE", "REPLICAS", "COMMAND", "PORTS"});
   for (const auto& service : services) {
     table.addRow(serviceListRow(service, *tasks));
   }
@@ -524,6 +524,10 @@ void addServiceCommands(CLI::App& app, CliContext& context) {
                 "(repeatable)");
   addListOption(createCommand, "--label", create->flags.labels,
                 "Service metadata KEY=VALUE (repeatable)");
+  addListOption(createCommand, "-p,--publish", create->flags.publish,
+                "Publish a port as a node port: PUBLISHED:TARGET[/udp], TARGET (published port "
+                "allocated from 30000-32767), ranges 8080-8081:80-81, or "
+                "published=P,target=T[,protocol=tcp|udp][,mode=ingress|host] (repeatable)");
   addSpecOptions(createCommand, create->flags.spec);
   addWatchOptions(createCommand, create->watch);
   createCommand->add_option("command", create->flags.command, "Command and arguments, after --")
@@ -549,6 +553,12 @@ void addServiceCommands(CLI::App& app, CliContext& context) {
   addListOption(updateCommand, "--label-add", update->flags.labelAdd,
                 "Add or replace a label KEY=VALUE (repeatable)");
   addListOption(updateCommand, "--label-rm", update->flags.labelRm, "Remove a label (repeatable)");
+  addListOption(updateCommand, "--publish-add", update->flags.publishAdd,
+                "Add or update a published port, as --publish of service create; replaces the "
+                "port with the same published port and protocol (repeatable)");
+  addListOption(updateCommand, "--publish-rm", update->flags.publishRm,
+                "Remove a published port by its target port: TARGET[/udp] or "
+                "target=T[,protocol=udp][,mode=host] (repeatable)");
   addSpecOptions(updateCommand, update->flags.spec);
   updateCommand->add_flag("--no-healthcheck", update->flags.noHealthcheck,
                           "Remove the health check");

@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "cli/duration.h"
+#include "cli/port_flags.h"
 
 namespace overmesh::cli {
 namespace {
@@ -390,6 +391,13 @@ Result<api::ServiceSpec> specFromCreateFlags(const ServiceCreateFlags& flags) {
   if (auto added = addLabels("--label", flags.labels, spec.labels); !added) {
     return std::unexpected(added.error());
   }
+  for (const auto& value : flags.publish) {
+    auto ports = parsePublishFlag("--publish", value);
+    if (!ports) {
+      return std::unexpected(ports.error());
+    }
+    spec.ports.insert(spec.ports.end(), ports->begin(), ports->end());
+  }
   if (auto applied = applySpecFlags(flags.spec, spec); !applied) {
     return std::unexpected(applied.error());
   }
@@ -476,6 +484,13 @@ Result<api::ServiceSpec> applyUpdateFlags(const api::Service& service,
     }
     spec.networks.push_back(std::move(*network));
   }
+
+  auto ports =
+      editPublishedPorts(spec.name, std::move(spec.ports), flags.publishRm, flags.publishAdd);
+  if (!ports) {
+    return std::unexpected(ports.error());
+  }
+  spec.ports = std::move(*ports);
 
   for (const auto& key : flags.labelRm) {
     if (spec.labels.erase(key) == 0) {

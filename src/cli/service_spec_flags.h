@@ -48,6 +48,7 @@ struct ServiceCreateFlags {
   std::vector<std::string> env;          // KEY=VALUE
   std::vector<std::string> constraints;  // passed as typed
   std::vector<std::string> labels;       // KEY=VALUE (or KEY: empty value)
+  std::vector<std::string> publish;      // -p/--publish values (see parsePublishFlag)
   ServiceSpecFlags spec;
   std::vector<std::string> command;
 };
@@ -62,6 +63,8 @@ struct ServiceUpdateFlags {
   std::vector<std::string> networkRm;      // the network's name or ID as the service has it
   std::vector<std::string> labelAdd;       // KEY=VALUE
   std::vector<std::string> labelRm;        // KEY
+  std::vector<std::string> publishAdd;     // as --publish; see editPublishedPorts
+  std::vector<std::string> publishRm;      // a port spec; removes by target port
   ServiceSpecFlags spec;
   bool noHealthcheck = false;
   std::vector<std::string> command;  // non-empty: replaces the command
@@ -70,15 +73,16 @@ struct ServiceUpdateFlags {
 // The spec `service create` sends: Docker's defaults (replicated, 1 replica, vip; restart
 // any after 5s; health interval 30s, timeout 30s, 3 retries, no start period) for what is
 // not given. Fails on: --replicas with --mode global; an unknown mode, endpoint mode,
-// restart condition or update order; a bad number, duration, KEY=VALUE or network; health
-// options without --health-cmd; an empty name or command.
+// restart condition or update order; a bad number, duration, KEY=VALUE, network or
+// --publish value; health options without --health-cmd; an empty name or command.
 Result<api::ServiceSpec> specFromCreateFlags(const ServiceCreateFlags& flags);
 
 // `service`'s spec with the update flags applied (removals before additions, as Docker
 // does). Fails, changing nothing, on what specFromCreateFlags refuses and on: --replicas
 // for a global service; a --*-rm that matches nothing the service has (naming what it
 // has); --network-add of a network it is already on; --no-healthcheck with a health
-// option; health options without --health-cmd when the service has no health check.
+// option; health options without --health-cmd when the service has no health check; what
+// editPublishedPorts refuses (--publish-rm, then --publish-add, after the networks).
 Result<api::ServiceSpec> applyUpdateFlags(const api::Service& service,
                                           const ServiceUpdateFlags& flags);
 

@@ -3,6 +3,9 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <iterator>
+#include <optional>
+#include <tuple>
 
 #include "cli/service_tasks.h"
 #include "common/ids.h"
@@ -47,7 +50,73 @@ std::string currentStateText(const api::Task& task, std::int64_t nowMs) {
   return fmt::format("{} {} ago", state, humanDuration(nowMs - task.updatedAtMs));
 }
 
+// A run of ingress ports shown as one entry: published first..last to target
+// targetFirst..targetLast (a range of the same size) or to targetFirst alone.
+struct PortRun {
+  std::string protocol;
+  std::int64_t publishedFirst = 0;
+  std::int64_t publishedLast = 0;
+  std::int64_t targetFirst = 0;
+  std::int64_t targetLast = 0;
+
+  bool oneTarget() const { return targetFirst == targetLast; }
+  bool singlePort() const { return publishedFirst == publishedLast; }
+
+  // Whether `port` (sorted after the run's last) continues the run: the next published
+  // port of the protocol, and the next target of a range, or the one target again.
+  bool extendsWith(const api::PortConfig& port) const {
+    if (port.protocol != protocol || port.publishedPort != publishedLast + 1) {
+      return false;
+    }
+    bool nextTarget = port.targetPort == targetLast + 1;
+    bool sameTarget = port.targetPort == targetFirst && oneTarget();
+    if (singlePort()) {
+      return nextTarget || sameTarget;
+    }
+    return oneTarget() ? sameTarget : nextTarget;
+  }
+
+  std::string text() const {
+    auto range = [](std::int64_t first, std::int64_t last) {
+      return first == last ? std::to_string(first) : fmt::format("{}-{}", first, last);
+    };
+    return fmt::format("*:{}->{}/{}", range(publishedFirst, publishedLast),
+                       range(targetFirst, targetLast), printable(protocol));
+  }
+};
+
 }  // namespace
+
+std::string publishedPortsText(const api::Service& service) {
+  const auto& decided = service.ports.empty() ? service.spec.ports : service.ports;
+  std::vector<api::PortConfig> ports;
+  std::copy_if(decided.begin(), decided.end(), std::back_inserter(ports),
+               [](const api::PortConfig& port) {
+                 return port.publishMode == "ingress" && port.publishedPort > 0;
+               });
+  std::sort(ports.begin(), ports.end(), [](const api::PortConfig& a, const api::PortConfig& b) {
+    return std::tie(a.protocol, a.publishedPort, a.targetPort) <
+           std::tie(b.protocol, b.publishedPort, b.targetPort);
+  });
+  std::vector<std::string> texts;
+  std::optional<PortRun> run;
+  for (const auto& port : ports) {
+    if (run && run->extendsWith(port)) {
+      run->publishedLast = port.publishedPort;
+      run->targetLast = port.targetPort;
+      continue;
+    }
+    if (run) {
+      texts.push_back(run->text());
+    }
+    run = PortRun{port.protocol, port.publishedPort, port.publishedPort, port.targetPort,
+                  port.targetPort};
+  }
+  if (run) {
+    texts.push_back(run->text());
+  }
+  return fmt::format("{}", fmt::join(texts, ", "));
+}
 
 std::string humanDuration(std::int64_t ms) {
   constexpr std::int64_t kHourMs = 3'600'000;
@@ -105,8 +174,12 @@ std::string replicasText(const api::Service& service, const std::vector<api::Tas
 
 std::vector<std::string> serviceListRow(const api::Service& service,
                                         const std::vector<api::Task>& tasks) {
-  return {shortId(service.id), printable(service.spec.name), printable(service.spec.mode),
-          replicasText(service, tasks), commandText(service.spec.command, false)};
+  return {shortId(service.id),
+          printable(service.spec.name),
+          printable(service.spec.mode),
+          replicasText(service, tasks),
+          commandText(service.spec.command, false),
+          publishedPortsText(service)};
 }
 
 std::vector<std::vector<std::string>> servicePsRows(const api::Service& service,

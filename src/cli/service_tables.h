@@ -23,7 +23,16 @@ std::string humanDuration(std::int64_t ms);
 // run and run; desired = replicas, or for a global service the tasks that should run.
 std::string replicasText(const api::Service& service, const std::vector<api::Task>& tasks);
 
-// One `service ls` row: ID NAME MODE REPLICAS COMMAND.
+// `service ls`'s PORTS, as Docker shows it: the ingress-mode ports only (Docker's list
+// shows no host-mode port; `service inspect` does), sorted by protocol then published
+// port, runs grouped ("*:8080-8081->80-81/tcp" for consecutive ports on both sides,
+// "*:8080-8081->80/tcp" for consecutive published ports to one target), joined by ", ".
+// From Service::ports (what the manager decided), or from the spec's ports while the
+// manager has decided none; a port still without a published port (0) is left out, as
+// Docker leaves it out.
+std::string publishedPortsText(const api::Service& service);
+
+// One `service ls` row: ID NAME MODE REPLICAS COMMAND PORTS.
 std::vector<std::string> serviceListRow(const api::Service& service,
                                         const std::vector<api::Task>& tasks);
 

@@ -13,6 +13,7 @@ struct InitOptions {
   std::vector<std::string> pools;
   int maskLength = 0;
   std::string nodeTimeout;
+  std::string ingressSubnet;
 };
 
 Status runInit(CliContext& context, const InitOptions& options) {
@@ -29,6 +30,7 @@ Status runInit(CliContext& context, const InitOptions& options) {
     }
     request.nodeTimeoutMs = timeout->count();
   }
+  request.ingressSubnet = options.ingressSubnet;
   auto client = context.client();
   if (!client) {
     return std::unexpected(client.error());
@@ -64,6 +66,9 @@ void addSwarmCommands(CLI::App& app, CliContext& context) {
                           "Prefix length of subnets taken from the pools (default 24)");
   initCommand->add_option("--node-timeout", init->nodeTimeout,
                           "Time without heartbeats after which a node is down (default 3s)");
+  initCommand->add_option("--ingress-subnet", init->ingressSubnet,
+                          "Subnet in CIDR form of the routing-mesh network, ingress (default: "
+                          "the next free subnet of the pools)");
   initCommand->callback([&context, init] {
     context.action = [&context, init] { return runInit(context, *init); };
   });

@@ -58,7 +58,71 @@ TEST(ServiceListRowTest, ReplicasCountsRunningTasksThatShouldRunAgainstTheReplic
                                   serviceTask(replicatedService("db", 1), "x", 1, "running")};
 
   EXPECT_THAT(serviceListRow(service, tasks),
-              ElementsAre("webserviceid", "web", "replicated", "2/3", "httpd -f -p 80"));
+              ElementsAre("webserviceid", "web", "replicated", "2/3", "httpd -f -p 80", ""));
+}
+
+api::PortConfig publishedPort(std::int64_t published, std::int64_t target,
+                              std::string protocol = "tcp", std::string mode = "ingress") {
+  return api::PortConfig{std::move(protocol), target, published, std::move(mode)};
+}
+
+TEST(ServiceListRowTest, PortsAreTheLastColumn) {
+  auto service = replicatedService("web", 1);
+  service.ports = {publishedPort(8080, 80), publishedPort(5353, 53, "udp")};
+
+  EXPECT_THAT(serviceListRow(service, {}),
+              ElementsAre("webserviceid", "web", "replicated", "0/1", "httpd -f -p 80",
+                          "*:8080->80/tcp, *:5353->53/udp"));
+}
+
+TEST(PublishedPortsTextTest, GroupsRunsAsDockerDoes) {
+  auto service = replicatedService("web", 1);
+  // Docker's own example (its formatter test), without sctp, in a scrambled order.
+  service.ports = {
+      publishedPort(81, 80),        publishedPort(80, 80),        publishedPort(95, 95),
+      publishedPort(90, 90),        publishedPort(91, 91),        publishedPort(92, 92),
+      publishedPort(93, 93),        publishedPort(94, 94),        publishedPort(95, 95, "udp"),
+      publishedPort(90, 90, "udp"), publishedPort(96, 96, "udp"), publishedPort(91, 91, "udp"),
+      publishedPort(92, 92, "udp"), publishedPort(93, 93, "udp"), publishedPort(94, 94, "udp"),
+      publishedPort(60, 60),        publishedPort(61, 61),        publishedPort(62, 61)};
+
+  EXPECT_EQ(publishedPortsText(service),
+            "*:60-61->60-61/tcp, *:62->61/tcp, *:80-81->80/tcp, *:90-95->90-95/tcp, "
+            "*:90-96->90-96/udp");
+}
+
+TEST(PublishedPortsTextTest, ARunToOneTargetDoesNotTakeTheNextTarget) {
+  auto service = replicatedService("web", 1);
+  service.ports = {publishedPort(80, 80), publishedPort(81, 80), publishedPort(82, 81),
+                   publishedPort(84, 90)};
+
+  EXPECT_EQ(publishedPortsText(service), "*:80-81->80/tcp, *:82->81/tcp, *:84->90/tcp");
+}
+
+TEST(PublishedPortsTextTest, HostModePortsAreNotListedAsInDocker) {
+  auto service = replicatedService("web", 1);
+  service.ports = {publishedPort(8080, 80, "tcp", "host"), publishedPort(9090, 90)};
+
+  EXPECT_EQ(publishedPortsText(service), "*:9090->90/tcp");
+}
+
+TEST(PublishedPortsTextTest, NoPortsNoText) {
+  EXPECT_EQ(publishedPortsText(replicatedService("web", 1)), "");
+}
+
+TEST(PublishedPortsTextTest, TheDecidedPortsWinOverTheSpec) {
+  auto service = replicatedService("web", 1);
+  service.spec.ports = {publishedPort(0, 80)};
+  service.ports = {publishedPort(30000, 80)};
+
+  EXPECT_EQ(publishedPortsText(service), "*:30000->80/tcp");
+}
+
+TEST(PublishedPortsTextTest, WithoutDecidedPortsTheSpecShowsWhatIsKnown) {
+  auto service = replicatedService("web", 1);
+  service.spec.ports = {publishedPort(0, 80), publishedPort(8443, 443)};
+
+  EXPECT_EQ(publishedPortsText(service), "*:8443->443/tcp");
 }
 
 TEST(ServiceListRowTest, GlobalDesiredIsTheTasksThatShouldRun) {
