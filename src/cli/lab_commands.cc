@@ -151,13 +151,13 @@ Status runUp(CliContext& context, const UpOptions& options) {
         record->clients.size(), record->clients.size() == 1 ? "" : "s");
     printClients(out, record->clients);
   }
-  out << fmt::format(
-      "\nRun a command in a host:  overmesh lab exec{} 1 -- overmesh node ls\n",
-      nameFlag);
+  out << fmt::format("\nRun a command in a host:  overmesh lab exec{} 1 -- overmesh node ls\n",
+                     nameFlag);
   if (!record->clients.empty()) {
-    out << fmt::format("Run one in a client:      overmesh lab exec{} c1 -- curl -s "
-                       "http://198.18.0.1:8080/\n",
-                       nameFlag);
+    out << fmt::format(
+        "Run one in a client:      overmesh lab exec{} c1 -- curl -s "
+        "http://198.18.0.1:8080/\n",
+        nameFlag);
   }
   out << fmt::format("Remove the lab:           overmesh lab down{}\n", nameFlag);
   return {};

@@ -119,9 +119,7 @@ int indexAfter(std::string_view prefix, std::string_view candidate) {
 }
 
 // "<digits>" of 1-2 characters as a number, or 0.
-int smallNumber(std::string_view text) {
-  return indexAfter("", text);
-}
+int smallNumber(std::string_view text) { return indexAfter("", text); }
 
 }  // namespace
 

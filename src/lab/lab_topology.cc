@@ -1,6 +1,6 @@
 // The lab's kernel objects: its network namespaces (the underlay with its bridge, one per
-// host, one per client), the veth links between them, and the pins that keep each host's UTS namespace
-// (its hostname) alive between daemons. All link work goes through libnl (netlink.h).
+// host, one per client), the veth links between them, and the pins that keep each host's UTS
+// namespace (its hostname) alive between daemons. All link work goes through libnl (netlink.h).
 
 #include <fcntl.h>
 #include <linux/magic.h>

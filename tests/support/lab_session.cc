@@ -73,10 +73,10 @@ bool LabSession::up(int hosts, const std::string& logLevel, int clients) {
 
 namespace {
 
-CommandResult labExec(const std::string& name, const std::string& runDir,
-                      const std::string& target, const std::vector<std::string>& argv) {
-  std::vector<std::string> full = {binaryPath("overmesh"), "lab",  "exec", "--name", name,
-                                   "--run-dir",            runDir, target, "--"};
+CommandResult labExec(const std::string& name, const std::string& runDir, const std::string& target,
+                      const std::vector<std::string>& argv) {
+  std::vector<std::string> full = {
+      binaryPath("overmesh"), "lab", "exec", "--name", name, "--run-dir", runDir, target, "--"};
   full.insert(full.end(), argv.begin(), argv.end());
   return runCommand(full);
 }

@@ -37,9 +37,7 @@ class LabSession {
   // Where the lab keeps its state: host i's socket is <runDir>/<name>/h<i>/overmesh.sock.
   const std::string& runDir() const { return runDir_.path(); }
   std::string hostNamespace(int host) const { return name_ + "-h" + std::to_string(host); }
-  std::string clientNamespace(int client) const {
-    return name_ + "-c" + std::to_string(client);
-  }
+  std::string clientNamespace(int client) const { return name_ + "-c" + std::to_string(client); }
   // Host i's underlay address, where published ports answer: 198.18.0.<i>.
   static std::string hostAddress(int host) { return "198.18.0." + std::to_string(host); }
   // Client i's underlay address: 198.18.0.<100+i>.

@@ -377,7 +377,7 @@ TEST_F(LabTest, ClientsSitOnTheUnderlayOutsideTheCluster) {
   EXPECT_NE(result.out.find(name + "-c2"), std::string::npos) << result.out;
   EXPECT_NE(result.out.find("198.18.0.102"), std::string::npos) << result.out;
   EXPECT_EQ(namespacesOf(name), (std::set<std::string>{name + "-c1", name + "-c2", name + "-h1",
-                                                        name + "-h2", name + "-ul"}));
+                                                       name + "-h2", name + "-ul"}));
 
   // A client reaches a host by its underlay address, by every name `lab exec` accepts.
   for (const std::string& client : std::vector<std::string>{"c1", "client2", name + "-c1"}) {
@@ -398,8 +398,8 @@ TEST_F(LabTest, ClientsSitOnTheUnderlayOutsideTheCluster) {
   auto cli = lab("exec", name, {"c1", "--", binaryPath("overmesh"), "node", "ls"});
   EXPECT_NE(cli.exitCode, 0) << cli.out;
   EXPECT_NE(cli.err.find("not-a-cluster-member.sock"), std::string::npos) << cli.err;
-  auto nodes = lab("exec", name, {"1", "--", binaryPath("overmesh"), "node", "ls", "--format",
-                                  "json"});
+  auto nodes =
+      lab("exec", name, {"1", "--", binaryPath("overmesh"), "node", "ls", "--format", "json"});
   ASSERT_EQ(nodes.exitCode, 0) << nodes.err;
   EXPECT_EQ(nlohmann::json::parse(nodes.out, nullptr, false).size(), 2u) << nodes.out;
 
@@ -447,8 +447,7 @@ TEST_F(LabTest, LabSessionBuildsClientsThatReachEveryHost) {
   LabSession session("lsc");
   ASSERT_TRUE(session.up(2, "info", 1)) << session.error();
   for (int host = 1; host <= 2; ++host) {
-    auto pinged =
-        session.execClient(1, {"ping", "-c1", "-W2", LabSession::hostAddress(host)});
+    auto pinged = session.execClient(1, {"ping", "-c1", "-W2", LabSession::hostAddress(host)});
     EXPECT_EQ(pinged.exitCode, 0) << pinged.out << pinged.err;
   }
   auto address = session.execClient(1, {ipBinary(), "-4", "-o", "addr", "show", "eth0"});

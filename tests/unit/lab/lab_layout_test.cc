@@ -41,15 +41,14 @@ TEST(LabLayoutTest, ExecTargetsNameAHostOrAClient) {
     int index;
   };
   std::vector<Case> cases = {
-      {"om", "2", false, 2},     {"om", "h2", false, 2},      {"om", "om-h2", false, 2},
-      {"om", "c1", true, 1},     {"om", "client1", true, 1},  {"om", "om-c1", true, 1},
-      {"om", "c20", true, 20},   {"cx", "cx-h2", false, 2},   {"cx", "cx-c3", true, 3},
+      {"om", "2", false, 2},     {"om", "h2", false, 2},     {"om", "om-h2", false, 2},
+      {"om", "c1", true, 1},     {"om", "client1", true, 1}, {"om", "om-c1", true, 1},
+      {"om", "c20", true, 20},   {"cx", "cx-h2", false, 2},  {"cx", "cx-c3", true, 3},
       {"c1", "c1-h1", false, 1}, {"c1", "c1-c2", true, 2},
   };
   for (const auto& c : cases) {
     auto target = resolveExecTarget(c.lab, c.target);
-    ASSERT_TRUE(target.has_value()) << c.lab << " " << c.target << ": "
-                                    << target.error().message;
+    ASSERT_TRUE(target.has_value()) << c.lab << " " << c.target << ": " << target.error().message;
     EXPECT_EQ(target->client, c.client) << c.target;
     EXPECT_EQ(target->index, c.index) << c.target;
   }
