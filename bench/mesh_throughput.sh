@@ -39,10 +39,13 @@
 #      ÷ the same nginx config with only h2:8081 as upstream (nginx straight to the replica's
 #      node); wrk in c1 against the local nginx, both modes. nginx keeps its upstream
 #      connections alive, so the mesh's per-connection cost mostly disappears here.
-#   5. BENCH_TRIES times: `service update --publish-add published=P,target=80 web` for a
+#   5. BENCH_TRIES times: `service update --publish-add published=P,target=81 web` for a
 #      new port P; from the moment it returns, c1 polls every node's P with curl until each
 #      answered (the poller starts before the update and waits on a FIFO, so the `lab exec`
-#      start-up is not measured); then the port is removed again. Prints p50 / p99 / max.
+#      start-up is not measured); then the port is removed again. The backend also listens
+#      on 81 for this: `--publish-rm` removes by target port (Docker's rule), so removing a
+#      target-80 port would close 8080 too. Prints p50 / p99 / max, and the poll's own cost
+#      (the same poll of a port that already answers).
 # Nothing is asserted: it exits non-zero only when the setup fails. The lab is removed on
 # exit (also on failure or Ctrl-C).
 #
@@ -106,6 +109,7 @@ http {
   keepalive_requests 1000000;
   server {
     listen 80;
+    listen 81;
     default_type text/plain;
     location / { return 200 "\$hostname \$remote_addr\n"; }
   }
@@ -214,8 +218,8 @@ publish_add_once() {
     >"$work/poll.$port" &
   local poller=$! n=0
   until [[ -e $fifo.ready ]]; do (( ++n < 2000 )) || die "poller did not start"; sleep 0.005; done
-  om 1 service update --publish-add "published=$port,target=80" web >/dev/null ||
-    die "service update --publish-add published=$port,target=80 web"
+  om 1 service update --publish-add "published=$port,target=81" web >/dev/null ||
+    die "service update --publish-add published=$port,target=81 web"
   echo go >"$fifo"   # returns once the poller read it: the clock starts there
   local waited=0
   while kill -0 "$poller" 2>/dev/null; do
@@ -224,8 +228,8 @@ publish_add_once() {
   done
   wait "$poller" || die "poller for port $port failed"
   cat "$work/poll.$port"
-  om 1 service update --publish-rm "published=$port,target=80" web >/dev/null ||
-    die "service update --publish-rm published=$port,target=80 web"
+  om 1 service update --publish-rm "published=$port,target=81" web >/dev/null ||
+    die "service update --publish-rm published=$port,target=81 web"
 }
 
 # --- main --------------------------------------------------------------------------------------
