@@ -55,46 +55,7 @@ trap 'exit 130' INT TERM
 set -E
 trap 'printf "\033[1;31mdemo: line %s: %s failed (status %s)\033[0m\n" "$LINENO" "$BASH_COMMAND" "$?" >&2' ERR
 
-say() { printf '\n\033[1m# %s\033[0m\n' "$*"; }
-fail() {
-  printf '\033[1;31mdemo: %s\033[0m\n' "$*" >&2
-  exit 1
-}
-shown() {  # the words of a command as a user would type them, quoted where needed
-  local out="" word
-  for word in "$@"; do
-    if [[ "$word" =~ ^[A-Za-z0-9_./:=,@%+-]+$ ]]; then
-      out+=" $word"
-    else
-      out+=" '${word//\'/\'\\\'\'}'"
-    fi
-  done
-  printf '%s' "${out# }"
-}
-on() {  # on HOST CMD...: runs a command on a lab host, showing it
-  local host=$1
-  shift
-  echo "[h$host]\$ $(shown "$@")"
-  overmesh lab exec --name "$lab" "$host" -- "$@"
-}
-quiet() {  # quiet HOST CMD...: the same, for the demo's own checks (not shown)
-  local host=$1
-  shift
-  overmesh lab exec --name "$lab" "$host" -- "$@"
-}
-refused() {  # refused HOST CMD...: shows a command that must fail, and fails if it does not
-  if on "$@"; then
-    fail "this should have been refused: $(shown "${@:2}")"
-  fi
-}
-within() {  # within SECONDS CMD...: retries CMD quietly until it succeeds; fails after SECONDS
-  local deadline=$((SECONDS + $1))
-  shift
-  until "$@" > /dev/null 2>&1; do
-    [ "$SECONDS" -lt "$deadline" ] || return 1
-    sleep 0.2
-  done
-}
+source scripts/demo-helpers.sh
 
 say "A lab of three hosts, each running overmeshd; h1 is the manager"
 overmesh lab up --hosts 3 --name "$lab"

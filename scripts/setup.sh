@@ -11,6 +11,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   iproute2 nftables iperf3 procps psmisc iputils-ping socat jq
   dnsutils dnsmasq-base dnsperf
+  nginx wrk curl
 )
 
 missing=()
@@ -26,6 +27,17 @@ if [ ${#missing[@]} -gt 0 ]; then
     exit 1
   fi
   export DEBIAN_FRONTEND=noninteractive
+  # nginx's postinst would start a web server on port 80 in the machine's own network
+  # namespace; overmesh only ever runs nginx inside lab namespaces. A policy-rc.d that
+  # exits 101 ("action forbidden") stops invoke-rc.d from starting any service during the
+  # install. Only ours is removed again, also when the install fails; one that was there
+  # already (e.g. in a container image) is left as it was.
+  policy=/usr/sbin/policy-rc.d
+  if [ ! -e "$policy" ]; then
+    trap 'rm -f "$policy"' EXIT
+    printf '#!/bin/sh\n# scripts/setup.sh: start no service while packages install\nexit 101\n' >"$policy"
+    chmod 755 "$policy"
+  fi
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi

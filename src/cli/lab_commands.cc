@@ -27,6 +27,7 @@ struct LabTarget {
 struct UpOptions {
   LabTarget target;
   int hosts = 3;
+  int clients = 0;
   std::string overmeshd;
   std::string logLevel = "info";
 };
@@ -102,6 +103,14 @@ Result<std::string> findOvermeshd(const std::string& flag) {
 
 std::string pidText(pid_t pid) { return pid > 0 ? std::to_string(pid) : "-"; }
 
+void printClients(std::ostream& out, const std::vector<lab::LabClient>& clients) {
+  Table table({"CLIENT", "NAMESPACE", "ADDRESS"});
+  for (const auto& client : clients) {
+    table.addRow({client.name, client.namespaceName, client.address});
+  }
+  table.print(out);
+}
+
 Status runUp(CliContext& context, const UpOptions& options) {
   if (auto root = requireRoot("lab up"); !root) {
     return root;
@@ -113,6 +122,7 @@ Status runUp(CliContext& context, const UpOptions& options) {
   lab::LabOptions labOptions;
   labOptions.name = options.target.name;
   labOptions.hosts = options.hosts;
+  labOptions.clients = options.clients;
   labOptions.overmeshdPath = *overmeshd;
   labOptions.runDir = options.target.runDir;
   labOptions.logLevel = options.logLevel;
@@ -134,10 +144,22 @@ Status runUp(CliContext& context, const UpOptions& options) {
   table.print(out);
   std::string nameFlag =
       record->name == "om" ? std::string() : fmt::format(" --name {}", record->name);
-  out << fmt::format(
-      "\nRun a command in a host:  overmesh lab exec{} 1 -- overmesh node ls\n"
-      "Remove the lab:           overmesh lab down{}\n",
-      nameFlag, nameFlag);
+  if (!record->clients.empty()) {
+    out << fmt::format(
+        "\n{} client{} outside the cluster (no overmeshd; they reach the nodes only by their "
+        "underlay addresses):\n\n",
+        record->clients.size(), record->clients.size() == 1 ? "" : "s");
+    printClients(out, record->clients);
+  }
+  out << fmt::format("\nRun a command in a host:  overmesh lab exec{} 1 -- overmesh node ls\n",
+                     nameFlag);
+  if (!record->clients.empty()) {
+    out << fmt::format(
+        "Run one in a client:      overmesh lab exec{} c1 -- curl -s "
+        "http://198.18.0.1:8080/\n",
+        nameFlag);
+  }
+  out << fmt::format("Remove the lab:           overmesh lab down{}\n", nameFlag);
   return {};
 }
 
@@ -188,6 +210,15 @@ Status runStatus(CliContext& context, const LabTarget& target, const std::string
                   pidText(host.host.pid), host.daemonAlive ? "running" : "dead", nodeState});
   }
   table.print(*context.out);
+  if (!labStatus->clients.empty()) {
+    *context.out << '\n';
+    Table clients({"CLIENT", "NAMESPACE", "ADDRESS", "NAMESPACE STATE"});
+    for (const auto& client : labStatus->clients) {
+      clients.addRow({client.client.name, client.client.namespaceName, client.client.address,
+                      client.present ? "present" : "missing"});
+    }
+    clients.print(*context.out);
+  }
   if (!labStatus->managerError.empty()) {
     *context.out << fmt::format("\nNode states are unknown: the manager (h1) did not answer: {}\n",
                                 labStatus->managerError);
@@ -307,6 +338,11 @@ void addLabCommands(CLI::App& app, CliContext& context) {
       "up", "Create a lab: N hosts on one underlay bridge, an overmeshd in each, a swarm");
   addTargetOptions(upCommand, up->target);
   upCommand->add_option("--hosts", up->hosts, "Number of hosts, 1-50")->capture_default_str();
+  upCommand
+      ->add_option("--clients", up->clients,
+                   "Number of clients outside the cluster (namespaces <lab>-c<i> at "
+                   "198.18.0.<100+i>, no overmeshd), 0-20")
+      ->capture_default_str();
   upCommand->add_option("--overmeshd", up->overmeshd,
                         "The overmeshd binary (env OVERMESHD; default: next to this binary)");
   upCommand->add_option("--log-level", up->logLevel, "The daemons' log level")
@@ -342,9 +378,11 @@ void addLabCommands(CLI::App& app, CliContext& context) {
   };
   auto exec = context.hold<ExecOptions>();
   CLI::App* execCommand = labCommand->add_subcommand(
-      "exec", "Run a command in a lab host: overmesh lab exec HOST -- CMD [ARGS...]");
+      "exec", "Run a command in a lab host or client: overmesh lab exec HOST|CLIENT -- CMD...");
   addTargetOptions(execCommand, exec->target);
-  execCommand->add_option("host", exec->host, "Host: 2, h2 or <lab>-h2")->required();
+  execCommand
+      ->add_option("host", exec->host, "Host: 2, h2 or <lab>-h2; client: c1, client1 or <lab>-c1")
+      ->required();
   execCommand->add_option("command", exec->command, "Command and arguments (after --)")->required();
   execCommand->callback([&context, exec] {
     context.action = [&context, exec] {

@@ -88,6 +88,11 @@ Status build(const LabOptions& options, LabRecord& record) {
       return built;
     }
   }
+  for (const auto& client : record.clients) {
+    if (auto built = buildClient(*underlay, client); !built) {
+      return built;
+    }
+  }
   DaemonLaunch launch{options.name, options.overmeshdPath, options.logLevel};
   for (auto& host : record.hosts) {
     auto pid = startDaemon(launch, host);
@@ -206,6 +211,43 @@ Result<LockedRecord> lockRecord(const std::string& name, const std::string& give
   return LockedRecord{std::move(*lock), std::move(*record)};
 }
 
+// The network namespace of lab member `namespaceName` (`what`: "h2", "c1"), with errors
+// that say whether the lab or only that member is missing.
+Result<kernel::UniqueFd> openMember(const std::string& name, const std::string& namespaceName,
+                                    const std::string& what) {
+  auto netns = kernel::openNamespace(namespaceName);
+  if (netns || netns.error().kind != ErrorKind::NotFound) {
+    return netns;
+  }
+  auto namespaces = labNamespaces(name);
+  if (namespaces && namespaces->empty()) {
+    return errorf(ErrorKind::NotFound,
+                  "no lab named \"{}\"; create one with `overmesh lab up --name {}`", name, name);
+  }
+  bool client = what.starts_with("c");
+  return errorf(ErrorKind::NotFound, "lab \"{}\" has no {} {}{} (namespaces: {})", name,
+                client ? "client" : "host", what,
+                client ? fmt::format("; add clients with `overmesh lab up --clients N`") : "",
+                namespaces ? fmt::format("{}", fmt::join(*namespaces, ", ")) : "?");
+}
+
+// `lab exec` in a client: its network namespace only (it has no UTS pin: no daemon ever
+// ran there), and an OVERMESH_HOST that reaches no daemon, because a client is outside the
+// cluster (see exec() in lab.h).
+Result<int> execInClient(const std::string& name, const std::string& runDir,
+                         const LabClient& client, const std::vector<std::string>& argv) {
+  auto netns = openMember(name, client.namespaceName, client.name);
+  if (!netns) {
+    return std::unexpected(netns.error());
+  }
+  std::vector<std::string> env = childEnvironment(
+      {fmt::format("OVERMESH_HOST=unix://{}/not-a-cluster-member.sock", client.dir),
+       fmt::format("{}={}", kLabMarkVariable, name), fmt::format("OVERMESH_LAB_DIR={}", runDir),
+       fmt::format("OVERMESH_LAB_CLIENT={}", client.name),
+       fmt::format("OVERMESH_LAB_CLIENT_DIR={}", client.dir)});
+  return runInNamespaces(netns->get(), -1, client.namespaceName, argv, std::move(env));
+}
+
 }  // namespace
 
 Status validateLabName(const std::string& name) {
@@ -231,6 +273,12 @@ Result<LabRecord> up(const LabOptions& given) {
     return errorf(ErrorKind::InvalidArgument, "--hosts {} is out of range: a lab has 1 to {} hosts",
                   options.hosts, kMaxHosts);
   }
+  if (options.clients < 0 || options.clients > kMaxClients) {
+    return errorf(ErrorKind::InvalidArgument,
+                  "--clients {} is out of range: a lab has 0 to {} clients (198.18.0.101 to "
+                  "198.18.0.{})",
+                  options.clients, kMaxClients, kClientAddressOffset + kMaxClients);
+  }
   if (options.overmeshdPath.empty() || access(options.overmeshdPath.c_str(), X_OK) != 0) {
     return errorf(ErrorKind::InvalidArgument,
                   "overmeshd binary \"{}\" is not executable{}; pass --overmeshd PATH or set "
@@ -250,6 +298,9 @@ Result<LabRecord> up(const LabOptions& given) {
   record.logLevel = options.logLevel;
   for (int i = 1; i <= options.hosts; ++i) {
     record.hosts.push_back(describeHost(options.runDir, options.name, i));
+  }
+  for (int i = 1; i <= options.clients; ++i) {
+    record.clients.push_back(describeClient(options.runDir, options.name, i));
   }
   if (record.hosts.back().socketPath.size() > kMaxSocketPath) {
     return errorf(ErrorKind::InvalidArgument,
@@ -361,6 +412,10 @@ Result<LabStatus> status(const std::string& name, const std::string& givenRunDir
     hostStatus.daemonAlive = daemonRuns(host);
     result.hosts.push_back(std::move(hostStatus));
   }
+  for (const auto& client : record->clients) {
+    result.clients.push_back(
+        LabClientStatus{client, kernel::openNamespace(client.namespaceName).has_value()});
+  }
   auto nodes =
       callDaemon(record->hosts.front(), "GET", "/v1/nodes", nullptr, std::chrono::seconds(3));
   if (!nodes) {
@@ -395,33 +450,25 @@ Result<int> exec(const std::string& name, const std::string& host,
   if (argv.empty()) {
     return errorf(ErrorKind::InvalidArgument, "lab exec: no command given");
   }
-  auto index = resolveHost(name, host);
-  if (!index) {
-    return std::unexpected(index.error());
+  auto target = resolveExecTarget(name, host);
+  if (!target) {
+    return std::unexpected(target.error());
   }
   std::string runDir = absoluteRunDir(givenRunDir);
-  LabHost target = describeHost(runDir, name, *index);
-  auto netns = kernel::openNamespace(target.namespaceName);
+  if (target->client) {
+    return execInClient(name, runDir, describeClient(runDir, name, target->index), argv);
+  }
+  LabHost chosen = describeHost(runDir, name, target->index);
+  auto netns = openMember(name, chosen.namespaceName, chosen.name);
   if (!netns) {
-    if (netns.error().kind == ErrorKind::NotFound) {
-      auto namespaces = labNamespaces(name);
-      if (namespaces && namespaces->empty()) {
-        return errorf(ErrorKind::NotFound,
-                      "no lab named \"{}\"; create one with `overmesh lab up --name {}`", name,
-                      name);
-      }
-      return errorf(ErrorKind::NotFound, "lab \"{}\" has no host {} (namespaces: {})", name,
-                    target.name,
-                    namespaces ? fmt::format("{}", fmt::join(*namespaces, ", ")) : "?");
-    }
     return std::unexpected(netns.error());
   }
   // The UTS pin exists once the daemon started; without it the command keeps our hostname.
-  auto uts = openPinnedUts(hostDir(target));
+  auto uts = openPinnedUts(hostDir(chosen));
   std::vector<std::string> env = childEnvironment(
-      {fmt::format("OVERMESH_HOST=unix://{}", target.socketPath),
+      {fmt::format("OVERMESH_HOST=unix://{}", chosen.socketPath),
        fmt::format("{}={}", kLabMarkVariable, name), fmt::format("OVERMESH_LAB_DIR={}", runDir)});
-  return runInNamespaces(netns->get(), uts.get(), target.namespaceName, argv, std::move(env));
+  return runInNamespaces(netns->get(), uts.get(), chosen.namespaceName, argv, std::move(env));
 }
 
 Result<StopReport> stop(const std::string& name, const std::string& host, StopMode mode,

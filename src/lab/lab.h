@@ -5,6 +5,11 @@
 //   <name>-ul   the underlay: bridge br0 (MTU 1500), one port h<i> per host
 //   <name>-h<i> host i: lo, eth0 = 198.18.0.<i>/24 (MTU 1500), no default route, and its
 //               own UTS namespace (hostname <name>-h<i>) pinned at <runDir>/<name>/h<i>/uts
+//   <name>-c<i> client i (only with LabOptions::clients > 0): lo, eth0 = 198.18.0.<100+i>/24
+//               on the same bridge (port c<i>), no default route, and no overmeshd: a
+//               machine outside the cluster that reaches the nodes only through their
+//               underlay addresses, as a user's browser or an nginx in front would. Its
+//               files (an nginx config, logs) go under <runDir>/<name>/c<i>/.
 //
 // Each host runs a real overmeshd (socket and state under <runDir>/<name>/h<i>/); host 1
 // is the manager (swarm init, advertise 198.18.0.1) and the others join it. What was made
@@ -26,11 +31,15 @@ namespace overmesh::lab {
 
 inline constexpr const char* kDefaultRunDir = "/run/overmesh-lab";
 inline constexpr int kMaxHosts = 50;
+inline constexpr int kMaxClients = 20;
+// Client i has the underlay address 198.18.0.<kClientAddressOffset + i>.
+inline constexpr int kClientAddressOffset = 100;
 inline constexpr int kClusterPort = 2377;
 
 struct LabOptions {
   std::string name = "om";
   int hosts = 3;
+  int clients = 0;            // 0 to kMaxClients namespaces outside the cluster
   std::string overmeshdPath;  // the daemon binary to run in every host
   std::string runDir = kDefaultRunDir;
   std::string logLevel = "info";  // overmeshd --log-level
@@ -49,6 +58,15 @@ struct LabHost {
   std::string role;           // "manager" | "worker"
 };
 
+// One client namespace (outside the cluster) as recorded in lab.json.
+struct LabClient {
+  int index = 0;              // 1-based
+  std::string name;           // "c1"
+  std::string namespaceName;  // "<lab>-c1"
+  std::string address;        // "198.18.0.101"
+  std::string dir;            // <runDir>/<lab>/c1: the client's own files (nginx config, logs)
+};
+
 struct LabRecord {
   std::string name;
   std::string runDir;
@@ -57,6 +75,7 @@ struct LabRecord {
   std::string overmeshdPath;      // the daemon binary `lab up` ran, for `lab start`
   std::string logLevel = "info";  // the daemons' --log-level
   std::vector<LabHost> hosts;
+  std::vector<LabClient> clients;  // empty unless `lab up --clients N`
 };
 
 struct LabHostStatus {
@@ -66,9 +85,15 @@ struct LabHostStatus {
   std::string nodeRole;
 };
 
+struct LabClientStatus {
+  LabClient client;
+  bool present = false;  // its network namespace exists
+};
+
 struct LabStatus {
   std::string name;
   std::vector<LabHostStatus> hosts;
+  std::vector<LabClientStatus> clients;
   std::string managerError;  // why node states are unknown; empty when the manager answered
 };
 
@@ -83,7 +108,7 @@ struct DownReport {
 Status validateLabName(const std::string& name);
 
 // Builds the lab described in the header comment and returns its record. Fails with
-// InvalidArgument on a bad name, host count or daemon path; Conflict when a lab of that
+// InvalidArgument on a bad name, host or client count or daemon path; Conflict when a lab of that
 // name exists (its namespaces or its run directory); Unavailable when the kernel, a
 // daemon or the swarm join fails, after removing everything it made.
 Result<LabRecord> up(const LabOptions& options);
@@ -137,14 +162,23 @@ Result<LabStatus> status(const std::string& name, const std::string& runDir = kD
 // Runs `argv` in host `host` ("2", "h2" or "<name>-h2") with OVERMESH_HOST pointing at that
 // host's daemon, stdin/stdout/stderr inherited, and returns its exit status (128+signal
 // when killed; 127 when it cannot be executed). NotFound for an unknown lab or host.
+// `host` may also name a client ("c1", "client1" or "<name>-c1"): the command then runs in
+// the client's namespace with OVERMESH_HOST pointing at a socket that never exists
+// (<runDir>/<name>/c1/not-a-cluster-member.sock), because a client is not a cluster member
+// and has no daemon; `overmesh` there fails naming that path instead of silently reaching
+// some daemon. OVERMESH_LAB_CLIENT=c1 and OVERMESH_LAB_CLIENT_DIR=<its dir> tell scripts
+// where they are.
 Result<int> exec(const std::string& name, const std::string& host,
                  const std::vector<std::string>& argv, const std::string& runDir = kDefaultRunDir);
 
 void to_json(nlohmann::json& json, const LabHost& value);
 void from_json(const nlohmann::json& json, LabHost& value);
+void to_json(nlohmann::json& json, const LabClient& value);
+void from_json(const nlohmann::json& json, LabClient& value);
 void to_json(nlohmann::json& json, const LabRecord& value);
 void from_json(const nlohmann::json& json, LabRecord& value);
 void to_json(nlohmann::json& json, const LabHostStatus& value);
+void to_json(nlohmann::json& json, const LabClientStatus& value);
 void to_json(nlohmann::json& json, const LabStatus& value);
 void to_json(nlohmann::json& json, const DownReport& value);
 void to_json(nlohmann::json& json, const StopReport& value);

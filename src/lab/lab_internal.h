@@ -51,6 +51,9 @@ std::string labDir(const std::string& runDir, const std::string& name);
 std::string underlayNamespace(const std::string& name);
 std::string hostNamespace(const std::string& name, int index);
 Ipv4Address hostAddress(int index);
+std::string clientNamespace(const std::string& name, int index);
+// 198.18.0.<kClientAddressOffset + index>.
+Ipv4Address clientAddress(int index);
 std::string recordPath(const std::string& runDir, const std::string& name);
 // The directory of one host: <runDir>/<name>/h<i>.
 std::string hostDir(const LabHost& host);
@@ -67,13 +70,26 @@ Status ensureResolvConf(const LabHost& host);
 std::string absoluteRunDir(const std::string& runDir);
 // Host `index` of lab `name` as `lab up` lays it out (pid 0).
 LabHost describeHost(const std::string& runDir, const std::string& name, int index);
+// Client `index` of lab `name` as `lab up --clients` lays it out.
+LabClient describeClient(const std::string& runDir, const std::string& name, int index);
 // The host index in "<name>-h<i>", or 0 when `candidate` is not a host of lab `name`.
 int hostIndexOf(const std::string& name, std::string_view candidate);
-// Only "<name>-ul" and "<name>-h<digits>": a lab never claims someone else's namespace
-// that merely shares the prefix.
+// The client index in "<name>-c<i>", or 0 when `candidate` is not a client of lab `name`.
+int clientIndexOf(const std::string& name, std::string_view candidate);
+// Only "<name>-ul", "<name>-h<digits>" (and its task sandboxes) and "<name>-c<digits>": a
+// lab never claims someone else's namespace that merely shares the prefix.
 bool isLabNamespace(const std::string& name, std::string_view candidate);
 // The index of `host` ("2", "h2" or "<name>-h2"); InvalidArgument for anything else.
 Result<int> resolveHost(const std::string& name, const std::string& host);
+
+// What `lab exec` names: a host or a client.
+struct ExecTarget {
+  bool client = false;
+  int index = 0;
+};
+// A host as resolveHost() reads it, or a client: "c1", "client1" or "<name>-c1" (1 to
+// kMaxClients). InvalidArgument for anything else, saying both forms.
+Result<ExecTarget> resolveExecTarget(const std::string& name, const std::string& target);
 
 // ---- lab_record.cc: files ----------------------------------------------------------------
 
@@ -105,6 +121,9 @@ Result<std::vector<std::string>> labNamespaces(const std::string& name);
 Status buildUnderlay(const std::string& name);
 // Host namespace, veth pair h<i> (underlay, on br0) <-> eth0 (host), address, links up.
 Status buildHost(dataplane::kernel::Netlink& underlay, const LabHost& host);
+// The same for a client: veth pair c<i> <-> eth0, 198.18.0.<100+i>/24, lo up, and its
+// directory for files.
+Status buildClient(dataplane::kernel::Netlink& underlay, const LabClient& client);
 // Pins the UTS namespace of `pid` at utsPinPath(hostDir) so that later processes (lab exec,
 // a restarted daemon) can join it. Unavailable when the file or the bind mount fails.
 Status pinUtsNamespace(pid_t pid, const std::string& hostDir);

@@ -29,6 +29,15 @@ Ipv4Address hostAddress(int index) {
   return Ipv4Address::fromValue(kUnderlayBase + static_cast<std::uint32_t>(index));
 }
 
+std::string clientNamespace(const std::string& name, int index) {
+  return fmt::format("{}-c{}", name, index);
+}
+
+Ipv4Address clientAddress(int index) {
+  return Ipv4Address::fromValue(kUnderlayBase +
+                                static_cast<std::uint32_t>(kClientAddressOffset + index));
+}
+
 std::string recordPath(const std::string& runDir, const std::string& name) {
   return labDir(runDir, name) + "/lab.json";
 }
@@ -81,8 +90,20 @@ LabHost describeHost(const std::string& runDir, const std::string& name, int ind
   return host;
 }
 
-int hostIndexOf(const std::string& name, std::string_view candidate) {
-  std::string prefix = name + "-h";
+LabClient describeClient(const std::string& runDir, const std::string& name, int index) {
+  LabClient client;
+  client.index = index;
+  client.name = fmt::format("c{}", index);
+  client.namespaceName = clientNamespace(name, index);
+  client.address = clientAddress(index).toString();
+  client.dir = fmt::format("{}/c{}", labDir(runDir, name), index);
+  return client;
+}
+
+namespace {
+
+// The number after `prefix` in `candidate` (1-2 digits, not 0), or 0.
+int indexAfter(std::string_view prefix, std::string_view candidate) {
   if (!candidate.starts_with(prefix) || candidate.size() == prefix.size() ||
       candidate.size() > prefix.size() + 2) {
     return 0;
@@ -97,8 +118,22 @@ int hostIndexOf(const std::string& name, std::string_view candidate) {
   return index;
 }
 
+// "<digits>" of 1-2 characters as a number, or 0.
+int smallNumber(std::string_view text) { return indexAfter("", text); }
+
+}  // namespace
+
+int hostIndexOf(const std::string& name, std::string_view candidate) {
+  return indexAfter(name + "-h", candidate);
+}
+
+int clientIndexOf(const std::string& name, std::string_view candidate) {
+  return indexAfter(name + "-c", candidate);
+}
+
 bool isLabNamespace(const std::string& name, std::string_view candidate) {
-  if (candidate == underlayNamespace(name) || hostIndexOf(name, candidate) > 0) {
+  if (candidate == underlayNamespace(name) || hostIndexOf(name, candidate) > 0 ||
+      clientIndexOf(name, candidate) > 0) {
     return true;
   }
   // A task sandbox made by a lab host's daemon: "<lab>-h<i>-t-<task id>".
@@ -128,6 +163,36 @@ Result<int> resolveHost(const std::string& name, const std::string& host) {
                   host, name);
   }
   return index;
+}
+
+Result<ExecTarget> resolveExecTarget(const std::string& name, const std::string& target) {
+  std::string_view text = target;
+  if (text.starts_with(name + "-c")) {
+    text.remove_prefix(name.size() + 1);
+  }
+  for (std::string_view prefix : {"client", "c"}) {
+    if (text.starts_with(prefix)) {
+      // Only a number may follow: a host namespace of a lab whose name starts with "c"
+      // ("cx-h2") is not a client.
+      int index = smallNumber(text.substr(prefix.size()));
+      if (index > kMaxClients) {
+        return errorf(ErrorKind::InvalidArgument,
+                      "\"{}\" is not a lab client: a lab has at most {} (c1 to c{})", target,
+                      kMaxClients, kMaxClients);
+      }
+      if (index > 0) {
+        return ExecTarget{true, index};
+      }
+    }
+  }
+  auto host = resolveHost(name, target);
+  if (!host) {
+    return errorf(ErrorKind::InvalidArgument,
+                  "\"{}\" is not a lab host or client: use a host's number (2), name (h2) or "
+                  "namespace ({}-h2), or a client's name (c1, client1) or namespace ({}-c1)",
+                  target, name, name);
+  }
+  return ExecTarget{false, *host};
 }
 
 }  // namespace overmesh::lab::internal

@@ -109,6 +109,22 @@ void from_json(const nlohmann::json& json, LabHost& value) {
   value.role = json.value("role", "");
 }
 
+void to_json(nlohmann::json& json, const LabClient& value) {
+  json = nlohmann::json{{"index", value.index},
+                        {"name", value.name},
+                        {"namespace", value.namespaceName},
+                        {"address", value.address},
+                        {"dir", value.dir}};
+}
+
+void from_json(const nlohmann::json& json, LabClient& value) {
+  json.at("index").get_to(value.index);
+  json.at("name").get_to(value.name);
+  json.at("namespace").get_to(value.namespaceName);
+  json.at("address").get_to(value.address);
+  value.dir = json.value("dir", "");
+}
+
 void to_json(nlohmann::json& json, const LabRecord& value) {
   json = nlohmann::json{{"name", value.name},
                         {"runDir", value.runDir},
@@ -121,7 +137,8 @@ void to_json(nlohmann::json& json, const LabRecord& value) {
                           {"subnet", fmt::format("{}/{}", Ipv4Address::fromValue(kUnderlayBase),
                                                  kUnderlayPrefixLength)}}},
                         {"managerAddress", value.managerAddress},
-                        {"hosts", value.hosts}};
+                        {"hosts", value.hosts},
+                        {"clients", value.clients}};
 }
 
 void from_json(const nlohmann::json& json, LabRecord& value) {
@@ -132,6 +149,10 @@ void from_json(const nlohmann::json& json, LabRecord& value) {
   value.underlayNamespace = json.at("underlay").at("namespace").get<std::string>();
   value.managerAddress = json.value("managerAddress", "");
   json.at("hosts").get_to(value.hosts);
+  // Records written before clients existed have none.
+  if (auto clients = json.find("clients"); clients != json.end()) {
+    clients->get_to(value.clients);
+  }
 }
 
 void to_json(nlohmann::json& json, const LabHostStatus& value) {
@@ -141,8 +162,13 @@ void to_json(nlohmann::json& json, const LabHostStatus& value) {
   json["nodeRole"] = value.nodeRole;
 }
 
+void to_json(nlohmann::json& json, const LabClientStatus& value) {
+  json = value.client;
+  json["present"] = value.present;
+}
+
 void to_json(nlohmann::json& json, const LabStatus& value) {
-  json = nlohmann::json{{"name", value.name}, {"hosts", value.hosts}};
+  json = nlohmann::json{{"name", value.name}, {"hosts", value.hosts}, {"clients", value.clients}};
   if (!value.managerError.empty()) {
     json["managerError"] = value.managerError;
   }

@@ -1,6 +1,6 @@
 // The lab's kernel objects: its network namespaces (the underlay with its bridge, one per
-// host), the veth links between them, and the pins that keep each host's UTS namespace
-// (its hostname) alive between daemons. All link work goes through libnl (netlink.h).
+// host, one per client), the veth links between them, and the pins that keep each host's UTS
+// namespace (its hostname) alive between daemons. All link work goes through libnl (netlink.h).
 
 #include <fcntl.h>
 #include <linux/magic.h>
@@ -49,39 +49,60 @@ Status buildUnderlay(const std::string& name) {
   return netlink->setUp(kUnderlayBridge);
 }
 
-Status buildHost(Netlink& underlay, const LabHost& host) {
-  if (auto made = kernel::createNamespace(host.namespaceName); !made) {
+namespace {
+
+// A namespace `namespaceName` on the underlay: veth pair `port` (on br0) <-> eth0 there,
+// `address`/24 on eth0, lo and both ends up. No default route: the underlay subnet is all
+// it reaches.
+Status buildUnderlayMember(Netlink& underlay, const std::string& namespaceName,
+                           const std::string& port, const std::string& address) {
+  if (auto made = kernel::createNamespace(namespaceName); !made) {
     return made;
   }
-  auto hostFd = kernel::openNamespace(host.namespaceName);
-  if (!hostFd) {
-    return std::unexpected(hostFd.error());
+  auto memberFd = kernel::openNamespace(namespaceName);
+  if (!memberFd) {
+    return std::unexpected(memberFd.error());
   }
-  if (auto pair = underlay.createVethPair(host.name, "eth0", hostFd->get(), kUnderlayMtu); !pair) {
+  if (auto pair = underlay.createVethPair(port, "eth0", memberFd->get(), kUnderlayMtu); !pair) {
     return pair;
   }
-  if (auto port = underlay.setMaster(host.name, kUnderlayBridge); !port) {
-    return port;
+  if (auto bridged = underlay.setMaster(port, kUnderlayBridge); !bridged) {
+    return bridged;
   }
-  if (auto up = underlay.setUp(host.name); !up) {
+  if (auto up = underlay.setUp(port); !up) {
     return up;
   }
-  auto netlink = Netlink::open(host.namespaceName);
+  auto netlink = Netlink::open(namespaceName);
   if (!netlink) {
     return std::unexpected(netlink.error());
   }
   if (auto lo = netlink->setUp("lo"); !lo) {
     return lo;
   }
-  auto prefix = Ipv4Prefix::fromParts(Ipv4Address::parse(host.address).value_or(Ipv4Address()),
+  auto prefix = Ipv4Prefix::fromParts(Ipv4Address::parse(address).value_or(Ipv4Address()),
                                       kUnderlayPrefixLength);
   if (!prefix) {
     return std::unexpected(prefix.error());
   }
-  if (auto address = netlink->addAddress("eth0", *prefix); !address) {
-    return address;
+  if (auto added = netlink->addAddress("eth0", *prefix); !added) {
+    return added;
   }
   return netlink->setUp("eth0");
+}
+
+}  // namespace
+
+Status buildHost(Netlink& underlay, const LabHost& host) {
+  return buildUnderlayMember(underlay, host.namespaceName, host.name, host.address);
+}
+
+Status buildClient(Netlink& underlay, const LabClient& client) {
+  std::error_code error;
+  fs::create_directories(client.dir, error);
+  if (error) {
+    return errorf(ErrorKind::Unavailable, "create {}: {}", client.dir, error.message());
+  }
+  return buildUnderlayMember(underlay, client.namespaceName, client.name, client.address);
 }
 
 Status pinUtsNamespace(pid_t pid, const std::string& hostDir) {

@@ -42,10 +42,11 @@ CommandResult LabSession::lab(const std::vector<std::string>& args) const {
   return runCommand(argv);
 }
 
-bool LabSession::up(int hosts, const std::string& logLevel) {
+bool LabSession::up(int hosts, const std::string& logLevel, int clients) {
   hosts_ = hosts;
   made_ = true;
-  auto result = lab({"up", "--hosts", std::to_string(hosts), "--log-level", logLevel});
+  auto result = lab({"up", "--hosts", std::to_string(hosts), "--clients", std::to_string(clients),
+                     "--log-level", logLevel});
   if (result.exitCode != 0) {
     error_ = result.out + result.err;
     return false;
@@ -70,12 +71,24 @@ bool LabSession::up(int hosts, const std::string& logLevel) {
   return ready;
 }
 
-CommandResult LabSession::exec(int host, const std::vector<std::string>& argv) const {
-  std::vector<std::string> full = {binaryPath("overmesh"), "lab",     "exec",
-                                   "--name",               name_,     "--run-dir",
-                                   runDir_.path(),         std::to_string(host), "--"};
+namespace {
+
+CommandResult labExec(const std::string& name, const std::string& runDir, const std::string& target,
+                      const std::vector<std::string>& argv) {
+  std::vector<std::string> full = {
+      binaryPath("overmesh"), "lab", "exec", "--name", name, "--run-dir", runDir, target, "--"};
   full.insert(full.end(), argv.begin(), argv.end());
   return runCommand(full);
+}
+
+}  // namespace
+
+CommandResult LabSession::exec(int host, const std::vector<std::string>& argv) const {
+  return labExec(name_, runDir_.path(), std::to_string(host), argv);
+}
+
+CommandResult LabSession::execClient(int client, const std::vector<std::string>& argv) const {
+  return labExec(name_, runDir_.path(), "c" + std::to_string(client), argv);
 }
 
 CommandResult LabSession::cli(int host, const std::vector<std::string>& args) const {

@@ -27,17 +27,28 @@ class LabSession {
   LabSession(const LabSession&) = delete;
   LabSession& operator=(const LabSession&) = delete;
 
-  // `lab up --hosts N --log-level LEVEL`, then waits until the manager sees every node
-  // ready. On failure returns false with the reason in error().
-  bool up(int hosts, const std::string& logLevel = "info");
+  // `lab up --hosts N --clients C --log-level LEVEL`, then waits until the manager sees
+  // every node ready. Clients (0-20) are namespaces outside the cluster at
+  // clientAddress(i); reach them with execClient(). On failure returns false with the
+  // reason in error().
+  bool up(int hosts, const std::string& logLevel = "info", int clients = 0);
   const std::string& error() const { return error_; }
   const std::string& name() const { return name_; }
   // Where the lab keeps its state: host i's socket is <runDir>/<name>/h<i>/overmesh.sock.
   const std::string& runDir() const { return runDir_.path(); }
   std::string hostNamespace(int host) const { return name_ + "-h" + std::to_string(host); }
+  std::string clientNamespace(int client) const { return name_ + "-c" + std::to_string(client); }
+  // Host i's underlay address, where published ports answer: 198.18.0.<i>.
+  static std::string hostAddress(int host) { return "198.18.0." + std::to_string(host); }
+  // Client i's underlay address: 198.18.0.<100+i>.
+  static std::string clientAddress(int client) {
+    return "198.18.0." + std::to_string(100 + client);
+  }
 
   // `overmesh lab exec HOST -- ARGV…`
   CommandResult exec(int host, const std::vector<std::string>& argv) const;
+  // `overmesh lab exec cCLIENT -- ARGV…`: in client `client` (1-based), outside the cluster.
+  CommandResult execClient(int client, const std::vector<std::string>& argv) const;
   // `overmesh lab exec HOST -- overmesh ARGS…`
   CommandResult cli(int host, const std::vector<std::string>& args) const;
   // The same with --format json appended, parsed (null when it failed).

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -18,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "support/lab_session.h"
 #include "support/process.h"
 
 namespace overmesh::testing {
@@ -365,6 +367,104 @@ TEST_F(LabTest, RefusesBadNamesAndHostCounts) {
     if (!c.name.empty()) {
       EXPECT_TRUE(namespacesOf(c.name).empty()) << c.name;
     }
+  }
+}
+
+TEST_F(LabTest, ClientsSitOnTheUnderlayOutsideTheCluster) {
+  std::string name = newLab();
+  auto result = lab("up", name, {"--hosts", "2", "--clients", "2"});
+  ASSERT_EQ(result.exitCode, 0) << result.out << result.err;
+  EXPECT_NE(result.out.find(name + "-c2"), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("198.18.0.102"), std::string::npos) << result.out;
+  EXPECT_EQ(namespacesOf(name), (std::set<std::string>{name + "-c1", name + "-c2", name + "-h1",
+                                                       name + "-h2", name + "-ul"}));
+
+  // A client reaches a host by its underlay address, by every name `lab exec` accepts.
+  for (const std::string& client : std::vector<std::string>{"c1", "client2", name + "-c1"}) {
+    auto pinged = lab("exec", name, {client, "--", "ping", "-c1", "-W2", "198.18.0.2"});
+    EXPECT_EQ(pinged.exitCode, 0) << client << ": " << pinged.out << pinged.err;
+  }
+  auto address = lab("exec", name, {"c2", "--", ipBinary(), "-j", "-4", "addr", "show", "eth0"});
+  ASSERT_EQ(address.exitCode, 0) << address.err;
+  EXPECT_NE(address.out.find("\"198.18.0.102\""), std::string::npos) << address.out;
+  auto routes = lab("exec", name, {"c1", "--", ipBinary(), "-j", "-4", "route", "show"});
+  ASSERT_EQ(routes.exitCode, 0) << routes.err;
+  auto routeList = nlohmann::json::parse(routes.out, nullptr, false);
+  ASSERT_TRUE(routeList.is_array()) << routes.out;
+  ASSERT_EQ(routeList.size(), 1u) << "a client has no default route: " << routes.out;
+  EXPECT_EQ(routeList[0]["dst"], "198.18.0.0/24");
+
+  // Not a cluster member: no daemon, the CLI there reaches none, the manager lists only hosts.
+  auto cli = lab("exec", name, {"c1", "--", binaryPath("overmesh"), "node", "ls"});
+  EXPECT_NE(cli.exitCode, 0) << cli.out;
+  EXPECT_NE(cli.err.find("not-a-cluster-member.sock"), std::string::npos) << cli.err;
+  auto nodes =
+      lab("exec", name, {"1", "--", binaryPath("overmesh"), "node", "ls", "--format", "json"});
+  ASSERT_EQ(nodes.exitCode, 0) << nodes.err;
+  EXPECT_EQ(nlohmann::json::parse(nodes.out, nullptr, false).size(), 2u) << nodes.out;
+
+  auto json = status(name);
+  ASSERT_EQ(json["clients"].size(), 2u) << json.dump();
+  for (int i = 0; i < 2; ++i) {
+    const auto& client = json["clients"][i];
+    EXPECT_EQ(client["name"], fmt::format("c{}", i + 1));
+    EXPECT_EQ(client["namespace"], fmt::format("{}-c{}", name, i + 1));
+    EXPECT_EQ(client["address"], fmt::format("198.18.0.{}", 101 + i));
+    EXPECT_TRUE(client["present"].get<bool>()) << client.dump();
+  }
+  auto table = lab("status", name);
+  ASSERT_EQ(table.exitCode, 0) << table.err;
+  EXPECT_NE(table.out.find("CLIENT"), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find("198.18.0.101"), std::string::npos) << table.out;
+
+  auto missing = lab("exec", name, {"c3", "--", "/bin/true"});
+  EXPECT_EQ(missing.exitCode, 1);
+  EXPECT_NE(missing.err.find("no client c3"), std::string::npos) << missing.err;
+}
+
+TEST_F(LabTest, DownRemovesClientsAndWhatRunsInThemAlsoWithoutTheRecord) {
+  std::string name = newLab();
+  auto result = lab("up", name, {"--hosts", "1", "--clients", "1"});
+  ASSERT_EQ(result.exitCode, 0) << result.out << result.err;
+  auto pids = daemonPids(name);
+  // A long-running program in the client, as an nginx or a request loop would be.
+  auto started =
+      lab("exec", name, {"c1", "--", "/bin/sh", "-c", "sleep 300 >/dev/null 2>&1 & echo $!"});
+  ASSERT_EQ(started.exitCode, 0) << started.err;
+  int sleeper = std::atoi(started.out.c_str());
+  ASSERT_GT(sleeper, 1) << started.out;
+  pids.push_back(sleeper);
+  fs::remove(fs::path(runDir_.path()) / name / "lab.json");
+
+  auto down = lab("down", name);
+  ASSERT_EQ(down.exitCode, 0) << down.err;
+  EXPECT_NE(down.out.find(name + "-c1"), std::string::npos) << down.out;
+  expectNothingLeft(name, pids);
+}
+
+// The helper other end-to-end tests use to ask for clients.
+TEST_F(LabTest, LabSessionBuildsClientsThatReachEveryHost) {
+  LabSession session("lsc");
+  ASSERT_TRUE(session.up(2, "info", 1)) << session.error();
+  for (int host = 1; host <= 2; ++host) {
+    auto pinged = session.execClient(1, {"ping", "-c1", "-W2", LabSession::hostAddress(host)});
+    EXPECT_EQ(pinged.exitCode, 0) << pinged.out << pinged.err;
+  }
+  auto address = session.execClient(1, {ipBinary(), "-4", "-o", "addr", "show", "eth0"});
+  EXPECT_NE(address.out.find(LabSession::clientAddress(1) + "/24"), std::string::npos)
+      << address.out << address.err;
+  EXPECT_EQ(namespacesOf(session.name()).count(session.clientNamespace(1)), 1u);
+}
+
+TEST_F(LabTest, RefusesClientCountsOutOfRange) {
+  for (std::string clients : {"-1", "21"}) {
+    std::string name = fmt::format("ec{}", clients == "21" ? "a" : "b");
+    auto result = lab("up", name, {"--hosts", "1", "--clients", clients});
+    EXPECT_EQ(result.exitCode, 1) << clients;
+    EXPECT_NE(result.err.find(fmt::format("--clients {} is out of range", clients)),
+              std::string::npos)
+        << result.err;
+    EXPECT_TRUE(namespacesOf(name).empty()) << name;
   }
 }
 

@@ -1,0 +1,46 @@
+# The demos' helpers (sourced by scripts/demo.sh and scripts/demo-mesh.sh): show a step,
+# run a command on a lab host or client as a user would type it, check, retry with a bound.
+# They act on the lab named $lab.
+
+say() { printf '\n\033[1m# %s\033[0m\n' "$*"; }
+fail() {
+  printf '\033[1;31mdemo: %s\033[0m\n' "$*" >&2
+  exit 1
+}
+shown() {  # the words of a command as a user would type them, quoted where needed
+  local out="" word
+  for word in "$@"; do
+    if [[ "$word" =~ ^[A-Za-z0-9_./:=,@%+-]+$ ]]; then
+      out+=" $word"
+    else
+      out+=" '${word//\'/\'\\\'\'}'"
+    fi
+  done
+  printf '%s' "${out# }"
+}
+on() {  # on HOST CMD...: runs a command on a lab host (2) or client (c1), showing it
+  local host=$1
+  shift
+  local who=$host
+  [[ $who =~ ^[0-9]+$ ]] && who="h$who"
+  echo "[$who]\$ $(shown "$@")"
+  overmesh lab exec --name "$lab" "$host" -- "$@"
+}
+quiet() {  # quiet HOST CMD...: the same, for the demo's own checks (not shown)
+  local host=$1
+  shift
+  overmesh lab exec --name "$lab" "$host" -- "$@"
+}
+refused() {  # refused HOST CMD...: shows a command that must fail, and fails if it does not
+  if on "$@"; then
+    fail "this should have been refused: $(shown "${@:2}")"
+  fi
+}
+within() {  # within SECONDS CMD...: retries CMD quietly until it succeeds; fails after SECONDS
+  local deadline=$((SECONDS + $1))
+  shift
+  until "$@" > /dev/null 2>&1; do
+    [ "$SECONDS" -lt "$deadline" ] || return 1
+    sleep 0.2
+  done
+}
