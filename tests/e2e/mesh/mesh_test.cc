@@ -227,7 +227,7 @@ TEST_F(MeshTest, PublishedPortAnswersOnEveryNodeAndKeepsTheClientAddress) {
   EXPECT_THAT(removeIngress.err, HasSubstr("web"));
 
   // --publish-rm closes the port on every node.
-  auto removed = cli({"service", "update", "-d", "--publish-rm", "8080", "web"});
+  auto removed = cli({"service", "update", "-d", "--publish-rm", "80", "web"});
   ASSERT_EQ(removed.exitCode, 0) << removed.err;
   for (int node = 1; node <= 3; ++node) {
     EXPECT_TRUE(eventually([&] { return !clientReaches(nodeAddress(node), 8080); }, kConverge))
