@@ -11,6 +11,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <set>
@@ -283,6 +285,77 @@ TEST_F(MeshTest, AgentRestartsKeepAStreamThroughTheMeshOpen) {
   EXPECT_EQ(restartedBackend.exitCode, 0) << restartedBackend.err;
   reader.join();
   EXPECT_EQ(stream.out, "60\n") << "the stream lost lines or was reset: " << stream.err;
+}
+
+// The seed's two tiers: nginx in the outside client balances over every node's published
+// port, each node's mesh over the replicas. A node's daemon stops and starts again under
+// a steady request loop: no request fails, and replicas on every node answer.
+TEST_F(MeshTest, NginxInFrontOfEveryNodeLosesNoRequestWhileANodeRestarts) {
+  if (runCommand({"/bin/sh", "-c", "command -v nginx && command -v curl"}).exitCode != 0) {
+    GTEST_SKIP() << "nginx or curl is not installed (scripts/setup.sh installs them)";
+  }
+  // An HTTP responder (tasks run on the host's filesystem): reads the request, answers
+  // "<task name> <peer address>".
+  std::string responder = lab_->runDir() + "/http-responder.sh";
+  {
+    std::ofstream file(responder);
+    file << "#!/bin/sh\n"
+            "while read -r line && [ ${#line} -gt 1 ]; do :; done\n"
+            "printf 'HTTP/1.0 200 OK\\r\\n\\r\\n%s %s\\n' \"$(hostname)\" "
+            "\"$SOCAT_PEERADDR\"\n";
+  }
+  std::filesystem::permissions(responder, std::filesystem::perms::owner_all);
+  createService("web", {"--replicas", "3", "--publish", "8080:80"},
+                {"socat", "TCP-LISTEN:80,fork,reuseaddr", "EXEC:" + responder}, 3);
+  std::map<std::string, std::string> nodeOfReplica;
+  for (const auto& task : runningTasks("web")) {
+    nodeOfReplica[task.value("name", "")] = task.value("nodeName", "");
+  }
+  for (int node = 1; node <= 3; ++node) {
+    ASSERT_TRUE(eventually([&] { return clientReaches(nodeAddress(node), 8080); }, kConverge));
+  }
+
+  std::vector<std::string> nginx = {"/usr/bin/env", "OVERMESH_LAB_DIR=" + lab_->runDir(),
+                                    "OVERMESH=" + binaryPath("overmesh"),
+                                    std::string(OVERMESH_SOURCE_DIR) + "/scripts/lab-nginx.sh"};
+  auto start = nginx;
+  start.insert(start.end(), {"start", lab_->name(), "c1", "8000", nodeAddress(1) + ":8080",
+                             nodeAddress(2) + ":8080", nodeAddress(3) + ":8080"});
+  auto started = runCommand(start);
+  ASSERT_EQ(started.exitCode, 0) << started.out << started.err;
+
+  CommandResult loop;
+  std::thread client([&] {
+    loop = fromClient(
+        {"sh", "-c",
+         "for i in $(seq 500); do curl -sf -m 3 http://127.0.0.1:8000/ || echo FAIL; "
+         "sleep 0.02; done"});
+  });
+  std::this_thread::sleep_for(seconds(1));
+  auto stopped = lab_->lab({"stop", "h2"});
+  EXPECT_EQ(stopped.exitCode, 0) << stopped.err;
+  std::this_thread::sleep_for(seconds(5));  // past the node timeout: h2 is declared down
+  auto restarted = lab_->lab({"start", "h2"});
+  EXPECT_EQ(restarted.exitCode, 0) << restarted.err;
+  client.join();
+
+  auto replies = tally(loop.out);
+  EXPECT_EQ(replies.total, 500);
+  EXPECT_EQ(replies.failed, 0) << "requests failed through nginx and the mesh";
+  EXPECT_EQ(replies.peers, std::set<std::string>{kClientAddress})
+      << "the replicas see nginx's (the client's) own address";
+  std::set<std::string> answeringNodes;
+  for (const auto& [replica, count] : replies.perReplica) {
+    if (auto node = nodeOfReplica.find(replica); node != nodeOfReplica.end()) {
+      answeringNodes.insert(node->second);
+    }
+  }
+  EXPECT_TRUE(answeringNodes.contains(host(1)) && answeringNodes.contains(host(3)))
+      << "replicas on every live node answered; got " << replies.perReplica.size()
+      << " replicas";
+  auto stop = nginx;
+  stop.insert(stop.end(), {"stop", lab_->name(), "c1", "8000"});
+  runCommand(stop);
 }
 
 }  // namespace
