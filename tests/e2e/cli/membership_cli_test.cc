@@ -381,7 +381,8 @@ TEST_F(MembershipCliTest, PoolsThatCannotWorkAreRefusedAtInitAndChangeNothing) {
   expectNothingLeft();
   init({"--default-addr-pool", "10.20.0.0/16"});
   ASSERT_EQ(cli({"network", "create", "a"}).exitCode, 0);
-  EXPECT_EQ(json({"network", "inspect", "a"})[0]["subnet"], "10.20.0.0/24");
+  EXPECT_EQ(json({"network", "inspect", "ingress"})[0]["subnet"], "10.20.0.0/24");
+  EXPECT_EQ(json({"network", "inspect", "a"})[0]["subnet"], "10.20.1.0/24");
 }
 
 }  // namespace
