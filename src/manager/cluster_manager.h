@@ -39,7 +39,8 @@ class ClusterManager {
   // The request checks of init() alone, without a store, so that `swarm init` can refuse
   // a bad request before it creates anything: pools (well-formed, not overlapping each
   // other, a reserved address class, this node's underlay network or gateway-bridge
-  // subnet), mask length, --ingress-subnet (as `network create --subnet`) and node timeout. InvalidArgument or Conflict naming the flag.
+  // subnet), mask length, --ingress-subnet (as `network create --subnet`) and node timeout.
+  // InvalidArgument or Conflict naming the flag.
   static Status validateInit(const api::SwarmInitRequest& request, const LocalNode& self);
 
   Result<api::Cluster> cluster();

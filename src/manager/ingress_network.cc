@@ -25,8 +25,8 @@ Result<std::vector<std::size_t>> assignIngressAddresses(const api::Network& ingr
     }
     auto address = allocateAddress(ingress, used);
     if (!address) {
-      return std::unexpected(
-          address.error().withContext(fmt::format("ingress address of node {}", nodes[i].hostname)));
+      return std::unexpected(address.error().withContext(
+          fmt::format("ingress address of node {}", nodes[i].hostname)));
     }
     nodes[i].ingressAddress = *address;
     changed.push_back(i);
@@ -46,9 +46,8 @@ std::vector<std::string> servicesPublishingIngress(const std::vector<api::Servic
 }
 
 Error noIngressNetworkError(const std::vector<api::PortConfig>& ports) {
-  auto port = std::find_if(ports.begin(), ports.end(), [](const api::PortConfig& p) {
-    return p.publishMode == "ingress";
-  });
+  auto port = std::find_if(ports.begin(), ports.end(),
+                           [](const api::PortConfig& p) { return p.publishMode == "ingress"; });
   std::string named = port == ports.end() ? std::string("(ingress mode)") : describePort(*port);
   return Error{ErrorKind::FailedPrecondition,
                fmt::format("--publish {}: no ingress network exists; create one with `overmesh "

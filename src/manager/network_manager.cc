@@ -302,8 +302,8 @@ Result<api::Network> NetworkManager::remove(const std::string& reference) {
   txn.success.push_back(
       store::Operation::put(std::string(state::keys::kNetworkAllocationGuard), network.id));
   if (network.ingress) {
-    txn.compares.push_back(store::Compare::modRevisionIs(
-        std::string(state::keys::kPublishedPortsGuard), *portsGuard));
+    txn.compares.push_back(
+        store::Compare::modRevisionIs(std::string(state::keys::kPublishedPortsGuard), *portsGuard));
     // The nodes' addresses go with the network, in the same transaction.
     auto nodes = readRecords<api::Node>(store_, state::keys::kNodes);
     if (!nodes) {
@@ -314,7 +314,8 @@ Result<api::Network> NetworkManager::remove(const std::string& reference) {
         continue;
       }
       node.ingressAddress.clear();
-      txn.compares.push_back(store::Compare::modRevisionIs(state::keys::node(node.id), nodeRevision));
+      txn.compares.push_back(
+          store::Compare::modRevisionIs(state::keys::node(node.id), nodeRevision));
       txn.success.push_back(store::Operation::put(state::keys::node(node.id), encodeJson(node)));
     }
   }

@@ -755,9 +755,10 @@ Status ServiceManager::applyCreates(const std::vector<orchestrator::TaskToCreate
         if (ingress == nullptr || !guards->contains(ingress->id)) {
           // Removed, or replaced since the guards were read: the next attempt or
           // reconcile decides again.
-          spdlog::warn("service {}: task for slot {} not created: it publishes an ingress "
-                       "port and the ingress network is gone or changed",
-                       service->spec.name, decision.slot);
+          spdlog::warn(
+              "service {}: task for slot {} not created: it publishes an ingress "
+              "port and the ingress network is gone or changed",
+              service->spec.name, decision.slot);
           continue;
         }
         joined.push_back(ingress);

@@ -70,8 +70,8 @@ TEST_F(SubnetLabTest, SubnetsOnTheMembersNetworksAreRefusedFromEveryNode) {
   };
   const Refused cases[] = {
       {1, "198.18.0.0/24",
-       "network create: subnet 198.18.0.0/24 is in the underlay network 198.18.0.0/24 of " +
-           nodes + "; choose a subnet outside it, e.g. 10.0.1.0/24"},
+       "network create: subnet 198.18.0.0/24 is in the underlay network 198.18.0.0/24 of " + nodes +
+           "; choose a subnet outside it, e.g. 10.0.1.0/24"},
       {2, "198.18.0.128/25",
        "network create: subnet 198.18.0.128/25 is in the underlay network 198.18.0.0/24 of " +
            nodes},

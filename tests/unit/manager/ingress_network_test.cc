@@ -7,11 +7,11 @@
 #include <gtest/gtest.h>
 
 #include <functional>
-#include <optional>
-#include <utility>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/clock.h"
@@ -28,8 +28,8 @@
 namespace overmesh::manager {
 namespace {
 
-using ::testing::HasSubstr;
 using overmesh::testing::must;
+using ::testing::HasSubstr;
 
 const LocalNode kMeshManager{"h1", "198.18.0.1", "198.18.0.1:2377", "198.18.0.0/24",
                              "172.18.0.0/16"};
@@ -360,8 +360,8 @@ TEST_F(MeshManagerTest, AnUpdateKeepsAllocatedPortsAndIsCheckedForConflicts) {
   ASSERT_EQ(web.ports.at(0).publishedPort, 30000);
   must(services_->create(webSpec("api", {published(9090, 80)})));
   auto updated = must(update(web, {published(0, 80), published(0, 81)}));
-  EXPECT_EQ(updated.ports, (std::vector<api::PortConfig>{published(30000, 80),
-                                                         published(30001, 81)}));
+  EXPECT_EQ(updated.ports,
+            (std::vector<api::PortConfig>{published(30000, 80), published(30001, 81)}));
   auto conflict = update(updated, {published(9090, 80)});
   ASSERT_FALSE(conflict.has_value());
   EXPECT_THAT(conflict.error().message, HasSubstr("service update: --publish 9090:80: port "

@@ -490,14 +490,13 @@ TEST_F(NetworkManagerTest, RemoveRefusesTheIngressNetworkWhileAServicePublishesA
   ingress.vni = 4096;
   ingress.ingress = true;
   writeNetworkRecord(ingress);
-  for (const auto& [name, mode] :
-       std::vector<std::pair<std::string, std::string>>{{"web", "ingress"}, {"api", "ingress"},
-                                                        {"db", "host"}}) {
+  for (const auto& [name, mode] : std::vector<std::pair<std::string, std::string>>{
+           {"web", "ingress"}, {"api", "ingress"}, {"db", "host"}}) {
     api::Service service;
     service.id = name + std::string(25 - name.size(), '0');
     service.spec.name = name;
-    service.ports.push_back({"tcp", 80, name == "web" ? 8080 : (name == "api" ? 8081 : 8082),
-                             mode});
+    service.ports.push_back(
+        {"tcp", 80, name == "web" ? 8080 : (name == "api" ? 8081 : 8082), mode});
     must(store_->put(state::keys::service(service.id), encodeJson(service)));
   }
   store::Revision before = revision();

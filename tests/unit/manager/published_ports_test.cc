@@ -45,25 +45,40 @@ TEST_P(BadPortTest, IsRefusedNamingTheFlagTheValueAndWhatIsValid) {
 INSTANTIATE_TEST_SUITE_P(
     PublishedPorts, BadPortTest,
     ::testing::Values(
-        BadPortCase{"Sctp", {portOf(8080, 80, "sctp")}, "protocol sctp is not supported: use tcp or udp"},
-        BadPortCase{"UnknownProtocol", {portOf(8080, 80, "icmp")},
+        BadPortCase{
+            "Sctp", {portOf(8080, 80, "sctp")}, "protocol sctp is not supported: use tcp or udp"},
+        BadPortCase{"UnknownProtocol",
+                    {portOf(8080, 80, "icmp")},
                     "protocol \"icmp\" is not valid: use tcp or udp"},
-        BadPortCase{"UnknownMode", {portOf(8080, 80, "tcp", "global")},
+        BadPortCase{"UnknownMode",
+                    {portOf(8080, 80, "tcp", "global")},
                     "mode \"global\" is not valid: use ingress"},
-        BadPortCase{"TargetZero", {portOf(8080, 0)}, "8080:0: target port 0 is not valid: give the task's port, 1-65535"},
+        BadPortCase{"TargetZero",
+                    {portOf(8080, 0)},
+                    "8080:0: target port 0 is not valid: give the task's port, 1-65535"},
         BadPortCase{"TargetTooLarge", {portOf(8080, 65536)}, "target port 65536 is not valid"},
-        BadPortCase{"PublishedNegative", {portOf(-1, 80)}, "published port -1 is not valid: give 1-65535, or leave it out to get one from 30000-32767"},
+        BadPortCase{"PublishedNegative",
+                    {portOf(-1, 80)},
+                    "published port -1 is not valid: give 1-65535, or leave it out to get one from "
+                    "30000-32767"},
         BadPortCase{"PublishedTooLarge", {portOf(70000, 80)}, "published port 70000 is not valid"},
-        BadPortCase{"SamePortTwice", {portOf(8080, 80), portOf(8080, 81)},
-                    "--publish 8080:81: published port 8080/tcp is given twice (also by --publish 8080:80)"},
+        BadPortCase{"SamePortTwice",
+                    {portOf(8080, 80), portOf(8080, 81)},
+                    "--publish 8080:81: published port 8080/tcp is given twice (also by --publish "
+                    "8080:80)"},
         BadPortCase{"SamePortTwiceAcrossModes",
-                    {portOf(8080, 80), portOf(8080, 81, "tcp", "host")}, "is given twice"},
-        BadPortCase{"ClusterApiPort", {portOf(2377, 80)},
+                    {portOf(8080, 80), portOf(8080, 81, "tcp", "host")},
+                    "is given twice"},
+        BadPortCase{"ClusterApiPort",
+                    {portOf(2377, 80)},
                     "port 2377/tcp cannot be published: it is the manager's cluster API port"},
-        BadPortCase{"NodeApiPort", {portOf(2378, 80, "tcp", "host")},
+        BadPortCase{"NodeApiPort",
+                    {portOf(2378, 80, "tcp", "host")},
                     "port 2378/tcp cannot be published: it is every node's node API port"},
-        BadPortCase{"VxlanPort", {portOf(4789, 80, "udp")},
-                    "--publish 4789:80/udp: port 4789/udp cannot be published: it is the VXLAN port"}),
+        BadPortCase{
+            "VxlanPort",
+            {portOf(4789, 80, "udp")},
+            "--publish 4789:80/udp: port 4789/udp cannot be published: it is the VXLAN port"}),
     [](const ::testing::TestParamInfo<BadPortCase>& paramInfo) { return paramInfo.param.label; });
 
 TEST(PublishedPortsTest, ValidPortsPass) {
@@ -169,8 +184,7 @@ TEST(PublishedPortsTest, PortZeroGetsTheLowestFreeDynamicPortOfItsProtocol) {
       publisher("a", "a", {portOf(30000, 80), portOf(30002, 80, "tcp", "host")}),
       publisher("b", "b", {portOf(30001, 53, "udp")})};
   auto decided = decidePublishedPorts(
-      {portOf(0, 80), portOf(30001, 81), portOf(0, 82), portOf(0, 53, "udp")}, {}, "new",
-      services);
+      {portOf(0, 80), portOf(30001, 81), portOf(0, 82), portOf(0, 53, "udp")}, {}, "new", services);
   ASSERT_TRUE(decided) << decided.error().message;
   EXPECT_EQ(*decided, (std::vector<api::PortConfig>{portOf(30003, 80), portOf(30001, 81),
                                                     portOf(30004, 82), portOf(30000, 53, "udp")}))
@@ -195,15 +209,13 @@ TEST(PublishedPortsTest, OnUpdateAPortOfZeroKeepsThePortItHadForTheSameTargetPro
   std::vector<api::PortConfig> previous = {portOf(30005, 80), portOf(30006, 80, "udp"),
                                            portOf(30007, 90, "tcp", "host")};
   std::vector<api::Service> services = {publisher("web", "web", previous)};
-  auto decided = decidePublishedPorts(
-      {portOf(0, 90, "tcp", "host"), portOf(0, 80, "udp"), portOf(0, 80), portOf(0, 80),
-       portOf(0, 90)},
-      previous, "web", services);
+  auto decided = decidePublishedPorts({portOf(0, 90, "tcp", "host"), portOf(0, 80, "udp"),
+                                       portOf(0, 80), portOf(0, 80), portOf(0, 90)},
+                                      previous, "web", services);
   ASSERT_TRUE(decided) << decided.error().message;
-  EXPECT_EQ(*decided,
-            (std::vector<api::PortConfig>{portOf(30007, 90, "tcp", "host"),
-                                          portOf(30006, 80, "udp"), portOf(30005, 80),
-                                          portOf(30000, 80), portOf(30001, 90)}))
+  EXPECT_EQ(*decided, (std::vector<api::PortConfig>{portOf(30007, 90, "tcp", "host"),
+                                                    portOf(30006, 80, "udp"), portOf(30005, 80),
+                                                    portOf(30000, 80), portOf(30001, 90)}))
       << "each previous port is kept once; a changed mode is another port";
 }
 
