@@ -11,6 +11,7 @@
 // another service's host-mode port, because overmesh opens a host port by DNAT on the node
 // (one rule per node and port), so two services cannot share it even on different nodes.
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -20,6 +21,10 @@
 #include "common/error.h"
 
 namespace overmesh::manager {
+
+// The most ports one service may publish: every node opens each, and every write checks
+// each against every other service's ports.
+inline constexpr std::size_t kMaxPublishedPorts = 1000;
 
 // Where a published port of 0 is allocated from (Docker's range).
 inline constexpr std::int64_t kFirstDynamicPort = 30000;
@@ -41,7 +46,8 @@ std::string describePort(const api::PortConfig& port);
 // the ingress network.
 bool publishesIngressPort(const std::vector<api::PortConfig>& ports);
 
-// The checks that need no cluster state: protocol tcp|udp (sctp: not supported),
+// The checks that need no cluster state: at most kMaxPublishedPorts ports, protocol
+// tcp|udp (sctp: not supported),
 // mode ingress|host, target 1-65535, published 0 or 1-65535, one published port and
 // protocol given twice, and the nodes' own ports (2377/tcp, 2378/tcp, 4789/udp).
 // InvalidArgument naming --publish, the value and what is valid.

@@ -328,6 +328,22 @@ TEST_F(MeshManagerTest, CreateDecidesThePortsAndStoresThem) {
       << "the ingress network is in neither attachments nor vips";
 }
 
+TEST_F(MeshManagerTest, BadPortsAreRefusedByCreateAndUpdateAndWriteNothing) {
+  auto web = must(services_->create(webSpec("web", {published(8080, 80)})));
+  store::Revision before = revision();
+  auto created = services_->create(webSpec("api", {published(8081, 80, "ingress", "sctp")}));
+  ASSERT_FALSE(created.has_value());
+  EXPECT_EQ(created.error().kind, ErrorKind::InvalidArgument);
+  EXPECT_THAT(created.error().message,
+              HasSubstr("service create: --publish published=8081,target=80,protocol=sctp,"
+                        "mode=ingress: protocol sctp is not supported: use tcp or udp"));
+  auto updated = update(web, {published(2377, 80)});
+  ASSERT_FALSE(updated.has_value());
+  EXPECT_THAT(updated.error().message,
+              HasSubstr("service update: --publish 2377:80: port 2377/tcp cannot be published"));
+  EXPECT_EQ(revision(), before);
+}
+
 TEST_F(MeshManagerTest, AnIngressPortWithoutAnIngressNetworkIsRefused) {
   must(networks_->remove("ingress"));
   auto refused = services_->create(webSpec("web", {published(8080, 80)}));

@@ -81,6 +81,19 @@ INSTANTIATE_TEST_SUITE_P(
             "--publish 4789:80/udp: port 4789/udp cannot be published: it is the VXLAN port"}),
     [](const ::testing::TestParamInfo<BadPortCase>& paramInfo) { return paramInfo.param.label; });
 
+TEST(PublishedPortsTest, AtMostKMaxPublishedPortsArePublished) {
+  std::vector<api::PortConfig> ports;
+  for (std::size_t i = 0; i < kMaxPublishedPorts; ++i) {
+    ports.push_back(portOf(0, 80));
+  }
+  EXPECT_TRUE(validatePorts(ports));
+  ports.push_back(portOf(0, 80));
+  auto refused = validatePorts(ports);
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().message,
+            "--publish is given 1001 times: a service publishes at most 1000 ports");
+}
+
 TEST(PublishedPortsTest, ValidPortsPass) {
   EXPECT_TRUE(validatePorts({}));
   EXPECT_TRUE(validatePorts({portOf(8080, 80), portOf(8080, 80, "udp"), portOf(0, 80),
