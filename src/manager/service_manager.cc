@@ -353,8 +353,15 @@ Result<api::Service> ServiceManager::update(const std::string& reference,
         guardedIds.insert(attachment.networkId);
       }
     }
-    if (auto fits = checkPortNetworks(request.spec, *attachments, networks, guardedIds); !fits) {
+    // The ingress network's guard only when the tasks start to join it: while the service
+    // already publishes, `network rm` is held off by the published-ports guard, and a
+    // scale would otherwise make concurrent task creations retry.
+    std::set<std::string> ingressGuard;
+    if (auto fits = checkPortNetworks(request.spec, *attachments, networks, ingressGuard); !fits) {
       return std::unexpected(fits.error().withContext("service update"));
+    }
+    if (!publishesIngressPort(current.ports)) {
+      guardedIds.merge(ingressGuard);
     }
     auto guards = readAttachmentGuards(store_, guardedIds);
     if (!guards) {

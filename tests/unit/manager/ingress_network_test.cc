@@ -533,6 +533,16 @@ TEST_F(MeshManagerTest, TheIngressNetworkIsNotRemovedUnderAServiceThatJustPublis
   EXPECT_EQ(storedNode(init_.node.id).ingressAddress, "10.0.0.2/24");
 }
 
+TEST_F(MeshManagerTest, TheIngressNetworkIsNotRemovedUnderAnUpdateThatJustPublished) {
+  auto web = must(services_->create(webSpec("web", {})));
+  Result<api::Service> updated;
+  InterleavingStore interleaved(*store_, [&] { updated = update(web, {published(8080, 80)}); });
+  auto removed = NetworkManager(interleaved).remove("ingress");
+  ASSERT_TRUE(updated) << updated.error().message;
+  ASSERT_FALSE(removed.has_value());
+  EXPECT_TRUE(networks_->inspect("ingress").has_value());
+}
+
 TEST_F(MeshManagerTest, AJoinRacingCreateIngressStillGetsAnAddress) {
   must(networks_->remove("ingress"));
   std::string joined;
