@@ -76,8 +76,8 @@ bool publishesIngressPort(const std::vector<api::PortConfig>& ports) {
 Status validatePorts(const std::vector<api::PortConfig>& ports) {
   if (ports.size() > kMaxPublishedPorts) {
     return errorf(ErrorKind::InvalidArgument,
-                  "--publish is given {} times: a service publishes at most {} ports",
-                  ports.size(), kMaxPublishedPorts);
+                  "--publish is given {} times: a service publishes at most {} ports", ports.size(),
+                  kMaxPublishedPorts);
   }
   std::map<std::pair<std::string, std::int64_t>, const api::PortConfig*> published;
   for (const auto& port : ports) {
