@@ -14,9 +14,11 @@ bool holdsAddresses(const api::Task& task) {
   return !(task.desiredState == "shutdown" && isTerminalState(task.state));
 }
 
-std::set<Ipv4Address> usedAddresses(const std::string& networkId,
+std::set<Ipv4Address> usedAddresses(const api::Network& network,
                                     const std::vector<api::Task>& tasks,
-                                    const std::vector<api::Service>& services) {
+                                    const std::vector<api::Service>& services,
+                                    const std::vector<api::Node>& nodes) {
+  const std::string& networkId = network.id;
   std::set<Ipv4Address> used;
   for (const auto& task : tasks) {
     if (!holdsAddresses(task)) {
@@ -37,6 +39,13 @@ std::set<Ipv4Address> usedAddresses(const std::string& networkId,
         continue;
       }
       if (auto address = Ipv4Prefix::parse(vip.address)) {
+        used.insert(address->address());
+      }
+    }
+  }
+  if (network.ingress) {
+    for (const auto& node : nodes) {
+      if (auto address = Ipv4Prefix::parse(node.ingressAddress)) {
         used.insert(address->address());
       }
     }

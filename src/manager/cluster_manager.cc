@@ -1,10 +1,15 @@
 #include "manager/cluster_manager.h"
 
+#include <optional>
+#include <set>
+
 #include "common/ids.h"
 #include "common/ip.h"
 #include "common/json.h"
 #include "ipam/ipam.h"
+#include "manager/address_allocation.h"
 #include "manager/cluster_record.h"
+#include "manager/ingress_network.h"
 #include "manager/network_rules.h"
 #include "state/keys.h"
 
@@ -72,6 +77,26 @@ Result<ipam::PoolConfig> poolConfigFromRequest(const api::SwarmInitRequest& requ
   return config;
 }
 
+// The ingress network's subnet, gateway and VNI: `--ingress-subnet` when given (checked
+// like `network create --subnet`), else the first free subnet of the pools. Nothing else
+// exists yet, so only the manager's own host networks are in the way.
+Result<ipam::NetworkAllocation> ingressAllocation(const api::SwarmInitRequest& request,
+                                                  const LocalNode& self,
+                                                  const ipam::PoolConfig& pools) {
+  std::optional<std::string> subnet;
+  if (!request.ingressSubnet.empty()) {
+    subnet = request.ingressSubnet;
+  }
+  auto allocation = ipam::allocateNetwork(
+      ipam::NetworkRequest{std::string(kIngressNetworkName), subnet, std::nullopt}, {}, pools,
+      selfNetworks(self));
+  if (!allocation) {
+    return std::unexpected(allocation.error().withContext(
+        subnet ? "--ingress-subnet" : "the ingress network (give one with --ingress-subnet)"));
+  }
+  return allocation;
+}
+
 }  // namespace
 
 ClusterManager::ClusterManager(store::Store& store) : store_(store) {}
@@ -81,6 +106,9 @@ Status ClusterManager::validateInit(const api::SwarmInitRequest& request,
   auto pools = poolConfigFromRequest(request, self);
   if (!pools) {
     return std::unexpected(pools.error().withContext("swarm init"));
+  }
+  if (auto ingress = ingressAllocation(request, self, *pools); !ingress) {
+    return std::unexpected(ingress.error().withContext("swarm init"));
   }
   std::int64_t nodeTimeoutMs = request.nodeTimeoutMs.value_or(3000);
   if (nodeTimeoutMs < kMinNodeTimeoutMs || nodeTimeoutMs > kMaxNodeTimeoutMs) {
@@ -126,11 +154,38 @@ Result<InitResult> ClusterManager::init(const api::SwarmInitRequest& request,
   node.underlayPrefix = self.underlayPrefix;
   node.gatewaySubnet = self.gatewaySubnet;
 
+  // The routing mesh's network, in the same transaction: a swarm never exists without it
+  // unless a user removes it.
+  auto allocation = ingressAllocation(request, self, *pools);
+  if (!allocation) {
+    return std::unexpected(allocation.error().withContext("swarm init"));
+  }
+  api::Network ingress;
+  ingress.id = newObjectId();
+  ingress.name = std::string(kIngressNetworkName);
+  ingress.driver = "overlay";
+  ingress.subnet = allocation->subnet.toString();
+  ingress.gateway = allocation->gateway.toString();
+  ingress.vni = allocation->vni;
+  ingress.ingress = true;
+  ingress.createdAt = cluster.createdAt;
+  std::set<Ipv4Address> used;
+  auto address = allocateAddress(ingress, used);
+  if (!address) {
+    return std::unexpected(address.error().withContext("swarm init"));
+  }
+  node.ingressAddress = *address;
+
   store::Txn txn;
   txn.compares.push_back(store::Compare::absent(std::string(state::keys::kCluster)));
   txn.success.push_back(
       store::Operation::put(std::string(state::keys::kCluster), encodeJson(cluster)));
   txn.success.push_back(store::Operation::put(state::keys::node(node.id), encodeJson(node)));
+  txn.success.push_back(
+      store::Operation::put(state::keys::network(ingress.id), encodeJson(ingress)));
+  txn.success.push_back(store::Operation::put(state::keys::networkName(ingress.name), ingress.id));
+  txn.success.push_back(
+      store::Operation::put(std::string(state::keys::kNetworkAllocationGuard), ingress.id));
   auto committed = store_.txn(txn);
   if (!committed) {
     return std::unexpected(committed.error().withContext("swarm init"));
@@ -140,7 +195,7 @@ Result<InitResult> ClusterManager::init(const api::SwarmInitRequest& request,
                   "swarm init: this node is already part of a swarm; run `overmesh swarm leave "
                   "--force` first");
   }
-  return InitResult{cluster, node};
+  return InitResult{cluster, node, ingress};
 }
 
 Result<api::Cluster> ClusterManager::cluster() { return readCluster(store_); }

@@ -22,21 +22,25 @@ struct LocalNode {
 struct InitResult {
   api::Cluster cluster;
   api::Node node;
+  api::Network ingress;  // the routing mesh's network, created with the cluster
 };
 
 class ClusterManager {
  public:
   explicit ClusterManager(store::Store& store);
 
-  // Validates the request (pools, mask length, node timeout: messages name the CLI flag)
-  // and writes the cluster record and this manager's node record in one transaction.
+  // Validates the request (pools, mask length, ingress subnet, node timeout: messages name
+  // the CLI flag) and writes the cluster record, this manager's node record (with its
+  // ingress address) and the ingress network (named "ingress", subnet --ingress-subnet or
+  // the pools' first free one) in one transaction.
   // Fails with FailedPrecondition when the store already holds a cluster.
   Result<InitResult> init(const api::SwarmInitRequest& request, const LocalNode& self);
 
   // The request checks of init() alone, without a store, so that `swarm init` can refuse
   // a bad request before it creates anything: pools (well-formed, not overlapping each
   // other, a reserved address class, this node's underlay network or gateway-bridge
-  // subnet), mask length and node timeout. InvalidArgument or Conflict naming the flag.
+  // subnet), mask length, --ingress-subnet (as `network create --subnet`) and node timeout.
+  // InvalidArgument or Conflict naming the flag.
   static Status validateInit(const api::SwarmInitRequest& request, const LocalNode& self);
 
   Result<api::Cluster> cluster();

@@ -1,12 +1,15 @@
 #include "manager/network_manager.h"
 
 #include <algorithm>
+#include <set>
 
 #include "common/ids.h"
 #include "common/ip.h"
 #include "common/json.h"
 #include "ipam/ipam.h"
+#include "manager/address_allocation.h"
 #include "manager/cluster_record.h"
+#include "manager/ingress_network.h"
 #include "manager/network_detail.h"
 #include "manager/network_rules.h"
 #include "manager/object_lookup.h"
@@ -43,23 +46,6 @@ Result<std::vector<std::pair<api::Network, store::Revision>>> NetworkManager::re
   return networks;
 }
 
-Result<std::vector<api::Node>> NetworkManager::readNodes() {
-  auto range = store_.range(std::string(state::keys::kNodes));
-  if (!range) {
-    return std::unexpected(range.error());
-  }
-  std::vector<api::Node> nodes;
-  nodes.reserve(range->kvs.size());
-  for (const auto& kv : range->kvs) {
-    auto node = decodeJson<api::Node>(kv.value, kv.key);
-    if (!node) {
-      return errorf(ErrorKind::Internal, "corrupt node record: {}", node.error().message);
-    }
-    nodes.push_back(std::move(*node));
-  }
-  return nodes;
-}
-
 Result<api::Network> NetworkManager::create(const api::NetworkCreateRequest& request) {
   if (auto valid = validateNetworkCreate(request); !valid) {
     return std::unexpected(valid.error().withContext("network create"));
@@ -87,6 +73,13 @@ Result<api::Network> NetworkManager::create(const api::NetworkCreateRequest& req
     }
     std::vector<ipam::ExistingNetwork> existing;
     for (const auto& [network, revision] : *networks) {
+      if (request.ingress && network.ingress) {
+        return errorf(ErrorKind::Conflict,
+                      "network create: an ingress network is already present: {} (ID {}); a "
+                      "swarm has one, so remove it first (`overmesh network rm {}`, refused "
+                      "while services publish ports in ingress mode)",
+                      network.name, shortId(network.id), network.name);
+      }
       if (network.name == request.name) {
         return errorf(ErrorKind::Conflict,
                       "network create: a network named {} already exists (ID {}); choose "
@@ -102,13 +95,17 @@ Result<api::Network> NetworkManager::create(const api::NetworkCreateRequest& req
     }
     // The members' underlay networks and gateway-bridge subnets, read after the guard: a
     // join that lands in between changes the guard too (NodeManager::join).
-    auto nodes = readNodes();
-    if (!nodes) {
-      return std::unexpected(nodes.error().withContext("network create"));
+    auto nodeRecords = readRecords<api::Node>(store_, state::keys::kNodes);
+    if (!nodeRecords) {
+      return std::unexpected(nodeRecords.error().withContext("network create"));
+    }
+    std::vector<api::Node> nodes;
+    for (const auto& [node, nodeRevision] : *nodeRecords) {
+      nodes.push_back(node);
     }
     auto allocation =
         ipam::allocateNetwork(ipam::NetworkRequest{request.name, request.subnet, request.gateway},
-                              existing, *pools, hostNetworksOf(*nodes));
+                              existing, *pools, hostNetworksOf(nodes));
     if (!allocation) {
       return std::unexpected(allocation.error().withContext("network create"));
     }
@@ -122,6 +119,7 @@ Result<api::Network> NetworkManager::create(const api::NetworkCreateRequest& req
     network.vni = allocation->vni;
     network.attachable = request.attachable;
     network.internal = request.internal;
+    network.ingress = request.ingress;
     network.labels = request.labels;
     network.options = request.options;
     network.createdAt = nowRfc3339();
@@ -136,6 +134,28 @@ Result<api::Network> NetworkManager::create(const api::NetworkCreateRequest& req
         store::Operation::put(state::keys::networkName(network.name), network.id));
     txn.success.push_back(
         store::Operation::put(std::string(state::keys::kNetworkAllocationGuard), network.id));
+    if (network.ingress) {
+      // Every node gets its address on the new network in the same transaction. A join
+      // in between moves the allocation guard (compared above); a node rewritten in
+      // between fails its compare; either way the next attempt reads again.
+      std::set<Ipv4Address> used;
+      for (auto& node : nodes) {
+        node.ingressAddress.clear();  // left by no one: `network rm` clears them all
+      }
+      auto changed = assignIngressAddresses(network, nodes, used);
+      if (!changed) {
+        return std::unexpected(changed.error().withContext("network create"));
+      }
+      for (std::size_t i = 0; i < nodes.size(); ++i) {
+        const std::string key = state::keys::node(nodes[i].id);
+        txn.compares.push_back(store::Compare::modRevisionIs(key, (*nodeRecords)[i].second));
+        txn.success.push_back(store::Operation::put(key, encodeJson(nodes[i])));
+      }
+      txn.compares.push_back(
+          store::Compare::modRevisionIs(state::keys::networkAttachmentGuard(network.id), 0));
+      txn.success.push_back(
+          store::Operation::put(state::keys::networkAttachmentGuard(network.id), network.id));
+    }
     auto committed = store_.txn(txn);
     if (!committed) {
       return std::unexpected(committed.error().withContext("network create"));
@@ -199,10 +219,11 @@ Result<api::Network> NetworkManager::remove(const std::string& reference) {
     return std::unexpected(index.error().withContext("network rm"));
   }
   const auto& [network, revision] = (*networks)[*index];
-  if (network.ingress) {
-    return errorf(ErrorKind::FailedPrecondition,
-                  "network rm: {} is the routing-mesh ingress network and cannot be removed",
-                  network.name);
+  // Read before the services: a service that publishes an ingress-mode port after this
+  // read moves the guard, and the compare below refuses the delete.
+  auto portsGuard = guardRevision(store_, std::string(state::keys::kPublishedPortsGuard));
+  if (!portsGuard) {
+    return std::unexpected(portsGuard.error());
   }
 
   // Read the attachment guard before the tasks: a task that attaches after this read
@@ -217,6 +238,16 @@ Result<api::Network> NetworkManager::remove(const std::string& reference) {
   auto services = readRecords<api::Service>(store_, state::keys::kServices);
   if (!services) {
     return std::unexpected(services.error());
+  }
+  if (network.ingress) {
+    auto dependents = servicesPublishingIngress(valuesOf(*services));
+    if (!dependents.empty()) {
+      return errorf(ErrorKind::FailedPrecondition,
+                    "network rm: ingress network {} cannot be removed because service(s) {} "
+                    "depend on it (they publish ports in ingress mode); remove those ports "
+                    "(`overmesh service update --publish-rm PORT SERVICE`) or the services first",
+                    network.name, fmt::join(dependents, ", "));
+    }
   }
   std::vector<std::string> users;
   for (const auto& [service, serviceRevision] : *services) {
@@ -243,6 +274,12 @@ Result<api::Network> NetworkManager::remove(const std::string& reference) {
     if (!task) {
       return errorf(ErrorKind::Internal, "corrupt task record: {}", task.error().message);
     }
+    // On the ingress network only tasks that hold their address count: the history of a
+    // service whose ingress ports were removed must not keep the network in place (its
+    // records are not used to build anything).
+    if (network.ingress && !holdsAddresses(*task)) {
+      continue;
+    }
     for (const auto& attachment : task->attachments) {
       if (attachment.networkId == network.id) {
         attached.push_back(task->name.empty() ? shortId(task->id) : task->name);
@@ -264,6 +301,24 @@ Result<api::Network> NetworkManager::remove(const std::string& reference) {
   txn.success.push_back(store::Operation::del(state::keys::networkAttachmentGuard(network.id)));
   txn.success.push_back(
       store::Operation::put(std::string(state::keys::kNetworkAllocationGuard), network.id));
+  if (network.ingress) {
+    txn.compares.push_back(
+        store::Compare::modRevisionIs(std::string(state::keys::kPublishedPortsGuard), *portsGuard));
+    // The nodes' addresses go with the network, in the same transaction.
+    auto nodes = readRecords<api::Node>(store_, state::keys::kNodes);
+    if (!nodes) {
+      return std::unexpected(nodes.error());
+    }
+    for (auto& [node, nodeRevision] : *nodes) {
+      if (node.ingressAddress.empty()) {
+        continue;
+      }
+      node.ingressAddress.clear();
+      txn.compares.push_back(
+          store::Compare::modRevisionIs(state::keys::node(node.id), nodeRevision));
+      txn.success.push_back(store::Operation::put(state::keys::node(node.id), encodeJson(node)));
+    }
+  }
   auto committed = store_.txn(txn);
   if (!committed) {
     return std::unexpected(committed.error().withContext("network rm"));

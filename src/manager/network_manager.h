@@ -20,10 +20,12 @@ class NetworkManager {
  public:
   explicit NetworkManager(store::Store& store);
 
-  // Creates a network. Fails with InvalidArgument (bad field; the message names it),
-  // Conflict (name taken, subnet overlaps another network), FailedPrecondition (no
-  // cluster, address pools exhausted) or Unavailable (store error). Nothing is written
-  // on failure.
+  // Creates a network. With request.ingress, the routing mesh's network: every node gets
+  // its ingress address in the same transaction. Fails with InvalidArgument (bad field;
+  // the message names it), Conflict (name taken, subnet overlaps another network, an
+  // ingress network exists already), FailedPrecondition (no cluster, address pools
+  // exhausted, no address left for a node) or Unavailable (store error). Nothing is
+  // written on failure.
   Result<api::Network> create(const api::NetworkCreateRequest& request);
 
   // Every network, ordered by name.
@@ -36,12 +38,13 @@ class NetworkManager {
   Result<api::NetworkDetail> inspectDetail(const std::string& reference);
 
   // Removes a network. Fails with FailedPrecondition while a service or a task is
-  // attached to it (the message names them) or when it is the ingress network.
+  // attached to it (the message names them), and for the ingress network while a service
+  // publishes a port in ingress mode (named); removing the ingress network clears every
+  // node's ingress address in the same transaction.
   Result<api::Network> remove(const std::string& reference);
 
  private:
   Result<std::vector<std::pair<api::Network, store::Revision>>> readNetworks();
-  Result<std::vector<api::Node>> readNodes();
 
   store::Store& store_;
   // Serialises this manager's allocation decisions; the guard key's compare-and-swap

@@ -55,6 +55,12 @@ Status validateNetworkCreate(const api::NetworkCreateRequest& request) {
                   "network option {} is not supported by the overlay driver yet",
                   quote(key + "=" + value));
   }
+  if (request.ingress && request.attachable) {
+    return errorf(ErrorKind::InvalidArgument,
+                  "--attachable cannot be used with --ingress: no task joins the ingress "
+                  "network by name; tasks join it by publishing a port (service create "
+                  "--publish)");
+  }
   if (request.gateway && !request.subnet) {
     return errorf(ErrorKind::InvalidArgument,
                   "gateway {} was given without a subnet: --gateway needs --subnet",

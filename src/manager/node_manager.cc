@@ -5,10 +5,13 @@
 #include "common/ids.h"
 #include "common/json.h"
 #include "common/secret_hash.h"
+#include "manager/address_allocation.h"
 #include "manager/cluster_record.h"
+#include "manager/ingress_network.h"
 #include "manager/network_rules.h"
 #include "manager/object_lookup.h"
 #include "manager/service_validation.h"
+#include "manager/store_records.h"
 #include "state/keys.h"
 
 namespace overmesh::manager {
@@ -52,25 +55,45 @@ Status NodeManager::load() {
   return {};
 }
 
-Result<std::vector<ipam::ExistingNetwork>> NodeManager::existingNetworks() {
-  auto range = store_.range(std::string(state::keys::kNetworks));
-  if (!range) {
-    return std::unexpected(range.error());
-  }
-  std::vector<ipam::ExistingNetwork> networks;
-  for (const auto& kv : range->kvs) {
-    auto network = decodeJson<api::Network>(kv.value, kv.key);
-    if (!network) {
-      return errorf(ErrorKind::Internal, "corrupt network record: {}", network.error().message);
-    }
-    auto subnet = Ipv4Prefix::parse(network->subnet);
+Result<std::vector<ipam::ExistingNetwork>> NodeManager::existingNetworks(
+    const std::vector<api::Network>& networks) {
+  std::vector<ipam::ExistingNetwork> existing;
+  for (const auto& network : networks) {
+    auto subnet = Ipv4Prefix::parse(network.subnet);
     if (!subnet) {
-      return errorf(ErrorKind::Internal, "network {} has a corrupt subnet {}", network->name,
-                    network->subnet);
+      return errorf(ErrorKind::Internal, "network {} has a corrupt subnet {}", network.name,
+                    network.subnet);
     }
-    networks.push_back({network->name, *subnet, network->vni});
+    existing.push_back({network.name, *subnet, network.vni});
   }
-  return networks;
+  return existing;
+}
+
+Result<NodeManager::IngressGrant> NodeManager::ingressAddressFor(const api::Network& ingress) {
+  // The guard before what it protects: a task or node that takes an address after this
+  // read moves it, and the join's compare fails.
+  auto guard = guardRevision(store_, state::keys::networkAttachmentGuard(ingress.id));
+  if (!guard) {
+    return std::unexpected(guard.error());
+  }
+  auto tasks = readValues<api::Task>(store_, state::keys::kTasks);
+  if (!tasks) {
+    return std::unexpected(tasks.error());
+  }
+  auto services = readValues<api::Service>(store_, state::keys::kServices);
+  if (!services) {
+    return std::unexpected(services.error());
+  }
+  auto nodes = readValues<api::Node>(store_, state::keys::kNodes);
+  if (!nodes) {
+    return std::unexpected(nodes.error());
+  }
+  auto used = usedAddresses(ingress, *tasks, *services, *nodes);
+  auto address = allocateAddress(ingress, used);
+  if (!address) {
+    return std::unexpected(address.error().withContext("ingress address"));
+  }
+  return IngressGrant{*address, *guard};
 }
 
 Result<JoinResult> NodeManager::join(const JoinRequest& request) {
@@ -119,7 +142,11 @@ Result<JoinResult> NodeManager::join(const JoinRequest& request) {
       return std::unexpected(guard.error().withContext("swarm join"));
     }
     store::Revision guardRevision = *guard ? (*guard)->modRevision : 0;
-    auto networks = existingNetworks();
+    auto networkList = readValues<api::Network>(store_, state::keys::kNetworks);
+    if (!networkList) {
+      return std::unexpected(networkList.error().withContext("swarm join"));
+    }
+    auto networks = existingNetworks(*networkList);
     if (!networks) {
       return std::unexpected(networks.error().withContext("swarm join"));
     }
@@ -129,6 +156,19 @@ Result<JoinResult> NodeManager::join(const JoinRequest& request) {
       return std::unexpected(fits.error().withContext("swarm join"));
     }
     store::Txn txn;
+    // The node's address on the ingress network, when there is one (created or removed
+    // in between: the allocation guard compared below moves).
+    node.ingressAddress.clear();
+    if (const api::Network* ingress = findIngressNetwork(*networkList)) {
+      auto grant = ingressAddressFor(*ingress);
+      if (!grant) {
+        return std::unexpected(grant.error().withContext("swarm join"));
+      }
+      node.ingressAddress = grant->address;
+      const std::string guardKey = state::keys::networkAttachmentGuard(ingress->id);
+      txn.compares.push_back(store::Compare::modRevisionIs(guardKey, grant->guardRevision));
+      txn.success.push_back(store::Operation::put(guardKey, node.id));
+    }
     txn.compares.push_back(store::Compare::modRevisionIs(
         std::string(state::keys::kNetworkAllocationGuard), guardRevision));
     txn.success.push_back(store::Operation::put(state::keys::node(node.id), encodeJson(node)));

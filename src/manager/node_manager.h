@@ -67,7 +67,10 @@ class NodeManager {
   // Admits a node. Unauthenticated when the token is wrong (nothing is written);
   // InvalidArgument when it is malformed or the hostname/address is missing; Conflict
   // when the node's underlay network or gateway-bridge subnet overlaps a network's subnet
-  // (checked and written atomically with network creation through the allocation guard).
+  // (checked and written atomically with network creation through the allocation guard);
+  // FailedPrecondition when the ingress network has no address left for the node. When an
+  // ingress network exists the node gets its address on it (Node::ingressAddress) in the
+  // same transaction.
   Result<JoinResult> join(const JoinRequest& request);
 
   // The node the credentials belong to; Unauthenticated otherwise.
@@ -83,7 +86,8 @@ class NodeManager {
   // and removed; NotFound for an unknown node. Removing a label the node lacks is no error.
   Result<api::Node> updateLabels(const std::string& reference, const NodeUpdateRequest& request);
 
-  // Removes a node and its credentials. FailedPrecondition for the manager itself.
+  // Removes a node and its credentials (its ingress address is free again: addresses are
+  // taken only by the records that hold them). FailedPrecondition for the manager itself.
   Status remove(const std::string& nodeId);
 
   // Marks every node whose last heartbeat is older than the node timeout as down.
@@ -101,7 +105,15 @@ class NodeManager {
   };
 
   // Every network's name, subnet and VNI, for the join check.
-  Result<std::vector<ipam::ExistingNetwork>> existingNetworks();
+  static Result<std::vector<ipam::ExistingNetwork>> existingNetworks(
+      const std::vector<api::Network>& networks);
+  // A free address on the ingress network for a joining node, with the revision of that
+  // network's attachment guard it was decided at (the join compares it).
+  struct IngressGrant {
+    std::string address;
+    store::Revision guardRevision = 0;
+  };
+  Result<IngressGrant> ingressAddressFor(const api::Network& ingress);
   // Writes a node's new state if it is still the record we know. Caller holds mutex_.
   Status writeState(const std::string& nodeId, const std::string& state);
 

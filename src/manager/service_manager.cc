@@ -14,7 +14,9 @@
 #include "common/json.h"
 #include "common/mac.h"
 #include "manager/address_allocation.h"
+#include "manager/ingress_network.h"
 #include "manager/object_lookup.h"
+#include "manager/published_ports.h"
 #include "manager/service_validation.h"
 #include "manager/store_records.h"
 #include "orchestrator/constraints.h"
@@ -88,7 +90,9 @@ Result<std::vector<api::ServiceVip>> vipsFor(const api::ServiceSpec& spec,
     if (network == nullptr) {
       return errorf(ErrorKind::NotFound, "--network {}: network not found", attachment.networkName);
     }
-    auto used = usedAddresses(network->id, tasks, services);
+    // No nodes: a VIP is never on the ingress network (resolveServiceNetworks refuses
+    // it), the only network where nodes hold addresses.
+    auto used = usedAddresses(*network, tasks, services, {});
     auto address = allocateAddress(*network, used);
     if (!address) {
       return std::unexpected(address.error().withContext("VIP"));
@@ -96,6 +100,34 @@ Result<std::vector<api::ServiceVip>> vipsFor(const api::ServiceSpec& spec,
     vips.push_back({network->id, *address});
   }
   return vips;
+}
+
+// The published ports the spec asks for, checked against the networks (host mode needs a
+// network that is not internal) and the ingress network (ingress mode needs one), with the
+// ingress network's ID added to `guarded` when the tasks will join it.
+Status checkPortNetworks(const api::ServiceSpec& spec,
+                         const std::vector<api::ServiceAttachment>& attachments,
+                         const std::vector<api::Network>& networks,
+                         std::set<std::string>& guarded) {
+  if (auto reachable = checkHostPortsReachable(spec.ports, attachments, networks); !reachable) {
+    return reachable;
+  }
+  if (!publishesIngressPort(spec.ports)) {
+    return {};
+  }
+  const api::Network* ingress = findIngressNetwork(networks);
+  if (ingress == nullptr) {
+    return std::unexpected(noIngressNetworkError(spec.ports));
+  }
+  guarded.insert(ingress->id);
+  return {};
+}
+
+// Compares and rewrites the published-ports guard when the write changes or decides ports.
+void guardPorts(store::Txn& txn, store::Revision revision, const std::string& writer) {
+  const std::string key(state::keys::kPublishedPortsGuard);
+  txn.compares.push_back(store::Compare::modRevisionIs(key, revision));
+  txn.success.push_back(store::Operation::put(key, writer));
 }
 
 std::string healthJson(const std::optional<api::HealthCheck>& check) {
@@ -155,9 +187,16 @@ Result<api::Service> ServiceManager::create(const api::ServiceSpec& spec) {
     for (const auto& attachment : *attachments) {
       networkIds.insert(attachment.networkId);
     }
+    if (auto fits = checkPortNetworks(spec, *attachments, networks, networkIds); !fits) {
+      return std::unexpected(fits.error().withContext("service create"));
+    }
     auto guards = readAttachmentGuards(store_, networkIds);
     if (!guards) {
       return std::unexpected(guards.error());
+    }
+    auto portsGuard = guardRevision(store_, std::string(state::keys::kPublishedPortsGuard));
+    if (!portsGuard) {
+      return std::unexpected(portsGuard.error());
     }
     auto services = readRecords<api::Service>(store_, state::keys::kServices);
     if (!services) {
@@ -189,12 +228,20 @@ Result<api::Service> ServiceManager::create(const api::ServiceSpec& spec) {
       return std::unexpected(vips.error().withContext("service create"));
     }
     service.vips = std::move(*vips);
+    auto ports = decidePublishedPorts(spec.ports, {}, service.id, serviceList);
+    if (!ports) {
+      return std::unexpected(ports.error().withContext("service create"));
+    }
+    service.ports = std::move(*ports);
     service.createdAt = nowRfc3339();
     service.updatedAt = service.createdAt;
 
     store::Txn txn;
     txn.compares.push_back(store::Compare::absent(state::keys::serviceName(spec.name)));
     guardAttachments(txn, *guards, service.id);
+    if (!service.ports.empty()) {
+      guardPorts(txn, *portsGuard, service.id);
+    }
     txn.success.push_back(
         store::Operation::put(state::keys::service(service.id), encodeJson(service)));
     txn.success.push_back(store::Operation::put(state::keys::serviceName(spec.name), service.id));
@@ -306,16 +353,36 @@ Result<api::Service> ServiceManager::update(const std::string& reference,
         guardedIds.insert(attachment.networkId);
       }
     }
+    // The ingress network's guard only when the tasks start to join it: while the service
+    // already publishes, `network rm` is held off by the published-ports guard, and a
+    // scale would otherwise make concurrent task creations retry.
+    std::set<std::string> ingressGuard;
+    if (auto fits = checkPortNetworks(request.spec, *attachments, networks, ingressGuard); !fits) {
+      return std::unexpected(fits.error().withContext("service update"));
+    }
+    if (!publishesIngressPort(current.ports)) {
+      guardedIds.merge(ingressGuard);
+    }
     auto guards = readAttachmentGuards(store_, guardedIds);
     if (!guards) {
       return std::unexpected(guards.error());
+    }
+    // Read before the services below (which the port decision reads), after the service
+    // record above: its own compare covers the service itself.
+    auto portsGuard = guardRevision(store_, std::string(state::keys::kPublishedPortsGuard));
+    if (!portsGuard) {
+      return std::unexpected(portsGuard.error());
+    }
+    auto otherServices = readRecords<api::Service>(store_, state::keys::kServices);
+    if (!otherServices) {
+      return std::unexpected(otherServices.error());
     }
     auto tasks = readRecords<api::Task>(store_, state::keys::kTasks);
     if (!tasks) {
       return std::unexpected(tasks.error());
     }
     auto taskList = valuesOf(std::move(*tasks));
-    auto serviceList = valuesOf(std::move(*services));
+    auto serviceList = valuesOf(std::move(*otherServices));
 
     api::Service updated = current;
     updated.spec = request.spec;
@@ -326,7 +393,17 @@ Result<api::Service> ServiceManager::update(const std::string& reference,
       return std::unexpected(vips.error().withContext("service update"));
     }
     updated.vips = std::move(*vips);
-    if (request.force ||
+    auto ports = decidePublishedPorts(request.spec.ports, current.ports, current.id, serviceList);
+    if (!ports) {
+      return std::unexpected(ports.error().withContext("service update"));
+    }
+    updated.ports = std::move(*ports);
+    // Tasks join the ingress network only while an ingress-mode port is published: its
+    // first one added or last one removed changes what the tasks run. Other port changes
+    // do not (agents read Service::ports directly).
+    bool ingressChanged =
+        publishesIngressPort(current.ports) != publishesIngressPort(updated.ports);
+    if (request.force || ingressChanged ||
         changesTasks(current.spec, current.attachments, updated.spec, updated.attachments)) {
       ++updated.version;
     }
@@ -340,6 +417,9 @@ Result<api::Service> ServiceManager::update(const std::string& reference,
       txn.compares.push_back(networkExists(attachment.networkId));
     }
     guardAttachments(txn, *guards, current.id);
+    if (!current.ports.empty() || !updated.ports.empty()) {
+      guardPorts(txn, *portsGuard, current.id);
+    }
     txn.success.push_back(
         store::Operation::put(state::keys::service(current.id), encodeJson(updated)));
     auto committed = store_.txn(txn);
@@ -372,6 +452,12 @@ Result<api::Service> ServiceManager::remove(const std::string& reference) {
         store::Compare::modRevisionIs(state::keys::service(service.id), revision));
     txn.success.push_back(store::Operation::del(state::keys::service(service.id)));
     txn.success.push_back(store::Operation::del(state::keys::serviceName(service.spec.name)));
+    if (!service.ports.empty()) {
+      // Frees its ports; moving the guard makes a concurrent decision that saw them taken
+      // look again (never needed for safety, only so that it need not refuse).
+      txn.success.push_back(
+          store::Operation::put(std::string(state::keys::kPublishedPortsGuard), service.id));
+    }
     auto committed = store_.txn(txn);
     if (!committed) {
       return std::unexpected(committed.error().withContext("service rm"));
@@ -549,7 +635,14 @@ std::optional<std::string> createNoLongerFits(const orchestrator::TaskToCreate& 
 
 Status ServiceManager::applyCreates(const std::vector<orchestrator::TaskToCreate>& creates) {
   for (int attempt = 0; attempt < kMaxServiceWriteAttempts; ++attempt) {
-    // Guards first, then what they protect (see readAttachmentGuards).
+    // Guards first, then what they protect (see readAttachmentGuards). The ingress
+    // network's ID is needed to know its guard; a network removed after this read fails
+    // the networkExists compare that comes with each guard.
+    auto earlyNetworks = readValues<api::Network>(store_, state::keys::kNetworks);
+    if (!earlyNetworks) {
+      return std::unexpected(earlyNetworks.error());
+    }
+    const api::Network* earlyIngress = findIngressNetwork(*earlyNetworks);
     auto serviceRecords = readRecords<api::Service>(store_, state::keys::kServices);
     if (!serviceRecords) {
       return std::unexpected(serviceRecords.error());
@@ -563,6 +656,9 @@ Status ServiceManager::applyCreates(const std::vector<orchestrator::TaskToCreate
       if (auto it = servicesById.find(decision.serviceId); it != servicesById.end()) {
         for (const auto& attachment : it->second.first->attachments) {
           networkIds.insert(attachment.networkId);
+        }
+        if (earlyIngress != nullptr && publishesIngressPort(it->second.first->ports)) {
+          networkIds.insert(earlyIngress->id);
         }
       }
     }
@@ -593,6 +689,11 @@ Status ServiceManager::applyCreates(const std::vector<orchestrator::TaskToCreate
     }
     auto networks = valuesOf(std::move(*networkRecords));
     auto tasks = valuesOf(std::move(*taskRecords));
+    std::vector<api::Node> nodes;
+    for (const auto& [node, revision] : *nodeRecords) {
+      nodes.push_back(node);
+    }
+    const api::Network* ingress = findIngressNetwork(networks);
     std::vector<api::Service> serviceList;
     for (const auto& [service, revision] : *services) {
       serviceList.push_back(service);
@@ -650,15 +751,32 @@ Status ServiceManager::applyCreates(const std::vector<orchestrator::TaskToCreate
       task.message = "assigned to " + node.hostname;
       task.createdAt = createdAt;
       task.updatedAtMs = now;
+      // The spec's networks in order, then the ingress network when the service
+      // publishes an ingress-mode port (not in service->attachments: no DNS, no VIP).
+      std::vector<const api::Network*> joined;
       bool allocated = true;
       for (const auto& attachment : service->attachments) {
-        const api::Network* network = findNetwork(networks, attachment.networkId);
+        joined.push_back(findNetwork(networks, attachment.networkId));
+      }
+      if (publishesIngressPort(service->ports)) {
+        if (ingress == nullptr || !guards->contains(ingress->id)) {
+          // Removed, or replaced since the guards were read: the next attempt or
+          // reconcile decides again.
+          spdlog::warn(
+              "service {}: task for slot {} not created: it publishes an ingress "
+              "port and the ingress network is gone or changed",
+              service->spec.name, decision.slot);
+          continue;
+        }
+        joined.push_back(ingress);
+      }
+      for (const api::Network* network : joined) {
         if (network == nullptr) {
           allocated = false;
           break;
         }
         if (!used.contains(network->id)) {
-          used[network->id] = usedAddresses(network->id, tasks, serviceList);
+          used[network->id] = usedAddresses(*network, tasks, serviceList, nodes);
         }
         auto address = allocateAddress(*network, used[network->id]);
         if (!address) {

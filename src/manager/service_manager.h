@@ -34,10 +34,13 @@ class ServiceManager {
   explicit ServiceManager(store::Store& store);
 
   // Validates `spec` completely (service_validation.h), resolves its networks, allocates
-  // one VIP per network in vip mode and writes the service and its name. InvalidArgument
-  // (a field, named as its CLI flag), NotFound (unknown network), Conflict (name taken),
-  // FailedPrecondition (a subnet has no address left), Unavailable (store). Nothing is
-  // written on failure.
+  // one VIP per network in vip mode, decides its published ports (published_ports.h) and
+  // writes the service (Service::ports) and its name. InvalidArgument (a field, named as
+  // its CLI flag), NotFound (unknown network), Conflict (name taken, a published port
+  // used by another service, named), FailedPrecondition (a subnet has no address left, no
+  // ingress network for an ingress-mode port, no dynamic port left), Unavailable (store).
+  // Nothing is written on failure. A write with ports compares and moves
+  // state::keys::kPublishedPortsGuard.
   Result<api::Service> create(const api::ServiceSpec& spec);
 
   // Every service, ordered by name.
@@ -50,14 +53,18 @@ class ServiceManager {
   // cannot change (InvalidArgument); Conflict when `request.updateIndex` is not the stored
   // updateIndex, which goes up on every update that goes through. The version goes up when
   // what the tasks run changed (command, env, networks or aliases, constraints, health
-  // check, stop grace) or on `force`; replicas, restart policy, update config, endpoint
-  // mode and labels do not change it. A network added gets a VIP (vip mode), a network
-  // removed releases its VIP.
+  // check, stop grace), when the first ingress-mode port is published or the last one
+  // removed (tasks join or leave the ingress network), or on `force`; replicas, restart
+  // policy, update config, endpoint mode, labels and other port changes do not change it.
+  // A network added gets a VIP (vip mode), a network removed releases its VIP. Ports are
+  // decided as in create; a port of 0 keeps the one the service had for the same target,
+  // protocol and mode.
   Result<api::Service> update(const std::string& reference,
                               const api::ServiceUpdateRequest& request);
 
-  // Deletes the service and its name; its VIPs are released with the record. The
-  // orchestrator then shuts its tasks down ("service removed"). Returns what was removed.
+  // Deletes the service and its name; its VIPs and published ports are released with the
+  // record. The orchestrator then shuts its tasks down ("service removed"). Returns what
+  // was removed.
   Result<api::Service> remove(const std::string& reference);
 
   struct ViewRead {
@@ -71,7 +78,9 @@ class ServiceManager {
 
   // Applies the orchestrator's decisions: shut-downs first (a task leaves DNS and the
   // load balancers before anything else happens), then removals of old records, then new
-  // tasks (addresses allocated, one transaction), then placement problems. A decision that
+  // tasks (addresses allocated, one transaction; one attachment per spec network, in
+  // order, then one on the ingress network when the service publishes an ingress-mode
+  // port), then placement problems. A decision that
   // no longer fits the store (a task already shut down, a service changed to another
   // version, a node no longer ready) is skipped: the next reconcile decides again. Fails
   // (after retries) only when the store fails or keeps changing; what was applied stays.

@@ -8,6 +8,7 @@
 #include "common/quote.h"
 #include "manager/network_rules.h"
 #include "manager/object_lookup.h"
+#include "manager/published_ports.h"
 #include "orchestrator/constraints.h"
 
 namespace overmesh::manager {
@@ -197,7 +198,7 @@ Status validateServiceSpec(const api::ServiceSpec& spec) {
       return valid;
     }
   }
-  return {};
+  return validatePorts(spec.ports);
 }
 
 Result<std::vector<api::ServiceAttachment>> resolveServiceNetworks(
@@ -222,8 +223,8 @@ Result<std::vector<api::ServiceAttachment>> resolveServiceNetworks(
     }
     if (network.ingress) {
       return errorf(ErrorKind::InvalidArgument,
-                    "--network {} is the routing-mesh ingress network, which services join "
-                    "through published ports, not --network",
+                    "--network {} is the routing-mesh ingress network, which no service names: "
+                    "tasks join it by publishing a port (--publish 8080:80)",
                     network.name);
     }
     bool twice = std::any_of(attachments.begin(), attachments.end(),

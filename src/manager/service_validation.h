@@ -19,7 +19,8 @@ inline constexpr std::int64_t kMaxReplicas = 1000;
 
 // Everything in `spec` that needs no cluster state: name, mode, replicas, command, env,
 // endpoint mode, constraints, restart policy, stop grace, health check, update config,
-// labels, and the shape of each network entry (target given, aliases valid DNS labels).
+// labels, the shape of each network entry (target given, aliases valid DNS labels), and
+// the published ports (validatePorts in published_ports.h).
 Status validateServiceSpec(const api::ServiceSpec& spec);
 
 // An environment variable name: a letter or '_', then letters, digits or '_'.

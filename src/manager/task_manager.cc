@@ -68,6 +68,13 @@ Result<api::Task> TaskManager::run(const RunRequest& request) {
         return errorf(ErrorKind::InvalidArgument, "run: network {} is given twice",
                       network.name);
       }
+      if (network.ingress) {
+        return errorf(ErrorKind::InvalidArgument,
+                      "run: --network {} is the routing-mesh ingress network, which no task "
+                      "joins by name: tasks of a service join it by publishing a port "
+                      "(`overmesh service create --publish 8080:80 ...`)",
+                      network.name);
+      }
       if (!network.attachable) {
         return errorf(ErrorKind::FailedPrecondition,
                       "run: network {} is not attachable: standalone tasks can join only "
@@ -134,7 +141,7 @@ Result<api::Task> TaskManager::run(const RunRequest& request) {
     }
     std::vector<api::Service> serviceList = valuesOf(std::move(*services));
     for (const api::Network* network : chosen) {
-      auto used = usedAddresses(network->id, taskList, serviceList);
+      auto used = usedAddresses(*network, taskList, serviceList, nodeList);
       auto address = allocateAddress(*network, used);
       if (!address) {
         return std::unexpected(address.error().withContext("run"));

@@ -27,6 +27,13 @@ inline constexpr std::string_view kNodeCredentials = "/overmesh/credentials/node
 // mod revision).
 inline constexpr std::string_view kNetworkAllocationGuard = "/overmesh/guards/network-allocation";
 
+// Changed by every transaction that writes a service whose published ports change (create
+// and update with ports, update that drops them, rm of a service with ports), and compared
+// by each of them and by `network rm` of the ingress network, so that two services cannot
+// both take one published port and the ingress network is not removed under a service
+// that just published an ingress-mode port.
+inline constexpr std::string_view kPublishedPortsGuard = "/overmesh/guards/published-ports";
+
 // Changed by every transaction that attaches a task to (or detaches it from) network
 // `id`; `network rm` compares it so that it never deletes a network a task just joined.
 inline std::string networkAttachmentGuard(std::string_view id) {

@@ -54,9 +54,9 @@ TEST_F(CliTest, BadPoolSettingsAtInitAreRefusedAndChangeNothing) {
 }
 
 TEST_F(CliTest, ExhaustedPoolGivesAClearError) {
+  // Two /24s: the ingress network of swarm init takes the first, "a" the second.
   init({"--default-addr-pool", "10.9.0.0/23", "--default-addr-pool-mask-length", "24"});
   ASSERT_EQ(cli({"network", "create", "a"}).exitCode, 0);
-  ASSERT_EQ(cli({"network", "create", "b"}).exitCode, 0);
   auto refused = cli({"network", "create", "c"});
   EXPECT_EQ(refused.exitCode, 1);
   EXPECT_THAT(refused.err, HasSubstr("10.9.0.0/23"));

@@ -338,19 +338,19 @@ TEST_F(MembershipCliTest, SubnetsThatCannotWorkAreRefusedByClass) {
   const std::vector<RefusedSubnet> cases = {
       {"127.0.0.0/24",
        "network create: subnet 127.0.0.0/24 is in the loopback range 127.0.0.0/8; choose a "
-       "subnet outside it, e.g. 10.0.0.0/24"},
+       "subnet outside it, e.g. 10.0.1.0/24"},
       {"169.254.1.0/24",
        "network create: subnet 169.254.1.0/24 is in the link-local range 169.254.0.0/16; "
-       "choose a subnet outside it, e.g. 10.0.0.0/24"},
+       "choose a subnet outside it, e.g. 10.0.1.0/24"},
       {"239.1.0.0/24",
        "network create: subnet 239.1.0.0/24 is in the multicast range 224.0.0.0/4; choose a "
-       "subnet outside it, e.g. 10.0.0.0/24"},
+       "subnet outside it, e.g. 10.0.1.0/24"},
       {"0.0.0.0/24",
        "network create: subnet 0.0.0.0/24 is in the reserved range 0.0.0.0/8; choose a subnet "
-       "outside it, e.g. 10.0.0.0/24"},
+       "outside it, e.g. 10.0.1.0/24"},
       {"240.0.0.0/24",
        "network create: subnet 240.0.0.0/24 is in the reserved range 240.0.0.0/4; choose a "
-       "subnet outside it, e.g. 10.0.0.0/24"},
+       "subnet outside it, e.g. 10.0.1.0/24"},
       {"172.18.3.0/24",
        "network create: subnet 172.18.3.0/24 is in the gateway-bridge subnet 172.18.0.0/16 of "
        "node "},
@@ -360,7 +360,7 @@ TEST_F(MembershipCliTest, SubnetsThatCannotWorkAreRefusedByClass) {
     EXPECT_EQ(refused.exitCode, 1) << bad.subnet;
     EXPECT_THAT(refused.err, HasSubstr(bad.message));
   }
-  EXPECT_EQ(json({"network", "ls", "--format", "json"}).size(), 0u);
+  EXPECT_EQ(json({"network", "ls", "--format", "json"}).size(), 1u) << "the ingress network";
   EXPECT_EQ(cli({"network", "create", "--subnet", "172.19.0.0/24", "ok"}).exitCode, 0);
 }
 
@@ -381,7 +381,8 @@ TEST_F(MembershipCliTest, PoolsThatCannotWorkAreRefusedAtInitAndChangeNothing) {
   expectNothingLeft();
   init({"--default-addr-pool", "10.20.0.0/16"});
   ASSERT_EQ(cli({"network", "create", "a"}).exitCode, 0);
-  EXPECT_EQ(json({"network", "inspect", "a"})[0]["subnet"], "10.20.0.0/24");
+  EXPECT_EQ(json({"network", "inspect", "ingress"})[0]["subnet"], "10.20.0.0/24");
+  EXPECT_EQ(json({"network", "inspect", "a"})[0]["subnet"], "10.20.1.0/24");
 }
 
 }  // namespace

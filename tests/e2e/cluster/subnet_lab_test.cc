@@ -38,10 +38,13 @@ class SubnetLabTest : public ::testing::Test {
     lab_.reset();
   }
 
+  // The networks users created: the ingress network of `swarm init` is always there.
   std::string networkNames() {
     std::string names;
     for (const auto& network : lab_->json(1, {"network", "ls"})) {
-      names += network.value("name", "") + " ";
+      if (network.value("name", "") != "ingress") {
+        names += network.value("name", "") + " ";
+      }
     }
     return names;
   }
@@ -67,18 +70,18 @@ TEST_F(SubnetLabTest, SubnetsOnTheMembersNetworksAreRefusedFromEveryNode) {
   };
   const Refused cases[] = {
       {1, "198.18.0.0/24",
-       "network create: subnet 198.18.0.0/24 is in the underlay network 198.18.0.0/24 of " +
-           nodes + "; choose a subnet outside it, e.g. 10.0.0.0/24"},
+       "network create: subnet 198.18.0.0/24 is in the underlay network 198.18.0.0/24 of " + nodes +
+           "; choose a subnet outside it, e.g. 10.0.1.0/24"},
       {2, "198.18.0.128/25",
        "network create: subnet 198.18.0.128/25 is in the underlay network 198.18.0.0/24 of " +
            nodes},
       {1, "198.16.0.0/14", "subnet 198.16.0.0/14 overlaps the underlay network 198.18.0.0/24"},
       {1, "172.18.7.0/24",
        "network create: subnet 172.18.7.0/24 is in the gateway-bridge subnet 172.18.0.0/16 of " +
-           nodes + " (overmeshd --gateway-subnet); choose a subnet outside it, e.g. 10.0.0.0/24"},
+           nodes + " (overmeshd --gateway-subnet); choose a subnet outside it, e.g. 10.0.1.0/24"},
       {2, "127.0.0.0/24",
        "network create: subnet 127.0.0.0/24 is in the loopback range 127.0.0.0/8; choose a "
-       "subnet outside it, e.g. 10.0.0.0/24"},
+       "subnet outside it, e.g. 10.0.1.0/24"},
   };
   for (const auto& bad : cases) {
     auto refused = lab_->cli(bad.host, {"network", "create", "--subnet", bad.subnet, "x"});

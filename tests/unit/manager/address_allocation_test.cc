@@ -60,8 +60,30 @@ TEST(AddressAllocationTest, UsedSetHoldsTaskAddressesAndVipsOfThatNetworkOnly) {
       taskAt("10.0.0.4/24", "running", "pending", "net2"), taskAt("garbage", "running", "running")};
   std::vector<api::Service> services = {serviceWithVip("10.0.0.5/24"),
                                         serviceWithVip("10.0.0.6/24", "net2")};
-  auto used = usedAddresses("net1", tasks, services);
+  auto used = usedAddresses(network("10.0.0.0/24", "10.0.0.1"), tasks, services, {});
   EXPECT_EQ(used, (std::set<Ipv4Address>{ip("10.0.0.2"), ip("10.0.0.5")}));
+}
+
+api::Node nodeWithIngress(std::string address) {
+  api::Node node;
+  node.id = address;
+  node.ingressAddress = std::move(address);
+  return node;
+}
+
+TEST(AddressAllocationTest, NodeIngressAddressesAreTakenOnTheIngressNetworkOnly) {
+  std::vector<api::Node> nodes = {nodeWithIngress("10.0.0.2/24"), nodeWithIngress(""),
+                                  nodeWithIngress("garbage")};
+  auto ingress = network("10.0.0.0/24", "10.0.0.1");
+  ingress.ingress = true;
+  EXPECT_EQ(usedAddresses(ingress, {}, {}, nodes), (std::set<Ipv4Address>{ip("10.0.0.2")}));
+  EXPECT_TRUE(usedAddresses(network("10.0.0.0/24", "10.0.0.1"), {}, {}, nodes).empty())
+      << "a node's ingress address is on the ingress network only";
+
+  auto used = usedAddresses(ingress, {taskAt("10.0.0.3/24", "running", "running")}, {}, nodes);
+  auto next = allocateAddress(ingress, used);
+  ASSERT_TRUE(next);
+  EXPECT_EQ(*next, "10.0.0.4/24") << "neither a node's nor a task's address is given again";
 }
 
 TEST(AddressAllocationTest, AllocatesTheLowestFreeAddressSkippingTheGatewayAndMarksItUsed) {
@@ -79,7 +101,7 @@ TEST(AddressAllocationTest, AVipIsNeverGivenToATaskAndATaskAddressNeverToAVip) {
   auto net = network("10.0.0.0/29", "10.0.0.1");
   std::vector<api::Task> tasks = {taskAt("10.0.0.2/29", "running", "running")};
   std::vector<api::Service> services = {serviceWithVip("10.0.0.3/29")};
-  auto used = usedAddresses(net.id, tasks, services);
+  auto used = usedAddresses(net, tasks, services, {});
   auto next = allocateAddress(net, used);
   ASSERT_TRUE(next);
   EXPECT_EQ(*next, "10.0.0.4/29");

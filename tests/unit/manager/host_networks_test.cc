@@ -116,7 +116,8 @@ TEST(InitPoolTest, TheBuiltInPoolIsKeptAndSkipsTheUnderlay) {
   NetworkManager networks(*store);
   api::NetworkCreateRequest request;
   request.name = "first";
-  EXPECT_EQ(must(networks.create(request)).subnet, "10.0.2.0/24");
+  EXPECT_EQ(must(networks.inspect("ingress")).subnet, "10.0.2.0/24");
+  EXPECT_EQ(must(networks.create(request)).subnet, "10.0.3.0/24");
   store->close();
 }
 
@@ -153,7 +154,7 @@ TEST_F(MembersTest, NetworkCreateRefusesAMembersUnderlayAndGatewaySubnet) {
   ASSERT_FALSE(manager.has_value());
   EXPECT_EQ(manager.error().message,
             "network create: subnet 198.18.0.0/25 is in the underlay network 198.18.0.0/24 of "
-            "node manager-1; choose a subnet outside it, e.g. 10.0.0.0/25");
+            "node manager-1; choose a subnet outside it, e.g. 10.0.1.0/25");
   auto worker = create("b", "198.19.7.0/24");
   ASSERT_FALSE(worker.has_value());
   EXPECT_THAT(worker.error().message, HasSubstr("underlay network 198.19.7.0/24 of node worker-1"));
@@ -161,7 +162,9 @@ TEST_F(MembersTest, NetworkCreateRefusesAMembersUnderlayAndGatewaySubnet) {
   ASSERT_FALSE(gateway.has_value());
   EXPECT_THAT(gateway.error().message,
               HasSubstr("gateway-bridge subnet 172.30.0.0/16 of node worker-1"));
-  EXPECT_TRUE(must(networks_->list()).empty());
+  auto listed = must(networks_->list());
+  ASSERT_EQ(listed.size(), 1u) << "only the ingress network of swarm init";
+  EXPECT_EQ(listed[0].name, "ingress");
 }
 
 TEST_F(MembersTest, JoinOfANodeWhoseUnderlayHoldsANetworkIsRefusedAndWritesNothing) {

@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "api/service_types.h"
 #include "api/types.h"
 #include "common/clock.h"
 #include "common/error.h"
@@ -74,9 +75,15 @@ class StoreTest : public ::testing::Test {
 };
 
 // A store on which `swarm init` ran with the default pools, and a NetworkManager over it.
+// The ingress network init creates is removed: these tests are about the networks users
+// create, from the pools' first subnet and VNI on (the ingress network's own tests are in
+// ingress_network_test.cc).
 class NetworkManagerTest : public StoreTest {
  protected:
-  void SetUp() override { must(ClusterManager(*store_).init(api::SwarmInitRequest{}, kSelf)); }
+  void SetUp() override {
+    must(ClusterManager(*store_).init(api::SwarmInitRequest{}, kSelf));
+    must(manager_.remove("ingress"));
+  }
 
   // Writes a network record (and its name index) directly, bypassing the manager.
   void writeNetworkRecord(const api::Network& network) {
@@ -193,7 +200,8 @@ TEST_F(NetworkManagerTest, RefusesAnOverlappingSubnetAndWritesNothing) {
 }
 
 TEST_F(NetworkManagerTest, FailsWithFailedPreconditionWhenThePoolsAreExhaustedAndWritesNothing) {
-  // A fresh cluster whose only pool holds two /30 subnets.
+  // A fresh cluster whose only pool holds two /30 subnets: the ingress network takes the
+  // first, network "one" the second.
   TempDir otherDir;
   auto otherStore = must(store::SqliteStore::open((otherDir.path() / "state.db").string(), clock_));
   api::SwarmInitRequest init;
@@ -202,7 +210,6 @@ TEST_F(NetworkManagerTest, FailsWithFailedPreconditionWhenThePoolsAreExhaustedAn
   must(ClusterManager(*otherStore).init(init, kSelf));
   NetworkManager manager(*otherStore);
   must(manager.create(networkRequest("one")));
-  must(manager.create(networkRequest("two")));
   store::Revision before = must(otherStore->currentRevision());
 
   auto third = manager.create(networkRequest("three"));
@@ -474,7 +481,7 @@ TEST_F(NetworkManagerTest, RemoveIgnoresTasksAttachedToOtherNetworks) {
   EXPECT_EQ(must(manager_.remove("frontend")).id, frontend.id);
 }
 
-TEST_F(NetworkManagerTest, RemoveRefusesTheIngressNetwork) {
+TEST_F(NetworkManagerTest, RemoveRefusesTheIngressNetworkWhileAServicePublishesAnIngressPort) {
   api::Network ingress;
   ingress.id = "ingress000000000000000001";
   ingress.name = "ingress";
@@ -483,13 +490,24 @@ TEST_F(NetworkManagerTest, RemoveRefusesTheIngressNetwork) {
   ingress.vni = 4096;
   ingress.ingress = true;
   writeNetworkRecord(ingress);
+  for (const auto& [name, mode] : std::vector<std::pair<std::string, std::string>>{
+           {"web", "ingress"}, {"api", "ingress"}, {"db", "host"}}) {
+    api::Service service;
+    service.id = name + std::string(25 - name.size(), '0');
+    service.spec.name = name;
+    service.ports.push_back(
+        {"tcp", 80, name == "web" ? 8080 : (name == "api" ? 8081 : 8082), mode});
+    must(store_->put(state::keys::service(service.id), encodeJson(service)));
+  }
   store::Revision before = revision();
 
   auto removed = manager_.remove("ingress");
 
   ASSERT_FALSE(removed.has_value());
   EXPECT_EQ(removed.error().kind, ErrorKind::FailedPrecondition);
-  EXPECT_THAT(removed.error().message, HasSubstr("ingress"));
+  EXPECT_THAT(removed.error().message,
+              HasSubstr("ingress network ingress cannot be removed because service(s) api, web "
+                        "depend on it"));
   EXPECT_EQ(revision(), before);
   EXPECT_TRUE(manager_.inspect(ingress.id).has_value());
 }
@@ -632,8 +650,9 @@ TEST_F(ClusterManagerTest, NetworksAreAllocatedFromTheCustomPools) {
   must(ClusterManager(*store_).init(request, kSelf));
   NetworkManager networks(*store_);
 
-  EXPECT_EQ(must(networks.create(networkRequest("first"))).subnet, "192.168.0.0/26");
-  EXPECT_EQ(must(networks.create(networkRequest("second"))).subnet, "192.168.0.64/26");
+  EXPECT_EQ(must(networks.inspect("ingress")).subnet, "192.168.0.0/26");
+  EXPECT_EQ(must(networks.create(networkRequest("first"))).subnet, "192.168.0.64/26");
+  EXPECT_EQ(must(networks.create(networkRequest("second"))).subnet, "192.168.0.128/26");
 }
 
 TEST_F(ClusterManagerTest, WorkerJoinTokenHasThePrefixAndTheClusterId) {
