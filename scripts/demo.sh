@@ -57,8 +57,8 @@ trap 'printf "\033[1;31mdemo: line %s: %s failed (status %s)\033[0m\n" "$LINENO"
 
 source scripts/demo-helpers.sh
 
-say "A lab of three hosts, each running overmeshd; h1 is the manager"
-overmesh lab up --hosts 3 --name "$lab"
+say "A lab of three hosts, each running overmeshd (h1 is the manager), and an outside client c1"
+overmesh lab up --hosts 3 --clients 1 --name "$lab"
 on 2 overmesh node ls
 
 say "The seed's network, with its own subnet"
@@ -261,5 +261,9 @@ name_gone() { ! quiet 1 overmesh exec client3 -- getent hosts web; }
 within 10 name_gone || fail "web still resolves after service rm"
 refused 1 overmesh exec client3 -- getent hosts web
 echo "web: unknown now"
+
+# The seed's routing mesh and two tiers of load balancing (scripts/demo-mesh.sh).
+source scripts/demo-mesh.sh
+mesh_scenario
 
 say "The lab is removed when the demo ends"
