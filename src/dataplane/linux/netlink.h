@@ -51,7 +51,20 @@ namespace netlink_internal {
 struct KernelError;
 }
 
-// An IPv4 unicast route of the main table. The default route is 0.0.0.0/0.
+// The kernel's main routing table (RT_TABLE_MAIN).
+inline constexpr std::uint32_t kMainRouteTable = 254;
+
+// An IPv4 policy rule that sends packets carrying a firewall mark to a routing table
+// (`ip rule add priority P fwmark M lookup T`; the mask is all ones).
+struct FwmarkRule {
+  std::uint32_t priority = 0;
+  std::uint32_t fwmark = 0;
+  std::uint32_t table = 0;
+  auto operator<=>(const FwmarkRule&) const = default;
+};
+
+// An IPv4 unicast route of one routing table (the main table unless said otherwise). The
+// default route is 0.0.0.0/0.
 struct RouteEntry {
   Ipv4Prefix destination;
   std::optional<Ipv4Address> gateway;  // none: on-link
@@ -196,16 +209,31 @@ class Netlink {
   // the device is missing, InvalidArgument when the kernel refuses the next hop (a gateway
   // that is not on-link), a destination with host bits set or no device for an on-link
   // route.
+  // `table` (1-2^32-1, not 255, the local table) is where the route goes.
   Status addRoute(const Ipv4Prefix& destination, std::optional<Ipv4Address> gateway,
-                  std::string_view device);
+                  std::string_view device, std::uint32_t table = kMainRouteTable);
 
-  // Deletes the main-table route to `destination`, whatever its next hop; succeeds when
+  // Deletes the route to `destination` in `table`, whatever its next hop; succeeds when
   // there is none.
-  Status deleteRoute(const Ipv4Prefix& destination);
+  Status deleteRoute(const Ipv4Prefix& destination, std::uint32_t table = kMainRouteTable);
 
-  // The IPv4 unicast routes of the main table (the kernel's on-link subnet routes
-  // included), sorted. Multipath routes are listed without gateway and device.
-  Result<std::vector<RouteEntry>> listRoutes();
+  // The IPv4 unicast routes of `table` (the kernel's on-link subnet routes included in the
+  // main table), sorted. Multipath routes are listed without gateway and device.
+  Result<std::vector<RouteEntry>> listRoutes(std::uint32_t table = kMainRouteTable);
+
+  // ---- IPv4 policy rules (netlink_rules.cc) ----
+
+  // Adds the rule `rule` (fwmark with an all-ones mask, action lookup). Succeeds when an
+  // identical rule is already there (the kernel would otherwise keep duplicates).
+  // InvalidArgument for table 0 or the reserved tables 253-255.
+  Status addFwmarkRule(const FwmarkRule& rule);
+
+  // Deletes the rule `rule`; succeeds when there is none.
+  Status deleteFwmarkRule(const FwmarkRule& rule);
+
+  // The IPv4 rules that match a firewall mark and look up a table, sorted; the kernel's
+  // own rules (local, main, default) have no mark and are left out.
+  Result<std::vector<FwmarkRule>> listFwmarkRules();
 
   // ---- IPv4 addresses (netlink_addresses.cc; addAddress above) ----
 
