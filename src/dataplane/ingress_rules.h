@@ -31,6 +31,19 @@
 // connection carries the mark, and the route-type output chain makes the kernel route it
 // again with it, into table M. The client's address is never rewritten.
 //
+// UDP needs one more step. A TCP reply leaves from the address the connection came to,
+// but a UDP server on a wildcard socket (bound to 0.0.0.0, as most are) gets its source
+// address from a route lookup made without any mark: the default route, the gateway link,
+// whose address is not the one the client's node translated to, so conntrack would not
+// recognise the reply. So for each UDP target port T the sandbox also has the rules
+// "lookup main suppress_prefixlength 0" (every main-table route but the default one
+// first) and "ipproto udp sport T lookup kIngressSourceTable", a table holding only
+// "default dev eth1": what would leave by the default route from port T takes the ingress
+// interface's address instead, then matches its connection and is marked and routed back
+// through its node as above. (A datagram from port T that answers nobody leaves through
+// the ingress interface too and is dropped for want of a neighbour: a server that also
+// speaks first from its service port should bind to its address.)
+//
 // The mark of a node is its ingress IPv4 address as a 32-bit number: unique per node,
 // stable, and readable in `nft list` and `ip rule`. It is also the routing table's number,
 // so an address below 256 (the kernel's reserved tables) cannot be a node's mark
@@ -48,8 +61,14 @@ namespace overmesh::dataplane {
 
 inline constexpr std::string_view kIngressFamily = "ip";
 inline constexpr std::string_view kIngressTable = "overmesh_ingress";
-// The priority of the sandbox's fwmark rules: before the main table (32766).
+// The priorities of the sandbox's rules, all before the main table's (32766): the fwmark
+// rules, then the main table without its default route, then the UDP source-port rules.
+// Rules at these priorities are overmesh's; anything else is left alone.
 inline constexpr std::uint32_t kIngressRulePriority = 1000;
+inline constexpr std::uint32_t kIngressMainRulePriority = 1001;
+inline constexpr std::uint32_t kIngressSourceRulePriority = 1002;
+// The routing table of the UDP source-port rules (not a mark: marks are above 255).
+inline constexpr std::uint32_t kIngressSourceTable = 250;
 
 // The connection mark and routing table of the node whose ingress address is `address`.
 inline std::uint32_t ingressMark(Ipv4Address address) { return address.value(); }

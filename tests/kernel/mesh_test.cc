@@ -367,16 +367,22 @@ class MeshTest : public ::testing::Test {
     return got == 6 ? "" : "recv: " + errnoText(errno);
   }
 
-  // The fwmark rules inside the backend's sandbox.
-  std::vector<FwmarkRule> sandboxRules() {
+  // The rules inside the backend's sandbox at `priority` (the fwmark rules by default).
+  std::vector<PolicyRule> sandboxRules(std::uint32_t priority = kIngressRulePriority) {
     auto inside = Netlink::open(sandbox_);
     EXPECT_TRUE(inside) << inside.error().message;
     if (!inside) {
       return {};
     }
-    auto rules = inside->listFwmarkRules();
+    auto rules = inside->listRules();
     EXPECT_TRUE(rules) << rules.error().message;
-    return rules.value_or(std::vector<FwmarkRule>{});
+    std::vector<PolicyRule> found;
+    for (const auto& rule : rules.value_or(std::vector<PolicyRule>{})) {
+      if (rule.priority == priority) {
+        found.push_back(rule);
+      }
+    }
+    return found;
   }
 
   std::string base_;
@@ -405,6 +411,8 @@ TEST_F(MeshTest, ClientReachesTheBackendThroughANodeWithoutAReplicaKeepingItsAdd
 }
 
 TEST_F(MeshTest, UdpGoesThroughTheMeshAndBackTheSameWay) {
+  // The backend's UDP socket is bound to 0.0.0.0, as most servers' are: its answers get
+  // their source address from the sandbox's UDP source-port rule (ingress_rules.h).
   Ipv4Address peer;
   EXPECT_EQ(udpRoundTrip(client_, node("n1").underlay, kUdpPublished, peer), "");
   EXPECT_EQ(peer, kClient);
@@ -539,6 +547,15 @@ TEST_F(MeshTest, NodesLeavingTheSandboxesViewLoseTheirRuleAndRouteOnly) {
   // n1 still works.
   auto viaN1 = connectTo(client_, node("n1").underlay, kTcpPublished);
   EXPECT_TRUE(viaN1.error.empty()) << viaN1.error;
+
+  // No UDP port any more: the source-port rules and their table go, the rest stays.
+  ASSERT_EQ(sandboxRules(kIngressSourceRulePriority).size(), 1u);
+  ingress.udpPorts.clear();
+  ASSERT_TRUE(applyIngress(ingress));
+  EXPECT_TRUE(sandboxRules(kIngressSourceRulePriority).empty());
+  EXPECT_TRUE(sandboxRules(kIngressMainRulePriority).empty());
+  EXPECT_TRUE(inside->listRoutes(kIngressSourceTable)->empty());
+  EXPECT_EQ(sandboxRules().size(), 2u);
 
   // Nothing wanted: rules, routes and table go.
   ASSERT_TRUE(applyIngress(SandboxIngress{}));

@@ -54,13 +54,17 @@ struct KernelError;
 // The kernel's main routing table (RT_TABLE_MAIN).
 inline constexpr std::uint32_t kMainRouteTable = 254;
 
-// An IPv4 policy rule that sends packets carrying a firewall mark to a routing table
-// (`ip rule add priority P fwmark M lookup T`; the mask is all ones).
-struct FwmarkRule {
+// An IPv4 policy rule whose action is "lookup `table`" (`ip rule add priority P [fwmark M]
+// [ipproto udp sport S] lookup T [suppress_prefixlength N]`). Zero / -1 fields match
+// anything; a mark is matched with an all-ones mask.
+struct PolicyRule {
   std::uint32_t priority = 0;
-  std::uint32_t fwmark = 0;
   std::uint32_t table = 0;
-  auto operator<=>(const FwmarkRule&) const = default;
+  std::uint32_t fwmark = 0;           // 0: any packet
+  std::uint8_t ipProtocol = 0;        // IPPROTO_UDP…; 0: any
+  std::uint16_t sourcePort = 0;       // with ipProtocol; 0: any
+  int suppressPrefixLength = -1;      // a route this short or shorter is ignored; -1: none
+  auto operator<=>(const PolicyRule&) const = default;
 };
 
 // An IPv4 unicast route of one routing table (the main table unless said otherwise). The
@@ -223,17 +227,16 @@ class Netlink {
 
   // ---- IPv4 policy rules (netlink_rules.cc) ----
 
-  // Adds the rule `rule` (fwmark with an all-ones mask, action lookup). Succeeds when an
-  // identical rule is already there (the kernel would otherwise keep duplicates).
-  // InvalidArgument for table 0 or the reserved tables 253-255.
-  Status addFwmarkRule(const FwmarkRule& rule);
+  // Adds `rule`. Succeeds when an identical rule is already there (the kernel would
+  // otherwise keep duplicates). InvalidArgument for table 0 or 255 (local).
+  Status addRule(const PolicyRule& rule);
 
-  // Deletes the rule `rule`; succeeds when there is none.
-  Status deleteFwmarkRule(const FwmarkRule& rule);
+  // Deletes `rule`; succeeds when there is none.
+  Status deleteRule(const PolicyRule& rule);
 
-  // The IPv4 rules that match a firewall mark and look up a table, sorted; the kernel's
-  // own rules (local, main, default) have no mark and are left out.
-  Result<std::vector<FwmarkRule>> listFwmarkRules();
+  // The IPv4 rules whose action is a table lookup, the kernel's own (local, main, default)
+  // included, sorted.
+  Result<std::vector<PolicyRule>> listRules();
 
   // ---- IPv4 addresses (netlink_addresses.cc; addAddress above) ----
 

@@ -1,5 +1,6 @@
 #include "dataplane/linux/sandbox_ingress.h"
 
+#include <netinet/in.h>
 #include <spdlog/spdlog.h>
 
 #include <set>
@@ -12,10 +13,6 @@ namespace overmesh::dataplane::kernel {
 namespace {
 
 const Ipv4Prefix kDefaultRoute = Ipv4Prefix::parse("0.0.0.0/0").value();
-
-FwmarkRule ruleFor(const IngressPeer& node) {
-  return {kIngressRulePriority, ingressMark(node.address), ingressMark(node.address)};
-}
 
 Status validateIngress(const SandboxIngress& ingress) {
   if (ingress.empty()) {
@@ -38,42 +35,97 @@ Status validateIngress(const SandboxIngress& ingress) {
   return {};
 }
 
-// One node's way back: the route in its table, then the rule that leads there.
-Status addNodeRoute(Netlink& inside, const std::string& interface, const IngressPeer& node) {
-  if (auto routed = inside.addRoute(kDefaultRoute, node.address, interface, ingressMark(node.address));
-      !routed) {
-    return routed;
-  }
-  return inside.addFwmarkRule(ruleFor(node));
+bool isOurs(const PolicyRule& rule) {
+  return rule.priority >= kIngressRulePriority && rule.priority <= kIngressSourceRulePriority;
 }
 
-Status removeRule(Netlink& inside, const FwmarkRule& rule) {
-  if (auto deleted = inside.deleteFwmarkRule(rule); !deleted) {
-    return deleted;
-  }
-  return inside.deleteRoute(kDefaultRoute, rule.table);
+PolicyRule markRule(const IngressPeer& node) {
+  PolicyRule rule;
+  rule.priority = kIngressRulePriority;
+  rule.table = ingressMark(node.address);
+  rule.fwmark = ingressMark(node.address);
+  return rule;
 }
 
-// Rules at our priority that `ingress` does not want go, with their tables' default
-// routes; the wanted ones are (re)added.
-Status reconcileRoutes(Netlink& inside, const SandboxIngress& ingress) {
-  auto rules = inside.listFwmarkRules();
-  if (!rules) {
-    return std::unexpected(rules.error());
-  }
-  std::set<FwmarkRule> wanted;
+// The rules `ingress` wants (ingress_rules.h): one per node, and for UDP target ports the
+// main table without its default route, then one source-port rule per port.
+std::set<PolicyRule> wantedRules(const SandboxIngress& ingress) {
+  std::set<PolicyRule> rules;
   for (const auto& node : ingress.nodes) {
-    wanted.insert(ruleFor(node));
+    rules.insert(markRule(node));
   }
-  for (const auto& rule : *rules) {
-    if (rule.priority == kIngressRulePriority && !wanted.contains(rule)) {
-      if (auto removed = removeRule(inside, rule); !removed) {
-        return removed;
+  if (!ingress.udpPorts.empty()) {
+    PolicyRule main;
+    main.priority = kIngressMainRulePriority;
+    main.table = kMainRouteTable;
+    main.suppressPrefixLength = 0;
+    rules.insert(main);
+  }
+  for (std::uint16_t port : ingress.udpPorts) {
+    PolicyRule source;
+    source.priority = kIngressSourceRulePriority;
+    source.table = kIngressSourceTable;
+    source.ipProtocol = IPPROTO_UDP;
+    source.sourcePort = port;
+    rules.insert(source);
+  }
+  return rules;
+}
+
+// The route behind a rule of ours: a node's way back, or the UDP source table's default.
+Status addRouteFor(Netlink& inside, const std::string& interface, const PolicyRule& rule) {
+  if (rule.priority == kIngressRulePriority) {
+    return inside.addRoute(kDefaultRoute, Ipv4Address::fromValue(rule.fwmark), interface,
+                           rule.table);
+  }
+  if (rule.priority == kIngressSourceRulePriority) {
+    return inside.addRoute(kDefaultRoute, std::nullopt, interface, rule.table);
+  }
+  return {};
+}
+
+// Makes our rules exactly the wanted ones: unwanted ones go (with their node's route; the
+// UDP source table's route goes with the last UDP port), wanted ones missing are added
+// after their route. With `force`, every wanted route is written again (replace
+// semantics), e.g. after the interface changed. Reads the rules once: a few dozen at most.
+Status reconcileRules(Netlink& inside, const SandboxIngress& ingress, bool force) {
+  auto listed = inside.listRules();
+  if (!listed) {
+    return std::unexpected(listed.error());
+  }
+  std::set<PolicyRule> have;
+  for (const auto& rule : *listed) {
+    if (isOurs(rule)) {
+      have.insert(rule);
+    }
+  }
+  auto wanted = wantedRules(ingress);
+  for (const auto& rule : have) {
+    if (wanted.contains(rule)) {
+      continue;
+    }
+    if (auto deleted = inside.deleteRule(rule); !deleted) {
+      return deleted;
+    }
+    if (rule.priority == kIngressRulePriority) {
+      if (auto deleted = inside.deleteRoute(kDefaultRoute, rule.table); !deleted) {
+        return deleted;
       }
     }
   }
-  for (const auto& node : ingress.nodes) {
-    if (auto added = addNodeRoute(inside, ingress.interface, node); !added) {
+  if (ingress.udpPorts.empty()) {
+    if (auto deleted = inside.deleteRoute(kDefaultRoute, kIngressSourceTable); !deleted) {
+      return deleted;
+    }
+  }
+  for (const auto& rule : wanted) {
+    if (have.contains(rule) && !force) {
+      continue;
+    }
+    if (auto routed = addRouteFor(inside, ingress.interface, rule); !routed) {
+      return routed;
+    }
+    if (auto added = inside.addRule(rule); !added) {
       return added;
     }
   }
@@ -120,19 +172,11 @@ Status SandboxIngresses::apply(const std::string& sandboxNamespace, const Sandbo
       return rebuild(sandboxNamespace, *id, std::move(nft), ingress);
     }
   }
-  if (!changes.nodesRemoved.empty() || !changes.nodesAdded.empty()) {
+  if (!changes.nodesRemoved.empty() || !changes.nodesAdded.empty() ||
+      !changes.udpRemoved.empty() || !changes.udpAdded.empty()) {
     auto inside = Netlink::open(sandboxNamespace);
-    Status routed = inside ? Status() : Status(std::unexpected(inside.error()));
-    for (const auto& node : changes.nodesRemoved) {
-      if (routed) {
-        routed = removeRule(*inside, ruleFor(node));
-      }
-    }
-    for (const auto& node : changes.nodesAdded) {
-      if (routed) {
-        routed = addNodeRoute(*inside, ingress.interface, node);
-      }
-    }
+    Status routed = inside ? reconcileRules(*inside, ingress, false)
+                           : Status(std::unexpected(inside.error()));
     if (!routed) {
       // The next apply starts from scratch.
       applied_.erase(found);
@@ -165,7 +209,7 @@ Status SandboxIngresses::rebuild(const std::string& sandboxNamespace, const Name
     if (auto removed = nft->deleteTableIfExists(kIngressFamily, kIngressTable); !removed) {
       return context(removed.error());
     }
-    if (auto removed = reconcileRoutes(*inside, ingress); !removed) {
+    if (auto removed = reconcileRules(*inside, ingress, true); !removed) {
       return context(removed.error());
     }
     applied_.emplace(sandboxNamespace, Applied{id, std::move(nft), ingress});
@@ -188,7 +232,7 @@ Status SandboxIngresses::rebuild(const std::string& sandboxNamespace, const Name
   if (auto replaced = nft->run(ingressReplaceScript(ingress)); !replaced) {
     return context(replaced.error());
   }
-  if (auto routed = reconcileRoutes(*inside, ingress); !routed) {
+  if (auto routed = reconcileRules(*inside, ingress, true); !routed) {
     return context(routed.error());
   }
   applied_.emplace(sandboxNamespace, Applied{id, std::move(nft), ingress});
