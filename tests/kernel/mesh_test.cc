@@ -579,6 +579,20 @@ TEST_F(MeshTest, AnEmptyMeshRemovesTheNodesTable) {
   EXPECT_EQ(refused.errnoValue, ECONNREFUSED) << refused.error;
 }
 
+TEST_F(MeshTest, AHostModePortGoesStraightToTheLocalTaskThroughTheGatewayBridge) {
+  // What MeshIndex gives m for a host-mode port: its local task at its gateway-bridge
+  // address. n1 has no local task and opens nothing.
+  NodeMesh mesh = indexFor("m").node();
+  mesh.ports.push_back({"tcp", 8080, "api", {{ip("172.31.0.2"), kTcpTarget}}});
+  ASSERT_TRUE(applyMesh("m", mesh));
+  auto connection = connectTo(client_, node("m").underlay, 8080);
+  ASSERT_TRUE(connection.error.empty()) << connection.error;
+  EXPECT_EQ(connection.peer, kClient);
+  EXPECT_EQ(talk(connection, "host mode"), "");
+  auto elsewhere = connectTo(client_, node("n1").underlay, 8080);
+  EXPECT_EQ(elsewhere.errnoValue, ECONNREFUSED) << elsewhere.error;
+}
+
 TEST_F(MeshTest, TheIngressBridgeHoldsTheNodesEndpointWithItsOwnMac) {
   auto plan = planNode("n1", node("n1").underlay, 1500, networks_, records_, tasks_, true);
   ASSERT_FALSE(plan.networks.empty());
