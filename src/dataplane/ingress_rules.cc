@@ -48,8 +48,8 @@ void appendPortElements(std::string& script, std::string_view verb, std::string_
   if (ports.empty()) {
     return;
   }
-  fmt::format_to(std::back_inserter(script), "{} element {} {} {} {{ {} }}\n", verb,
-                 kIngressFamily, kIngressTable, set, fmt::join(ports, ", "));
+  fmt::format_to(std::back_inserter(script), "{} element {} {} {} {{ {} }}\n", verb, kIngressFamily,
+                 kIngressTable, set, fmt::join(ports, ", "));
 }
 
 }  // namespace

@@ -86,8 +86,8 @@ struct IngressChanges {
   std::vector<std::uint16_t> udpRemoved;
   std::vector<std::uint16_t> udpAdded;
   bool empty() const {
-    return !interfaceChanged && nodesRemoved.empty() && nodesAdded.empty() &&
-           tcpRemoved.empty() && tcpAdded.empty() && udpRemoved.empty() && udpAdded.empty();
+    return !interfaceChanged && nodesRemoved.empty() && nodesAdded.empty() && tcpRemoved.empty() &&
+           tcpAdded.empty() && udpRemoved.empty() && udpAdded.empty();
   }
   auto operator<=>(const IngressChanges&) const = default;
 };

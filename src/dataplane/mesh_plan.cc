@@ -193,9 +193,9 @@ SandboxIngress MeshIndex::forSandbox(const api::Task& task) const {
     return result;
   }
   result.nodes = peers_;
-  auto targets = std::lower_bound(
-      targets_.begin(), targets_.end(), task.serviceId,
-      [](const auto& item, const std::string& id) { return item.first < id; });
+  auto targets =
+      std::lower_bound(targets_.begin(), targets_.end(), task.serviceId,
+                       [](const auto& item, const std::string& id) { return item.first < id; });
   if (targets != targets_.end() && targets->first == task.serviceId) {
     result.tcpPorts = targets->second.first;
     result.udpPorts = targets->second.second;

@@ -75,7 +75,9 @@ struct MeshChanges {
   std::vector<MeshPortChange> changed;  // other backends
   // The ingress bridge differs: the rules themselves change, so the table is replaced.
   bool rulesChanged = false;
-  bool empty() const { return !rulesChanged && added.empty() && removed.empty() && changed.empty(); }
+  bool empty() const {
+    return !rulesChanged && added.empty() && removed.empty() && changed.empty();
+  }
   auto operator<=>(const MeshChanges&) const = default;
 };
 

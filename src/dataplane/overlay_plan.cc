@@ -91,10 +91,9 @@ std::string hostVethName(const std::string& taskId, std::size_t index) {
   return fmt::format("omv{:08x}{}", stableHash(taskId), index % 10);
 }
 
-NodePlan planNode(const std::string& selfNodeId, Ipv4Address selfAddress,
-                  unsigned int underlayMtu, const std::vector<api::Network>& networks,
-                  const std::vector<api::Node>& nodes, const std::vector<api::Task>& tasks,
-                  bool meshActive) {
+NodePlan planNode(const std::string& selfNodeId, Ipv4Address selfAddress, unsigned int underlayMtu,
+                  const std::vector<api::Network>& networks, const std::vector<api::Node>& nodes,
+                  const std::vector<api::Task>& tasks, bool meshActive) {
   NodePlan plan;
   unsigned int overlayMtu = underlayMtu > kVxlanOverhead ? underlayMtu - kVxlanOverhead : 0;
   std::map<std::string, const api::Network*> networksById;

@@ -121,10 +121,10 @@ std::string talk(const Connection& connection, const std::string& tag) {
 // ---- the lab ----------------------------------------------------------------------------
 
 struct LabNode {
-  std::string id;         // the node ID in the cluster records ("n1")
-  std::string ns;         // its namespace
-  Ipv4Address underlay;   // its advertise address
-  std::string ingress;    // its ingress endpoint ("10.99.0.11/24")
+  std::string id;        // the node ID in the cluster records ("n1")
+  std::string ns;        // its namespace
+  Ipv4Address underlay;  // its advertise address
+  std::string ingress;   // its ingress endpoint ("10.99.0.11/24")
 };
 
 class MeshTest : public ::testing::Test {
@@ -325,8 +325,8 @@ class MeshTest : public ::testing::Test {
     }
     sockaddr_in peer{};
     socklen_t peerLength = sizeof(peer);
-    connection.server = UniqueFd(accept4(listener.get(), reinterpret_cast<sockaddr*>(&peer),
-                                         &peerLength, SOCK_CLOEXEC));
+    connection.server = UniqueFd(
+        accept4(listener.get(), reinterpret_cast<sockaddr*>(&peer), &peerLength, SOCK_CLOEXEC));
     if (!connection.server.valid()) {
       connection.error = "accept: " + errnoText(errno);
       return connection;

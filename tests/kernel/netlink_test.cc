@@ -323,8 +323,9 @@ TEST_F(NetlinkTest, RulesAreAddedOnceListedAsIpShowsThemAndDeletedIdempotently) 
   auto rules = a_->listRules();
   ASSERT_TRUE(rules) << rules.error().message;
   std::vector<PolicyRule> ours;
-  std::copy_if(rules->begin(), rules->end(), std::back_inserter(ours),
-               [](const PolicyRule& rule) { return rule.priority >= 1000 && rule.priority <= 1002; });
+  std::copy_if(rules->begin(), rules->end(), std::back_inserter(ours), [](const PolicyRule& rule) {
+    return rule.priority >= 1000 && rule.priority <= 1002;
+  });
   EXPECT_EQ(ours, (std::vector<PolicyRule>{mark, mainWithoutDefault, source}));
   auto shown = ipJson(nsA_, {"rule", "show", "priority", "1000"});
   ASSERT_TRUE(shown.is_array() && shown.size() == 1) << shown.dump();

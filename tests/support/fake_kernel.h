@@ -4,10 +4,10 @@
 // FDB / neighbour / learned entries, named namespaces, wired sandboxes, the gateway) that
 // records every change it makes in `mutations`, one line each ("create bridge ombr4096",
 // "add fdb omvx4096 02:42:0a:00:0f:03 198.18.0.2", "add address ombr4097 10.0.0.3/24").
-// Overlay changes are decided by the
-// real diffNetwork()/staleDevices(), as in the Linux reconciler, so a test sees exactly
-// the kernel changes the agent's decisions would cause. Not thread-safe, like the agent's
-// use of it.
+// Overlay changes are decided by the real diffNetwork()/staleDevices(), as in the Linux
+// reconciler, so a test sees exactly the kernel changes the agent's decisions would
+// cause; the mesh's and the ingress sides' by diffNodeMesh()/diffSandboxIngress(). Not
+// thread-safe, like the agent's use of it.
 
 #include <fmt/format.h>
 
@@ -239,7 +239,8 @@ class FakeNodeKernel final : public dataplane::NodeKernel {
     for (const auto& node : changes.nodesAdded) {
       mutations.push_back(fmt::format("ingress {} add node {}", sandboxNamespace, node.address));
     }
-    if (applied->second.tcpPorts != wanted.tcpPorts || applied->second.udpPorts != wanted.udpPorts) {
+    if (applied->second.tcpPorts != wanted.tcpPorts ||
+        applied->second.udpPorts != wanted.udpPorts) {
       mutations.push_back(fmt::format("ingress {} ports tcp {} udp {}", sandboxNamespace,
                                       portsText(wanted.tcpPorts), portsText(wanted.udpPorts)));
     }

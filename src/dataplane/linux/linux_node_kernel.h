@@ -40,8 +40,8 @@ class LinuxNodeKernel final : public NodeKernel {
 
  private:
   SandboxLoadBalancers loadBalancers_;
-  NodeMeshTable mesh_;            // the node's published ports (table ip overmesh_mesh)
-  SandboxIngresses ingresses_;    // the backends' ingress sides
+  NodeMeshTable mesh_;          // the node's published ports (table ip overmesh_mesh)
+  SandboxIngresses ingresses_;  // the backends' ingress sides
 };
 
 }  // namespace overmesh::dataplane::kernel

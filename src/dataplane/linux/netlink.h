@@ -60,10 +60,10 @@ inline constexpr std::uint32_t kMainRouteTable = 254;
 struct PolicyRule {
   std::uint32_t priority = 0;
   std::uint32_t table = 0;
-  std::uint32_t fwmark = 0;           // 0: any packet
-  std::uint8_t ipProtocol = 0;        // IPPROTO_UDP…; 0: any
-  std::uint16_t sourcePort = 0;       // with ipProtocol; 0: any
-  int suppressPrefixLength = -1;      // a route this short or shorter is ignored; -1: none
+  std::uint32_t fwmark = 0;       // 0: any packet
+  std::uint8_t ipProtocol = 0;    // IPPROTO_UDP…; 0: any
+  std::uint16_t sourcePort = 0;   // with ipProtocol; 0: any
+  int suppressPrefixLength = -1;  // a route this short or shorter is ignored; -1: none
   auto operator<=>(const PolicyRule&) const = default;
 };
 

@@ -1,6 +1,6 @@
-// Netlink: IPv4 routes of a routing table (the main one unless said otherwise) (RTM_NEWROUTE / RTM_DELROUTE / RTM_GETROUTE).
-// Built as raw messages so that the scope is explicit: libnl's route objects guess a scope
-// for a delete, which then fails to match on-link routes.
+// Netlink: IPv4 routes of a routing table, the main one unless said otherwise (RTM_NEWROUTE /
+// RTM_DELROUTE / RTM_GETROUTE). Built as raw messages so that the scope is explicit: libnl's route
+// objects guess a scope for a delete, which then fails to match on-link routes.
 
 #include <linux/rtnetlink.h>
 
@@ -22,7 +22,8 @@ namespace {
 
 // rtm_table holds 8 bits; larger table numbers travel in RTA_TABLE only.
 unsigned char headerTable(std::uint32_t table) {
-  return table < 256 ? static_cast<unsigned char>(table) : static_cast<unsigned char>(RT_TABLE_UNSPEC);
+  return table < 256 ? static_cast<unsigned char>(table)
+                     : static_cast<unsigned char>(RT_TABLE_UNSPEC);
 }
 
 }  // namespace

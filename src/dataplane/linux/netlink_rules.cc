@@ -12,8 +12,8 @@
 
 namespace overmesh::dataplane::kernel {
 
-using netlink_internal::MsgPtr;
 using netlink_internal::kindOf;
+using netlink_internal::MsgPtr;
 using netlink_internal::newRequest;
 
 namespace {
@@ -126,10 +126,11 @@ Result<std::vector<PolicyRule>> Netlink::listRules() {
     }
     PolicyRule rule;
     rule.priority = attributes[FRA_PRIORITY] != nullptr ? nla_get_u32(attributes[FRA_PRIORITY]) : 0;
-    rule.table = attributes[FRA_TABLE] != nullptr ? nla_get_u32(attributes[FRA_TABLE])
-                                                  : message->table;
+    rule.table =
+        attributes[FRA_TABLE] != nullptr ? nla_get_u32(attributes[FRA_TABLE]) : message->table;
     rule.fwmark = attributes[FRA_FWMARK] != nullptr ? nla_get_u32(attributes[FRA_FWMARK]) : 0;
-    rule.ipProtocol = attributes[FRA_IP_PROTO] != nullptr ? nla_get_u8(attributes[FRA_IP_PROTO]) : 0;
+    rule.ipProtocol =
+        attributes[FRA_IP_PROTO] != nullptr ? nla_get_u8(attributes[FRA_IP_PROTO]) : 0;
     if (attributes[FRA_SPORT_RANGE] != nullptr &&
         nla_len(attributes[FRA_SPORT_RANGE]) == static_cast<int>(sizeof(fib_rule_port_range))) {
       fib_rule_port_range range{};
@@ -142,7 +143,8 @@ Result<std::vector<PolicyRule>> Netlink::listRules() {
     }
     rules.push_back(rule);
   };
-  if (int err = dump(RTM_GETRULE, &request, sizeof(request), onMessage, [&rules] { rules.clear(); });
+  if (int err =
+          dump(RTM_GETRULE, &request, sizeof(request), onMessage, [&rules] { rules.clear(); });
       err < 0) {
     return std::unexpected(error(err, "list rules of", "IPv4"));
   }

@@ -172,11 +172,11 @@ Status SandboxIngresses::apply(const std::string& sandboxNamespace, const Sandbo
       return rebuild(sandboxNamespace, *id, std::move(nft), ingress);
     }
   }
-  if (!changes.nodesRemoved.empty() || !changes.nodesAdded.empty() ||
-      !changes.udpRemoved.empty() || !changes.udpAdded.empty()) {
+  if (!changes.nodesRemoved.empty() || !changes.nodesAdded.empty() || !changes.udpRemoved.empty() ||
+      !changes.udpAdded.empty()) {
     auto inside = Netlink::open(sandboxNamespace);
-    Status routed = inside ? reconcileRules(*inside, ingress, false)
-                           : Status(std::unexpected(inside.error()));
+    Status routed =
+        inside ? reconcileRules(*inside, ingress, false) : Status(std::unexpected(inside.error()));
     if (!routed) {
       // The next apply starts from scratch.
       applied_.erase(found);

@@ -1,12 +1,11 @@
 #include "dataplane/linux/sysctl.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <string>
-
-#include <fmt/format.h>
 
 #include "dataplane/linux/netns.h"
 
@@ -17,8 +16,8 @@ Status writeSysctl(std::string_view key, std::string_view value) {
   UniqueFd fd(open(path.c_str(), O_WRONLY | O_CLOEXEC));
   if (!fd.valid()) {
     int err = errno;
-    return errorf(err == ENOENT ? ErrorKind::NotFound : ErrorKind::Unavailable,
-                  "set sysctl {}: {}", key, errnoText(err));
+    return errorf(err == ENOENT ? ErrorKind::NotFound : ErrorKind::Unavailable, "set sysctl {}: {}",
+                  key, errnoText(err));
   }
   ssize_t written = write(fd.get(), value.data(), value.size());
   if (written != static_cast<ssize_t>(value.size())) {

@@ -19,8 +19,7 @@ MeshPort port(std::string protocol, std::uint16_t published, std::vector<std::st
 }
 
 TEST(MeshRulesTest, ReplaceScriptBuildsTheWholeTable) {
-  NodeMesh mesh{{port("tcp", 30080, {"10.0.0.5", "10.0.0.6"}), port("udp", 30053, {})},
-                "ombr4100"};
+  NodeMesh mesh{{port("tcp", 30080, {"10.0.0.5", "10.0.0.6"}), port("udp", 30053, {})}, "ombr4100"};
   std::string expected =
       "table ip overmesh_mesh {}\n"
       "delete table ip overmesh_mesh\n"

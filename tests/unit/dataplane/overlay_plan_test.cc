@@ -166,7 +166,8 @@ TEST_F(IngressPlanTest, InactiveMeshOrNoOwnAddressMeansNoIngressDevices) {
             nullptr);
   networks_.pop_back();  // no ingress network at all
   nodes_[0].ingressAddress = "10.0.0.2/24";
-  EXPECT_TRUE(planNode("a", selfAddress_, 1500, networks_, nodes_, {replica}, true).networks.empty());
+  EXPECT_TRUE(
+      planNode("a", selfAddress_, 1500, networks_, nodes_, {replica}, true).networks.empty());
 }
 
 TEST_F(IngressPlanTest, NodesWithoutAUsableAddressOrVtepAreNotEndpoints) {
