@@ -447,6 +447,14 @@ TEST_F(MeshTest, TheNodeItselfReachesItsPublishedPort) {
   EXPECT_EQ(loopback.errnoValue, ECONNREFUSED) << loopback.error;
 }
 
+TEST_F(MeshTest, ATaskReachesANodesPublishedPortThroughItsGateway) {
+  // The backend itself, as any task would: out of its gateway link, masqueraded by m,
+  // published by n1, and back to itself through the mesh.
+  auto connection = connectTo(sandbox_, node("n1").underlay, kTcpPublished);
+  ASSERT_TRUE(connection.error.empty()) << connection.error;
+  EXPECT_EQ(talk(connection, "task"), "");
+}
+
 TEST_F(MeshTest, OnlyTheTargetPortsAreReachableThroughTheIngressNetwork) {
   // n1 sits on the ingress network: the published target answers, another port of the
   // backend does not (dropped on the backend's ingress interface, so it times out).
