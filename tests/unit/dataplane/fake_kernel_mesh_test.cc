@@ -41,10 +41,9 @@ TEST(FakeKernelMeshTest, MeshChangesAreRecordedPerPort) {
   ASSERT_TRUE(kernel.applyNodeMesh(mesh));
   ASSERT_TRUE(kernel.applyNodeMesh(mesh));
   ASSERT_TRUE(kernel.applyNodeMesh(NodeMesh{}));
-  EXPECT_EQ(kernel.mutations,
-            (std::vector<std::string>{"mesh replace (1 ports)",
-                                      "mesh set tcp/30080 -> 10.0.0.5:80,10.0.0.6:80",
-                                      "mesh remove"}));
+  EXPECT_EQ(kernel.mutations, (std::vector<std::string>{
+                                  "mesh replace (1 ports)",
+                                  "mesh set tcp/30080 -> 10.0.0.5:80,10.0.0.6:80", "mesh remove"}));
 }
 
 TEST(FakeKernelMeshTest, SandboxIngressChangesAreRecordedPerNodeAndPortSet) {
