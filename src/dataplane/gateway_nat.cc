@@ -6,9 +6,7 @@
 #include <cstdlib>
 
 namespace overmesh::dataplane {
-namespace {
 
-// Device names reach nft inside double quotes, where nothing can be escaped.
 bool isPlainDeviceName(std::string_view name) {
   if (name.empty() || name.size() > 15) {
     return false;
@@ -22,8 +20,6 @@ bool isPlainDeviceName(std::string_view name) {
   }
   return true;
 }
-
-}  // namespace
 
 std::string gatewayNatRuleset(const Ipv4Prefix& gatewaySubnet, std::string_view bridgeName) {
   if (!isPlainDeviceName(bridgeName)) {

@@ -18,6 +18,11 @@ struct GatewayConfig {
   Ipv4Address address() const { return subnet.network().next(); }  // the bridge's own
 };
 
+// Whether `name` can be written into an nft script as a device name: device names reach nft
+// inside double quotes, where nothing can be escaped, so only 1-15 characters of
+// [A-Za-z0-9_.-] are plain.
+bool isPlainDeviceName(std::string_view name);
+
 // The one table the gateway rule set owns.
 inline constexpr std::string_view kGatewayNatFamily = "ip";
 inline constexpr std::string_view kGatewayNatTable = "overmesh_gw";

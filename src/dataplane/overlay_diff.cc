@@ -15,19 +15,46 @@ bool vxlanIsRight(const kernel::VxlanInfo& have, std::uint32_t vni, Ipv4Address 
          have.proxy;
 }
 
+// The node's endpoint on the bridge (the ingress network only): its MAC is set
+// explicitly, since a bridge otherwise takes the smallest MAC of its ports and changes it
+// as ports come and go, while backends recognise the node by it (ingress_rules.h). Any
+// other address is removed: an overlay bridge holds the node's endpoint or nothing.
+void diffBridgeAddress(const NetworkPlan& plan, const ObservedNetwork& observed,
+                       std::vector<LinkChange>& changes) {
+  bool haveWanted = false;
+  for (const auto& address : observed.bridgeAddresses) {
+    if (plan.hostAddress && address == *plan.hostAddress) {
+      haveWanted = true;
+    } else {
+      changes.push_back({Action::DeleteAddress, plan.bridge, address});
+    }
+  }
+  if (!plan.hostAddress) {
+    return;
+  }
+  if (!observed.bridge || observed.bridge->mac != macForIp(plan.hostAddress->address())) {
+    changes.push_back({Action::SetMac, plan.bridge, {}});
+  }
+  if (!haveWanted) {
+    changes.push_back({Action::AddAddress, plan.bridge, *plan.hostAddress});
+  }
+}
+
 void diffBridge(const NetworkPlan& plan, const ObservedNetwork& observed,
                 std::vector<LinkChange>& changes) {
   if (!observed.bridge) {
     // Created down with the plan's MTU.
-    changes.push_back({Action::CreateBridge, plan.bridge});
-    changes.push_back({Action::SetUp, plan.bridge});
+    changes.push_back({Action::CreateBridge, plan.bridge, {}});
+    diffBridgeAddress(plan, ObservedNetwork{}, changes);
+    changes.push_back({Action::SetUp, plan.bridge, {}});
     return;
   }
   if (observed.bridge->mtu != plan.mtu) {
-    changes.push_back({Action::SetMtu, plan.bridge});
+    changes.push_back({Action::SetMtu, plan.bridge, {}});
   }
+  diffBridgeAddress(plan, observed, changes);
   if (!observed.bridge->up) {
-    changes.push_back({Action::SetUp, plan.bridge});
+    changes.push_back({Action::SetUp, plan.bridge, {}});
   }
 }
 
@@ -38,23 +65,23 @@ bool diffVxlan(const NetworkPlan& plan, const ObservedNetwork& observed, Ipv4Add
               vxlanIsRight(*observed.vxlanParameters, plan.vni, local);
   if (!keep) {
     if (observed.vxlan) {
-      changes.push_back({Action::Delete, plan.vxlan});
+      changes.push_back({Action::Delete, plan.vxlan, {}});
     }
     // Created down, with the plan's MTU, on no bridge.
-    changes.push_back({Action::CreateVxlan, plan.vxlan});
-    changes.push_back({Action::SetMaster, plan.vxlan});
-    changes.push_back({Action::SetUp, plan.vxlan});
+    changes.push_back({Action::CreateVxlan, plan.vxlan, {}});
+    changes.push_back({Action::SetMaster, plan.vxlan, {}});
+    changes.push_back({Action::SetUp, plan.vxlan, {}});
     return true;
   }
   if (observed.vxlan->mtu != plan.mtu) {
-    changes.push_back({Action::SetMtu, plan.vxlan});
+    changes.push_back({Action::SetMtu, plan.vxlan, {}});
   }
   // A bridge about to be created has no index yet: the device cannot be on it.
   if (!observed.bridge || observed.vxlan->masterIndex != observed.bridge->index) {
-    changes.push_back({Action::SetMaster, plan.vxlan});
+    changes.push_back({Action::SetMaster, plan.vxlan, {}});
   }
   if (!observed.vxlan->up) {
-    changes.push_back({Action::SetUp, plan.vxlan});
+    changes.push_back({Action::SetUp, plan.vxlan, {}});
   }
   return false;
 }

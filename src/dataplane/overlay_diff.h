@@ -29,16 +29,29 @@ struct ObservedNetwork {
   std::vector<kernel::FdbEntry> fdb;               // static entries with a remote VTEP
   std::vector<kernel::NeighbourEntry> neighbours;  // permanent and learnt
   std::vector<MacAddress> learned;                 // learned by the bridge behind the VXLAN
+  std::vector<Ipv4Prefix> bridgeAddresses;         // the bridge's IPv4 addresses
 };
 
 // One change to a device. Its parameters come from the network's plan: a bridge or VXLAN
 // device is created with the plan's MTU (a VXLAN device also with its VNI, the node's
 // address and kVxlanPort, learning off, proxy on), SetMaster puts the VXLAN device on the
-// plan's bridge.
+// plan's bridge. SetMac gives the bridge macForIp(plan.hostAddress); AddAddress and
+// DeleteAddress add or remove `address` on the bridge (the node's ingress endpoint).
 struct LinkChange {
-  enum class Action { CreateBridge, CreateVxlan, Delete, SetMtu, SetMaster, SetUp };
+  enum class Action {
+    CreateBridge,
+    CreateVxlan,
+    Delete,
+    SetMtu,
+    SetMaster,
+    SetUp,
+    SetMac,
+    AddAddress,
+    DeleteAddress
+  };
   Action action = Action::SetUp;
   std::string device;
+  Ipv4Prefix address{};  // AddAddress / DeleteAddress only
   auto operator<=>(const LinkChange&) const = default;
 };
 

@@ -26,6 +26,63 @@ bool wantsToRun(const api::Task& task) { return task.desiredState == "running"; 
 // reported stopped, see manager/address_allocation.h).
 bool reachable(const api::Task& task) { return wantsToRun(task) || task.state == "running"; }
 
+NetworkPlan& planFor(std::map<std::string, NetworkPlan>& used, const api::Network& net,
+                     unsigned int overlayMtu) {
+  auto& networkPlan = used[net.id];
+  networkPlan.networkId = net.id;
+  networkPlan.networkName = net.name;
+  networkPlan.vni = net.vni;
+  networkPlan.bridge = bridgeName(net.vni);
+  networkPlan.vxlan = vxlanName(net.vni);
+  networkPlan.mtu = overlayMtu;
+  return networkPlan;
+}
+
+// The ingress network on this node when the mesh is active and the node has a usable
+// ingress address: the bridge holds it, and every other node's address is a remote
+// endpoint. Without an ingress network or an own address, nothing (the local tasks on it,
+// if any, still get it the usual way).
+void planIngress(const std::string& selfNodeId, Ipv4Address selfAddress, unsigned int overlayMtu,
+                 const std::vector<api::Network>& networks, const std::vector<api::Node>& nodes,
+                 const std::map<std::string, Ipv4Address>& vtepOf,
+                 std::map<std::string, NetworkPlan>& used) {
+  const api::Network* ingress = nullptr;
+  for (const auto& network : networks) {
+    // The same choice as MeshIndex: the smallest ID if the data holds several.
+    if (network.ingress && (ingress == nullptr || network.id < ingress->id)) {
+      ingress = &network;
+    }
+  }
+  if (ingress == nullptr) {
+    return;
+  }
+  std::optional<Ipv4Prefix> own;
+  for (const auto& node : nodes) {
+    if (node.id == selfNodeId) {
+      if (auto parsed = Ipv4Prefix::parse(node.ingressAddress)) {
+        own = *parsed;
+      }
+    }
+  }
+  if (!own) {
+    return;
+  }
+  NetworkPlan& plan = planFor(used, *ingress, overlayMtu);
+  plan.hostAddress = *own;
+  for (const auto& node : nodes) {
+    if (node.id == selfNodeId) {
+      continue;
+    }
+    auto address = Ipv4Prefix::parse(node.ingressAddress);
+    auto vtep = vtepOf.find(node.id);
+    if (!address || vtep == vtepOf.end() || vtep->second == selfAddress ||
+        address->address() == own->address()) {
+      continue;
+    }
+    plan.remotes.push_back({address->address(), macForIp(address->address()), vtep->second});
+  }
+}
+
 }  // namespace
 
 std::string bridgeName(std::uint32_t vni) { return fmt::format("ombr{}", vni); }
@@ -34,10 +91,9 @@ std::string hostVethName(const std::string& taskId, std::size_t index) {
   return fmt::format("omv{:08x}{}", stableHash(taskId), index % 10);
 }
 
-NodePlan planNode(const std::string& selfNodeId, Ipv4Address selfAddress,
-                  unsigned int underlayMtu, const std::vector<api::Network>& networks,
-                  const std::vector<api::Node>& nodes, const std::vector<api::Task>& tasks,
-                  bool /*meshActive*/) {
+NodePlan planNode(const std::string& selfNodeId, Ipv4Address selfAddress, unsigned int underlayMtu,
+                  const std::vector<api::Network>& networks, const std::vector<api::Node>& nodes,
+                  const std::vector<api::Task>& tasks, bool meshActive) {
   NodePlan plan;
   unsigned int overlayMtu = underlayMtu > kVxlanOverhead ? underlayMtu - kVxlanOverhead : 0;
   std::map<std::string, const api::Network*> networksById;
@@ -75,21 +131,23 @@ NodePlan planNode(const std::string& selfNodeId, Ipv4Address selfAddress,
       }
       const api::Network& net = *network->second;
       allInternal = allInternal && net.internal;
-      auto& networkPlan = used[net.id];
-      networkPlan.networkId = net.id;
-      networkPlan.networkName = net.name;
-      networkPlan.vni = net.vni;
-      networkPlan.bridge = bridgeName(net.vni);
-      networkPlan.vxlan = vxlanName(net.vni);
-      networkPlan.mtu = overlayMtu;
+      auto& networkPlan = planFor(used, net, overlayMtu);
       sandbox.interfaces.push_back(Interface{fmt::format("eth{}", i), hostVethName(task.id, i),
                                              networkPlan.bridge, *address, *mac, overlayMtu});
     }
     if (!complete) {
       continue;
     }
-    sandbox.egress = !allInternal;
+    // A task with no network at all still gets the gateway link: it is how host-mode
+    // published ports reach it, and how it reaches anything.
+    sandbox.egress = !allInternal || task.attachments.empty();
     plan.sandboxes.push_back(std::move(sandbox));
+  }
+
+  // The routing mesh: every node with an ingress address joins the ingress network, task
+  // or not, with its own endpoint on the bridge, and knows every other node's endpoint.
+  if (meshActive) {
+    planIngress(selfNodeId, selfAddress, overlayMtu, networks, nodes, vtepOf, used);
   }
 
   for (const auto& task : tasks) {
@@ -115,6 +173,12 @@ NodePlan planNode(const std::string& selfNodeId, Ipv4Address selfAddress,
   }
   for (auto& [id, networkPlan] : used) {
     std::sort(networkPlan.remotes.begin(), networkPlan.remotes.end());
+    // A remote task and a node's endpoint could claim one address only through bad data;
+    // keep one entry per address so that the kernel gets no contradiction.
+    networkPlan.remotes.erase(
+        std::unique(networkPlan.remotes.begin(), networkPlan.remotes.end(),
+                    [](const auto& a, const auto& b) { return a.address == b.address; }),
+        networkPlan.remotes.end());
     plan.networks.push_back(std::move(networkPlan));
   }
   std::sort(plan.networks.begin(), plan.networks.end(),

@@ -311,5 +311,55 @@ TEST_F(NetlinkTest, RefusesDeviceNamesTheKernelWouldCut) {
   EXPECT_NE(made.error().message.find("a-name-far-too-long"), std::string::npos);
 }
 
+// ---- policy rules and routes in other tables (the routing mesh's sandboxes) ----
+
+TEST_F(NetlinkTest, RulesAreAddedOnceListedAsIpShowsThemAndDeletedIdempotently) {
+  PolicyRule mark{1000, 0x0a000002, 0x0a000002, 0, 0, -1};
+  PolicyRule source{1002, 250, 0, 17, 53, -1};
+  PolicyRule mainWithoutDefault{1001, kMainRouteTable, 0, 0, 0, 0};
+  for (const auto& rule : {mark, source, mainWithoutDefault, mark}) {
+    ASSERT_TRUE(a_->addRule(rule));
+  }
+  auto rules = a_->listRules();
+  ASSERT_TRUE(rules) << rules.error().message;
+  std::vector<PolicyRule> ours;
+  std::copy_if(rules->begin(), rules->end(), std::back_inserter(ours), [](const PolicyRule& rule) {
+    return rule.priority >= 1000 && rule.priority <= 1002;
+  });
+  EXPECT_EQ(ours, (std::vector<PolicyRule>{mark, mainWithoutDefault, source}));
+  auto shown = ipJson(nsA_, {"rule", "show", "priority", "1000"});
+  ASSERT_TRUE(shown.is_array() && shown.size() == 1) << shown.dump();
+  EXPECT_EQ(shown[0]["fwmark"], "0xa000002") << shown.dump();
+  EXPECT_EQ(shown[0]["table"], "167772162") << shown.dump();
+
+  ASSERT_TRUE(a_->deleteRule(mark));
+  ASSERT_TRUE(a_->deleteRule(mark));
+  auto after = a_->listRules();
+  ASSERT_TRUE(after);
+  EXPECT_EQ(std::count(after->begin(), after->end(), mark), 0);
+  EXPECT_FALSE(a_->addRule({1000, 255, 7, 0, 0, -1})) << "the local table is not ours";
+}
+
+TEST_F(NetlinkTest, RoutesLiveInTheirOwnTable) {
+  ASSERT_TRUE(a_->createBridge("br0", 1500));
+  ASSERT_TRUE(a_->addAddress("br0", Ipv4Prefix::parse("10.99.0.21/24").value()));
+  ASSERT_TRUE(a_->setUp("br0"));
+  auto any = Ipv4Prefix::parse("0.0.0.0/0").value();
+  auto gateway = Ipv4Address::parse("10.99.0.11").value();
+  ASSERT_TRUE(a_->addRoute(any, gateway, "br0", 0x0a00000b));
+  ASSERT_TRUE(a_->addRoute(any, gateway, "br0", 0x0a00000b));  // replace semantics
+  auto table = a_->listRoutes(0x0a00000b);
+  ASSERT_TRUE(table) << table.error().message;
+  EXPECT_EQ(*table, (std::vector<RouteEntry>{{any, gateway, "br0"}}));
+  auto main = a_->listRoutes();
+  ASSERT_TRUE(main);
+  for (const auto& route : *main) {
+    EXPECT_NE(route.destination, any) << "the main table got the route";
+  }
+  ASSERT_TRUE(a_->deleteRoute(any, 0x0a00000b));
+  ASSERT_TRUE(a_->deleteRoute(any, 0x0a00000b));
+  EXPECT_TRUE(a_->listRoutes(0x0a00000b)->empty());
+}
+
 }  // namespace
 }  // namespace overmesh::dataplane::kernel

@@ -3,10 +3,11 @@
 // A NodeKernel for unit tests: an in-memory model of the node's namespace (devices, their
 // FDB / neighbour / learned entries, named namespaces, wired sandboxes, the gateway) that
 // records every change it makes in `mutations`, one line each ("create bridge ombr4096",
-// "add fdb omvx4096 02:42:0a:00:0f:03 198.18.0.2"). Overlay changes are decided by the
-// real diffNetwork()/staleDevices(), as in the Linux reconciler, so a test sees exactly
-// the kernel changes the agent's decisions would cause. Not thread-safe, like the agent's
-// use of it.
+// "add fdb omvx4096 02:42:0a:00:0f:03 198.18.0.2", "add address ombr4097 10.0.0.3/24").
+// Overlay changes are decided by the real diffNetwork()/staleDevices(), as in the Linux
+// reconciler, so a test sees exactly the kernel changes the agent's decisions would
+// cause; the mesh's and the ingress sides' by diffNodeMesh()/diffSandboxIngress(). Not
+// thread-safe, like the agent's use of it.
 
 #include <fmt/format.h>
 
@@ -16,6 +17,8 @@
 #include <string>
 #include <vector>
 
+#include "dataplane/ingress_rules.h"
+#include "dataplane/mesh_rules.h"
 #include "dataplane/node_kernel.h"
 #include "dataplane/service_lb_rules.h"
 
@@ -29,6 +32,7 @@ class FakeNodeKernel final : public dataplane::NodeKernel {
     std::set<dataplane::kernel::FdbEntry> fdb;
     std::map<Ipv4Address, MacAddress> neighbours;  // permanent
     std::set<MacAddress> learned;
+    std::set<Ipv4Prefix> addresses;  // a bridge's (the ingress network's node endpoint)
   };
 
   // ---- the model, readable (and adjustable) by tests ----
@@ -40,6 +44,15 @@ class FakeNodeKernel final : public dataplane::NodeKernel {
   // diffSandboxLb(), one mutation per service changed ("lb NS add 10.0.0.2 -> 10.0.0.5"),
   // or one "lb NS replace (N services)" for the first apply to a namespace.
   std::map<std::string, dataplane::SandboxLb> loadBalancers;
+  // The node's published ports. Changes are decided by the real diffNodeMesh(): one
+  // "mesh replace (N ports)" for the first apply or a new ingress bridge, then one
+  // mutation per port changed ("mesh set tcp/30080 -> 10.0.0.5:80,10.0.0.6:80"), and
+  // "mesh remove" when it becomes empty.
+  std::optional<dataplane::NodeMesh> mesh;
+  // namespace -> the ingress side applied there, decided by diffSandboxIngress(): "ingress
+  // NS replace eth1 (N nodes)" first, then "ingress NS add node 10.0.0.3", "ingress NS
+  // remove node …", "ingress NS ports tcp 80,81 udp none", "ingress NS remove".
+  std::map<std::string, dataplane::SandboxIngress> ingress;
   bool gatewayReady = false;
   std::vector<std::string> mutations;
   // When true, applyOverlay() reports the kernel unavailable (no netlink socket).
@@ -88,6 +101,7 @@ class FakeNodeKernel final : public dataplane::NodeKernel {
     if (namespaces.erase(name) > 0) {
       wiring.erase(name);
       loadBalancers.erase(name);  // a namespace made again under this name starts empty
+      ingress.erase(name);
       egress.erase(name);
       mutations.push_back("delete namespace " + name);
     }
@@ -170,12 +184,90 @@ class FakeNodeKernel final : public dataplane::NodeKernel {
     applied->second = lb;
     return {};
   }
-  // Placeholders until the mesh's fake lands (issue 9, dataplane helper).
-  Status applyNodeMesh(const dataplane::NodeMesh&) override { return {}; }
-  Status applySandboxIngress(const std::string&, const dataplane::SandboxIngress&) override {
+  Status applyNodeMesh(const dataplane::NodeMesh& wanted) override {
+    if (wanted.empty()) {
+      if (!mesh || !mesh->empty()) {
+        mutations.push_back("mesh remove");
+      }
+      mesh = wanted;
+      return {};
+    }
+    auto changes = dataplane::diffNodeMesh(mesh.value_or(dataplane::NodeMesh{}), wanted);
+    if (!mesh || mesh->empty() || changes.rulesChanged) {
+      mutations.push_back(fmt::format("mesh replace ({} ports)", wanted.ports.size()));
+      mesh = wanted;
+      return {};
+    }
+    for (const auto& port : changes.removed) {
+      mutations.push_back(fmt::format("mesh remove {}/{}", port.protocol, port.publishedPort));
+    }
+    for (const auto& change : changes.changed) {
+      mutations.push_back(fmt::format("mesh set {}/{} -> {}", change.after.protocol,
+                                      change.after.publishedPort, meshBackendsText(change.after)));
+    }
+    for (const auto& port : changes.added) {
+      mutations.push_back(fmt::format("mesh add {}/{} -> {}", port.protocol, port.publishedPort,
+                                      meshBackendsText(port)));
+    }
+    mesh = wanted;
     return {};
   }
-  void forgetSandboxIngress(const std::string&) override {}
+
+  Status applySandboxIngress(const std::string& sandboxNamespace,
+                             const dataplane::SandboxIngress& wanted) override {
+    if (!namespaces.contains(sandboxNamespace)) {
+      return errorf(ErrorKind::NotFound, "namespace {} does not exist", sandboxNamespace);
+    }
+    auto applied = ingress.find(sandboxNamespace);
+    if (wanted.empty()) {
+      if (applied != ingress.end()) {
+        mutations.push_back(fmt::format("ingress {} remove", sandboxNamespace));
+        ingress.erase(applied);
+      }
+      return {};
+    }
+    if (applied == ingress.end() || applied->second.interface != wanted.interface) {
+      mutations.push_back(fmt::format("ingress {} replace {} ({} nodes)", sandboxNamespace,
+                                      wanted.interface, wanted.nodes.size()));
+      ingress[sandboxNamespace] = wanted;
+      return {};
+    }
+    auto changes = dataplane::diffSandboxIngress(applied->second, wanted);
+    for (const auto& node : changes.nodesRemoved) {
+      mutations.push_back(fmt::format("ingress {} remove node {}", sandboxNamespace, node.address));
+    }
+    for (const auto& node : changes.nodesAdded) {
+      mutations.push_back(fmt::format("ingress {} add node {}", sandboxNamespace, node.address));
+    }
+    if (applied->second.tcpPorts != wanted.tcpPorts ||
+        applied->second.udpPorts != wanted.udpPorts) {
+      mutations.push_back(fmt::format("ingress {} ports tcp {} udp {}", sandboxNamespace,
+                                      portsText(wanted.tcpPorts), portsText(wanted.udpPorts)));
+    }
+    applied->second = wanted;
+    return {};
+  }
+
+  void forgetSandboxIngress(const std::string& sandboxNamespace) override {
+    ingress.erase(sandboxNamespace);
+  }
+
+  // "10.0.0.5:80,10.0.0.6:80", or "none".
+  static std::string meshBackendsText(const dataplane::MeshPort& port) {
+    if (port.backends.empty()) {
+      return "none";
+    }
+    std::vector<std::string> parts;
+    for (const auto& backend : port.backends) {
+      parts.push_back(fmt::format("{}:{}", backend.address, backend.port));
+    }
+    return fmt::format("{}", fmt::join(parts, ","));
+  }
+
+  // "80,81", or "none".
+  static std::string portsText(const std::vector<std::uint16_t>& ports) {
+    return ports.empty() ? std::string("none") : fmt::format("{}", fmt::join(ports, ","));
+  }
 
   void forgetSandboxLb(const std::string& sandboxNamespace) override {
     loadBalancers.erase(sandboxNamespace);
@@ -208,6 +300,8 @@ class FakeNodeKernel final : public dataplane::NodeKernel {
     dataplane::ObservedNetwork observed;
     if (auto bridge = devices.find(plan.bridge); bridge != devices.end()) {
       observed.bridge = bridge->second.link;
+      observed.bridgeAddresses.assign(bridge->second.addresses.begin(),
+                                      bridge->second.addresses.end());
     }
     auto vxlan = devices.find(plan.vxlan);
     if (vxlan == devices.end()) {
@@ -258,6 +352,20 @@ class FakeNodeKernel final : public dataplane::NodeKernel {
       case Action::SetUp:
         devices.at(change.device).link.up = true;
         mutations.push_back("set up " + change.device);
+        return;
+      case Action::SetMac: {
+        auto mac = macForIp(plan.hostAddress.value().address());
+        devices.at(change.device).link.mac = mac;
+        mutations.push_back(fmt::format("set mac {} {}", change.device, mac));
+        return;
+      }
+      case Action::AddAddress:
+        devices.at(change.device).addresses.insert(change.address);
+        mutations.push_back(fmt::format("add address {} {}", change.device, change.address));
+        return;
+      case Action::DeleteAddress:
+        devices.at(change.device).addresses.erase(change.address);
+        mutations.push_back(fmt::format("delete address {} {}", change.device, change.address));
         return;
     }
   }

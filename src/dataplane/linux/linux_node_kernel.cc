@@ -98,15 +98,15 @@ void LinuxNodeKernel::forgetSandboxLb(const std::string& sandboxNamespace) {
   loadBalancers_.forget(sandboxNamespace);
 }
 
-// Contract placeholders until the mesh adapters land (issue 9, dataplane helper).
-Status LinuxNodeKernel::applyNodeMesh(const NodeMesh&) {
-  return errorf(ErrorKind::Internal, "routing mesh: not built yet");
+Status LinuxNodeKernel::applyNodeMesh(const NodeMesh& mesh) { return mesh_.apply(mesh); }
+
+Status LinuxNodeKernel::applySandboxIngress(const std::string& sandboxNamespace,
+                                            const SandboxIngress& ingress) {
+  return ingresses_.apply(sandboxNamespace, ingress);
 }
 
-Status LinuxNodeKernel::applySandboxIngress(const std::string&, const SandboxIngress&) {
-  return errorf(ErrorKind::Internal, "routing mesh: not built yet");
+void LinuxNodeKernel::forgetSandboxIngress(const std::string& sandboxNamespace) {
+  ingresses_.forget(sandboxNamespace);
 }
-
-void LinuxNodeKernel::forgetSandboxIngress(const std::string&) {}
 
 }  // namespace overmesh::dataplane::kernel

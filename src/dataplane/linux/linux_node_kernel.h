@@ -3,9 +3,13 @@
 // NodeKernel on Linux: libnl for links and entries, libnftables for the gateway NAT and
 // the sandboxes' load balancers, named namespaces under /run/netns. Each link operation
 // opens its own route-netlink socket in the calling process's network namespace; the only
-// kernel resources the object holds are the load balancers' nft contexts, one per sandbox
-// namespace, each bound to its namespace (see service_lb.h).
+// kernel resources the object holds are nft contexts: the load balancers' and the ingress
+// sides', one per sandbox namespace, each bound to its namespace (service_lb.h,
+// sandbox_ingress.h), and the routing mesh's in the node's namespace (node_mesh.h).
+// applyNodeMesh() works in the calling thread's namespace, like applyOverlay().
 
+#include "dataplane/linux/node_mesh.h"
+#include "dataplane/linux/sandbox_ingress.h"
 #include "dataplane/linux/service_lb.h"
 #include "dataplane/node_kernel.h"
 
@@ -36,6 +40,8 @@ class LinuxNodeKernel final : public NodeKernel {
 
  private:
   SandboxLoadBalancers loadBalancers_;
+  NodeMeshTable mesh_;          // the node's published ports (table ip overmesh_mesh)
+  SandboxIngresses ingresses_;  // the backends' ingress sides
 };
 
 }  // namespace overmesh::dataplane::kernel

@@ -51,7 +51,24 @@ namespace netlink_internal {
 struct KernelError;
 }
 
-// An IPv4 unicast route of the main table. The default route is 0.0.0.0/0.
+// The kernel's main routing table (RT_TABLE_MAIN).
+inline constexpr std::uint32_t kMainRouteTable = 254;
+
+// An IPv4 policy rule whose action is "lookup `table`" (`ip rule add priority P [fwmark M]
+// [ipproto udp sport S] lookup T [suppress_prefixlength N]`). Zero / -1 fields match
+// anything; a mark is matched with an all-ones mask.
+struct PolicyRule {
+  std::uint32_t priority = 0;
+  std::uint32_t table = 0;
+  std::uint32_t fwmark = 0;       // 0: any packet
+  std::uint8_t ipProtocol = 0;    // IPPROTO_UDP…; 0: any
+  std::uint16_t sourcePort = 0;   // with ipProtocol; 0: any
+  int suppressPrefixLength = -1;  // a route this short or shorter is ignored; -1: none
+  auto operator<=>(const PolicyRule&) const = default;
+};
+
+// An IPv4 unicast route of one routing table (the main table unless said otherwise). The
+// default route is 0.0.0.0/0.
 struct RouteEntry {
   Ipv4Prefix destination;
   std::optional<Ipv4Address> gateway;  // none: on-link
@@ -196,16 +213,30 @@ class Netlink {
   // the device is missing, InvalidArgument when the kernel refuses the next hop (a gateway
   // that is not on-link), a destination with host bits set or no device for an on-link
   // route.
+  // `table` (1-2^32-1, not 255, the local table) is where the route goes.
   Status addRoute(const Ipv4Prefix& destination, std::optional<Ipv4Address> gateway,
-                  std::string_view device);
+                  std::string_view device, std::uint32_t table = kMainRouteTable);
 
-  // Deletes the main-table route to `destination`, whatever its next hop; succeeds when
+  // Deletes the route to `destination` in `table`, whatever its next hop; succeeds when
   // there is none.
-  Status deleteRoute(const Ipv4Prefix& destination);
+  Status deleteRoute(const Ipv4Prefix& destination, std::uint32_t table = kMainRouteTable);
 
-  // The IPv4 unicast routes of the main table (the kernel's on-link subnet routes
-  // included), sorted. Multipath routes are listed without gateway and device.
-  Result<std::vector<RouteEntry>> listRoutes();
+  // The IPv4 unicast routes of `table` (the kernel's on-link subnet routes included in the
+  // main table), sorted. Multipath routes are listed without gateway and device.
+  Result<std::vector<RouteEntry>> listRoutes(std::uint32_t table = kMainRouteTable);
+
+  // ---- IPv4 policy rules (netlink_rules.cc) ----
+
+  // Adds `rule`. Succeeds when an identical rule is already there (the kernel would
+  // otherwise keep duplicates). InvalidArgument for table 0 or 255 (local).
+  Status addRule(const PolicyRule& rule);
+
+  // Deletes `rule`; succeeds when there is none.
+  Status deleteRule(const PolicyRule& rule);
+
+  // The IPv4 rules whose action is a table lookup, the kernel's own (local, main, default)
+  // included, sorted.
+  Result<std::vector<PolicyRule>> listRules();
 
   // ---- IPv4 addresses (netlink_addresses.cc; addAddress above) ----
 

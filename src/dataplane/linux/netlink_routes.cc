@@ -1,6 +1,6 @@
-// Netlink: IPv4 routes of the main table (RTM_NEWROUTE / RTM_DELROUTE / RTM_GETROUTE).
-// Built as raw messages so that the scope is explicit: libnl's route objects guess a scope
-// for a delete, which then fails to match on-link routes.
+// Netlink: IPv4 routes of a routing table, the main one unless said otherwise (RTM_NEWROUTE /
+// RTM_DELROUTE / RTM_GETROUTE). Built as raw messages so that the scope is explicit: libnl's route
+// objects guess a scope for a delete, which then fails to match on-link routes.
 
 #include <linux/rtnetlink.h>
 
@@ -18,8 +18,18 @@ using netlink_internal::toNetworkOrder;
 using netlink_internal::ipv4Of;
 using netlink_internal::newRequest;
 
+namespace {
+
+// rtm_table holds 8 bits; larger table numbers travel in RTA_TABLE only.
+unsigned char headerTable(std::uint32_t table) {
+  return table < 256 ? static_cast<unsigned char>(table)
+                     : static_cast<unsigned char>(RT_TABLE_UNSPEC);
+}
+
+}  // namespace
+
 Status Netlink::addRoute(const Ipv4Prefix& destination, std::optional<Ipv4Address> gateway,
-                         std::string_view device) {
+                         std::string_view device, std::uint32_t table) {
   std::string operation = gateway ? fmt::format("add route via {} dev \"{}\" to", *gateway, device)
                                   : fmt::format("add route dev \"{}\" to", device);
   std::string what = destination.toString();
@@ -27,6 +37,10 @@ Status Netlink::addRoute(const Ipv4Prefix& destination, std::optional<Ipv4Addres
     return errorf(ErrorKind::InvalidArgument,
                   "{} \"{}\" in {}: the destination has host bits set; did you mean {}?", operation,
                   what, where(), destination.masked());
+  }
+  if (table == 0 || table == RT_TABLE_LOCAL) {
+    return errorf(ErrorKind::InvalidArgument, "{} \"{}\" in {}: table {} is not usable", operation,
+                  what, where(), table);
   }
   if (!gateway && device.empty()) {
     return errorf(ErrorKind::InvalidArgument,
@@ -44,12 +58,12 @@ Status Netlink::addRoute(const Ipv4Prefix& destination, std::optional<Ipv4Addres
   rtmsg header{};
   header.rtm_family = AF_INET;
   header.rtm_dst_len = static_cast<unsigned char>(destination.length());
-  header.rtm_table = RT_TABLE_MAIN;
+  header.rtm_table = headerTable(table);
   header.rtm_protocol = RTPROT_STATIC;
   header.rtm_scope = gateway ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK;
   header.rtm_type = RTN_UNICAST;
   MsgPtr msg = newRequest(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, header);
-  bool built = msg != nullptr;
+  bool built = msg != nullptr && nla_put_u32(msg.get(), RTA_TABLE, table) >= 0;
   if (built && destination.length() > 0) {
     std::uint32_t networkOrder = toNetworkOrder(destination.address());
     built = nla_put(msg.get(), RTA_DST, sizeof(networkOrder), &networkOrder) >= 0;
@@ -70,16 +84,16 @@ Status Netlink::addRoute(const Ipv4Prefix& destination, std::optional<Ipv4Addres
   return {};
 }
 
-Status Netlink::deleteRoute(const Ipv4Prefix& destination) {
+Status Netlink::deleteRoute(const Ipv4Prefix& destination, std::uint32_t table) {
   std::string what = destination.masked().toString();
   rtmsg header{};
   header.rtm_family = AF_INET;
   header.rtm_dst_len = static_cast<unsigned char>(destination.length());
-  header.rtm_table = RT_TABLE_MAIN;
+  header.rtm_table = headerTable(table);
   // RT_SCOPE_NOWHERE and no protocol, type or next hop: match the route whatever they are.
   header.rtm_scope = RT_SCOPE_NOWHERE;
   MsgPtr msg = newRequest(RTM_DELROUTE, 0, header);
-  bool built = msg != nullptr;
+  bool built = msg != nullptr && nla_put_u32(msg.get(), RTA_TABLE, table) >= 0;
   if (built && destination.length() > 0) {
     std::uint32_t networkOrder = toNetworkOrder(destination.network());
     built = nla_put(msg.get(), RTA_DST, sizeof(networkOrder), &networkOrder) >= 0;
@@ -97,7 +111,7 @@ Status Netlink::deleteRoute(const Ipv4Prefix& destination) {
   return {};
 }
 
-Result<std::vector<RouteEntry>> Netlink::listRoutes() {
+Result<std::vector<RouteEntry>> Netlink::listRoutes(std::uint32_t wantedTable) {
   auto links = listLinks();
   if (!links) {
     return std::unexpected(links.error().withContext("list routes"));
@@ -124,7 +138,7 @@ Result<std::vector<RouteEntry>> Netlink::listRoutes() {
     // Table ids above 255 travel only in RTA_TABLE.
     std::uint32_t table =
         attributes[RTA_TABLE] != nullptr ? nla_get_u32(attributes[RTA_TABLE]) : message->rtm_table;
-    if (table != RT_TABLE_MAIN) {
+    if (table != wantedTable) {
       return;
     }
     Ipv4Address destination = ipv4Of(attributes[RTA_DST]).value_or(Ipv4Address());
@@ -145,7 +159,7 @@ Result<std::vector<RouteEntry>> Netlink::listRoutes() {
   if (int err =
           dump(RTM_GETROUTE, &request, sizeof(request), onMessage, [&routes] { routes.clear(); });
       err < 0) {
-    return std::unexpected(error(err, "list routes of table", "main"));
+    return std::unexpected(error(err, "list routes of table", std::to_string(wantedTable)));
   }
   std::sort(routes.begin(), routes.end());
   return routes;

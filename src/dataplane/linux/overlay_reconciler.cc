@@ -40,6 +40,16 @@ Status applyLinkChange(Netlink& host, const NetworkPlan& plan, Ipv4Address local
       return host.setMaster(change.device, plan.bridge);
     case Action::SetUp:
       return host.setUp(change.device);
+    case Action::SetMac:
+      if (!plan.hostAddress) {
+        return errorf(ErrorKind::Internal, "network {}: a bridge MAC without a host address",
+                      plan.networkName);
+      }
+      return host.setMacAddress(change.device, macForIp(plan.hostAddress->address()));
+    case Action::AddAddress:
+      return host.addAddress(change.device, change.address);
+    case Action::DeleteAddress:
+      return host.deleteAddress(change.device, change.address);
   }
   return {};
 }
@@ -108,6 +118,15 @@ Result<ObservedNetwork> observeNetwork(Netlink& host, const NetworkPlan& plan) {
     return std::unexpected(bridge.error());
   }
   observed.bridge = std::move(*bridge);
+  if (observed.bridge) {
+    auto addresses = host.listAddresses(plan.bridge);
+    if (!addresses) {
+      return std::unexpected(addresses.error());
+    }
+    for (const auto& entry : *addresses) {
+      observed.bridgeAddresses.push_back(entry.address);
+    }
+  }
   auto vxlan = linkIfPresent(host, plan.vxlan);
   if (!vxlan) {
     return std::unexpected(vxlan.error());

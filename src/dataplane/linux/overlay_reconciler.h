@@ -7,7 +7,10 @@
 // asks diffNetwork() (overlay_diff.h, pure) what to change and applies only that, so
 // re-applying the same plan changes nothing: a restarted agent keeps devices that are
 // right and never interrupts traffic. Devices of networks without a local task are
-// removed. Bridges carry no address, so the host namespace never routes an overlay subnet.
+// removed. Bridges carry no address, so the host namespace never routes an overlay subnet,
+// except the ingress network's, which holds the node's own endpoint (NetworkPlan::
+// hostAddress, with MAC macForIp of it): its connected route is how the node reaches the
+// backends of published ports.
 
 #include <vector>
 

@@ -1,35 +1,16 @@
 #include "dataplane/linux/sandbox_wiring.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cerrno>
-
 #include <fmt/format.h>
 
 #include "dataplane/gateway_nat.h"
 #include "dataplane/linux/netns.h"
 #include "dataplane/linux/nftables.h"
+#include "dataplane/linux/sysctl.h"
 
 namespace overmesh::dataplane::kernel {
 namespace {
 
 constexpr std::size_t kMaxInterfaces = 10;  // hostVethName encodes the index in one digit
-
-Status enableForwarding() {
-  int fd = open("/proc/sys/net/ipv4/ip_forward", O_WRONLY | O_CLOEXEC);
-  if (fd < 0) {
-    return errorf(ErrorKind::Unavailable, "open /proc/sys/net/ipv4/ip_forward: {}",
-                  errnoText(errno));
-  }
-  ssize_t written = write(fd, "1", 1);
-  int err = errno;
-  close(fd);
-  if (written != 1) {
-    return errorf(ErrorKind::Unavailable, "enable IPv4 forwarding: {}", errnoText(err));
-  }
-  return {};
-}
 
 Status ignoreConflict(Status status) {
   if (!status && status.error().kind == ErrorKind::Conflict) {
@@ -113,7 +94,7 @@ Status ensureGateway(Netlink& host, const GatewayConfig& gateway, unsigned int m
   if (auto up = host.setUp(gateway.bridge); !up) {
     return up;
   }
-  if (auto forwarding = enableForwarding(); !forwarding) {
+  if (auto forwarding = enableIpv4Forwarding(); !forwarding) {
     return forwarding;
   }
   auto nft = Nftables::open("");

@@ -156,5 +156,73 @@ TEST(OverlayDiffTest, StaleDevicesAreOursThatNoPlanWants) {
             (std::vector<std::string>{"ombr4096", "omvx4096", "ombr4097", "omvx4097"}));
 }
 
+// ---- the ingress network: the node's own endpoint on the bridge ----
+
+NetworkPlan ingressPlan() {
+  auto plan = networkPlan({remoteEndpoint("10.0.0.3", "198.18.0.2")});
+  plan.hostAddress = Ipv4Prefix::parse("10.0.0.2/24").value();
+  return plan;
+}
+
+ObservedNetwork convergedIngress(const NetworkPlan& plan) {
+  auto observed = convergedFor(plan);
+  observed.bridge->mac = macForIp(plan.hostAddress->address());
+  observed.bridgeAddresses = {*plan.hostAddress};
+  return observed;
+}
+
+TEST(OverlayDiffTest, AFreshIngressBridgeGetsTheNodesMacAndAddressBeforeItGoesUp) {
+  auto plan = ingressPlan();
+  auto changes = diffNetwork(plan, ObservedNetwork{}, kLocal);
+  std::vector<LinkChange> expected = {{Action::CreateBridge, "ombr4096"},
+                                      {Action::SetMac, "ombr4096"},
+                                      {Action::AddAddress, "ombr4096", *plan.hostAddress},
+                                      {Action::SetUp, "ombr4096"},
+                                      {Action::CreateVxlan, "omvx4096"},
+                                      {Action::SetMaster, "omvx4096"},
+                                      {Action::SetUp, "omvx4096"}};
+  EXPECT_EQ(changes.links, expected);
+}
+
+TEST(OverlayDiffTest, AConvergedIngressBridgeNeedsNoChange) {
+  auto plan = ingressPlan();
+  EXPECT_TRUE(diffNetwork(plan, convergedIngress(plan), kLocal).empty());
+}
+
+TEST(OverlayDiffTest, ABridgeMacThatDriftedIsSetBackAlone) {
+  auto plan = ingressPlan();
+  auto observed = convergedIngress(plan);
+  observed.bridge->mac = MacAddress::parse("02:42:0a:00:0f:99").value();
+  auto changes = diffNetwork(plan, observed, kLocal);
+  EXPECT_EQ(changes.links, (std::vector<LinkChange>{{Action::SetMac, "ombr4096"}}));
+}
+
+TEST(OverlayDiffTest, UnwantedBridgeAddressesAreRemoved) {
+  auto plan = ingressPlan();
+  auto observed = convergedIngress(plan);
+  auto stray = Ipv4Prefix::parse("10.0.0.9/24").value();
+  observed.bridgeAddresses.push_back(stray);
+  EXPECT_EQ(diffNetwork(plan, observed, kLocal).links,
+            (std::vector<LinkChange>{{Action::DeleteAddress, "ombr4096", stray}}));
+
+  // The mesh went away but a local task keeps the network: the endpoint goes, the MAC
+  // stays (nothing depends on it any more).
+  auto plain = plan;
+  plain.hostAddress.reset();
+  EXPECT_EQ(diffNetwork(plain, convergedIngress(plan), kLocal).links,
+            (std::vector<LinkChange>{{Action::DeleteAddress, "ombr4096", *plan.hostAddress}}));
+}
+
+TEST(OverlayDiffTest, ANewNodeAddressReplacesTheOldOne) {
+  auto plan = ingressPlan();
+  auto observed = convergedIngress(plan);
+  auto moved = plan;
+  moved.hostAddress = Ipv4Prefix::parse("10.0.0.7/24").value();
+  std::vector<LinkChange> expected = {{Action::DeleteAddress, "ombr4096", *plan.hostAddress},
+                                      {Action::SetMac, "ombr4096"},
+                                      {Action::AddAddress, "ombr4096", *moved.hostAddress}};
+  EXPECT_EQ(diffNetwork(moved, observed, kLocal).links, expected);
+}
+
 }  // namespace
 }  // namespace overmesh::dataplane

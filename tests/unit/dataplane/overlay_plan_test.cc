@@ -7,6 +7,7 @@
 namespace overmesh::dataplane {
 namespace {
 
+using ::overmesh::testing::ip;
 using ::overmesh::testing::overlayNetwork;
 using ::overmesh::testing::readyNode;
 
@@ -106,6 +107,87 @@ TEST_F(OverlayPlanTest, TaskOnAMissingNetworkIsAProblemNotACrash) {
   auto plan = planNode("a", selfAddress_, 1500, networks_, nodes_, tasks);
   EXPECT_TRUE(plan.sandboxes.empty());
   ASSERT_EQ(plan.problems.size(), 1u);
+}
+
+TEST_F(OverlayPlanTest, TaskWithoutAnyNetworkStillGetsTheGatewayLink) {
+  std::vector<api::Task> tasks = {task("t1", "a", {})};
+  auto plan = planNode("a", selfAddress_, 1500, networks_, nodes_, tasks);
+  ASSERT_EQ(plan.sandboxes.size(), 1u);
+  EXPECT_TRUE(plan.sandboxes[0].interfaces.empty());
+  EXPECT_TRUE(plan.sandboxes[0].egress) << "host-mode ports reach it through the gateway";
+}
+
+// ---- the routing mesh: the ingress network on every node ----
+
+class IngressPlanTest : public OverlayPlanTest {
+ protected:
+  IngressPlanTest() {
+    auto ingress = overlayNetwork("ing", "ingress", 4100);
+    ingress.subnet = "10.0.0.0/24";
+    ingress.ingress = true;
+    networks_.push_back(ingress);
+    nodes_[0].ingressAddress = "10.0.0.2/24";
+    nodes_[1].ingressAddress = "10.0.0.3/24";
+    nodes_[2].ingressAddress = "10.0.0.4/24";
+  }
+  const NetworkPlan* ingressPlan(const NodePlan& plan) {
+    for (const auto& network : plan.networks) {
+      if (network.networkId == "ing") {
+        return &network;
+      }
+    }
+    return nullptr;
+  }
+};
+
+TEST_F(IngressPlanTest, MeshActiveJoinsTheIngressNetworkWithoutALocalTask) {
+  auto replica = task("r1", "b", {{"n1", "10.0.15.3/24"}, {"ing", "10.0.0.9/24"}});
+  auto plan = planNode("a", selfAddress_, 1500, networks_, nodes_, {replica}, true);
+  const NetworkPlan* ingress = ingressPlan(plan);
+  ASSERT_NE(ingress, nullptr);
+  EXPECT_EQ(ingress->bridge, "ombr4100");
+  ASSERT_TRUE(ingress->hostAddress.has_value());
+  EXPECT_EQ(ingress->hostAddress->toString(), "10.0.0.2/24");
+  // The other nodes' endpoints and the remote replica, each behind its node's VTEP.
+  std::vector<RemoteEndpoint> expected = {
+      {ip("10.0.0.3"), macForIp(ip("10.0.0.3")), ip("198.18.0.2")},
+      {ip("10.0.0.4"), macForIp(ip("10.0.0.4")), ip("198.18.0.3")},
+      {ip("10.0.0.9"), macForIp(ip("10.0.0.9")), ip("198.18.0.2")}};
+  EXPECT_EQ(ingress->remotes, expected);
+  EXPECT_EQ(plan.networks.size(), 1u) << "chaos_net has no local task";
+}
+
+TEST_F(IngressPlanTest, InactiveMeshOrNoOwnAddressMeansNoIngressDevices) {
+  auto replica = task("r1", "b", {{"ing", "10.0.0.9/24"}});
+  EXPECT_EQ(ingressPlan(planNode("a", selfAddress_, 1500, networks_, nodes_, {replica}, false)),
+            nullptr);
+  nodes_[0].ingressAddress = "not an address";
+  EXPECT_EQ(ingressPlan(planNode("a", selfAddress_, 1500, networks_, nodes_, {replica}, true)),
+            nullptr);
+  networks_.pop_back();  // no ingress network at all
+  nodes_[0].ingressAddress = "10.0.0.2/24";
+  EXPECT_TRUE(
+      planNode("a", selfAddress_, 1500, networks_, nodes_, {replica}, true).networks.empty());
+}
+
+TEST_F(IngressPlanTest, NodesWithoutAUsableAddressOrVtepAreNotEndpoints) {
+  nodes_[1].ingressAddress = "";
+  nodes_[2].address = "nowhere";
+  auto plan = planNode("a", selfAddress_, 1500, networks_, nodes_, {}, true);
+  const NetworkPlan* ingress = ingressPlan(plan);
+  ASSERT_NE(ingress, nullptr);
+  EXPECT_TRUE(ingress->remotes.empty());
+}
+
+TEST_F(IngressPlanTest, ALocalReplicaOnTheIngressNetworkIsWiredToTheSameBridge) {
+  auto replica = task("r1", "a", {{"n1", "10.0.15.2/24"}, {"ing", "10.0.0.9/24"}});
+  auto plan = planNode("a", selfAddress_, 1500, networks_, nodes_, {replica}, true);
+  const NetworkPlan* ingress = ingressPlan(plan);
+  ASSERT_NE(ingress, nullptr);
+  EXPECT_TRUE(ingress->hostAddress.has_value());
+  ASSERT_EQ(plan.sandboxes.size(), 1u);
+  EXPECT_EQ(plan.sandboxes[0].interfaces[1].bridge, "ombr4100");
+  EXPECT_EQ(ingress->remotes.size(), 2u);  // the other two nodes
 }
 
 TEST(DeviceNamesTest, ArePredictableAndFitIfnamsiz) {
