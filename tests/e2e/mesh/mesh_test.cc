@@ -192,7 +192,10 @@ TEST_F(MeshTest, PublishedPortAnswersOnEveryNodeAndKeepsTheClientAddress) {
       << "h3 reaches its own published port";
   EXPECT_EQ(tally(fromHost(3, {"sh", "-c", tcpLoop(nodeAddress(1), 8080, 5)}).out).failed, 0)
       << "h3 reaches h1's published port";
-  auto ran = cli({"run", "--name", "probe", "--node", host(3), "--", "sleep", "3600"});
+  ASSERT_EQ(cli({"network", "create", "--attachable", "--subnet", "10.0.30.0/24", "app"}).exitCode,
+            0);
+  auto ran = cli({"run", "--name", "probe", "--node", host(3), "--network", "app", "--", "sleep",
+                  "3600"});
   ASSERT_EQ(ran.exitCode, 0) << ran.err;
   auto fromTask =
       cli({"exec", "probe", "--", "sh", "-c", tcpLoop(nodeAddress(2), 8080, 5)});
