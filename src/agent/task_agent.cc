@@ -151,7 +151,7 @@ dataplane::MeshIndex TaskAgent::applyMesh(const std::vector<api::Network>& netwo
       spdlog::error("routing mesh: {}", applied.error().message);
       meshApplied_ = false;
     } else {
-      if (mesh.node().ports.size() != appliedMesh_.ports.size() || !meshApplied_) {
+      if (mesh.node().ports.size() != appliedMesh_.ports.size()) {
         spdlog::info("routing mesh: {} published port(s) open on this node",
                      mesh.node().ports.size());
       }
