@@ -4,6 +4,7 @@
 // lowerCamelCase; unknown fields are ignored on read so that older daemons can read
 // newer records.
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -15,6 +16,11 @@
 namespace overmesh::api {
 
 using Labels = std::map<std::string, std::string>;
+
+// The most interfaces a task's sandbox can have (eth0..eth9: its networks, the ingress
+// network when its service publishes a port in ingress mode, and the gateway link): the
+// agent names host-side devices with the index in one digit.
+inline constexpr std::size_t kMaxTaskInterfaces = 10;
 
 struct Network {
   std::string id;

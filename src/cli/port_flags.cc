@@ -297,10 +297,26 @@ Result<std::vector<api::PortConfig>> editPublishedPorts(const std::string& servi
     if (!parsed) {
       return std::unexpected(parsed.error());
     }
-    for (const auto& removal : *parsed) {
-      bool published = std::any_of(before.begin(), before.end(), [&](const api::PortConfig& port) {
-        return sameTarget(port, removal);
-      });
+    for (auto removal : *parsed) {
+      // `--publish-rm 8080:80` removes only the port published as 8080 (Docker would take
+      // every port with target 80 and ignore the 8080).
+      auto matches = [&](const api::PortConfig& port) {
+        return sameTarget(port, removal) &&
+               (removal.publishedPort == 0 || port.publishedPort == removal.publishedPort);
+      };
+      bool published = std::any_of(before.begin(), before.end(), matches);
+      // A bare port that is no target but a published port (`--publish-rm 8080` for
+      // 8080:80) means that port: Docker's rule would refuse it, a user means it.
+      if (!published && removal.publishedPort == 0) {
+        for (const auto& port : before) {
+          if (port.publishedPort == removal.targetPort && port.protocol == removal.protocol &&
+              port.publishMode == removal.publishMode) {
+            removal = port;
+            published = true;
+            break;
+          }
+        }
+      }
       if (!published) {
         return errorf(ErrorKind::InvalidArgument,
                       "--publish-rm \"{}\" is not valid: service {} publishes no port with "
@@ -309,7 +325,7 @@ Result<std::vector<api::PortConfig>> editPublishedPorts(const std::string& servi
                       value, serviceName, removal.targetPort, removal.protocol, removal.publishMode,
                       publishedList(before));
       }
-      std::erase_if(ports, [&](const api::PortConfig& port) { return sameTarget(port, removal); });
+      std::erase_if(ports, matches);
     }
   }
   for (const auto& value : additions) {

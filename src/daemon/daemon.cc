@@ -26,6 +26,8 @@
 #include "daemon/local_api.h"
 #include "daemon/port_probe.h"
 #include "daemon/version.h"
+#include "dataplane/linux/nftables.h"
+#include "dataplane/mesh_rules.h"
 #include "manager/network_detail.h"
 #include "manager/object_lookup.h"
 #include "state/keys.h"
@@ -607,6 +609,14 @@ Status Daemon::swarmLeave(bool force) {
     roles.nodeServer = std::move(nodeServer_);
   }
   shutDown(std::move(roles));
+  // A node out of the swarm must not go on forwarding published ports into an overlay it
+  // no longer follows (its agent stopped; nothing else would remove the table).
+  if (auto nft = dataplane::kernel::Nftables::open(""); !nft) {
+    spdlog::warn("swarm leave: routing mesh: {}", nft.error().message);
+  } else if (auto removed = nft->deleteTableIfExists(dataplane::kMeshFamily, dataplane::kMeshTable);
+             !removed) {
+    spdlog::warn("swarm leave: routing mesh: {}", removed.error().message);
+  }
   spdlog::info("left the swarm");
   if (node.role == "manager") {
     if (auto removed = removeStoreFiles(); !removed) {

@@ -103,6 +103,7 @@ std::string meshReplaceScript(const NodeMesh& mesh) {
       "  chain output {{ type nat hook output priority -100; policy accept; }}\n"
       "  chain publish {{ }}\n"
       "  chain input {{ type filter hook input priority filter; policy accept; }}\n"
+      "  chain forward {{ type filter hook forward priority filter; policy accept; }}\n"
       "}}\n",
       kMeshFamily, kMeshTable);
   auto rule = [&](std::string_view chain, std::string_view text) {
@@ -117,11 +118,19 @@ std::string meshReplaceScript(const NodeMesh& mesh) {
   rule("output", "fib daddr type local jump publish");
   if (!mesh.ingressBridge.empty()) {
     rule("input", fmt::format("iifname \"{}\" ct state new drop", mesh.ingressBridge));
+    // Nor through the node: a task that routes the node's other networks (the gateway
+    // bridge's tasks, the underlay) via the node's ingress address must not reach them.
+    // Traffic bridged between the ingress bridge's own ports (which br_netfilter shows
+    // here with the bridge as both ends) is the overlay itself and passes.
+    rule("forward", fmt::format("iifname \"{0}\" oifname != \"{0}\" ct state new drop",
+                                mesh.ingressBridge));
   }
+  // Only new connections: a reply to one of the node's own connections whose local
+  // (ephemeral) port equals a refused published port must still get through.
   rule("input",
-       "ip daddr != 127.0.0.0/8 meta l4proto . th dport @refused meta l4proto tcp reject with "
-       "tcp reset");
-  rule("input", "ip daddr != 127.0.0.0/8 meta l4proto . th dport @refused reject");
+       "ip daddr != 127.0.0.0/8 ct state new meta l4proto . th dport @refused meta l4proto tcp "
+       "reject with tcp reset");
+  rule("input", "ip daddr != 127.0.0.0/8 ct state new meta l4proto . th dport @refused reject");
   for (std::size_t count : meshBackendCounts(mesh)) {
     appendMeshBackendMap(script, count);
   }

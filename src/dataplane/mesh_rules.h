@@ -20,8 +20,10 @@
 //       dnat to meta l4proto . th dport . numgen random mod 2 map @backends_2 }
 //     chain input { type filter hook input priority filter; policy accept;
 //       iifname "ombr4097" ct state new drop
-//       ip daddr != 127.0.0.0/8 meta l4proto . th dport @refused reject with tcp reset
-//       ip daddr != 127.0.0.0/8 meta l4proto . th dport @refused reject }
+//       ip daddr != 127.0.0.0/8 ct state new meta l4proto . th dport @refused reject with tcp reset
+//       ip daddr != 127.0.0.0/8 ct state new meta l4proto . th dport @refused reject }
+//     chain forward { type filter hook forward priority filter; policy accept;
+//       iifname "ombr4097" oifname != "ombr4097" ct state new drop }
 //   }
 //
 // The shape is the VIP balancer's (service_lb_rules.h says why: plain data maps changed by

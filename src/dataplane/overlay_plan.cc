@@ -115,6 +115,7 @@ NodePlan planNode(const std::string& selfNodeId, Ipv4Address selfAddress, unsign
     SandboxPlan sandbox;
     sandbox.taskId = task.id;
     bool allInternal = true;
+    bool userNetworks = false;  // attachments other than the ingress network
     bool complete = true;
     for (std::size_t i = 0; i < task.attachments.size(); ++i) {
       const auto& attachment = task.attachments[i];
@@ -130,7 +131,13 @@ NodePlan planNode(const std::string& selfNodeId, Ipv4Address selfAddress, unsign
         break;
       }
       const api::Network& net = *network->second;
-      allInternal = allInternal && net.internal;
+      // The ingress network is no way out: a service on --internal networks that
+      // publishes a port stays internal (its replies go back through the ingress nodes by
+      // policy routing, which needs no default route).
+      if (!net.ingress) {
+        allInternal = allInternal && net.internal;
+        userNetworks = true;
+      }
       auto& networkPlan = planFor(used, net, overlayMtu);
       sandbox.interfaces.push_back(Interface{fmt::format("eth{}", i), hostVethName(task.id, i),
                                              networkPlan.bridge, *address, *mac, overlayMtu});
@@ -138,9 +145,10 @@ NodePlan planNode(const std::string& selfNodeId, Ipv4Address selfAddress, unsign
     if (!complete) {
       continue;
     }
-    // A task with no network at all still gets the gateway link: it is how host-mode
-    // published ports reach it, and how it reaches anything.
-    sandbox.egress = !allInternal || task.attachments.empty();
+    // A task with no network of its own (none at all, or only the ingress network) still
+    // gets the gateway link: it is how host-mode published ports reach it, and how it
+    // reaches anything.
+    sandbox.egress = !allInternal || !userNetworks;
     plan.sandboxes.push_back(std::move(sandbox));
   }
 

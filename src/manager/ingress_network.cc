@@ -10,9 +10,15 @@
 namespace overmesh::manager {
 
 const api::Network* findIngressNetwork(const std::vector<api::Network>& networks) {
-  auto it = std::find_if(networks.begin(), networks.end(),
-                         [](const api::Network& network) { return network.ingress; });
-  return it == networks.end() ? nullptr : &*it;
+  // The one with the smallest ID, as the data plane picks it (mesh_plan.cc, overlay_plan.cc),
+  // should a second one ever exist (network create --ingress refuses it).
+  const api::Network* found = nullptr;
+  for (const auto& network : networks) {
+    if (network.ingress && (found == nullptr || network.id < found->id)) {
+      found = &network;
+    }
+  }
+  return found;
 }
 
 Result<std::vector<std::size_t>> assignIngressAddresses(const api::Network& ingress,

@@ -112,6 +112,18 @@ Status checkPortNetworks(const api::ServiceSpec& spec,
   if (auto reachable = checkHostPortsReachable(spec.ports, attachments, networks); !reachable) {
     return reachable;
   }
+  // Checked here, not when a task is wired: a service whose tasks can never be wired
+  // would otherwise be accepted and fail every task it places.
+  std::size_t interfaces = attachments.size() + (publishesIngressPort(spec.ports) ? 1 : 0) + 1;
+  if (interfaces > api::kMaxTaskInterfaces) {
+    return errorf(ErrorKind::InvalidArgument,
+                  "--network: {} networks{} and the gateway link make {} interfaces per task; a "
+                  "task has at most {}: give at most {} networks",
+                  attachments.size(),
+                  publishesIngressPort(spec.ports) ? ", the ingress network (--publish)" : "",
+                  interfaces, api::kMaxTaskInterfaces,
+                  api::kMaxTaskInterfaces - 1 - (publishesIngressPort(spec.ports) ? 1 : 0));
+  }
   if (!publishesIngressPort(spec.ports)) {
     return {};
   }

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "api/types.h"
 #include "dataplane/gateway_nat.h"
 #include "dataplane/linux/netns.h"
 #include "dataplane/linux/nftables.h"
@@ -10,7 +11,7 @@
 namespace overmesh::dataplane::kernel {
 namespace {
 
-constexpr std::size_t kMaxInterfaces = 10;  // hostVethName encodes the index in one digit
+constexpr std::size_t kMaxInterfaces = api::kMaxTaskInterfaces;  // hostVethName: one digit
 
 Status ignoreConflict(Status status) {
   if (!status && status.error().kind == ErrorKind::Conflict) {

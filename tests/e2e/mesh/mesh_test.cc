@@ -215,11 +215,15 @@ TEST_F(MeshTest, PublishedPortAnswersOnEveryNodeAndKeepsTheClientAddress) {
   ASSERT_FALSE(ingressAddress.empty());
   EXPECT_EQ(tally(fromHost(3, {"sh", "-c", tcpLoop(ingressAddress, 80, 1)}).out).failed, 0)
       << "the target port is reachable on the ingress network";
+  auto before = std::chrono::steady_clock::now();
   auto closed = fromHost(
       3, {"socat", "-T2", "-", fmt::format("TCP:{}:9999,connect-timeout=2", ingressAddress)});
+  auto waited = std::chrono::steady_clock::now() - before;
   EXPECT_NE(closed.exitCode, 0);
   EXPECT_THAT(closed.err, ::testing::Not(HasSubstr("refused")))
       << "a port that is not published must be dropped on the ingress network";
+  EXPECT_GE(waited, std::chrono::milliseconds(1900))
+      << "the connection must time out (dropped), not fail at once: " << closed.err;
 
   // The service shows its ports; another service cannot take 8080.
   EXPECT_THAT(cli({"service", "ls"}).out, HasSubstr("*:8080->80/tcp"));

@@ -164,9 +164,13 @@ TEST(EditPublishedPortsTest, RemoveMatchesTheTargetPortProtocolAndModeAsDockerDo
 
   EXPECT_THAT(must(editPublishedPorts("web", ports, {"80"}, {})),
               ElementsAre(port(8081, 80, "udp"), port(9090, 80, "tcp", "host"), port(7070, 70)));
-  // The published port of a --publish-rm value is not compared.
-  EXPECT_THAT(must(editPublishedPorts("web", ports, {"1234:80/udp"}, {})),
+  // A published port in a --publish-rm value narrows it to that port.
+  EXPECT_THAT(must(editPublishedPorts("web", ports, {"8081:80/udp"}, {})),
               ElementsAre(port(8080, 80), port(9090, 80, "tcp", "host"), port(7070, 70)));
+  EXPECT_FALSE(editPublishedPorts("web", ports, {"1234:80/udp"}, {}).has_value());
+  // A bare port that is no target but a published port means that port.
+  EXPECT_THAT(must(editPublishedPorts("web", ports, {"7070"}, {})),
+              ElementsAre(port(8080, 80), port(8081, 80, "udp"), port(9090, 80, "tcp", "host")));
   EXPECT_THAT(must(editPublishedPorts("web", ports, {"target=80,mode=host", "70"}, {})),
               ElementsAre(port(8080, 80), port(8081, 80, "udp")));
 }
@@ -174,13 +178,13 @@ TEST(EditPublishedPortsTest, RemoveMatchesTheTargetPortProtocolAndModeAsDockerDo
 TEST(EditPublishedPortsTest, RemovingAPortNotPublishedNamesItAndListsWhatIs) {
   std::vector<api::PortConfig> ports = {port(8080, 80), port(0, 53, "udp")};
 
-  auto edited = editPublishedPorts("web", ports, {"8080"}, {});
+  auto edited = editPublishedPorts("web", ports, {"8090"}, {});
 
   ASSERT_FALSE(edited.has_value());
   EXPECT_EQ(edited.error().kind, ErrorKind::InvalidArgument);
   EXPECT_THAT(edited.error().message,
-              AllOf(HasSubstr("--publish-rm \"8080\" is not valid"),
-                    HasSubstr("service web publishes no port with target 8080/tcp in ingress mode"),
+              AllOf(HasSubstr("--publish-rm \"8090\" is not valid"),
+                    HasSubstr("service web publishes no port with target 8090/tcp in ingress mode"),
                     HasSubstr("published=8080,target=80,protocol=tcp,mode=ingress; "
                               "target=53,protocol=udp,mode=ingress")));
 }

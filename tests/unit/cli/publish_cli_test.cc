@@ -191,11 +191,11 @@ TEST_F(PublishCliTest, ServiceUpdateEditsThePortsOfTheSpecItReadAndNamesTheIndex
 }
 
 TEST_F(PublishCliTest, RemovingAPortTheServiceDoesNotPublishSendsNoUpdate) {
-  auto updated = run({"service", "update", "-d", "--publish-rm", "8080", "web"});
+  auto updated = run({"service", "update", "-d", "--publish-rm", "8090", "web"});
 
   ASSERT_FALSE(updated.has_value());
   EXPECT_THAT(updated.error().message,
-              HasSubstr("service web publishes no port with target 8080/tcp in ingress mode"));
+              HasSubstr("service web publishes no port with target 8090/tcp in ingress mode"));
   for (const auto& request : seen()) {
     EXPECT_NE(request.method, "POST") << request.path;
   }
