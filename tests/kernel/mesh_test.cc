@@ -511,6 +511,39 @@ TEST_F(MeshTest, BackendChangesKeepEstablishedConnectionsAndAnEmptyPortRefuses) 
   EXPECT_TRUE(again.error.empty()) << again.error;
 }
 
+// A UDP client that keeps its socket is not pinned to a replica that left: the node
+// forgets the flow, so the next datagram is balanced afresh (here: refused, no replica).
+TEST_F(MeshTest, AUdpFlowToAReplicaThatLeftIsForgottenByTheNode) {
+  UniqueFd client = socketIn(client_, SOCK_DGRAM);
+  auto target = socketAddress(node("n1").underlay, kUdpPublished);
+  ASSERT_EQ(connect(client.get(), reinterpret_cast<sockaddr*>(&target), sizeof(target)), 0)
+      << errnoText(errno);
+  auto exchange = [&](const char* text) -> bool {
+    if (send(client.get(), text, 3, 0) != 3 || !waitFor(udp_.get(), POLLIN, kTimeoutMs)) {
+      return false;
+    }
+    char buffer[64];
+    sockaddr_in peer{};
+    socklen_t length = sizeof(peer);
+    return recvfrom(udp_.get(), buffer, sizeof(buffer), 0, reinterpret_cast<sockaddr*>(&peer),
+                    &length) == 3;
+  };
+  ASSERT_TRUE(exchange("one")) << "the first datagram reaches the backend";
+  ASSERT_TRUE(exchange("two")) << "the same flow keeps reaching it";
+
+  NodeMesh mesh = indexFor("n1").node();
+  for (auto& port : mesh.ports) {
+    if (port.protocol == "udp") {
+      port.backends.clear();
+    }
+  }
+  ASSERT_TRUE(applyMesh("n1", mesh));
+  // Without the flow deleted, conntrack would still send this one to the old backend.
+  send(client.get(), "thr", 3, 0);
+  EXPECT_FALSE(waitFor(udp_.get(), POLLIN, 500))
+      << "the node still sends the old flow to a replica that left the port";
+}
+
 TEST_F(MeshTest, ARestartedAgentReplacesTheTablesWithoutDroppingAStream) {
   auto connection = connectTo(client_, node("n1").underlay, kTcpPublished);
   ASSERT_TRUE(connection.error.empty()) << connection.error;

@@ -3,6 +3,8 @@
 #include <arpa/inet.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nfnetlink_conntrack.h>
+
+#include <optional>
 #include <linux/netlink.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -23,6 +25,7 @@ namespace {
 constexpr std::uint32_t kFilterIpSrc = 1u << 0;
 constexpr std::uint32_t kFilterIpDst = 1u << 1;
 constexpr std::uint32_t kFilterProtoNum = 1u << 3;
+constexpr std::uint32_t kFilterProtoSrcPort = 1u << 4;
 
 // A netlink message built in place: header, nfgenmsg, then attributes (nested ones
 // closed by end()).
@@ -59,6 +62,10 @@ class Message {
     bytes_.resize(NLA_ALIGN(bytes_.size()));
   }
   void putU8(std::uint16_t type, std::uint8_t value) { put(type, &value, sizeof(value)); }
+  void putBe16(std::uint16_t type, std::uint16_t value) {
+    std::uint16_t network = htons(value);
+    put(type, &network, sizeof(network));
+  }
   void putBe32(std::uint16_t type, std::uint32_t value) {
     std::uint32_t network = htonl(value);
     put(type, &network, sizeof(network));
@@ -79,17 +86,29 @@ class Message {
   std::vector<char> bytes_;
 };
 
+// A tuple with the attributes a filter compares: an address (when given), the protocol,
+// and a source port (when given).
 void putTuple(Message& message, std::uint16_t tupleType, std::uint16_t addressType,
-              Ipv4Address address, std::uint8_t protocol) {
+              std::optional<Ipv4Address> address, std::uint8_t protocol,
+              std::optional<std::uint16_t> sourcePort = std::nullopt) {
   auto tuple = message.begin(tupleType);
-  auto ip = message.begin(CTA_TUPLE_IP);
-  message.putBe32(addressType, address.value());
-  message.end(ip);
+  if (address) {
+    auto ip = message.begin(CTA_TUPLE_IP);
+    message.putBe32(addressType, address->value());
+    message.end(ip);
+  }
   auto proto = message.begin(CTA_TUPLE_PROTO);
   message.putU8(CTA_PROTO_NUM, protocol);
+  if (sourcePort) {
+    message.putBe16(CTA_PROTO_SRC_PORT, *sourcePort);
+  }
   message.end(proto);
   message.end(tuple);
 }
+
+// Sends `message` (a filtered delete) from inside the namespace and reads the kernel's ack.
+Status sendFlush(int namespaceFd, std::string_view namespaceName, Message& message,
+                 const std::string& what);
 
 }  // namespace
 
@@ -97,6 +116,39 @@ Status deleteConntrackFlows(int namespaceFd, std::string_view namespaceName, Ipv
                             Ipv4Address backend, std::uint8_t protocol) {
   std::string what = fmt::format("conntrack: delete flows {} -> {} in namespace \"{}\"", vip,
                                  backend, namespaceName);
+  Message message((NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_DELETE, NLM_F_REQUEST | NLM_F_ACK);
+  putTuple(message, CTA_TUPLE_ORIG, CTA_IP_V4_DST, vip, protocol);
+  putTuple(message, CTA_TUPLE_REPLY, CTA_IP_V4_SRC, backend, protocol);
+  auto filter = message.begin(CTA_FILTER);
+  std::uint32_t origFlags = kFilterIpDst | kFilterProtoNum;
+  std::uint32_t replyFlags = kFilterIpSrc | kFilterProtoNum;
+  message.put(CTA_FILTER_ORIG_FLAGS, &origFlags, sizeof(origFlags));
+  message.put(CTA_FILTER_REPLY_FLAGS, &replyFlags, sizeof(replyFlags));
+  message.end(filter);
+  return sendFlush(namespaceFd, namespaceName, message, what);
+}
+
+Status deleteConntrackFlowsFrom(int namespaceFd, std::string_view namespaceName,
+                                Ipv4Address backend, std::uint16_t backendPort,
+                                std::uint8_t protocol) {
+  std::string what = fmt::format("conntrack: delete flows answered by {}:{} in namespace \"{}\"",
+                                 backend, backendPort, namespaceName);
+  Message message((NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_DELETE, NLM_F_REQUEST | NLM_F_ACK);
+  putTuple(message, CTA_TUPLE_ORIG, CTA_IP_V4_DST, std::nullopt, protocol);
+  putTuple(message, CTA_TUPLE_REPLY, CTA_IP_V4_SRC, backend, protocol, backendPort);
+  auto filter = message.begin(CTA_FILTER);
+  std::uint32_t origFlags = kFilterProtoNum;
+  std::uint32_t replyFlags = kFilterIpSrc | kFilterProtoNum | kFilterProtoSrcPort;
+  message.put(CTA_FILTER_ORIG_FLAGS, &origFlags, sizeof(origFlags));
+  message.put(CTA_FILTER_REPLY_FLAGS, &replyFlags, sizeof(replyFlags));
+  message.end(filter);
+  return sendFlush(namespaceFd, namespaceName, message, what);
+}
+
+namespace {
+
+Status sendFlush(int namespaceFd, std::string_view namespaceName, Message& message,
+                 const std::string& what) {
   UniqueFd sock;
   {
     auto inside = NamespaceSwitch::enter(namespaceFd, namespaceName);
@@ -109,15 +161,6 @@ Status deleteConntrackFlows(int namespaceFd, std::string_view namespaceName, Ipv
     return errorf(ErrorKind::Unavailable, "{}: open a netfilter socket: {}", what,
                   errnoText(errno));
   }
-  Message message((NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_DELETE, NLM_F_REQUEST | NLM_F_ACK);
-  putTuple(message, CTA_TUPLE_ORIG, CTA_IP_V4_DST, vip, protocol);
-  putTuple(message, CTA_TUPLE_REPLY, CTA_IP_V4_SRC, backend, protocol);
-  auto filter = message.begin(CTA_FILTER);
-  std::uint32_t origFlags = kFilterIpDst | kFilterProtoNum;
-  std::uint32_t replyFlags = kFilterIpSrc | kFilterProtoNum;
-  message.put(CTA_FILTER_ORIG_FLAGS, &origFlags, sizeof(origFlags));
-  message.put(CTA_FILTER_REPLY_FLAGS, &replyFlags, sizeof(replyFlags));
-  message.end(filter);
   auto& bytes = message.finish();
 
   sockaddr_nl kernelAddress{};
@@ -152,5 +195,7 @@ Status deleteConntrackFlows(int namespaceFd, std::string_view namespaceName, Ipv
   }
   return {};
 }
+
+}  // namespace
 
 }  // namespace overmesh::dataplane::kernel

@@ -34,4 +34,11 @@ namespace overmesh::dataplane::kernel {
 Status deleteConntrackFlows(int namespaceFd, std::string_view namespaceName, Ipv4Address vip,
                             Ipv4Address backend, std::uint8_t protocol);
 
+// The same for the routing mesh on a node: deletes the entries for IP protocol `protocol`
+// whose replies come from `backend`:`backendPort`, whatever the original destination (a
+// published port is open on every local address of the node).
+Status deleteConntrackFlowsFrom(int namespaceFd, std::string_view namespaceName,
+                                Ipv4Address backend, std::uint16_t backendPort,
+                                std::uint8_t protocol);
+
 }  // namespace overmesh::dataplane::kernel

@@ -1,6 +1,13 @@
 #include "dataplane/linux/node_mesh.h"
 
+#include <fcntl.h>
+#include <netinet/in.h>
 #include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "dataplane/linux/conntrack.h"
 
 #include "dataplane/gateway_nat.h"
 #include "dataplane/linux/sysctl.h"
@@ -27,6 +34,64 @@ Status validateMesh(const NodeMesh& mesh) {
     }
   }
   return {};
+}
+
+// The (backend, target port) pairs of UDP ports that `changes` takes away: a removed
+// port's backends, the backends a changed port lost.
+std::vector<MeshBackend> departedUdpBackends(const MeshChanges& changes) {
+  std::vector<MeshBackend> departed;
+  for (const auto& port : changes.removed) {
+    if (port.protocol == "udp") {
+      departed.insert(departed.end(), port.backends.begin(), port.backends.end());
+    }
+  }
+  for (const auto& change : changes.changed) {
+    if (change.before.protocol != "udp") {
+      continue;
+    }
+    for (const auto& backend : change.before.backends) {
+      if (std::find(change.after.backends.begin(), change.after.backends.end(), backend) ==
+          change.after.backends.end()) {
+        departed.push_back(backend);
+      }
+    }
+  }
+  return departed;
+}
+
+// A UDP flow keeps the backend conntrack chose for it as long as its client keeps sending
+// (30 s, 120 s once answered), so a client that reuses its socket (a resolver, statsd)
+// would go on reaching a replica that left. Its entries go; its next datagram is
+// balanced afresh. TCP is left alone, as in the VIP balancer (conntrack.h says why).
+// Each deletion walks the host's conntrack table (~12 ms), so a pass deletes for a bounded
+// number of backends; the rest expire on their own.
+constexpr std::size_t kMaxUdpCleanupsPerApply = 16;
+
+void forgetUdpFlows(const MeshChanges& changes) {
+  auto departed = departedUdpBackends(changes);
+  if (departed.empty()) {
+    return;
+  }
+  UniqueFd self(open(kThreadNamespace, O_RDONLY | O_CLOEXEC));
+  if (!self.valid()) {
+    spdlog::warn("routing mesh: forget UDP flows: open {}: {}", kThreadNamespace,
+                 errnoText(errno));
+    return;
+  }
+  std::size_t done = 0;
+  for (const auto& backend : departed) {
+    if (done++ == kMaxUdpCleanupsPerApply) {
+      spdlog::warn("routing mesh: {} UDP backends left at once; flows beyond the first {} are "
+                   "left to expire",
+                   departed.size(), kMaxUdpCleanupsPerApply);
+      return;
+    }
+    auto deleted = deleteConntrackFlowsFrom(self.get(), "of the node", backend.address,
+                                            backend.port, IPPROTO_UDP);
+    if (!deleted) {
+      spdlog::warn("routing mesh: {}", deleted.error().message);
+    }
+  }
 }
 
 }  // namespace
@@ -73,6 +138,7 @@ Status NodeMeshTable::apply(const NodeMesh& mesh) {
   if (updated) {
     applied_->mesh = mesh;
     applied_->backendCounts = std::move(counts);
+    forgetUdpFlows(changes);
     return {};
   }
   // The table is not what we remember (removed or edited by someone else): the batch
