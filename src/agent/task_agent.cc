@@ -146,16 +146,29 @@ dataplane::MeshIndex TaskAgent::applyMesh(const std::vector<api::Network>& netwo
   auto mesh = dataplane::MeshIndex::build(
       config_.nodeId, networks, services, tasks, nodes,
       [this](const std::string& taskId) { return localAddressOf(taskId); });
-  if (mesh.node() != appliedMesh_ || !meshApplied_) {
-    if (auto applied = kernel_.applyNodeMesh(mesh.node()); !applied) {
+  dataplane::NodeMesh wanted = mesh.node();
+  std::erase_if(wanted.ports, [&](const dataplane::MeshPort& port) {
+    std::pair<std::string, std::uint16_t> key{port.protocol, port.publishedPort};
+    if (!config_.reservedPorts.contains(key)) {
+      return false;
+    }
+    if (reservedPortsLogged_.insert(key).second) {
+      spdlog::error(
+          "routing mesh: service {} publishes {}/{}, which this node's overmeshd needs for the "
+          "cluster; the port is not opened on this node (publish another port)",
+          port.serviceName, port.publishedPort, port.protocol);
+    }
+    return true;
+  });
+  if (wanted != appliedMesh_ || !meshApplied_) {
+    if (auto applied = kernel_.applyNodeMesh(wanted); !applied) {
       spdlog::error("routing mesh: {}", applied.error().message);
       meshApplied_ = false;
     } else {
-      if (mesh.node().ports.size() != appliedMesh_.ports.size()) {
-        spdlog::info("routing mesh: {} published port(s) open on this node",
-                     mesh.node().ports.size());
+      if (wanted.ports.size() != appliedMesh_.ports.size()) {
+        spdlog::info("routing mesh: {} published port(s) open on this node", wanted.ports.size());
       }
-      appliedMesh_ = mesh.node();
+      appliedMesh_ = std::move(wanted);
       meshApplied_ = true;
     }
   }

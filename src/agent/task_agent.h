@@ -60,6 +60,11 @@ struct TaskAgentConfig {
   // How long a live task keeps running after it was told to shut down (task_stopper.h
   // says why); tests shorten it.
   std::chrono::milliseconds drainBeforeStop = kDrainBeforeStop;
+  // Ports the node itself needs, as {protocol, port}: the cluster API, the node API, VXLAN.
+  // A published port equal to one of them is not opened here (the mesh DNATs every local
+  // address, so it would capture the cluster's own traffic). The manager refuses the
+  // default ports; this also covers a daemon started with others.
+  std::set<std::pair<std::string, std::uint16_t>> reservedPorts;
 };
 
 class TaskAgent {
@@ -145,6 +150,7 @@ class TaskAgent {
   // mesh is the same does not call the kernel at all.
   dataplane::NodeMesh appliedMesh_;
   bool meshApplied_ = false;
+  std::set<std::pair<std::string, std::uint16_t>> reservedPortsLogged_;  // said once each
   TaskReportSender sender_;
   HealthMonitor health_;
   TaskStopper stopper_;

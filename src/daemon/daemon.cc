@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cctype>
 #include <cerrno>
 #include <filesystem>
@@ -28,6 +29,7 @@
 #include "daemon/version.h"
 #include "dataplane/linux/nftables.h"
 #include "dataplane/mesh_rules.h"
+#include "dataplane/overlay_plan.h"
 #include "manager/network_detail.h"
 #include "manager/object_lookup.h"
 #include "state/keys.h"
@@ -169,6 +171,18 @@ agent::TaskAgentConfig Daemon::taskAgentConfig(const NodeState& node) const {
   config.resolvConfPath = options_.resolvConfPath;
   config.namespacePrefix = options_.netnsPrefix;
   config.gatewaySubnet = Ipv4Prefix::parse(options_.gatewaySubnet).value_or(Ipv4Prefix());
+  config.reservedPorts = {{"tcp", options_.nodePort},
+                          {"tcp", options_.clusterPort},
+                          {"udp", dataplane::kVxlanPort}};
+  // The manager's cluster port as this node reaches it (it may differ from ours).
+  if (auto colon = node.managerAddress.rfind(':'); colon != std::string::npos) {
+    unsigned int port = 0;
+    auto text = std::string_view(node.managerAddress).substr(colon + 1);
+    if (std::from_chars(text.data(), text.data() + text.size(), port).ec == std::errc() &&
+        port > 0 && port <= 65535) {
+      config.reservedPorts.insert({"tcp", static_cast<std::uint16_t>(port)});
+    }
+  }
   return config;
 }
 

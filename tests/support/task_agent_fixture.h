@@ -13,6 +13,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <ostream>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -61,28 +62,46 @@ struct Report {
 
 class TaskAgentTest : public ::testing::Test {
  protected:
-  void setTasks(const std::vector<api::Task>& tasks) {
+  // The cluster's records: network n1, nodes a-c, `tasks`, and `services` (with the
+  // networks and nodes in `extraNetworks`/`nodes` when given, for routing-mesh tests).
+  void setTasks(const std::vector<api::Task>& tasks, const std::vector<api::Service>& services = {},
+                const std::vector<api::Network>& extraNetworks = {},
+                const std::vector<api::Node>& nodes = {}) {
     std::vector<store::KeyValue> kvs;
     auto put = [&](std::string key, const nlohmann::json& value) {
       kvs.push_back({std::move(key), value.dump(), revision_, revision_, 1, 0});
     };
     put(state::keys::network("n1"), overlayNetwork());
-    put(state::keys::node("node-a"), readyNode("node-a", "198.18.0.1"));
-    put(state::keys::node("node-b"), readyNode("node-b", "198.18.0.2"));
-    put(state::keys::node("node-c"), readyNode("node-c", "198.18.0.3"));
+    for (const auto& network : extraNetworks) {
+      put(state::keys::network(network.id), network);
+    }
+    if (nodes.empty()) {
+      put(state::keys::node("node-a"), readyNode("node-a", "198.18.0.1"));
+      put(state::keys::node("node-b"), readyNode("node-b", "198.18.0.2"));
+      put(state::keys::node("node-c"), readyNode("node-c", "198.18.0.3"));
+    }
+    for (const auto& node : nodes) {
+      put(state::keys::node(node.id), node);
+    }
     for (const auto& t : tasks) {
       put(state::keys::task(t.id), t);
+    }
+    for (const auto& service : services) {
+      put(state::keys::service(service.id), service);
     }
     cache_.replace(kvs, revision_++);
   }
 
-  std::unique_ptr<agent::TaskAgent> makeAgent() {
+  // `reservedPorts`: TaskAgentConfig::reservedPorts.
+  std::unique_ptr<agent::TaskAgent> makeAgent(
+      std::set<std::pair<std::string, std::uint16_t>> reservedPorts = {}) {
     agent::TaskAgentConfig config;
     config.nodeId = kSelf;
     config.advertiseAddress = *Ipv4Address::parse("198.18.0.1");
     config.namespacePrefix = "om-";
     config.gatewaySubnet = *Ipv4Prefix::parse("172.18.0.0/16");
     config.drainBeforeStop = kTestDrain;
+    config.reservedPorts = std::move(reservedPorts);
     return std::make_unique<agent::TaskAgent>(
         config, cache_,
         [this](const std::string& taskId, const agent::TaskReport& report) -> Status {
