@@ -1,0 +1,186 @@
+#include "runtime/podman/podman_client.h"
+
+#include <nlohmann/json.hpp>
+
+#include "api/percent_encoding.h"
+
+namespace overmesh::runtime::podman {
+namespace {
+
+constexpr std::string_view kApi = "/v4.0.0/libpod";
+constexpr std::chrono::milliseconds kCallTimeout{30000};
+
+// podman's error body: {"cause": "...", "message": "...", "response": 404}.
+Error errorOf(const std::string& what, const api::HttpResponse& response) {
+  std::string message;
+  auto json = nlohmann::json::parse(response.body, nullptr, false);
+  if (json.is_object() && json.contains("message") && json["message"].is_string()) {
+    message = json["message"].get<std::string>();
+  } else {
+    message = response.body.substr(0, 200);
+  }
+  ErrorKind kind = response.status == 404   ? ErrorKind::NotFound
+                   : response.status == 409 ? ErrorKind::Conflict
+                   : response.status == 400 ? ErrorKind::InvalidArgument
+                                            : ErrorKind::Unavailable;
+  return Error{kind, fmt::format("podman: {}: {} (HTTP {})", what, message, response.status)};
+}
+
+std::string containerPath(const std::string& name, std::string_view action) {
+  return fmt::format("{}/containers/{}{}{}", kApi, api::percentEncode(name),
+                     action.empty() ? "" : "/", action);
+}
+
+}  // namespace
+
+std::string containerCreateBody(const ContainerSpec& spec) {
+  nlohmann::json env = nlohmann::json::object();
+  for (const auto& entry : spec.env) {
+    auto equals = entry.find('=');
+    env[entry.substr(0, equals)] = equals == std::string::npos ? "" : entry.substr(equals + 1);
+  }
+  nlohmann::json mounts = nlohmann::json::array();
+  for (const auto& mount : spec.mounts) {
+    mounts.push_back({{"type", "bind"},
+                      {"source", mount.source},
+                      {"destination", mount.target},
+                      {"options", {"rbind", mount.readOnly ? "ro" : "rw"}}});
+  }
+  nlohmann::json body = {
+      {"name", spec.name},
+      {"image", spec.image},
+      {"hostname", spec.hostname},
+      {"env", env},
+      {"netns", {{"nsmode", "path"}, {"value", spec.netnsPath}}},
+      {"r_limits",
+       {{{"type", "nofile"}, {"soft", spec.limits.nofile}, {"hard", spec.limits.nofile}},
+        {{"type", "nproc"}, {"soft", spec.limits.nproc}, {"hard", spec.limits.nproc}}}},
+      {"mounts", mounts},
+  };
+  if (!spec.command.empty()) {
+    body["command"] = spec.command;
+  }
+  return body.dump();
+}
+
+Result<PodmanClient> PodmanClient::connect(const std::string& socketPath) {
+  auto http = api::HttpClient::create("unix://" + socketPath);
+  if (!http) {
+    return std::unexpected(http.error().withContext("podman"));
+  }
+  return PodmanClient(std::move(*http));
+}
+
+Result<api::HttpResponse> PodmanClient::call(const std::string& method, const std::string& path,
+                                             const std::string& body,
+                                             std::chrono::milliseconds timeout) {
+  std::map<std::string, std::string> headers;
+  if (!body.empty()) {
+    headers["Content-Type"] = "application/json";
+  }
+  auto response = http_->request(method, path, body, timeout, headers);
+  if (!response) {
+    return std::unexpected(response.error().withContext("podman"));
+  }
+  return response;
+}
+
+Status PodmanClient::ping() {
+  auto response = call("GET", std::string(kApi) + "/_ping", "", kCallTimeout);
+  if (!response) {
+    return std::unexpected(response.error());
+  }
+  if (response->status != 200) {
+    return std::unexpected(errorOf("ping", *response));
+  }
+  return {};
+}
+
+Result<std::string> PodmanClient::create(const ContainerSpec& spec) {
+  auto response = call("POST", std::string(kApi) + "/containers/create", containerCreateBody(spec),
+                       kCallTimeout);
+  if (!response) {
+    return std::unexpected(response.error());
+  }
+  if (response->status != 201 && response->status != 200) {
+    return std::unexpected(errorOf("create container " + spec.name, *response));
+  }
+  auto json = nlohmann::json::parse(response->body, nullptr, false);
+  if (!json.is_object() || !json.contains("Id") || !json["Id"].is_string()) {
+    return errorf(ErrorKind::Unavailable, "podman: create container {}: no Id in the answer",
+                  spec.name);
+  }
+  return json["Id"].get<std::string>();
+}
+
+Status PodmanClient::start(const std::string& name) {
+  auto response = call("POST", containerPath(name, "start"), "", kCallTimeout);
+  if (!response) {
+    return std::unexpected(response.error());
+  }
+  // 304: already running.
+  if (response->status != 204 && response->status != 304) {
+    return std::unexpected(errorOf("start container " + name, *response));
+  }
+  return {};
+}
+
+Result<ContainerState> PodmanClient::inspect(const std::string& name) {
+  auto response = call("GET", containerPath(name, "json"), "", kCallTimeout);
+  if (!response) {
+    return std::unexpected(response.error());
+  }
+  if (response->status != 200) {
+    return std::unexpected(errorOf("inspect container " + name, *response));
+  }
+  auto json = nlohmann::json::parse(response->body, nullptr, false);
+  if (!json.is_object() || !json.contains("State") || !json["State"].is_object()) {
+    return errorf(ErrorKind::Unavailable, "podman: inspect container {}: no State", name);
+  }
+  const auto& state = json["State"];
+  ContainerState result;
+  result.status = state.value("Status", "");
+  result.exitCode = state.value("ExitCode", 0);
+  result.pid = state.value("Pid", 0);
+  result.conmonPid = state.value("ConmonPid", 0);
+  return result;
+}
+
+Status PodmanClient::stop(const std::string& name, std::chrono::seconds timeout) {
+  auto response =
+      call("POST", containerPath(name, "stop") + fmt::format("?timeout={}", timeout.count()), "",
+           kCallTimeout + timeout);
+  if (!response) {
+    return std::unexpected(response.error());
+  }
+  if (response->status != 204 && response->status != 304) {
+    return std::unexpected(errorOf("stop container " + name, *response));
+  }
+  return {};
+}
+
+Status PodmanClient::remove(const std::string& name) {
+  auto response =
+      call("DELETE", containerPath(name, "") + "?force=true&timeout=0", "", kCallTimeout);
+  if (!response) {
+    return std::unexpected(response.error());
+  }
+  if (response->status != 200 && response->status != 204 && response->status != 404) {
+    return std::unexpected(errorOf("remove container " + name, *response));
+  }
+  return {};
+}
+
+Result<DemuxedOutput> PodmanClient::logs(const std::string& name, std::size_t maxBytes) {
+  auto response =
+      call("GET", containerPath(name, "logs") + "?stdout=true&stderr=true", "", kCallTimeout);
+  if (!response) {
+    return std::unexpected(response.error());
+  }
+  if (response->status != 200) {
+    return std::unexpected(errorOf("logs of container " + name, *response));
+  }
+  return demuxLogStream(response->body, maxBytes);
+}
+
+}  // namespace overmesh::runtime::podman

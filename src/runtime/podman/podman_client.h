@@ -1,0 +1,79 @@
+#pragma once
+
+// A client of podman's libpod REST API (v4, as in Debian 12's podman 4.3) on the unix
+// socket of a `podman system service` the node runs: the few calls an image task needs.
+// Containers are created into an existing network namespace (the task's sandbox, which
+// the agent wired), with the node's container limits (podman_limits.h) and bind mounts of
+// the task's own files. Errors carry podman's own message; HTTP 404 is NotFound, 409
+// Conflict, 400 InvalidArgument, anything else (or no answer) Unavailable.
+//
+// Not thread-safe (one HTTP connection): one client per thread.
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "api/http_client.h"
+#include "common/error.h"
+#include "runtime/podman/log_stream.h"
+#include "runtime/podman/podman_limits.h"
+
+namespace overmesh::runtime::podman {
+
+struct BindMount {
+  std::string source;  // a path on the node
+  std::string target;  // inside the container
+  bool readOnly = true;
+};
+
+struct ContainerSpec {
+  std::string name;   // unique on the node; the task ID
+  std::string image;  // a reference podman knows (pulled or loaded)
+  std::string hostname;
+  std::vector<std::string> command;  // empty: the image's own entrypoint and cmd
+  std::vector<std::string> env;      // KEY=VALUE
+  std::string netnsPath;             // /run/netns/NAME: joined, not created
+  ContainerLimits limits;
+  std::vector<BindMount> mounts;
+};
+
+struct ContainerState {
+  std::string status;  // "created" | "running" | "exited" | …, as podman says
+  int exitCode = 0;
+  pid_t pid = 0;
+  pid_t conmonPid = 0;
+};
+
+class PodmanClient {
+ public:
+  // A client of the service on `socketPath` (nothing is sent yet).
+  static Result<PodmanClient> connect(const std::string& socketPath);
+
+  // GET /_ping: whether the service answers.
+  Status ping();
+  // Creates the container (not started); returns its ID.
+  Result<std::string> create(const ContainerSpec& spec);
+  Status start(const std::string& name);
+  Result<ContainerState> inspect(const std::string& name);
+  // SIGTERM (the image's stop signal), SIGKILL after `timeout`; returns when it stopped.
+  Status stop(const std::string& name, std::chrono::seconds timeout);
+  // Kills and deletes the container; succeeds when it does not exist.
+  Status remove(const std::string& name);
+  // Its output so far, at most `maxBytes` of each stream.
+  Result<DemuxedOutput> logs(const std::string& name, std::size_t maxBytes);
+
+ private:
+  explicit PodmanClient(std::unique_ptr<api::HttpClient> http) : http_(std::move(http)) {}
+  Result<api::HttpResponse> call(const std::string& method, const std::string& path,
+                                 const std::string& body, std::chrono::milliseconds timeout);
+
+  std::unique_ptr<api::HttpClient> http_;
+};
+
+// The libpod create request for `spec` (JSON text). Pure, for tests.
+std::string containerCreateBody(const ContainerSpec& spec);
+
+}  // namespace overmesh::runtime::podman

@@ -1,0 +1,180 @@
+// Kernel tier: the podman client against a real `podman system service` (Debian's
+// podman 4.3 with runc), storage and run directories in the test's own scratch
+// directory, and a busybox image imported from a root file system made of the
+// busybox-static binary (no registry). A container joins a network namespace the test
+// made, as an image task joins its sandbox, with the node's container limits. Skipped
+// without root, podman, runc or /bin/busybox. Everything is removed in TearDown.
+
+#include "runtime/podman/podman_client.h"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "dataplane/linux/netns.h"
+#include "support/process.h"
+
+namespace overmesh::runtime::podman {
+namespace {
+
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+bool have(const char* tool) {
+  return testing::runCommand({"/bin/sh", "-c", std::string("command -v ") + tool}).exitCode == 0;
+}
+
+class PodmanClientTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (geteuid() != 0 || !have("podman") || !have("runc") || !fs::exists("/bin/busybox")) {
+      GTEST_SKIP() << "needs root, podman, runc and busybox-static";
+    }
+    root_ = dir_.path();
+    namespace_ = "ompm" + std::to_string(getpid());
+    ASSERT_TRUE(dataplane::kernel::createNamespace(namespace_)) << "create namespace";
+    madeNamespace_ = true;
+    // A busybox image: /bin/busybox and a few applet links.
+    fs::create_directories(root_ + "/rootfs/bin");
+    fs::copy_file("/bin/busybox", root_ + "/rootfs/bin/busybox");
+    for (const char* applet : {"sh", "hostname", "ip", "sleep", "cat"}) {
+      fs::create_symlink("busybox", root_ + "/rootfs/bin/" + applet);
+    }
+    for (const char* dir : {"etc", "proc", "sys", "dev", "tmp"}) {
+      fs::create_directories(root_ + "/rootfs/" + dir);
+    }
+    auto imported =
+        testing::runCommand({"/bin/sh", "-c",
+                             "tar -C " + root_ + "/rootfs -c . | " + podman() +
+                                 " import --change 'CMD [\"/bin/sh\"]' - localhost/ombb:1"});
+    ASSERT_EQ(imported.exitCode, 0) << imported.err;
+    startService();
+  }
+
+  void TearDown() override {
+    if (client_) {
+      client_->remove("omtest1");
+    }
+    if (service_ > 0) {
+      kill(service_, SIGTERM);
+      waitpid(service_, nullptr, 0);
+    }
+    if (!root_.empty()) {
+      testing::runCommand({"/bin/sh", "-c", podman() + " system reset -f >/dev/null 2>&1"});
+    }
+    if (madeNamespace_) {
+      dataplane::kernel::deleteNamespace(namespace_);
+    }
+  }
+
+  std::string podman() const {
+    return "podman --root " + root_ + "/storage --runroot " + root_ +
+           "/run --cgroup-manager cgroupfs --runtime runc --events-backend file";
+  }
+
+  void startService() {
+    std::string socket = root_ + "/podman.sock";
+    service_ = fork();
+    if (service_ == 0) {
+      std::string command = "exec " + podman() + " system service --time 0 unix://" + socket +
+                            " >" + root_ + "/service.log 2>&1";
+      execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    auto client = PodmanClient::connect(socket);
+    ASSERT_TRUE(client) << client.error().message;
+    client_ = std::move(*client);
+    auto deadline = std::chrono::steady_clock::now() + 20s;
+    while (!client_->ping() && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(100ms);
+    }
+    ASSERT_TRUE(client_->ping()) << "podman system service did not answer";
+  }
+
+  testing::TempDir dir_;
+  std::string root_;
+  std::string namespace_;
+  bool madeNamespace_ = false;
+  pid_t service_ = -1;
+  std::optional<PodmanClient> client_;
+};
+
+TEST_F(PodmanClientTest, AContainerJoinsTheSandboxWithItsHostnameEnvAndLimits) {
+  auto limits = containerLimitsOfThisProcess();
+  ASSERT_TRUE(limits) << limits.error().message;
+  std::string hosts = root_ + "/hosts";
+  std::ofstream(hosts) << "127.0.0.1 localhost\n10.0.15.2 web.1\n";
+
+  ContainerSpec spec;
+  spec.name = "omtest1";
+  spec.image = "localhost/ombb:1";
+  spec.hostname = "web.1.omtest1";
+  spec.command = {"sh", "-c",
+                  "hostname; echo $GREETING; cat /etc/hosts; ulimit -n; ulimit -u; sleep 30"};
+  spec.env = {"GREETING=hello"};
+  spec.netnsPath = dataplane::kernel::namespacePath(namespace_);
+  spec.limits = *limits;
+  spec.mounts = {{hosts, "/etc/hosts", true}};
+  auto created = client_->create(spec);
+  ASSERT_TRUE(created) << created.error().message;
+  ASSERT_TRUE(client_->start("omtest1"));
+
+  std::string out;
+  auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto logs = client_->logs("omtest1", 1 << 16);
+    ASSERT_TRUE(logs) << logs.error().message;
+    out = logs->out;
+    if (out.find(std::to_string(limits->nproc)) != std::string::npos) {
+      break;
+    }
+    std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_NE(out.find("web.1.omtest1\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("hello\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("10.0.15.2 web.1"), std::string::npos) << out;
+  EXPECT_NE(out.find(std::to_string(limits->nofile) + "\n"), std::string::npos) << out;
+
+  auto state = client_->inspect("omtest1");
+  ASSERT_TRUE(state) << state.error().message;
+  EXPECT_EQ(state->status, "running");
+  EXPECT_GT(state->conmonPid, 0);
+  // The container's network namespace is the sandbox's.
+  auto sandboxId = dataplane::kernel::namespaceIdOf(spec.netnsPath);
+  auto containerId =
+      dataplane::kernel::namespaceIdOf("/proc/" + std::to_string(state->pid) + "/ns/net");
+  ASSERT_TRUE(sandboxId && containerId);
+  EXPECT_EQ(*sandboxId, *containerId);
+
+  ASSERT_TRUE(client_->stop("omtest1", 1s));
+  auto stopped = client_->inspect("omtest1");
+  ASSERT_TRUE(stopped);
+  EXPECT_EQ(stopped->status, "exited");
+  ASSERT_TRUE(client_->remove("omtest1"));
+  auto gone = client_->inspect("omtest1");
+  ASSERT_FALSE(gone);
+  EXPECT_EQ(gone.error().kind, ErrorKind::NotFound);
+  EXPECT_TRUE(client_->remove("omtest1")) << "removing what is gone succeeds";
+}
+
+TEST_F(PodmanClientTest, AnUnknownImageIsNotFoundAndNamesIt) {
+  ContainerSpec spec;
+  spec.name = "omtest1";
+  spec.image = "localhost/nosuch:1";
+  spec.netnsPath = dataplane::kernel::namespacePath(namespace_);
+  spec.limits = {1024, 1000};
+  auto created = client_->create(spec);
+  ASSERT_FALSE(created);
+  EXPECT_NE(created.error().message.find("nosuch"), std::string::npos) << created.error().message;
+}
+
+}  // namespace
+}  // namespace overmesh::runtime::podman
