@@ -27,6 +27,9 @@ struct TaskSpec {
   std::string netnsPath;             // /run/netns/NAME, joined by the task
   std::string hostsFile;             // content of the task's /etc/hosts
   std::string resolvConf;            // content of the task's /etc/resolv.conf
+  // An OCI image (image_runtime.h): the task runs in a container of it, `command` (when
+  // given) replacing the image's own. Empty: a process on the host's filesystem.
+  std::string image;
 };
 
 enum class TaskState { Running, Exited };

@@ -18,8 +18,10 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "dataplane/linux/netns.h"
+#include "runtime/podman/image_runtime.h"
 #include "support/process.h"
 
 namespace overmesh::runtime::podman {
@@ -62,6 +64,7 @@ class PodmanClientTest : public ::testing::Test {
   void TearDown() override {
     if (client_) {
       client_->remove("omtest1");
+      client_->remove("omtask1");
     }
     if (service_ > 0) {
       kill(service_, SIGTERM);
@@ -174,6 +177,58 @@ TEST_F(PodmanClientTest, AnUnknownImageIsNotFoundAndNamesIt) {
   auto created = client_->create(spec);
   ASSERT_FALSE(created);
   EXPECT_NE(created.error().message.find("nosuch"), std::string::npos) << created.error().message;
+}
+
+// The TaskRuntime over podman, as the agent uses it.
+TEST_F(PodmanClientTest, ImageRuntimeRunsExecsStopsListsAndRemovesATask) {
+  ImageRuntime runtime(root_ + "/podman.sock", root_ + "/tasks", "node-test");
+  TaskSpec spec;
+  spec.taskId = "omtask1";
+  spec.hostname = "web.1.omtask1";
+  spec.image = "localhost/ombb:1";
+  spec.command = {"sh", "-c", "echo started; sleep 30"};
+  spec.netnsPath = dataplane::kernel::namespacePath(namespace_);
+  spec.hostsFile = "127.0.0.1 localhost\n";
+  spec.resolvConf = "nameserver 127.0.0.11\noptions ndots:0\n";
+  auto started = runtime.start(spec);
+  ASSERT_TRUE(started) << started.error().message;
+  EXPECT_EQ(started->state, TaskState::Running);
+  EXPECT_GT(started->pid, 0);
+
+  auto listed = runtime.list();
+  ASSERT_TRUE(listed) << listed.error().message;
+  EXPECT_EQ(*listed, std::vector<std::string>{"omtask1"});
+
+  auto hostname = runtime.exec("omtask1", {"hostname"}, 10s);
+  ASSERT_TRUE(hostname) << hostname.error().message;
+  EXPECT_EQ(hostname->out, "web.1.omtask1\n");
+  EXPECT_EQ(hostname->exitCode, 0);
+  auto resolv = runtime.exec("omtask1", {"cat", "/etc/resolv.conf"}, 10s);
+  ASSERT_TRUE(resolv);
+  EXPECT_EQ(resolv->out, spec.resolvConf);
+  auto failed = runtime.exec("omtask1", {"sh", "-c", "echo err >&2; exit 3"}, 10s);
+  ASSERT_TRUE(failed);
+  EXPECT_EQ(failed->exitCode, 3);
+  EXPECT_EQ(failed->err, "err\n");
+  auto slow = runtime.exec("omtask1", {"sleep", "20"}, 500ms);
+  ASSERT_TRUE(slow) << slow.error().message;
+  EXPECT_TRUE(slow->timedOut);
+  EXPECT_EQ(slow->exitCode, 124);
+
+  auto logs = runtime.logs("omtask1", 1 << 16);
+  ASSERT_TRUE(logs);
+  EXPECT_EQ(*logs, "started\n");
+
+  ASSERT_TRUE(runtime.stop("omtask1", 1s));
+  auto stopped = runtime.status("omtask1");
+  ASSERT_TRUE(stopped);
+  EXPECT_EQ(stopped->state, TaskState::Exited);
+  ASSERT_TRUE(runtime.remove("omtask1"));
+  auto gone = runtime.status("omtask1");
+  ASSERT_FALSE(gone);
+  EXPECT_EQ(gone.error().kind, ErrorKind::NotFound);
+  EXPECT_TRUE(runtime.list()->empty());
+  EXPECT_FALSE(fs::exists(root_ + "/tasks/omtask1")) << "its files are removed";
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "runtime/podman/log_stream.h"
 
+#include <algorithm>
 #include <cstdint>
 
 namespace overmesh::runtime::podman {
@@ -28,6 +29,8 @@ DemuxedOutput demuxLogStream(std::string_view stream, std::size_t maxBytes) {
       output.truncated = true;
     }
     target.append(stream.substr(at, std::min(length, room)));
+    std::size_t bothRoom = maxBytes > output.both.size() ? maxBytes - output.both.size() : 0;
+    output.both.append(stream.substr(at, std::min(length, bothRoom)));
     at += length;
   }
   return output;

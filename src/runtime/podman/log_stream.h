@@ -15,10 +15,12 @@ namespace overmesh::runtime::podman {
 struct DemuxedOutput {
   std::string out;
   std::string err;
+  std::string both;        // stdout and stderr interleaved as written
   bool truncated = false;  // a malformed frame or the cap ended the parse early
 };
 
-// Splits `stream` into stdout and stderr, keeping at most `maxBytes` of each.
+// Splits `stream` into stdout and stderr, keeping at most `maxBytes` of each (and of
+// `both`).
 DemuxedOutput demuxLogStream(std::string_view stream, std::size_t maxBytes);
 
 }  // namespace overmesh::runtime::podman

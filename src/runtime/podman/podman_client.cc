@@ -1,5 +1,6 @@
 #include "runtime/podman/podman_client.h"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "api/percent_encoding.h"
@@ -56,6 +57,7 @@ std::string containerCreateBody(const ContainerSpec& spec) {
        {{{"type", "nofile"}, {"soft", spec.limits.nofile}, {"hard", spec.limits.nofile}},
         {{"type", "nproc"}, {"soft", spec.limits.nproc}, {"hard", spec.limits.nproc}}}},
       {"mounts", mounts},
+      {"labels", spec.labels},
   };
   if (!spec.command.empty()) {
     body["command"] = spec.command;
@@ -181,6 +183,85 @@ Result<DemuxedOutput> PodmanClient::logs(const std::string& name, std::size_t ma
     return std::unexpected(errorOf("logs of container " + name, *response));
   }
   return demuxLogStream(response->body, maxBytes);
+}
+
+Result<ExecOutput> PodmanClient::exec(const std::string& name, const std::vector<std::string>& argv,
+                                      std::chrono::milliseconds timeout, std::size_t maxBytes,
+                                      std::string* execId) {
+  nlohmann::json request = {{"Cmd", argv}, {"AttachStdout", true}, {"AttachStderr", true}};
+  auto created = call("POST", containerPath(name, "exec"), request.dump(), kCallTimeout);
+  if (!created) {
+    return std::unexpected(created.error());
+  }
+  if (created->status != 201 && created->status != 200) {
+    return std::unexpected(errorOf("exec in container " + name, *created));
+  }
+  auto json = nlohmann::json::parse(created->body, nullptr, false);
+  if (!json.is_object() || !json.contains("Id") || !json["Id"].is_string()) {
+    return errorf(ErrorKind::Unavailable, "podman: exec in container {}: no Id", name);
+  }
+  std::string id = json["Id"].get<std::string>();
+  if (execId != nullptr) {
+    *execId = id;
+  }
+  std::string path = fmt::format("{}/exec/{}", kApi, api::percentEncode(id));
+  auto started = call("POST", path + "/start", R"({"Detach":false,"Tty":false})", timeout);
+  if (!started) {
+    return std::unexpected(started.error());
+  }
+  if (started->status != 200) {
+    return std::unexpected(errorOf("exec in container " + name, *started));
+  }
+  ExecOutput result;
+  result.output = demuxLogStream(started->body, maxBytes);
+  auto inspected = call("GET", path + "/json", "", kCallTimeout);
+  if (!inspected) {
+    return std::unexpected(inspected.error());
+  }
+  auto state = nlohmann::json::parse(inspected->body, nullptr, false);
+  if (inspected->status != 200 || !state.is_object()) {
+    return std::unexpected(errorOf("exec in container " + name, *inspected));
+  }
+  result.exitCode = state.value("ExitCode", -1);
+  return result;
+}
+
+Result<pid_t> PodmanClient::execPid(const std::string& execId) {
+  auto inspected = call("GET", fmt::format("{}/exec/{}/json", kApi, api::percentEncode(execId)), "",
+                        kCallTimeout);
+  if (!inspected) {
+    return std::unexpected(inspected.error());
+  }
+  auto state = nlohmann::json::parse(inspected->body, nullptr, false);
+  if (inspected->status != 200 || !state.is_object()) {
+    return std::unexpected(errorOf("exec " + execId, *inspected));
+  }
+  return static_cast<pid_t>(state.value("Pid", 0));
+}
+
+Result<std::vector<std::string>> PodmanClient::listByLabel(const std::string& key,
+                                                           const std::string& value) {
+  nlohmann::json filters = {{"label", {key + "=" + value}}};
+  auto response = call("GET",
+                       fmt::format("{}/containers/json?all=true&filters={}", kApi,
+                                   api::percentEncode(filters.dump())),
+                       "", kCallTimeout);
+  if (!response) {
+    return std::unexpected(response.error());
+  }
+  auto json = nlohmann::json::parse(response->body, nullptr, false);
+  if (response->status != 200 || !json.is_array()) {
+    return std::unexpected(errorOf("list containers", *response));
+  }
+  std::vector<std::string> names;
+  for (const auto& container : json) {
+    if (container.is_object() && container.contains("Names") && container["Names"].is_array() &&
+        !container["Names"].empty() && container["Names"][0].is_string()) {
+      names.push_back(container["Names"][0].get<std::string>());
+    }
+  }
+  std::sort(names.begin(), names.end());
+  return names;
 }
 
 }  // namespace overmesh::runtime::podman

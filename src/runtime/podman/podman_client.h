@@ -11,7 +11,9 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <chrono>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -38,6 +40,12 @@ struct ContainerSpec {
   std::string netnsPath;             // /run/netns/NAME: joined, not created
   ContainerLimits limits;
   std::vector<BindMount> mounts;
+  std::map<std::string, std::string> labels;  // list() finds containers by one
+};
+
+struct ExecOutput {
+  int exitCode = 0;
+  DemuxedOutput output;
 };
 
 struct ContainerState {
@@ -64,6 +72,18 @@ class PodmanClient {
   Status remove(const std::string& name);
   // Its output so far, at most `maxBytes` of each stream.
   Result<DemuxedOutput> logs(const std::string& name, std::size_t maxBytes);
+  // Runs `argv` in the running container and waits for it (at most `timeout`; 0 = no
+  // limit): its exit code and output (at most `maxBytes` per stream). The exec's ID is
+  // stored in `*execId` as soon as it exists, so that a caller can find its process.
+  Result<ExecOutput> exec(const std::string& name, const std::vector<std::string>& argv,
+                          std::chrono::milliseconds timeout, std::size_t maxBytes,
+                          std::string* execId = nullptr);
+  // The process ID of exec `execId` on the node (0 when it ended).
+  Result<pid_t> execPid(const std::string& execId);
+  // The names of every container (running or not) with label `key`=`value`, sorted.
+  Result<std::vector<std::string>> listByLabel(const std::string& key, const std::string& value);
+  // Requests in flight abort while `*cancel` is true (see HttpClient::setCancelFlag).
+  void setCancelFlag(const std::atomic<bool>* cancel) { http_->setCancelFlag(cancel); }
 
  private:
   explicit PodmanClient(std::unique_ptr<api::HttpClient> http) : http_(std::move(http)) {}

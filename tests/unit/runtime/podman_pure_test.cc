@@ -60,6 +60,7 @@ TEST(LogStreamTest, SplitsStdoutAndStderrInOrder) {
   auto out = demuxLogStream(frame(1, "hello\n") + frame(2, "oops\n") + frame(1, "again\n"), 1024);
   EXPECT_EQ(out.out, "hello\nagain\n");
   EXPECT_EQ(out.err, "oops\n");
+  EXPECT_EQ(out.both, "hello\noops\nagain\n");
   EXPECT_FALSE(out.truncated);
 }
 
