@@ -30,6 +30,25 @@ namespace {
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
+// The pids of processes whose command line mentions `text`.
+std::vector<pid_t> processesMentioning(const std::string& text) {
+  std::vector<pid_t> found;
+  std::error_code error;
+  for (const auto& entry : fs::directory_iterator("/proc", error)) {
+    std::string name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos ||
+        std::stoi(name) == getpid()) {
+      continue;
+    }
+    std::ifstream file(entry.path() / "cmdline");
+    std::string cmdline((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+    if (cmdline.find(text) != std::string::npos) {
+      found.push_back(static_cast<pid_t>(std::stoi(name)));
+    }
+  }
+  return found;
+}
+
 bool have(const char* tool) {
   return testing::runCommand({"/bin/sh", "-c", std::string("command -v ") + tool}).exitCode == 0;
 }
@@ -72,6 +91,11 @@ class PodmanClientTest : public ::testing::Test {
     }
     if (!root_.empty()) {
       testing::runCommand({"/bin/sh", "-c", podman() + " system reset -f >/dev/null 2>&1"});
+      // conmon keeps an exec session's process around for 300 s after the exec ended
+      // (podman's --exit-delay); these are ours: their command line names our storage.
+      for (pid_t pid : processesMentioning(root_ + "/storage")) {
+        kill(pid, SIGKILL);
+      }
     }
     if (madeNamespace_) {
       dataplane::kernel::deleteNamespace(namespace_);
