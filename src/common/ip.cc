@@ -115,4 +115,13 @@ Result<Ipv4Prefix> Ipv4Prefix::parse(std::string_view text) {
 
 std::string Ipv4Prefix::toString() const { return fmt::format("{}/{}", address_, length_); }
 
+std::optional<Ipv4Address> addressOfRecord(std::string_view text) {
+  if (text.find('/') != std::string_view::npos) {
+    auto parsed = Ipv4Prefix::parse(text);
+    return parsed ? std::optional(parsed->address()) : std::nullopt;
+  }
+  auto parsed = Ipv4Address::parse(text);
+  return parsed ? std::optional(*parsed) : std::nullopt;
+}
+
 }  // namespace overmesh

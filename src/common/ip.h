@@ -9,6 +9,7 @@
 
 #include <compare>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -117,6 +118,10 @@ class Ipv4Prefix {
   Ipv4Address address_;
   int length_ = 0;
 };
+
+// The address of "a.b.c.d/n" (as records store attachment addresses and VIPs) or of a
+// bare "a.b.c.d"; nullopt for anything else.
+std::optional<Ipv4Address> addressOfRecord(std::string_view text);
 
 }  // namespace overmesh
 

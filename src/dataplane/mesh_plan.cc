@@ -13,16 +13,6 @@
 namespace overmesh::dataplane {
 namespace {
 
-// "10.0.0.3/24" (as the manager stores addresses) or a bare "10.0.0.3"; nullopt otherwise.
-std::optional<Ipv4Address> meshAddressOf(const std::string& text) {
-  if (text.find('/') != std::string::npos) {
-    auto parsed = Ipv4Prefix::parse(text);
-    return parsed ? std::optional(parsed->address()) : std::nullopt;
-  }
-  auto parsed = Ipv4Address::parse(text);
-  return parsed ? std::optional(*parsed) : std::nullopt;
-}
-
 bool validPort(std::int64_t port) { return port >= 1 && port <= 65535; }
 
 // A port of a service as the mesh can use it; nullopt for anything out of range.
@@ -141,7 +131,7 @@ MeshIndex MeshIndex::build(const std::string& selfNodeId, const std::vector<api:
     std::optional<Ipv4Address> ingressAddress;
     for (const auto& attachment : task.attachments) {
       if (ingress != nullptr && attachment.networkId == ingress->id) {
-        ingressAddress = meshAddressOf(attachment.address);
+        ingressAddress = addressOfRecord(attachment.address);
         break;
       }
     }

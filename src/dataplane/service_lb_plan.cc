@@ -7,19 +7,6 @@
 #include <utility>
 
 namespace overmesh::dataplane {
-namespace {
-
-// "10.0.0.2/24" (as the manager stores VIPs) or a bare "10.0.0.2"; nullopt otherwise.
-std::optional<Ipv4Address> addressOf(const std::string& text) {
-  if (text.find('/') != std::string::npos) {
-    auto parsed = Ipv4Prefix::parse(text);
-    return parsed ? std::optional(parsed->address()) : std::nullopt;
-  }
-  auto parsed = Ipv4Address::parse(text);
-  return parsed ? std::optional(*parsed) : std::nullopt;
-}
-
-}  // namespace
 
 LbIndex LbIndex::build(const std::vector<api::Service>& services,
                        const std::vector<api::Task>& tasks, const state::NodeReadiness& nodes) {
@@ -34,7 +21,7 @@ LbIndex LbIndex::build(const std::vector<api::Service>& services,
       continue;
     }
     for (const auto& vip : service.vips) {
-      auto address = addressOf(vip.address);
+      auto address = addressOfRecord(vip.address);
       if (!address || vip.networkId.empty()) {
         continue;
       }
@@ -55,7 +42,7 @@ LbIndex LbIndex::build(const std::vector<api::Service>& services,
       if (slot == slots.end()) {
         continue;
       }
-      auto address = addressOf(attachment.address);
+      auto address = addressOfRecord(attachment.address);
       if (!address) {
         continue;
       }

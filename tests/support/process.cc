@@ -176,4 +176,15 @@ CommandResult DaemonProcess::cli(const std::vector<std::string>& args) const {
   return runCommand(argv);
 }
 
+std::vector<std::string> nonEmptyLines(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream stream(text);
+  for (std::string line; std::getline(stream, line);) {
+    if (!line.empty()) {
+      out.push_back(line);
+    }
+  }
+  return out;
+}
+
 }  // namespace overmesh::testing

@@ -30,6 +30,9 @@ bool canUseNamespaces();
 // The whole content of `path` (bytes as they are); empty when it cannot be read.
 std::string readFile(const std::string& path);
 
+// The non-empty lines of a command's output.
+std::vector<std::string> nonEmptyLines(const std::string& text);
+
 // True when `pid` runs and is not a zombie: PID 1 on these machines does not reap the
 // daemons and shims it inherits, so a killed one stays as a zombie.
 bool processRuns(pid_t pid);

@@ -36,17 +36,6 @@ const std::vector<std::string> kEchoServer = {
     "socat TCP-LISTEN:80,fork,reuseaddr \"SYSTEM:echo \\$(hostname) \\$SOCAT_PEERADDR\" & "
     "exec socat UDP-RECVFROM:81,fork \"SYSTEM:echo \\$(hostname) \\$SOCAT_PEERADDR\""};
 
-std::vector<std::string> lines(const std::string& text) {
-  std::vector<std::string> out;
-  std::istringstream stream(text);
-  for (std::string line; std::getline(stream, line);) {
-    if (!line.empty()) {
-      out.push_back(line);
-    }
-  }
-  return out;
-}
-
 std::string nodeAddress(int index) { return fmt::format("198.18.0.{}", index); }
 
 // Replies "<task name> <peer>" counted by task name, and the peers seen; "FAIL" lines
@@ -60,7 +49,7 @@ struct Replies {
 
 Replies tally(const std::string& output) {
   Replies replies;
-  for (const auto& line : lines(output)) {
+  for (const auto& line : nonEmptyLines(output)) {
     ++replies.total;
     if (line == "FAIL") {
       ++replies.failed;

@@ -35,17 +35,6 @@ const std::vector<std::string> kWebServer = {
     "socat TCP-LISTEN:80,fork,reuseaddr \"SYSTEM:echo \\$(hostname) \\$SOCAT_PEERADDR\" & "
     "exec socat UDP-RECVFROM:81,fork SYSTEM:hostname"};
 
-std::vector<std::string> lines(const std::string& text) {
-  std::vector<std::string> out;
-  std::istringstream stream(text);
-  for (std::string line; std::getline(stream, line);) {
-    if (!line.empty()) {
-      out.push_back(line);
-    }
-  }
-  return out;
-}
-
 std::string withoutPrefix(const std::string& cidr) { return cidr.substr(0, cidr.find('/')); }
 
 class ServicesTest : public ::testing::Test {
@@ -152,7 +141,7 @@ class ServicesTest : public ::testing::Test {
   std::set<std::string> resolve(const std::string& task, const std::string& name) {
     auto result = inTask(task, {"getent", "ahostsv4", name});
     std::set<std::string> out;
-    for (const auto& line : lines(result.out)) {
+    for (const auto& line : nonEmptyLines(result.out)) {
       out.insert(line.substr(0, line.find(' ')));
     }
     return out;
@@ -166,7 +155,7 @@ class ServicesTest : public ::testing::Test {
                       fmt::format("for i in $(seq {}); do socat -T3 - TCP:{}:80,connect-timeout=3 "
                                   "</dev/null || echo FAIL; done",
                                   count, target)});
-    return lines(result.out);
+    return nonEmptyLines(result.out);
   }
 
   std::unique_ptr<LabSession> lab_;
@@ -438,7 +427,7 @@ TEST_F(ServicesTest, UnknownNamesGoToTheNodesResolverAndFailCleanlyWhenItIsDown)
   // A resolver inside the lab (host 2's namespace), named in host 1's resolv.conf.
   std::string upstream =
       lab_->exec(2, {"sh", "-c", "ip -4 -o addr show | awk '/198.18/ {print $4}'"}).out;
-  upstream = withoutPrefix(lines(upstream).at(0));
+  upstream = withoutPrefix(nonEmptyLines(upstream).at(0));
   auto dnsmasq = lab_->exec(2, {"sh", "-c",
                                 fmt::format("dnsmasq --no-resolv --no-hosts --listen-address={} "
                                             "--bind-interfaces --address=/example.test/198.18.9.9 "
@@ -472,7 +461,7 @@ TEST_F(ServicesTest, UnknownNamesGoToTheNodesResolverAndFailCleanlyWhenItIsDown)
       [&] { return resolve("client", "example.test") == std::set<std::string>{"198.18.9.9"}; },
       kConverge))
       << "an unknown name is forwarded to the node's resolver";
-  auto pid = lines(readFile(pidFile));
+  auto pid = nonEmptyLines(readFile(pidFile));
   ASSERT_FALSE(pid.empty());
   ::kill(std::stoi(pid[0]), SIGTERM);
   std::remove(pidFile.c_str());
