@@ -12,6 +12,7 @@ packages=(
   iproute2 nftables iperf3 procps psmisc iputils-ping socat jq
   dnsutils dnsmasq-base dnsperf
   nginx wrk curl
+  podman runc catatonit skopeo busybox-static docker-registry
 )
 
 missing=()

@@ -66,7 +66,8 @@ void to_json(json& j, const ServiceSpec& v) {
            {"stopGracePeriodMs", v.stopGracePeriodMs},
            {"updateConfig", v.updateConfig},
            {"labels", v.labels},
-           {"ports", v.ports}};
+           {"ports", v.ports},
+           {"container", v.container}};
   if (v.healthCheck) {
     j["healthCheck"] = *v.healthCheck;
   }
@@ -78,6 +79,7 @@ void from_json(const json& j, ServiceSpec& v) {
   readField(j, "replicas", v.replicas);
   readField(j, "command", v.command);
   readField(j, "env", v.env);
+  readField(j, "container", v.container);
   readField(j, "networks", v.networks);
   readField(j, "endpointMode", v.endpointMode);
   readField(j, "constraints", v.constraints);

@@ -12,6 +12,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "api/container_types.h"
 #include "api/types.h"
 
 namespace overmesh::api {
@@ -62,6 +63,9 @@ struct ServiceSpec {
   UpdateConfig updateConfig;
   Labels labels;
   std::vector<PortConfig> ports;  // as the user gave them; see Service::ports
+  // The image and its options (issue 10); an empty image: `command` runs as a process.
+  // With an image, `command` may be empty (the image's CMD is used).
+  ContainerSpec container;
 };
 
 // A network the service is attached to, resolved: its ID and name, the DNS aliases.

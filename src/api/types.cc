@@ -85,6 +85,7 @@ void to_json(json& j, const SwarmInitRequest& v) {
   if (!v.ingressSubnet.empty()) {
     j["ingressSubnet"] = v.ingressSubnet;
   }
+  j["registries"] = v.registries;
 }
 
 void from_json(const json& j, SwarmInitRequest& v) {
@@ -93,6 +94,7 @@ void from_json(const json& j, SwarmInitRequest& v) {
   readField(j, "defaultAddrPoolMaskLength", v.defaultAddrPoolMaskLength);
   readField(j, "nodeTimeoutMs", v.nodeTimeoutMs);
   readField(j, "ingressSubnet", v.ingressSubnet);
+  readField(j, "registries", v.registries);
 }
 
 void to_json(json& j, const Node& v) {
@@ -172,7 +174,8 @@ void to_json(json& j, const Task& v) {
            {"env", v.env},
            {"stopGracePeriodMs", v.stopGracePeriodMs},
            {"health", v.health},
-           {"updatedAtMs", v.updatedAtMs}};
+           {"updatedAtMs", v.updatedAtMs},
+           {"container", v.container}};
   if (v.healthCheck) {
     j["healthCheck"] = *v.healthCheck;
   }
@@ -199,6 +202,7 @@ void from_json(const json& j, Task& v) {
   readField(j, "stopGracePeriodMs", v.stopGracePeriodMs);
   readField(j, "health", v.health);
   readField(j, "updatedAtMs", v.updatedAtMs);
+  readField(j, "container", v.container);
 }
 
 void to_json(json& j, const Info& v) {

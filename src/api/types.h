@@ -13,6 +13,8 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "api/container_types.h"
+
 namespace overmesh::api {
 
 using Labels = std::map<std::string, std::string>;
@@ -73,6 +75,8 @@ struct SwarmInitRequest {
   // `swarm init --ingress-subnet CIDR`: the ingress network's subnet; empty = the next
   // free subnet of the default pools.
   std::string ingressSubnet;
+  // `--insecure-registry` and `--registry-mirror` (see RegistrySettings).
+  RegistrySettings registries;
 };
 
 struct Node {
@@ -141,6 +145,9 @@ struct Task {
   // Manager's wall clock (ms since the epoch) when desiredState or state last changed:
   // restart delays, restart windows and update delays are measured from it.
   std::int64_t updatedAtMs = 0;
+  // The image the task runs and its options (copied from the service's spec, or from the
+  // `run` request); an empty image: `command` runs as a process on the node.
+  ContainerSpec container;
 };
 
 struct Info {

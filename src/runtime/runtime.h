@@ -3,8 +3,8 @@
 // The task runtime seam: what the agent needs to run a task (a process in its own network,
 // UTS, mount and PID namespaces) and to find it again after overmeshd restarts. The
 // default implementation is ProcessRuntime (process_runtime.h), which runs the command on
-// the host's filesystem; an OCI runtime (crun with an image's rootfs) can implement the
-// same interface later.
+// the host's filesystem, and ImageRuntime (podman/image_runtime.h), which runs a container
+// of an OCI image; RuntimeRouter picks one per task.
 
 #include <sys/types.h>
 
@@ -17,6 +17,14 @@
 
 namespace overmesh::runtime {
 
+// A bind mount of a node path, or a volume local to the node (created on first use).
+struct Mount {
+  std::string type = "volume";  // "bind" | "volume"
+  std::string source;           // bind: absolute node path; volume: name ("" = anonymous)
+  std::string target;           // absolute path in the container
+  bool readOnly = false;
+};
+
 // What to run. The agent has already made the network namespace at `netnsPath`; it may
 // wire eth0 and addresses into it before or after start().
 struct TaskSpec {
@@ -28,8 +36,16 @@ struct TaskSpec {
   std::string hostsFile;             // content of the task's /etc/hosts
   std::string resolvConf;            // content of the task's /etc/resolv.conf
   // An OCI image (image_runtime.h): the task runs in a container of it, `command` (when
-  // given) replacing the image's own. Empty: a process on the host's filesystem.
+  // given) replacing the image's CMD. Empty: a process on the host's filesystem, and the
+  // fields below must be empty too.
   std::string image;
+  std::vector<std::string> entrypoint;  // non-empty: replaces the image's ENTRYPOINT
+  std::string workdir;                  // "" = the image's
+  std::string user;                     // "" = the image's; USER[:GROUP]
+  std::vector<Mount> mounts;
+  bool readOnly = false;  // root filesystem read-only
+  bool init = false;      // an init process as PID 1 (reaps orphans)
+  std::string stopSignal;  // "" = the image's STOPSIGNAL or SIGTERM; else "SIGxxx"
 };
 
 enum class TaskState { Running, Exited };
@@ -40,7 +56,7 @@ struct TaskStatus {
   // it); -1 when nobody could record how it ended (message says why).
   int exitCode = 0;
   pid_t pid = 0;  // the task's pid as the daemon sees it; 0 when never started
-  std::string message;
+  std::string message;  // why it ended when known (e.g. "OOM killed: out of memory")
 };
 
 struct ExecResult {

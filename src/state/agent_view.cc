@@ -9,6 +9,9 @@ namespace overmesh::state {
 bool isAgentVisibleKey(std::string_view key) {
   static constexpr std::array<std::string_view, 4> kVisible = {
       keys::kNetworks, keys::kNodes, keys::kTasks, keys::kServices};
+  if (key == keys::kRegistries) {
+    return true;  // registry hosts and mirrors, no credentials
+  }
   for (std::string_view prefix : kVisible) {
     if (key.starts_with(prefix)) {
       return true;

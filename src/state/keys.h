@@ -19,6 +19,9 @@ inline constexpr std::string_view kNodes = "/overmesh/nodes/";
 inline constexpr std::string_view kTasks = "/overmesh/tasks/";
 inline constexpr std::string_view kServices = "/overmesh/services/";
 inline constexpr std::string_view kServiceNames = "/overmesh/names/services/";
+// The cluster's registry settings (api::RegistrySettings): written by `swarm init` and
+// `swarm update`, read by every agent (its node's podman) and by digest resolution.
+inline constexpr std::string_view kRegistries = "/overmesh/registries";
 // SHA-256 of each node's secret. Never sent to agents or shown by the API.
 inline constexpr std::string_view kNodeCredentials = "/overmesh/credentials/nodes/";
 // Changed by every transaction that allocates or frees a subnet or VNI, and by every join

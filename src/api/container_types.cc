@@ -1,0 +1,61 @@
+#include "api/container_types.h"
+
+#include "common/json.h"
+
+namespace overmesh::api {
+
+using nlohmann::json;
+
+void to_json(json& j, const Mount& v) {
+  j = json{{"type", v.type}, {"source", v.source}, {"target", v.target}, {"readOnly", v.readOnly}};
+}
+
+void from_json(const json& j, Mount& v) {
+  readField(j, "type", v.type);
+  readField(j, "source", v.source);
+  readField(j, "target", v.target);
+  readField(j, "readOnly", v.readOnly);
+}
+
+void to_json(json& j, const ContainerSpec& v) {
+  j = json{{"image", v.image},       {"entrypoint", v.entrypoint}, {"workdir", v.workdir},
+           {"user", v.user},         {"mounts", v.mounts},         {"readOnly", v.readOnly},
+           {"init", v.init},         {"stopSignal", v.stopSignal}};
+}
+
+void from_json(const json& j, ContainerSpec& v) {
+  readField(j, "image", v.image);
+  readField(j, "entrypoint", v.entrypoint);
+  readField(j, "workdir", v.workdir);
+  readField(j, "user", v.user);
+  readField(j, "mounts", v.mounts);
+  readField(j, "readOnly", v.readOnly);
+  readField(j, "init", v.init);
+  readField(j, "stopSignal", v.stopSignal);
+}
+
+void to_json(json& j, const RegistrySettings& v) {
+  j = json{{"insecureRegistries", v.insecureRegistries}, {"registryMirrors", v.registryMirrors}};
+}
+
+void from_json(const json& j, RegistrySettings& v) {
+  readField(j, "insecureRegistries", v.insecureRegistries);
+  readField(j, "registryMirrors", v.registryMirrors);
+}
+
+void to_json(json& j, const SwarmUpdateRequest& v) {
+  j = json::object();
+  if (v.insecureRegistries) {
+    j["insecureRegistries"] = *v.insecureRegistries;
+  }
+  if (v.registryMirrors) {
+    j["registryMirrors"] = *v.registryMirrors;
+  }
+}
+
+void from_json(const json& j, SwarmUpdateRequest& v) {
+  readField(j, "insecureRegistries", v.insecureRegistries);
+  readField(j, "registryMirrors", v.registryMirrors);
+}
+
+}  // namespace overmesh::api
