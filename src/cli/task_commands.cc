@@ -7,9 +7,11 @@
 #include "api/task_io.h"
 #include "api/types.h"
 #include "cli/cli_context.h"
+#include "cli/container_options.h"
 #include "cli/duration.h"
 #include "cli/table.h"
 #include "common/ids.h"
+#include "common/quote.h"
 
 namespace overmesh::cli {
 namespace {
@@ -19,7 +21,9 @@ struct RunOptions {
   std::string name;
   std::string node;
   bool detach = false;
-  std::vector<std::string> command;
+  std::vector<std::string> env;  // -e/--env KEY=VALUE
+  ContainerFlags container;
+  std::vector<std::string> command;  // optional with --image
 };
 
 // A task that is neither pending nor running has ended (or failed to start).
@@ -28,18 +32,45 @@ bool settled(const nlohmann::json& task) {
   return state != "pending";
 }
 
+// The POST /v1/tasks body: the flags checked as far as the CLI can (the manager checks
+// the rest, see manager/container_validation.h).
+Result<nlohmann::json> runRequestBody(const RunOptions& options) {
+  auto container = containerSpecFromFlags(options.container);
+  if (!container) {
+    return std::unexpected(container.error());
+  }
+  if (options.command.empty() && container->image.empty()) {
+    return errorf(ErrorKind::InvalidArgument,
+                  "no image and no command: give --image IMAGE, or a command after --, e.g. "
+                  "`overmesh run --network NET --image busybox -- sleep 3600`");
+  }
+  for (const auto& entry : options.env) {
+    if (entry.find('=') == std::string::npos || entry.front() == '=') {
+      return errorf(ErrorKind::InvalidArgument,
+                    "--env {} is not valid: use KEY=VALUE with a non-empty KEY", quote(entry));
+    }
+  }
+  nlohmann::json body = {{"name", options.name},
+                         {"networks", options.networks},
+                         {"command", options.command},
+                         {"env", options.env},
+                         {"container", *container}};
+  if (!options.node.empty()) {
+    body["node"] = options.node;
+  }
+  return body;
+}
+
 Status runRun(CliContext& context, const RunOptions& options) {
   auto client = context.client();
   if (!client) {
     return std::unexpected(client.error());
   }
-  nlohmann::json body = {{"name", options.name},
-                         {"networks", options.networks},
-                         {"command", options.command}};
-  if (!options.node.empty()) {
-    body["node"] = options.node;
+  auto body = runRequestBody(options);
+  if (!body) {
+    return std::unexpected(body.error());
   }
-  auto task = client->post("/v1/tasks", body);
+  auto task = client->post("/v1/tasks", *body);
   if (!task) {
     return std::unexpected(task.error());
   }
@@ -124,7 +155,11 @@ void addTaskCommands(CLI::App& app, CliContext& context) {
   runCommand->add_option("--name", run->name, "Task name (also its hostname)");
   runCommand->add_option("--node", run->node, "Run on this node (hostname or ID)");
   runCommand->add_flag("-d,--detach", run->detach, "Return as soon as the task is created");
-  runCommand->add_option("command", run->command, "Command and arguments, after --")->required();
+  runCommand->add_option("-e,--env", run->env, "Environment KEY=VALUE (repeatable)")
+      ->allow_extra_args(false);
+  addContainerOptions(runCommand, run->container);
+  runCommand->add_option("command", run->command,
+                         "Command and arguments, after -- (optional with --image)");
   runCommand->callback([&context, run] {
     context.action = [&context, run] { return runRun(context, *run); };
   });

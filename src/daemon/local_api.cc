@@ -133,6 +133,8 @@ Result<manager::RunRequest> decodeRunRequest(std::string_view body) {
         readField(json, "networks", run.networks);
         readField(json, "node", run.node);
         readField(json, "command", run.command);
+        readField(json, "env", run.env);
+        readField(json, "container", run.container);
       });
 }
 

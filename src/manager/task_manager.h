@@ -22,7 +22,9 @@ struct RunRequest {
   std::string name;                   // empty = generated
   std::vector<std::string> networks;  // names or IDs, in eth0, eth1… order
   std::optional<std::string> node;    // hostname or ID to pin the task to
-  std::vector<std::string> command;
+  std::vector<std::string> command;   // optional when container.image is given
+  std::vector<std::string> env;       // KEY=VALUE
+  api::ContainerSpec container;       // empty image: a process task
 };
 
 struct StatusReport {
@@ -38,8 +40,9 @@ class TaskManager {
  public:
   explicit TaskManager(store::Store& store);
 
-  // Creates a standalone task. InvalidArgument (bad name, no command, no network, a
-  // network twice), NotFound (unknown network or node), FailedPrecondition (network not
+  // Creates a standalone task. InvalidArgument (bad name, neither image nor command, a
+  // container spec validateContainerSpec refuses, a bad env entry, no network, a network
+  // twice), NotFound (unknown network or node), FailedPrecondition (network not
   // attachable, no ready node, subnet full), Conflict (name taken).
   Result<api::Task> run(const RunRequest& request);
 
