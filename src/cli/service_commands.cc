@@ -320,7 +320,7 @@ Status runServiceList(CliContext& context, const ServiceListCommand& command) {
   if (!tasks) {
     return std::unexpected(tasks.error());
   }
-  Table table({"ID", "NAME", "MODE", "REPLICAS", "COMMAND", "PORTS"});
+  Table table({"ID", "NAME", "MODE", "REPLICAS", "IMAGE", "COMMAND", "PORTS"});
   for (const auto& service : services) {
     table.addRow(serviceListRow(service, *tasks));
   }
@@ -388,7 +388,8 @@ Status runServicePs(CliContext& context, const ServicePsCommand& command) {
     printJson(*context.out, found);
     return {};
   }
-  Table table({"ID", "NAME", "COMMAND", "NODE", "DESIRED STATE", "CURRENT STATE", "ERROR"});
+  Table table(
+      {"ID", "NAME", "IMAGE", "COMMAND", "NODE", "DESIRED STATE", "CURRENT STATE", "ERROR"});
   std::int64_t now = nowMillis();
   for (const auto& service : services) {
     for (auto& row : servicePsRows(service, *tasks, now, *options)) {

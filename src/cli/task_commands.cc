@@ -9,6 +9,7 @@
 #include "cli/cli_context.h"
 #include "cli/container_options.h"
 #include "cli/duration.h"
+#include "cli/service_tables.h"
 #include "cli/table.h"
 #include "common/ids.h"
 #include "common/quote.h"
@@ -126,7 +127,7 @@ Status runPs(CliContext& context, const std::string& format) {
     printJson(*context.out, *tasks);
     return {};
   }
-  Table table({"ID", "NAME", "NODE", "STATE", "ADDRESSES", "COMMAND"});
+  Table table({"ID", "NAME", "IMAGE", "NODE", "STATE", "ADDRESSES", "COMMAND"});
   for (const auto& json : *tasks) {
     auto task = json.get<api::Task>();
     std::string state = task.state;
@@ -137,7 +138,8 @@ Status runPs(CliContext& context, const std::string& format) {
     if (command.size() > 40) {
       command = command.substr(0, 37) + "...";
     }
-    table.addRow({shortId(task.id), task.name, task.nodeName, state, addressesOf(task), command});
+    table.addRow({shortId(task.id), task.name, imageText(task.container, false), task.nodeName,
+                  state, addressesOf(task), command});
   }
   table.print(*context.out);
   return {};
