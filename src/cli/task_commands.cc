@@ -24,6 +24,7 @@ struct RunOptions {
   bool detach = false;
   std::vector<std::string> env;  // -e/--env KEY=VALUE
   ContainerFlags container;
+  std::string stopGracePeriod;        // --stop-grace-period; empty = the manager's 10s
   std::vector<std::string> command;  // optional with --image
 };
 
@@ -58,6 +59,13 @@ Result<nlohmann::json> runRequestBody(const RunOptions& options) {
                          {"container", *container}};
   if (!options.node.empty()) {
     body["node"] = options.node;
+  }
+  if (!options.stopGracePeriod.empty()) {
+    auto grace = parseDuration(options.stopGracePeriod, "--stop-grace-period");
+    if (!grace) {
+      return std::unexpected(grace.error());
+    }
+    body["stopGracePeriodMs"] = grace->count();
   }
   return body;
 }
@@ -160,6 +168,8 @@ void addTaskCommands(CLI::App& app, CliContext& context) {
   runCommand->add_option("-e,--env", run->env, "Environment KEY=VALUE (repeatable)")
       ->allow_extra_args(false);
   addContainerOptions(runCommand, run->container);
+  runCommand->add_option("--stop-grace-period", run->stopGracePeriod,
+                         "Wait before SIGKILL when stopping the task (default 10s)");
   runCommand->add_option("command", run->command,
                          "Command and arguments, after -- (optional with --image)");
   runCommand->callback([&context, run] {

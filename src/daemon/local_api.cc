@@ -135,6 +135,7 @@ Result<manager::RunRequest> decodeRunRequest(std::string_view body) {
         readField(json, "command", run.command);
         readField(json, "env", run.env);
         readField(json, "container", run.container);
+        readField(json, "stopGracePeriodMs", run.stopGracePeriodMs);
       });
 }
 

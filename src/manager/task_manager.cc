@@ -47,6 +47,11 @@ Result<api::Task> TaskManager::run(const RunRequest& request) {
   if (auto valid = validateEnv(request.env); !valid) {
     return std::unexpected(valid.error().withContext("run"));
   }
+  if (request.stopGracePeriodMs < 0) {
+    return errorf(ErrorKind::InvalidArgument,
+                  "run: --stop-grace-period {}ms is not valid: give a duration >= 0, e.g. 10s",
+                  request.stopGracePeriodMs);
+  }
   if (request.networks.empty()) {
     return errorf(ErrorKind::InvalidArgument,
                   "run: at least one --network is required (an attachable overlay network)");
@@ -141,6 +146,7 @@ Result<api::Task> TaskManager::run(const RunRequest& request) {
     task.command = request.command;
     task.env = request.env;
     task.container = *container;
+    task.stopGracePeriodMs = request.stopGracePeriodMs;
     task.desiredState = "running";
     task.state = "pending";
     task.message = "waiting for " + node->hostname;

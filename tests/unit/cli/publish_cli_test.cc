@@ -282,7 +282,8 @@ TEST_F(PublishCliTest, ServiceUpdateChangesTheImageAndMounts) {
 
 TEST_F(PublishCliTest, RunSendsEnvAndContainerAndTheCommandAsArguments) {
   auto printed = must(run({"run", "--network", "front", "-d", "--image", "busybox", "-e", "A=1",
-                           "--env", "B=2", "--entrypoint", "/bin/sh", "--", "-c", "sleep 60"}));
+                           "--env", "B=2", "--entrypoint", "/bin/sh", "--stop-grace-period",
+                           "1m30s", "--", "-c", "sleep 60"}));
 
   EXPECT_EQ(printed, "taskid1\n");
   auto body = lastPost().body;
@@ -292,6 +293,7 @@ TEST_F(PublishCliTest, RunSendsEnvAndContainerAndTheCommandAsArguments) {
   EXPECT_EQ(container.image, "busybox");
   EXPECT_THAT(container.entrypoint, ElementsAre("/bin/sh"));
   EXPECT_THAT(body["command"].get<std::vector<std::string>>(), ElementsAre("-c", "sleep 60"));
+  EXPECT_EQ(body["stopGracePeriodMs"], 90'000);
 }
 
 TEST_F(PublishCliTest, RunRefusesContainerFlagsWithoutAnImageBeforeSending) {

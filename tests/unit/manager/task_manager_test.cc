@@ -134,6 +134,7 @@ TEST_F(TaskManagerTest, AnImageTaskCarriesItsNormalisedContainerSpecAndEnv) {
   run.container.entrypoint = {"/bin/httpd", "-f"};
   run.container.stopSignal = "15";
   run.container.init = true;
+  run.stopGracePeriodMs = 2500;
 
   auto task = tasks_->run(run);
 
@@ -144,6 +145,7 @@ TEST_F(TaskManagerTest, AnImageTaskCarriesItsNormalisedContainerSpecAndEnv) {
   EXPECT_EQ(task->container.entrypoint, run.container.entrypoint);
   EXPECT_EQ(task->env, run.env);
   EXPECT_TRUE(task->command.empty());
+  EXPECT_EQ(task->stopGracePeriodMs, 2500);
   auto stored = tasks_->inspect("web");
   ASSERT_TRUE(stored);
   EXPECT_EQ(stored->container, task->container);
@@ -175,6 +177,12 @@ TEST_F(TaskManagerTest, BadContainerSpecOrEnvIsRefusedAndNothingWritten) {
   refused = tasks_->run(badEnv);
   ASSERT_FALSE(refused);
   EXPECT_THAT(refused.error().message, HasSubstr("--env \"1A=x\""));
+
+  auto badGrace = request("x");
+  badGrace.stopGracePeriodMs = -1;
+  refused = tasks_->run(badGrace);
+  ASSERT_FALSE(refused);
+  EXPECT_THAT(refused.error().message, HasSubstr("--stop-grace-period -1ms"));
   EXPECT_EQ(*store_->currentRevision(), before);
 }
 
