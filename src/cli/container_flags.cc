@@ -106,8 +106,7 @@ Result<bool> parseBoolFlag(const std::string& flag, const std::string& value) {
                 quote(value));
 }
 
-Result<std::vector<std::string>> splitShellWords(const std::string& flag,
-                                                 const std::string& text) {
+Result<std::vector<std::string>> splitShellWords(const std::string& flag, const std::string& text) {
   std::vector<std::string> words;
   std::string word;
   bool inWord = false;  // a quote makes a word even when it holds nothing
@@ -151,8 +150,8 @@ Result<std::vector<std::string>> splitShellWords(const std::string& flag,
         } else if (c == '\\') {
           if (i + 1 == text.size()) {
             return errorf(ErrorKind::InvalidArgument,
-                          "{} {} is not valid: it ends with a backslash that escapes nothing",
-                          flag, quote(text));
+                          "{} {} is not valid: it ends with a backslash that escapes nothing", flag,
+                          quote(text));
           }
           if (text[i + 1] != '\n') {  // backslash-newline joins lines
             word += text[i + 1];
@@ -167,9 +166,8 @@ Result<std::vector<std::string>> splitShellWords(const std::string& flag,
     }
   }
   if (quoteKind != Quote::None) {
-    return errorf(ErrorKind::InvalidArgument,
-                  "{} {} is not valid: a {} quote is not closed", flag, quote(text),
-                  quoteKind == Quote::Single ? "single" : "double");
+    return errorf(ErrorKind::InvalidArgument, "{} {} is not valid: a {} quote is not closed", flag,
+                  quote(text), quoteKind == Quote::Single ? "single" : "double");
   }
   if (inWord) {
     words.push_back(std::move(word));
@@ -180,8 +178,8 @@ Result<std::vector<std::string>> splitShellWords(const std::string& flag,
 Result<api::Mount> parseMountFlag(const std::string& flag, const std::string& value) {
   auto invalid = [&](const std::string& why) {
     return errorf(ErrorKind::InvalidArgument,
-                  "{} {} is not valid: {}; use type=bind|volume,source=S,target=T[,readonly]",
-                  flag, quote(value), why);
+                  "{} {} is not valid: {}; use type=bind|volume,source=S,target=T[,readonly]", flag,
+                  quote(value), why);
   };
   api::Mount mount;
   std::set<std::string> seen;
@@ -234,8 +232,8 @@ Result<api::Mount> parseMountFlag(const std::string& flag, const std::string& va
     }
     if (canonical == "type") {
       if (*item != "bind" && *item != "volume") {
-        return errorf(ErrorKind::InvalidArgument,
-                      "{} key type {} is not valid: use bind or volume", flag, quote(*item));
+        return errorf(ErrorKind::InvalidArgument, "{} key type {} is not valid: use bind or volume",
+                      flag, quote(*item));
       }
       mount.type = *item;
     } else if (canonical == "source") {
@@ -312,18 +310,19 @@ Result<api::ContainerSpec> applyContainerUpdateFlags(const api::ContainerSpec& c
   }
   for (const auto& target : flags.mountRm) {
     std::string wanted = withoutTrailingSlash(target);
-    auto removed = std::erase_if(
-        spec.mounts, [&](const api::Mount& mount) { return mount.target == wanted; });
+    auto removed =
+        std::erase_if(spec.mounts, [&](const api::Mount& mount) { return mount.target == wanted; });
     if (removed == 0) {
       std::vector<std::string> targets;
       for (const auto& mount : spec.mounts) {
         targets.push_back(mount.target);
       }
-      return errorf(ErrorKind::InvalidArgument,
-                    "--mount-rm {} is not valid: the service mounts nothing there (its mount "
-                    "targets: {})",
-                    quote(target),
-                    targets.empty() ? std::string("none") : fmt::format("{}", fmt::join(targets, ", ")));
+      return errorf(
+          ErrorKind::InvalidArgument,
+          "--mount-rm {} is not valid: the service mounts nothing there (its mount "
+          "targets: {})",
+          quote(target),
+          targets.empty() ? std::string("none") : fmt::format("{}", fmt::join(targets, ", ")));
     }
   }
   for (const auto& value : flags.mountAdd) {

@@ -7,8 +7,8 @@ namespace overmesh::cli {
 namespace {
 
 // A flag whose absence matters (unset keeps the image's or the service's value).
-void addOptionalText(CLI::App* command, const std::string& name,
-                     std::optional<std::string>& target, const std::string& help) {
+void addOptionalText(CLI::App* command, const std::string& name, std::optional<std::string>& target,
+                     const std::string& help) {
   command->add_option_function<std::string>(
       name, [&target](const std::string& value) { target = value; }, help);
 }
@@ -39,7 +39,8 @@ void addContainerOptions(CLI::App* command, ContainerFlags& flags) {
   addOptionalText(command, "-u,--user", flags.user,
                   "User to run as inside the container: NAME|UID[:GROUP|GID]");
   addRepeatable(command, "--mount", flags.mounts, kMountHelp);
-  command->add_flag("--read-only", flags.readOnly, "Mount the container's root filesystem read-only");
+  command->add_flag("--read-only", flags.readOnly,
+                    "Mount the container's root filesystem read-only");
   command->add_flag("--init", flags.init, "Run an init as PID 1 that reaps orphans (catatonit)");
   addOptionalText(command, "--stop-signal", flags.stopSignal,
                   "Signal that stops the task (default: the image's STOPSIGNAL, else SIGTERM)");
@@ -56,7 +57,8 @@ void addContainerUpdateOptions(CLI::App* command, ContainerUpdateFlags& flags) {
   addRepeatable(command, "--mount-add", flags.mountAdd,
                 "Add a mount, as --mount of service create; replaces the mount with the same "
                 "target (repeatable)");
-  addRepeatable(command, "--mount-rm", flags.mountRm, "Remove the mount at this target (repeatable)");
+  addRepeatable(command, "--mount-rm", flags.mountRm,
+                "Remove the mount at this target (repeatable)");
   addOptionalText(command, "--read-only", flags.readOnly,
                   "true|false: mount the container's root filesystem read-only");
   addOptionalText(command, "--init", flags.init, "true|false: run an init as PID 1");

@@ -1,4 +1,5 @@
 #include <chrono>
+#include <iostream>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -24,15 +25,20 @@ struct RunOptions {
   bool detach = false;
   std::vector<std::string> env;  // -e/--env KEY=VALUE
   ContainerFlags container;
-  std::string stopGracePeriod;        // --stop-grace-period; empty = the manager's 10s
+  std::string stopGracePeriod;       // --stop-grace-period; empty = the manager's 10s
   std::vector<std::string> command;  // optional with --image
 };
 
-// A task that is neither pending nor running has ended (or failed to start).
+// A task that is neither pending nor preparing (its node pulling the image) has started,
+// ended or failed to start.
 bool settled(const nlohmann::json& task) {
   std::string state = task.value("state", "");
-  return state != "pending";
+  return state != "pending" && state != "preparing";
 }
+
+// How long `run` waits for a task that shows no progress: a pull that keeps reporting
+// (a new "preparing" message) keeps the wait going.
+constexpr std::chrono::seconds kRunStartWait{30};
 
 // The POST /v1/tasks body: the flags checked as far as the CLI can (the manager checks
 // the rest, see manager/container_validation.h).
@@ -86,12 +92,19 @@ Status runRun(CliContext& context, const RunOptions& options) {
   std::string id = task->value("id", "");
   if (!options.detach) {
     // Wait for the node to start it, so that a failure to start is reported here.
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    auto deadline = std::chrono::steady_clock::now() + kRunStartWait;
+    std::string progress;
     while (!settled(*task) && std::chrono::steady_clock::now() < deadline) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
       auto current = client->get("/v1/tasks/" + id);
       if (current) {
         task = current;
+      }
+      std::string message = task->value("message", "");
+      if (task->value("state", "") == "preparing" && message != progress) {
+        progress = message;
+        deadline = std::chrono::steady_clock::now() + kRunStartWait;
+        std::cerr << "preparing: " << printable(message) << '\n';
       }
     }
     std::string state = task->value("state", "");
@@ -100,11 +113,12 @@ Status runRun(CliContext& context, const RunOptions& options) {
                     task->value("name", ""), task->value("nodeName", ""),
                     task->value("message", ""));
     }
-    if (state == "pending") {
+    if (!settled(*task)) {
       return errorf(ErrorKind::Unavailable,
-                    "task {} is still pending on {} after 30 s ({}); see `overmesh ps`",
-                    task->value("name", ""), task->value("nodeName", ""),
-                    task->value("message", ""));
+                    "task {} is still {} on {} after {} s without progress ({}); see "
+                    "`overmesh ps`",
+                    task->value("name", ""), state, task->value("nodeName", ""),
+                    kRunStartWait.count(), task->value("message", ""));
     }
   }
   *context.out << id << '\n';

@@ -23,22 +23,22 @@ struct SignalName {
 
 // The signals a task may name to be stopped with: Linux's standard signals.
 constexpr std::array kSignals{
-    SignalName{"HUP", SIGHUP},       SignalName{"INT", SIGINT},     SignalName{"QUIT", SIGQUIT},
-    SignalName{"ILL", SIGILL},       SignalName{"TRAP", SIGTRAP},   SignalName{"ABRT", SIGABRT},
-    SignalName{"BUS", SIGBUS},       SignalName{"FPE", SIGFPE},     SignalName{"KILL", SIGKILL},
-    SignalName{"USR1", SIGUSR1},     SignalName{"SEGV", SIGSEGV},   SignalName{"USR2", SIGUSR2},
-    SignalName{"PIPE", SIGPIPE},     SignalName{"ALRM", SIGALRM},   SignalName{"TERM", SIGTERM},
-    SignalName{"STKFLT", SIGSTKFLT}, SignalName{"CHLD", SIGCHLD},   SignalName{"CONT", SIGCONT},
-    SignalName{"STOP", SIGSTOP},     SignalName{"TSTP", SIGTSTP},   SignalName{"TTIN", SIGTTIN},
-    SignalName{"TTOU", SIGTTOU},     SignalName{"URG", SIGURG},     SignalName{"XCPU", SIGXCPU},
+    SignalName{"HUP", SIGHUP},       SignalName{"INT", SIGINT},       SignalName{"QUIT", SIGQUIT},
+    SignalName{"ILL", SIGILL},       SignalName{"TRAP", SIGTRAP},     SignalName{"ABRT", SIGABRT},
+    SignalName{"BUS", SIGBUS},       SignalName{"FPE", SIGFPE},       SignalName{"KILL", SIGKILL},
+    SignalName{"USR1", SIGUSR1},     SignalName{"SEGV", SIGSEGV},     SignalName{"USR2", SIGUSR2},
+    SignalName{"PIPE", SIGPIPE},     SignalName{"ALRM", SIGALRM},     SignalName{"TERM", SIGTERM},
+    SignalName{"STKFLT", SIGSTKFLT}, SignalName{"CHLD", SIGCHLD},     SignalName{"CONT", SIGCONT},
+    SignalName{"STOP", SIGSTOP},     SignalName{"TSTP", SIGTSTP},     SignalName{"TTIN", SIGTTIN},
+    SignalName{"TTOU", SIGTTOU},     SignalName{"URG", SIGURG},       SignalName{"XCPU", SIGXCPU},
     SignalName{"XFSZ", SIGXFSZ},     SignalName{"VTALRM", SIGVTALRM}, SignalName{"PROF", SIGPROF},
-    SignalName{"WINCH", SIGWINCH},   SignalName{"IO", SIGIO},       SignalName{"PWR", SIGPWR},
+    SignalName{"WINCH", SIGWINCH},   SignalName{"IO", SIGIO},         SignalName{"PWR", SIGPWR},
     SignalName{"SYS", SIGSYS},
 };
 
 // Files overmesh mounts into every container (the sandbox's names and resolver).
 constexpr std::array<std::string_view, 3> kOwnedFiles{"/etc/hosts", "/etc/resolv.conf",
-                                                       "/etc/hostname"};
+                                                      "/etc/hostname"};
 
 constexpr std::size_t kMaxUserPart = 32;
 constexpr std::uint64_t kMaxId = 4294967294ULL;  // (uid_t)-1 means "no change"
@@ -63,8 +63,8 @@ Result<std::string> cleanAbsolutePath(std::string_view field, const std::string&
   }
   if (!path.starts_with('/')) {
     return errorf(ErrorKind::InvalidArgument,
-                  "{} {} is not valid: give an absolute path (starting with /), e.g. /data",
-                  field, quote(path));
+                  "{} {} is not valid: give an absolute path (starting with /), e.g. /data", field,
+                  quote(path));
   }
   std::string cleaned = std::filesystem::path(path).lexically_normal().string();
   while (cleaned.size() > 1 && cleaned.ends_with('/')) {
@@ -118,8 +118,8 @@ bool isVolumeName(std::string_view name) {
 Result<api::Mount> checkMount(const api::Mount& mount) {
   api::Mount checked = mount;
   if (mount.type != "bind" && mount.type != "volume") {
-    return errorf(ErrorKind::InvalidArgument,
-                  "--mount type {} is not valid: use bind or volume", quote(mount.type));
+    return errorf(ErrorKind::InvalidArgument, "--mount type {} is not valid: use bind or volume",
+                  quote(mount.type));
   }
   auto target = cleanAbsolutePath("--mount target", mount.target);
   if (!target) {
@@ -163,8 +163,8 @@ Result<api::Mount> checkMount(const api::Mount& mount) {
 Status checkEntrypoint(const std::vector<std::string>& entrypoint) {
   if (entrypoint.size() > kMaxEntrypointWords) {
     return errorf(ErrorKind::InvalidArgument,
-                  "--entrypoint is not valid: it has {} words; give at most {}",
-                  entrypoint.size(), kMaxEntrypointWords);
+                  "--entrypoint is not valid: it has {} words; give at most {}", entrypoint.size(),
+                  kMaxEntrypointWords);
   }
   std::size_t bytes = 0;
   for (const auto& word : entrypoint) {
@@ -217,8 +217,9 @@ std::string_view firstImageField(const api::ContainerSpec& spec) {
 
 Result<std::string> normaliseStopSignal(std::string_view signal) {
   std::string upper(signal.substr(0, 16));
-  std::transform(upper.begin(), upper.end(), upper.begin(),
-                 [](char c) { return c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c; });
+  std::transform(upper.begin(), upper.end(), upper.begin(), [](char c) {
+    return c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c;
+  });
   std::string_view name = upper;
   if (name.starts_with("SIG")) {
     name.remove_prefix(3);

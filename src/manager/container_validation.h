@@ -17,7 +17,7 @@
 
 namespace overmesh::manager {
 
-inline constexpr std::size_t kMaxContainerPath = 4096;     // workdir, mount paths
+inline constexpr std::size_t kMaxContainerPath = 4096;  // workdir, mount paths
 inline constexpr std::size_t kMaxMounts = 32;
 inline constexpr std::size_t kMaxEntrypointWords = 256;
 inline constexpr std::size_t kMaxEntrypointBytes = 64 * 1024;  // all words together

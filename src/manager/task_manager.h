@@ -44,8 +44,8 @@ class TaskManager {
 
   // Creates a standalone task. InvalidArgument (bad name, neither image nor command, a
   // container spec validateContainerSpec refuses, a bad env entry, a negative stop grace
-  // period, no network, a network twice), NotFound (unknown network or node), FailedPrecondition (network not
-  // attachable, no ready node, subnet full), Conflict (name taken).
+  // period, no network, a network twice), NotFound (unknown network or node), FailedPrecondition
+  // (network not attachable, no ready node, subnet full), Conflict (name taken).
   Result<api::Task> run(const RunRequest& request);
 
   Result<std::vector<api::Task>> list();

@@ -88,7 +88,8 @@ TEST(ContainerSpecFromFlagsTest, CarriesEveryFlag) {
   flags.entrypoint = "/bin/sh -c";
   flags.workdir = "/srv";
   flags.user = "1000:1000";
-  flags.mounts = {"type=volume,source=data,target=/data", "type=bind,source=/etc/ssl,target=/ssl,ro"};
+  flags.mounts = {"type=volume,source=data,target=/data",
+                  "type=bind,source=/etc/ssl,target=/ssl,ro"};
   flags.readOnly = true;
   flags.init = true;
   flags.stopSignal = "QUIT";

@@ -1,6 +1,6 @@
-// The routing-mesh and container flags as a user types them, through CLI11 and the daemon client, against
-// a fake daemon on a unix socket in a scratch directory: what reaches the daemon and what is
-// printed. No overmeshd, no root.
+// The routing-mesh and container flags as a user types them, through CLI11 and the daemon client,
+// against a fake daemon on a unix socket in a scratch directory: what reaches the daemon and what
+// is printed. No overmeshd, no root.
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -52,7 +52,14 @@ class PublishCliTest : public ::testing::Test {
     answer("GET", "/v1/services/{ref}", nlohmann::json(service_));
     answer("POST", "/v1/services/{ref}/update", nlohmann::json(service_));
     answer("GET", "/v1/tasks", nlohmann::json::array());
-    answer("POST", "/v1/tasks", {{"id", "taskid1"}, {"state", "running"}});
+    answer("POST", "/v1/tasks", {{"id", "taskid1"}, {"state", "preparing"}});
+    // The node pulled, then failed: what `run` without -d waits for and reports.
+    answer("GET", "/v1/tasks/{ref}",
+           {{"id", "taskid1"},
+            {"name", "web"},
+            {"nodeName", "h1"},
+            {"state", "failed"},
+            {"message", "pull access denied for web"}});
     api::Node node;
     node.id = "nodeid1";
     node.hostname = "h1";
@@ -242,10 +249,27 @@ namespace overmesh::cli {
 namespace {
 
 TEST_F(PublishCliTest, ServiceCreateSendsTheContainerFlagsAndNeedsNoCommandWithAnImage) {
-  must(run({"service", "create", "--name", "web", "-d", "--image", "nginx:1.25", "--entrypoint",
-            "/bin/sh -c 'exec nginx'", "-w", "/srv", "-u", "101:101", "--mount",
-            "type=volume,source=cache,target=/cache", "--mount", "type=bind,src=/etc/ssl,dst=/ssl,ro",
-            "--read-only", "--init", "--stop-signal", "QUIT"}));
+  must(run({"service",
+            "create",
+            "--name",
+            "web",
+            "-d",
+            "--image",
+            "nginx:1.25",
+            "--entrypoint",
+            "/bin/sh -c 'exec nginx'",
+            "-w",
+            "/srv",
+            "-u",
+            "101:101",
+            "--mount",
+            "type=volume,source=cache,target=/cache",
+            "--mount",
+            "type=bind,src=/etc/ssl,dst=/ssl,ro",
+            "--read-only",
+            "--init",
+            "--stop-signal",
+            "QUIT"}));
 
   auto spec = lastPost().body.get<api::ServiceSpec>();
   EXPECT_EQ(spec.container.image, "nginx:1.25");
@@ -281,9 +305,9 @@ TEST_F(PublishCliTest, ServiceUpdateChangesTheImageAndMounts) {
 }
 
 TEST_F(PublishCliTest, RunSendsEnvAndContainerAndTheCommandAsArguments) {
-  auto printed = must(run({"run", "--network", "front", "-d", "--image", "busybox", "-e", "A=1",
-                           "--env", "B=2", "--entrypoint", "/bin/sh", "--stop-grace-period",
-                           "1m30s", "--", "-c", "sleep 60"}));
+  auto printed = must(
+      run({"run", "--network", "front", "-d", "--image", "busybox", "-e", "A=1", "--env", "B=2",
+           "--entrypoint", "/bin/sh", "--stop-grace-period", "1m30s", "--", "-c", "sleep 60"}));
 
   EXPECT_EQ(printed, "taskid1\n");
   auto body = lastPost().body;
@@ -294,6 +318,15 @@ TEST_F(PublishCliTest, RunSendsEnvAndContainerAndTheCommandAsArguments) {
   EXPECT_THAT(container.entrypoint, ElementsAre("/bin/sh"));
   EXPECT_THAT(body["command"].get<std::vector<std::string>>(), ElementsAre("-c", "sleep 60"));
   EXPECT_EQ(body["stopGracePeriodMs"], 90'000);
+}
+
+TEST_F(PublishCliTest, RunWaitsPastPreparingAndReportsAPullFailure) {
+  auto ran = run({"run", "--network", "front", "--image", "web"});
+
+  ASSERT_FALSE(ran.has_value());
+  EXPECT_EQ(ran.error().kind, ErrorKind::FailedPrecondition);
+  EXPECT_THAT(ran.error().message,
+              HasSubstr("task web failed to start on h1: pull access denied for web"));
 }
 
 TEST_F(PublishCliTest, RunRefusesContainerFlagsWithoutAnImageBeforeSending) {

@@ -145,14 +145,14 @@ TEST(ServicePsRowsTest, SlotsAscendingNewestFirstWithHistoryIndented) {
   auto rows = servicePsRows(service, tasks, kFixedNowMs, {});
 
   ASSERT_EQ(rows.size(), 4U);
-  EXPECT_THAT(rows[0], ElementsAre("new1abcdefgh", "web.1", "-", "httpd -f -p 80", "node1", "Running",
-                                   "Running 5 seconds ago", ""));
+  EXPECT_THAT(rows[0], ElementsAre("new1abcdefgh", "web.1", "-", "httpd -f -p 80", "node1",
+                                   "Running", "Running 5 seconds ago", ""));
   EXPECT_THAT(rows[1], ElementsAre("old1abcdefgh", " \\_ web.1", "-", "httpd -f -p 80", "node1",
                                    "Shutdown", "Failed About a minute ago", "\"exit code 2\""));
   EXPECT_THAT(rows[2], ElementsAre("older1abcdef", " \\_ web.1", "-", "httpd -f -p 80", "node1",
                                    "Shutdown", "Failed 3 minutes ago", "\"exit code 2\""));
-  EXPECT_THAT(rows[3], ElementsAre("new2abcdefgh", "web.2", "-", "httpd -f -p 80", "node2", "Running",
-                                   "Running 3 seconds ago", ""));
+  EXPECT_THAT(rows[3], ElementsAre("new2abcdefgh", "web.2", "-", "httpd -f -p 80", "node2",
+                                   "Running", "Running 3 seconds ago", ""));
 }
 
 TEST(ServicePsRowsTest, LongErrorsAndCommandsAreCutUnlessNoTrunc) {
@@ -235,9 +235,8 @@ TEST(ServiceListRowTest, ImageIsTheFamiliarReference) {
   service.spec.command = {};
   service.spec.container.image = "198.18.0.101:5000/web:1@sha256:" + std::string(64, 'b');
 
-  EXPECT_THAT(serviceListRow(service, {}),
-              ElementsAre("webserviceid", "web", "replicated", "0/1", "198.18.0.101:5000/web:1",
-                          "", ""));
+  EXPECT_THAT(serviceListRow(service, {}), ElementsAre("webserviceid", "web", "replicated", "0/1",
+                                                       "198.18.0.101:5000/web:1", "", ""));
 }
 
 TEST(ServicePsRowsTest, ImageColumnComesFromTheTask) {

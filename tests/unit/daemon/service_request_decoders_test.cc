@@ -46,7 +46,8 @@ TEST(RunRequestDecoderTest, ReadsEnvAndTheContainerSpec) {
 }
 
 TEST(RunRequestDecoderTest, AWrongTypeInTheContainerIsInvalidArgument) {
-  auto decoded = decodeRunRequest(R"({"networks":["front"],"container":{"mounts":[{"readOnly":"yes"}]}})");
+  auto decoded =
+      decodeRunRequest(R"({"networks":["front"],"container":{"mounts":[{"readOnly":"yes"}]}})");
   ASSERT_FALSE(decoded);
   EXPECT_EQ(decoded.error().kind, ErrorKind::InvalidArgument);
   EXPECT_THAT(decoded.error().message, HasSubstr("readOnly"));

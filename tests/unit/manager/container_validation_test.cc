@@ -95,7 +95,9 @@ TEST_P(BadContainerSpecTest, IsRefusedNamingTheField) {
   }
 }
 
-api::Mount volumeAt(std::string target) { return api::Mount{"volume", "", std::move(target), false}; }
+api::Mount volumeAt(std::string target) {
+  return api::Mount{"volume", "", std::move(target), false};
+}
 
 INSTANTIATE_TEST_SUITE_P(
     Cases, BadContainerSpecTest,
@@ -112,19 +114,22 @@ INSTANTIATE_TEST_SUITE_P(
                     {"--workdir", "4097 bytes", "at most 4096"}},
         BadSpecCase{"UserWithUpperCase", [](auto& s) { s.user = "Admin"; }, {"--user \"Admin\""}},
         BadSpecCase{"UserWithEmptyGroup", [](auto& s) { s.user = "app:"; }, {"--user \"app:\""}},
-        BadSpecCase{"UserIdTooLarge",
-                    [](auto& s) { s.user = "4294967295"; },
-                    {"--user \"4294967295\""}},
+        BadSpecCase{
+            "UserIdTooLarge", [](auto& s) { s.user = "4294967295"; }, {"--user \"4294967295\""}},
         BadSpecCase{"UserTwoColons", [](auto& s) { s.user = "a:b:c"; }, {"--user"}},
         BadSpecCase{"EmptyEntrypointWord",
-                    [](auto& s) { s.entrypoint = {"sh", ""}; },
+                    [](auto& s) {
+                      s.entrypoint = {"sh", ""};
+                    },
                     {"--entrypoint", "word 2 of 2 is empty"}},
         BadSpecCase{"TooManyEntrypointWords",
                     [](auto& s) { s.entrypoint = std::vector<std::string>(257, "x"); },
                     {"--entrypoint", "257 words"}},
         BadSpecCase{"BadStopSignal", [](auto& s) { s.stopSignal = "NOPE"; }, {"--stop-signal"}},
         BadSpecCase{"MountType",
-                    [](auto& s) { s.mounts = {{"tmpfs", "", "/t", false}}; },
+                    [](auto& s) {
+                      s.mounts = {{"tmpfs", "", "/t", false}};
+                    },
                     {"--mount type \"tmpfs\"", "bind or volume"}},
         BadSpecCase{"RelativeTarget",
                     [](auto& s) { s.mounts = {volumeAt("data")}; },
@@ -142,16 +147,24 @@ INSTANTIATE_TEST_SUITE_P(
                     [](auto& s) { s.mounts = {volumeAt("/etc/hostname")}; },
                     {"/etc/hostname"}},
         BadSpecCase{"SameTargetTwice",
-                    [](auto& s) { s.mounts = {volumeAt("/data"), volumeAt("/data/")}; },
+                    [](auto& s) {
+                      s.mounts = {volumeAt("/data"), volumeAt("/data/")};
+                    },
                     {"--mount target \"/data/\"", "same target"}},
         BadSpecCase{"BindWithoutSource",
-                    [](auto& s) { s.mounts = {{"bind", "", "/d", false}}; },
+                    [](auto& s) {
+                      s.mounts = {{"bind", "", "/d", false}};
+                    },
                     {"--mount source \"\"", "bind"}},
         BadSpecCase{"RelativeBindSource",
-                    [](auto& s) { s.mounts = {{"bind", "srv", "/d", false}}; },
+                    [](auto& s) {
+                      s.mounts = {{"bind", "srv", "/d", false}};
+                    },
                     {"--mount source \"srv\"", "absolute"}},
         BadSpecCase{"BadVolumeName",
-                    [](auto& s) { s.mounts = {{"volume", "-x/y", "/d", false}}; },
+                    [](auto& s) {
+                      s.mounts = {{"volume", "-x/y", "/d", false}};
+                    },
                     {"--mount source \"-x/y\"", "volume"}},
         BadSpecCase{"TooManyMounts",
                     [](auto& s) {

@@ -244,7 +244,9 @@ TEST_F(ServiceManagerTest, EachTaskAffectingChangeBumpsTheVersion) {
       [](auto& s) { s.stopGracePeriodMs = 1; },
       [](auto& s) { s.container.image = "web:1"; },
       [](auto& s) { s.container.image = "web:2"; },
-      [](auto& s) { s.container.mounts = {{"volume", "data", "/data", false}}; },
+      [](auto& s) {
+        s.container.mounts = {{"volume", "data", "/data", false}};
+      },
       [](auto& s) { s.container.readOnly = true; },
       [](auto& s) { s.container.stopSignal = "SIGQUIT"; },
   };

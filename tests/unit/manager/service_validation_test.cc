@@ -152,11 +152,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadSpec{"UpdateOrder",
                 [](auto& s) { s.updateConfig.order = "random"; },
                 {"--update-order", "\"random\"", "start-first"}},
-        BadSpec{"LabelKey",
-                [](auto& s) {
-                  s.labels = {{"", "x"}};
-                },
-                {"--label key \"\""}}),
+        BadSpec{"LabelKey", [](auto& s) { s.labels = {{"", "x"}}; }, {"--label key \"\""}}),
     [](const auto& param) { return std::string(param.param.name); });
 
 TEST(ServiceValidationTest, DnsLabels) {
