@@ -17,6 +17,7 @@
 #include "api/task_io.h"
 #include "api/types.h"
 #include "cli/cli_context.h"
+#include "cli/container_options.h"
 #include "cli/each_object.h"
 #include "cli/service_progress.h"
 #include "cli/service_spec_flags.h"
@@ -319,7 +320,7 @@ Status runServiceList(CliContext& context, const ServiceListCommand& command) {
   if (!tasks) {
     return std::unexpected(tasks.error());
   }
-  Table table({"ID", "NAME", "MODE", "REPLICAS", "COMMAND", "PORTS"});
+  Table table({"ID", "NAME", "MODE", "REPLICAS", "IMAGE", "COMMAND", "PORTS"});
   for (const auto& service : services) {
     table.addRow(serviceListRow(service, *tasks));
   }
@@ -387,7 +388,8 @@ Status runServicePs(CliContext& context, const ServicePsCommand& command) {
     printJson(*context.out, found);
     return {};
   }
-  Table table({"ID", "NAME", "COMMAND", "NODE", "DESIRED STATE", "CURRENT STATE", "ERROR"});
+  Table table(
+      {"ID", "NAME", "IMAGE", "COMMAND", "NODE", "DESIRED STATE", "CURRENT STATE", "ERROR"});
   std::int64_t now = nowMillis();
   for (const auto& service : services) {
     for (auto& row : servicePsRows(service, *tasks, now, *options)) {
@@ -529,9 +531,10 @@ void addServiceCommands(CLI::App& app, CliContext& context) {
                 "allocated from 30000-32767), ranges 8080-8081:80-81, or "
                 "published=P,target=T[,protocol=tcp|udp][,mode=ingress|host] (repeatable)");
   addSpecOptions(createCommand, create->flags.spec);
+  addContainerOptions(createCommand, create->flags.container);
   addWatchOptions(createCommand, create->watch);
-  createCommand->add_option("command", create->flags.command, "Command and arguments, after --")
-      ->required();
+  createCommand->add_option("command", create->flags.command,
+                            "Command and arguments, after -- (optional with --image)");
   createCommand->callback([&context, create] {
     context.action = [&context, create] { return runServiceCreate(context, *create); };
   });
@@ -560,6 +563,7 @@ void addServiceCommands(CLI::App& app, CliContext& context) {
                 "Remove a published port by its target port: TARGET[/udp] or "
                 "target=T[,protocol=udp][,mode=host] (repeatable)");
   addSpecOptions(updateCommand, update->flags.spec);
+  addContainerUpdateOptions(updateCommand, update->flags.container);
   updateCommand->add_flag("--no-healthcheck", update->flags.noHealthcheck,
                           "Remove the health check");
   updateCommand->add_flag("--force", update->force,

@@ -401,10 +401,20 @@ Result<api::ServiceSpec> specFromCreateFlags(const ServiceCreateFlags& flags) {
   if (auto applied = applySpecFlags(flags.spec, spec); !applied) {
     return std::unexpected(applied.error());
   }
-  if (flags.command.empty() || flags.command.front().empty()) {
+  auto container = containerSpecFromFlags(flags.container);
+  if (!container) {
+    return std::unexpected(container.error());
+  }
+  spec.container = std::move(*container);
+  if (flags.command.empty() && spec.container.image.empty()) {
     return errorf(ErrorKind::InvalidArgument,
-                  "no command given: put the task's command after --, e.g. "
+                  "no image and no command: give --image IMAGE, or a command after --, e.g. "
+                  "`overmesh service create --name web --image nginx:1.25` or "
                   "`overmesh service create --name web -- httpd -f -p 80`");
+  }
+  if (!flags.command.empty() && flags.command.front().empty()) {
+    return errorf(ErrorKind::InvalidArgument,
+                  "the command after -- is not valid: its first word is empty");
   }
   spec.command = flags.command;
   return spec;
@@ -518,6 +528,11 @@ Result<api::ServiceSpec> applyUpdateFlags(const api::Service& service,
   if (auto applied = applySpecFlags(flags.spec, spec); !applied) {
     return std::unexpected(applied.error());
   }
+  auto container = applyContainerUpdateFlags(spec.container, flags.container);
+  if (!container) {
+    return std::unexpected(container.error());
+  }
+  spec.container = std::move(*container);
   if (!flags.command.empty()) {
     if (flags.command.front().empty()) {
       return errorf(ErrorKind::InvalidArgument,

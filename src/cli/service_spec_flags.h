@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "api/service_types.h"
+#include "cli/container_flags.h"
 #include "common/error.h"
 
 namespace overmesh::cli {
@@ -50,7 +51,8 @@ struct ServiceCreateFlags {
   std::vector<std::string> labels;       // KEY=VALUE (or KEY: empty value)
   std::vector<std::string> publish;      // -p/--publish values (see parsePublishFlag)
   ServiceSpecFlags spec;
-  std::vector<std::string> command;
+  ContainerFlags container;
+  std::vector<std::string> command;  // optional with --image
 };
 
 struct ServiceUpdateFlags {
@@ -66,6 +68,7 @@ struct ServiceUpdateFlags {
   std::vector<std::string> publishAdd;     // as --publish; see editPublishedPorts
   std::vector<std::string> publishRm;      // a port spec; removes by target port
   ServiceSpecFlags spec;
+  ContainerUpdateFlags container;
   bool noHealthcheck = false;
   std::vector<std::string> command;  // non-empty: replaces the command
 };
@@ -74,7 +77,8 @@ struct ServiceUpdateFlags {
 // any after 5s; health interval 30s, timeout 30s, 3 retries, no start period) for what is
 // not given. Fails on: --replicas with --mode global; an unknown mode, endpoint mode,
 // restart condition or update order; a bad number, duration, KEY=VALUE, network or
-// --publish value; health options without --health-cmd; an empty name or command.
+// --publish value; health options without --health-cmd; an empty name; neither --image
+// nor a command; what containerSpecFromFlags refuses.
 Result<api::ServiceSpec> specFromCreateFlags(const ServiceCreateFlags& flags);
 
 // `service`'s spec with the update flags applied (removals before additions, as Docker
@@ -82,7 +86,8 @@ Result<api::ServiceSpec> specFromCreateFlags(const ServiceCreateFlags& flags);
 // for a global service; a --*-rm that matches nothing the service has (naming what it
 // has); --network-add of a network it is already on; --no-healthcheck with a health
 // option; health options without --health-cmd when the service has no health check; what
-// editPublishedPorts refuses (--publish-rm, then --publish-add, after the networks).
+// editPublishedPorts refuses (--publish-rm, then --publish-add, after the networks); what
+// applyContainerUpdateFlags refuses.
 Result<api::ServiceSpec> applyUpdateFlags(const api::Service& service,
                                           const ServiceUpdateFlags& flags);
 

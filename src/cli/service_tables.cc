@@ -9,6 +9,7 @@
 
 #include "cli/service_tasks.h"
 #include "common/ids.h"
+#include "common/image_reference.h"
 #include "common/quote.h"
 
 namespace overmesh::cli {
@@ -172,12 +173,25 @@ std::string replicasText(const api::Service& service, const std::vector<api::Tas
   return fmt::format("{}/{}", running, desired);
 }
 
+std::string imageText(const api::ContainerSpec& container, bool noTrunc) {
+  if (container.image.empty()) {
+    return "-";
+  }
+  if (noTrunc) {
+    return printable(container.image);
+  }
+  auto reference = parseImageReference(container.image);
+  // A record the manager wrote always parses; anything else is shown as it is.
+  return printable(reference ? reference->familiar() : container.image);
+}
+
 std::vector<std::string> serviceListRow(const api::Service& service,
                                         const std::vector<api::Task>& tasks) {
   return {shortId(service.id),
           printable(service.spec.name),
           printable(service.spec.mode),
           replicasText(service, tasks),
+          imageText(service.spec.container, false),
           commandText(service.spec.command, false),
           publishedPortsText(service)};
 }
@@ -200,6 +214,7 @@ std::vector<std::vector<std::string>> servicePsRows(const api::Service& service,
     first = false;
     previousKey = key;
     rows.push_back({options.noTrunc ? task.id : shortId(task.id), name,
+                    imageText(task.container, options.noTrunc),
                     commandText(task.command, options.noTrunc), printable(task.nodeName),
                     capitalised(printable(task.desiredState)), currentStateText(task, nowMs),
                     errorText(task, options.noTrunc)});

@@ -32,7 +32,12 @@ std::string replicasText(const api::Service& service, const std::vector<api::Tas
 // Docker leaves it out.
 std::string publishedPortsText(const api::Service& service);
 
-// One `service ls` row: ID NAME MODE REPLICAS COMMAND PORTS.
+// The IMAGE column of `service ls`, `service ps` and `ps`: "-" for a process task; the
+// image as Docker shows it (ImageReference::familiar(): "nginx:1.25", digest left out),
+// or with noTrunc the reference the record holds, digest included.
+std::string imageText(const api::ContainerSpec& container, bool noTrunc);
+
+// One `service ls` row: ID NAME MODE REPLICAS IMAGE COMMAND PORTS.
 std::vector<std::string> serviceListRow(const api::Service& service,
                                         const std::vector<api::Task>& tasks);
 
@@ -41,7 +46,7 @@ struct PsOptions {
   std::string desiredState;  // "" = all; else only tasks with this desired state
 };
 
-// `service ps` rows (ID NAME COMMAND NODE DESIRED STATE CURRENT STATE ERROR) of one
+// `service ps` rows (ID NAME IMAGE COMMAND NODE DESIRED STATE CURRENT STATE ERROR) of one
 // service's tasks: slots ascending (global: nodes by hostname), newest first within a
 // slot; the slot's first row is named "web.1", older ones " \_ web.1". CURRENT STATE is
 // "Running 3 seconds ago" from Task::updatedAtMs; ERROR is the quoted message of a task

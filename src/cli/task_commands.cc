@@ -1,4 +1,5 @@
 #include <chrono>
+#include <iostream>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -7,9 +8,12 @@
 #include "api/task_io.h"
 #include "api/types.h"
 #include "cli/cli_context.h"
+#include "cli/container_options.h"
 #include "cli/duration.h"
+#include "cli/service_tables.h"
 #include "cli/table.h"
 #include "common/ids.h"
+#include "common/quote.h"
 
 namespace overmesh::cli {
 namespace {
@@ -19,13 +23,57 @@ struct RunOptions {
   std::string name;
   std::string node;
   bool detach = false;
-  std::vector<std::string> command;
+  std::vector<std::string> env;  // -e/--env KEY=VALUE
+  ContainerFlags container;
+  std::string stopGracePeriod;       // --stop-grace-period; empty = the manager's 10s
+  std::vector<std::string> command;  // optional with --image
 };
 
-// A task that is neither pending nor running has ended (or failed to start).
+// A task that is neither pending nor preparing (its node pulling the image) has started,
+// ended or failed to start.
 bool settled(const nlohmann::json& task) {
   std::string state = task.value("state", "");
-  return state != "pending";
+  return state != "pending" && state != "preparing";
+}
+
+// How long `run` waits for a task that shows no progress: a pull that keeps reporting
+// (a new "preparing" message) keeps the wait going.
+constexpr std::chrono::seconds kRunStartWait{30};
+
+// The POST /v1/tasks body: the flags checked as far as the CLI can (the manager checks
+// the rest, see manager/container_validation.h).
+Result<nlohmann::json> runRequestBody(const RunOptions& options) {
+  auto container = containerSpecFromFlags(options.container);
+  if (!container) {
+    return std::unexpected(container.error());
+  }
+  if (options.command.empty() && container->image.empty()) {
+    return errorf(ErrorKind::InvalidArgument,
+                  "no image and no command: give --image IMAGE, or a command after --, e.g. "
+                  "`overmesh run --network NET --image busybox -- sleep 3600`");
+  }
+  for (const auto& entry : options.env) {
+    if (entry.find('=') == std::string::npos || entry.front() == '=') {
+      return errorf(ErrorKind::InvalidArgument,
+                    "--env {} is not valid: use KEY=VALUE with a non-empty KEY", quote(entry));
+    }
+  }
+  nlohmann::json body = {{"name", options.name},
+                         {"networks", options.networks},
+                         {"command", options.command},
+                         {"env", options.env},
+                         {"container", *container}};
+  if (!options.node.empty()) {
+    body["node"] = options.node;
+  }
+  if (!options.stopGracePeriod.empty()) {
+    auto grace = parseDuration(options.stopGracePeriod, "--stop-grace-period");
+    if (!grace) {
+      return std::unexpected(grace.error());
+    }
+    body["stopGracePeriodMs"] = grace->count();
+  }
+  return body;
 }
 
 Status runRun(CliContext& context, const RunOptions& options) {
@@ -33,25 +81,30 @@ Status runRun(CliContext& context, const RunOptions& options) {
   if (!client) {
     return std::unexpected(client.error());
   }
-  nlohmann::json body = {{"name", options.name},
-                         {"networks", options.networks},
-                         {"command", options.command}};
-  if (!options.node.empty()) {
-    body["node"] = options.node;
+  auto body = runRequestBody(options);
+  if (!body) {
+    return std::unexpected(body.error());
   }
-  auto task = client->post("/v1/tasks", body);
+  auto task = client->post("/v1/tasks", *body);
   if (!task) {
     return std::unexpected(task.error());
   }
   std::string id = task->value("id", "");
   if (!options.detach) {
     // Wait for the node to start it, so that a failure to start is reported here.
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    auto deadline = std::chrono::steady_clock::now() + kRunStartWait;
+    std::string progress;
     while (!settled(*task) && std::chrono::steady_clock::now() < deadline) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
       auto current = client->get("/v1/tasks/" + id);
       if (current) {
         task = current;
+      }
+      std::string message = task->value("message", "");
+      if (task->value("state", "") == "preparing" && message != progress) {
+        progress = message;
+        deadline = std::chrono::steady_clock::now() + kRunStartWait;
+        std::cerr << "preparing: " << printable(message) << '\n';
       }
     }
     std::string state = task->value("state", "");
@@ -60,11 +113,12 @@ Status runRun(CliContext& context, const RunOptions& options) {
                     task->value("name", ""), task->value("nodeName", ""),
                     task->value("message", ""));
     }
-    if (state == "pending") {
+    if (!settled(*task)) {
       return errorf(ErrorKind::Unavailable,
-                    "task {} is still pending on {} after 30 s ({}); see `overmesh ps`",
-                    task->value("name", ""), task->value("nodeName", ""),
-                    task->value("message", ""));
+                    "task {} is still {} on {} after {} s without progress ({}); see "
+                    "`overmesh ps`",
+                    task->value("name", ""), state, task->value("nodeName", ""),
+                    kRunStartWait.count(), task->value("message", ""));
     }
   }
   *context.out << id << '\n';
@@ -95,7 +149,7 @@ Status runPs(CliContext& context, const std::string& format) {
     printJson(*context.out, *tasks);
     return {};
   }
-  Table table({"ID", "NAME", "NODE", "STATE", "ADDRESSES", "COMMAND"});
+  Table table({"ID", "NAME", "IMAGE", "NODE", "STATE", "ADDRESSES", "COMMAND"});
   for (const auto& json : *tasks) {
     auto task = json.get<api::Task>();
     std::string state = task.state;
@@ -106,7 +160,8 @@ Status runPs(CliContext& context, const std::string& format) {
     if (command.size() > 40) {
       command = command.substr(0, 37) + "...";
     }
-    table.addRow({shortId(task.id), task.name, task.nodeName, state, addressesOf(task), command});
+    table.addRow({shortId(task.id), task.name, imageText(task.container, false), task.nodeName,
+                  state, addressesOf(task), command});
   }
   table.print(*context.out);
   return {};
@@ -124,7 +179,13 @@ void addTaskCommands(CLI::App& app, CliContext& context) {
   runCommand->add_option("--name", run->name, "Task name (also its hostname)");
   runCommand->add_option("--node", run->node, "Run on this node (hostname or ID)");
   runCommand->add_flag("-d,--detach", run->detach, "Return as soon as the task is created");
-  runCommand->add_option("command", run->command, "Command and arguments, after --")->required();
+  runCommand->add_option("-e,--env", run->env, "Environment KEY=VALUE (repeatable)")
+      ->allow_extra_args(false);
+  addContainerOptions(runCommand, run->container);
+  runCommand->add_option("--stop-grace-period", run->stopGracePeriod,
+                         "Wait before SIGKILL when stopping the task (default 10s)");
+  runCommand->add_option("command", run->command,
+                         "Command and arguments, after -- (optional with --image)");
   runCommand->callback([&context, run] {
     context.action = [&context, run] { return runRun(context, *run); };
   });

@@ -133,6 +133,9 @@ Result<manager::RunRequest> decodeRunRequest(std::string_view body) {
         readField(json, "networks", run.networks);
         readField(json, "node", run.node);
         readField(json, "command", run.command);
+        readField(json, "env", run.env);
+        readField(json, "container", run.container);
+        readField(json, "stopGracePeriodMs", run.stopGracePeriodMs);
       });
 }
 

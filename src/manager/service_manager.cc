@@ -14,6 +14,7 @@
 #include "common/json.h"
 #include "common/mac.h"
 #include "manager/address_allocation.h"
+#include "manager/container_validation.h"
 #include "manager/ingress_network.h"
 #include "manager/object_lookup.h"
 #include "manager/published_ports.h"
@@ -172,7 +173,8 @@ bool changesTasks(const api::ServiceSpec& before,
     }
     return true;
   };
-  return before.command != after.command || before.env != after.env || !sameAttachments() ||
+  return before.command != after.command || before.env != after.env ||
+         before.container != after.container || !sameAttachments() ||
          before.constraints != after.constraints ||
          healthJson(before.healthCheck) != healthJson(after.healthCheck) ||
          before.stopGracePeriodMs != after.stopGracePeriodMs;
@@ -180,10 +182,17 @@ bool changesTasks(const api::ServiceSpec& before,
 
 ServiceManager::ServiceManager(store::Store& store) : store_(store) {}
 
-Result<api::Service> ServiceManager::create(const api::ServiceSpec& spec) {
-  if (auto valid = validateServiceSpec(spec); !valid) {
+Result<api::Service> ServiceManager::create(const api::ServiceSpec& requested) {
+  if (auto valid = validateServiceSpec(requested); !valid) {
     return std::unexpected(valid.error().withContext("service create"));
   }
+  // What the record holds: the container spec normalised (image reference, paths, signal).
+  api::ServiceSpec spec = requested;
+  auto container = validateContainerSpec(requested.container, !requested.command.empty());
+  if (!container) {
+    return std::unexpected(container.error().withContext("service create"));
+  }
+  spec.container = std::move(*container);
   std::lock_guard lock(mutex_);
   for (int attempt = 0; attempt < kMaxServiceWriteAttempts; ++attempt) {
     auto networkRecords = readRecords<api::Network>(store_, state::keys::kNetworks);
@@ -306,10 +315,16 @@ Result<api::Service> ServiceManager::inspect(const std::string& reference) {
 }
 
 Result<api::Service> ServiceManager::update(const std::string& reference,
-                                            const api::ServiceUpdateRequest& request) {
-  if (auto valid = validateServiceSpec(request.spec); !valid) {
+                                            const api::ServiceUpdateRequest& given) {
+  if (auto valid = validateServiceSpec(given.spec); !valid) {
     return std::unexpected(valid.error().withContext("service update"));
   }
+  api::ServiceUpdateRequest request = given;
+  auto container = validateContainerSpec(given.spec.container, !given.spec.command.empty());
+  if (!container) {
+    return std::unexpected(container.error().withContext("service update"));
+  }
+  request.spec.container = std::move(*container);
   std::lock_guard lock(mutex_);
   for (int attempt = 0; attempt < kMaxServiceWriteAttempts; ++attempt) {
     auto services = readRecords<api::Service>(store_, state::keys::kServices);
@@ -755,6 +770,7 @@ Status ServiceManager::applyCreates(const std::vector<orchestrator::TaskToCreate
       task.nodeName = node.hostname;
       task.command = service->spec.command;
       task.env = service->spec.env;
+      task.container = service->spec.container;
       task.healthCheck = service->spec.healthCheck;
       task.stopGracePeriodMs = service->spec.stopGracePeriodMs;
       task.health = task.healthCheck ? "starting" : "";

@@ -6,6 +6,7 @@
 #include <cctype>
 
 #include "common/quote.h"
+#include "manager/container_validation.h"
 #include "manager/network_rules.h"
 #include "manager/object_lookup.h"
 #include "manager/published_ports.h"
@@ -141,6 +142,8 @@ Status validateLabelKey(std::string_view flag, const std::string& key) {
   return {};
 }
 
+Status validateEnv(const std::vector<std::string>& env) { return checkEnv(env); }
+
 Status validateServiceSpec(const api::ServiceSpec& spec) {
   if (auto valid = validateObjectName("service", spec.name); !valid) {
     return std::unexpected(valid.error().withContext("--name"));
@@ -161,10 +164,15 @@ Status validateServiceSpec(const api::ServiceSpec& spec) {
                   "task on every eligible node",
                   spec.replicas);
   }
-  if (spec.command.empty() || spec.command.front().empty()) {
+  // With an image the command is optional (the image's CMD runs); given, it has a
+  // program. validateContainerSpec says which of the two is missing.
+  if (!spec.command.empty() && spec.command.front().empty()) {
     return errorf(ErrorKind::InvalidArgument,
-                  "a command is required after --, e.g. `overmesh service create --name web "
-                  "--network NET -- httpd -f -p 80`");
+                  "the command after -- is not valid: its first word is empty, e.g. `overmesh "
+                  "service create --name web --network NET -- httpd -f -p 80`");
+  }
+  if (auto container = validateContainerSpec(spec.container, !spec.command.empty()); !container) {
+    return std::unexpected(container.error());
   }
   if (auto valid = checkEnv(spec.env); !valid) {
     return valid;

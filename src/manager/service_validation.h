@@ -23,6 +23,10 @@ inline constexpr std::int64_t kMaxReplicas = 1000;
 // the published ports (validatePorts in published_ports.h).
 Status validateServiceSpec(const api::ServiceSpec& spec);
 
+// KEY=VALUE entries (`--env`) with valid keys (isValidEnvKey); InvalidArgument naming
+// --env and the entry.
+Status validateEnv(const std::vector<std::string>& env);
+
 // An environment variable name: a letter or '_', then letters, digits or '_'.
 bool isValidEnvKey(std::string_view key);
 

@@ -8,9 +8,11 @@
 #include "common/json.h"
 #include "common/mac.h"
 #include "manager/address_allocation.h"
+#include "manager/container_validation.h"
 #include "manager/network_rules.h"
 #include "manager/object_lookup.h"
 #include "manager/scheduler.h"
+#include "manager/service_validation.h"
 #include "manager/store_records.h"
 #include "state/keys.h"
 
@@ -33,10 +35,22 @@ Result<std::vector<std::pair<api::Task, store::Revision>>> TaskManager::readTask
 }
 
 Result<api::Task> TaskManager::run(const RunRequest& request) {
-  if (request.command.empty() || request.command.front().empty()) {
+  if (!request.command.empty() && request.command.front().empty()) {
     return errorf(ErrorKind::InvalidArgument,
-                  "run: a command is required after --, e.g. `overmesh run --network NET -- "
-                  "sleep 3600`");
+                  "run: the command after -- is not valid: its first word is empty, e.g. "
+                  "`overmesh run --network NET -- sleep 3600`");
+  }
+  auto container = validateContainerSpec(request.container, !request.command.empty());
+  if (!container) {
+    return std::unexpected(container.error().withContext("run"));
+  }
+  if (auto valid = validateEnv(request.env); !valid) {
+    return std::unexpected(valid.error().withContext("run"));
+  }
+  if (request.stopGracePeriodMs < 0) {
+    return errorf(ErrorKind::InvalidArgument,
+                  "run: --stop-grace-period {}ms is not valid: give a duration >= 0, e.g. 10s",
+                  request.stopGracePeriodMs);
   }
   if (request.networks.empty()) {
     return errorf(ErrorKind::InvalidArgument,
@@ -130,6 +144,9 @@ Result<api::Task> TaskManager::run(const RunRequest& request) {
     task.nodeId = node->id;
     task.nodeName = node->hostname;
     task.command = request.command;
+    task.env = request.env;
+    task.container = *container;
+    task.stopGracePeriodMs = request.stopGracePeriodMs;
     task.desiredState = "running";
     task.state = "pending";
     task.message = "waiting for " + node->hostname;

@@ -7,6 +7,7 @@
 // network so that two tasks never get one address and `network rm` never races an
 // attach.
 
+#include <cstdint>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -22,7 +23,10 @@ struct RunRequest {
   std::string name;                   // empty = generated
   std::vector<std::string> networks;  // names or IDs, in eth0, eth1… order
   std::optional<std::string> node;    // hostname or ID to pin the task to
-  std::vector<std::string> command;
+  std::vector<std::string> command;   // optional when container.image is given
+  std::vector<std::string> env;       // KEY=VALUE
+  api::ContainerSpec container;       // empty image: a process task
+  std::int64_t stopGracePeriodMs = 10000;  // SIGKILL this long after the stop signal
 };
 
 struct StatusReport {
@@ -38,9 +42,10 @@ class TaskManager {
  public:
   explicit TaskManager(store::Store& store);
 
-  // Creates a standalone task. InvalidArgument (bad name, no command, no network, a
-  // network twice), NotFound (unknown network or node), FailedPrecondition (network not
-  // attachable, no ready node, subnet full), Conflict (name taken).
+  // Creates a standalone task. InvalidArgument (bad name, neither image nor command, a
+  // container spec validateContainerSpec refuses, a bad env entry, a negative stop grace
+  // period, no network, a network twice), NotFound (unknown network or node), FailedPrecondition
+  // (network not attachable, no ready node, subnet full), Conflict (name taken).
   Result<api::Task> run(const RunRequest& request);
 
   Result<std::vector<api::Task>> list();

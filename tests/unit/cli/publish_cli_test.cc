@@ -1,6 +1,6 @@
-// The routing-mesh flags as a user types them, through CLI11 and the daemon client, against
-// a fake daemon on a unix socket in a scratch directory: what reaches the daemon and what is
-// printed. No overmeshd, no root.
+// The routing-mesh and container flags as a user types them, through CLI11 and the daemon client,
+// against a fake daemon on a unix socket in a scratch directory: what reaches the daemon and what
+// is printed. No overmeshd, no root.
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -52,6 +52,14 @@ class PublishCliTest : public ::testing::Test {
     answer("GET", "/v1/services/{ref}", nlohmann::json(service_));
     answer("POST", "/v1/services/{ref}/update", nlohmann::json(service_));
     answer("GET", "/v1/tasks", nlohmann::json::array());
+    answer("POST", "/v1/tasks", {{"id", "taskid1"}, {"state", "preparing"}});
+    // The node pulled, then failed: what `run` without -d waits for and reports.
+    answer("GET", "/v1/tasks/{ref}",
+           {{"id", "taskid1"},
+            {"name", "web"},
+            {"nodeName", "h1"},
+            {"state", "failed"},
+            {"message", "pull access denied for web"}});
     api::Node node;
     node.id = "nodeid1";
     node.hostname = "h1";
@@ -90,6 +98,7 @@ class PublishCliTest : public ::testing::Test {
     addNetworkCommands(app, context);
     addServiceCommands(app, context);
     addNodeCommands(app, context);
+    addTaskCommands(app, context);
     args.insert(args.begin(), "overmesh");
     std::vector<char*> argv;
     for (auto& arg : args) {
@@ -231,6 +240,104 @@ TEST_F(PublishCliTest, NetworkListFlagsTheIngressNetwork) {
   std::getline(lines, header);
   std::getline(lines, row);
   EXPECT_THAT(row, ::testing::EndsWith("ingress"));
+}
+
+}  // namespace
+}  // namespace overmesh::cli
+
+namespace overmesh::cli {
+namespace {
+
+TEST_F(PublishCliTest, ServiceCreateSendsTheContainerFlagsAndNeedsNoCommandWithAnImage) {
+  must(run({"service",
+            "create",
+            "--name",
+            "web",
+            "-d",
+            "--image",
+            "nginx:1.25",
+            "--entrypoint",
+            "/bin/sh -c 'exec nginx'",
+            "-w",
+            "/srv",
+            "-u",
+            "101:101",
+            "--mount",
+            "type=volume,source=cache,target=/cache",
+            "--mount",
+            "type=bind,src=/etc/ssl,dst=/ssl,ro",
+            "--read-only",
+            "--init",
+            "--stop-signal",
+            "QUIT"}));
+
+  auto spec = lastPost().body.get<api::ServiceSpec>();
+  EXPECT_EQ(spec.container.image, "nginx:1.25");
+  EXPECT_THAT(spec.container.entrypoint, ElementsAre("/bin/sh", "-c", "exec nginx"));
+  EXPECT_EQ(spec.container.workdir, "/srv");
+  EXPECT_EQ(spec.container.user, "101:101");
+  EXPECT_THAT(spec.container.mounts, ElementsAre(api::Mount{"volume", "cache", "/cache", false},
+                                                 api::Mount{"bind", "/etc/ssl", "/ssl", true}));
+  EXPECT_TRUE(spec.container.readOnly);
+  EXPECT_TRUE(spec.container.init);
+  EXPECT_EQ(spec.container.stopSignal, "QUIT");
+  EXPECT_THAT(spec.command, IsEmpty());
+}
+
+TEST_F(PublishCliTest, ServiceCreateWithNeitherImageNorCommandSendsNothing) {
+  auto created = run({"service", "create", "--name", "web", "-d"});
+
+  ASSERT_FALSE(created.has_value());
+  EXPECT_THAT(created.error().message, HasSubstr("give --image IMAGE, or a command after --"));
+  EXPECT_THAT(seen(), IsEmpty());
+}
+
+TEST_F(PublishCliTest, ServiceUpdateChangesTheImageAndMounts) {
+  must(run({"service", "update", "-d", "--image", "nginx:1.26", "--mount-add", "target=/data",
+            "--read-only=true", "--init=false", "--entrypoint", "", "web"}));
+
+  auto request = lastPost().body.get<api::ServiceUpdateRequest>();
+  EXPECT_EQ(request.spec.container.image, "nginx:1.26");
+  EXPECT_THAT(request.spec.container.mounts, ElementsAre(api::Mount{"volume", "", "/data", false}));
+  EXPECT_TRUE(request.spec.container.readOnly);
+  EXPECT_FALSE(request.spec.container.init);
+  EXPECT_THAT(request.spec.container.entrypoint, IsEmpty());
+}
+
+TEST_F(PublishCliTest, RunSendsEnvAndContainerAndTheCommandAsArguments) {
+  auto printed = must(
+      run({"run", "--network", "front", "-d", "--image", "busybox", "-e", "A=1", "--env", "B=2",
+           "--entrypoint", "/bin/sh", "--stop-grace-period", "1m30s", "--", "-c", "sleep 60"}));
+
+  EXPECT_EQ(printed, "taskid1\n");
+  auto body = lastPost().body;
+  EXPECT_EQ(lastPost().path, "/v1/tasks");
+  EXPECT_THAT(body["env"].get<std::vector<std::string>>(), ElementsAre("A=1", "B=2"));
+  auto container = body["container"].get<api::ContainerSpec>();
+  EXPECT_EQ(container.image, "busybox");
+  EXPECT_THAT(container.entrypoint, ElementsAre("/bin/sh"));
+  EXPECT_THAT(body["command"].get<std::vector<std::string>>(), ElementsAre("-c", "sleep 60"));
+  EXPECT_EQ(body["stopGracePeriodMs"], 90'000);
+}
+
+TEST_F(PublishCliTest, RunWaitsPastPreparingAndReportsAPullFailure) {
+  auto ran = run({"run", "--network", "front", "--image", "web"});
+
+  ASSERT_FALSE(ran.has_value());
+  EXPECT_EQ(ran.error().kind, ErrorKind::FailedPrecondition);
+  EXPECT_THAT(ran.error().message,
+              HasSubstr("task web failed to start on h1: pull access denied for web"));
+}
+
+TEST_F(PublishCliTest, RunRefusesContainerFlagsWithoutAnImageBeforeSending) {
+  auto ran = run({"run", "--network", "front", "-d", "--read-only", "--", "sleep", "60"});
+
+  ASSERT_FALSE(ran.has_value());
+  EXPECT_THAT(ran.error().message, HasSubstr("--read-only needs --image"));
+  auto none = run({"run", "--network", "front", "-d"});
+  ASSERT_FALSE(none.has_value());
+  EXPECT_THAT(none.error().message, HasSubstr("give --image IMAGE, or a command after --"));
+  EXPECT_THAT(seen(), IsEmpty());
 }
 
 }  // namespace

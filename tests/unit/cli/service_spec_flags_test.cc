@@ -243,7 +243,21 @@ INSTANTIATE_TEST_SUITE_P(
                       [](auto& f) { f.networks = {"front,back"}; },
                       {"--network", "\"front,back\""}},
         BadCreateCase{"EmptyName", [](auto& f) { f.name = ""; }, {"--name", "\"\""}},
-        BadCreateCase{"NoCommand", [](auto& f) { f.command.clear(); }, {"no command", "--"}}),
+        BadCreateCase{"NoCommand",
+                      [](auto& f) { f.command.clear(); },
+                      {"no image and no command", "--image IMAGE", "--"}},
+        BadCreateCase{"BadImage",
+                      [](auto& f) { f.container.image = "Web:1"; },
+                      {"--image", "Web:1", "lowercase"}},
+        BadCreateCase{"WorkdirWithoutImage",
+                      [](auto& f) { f.container.workdir = "/srv"; },
+                      {"--workdir needs --image"}},
+        BadCreateCase{"MountWithoutTarget",
+                      [](auto& f) {
+                        f.container.image = "web";
+                        f.container.mounts = {"type=volume,source=data"};
+                      },
+                      {"--mount", "target"}}),
     [](const ::testing::TestParamInfo<BadCreateCase>& paramInfo) { return paramInfo.param.label; });
 
 api::Service existingService() {

@@ -58,7 +58,7 @@ TEST(ServiceListRowTest, ReplicasCountsRunningTasksThatShouldRunAgainstTheReplic
                                   serviceTask(replicatedService("db", 1), "x", 1, "running")};
 
   EXPECT_THAT(serviceListRow(service, tasks),
-              ElementsAre("webserviceid", "web", "replicated", "2/3", "httpd -f -p 80", ""));
+              ElementsAre("webserviceid", "web", "replicated", "2/3", "-", "httpd -f -p 80", ""));
 }
 
 api::PortConfig publishedPort(std::int64_t published, std::int64_t target,
@@ -71,7 +71,7 @@ TEST(ServiceListRowTest, PortsAreTheLastColumn) {
   service.ports = {publishedPort(8080, 80), publishedPort(5353, 53, "udp")};
 
   EXPECT_THAT(serviceListRow(service, {}),
-              ElementsAre("webserviceid", "web", "replicated", "0/1", "httpd -f -p 80",
+              ElementsAre("webserviceid", "web", "replicated", "0/1", "-", "httpd -f -p 80",
                           "*:8080->80/tcp, *:5353->53/udp"));
 }
 
@@ -145,14 +145,14 @@ TEST(ServicePsRowsTest, SlotsAscendingNewestFirstWithHistoryIndented) {
   auto rows = servicePsRows(service, tasks, kFixedNowMs, {});
 
   ASSERT_EQ(rows.size(), 4U);
-  EXPECT_THAT(rows[0], ElementsAre("new1abcdefgh", "web.1", "httpd -f -p 80", "node1", "Running",
-                                   "Running 5 seconds ago", ""));
-  EXPECT_THAT(rows[1], ElementsAre("old1abcdefgh", " \\_ web.1", "httpd -f -p 80", "node1",
+  EXPECT_THAT(rows[0], ElementsAre("new1abcdefgh", "web.1", "-", "httpd -f -p 80", "node1",
+                                   "Running", "Running 5 seconds ago", ""));
+  EXPECT_THAT(rows[1], ElementsAre("old1abcdefgh", " \\_ web.1", "-", "httpd -f -p 80", "node1",
                                    "Shutdown", "Failed About a minute ago", "\"exit code 2\""));
-  EXPECT_THAT(rows[2], ElementsAre("older1abcdef", " \\_ web.1", "httpd -f -p 80", "node1",
+  EXPECT_THAT(rows[2], ElementsAre("older1abcdef", " \\_ web.1", "-", "httpd -f -p 80", "node1",
                                    "Shutdown", "Failed 3 minutes ago", "\"exit code 2\""));
-  EXPECT_THAT(rows[3], ElementsAre("new2abcdefgh", "web.2", "httpd -f -p 80", "node2", "Running",
-                                   "Running 3 seconds ago", ""));
+  EXPECT_THAT(rows[3], ElementsAre("new2abcdefgh", "web.2", "-", "httpd -f -p 80", "node2",
+                                   "Running", "Running 3 seconds ago", ""));
 }
 
 TEST(ServicePsRowsTest, LongErrorsAndCommandsAreCutUnlessNoTrunc) {
@@ -167,13 +167,13 @@ TEST(ServicePsRowsTest, LongErrorsAndCommandsAreCutUnlessNoTrunc) {
 
   ASSERT_EQ(cut.size(), 1U);
   EXPECT_EQ(cut[0][0], "abcdefghijkl");
-  EXPECT_EQ(cut[0][2], "sh -c while true; do echo hello from ...");
-  EXPECT_EQ(cut[0][6], "\"starting container process ...\"");
+  EXPECT_EQ(cut[0][3], "sh -c while true; do echo hello from ...");
+  EXPECT_EQ(cut[0][7], "\"starting container process ...\"");
   ASSERT_EQ(full.size(), 1U);
   EXPECT_EQ(full[0][0], "abcdefghijklmnopq");
   EXPECT_EQ(full[0][1], "web.1.abcdefghijklmnopq");
-  EXPECT_EQ(full[0][2], "sh -c while true; do echo hello from a long command; done");
-  EXPECT_EQ(full[0][6], "\"starting container process caused: exec: not found\"");
+  EXPECT_EQ(full[0][3], "sh -c while true; do echo hello from a long command; done");
+  EXPECT_EQ(full[0][7], "\"starting container process caused: exec: not found\"");
 }
 
 TEST(ServicePsRowsTest, AFailedTaskWithoutMessageShowsItsExitCode) {
@@ -181,7 +181,7 @@ TEST(ServicePsRowsTest, AFailedTaskWithoutMessageShowsItsExitCode) {
   auto task = endedTask(service, "t1", 1, "exited", "", 1000);
   task.exitCode = 3;
 
-  EXPECT_EQ(servicePsRows(service, {task}, kFixedNowMs, {})[0][6], "\"non-zero exit (3)\"");
+  EXPECT_EQ(servicePsRows(service, {task}, kFixedNowMs, {})[0][7], "\"non-zero exit (3)\"");
 }
 
 TEST(ServicePsRowsTest, DesiredStateFilterKeepsMatchingTasksAndIndentsWhatRemains) {
@@ -217,7 +217,34 @@ TEST(ServicePsRowsTest, ATaskWithoutATimeShowsItsStateAlone) {
   auto task = serviceTask(service, "t1", 1, "pending");
   task.updatedAtMs = 0;
 
-  EXPECT_EQ(servicePsRows(service, {task}, kFixedNowMs, {})[0][5], "Pending");
+  EXPECT_EQ(servicePsRows(service, {task}, kFixedNowMs, {})[0][6], "Pending");
+}
+
+TEST(ImageTextTest, ShowsTheFamiliarNameWithoutDigestUnlessNoTrunc) {
+  api::ContainerSpec container;
+  container.image = "docker.io/library/nginx:1.25@sha256:" + std::string(64, 'a');
+
+  EXPECT_EQ(imageText(container, false), "nginx:1.25");
+  EXPECT_EQ(imageText(container, true), container.image);
+}
+
+TEST(ImageTextTest, AProcessTaskShowsADash) { EXPECT_EQ(imageText({}, false), "-"); }
+
+TEST(ServiceListRowTest, ImageIsTheFamiliarReference) {
+  auto service = replicatedService("web", 1);
+  service.spec.command = {};
+  service.spec.container.image = "198.18.0.101:5000/web:1@sha256:" + std::string(64, 'b');
+
+  EXPECT_THAT(serviceListRow(service, {}), ElementsAre("webserviceid", "web", "replicated", "0/1",
+                                                       "198.18.0.101:5000/web:1", "", ""));
+}
+
+TEST(ServicePsRowsTest, ImageColumnComesFromTheTask) {
+  auto service = replicatedService("web", 1);
+  auto task = serviceTask(service, "t1", 1, "running", 1000);
+  task.container.image = "docker.io/user/app:2";
+
+  EXPECT_EQ(servicePsRows(service, {task}, kFixedNowMs, {})[0][2], "user/app:2");
 }
 
 TEST(ServiceLogsTest, PrefixesEveryLineAndEndsTheLastOne) {

@@ -30,6 +30,29 @@ TEST(NodeUpdateDecoderTest, AWrongTypeIsInvalidArgumentNamingTheField) {
   EXPECT_THAT(notJson.error().message, HasSubstr("not valid JSON"));
 }
 
+TEST(RunRequestDecoderTest, ReadsEnvAndTheContainerSpec) {
+  auto decoded = decodeRunRequest(
+      R"({"name":"web","networks":["front"],"env":["A=1"],"container":{"image":"busybox",)"
+      R"("entrypoint":["/bin/sh"],"mounts":[{"type":"bind","source":"/srv","target":"/data",)"
+      R"("readOnly":true}],"init":true}})");
+  ASSERT_TRUE(decoded) << decoded.error().message;
+  EXPECT_EQ(decoded->env, (std::vector<std::string>{"A=1"}));
+  EXPECT_EQ(decoded->container.image, "busybox");
+  EXPECT_EQ(decoded->container.entrypoint, (std::vector<std::string>{"/bin/sh"}));
+  ASSERT_EQ(decoded->container.mounts.size(), 1u);
+  EXPECT_EQ(decoded->container.mounts[0], (api::Mount{"bind", "/srv", "/data", true}));
+  EXPECT_TRUE(decoded->container.init);
+  EXPECT_TRUE(decoded->command.empty());
+}
+
+TEST(RunRequestDecoderTest, AWrongTypeInTheContainerIsInvalidArgument) {
+  auto decoded =
+      decodeRunRequest(R"({"networks":["front"],"container":{"mounts":[{"readOnly":"yes"}]}})");
+  ASSERT_FALSE(decoded);
+  EXPECT_EQ(decoded.error().kind, ErrorKind::InvalidArgument);
+  EXPECT_THAT(decoded.error().message, HasSubstr("readOnly"));
+}
+
 TEST(ServiceSpecDecoderTest, AWrongTypeIsInvalidArgumentNamingTheField) {
   auto decoded =
       decodeJson<api::ServiceSpec>(R"({"name":"web","replicas":"three"})", "service create");

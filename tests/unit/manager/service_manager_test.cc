@@ -242,6 +242,13 @@ TEST_F(ServiceManagerTest, EachTaskAffectingChangeBumpsTheVersion) {
       },
       [](auto& s) { s.healthCheck->retries = 4; },
       [](auto& s) { s.stopGracePeriodMs = 1; },
+      [](auto& s) { s.container.image = "web:1"; },
+      [](auto& s) { s.container.image = "web:2"; },
+      [](auto& s) {
+        s.container.mounts = {{"volume", "data", "/data", false}};
+      },
+      [](auto& s) { s.container.readOnly = true; },
+      [](auto& s) { s.container.stopSignal = "SIGQUIT"; },
   };
   std::int64_t version = web->version;
   std::int64_t index = web->updateIndex;
@@ -427,6 +434,63 @@ TEST_F(ServiceManagerTest, ApplyCreatesTasksWithNamesAddressesAndTheSpecsFields)
   }
   std::set<std::string> nodes = {tasks[0].nodeName, tasks[1].nodeName};
   EXPECT_EQ(nodes, (std::set<std::string>{"h1", "h2"}));
+}
+
+TEST_F(ServiceManagerTest, TheContainerSpecIsStoredNormalisedAndCopiedIntoEachTask) {
+  auto request = spec("web");
+  request.command.clear();  // the image's CMD runs
+  request.container.image = "nginx:1.25";
+  request.container.workdir = "/srv/";
+  request.container.stopSignal = "TERM";
+  request.container.mounts = {{"volume", "", "/cache/", false}};
+  auto web = services_->create(request);
+  ASSERT_TRUE(web) << web.error().message;
+  EXPECT_EQ(web->spec.container.image, "docker.io/library/nginx:1.25");
+  EXPECT_EQ(web->spec.container.workdir, "/srv");
+  EXPECT_EQ(web->spec.container.stopSignal, "SIGTERM");
+  EXPECT_EQ(web->spec.container.mounts[0].target, "/cache");
+  EXPECT_EQ(services_->inspect("web")->spec.container, web->spec.container);
+
+  orchestrator::Decisions decisions;
+  decisions.create = {{web->id, 1, "n2", 1}};
+  ASSERT_TRUE(services_->apply(decisions));
+  auto tasks = serviceTasks(web->id);
+  ASSERT_EQ(tasks.size(), 1u);
+  EXPECT_EQ(tasks[0].container, web->spec.container);
+  EXPECT_TRUE(tasks[0].command.empty());
+}
+
+TEST_F(ServiceManagerTest, TheSameImageTypedAnotherWayDoesNotRollTheTasks) {
+  auto request = spec("web");
+  request.container.image = "docker.io/library/web:1";
+  auto web = services_->create(request);
+  ASSERT_TRUE(web) << web.error().message;
+  api::ServiceSpec same = web->spec;
+  same.container.image = "web:1";
+
+  auto updated = services_->update("web", {same, web->updateIndex, false});
+
+  ASSERT_TRUE(updated) << updated.error().message;
+  EXPECT_EQ(updated->version, web->version);
+  EXPECT_EQ(updated->spec.container.image, "docker.io/library/web:1");
+}
+
+TEST_F(ServiceManagerTest, ABadContainerSpecIsRefusedAndNothingIsWritten) {
+  auto before = revision();
+  auto request = spec("web");
+  request.container.image = "web";
+  request.container.user = "Root";
+  auto refused = services_->create(request);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().kind, ErrorKind::InvalidArgument);
+  EXPECT_THAT(refused.error().message, HasSubstr("--user \"Root\""));
+
+  request = spec("web");
+  request.command.clear();
+  refused = services_->create(request);
+  ASSERT_FALSE(refused);
+  EXPECT_THAT(refused.error().message, HasSubstr("give --image IMAGE, or a command after --"));
+  EXPECT_EQ(revision(), before);
 }
 
 TEST_F(ServiceManagerTest, GlobalTasksAreNamedAfterTheirNode) {

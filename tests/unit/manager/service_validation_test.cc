@@ -68,8 +68,19 @@ INSTANTIATE_TEST_SUITE_P(
                   s.replicas = 3;
                 },
                 {"--replicas 3", "--mode global"}},
-        BadSpec{"NoCommand", [](auto& s) { s.command.clear(); }, {"command is required after --"}},
-        BadSpec{"EmptyCommand", [](auto& s) { s.command = {""}; }, {"command is required"}},
+        BadSpec{"NoCommand",
+                [](auto& s) { s.command.clear(); },
+                {"give --image IMAGE, or a command after --"}},
+        BadSpec{"EmptyCommand", [](auto& s) { s.command = {""}; }, {"first word is empty"}},
+        BadSpec{"ContainerFieldWithoutImage",
+                [](auto& s) { s.container.workdir = "/srv"; },
+                {"--workdir needs --image"}},
+        BadSpec{"BadContainerMount",
+                [](auto& s) {
+                  s.container.image = "web";
+                  s.container.mounts = {{"volume", "", "/etc/hosts", false}};
+                },
+                {"--mount target", "/etc/hosts"}},
         BadSpec{"EnvWithoutEquals",
                 [](auto& s) { s.env = {"PORT"}; },
                 {"--env", "\"PORT\"", "KEY=VALUE"}},
@@ -141,11 +152,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadSpec{"UpdateOrder",
                 [](auto& s) { s.updateConfig.order = "random"; },
                 {"--update-order", "\"random\"", "start-first"}},
-        BadSpec{"LabelKey",
-                [](auto& s) {
-                  s.labels = {{"", "x"}};
-                },
-                {"--label key \"\""}}),
+        BadSpec{"LabelKey", [](auto& s) { s.labels = {{"", "x"}}; }, {"--label key \"\""}}),
     [](const auto& param) { return std::string(param.param.name); });
 
 TEST(ServiceValidationTest, DnsLabels) {

@@ -126,6 +126,66 @@ TEST_F(TaskManagerTest, BadRequestsAreRefused) {
   EXPECT_EQ(tasks_->run(request("taken")).error().kind, ErrorKind::Conflict);
 }
 
+TEST_F(TaskManagerTest, AnImageTaskCarriesItsNormalisedContainerSpecAndEnv) {
+  auto run = request("web");
+  run.command.clear();  // the image's CMD runs
+  run.env = {"PORT=80"};
+  run.container.image = "198.18.0.101:5000/web:1";
+  run.container.entrypoint = {"/bin/httpd", "-f"};
+  run.container.stopSignal = "15";
+  run.container.init = true;
+  run.stopGracePeriodMs = 2500;
+
+  auto task = tasks_->run(run);
+
+  ASSERT_TRUE(task) << task.error().message;
+  EXPECT_EQ(task->container.image, "198.18.0.101:5000/web:1");
+  EXPECT_EQ(task->container.stopSignal, "SIGTERM");
+  EXPECT_TRUE(task->container.init);
+  EXPECT_EQ(task->container.entrypoint, run.container.entrypoint);
+  EXPECT_EQ(task->env, run.env);
+  EXPECT_TRUE(task->command.empty());
+  EXPECT_EQ(task->stopGracePeriodMs, 2500);
+  auto stored = tasks_->inspect("web");
+  ASSERT_TRUE(stored);
+  EXPECT_EQ(stored->container, task->container);
+}
+
+TEST_F(TaskManagerTest, BadContainerSpecOrEnvIsRefusedAndNothingWritten) {
+  auto before = *store_->currentRevision();
+  auto neither = request("x");
+  neither.command.clear();
+  auto refused = tasks_->run(neither);
+  ASSERT_FALSE(refused);
+  EXPECT_THAT(refused.error().message, HasSubstr("give --image IMAGE, or a command after --"));
+
+  auto processWithMount = request("x");
+  processWithMount.container.mounts = {{"volume", "", "/data", false}};
+  refused = tasks_->run(processWithMount);
+  ASSERT_FALSE(refused);
+  EXPECT_THAT(refused.error().message, HasSubstr("--mount needs --image"));
+
+  auto badImage = request("x");
+  badImage.container.image = "web:";
+  refused = tasks_->run(badImage);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().kind, ErrorKind::InvalidArgument);
+  EXPECT_THAT(refused.error().message, HasSubstr("--image"));
+
+  auto badEnv = request("x");
+  badEnv.env = {"1A=x"};
+  refused = tasks_->run(badEnv);
+  ASSERT_FALSE(refused);
+  EXPECT_THAT(refused.error().message, HasSubstr("--env \"1A=x\""));
+
+  auto badGrace = request("x");
+  badGrace.stopGracePeriodMs = -1;
+  refused = tasks_->run(badGrace);
+  ASSERT_FALSE(refused);
+  EXPECT_THAT(refused.error().message, HasSubstr("--stop-grace-period -1ms"));
+  EXPECT_EQ(*store_->currentRevision(), before);
+}
+
 TEST_F(TaskManagerTest, NetworkInUseCannotBeRemovedUntilTheTaskIs) {
   auto task = tasks_->run(request("user"));
   ASSERT_TRUE(task);
