@@ -6,10 +6,9 @@
 // manager checks the values (manager/registry_settings.h); the CLI only refuses flags that
 // contradict each other.
 
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json_fwd.hpp>
 
 #include "api/container_types.h"
 #include "common/error.h"

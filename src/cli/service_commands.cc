@@ -184,9 +184,9 @@ Result<api::Service> updateService(DaemonClient& client, const std::string& refe
       reference, force, kMaxUpdateAttempts, [&] { return getService(client, reference); },
       std::forward<Change>(change),
       [&](const api::Service& readAt, const api::ServiceUpdateRequest& request) {
-        auto reply = client.post(servicePath(readAt.id) + "/update" +
-                                     resolveImageQuery(sending.noResolveImage),
-                                 nlohmann::json(request));
+        auto reply = client.post(
+            servicePath(readAt.id) + "/update" + resolveImageQuery(sending.noResolveImage),
+            nlohmann::json(request));
         if (reply && sending.warningsTo != nullptr) {
           printWarnings(*sending.warningsTo, *reply);
         }

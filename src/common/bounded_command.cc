@@ -130,8 +130,8 @@ Result<CommandOutput> runBoundedCommand(const BoundedCommand& command) {
   }
   argv.push_back(nullptr);
   pid_t pid = -1;
-  int spawned = ::posix_spawnp(&pid, argv[0], &setup.actions, &setup.attributes, argv.data(),
-                               environ);
+  int spawned =
+      ::posix_spawnp(&pid, argv[0], &setup.actions, &setup.attributes, argv.data(), environ);
   if (spawned != 0) {
     return errorf(spawned == ENOENT ? ErrorKind::NotFound : ErrorKind::Internal,
                   "cannot run {}: {}", command.argv[0], std::strerror(spawned));

@@ -853,8 +853,8 @@ Result<manager::ServiceWrite> Daemon::updateService(const std::string& reference
   auto written = manager_->services().update(reference, request, options);
   if (written) {
     const api::Service& service = written->service;
-    spdlog::info("service updated name={} id={} version={} image={}", service.spec.name,
-                 service.id, service.version, service.spec.container.image);
+    spdlog::info("service updated name={} id={} version={} image={}", service.spec.name, service.id,
+                 service.version, service.spec.container.image);
   }
   return written;
 }

@@ -310,9 +310,8 @@ void registerForwardedApi(api::HttpServer& server, Daemon& daemon, const api::Ro
   server.route("DELETE", "/v1/services/{ref}", guarded(guard, [&daemon](const HttpRequest& r) {
                  return removeService(daemon, r);
                }));
-  server.route("POST", "/v1/swarm/update", guarded(guard, [&daemon](const HttpRequest& r) {
-                 return swarmUpdate(daemon, r);
-               }));
+  server.route("POST", "/v1/swarm/update",
+               guarded(guard, [&daemon](const HttpRequest& r) { return swarmUpdate(daemon, r); }));
   server.route("POST", "/v1/nodes/{ref}/update",
                guarded(guard, [&daemon](const HttpRequest& r) { return updateNode(daemon, r); }));
 }

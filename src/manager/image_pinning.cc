@@ -32,9 +32,10 @@ Result<PinnedImage> pinImage(std::string_view image, ImageResolver* resolver,
     pinned.image = reference->withDigest(*digest).toString();
     return pinned;
   }
-  std::string reason = digest ? fmt::format("the registry answered a digest that is not "
-                                            "sha256:<64 hex>: {}",
-                                            quote(*digest))
+  std::string reason = digest ? fmt::format(
+                                    "the registry answered a digest that is not "
+                                    "sha256:<64 hex>: {}",
+                                    quote(*digest))
                               : digest.error().message;
   pinned.warnings.push_back(unresolvedImageWarning(reference->familiar(), reason));
   return pinned;

@@ -10,8 +10,8 @@ namespace {
 constexpr std::string_view kDockerHub = "docker.io";
 
 bool isInsecure(const api::RegistrySettings& settings, std::string_view host) {
-  return std::find(settings.insecureRegistries.begin(), settings.insecureRegistries.end(),
-                   host) != settings.insecureRegistries.end();
+  return std::find(settings.insecureRegistries.begin(), settings.insecureRegistries.end(), host) !=
+         settings.insecureRegistries.end();
 }
 
 }  // namespace
@@ -27,8 +27,7 @@ std::vector<RegistryCandidate> registryCandidates(const ImageReference& referenc
                             !endpoint.plainHttp && !isInsecure(settings, endpoint.host)});
     }
   }
-  candidates.push_back(
-      {reference.domain + "/" + tail, !isInsecure(settings, reference.domain)});
+  candidates.push_back({reference.domain + "/" + tail, !isInsecure(settings, reference.domain)});
   return candidates;
 }
 

@@ -49,8 +49,9 @@ bool isDnsName(std::string_view host) {
 }
 
 bool looksNumeric(std::string_view host) {
-  return std::all_of(host.begin(), host.end(),
-                     [](char c) { return c == '.' || std::isdigit(static_cast<unsigned char>(c)); });
+  return std::all_of(host.begin(), host.end(), [](char c) {
+    return c == '.' || std::isdigit(static_cast<unsigned char>(c));
+  });
 }
 
 // "HOST[:PORT]" checked and normalised; std::nullopt with `why` set when it is not valid.
@@ -102,8 +103,9 @@ Result<std::vector<std::string>> normaliseList(const std::vector<std::string>& e
     }
   }
   if (normalised.size() > kMaxRegistryEntries) {
-    return errorf(ErrorKind::InvalidArgument, "{}: {} different values given; at most {} are allowed",
-                  flag, normalised.size(), kMaxRegistryEntries);
+    return errorf(ErrorKind::InvalidArgument,
+                  "{}: {} different values given; at most {} are allowed", flag, normalised.size(),
+                  kMaxRegistryEntries);
   }
   return normalised;
 }

@@ -240,8 +240,8 @@ Result<ServiceWrite> ServiceManager::update(const std::string& reference,
   }
   api::ServiceUpdateRequest pinnedRequest = request;
   bool imageChanged = request.spec.container.image != current->spec.container.image;
-  auto write = pinSpecImage(pinnedRequest.spec,
-                            options.resolveImage && (imageChanged || request.force));
+  auto write =
+      pinSpecImage(pinnedRequest.spec, options.resolveImage && (imageChanged || request.force));
   if (!write) {
     return std::unexpected(write.error().withContext("service update"));
   }

@@ -132,10 +132,10 @@ class RegistryLabTest : public ::testing::Test {
                              {"/usr/bin/skopeo", "copy", "--dest-tls-verify=false",
                               "oci:" + layout.string() + ":1", "docker://" + kRegistry + "/web:1"});
     EXPECT_EQ(pushed.exitCode, 0) << pushed.err;
-    auto head = runInNetns(
-        lab_->hostNamespace(1),
-        {"/usr/bin/curl", "-sfI", "-H", "Accept: application/vnd.oci.image.manifest.v1+json",
-         "http://" + kRegistry + "/v2/web/manifests/1"});
+    auto head =
+        runInNetns(lab_->hostNamespace(1), {"/usr/bin/curl", "-sfI", "-H",
+                                            "Accept: application/vnd.oci.image.manifest.v1+json",
+                                            "http://" + kRegistry + "/v2/web/manifests/1"});
     EXPECT_EQ(head.exitCode, 0) << head.err;
     for (const auto& line : nonEmptyLines(head.out)) {
       std::string lower = line;
@@ -217,8 +217,7 @@ TEST_F(RegistryLabTest, ServicesArePinnedToTheRegistrysDigestAndMoveOnlyWhenTheI
   // Through the worker: forwarded to the manager, which asks the registry.
   auto created = call(2, "POST", "/v1/services", webSpec(kRegistry + "/web:1"));
   ASSERT_EQ(created.status, 201) << created.body.dump();
-  EXPECT_EQ(created.body["spec"]["container"].value("image", ""),
-            kRegistry + "/web:1@" + first);
+  EXPECT_EQ(created.body["spec"]["container"].value("image", ""), kRegistry + "/web:1@" + first);
   EXPECT_EQ(created.body["warnings"], nlohmann::json::array());
 
   // The tag moves; a scale keeps the pinned image, giving the image again re-pins.

@@ -8,8 +8,8 @@ namespace overmesh {
 namespace {
 
 TEST(BoundedCommand, RunsWithoutAShellAndReturnsOutputAndExitCode) {
-  auto ran = runBoundedCommand({{"sh", "-c", "printf 'out %s' \"$0\"; printf 'err\\n' >&2; exit 3",
-                                 "x y"}});
+  auto ran = runBoundedCommand(
+      {{"sh", "-c", "printf 'out %s' \"$0\"; printf 'err\\n' >&2; exit 3", "x y"}});
   ASSERT_TRUE(ran) << ran.error().message;
   EXPECT_EQ(ran->out, "out x y");  // "x y" reached the program as one argument
   EXPECT_EQ(ran->err, "err\n");

@@ -29,9 +29,8 @@ TEST(RegistryCandidates, AnotherRegistryIsAskedAloneWithTlsUnlessInsecure) {
 }
 
 TEST(RegistryCandidates, DockerHubNamesGoToEachMirrorFirstThenDockerHub) {
-  api::RegistrySettings settings{{"mirror2.lab"},
-                                 {"http://198.18.0.101:5000", "https://mirror2.lab",
-                                  "https://mirror3.lab"}};
+  api::RegistrySettings settings{
+      {"mirror2.lab"}, {"http://198.18.0.101:5000", "https://mirror2.lab", "https://mirror3.lab"}};
   EXPECT_EQ(registryCandidates(reference("web:1"), settings),
             (std::vector<RegistryCandidate>{{"198.18.0.101:5000/library/web:1", false},
                                             {"mirror2.lab/library/web:1", false},

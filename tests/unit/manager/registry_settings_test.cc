@@ -13,11 +13,11 @@ TEST(RegistrySettings, InsecureRegistriesAreNormalised) {
     std::string given;
     std::string stored;
   };
-  for (const Case& c : std::vector<Case>{{"198.18.0.101:5000", "198.18.0.101:5000"},
-                                         {"Registry.Lab:0443", "registry.lab:443"},
-                                         {"localhost", "localhost"},
-                                         {"my-registry.example.com:65535",
-                                          "my-registry.example.com:65535"}}) {
+  for (const Case& c :
+       std::vector<Case>{{"198.18.0.101:5000", "198.18.0.101:5000"},
+                         {"Registry.Lab:0443", "registry.lab:443"},
+                         {"localhost", "localhost"},
+                         {"my-registry.example.com:65535", "my-registry.example.com:65535"}}) {
     auto normalised = normaliseInsecureRegistry(c.given);
     ASSERT_TRUE(normalised) << c.given << ": " << normalised.error().message;
     EXPECT_EQ(*normalised, c.stored);
@@ -29,17 +29,16 @@ TEST(RegistrySettings, BadInsecureRegistriesNameTheFlagTheValueAndWhy) {
     std::string given;
     std::string why;
   };
-  for (const Case& c : std::vector<Case>{
-           {"", "it is empty"},
-           {"http://198.18.0.101:5000", "give no scheme"},
-           {"198.18.0.101:5000/v2", "give no path"},
-           {"198.18.0.101:0", "1 to 65535"},
-           {"198.18.0.101:65536", "1 to 65535"},
-           {"198.18.0.101:", "1 to 65535"},
-           {"198.18.0.300:5000", "dotted-quad"},
-           {"[fd00::1]:5000", "IPv6"},
-           {"-bad.example:5000", "DNS name"},
-           {"under_score:5000", "DNS name"}}) {
+  for (const Case& c : std::vector<Case>{{"", "it is empty"},
+                                         {"http://198.18.0.101:5000", "give no scheme"},
+                                         {"198.18.0.101:5000/v2", "give no path"},
+                                         {"198.18.0.101:0", "1 to 65535"},
+                                         {"198.18.0.101:65536", "1 to 65535"},
+                                         {"198.18.0.101:", "1 to 65535"},
+                                         {"198.18.0.300:5000", "dotted-quad"},
+                                         {"[fd00::1]:5000", "IPv6"},
+                                         {"-bad.example:5000", "DNS name"},
+                                         {"under_score:5000", "DNS name"}}) {
     auto refused = normaliseInsecureRegistry(c.given);
     ASSERT_FALSE(refused) << c.given;
     EXPECT_EQ(refused.error().kind, ErrorKind::InvalidArgument);
@@ -83,13 +82,11 @@ TEST(RegistrySettings, BadMirrorsNameTheFlagTheValueAndWhy) {
 }
 
 TEST(RegistrySettings, DuplicatesAfterNormalisationAreDroppedKeepingTheFirst) {
-  auto settings = normaliseRegistrySettings(
-      {{"b.lab:5000", "A.lab", "b.lab:05000", "a.lab"},
-       {"http://m.lab/", "http://M.lab", "https://m.lab"}});
+  auto settings = normaliseRegistrySettings({{"b.lab:5000", "A.lab", "b.lab:05000", "a.lab"},
+                                             {"http://m.lab/", "http://M.lab", "https://m.lab"}});
   ASSERT_TRUE(settings) << settings.error().message;
   EXPECT_EQ(settings->insecureRegistries, (std::vector<std::string>{"b.lab:5000", "a.lab"}));
-  EXPECT_EQ(settings->registryMirrors,
-            (std::vector<std::string>{"http://m.lab", "https://m.lab"}));
+  EXPECT_EQ(settings->registryMirrors, (std::vector<std::string>{"http://m.lab", "https://m.lab"}));
 }
 
 TEST(RegistrySettings, AtMost32EntriesPerList) {

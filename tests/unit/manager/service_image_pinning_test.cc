@@ -173,7 +173,8 @@ TEST_F(ServiceImagePinningTest, UpdateReResolvesANewImageButKeepsAnUnchangedOne)
   ASSERT_TRUE(created);
 
   // A scale sends the stored (pinned) image back: kept, not asked again.
-  api::ServiceUpdateRequest scale = updateOf(created->service, created->service.spec.container.image);
+  api::ServiceUpdateRequest scale =
+      updateOf(created->service, created->service.spec.container.image);
   scale.spec.replicas = 3;
   auto scaled = services_->update("web", scale, {});
   ASSERT_TRUE(scaled) << scaled.error().message;
@@ -210,8 +211,8 @@ TEST_F(ServiceImagePinningTest, ForceKeepsAPinnedImageAndPinsAnUnpinnedOne) {
   ASSERT_TRUE(forced) << forced.error().message;
   EXPECT_EQ(forced->service.spec.container.image, "docker.io/library/web:1@" + kDigest1);
 
-  auto unpinned = services_->update(
-      "web", updateOf(forced->service, "web:1"), {.resolveImage = false});
+  auto unpinned =
+      services_->update("web", updateOf(forced->service, "web:1"), {.resolveImage = false});
   ASSERT_TRUE(unpinned);
   ASSERT_EQ(unpinned->service.spec.container.image, "docker.io/library/web:1");
   auto pinned = services_->update(
