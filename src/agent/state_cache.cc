@@ -101,6 +101,11 @@ std::vector<api::Task> StateCache::tasks() const {
   return decodeAll<api::Task>(state::keys::kTasks);
 }
 
+api::RegistrySettings StateCache::registries() const {
+  auto settings = decodeAll<api::RegistrySettings>(state::keys::kRegistries);
+  return settings.empty() ? api::RegistrySettings{} : settings.front();
+}
+
 std::vector<api::Service> StateCache::services() const {
   auto services = decodeAll<api::Service>(state::keys::kServices);
   std::sort(services.begin(), services.end(),

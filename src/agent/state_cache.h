@@ -41,6 +41,8 @@ class StateCache {
   std::vector<api::Node> nodes() const;
   std::vector<api::Task> tasks() const;
   std::vector<api::Service> services() const;  // sorted by name
+  // The cluster's registry settings; empty lists when none are stored.
+  api::RegistrySettings registries() const;
 
   // Called (outside the lock) after every change, with the new revision; reconcilers use
   // it to wake up. Set it before the cache is shared.

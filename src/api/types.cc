@@ -210,6 +210,9 @@ void to_json(json& j, const Info& v) {
            {"nodeId", v.nodeId},       {"role", v.role},
            {"clusterId", v.clusterId}, {"managerAddress", v.managerAddress},
            {"stateDir", v.stateDir},   {"socket", v.socket}};
+  if (v.registries) {
+    j["registries"] = *v.registries;
+  }
 }
 
 void from_json(const json& j, Info& v) {
@@ -221,6 +224,11 @@ void from_json(const json& j, Info& v) {
   readField(j, "managerAddress", v.managerAddress);
   readField(j, "stateDir", v.stateDir);
   readField(j, "socket", v.socket);
+  if (j.contains("registries")) {
+    RegistrySettings registries;
+    readField(j, "registries", registries);
+    v.registries = std::move(registries);
+  }
 }
 
 }  // namespace overmesh::api

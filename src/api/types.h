@@ -159,6 +159,9 @@ struct Info {
   std::string managerAddress;
   std::string stateDir;
   std::string socket;
+  // The cluster's registry settings (`swarm init|update --insecure-registry
+  // --registry-mirror`), when the node is in a swarm and has them.
+  std::optional<RegistrySettings> registries;
 };
 
 void to_json(nlohmann::json& json, const Network& value);

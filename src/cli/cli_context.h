@@ -21,6 +21,7 @@ namespace overmesh::cli {
 struct CliContext {
   std::string host = kDefaultHost;
   std::ostream* out = &std::cout;
+  std::ostream* err = &std::cerr;  // warnings (e.g. an image not pinned to its digest)
   std::function<Status()> action;
   // The process exit status when `action` succeeds; `lab exec` passes its command's on.
   int exitCode = 0;

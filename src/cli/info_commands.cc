@@ -1,6 +1,7 @@
 #include <memory>
 
 #include "cli/cli_context.h"
+#include "cli/registry_flags.h"
 
 namespace overmesh::cli {
 
@@ -52,6 +53,9 @@ void addInfoCommands(CLI::App& app, CliContext& context) {
             << "Role:            " << json->value("role", "") << '\n'
             << "Cluster ID:      " << json->value("clusterId", "") << '\n'
             << "Manager address: " << json->value("managerAddress", "") << '\n';
+        if (auto registries = json->find("registries"); registries != json->end()) {
+          out << formatRegistrySettings(*registries);
+        }
       }
       out << "State dir:       " << json->value("stateDir", "") << '\n'
           << "Socket:          " << json->value("socket", "") << '\n';

@@ -151,14 +151,47 @@ Status watchConvergence(CliContext& context, DaemonClient& client, const std::st
 // Sends the update `change` makes to the service's spec, with the update index it was read
 // at; re-reads and re-applies `change` when another update came between (Conflict).
 // Returns the service as it was read for the update that went through.
+// The manager's "warnings" in a create or update reply, each on stderr as Docker prints
+// them (e.g. an image it could not pin to its digest).
+void printWarnings(CliContext& context, const nlohmann::json& reply) {
+  auto warnings = reply.find("warnings");
+  if (warnings == reply.end() || !warnings->is_array()) {
+    return;
+  }
+  for (const auto& warning : *warnings) {
+    if (warning.is_string()) {
+      *context.err << "warning: " << warning.get<std::string>() << '\n';
+    }
+  }
+  context.err->flush();
+}
+
+// `--no-resolve-image` as the API takes it.
+std::string resolveImageQuery(bool noResolveImage) {
+  return noResolveImage ? "?noResolveImage=true" : "";
+}
+
+// What an update sends besides the spec: `--no-resolve-image`, and where the manager's
+// warnings go (none for scale, which never changes the image).
+struct UpdateSending {
+  bool noResolveImage = false;
+  CliContext* warningsTo = nullptr;
+};
+
 template <typename Change>
 Result<api::Service> updateService(DaemonClient& client, const std::string& reference, bool force,
-                                   Change&& change) {
+                                   Change&& change, UpdateSending sending = {}) {
   return updateWithRetry(
       reference, force, kMaxUpdateAttempts, [&] { return getService(client, reference); },
       std::forward<Change>(change),
       [&](const api::Service& readAt, const api::ServiceUpdateRequest& request) {
-        return client.post(servicePath(readAt.id) + "/update", nlohmann::json(request));
+        auto reply = client.post(
+            servicePath(readAt.id) + "/update" + resolveImageQuery(sending.noResolveImage),
+            nlohmann::json(request));
+        if (reply && sending.warningsTo != nullptr) {
+          printWarnings(*sending.warningsTo, *reply);
+        }
+        return reply;
       });
 }
 
@@ -166,6 +199,7 @@ Result<api::Service> updateService(DaemonClient& client, const std::string& refe
 
 struct ServiceCreateCommand {
   ServiceCreateFlags flags;
+  bool noResolveImage = false;
   WatchOptions watch;
 };
 
@@ -178,10 +212,12 @@ Status runServiceCreate(CliContext& context, const ServiceCreateCommand& command
   if (!client) {
     return std::unexpected(client.error());
   }
-  auto created = client->post("/v1/services", nlohmann::json(*spec));
+  auto created = client->post("/v1/services" + resolveImageQuery(command.noResolveImage),
+                              nlohmann::json(*spec));
   if (!created) {
     return std::unexpected(created.error());
   }
+  printWarnings(context, *created);
   auto service = created->get<api::Service>();
   *context.out << service.id << '\n';
   context.out->flush();
@@ -198,6 +234,7 @@ struct ServiceUpdateCommand {
   std::string service;
   ServiceUpdateFlags flags;
   bool force = false;
+  bool noResolveImage = false;
   WatchOptions watch;
 };
 
@@ -216,7 +253,8 @@ Status runServiceUpdate(CliContext& context, const ServiceUpdateCommand& command
   }
   auto service = updateService(
       *client, command.service, command.force,
-      [&](const api::Service& current) { return applyUpdateFlags(current, command.flags); });
+      [&](const api::Service& current) { return applyUpdateFlags(current, command.flags); },
+      UpdateSending{command.noResolveImage, &context});
   if (!service) {
     return std::unexpected(service.error());
   }
@@ -532,6 +570,9 @@ void addServiceCommands(CLI::App& app, CliContext& context) {
                 "published=P,target=T[,protocol=tcp|udp][,mode=ingress|host] (repeatable)");
   addSpecOptions(createCommand, create->flags.spec);
   addContainerOptions(createCommand, create->flags.container);
+  createCommand->add_flag("--no-resolve-image", create->noResolveImage,
+                          "Do not pin the image to its digest on a registry (each node pulls "
+                          "the tag itself)");
   addWatchOptions(createCommand, create->watch);
   createCommand->add_option("command", create->flags.command,
                             "Command and arguments, after -- (optional with --image)");
@@ -568,6 +609,8 @@ void addServiceCommands(CLI::App& app, CliContext& context) {
                           "Remove the health check");
   updateCommand->add_flag("--force", update->force,
                           "Replace every task even if the spec did not change");
+  updateCommand->add_flag("--no-resolve-image", update->noResolveImage,
+                          "Do not pin a new image to its digest on a registry");
   addWatchOptions(updateCommand, update->watch);
   updateCommand->add_option("service", update->service, "Service name or ID")->required();
   updateCommand->add_option("command", update->flags.command,

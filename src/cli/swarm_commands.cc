@@ -4,6 +4,7 @@
 #include "api/types.h"
 #include "cli/cli_context.h"
 #include "cli/duration.h"
+#include "cli/registry_flags.h"
 
 namespace overmesh::cli {
 namespace {
@@ -14,7 +15,37 @@ struct InitOptions {
   int maskLength = 0;
   std::string nodeTimeout;
   std::string ingressSubnet;
+  RegistryFlags registries;
 };
+
+Status runUpdate(CliContext& context, const RegistryFlags& flags) {
+  auto request = swarmUpdateFromFlags(flags);
+  if (!request) {
+    return std::unexpected(request.error());
+  }
+  auto client = context.client();
+  if (!client) {
+    return std::unexpected(client.error());
+  }
+  auto settings = client->post("/v1/swarm/update", nlohmann::json(*request));
+  if (!settings) {
+    return std::unexpected(settings.error());
+  }
+  *context.out << "Swarm updated.\n" << formatRegistrySettings(*settings);
+  return {};
+}
+
+// Adds the registry list flags that init and update share.
+void addRegistryListOptions(CLI::App* command, RegistryFlags& flags) {
+  command
+      ->add_option("--insecure-registry", flags.insecureRegistries,
+                   "Registry HOST[:PORT] reached over plain HTTP without TLS (repeatable)")
+      ->allow_extra_args(false);
+  command
+      ->add_option("--registry-mirror", flags.registryMirrors,
+                   "Mirror http[s]://HOST[:PORT] asked first for docker.io images (repeatable)")
+      ->allow_extra_args(false);
+}
 
 Status runInit(CliContext& context, const InitOptions& options) {
   api::SwarmInitRequest request;
@@ -31,6 +62,8 @@ Status runInit(CliContext& context, const InitOptions& options) {
     request.nodeTimeoutMs = timeout->count();
   }
   request.ingressSubnet = options.ingressSubnet;
+  request.registries.insecureRegistries = options.registries.insecureRegistries;
+  request.registries.registryMirrors = options.registries.registryMirrors;
   auto client = context.client();
   if (!client) {
     return std::unexpected(client.error());
@@ -69,8 +102,23 @@ void addSwarmCommands(CLI::App& app, CliContext& context) {
   initCommand->add_option("--ingress-subnet", init->ingressSubnet,
                           "Subnet in CIDR form of the routing-mesh network, ingress (default: "
                           "the next free subnet of the pools)");
+  addRegistryListOptions(initCommand, init->registries);
   initCommand->callback([&context, init] {
     context.action = [&context, init] { return runInit(context, *init); };
+  });
+
+  auto update = context.hold<RegistryFlags>();
+  CLI::App* updateCommand = swarm->add_subcommand(
+      "update",
+      "Change the swarm's registry settings (a list given replaces the current one; see "
+      "`overmesh info`)");
+  addRegistryListOptions(updateCommand, *update);
+  updateCommand->add_flag("--clear-insecure-registries", update->clearInsecureRegistries,
+                          "Remove every insecure registry");
+  updateCommand->add_flag("--clear-registry-mirrors", update->clearRegistryMirrors,
+                          "Remove every registry mirror");
+  updateCommand->callback([&context, update] {
+    context.action = [&context, update] { return runUpdate(context, *update); };
   });
 
   struct JoinOptions {

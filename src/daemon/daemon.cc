@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <functional>
 
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
@@ -308,6 +309,13 @@ api::Info Daemon::info() {
     info.role = node_->role;
     info.clusterId = node_->clusterId;
     info.managerAddress = node_->managerAddress;
+    if (manager_) {
+      if (auto registries = manager_->clusters().registries()) {
+        info.registries = std::move(*registries);
+      }
+    } else if (agent_ && agent_->cache().synced()) {
+      info.registries = agent_->cache().registries();
+    }
   }
   return info;
 }
@@ -655,6 +663,20 @@ Result<std::string> Daemon::workerJoinToken() {
   return cluster->workerJoinToken;
 }
 
+Result<api::RegistrySettings> Daemon::swarmUpdate(const api::SwarmUpdateRequest& request) {
+  std::shared_lock lock(roleMutex_);
+  if (!manager_) {
+    return std::unexpected(notInSwarm());
+  }
+  auto settings = manager_->clusters().updateRegistries(request);
+  if (settings) {
+    spdlog::info("swarm updated insecure-registries=[{}] registry-mirrors=[{}]",
+                 fmt::join(settings->insecureRegistries, ","),
+                 fmt::join(settings->registryMirrors, ","));
+  }
+  return settings;
+}
+
 bool Daemon::isWorker() {
   std::shared_lock lock(roleMutex_);
   return node_ && node_->role == "worker";
@@ -777,17 +799,22 @@ Result<api::NetworkDetail> Daemon::inspectNetworkDetail(const std::string& refer
   return manager::describeNetwork(*network, (*cache)->services(), (*cache)->tasks());
 }
 
-Result<api::Service> Daemon::createService(const api::ServiceSpec& spec) {
+// The image resolution inside runs skopeo for up to its timeout per registry under the
+// shared role lock: it holds off only membership changes (init, join, leave), never reads.
+Result<manager::ServiceWrite> Daemon::createService(const api::ServiceSpec& spec,
+                                                    const manager::ServiceWriteOptions& options) {
   std::shared_lock lock(roleMutex_);
   if (!manager_) {
     return std::unexpected(notInSwarm());
   }
-  auto service = manager_->services().create(spec);
-  if (service) {
-    spdlog::info("service created name={} id={} mode={} replicas={}", service->spec.name,
-                 service->id, service->spec.mode, service->spec.replicas);
+  auto written = manager_->services().create(spec, options);
+  if (written) {
+    const api::Service& service = written->service;
+    spdlog::info("service created name={} id={} mode={} replicas={} image={}", service.spec.name,
+                 service.id, service.spec.mode, service.spec.replicas,
+                 service.spec.container.image);
   }
-  return service;
+  return written;
 }
 
 Result<std::vector<api::Service>> Daemon::listServices() {
@@ -816,18 +843,20 @@ Result<api::Service> Daemon::inspectService(const std::string& reference) {
   return lookup("service", *services, reference, [](const api::Service& s) { return s.spec.name; });
 }
 
-Result<api::Service> Daemon::updateService(const std::string& reference,
-                                           const api::ServiceUpdateRequest& request) {
+Result<manager::ServiceWrite> Daemon::updateService(const std::string& reference,
+                                                    const api::ServiceUpdateRequest& request,
+                                                    const manager::ServiceWriteOptions& options) {
   std::shared_lock lock(roleMutex_);
   if (!manager_) {
     return std::unexpected(notInSwarm());
   }
-  auto service = manager_->services().update(reference, request);
-  if (service) {
-    spdlog::info("service updated name={} id={} version={}", service->spec.name, service->id,
-                 service->version);
+  auto written = manager_->services().update(reference, request, options);
+  if (written) {
+    const api::Service& service = written->service;
+    spdlog::info("service updated name={} id={} version={} image={}", service.spec.name, service.id,
+                 service.version, service.spec.container.image);
   }
-  return service;
+  return written;
 }
 
 Result<api::Service> Daemon::removeService(const std::string& reference) {

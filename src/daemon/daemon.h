@@ -76,6 +76,8 @@ class Daemon {
   Status swarmJoin(const SwarmJoinRequest& request);
   Status swarmLeave(bool force);
   Result<std::string> workerJoinToken();
+  // `swarm update` on the manager: the registry settings now stored.
+  Result<api::RegistrySettings> swarmUpdate(const api::SwarmUpdateRequest& request);
 
   // True on a worker: writes must go to the manager.
   bool isWorker();
@@ -89,11 +91,14 @@ class Daemon {
   // inspectNetwork plus the network's services (VIPs) and endpoints (`network inspect`).
   Result<api::NetworkDetail> inspectNetworkDetail(const std::string& reference);
 
-  Result<api::Service> createService(const api::ServiceSpec& spec);
+  // Pins the image unless `options.resolveImage` is false (manager::ServiceManager).
+  Result<manager::ServiceWrite> createService(const api::ServiceSpec& spec,
+                                              const manager::ServiceWriteOptions& options);
   Result<std::vector<api::Service>> listServices();
   Result<api::Service> inspectService(const std::string& reference);
-  Result<api::Service> updateService(const std::string& reference,
-                                     const api::ServiceUpdateRequest& request);
+  Result<manager::ServiceWrite> updateService(const std::string& reference,
+                                              const api::ServiceUpdateRequest& request,
+                                              const manager::ServiceWriteOptions& options);
   Result<api::Service> removeService(const std::string& reference);
 
   Result<std::vector<api::Node>> listNodes();

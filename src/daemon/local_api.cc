@@ -5,6 +5,7 @@
 #include "api/api_error.h"
 #include "api/task_io.h"
 #include "common/json.h"
+#include "common/quote.h"
 #include "daemon/daemon.h"
 #include "daemon/version.h"
 
@@ -69,20 +70,57 @@ HttpResponse removeNetwork(Daemon& daemon, const HttpRequest& request) {
   return reply(daemon.removeNetwork(request.params[0]));
 }
 
+// `?noResolveImage=true` (`--no-resolve-image`): store the image without its digest.
+Result<manager::ServiceWriteOptions> serviceWriteOptions(const HttpRequest& request) {
+  std::string value = request.queryOr("noResolveImage", "false");
+  if (value != "true" && value != "false") {
+    return errorf(ErrorKind::InvalidArgument,
+                  "query argument noResolveImage={} is not valid: expected true or false",
+                  quote(value));
+  }
+  return manager::ServiceWriteOptions{value != "true"};
+}
+
+// The Service as JSON plus "warnings" (each printed by the CLI on stderr).
+HttpResponse serviceWriteReply(const Result<manager::ServiceWrite>& result, int status) {
+  if (!result) {
+    return api::errorResponse(result.error());
+  }
+  nlohmann::json json = result->service;
+  json["warnings"] = result->warnings;
+  return HttpResponse{status, dumpJson(json)};
+}
+
 HttpResponse createService(Daemon& daemon, const HttpRequest& request) {
+  auto options = serviceWriteOptions(request);
+  if (!options) {
+    return api::errorResponse(options.error());
+  }
   auto spec = bodyAs<api::ServiceSpec>(request, "service create");
   if (!spec) {
     return api::errorResponse(spec.error());
   }
-  return reply(daemon.createService(*spec), 201);
+  return serviceWriteReply(daemon.createService(*spec, *options), 201);
 }
 
 HttpResponse updateService(Daemon& daemon, const HttpRequest& request) {
+  auto options = serviceWriteOptions(request);
+  if (!options) {
+    return api::errorResponse(options.error());
+  }
   auto update = bodyAs<api::ServiceUpdateRequest>(request, "service update");
   if (!update) {
     return api::errorResponse(update.error());
   }
-  return reply(daemon.updateService(request.params[0], *update));
+  return serviceWriteReply(daemon.updateService(request.params[0], *update, *options), 200);
+}
+
+HttpResponse swarmUpdate(Daemon& daemon, const HttpRequest& request) {
+  auto update = bodyAs<api::SwarmUpdateRequest>(request, "swarm update");
+  if (!update) {
+    return api::errorResponse(update.error());
+  }
+  return reply(daemon.swarmUpdate(*update));
 }
 
 HttpResponse removeService(Daemon& daemon, const HttpRequest& request) {
@@ -180,6 +218,9 @@ void registerLocalApi(api::HttpServer& server, Daemon& daemon) {
   server.route("POST", "/v1/swarm/leave", [&daemon](const HttpRequest& request) {
     return reply(daemon.swarmLeave(request.queryOr("force", "false") == "true"));
   });
+  server.route("POST", "/v1/swarm/update", clusterWrite(daemon, [&daemon](const HttpRequest& r) {
+                 return swarmUpdate(daemon, r);
+               }));
   server.route("GET", "/v1/swarm/join-token", [&daemon](const HttpRequest&) {
     auto token = daemon.workerJoinToken();
     if (!token) {
@@ -272,6 +313,8 @@ void registerForwardedApi(api::HttpServer& server, Daemon& daemon, const api::Ro
   server.route("DELETE", "/v1/services/{ref}", guarded(guard, [&daemon](const HttpRequest& r) {
                  return removeService(daemon, r);
                }));
+  server.route("POST", "/v1/swarm/update",
+               guarded(guard, [&daemon](const HttpRequest& r) { return swarmUpdate(daemon, r); }));
   server.route("POST", "/v1/nodes/{ref}/update",
                guarded(guard, [&daemon](const HttpRequest& r) { return updateNode(daemon, r); }));
 }

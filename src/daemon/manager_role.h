@@ -21,6 +21,7 @@
 #include "manager/node_manager.h"
 #include "manager/service_manager.h"
 #include "manager/service_reconciler.h"
+#include "manager/skopeo_image_resolver.h"
 #include "manager/task_manager.h"
 #include "store/store.h"
 
@@ -61,6 +62,8 @@ class ManagerRole {
   std::unique_ptr<manager::NetworkManager> networkManager_;
   std::unique_ptr<manager::NodeManager> nodeManager_;
   std::unique_ptr<manager::TaskManager> taskManager_;
+  // Pins service images to digests; before serviceManager_, which holds a pointer to it.
+  manager::SkopeoImageResolver imageResolver_;
   std::unique_ptr<manager::ServiceManager> serviceManager_;
   std::unique_ptr<manager::ServiceReconciler> reconciler_;  // started by serve()
   std::unique_ptr<manager::ClusterApi> clusterApi_;

@@ -11,6 +11,7 @@
 #include "manager/cluster_record.h"
 #include "manager/ingress_network.h"
 #include "manager/network_rules.h"
+#include "manager/registry_settings.h"
 #include "state/keys.h"
 
 namespace overmesh::manager {
@@ -116,6 +117,9 @@ Status ClusterManager::validateInit(const api::SwarmInitRequest& request,
                   "swarm init: --node-timeout {}ms is out of range: use {}ms to {}ms",
                   nodeTimeoutMs, kMinNodeTimeoutMs, kMaxNodeTimeoutMs);
   }
+  if (auto registries = normaliseRegistrySettings(request.registries); !registries) {
+    return std::unexpected(registries.error().withContext("swarm init"));
+  }
   return {};
 }
 
@@ -129,6 +133,10 @@ Result<InitResult> ClusterManager::init(const api::SwarmInitRequest& request,
     return std::unexpected(pools.error().withContext("swarm init"));
   }
   std::int64_t nodeTimeoutMs = request.nodeTimeoutMs.value_or(3000);
+  auto registries = normaliseRegistrySettings(request.registries);
+  if (!registries) {
+    return std::unexpected(registries.error().withContext("swarm init"));
+  }
 
   api::Cluster cluster;
   cluster.id = newObjectId();
@@ -186,6 +194,8 @@ Result<InitResult> ClusterManager::init(const api::SwarmInitRequest& request,
   txn.success.push_back(store::Operation::put(state::keys::networkName(ingress.name), ingress.id));
   txn.success.push_back(
       store::Operation::put(std::string(state::keys::kNetworkAllocationGuard), ingress.id));
+  txn.success.push_back(
+      store::Operation::put(std::string(state::keys::kRegistries), encodeJson(*registries)));
   auto committed = store_.txn(txn);
   if (!committed) {
     return std::unexpected(committed.error().withContext("swarm init"));
@@ -199,5 +209,51 @@ Result<InitResult> ClusterManager::init(const api::SwarmInitRequest& request,
 }
 
 Result<api::Cluster> ClusterManager::cluster() { return readCluster(store_); }
+
+Result<api::RegistrySettings> ClusterManager::registries() {
+  auto read = readRegistrySettings(store_);
+  if (!read) {
+    return std::unexpected(read.error());
+  }
+  return read->settings;
+}
+
+Result<api::RegistrySettings> ClusterManager::updateRegistries(
+    const api::SwarmUpdateRequest& request) {
+  // Checked before anything is read: a bad flag is the user's to fix whatever is stored.
+  if (auto valid = applySwarmUpdate({}, request); !valid) {
+    return std::unexpected(valid.error().withContext("swarm update"));
+  }
+  constexpr int kMaxAttempts = 8;  // loses only to another concurrent `swarm update`
+  for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
+    if (auto cluster = readCluster(store_); !cluster) {
+      return std::unexpected(cluster.error().withContext("swarm update"));
+    }
+    auto current = readRegistrySettings(store_);
+    if (!current) {
+      return std::unexpected(current.error().withContext("swarm update"));
+    }
+    auto wanted = applySwarmUpdate(current->settings, request);
+    if (!wanted) {
+      return std::unexpected(wanted.error().withContext("swarm update"));
+    }
+    const std::string key(state::keys::kRegistries);
+    store::Txn txn;
+    txn.compares.push_back(current->modRevision == 0
+                               ? store::Compare::absent(key)
+                               : store::Compare::modRevisionIs(key, current->modRevision));
+    txn.success.push_back(store::Operation::put(key, encodeJson(*wanted)));
+    auto committed = store_.txn(txn);
+    if (!committed) {
+      return std::unexpected(committed.error().withContext("swarm update"));
+    }
+    if (committed->succeeded) {
+      return *wanted;
+    }
+  }
+  return errorf(ErrorKind::Unavailable,
+                "swarm update: the registry settings kept changing under concurrent updates; "
+                "retry");
+}
 
 }  // namespace overmesh::manager

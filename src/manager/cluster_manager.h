@@ -39,11 +39,22 @@ class ClusterManager {
   // The request checks of init() alone, without a store, so that `swarm init` can refuse
   // a bad request before it creates anything: pools (well-formed, not overlapping each
   // other, a reserved address class, this node's underlay network or gateway-bridge
-  // subnet), mask length, --ingress-subnet (as `network create --subnet`) and node timeout.
+  // subnet), mask length, --ingress-subnet (as `network create --subnet`), node timeout,
+  // --insecure-registry and --registry-mirror.
   // InvalidArgument or Conflict naming the flag.
   static Status validateInit(const api::SwarmInitRequest& request, const LocalNode& self);
 
   Result<api::Cluster> cluster();
+
+  // The cluster's registry settings (empty lists when none were given).
+  Result<api::RegistrySettings> registries();
+
+  // `swarm update`: each list the request gives replaces the stored one (an empty list
+  // clears it), checked and normalised as at init (registry_settings.h). Returns the
+  // settings now stored. InvalidArgument naming the flag (nothing written),
+  // FailedPrecondition without a cluster, Unavailable when the store fails or a concurrent
+  // update keeps winning.
+  Result<api::RegistrySettings> updateRegistries(const api::SwarmUpdateRequest& request);
 
  private:
   store::Store& store_;

@@ -22,6 +22,22 @@ Result<api::Cluster> readCluster(store::Store& store) {
   return cluster;
 }
 
+Result<RegistrySettingsRead> readRegistrySettings(store::Store& store) {
+  auto record = store.get(std::string(state::keys::kRegistries));
+  if (!record) {
+    return std::unexpected(record.error());
+  }
+  if (!*record) {
+    return RegistrySettingsRead{};
+  }
+  auto settings = decodeJson<api::RegistrySettings>((*record)->value, "registry settings");
+  if (!settings) {
+    return errorf(ErrorKind::Internal, "corrupt registry settings record: {}",
+                  settings.error().message);
+  }
+  return RegistrySettingsRead{std::move(*settings), (*record)->modRevision};
+}
+
 Result<ipam::PoolConfig> poolConfigOf(const api::Cluster& cluster) {
   ipam::PoolConfig config;
   config.subnetLength = cluster.subnetSize;

@@ -14,7 +14,9 @@
 #include "common/json.h"
 #include "common/mac.h"
 #include "manager/address_allocation.h"
+#include "manager/cluster_record.h"
 #include "manager/container_validation.h"
+#include "manager/image_pinning.h"
 #include "manager/ingress_network.h"
 #include "manager/object_lookup.h"
 #include "manager/published_ports.h"
@@ -180,7 +182,87 @@ bool changesTasks(const api::ServiceSpec& before,
          before.stopGracePeriodMs != after.stopGracePeriodMs;
 }
 
-ServiceManager::ServiceManager(store::Store& store) : store_(store) {}
+ServiceManager::ServiceManager(store::Store& store, ImageResolver* resolver)
+    : store_(store), resolver_(resolver) {}
+
+Result<ServiceWrite> ServiceManager::pinSpecImage(api::ServiceSpec& spec, bool resolve) {
+  ServiceWrite write;
+  if (spec.container.image.empty()) {
+    return write;
+  }
+  api::RegistrySettings settings;
+  if (resolve && resolver_ != nullptr) {
+    auto read = readRegistrySettings(store_);
+    if (!read) {
+      return std::unexpected(read.error());
+    }
+    settings = std::move(read->settings);
+  }
+  auto pinned = pinImage(spec.container.image, resolver_, settings, resolve);
+  if (!pinned) {
+    return std::unexpected(pinned.error());
+  }
+  if (!pinned->warnings.empty()) {
+    spdlog::warn("service {}: {}", spec.name, fmt::join(pinned->warnings, "; "));
+  }
+  spec.container.image = std::move(pinned->image);
+  write.warnings = std::move(pinned->warnings);
+  return write;
+}
+
+Result<ServiceWrite> ServiceManager::create(const api::ServiceSpec& spec,
+                                            const ServiceWriteOptions& options) {
+  if (auto valid = validateServiceSpec(spec); !valid) {
+    return std::unexpected(valid.error().withContext("service create"));
+  }
+  api::ServiceSpec pinnedSpec = spec;
+  auto write = pinSpecImage(pinnedSpec, options.resolveImage);
+  if (!write) {
+    return std::unexpected(write.error().withContext("service create"));
+  }
+  auto service = create(pinnedSpec);
+  if (!service) {
+    return std::unexpected(service.error());
+  }
+  write->service = std::move(*service);
+  return write;
+}
+
+Result<ServiceWrite> ServiceManager::update(const std::string& reference,
+                                            const api::ServiceUpdateRequest& request,
+                                            const ServiceWriteOptions& options) {
+  if (auto valid = validateServiceSpec(request.spec); !valid) {
+    return std::unexpected(valid.error().withContext("service update"));
+  }
+  // Read without the lock: update() below compares the update index, so a service that
+  // changed since is refused there, not written over.
+  auto current = inspect(reference);
+  if (!current) {
+    return std::unexpected(current.error().withContext("service update"));
+  }
+  api::ServiceUpdateRequest pinnedRequest = request;
+  bool imageChanged = request.spec.container.image != current->spec.container.image;
+  auto write =
+      pinSpecImage(pinnedRequest.spec, options.resolveImage && (imageChanged || request.force));
+  if (!write) {
+    return std::unexpected(write.error().withContext("service update"));
+  }
+  if (!imageChanged && !request.force) {
+    pinnedRequest.spec.container.image = current->spec.container.image;
+  } else if (!imageChanged && !write->warnings.empty()) {
+    // `--force` could not re-resolve: the digest recorded before is still the best answer.
+    pinnedRequest.spec.container.image = current->spec.container.image;
+    write->warnings = {fmt::format("the service keeps its image {}: {}",
+                                   current->spec.container.image,
+                                   fmt::join(write->warnings, "; "))};
+  }
+  auto service = update(reference, pinnedRequest);
+  if (!service) {
+    return std::unexpected(service.error());
+  }
+  write->service = std::move(*service);
+  return write;
+}
 
 Result<api::Service> ServiceManager::create(const api::ServiceSpec& requested) {
   if (auto valid = validateServiceSpec(requested); !valid) {

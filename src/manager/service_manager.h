@@ -24,14 +24,30 @@
 #include "api/service_types.h"
 #include "api/types.h"
 #include "common/error.h"
+#include "manager/image_resolver.h"
 #include "orchestrator/orchestrator.h"
 #include "store/store.h"
 
 namespace overmesh::manager {
 
+// How a create or update treats the image (issue 10).
+struct ServiceWriteOptions {
+  // Pin spec.container.image to its digest (`--no-resolve-image` clears it).
+  bool resolveImage = true;
+};
+
+// A service written, with what the user should be told (Docker prints these on stderr):
+// e.g. that its image could not be pinned.
+struct ServiceWrite {
+  api::Service service;
+  std::vector<std::string> warnings;
+};
+
 class ServiceManager {
  public:
-  explicit ServiceManager(store::Store& store);
+  // `resolver` (may be null: images are then stored unpinned) pins images at create and
+  // update; it must outlive the manager.
+  explicit ServiceManager(store::Store& store, ImageResolver* resolver = nullptr);
 
   // Validates `spec` completely (service_validation.h), resolves its networks, allocates
   // one VIP per network in vip mode, decides its published ports (published_ports.h) and
@@ -42,6 +58,14 @@ class ServiceManager {
   // Nothing is written on failure. A write with ports compares and moves
   // state::keys::kPublishedPortsGuard.
   Result<api::Service> create(const api::ServiceSpec& spec);
+
+  // create() with the image pinned first: after the spec is validated, and before any
+  // lock is taken or anything is read for the write (resolution is network I/O, up to
+  // the resolver's timeout per registry), spec.container.image is normalised and, when
+  // `options.resolveImage` and it has no digest, pinned to the digest the resolver finds
+  // with the cluster's registry settings (image_pinning.h). A resolution failure is not
+  // an error: the service is written unpinned and the reply carries a warning.
+  Result<ServiceWrite> create(const api::ServiceSpec& spec, const ServiceWriteOptions& options);
 
   // Every service, ordered by name.
   Result<std::vector<api::Service>> list();
@@ -61,6 +85,13 @@ class ServiceManager {
   // protocol and mode.
   Result<api::Service> update(const std::string& reference,
                               const api::ServiceUpdateRequest& request);
+
+  // update() with the image pinned first as in create(options), when the image differs
+  // from the stored one (as text: `--image web:1` again re-resolves a pinned web:1) or on
+  // `force`; an unchanged image is kept as stored.
+  Result<ServiceWrite> update(const std::string& reference,
+                              const api::ServiceUpdateRequest& request,
+                              const ServiceWriteOptions& options);
 
   // Deletes the service and its name; its VIPs and published ports are released with the
   // record. The orchestrator then shuts its tasks down ("service removed"). Returns what
@@ -99,7 +130,11 @@ class ServiceManager {
   Status editTasks(const std::vector<std::string>& taskIds, std::string_view what,
                    const TaskEdit& edit);
 
+  // The image of `spec` normalised and, when `resolve`, pinned (see create(options)).
+  Result<ServiceWrite> pinSpecImage(api::ServiceSpec& spec, bool resolve);
+
   store::Store& store_;
+  ImageResolver* resolver_;  // may be null; not owned
   std::mutex mutex_;
 };
 
