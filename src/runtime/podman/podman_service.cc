@@ -209,6 +209,13 @@ Status PodmanService::startLocked() {
                   "podman is not installed on this node (apt-get install podman runc catatonit)");
   }
   const std::string& dir = options_.dir;
+  // sockaddr_un holds 107 characters and a NUL.
+  if (socketPath().size() > 107) {
+    return errorf(ErrorKind::Unavailable,
+                  "the podman socket path {} is longer than 107 characters: use a shorter "
+                  "--state-dir",
+                  socketPath());
+  }
   std::error_code error;
   for (const char* sub : {"", "/storage", "/run", "/tmp"}) {
     std::filesystem::create_directories(dir + sub, error);
