@@ -152,7 +152,12 @@ Result<std::string> PodmanClient::create(const ContainerSpec& spec) {
     return std::unexpected(response.error());
   }
   if (response->status != 201 && response->status != 200) {
-    return std::unexpected(errorOf("create container " + spec.name, *response));
+    Error error = errorOf("create container " + spec.name, *response);
+    // podman answers 500 for an image missing from the store.
+    if (error.message.find("image not known") != std::string::npos) {
+      error.kind = ErrorKind::NotFound;
+    }
+    return std::unexpected(error);
   }
   auto json = nlohmann::json::parse(response->body, nullptr, false);
   if (!json.is_object() || !json.contains("Id") || !json["Id"].is_string()) {

@@ -90,7 +90,15 @@ std::string describeWaitStatus(int status) {
   return "ended";
 }
 
-bool processAlive(pid_t pid) { return pid > 0 && (::kill(pid, 0) == 0 || errno == EPERM); }
+// A zombie is not alive: it has ended, and only its parent's wait is missing.
+bool processAlive(pid_t pid) {
+  if (pid <= 0 || (::kill(pid, 0) != 0 && errno != EPERM)) {
+    return false;
+  }
+  std::string stat = readSmallFile(fmt::format("/proc/{}/stat", pid), 512);
+  auto close = stat.rfind(')');
+  return close == std::string::npos || close + 2 >= stat.size() || stat[close + 2] != 'Z';
+}
 
 }  // namespace
 
@@ -359,8 +367,12 @@ void PodmanService::stopLocked() {
     }
     std::this_thread::sleep_for(20ms);
   }
-  std::error_code error;
-  std::filesystem::remove(options_.dir + "/podman.pid", error);
+  // The pidfile may already name a newer daemon's service: remove only our own.
+  std::string pidFile = options_.dir + "/podman.pid";
+  if (readSmallFile(pidFile, 32) == std::to_string(pid_) + "\n") {
+    std::error_code error;
+    std::filesystem::remove(pidFile, error);
+  }
   pid_ = 0;
 }
 
