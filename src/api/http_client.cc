@@ -1,14 +1,13 @@
 #include "api/http_client.h"
 
 #include <curl/curl.h>
+#include <fmt/format.h>
 
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <memory>
 #include <mutex>
-
-#include <fmt/format.h>
 
 #include "common/quote.h"
 

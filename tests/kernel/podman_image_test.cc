@@ -7,12 +7,11 @@
 // the registry, resets the storage, ends the conmons of our storage and deletes the
 // namespace.
 
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 #include <filesystem>
 #include <fstream>
@@ -50,8 +49,7 @@ std::vector<pid_t> pidsMentioning(const std::string& text) {
   std::error_code error;
   for (const auto& entry : fs::directory_iterator("/proc", error)) {
     std::string name = entry.path().filename().string();
-    if (name.find_first_not_of("0123456789") != std::string::npos ||
-        std::stoi(name) == getpid()) {
+    if (name.find_first_not_of("0123456789") != std::string::npos || std::stoi(name) == getpid()) {
       continue;
     }
     std::ifstream file(entry.path() / "cmdline");
@@ -156,8 +154,8 @@ class PodmanImageTest : public ::testing::Test {
   void importBusybox() {
     fs::create_directories(root_ + "/rootfs/bin");
     fs::copy_file("/bin/busybox", root_ + "/rootfs/bin/busybox");
-    for (const char* applet : {"sh", "hostname", "sleep", "cat", "id", "pwd", "touch", "echo",
-                               "ls", "tr"}) {
+    for (const char* applet :
+         {"sh", "hostname", "sleep", "cat", "id", "pwd", "touch", "echo", "ls", "tr"}) {
       fs::create_symlink("busybox", root_ + "/rootfs/bin/" + applet);
     }
     for (const char* dir : {"etc", "proc", "sys", "dev", "tmp", "srv"}) {
@@ -181,9 +179,8 @@ class PodmanImageTest : public ::testing::Test {
     ASSERT_GT(registry_, 0);
     auto deadline = std::chrono::steady_clock::now() + 20s;
     while (std::chrono::steady_clock::now() < deadline) {
-      auto probe = testing::runInNetns(
-          namespace_,
-          {"/bin/busybox", "wget", "-q", "-O", "/dev/null", std::string("http://") + kRegistry + "/v2/"});
+      auto probe = testing::runInNetns(namespace_, {"/bin/busybox", "wget", "-q", "-O", "/dev/null",
+                                                    std::string("http://") + kRegistry + "/v2/"});
       if (probe.exitCode == 0) {
         return;
       }
@@ -195,9 +192,9 @@ class PodmanImageTest : public ::testing::Test {
   // Pushes localhost/ombb:1 to the lab registry as `name` (e.g. "web:1").
   void push(const std::string& name) {
     auto pushed = testing::runInNetns(
-        namespace_, {"/bin/sh", "-c",
-                     podmanCli() + " push -q --tls-verify=false localhost/ombb:1 " + kRegistry +
-                         "/" + name});
+        namespace_,
+        {"/bin/sh", "-c",
+         podmanCli() + " push -q --tls-verify=false localhost/ombb:1 " + kRegistry + "/" + name});
     ASSERT_EQ(pushed.exitCode, 0) << pushed.err;
   }
 
@@ -312,10 +309,10 @@ TEST_F(PodmanImageTest, TheStoreLoadsListsAndRemovesADockerArchive) {
   PodmanImageStore store(*service_);
   importBusybox();
   std::string archive = root_ + "/ombb.tar";
-  auto saved = testing::runCommand(
-      {"/bin/sh", "-c",
-       podmanCli() + " save -q --format docker-archive -o " + archive + " localhost/ombb:1 && " +
-           podmanCli() + " rmi localhost/ombb:1 >/dev/null"});
+  auto saved = testing::runCommand({"/bin/sh", "-c",
+                                    podmanCli() + " save -q --format docker-archive -o " + archive +
+                                        " localhost/ombb:1 && " + podmanCli() +
+                                        " rmi localhost/ombb:1 >/dev/null"});
   ASSERT_EQ(saved.exitCode, 0) << saved.err;
   ASSERT_TRUE(startService(*service_));
   EXPECT_FALSE(hasImage(store, "localhost/ombb:1"));
@@ -413,10 +410,11 @@ TEST_F(PodmanImageTest, ImageRuntimeAppliesTheContainerFields) {
 
   TaskSpec spec = taskSpec("omimg1");
   spec.entrypoint = {"/bin/sh", "-c"};
-  spec.command = {"echo \"dir=$(pwd) user=$(id -u):$(id -g)\"; "
-                  "touch /rootfile 2>/dev/null && echo rw || echo ro; "
-                  "echo kept > /data/file; "
-                  "echo pid1=$(cat /proc/1/cmdline | tr '\\0' ' '); sleep 60"};
+  spec.command = {
+      "echo \"dir=$(pwd) user=$(id -u):$(id -g)\"; "
+      "touch /rootfile 2>/dev/null && echo rw || echo ro; "
+      "echo kept > /data/file; "
+      "echo pid1=$(cat /proc/1/cmdline | tr '\\0' ' '); sleep 60"};
   spec.workdir = "/srv";
   spec.user = "1234:2345";
   spec.readOnly = true;

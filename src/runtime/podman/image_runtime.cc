@@ -24,8 +24,10 @@ bool validTaskId(const std::string& id) {
 }
 
 bool validVolumeName(const std::string& name) {
-  return name.size() <= 255 && (name.empty() || std::isalnum(static_cast<unsigned char>(name[0]))) &&
-         name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") ==
+  return name.size() <= 255 &&
+         (name.empty() || std::isalnum(static_cast<unsigned char>(name[0]))) &&
+         name.find_first_not_of(
+             "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") ==
              std::string::npos;
 }
 
@@ -146,9 +148,9 @@ Result<TaskStatus> ImageRuntime::start(const TaskSpec& spec) {
   container.limits = *limits;
   container.readOnly = spec.readOnly;
   container.init = spec.init;
-  container.mounts.insert(container.mounts.begin(),
-                          {{dir + "/hosts", "/etc/hosts", true},
-                           {dir + "/resolv.conf", "/etc/resolv.conf", true}});
+  container.mounts.insert(
+      container.mounts.begin(),
+      {{dir + "/hosts", "/etc/hosts", true}, {dir + "/resolv.conf", "/etc/resolv.conf", true}});
   container.labels = {{kTaskLabel, owner_}};
   auto podman = client();
   if (!podman) {

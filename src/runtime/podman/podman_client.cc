@@ -418,8 +418,8 @@ Result<std::vector<std::string>> PodmanClient::loadImage(const std::string& arch
 }
 
 Status PodmanClient::removeImage(const std::string& reference, bool force) {
-  auto response = call("DELETE", imagePath(reference, "") + (force ? "?force=true" : ""), "",
-                       kCallTimeout);
+  auto response =
+      call("DELETE", imagePath(reference, "") + (force ? "?force=true" : ""), "", kCallTimeout);
   if (!response) {
     return std::unexpected(response.error());
   }

@@ -21,8 +21,8 @@
 
 #include "api/http_client.h"
 #include "common/error.h"
-#include "runtime/podman/log_stream.h"
 #include "runtime/image_store.h"
+#include "runtime/podman/log_stream.h"
 #include "runtime/podman/podman_limits.h"
 
 namespace overmesh::runtime::podman {
@@ -53,10 +53,10 @@ struct ContainerSpec {
   ContainerLimits limits;
   std::vector<BindMount> mounts;
   std::vector<NamedVolume> volumes;
-  bool readOnly = false;  // read-only root file system
-  bool init = false;      // catatonit as PID 1
-  int stopSignal = 0;     // 0 = the image's STOPSIGNAL (or SIGTERM)
-  int stopTimeoutSeconds = -1;  // < 0: podman's default
+  bool readOnly = false;                      // read-only root file system
+  bool init = false;                          // catatonit as PID 1
+  int stopSignal = 0;                         // 0 = the image's STOPSIGNAL (or SIGTERM)
+  int stopTimeoutSeconds = -1;                // < 0: podman's default
   std::map<std::string, std::string> labels;  // list() finds containers by one
 };
 

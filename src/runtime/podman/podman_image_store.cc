@@ -96,8 +96,8 @@ Result<std::vector<std::string>> PodmanImageStore::load(const std::string& archi
   auto size = std::filesystem::file_size(archivePath, error);
   if (error || size > kMaxImageArchiveBytes) {
     return errorf(ErrorKind::InvalidArgument,
-                  "image archive {} holds {} bytes: at most {} (4 GiB) can be loaded",
-                  archivePath, error ? 0 : size, kMaxImageArchiveBytes);
+                  "image archive {} holds {} bytes: at most {} (4 GiB) can be loaded", archivePath,
+                  error ? 0 : size, kMaxImageArchiveBytes);
   }
   auto podman = client();
   if (!podman) {

@@ -1,20 +1,18 @@
 #include "runtime/podman/podman_service.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <signal.h>
+#include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <spdlog/spdlog.h>
 
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <thread>
-
-#include <fmt/format.h>
 
 #include "common/atomic_file.h"
 #include "runtime/child_process.h"
@@ -40,7 +38,8 @@ std::string findInPath(const std::string& name) {
   std::size_t start = 0;
   while (start <= dirs.size()) {
     std::size_t end = dirs.find(':', start);
-    std::string dir = dirs.substr(start, end == std::string::npos ? std::string::npos : end - start);
+    std::string dir =
+        dirs.substr(start, end == std::string::npos ? std::string::npos : end - start);
     if (!dir.empty()) {
       std::string candidate = dir + "/" + name;
       if (::access(candidate.c_str(), X_OK) == 0) {
@@ -193,8 +192,7 @@ Status PodmanService::ensureRunning() {
   auto now = std::chrono::steady_clock::now();
   if (failures_ > 0 && now < nextAttempt_) {
     auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(nextAttempt_ - now);
-    return errorf(ErrorKind::Unavailable, "{} (next attempt in {} ms)", lastFailure_,
-                  wait.count());
+    return errorf(ErrorKind::Unavailable, "{} (next attempt in {} ms)", lastFailure_, wait.count());
   }
   auto started = startLocked();
   if (!started) {
@@ -210,8 +208,7 @@ Status PodmanService::ensureRunning() {
 }
 
 Status PodmanService::startLocked() {
-  std::string binary =
-      options_.podmanBinary.empty() ? findInPath("podman") : options_.podmanBinary;
+  std::string binary = options_.podmanBinary.empty() ? findInPath("podman") : options_.podmanBinary;
   if (binary.empty() || ::access(binary.c_str(), X_OK) != 0) {
     return errorf(ErrorKind::Unavailable,
                   "podman is not installed on this node (apt-get install podman runc catatonit)");
@@ -263,7 +260,8 @@ Status PodmanService::startLocked() {
   std::string conf = dir + "/registries.conf";
   if (!std::filesystem::exists(conf, error)) {
     // podman would fall back to the machine's /etc/containers/registries.conf.
-    if (auto written = writeFileAtomically(conf, "unqualified-search-registries = [\"docker.io\"]\n");
+    if (auto written =
+            writeFileAtomically(conf, "unqualified-search-registries = [\"docker.io\"]\n");
         !written) {
       ::close(log);
       ::close(devNull);

@@ -28,8 +28,8 @@
 namespace overmesh::runtime::podman {
 
 struct PodmanServiceOptions {
-  std::string dir;                  // <node state dir>/podman; created when needed
-  std::string podmanBinary;         // "" = `podman` found in PATH
+  std::string dir;           // <node state dir>/podman; created when needed
+  std::string podmanBinary;  // "" = `podman` found in PATH
   std::chrono::milliseconds startTimeout{15000};
 };
 
@@ -74,15 +74,14 @@ class PodmanService {
 
   PodmanServiceOptions options_;
   mutable std::mutex mutex_;
-  pid_t pid_ = 0;                                       // guarded by mutex_
-  int failures_ = 0;                                    // guarded by mutex_
-  std::chrono::steady_clock::time_point nextAttempt_;   // guarded by mutex_
-  std::string lastFailure_;                             // guarded by mutex_
-  bool checkedStale_ = false;                           // guarded by mutex_
+  pid_t pid_ = 0;                                      // guarded by mutex_
+  int failures_ = 0;                                   // guarded by mutex_
+  std::chrono::steady_clock::time_point nextAttempt_;  // guarded by mutex_
+  std::string lastFailure_;                            // guarded by mutex_
+  bool checkedStale_ = false;                          // guarded by mutex_
 };
 
 // The argv of the service for `dir` (podman binary first). Pure, for tests.
-std::vector<std::string> podmanServiceArgv(const std::string& podmanBinary,
-                                           const std::string& dir);
+std::vector<std::string> podmanServiceArgv(const std::string& podmanBinary, const std::string& dir);
 
 }  // namespace overmesh::runtime::podman

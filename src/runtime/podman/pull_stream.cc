@@ -1,16 +1,18 @@
 #include "runtime/podman/pull_stream.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cctype>
-
-#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 namespace overmesh::runtime::podman {
 namespace {
 
 bool contains(std::string_view text, std::string_view what) {
-  auto lower = [](char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); };
+  auto lower = [](char c) {
+    return static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  };
   auto found = std::search(text.begin(), text.end(), what.begin(), what.end(),
                            [&](char a, char b) { return lower(a) == lower(b); });
   return found != text.end();
@@ -71,8 +73,8 @@ bool PullStreamParser::line(std::string_view text) {
   if (!json.is_object()) {
     return false;
   }
-  if (auto error = json.find("error"); error != json.end() && error->is_string() &&
-                                       !error->get_ref<const std::string&>().empty()) {
+  if (auto error = json.find("error");
+      error != json.end() && error->is_string() && !error->get_ref<const std::string&>().empty()) {
     error_ = trimmed(error->get_ref<const std::string&>().substr(0, kMaxPullError));
     return false;
   }
@@ -95,8 +97,8 @@ bool PullStreamParser::line(std::string_view text) {
     if (contains(rest, "done") || contains(rest, "skipped")) {
       blobsDone_.insert(blob);
     }
-    return setSummary(fmt::format("copying layers: {} of {} done", blobsDone_.size(),
-                                  blobs_.size()));
+    return setSummary(
+        fmt::format("copying layers: {} of {} done", blobsDone_.size(), blobs_.size()));
   }
   if (message.starts_with("Copying config")) {
     return setSummary(fmt::format("copying config ({} layers)", blobs_.size()));

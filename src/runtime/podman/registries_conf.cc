@@ -12,8 +12,9 @@ constexpr std::size_t kMaxLocation = 255;
 bool validHostPort(std::string_view value) {
   return !value.empty() && value.size() <= kMaxLocation && value.front() != '-' &&
          value.front() != ':' &&
-         value.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                 "0123456789.-:[]") == std::string_view::npos;
+         value.find_first_not_of(
+             "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+             "0123456789.-:[]") == std::string_view::npos;
 }
 
 bool validPath(std::string_view path) {

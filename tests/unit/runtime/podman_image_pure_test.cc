@@ -4,7 +4,6 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-
 #include <signal.h>
 
 #include <nlohmann/json.hpp>
@@ -34,12 +33,14 @@ TEST(RegistriesConfTest, InsecureRegistriesAndMirrorsOfDockerHub) {
   settings.registryMirrors = {"http://198.18.0.101:5000/", "https://mirror.example.com"};
   auto text = registriesConf(settings);
   ASSERT_TRUE(text) << text.error().message;
-  EXPECT_THAT(*text, HasSubstr("[[registry]]\nlocation = \"198.18.0.101:5000\"\ninsecure = true\n"));
+  EXPECT_THAT(*text,
+              HasSubstr("[[registry]]\nlocation = \"198.18.0.101:5000\"\ninsecure = true\n"));
   EXPECT_THAT(*text, HasSubstr("[[registry]]\nlocation = \"registry.lab\"\ninsecure = true\n"));
   EXPECT_THAT(*text, HasSubstr("[[registry]]\nprefix = \"docker.io\"\nlocation = \"docker.io\"\n"));
   // Mirrors in order, after the docker.io entry they belong to; only http ones insecure.
   auto docker = text->find("prefix = \"docker.io\"");
-  auto first = text->find("[[registry.mirror]]\nlocation = \"198.18.0.101:5000\"\ninsecure = true\n");
+  auto first =
+      text->find("[[registry.mirror]]\nlocation = \"198.18.0.101:5000\"\ninsecure = true\n");
   auto second = text->find("[[registry.mirror]]\nlocation = \"mirror.example.com\"\n\n");
   ASSERT_NE(first, std::string::npos) << *text;
   EXPECT_LT(docker, first);
@@ -49,8 +50,8 @@ TEST(RegistriesConfTest, InsecureRegistriesAndMirrorsOfDockerHub) {
 }
 
 TEST(RegistriesConfTest, RefusesValuesThatWouldBreakTheToml) {
-  for (const char* bad : {"reg\"istry:5000", "registry:5000\n[[registry]]", "a b", "", "-x",
-                          "host\\name"}) {
+  for (const char* bad :
+       {"reg\"istry:5000", "registry:5000\n[[registry]]", "a b", "", "-x", "host\\name"}) {
     api::RegistrySettings settings;
     settings.insecureRegistries = {bad};
     auto text = registriesConf(settings);
@@ -58,8 +59,8 @@ TEST(RegistriesConfTest, RefusesValuesThatWouldBreakTheToml) {
     EXPECT_EQ(text.error().kind, ErrorKind::InvalidArgument);
     EXPECT_THAT(text.error().message, HasSubstr("insecure registry"));
   }
-  for (const char* bad : {"ftp://host", "host:5000", "http://", "http://h\"/", "https://h/a b",
-                          "http://h/A"}) {
+  for (const char* bad :
+       {"ftp://host", "host:5000", "http://", "http://h\"/", "https://h/a b", "http://h/A"}) {
     api::RegistrySettings settings;
     settings.registryMirrors = {bad};
     auto text = registriesConf(settings);
