@@ -113,4 +113,13 @@ std::vector<api::Service> StateCache::services() const {
   return services;
 }
 
+std::optional<std::string> StateCache::value(const std::string& key) const {
+  std::lock_guard lock(mutex_);
+  auto found = entries_.find(key);
+  if (found == entries_.end()) {
+    return std::nullopt;
+  }
+  return found->second;
+}
+
 }  // namespace overmesh::agent

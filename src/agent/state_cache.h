@@ -11,6 +11,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -43,6 +44,8 @@ class StateCache {
   std::vector<api::Service> services() const;  // sorted by name
   // The cluster's registry settings; empty lists when none are stored.
   api::RegistrySettings registries() const;
+  // The raw record at `key` (e.g. state::keys::kRegistries), or nullopt when absent.
+  std::optional<std::string> value(const std::string& key) const;
 
   // Called (outside the lock) after every change, with the new revision; reconcilers use
   // it to wake up. Set it before the cache is shared.

@@ -1,10 +1,13 @@
 #include "api/http_client.h"
 
 #include <curl/curl.h>
-
-#include <mutex>
-
 #include <fmt/format.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <mutex>
 
 #include "common/quote.h"
 
@@ -21,6 +24,7 @@ struct ResponseSink {
   std::string body;
   std::size_t limit = 0;
   bool tooLarge = false;
+  const std::function<void(std::string_view)>* observer = nullptr;
 };
 
 // Returning less than given makes libcurl abort the transfer (CURLE_WRITE_ERROR).
@@ -33,6 +37,9 @@ size_t appendBody(char* data, size_t size, size_t count, void* userData) {
     return 0;
   }
   sink->body.append(data, bytes);
+  if (sink->observer != nullptr && *sink->observer) {
+    (*sink->observer)(std::string_view(data, bytes));
+  }
   return bytes;
 }
 
@@ -102,6 +109,7 @@ Result<HttpResponse> HttpClient::request(const std::string& method, const std::s
   std::string url = baseUrl_ + path;
   ResponseSink sink;
   sink.limit = responseLimit_;
+  sink.observer = &observer_;
   lastFailure_ = Failure::None;
   char errorBuffer[CURL_ERROR_SIZE] = {};
 
@@ -130,7 +138,22 @@ Result<HttpResponse> HttpClient::request(const std::string& method, const std::s
     curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, &checkCancel);
     curl_easy_setopt(curl, CURLOPT_XFERINFODATA, const_cast<std::atomic<bool>*>(cancel_));
   }
-  if (!body.empty() || method == "POST" || method == "PUT") {
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> upload(nullptr, &std::fclose);
+  if (!bodyFile_.empty()) {
+    std::string file = std::exchange(bodyFile_, std::string());
+    upload.reset(std::fopen(file.c_str(), "rb"));
+    if (upload == nullptr) {
+      return errorf(ErrorKind::Unavailable, "{} {}: open {}: {}", method,
+                    printable(path, kQuotedMax), file, std::strerror(errno));
+    }
+    std::fseek(upload.get(), 0, SEEK_END);
+    long size = std::ftell(upload.get());
+    std::rewind(upload.get());
+    // The default read function reads from the FILE* given as READDATA.
+    curl_easy_setopt(curl, CURLOPT_POST, 1L);
+    curl_easy_setopt(curl, CURLOPT_READDATA, upload.get());
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(size));
+  } else if (!body.empty() || method == "POST" || method == "PUT") {
     curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.c_str());
     curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
   }

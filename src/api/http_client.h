@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -57,6 +58,18 @@ class HttpClient {
   // Unavailable: how a long-poll is cut short at shutdown. nullptr = never.
   void setCancelFlag(const std::atomic<bool>* cancel) { cancel_ = cancel; }
 
+  // Called with each piece of a response body as it arrives (the body is still collected
+  // and returned): how a caller follows a streamed answer (podman's pull progress). It
+  // must not throw. Empty = none.
+  void setBodyObserver(std::function<void(std::string_view)> observer) {
+    observer_ = std::move(observer);
+  }
+
+  // The next request() sends the content of the file at `path` as its body (read while
+  // sending, never held whole in memory) instead of `body`; then the setting is cleared.
+  // The request fails with Unavailable when the file cannot be opened.
+  void setBodyFile(std::string path) { bodyFile_ = std::move(path); }
+
  private:
   HttpClient(std::string endpoint, std::string unixPath, std::string baseUrl);
 
@@ -65,6 +78,8 @@ class HttpClient {
   std::string baseUrl_;
   void* curl_ = nullptr;  // CURL*, reused so that keep-alive works
   const std::atomic<bool>* cancel_ = nullptr;
+  std::function<void(std::string_view)> observer_;
+  std::string bodyFile_;
   std::size_t responseLimit_ = kMaxResponseBody;
   Failure lastFailure_ = Failure::None;
 };

@@ -10,7 +10,10 @@
 #include "common/json.h"
 #include "dataplane/linux/linux_node_kernel.h"
 #include "dns/dns_server.h"
+#include "runtime/podman/image_runtime.h"
 #include "runtime/process_runtime.h"
+#include "runtime/runtime_router.h"
+#include "state/keys.h"
 
 namespace overmesh::daemon {
 
@@ -61,9 +64,18 @@ class UnavailableDns final : public dns::EmbeddedDns {
 
 }  // namespace
 
-void AgentRole::startTasks(agent::TaskAgentConfig config, agent::StatusReporter reporter) {
+void AgentRole::startTasks(agent::TaskAgentConfig config, agent::StatusReporter reporter,
+                           runtime::podman::PodmanService& podman,
+                           [[maybe_unused]] runtime::ImageStore& images) {
   kernel_ = std::make_unique<dataplane::kernel::LinuxNodeKernel>();
-  runtime_ = std::make_unique<runtime::ProcessRuntime>(config.stateDir + "/tasks", config.shimPath);
+  processRuntime_ =
+      std::make_unique<runtime::ProcessRuntime>(config.stateDir + "/tasks", config.shimPath);
+  // Containers are labelled with the node's ID: list() finds this node's only, also when
+  // several lab hosts share one machine's podman binary.
+  imageRuntime_ = std::make_unique<runtime::podman::ImageRuntime>(
+      podman, config.stateDir + "/containers", config.nodeId);
+  runtime_ = std::make_unique<runtime::RuntimeRouter>(*processRuntime_, *imageRuntime_);
+  registries_ = std::make_unique<RegistrySettingsApplier>(podman);
   dns::DnsServerConfig dnsConfig;
   dnsConfig.resolvConfPath = config.resolvConfPath;
   if (auto server = dns::DnsServer::start(dnsConfig)) {
@@ -72,17 +84,25 @@ void AgentRole::startTasks(agent::TaskAgentConfig config, agent::StatusReporter 
     spdlog::error("embedded DNS: {}", server.error().message);
     dns_ = std::make_unique<UnavailableDns>(server.error().message);
   }
+  // TODO(img-agent): pass `images` once TaskAgent takes a runtime::ImageStore& (it pulls
+  // before start()).
   tasks_ = std::make_unique<agent::TaskAgent>(std::move(config), cache_, std::move(reporter),
                                               *kernel_, *runtime_, *dns_);
-  cache_.setOnChange([tasks = tasks_.get()](store::Revision) { tasks->wake(); });
+  cache_.setOnChange([this, tasks = tasks_.get()](store::Revision) {
+    tasks->wake();
+    registries_->update(cache_.value(std::string(state::keys::kRegistries)));
+  });
   tasks_->start();
 }
 
 std::unique_ptr<AgentRole> AgentRole::forWorker(const std::string& managerAddress,
                                                 agent::NodeCredentials credentials,
-                                                agent::TaskAgentConfig tasks) {
+                                                agent::TaskAgentConfig tasks,
+                                                runtime::podman::PodmanService& podman,
+                                                runtime::ImageStore& images) {
   auto role = std::unique_ptr<AgentRole>(new AgentRole());
-  role->startTasks(std::move(tasks), remoteStatusReporter(managerAddress, credentials));
+  role->startTasks(std::move(tasks), remoteStatusReporter(managerAddress, credentials), podman,
+                   images);
   std::string endpoint = "tcp://" + managerAddress;
   // The source needs the sync's cancel flag and the sync owns the source: make the sync,
   // then hand it its source.
@@ -98,9 +118,11 @@ std::unique_ptr<AgentRole> AgentRole::forWorker(const std::string& managerAddres
 }
 
 std::unique_ptr<AgentRole> AgentRole::forManager(store::Store& store, agent::TaskAgentConfig tasks,
-                                                 agent::StatusReporter reporter) {
+                                                 agent::StatusReporter reporter,
+                                                 runtime::podman::PodmanService& podman,
+                                                 runtime::ImageStore& images) {
   auto role = std::unique_ptr<AgentRole>(new AgentRole());
-  role->startTasks(std::move(tasks), std::move(reporter));
+  role->startTasks(std::move(tasks), std::move(reporter), podman, images);
   role->sync_ = std::make_unique<agent::StateSync>(
       std::make_unique<agent::LocalStateSource>(store), role->cache_);
   role->sync_->start();

@@ -3,8 +3,10 @@
 // Everything every cluster member runs: a cache of the desired state kept in sync with
 // the manager, the task agent that makes the node's tasks and overlay match it, and (on
 // workers) heartbeats. It also owns what the task agent works through: the Linux kernel
-// seam and the process runtime. The manager's own agent reads its store directly; it needs no
-// heartbeat because the manager never marks itself down.
+// seam and the task runtimes (processes, and images through the node's podman, behind a
+// RuntimeRouter). The manager's own agent reads its store directly; it needs no
+// heartbeat because the manager never marks itself down. It also keeps the node's podman
+// configured with the cluster's registry settings (registry_settings_applier.h).
 
 #include <memory>
 #include <string>
@@ -13,8 +15,11 @@
 #include "agent/state_cache.h"
 #include "agent/state_sync.h"
 #include "agent/task_agent.h"
+#include "daemon/registry_settings_applier.h"
 #include "dataplane/node_kernel.h"
 #include "dns/embedded_dns.h"
+#include "runtime/image_store.h"
+#include "runtime/podman/podman_service.h"
 #include "runtime/runtime.h"
 #include "store/store.h"
 
@@ -23,12 +28,17 @@ namespace overmesh::daemon {
 class AgentRole {
  public:
   // A worker's agent: state and heartbeats from the manager at `managerAddress` (IP:PORT).
+  // `podman` and `images` are the daemon's (they outlive every role).
   static std::unique_ptr<AgentRole> forWorker(const std::string& managerAddress,
                                               agent::NodeCredentials credentials,
-                                              agent::TaskAgentConfig tasks);
+                                              agent::TaskAgentConfig tasks,
+                                              runtime::podman::PodmanService& podman,
+                                              runtime::ImageStore& images);
   // The manager's own agent, fed from its store; task states are written with `reporter`.
   static std::unique_ptr<AgentRole> forManager(store::Store& store, agent::TaskAgentConfig tasks,
-                                               agent::StatusReporter reporter);
+                                               agent::StatusReporter reporter,
+                                               runtime::podman::PodmanService& podman,
+                                               runtime::ImageStore& images);
   ~AgentRole();
 
   // Ends the execs in progress on this node's tasks and refuses new ones (see
@@ -45,12 +55,17 @@ class AgentRole {
 
  private:
   AgentRole() = default;
-  void startTasks(agent::TaskAgentConfig config, agent::StatusReporter reporter);
+  void startTasks(agent::TaskAgentConfig config, agent::StatusReporter reporter,
+                  runtime::podman::PodmanService& podman, runtime::ImageStore& images);
 
   agent::StateCache cache_;
   // Declared before tasks_: the task agent uses them until it is destroyed.
   std::unique_ptr<dataplane::NodeKernel> kernel_;
-  std::unique_ptr<runtime::TaskRuntime> runtime_;
+  std::unique_ptr<runtime::TaskRuntime> processRuntime_;
+  std::unique_ptr<runtime::TaskRuntime> imageRuntime_;
+  std::unique_ptr<runtime::TaskRuntime> runtime_;  // routes to the two above
+  // Before sync_: the cache's change callback (run by the sync) uses it.
+  std::unique_ptr<RegistrySettingsApplier> registries_;
   std::unique_ptr<dns::EmbeddedDns> dns_;
   std::unique_ptr<agent::TaskAgent> tasks_;
   std::unique_ptr<agent::StateSync> sync_;

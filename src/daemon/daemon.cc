@@ -80,7 +80,11 @@ Result<std::string> managerEndpoint(const std::string& remote, std::uint16_t def
 
 }  // namespace
 
-Daemon::Daemon(DaemonOptions options) : options_(std::move(options)) {}
+Daemon::Daemon(DaemonOptions options)
+    : options_(std::move(options)),
+      podman_(std::make_unique<runtime::podman::PodmanService>(
+          runtime::podman::PodmanServiceOptions{.dir = options_.stateDir + "/podman"})),
+      images_(std::make_unique<runtime::podman::PodmanImageStore>(*podman_)) {}
 
 Daemon::~Daemon() { stop(); }
 
@@ -206,7 +210,7 @@ Result<Daemon::Roles> Daemon::launchRoles(const NodeState& node,
   }
   if (node.role != "manager") {
     roles.agent = AgentRole::forWorker(node.managerAddress, {node.nodeId, node.nodeSecret},
-                                       taskAgentConfig(node));
+                                       taskAgentConfig(node), *podman_, *images_);
     return roles;
   }
   if (!roles.manager) {
@@ -231,7 +235,8 @@ Result<Daemon::Roles> Daemon::launchRoles(const NodeState& node,
                                               const agent::TaskReport& report) {
         return tasks->reportStatus(
             {taskId, self, report.state, report.message, report.exitCode, report.health});
-      });
+      },
+      *podman_, *images_);
   return roles;
 }
 
@@ -290,6 +295,9 @@ void Daemon::stop() {
   }
   localServer_.stop();
   stopRoles();
+  // Containers keep running (each has its conmon); the next daemon starts podman again
+  // when it needs it.
+  podman_->stop();
   if (lockFd_ >= 0) {
     close(lockFd_);
     lockFd_ = -1;

@@ -35,6 +35,9 @@
 #include "daemon/node_state.h"
 #include "manager/node_manager.h"
 #include "manager/task_manager.h"
+#include "runtime/image_store.h"
+#include "runtime/podman/podman_image_store.h"
+#include "runtime/podman/podman_service.h"
 #include "runtime/runtime.h"
 
 namespace overmesh::daemon {
@@ -124,6 +127,10 @@ class Daemon {
   // True when the request carries the members' shared secret.
   bool isMemberRequest(const api::HttpRequest& request);
 
+  // The node's image store (podman under <state dir>/podman, started on first use), in
+  // or out of a swarm: `overmesh image ls|pull|load|rm` work on any node.
+  runtime::ImageStore& images() { return *images_; }
+
  private:
   explicit Daemon(DaemonOptions options);
 
@@ -179,6 +186,9 @@ class Daemon {
   DaemonOptions options_;
   int lockFd_ = -1;
   SystemClock clock_;
+  // Before the roles: the agent's image runtime uses them until the roles are gone.
+  std::unique_ptr<runtime::podman::PodmanService> podman_;
+  std::unique_ptr<runtime::podman::PodmanImageStore> images_;
 
   std::shared_mutex roleMutex_;
   std::optional<NodeState> node_;         // guarded by roleMutex_

@@ -22,6 +22,7 @@
 
 #include "dataplane/linux/netns.h"
 #include "runtime/podman/image_runtime.h"
+#include "runtime/podman/podman_service.h"
 #include "support/process.h"
 
 namespace overmesh::runtime::podman {
@@ -85,10 +86,7 @@ class PodmanClientTest : public ::testing::Test {
       client_->remove("omtest1");
       client_->remove("omtask1");
     }
-    if (service_ > 0) {
-      kill(service_, SIGTERM);
-      waitpid(service_, nullptr, 0);
-    }
+    service_.reset();
     if (!root_.empty()) {
       testing::runCommand({"/bin/sh", "-c", podman() + " system reset -f >/dev/null 2>&1"});
       // conmon keeps an exec session's process around for 300 s after the exec ended
@@ -102,27 +100,24 @@ class PodmanClientTest : public ::testing::Test {
     }
   }
 
+  // podman's command line with the service's flags (storage, run and tmp directories).
   std::string podman() const {
-    return "podman --root " + root_ + "/storage --runroot " + root_ +
-           "/run --cgroup-manager cgroupfs --runtime runc --events-backend file";
+    auto argv = podmanServiceArgv("podman", root_);
+    std::string command;
+    for (std::size_t i = 0; i + 5 < argv.size(); ++i) {  // without "system service ..."
+      command += argv[i] + " ";
+    }
+    return command;
   }
 
+  // The service as a node runs it (podman_service.h), on <root>/podman.sock.
   void startService() {
-    std::string socket = root_ + "/podman.sock";
-    service_ = fork();
-    if (service_ == 0) {
-      std::string command = "exec " + podman() + " system service --time 0 unix://" + socket +
-                            " >" + root_ + "/service.log 2>&1";
-      execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
-      _exit(127);
-    }
-    auto client = PodmanClient::connect(socket);
+    service_ = std::make_unique<PodmanService>(PodmanServiceOptions{.dir = root_});
+    auto running = service_->ensureRunning();
+    ASSERT_TRUE(running) << running.error().message;
+    auto client = PodmanClient::connect(service_->socketPath());
     ASSERT_TRUE(client) << client.error().message;
     client_ = std::move(*client);
-    auto deadline = std::chrono::steady_clock::now() + 20s;
-    while (!client_->ping() && std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(100ms);
-    }
     ASSERT_TRUE(client_->ping()) << "podman system service did not answer";
   }
 
@@ -130,7 +125,7 @@ class PodmanClientTest : public ::testing::Test {
   std::string root_;
   std::string namespace_;
   bool madeNamespace_ = false;
-  pid_t service_ = -1;
+  std::unique_ptr<PodmanService> service_;
   std::optional<PodmanClient> client_;
 };
 
@@ -205,7 +200,7 @@ TEST_F(PodmanClientTest, AnUnknownImageIsNotFoundAndNamesIt) {
 
 // The TaskRuntime over podman, as the agent uses it.
 TEST_F(PodmanClientTest, ImageRuntimeRunsExecsStopsListsAndRemovesATask) {
-  ImageRuntime runtime(root_ + "/podman.sock", root_ + "/tasks", "node-test");
+  ImageRuntime runtime(*service_, root_ + "/tasks", "node-test");
   TaskSpec spec;
   spec.taskId = "omtask1";
   spec.hostname = "web.1.omtask1";

@@ -2,12 +2,15 @@
 
 #include <signal.h>
 
+#include <cctype>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <thread>
 
 #include "common/atomic_file.h"
+#include "common/image_reference.h"
 
 namespace overmesh::runtime::podman {
 namespace {
@@ -20,14 +23,76 @@ bool validTaskId(const std::string& id) {
          id.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789") == std::string::npos;
 }
 
+bool validVolumeName(const std::string& name) {
+  return name.size() <= 255 &&
+         (name.empty() || std::isalnum(static_cast<unsigned char>(name[0]))) &&
+         name.find_first_not_of(
+             "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") ==
+             std::string::npos;
+}
+
+// The container's mounts and volumes from the task's; InvalidArgument naming a bad one.
+Status addMounts(const TaskSpec& spec, ContainerSpec& container) {
+  for (const auto& mount : spec.mounts) {
+    if (!mount.target.starts_with('/') || mount.target == "/") {
+      return errorf(ErrorKind::InvalidArgument,
+                    "task {}: mount target \"{}\" is not valid: an absolute path other than /",
+                    spec.taskId, mount.target);
+    }
+    if (mount.type == "bind") {
+      if (!mount.source.starts_with('/')) {
+        return errorf(ErrorKind::InvalidArgument,
+                      "task {}: bind mount source \"{}\" is not valid: an absolute node path",
+                      spec.taskId, mount.source);
+      }
+      container.mounts.push_back({mount.source, mount.target, mount.readOnly});
+    } else if (mount.type == "volume") {
+      if (!validVolumeName(mount.source)) {
+        return errorf(ErrorKind::InvalidArgument,
+                      "task {}: volume name \"{}\" is not valid: [A-Za-z0-9][A-Za-z0-9_.-]*",
+                      spec.taskId, mount.source);
+      }
+      container.volumes.push_back({mount.source, mount.target, mount.readOnly});
+    } else {
+      return errorf(ErrorKind::InvalidArgument,
+                    "task {}: mount type \"{}\" is not valid: bind or volume", spec.taskId,
+                    mount.type);
+    }
+  }
+  return {};
+}
+
 }  // namespace
 
-ImageRuntime::ImageRuntime(std::string socketPath, std::string stateDir, std::string owner)
-    : socketPath_(std::move(socketPath)),
-      stateDir_(std::move(stateDir)),
-      owner_(std::move(owner)) {}
+int signalNumberOf(std::string_view name) {
+  if (!name.empty() && name.find_first_not_of("0123456789") == std::string_view::npos) {
+    int number = 0;
+    for (char digit : name.substr(0, 3)) {
+      number = number * 10 + (digit - '0');
+    }
+    return name.size() <= 2 && number > 0 && number < SIGRTMIN ? number : 0;
+  }
+  if (name.starts_with("SIG")) {
+    name.remove_prefix(3);
+  }
+  for (int number = 1; number < SIGRTMIN; ++number) {
+    const char* abbreviation = ::sigabbrev_np(number);
+    if (abbreviation != nullptr && name == abbreviation) {
+      return number;
+    }
+  }
+  return 0;
+}
 
-Result<PodmanClient> ImageRuntime::client() { return PodmanClient::connect(socketPath_); }
+ImageRuntime::ImageRuntime(PodmanService& service, std::string stateDir, std::string owner)
+    : service_(service), stateDir_(std::move(stateDir)), owner_(std::move(owner)) {}
+
+Result<PodmanClient> ImageRuntime::client() {
+  if (auto running = service_.ensureRunning(); !running) {
+    return std::unexpected(running.error());
+  }
+  return PodmanClient::connect(service_.socketPath());
+}
 
 Result<TaskStatus> ImageRuntime::start(const TaskSpec& spec) {
   if (!validTaskId(spec.taskId)) {
@@ -36,6 +101,23 @@ Result<TaskStatus> ImageRuntime::start(const TaskSpec& spec) {
   }
   if (spec.image.empty()) {
     return errorf(ErrorKind::InvalidArgument, "task {}: no image to run", spec.taskId);
+  }
+  auto image = parseImageReference(spec.image);
+  if (!image) {
+    return std::unexpected(image.error().withContext("task " + spec.taskId));
+  }
+  ContainerSpec container;
+  if (auto mounted = addMounts(spec, container); !mounted) {
+    return std::unexpected(mounted.error());
+  }
+  if (!spec.stopSignal.empty()) {
+    container.stopSignal = signalNumberOf(spec.stopSignal);
+    if (container.stopSignal == 0) {
+      return errorf(ErrorKind::InvalidArgument,
+                    "task {}: stop signal \"{}\" is not valid: a signal name such as SIGTERM, "
+                    "SIGINT or SIGQUIT",
+                    spec.taskId, spec.stopSignal);
+    }
   }
   auto limits = containerLimitsOfThisProcess();
   if (!limits) {
@@ -54,22 +136,28 @@ Result<TaskStatus> ImageRuntime::start(const TaskSpec& spec) {
       return std::unexpected(written.error().withContext("task " + spec.taskId));
     }
   }
-  ContainerSpec container;
   container.name = spec.taskId;
-  container.image = spec.image;
+  container.image = image->pullReference();
   container.hostname = spec.hostname;
   container.command = spec.command;
+  container.entrypoint = spec.entrypoint;
   container.env = spec.env;
+  container.workdir = spec.workdir;
+  container.user = spec.user;
   container.netnsPath = spec.netnsPath;
   container.limits = *limits;
-  container.mounts = {{dir + "/hosts", "/etc/hosts", true},
-                      {dir + "/resolv.conf", "/etc/resolv.conf", true}};
+  container.readOnly = spec.readOnly;
+  container.init = spec.init;
+  container.mounts.insert(
+      container.mounts.begin(),
+      {{dir + "/hosts", "/etc/hosts", true}, {dir + "/resolv.conf", "/etc/resolv.conf", true}});
   container.labels = {{kTaskLabel, owner_}};
   auto podman = client();
   if (!podman) {
     return std::unexpected(podman.error());
   }
   if (auto created = podman->create(container); !created) {
+    std::filesystem::remove_all(dir, error);
     return std::unexpected(created.error().withContext("task " + spec.taskId));
   }
   if (auto started = podman->start(spec.taskId); !started) {
@@ -96,6 +184,11 @@ Result<TaskStatus> ImageRuntime::status(const std::string& taskId) {
   } else {
     status.state = TaskState::Exited;
     status.exitCode = state->exitCode;
+    if (state->oomKilled) {
+      status.message = "OOM killed";
+    } else if (!state->error.empty()) {
+      status.message = state->error;
+    }
   }
   return status;
 }
@@ -176,6 +269,9 @@ Result<std::string> ImageRuntime::logs(const std::string& taskId, std::size_t ma
 }
 
 Result<std::vector<std::string>> ImageRuntime::list() {
+  if (!service_.storageExists()) {
+    return std::vector<std::string>{};
+  }
   auto podman = client();
   if (!podman) {
     return std::unexpected(podman.error());

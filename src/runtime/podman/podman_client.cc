@@ -4,12 +4,35 @@
 #include <nlohmann/json.hpp>
 
 #include "api/percent_encoding.h"
+#include "runtime/podman/pull_stream.h"
 
 namespace overmesh::runtime::podman {
 namespace {
 
 constexpr std::string_view kApi = "/v4.0.0/libpod";
 constexpr std::chrono::milliseconds kCallTimeout{30000};
+// A pull or a load of a large image over a slow link: long, but not forever.
+constexpr std::chrono::milliseconds kImageTransferTimeout{30 * 60 * 1000};
+// podman's answer to a pull is a few lines a layer; to a load, a few names.
+constexpr std::size_t kMaxImageAnswer = 16 << 20;
+
+std::string imagePath(const std::string& reference, std::string_view action) {
+  return fmt::format("{}/images/{}{}{}", kApi, api::percentEncode(reference),
+                     action.empty() ? "" : "/", action);
+}
+
+std::vector<std::string> stringsOf(const nlohmann::json& json, std::string_view field) {
+  std::vector<std::string> out;
+  auto found = json.find(field);
+  if (found != json.end() && found->is_array()) {
+    for (const auto& item : *found) {
+      if (item.is_string()) {
+        out.push_back(item.get<std::string>());
+      }
+    }
+  }
+  return out;
+}
 
 // podman's error body: {"cause": "...", "message": "...", "response": 404}.
 Error errorOf(const std::string& what, const api::HttpResponse& response) {
@@ -47,6 +70,12 @@ std::string containerCreateBody(const ContainerSpec& spec) {
                       {"destination", mount.target},
                       {"options", {"rbind", mount.readOnly ? "ro" : "rw"}}});
   }
+  nlohmann::json volumes = nlohmann::json::array();
+  for (const auto& volume : spec.volumes) {
+    volumes.push_back({{"Name", volume.name},
+                       {"Dest", volume.target},
+                       {"Options", {volume.readOnly ? "ro" : "rw"}}});
+  }
   nlohmann::json body = {
       {"name", spec.name},
       {"image", spec.image},
@@ -57,10 +86,28 @@ std::string containerCreateBody(const ContainerSpec& spec) {
        {{{"type", "nofile"}, {"soft", spec.limits.nofile}, {"hard", spec.limits.nofile}},
         {{"type", "nproc"}, {"soft", spec.limits.nproc}, {"hard", spec.limits.nproc}}}},
       {"mounts", mounts},
+      {"volumes", volumes},
       {"labels", spec.labels},
+      {"read_only_filesystem", spec.readOnly},
+      {"init", spec.init},
   };
   if (!spec.command.empty()) {
     body["command"] = spec.command;
+  }
+  if (!spec.entrypoint.empty()) {
+    body["entrypoint"] = spec.entrypoint;
+  }
+  if (!spec.workdir.empty()) {
+    body["work_dir"] = spec.workdir;
+  }
+  if (!spec.user.empty()) {
+    body["user"] = spec.user;
+  }
+  if (spec.stopSignal > 0) {
+    body["stop_signal"] = spec.stopSignal;
+  }
+  if (spec.stopTimeoutSeconds >= 0) {
+    body["stop_timeout"] = spec.stopTimeoutSeconds;
   }
   return body.dump();
 }
@@ -105,7 +152,12 @@ Result<std::string> PodmanClient::create(const ContainerSpec& spec) {
     return std::unexpected(response.error());
   }
   if (response->status != 201 && response->status != 200) {
-    return std::unexpected(errorOf("create container " + spec.name, *response));
+    Error error = errorOf("create container " + spec.name, *response);
+    // podman answers 500 for an image missing from the store.
+    if (error.message.find("image not known") != std::string::npos) {
+      error.kind = ErrorKind::NotFound;
+    }
+    return std::unexpected(error);
   }
   auto json = nlohmann::json::parse(response->body, nullptr, false);
   if (!json.is_object() || !json.contains("Id") || !json["Id"].is_string()) {
@@ -145,6 +197,8 @@ Result<ContainerState> PodmanClient::inspect(const std::string& name) {
   result.exitCode = state.value("ExitCode", 0);
   result.pid = state.value("Pid", 0);
   result.conmonPid = state.value("ConmonPid", 0);
+  result.oomKilled = state.value("OOMKilled", false);
+  result.error = state.value("Error", "").substr(0, 1024);
   return result;
 }
 
@@ -262,6 +316,121 @@ Result<std::vector<std::string>> PodmanClient::listByLabel(const std::string& ke
   }
   std::sort(names.begin(), names.end());
   return names;
+}
+
+Result<bool> PodmanClient::imageExists(const std::string& reference) {
+  auto response = call("GET", imagePath(reference, "exists"), "", kCallTimeout);
+  if (!response) {
+    return std::unexpected(response.error());
+  }
+  if (response->status == 204 || response->status == 200) {
+    return true;
+  }
+  if (response->status == 404) {
+    return false;
+  }
+  return std::unexpected(errorOf("image exists " + reference, *response));
+}
+
+Status PodmanClient::pullImage(const std::string& reference,
+                               const std::function<void(const std::string&)>& onProgress) {
+  PullStreamParser parser;
+  http_->setResponseLimit(kMaxImageAnswer);
+  http_->setBodyObserver([&](std::string_view bytes) {
+    if (parser.feed(bytes) && onProgress) {
+      onProgress(parser.summary());
+    }
+  });
+  auto response = call("POST",
+                       fmt::format("{}/images/pull?reference={}&quiet=false&policy=always", kApi,
+                                   api::percentEncode(reference)),
+                       "", kImageTransferTimeout);
+  http_->setBodyObserver(nullptr);
+  http_->setResponseLimit(api::kMaxResponseBody);
+  if (!response) {
+    return std::unexpected(response.error().withContext("pull " + reference));
+  }
+  if (response->status != 200) {
+    Error error = errorOf("pull " + reference, *response);
+    error.kind = pullErrorKind(error.message);
+    return std::unexpected(error);
+  }
+  if (parser.finish() && onProgress) {
+    onProgress(parser.summary());
+  }
+  if (!parser.error().empty()) {
+    return errorf(pullErrorKind(parser.error()), "pull {}: {}", reference, parser.error());
+  }
+  if (parser.imageId().empty()) {
+    return errorf(ErrorKind::Unavailable, "pull {}: podman's answer ended without an image",
+                  reference);
+  }
+  return {};
+}
+
+Result<std::vector<ImageSummary>> PodmanClient::listImages() {
+  auto response = call("GET", std::string(kApi) + "/images/json", "", kCallTimeout);
+  if (!response) {
+    return std::unexpected(response.error());
+  }
+  auto json = nlohmann::json::parse(response->body, nullptr, false);
+  if (response->status != 200 || !json.is_array()) {
+    return std::unexpected(errorOf("list images", *response));
+  }
+  std::vector<ImageSummary> images;
+  for (const auto& image : json) {
+    if (!image.is_object()) {
+      continue;
+    }
+    ImageSummary summary;
+    auto id = image.find("Id");
+    summary.id = id != image.end() && id->is_string() ? id->get<std::string>() : "";
+    summary.names = stringsOf(image, "RepoTags");
+    summary.digests = stringsOf(image, "RepoDigests");
+    auto size = image.find("Size");
+    summary.sizeBytes = size != image.end() && size->is_number() ? size->get<std::int64_t>() : 0;
+    auto created = image.find("Created");
+    summary.createdUnix =
+        created != image.end() && created->is_number() ? created->get<std::int64_t>() : 0;
+    images.push_back(std::move(summary));
+  }
+  std::sort(images.begin(), images.end(),
+            [](const ImageSummary& a, const ImageSummary& b) { return a.id < b.id; });
+  return images;
+}
+
+Result<std::vector<std::string>> PodmanClient::loadImage(const std::string& archivePath) {
+  http_->setBodyFile(archivePath);
+  auto response = call("POST", std::string(kApi) + "/images/load", "", kImageTransferTimeout);
+  if (!response) {
+    return std::unexpected(response.error().withContext("load " + archivePath));
+  }
+  auto json = nlohmann::json::parse(response->body, nullptr, false);
+  if (response->status != 200 || !json.is_object()) {
+    Error error = errorOf("load " + archivePath, *response);
+    if (response->status == 500) {
+      // podman answers 500 to an archive it cannot read: the file is at fault.
+      error.kind = ErrorKind::InvalidArgument;
+    }
+    return std::unexpected(error);
+  }
+  return stringsOf(json, "Names");
+}
+
+Status PodmanClient::removeImage(const std::string& reference, bool force) {
+  auto response =
+      call("DELETE", imagePath(reference, "") + (force ? "?force=true" : ""), "", kCallTimeout);
+  if (!response) {
+    return std::unexpected(response.error());
+  }
+  if (response->status == 200 || response->status == 204) {
+    return {};
+  }
+  Error error = errorOf("remove image " + reference, *response);
+  if (response->status == 409) {
+    error.kind = ErrorKind::FailedPrecondition;
+  }
+  return std::unexpected(error);
 }
 
 }  // namespace overmesh::runtime::podman

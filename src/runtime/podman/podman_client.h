@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -20,6 +21,7 @@
 
 #include "api/http_client.h"
 #include "common/error.h"
+#include "runtime/image_store.h"
 #include "runtime/podman/log_stream.h"
 #include "runtime/podman/podman_limits.h"
 
@@ -31,15 +33,30 @@ struct BindMount {
   bool readOnly = true;
 };
 
+// A named volume local to the node (podman creates it on first use).
+struct NamedVolume {
+  std::string name;
+  std::string target;
+  bool readOnly = false;
+};
+
 struct ContainerSpec {
   std::string name;   // unique on the node; the task ID
   std::string image;  // a reference podman knows (pulled or loaded)
   std::string hostname;
-  std::vector<std::string> command;  // empty: the image's own entrypoint and cmd
-  std::vector<std::string> env;      // KEY=VALUE
-  std::string netnsPath;             // /run/netns/NAME: joined, not created
+  std::vector<std::string> command;     // empty: the image's own cmd
+  std::vector<std::string> entrypoint;  // empty: the image's own entrypoint
+  std::vector<std::string> env;         // KEY=VALUE
+  std::string workdir;                  // "" = the image's
+  std::string user;                     // "" = the image's
+  std::string netnsPath;                // /run/netns/NAME: joined, not created
   ContainerLimits limits;
   std::vector<BindMount> mounts;
+  std::vector<NamedVolume> volumes;
+  bool readOnly = false;                      // read-only root file system
+  bool init = false;                          // catatonit as PID 1
+  int stopSignal = 0;                         // 0 = the image's STOPSIGNAL (or SIGTERM)
+  int stopTimeoutSeconds = -1;                // < 0: podman's default
   std::map<std::string, std::string> labels;  // list() finds containers by one
 };
 
@@ -53,6 +70,8 @@ struct ContainerState {
   int exitCode = 0;
   pid_t pid = 0;
   pid_t conmonPid = 0;
+  bool oomKilled = false;
+  std::string error;  // why it could not run, when podman knows
 };
 
 class PodmanClient {
@@ -82,6 +101,19 @@ class PodmanClient {
   Result<pid_t> execPid(const std::string& execId);
   // The names of every container (running or not) with label `key`=`value`, sorted.
   Result<std::vector<std::string>> listByLabel(const std::string& key, const std::string& value);
+  // Whether image `reference` is in the store (GET /images/{name}/exists).
+  Result<bool> imageExists(const std::string& reference);
+  // Pulls `reference` (no tag and digest together), following podman's progress stream:
+  // `onProgress` gets the summary each time it changes. Fails with the registry's words,
+  // the kind from pullErrorKind() (pull_stream.h).
+  Status pullImage(const std::string& reference,
+                   const std::function<void(const std::string&)>& onProgress);
+  Result<std::vector<ImageSummary>> listImages();
+  // Loads a docker-archive or OCI archive file; returns the names it brought.
+  Result<std::vector<std::string>> loadImage(const std::string& archivePath);
+  // FailedPrecondition when a container uses it and not `force`; NotFound when unknown.
+  Status removeImage(const std::string& reference, bool force);
+
   // Requests in flight abort while `*cancel` is true (see HttpClient::setCancelFlag).
   void setCancelFlag(const std::atomic<bool>* cancel) { http_->setCancelFlag(cancel); }
 
