@@ -179,31 +179,35 @@ void ImagePuller::onProgress(const std::string& reference, const std::string& su
 }
 
 void ImagePuller::finish(const std::string& reference, const Status& result) {
+  bool abandoned = false;
   {
     std::lock_guard lock(mutex_);
-    --running_;
-    if (stopping_) {
-      // Abandoned: nobody reads the state any more.
-      changed_.notify_all();
-      return;
+    abandoned = stopping_;
+    if (!abandoned) {
+      Entry& entry = entries_[reference];
+      entry.running = false;
+      entry.latestProgress.clear();
+      entry.state.progress.clear();
+      if (result) {
+        entry.state.kind = ImagePullState::Kind::Present;
+        entry.state.message.clear();
+        spdlog::info("image {}: present", reference);
+      } else {
+        entry.state.kind = ImagePullState::Kind::Failed;
+        entry.state.message = boundedPullText(result.error().message);
+        entry.state.failedAt = clock_.now();
+        spdlog::warn("image {}: pull failed: {}", reference, result.error().message);
+      }
     }
-    Entry& entry = entries_[reference];
-    entry.running = false;
-    entry.latestProgress.clear();
-    entry.state.progress.clear();
-    if (result) {
-      entry.state.kind = ImagePullState::Kind::Present;
-      entry.state.message.clear();
-      spdlog::info("image {}: present", reference);
-    } else {
-      entry.state.kind = ImagePullState::Kind::Failed;
-      entry.state.message = boundedPullText(result.error().message);
-      entry.state.failedAt = clock_.now();
-      spdlog::warn("image {}: pull failed: {}", reference, result.error().message);
-    }
-    changed_.notify_all();
   }
-  onChange_();
+  // Abandoned (stop() has begun): nobody reads the state any more, nobody is woken.
+  if (!abandoned) {
+    onChange_();
+  }
+  // Counted out only now: waitIdle() returns after the wake of the last pull.
+  std::lock_guard lock(mutex_);
+  --running_;
+  changed_.notify_all();
 }
 
 }  // namespace overmesh::agent

@@ -61,7 +61,8 @@ class UnavailableDns final : public dns::EmbeddedDns {
 
 }  // namespace
 
-void AgentRole::startTasks(agent::TaskAgentConfig config, agent::StatusReporter reporter) {
+void AgentRole::startTasks(agent::TaskAgentConfig config, runtime::ImageStore& images,
+                           agent::StatusReporter reporter) {
   kernel_ = std::make_unique<dataplane::kernel::LinuxNodeKernel>();
   runtime_ = std::make_unique<runtime::ProcessRuntime>(config.stateDir + "/tasks", config.shimPath);
   dns::DnsServerConfig dnsConfig;
@@ -73,16 +74,17 @@ void AgentRole::startTasks(agent::TaskAgentConfig config, agent::StatusReporter 
     dns_ = std::make_unique<UnavailableDns>(server.error().message);
   }
   tasks_ = std::make_unique<agent::TaskAgent>(std::move(config), cache_, std::move(reporter),
-                                              *kernel_, *runtime_, *dns_);
+                                              *kernel_, *runtime_, images, *dns_);
   cache_.setOnChange([tasks = tasks_.get()](store::Revision) { tasks->wake(); });
   tasks_->start();
 }
 
 std::unique_ptr<AgentRole> AgentRole::forWorker(const std::string& managerAddress,
                                                 agent::NodeCredentials credentials,
-                                                agent::TaskAgentConfig tasks) {
+                                                agent::TaskAgentConfig tasks,
+                                                runtime::ImageStore& images) {
   auto role = std::unique_ptr<AgentRole>(new AgentRole());
-  role->startTasks(std::move(tasks), remoteStatusReporter(managerAddress, credentials));
+  role->startTasks(std::move(tasks), images, remoteStatusReporter(managerAddress, credentials));
   std::string endpoint = "tcp://" + managerAddress;
   // The source needs the sync's cancel flag and the sync owns the source: make the sync,
   // then hand it its source.
@@ -98,9 +100,10 @@ std::unique_ptr<AgentRole> AgentRole::forWorker(const std::string& managerAddres
 }
 
 std::unique_ptr<AgentRole> AgentRole::forManager(store::Store& store, agent::TaskAgentConfig tasks,
+                                                 runtime::ImageStore& images,
                                                  agent::StatusReporter reporter) {
   auto role = std::unique_ptr<AgentRole>(new AgentRole());
-  role->startTasks(std::move(tasks), std::move(reporter));
+  role->startTasks(std::move(tasks), images, std::move(reporter));
   role->sync_ = std::make_unique<agent::StateSync>(
       std::make_unique<agent::LocalStateSource>(store), role->cache_);
   role->sync_->start();

@@ -15,6 +15,7 @@
 #include "agent/task_agent.h"
 #include "dataplane/node_kernel.h"
 #include "dns/embedded_dns.h"
+#include "runtime/image_store.h"
 #include "runtime/runtime.h"
 #include "store/store.h"
 
@@ -23,11 +24,14 @@ namespace overmesh::daemon {
 class AgentRole {
  public:
   // A worker's agent: state and heartbeats from the manager at `managerAddress` (IP:PORT).
+  // `images` (the daemon's image store) must outlive the role.
   static std::unique_ptr<AgentRole> forWorker(const std::string& managerAddress,
                                               agent::NodeCredentials credentials,
-                                              agent::TaskAgentConfig tasks);
+                                              agent::TaskAgentConfig tasks,
+                                              runtime::ImageStore& images);
   // The manager's own agent, fed from its store; task states are written with `reporter`.
   static std::unique_ptr<AgentRole> forManager(store::Store& store, agent::TaskAgentConfig tasks,
+                                               runtime::ImageStore& images,
                                                agent::StatusReporter reporter);
   ~AgentRole();
 
@@ -45,7 +49,8 @@ class AgentRole {
 
  private:
   AgentRole() = default;
-  void startTasks(agent::TaskAgentConfig config, agent::StatusReporter reporter);
+  void startTasks(agent::TaskAgentConfig config, runtime::ImageStore& images,
+                  agent::StatusReporter reporter);
 
   agent::StateCache cache_;
   // Declared before tasks_: the task agent uses them until it is destroyed.

@@ -26,6 +26,7 @@
 #include "common/secret_hash.h"
 #include "daemon/local_api.h"
 #include "daemon/port_probe.h"
+#include "daemon/unavailable_image_store.h"
 #include "daemon/version.h"
 #include "dataplane/linux/nftables.h"
 #include "dataplane/mesh_rules.h"
@@ -79,7 +80,10 @@ Result<std::string> managerEndpoint(const std::string& remote, std::uint16_t def
 
 }  // namespace
 
-Daemon::Daemon(DaemonOptions options) : options_(std::move(options)) {}
+Daemon::Daemon(DaemonOptions options)
+    : options_(std::move(options)),
+      images_(std::make_unique<UnavailableImageStore>(
+          "overmeshd was built without its podman image store")) {}
 
 Daemon::~Daemon() { stop(); }
 
@@ -205,7 +209,7 @@ Result<Daemon::Roles> Daemon::launchRoles(const NodeState& node,
   }
   if (node.role != "manager") {
     roles.agent = AgentRole::forWorker(node.managerAddress, {node.nodeId, node.nodeSecret},
-                                       taskAgentConfig(node));
+                                       taskAgentConfig(node), *images_);
     return roles;
   }
   if (!roles.manager) {
@@ -225,7 +229,7 @@ Result<Daemon::Roles> Daemon::launchRoles(const NodeState& node,
   }
   std::string self = node.nodeId;
   roles.agent = AgentRole::forManager(
-      roles.manager->store(), taskAgentConfig(node),
+      roles.manager->store(), taskAgentConfig(node), *images_,
       [tasks = &roles.manager->tasks(), self](const std::string& taskId,
                                               const agent::TaskReport& report) {
         return tasks->reportStatus(

@@ -35,6 +35,7 @@
 #include "daemon/node_state.h"
 #include "manager/node_manager.h"
 #include "manager/task_manager.h"
+#include "runtime/image_store.h"
 #include "runtime/runtime.h"
 
 namespace overmesh::daemon {
@@ -116,6 +117,10 @@ class Daemon {
                                             const std::vector<std::string>& argv,
                                             std::chrono::milliseconds timeout);
   Result<std::string> localTaskLogs(const std::string& taskId);
+
+  // The node's image store: `overmesh image …` (in or out of a swarm) and the agent's
+  // pulls. Thread-safe (ImageStore's implementations are); lives as long as the daemon.
+  runtime::ImageStore& images() { return *images_; }
   // True when the request carries the members' shared secret.
   bool isMemberRequest(const api::HttpRequest& request);
 
@@ -174,6 +179,8 @@ class Daemon {
   DaemonOptions options_;
   int lockFd_ = -1;
   SystemClock clock_;
+  // Declared before the roles: the agent pulls through it until it is stopped.
+  std::unique_ptr<runtime::ImageStore> images_;
 
   std::shared_mutex roleMutex_;
   std::optional<NodeState> node_;         // guarded by roleMutex_
