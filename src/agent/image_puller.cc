@@ -34,6 +34,7 @@ ImagePullState ImagePuller::request(const std::string& reference) {
   if (found != entries_.end()) {
     const Entry& entry = found->second;
     switch (entry.state.kind) {
+      case ImagePullState::Kind::Checking:
       case ImagePullState::Kind::Pulling:
       case ImagePullState::Kind::Present:
         return entry.state;
@@ -49,9 +50,15 @@ ImagePullState ImagePuller::request(const std::string& reference) {
   if (stopping_) {
     return found == entries_.end() ? ImagePullState{} : found->second.state;
   }
+  bool workerFree = running_ + queue_.size() < options_.maxConcurrentPulls;
   Entry& entry = entries_[reference];
   entry = Entry{};
-  entry.state.kind = ImagePullState::Kind::Pulling;
+  if (workerFree) {
+    entry.state.kind = ImagePullState::Kind::Checking;
+  } else {
+    entry.state.kind = ImagePullState::Kind::Pulling;
+    entry.state.progress = kWaitingForPulls;
+  }
   entry.queued = true;
   queue_.push_back(reference);
   changed_.notify_all();
@@ -135,6 +142,12 @@ Status ImagePuller::fetch(const std::string& reference) {
   auto has = store_.has(reference);
   if (has && *has) {
     return {};
+  }
+  {
+    std::lock_guard lock(mutex_);
+    Entry& entry = entries_[reference];
+    entry.state.kind = ImagePullState::Kind::Pulling;
+    entry.state.progress.clear();
   }
   if (!has) {
     // The store could not say (podman restarting, say): the pull tells the real story.

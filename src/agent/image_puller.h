@@ -43,12 +43,19 @@
 namespace overmesh::agent {
 
 struct ImagePullState {
-  enum class Kind { Absent, Pulling, Present, Failed };
+  // Checking: a worker asks the store whether it has the image (a local call, brief), so
+  // a task whose image is there needs not be shown as preparing. Pulling: waiting for a
+  // worker, or pulling.
+  enum class Kind { Absent, Checking, Pulling, Present, Failed };
   Kind kind = Kind::Absent;
-  std::string progress;  // Pulling: the store's last summary published ("" before the first)
+  // Pulling: the store's last summary published; kWaitingForPulls while queued; "" before
+  // the first summary.
+  std::string progress;
   std::string message;   // Failed: the store's error (the registry's words)
   std::chrono::steady_clock::time_point failedAt;  // Failed: by the puller's clock
 };
+
+inline constexpr const char* kWaitingForPulls = "waiting for other pulls to end";
 
 struct ImagePullerOptions {
   std::size_t maxConcurrentPulls = 2;
@@ -69,8 +76,9 @@ class ImagePuller {
 
   // Where the image `reference` (a normalised reference, common/image_reference.h) is, and
   // a pull queued when it is neither present, nor being pulled, nor failed within the
-  // hold-off. The returned state is Pulling for a pull just queued. After stop(): the state
-  // as it was, nothing queued.
+  // hold-off. The returned state is Checking for a request a worker takes at once, Pulling
+  // (kWaitingForPulls) for one that waits for a worker. After stop(): the state as it was,
+  // nothing queued.
   ImagePullState request(const std::string& reference);
 
   // Where the image is, without asking for it: Absent when never requested (or forgotten).
@@ -103,7 +111,8 @@ class ImagePuller {
 
   // Thread: one of the pull workers.
   void work();
-  // Asks the store and pulls when needed: OK when the image is there afterwards.
+  // Asks the store and pulls when needed: OK when the image is there afterwards. Marks the
+  // entry Pulling before it pulls.
   Status fetch(const std::string& reference);
   void onProgress(const std::string& reference, const std::string& summary);
   void finish(const std::string& reference, const Status& result);

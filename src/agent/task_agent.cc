@@ -197,6 +197,8 @@ bool TaskAgent::imageReady(const api::Task& task) {
       return false;
     }
     case ImagePullState::Kind::Absent:  // only after stop(): the pass is the last one
+    case ImagePullState::Kind::Checking:  // the wake at its end comes in milliseconds
+      return false;
     case ImagePullState::Kind::Pulling:
       report(task, "preparing",
              pull.progress.empty() ? fmt::format("pulling {}", image)

@@ -37,7 +37,7 @@ class ImagePullerTest : public ::testing::Test {
 TEST_F(ImagePullerTest, PresentImageIsNotPulled) {
   store_.add(kWeb);
   auto puller = makePuller();
-  EXPECT_EQ(puller->request(kWeb).kind, Kind::Pulling);
+  EXPECT_EQ(puller->request(kWeb).kind, Kind::Checking);
   ASSERT_TRUE(puller->waitIdle(kPatience));
   EXPECT_EQ(puller->state(kWeb).kind, Kind::Present);
   EXPECT_EQ(store_.pullsOf(kWeb), 0U);
@@ -47,7 +47,7 @@ TEST_F(ImagePullerTest, PresentImageIsNotPulled) {
 TEST_F(ImagePullerTest, RequestReturnsWithoutWaitingForThePull) {
   store_.holdPulls();
   auto puller = makePuller();
-  EXPECT_EQ(puller->request(kWeb).kind, Kind::Pulling);
+  EXPECT_EQ(puller->request(kWeb).kind, Kind::Checking);
   ASSERT_TRUE(store_.waitForHeldPulls(1, kPatience));
   EXPECT_EQ(puller->state(kWeb).kind, Kind::Pulling);
   store_.releasePulls();
@@ -79,6 +79,7 @@ TEST_F(ImagePullerTest, AtMostTwoPullsAtOnce) {
   ASSERT_TRUE(store_.waitForHeldPulls(2, kPatience));
   EXPECT_FALSE(store_.waitForHeldPulls(3, milliseconds(200)));
   EXPECT_EQ(puller->state(kDb).kind, Kind::Pulling);  // queued
+  EXPECT_EQ(puller->state(kDb).progress, agent::kWaitingForPulls);
   store_.releasePulls();
   ASSERT_TRUE(puller->waitIdle(kPatience));
   EXPECT_EQ(store_.maxConcurrentPulls(), 2U);
@@ -110,7 +111,7 @@ TEST_F(ImagePullerTest, FailureIsHeldOffThenPulledAfresh) {
 
   store_.failPulls(kWeb, std::nullopt);  // the registry is back
   clock_.advance(milliseconds(1));
-  EXPECT_EQ(puller->request(kWeb).kind, Kind::Pulling);
+  EXPECT_EQ(puller->request(kWeb).kind, Kind::Checking);
   ASSERT_TRUE(puller->waitIdle(kPatience));
   EXPECT_EQ(store_.pullsOf(kWeb), 2U);
   EXPECT_EQ(puller->state(kWeb).kind, Kind::Present);
@@ -178,7 +179,7 @@ TEST_F(ImagePullerTest, ForgetMakesTheNextRequestCheckAgain) {
   ASSERT_TRUE(store_.remove(kWeb, false));  // removed behind its back
   EXPECT_EQ(puller->request(kWeb).kind, Kind::Present);
   puller->forget(kWeb);
-  EXPECT_EQ(puller->request(kWeb).kind, Kind::Pulling);
+  EXPECT_EQ(puller->request(kWeb).kind, Kind::Checking);
   ASSERT_TRUE(puller->waitIdle(kPatience));
   EXPECT_EQ(store_.pullsOf(kWeb), 1U);
   EXPECT_TRUE(store_.contains(kWeb));
