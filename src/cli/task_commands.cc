@@ -1,4 +1,5 @@
 #include <chrono>
+#include <iostream>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -10,6 +11,7 @@
 #include "cli/duration.h"
 #include "cli/table.h"
 #include "common/ids.h"
+#include "common/quote.h"
 
 namespace overmesh::cli {
 namespace {
@@ -22,11 +24,15 @@ struct RunOptions {
   std::vector<std::string> command;
 };
 
-// A task that is neither pending nor running has ended (or failed to start).
+// A task that is neither pending nor preparing (its image being pulled) has started, or
+// failed to.
 bool settled(const nlohmann::json& task) {
   std::string state = task.value("state", "");
-  return state != "pending";
+  return state != "pending" && state != "preparing";
 }
+
+// How long `run` waits for a task whose node shows no progress.
+constexpr std::chrono::seconds kRunStallTimeout{30};
 
 Status runRun(CliContext& context, const RunOptions& options) {
   auto client = context.client();
@@ -45,13 +51,22 @@ Status runRun(CliContext& context, const RunOptions& options) {
   }
   std::string id = task->value("id", "");
   if (!options.detach) {
-    // Wait for the node to start it, so that a failure to start is reported here.
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    // Wait for the node to start it, so that a failure to start (a pull that failed
+    // included) is reported here. A pull's progress is shown on stderr as it moves, and
+    // each move restarts the stall timeout: a cold pull may take minutes.
+    auto deadline = std::chrono::steady_clock::now() + kRunStallTimeout;
+    std::string shown;
     while (!settled(*task) && std::chrono::steady_clock::now() < deadline) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
       auto current = client->get("/v1/tasks/" + id);
       if (current) {
         task = current;
+      }
+      std::string message = task->value("message", "");
+      if (task->value("state", "") == "preparing" && !message.empty() && message != shown) {
+        std::cerr << printable(message) << '\n';
+        shown = message;
+        deadline = std::chrono::steady_clock::now() + kRunStallTimeout;
       }
     }
     std::string state = task->value("state", "");
@@ -60,11 +75,12 @@ Status runRun(CliContext& context, const RunOptions& options) {
                     task->value("name", ""), task->value("nodeName", ""),
                     task->value("message", ""));
     }
-    if (state == "pending") {
+    if (state == "pending" || state == "preparing") {
       return errorf(ErrorKind::Unavailable,
-                    "task {} is still pending on {} after 30 s ({}); see `overmesh ps`",
-                    task->value("name", ""), task->value("nodeName", ""),
-                    task->value("message", ""));
+                    "task {} is still {} on {} after {} s without progress ({}); see "
+                    "`overmesh ps`",
+                    task->value("name", ""), state, task->value("nodeName", ""),
+                    kRunStallTimeout.count(), task->value("message", ""));
     }
   }
   *context.out << id << '\n';
