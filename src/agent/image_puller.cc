@@ -155,9 +155,8 @@ Status ImagePuller::fetch(const std::string& reference) {
   } else {
     spdlog::info("image {}: pulling", reference);
   }
-  return store_.pull(reference, [this, reference](const std::string& summary) {
-    onProgress(reference, summary);
-  });
+  return store_.pull(
+      reference, [this, reference](const std::string& summary) { onProgress(reference, summary); });
 }
 
 void ImagePuller::onProgress(const std::string& reference, const std::string& summary) {

@@ -51,7 +51,7 @@ struct ImagePullState {
   // Pulling: the store's last summary published; kWaitingForPulls while queued; "" before
   // the first summary.
   std::string progress;
-  std::string message;   // Failed: the store's error (the registry's words)
+  std::string message;  // Failed: the store's error (the registry's words)
   std::chrono::steady_clock::time_point failedAt;  // Failed: by the puller's clock
 };
 
@@ -124,10 +124,10 @@ class ImagePuller {
 
   mutable std::mutex mutex_;
   mutable std::condition_variable changed_;
-  std::map<std::string, Entry> entries_;  // guarded by mutex_
-  std::deque<std::string> queue_;         // guarded by mutex_
-  std::size_t running_ = 0;               // guarded by mutex_
-  bool stopping_ = false;                 // guarded by mutex_
+  std::map<std::string, Entry> entries_;                // guarded by mutex_
+  std::deque<std::string> queue_;                       // guarded by mutex_
+  std::size_t running_ = 0;                             // guarded by mutex_
+  bool stopping_ = false;                               // guarded by mutex_
   std::chrono::steady_clock::time_point lastNotified_;  // guarded by mutex_
   std::vector<std::thread> workers_;
 };

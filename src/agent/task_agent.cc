@@ -27,7 +27,8 @@ TaskAgent::TaskAgent(TaskAgentConfig config, const StateCache& cache, StatusRepo
               [this](const std::string& taskId, const std::string& health,
                      const std::string& message) { sender_.setHealth(taskId, health, message); }),
       stopper_(runtime_, sender_, [this] { wake(); }),
-      puller_(images, [this] { wake(); }, clock_) {
+      puller_(
+          images, [this] { wake(); }, clock_) {
   gateway_.subnet = config_.gatewaySubnet;
   underlayMtu_ = kernel_.underlayMtu(config_.advertiseAddress);
 }
@@ -196,7 +197,7 @@ bool TaskAgent::imageReady(const api::Task& task) {
       report(task, "failed", message, 0);
       return false;
     }
-    case ImagePullState::Kind::Absent:  // only after stop(): the pass is the last one
+    case ImagePullState::Kind::Absent:    // only after stop(): the pass is the last one
     case ImagePullState::Kind::Checking:  // the wake at its end comes in milliseconds
       return false;
     case ImagePullState::Kind::Pulling:
@@ -354,10 +355,10 @@ void TaskAgent::reportGone(const std::vector<api::Task>& tasks,
         stops.inProgress.contains(task.id) || sender_.reportedFinal(task.id)) {
       continue;
     }
-    std::string message = task.state == "pending" || task.state == "preparing"
-                              ? std::string("not started")
-                          : task.message.empty()  ? std::string("stopped")
-                                                  : task.message;
+    std::string message = task.message.empty() ? std::string("stopped") : task.message;
+    if (task.state == "pending" || task.state == "preparing") {
+      message = "not started";
+    }
     report(task, "shutdown", message, 0);
   }
 }

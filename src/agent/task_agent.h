@@ -22,9 +22,9 @@
 // and keeps its sandbox (and logs) until the manager shuts it down.
 //
 // Threads: one reconcile thread (start()/stop()), woken by cache changes, by ended stops
-// by pulls that ended or moved, and every few seconds; it alone uses the kernel seam. Stop workers (TaskStopper) and
-// health checks (HealthMonitor) use only the runtime and the report sender. exec() and
-// logs() are called from API threads and only touch the runtime. mutex_ guards egress_.
+// by pulls that ended or moved, and every few seconds; it alone uses the kernel seam. Stop workers
+// (TaskStopper) and health checks (HealthMonitor) use only the runtime and the report sender.
+// exec() and logs() are called from API threads and only touch the runtime. mutex_ guards egress_.
 
 #include <condition_variable>
 #include <map>

@@ -9,10 +9,9 @@
 //   DELETE /v1/images/{ref}?force=true|false -> {}
 
 #include <cstdint>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json_fwd.hpp>
 
 namespace overmesh::api {
 

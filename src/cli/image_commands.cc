@@ -53,8 +53,8 @@ Status runImagePull(CliContext& context, const std::string& reference) {
   if (!client) {
     return std::unexpected(client.error());
   }
-  auto body = client->send("POST", "/v1/images/pull",
-                           encodeJson(api::ImagePullRequest{reference}), kImageTransferTimeout);
+  auto body = client->send("POST", "/v1/images/pull", encodeJson(api::ImagePullRequest{reference}),
+                           kImageTransferTimeout);
   if (!body) {
     return std::unexpected(body.error());
   }

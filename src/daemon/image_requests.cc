@@ -24,8 +24,7 @@ Result<std::vector<api::ImageInfo>> listImages(runtime::ImageStore& store) {
   std::vector<api::ImageInfo> infos;
   infos.reserve(images->size());
   for (const auto& image : *images) {
-    infos.push_back(
-        {image.id, image.names, image.digests, image.sizeBytes, image.createdUnix});
+    infos.push_back({image.id, image.names, image.digests, image.sizeBytes, image.createdUnix});
   }
   std::stable_sort(infos.begin(), infos.end(), [](const auto& a, const auto& b) {
     if (a.names.empty() != b.names.empty()) {

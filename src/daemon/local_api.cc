@@ -131,9 +131,9 @@ HttpResponse loadImageRoute(Daemon& daemon, const HttpRequest& request) {
 HttpResponse removeImageRoute(Daemon& daemon, const HttpRequest& request) {
   std::string force = request.queryOr("force", "false");
   if (force != "true" && force != "false") {
-    return api::errorResponse(Error{
-        ErrorKind::InvalidArgument,
-        fmt::format("image rm: force={}: expected true or false", quote(force))});
+    return api::errorResponse(
+        Error{ErrorKind::InvalidArgument,
+              fmt::format("image rm: force={}: expected true or false", quote(force))});
   }
   return reply(removeImage(daemon.images(), request.params[0], force == "true"));
 }
@@ -270,9 +270,8 @@ void registerLocalApi(api::HttpServer& server, Daemon& daemon) {
   });
 
   // The node's own images: no cluster state, so the same in or out of a swarm.
-  server.route("GET", "/v1/images", [&daemon](const HttpRequest&) {
-    return reply(listImages(daemon.images()));
-  });
+  server.route("GET", "/v1/images",
+               [&daemon](const HttpRequest&) { return reply(listImages(daemon.images())); });
   server.route("POST", "/v1/images/pull",
                [&daemon](const HttpRequest& r) { return pullImageRoute(daemon, r); });
   server.route("POST", "/v1/images/load",

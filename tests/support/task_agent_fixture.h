@@ -1,9 +1,9 @@
 #pragma once
 
 // The task agent's test bed: a node "node-a" (198.18.0.1) in a three-node cluster with
-// one overlay network, a fake kernel, a fake runtime, a fake image store, a manual clock, and a reporter that
-// records every report. The test sets the tasks, then runs reconcile passes (and health
-// passes) by hand. Reports may come from the agent's stop and health threads, so they are
+// one overlay network, a fake kernel, a fake runtime, a fake image store, a manual clock, and a
+// reporter that records every report. The test sets the tasks, then runs reconcile passes (and
+// health passes) by hand. Reports may come from the agent's stop and health threads, so they are
 // read through reports()/sent().
 
 #include <gtest/gtest.h>

@@ -21,8 +21,8 @@ api::Task imageTask(std::string id, std::string state = "pending") {
 }
 
 // The reports about `taskId` as "state: message", in order.
-std::vector<std::string> reportsOf(const std::vector<std::pair<std::string, agent::TaskReport>>& sent,
-                                   const std::string& taskId) {
+std::vector<std::string> reportsOf(
+    const std::vector<std::pair<std::string, agent::TaskReport>>& sent, const std::string& taskId) {
   std::vector<std::string> brief;
   for (const auto& [id, report] : sent) {
     if (id == taskId) {
@@ -52,7 +52,8 @@ TEST(TaskSpecOfTest, CarriesTheContainerSpec) {
   t.container.entrypoint = {"/bin/sh", "-c"};
   t.container.workdir = "/srv";
   t.container.user = "www:www";
-  t.container.mounts = {{"bind", "/data/web", "/srv/data", true}, {"volume", "cache", "/cache", false}};
+  t.container.mounts = {{"bind", "/data/web", "/srv/data", true},
+                        {"volume", "cache", "/cache", false}};
   t.container.readOnly = true;
   t.container.init = true;
   t.container.stopSignal = "SIGQUIT";

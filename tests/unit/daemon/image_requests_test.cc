@@ -42,8 +42,8 @@ TEST(ImageRequestsTest, PullPassesTheRegistrysWordsOn) {
 
 TEST(ImageRequestsTest, LoadWantsAnAbsolutePath) {
   testing::FakeImageStore store;
-  for (const std::string& path : std::vector<std::string>{"", "web.tar", "./web.tar",
-                                                         std::string("/tmp/a\0b", 8)}) {
+  for (const std::string& path :
+       std::vector<std::string>{"", "web.tar", "./web.tar", std::string("/tmp/a\0b", 8)}) {
     auto refused = loadImage(store, {path});
     ASSERT_FALSE(refused) << path;
     EXPECT_EQ(refused.error().kind, ErrorKind::InvalidArgument);
