@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "agent/sandbox_files.h"
+#include "agent/task_spec.h"
 
 namespace overmesh::agent {
 namespace {
@@ -14,7 +15,7 @@ constexpr std::chrono::milliseconds kResyncPeriod{2000};
 
 TaskAgent::TaskAgent(TaskAgentConfig config, const StateCache& cache, StatusReporter reporter,
                      dataplane::NodeKernel& kernel, runtime::TaskRuntime& runtime,
-                     dns::EmbeddedDns& dns, const Clock* clock)
+                     runtime::ImageStore& images, dns::EmbeddedDns& dns, const Clock* clock)
     : config_(std::move(config)),
       cache_(cache),
       kernel_(kernel),
@@ -25,7 +26,9 @@ TaskAgent::TaskAgent(TaskAgentConfig config, const StateCache& cache, StatusRepo
       health_(runtime_, clock_,
               [this](const std::string& taskId, const std::string& health,
                      const std::string& message) { sender_.setHealth(taskId, health, message); }),
-      stopper_(runtime_, sender_, [this] { wake(); }) {
+      stopper_(runtime_, sender_, [this] { wake(); }),
+      puller_(
+          images, [this] { wake(); }, clock_) {
   gateway_.subnet = config_.gatewaySubnet;
   underlayMtu_ = kernel_.underlayMtu(config_.advertiseAddress);
 }
@@ -45,6 +48,7 @@ void TaskAgent::stop() {
   }
   stopper_.shutdown();
   health_.stop();
+  puller_.stop();
 }
 
 void TaskAgent::wake() {
@@ -57,6 +61,10 @@ void TaskAgent::wake() {
 
 bool TaskAgent::waitForStops(std::chrono::milliseconds timeout) {
   return stopper_.waitIdle(timeout);
+}
+
+bool TaskAgent::waitForPulls(std::chrono::milliseconds timeout) {
+  return puller_.waitIdle(timeout);
 }
 
 void TaskAgent::checkHealth() {
@@ -175,9 +183,41 @@ dataplane::MeshIndex TaskAgent::applyMesh(const std::vector<api::Network>& netwo
   return mesh;
 }
 
+bool TaskAgent::imageReady(const api::Task& task) {
+  const std::string& image = task.container.image;
+  auto pull = puller_.request(image);
+  switch (pull.kind) {
+    case ImagePullState::Kind::Present:
+      return true;
+    case ImagePullState::Kind::Failed: {
+      std::string message = fmt::format("pull {}: {}", image, pull.message);
+      if (!sender_.reportedFinal(task.id)) {
+        spdlog::error("task {}: {}", task.name, message);
+      }
+      report(task, "failed", message, 0);
+      return false;
+    }
+    case ImagePullState::Kind::Absent:    // only after stop(): the pass is the last one
+    case ImagePullState::Kind::Checking:  // the wake at its end comes in milliseconds
+      return false;
+    case ImagePullState::Kind::Pulling:
+      report(task, "preparing",
+             pull.progress.empty() ? fmt::format("pulling {}", image)
+                                   : fmt::format("pulling {}: {}", image, pull.progress),
+             0);
+      return false;
+  }
+  return false;
+}
+
 void TaskAgent::startTask(const api::Task& task, const dataplane::SandboxPlan& sandbox,
                           const std::vector<api::Network>& networks,
                           const dataplane::MeshIndex& mesh) {
+  // The image first: no sandbox is made for a task that may wait minutes for its pull or
+  // never start at all.
+  if (!task.container.image.empty() && !imageReady(task)) {
+    return;
+  }
   std::string ns = sandboxNamespace(task.id);
   auto fail = [&](const std::string& message) {
     spdlog::error("task {}: {}", task.name, message);
@@ -212,16 +252,17 @@ void TaskAgent::startTask(const api::Task& task, const dataplane::SandboxPlan& s
   if (auto prepared = discovery_.prepare(task, ns, kernel_.namespacePath(ns), mesh); !prepared) {
     spdlog::warn("task {}: {}", task.name, prepared.error().message);
   }
-  runtime::TaskSpec spec;
-  spec.taskId = task.id;
-  spec.hostname = task.name;
-  spec.command = task.command;
-  spec.env = task.env;
+  runtime::TaskSpec spec = taskSpecOf(task);
   spec.netnsPath = kernel_.namespacePath(ns);
   spec.hostsFile = hostsFileFor(task);
   spec.resolvConf = sandboxResolvConf();
   auto started = runtime_.start(spec);
   if (!started) {
+    if (!spec.image.empty()) {
+      // The puller's "present" may be stale (the image removed since): the next task
+      // checks the store again.
+      puller_.forget(spec.image);
+    }
     return fail(started.error().message);
   }
   spdlog::info("task {} started id={} pid={}", task.name, task.id, started->pid);
@@ -314,9 +355,10 @@ void TaskAgent::reportGone(const std::vector<api::Task>& tasks,
         stops.inProgress.contains(task.id) || sender_.reportedFinal(task.id)) {
       continue;
     }
-    std::string message = task.state == "pending" ? std::string("not started")
-                          : task.message.empty()  ? std::string("stopped")
-                                                  : task.message;
+    std::string message = task.message.empty() ? std::string("stopped") : task.message;
+    if (task.state == "pending" || task.state == "preparing") {
+      message = "not started";
+    }
     report(task, "shutdown", message, 0);
   }
 }
@@ -448,7 +490,8 @@ void TaskAgent::reconcile() {
     const api::Task& task = *tasksById[sandbox.taskId];
     if (processes.contains(task.id)) {
       observeTask(task, sandbox, running);
-    } else if (task.state == "pending") {
+    } else if ((task.state == "pending" || task.state == "preparing") &&
+               !sender_.reportedFinal(task.id)) {
       startTask(task, sandbox, networks, mesh);
       running.insert(task.id);
     }
@@ -456,6 +499,16 @@ void TaskAgent::reconcile() {
     // makes a new one).
   }
   health_.retain(running);
+
+  // The images this node's waiting tasks need: what the puller remembers of others goes.
+  std::set<std::string> images;
+  for (const auto& task : tasks) {
+    if (task.nodeId == config_.nodeId && task.desiredState == "running" &&
+        !task.container.image.empty()) {
+      images.insert(task.container.image);
+    }
+  }
+  puller_.retain(images);
 }
 
 Result<runtime::ExecResult> TaskAgent::exec(const std::string& taskId,

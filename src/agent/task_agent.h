@@ -8,9 +8,13 @@
 // planNode() (pure) and health_rules.h; this class applies them through two seams it is
 // given: the node's kernel (dataplane::NodeKernel: overlay devices, sandbox namespaces
 // and wiring, gateway NAT) and the task runtime (runtime::TaskRuntime). Both must outlive
-// the agent; tests give it fakes (tests/support/fake_kernel.h, fake_runtime.h).
+// the agent; tests give it fakes (tests/support/fake_kernel.h, fake_runtime.h). A third
+// seam, the node's image store (runtime::ImageStore), is used only through the
+// ImagePuller, on its own threads.
 //
-// A task's life here: "pending" in its record -> started, reported "running" (with
+// A task's life here: "pending" in its record -> (an image task whose image is not on
+// the node: its pull requested, reported "preparing" with the pull's progress, or
+// "failed" with the registry's words when the pull fails) -> started, reported "running" (with
 // health "starting" when it has a check) -> health checks report "healthy"/"unhealthy"
 // -> the record says desiredState "shutdown" (or disappears) -> drained and stopped by
 // the TaskStopper off the reconcile thread, reported "shutdown" -> its sandbox removed by
@@ -18,9 +22,9 @@
 // and keeps its sandbox (and logs) until the manager shuts it down.
 //
 // Threads: one reconcile thread (start()/stop()), woken by cache changes, by ended stops
-// and every few seconds; it alone uses the kernel seam. Stop workers (TaskStopper) and
-// health checks (HealthMonitor) use only the runtime and the report sender. exec() and
-// logs() are called from API threads and only touch the runtime. mutex_ guards egress_.
+// by pulls that ended or moved, and every few seconds; it alone uses the kernel seam. Stop workers
+// (TaskStopper) and health checks (HealthMonitor) use only the runtime and the report sender.
+// exec() and logs() are called from API threads and only touch the runtime. mutex_ guards egress_.
 
 #include <condition_variable>
 #include <map>
@@ -30,6 +34,7 @@
 #include <thread>
 
 #include "agent/health_monitor.h"
+#include "agent/image_puller.h"
 #include "agent/sandbox_discovery.h"
 #include "agent/state_cache.h"
 #include "agent/stop_signal.h"
@@ -41,6 +46,7 @@
 #include "dataplane/mesh_plan.h"
 #include "dataplane/node_kernel.h"
 #include "dataplane/overlay_plan.h"
+#include "runtime/image_store.h"
 #include "runtime/runtime.h"
 
 namespace overmesh::agent {
@@ -69,19 +75,20 @@ struct TaskAgentConfig {
 
 class TaskAgent {
  public:
-  // `clock` times health checks (the system's steady clock when null); it must outlive
-  // the agent.
+  // `clock` times health checks and pull failures' hold-off (the system's steady clock
+  // when null); it, `images` and the other seams must outlive the agent.
   TaskAgent(TaskAgentConfig config, const StateCache& cache, StatusReporter reporter,
-            dataplane::NodeKernel& kernel, runtime::TaskRuntime& runtime, dns::EmbeddedDns& dns,
-            const Clock* clock = nullptr);
+            dataplane::NodeKernel& kernel, runtime::TaskRuntime& runtime,
+            runtime::ImageStore& images, dns::EmbeddedDns& dns, const Clock* clock = nullptr);
   ~TaskAgent();
   TaskAgent(const TaskAgent&) = delete;
   TaskAgent& operator=(const TaskAgent&) = delete;
 
   // Starts the reconcile thread and the health-check scheduler.
   void start();
-  // Stops both; stops in their drain are abandoned (a restarted agent redoes them), stops
-  // already signalled finish (bounded by their grace), health checks in flight end.
+  // Stops both and the image puller; stops in their drain are abandoned (a restarted agent
+  // redoes them), stops already signalled finish (bounded by their grace), health checks
+  // in flight end, pulls in flight are abandoned (ImagePuller::stop()).
   void stop();
   // Asks for a reconcile pass soon (the cache changed).
   void wake();
@@ -97,6 +104,9 @@ class TaskAgent {
   // One health-check pass on the calling thread: starts the checks due by the clock and
   // waits for them. Tests call it (with a ManualClock) instead of start().
   void checkHealth();
+
+  // Waits until no image pull runs or waits; false at the timeout. For tests.
+  bool waitForPulls(std::chrono::milliseconds timeout);
 
   Result<runtime::ExecResult> exec(const std::string& taskId, const std::vector<std::string>& argv,
                                    std::chrono::milliseconds timeout);
@@ -118,6 +128,9 @@ class TaskAgent {
   // A wanted task that has a process: repairs its wiring and reports what it does.
   void observeTask(const api::Task& task, const dataplane::SandboxPlan& sandbox,
                    std::set<std::string>& running);
+  // An image task's image: true when it is on the node; otherwise its pull is requested
+  // and the task reported "preparing" (pull running) or "failed" (pull failed).
+  bool imageReady(const api::Task& task);
   void startTask(const api::Task& task, const dataplane::SandboxPlan& sandbox,
                  const std::vector<api::Network>& networks, const dataplane::MeshIndex& mesh);
   // Deletes the task's files, wiring and namespace. False when the runtime could not
@@ -154,6 +167,7 @@ class TaskAgent {
   TaskReportSender sender_;
   HealthMonitor health_;
   TaskStopper stopper_;
+  ImagePuller puller_;
 
   std::mutex wakeMutex_;
   std::condition_variable wakeUp_;

@@ -23,7 +23,7 @@ namespace overmesh::agent {
 
 // What the agent tells the manager about a task.
 struct TaskReport {
-  std::string state;  // "running" | "exited" | "failed" | "shutdown" | "rejected"
+  std::string state;  // "preparing" | "running" | "exited" | "failed" | "shutdown" | "rejected"
   std::string message;
   std::int64_t exitCode = 0;
   std::string health;  // "" (no health check) | "starting" | "healthy" | "unhealthy"

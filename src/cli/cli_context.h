@@ -51,6 +51,7 @@ void addSwarmCommands(CLI::App& app, CliContext& context);
 void addNetworkCommands(CLI::App& app, CliContext& context);
 void addNodeCommands(CLI::App& app, CliContext& context);
 void addInfoCommands(CLI::App& app, CliContext& context);
+void addImageCommands(CLI::App& app, CliContext& context);
 void addLabCommands(CLI::App& app, CliContext& context);
 void addTaskCommands(CLI::App& app, CliContext& context);
 void addServiceCommands(CLI::App& app, CliContext& context);

@@ -73,6 +73,10 @@ std::string stateText(const api::Service& service, const api::Task* task) {
   if (task->state == "running" && task->healthCheck && task->health != "healthy") {
     state = task->health == "unhealthy" ? "unhealthy" : "starting";
   }
+  // Its image being pulled: the pull's progress, so the user sees it move.
+  if (task->state == "preparing" && !task->message.empty()) {
+    state += ": " + printable(task->message, kQuotedMax);
+  }
   if (!currentVersion(service, *task)) {
     state += " (previous version)";
   }

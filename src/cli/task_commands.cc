@@ -36,10 +36,6 @@ bool settled(const nlohmann::json& task) {
   return state != "pending" && state != "preparing";
 }
 
-// How long `run` waits for a task that shows no progress: a pull that keeps reporting
-// (a new "preparing" message) keeps the wait going.
-constexpr std::chrono::seconds kRunStartWait{30};
-
 // The POST /v1/tasks body: the flags checked as far as the CLI can (the manager checks
 // the rest, see manager/container_validation.h).
 Result<nlohmann::json> runRequestBody(const RunOptions& options) {
@@ -76,6 +72,9 @@ Result<nlohmann::json> runRequestBody(const RunOptions& options) {
   return body;
 }
 
+// How long `run` waits for a task whose node shows no progress.
+constexpr std::chrono::seconds kRunStallTimeout{30};
+
 Status runRun(CliContext& context, const RunOptions& options) {
   auto client = context.client();
   if (!client) {
@@ -91,9 +90,11 @@ Status runRun(CliContext& context, const RunOptions& options) {
   }
   std::string id = task->value("id", "");
   if (!options.detach) {
-    // Wait for the node to start it, so that a failure to start is reported here.
-    auto deadline = std::chrono::steady_clock::now() + kRunStartWait;
-    std::string progress;
+    // Wait for the node to start it, so that a failure to start (a pull that failed
+    // included) is reported here. A pull's progress is shown on stderr as it moves, and
+    // each move restarts the stall timeout: a cold pull may take minutes.
+    auto deadline = std::chrono::steady_clock::now() + kRunStallTimeout;
+    std::string shown;
     while (!settled(*task) && std::chrono::steady_clock::now() < deadline) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
       auto current = client->get("/v1/tasks/" + id);
@@ -101,10 +102,10 @@ Status runRun(CliContext& context, const RunOptions& options) {
         task = current;
       }
       std::string message = task->value("message", "");
-      if (task->value("state", "") == "preparing" && message != progress) {
-        progress = message;
-        deadline = std::chrono::steady_clock::now() + kRunStartWait;
-        std::cerr << "preparing: " << printable(message) << '\n';
+      if (task->value("state", "") == "preparing" && !message.empty() && message != shown) {
+        std::cerr << printable(message) << '\n';
+        shown = message;
+        deadline = std::chrono::steady_clock::now() + kRunStallTimeout;
       }
     }
     std::string state = task->value("state", "");
@@ -118,7 +119,7 @@ Status runRun(CliContext& context, const RunOptions& options) {
                     "task {} is still {} on {} after {} s without progress ({}); see "
                     "`overmesh ps`",
                     task->value("name", ""), state, task->value("nodeName", ""),
-                    kRunStartWait.count(), task->value("message", ""));
+                    kRunStallTimeout.count(), task->value("message", ""));
     }
   }
   *context.out << id << '\n';

@@ -66,7 +66,7 @@ class UnavailableDns final : public dns::EmbeddedDns {
 
 void AgentRole::startTasks(agent::TaskAgentConfig config, agent::StatusReporter reporter,
                            runtime::podman::PodmanService& podman,
-                           [[maybe_unused]] runtime::ImageStore& images) {
+                           runtime::ImageStore& images) {
   kernel_ = std::make_unique<dataplane::kernel::LinuxNodeKernel>();
   processRuntime_ =
       std::make_unique<runtime::ProcessRuntime>(config.stateDir + "/tasks", config.shimPath);
@@ -84,10 +84,8 @@ void AgentRole::startTasks(agent::TaskAgentConfig config, agent::StatusReporter 
     spdlog::error("embedded DNS: {}", server.error().message);
     dns_ = std::make_unique<UnavailableDns>(server.error().message);
   }
-  // TODO(img-agent): pass `images` once TaskAgent takes a runtime::ImageStore& (it pulls
-  // before start()).
   tasks_ = std::make_unique<agent::TaskAgent>(std::move(config), cache_, std::move(reporter),
-                                              *kernel_, *runtime_, *dns_);
+                                              *kernel_, *runtime_, images, *dns_);
   cache_.setOnChange([this, tasks = tasks_.get()](store::Revision) {
     tasks->wake();
     registries_->update(cache_.value(std::string(state::keys::kRegistries)));

@@ -124,6 +124,10 @@ class Daemon {
                                             const std::vector<std::string>& argv,
                                             std::chrono::milliseconds timeout);
   Result<std::string> localTaskLogs(const std::string& taskId);
+
+  // The node's image store: `overmesh image …` (in or out of a swarm) and the agent's
+  // pulls. Thread-safe (ImageStore's implementations are); lives as long as the daemon.
+  runtime::ImageStore& images() { return *images_; }
   // True when the request carries the members' shared secret.
   bool isMemberRequest(const api::HttpRequest& request);
 

@@ -3,10 +3,12 @@
 #include <nlohmann/json.hpp>
 
 #include "api/api_error.h"
+#include "api/image_types.h"
 #include "api/task_io.h"
 #include "common/json.h"
 #include "common/quote.h"
 #include "daemon/daemon.h"
+#include "daemon/image_requests.h"
 #include "daemon/version.h"
 
 namespace overmesh::daemon {
@@ -147,6 +149,32 @@ HttpResponse removeTask(Daemon& daemon, const HttpRequest& request) {
   return reply(daemon.removeTask(request.params[0], request.queryOr("force", "false") == "true"));
 }
 
+HttpResponse pullImageRoute(Daemon& daemon, const HttpRequest& request) {
+  auto pull = bodyAs<api::ImagePullRequest>(request, "image pull");
+  if (!pull) {
+    return api::errorResponse(pull.error());
+  }
+  return reply(pullImage(daemon.images(), *pull));
+}
+
+HttpResponse loadImageRoute(Daemon& daemon, const HttpRequest& request) {
+  auto load = bodyAs<api::ImageLoadRequest>(request, "image load");
+  if (!load) {
+    return api::errorResponse(load.error());
+  }
+  return reply(loadImage(daemon.images(), *load));
+}
+
+HttpResponse removeImageRoute(Daemon& daemon, const HttpRequest& request) {
+  std::string force = request.queryOr("force", "false");
+  if (force != "true" && force != "false") {
+    return api::errorResponse(
+        Error{ErrorKind::InvalidArgument,
+              fmt::format("image rm: force={}: expected true or false", quote(force))});
+  }
+  return reply(removeImage(daemon.images(), request.params[0], force == "true"));
+}
+
 HttpResponse execReply(const Result<runtime::ExecResult>& result) {
   if (!result) {
     return api::errorResponse(result.error());
@@ -283,6 +311,16 @@ void registerLocalApi(api::HttpServer& server, Daemon& daemon) {
   server.route("GET", "/v1/nodes", [&daemon](const HttpRequest&) {
     return reply(daemon.listNodes());
   });
+
+  // The node's own images: no cluster state, so the same in or out of a swarm.
+  server.route("GET", "/v1/images",
+               [&daemon](const HttpRequest&) { return reply(listImages(daemon.images())); });
+  server.route("POST", "/v1/images/pull",
+               [&daemon](const HttpRequest& r) { return pullImageRoute(daemon, r); });
+  server.route("POST", "/v1/images/load",
+               [&daemon](const HttpRequest& r) { return loadImageRoute(daemon, r); });
+  server.route("DELETE", "/v1/images/{ref}",
+               [&daemon](const HttpRequest& r) { return removeImageRoute(daemon, r); });
   server.route("GET", "/v1/nodes/{ref}", [&daemon](const HttpRequest& request) {
     return reply(daemon.inspectNode(request.params[0]));
   });

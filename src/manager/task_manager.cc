@@ -1,12 +1,14 @@
 #include "manager/task_manager.h"
 
 #include <algorithm>
+#include <array>
 #include <map>
 
 #include "common/ids.h"
 #include "common/ip.h"
 #include "common/json.h"
 #include "common/mac.h"
+#include "common/quote.h"
 #include "manager/address_allocation.h"
 #include "manager/container_validation.h"
 #include "manager/network_rules.h"
@@ -246,7 +248,8 @@ Result<api::Task> TaskManager::remove(const std::string& reference, bool force) 
                     task.name, serviceName, serviceName, serviceName);
     }
   }
-  bool active = task.state == "running" || task.state == "pending";
+  // A preparing task (its image being pulled) is about to run: as active as a pending one.
+  bool active = task.state == "running" || task.state == "pending" || task.state == "preparing";
   if (active && !force) {
     return errorf(ErrorKind::FailedPrecondition,
                   "rm: task {} is {} on {}; use `overmesh rm -f {}` to stop and remove it",
@@ -272,6 +275,14 @@ Result<api::Task> TaskManager::remove(const std::string& reference, bool force) 
 }
 
 Status TaskManager::reportStatus(const StatusReport& report) {
+  static constexpr std::array<std::string_view, 6> kReportable = {
+      "preparing", "running", "exited", "failed", "shutdown", "rejected"};
+  if (std::find(kReportable.begin(), kReportable.end(), report.state) == kReportable.end()) {
+    return errorf(ErrorKind::InvalidArgument,
+                  "task {} status: state {}: expected preparing, running, exited, failed, "
+                  "shutdown or rejected",
+                  report.taskId, quote(report.state));
+  }
   for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
     auto record = store_.get(state::keys::task(report.taskId));
     if (!record) {

@@ -32,7 +32,7 @@ struct RunRequest {
 struct StatusReport {
   std::string taskId;
   std::string nodeId;   // the reporting node; must be the task's
-  std::string state;    // "running" | "exited" | "failed"
+  std::string state;    // "preparing" | "running" | "exited" | "failed" | "shutdown" | "rejected"
   std::string message;
   std::int64_t exitCode = 0;
   std::string health;  // "" | "starting" | "healthy" | "unhealthy"

@@ -1,9 +1,9 @@
 #pragma once
 
 // The task agent's test bed: a node "node-a" (198.18.0.1) in a three-node cluster with
-// one overlay network, a fake kernel, a fake runtime, a manual clock, and a reporter that
-// records every report. The test sets the tasks, then runs reconcile passes (and health
-// passes) by hand. Reports may come from the agent's stop and health threads, so they are
+// one overlay network, a fake kernel, a fake runtime, a fake image store, a manual clock, and a
+// reporter that records every report. The test sets the tasks, then runs reconcile passes (and
+// health passes) by hand. Reports may come from the agent's stop and health threads, so they are
 // read through reports()/sent().
 
 #include <gtest/gtest.h>
@@ -22,6 +22,7 @@
 #include "common/clock.h"
 #include "state/keys.h"
 #include "support/fake_embedded_dns.h"
+#include "support/fake_image_store.h"
 #include "support/fake_kernel.h"
 #include "support/fake_runtime.h"
 #include "support/overlay_fixtures.h"
@@ -109,7 +110,7 @@ class TaskAgentTest : public ::testing::Test {
           sent_.emplace_back(taskId, report);
           return {};
         },
-        kernel_, runtime_, dns_, &clock_);
+        kernel_, runtime_, images_, dns_, &clock_);
   }
 
   // The reports so far: task, state and exit code.
@@ -143,6 +144,7 @@ class TaskAgentTest : public ::testing::Test {
   agent::StateCache cache_;
   FakeNodeKernel kernel_;
   FakeTaskRuntime runtime_;
+  FakeImageStore images_;
   FakeEmbeddedDns dns_;
   ManualClock clock_;
   store::Revision revision_ = 10;

@@ -35,6 +35,36 @@ TEST(ServiceProgressTest, ConvergedWhenEverySlotRunsTheCurrentVersion) {
                                                    "1/3: running", "2/3: running", "3/3: running"));
 }
 
+TEST(ServiceProgressTest, APreparingSlotShowsItsPullProgress) {
+  auto service = replicatedService("web", 2);
+  std::vector<api::Task> tasks = {serviceTask(service, "t1", 1, "preparing"),
+                                  serviceTask(service, "t2", 2, "preparing")};
+  tasks[0].message = "pulling 198.18.0.101:5000/web:1: 1 of 2 layers, 1.2 MB";
+
+  auto progress = computeProgress(service, tasks);
+
+  EXPECT_FALSE(progress.converged);
+  EXPECT_THAT(progressLines(progress),
+              ElementsAre("overall progress: 0 out of 2 tasks",
+                          "1/2: preparing: pulling 198.18.0.101:5000/web:1: 1 of 2 layers, 1.2 MB",
+                          "2/2: preparing"));
+  EXPECT_THAT(progress.failures, IsEmpty());
+}
+
+TEST(ServiceProgressTest, AFailedPullIsAFailureWithTheRegistrysWords) {
+  auto service = replicatedService("web", 1);
+  service.spec.restartPolicy.condition = "none";
+  api::Task failed = serviceTask(service, "t1", 1, "failed");
+  failed.message = "pull 198.18.0.101:5000/web:9: manifest unknown";
+  std::vector<api::Task> tasks = {failed};
+
+  auto progress = computeProgress(service, tasks);
+
+  EXPECT_FALSE(progress.converged);
+  ASSERT_EQ(progress.failures.size(), 1U);
+  EXPECT_THAT(progress.failures[0], HasSubstr("pull 198.18.0.101:5000/web:9: manifest unknown"));
+}
+
 TEST(ServiceProgressTest, NotConvergedWhileASlotIsPendingOrHasNoTask) {
   auto service = replicatedService("web", 3);
   std::vector<api::Task> tasks = {serviceTask(service, "t1", 1, "running"),

@@ -207,6 +207,35 @@ TEST_F(TaskManagerTest, RunningTaskNeedsForceToRemove) {
   EXPECT_TRUE(tasks_->remove("busy", false));
 }
 
+// A task whose image is being pulled is about to run: removing it needs -f like a running
+// one, and its record carries the pull's progress.
+TEST_F(TaskManagerTest, APreparingTaskNeedsForceToRemove) {
+  auto task = tasks_->run(request("pulling"));
+  ASSERT_TRUE(task);
+  ASSERT_TRUE(tasks_->reportStatus(
+      {task->id, task->nodeId, "preparing", "pulling docker.io/library/web:1: 1 of 2 layers", 0}));
+  auto seen = tasks_->inspect("pulling");
+  ASSERT_TRUE(seen);
+  EXPECT_EQ(seen->state, "preparing");
+  EXPECT_EQ(seen->message, "pulling docker.io/library/web:1: 1 of 2 layers");
+  auto refused = tasks_->remove("pulling", false);
+  ASSERT_FALSE(refused);
+  EXPECT_THAT(refused.error().message, HasSubstr("is preparing"));
+  EXPECT_THAT(refused.error().message, HasSubstr("rm -f pulling"));
+  EXPECT_TRUE(tasks_->remove("pulling", true));
+}
+
+TEST_F(TaskManagerTest, AStatusWithAnUnknownStateIsRefusedAndNothingChanges) {
+  auto task = tasks_->run(request("odd"));
+  ASSERT_TRUE(task);
+  auto refused = tasks_->reportStatus({task->id, task->nodeId, "dancing", "", 0});
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().kind, ErrorKind::InvalidArgument);
+  EXPECT_THAT(refused.error().message, HasSubstr("\"dancing\""));
+  EXPECT_THAT(refused.error().message, HasSubstr("expected preparing, running"));
+  EXPECT_EQ(tasks_->inspect("odd")->state, "pending");
+}
+
 // The orchestrator counts an unhealthy ending as a failure: the agent's final "shutdown"
 // report carries no health, and must not erase the "unhealthy" that ended the task.
 TEST_F(TaskManagerTest, AnEndedTaskKeepsItsLastHealth) {
