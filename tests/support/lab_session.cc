@@ -8,6 +8,8 @@
 
 #include <fmt/format.h>
 
+#include "support/leftovers.h"
+
 namespace overmesh::testing {
 
 bool eventually(const std::function<bool()>& check, std::chrono::steady_clock::duration bound) {
@@ -32,6 +34,9 @@ LabSession::LabSession(const std::string& stem) {
 LabSession::~LabSession() {
   if (made_) {
     lab({"down"});
+    // What `lab down` cannot see: image tasks' conmons and containers (podman starts them
+    // outside the lab's namespaces) and their overlay mounts, all under our run directory.
+    sweepLeftovers(runDir_.path());
   }
 }
 
