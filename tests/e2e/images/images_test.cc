@@ -9,6 +9,8 @@
 //
 // Run one:  ctest --test-dir BUILD -R ImagesTest.DigestPinning   (as root)
 
+#include <signal.h>
+
 #include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -17,9 +19,11 @@
 #include <map>
 #include <memory>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "support/image_lab.h"
+#include "support/leftovers.h"
 #include "support/lab_session.h"
 
 namespace overmesh::testing {
@@ -433,6 +437,44 @@ TEST_F(ImagesTest, RegistryMirrorServesDockerHubNames) {
                   kWeb1});
   ASSERT_EQ(own.exitCode, 0) << own.out << own.err;
   EXPECT_TRUE(waitRunning("own", 1)) << servicePs("own");
+}
+
+// The safety net of every lab test's cleanup (support/leftovers.h), as podman leaves
+// things: a process naming the directory (a conmon) with a child that does not (its
+// container), and a mount under the directory (an overlay layer).
+TEST(SweepLeftovers, KillsWhatNamesTheDirectoryWithItsChildrenAndDetachesItsMounts) {
+  if (!canUseNamespaces()) {
+    GTEST_SKIP() << "needs root to mount";
+  }
+  TempDir dir;
+  std::string mountPoint = dir.path() + "/layer";
+  ASSERT_EQ(runCommand({"/bin/mkdir", "-p", mountPoint}).exitCode, 0);
+  ASSERT_EQ(runCommand({"/bin/mount", "-t", "tmpfs", "none", mountPoint}).exitCode, 0);
+  // sh names the directory in its arguments; its child `sleep` does not. Both pids are
+  // written out (setsid: they outlive runCommand).
+  std::string pids = dir.path() + "/pids";
+  auto started = runCommand(
+      {"/bin/sh", "-c",
+       "setsid sh -c 'sleep 300 & echo $$ $! > \"$1\"; wait' conmon " + pids +
+           " >/dev/null 2>&1 < /dev/null &"});
+  ASSERT_EQ(started.exitCode, 0) << started.err;
+  ASSERT_TRUE(eventually([&] { return nonEmptyLines(readFile(pids)).size() == 1; }, seconds(5)));
+  std::istringstream fields(readFile(pids));
+  pid_t parent = 0;
+  pid_t child = 0;
+  fields >> parent >> child;
+  ASSERT_TRUE(processRuns(parent));
+  ASSERT_TRUE(processRuns(child));
+  // An unrelated process that does not name the directory is left alone.
+  auto bystander = runCommand({"/bin/sh", "-c", "setsid sleep 300 >/dev/null 2>&1 & echo $!"});
+  pid_t other = static_cast<pid_t>(std::atol(firstLine(bystander.out).c_str()));
+  ASSERT_GT(other, 0);
+
+  EXPECT_GE(sweepLeftovers(dir.path()), 2);
+  EXPECT_TRUE(eventually([&] { return !processRuns(parent) && !processRuns(child); }, seconds(5)));
+  EXPECT_TRUE(processRuns(other));
+  kill(other, SIGKILL);
+  EXPECT_THAT(readFile("/proc/self/mountinfo"), ::testing::Not(HasSubstr(mountPoint)));
 }
 
 }  // namespace
