@@ -1,8 +1,8 @@
 #include "support/image_lab.h"
 
-#include <filesystem>
-
 #include <fmt/format.h>
+
+#include <filesystem>
 
 namespace overmesh::testing {
 namespace {
@@ -34,8 +34,8 @@ std::string missingImageTools() {
 }
 
 TestImages::TestImages() {
-  auto built = runCommand({std::string(OVERMESH_SOURCE_DIR) + "/scripts/test-image.sh",
-                           dir_.path(), "1", "2"});
+  auto built = runCommand(
+      {std::string(OVERMESH_SOURCE_DIR) + "/scripts/test-image.sh", dir_.path(), "1", "2"});
   if (built.exitCode != 0) {
     error_ = fmt::format("scripts/test-image.sh failed ({}): {}{}", built.exitCode, built.out,
                          built.err);
@@ -56,8 +56,7 @@ std::string TestImages::archive(int version) const {
 
 CommandResult LabRegistry::script(const std::vector<std::string>& args) const {
   // The script finds the lab in our run directory and uses the CLI this test was built with.
-  std::vector<std::string> argv = {"/usr/bin/env",
-                                   "OVERMESH=" + binaryPath("overmesh"),
+  std::vector<std::string> argv = {"/usr/bin/env", "OVERMESH=" + binaryPath("overmesh"),
                                    "OVERMESH_LAB_DIR=" + lab_.runDir(),
                                    std::string(OVERMESH_SOURCE_DIR) + "/scripts/lab-registry.sh"};
   argv.insert(argv.end(), args.begin(), args.end());
@@ -76,8 +75,9 @@ CommandResult LabRegistry::push(const std::string& archive,
 }
 
 std::string LabRegistry::digest(const std::string& name) const {
-  auto inspected = lab_.execClient(1, {"skopeo", "inspect", "--tls-verify=false", "--format",
-                                       "{{.Digest}}", fmt::format("docker://{}/{}", kAddress, name)});
+  auto inspected =
+      lab_.execClient(1, {"skopeo", "inspect", "--tls-verify=false", "--format", "{{.Digest}}",
+                          fmt::format("docker://{}/{}", kAddress, name)});
   return inspected.exitCode == 0 ? trimmed(inspected.out) : "";
 }
 

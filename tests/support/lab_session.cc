@@ -1,12 +1,11 @@
 #include "support/lab_session.h"
 
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <fstream>
 #include <sstream>
 #include <thread>
-
-#include <fmt/format.h>
 
 #include "support/leftovers.h"
 

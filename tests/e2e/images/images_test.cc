@@ -9,12 +9,11 @@
 //
 // Run one:  ctest --test-dir BUILD -R ImagesTest.DigestPinning   (as root)
 
-#include <signal.h>
-
 #include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <csignal>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -23,8 +22,8 @@
 #include <thread>
 
 #include "support/image_lab.h"
-#include "support/leftovers.h"
 #include "support/lab_session.h"
+#include "support/leftovers.h"
 
 namespace overmesh::testing {
 namespace {
@@ -40,7 +39,9 @@ constexpr auto kPull = seconds(120);
 const std::string kRegistry = LabRegistry::kAddress;
 const std::string kWeb1 = kRegistry + "/web:1";
 
-std::string withoutPrefix(const std::string& address) { return address.substr(0, address.find('/')); }
+std::string withoutPrefix(const std::string& address) {
+  return address.substr(0, address.find('/'));
+}
 
 std::string firstLine(const std::string& text) {
   auto lines = nonEmptyLines(text);
@@ -67,8 +68,7 @@ class ImagesTest : public ::testing::Test {
     ASSERT_EQ(pushed.exitCode, 0) << pushed.out << pushed.err;
     auto insecure = cli({"swarm", "update", "--insecure-registry", kRegistry});
     ASSERT_EQ(insecure.exitCode, 0) << insecure.out << insecure.err;
-    auto network =
-        cli({"network", "create", "--attachable", "--subnet", "10.0.40.0/24", "app"});
+    auto network = cli({"network", "create", "--attachable", "--subnet", "10.0.40.0/24", "app"});
     ASSERT_EQ(network.exitCode, 0) << network.err;
   }
 
@@ -237,8 +237,8 @@ TEST_F(ImagesTest, DigestPinnedAtCreateSurvivesARetagUntilTheServiceIsUpdated) {
 
 TEST_F(ImagesTest, PullFailuresAreTaskErrorsInTheRegistrysWordsAndClearWhenItIsBack) {
   // A service that runs throughout, whose tasks must not be touched.
-  auto steady = cli({"service", "create", "-d", "--name", "steady", "--replicas", "3",
-                     "--network", "app", "--image", kWeb1});
+  auto steady = cli({"service", "create", "-d", "--name", "steady", "--replicas", "3", "--network",
+                     "app", "--image", kWeb1});
   ASSERT_EQ(steady.exitCode, 0) << steady.out << steady.err;
   ASSERT_TRUE(waitRunning("steady", 3)) << servicePs("steady");
   std::set<std::string> steadyIds;
@@ -261,9 +261,9 @@ TEST_F(ImagesTest, PullFailuresAreTaskErrorsInTheRegistrysWordsAndClearWhenItIsB
   auto missing = cli({"service", "create", "-d", "--name", "missing", "--network", "app",
                       "--restart-delay", "1s", "--image", kRegistry + "/nosuch:1"});
   ASSERT_EQ(missing.exitCode, 0) << missing.out << missing.err;
-  auto badTag = cli({"service", "create", "-d", "--name", "badtag", "--network", "app",
-                     "--restart-delay", "1s", "--no-resolve-image", "--image",
-                     kRegistry + "/web:nosuchtag"});
+  auto badTag =
+      cli({"service", "create", "-d", "--name", "badtag", "--network", "app", "--restart-delay",
+           "1s", "--no-resolve-image", "--image", kRegistry + "/web:nosuchtag"});
   ASSERT_EQ(badTag.exitCode, 0) << badTag.out << badTag.err;
   EXPECT_TRUE(eventually([&] { return failedWith("missing", "manifest unknown"); }, kPull))
       << servicePs("missing");
@@ -383,8 +383,8 @@ TEST_F(ImagesTest, ImageLoadedOnOneNodeRunsThereWithoutARegistry) {
   EXPECT_THAT(cli({"image", "ls"}, 2).out, HasSubstr("overmesh.test/web"));
   EXPECT_THAT(cli({"image", "ls"}, 3).out, ::testing::Not(HasSubstr("overmesh.test/web")));
 
-  auto ran = cli({"run", "-d", "--network", "app", "--name", "loaded", "--node", host(2),
-                  "--image", "overmesh.test/web:2"});
+  auto ran = cli({"run", "-d", "--network", "app", "--name", "loaded", "--node", host(2), "--image",
+                  "overmesh.test/web:2"});
   ASSERT_EQ(ran.exitCode, 0) << ran.out << ran.err;
   ASSERT_TRUE(waitRunning("loaded", 1)) << cli({"ps"}).out;
   EXPECT_EQ(page("loaded", "127.0.0.1"), "web v2 loaded");
@@ -392,8 +392,8 @@ TEST_F(ImagesTest, ImageLoadedOnOneNodeRunsThereWithoutARegistry) {
   EXPECT_EQ(firstLine(cli({"exec", "loaded", "--", "pwd"}).out), "/www-root");
 
   // The same on h3, which has not loaded it: the pull fails, the task says so.
-  auto elsewhere = cli({"run", "-d", "--network", "app", "--name", "notloaded", "--node",
-                        host(3), "--image", "overmesh.test/web:2"});
+  auto elsewhere = cli({"run", "-d", "--network", "app", "--name", "notloaded", "--node", host(3),
+                        "--image", "overmesh.test/web:2"});
   ASSERT_EQ(elsewhere.exitCode, 0) << elsewhere.out << elsewhere.err;
   EXPECT_TRUE(eventually(
       [&] {
@@ -433,8 +433,8 @@ TEST_F(ImagesTest, RegistryMirrorServesDockerHubNames) {
   }
   // The mirror list given alone kept the insecure registries: the mirror's plain HTTP
   // still works for a name of its own.
-  auto own = cli({"service", "create", "-d", "--name", "own", "--network", "app", "--image",
-                  kWeb1});
+  auto own =
+      cli({"service", "create", "-d", "--name", "own", "--network", "app", "--image", kWeb1});
   ASSERT_EQ(own.exitCode, 0) << own.out << own.err;
   EXPECT_TRUE(waitRunning("own", 1)) << servicePs("own");
 }
@@ -453,10 +453,9 @@ TEST(SweepLeftovers, KillsWhatNamesTheDirectoryWithItsChildrenAndDetachesItsMoun
   // sh names the directory in its arguments; its child `sleep` does not. Both pids are
   // written out (setsid: they outlive runCommand).
   std::string pids = dir.path() + "/pids";
-  auto started = runCommand(
-      {"/bin/sh", "-c",
-       "setsid sh -c 'sleep 300 & echo $$ $! > \"$1\"; wait' conmon " + pids +
-           " >/dev/null 2>&1 < /dev/null &"});
+  auto started = runCommand({"/bin/sh", "-c",
+                             "setsid sh -c 'sleep 300 & echo $$ $! > \"$1\"; wait' conmon " + pids +
+                                 " >/dev/null 2>&1 < /dev/null &"});
   ASSERT_EQ(started.exitCode, 0) << started.err;
   ASSERT_TRUE(eventually([&] { return nonEmptyLines(readFile(pids)).size() == 1; }, seconds(5)));
   std::istringstream fields(readFile(pids));
