@@ -141,7 +141,7 @@ tasks_web_is_running_set() {  # tasks.web, asked in task $1, lists exactly the r
 say "A service: three replicas of a server from the lab registry's image on chaos_net, spread over the hosts"
 echo "(each answers a TCP connection with its hostname: busybox nc, the image's own tool)"
 on 1 overmesh service create --name web --replicas 3 --network chaos_net \
-  --image "$registry/web:1" -- nc -ll -p 80 -e hostname
+  --image "$registry/web:1" -- nc -ll -p 80 -e /bin/hostname
 on 1 overmesh service ls
 on 1 overmesh service ps web
 running_count_is 3 || fail "service create returned, but 3 replicas do not run"

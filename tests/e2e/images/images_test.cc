@@ -308,9 +308,11 @@ TEST_F(ImagesTest, DaemonRestartKeepsContainersAndTheirConnections) {
 
   // A long-lived TCP connection across hosts: `listener` on h2 keeps what it receives,
   // `talker` on h3 sends a line every 200 ms. If the connection broke, nc would end and
-  // its container with it.
+  // its container with it. (busybox nc half-closes the connection when its stdin ends:
+  // the listener's stdin is a pipe that never does.)
   auto listener = cli({"run", "-d", "--network", "app", "--name", "listener", "--node", host(2),
-                       "--image", kWeb1, "--", "sh", "-c", "nc -l -p 9000 > /tmp/received"});
+                       "--image", kWeb1, "--", "sh", "-c",
+                       "sleep 1000000 | nc -l -p 9000 > /tmp/received"});
   ASSERT_EQ(listener.exitCode, 0) << listener.out << listener.err;
   ASSERT_TRUE(waitRunning("listener", 1)) << cli({"ps"}).out;
   std::string listenerAddress = addressOf(runningTasks("listener").at(0));
