@@ -441,6 +441,81 @@ TEST_F(ImagesTest, RegistryMirrorServesDockerHubNames) {
   EXPECT_TRUE(waitRunning("own", 1)) << servicePs("own");
 }
 
+// The lab's registry and test images on their own (they need no image support in
+// overmesh): both versions pushed under several names, a re-tag, the registry stopped
+// (refusing) and started again on the same blobs, and stop killing only its own process.
+TEST(LabRegistry, ServesPushedImagesStopsAndComesBackWithTheSameBlobs) {
+  if (!canUseNamespaces()) {
+    GTEST_SKIP() << "needs root to create network namespaces";
+  }
+  if (auto missing = missingImageTools(); !missing.empty()) {
+    GTEST_SKIP() << "needs " << missing << " (scripts/setup.sh installs them)";
+  }
+  const auto& images = TestImages::get();
+  ASSERT_TRUE(images.error().empty()) << images.error();
+  LabSession lab("ireg");
+  ASSERT_TRUE(lab.up(1, "info", 1)) << lab.error();
+  LabRegistry registry(lab);
+  auto started = registry.start();
+  ASSERT_EQ(started.exitCode, 0) << started.out << started.err;
+  EXPECT_NE(registry.start().exitCode, 0) << "a second start is refused";
+
+  ASSERT_EQ(registry.push(images.archive(1), {"web:1", "library/web:1"}).exitCode, 0);
+  ASSERT_EQ(registry.push(images.archive(2), {"web:2"}).exitCode, 0);
+  std::string v1 = registry.digest("web:1");
+  std::string v2 = registry.digest("web:2");
+  EXPECT_THAT(v1, StartsWith("sha256:"));
+  EXPECT_THAT(v2, StartsWith("sha256:"));
+  EXPECT_NE(v1, v2) << "the two versions are different images";
+  EXPECT_EQ(registry.digest("library/web:1"), v1);
+  EXPECT_EQ(registry.digest("nosuch:1"), "");
+
+  // The image as pulled by a host: its config says what scripts/test-image.sh promises.
+  auto config = lab.exec(1, {"skopeo", "inspect", "--tls-verify=false", "--config",
+                             fmt::format("docker://{}/web:1", LabRegistry::kAddress)});
+  ASSERT_EQ(config.exitCode, 0) << config.err;
+  auto parsed = nlohmann::json::parse(config.out, nullptr, false);
+  ASSERT_TRUE(parsed.is_object()) << config.out;
+  EXPECT_EQ(parsed["config"].value("Cmd", nlohmann::json::array()),
+            nlohmann::json::array({"/bin/serve"}));
+  EXPECT_EQ(parsed["config"].value("WorkingDir", ""), "/www-root");
+  EXPECT_EQ(parsed["config"].value("StopSignal", ""), "2") << "SIGINT";
+
+  // A re-tag: web:1 names v2 now; v1 is still there by its digest.
+  ASSERT_EQ(registry.push(images.archive(2), {"web:1"}).exitCode, 0);
+  EXPECT_EQ(registry.digest("web:1"), v2);
+  EXPECT_EQ(registry.digest("web@" + v1), v1);
+
+  // Down: refused; up again: the same blobs.
+  auto stopped = registry.stop();
+  ASSERT_EQ(stopped.exitCode, 0) << stopped.err;
+  EXPECT_THAT(stopped.out, HasSubstr("stopped registry"));
+  EXPECT_EQ(registry.digest("web:2"), "");
+  auto refused = lab.exec(1, {"curl", "-sS", "--max-time", "3",
+                              fmt::format("http://{}/v2/", LabRegistry::kAddress)});
+  EXPECT_EQ(refused.exitCode, 7) << "curl: could not connect; " << refused.err;
+  ASSERT_EQ(registry.start().exitCode, 0);
+  EXPECT_EQ(registry.digest("web:2"), v2);
+  EXPECT_EQ(registry.digest("web@" + v1), v1);
+
+  // stop trusts its pid file only for the registry of this config.
+  std::string pidFile = lab.runDir() + "/" + lab.name() + "/c1/registry-5000/registry.pid";
+  std::string pid = firstLine(readFile(pidFile));
+  auto bystander = runCommand({"/bin/sh", "-c", "setsid sleep 300 >/dev/null 2>&1 & echo $!"});
+  std::string other = firstLine(bystander.out);
+  ASSERT_FALSE(other.empty());
+  ASSERT_EQ(runCommand({"/bin/sh", "-c", "echo " + other + " > " + pidFile}).exitCode, 0);
+  auto notOurs = registry.stop();
+  EXPECT_EQ(notOurs.exitCode, 0);
+  EXPECT_THAT(notOurs.out, HasSubstr("no registry runs"));
+  EXPECT_TRUE(processRuns(static_cast<pid_t>(std::atol(other.c_str()))));
+  kill(static_cast<pid_t>(std::atol(other.c_str())), SIGKILL);
+  ASSERT_EQ(runCommand({"/bin/sh", "-c", "echo " + pid + " > " + pidFile}).exitCode, 0);
+  EXPECT_EQ(registry.stop().exitCode, 0);
+  EXPECT_TRUE(eventually([&] { return !processRuns(static_cast<pid_t>(std::atol(pid.c_str()))); },
+                         seconds(10)));
+}
+
 // The safety net of every lab test's cleanup (support/leftovers.h), as podman leaves
 // things: a process naming the directory (a conmon) with a child that does not (its
 // container), and a mount under the directory (an overlay layer).
