@@ -310,9 +310,9 @@ TEST_F(ImagesTest, DaemonRestartKeepsContainersAndTheirConnections) {
   // `talker` on h3 sends a line every 200 ms. If the connection broke, nc would end and
   // its container with it. (busybox nc half-closes the connection when its stdin ends:
   // the listener's stdin is a pipe that never does.)
-  auto listener = cli({"run", "-d", "--network", "app", "--name", "listener", "--node", host(2),
-                       "--image", kWeb1, "--", "sh", "-c",
-                       "sleep 1000000 | nc -l -p 9000 > /tmp/received"});
+  auto listener =
+      cli({"run", "-d", "--network", "app", "--name", "listener", "--node", host(2), "--image",
+           kWeb1, "--", "sh", "-c", "sleep 1000000 | nc -l -p 9000 > /tmp/received"});
   ASSERT_EQ(listener.exitCode, 0) << listener.out << listener.err;
   ASSERT_TRUE(waitRunning("listener", 1)) << cli({"ps"}).out;
   std::string listenerAddress = addressOf(runningTasks("listener").at(0));
@@ -491,8 +491,8 @@ TEST(LabRegistry, ServesPushedImagesStopsAndComesBackWithTheSameBlobs) {
   ASSERT_EQ(stopped.exitCode, 0) << stopped.err;
   EXPECT_THAT(stopped.out, HasSubstr("stopped registry"));
   EXPECT_EQ(registry.digest("web:2"), "");
-  auto refused = lab.exec(1, {"curl", "-sS", "--max-time", "3",
-                              fmt::format("http://{}/v2/", LabRegistry::kAddress)});
+  auto refused = lab.exec(
+      1, {"curl", "-sS", "--max-time", "3", fmt::format("http://{}/v2/", LabRegistry::kAddress)});
   EXPECT_EQ(refused.exitCode, 7) << "curl: could not connect; " << refused.err;
   ASSERT_EQ(registry.start().exitCode, 0);
   EXPECT_EQ(registry.digest("web:2"), v2);
