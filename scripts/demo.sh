@@ -12,7 +12,10 @@
 #      both listen on port 80;
 #   5. a service of three replicas on chaos_net, found by name from every host through the
 #      embedded DNS and reached through its virtual IP; a host running a replica stopped
-#      while a client keeps connecting; scale to five; remove.
+#      while a client keeps connecting; scale to five; remove. The service runs an OCI
+#      image built offline from busybox-static (scripts/test-image.sh) and served by a
+#      registry inside the lab (scripts/lab-registry.sh, client c1): every host pulls it,
+#      pinned to the digest the registry gave at `service create`.
 #
 # It is also a test (CI runs it): every step checks that it did what it shows, and the
 # demo exits non-zero at the first one that did not. Every wait is bounded.
@@ -47,6 +50,7 @@ cleanup() {
   fi
   overmesh lab down --name "$lab" > /dev/null 2>&1 || true
   rm -f "/tmp/demo-$lab-loop" "/tmp/demo-$lab-loop-done"  # after the loop's task is gone
+  [ -n "${images:-}" ] && rm -rf "$images"
   exit "$status"
 }
 trap cleanup EXIT
@@ -60,6 +64,19 @@ source scripts/demo-helpers.sh
 say "A lab of three hosts, each running overmeshd (h1 is the manager), and an outside client c1"
 overmesh lab up --hosts 3 --clients 1 --name "$lab"
 on 2 overmesh node ls
+
+registry=198.18.0.101:5000
+say "A registry in the lab (client c1, $registry) serving an image built offline from busybox-static"
+images=$(mktemp -d "${TMPDIR:-/tmp}/overmesh-demo-images.XXXXXX")
+echo "\$ scripts/test-image.sh $images 1"
+scripts/test-image.sh "$images" 1
+echo "\$ scripts/lab-registry.sh start $lab && scripts/lab-registry.sh push $lab $images/web-1.tar web:1"
+scripts/lab-registry.sh start "$lab"
+scripts/lab-registry.sh push "$lab" "$images/web-1.tar" web:1
+digest=$(quiet c1 skopeo inspect --tls-verify=false --format '{{.Digest}}' "docker://$registry/web:1")
+[[ $digest == sha256:* ]] || fail "the registry serves no digest for web:1"
+echo "(the registry speaks plain HTTP: every node is told so)"
+on 1 overmesh swarm update --insecure-registry "$registry"
 
 say "The seed's network, with its own subnet"
 on 1 overmesh network create -d overlay --attachable --subnet=10.0.15.0/24 chaos_net
@@ -121,9 +138,10 @@ tasks_web_is_running_set() {  # tasks.web, asked in task $1, lists exactly the r
   [ -n "$answer" ] && [ "$answer" = "$(running_addresses)" ]
 }
 
-say "A service: three replicas of a web server on chaos_net, spread over the hosts"
-on 1 overmesh service create --name web --replicas 3 --network chaos_net -- \
-  socat TCP-LISTEN:80,fork,reuseaddr SYSTEM:'echo $(hostname)'
+say "A service: three replicas of a server from the lab registry's image on chaos_net, spread over the hosts"
+echo "(each answers a TCP connection with its hostname: busybox nc, the image's own tool)"
+on 1 overmesh service create --name web --replicas 3 --network chaos_net \
+  --image "$registry/web:1" -- nc -ll -p 80 -e /bin/hostname
 on 1 overmesh service ls
 on 1 overmesh service ps web
 running_count_is 3 || fail "service create returned, but 3 replicas do not run"
@@ -131,6 +149,14 @@ running_count_is 3 || fail "service create returned, but 3 replicas do not run"
   fail "the 3 replicas are not on 3 hosts: $(web_running)"
 vip=$(quiet 1 overmesh service inspect web | jq -r '.[0].vips[0].address | split("/")[0]')
 [ -n "$vip" ] && [ "$vip" != null ] || fail "service inspect web shows no VIP"
+pinned=$(quiet 1 overmesh service inspect web | jq -r '.[0].spec.container.image')
+echo "web runs $pinned"
+[ "$pinned" = "$registry/web:1@$digest" ] ||
+  fail "web's image is not pinned to the registry's digest $digest"
+for h in 1 2 3; do
+  on $h overmesh image ls
+  quiet $h overmesh image ls | grep -qF "$registry/web" || fail "h$h did not pull $registry/web"
+done
 
 say "A client on every host finds web by name: the service's virtual IP, and tasks.web"
 echo "(web's VIP is $vip; every task asks the agent's resolver at 127.0.0.11 in its own namespace)"
@@ -143,6 +169,16 @@ for h in 1 2 3; do
   on 1 overmesh exec client$h -- getent hosts tasks.web
   tasks_web_is_running_set client$h || fail "client$h: tasks.web is not the 3 running replicas"
 done
+
+say "The image's own command (no command given): a web page naming the task and the image's version"
+on 1 overmesh run -d --network chaos_net --name page --node "$lab-h2" --image "$registry/web:1"
+within 60 quiet 1 overmesh exec page -- true || fail "page did not start"
+page_ip=$(addr page)
+page_is_served() {
+  [ "$(quiet 1 overmesh exec client1 -- curl -s --max-time 3 "http://$page_ip/")" = "web v1 page" ]
+}
+within 10 page_is_served || fail "page ($page_ip) does not serve \"web v1 page\""
+on 1 overmesh exec client1 -- curl -s --max-time 3 "http://$page_ip/"
 
 connections() {  # connections TASK N: N connections to web:80 from TASK, shown; sets $replies
   local command="for i in \$(seq $2); do socat -T2 - TCP:web:80,connect-timeout=2 </dev/null || echo FAILED; done"

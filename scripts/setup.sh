@@ -42,4 +42,16 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+# docker-registry's package enables its systemd unit (a registry on :5000 of every address
+# of the machine, from the next boot on). overmesh only runs registries inside lab
+# namespaces (scripts/lab-registry.sh), so the unit is disabled; `systemctl disable` edits
+# the links and works also where systemd does not run (a chroot, CI's fresh root).
+if [ -e /etc/systemd/system/multi-user.target.wants/docker-registry.service ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "setup: the docker-registry unit is enabled; run this script as root to disable it" >&2
+    exit 1
+  fi
+  systemctl disable --quiet docker-registry.service 2> /dev/null ||
+    rm -f /etc/systemd/system/multi-user.target.wants/docker-registry.service
+fi
 echo "setup: all ${#packages[@]} packages present"

@@ -1,12 +1,13 @@
 #include "support/lab_session.h"
 
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <fstream>
 #include <sstream>
 #include <thread>
 
-#include <fmt/format.h>
+#include "support/leftovers.h"
 
 namespace overmesh::testing {
 
@@ -32,6 +33,9 @@ LabSession::LabSession(const std::string& stem) {
 LabSession::~LabSession() {
   if (made_) {
     lab({"down"});
+    // What `lab down` cannot see: image tasks' conmons and containers (podman starts them
+    // outside the lab's namespaces) and their overlay mounts, all under our run directory.
+    sweepLeftovers(runDir_.path());
   }
 }
 
