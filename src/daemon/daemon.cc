@@ -230,7 +230,7 @@ Result<Daemon::Roles> Daemon::launchRoles(const NodeState& node,
   }
   std::string self = node.nodeId;
   roles.agent = AgentRole::forManager(
-      roles.manager->store(), taskAgentConfig(node), *images_,
+      roles.manager->store(), taskAgentConfig(node),
       [tasks = &roles.manager->tasks(), self](const std::string& taskId,
                                               const agent::TaskReport& report) {
         return tasks->reportStatus(

@@ -125,9 +125,6 @@ class Daemon {
                                             std::chrono::milliseconds timeout);
   Result<std::string> localTaskLogs(const std::string& taskId);
 
-  // The node's image store: `overmesh image …` (in or out of a swarm) and the agent's
-  // pulls. Thread-safe (ImageStore's implementations are); lives as long as the daemon.
-  runtime::ImageStore& images() { return *images_; }
   // True when the request carries the members' shared secret.
   bool isMemberRequest(const api::HttpRequest& request);
 
