@@ -123,19 +123,20 @@ class RegistryLabTest : public ::testing::Test {
     lab_.reset();
   }
 
-  // Pushes an image whose file says `content` as kRegistry/web:1; returns the digest the
-  // registry itself reports for the tag (its Docker-Content-Digest header).
-  std::string pushWeb(const std::string& content) {
+  // Pushes an image whose file says `content` as kRegistry/<repository>:1; returns the
+  // digest the registry itself reports for the tag (its Docker-Content-Digest header).
+  std::string pushWeb(const std::string& content, const std::string& repository = "web") {
     auto layout = std::filesystem::path(dir_.path()) / "image" / "layout";
     writeImageLayout(layout, content);
     auto pushed = runInNetns(lab_->hostNamespace(1),
                              {"/usr/bin/skopeo", "copy", "--dest-tls-verify=false",
-                              "oci:" + layout.string() + ":1", "docker://" + kRegistry + "/web:1"});
+                              "oci:" + layout.string() + ":1",
+                              "docker://" + kRegistry + "/" + repository + ":1"});
     EXPECT_EQ(pushed.exitCode, 0) << pushed.err;
     auto head =
         runInNetns(lab_->hostNamespace(1), {"/usr/bin/curl", "-sfI", "-H",
                                             "Accept: application/vnd.oci.image.manifest.v1+json",
-                                            "http://" + kRegistry + "/v2/web/manifests/1"});
+                                            "http://" + kRegistry + "/v2/" + repository + "/manifests/1"});
     EXPECT_EQ(head.exitCode, 0) << head.err;
     for (const auto& line : nonEmptyLines(head.out)) {
       std::string lower = line;
@@ -245,6 +246,19 @@ TEST_F(RegistryLabTest, ServicesArePinnedToTheRegistrysDigestAndMoveOnlyWhenTheI
   ASSERT_EQ(kept.status, 200) << kept.body.dump();
   EXPECT_EQ(kept.body["spec"]["container"].value("image", ""), kRegistry + "/web:2");
   EXPECT_EQ(kept.body["warnings"], nlohmann::json::array());
+}
+
+TEST_F(RegistryLabTest, DockerHubNamesArePinnedThroughTheMirror) {
+  std::string digest = pushWeb("mirrored", "library/web");
+  ASSERT_THAT(digest, StartsWith("sha256:"));
+  ASSERT_EQ(lab_->cli(1, {"swarm", "update", "--registry-mirror", "http://" + kRegistry})
+                .exitCode,
+            0);
+  auto created = call(2, "POST", "/v1/services", webSpec("web:1"));
+  ASSERT_EQ(created.status, 201) << created.body.dump();
+  EXPECT_EQ(created.body["spec"]["container"].value("image", ""),
+            "docker.io/library/web:1@" + digest);
+  EXPECT_EQ(created.body["warnings"], nlohmann::json::array());
 }
 
 TEST_F(RegistryLabTest, AnImageThatCannotBeReadIsStoredUnpinnedWithTheRegistrysWords) {
