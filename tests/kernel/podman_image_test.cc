@@ -262,7 +262,8 @@ TEST_F(PodmanImageTest, TheServiceStartsLazilyRestartsAfterAKillAndSurvivesConfi
   ASSERT_GT(first, 0);
   auto serviceNamespace =
       dataplane::kernel::namespaceIdOf("/proc/" + std::to_string(first) + "/ns/net");
-  auto labNamespace = dataplane::kernel::namespaceIdOf(dataplane::kernel::namespacePath(namespace_));
+  auto labNamespace =
+      dataplane::kernel::namespaceIdOf(dataplane::kernel::namespacePath(namespace_));
   ASSERT_TRUE(serviceNamespace && labNamespace);
   EXPECT_EQ(*serviceNamespace, *labNamespace) << "it runs where the service object was made";
   EXPECT_EQ(testing::readFile(podmanDir_ + "/podman.pid"), std::to_string(first) + "\n");

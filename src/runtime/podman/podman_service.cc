@@ -1,8 +1,8 @@
 #include "runtime/podman/podman_service.h"
 
 #include <fcntl.h>
-#include <sched.h>
 #include <fmt/format.h>
+#include <sched.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
