@@ -91,7 +91,21 @@ class PodmanImageTest : public ::testing::Test {
     auto address = Ipv4Prefix::parse(std::string(kRegistryAddress) + "/32");
     ASSERT_TRUE(address);
     ASSERT_TRUE(netlink->addAddress("lo", *address));
-    service_ = std::make_unique<PodmanService>(PodmanServiceOptions{.dir = podmanDir_});
+    service_ = newService();
+  }
+
+  // A service that runs in the lab namespace (it starts where it was made).
+  std::unique_ptr<PodmanService> newService() {
+    std::unique_ptr<PodmanService> made;
+    std::thread thread([&] {
+      auto entered = dataplane::kernel::NamespaceSwitch::enter(namespace_);
+      if (entered) {
+        made = std::make_unique<PodmanService>(PodmanServiceOptions{.dir = podmanDir_});
+      }
+    });
+    thread.join();
+    EXPECT_TRUE(made) << "enter " << namespace_;
+    return made;
   }
 
   void TearDown() override {
@@ -130,25 +144,9 @@ class PodmanImageTest : public ::testing::Test {
     return command;
   }
 
-  // Runs `call` on a thread inside the lab namespace: a service it starts lives there.
-  template <typename Call>
-  auto inLab(Call call) -> decltype(call()) {
-    std::optional<decltype(call())> result;
-    std::thread thread([&] {
-      auto entered = dataplane::kernel::NamespaceSwitch::enter(namespace_);
-      if (!entered) {
-        result.emplace(std::unexpected(entered.error()));
-        return;
-      }
-      result.emplace(call());
-    });
-    thread.join();
-    return std::move(*result);
-  }
-
-  Status startService(PodmanService& service) {
-    return inLab([&]() -> Status { return service.ensureRunning(); });
-  }
+  // From the test's own thread, in the machine's namespace: the service still starts
+  // in the namespace it was made in.
+  Status startService(PodmanService& service) { return service.ensureRunning(); }
 
   // localhost/ombb:1, a busybox image made offline, in the service's storage.
   void importBusybox() {
@@ -203,7 +201,7 @@ class PodmanImageTest : public ::testing::Test {
     if (!text) {
       return std::unexpected(text.error());
     }
-    return inLab([&]() -> Status { return service_->configure(*text); });
+    return service_->configure(*text);
   }
 
   TaskSpec taskSpec(const std::string& id) {
@@ -262,6 +260,12 @@ TEST_F(PodmanImageTest, TheServiceStartsLazilyRestartsAfterAKillAndSurvivesConfi
   ASSERT_TRUE(startService(*service_));
   pid_t first = service_->pid();
   ASSERT_GT(first, 0);
+  auto serviceNamespace =
+      dataplane::kernel::namespaceIdOf("/proc/" + std::to_string(first) + "/ns/net");
+  auto labNamespace =
+      dataplane::kernel::namespaceIdOf(dataplane::kernel::namespacePath(namespace_));
+  ASSERT_TRUE(serviceNamespace && labNamespace);
+  EXPECT_EQ(*serviceNamespace, *labNamespace) << "it runs where the service object was made";
   EXPECT_EQ(testing::readFile(podmanDir_ + "/podman.pid"), std::to_string(first) + "\n");
   ASSERT_TRUE(PodmanClient::connect(service_->socketPath())->ping());
 
@@ -277,7 +281,7 @@ TEST_F(PodmanImageTest, TheServiceStartsLazilyRestartsAfterAKillAndSurvivesConfi
   importBusybox();
   TaskSpec spec = taskSpec("omimg1");
   spec.command = {"sleep", "60"};
-  auto started = inLab([&] { return runtime.start(spec); });
+  auto started = runtime.start(spec);
   ASSERT_TRUE(started) << started.error().message;
   ASSERT_TRUE(configure({{kRegistry}, {}}));
   pid_t third = service_->pid();
@@ -298,8 +302,8 @@ TEST_F(PodmanImageTest, TheServiceStartsLazilyRestartsAfterAKillAndSurvivesConfi
   EXPECT_TRUE(theirs->empty()) << "another node's label sees none of ours";
 
   // A daemon restarted after kill -9 ends the service its predecessor left on our socket.
-  second_ = std::make_unique<PodmanService>(PodmanServiceOptions{.dir = podmanDir_});
-  ASSERT_TRUE(startService(*second_));
+  second_ = newService();
+  ASSERT_TRUE(second_->ensureRunning()) << "from any thread";
   EXPECT_NE(second_->pid(), third);
   EXPECT_EQ(waitpid(third, nullptr, WNOHANG), third) << "the stale service ended";
   ASSERT_TRUE(runtime.remove("omimg1"));
@@ -423,18 +427,22 @@ TEST_F(PodmanImageTest, ImageRuntimeAppliesTheContainerFields) {
   // The volume must be writable by the task's user: a bind mount would need chown; a
   // fresh named volume is root's, so this task writes as root in a second container.
   spec.user = "";
-  auto started = inLab([&] { return runtime.start(spec); });
+  auto started = runtime.start(spec);
   ASSERT_TRUE(started) << started.error().message;
   std::string logs = waitForLogs(runtime, "omimg1", "pid1=");
   EXPECT_THAT(logs, HasSubstr("dir=/srv user=0:0"));
   EXPECT_THAT(logs, HasSubstr("ro\n")) << "the root file system is read-only";
   EXPECT_THAT(logs, HasSubstr("pid1=/run/podman-init")) << "catatonit is PID 1";
+  PodmanImageStore store(*service_);
+  auto inUse = store.remove("localhost/ombb:1", false);
+  ASSERT_FALSE(inUse) << "a running task's image is not removed without force";
+  EXPECT_EQ(inUse.error().kind, ErrorKind::FailedPrecondition) << inUse.error().message;
 
   TaskSpec other = taskSpec("omimg2");
   other.command = {"sh", "-c", "id -u; id -g; cat /data/file; sleep 60"};
   other.user = "1234:2345";
   other.mounts = {{"volume", spec.mounts[0].source, "/data", true}};
-  auto second = inLab([&] { return runtime.start(other); });
+  auto second = runtime.start(other);
   ASSERT_TRUE(second) << second.error().message;
   std::string otherLogs = waitForLogs(runtime, "omimg2", "kept");
   EXPECT_EQ(otherLogs, "1234\n2345\nkept\n") << "user and the named volume's content";
@@ -445,7 +453,7 @@ TEST_F(PodmanImageTest, ImageRuntimeAppliesTheContainerFields) {
                        "trap 'echo got usr1; exit 7' USR1; echo ready; "
                        "while true; do sleep 0.1; done"};
   stoppable.stopSignal = "SIGUSR1";
-  auto third = inLab([&] { return runtime.start(stoppable); });
+  auto third = runtime.start(stoppable);
   ASSERT_TRUE(third) << third.error().message;
   ASSERT_THAT(waitForLogs(runtime, "omimg3", "ready"), HasSubstr("ready"));
   auto before = std::chrono::steady_clock::now();

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <sched.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
@@ -123,9 +124,16 @@ std::vector<std::string> podmanServiceArgv(const std::string& podmanBinary,
           "unix://" + dir + "/podman.sock"};
 }
 
-PodmanService::PodmanService(PodmanServiceOptions options) : options_(std::move(options)) {}
+PodmanService::PodmanService(PodmanServiceOptions options)
+    : options_(std::move(options)),
+      netnsFd_(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC)) {}
 
-PodmanService::~PodmanService() { stop(); }
+PodmanService::~PodmanService() {
+  stop();
+  if (netnsFd_ >= 0) {
+    ::close(netnsFd_);
+  }
+}
 
 std::string PodmanService::socketPath() const { return options_.dir + "/podman.sock"; }
 
@@ -282,6 +290,9 @@ Status PodmanService::startLocked() {
   }
   if (child == 0) {
     // Only async-signal-safe calls from here (child_process.h).
+    if (netnsFd_ >= 0 && ::setns(netnsFd_, CLONE_NEWNET) != 0) {
+      ::_exit(125);
+    }
     ::setsid();
     int fds[3] = {devNull, log, log};
     if (!arrangeDescriptors(fds, 3)) {

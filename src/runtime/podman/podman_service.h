@@ -35,6 +35,8 @@ struct PodmanServiceOptions {
 
 class PodmanService {
  public:
+  // Remembers the calling thread's network namespace: the service always starts there,
+  // whichever thread needs it (an agent thread may be inside a sandbox at that moment).
   explicit PodmanService(PodmanServiceOptions options);
   // Stops the service (stop()).
   ~PodmanService();
@@ -73,6 +75,7 @@ class PodmanService {
   bool runningLocked();
 
   PodmanServiceOptions options_;
+  int netnsFd_ = -1;  // the creator's network namespace; -1 when it could not be opened
   mutable std::mutex mutex_;
   pid_t pid_ = 0;                                      // guarded by mutex_
   int failures_ = 0;                                   // guarded by mutex_

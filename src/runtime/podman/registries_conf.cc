@@ -64,6 +64,8 @@ Result<std::string> registriesConf(const api::RegistrySettings& settings) {
   std::string text =
       "# Written by overmeshd from the cluster's registry settings; changes are overwritten.\n"
       "unqualified-search-registries = [\"docker.io\"]\n";
+  // docker.io gets one [[registry]] entry: two with one location is an error to podman.
+  bool insecureDockerHub = false;
   for (const auto& registry : settings.insecureRegistries) {
     if (!validHostPort(registry)) {
       return errorf(ErrorKind::InvalidArgument,
@@ -71,10 +73,17 @@ Result<std::string> registriesConf(const api::RegistrySettings& settings) {
                     "'.', '-', ':' and '[]')",
                     registry);
     }
+    if (registry == "docker.io" && !settings.registryMirrors.empty()) {
+      insecureDockerHub = true;
+      continue;
+    }
     text += fmt::format("\n[[registry]]\nlocation = \"{}\"\ninsecure = true\n", registry);
   }
   if (!settings.registryMirrors.empty()) {
     text += "\n[[registry]]\nprefix = \"docker.io\"\nlocation = \"docker.io\"\n";
+    if (insecureDockerHub) {
+      text += "insecure = true\n";
+    }
     for (const auto& url : settings.registryMirrors) {
       auto mirror = parseMirror(url);
       if (!mirror) {

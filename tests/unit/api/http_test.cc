@@ -134,6 +134,30 @@ TEST_F(HttpUnixTest, LargeBodyRoundTrips) {
   EXPECT_EQ(call("POST", "/v1/echo", body).body, body);
 }
 
+TEST_F(HttpUnixTest, ABodyFileIsSentAndTheAnswerObservedAsItArrives) {
+  std::string content(300 * 1024, 'y');
+  content += "end";
+  std::string file = (dir_.path() / "upload.bin").string();
+  {
+    std::ofstream out(file, std::ios::binary);
+    out << content;
+  }
+  std::string observed;
+  client_->setBodyObserver([&](std::string_view piece) { observed.append(piece); });
+  client_->setBodyFile(file);
+  HttpResponse response = must(client_->request("POST", "/v1/echo", "ignored"));
+  EXPECT_EQ(response.body, content);
+  EXPECT_EQ(observed, content) << "every piece reached the observer";
+  client_->setBodyObserver(nullptr);
+  EXPECT_EQ(call("POST", "/v1/echo", "next").body, "next") << "the file is used once";
+
+  client_->setBodyFile((dir_.path() / "nosuch").string());
+  auto missing = client_->request("POST", "/v1/echo");
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().kind, ErrorKind::Unavailable);
+  EXPECT_NE(missing.error().message.find("nosuch"), std::string::npos);
+}
+
 TEST_F(HttpUnixTest, BraceSegmentArrivesAsAParam) {
   EXPECT_EQ(call("GET", "/v1/items/frontend").body, "frontend");
 }

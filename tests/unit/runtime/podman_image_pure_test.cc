@@ -49,6 +49,16 @@ TEST(RegistriesConfTest, InsecureRegistriesAndMirrorsOfDockerHub) {
   EXPECT_THAT(text->substr(text->find("mirror.example.com")), Not(HasSubstr("insecure")));
 }
 
+TEST(RegistriesConfTest, AnInsecureDockerHubWithMirrorsIsOneEntry) {
+  api::RegistrySettings settings;
+  settings.insecureRegistries = {"docker.io"};
+  settings.registryMirrors = {"https://mirror.lab"};
+  auto text = registriesConf(settings);
+  ASSERT_TRUE(text) << text.error().message;
+  EXPECT_EQ(text->find("location = \"docker.io\""), text->rfind("location = \"docker.io\""));
+  EXPECT_THAT(*text, HasSubstr("location = \"docker.io\"\ninsecure = true\n"));
+}
+
 TEST(RegistriesConfTest, RefusesValuesThatWouldBreakTheToml) {
   for (const char* bad :
        {"reg\"istry:5000", "registry:5000\n[[registry]]", "a b", "", "-x", "host\\name"}) {
