@@ -56,7 +56,9 @@ std::vector<ImageRow> imageRows(const std::vector<api::ImageInfo>& images, std::
   for (const auto& image : images) {
     ImageRow base;
     base.id = shortImageId(image.id);
-    base.created = image.createdUnix > 0 ? humanDuration((nowUnix - image.createdUnix) * 1000) + " ago" : "N/A";
+    base.created = image.createdUnix > 0
+                       ? humanDuration((nowUnix - image.createdUnix) * 1000) + " ago"
+                       : "N/A";
     base.size = humanSize(image.sizeBytes);
     if (image.names.empty()) {
       base.repository = kNone;
