@@ -4,6 +4,7 @@
 
 #include <array>
 
+#include "cli/service_tables.h"
 #include "common/image_reference.h"
 #include "common/quote.h"
 
@@ -55,7 +56,9 @@ std::vector<ImageRow> imageRows(const std::vector<api::ImageInfo>& images, std::
   for (const auto& image : images) {
     ImageRow base;
     base.id = shortImageId(image.id);
-    base.created = image.createdUnix > 0 ? humanAge(nowUnix - image.createdUnix) + " ago" : "N/A";
+    base.created = image.createdUnix > 0
+                       ? humanDuration((nowUnix - image.createdUnix) * 1000) + " ago"
+                       : "N/A";
     base.size = humanSize(image.sizeBytes);
     if (image.names.empty()) {
       base.repository = kNone;
@@ -94,42 +97,6 @@ std::string humanSize(std::int64_t bytes) {
     ++unit;
   }
   return fmt::format("{:.3g}{}", size, kUnits[unit]);
-}
-
-std::string humanAge(std::int64_t seconds) {
-  if (seconds < 1) {
-    return "Less than a second";
-  }
-  if (seconds == 1) {
-    return "1 second";
-  }
-  if (seconds < 60) {
-    return fmt::format("{} seconds", seconds);
-  }
-  std::int64_t minutes = seconds / 60;
-  if (minutes == 1) {
-    return "About a minute";
-  }
-  if (minutes < 60) {
-    return fmt::format("{} minutes", minutes);
-  }
-  std::int64_t hours = (seconds + 1800) / 3600;  // rounded, as Docker
-  if (hours == 1) {
-    return "About an hour";
-  }
-  if (hours < 48) {
-    return fmt::format("{} hours", hours);
-  }
-  if (hours < 24 * 7 * 2) {
-    return fmt::format("{} days", hours / 24);
-  }
-  if (hours < 24 * 30 * 2) {
-    return fmt::format("{} weeks", hours / 24 / 7);
-  }
-  if (hours < 24 * 365 * 2) {
-    return fmt::format("{} months", hours / 24 / 30);
-  }
-  return fmt::format("{} years", hours / 24 / 365);
 }
 
 }  // namespace overmesh::cli

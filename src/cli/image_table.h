@@ -3,7 +3,7 @@
 // `overmesh image ls` as Docker prints `docker images --digests`: one row per name an
 // image is tagged with (REPOSITORY TAG DIGEST IMAGE ID CREATED SIZE), names shown the
 // familiar way ("nginx" for docker.io/library/nginx), ages and sizes in Docker's words
-// ("2 hours ago", "7.8MB"). Pure.
+// ("2 hours ago" by service_tables.h's humanDuration, "7.8MB"). Pure.
 
 #include <cstdint>
 #include <string>
@@ -26,8 +26,5 @@ std::vector<ImageRow> imageRows(const std::vector<api::ImageInfo>& images, std::
 
 // Decimal units with three significant digits, as Docker: "512B", "7.8MB", "142MB".
 std::string humanSize(std::int64_t bytes);
-
-// How long ago, as Docker: "Less than a second", "About a minute", "3 days" (+ " ago").
-std::string humanAge(std::int64_t seconds);
 
 }  // namespace overmesh::cli

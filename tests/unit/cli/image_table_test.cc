@@ -72,19 +72,5 @@ TEST(ImageTableTest, SizesInDecimalUnits) {
   EXPECT_EQ(humanSize(-5), "0B");
 }
 
-TEST(ImageTableTest, AgesInDockersWords) {
-  EXPECT_EQ(humanAge(0), "Less than a second");
-  EXPECT_EQ(humanAge(1), "1 second");
-  EXPECT_EQ(humanAge(59), "59 seconds");
-  EXPECT_EQ(humanAge(90), "About a minute");
-  EXPECT_EQ(humanAge(45 * 60), "45 minutes");
-  EXPECT_EQ(humanAge(3600), "About an hour");
-  EXPECT_EQ(humanAge(5 * 3600), "5 hours");
-  EXPECT_EQ(humanAge(3 * 86400), "3 days");
-  EXPECT_EQ(humanAge(21 * 86400), "3 weeks");
-  EXPECT_EQ(humanAge(90 * 86400), "3 months");
-  EXPECT_EQ(humanAge(3 * 365 * 86400), "3 years");
-}
-
 }  // namespace
 }  // namespace overmesh::cli
