@@ -12,6 +12,7 @@
 #include <filesystem>
 
 #include "lab/lab_internal.h"
+#include "lab/lab_leftovers.h"
 
 namespace overmesh::lab {
 namespace {
@@ -380,6 +381,11 @@ Result<DownReport> down(const std::string& name, const std::string& givenRunDir)
 
   std::string dir = labDir(runDir, name);
   if (fs::exists(dir)) {
+    // Image tasks: their conmons and containers, and the overlay mounts that would keep
+    // the directory from being removed.
+    report.killed += sweepContainersUnder(dir);
+    auto runRoots = removeShortRunRoots(dir);
+    failures.insert(failures.end(), runRoots.begin(), runRoots.end());
     auto unpinned = unpinUtsNamespaces(dir);
     failures.insert(failures.end(), unpinned.begin(), unpinned.end());
     std::error_code error;

@@ -7,7 +7,6 @@
 #include <sstream>
 #include <thread>
 
-#include "support/leftovers.h"
 
 namespace overmesh::testing {
 
@@ -32,10 +31,7 @@ LabSession::LabSession(const std::string& stem) {
 
 LabSession::~LabSession() {
   if (made_) {
-    lab({"down"});
-    // What `lab down` cannot see: image tasks' conmons and containers (podman starts them
-    // outside the lab's namespaces) and their overlay mounts, all under our run directory.
-    sweepLeftovers(runDir_.path());
+    lab({"down"});  // also ends image tasks' conmons and containers (lab/lab_leftovers.h)
   }
 }
 

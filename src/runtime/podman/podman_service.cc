@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "common/atomic_file.h"
+#include "common/secret_hash.h"
 #include "runtime/child_process.h"
 #include "runtime/podman/podman_client.h"
 
@@ -102,13 +103,21 @@ bool processAlive(pid_t pid) {
 
 }  // namespace
 
+std::string podmanRunRoot(const std::string& dir) {
+  std::string inside = dir + "/run";
+  if (inside.size() <= kMaxPodmanRunRoot) {
+    return inside;
+  }
+  return std::string(kShortRunRootParent) + "/" + hashSecret(dir).substr(0, 16);
+}
+
 std::vector<std::string> podmanServiceArgv(const std::string& podmanBinary,
                                            const std::string& dir) {
   return {podmanBinary,
           "--root",
           dir + "/storage",
           "--runroot",
-          dir + "/run",
+          podmanRunRoot(dir),
           "--tmpdir",
           dir + "/tmp",
           "--cgroup-manager",
@@ -230,10 +239,11 @@ Status PodmanService::startLocked() {
                   socketPath());
   }
   std::error_code error;
-  for (const char* sub : {"", "/storage", "/run", "/tmp"}) {
-    std::filesystem::create_directories(dir + sub, error);
+  for (const std::string& path :
+       {dir, dir + "/storage", podmanRunRoot(dir), dir + "/tmp"}) {
+    std::filesystem::create_directories(path, error);
     if (error) {
-      return errorf(ErrorKind::Unavailable, "podman service: create {}{}: {}", dir, sub,
+      return errorf(ErrorKind::Unavailable, "podman service: create {}: {}", path,
                     error.message());
     }
   }

@@ -19,6 +19,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <cstddef>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -26,6 +27,15 @@
 #include "common/error.h"
 
 namespace overmesh::runtime::podman {
+
+// Podman refuses a run root (--runroot: its locks, pid files and container state, lost
+// at reboot) longer than 50 characters. <dir>/run is used when it fits; a longer one
+// (a lab host's state directory is deep) is replaced by /run/overmesh-podman/<16 hex of
+// SHA-256(dir)>, one per node directory. `lab down` removes those (they are outside the
+// lab's run directory); containers need theirs as long as they run.
+inline constexpr std::size_t kMaxPodmanRunRoot = 50;
+inline constexpr const char* kShortRunRootParent = "/run/overmesh-podman";
+std::string podmanRunRoot(const std::string& dir);
 
 struct PodmanServiceOptions {
   std::string dir;           // <node state dir>/podman; created when needed

@@ -23,7 +23,7 @@
 
 #include "support/image_lab.h"
 #include "support/lab_session.h"
-#include "support/leftovers.h"
+#include "lab/lab_leftovers.h"
 
 namespace overmesh::testing {
 namespace {
@@ -125,7 +125,8 @@ class ImagesTest : public ::testing::Test {
   // The page a task's web server gives to `from` (a task name) for http://TARGET/.
   std::string page(const std::string& from, const std::string& target) {
     return firstLine(
-        cli({"exec", from, "--", "wget", "-q", "-T", "3", "-O", "-", "http://" + target + "/"})
+        // timeout(1), not wget -T: Debian 12's busybox-static wget crashes (SIGSEGV) with -T.
+        cli({"exec", from, "--", "timeout", "5", "wget", "-q", "-O", "-", "http://" + target + "/"})
             .out);
   }
 
@@ -516,10 +517,10 @@ TEST(LabRegistry, ServesPushedImagesStopsAndComesBackWithTheSameBlobs) {
                          seconds(10)));
 }
 
-// The safety net of every lab test's cleanup (support/leftovers.h), as podman leaves
-// things: a process naming the directory (a conmon) with a child that does not (its
+// What `lab down` ends besides the lab's namespaces (lab/lab_leftovers.h), as podman
+// leaves things: a conmon naming the directory with a child that does not (its
 // container), and a mount under the directory (an overlay layer).
-TEST(SweepLeftovers, KillsWhatNamesTheDirectoryWithItsChildrenAndDetachesItsMounts) {
+TEST(SweepLeftovers, KillsConmonsNamingTheDirectoryWithTheirChildrenAndDetachesItsMounts) {
   if (!canUseNamespaces()) {
     GTEST_SKIP() << "needs root to mount";
   }
@@ -529,10 +530,15 @@ TEST(SweepLeftovers, KillsWhatNamesTheDirectoryWithItsChildrenAndDetachesItsMoun
   ASSERT_EQ(runCommand({"/bin/mount", "-t", "tmpfs", "none", mountPoint}).exitCode, 0);
   // sh names the directory in its arguments; its child `sleep` does not. Both pids are
   // written out (setsid: they outlive runCommand).
+  // A shell copied as `conmon` (its process name) runs from the directory, so its command
+  // line names it; its child `sleep` does not. Both pids are written out (setsid: they
+  // outlive runCommand).
   std::string pids = dir.path() + "/pids";
+  std::string conmon = dir.path() + "/conmon";
+  ASSERT_EQ(runCommand({"/bin/cp", "/bin/sh", conmon}).exitCode, 0);
   auto started = runCommand({"/bin/sh", "-c",
-                             "setsid sh -c 'sleep 300 & echo $$ $! > \"$1\"; wait' conmon " + pids +
-                                 " >/dev/null 2>&1 < /dev/null &"});
+                             "setsid " + conmon + " -c 'sleep 300 & echo $$ $! > \"$1\"; wait' sh " +
+                                 pids + " >/dev/null 2>&1 < /dev/null &"});
   ASSERT_EQ(started.exitCode, 0) << started.err;
   ASSERT_TRUE(eventually([&] { return nonEmptyLines(readFile(pids)).size() == 1; }, seconds(5)));
   std::istringstream fields(readFile(pids));
@@ -546,7 +552,7 @@ TEST(SweepLeftovers, KillsWhatNamesTheDirectoryWithItsChildrenAndDetachesItsMoun
   pid_t other = static_cast<pid_t>(std::atol(firstLine(bystander.out).c_str()));
   ASSERT_GT(other, 0);
 
-  EXPECT_GE(sweepLeftovers(dir.path()), 2);
+  EXPECT_GE(lab::sweepContainersUnder(dir.path()), 2);
   EXPECT_TRUE(eventually([&] { return !processRuns(parent) && !processRuns(child); }, seconds(5)));
   EXPECT_TRUE(processRuns(other));
   kill(other, SIGKILL);
