@@ -103,6 +103,7 @@ void ImagePuller::stop() {
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
+    cancel_ = true;  // pulls in flight end now rather than when the registry is done
     for (const auto& reference : queue_) {
       entries_.erase(reference);
     }
@@ -156,7 +157,8 @@ Status ImagePuller::fetch(const std::string& reference) {
     spdlog::info("image {}: pulling", reference);
   }
   return store_.pull(
-      reference, [this, reference](const std::string& summary) { onProgress(reference, summary); });
+      reference, [this, reference](const std::string& summary) { onProgress(reference, summary); },
+      &cancel_);
 }
 
 void ImagePuller::onProgress(const std::string& reference, const std::string& summary) {

@@ -25,6 +25,7 @@
 // when not. Every other method is called from any thread and never calls the store.
 // mutex_ guards everything below it in the class.
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -96,9 +97,9 @@ class ImagePuller {
   bool waitIdle(std::chrono::milliseconds timeout) const;
 
   // Stops the workers and joins them. Queued pulls are dropped. A pull in flight is
-  // abandoned: ImageStore::pull() has no cancel, so its worker stays in it until the store
-  // returns (PodmanImageStore bounds it with its HTTP timeout), then drops the result
-  // without touching the state or calling onChange; stop() returns once every worker has.
+  // cancelled (ImageStore::pull's cancel flag: PodmanImageStore aborts its request); its
+  // worker drops the result without touching the state or calling onChange; stop()
+  // returns once every worker has.
   void stop();
 
  private:
@@ -128,6 +129,7 @@ class ImagePuller {
   std::deque<std::string> queue_;                       // guarded by mutex_
   std::size_t running_ = 0;                             // guarded by mutex_
   bool stopping_ = false;                               // guarded by mutex_
+  std::atomic<bool> cancel_{false};                     // set by stop(); read by the store
   std::chrono::steady_clock::time_point lastNotified_;  // guarded by mutex_
   std::vector<std::thread> workers_;
 };

@@ -4,6 +4,7 @@
 
 #include "agent/sandbox_files.h"
 #include "agent/task_spec.h"
+#include "common/image_reference.h"
 
 namespace overmesh::agent {
 namespace {
@@ -200,12 +201,17 @@ bool TaskAgent::imageReady(const api::Task& task) {
     case ImagePullState::Kind::Absent:    // only after stop(): the pass is the last one
     case ImagePullState::Kind::Checking:  // the wake at its end comes in milliseconds
       return false;
-    case ImagePullState::Kind::Pulling:
+    case ImagePullState::Kind::Pulling: {
+      // The name as the user typed it, without the digest: progress lines are shown on a
+      // terminal line (`service create`, `run`); the record and the errors keep the digest.
+      auto reference = parseImageReference(image);
+      std::string shown = reference ? reference->familiar() : image;
       report(task, "preparing",
-             pull.progress.empty() ? fmt::format("pulling {}", image)
-                                   : fmt::format("pulling {}: {}", image, pull.progress),
+             pull.progress.empty() ? fmt::format("pulling {}", shown)
+                                   : fmt::format("pulling {}: {}", shown, pull.progress),
              0);
       return false;
+    }
   }
   return false;
 }

@@ -8,6 +8,7 @@
 // "registry/path@sha256:…" or "registry/path:tag@sha256:…" (the tag is then only shown;
 // the digest is what is pulled and run).
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -40,7 +41,10 @@ class ImageStore {
   // words in the message: NotFound ("manifest unknown", "not found"), Unauthenticated
   // ("pull access denied", "unauthorized"), Unavailable ("no route to registry",
   // connection refused, timeout). Blocks until done; several pulls may run at once from different threads.
-  virtual Status pull(const std::string& reference, const PullProgress& progress) = 0;
+  // `cancel` (may be null): a pull in flight ends soon after it turns true (Unavailable),
+  // so that a daemon that stops does not wait minutes for a registry.
+  virtual Status pull(const std::string& reference, const PullProgress& progress,
+                      const std::atomic<bool>* cancel = nullptr) = 0;
 
   virtual Result<std::vector<ImageSummary>> list() = 0;
 

@@ -93,7 +93,8 @@ class FakeImageStore final : public runtime::ImageStore {
   }
 
   // Reports the scripted progress, then blocks while pulls are held, then ends.
-  Status pull(const std::string& reference, const runtime::PullProgress& progress) override {
+  Status pull(const std::string& reference, const runtime::PullProgress& progress,
+              const std::atomic<bool>* /*cancel*/ = nullptr) override {
     std::vector<std::string> lines;
     {
       std::lock_guard lock(mutex_);

@@ -359,7 +359,8 @@ Status PodmanClient::pullImage(const std::string& reference,
     onProgress(parser.summary());
   }
   if (!parser.error().empty()) {
-    return errorf(pullErrorKind(parser.error()), "pull {}: {}", reference, parser.error());
+    // Without the reference: the agent's message names the image ("pull IMAGE: …").
+    return errorf(pullErrorKind(parser.error()), "{}", pullErrorSummary(parser.error()));
   }
   if (parser.imageId().empty()) {
     return errorf(ErrorKind::Unavailable, "pull {}: podman's answer ended without an image",

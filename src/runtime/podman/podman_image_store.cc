@@ -51,7 +51,8 @@ Result<bool> PodmanImageStore::has(const std::string& reference) {
   return podman->imageExists(*name);
 }
 
-Status PodmanImageStore::pull(const std::string& reference, const PullProgress& progress) {
+Status PodmanImageStore::pull(const std::string& reference, const PullProgress& progress,
+                              const std::atomic<bool>* cancel) {
   auto name = podmanReference(reference);
   if (!name) {
     return std::unexpected(name.error());
@@ -60,6 +61,7 @@ Status PodmanImageStore::pull(const std::string& reference, const PullProgress& 
   if (!podman) {
     return std::unexpected(podman.error());
   }
+  podman->setCancelFlag(cancel);
   auto last = std::chrono::steady_clock::time_point{};
   return podman->pullImage(*name, [&](const std::string& summary) {
     auto now = std::chrono::steady_clock::now();

@@ -25,7 +25,8 @@ class PodmanImageStore final : public ImageStore {
   explicit PodmanImageStore(PodmanService& service);
 
   Result<bool> has(const std::string& reference) override;
-  Status pull(const std::string& reference, const PullProgress& progress) override;
+  Status pull(const std::string& reference, const PullProgress& progress,
+              const std::atomic<bool>* cancel = nullptr) override;
   Result<std::vector<ImageSummary>> list() override;
   // InvalidArgument when the file is missing, not a regular file, larger than
   // kMaxImageArchiveBytes or not an archive podman can read.

@@ -112,6 +112,18 @@ bool PullStreamParser::line(std::string_view text) {
   return false;
 }
 
+std::string pullErrorSummary(std::string_view chain) {
+  std::string_view trimmed = chain;
+  while (!trimmed.empty() && (trimmed.back() == ' ' || trimmed.back() == '\n')) {
+    trimmed.remove_suffix(1);
+  }
+  auto separator = trimmed.rfind(": ");
+  if (separator == std::string_view::npos || separator + 2 >= trimmed.size()) {
+    return std::string(trimmed);
+  }
+  return fmt::format("{} ({})", trimmed.substr(separator + 2), trimmed);
+}
+
 ErrorKind pullErrorKind(std::string_view message) {
   if (contains(message, "manifest unknown") || contains(message, "not found") ||
       contains(message, "name unknown") || contains(message, "no such image")) {

@@ -53,4 +53,12 @@ class PullStreamParser {
 // refused, no route, timeouts, TLS).
 ErrorKind pullErrorKind(std::string_view message);
 
+// A pull error as a task's message shows it: the cause first, then podman's whole chain
+// of contexts ("initializing source docker://…: pinging container registry …: Get …: dial
+// tcp …: connect: connection refused" becomes "connection refused (initializing source
+// …)"). The cause is the last ": "-separated part of the chain: Go errors put the most
+// specific one last, and a task's message is cut at 256 bytes (orchestrator) where the
+// chain's end would be lost. A message without a chain is returned as it is.
+std::string pullErrorSummary(std::string_view chain);
+
 }  // namespace overmesh::runtime::podman

@@ -124,6 +124,19 @@ TEST(PullStreamParserTest, KeepsTheRegistrysWordsAndSurvivesGarbage) {
   EXPECT_EQ(big.error().size(), kMaxPullError);
 }
 
+TEST(PullErrorSummaryTest, PutsTheCauseBeforePodmansChainOfContexts) {
+  std::string chain =
+      "initializing source docker://198.18.0.101:5000/web:1: pinging container registry "
+      "198.18.0.101:5000: Get \"http://198.18.0.101:5000/v2/\": dial tcp 198.18.0.101:5000: "
+      "connect: connection refused";
+  EXPECT_EQ(pullErrorSummary(chain), "connection refused (" + chain + ")");
+  EXPECT_EQ(pullErrorSummary("reading manifest x in r/web: manifest unknown: manifest unknown\n"),
+            "manifest unknown (reading manifest x in r/web: manifest unknown: manifest unknown)");
+  EXPECT_EQ(pullErrorSummary("no chain here"), "no chain here");
+  EXPECT_EQ(pullErrorSummary("ends with a separator: "), "ends with a separator:");
+  EXPECT_EQ(pullErrorSummary(""), "");
+}
+
 TEST(PullErrorKindTest, ClassifiesByTheRegistrysWords) {
   EXPECT_EQ(pullErrorKind("reading manifest x in r/web: manifest unknown: manifest unknown"),
             ErrorKind::NotFound);
