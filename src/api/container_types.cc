@@ -18,9 +18,9 @@ void from_json(const json& j, Mount& v) {
 }
 
 void to_json(json& j, const ContainerSpec& v) {
-  j = json{{"image", v.image},       {"entrypoint", v.entrypoint}, {"workdir", v.workdir},
-           {"user", v.user},         {"mounts", v.mounts},         {"readOnly", v.readOnly},
-           {"init", v.init},         {"stopSignal", v.stopSignal}};
+  j = json{{"image", v.image}, {"entrypoint", v.entrypoint}, {"workdir", v.workdir},
+           {"user", v.user},   {"mounts", v.mounts},         {"readOnly", v.readOnly},
+           {"init", v.init},   {"stopSignal", v.stopSignal}};
 }
 
 void from_json(const json& j, ContainerSpec& v) {

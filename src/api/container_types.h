@@ -5,11 +5,10 @@
 // registry settings. An empty `image` means a process task: the command runs on the
 // node's own filesystem (ProcessRuntime) and the other fields must be empty.
 
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json_fwd.hpp>
 
 namespace overmesh::api {
 
@@ -33,8 +32,8 @@ struct ContainerSpec {
   std::string workdir;                  // "" = the image's; else an absolute path
   std::string user;                     // "" = the image's; "USER[:GROUP]", names or ids
   std::vector<Mount> mounts;
-  bool readOnly = false;  // the container's root filesystem is mounted read-only
-  bool init = false;      // an init (catatonit) runs as PID 1 and reaps orphans
+  bool readOnly = false;   // the container's root filesystem is mounted read-only
+  bool init = false;       // an init (catatonit) runs as PID 1 and reaps orphans
   std::string stopSignal;  // "" = the image's STOPSIGNAL, else SIGTERM; "SIGxxx" form
   auto operator<=>(const ContainerSpec&) const = default;
 };

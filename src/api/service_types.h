@@ -6,11 +6,10 @@
 // Durations are whole milliseconds.
 
 #include <cstdint>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json_fwd.hpp>
 
 #include "api/container_types.h"
 #include "api/types.h"

@@ -93,8 +93,9 @@ bool isImageDigest(std::string_view digest) {
   if (!digest.starts_with(kPrefix) || digest.size() != kPrefix.size() + 64) {
     return false;
   }
-  return std::ranges::all_of(digest.substr(kPrefix.size()),
-                             [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+  return std::ranges::all_of(digest.substr(kPrefix.size()), [](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+  });
 }
 
 std::string ImageReference::name() const { return domain + "/" + path; }
@@ -117,9 +118,8 @@ std::string ImageReference::pullReference() const {
 std::string ImageReference::familiar() const {
   std::string shown = name();
   if (domain == kDefaultDomain) {
-    shown = path.starts_with("library/") && path.find('/', 8) == std::string::npos
-                ? path.substr(8)
-                : path;
+    shown = path.starts_with("library/") && path.find('/', 8) == std::string::npos ? path.substr(8)
+                                                                                   : path;
   }
   if (!tag.empty()) {
     shown += ":" + tag;
@@ -149,9 +149,9 @@ Result<ImageReference> parseImageReference(std::string_view text) {
     reference.digest = std::string(rest.substr(at + 1));
     rest = rest.substr(0, at);
     if (!isImageDigest(reference.digest)) {
-      return std::unexpected(invalid(
-          text, fmt::format("digest \"{}\" is not sha256: and 64 lowercase hex digits",
-                            reference.digest)));
+      return std::unexpected(
+          invalid(text, fmt::format("digest \"{}\" is not sha256: and 64 lowercase hex digits",
+                                    reference.digest)));
     }
   }
   // A tag follows the last ':' after the last '/' (a ':' before it is a registry port).
@@ -161,10 +161,10 @@ Result<ImageReference> parseImageReference(std::string_view text) {
     reference.tag = std::string(rest.substr(colon + 1));
     rest = rest.substr(0, colon);
     if (!isTag(reference.tag)) {
-      return std::unexpected(invalid(
-          text, fmt::format("tag \"{}\" is not 1-128 of [A-Za-z0-9_.-], starting with a "
-                            "letter, digit or '_'",
-                            reference.tag)));
+      return std::unexpected(
+          invalid(text, fmt::format("tag \"{}\" is not 1-128 of [A-Za-z0-9_.-], starting with a "
+                                    "letter, digit or '_'",
+                                    reference.tag)));
     }
   }
   if (rest.empty()) {
@@ -175,7 +175,8 @@ Result<ImageReference> parseImageReference(std::string_view text) {
       (first.find('.') != std::string_view::npos || first.find(':') != std::string_view::npos ||
        first == "localhost")) {
     if (!isDomain(first)) {
-      return std::unexpected(invalid(text, fmt::format("registry \"{}\" is not HOST[:PORT]", first)));
+      return std::unexpected(
+          invalid(text, fmt::format("registry \"{}\" is not HOST[:PORT]", first)));
     }
     reference.domain = std::string(first);
     rest = rest.substr(first.size() + 1);
@@ -190,10 +191,10 @@ Result<ImageReference> parseImageReference(std::string_view text) {
     std::size_t end = rest.find('/', start);
     std::string_view part = rest.substr(start, end == std::string_view::npos ? end : end - start);
     if (!isPathComponent(part)) {
-      return std::unexpected(invalid(
-          text, fmt::format("name component \"{}\" is not lowercase letters and digits "
-                            "separated by '.', '_', '__' or '-'",
-                            part)));
+      return std::unexpected(
+          invalid(text, fmt::format("name component \"{}\" is not lowercase letters and digits "
+                                    "separated by '.', '_', '__' or '-'",
+                                    part)));
     }
     if (end == std::string_view::npos) {
       break;
@@ -205,9 +206,9 @@ Result<ImageReference> parseImageReference(std::string_view text) {
     reference.path = "library/" + reference.path;
   }
   if (reference.name().size() > kMaxNameLength) {
-    return std::unexpected(invalid(
-        text, fmt::format("repository name is {} characters (at most {})", reference.name().size(),
-                          kMaxNameLength)));
+    return std::unexpected(
+        invalid(text, fmt::format("repository name is {} characters (at most {})",
+                                  reference.name().size(), kMaxNameLength)));
   }
   if (reference.tag.empty() && reference.digest.empty()) {
     reference.tag = "latest";

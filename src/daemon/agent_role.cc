@@ -65,8 +65,7 @@ class UnavailableDns final : public dns::EmbeddedDns {
 }  // namespace
 
 void AgentRole::startTasks(agent::TaskAgentConfig config, agent::StatusReporter reporter,
-                           runtime::podman::PodmanService& podman,
-                           runtime::ImageStore& images) {
+                           runtime::podman::PodmanService& podman, runtime::ImageStore& images) {
   kernel_ = std::make_unique<dataplane::kernel::LinuxNodeKernel>();
   processRuntime_ =
       std::make_unique<runtime::ProcessRuntime>(config.stateDir + "/tasks", config.shimPath);

@@ -1,19 +1,18 @@
 #include "daemon/daemon.h"
 
 #include <fcntl.h>
+#include <fmt/ranges.h>
+#include <spdlog/spdlog.h>
 #include <sys/file.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <charconv>
 #include <cctype>
 #include <cerrno>
+#include <charconv>
 #include <filesystem>
 #include <functional>
-
-#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
-#include <spdlog/spdlog.h>
 
 #include "api/api_error.h"
 #include "api/cluster_protocol.h"

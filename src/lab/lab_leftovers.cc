@@ -1,5 +1,6 @@
 #include "lab/lab_leftovers.h"
 
+#include <fmt/format.h>
 #include <signal.h>
 #include <sys/mount.h>
 #include <unistd.h>
@@ -14,8 +15,6 @@
 #include <sstream>
 #include <thread>
 #include <vector>
-
-#include <fmt/format.h>
 
 #include "runtime/podman/podman_service.h"
 

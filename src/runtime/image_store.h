@@ -40,8 +40,8 @@ class ImageStore {
   // Pulls the image (by digest when the reference has one). Fails with the registry's own
   // words in the message: NotFound ("manifest unknown", "not found"), Unauthenticated
   // ("pull access denied", "unauthorized"), Unavailable ("no route to registry",
-  // connection refused, timeout). Blocks until done; several pulls may run at once from different threads.
-  // `cancel` (may be null): a pull in flight ends soon after it turns true (Unavailable),
+  // connection refused, timeout). Blocks until done; several pulls may run at once from different
+  // threads. `cancel` (may be null): a pull in flight ends soon after it turns true (Unavailable),
   // so that a daemon that stops does not wait minutes for a registry.
   virtual Status pull(const std::string& reference, const PullProgress& progress,
                       const std::atomic<bool>* cancel = nullptr) = 0;

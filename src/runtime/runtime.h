@@ -43,8 +43,8 @@ struct TaskSpec {
   std::string workdir;                  // "" = the image's
   std::string user;                     // "" = the image's; USER[:GROUP]
   std::vector<Mount> mounts;
-  bool readOnly = false;  // root filesystem read-only
-  bool init = false;      // an init process as PID 1 (reaps orphans)
+  bool readOnly = false;   // root filesystem read-only
+  bool init = false;       // an init process as PID 1 (reaps orphans)
   std::string stopSignal;  // "" = the image's STOPSIGNAL or SIGTERM; else "SIGxxx"
 };
 

@@ -1,10 +1,10 @@
 #pragma once
 
 // What agents may see of the Store: the objects they reconcile (networks, nodes, tasks,
-// services) and the registry settings, never the cluster record (it holds the join token), credentials, name
-// indexes or guards. One definition, used by the snapshot, the watch stream and the
-// manager's own local agent alike. It lives outside the manager so that the agent can
-// use it without depending on the manager.
+// services) and the registry settings, never the cluster record (it holds the join token),
+// credentials, name indexes or guards. One definition, used by the snapshot, the watch stream and
+// the manager's own local agent alike. It lives outside the manager so that the agent can use it
+// without depending on the manager.
 
 #include <chrono>
 #include <string>

@@ -7,7 +7,6 @@
 #include <sstream>
 #include <thread>
 
-
 namespace overmesh::testing {
 
 bool eventually(const std::function<bool()>& check, std::chrono::steady_clock::duration bound) {

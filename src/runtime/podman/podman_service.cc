@@ -239,12 +239,10 @@ Status PodmanService::startLocked() {
                   socketPath());
   }
   std::error_code error;
-  for (const std::string& path :
-       {dir, dir + "/storage", podmanRunRoot(dir), dir + "/tmp"}) {
+  for (const std::string& path : {dir, dir + "/storage", podmanRunRoot(dir), dir + "/tmp"}) {
     std::filesystem::create_directories(path, error);
     if (error) {
-      return errorf(ErrorKind::Unavailable, "podman service: create {}: {}", path,
-                    error.message());
+      return errorf(ErrorKind::Unavailable, "podman service: create {}: {}", path, error.message());
     }
   }
   if (!checkedStale_) {

@@ -21,9 +21,9 @@
 #include <sstream>
 #include <thread>
 
+#include "lab/lab_leftovers.h"
 #include "support/image_lab.h"
 #include "support/lab_session.h"
-#include "lab/lab_leftovers.h"
 
 namespace overmesh::testing {
 namespace {
@@ -536,9 +536,10 @@ TEST(SweepLeftovers, KillsConmonsNamingTheDirectoryWithTheirChildrenAndDetachesI
   std::string pids = dir.path() + "/pids";
   std::string conmon = dir.path() + "/conmon";
   ASSERT_EQ(runCommand({"/bin/cp", "/bin/sh", conmon}).exitCode, 0);
-  auto started = runCommand({"/bin/sh", "-c",
-                             "setsid " + conmon + " -c 'sleep 300 & echo $$ $! > \"$1\"; wait' sh " +
-                                 pids + " >/dev/null 2>&1 < /dev/null &"});
+  auto started =
+      runCommand({"/bin/sh", "-c",
+                  "setsid " + conmon + " -c 'sleep 300 & echo $$ $! > \"$1\"; wait' sh " + pids +
+                      " >/dev/null 2>&1 < /dev/null &"});
   ASSERT_EQ(started.exitCode, 0) << started.err;
   ASSERT_TRUE(eventually([&] { return nonEmptyLines(readFile(pids)).size() == 1; }, seconds(5)));
   std::istringstream fields(readFile(pids));

@@ -128,15 +128,15 @@ class RegistryLabTest : public ::testing::Test {
   std::string pushWeb(const std::string& content, const std::string& repository = "web") {
     auto layout = std::filesystem::path(dir_.path()) / "image" / "layout";
     writeImageLayout(layout, content);
-    auto pushed = runInNetns(lab_->hostNamespace(1),
-                             {"/usr/bin/skopeo", "copy", "--dest-tls-verify=false",
-                              "oci:" + layout.string() + ":1",
-                              "docker://" + kRegistry + "/" + repository + ":1"});
+    auto pushed =
+        runInNetns(lab_->hostNamespace(1), {"/usr/bin/skopeo", "copy", "--dest-tls-verify=false",
+                                            "oci:" + layout.string() + ":1",
+                                            "docker://" + kRegistry + "/" + repository + ":1"});
     EXPECT_EQ(pushed.exitCode, 0) << pushed.err;
-    auto head =
-        runInNetns(lab_->hostNamespace(1), {"/usr/bin/curl", "-sfI", "-H",
-                                            "Accept: application/vnd.oci.image.manifest.v1+json",
-                                            "http://" + kRegistry + "/v2/" + repository + "/manifests/1"});
+    auto head = runInNetns(
+        lab_->hostNamespace(1),
+        {"/usr/bin/curl", "-sfI", "-H", "Accept: application/vnd.oci.image.manifest.v1+json",
+         "http://" + kRegistry + "/v2/" + repository + "/manifests/1"});
     EXPECT_EQ(head.exitCode, 0) << head.err;
     for (const auto& line : nonEmptyLines(head.out)) {
       std::string lower = line;
@@ -251,8 +251,7 @@ TEST_F(RegistryLabTest, ServicesArePinnedToTheRegistrysDigestAndMoveOnlyWhenTheI
 TEST_F(RegistryLabTest, DockerHubNamesArePinnedThroughTheMirror) {
   std::string digest = pushWeb("mirrored", "library/web");
   ASSERT_THAT(digest, StartsWith("sha256:"));
-  ASSERT_EQ(lab_->cli(1, {"swarm", "update", "--registry-mirror", "http://" + kRegistry})
-                .exitCode,
+  ASSERT_EQ(lab_->cli(1, {"swarm", "update", "--registry-mirror", "http://" + kRegistry}).exitCode,
             0);
   auto created = call(2, "POST", "/v1/services", webSpec("web:1"));
   ASSERT_EQ(created.status, 201) << created.body.dump();

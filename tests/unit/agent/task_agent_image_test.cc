@@ -117,7 +117,8 @@ TEST_F(TaskAgentImageTest, MissingImageIsPulledBeforeTheSandboxIsMade) {
   agent->reconcile();  // what the progress wake does
 
   EXPECT_EQ(reportsOf(sent(), "t1"),
-            (std::vector<std::string>{"preparing: pulling 198.18.0.101:5000/web:1: 1 of 2 layers, 1.2 MB"}));
+            (std::vector<std::string>{
+                "preparing: pulling 198.18.0.101:5000/web:1: 1 of 2 layers, 1.2 MB"}));
   EXPECT_FALSE(kernel_.namespaces.contains("om-t-t1"));
   EXPECT_TRUE(runtime_.callsSoFar().empty());
 
