@@ -43,11 +43,14 @@ out=$(cd "$out" && pwd)
 work=$(mktemp -d "${TMPDIR:-/tmp}/overmesh-test-image.XXXXXX")
 podman_() {
   podman --root "$work/storage" --runroot "$work/run" --tmpdir "$work/libpod" \
-    --storage-driver overlay --cgroup-manager cgroupfs --runtime runc --events-backend file "$@"
+    --network-config-dir "$work/networks" --storage-driver overlay --cgroup-manager cgroupfs \
+    --runtime runc --events-backend file "$@"
 }
 cleanup() {
-  # Unmounts the overlay layers before the directory goes; then nothing is left.
-  podman_ system reset -f > /dev/null 2>&1 || true
+  # Removes the images, then detaches the storage driver's mount, so that the directory
+  # can go. (Not `system reset`: it also removes the machine's own podman networks.)
+  podman_ rmi -af > /dev/null 2>&1 || true
+  umount -l "$work/storage/overlay" 2> /dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT

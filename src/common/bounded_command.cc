@@ -7,9 +7,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <string_view>
 
 namespace overmesh {
 namespace {
@@ -129,9 +131,24 @@ Result<CommandOutput> runBoundedCommand(const BoundedCommand& command) {
     argv.push_back(const_cast<char*>(arg.c_str()));  // posix_spawn does not write them
   }
   argv.push_back(nullptr);
+  std::vector<char*> envp;
+  for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
+    std::string_view current(*entry);
+    bool replaced = std::ranges::any_of(command.env, [&](const std::string& given) {
+      auto key = given.substr(0, given.find('=') + 1);
+      return current.starts_with(key);
+    });
+    if (!replaced) {
+      envp.push_back(*entry);
+    }
+  }
+  for (const auto& given : command.env) {
+    envp.push_back(const_cast<char*>(given.c_str()));
+  }
+  envp.push_back(nullptr);
   pid_t pid = -1;
   int spawned =
-      ::posix_spawnp(&pid, argv[0], &setup.actions, &setup.attributes, argv.data(), environ);
+      ::posix_spawnp(&pid, argv[0], &setup.actions, &setup.attributes, argv.data(), envp.data());
   if (spawned != 0) {
     return errorf(spawned == ENOENT ? ErrorKind::NotFound : ErrorKind::Internal,
                   "cannot run {}: {}", command.argv[0], std::strerror(spawned));

@@ -17,6 +17,8 @@ namespace overmesh {
 
 struct BoundedCommand {
   std::vector<std::string> argv;  // argv[0] is searched in PATH
+  // KEY=VALUE entries that replace (or add to) the daemon's environment for the command.
+  std::vector<std::string> env;
   std::chrono::milliseconds timeout{10'000};
   std::size_t maxOutBytes = 4 << 20;  // bytes of stdout kept; the rest is read and dropped
   std::size_t maxErrBytes = 64 << 10;

@@ -66,7 +66,8 @@ std::set<pid_t> containerKeepersNaming(const std::string& directory,
     if (pid == getpid() || (info.comm != "conmon" && info.comm != "podman")) {
       continue;
     }
-    if (readProcFile("/proc/" + std::to_string(pid) + "/cmdline").find(directory) !=
+    // directory + "/": the lab "demo" must not match the paths of the lab "demo2".
+    if (readProcFile("/proc/" + std::to_string(pid) + "/cmdline").find(directory + "/") !=
         std::string::npos) {
       found.insert(pid);
     }
@@ -142,6 +143,9 @@ std::vector<std::string> removeShortRunRoots(const std::string& labDirectory) {
     std::string runRoot = runtime::podman::podmanRunRoot(podmanDir);
     if (!runRoot.starts_with(std::string(runtime::podman::kShortRunRootParent) + "/")) {
       continue;  // inside the lab's directory: removed with it
+    }
+    for (const auto& point : mountsUnder(runRoot)) {
+      ::umount2(point.c_str(), MNT_DETACH);
     }
     std::error_code removeError;
     fs::remove_all(runRoot, removeError);

@@ -11,9 +11,9 @@
 
 namespace overmesh::lab {
 
-// Kills (SIGKILL) every conmon or podman process whose command line names `directory`,
-// and every descendant of one (the container under a conmon), then detaches every
-// mount under `directory`, deepest first. Returns how many processes it killed. Never
+// Kills (SIGKILL) every conmon or podman process whose command line names a path under
+// `directory`, and every descendant of one (the container under a conmon), then detaches
+// every mount under `directory`, deepest first. Returns how many processes it killed. Never
 // throws; what it cannot read it skips. `directory` must be the lab's own run directory
 // (an empty or "/" path does nothing).
 int sweepContainersUnder(const std::string& directory);

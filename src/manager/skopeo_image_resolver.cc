@@ -28,6 +28,11 @@ Result<std::string> inspectRaw(const SkopeoImageResolver::Options& options,
                   "0",
                   candidate.tlsVerify ? "--tls-verify=true" : "--tls-verify=false",
                   "docker://" + candidate.reference};
+  // The candidates already say where to ask and how (mirrors, TLS): the machine's own
+  // /etc/containers/registries.conf (its mirrors, blocks, rewrites) must not change what
+  // is pinned, or the pin could differ from what the nodes, which use the cluster's
+  // settings only, pull.
+  command.env = {"CONTAINERS_REGISTRIES_CONF=/dev/null"};
   // skopeo's own timeout first; ours a little later, in case it hangs regardless.
   command.timeout = options.timeout + std::chrono::seconds(2);
   command.maxOutBytes = kMaxManifestBytes + 1;

@@ -88,7 +88,11 @@ class PodmanClientTest : public ::testing::Test {
     }
     service_.reset();
     if (!root_.empty()) {
-      testing::runCommand({"/bin/sh", "-c", podman() + " system reset -f >/dev/null 2>&1"});
+      // Not `system reset`: it also removes the machine's own podman networks.
+      testing::runCommand({"/bin/sh", "-c",
+                           podman() + " rm -af >/dev/null 2>&1; " + podman() +
+                               " rmi -af >/dev/null 2>&1; umount -l " + root_ +
+                               "/storage/overlay 2>/dev/null"});
       // conmon keeps an exec session's process around for 300 s after the exec ended
       // (podman's --exit-delay); these are ours: their command line names our storage.
       for (pid_t pid : processesMentioning(root_ + "/storage")) {

@@ -122,7 +122,11 @@ class PodmanImageTest : public ::testing::Test {
     second_.reset();
     service_.reset();
     testing::stopSpawned(registry_);
-    testing::runCommand({"/bin/sh", "-c", podmanCli() + " system reset -f >/dev/null 2>&1"});
+    // Not `system reset`: it also removes the machine's own podman networks.
+    testing::runCommand({"/bin/sh", "-c",
+                         podmanCli() + " rm -af >/dev/null 2>&1; " + podmanCli() +
+                             " rmi -af >/dev/null 2>&1; umount -l " + podmanDir_ +
+                             "/storage/overlay 2>/dev/null"});
     for (pid_t pid : pidsMentioning(podmanDir_ + "/storage")) {
       kill(pid, SIGKILL);
     }

@@ -169,6 +169,11 @@ Result<TaskStatus> ImageRuntime::start(const TaskSpec& spec) {
 }
 
 Result<TaskStatus> ImageRuntime::status(const std::string& taskId) {
+  if (!service_.storageExists()) {
+    // podman never ran on this node: no container exists, and asking must not start it
+    // (the router asks here about process tasks it has not seen yet).
+    return errorf(ErrorKind::NotFound, "task {} has no container on this node", taskId);
+  }
   auto podman = client();
   if (!podman) {
     return std::unexpected(podman.error());
@@ -179,7 +184,18 @@ Result<TaskStatus> ImageRuntime::status(const std::string& taskId) {
   }
   TaskStatus status;
   status.pid = state->pid;
-  if (state->status == "running" || state->status == "created" || state->status == "paused") {
+  const std::string& phase = state->status;
+  // Before start: "configured", "initialized", "created" (no pid yet). A container left so
+  // (overmeshd stopped between create and start) will never run: it counts as ended, and
+  // the agent reports it and removes it. Anything else but exited/stopped is alive
+  // ("running", "paused", "stopping", or a state this podman does not name).
+  bool neverStarted = (phase == "created" || phase == "configured" || phase == "initialized") &&
+                      state->pid == 0;
+  if (neverStarted) {
+    status.state = TaskState::Exited;
+    status.exitCode = -1;
+    status.message = "the container was created but never started";
+  } else if (phase != "exited" && phase != "stopped") {
     status.state = TaskState::Running;
   } else {
     status.state = TaskState::Exited;
@@ -194,6 +210,9 @@ Result<TaskStatus> ImageRuntime::status(const std::string& taskId) {
 }
 
 Status ImageRuntime::stop(const std::string& taskId, std::chrono::milliseconds grace) {
+  if (!service_.storageExists()) {
+    return errorf(ErrorKind::NotFound, "task {} has no container on this node", taskId);
+  }
   auto podman = client();
   if (!podman) {
     return std::unexpected(podman.error());
@@ -205,6 +224,9 @@ Status ImageRuntime::stop(const std::string& taskId, std::chrono::milliseconds g
 Status ImageRuntime::remove(const std::string& taskId) {
   if (!validTaskId(taskId)) {
     return errorf(ErrorKind::InvalidArgument, "task id \"{}\" is not valid", taskId);
+  }
+  if (!service_.storageExists()) {
+    return {};  // podman never ran here: nothing of the task's to remove
   }
   auto podman = client();
   if (!podman) {

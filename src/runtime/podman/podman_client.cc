@@ -1,6 +1,7 @@
 #include "runtime/podman/podman_client.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <nlohmann/json.hpp>
 
 #include "api/percent_encoding.h"
@@ -32,6 +33,25 @@ std::vector<std::string> stringsOf(const nlohmann::json& json, std::string_view 
     }
   }
   return out;
+}
+
+// json[field] when it has the type of `fallback`, else `fallback`: podman's answers are
+// read without trusting their types (nlohmann's value() throws on a mismatch, e.g. a
+// null Error).
+std::string stringOr(const nlohmann::json& json, std::string_view field, std::string fallback) {
+  auto found = json.find(field);
+  return found != json.end() && found->is_string() ? found->get<std::string>() : fallback;
+}
+
+std::int64_t integerOr(const nlohmann::json& json, std::string_view field, std::int64_t fallback) {
+  auto found = json.find(field);
+  return found != json.end() && found->is_number_integer() ? found->get<std::int64_t>()
+                                                           : fallback;
+}
+
+bool boolOr(const nlohmann::json& json, std::string_view field, bool fallback) {
+  auto found = json.find(field);
+  return found != json.end() && found->is_boolean() ? found->get<bool>() : fallback;
 }
 
 // podman's error body: {"cause": "...", "message": "...", "response": 404}.
@@ -193,12 +213,12 @@ Result<ContainerState> PodmanClient::inspect(const std::string& name) {
   }
   const auto& state = json["State"];
   ContainerState result;
-  result.status = state.value("Status", "");
-  result.exitCode = state.value("ExitCode", 0);
-  result.pid = state.value("Pid", 0);
-  result.conmonPid = state.value("ConmonPid", 0);
-  result.oomKilled = state.value("OOMKilled", false);
-  result.error = state.value("Error", "").substr(0, 1024);
+  result.status = stringOr(state, "Status", "");
+  result.exitCode = static_cast<int>(integerOr(state, "ExitCode", 0));
+  result.pid = static_cast<pid_t>(integerOr(state, "Pid", 0));
+  result.conmonPid = static_cast<pid_t>(integerOr(state, "ConmonPid", 0));
+  result.oomKilled = boolOr(state, "OOMKilled", false);
+  result.error = stringOr(state, "Error", "").substr(0, 1024);
   return result;
 }
 
@@ -217,7 +237,8 @@ Status PodmanClient::stop(const std::string& name, std::chrono::seconds timeout)
 
 Status PodmanClient::remove(const std::string& name) {
   auto response =
-      call("DELETE", containerPath(name, "") + "?force=true&timeout=0", "", kCallTimeout);
+      call("DELETE", containerPath(name, "") + "?force=true&timeout=0&v=true", "",
+           kCallTimeout);
   if (!response) {
     return std::unexpected(response.error());
   }
@@ -276,7 +297,7 @@ Result<ExecOutput> PodmanClient::exec(const std::string& name, const std::vector
   if (inspected->status != 200 || !state.is_object()) {
     return std::unexpected(errorOf("exec in container " + name, *inspected));
   }
-  result.exitCode = state.value("ExitCode", -1);
+  result.exitCode = static_cast<int>(integerOr(state, "ExitCode", -1));
   return result;
 }
 
@@ -290,7 +311,7 @@ Result<pid_t> PodmanClient::execPid(const std::string& execId) {
   if (inspected->status != 200 || !state.is_object()) {
     return std::unexpected(errorOf("exec " + execId, *inspected));
   }
-  return static_cast<pid_t>(state.value("Pid", 0));
+  return static_cast<pid_t>(integerOr(state, "Pid", 0));
 }
 
 Result<std::vector<std::string>> PodmanClient::listByLabel(const std::string& key,

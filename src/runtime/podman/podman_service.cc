@@ -120,6 +120,11 @@ std::vector<std::string> podmanServiceArgv(const std::string& podmanBinary,
           podmanRunRoot(dir),
           "--tmpdir",
           dir + "/tmp",
+          // Network definitions are podman's machine-wide files by default
+          // (/etc/containers/networks): ours stay in the node's directory (containers use
+          // the task's sandbox; podman makes no network of its own).
+          "--network-config-dir",
+          dir + "/networks",
           "--cgroup-manager",
           "cgroupfs",
           "--runtime",
@@ -239,7 +244,8 @@ Status PodmanService::startLocked() {
                   socketPath());
   }
   std::error_code error;
-  for (const std::string& path : {dir, dir + "/storage", podmanRunRoot(dir), dir + "/tmp"}) {
+  for (const std::string& path :
+       {dir, dir + "/storage", podmanRunRoot(dir), dir + "/tmp", dir + "/networks"}) {
     std::filesystem::create_directories(path, error);
     if (error) {
       return errorf(ErrorKind::Unavailable, "podman service: create {}: {}", path, error.message());
@@ -266,6 +272,15 @@ Status PodmanService::startLocked() {
     ::close(log);
     return errorf(ErrorKind::Unavailable, "podman service: open /dev/null: {}",
                   std::strerror(saved));
+  }
+  if (netnsFd_ < 0) {
+    // Without it the child would start in whatever namespace the calling thread is in,
+    // possibly a task's sandbox.
+    ::close(log);
+    ::close(devNull);
+    return errorf(ErrorKind::Unavailable,
+                  "podman service: the daemon's network namespace could not be opened when "
+                  "overmeshd started; restart overmeshd");
   }
   std::vector<std::string> env;
   for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
@@ -298,7 +313,7 @@ Status PodmanService::startLocked() {
   }
   if (child == 0) {
     // Only async-signal-safe calls from here (child_process.h).
-    if (netnsFd_ >= 0 && ::setns(netnsFd_, CLONE_NEWNET) != 0) {
+    if (::setns(netnsFd_, CLONE_NEWNET) != 0) {
       ::_exit(125);
     }
     ::setsid();

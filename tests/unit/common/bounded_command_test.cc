@@ -17,6 +17,15 @@ TEST(BoundedCommand, RunsWithoutAShellAndReturnsOutputAndExitCode) {
   EXPECT_FALSE(ran->timedOut);
 }
 
+TEST(BoundedCommand, EnvEntriesReplaceOrAddToTheDaemonsEnvironment) {
+  BoundedCommand command;
+  command.argv = {"sh", "-c", "printf '%s|%s' \"$HOME\" \"$OVERMESH_TEST_ADDED\""};
+  command.env = {"HOME=/replaced", "OVERMESH_TEST_ADDED=yes"};
+  auto ran = runBoundedCommand(command);
+  ASSERT_TRUE(ran) << ran.error().message;
+  EXPECT_EQ(ran->out, "/replaced|yes");
+}
+
 TEST(BoundedCommand, ArgumentsAreNotInterpretedByAShell) {
   auto ran = runBoundedCommand({{"echo", "$HOME;", "`id`"}});
   ASSERT_TRUE(ran);

@@ -212,8 +212,19 @@ TEST(PodmanServiceArgvTest, KeepsEverythingUnderTheNodesDirectory) {
   EXPECT_EQ(joined,
             "/usr/bin/podman --root /var/lib/overmesh/podman/storage --runroot "
             "/var/lib/overmesh/podman/run --tmpdir /var/lib/overmesh/podman/tmp "
+            "--network-config-dir /var/lib/overmesh/podman/networks "
             "--cgroup-manager cgroupfs --runtime runc --events-backend file system service "
             "--time 0 unix:///var/lib/overmesh/podman/podman.sock ");
+}
+
+TEST(PodmanRunRootTest, StaysWithinPodmansFiftyCharacters) {
+  EXPECT_EQ(podmanRunRoot("/var/lib/overmesh/podman"), "/var/lib/overmesh/podman/run");
+  std::string deep = "/tmp/overmesh-test-abcdef/lab1234/h1/state/podman";
+  std::string root = podmanRunRoot(deep);
+  EXPECT_LE(root.size(), kMaxPodmanRunRoot);
+  EXPECT_TRUE(root.starts_with(std::string(kShortRunRootParent) + "/")) << root;
+  EXPECT_EQ(root, podmanRunRoot(deep)) << "the same directory, the same run root";
+  EXPECT_NE(root, podmanRunRoot(deep + "2")) << "one per node directory";
 }
 
 }  // namespace
