@@ -98,6 +98,11 @@ bool isImageDigest(std::string_view digest) {
   });
 }
 
+bool isImageIdPrefix(std::string_view text) {
+  return text.size() >= 12 && text.size() <= 64 &&
+         std::ranges::all_of(text, [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+}
+
 std::string ImageReference::name() const { return domain + "/" + path; }
 
 std::string ImageReference::toString() const {

@@ -47,4 +47,8 @@ Result<ImageReference> parseImageReference(std::string_view text);
 // Whether `digest` is "sha256:" followed by 64 lowercase hex digits.
 bool isImageDigest(std::string_view digest);
 
+// Whether `text` is an image ID or a prefix of one that `image rm` and podman accept (12 to
+// 64 lowercase hex digits): such a text names an image as it is, not a reference.
+bool isImageIdPrefix(std::string_view text);
+
 }  // namespace overmesh

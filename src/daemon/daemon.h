@@ -131,6 +131,9 @@ class Daemon {
   // The node's image store (podman under <state dir>/podman, started on first use), in
   // or out of a swarm: `overmesh image ls|pull|load|rm` work on any node.
   runtime::ImageStore& images() { return *images_; }
+  // True once stop() began: `image pull` requests watch it, so that stopping never waits
+  // minutes for a registry.
+  const std::atomic<bool>& stopping() const { return stopping_; }
 
  private:
   explicit Daemon(DaemonOptions options);
@@ -204,8 +207,8 @@ class Daemon {
   // holding roleMutex_ (the join's call to the manager), so this keeps them apart.
   bool membershipChanging_ = false;  // guarded by roleMutex_
   bool stopped_ = false;
-  // Set when stop() begins: forwarded exec and logs calls watch it (HttpClient's cancel
-  // flag) so that stopping never waits for a command on another node.
+  // Set when stop() begins: forwarded exec and logs calls and image pulls watch it
+  // (HttpClient's cancel flag) so that stopping never waits for another node or a registry.
   std::atomic<bool> stopping_{false};
 };
 

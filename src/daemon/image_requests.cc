@@ -6,15 +6,6 @@
 #include "common/quote.h"
 
 namespace overmesh::daemon {
-namespace {
-
-bool isImageIdPrefix(std::string_view text) {
-  return text.size() >= 12 && text.size() <= 64 &&
-         std::all_of(text.begin(), text.end(),
-                     [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
-}
-
-}  // namespace
 
 Result<std::vector<api::ImageInfo>> listImages(runtime::ImageStore& store) {
   auto images = store.list();
@@ -36,13 +27,14 @@ Result<std::vector<api::ImageInfo>> listImages(runtime::ImageStore& store) {
 }
 
 Result<api::ImagePullReply> pullImage(runtime::ImageStore& store,
-                                      const api::ImagePullRequest& request) {
+                                      const api::ImagePullRequest& request,
+                                      const std::atomic<bool>* cancel) {
   auto reference = parseImageReference(request.reference);
   if (!reference) {
     return std::unexpected(reference.error().withContext("image pull"));
   }
   std::string normalised = reference->toString();
-  if (auto pulled = store.pull(normalised, [](const std::string&) {}); !pulled) {
+  if (auto pulled = store.pull(normalised, [](const std::string&) {}, cancel); !pulled) {
     return std::unexpected(pulled.error().withContext("image pull " + normalised));
   }
   return api::ImagePullReply{normalised};

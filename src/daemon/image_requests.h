@@ -7,6 +7,7 @@
 // their kind (NotFound, FailedPrecondition for an image in use, Unavailable for a
 // registry or podman that cannot be reached).
 
+#include <atomic>
 #include <string_view>
 #include <vector>
 
@@ -22,10 +23,11 @@ inline constexpr std::size_t kMaxImagePath = 4096;
 // Every image in the store, by name (images without a name last).
 Result<std::vector<api::ImageInfo>> listImages(runtime::ImageStore& store);
 
-// Pulls the image; blocks until the pull ends (minutes for a large image). InvalidArgument
-// for a reference Docker would refuse.
+// Pulls the image; blocks until the pull ends (minutes for a large image), or soon after
+// `*cancel` turns true (may be null). InvalidArgument for a reference Docker would refuse.
 Result<api::ImagePullReply> pullImage(runtime::ImageStore& store,
-                                      const api::ImagePullRequest& request);
+                                      const api::ImagePullRequest& request,
+                                      const std::atomic<bool>* cancel = nullptr);
 
 // Loads a `docker save` or OCI archive from a file on the node. InvalidArgument when the
 // path is empty, relative, too long or holds a NUL.

@@ -154,7 +154,7 @@ HttpResponse pullImageRoute(Daemon& daemon, const HttpRequest& request) {
   if (!pull) {
     return api::errorResponse(pull.error());
   }
-  return reply(pullImage(daemon.images(), *pull));
+  return reply(pullImage(daemon.images(), *pull, &daemon.stopping()));
 }
 
 HttpResponse loadImageRoute(Daemon& daemon, const HttpRequest& request) {

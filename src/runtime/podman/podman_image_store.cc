@@ -11,14 +11,8 @@ namespace {
 // The progress callback is called at most this often (and once more at the end).
 constexpr std::chrono::milliseconds kProgressInterval{250};
 
-// An image ID (or a unique prefix of one, 12 to 64 hex digits) names an image as it is.
-bool isImageId(const std::string& text) {
-  return text.size() >= 12 && text.size() <= 64 &&
-         text.find_first_not_of("0123456789abcdef") == std::string::npos;
-}
-
 Result<std::string> podmanReference(const std::string& reference) {
-  if (isImageId(reference)) {
+  if (isImageIdPrefix(reference)) {
     return reference;
   }
   auto parsed = parseImageReference(reference);

@@ -63,5 +63,14 @@ TEST(ImageReferenceTest, BadReferencesSayWhatIsWrong) {
   EXPECT_TRUE(parseImageReference("a__b-c--d/f_g.h"));
 }
 
+TEST(ImageReferenceTest, ImageIdPrefixesAreTwelveToSixtyFourLowercaseHexDigits) {
+  EXPECT_TRUE(isImageIdPrefix("0123456789ab"));
+  EXPECT_TRUE(isImageIdPrefix(std::string(64, 'f')));
+  EXPECT_FALSE(isImageIdPrefix("0123456789a"));
+  EXPECT_FALSE(isImageIdPrefix(std::string(65, 'f')));
+  EXPECT_FALSE(isImageIdPrefix("0123456789AB"));
+  EXPECT_FALSE(isImageIdPrefix("web:1"));
+}
+
 }  // namespace
 }  // namespace overmesh
