@@ -22,8 +22,8 @@
 #   2. A warm-up service of the image on every node (not timed): from then on every node
 #      has web:1.
 #   3. BENCH_ROUNDS rounds; each creates, in turn, a process service, a warm image service
-#      and a cold image service (a name pushed just before, under a new repository, so that
-#      no node has it), BENCH_REPLICAS replicas each (spread over the 3 hosts), all running
+#      and a cold image service (an image of its own, whose layer no node has, pushed just
+#      before under a new repository), BENCH_REPLICAS replicas each (spread over the 3 hosts), all running
 #      `sleep 3600` so that only the start differs. The clock starts before `service create
 #      -d` and stops when `ps` shows every replica running (polled in h1; the poll's own
 #      cost is printed as the floor); then the service is removed and its tasks awaited
@@ -110,7 +110,10 @@ setup() {
   trap cleanup EXIT
   trap 'exit 130' INT TERM
   "$OM" lab up --hosts 3 --clients 1 --name "$LAB" > /dev/null || die "lab up"
-  scripts/test-image.sh "$IMAGES" 1 > /dev/null || die "test image"
+  # Version 1 for the warm services; one more per round for the cold ones: each version is
+  # a layer of its own (its files differ), so a cold pull really transfers and unpacks one.
+  # shellcheck disable=SC2046
+  scripts/test-image.sh "$IMAGES" 1 $(seq 101 $((100 + ROUNDS))) > /dev/null || die "test image"
   scripts/lab-registry.sh start "$LAB" > /dev/null || die "registry"
   scripts/lab-registry.sh push "$LAB" "$IMAGES/web-1.tar" web:1 > /dev/null || die "push web:1"
   on 1 "$OM" swarm update --insecure-registry "$REGISTRY" > /dev/null || die "swarm update"
@@ -141,7 +144,8 @@ main() {
   printf '  %-6s %10s %10s %10s\n' round "process" "warm" "cold"
   local process=() warm=() cold=() p w c
   for round in $(seq "$ROUNDS"); do
-    scripts/lab-registry.sh push "$LAB" "$IMAGES/web-1.tar" "cold$round/web:1" > /dev/null ||
+    scripts/lab-registry.sh push "$LAB" "$IMAGES/web-$((100 + round)).tar" "cold$round/web:1" \
+      > /dev/null ||
       die "push cold$round/web:1"
     p=$(time_start "proc$round")
     w=$(time_start "warm$round" --image "$REGISTRY/web:1")
