@@ -34,8 +34,10 @@ done
 [ "$(id -u)" -eq 0 ] || die "must run as root (podman import keeps the files' owners)"
 command -v podman > /dev/null || die "podman is missing (scripts/setup.sh installs it)"
 [ -x /bin/busybox ] || die "/bin/busybox is missing (Debian package busybox-static)"
-file /bin/busybox 2> /dev/null | grep -q 'statically linked' ||
-  ldd /bin/busybox 2>&1 | grep -q 'not a dynamic' ||
+# ldd exits 1 on a static binary: its output is read, not its status (pipefail is on, and
+# `file` is not installed on a bare Debian).
+linkage=$(ldd /bin/busybox 2>&1 || true)
+[[ $linkage == *"not a dynamic executable"* ]] ||
   die "/bin/busybox is not statically linked (install busybox-static, not busybox)"
 
 mkdir -p "$out"

@@ -6,6 +6,31 @@ namespace overmesh::api {
 
 using nlohmann::json;
 
+std::string_view firstImageOnlyFlag(const ContainerSpec& spec) {
+  if (!spec.entrypoint.empty()) {
+    return "--entrypoint";
+  }
+  if (!spec.workdir.empty()) {
+    return "--workdir";
+  }
+  if (!spec.user.empty()) {
+    return "--user";
+  }
+  if (!spec.mounts.empty()) {
+    return "--mount";
+  }
+  if (spec.readOnly) {
+    return "--read-only";
+  }
+  if (spec.init) {
+    return "--init";
+  }
+  if (!spec.stopSignal.empty()) {
+    return "--stop-signal";
+  }
+  return {};
+}
+
 void to_json(json& j, const Mount& v) {
   j = json{{"type", v.type}, {"source", v.source}, {"target", v.target}, {"readOnly", v.readOnly}};
 }

@@ -8,6 +8,7 @@
 #include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace overmesh::api {
@@ -37,6 +38,12 @@ struct ContainerSpec {
   std::string stopSignal;  // "" = the image's STOPSIGNAL, else SIGTERM; "SIGxxx" form
   auto operator<=>(const ContainerSpec&) const = default;
 };
+
+// The first option of `spec` that only an image task can have, as the user's flag names
+// it ("--entrypoint", "--workdir", "--user", "--mount", "--read-only", "--init",
+// "--stop-signal"); empty when none is set. The CLI and the manager refuse such options
+// without --image, naming this flag.
+std::string_view firstImageOnlyFlag(const ContainerSpec& spec);
 
 // Cluster-wide registry settings (`swarm init|update --insecure-registry HOST:PORT
 // --registry-mirror URL`), stored under state::keys::kRegistries where every agent sees

@@ -38,35 +38,10 @@ Result<std::vector<std::string>> entrypointWords(const std::string& text) {
   return words;
 }
 
-// The first container flag that needs an image, as the user typed it; empty when none.
-std::string_view firstContainerFlag(const api::ContainerSpec& spec) {
-  if (!spec.entrypoint.empty()) {
-    return "--entrypoint";
-  }
-  if (!spec.workdir.empty()) {
-    return "--workdir";
-  }
-  if (!spec.user.empty()) {
-    return "--user";
-  }
-  if (!spec.mounts.empty()) {
-    return "--mount";
-  }
-  if (spec.readOnly) {
-    return "--read-only";
-  }
-  if (spec.init) {
-    return "--init";
-  }
-  if (!spec.stopSignal.empty()) {
-    return "--stop-signal";
-  }
-  return {};
-}
 
 Status checkHasImage(const api::ContainerSpec& spec) {
   if (spec.image.empty()) {
-    if (auto flag = firstContainerFlag(spec); !flag.empty()) {
+    if (auto flag = api::firstImageOnlyFlag(spec); !flag.empty()) {
       return errorf(ErrorKind::InvalidArgument,
                     "{} needs --image: a process task runs on the node's own filesystem", flag);
     }

@@ -187,31 +187,6 @@ Status checkEntrypoint(const std::vector<std::string>& entrypoint) {
   return {};
 }
 
-// The first container field set, as the user gives it; empty when none is.
-std::string_view firstImageField(const api::ContainerSpec& spec) {
-  if (!spec.entrypoint.empty()) {
-    return "--entrypoint";
-  }
-  if (!spec.workdir.empty()) {
-    return "--workdir";
-  }
-  if (!spec.user.empty()) {
-    return "--user";
-  }
-  if (!spec.mounts.empty()) {
-    return "--mount";
-  }
-  if (spec.readOnly) {
-    return "--read-only";
-  }
-  if (spec.init) {
-    return "--init";
-  }
-  if (!spec.stopSignal.empty()) {
-    return "--stop-signal";
-  }
-  return {};
-}
 
 }  // namespace
 
@@ -249,7 +224,7 @@ Result<api::ContainerSpec> validateContainerSpec(const api::ContainerSpec& spec,
       return errorf(ErrorKind::InvalidArgument,
                     "no image and no command: give --image IMAGE, or a command after --");
     }
-    if (auto field = firstImageField(spec); !field.empty()) {
+    if (auto field = api::firstImageOnlyFlag(spec); !field.empty()) {
       return errorf(ErrorKind::InvalidArgument,
                     "{} needs --image: a process task runs on the node's own filesystem", field);
     }
