@@ -226,21 +226,34 @@ Result<api::Mount> parseMountFlag(const std::string& flag, const std::string& va
   return mount;
 }
 
-Result<api::ContainerSpec> containerSpecFromFlags(const ContainerFlags& flags) {
-  api::ContainerSpec spec;
-  if (flags.image) {
-    auto image = checkedImage(*flags.image);
-    if (!image) {
-      return std::unexpected(image.error());
+namespace {
+
+// --image and --entrypoint, which create and update read alike: each given replaces.
+Status applyImageAndEntrypoint(api::ContainerSpec& spec, const std::optional<std::string>& image,
+                               const std::optional<std::string>& entrypoint) {
+  if (image) {
+    auto checked = checkedImage(*image);
+    if (!checked) {
+      return std::unexpected(checked.error());
     }
-    spec.image = std::move(*image);
+    spec.image = std::move(*checked);
   }
-  if (flags.entrypoint) {
-    auto words = entrypointWords(*flags.entrypoint);
+  if (entrypoint) {
+    auto words = entrypointWords(*entrypoint);
     if (!words) {
       return std::unexpected(words.error());
     }
     spec.entrypoint = std::move(*words);
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<api::ContainerSpec> containerSpecFromFlags(const ContainerFlags& flags) {
+  api::ContainerSpec spec;
+  if (auto given = applyImageAndEntrypoint(spec, flags.image, flags.entrypoint); !given) {
+    return std::unexpected(given.error());
   }
   spec.workdir = flags.workdir.value_or("");
   spec.user = flags.user.value_or("");
@@ -263,19 +276,8 @@ Result<api::ContainerSpec> containerSpecFromFlags(const ContainerFlags& flags) {
 Result<api::ContainerSpec> applyContainerUpdateFlags(const api::ContainerSpec& current,
                                                      const ContainerUpdateFlags& flags) {
   api::ContainerSpec spec = current;
-  if (flags.image) {
-    auto image = checkedImage(*flags.image);
-    if (!image) {
-      return std::unexpected(image.error());
-    }
-    spec.image = std::move(*image);
-  }
-  if (flags.entrypoint) {
-    auto words = entrypointWords(*flags.entrypoint);
-    if (!words) {
-      return std::unexpected(words.error());
-    }
-    spec.entrypoint = std::move(*words);
+  if (auto given = applyImageAndEntrypoint(spec, flags.image, flags.entrypoint); !given) {
+    return std::unexpected(given.error());
   }
   if (flags.workdir) {
     spec.workdir = *flags.workdir;

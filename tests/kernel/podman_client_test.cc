@@ -31,33 +31,11 @@ namespace {
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
-// The pids of processes whose command line mentions `text`.
-std::vector<pid_t> processesMentioning(const std::string& text) {
-  std::vector<pid_t> found;
-  std::error_code error;
-  for (const auto& entry : fs::directory_iterator("/proc", error)) {
-    std::string name = entry.path().filename().string();
-    if (name.find_first_not_of("0123456789") != std::string::npos ||
-        std::stoi(name) == getpid()) {
-      continue;
-    }
-    std::ifstream file(entry.path() / "cmdline");
-    std::string cmdline((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
-    if (cmdline.find(text) != std::string::npos) {
-      found.push_back(static_cast<pid_t>(std::stoi(name)));
-    }
-  }
-  return found;
-}
-
-bool have(const char* tool) {
-  return testing::runCommand({"/bin/sh", "-c", std::string("command -v ") + tool}).exitCode == 0;
-}
 
 class PodmanClientTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (geteuid() != 0 || !have("podman") || !have("runc") || !fs::exists("/bin/busybox")) {
+    if (geteuid() != 0 || !testing::toolInstalled("podman") || !testing::toolInstalled("runc") || !fs::exists("/bin/busybox")) {
       GTEST_SKIP() << "needs root, podman, runc and busybox-static";
     }
     root_ = dir_.path();
@@ -95,7 +73,7 @@ class PodmanClientTest : public ::testing::Test {
                                "/storage/overlay 2>/dev/null"});
       // conmon keeps an exec session's process around for 300 s after the exec ended
       // (podman's --exit-delay); these are ours: their command line names our storage.
-      for (pid_t pid : processesMentioning(root_ + "/storage")) {
+      for (pid_t pid : testing::pidsWhoseCommandLineHas(root_ + "/storage")) {
         kill(pid, SIGKILL);
       }
     }
@@ -105,14 +83,7 @@ class PodmanClientTest : public ::testing::Test {
   }
 
   // podman's command line with the service's flags (storage, run and tmp directories).
-  std::string podman() const {
-    auto argv = podmanServiceArgv("podman", root_);
-    std::string command;
-    for (std::size_t i = 0; i + 5 < argv.size(); ++i) {  // without "system service ..."
-      command += argv[i] + " ";
-    }
-    return command;
-  }
+  std::string podman() const { return testing::joinedCommand(podmanArgv("podman", root_)); }
 
   // The service as a node runs it (podman_service.h), on <root>/podman.sock.
   void startService() {

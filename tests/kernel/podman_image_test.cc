@@ -39,27 +39,6 @@ namespace fs = std::filesystem;
 constexpr const char* kRegistryAddress = "198.18.77.1";
 constexpr const char* kRegistry = "198.18.77.1:5000";
 
-bool toolExists(const char* tool) {
-  return testing::runCommand({"/bin/sh", "-c", std::string("command -v ") + tool}).exitCode == 0;
-}
-
-// The pids of processes whose command line mentions `text` (conmons of our storage).
-std::vector<pid_t> pidsMentioning(const std::string& text) {
-  std::vector<pid_t> found;
-  std::error_code error;
-  for (const auto& entry : fs::directory_iterator("/proc", error)) {
-    std::string name = entry.path().filename().string();
-    if (name.find_first_not_of("0123456789") != std::string::npos || std::stoi(name) == getpid()) {
-      continue;
-    }
-    std::ifstream file(entry.path() / "cmdline");
-    std::string cmdline((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
-    if (cmdline.find(text) != std::string::npos) {
-      found.push_back(static_cast<pid_t>(std::stoi(name)));
-    }
-  }
-  return found;
-}
 
 // Whether the store has the image; false also when asking failed.
 bool hasImage(PodmanImageStore& store, const std::string& reference) {
@@ -71,8 +50,8 @@ bool hasImage(PodmanImageStore& store, const std::string& reference) {
 class PodmanImageTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (geteuid() != 0 || !toolExists("podman") || !toolExists("runc") ||
-        !fs::exists("/bin/busybox") || !toolExists("docker-registry")) {
+    if (geteuid() != 0 || !testing::toolInstalled("podman") || !testing::toolInstalled("runc") ||
+        !fs::exists("/bin/busybox") || !testing::toolInstalled("docker-registry")) {
       GTEST_SKIP() << "needs root, podman, runc, busybox-static and docker-registry";
     }
     root_ = dir_.path();
@@ -127,7 +106,7 @@ class PodmanImageTest : public ::testing::Test {
                          podmanCli() + " rm -af >/dev/null 2>&1; " + podmanCli() +
                              " rmi -af >/dev/null 2>&1; umount -l " + podmanDir_ +
                              "/storage/overlay 2>/dev/null"});
-    for (pid_t pid : pidsMentioning(podmanDir_ + "/storage")) {
+    for (pid_t pid : testing::pidsWhoseCommandLineHas(podmanDir_ + "/storage")) {
       kill(pid, SIGKILL);
     }
     if (madeNamespace_) {
@@ -140,12 +119,7 @@ class PodmanImageTest : public ::testing::Test {
 
   // podman's command line on the service's storage (the same flags as the service).
   std::string podmanCli() const {
-    auto argv = podmanServiceArgv("podman", podmanDir_);
-    std::string command;
-    for (std::size_t i = 0; i + 5 < argv.size(); ++i) {  // without "system service ..."
-      command += argv[i] + " ";
-    }
-    return command;
+    return testing::joinedCommand(podmanArgv("podman", podmanDir_));
   }
 
   // From the test's own thread, in the machine's namespace: the service still starts

@@ -21,6 +21,35 @@ std::string readFile(const std::string& path) {
   return content.str();
 }
 
+bool toolInstalled(const std::string& tool) {
+  return runCommand({"/bin/sh", "-c", "command -v " + tool}).exitCode == 0;
+}
+
+std::vector<pid_t> pidsWhoseCommandLineHas(const std::string& text) {
+  std::vector<pid_t> found;
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", error)) {
+    std::string name = entry.path().filename().string();
+    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) {
+      continue;
+    }
+    auto pid = static_cast<pid_t>(std::stol(name));
+    if (pid != getpid() && readFile(entry.path().string() + "/cmdline").find(text) !=
+                               std::string::npos) {
+      found.push_back(pid);
+    }
+  }
+  return found;
+}
+
+std::string joinedCommand(const std::vector<std::string>& argv) {
+  std::string command;
+  for (const auto& word : argv) {
+    command += (command.empty() ? "" : " ") + word;
+  }
+  return command;
+}
+
 bool processRuns(pid_t pid) {
   std::string text = readFile("/proc/" + std::to_string(pid) + "/stat");
   auto close = text.rfind(')');

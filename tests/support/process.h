@@ -27,6 +27,16 @@ std::string binaryPath(const std::string& name);
 // True when the tests may create namespaces (running as root).
 bool canUseNamespaces();
 
+// Whether `tool` is a command found in PATH.
+bool toolInstalled(const std::string& tool);
+
+// The pids of the processes (not this one) whose command line contains `text`, e.g. the
+// conmons of a test's own podman storage.
+std::vector<pid_t> pidsWhoseCommandLineHas(const std::string& text);
+
+// `argv` joined by spaces, for `sh -c` (the words must need no quoting).
+std::string joinedCommand(const std::vector<std::string>& argv);
+
 // The whole content of `path` (bytes as they are); empty when it cannot be read.
 std::string readFile(const std::string& path);
 

@@ -111,8 +111,7 @@ std::string podmanRunRoot(const std::string& dir) {
   return std::string(kShortRunRootParent) + "/" + hashSecret(dir).substr(0, 16);
 }
 
-std::vector<std::string> podmanServiceArgv(const std::string& podmanBinary,
-                                           const std::string& dir) {
+std::vector<std::string> podmanArgv(const std::string& podmanBinary, const std::string& dir) {
   return {podmanBinary,
           "--root",
           dir + "/storage",
@@ -130,12 +129,14 @@ std::vector<std::string> podmanServiceArgv(const std::string& podmanBinary,
           "--runtime",
           "runc",
           "--events-backend",
-          "file",
-          "system",
-          "service",
-          "--time",
-          "0",
-          "unix://" + dir + "/podman.sock"};
+          "file"};
+}
+
+std::vector<std::string> podmanServiceArgv(const std::string& podmanBinary,
+                                           const std::string& dir) {
+  auto argv = podmanArgv(podmanBinary, dir);
+  argv.insert(argv.end(), {"system", "service", "--time", "0", "unix://" + dir + "/podman.sock"});
+  return argv;
 }
 
 PodmanService::PodmanService(PodmanServiceOptions options)

@@ -94,7 +94,11 @@ class PodmanService {
   bool checkedStale_ = false;                          // guarded by mutex_
 };
 
-// The argv of the service for `dir` (podman binary first). Pure, for tests.
+// podman with the node's global flags for `dir` (storage, run, tmp and network
+// directories, cgroupfs, runc): a podman command on that node's store is this plus a
+// subcommand. Pure.
+std::vector<std::string> podmanArgv(const std::string& podmanBinary, const std::string& dir);
+// The argv of the service for `dir`: podmanArgv() + `system service` on the node's socket.
 std::vector<std::string> podmanServiceArgv(const std::string& podmanBinary, const std::string& dir);
 
 }  // namespace overmesh::runtime::podman
