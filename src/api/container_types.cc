@@ -45,7 +45,8 @@ void from_json(const json& j, Mount& v) {
 void to_json(json& j, const ContainerSpec& v) {
   j = json{{"image", v.image}, {"entrypoint", v.entrypoint}, {"workdir", v.workdir},
            {"user", v.user},   {"mounts", v.mounts},         {"readOnly", v.readOnly},
-           {"init", v.init},   {"stopSignal", v.stopSignal}};
+           {"init", v.init},   {"stopSignal", v.stopSignal}, {"hostname", v.hostname},
+           {"labels", v.labels}};
 }
 
 void from_json(const json& j, ContainerSpec& v) {
@@ -57,6 +58,8 @@ void from_json(const json& j, ContainerSpec& v) {
   readField(j, "readOnly", v.readOnly);
   readField(j, "init", v.init);
   readField(j, "stopSignal", v.stopSignal);
+  readField(j, "hostname", v.hostname);
+  readField(j, "labels", v.labels);
 }
 
 void to_json(json& j, const RegistrySettings& v) {

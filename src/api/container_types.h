@@ -5,6 +5,7 @@
 // registry settings. An empty `image` means a process task: the command runs on the
 // node's own filesystem (ProcessRuntime) and the other fields must be empty.
 
+#include <map>
 #include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
@@ -36,6 +37,9 @@ struct ContainerSpec {
   bool readOnly = false;   // the container's root filesystem is mounted read-only
   bool init = false;       // an init (catatonit) runs as PID 1 and reaps orphans
   std::string stopSignal;  // "" = the image's STOPSIGNAL, else SIGTERM; "SIGxxx" form
+  // Issue 11 (compose `hostname`, `labels`); both apply to process tasks too.
+  std::string hostname;  // "" = the task's name; else a valid DNS label (≤ 63 characters)
+  std::map<std::string, std::string> labels;  // container labels (podman labels)
   auto operator<=>(const ContainerSpec&) const = default;
 };
 

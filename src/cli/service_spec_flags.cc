@@ -7,7 +7,7 @@
 #include <initializer_list>
 #include <string_view>
 
-#include "cli/duration.h"
+#include "common/duration.h"
 #include "cli/port_flags.h"
 
 namespace overmesh::cli {

@@ -3,7 +3,7 @@
 
 #include "api/types.h"
 #include "cli/cli_context.h"
-#include "cli/duration.h"
+#include "common/duration.h"
 #include "cli/registry_flags.h"
 
 namespace overmesh::cli {

@@ -9,7 +9,7 @@
 #include "api/types.h"
 #include "cli/cli_context.h"
 #include "cli/container_options.h"
-#include "cli/duration.h"
+#include "common/duration.h"
 #include "cli/service_tables.h"
 #include "cli/table.h"
 #include "common/ids.h"

@@ -1,4 +1,4 @@
-#include "cli/duration.h"
+#include "common/duration.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -9,7 +9,7 @@
 
 #include "common/error.h"
 
-namespace overmesh::cli {
+namespace overmesh {
 namespace {
 
 using namespace std::chrono_literals;
@@ -77,4 +77,4 @@ INSTANTIATE_TEST_SUITE_P(
     [](const ::testing::TestParamInfo<InvalidCase>& paramInfo) { return paramInfo.param.label; });
 
 }  // namespace
-}  // namespace overmesh::cli
+}  // namespace overmesh

@@ -1,9 +1,9 @@
-#include "cli/duration.h"
+#include "common/duration.h"
 
 #include <charconv>
 #include <string_view>
 
-namespace overmesh::cli {
+namespace overmesh {
 namespace {
 
 // Milliseconds per unit, or 0 for a unit we do not accept.
@@ -65,4 +65,4 @@ Result<std::chrono::milliseconds> parseDuration(const std::string& text,
   return std::chrono::milliseconds(total);
 }
 
-}  // namespace overmesh::cli
+}  // namespace overmesh

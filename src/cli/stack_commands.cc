@@ -1,0 +1,1 @@
+// Placeholder: `overmesh stack …` (issue 11).

@@ -1,0 +1,3 @@
+#include "compose/compose.h"
+
+// Placeholder: implemented on the issue-11 branch.

@@ -1,0 +1,67 @@
+#pragma once
+
+// Loading a stack's compose files (issue 11), the order compose uses:
+//   1. parseYaml each file (value.h), bounded;
+//   2. interpolate each file's values from the environment (interpolation.h);
+//   3. merge the files in order (merge.h): later files override earlier ones;
+//   4. check the merged tree against the schema and build the typed Project
+//      (project_builder.h), reading env_file files through the injected FileReader.
+// Every error is InvalidArgument and names the file, the line, the key's path and what is
+// valid, e.g.
+//   web.yml:12: services.web.deploy.replicas: "three" is not a number: use a whole
+//   number ≥ 0
+// Nothing here touches the cluster; the CLI runs it before sending anything.
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/error.h"
+#include "compose/project.h"
+#include "compose/value.h"
+
+namespace overmesh::compose {
+
+// The deploying environment (`$VAR` values): the CLI passes its process environment.
+using Environment = std::map<std::string, std::string>;
+
+// Reads a file named by a compose file (env_file) or by `-c`: its bytes, or NotFound /
+// InvalidArgument with the path. Injected so that the loader is pure in tests.
+using FileReader = std::function<Result<std::string>(const std::string& path)>;
+
+// One `-c FILE` argument: the name as given (for messages and for relative paths) and,
+// when already read (stdin `-c -`), its text.
+struct ComposeSource {
+  std::string path;
+  std::optional<std::string> text;
+};
+
+// What a deploy should tell the user without failing (Docker prints them on stderr):
+//   "Ignoring unsupported options: build, links"
+//   "Ignoring deprecated options: container_name (…why…), expose (…why…)"
+//   "The \"TAG\" variable is not set. Defaulting to a blank string."
+// Each distinct line once, in the order found.
+using Warnings = std::vector<std::string>;
+
+struct LoadedCompose {
+  Value merged;     // interpolated and merged: what `stack config` prints
+  Project project;  // typed and validated
+  Warnings warnings;
+};
+
+// The whole pipeline. `readFile` reads `-c` paths without text and env_file paths.
+Result<LoadedCompose> loadCompose(const std::vector<ComposeSource>& sources,
+                                  const Environment& environment, const FileReader& readFile,
+                                  const LoadLimits& limits = {});
+
+// A FileReader over the local filesystem, refusing files larger than `maxBytes`.
+FileReader localFileReader(std::size_t maxBytes = 4 * 1024 * 1024);
+
+// `stack config`: the merged tree as YAML (keys in file order, strings quoted where YAML
+// would otherwise read them as another type), so that its output loads back to the same
+// Project.
+std::string emitYaml(const Value& value);
+
+}  // namespace overmesh::compose

@@ -1,0 +1,26 @@
+#pragma once
+
+// Variable interpolation in compose values (issue 11): `$VAR`, `${VAR}`, `${VAR:-default}`
+// (unset or empty → default), `${VAR-default}` (unset → default), `${VAR:?err}` (unset or
+// empty → error), `${VAR?err}` (unset → error), and `$$` for a literal `$`. Applied to
+// every scalar of a file (not to keys), before files are merged, as compose does. An unset
+// variable without a default becomes "" and adds the warning
+//   The "VAR" variable is not set. Defaulting to a blank string.
+// Errors (InvalidArgument) name the file, line and key path: an invalid `${…}` form, or a
+// `:?`/`?` variable that is missing ("required variable TAG is missing a value: <err>").
+// The result of a substitution is not interpolated again. Bounded: a value grows to at
+// most LoadLimits::maxScalarBytes.
+
+#include <string>
+#include <vector>
+
+#include "common/error.h"
+#include "compose/compose.h"
+#include "compose/value.h"
+
+namespace overmesh::compose {
+
+Status interpolate(Value& root, const Environment& environment, Warnings& warnings,
+                   const LoadLimits& limits = {});
+
+}  // namespace overmesh::compose

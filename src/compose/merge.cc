@@ -1,0 +1,3 @@
+#include "compose/merge.h"
+
+// Placeholder: implemented on the issue-11 branch.

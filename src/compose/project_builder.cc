@@ -1,0 +1,3 @@
+#include "compose/project_builder.h"
+
+// Placeholder: implemented on the issue-11 branch.

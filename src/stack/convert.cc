@@ -1,0 +1,3 @@
+#include "stack/convert.h"
+
+// Placeholder: implemented on the issue-11 branch.

@@ -1,0 +1,58 @@
+#pragma once
+
+// From a compose Project to what the manager deploys (issue 11), Docker's conversion rules:
+//   - stack names: checked by validateStackName.
+//   - services: named "<stack>_<key>"; labels = deploy.labels + com.docker.stack.namespace;
+//     container labels = the service's `labels` + the namespace label; the image also in
+//     the service label com.docker.stack.image (as written).
+//   - networks: a service without `networks:` uses the key "default". A key used by a
+//     service must be declared under top-level `networks:`, except "default" (refused
+//     otherwise, naming the service, the key and the declared keys). Each used key becomes
+//     one StackNetwork: name "<stack>_<key>" without `name:`, the `name:` with it, the key
+//     (or `name:`) when external; "<stack>_default" for an undeclared default (driver
+//     overlay, not attachable). Only used keys become networks. Created networks carry the
+//     namespace label, the file's labels, driver_opts as options, attachable, internal and
+//     the first ipam subnet (more than one subnet, or a driver other than overlay, is
+//     refused naming the key).
+//   - each service joins its networks in the order written, with the alias <key> first and
+//     then the file's aliases.
+//   - ports, healthcheck (CMD → argv; CMD-SHELL → /bin/sh -c; disable → none), restart
+//     policy (deploy.restart_policy, else `restart:` no→none, always|unless-stopped→any,
+//     on-failure[:N]→on-failure with N attempts), update_config, stop_grace_period,
+//     endpoint_mode, placement constraints, replicas (default 1) and mode.
+//   - container fields: image, entrypoint, working_dir, user, hostname, init, read_only,
+//     stop_signal, labels, volumes: a relative bind source is resolved against the
+//     service's directory; a named volume's source becomes "<stack>_<name>" unless its
+//     top-level declaration has `name:` or is external; an undeclared named volume is
+//     refused (as compose does). tmpfs volumes are refused (not supported yet).
+//   - a service without an image runs its `command` as a process on the node (overmesh's
+//     process tasks); without both it is refused.
+// Errors are InvalidArgument naming the file:line, the key path and what is valid. Pure.
+
+#include <string>
+#include <vector>
+
+#include "api/stack_types.h"
+#include "common/error.h"
+#include "compose/project.h"
+
+namespace overmesh::stack {
+
+// Docker's rule for stack names, and ours for what follows from it: not empty, no
+// leading/trailing space, letters, digits, '_', '.', '-' starting with a letter or digit,
+// and short enough that "<stack>_<service key>" is a valid service name (≤ 63 characters).
+Status validateStackName(const std::string& stack);
+
+struct ConvertOptions {
+  bool prune = false;
+  std::string resolveImage = "always";
+};
+
+// `warnings` receives what the conversion itself notices (e.g. a published port with a
+// host IP that Swarm cannot bind to one address).
+Result<api::StackDeployRequest> convertProject(const compose::Project& project,
+                                               const std::string& stack,
+                                               const ConvertOptions& options,
+                                               std::vector<std::string>& warnings);
+
+}  // namespace overmesh::stack
