@@ -44,3 +44,16 @@ within() {  # within SECONDS CMD...: retries CMD quietly until it succeeds; fail
     sleep 0.2
   done
 }
+refused_saying() {  # refused_saying TEXT HOST CMD...: shows a command that must fail with TEXT in its output
+  local text=$1 output
+  shift
+  local who=$1
+  [[ $who =~ ^[0-9]+$ ]] && who="h$who"
+  echo "[$who]\$ $(shown "${@:2}")"
+  if output=$(overmesh lab exec --name "$lab" "$1" -- "${@:2}" 2>&1); then
+    printf '%s\n' "$output"
+    fail "this should have been refused: $(shown "${@:2}")"
+  fi
+  printf '%s\n' "$output"
+  [[ $output == *"$text"* ]] || fail "refused, but without saying \"$text\""
+}

@@ -15,7 +15,12 @@
 #      while a client keeps connecting; scale to five; remove. The service runs an OCI
 #      image built offline from busybox-static (scripts/test-image.sh) and served by a
 #      registry inside the lab (scripts/lab-registry.sh, client c1): every host pulls it,
-#      pinned to the digest the registry gave at `service create`.
+#      pinned to the digest the registry gave at `service create`;
+#   6. the routing mesh (scripts/demo-mesh.sh);
+#   7. stacks (scripts/demo-stacks.sh): compose files deployed as on Docker Swarm, Docker's
+#      four network traps each with its message, and the seed's way out: chaos_net created
+#      first and declared external by a provider and a consumer stack, which reach each
+#      other by service name across hosts while a stack on its own network cannot.
 #
 # It is also a test (CI runs it): every step checks that it did what it shows, and the
 # demo exits non-zero at the first one that did not. Every wait is bounded.
@@ -301,5 +306,9 @@ echo "web: unknown now"
 # The seed's routing mesh and two tiers of load balancing (scripts/demo-mesh.sh).
 source scripts/demo-mesh.sh
 mesh_scenario
+
+# The seed's stacks: Docker's four network traps and the shared chaos_net (scripts/demo-stacks.sh).
+source scripts/demo-stacks.sh
+stacks_scenario
 
 say "The lab is removed when the demo ends"
