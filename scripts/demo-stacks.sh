@@ -95,7 +95,7 @@ stacks_scenario() {
     fetch "$consumer" "http://$target/"
   done
   say "The Dubbo case: the provider's own eth0 address, the one it would register, works from the consumer"
-  on 1 overmesh exec "$provider" -- ip -4 -br addr show eth0
+  on 1 overmesh exec "$provider" -- ip -4 -o addr show eth0
   local registered
   registered=$(quiet 1 overmesh exec "$provider" -- ip -4 -o addr show eth0 |
     awk '{print $4}' | cut -d/ -f1)

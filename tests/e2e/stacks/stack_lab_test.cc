@@ -437,9 +437,11 @@ TEST_F(StackNetworksTest, RedeployTouchesOnlyWhatChangedAndPruneRemovesTheRest) 
   EXPECT_EQ(lines.size(), 3u) << changed.out;
   auto serviceId = inspect("service", "red_b").value("id", "");
   ASSERT_FALSE(serviceId.empty());
+  const std::string updating = "Updating service red_b (id: ";
   bool updatedLine = std::any_of(lines.begin(), lines.end(), [&](const std::string& line) {
-    return line.starts_with("Updating service red_b (id: ") &&
-           serviceId.starts_with(line.substr(27, line.size() - 28));
+    return line.starts_with(updating) && line.ends_with(")") &&
+           line.size() > updating.size() + 1 &&
+           serviceId.starts_with(line.substr(updating.size(), line.size() - updating.size() - 1));
   });
   EXPECT_TRUE(updatedLine) << changed.out;
   EXPECT_GE(lineIndex(lines, "Service red_a is unchanged"), 0) << changed.out;
