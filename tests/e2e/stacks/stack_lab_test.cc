@@ -439,8 +439,7 @@ TEST_F(StackNetworksTest, RedeployTouchesOnlyWhatChangedAndPruneRemovesTheRest) 
   ASSERT_FALSE(serviceId.empty());
   const std::string updating = "Updating service red_b (id: ";
   bool updatedLine = std::any_of(lines.begin(), lines.end(), [&](const std::string& line) {
-    return line.starts_with(updating) && line.ends_with(")") &&
-           line.size() > updating.size() + 1 &&
+    return line.starts_with(updating) && line.ends_with(")") && line.size() > updating.size() + 1 &&
            serviceId.starts_with(line.substr(updating.size(), line.size() - updating.size() - 1));
   });
   EXPECT_TRUE(updatedLine) << changed.out;
@@ -503,8 +502,7 @@ class StackImagesTest : public StackLab {
 };
 
 TEST_F(StackImagesTest, SharedExternalNetworkJoinsStacksAcrossHostsAndRmSparesIt) {
-  auto created =
-      cli({"network", "create", "-d", "overlay", "--subnet=10.0.15.0/24", "chaos_net"});
+  auto created = cli({"network", "create", "-d", "overlay", "--subnet=10.0.15.0/24", "chaos_net"});
   ASSERT_EQ(created.exitCode, 0) << created.err;
 
   auto provider = deploy({"provider.yml"}, "prov", {}, environment());
@@ -513,7 +511,8 @@ TEST_F(StackImagesTest, SharedExternalNetworkJoinsStacksAcrossHostsAndRmSparesIt
       << "an external network is used, not created";
   auto consumer = deploy({"consumer.yml"}, "cons", {}, environment());
   ASSERT_EQ(consumer.exitCode, 0) << consumer.out << consumer.err;
-  EXPECT_EQ(nonEmptyLines(consumer.out), std::vector<std::string>{"Creating service cons_consumer"});
+  EXPECT_EQ(nonEmptyLines(consumer.out),
+            std::vector<std::string>{"Creating service cons_consumer"});
   auto loner = deploy({"loner.yml"}, "solo", {}, environment());
   ASSERT_EQ(loner.exitCode, 0) << loner.out << loner.err;
   EXPECT_THAT(loner.out, HasSubstr("Creating network solo_default"));
@@ -579,9 +578,9 @@ TEST_F(StackImagesTest, SharedExternalNetworkJoinsStacksAcrossHostsAndRmSparesIt
 // `stack config`: no cluster needed; the CLI merges and interpolates locally.
 
 TEST(StackConfigTest, PrintsTheMergedInterpolatedFile) {
-  auto result = runCommand({"/usr/bin/env", "TAG=2", "REPLICAS=3", "LEVEL=high", binaryPath("overmesh"), "stack",
-                            "config", "-c", fixture("config-base.yml"), "-c",
-                            fixture("config-override.yml")});
+  auto result = runCommand({"/usr/bin/env", "TAG=2", "REPLICAS=3", "LEVEL=high",
+                            binaryPath("overmesh"), "stack", "config", "-c",
+                            fixture("config-base.yml"), "-c", fixture("config-override.yml")});
   ASSERT_EQ(result.exitCode, 0) << result.out << result.err;
   auto parsed = compose::parseYaml(result.out, "stack config");
   ASSERT_TRUE(parsed.has_value()) << parsed.error().message << "\n" << result.out;
@@ -606,7 +605,8 @@ TEST(StackConfigTest, PrintsTheMergedInterpolatedFile) {
       variables[item.text.substr(0, equals)] = item.text.substr(equals + 1);
     }
   }
-  EXPECT_EQ(variables, (std::map<std::string, std::string>{{"MODE", "override"}, {"KEEP", "yes"}, {"LEVEL", "high"}}))
+  EXPECT_EQ(variables, (std::map<std::string, std::string>{
+                           {"MODE", "override"}, {"KEEP", "yes"}, {"LEVEL", "high"}}))
       << "maps merge key by key, the later file winning";
   const auto* ports = web->find("ports");
   ASSERT_TRUE(ports != nullptr && ports->isSequence()) << result.out;
