@@ -389,6 +389,12 @@ TEST_F(StackNetworksTest, TrapsAreRefusedWithTheWayOutAndLeaveNothingBehind) {
   EXPECT_THAT(invalid.err, HasSubstr("many"));
   expectNothingChanged("an invalid service");
 
+  // A key Docker refuses for stacks (mem_limit): refused, naming it.
+  auto forbidden = deploy({"forbidden.yml"}, "forb");
+  EXPECT_EQ(forbidden.exitCode, 1) << forbidden.out;
+  EXPECT_THAT(forbidden.err, HasSubstr("services.web.mem_limit"));
+  expectNothingChanged("a forbidden key");
+
   // A file the loader accepts but the cluster refuses (a published port held by a service
   // outside the stack): no network, no first service left behind.
   auto conflict = deploy({"port-conflict.yml"}, "clash");
@@ -402,6 +408,15 @@ TEST_F(StackNetworksTest, TrapsAreRefusedWithTheWayOutAndLeaveNothingBehind) {
   auto retried = deploy({"port-conflict.yml"}, "clash");
   EXPECT_EQ(retried.exitCode, 0) << retried.out << retried.err;
   EXPECT_THAT(retried.out, HasSubstr("Creating network clash_default"));
+
+  // Keys Swarm does not run are ignored with Docker's warnings on stderr; the stack deploys.
+  auto warned = deploy({"warnings.yml"}, "warn");
+  EXPECT_EQ(warned.exitCode, 0) << warned.out << warned.err;
+  EXPECT_THAT(warned.err, HasSubstr("Ignoring unsupported options: build, links"));
+  EXPECT_THAT(warned.err, HasSubstr("Ignoring deprecated options: container_name ("));
+  EXPECT_THAT(warned.err, HasSubstr("expose ("));
+  EXPECT_THAT(warned.out, HasSubstr("Creating service warn_web"));
+  EXPECT_THAT(warned.out, Not(HasSubstr("Ignoring"))) << "warnings go to stderr";
 }
 
 // Deploying again touches only what changed; --prune removes what the file dropped.
