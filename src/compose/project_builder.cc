@@ -428,10 +428,14 @@ Result<Project> buildProject(const Value& merged, const Environment& environment
     }
   }
   if (const Value* name = merged.find("name"); name && !name->isNull()) {
+    auto text = readString(*name, "name", "a project name (ignored by stack deploy)");
+    if (!text) {
+      return std::unexpected(text.error());
+    }
     addWarning(warnings,
                fmt::format("Ignoring the project name {}: a stack is named on the command line "
                            "(stack deploy … STACK)",
-                           quote(name->isScalar() ? name->text : "")));
+                           quote(*text)));
   }
 
   IgnoredOptions ignored;

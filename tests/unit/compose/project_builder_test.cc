@@ -395,5 +395,22 @@ TEST(ProjectBuilderTest, AnErrorLeavesTheWarningsUntouched) {
   EXPECT_TRUE(warnings.empty());
 }
 
+TEST(ProjectBuilderTest, TheProjectNameMustBeASingleValue) {
+  Warnings warnings;
+  auto project = buildText("name: [a]\nservices: {}\n", warnings);
+
+  ASSERT_FALSE(project.has_value());
+  EXPECT_EQ(project.error().message,
+            "stack.yml:1: name: expected a single value, found a list: use a project name "
+            "(ignored by stack deploy)");
+}
+
+TEST(ProjectBuilderTest, EmptyConfigsAndSecretsSectionsAreAccepted) {
+  Warnings warnings;
+  auto project = buildText("services: {}\nconfigs: {}\nsecrets:\n", warnings);
+
+  EXPECT_TRUE(project.has_value()) << project.error().message;
+}
+
 }  // namespace
 }  // namespace overmesh::compose
