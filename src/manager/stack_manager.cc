@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -47,9 +48,10 @@ const api::Service* findService(const std::vector<api::Service>& services,
 
 // The checks of each service that need no write: its stack label, its spec as a record
 // would hold it, and its networks resolved against `known` (the cluster's networks and
-// those the deploy will create).
-void checkServices(const api::StackDeployRequest& request, const std::vector<api::Network>& known,
-                   ProblemList& problems) {
+// those the deploy will create). Without `known` (the network rules failed and said why),
+// the networks are not checked again.
+void checkServices(const api::StackDeployRequest& request,
+                   const std::optional<std::vector<api::Network>>& known, ProblemList& problems) {
   for (const auto& spec : request.services) {
     if (!labelledWith(spec.labels, request.stack)) {
       problems.add(ErrorKind::InvalidArgument,
@@ -63,7 +65,10 @@ void checkServices(const api::StackDeployRequest& request, const std::vector<api
                    fmt::format("service {}: {}", spec.name, stored.error().message));
       continue;
     }
-    if (auto attachments = resolveServiceNetworks(spec.networks, known); !attachments) {
+    if (!known) {
+      continue;
+    }
+    if (auto attachments = resolveServiceNetworks(spec.networks, *known); !attachments) {
       problems.add(attachments.error().kind,
                    fmt::format("service {}: {}", spec.name, attachments.error().message));
     }
@@ -156,11 +161,12 @@ Result<api::StackDeployReply> StackManager::deploy(const api::StackDeployRequest
   // 1. Everything that can be checked before a write, all problems in one error.
   ProblemList problems;
   auto networkPlan = planStackNetworks(stack, request.networks, *existingNetworks);
-  std::vector<api::Network> known = *existingNetworks;
+  std::optional<std::vector<api::Network>> known;
   if (!networkPlan) {
     problems.add(networkPlan.error());
   } else {
     // The networks to create, as if they existed, so the services' references resolve.
+    known = *existingNetworks;
     for (const auto& create : networkPlan->toCreate) {
       api::Network pending;
       pending.id = "to-be-created:" + create.name;
@@ -169,7 +175,7 @@ Result<api::StackDeployReply> StackManager::deploy(const api::StackDeployRequest
       pending.attachable = create.attachable;
       pending.internal = create.internal;
       pending.labels = create.labels;
-      known.push_back(std::move(pending));
+      known->push_back(std::move(pending));
     }
   }
   checkServices(request, known, problems);
