@@ -711,7 +711,7 @@ api::HttpResponse Daemon::forwardToManager(const api::HttpRequest& request) {
   // A stack deploy pins every image (registry I/O per image) and a stack rm waits up to
   // 30 s for tasks to stop before it removes the networks: they get longer.
   auto timeout = request.path.starts_with("/v1/stacks/") ? std::chrono::seconds(180)
-                                                          : std::chrono::seconds(30);
+                                                         : std::chrono::seconds(30);
   auto response = (*client)->request(request.method, path, request.body, timeout,
                                      agent::credentialHeaders({node->nodeId, node->nodeSecret}));
   if (!response) {

@@ -304,9 +304,9 @@ void registerLocalApi(api::HttpServer& server, Daemon& daemon) {
     return reply(daemon.inspectService(request.params[0]));
   });
 
-  server.route(
-      "POST", "/v1/stacks/deploy",
-      clusterWrite(daemon, [&daemon](const HttpRequest& r) { return deployStack(daemon, r); }));
+  server.route("POST", "/v1/stacks/deploy", clusterWrite(daemon, [&daemon](const HttpRequest& r) {
+                 return deployStack(daemon, r);
+               }));
   server.route(
       "POST", "/v1/stacks/{name}/remove",
       clusterWrite(daemon, [&daemon](const HttpRequest& r) { return removeStack(daemon, r); }));
@@ -379,9 +379,8 @@ void registerForwardedApi(api::HttpServer& server, Daemon& daemon, const api::Ro
   server.route("DELETE", "/v1/services/{ref}", guarded(guard, [&daemon](const HttpRequest& r) {
                  return removeService(daemon, r);
                }));
-  server.route("POST", "/v1/stacks/deploy", guarded(guard, [&daemon](const HttpRequest& r) {
-                 return deployStack(daemon, r);
-               }));
+  server.route("POST", "/v1/stacks/deploy",
+               guarded(guard, [&daemon](const HttpRequest& r) { return deployStack(daemon, r); }));
   server.route("POST", "/v1/stacks/{name}/remove",
                guarded(guard, [&daemon](const HttpRequest& r) { return removeStack(daemon, r); }));
   server.route("POST", "/v1/swarm/update",

@@ -21,8 +21,8 @@
 #include "manager/node_manager.h"
 #include "manager/service_manager.h"
 #include "manager/service_reconciler.h"
-#include "manager/stack_manager.h"
 #include "manager/skopeo_image_resolver.h"
+#include "manager/stack_manager.h"
 #include "manager/task_manager.h"
 #include "store/store.h"
 

@@ -204,8 +204,8 @@ Status checkNamesAndLabels(const api::ContainerSpec& spec) {
   for (const auto& [key, value] : spec.labels) {
     if (key.empty() || key.size() > kMaxContainerLabelKey) {
       return errorf(ErrorKind::InvalidArgument,
-                    "--container-label key {} is not valid: give a key of 1-{} bytes",
-                    quote(key), kMaxContainerLabelKey);
+                    "--container-label key {} is not valid: give a key of 1-{} bytes", quote(key),
+                    kMaxContainerLabelKey);
     }
     if (value.size() > kMaxContainerLabelValue) {
       return errorf(ErrorKind::InvalidArgument,

@@ -262,8 +262,8 @@ Result<api::StackDeployReply> StackManager::deploy(const api::StackDeployRequest
       for (const auto& service : reply.servicesUpdated) {
         names.push_back(service.spec.name);
       }
-      message += fmt::format("\nalready updated (they keep their new spec): {}",
-                             fmt::join(names, ", "));
+      message +=
+          fmt::format("\nalready updated (they keep their new spec): {}", fmt::join(names, ", "));
     }
     spdlog::warn("stack deploy {} failed: {}", stack, message);
     return std::unexpected(Error{error.kind, std::move(message)});
@@ -288,8 +288,8 @@ Result<api::StackDeployReply> StackManager::deploy(const api::StackDeployRequest
     reply.warnings.insert(reply.warnings.end(), written->warnings.begin(), written->warnings.end());
   }
   for (const auto& update : servicePlan->toUpdate) {
-    auto written = services_.update(update.serviceId, {update.spec, update.updateIndex, false},
-                                    decided);
+    auto written =
+        services_.update(update.serviceId, {update.spec, update.updateIndex, false}, decided);
     if (!written) {
       return rollBack(written.error());
     }
@@ -304,11 +304,11 @@ Result<api::StackDeployReply> StackManager::deploy(const api::StackDeployRequest
     }
     reply.servicesRemoved.push_back(removed->spec.name);
   }
-  spdlog::info("stack deployed name={} networks_created={} services_created={} updated={} "
-               "unchanged={} removed={}",
-               stack, reply.networksCreated.size(), reply.servicesCreated.size(),
-               reply.servicesUpdated.size(), reply.servicesUnchanged.size(),
-               reply.servicesRemoved.size());
+  spdlog::info(
+      "stack deployed name={} networks_created={} services_created={} updated={} "
+      "unchanged={} removed={}",
+      stack, reply.networksCreated.size(), reply.servicesCreated.size(),
+      reply.servicesUpdated.size(), reply.servicesUnchanged.size(), reply.servicesRemoved.size());
   return reply;
 }
 

@@ -68,16 +68,16 @@ void checkToCreate(const std::string& stack, const api::StackNetwork& network,
     problems.add(ErrorKind::InvalidArgument,
                  fmt::format("network {}: the network to create is named {}, not {}: a stack "
                              "network is created under its own name{}",
-                             quote(network.key), quote(network.create.name),
-                             quote(network.name), declaredAt(network)));
+                             quote(network.key), quote(network.create.name), quote(network.name),
+                             declaredAt(network)));
     return;
   }
   auto label = network.create.labels.find(api::kStackNamespaceLabel);
   if (label != network.create.labels.end() && label->second != stack) {
-    problems.add(ErrorKind::InvalidArgument,
-                 fmt::format("network {}: label {}={} names another stack than {}{}",
-                             quote(network.name), api::kStackNamespaceLabel, quote(label->second),
-                             stack, declaredAt(network)));
+    problems.add(
+        ErrorKind::InvalidArgument,
+        fmt::format("network {}: label {}={} names another stack than {}{}", quote(network.name),
+                    api::kStackNamespaceLabel, quote(label->second), stack, declaredAt(network)));
     return;
   }
   if (network.create.ingress) {
@@ -97,17 +97,15 @@ void checkToCreate(const std::string& stack, const api::StackNetwork& network,
                  fmt::format("network with name {} already exists (not created by stack {}). To "
                              "share it, declare it external (networks: {}: external: true, name: "
                              "{}); to get a network of the stack's own, give it another name:{}",
-                             network.name, stack, network.key, network.name,
-                             declaredAt(network)));
+                             network.name, stack, network.key, network.name, declaredAt(network)));
     return;
   }
   api::NetworkCreateRequest create = network.create;
   create.name = network.name;
   create.labels[api::kStackNamespaceLabel] = stack;
   if (auto valid = validateNetworkCreate(create); !valid) {
-    problems.add(valid.error().kind,
-                 fmt::format("network {}: {}{}", network.name, valid.error().message,
-                             declaredAt(network)));
+    problems.add(valid.error().kind, fmt::format("network {}: {}{}", network.name,
+                                                 valid.error().message, declaredAt(network)));
     return;
   }
   plan.toCreate.push_back(std::move(create));

@@ -25,8 +25,7 @@ bool inStack(const api::Service& service, const std::string& stack) {
 
 Result<StackServicePlan> planStackServices(const std::string& stack,
                                            const std::vector<api::ServiceSpec>& desired,
-                                           const std::vector<api::Service>& existing,
-                                           bool prune) {
+                                           const std::vector<api::Service>& existing, bool prune) {
   StackServicePlan plan;
   ProblemList problems;
   std::map<std::string, const api::Service*> byName;
@@ -65,12 +64,12 @@ Result<StackServicePlan> planStackServices(const std::string& stack,
       continue;
     }
     if (current.spec.mode != spec->mode) {
-      problems.add(ErrorKind::InvalidArgument,
-                   fmt::format("service {}: deploy.mode {} differs from the service's mode {}: "
-                               "the mode cannot change; remove the service first (overmesh "
-                               "service rm {}) and deploy again",
-                               current.spec.name, quote(spec->mode), current.spec.mode,
-                               current.spec.name));
+      problems.add(
+          ErrorKind::InvalidArgument,
+          fmt::format("service {}: deploy.mode {} differs from the service's mode {}: "
+                      "the mode cannot change; remove the service first (overmesh "
+                      "service rm {}) and deploy again",
+                      current.spec.name, quote(spec->mode), current.spec.mode, current.spec.name));
       continue;
     }
     if (encodeJson(current.spec) == encodeJson(*spec)) {

@@ -151,13 +151,19 @@ INSTANTIATE_TEST_SUITE_P(
                     [](auto& s) { s.hostname = std::string(64, 'a'); },
                     {"--hostname", "1-63"}},
         BadSpecCase{"LabelWithAnEmptyKey",
-                    [](auto& s) { s.labels = {{"", "x"}}; },
+                    [](auto& s) {
+                      s.labels = {{"", "x"}};
+                    },
                     {"--container-label key \"\"", "1-256 bytes"}},
         BadSpecCase{"LabelKeyWithEquals",
-                    [](auto& s) { s.labels = {{"a=b", "x"}}; },
+                    [](auto& s) {
+                      s.labels = {{"a=b", "x"}};
+                    },
                     {"--container-label \"a=b\"", "'='"}},
         BadSpecCase{"LabelValueTooLong",
-                    [](auto& s) { s.labels = {{"a", std::string(4097, 'x')}}; },
+                    [](auto& s) {
+                      s.labels = {{"a", std::string(4097, 'x')}};
+                    },
                     {"--container-label \"a\"", "4097 bytes", "at most 4096"}},
         BadSpecCase{"TooManyLabels",
                     [](auto& s) {

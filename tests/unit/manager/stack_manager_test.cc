@@ -50,8 +50,7 @@ class StackManagerTest : public ::testing::Test {
   // A service of `stack` as the converter writes it: named <stack>_<key>, labelled, on
   // `networks` with the alias <key>.
   static api::ServiceSpec service(const std::string& stack, const std::string& key,
-                                  std::vector<std::string> networks = {},
-                                  std::string image = "") {
+                                  std::vector<std::string> networks = {}, std::string image = "") {
     api::ServiceSpec spec;
     spec.name = stack + "_" + key;
     spec.labels[api::kStackNamespaceLabel] = stack;
@@ -162,9 +161,8 @@ TEST_F(StackManagerTest, CreatesTheDefaultNetworkAndTheServicesWithTheStackLabel
 
 TEST_F(StackManagerTest, AMissingExternalNetworkIsRefusedWithDockersMessageAndTheCommand) {
   auto before = revision();
-  auto refused = stacks_->deploy(
-      request("web", {service("web", "web", {"chaos_net"})}, {external("default", "chaos_net",
-                                                                        "web.yml:14")}));
+  auto refused = stacks_->deploy(request("web", {service("web", "web", {"chaos_net"})},
+                                         {external("default", "chaos_net", "web.yml:14")}));
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error().kind, ErrorKind::NotFound);
   EXPECT_EQ(refused.error().message,
@@ -176,8 +174,8 @@ TEST_F(StackManagerTest, AMissingExternalNetworkIsRefusedWithDockersMessageAndTh
 
 TEST_F(StackManagerTest, AnExistingExternalNetworkIsUsedAndNotCreated) {
   createNetwork("chaos_net");
-  auto reply = deployed(request("web", {service("web", "web", {"chaos_net"})},
-                                {external("default", "chaos_net")}));
+  auto reply = deployed(
+      request("web", {service("web", "web", {"chaos_net"})}, {external("default", "chaos_net")}));
   EXPECT_THAT(reply.networksCreated, IsEmpty());
   EXPECT_THAT(reply.servicesCreated, ElementsAre("web_web"));
 }
@@ -229,10 +227,10 @@ TEST_F(StackManagerTest, EveryNetworkProblemIsReportedOnceInOneError) {
   api::StackNetwork first = created("web", "one", "same");
   api::StackNetwork second = created("web", "two", "same");
   second.create.attachable = true;
-  auto refused = stacks_->deploy(request(
-      "web", {service("web", "web", {"gone"})},
-      {external("default", "gone"), created("web", "bad", "-bad"), created("web", "t", "taken"),
-       first, second}));
+  auto refused =
+      stacks_->deploy(request("web", {service("web", "web", {"gone"})},
+                              {external("default", "gone"), created("web", "bad", "-bad"),
+                               created("web", "t", "taken"), first, second}));
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error().kind, ErrorKind::NotFound);  // the first problem's
   const std::string& message = refused.error().message;
@@ -344,8 +342,7 @@ TEST_F(StackManagerTest, AServiceOfTheSameNameOutsideTheStackIsAConflict) {
   auto refused = stacks_->deploy(request("web", {service("web", "web")}));
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error().kind, ErrorKind::Conflict);
-  EXPECT_THAT(refused.error().message,
-              HasSubstr("service web_web already exists (ID "));
+  EXPECT_THAT(refused.error().message, HasSubstr("service web_web already exists (ID "));
   EXPECT_THAT(refused.error().message,
               HasSubstr("is not part of stack web: remove it (overmesh service rm web_web), or "
                         "deploy under another stack name"));
@@ -357,8 +354,7 @@ TEST_F(StackManagerTest, AServiceWithoutTheStackLabelIsRefused) {
   unlabelled.labels.clear();
   auto refused = stacks_->deploy(request("web", {unlabelled}));
   ASSERT_FALSE(refused);
-  EXPECT_THAT(refused.error().message,
-              HasSubstr("label com.docker.stack.namespace must be web"));
+  EXPECT_THAT(refused.error().message, HasSubstr("label com.docker.stack.namespace must be web"));
 }
 
 TEST_F(StackManagerTest, AnInvalidStackNameOrResolveModeIsRefused) {
@@ -374,9 +370,9 @@ TEST_F(StackManagerTest, AnInvalidStackNameOrResolveModeIsRefused) {
 
 TEST_F(StackManagerTest, RemoveTakesTheStacksServicesAndNetworksAndLeavesTheRestAlone) {
   createNetwork("chaos_net");
-  deployed(request("web", {service("web", "web", {"chaos_net", "web_back"}), service("web", "api")},
-                   {external("shared", "chaos_net"), created("web", "back"),
-                    created("web", "default")}));
+  deployed(request(
+      "web", {service("web", "web", {"chaos_net", "web_back"}), service("web", "api")},
+      {external("shared", "chaos_net"), created("web", "back"), created("web", "default")}));
   deployed(request("other", {service("other", "web", {"chaos_net"})},
                    {external("default", "chaos_net")}));
   auto removed = stacks_->remove("web");
@@ -474,15 +470,14 @@ TEST_F(StackManagerTest, ResolveImageAlwaysPinsEveryImage) {
   resolver_.answer("docker.io/library/web:1", kDigest2);
   auto moved = deployed(stack);
   ASSERT_EQ(moved.servicesUpdated.size(), 1u);
-  EXPECT_EQ(moved.servicesUpdated[0].spec.container.image,
-            "docker.io/library/web:1@" + kDigest2);
+  EXPECT_EQ(moved.servicesUpdated[0].spec.container.image, "docker.io/library/web:1@" + kDigest2);
   EXPECT_EQ(resolver_.calls().size(), 3u);
 }
 
 TEST_F(StackManagerTest, ResolveImageAlwaysWarnsAndKeepsTheStoredDigestWhenItCannotResolve) {
   resolver_.answer("docker.io/library/web:1", kDigest1);
-  auto stack = request("web", {service("web", "web", {}, "web:1"), service("web", "db", {},
-                                                                           "db:1")});
+  auto stack =
+      request("web", {service("web", "web", {}, "web:1"), service("web", "db", {}, "db:1")});
   stack.resolveImage = "always";
   auto first = deployed(stack);
   ASSERT_EQ(first.warnings.size(), 1u);  // db:1 is unknown to the registry
@@ -492,7 +487,8 @@ TEST_F(StackManagerTest, ResolveImageAlwaysWarnsAndKeepsTheStoredDigestWhenItCan
   EXPECT_THAT(again.servicesUnchanged, ElementsAre("web_web", "web_db"));
   ASSERT_EQ(again.warnings.size(), 2u);
   EXPECT_THAT(again.warnings[0], HasSubstr("service web_web keeps its image "
-                                           "docker.io/library/web:1@" + kDigest1));
+                                           "docker.io/library/web:1@" +
+                                           kDigest1));
 }
 
 TEST_F(StackManagerTest, ResolveImageChangedPinsOnlyAnImageWhoseTextChanged) {
@@ -507,8 +503,7 @@ TEST_F(StackManagerTest, ResolveImageChangedPinsOnlyAnImageWhoseTextChanged) {
   stack.services[0] = service("web", "web", {}, "web:2");
   auto changed = deployed(stack);
   ASSERT_EQ(changed.servicesUpdated.size(), 1u);
-  EXPECT_EQ(changed.servicesUpdated[0].spec.container.image,
-            "docker.io/library/web:2@" + kDigest2);
+  EXPECT_EQ(changed.servicesUpdated[0].spec.container.image, "docker.io/library/web:2@" + kDigest2);
   EXPECT_EQ(resolver_.calls().size(), 2u);
 }
 
