@@ -15,6 +15,8 @@
 #include "manager/cluster_manager.h"
 #include "manager/network_manager.h"
 #include "manager/service_manager.h"
+#include "manager/stack_network_rules.h"
+#include "manager/stack_service_plan.h"
 #include "state/keys.h"
 #include "store/sqlite/sqlite_store.h"
 #include "support/fake_image_resolver.h"
@@ -111,7 +113,9 @@ class StackManagerTest : public ::testing::Test {
   // The cluster's networks but the ingress network (swarm init makes it).
   std::vector<std::string> networkNames() {
     std::vector<std::string> names;
-    for (const auto& network : *networks_->list()) {
+    auto networks = networks_->list();  // kept: a temporary would die before the loop
+    EXPECT_TRUE(networks) << networks.error().message;
+    for (const auto& network : networks.value_or(std::vector<api::Network>{})) {
       if (!network.ingress) {
         names.push_back(network.name);
       }
@@ -121,7 +125,9 @@ class StackManagerTest : public ::testing::Test {
 
   std::vector<std::string> serviceNames() {
     std::vector<std::string> names;
-    for (const auto& service : *services_->list()) {
+    auto services = services_->list();  // kept: a temporary would die before the loop
+    EXPECT_TRUE(services) << services.error().message;
+    for (const auto& service : services.value_or(std::vector<api::Service>{})) {
       names.push_back(service.spec.name);
     }
     return names;
@@ -512,6 +518,86 @@ TEST_F(StackManagerTest, ResolveImageNeverAsksNoRegistry) {
   deployed(request("web", {service("web", "web", {}, "web:1")}));
   EXPECT_THAT(resolver_.calls(), IsEmpty());
   EXPECT_EQ(services_->inspect("web_web")->spec.container.image, "docker.io/library/web:1");
+}
+
+// The pure rules, for what the store cannot hold or the manager never passes on.
+
+api::StackNetwork stackNetwork(std::string key, std::string name, bool external) {
+  api::StackNetwork network;
+  network.key = std::move(key);
+  network.name = std::move(name);
+  network.external = external;
+  return network;
+}
+
+TEST(PlanStackNetworksTest, AnExternalNetworkThatIsNotAnOverlayIsRefused) {
+  api::Network bridge;
+  bridge.name = "host_net";
+  bridge.driver = "bridge";
+  auto refused = planStackNetworks("web", {stackNetwork("default", "host_net", true)}, {bridge});
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().kind, ErrorKind::FailedPrecondition);
+  EXPECT_THAT(refused.error().message,
+              HasSubstr("network \"host_net\" is declared as external, but its driver is "
+                        "\"bridge\", not overlay"));
+}
+
+TEST(PlanStackNetworksTest, OneNetworkDeclaredTwiceAlikeIsPlannedOnceAndTheLabelIsSet) {
+  auto plan = planStackNetworks(
+      "web", {stackNetwork("a", "shared", false), stackNetwork("b", "shared", false)}, {});
+  ASSERT_TRUE(plan) << plan.error().message;
+  ASSERT_EQ(plan->toCreate.size(), 1u);
+  EXPECT_EQ(plan->toCreate[0].name, "shared");
+  EXPECT_EQ(plan->toCreate[0].labels.at(api::kStackNamespaceLabel), "web");
+}
+
+TEST(PlanStackNetworksTest, ACreateRequestForAnotherNameOrStackIsRefused) {
+  auto renamed = stackNetwork("a", "web_a", false);
+  renamed.create.name = "other";
+  auto foreign = stackNetwork("b", "web_b", false);
+  foreign.create.labels[api::kStackNamespaceLabel] = "db";
+  auto refused = planStackNetworks("web", {renamed, foreign}, {});
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().kind, ErrorKind::InvalidArgument);
+  EXPECT_THAT(refused.error().message,
+              HasSubstr("the network to create is named \"other\", not \"web_a\""));
+  EXPECT_THAT(refused.error().message,
+              HasSubstr("label com.docker.stack.namespace=\"db\" names another stack"));
+}
+
+TEST(PlanStackServicesTest, AModeChangeAndADuplicateNameAreRefused) {
+  api::Service stored;
+  stored.id = "svc00000000000000000000001";
+  stored.spec.name = "web_web";
+  stored.spec.command = {"sleep", "60"};
+  stored.spec.labels[api::kStackNamespaceLabel] = "web";
+  api::ServiceSpec global = stored.spec;
+  global.mode = "global";
+  auto refused = planStackServices("web", {global, global}, {stored}, false);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().kind, ErrorKind::InvalidArgument);
+  EXPECT_THAT(refused.error().message,
+              HasSubstr("service web_web: deploy.mode \"global\" differs from the service's "
+                        "mode replicated"));
+  EXPECT_THAT(refused.error().message, HasSubstr("service \"web_web\" is given twice"));
+}
+
+TEST(PlanStackServicesTest, ComparesOnTheStoredFormOfTheImage) {
+  api::Service stored;
+  stored.id = "svc00000000000000000000001";
+  stored.spec.name = "web_web";
+  stored.spec.labels[api::kStackNamespaceLabel] = "web";
+  stored.spec.container.image = "docker.io/library/web:1";
+  api::ServiceSpec desired = stored.spec;
+  desired.container.image = "web:1";
+  auto plan = planStackServices("web", {desired}, {stored}, false);
+  ASSERT_TRUE(plan) << plan.error().message;
+  EXPECT_THAT(plan->unchanged, ElementsAre("web_web"));
+  desired.container.image = "web:2";
+  plan = planStackServices("web", {desired}, {stored}, false);
+  ASSERT_TRUE(plan) << plan.error().message;
+  ASSERT_EQ(plan->toUpdate.size(), 1u);
+  EXPECT_EQ(plan->toUpdate[0].spec.container.image, "docker.io/library/web:2");
 }
 
 }  // namespace
