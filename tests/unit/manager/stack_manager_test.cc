@@ -337,6 +337,23 @@ TEST_F(StackManagerTest, AFailedWriteRemovesWhatTheDeployCreated) {
   EXPECT_THAT(serviceNames(), ElementsAre("other"));
 }
 
+TEST_F(StackManagerTest, ANetworkThatCannotBeAllocatedRemovesTheNetworksCreatedBefore) {
+  api::NetworkCreateRequest front;
+  front.name = "front";
+  front.subnet = "10.0.20.0/24";
+  ASSERT_TRUE(networks_->create(front));
+  // Found only when the second network is allocated: its subnet overlaps front's.
+  auto overlapping = created("web", "b");
+  overlapping.create.subnet = "10.0.20.0/25";
+  auto refused = stacks_->deploy(request("web", {service("web", "web", {"web_a", "web_b"})},
+                                         {created("web", "a"), overlapping}));
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().kind, ErrorKind::Conflict);
+  EXPECT_THAT(refused.error().message, HasSubstr("rolled back: removed network web_a"));
+  EXPECT_THAT(networkNames(), ElementsAre("front"));
+  EXPECT_THAT(serviceNames(), IsEmpty());
+}
+
 TEST_F(StackManagerTest, AServiceOfTheSameNameOutsideTheStackIsAConflict) {
   createNetwork("front");
   api::ServiceSpec outside;
