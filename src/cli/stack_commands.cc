@@ -6,12 +6,13 @@
 
 #include <unistd.h>
 
+#include <filesystem>
 #include <iostream>
+#include <system_error>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "api/percent_encoding.h"
 #include "api/service_types.h"
@@ -81,7 +82,15 @@ Status runStackDeploy(CliContext& context, const StackDeployCommand& command) {
     return std::unexpected(loaded.error());
   }
   std::vector<std::string> warnings;
-  stack::ConvertOptions options{command.prune, command.resolveImage};
+  stack::ConvertOptions options{command.prune, command.resolveImage, {}};
+  std::error_code cwdError;
+  options.workingDirectory = std::filesystem::current_path(cwdError).string();
+  if (cwdError) {
+    return errorf(ErrorKind::Unavailable,
+                  "could not read the working directory (relative bind paths are resolved "
+                  "against it): {}",
+                  cwdError.message());
+  }
   auto request = stack::convertProject(loaded->project, command.stack, options, warnings);
   if (!request) {
     return std::unexpected(request.error());
@@ -272,13 +281,16 @@ void addStackCommands(CLI::App& app, CliContext& context) {
   auto deploy = context.hold<StackDeployCommand>();
   CLI::App* deployCommand =
       stackApp->add_subcommand("deploy", "Deploy a new stack or update an existing one");
-  deployCommand->add_option("-c,--compose-file", deploy->files,
-                            "Compose file (repeatable, merged in order; - reads stdin)")
+  deployCommand
+      ->add_option("-c,--compose-file", deploy->files,
+                   "Compose file (repeatable, merged in order; - reads stdin)")
       ->required()
       ->allow_extra_args(false);  // one file per -c, as Docker: not the stack name
-  deployCommand->add_flag("--prune", deploy->prune, "Remove services that are no longer in the file");
-  deployCommand->add_option("--resolve-image", deploy->resolveImage,
-                            "Pin images to their digest: always, changed or never")
+  deployCommand->add_flag("--prune", deploy->prune,
+                          "Remove services that are no longer in the file");
+  deployCommand
+      ->add_option("--resolve-image", deploy->resolveImage,
+                   "Pin images to their digest: always, changed or never")
       ->check(CLI::IsMember({"always", "changed", "never"}))
       ->capture_default_str();
   deployCommand->add_option("stack", deploy->stack, "Stack name")->required();
@@ -323,8 +335,9 @@ void addStackCommands(CLI::App& app, CliContext& context) {
   auto configFiles = context.hold<std::vector<std::string>>();
   CLI::App* configCommand =
       stackApp->add_subcommand("config", "Print the merged, interpolated compose file");
-  configCommand->add_option("-c,--compose-file", *configFiles,
-                            "Compose file (repeatable, merged in order; - reads stdin)")
+  configCommand
+      ->add_option("-c,--compose-file", *configFiles,
+                   "Compose file (repeatable, merged in order; - reads stdin)")
       ->required()
       ->allow_extra_args(false);  // one file per -c, as Docker: not the stack name
   configCommand->callback([&context, configFiles] {

@@ -59,9 +59,8 @@ std::vector<api::Service> servicesOfStack(const std::vector<api::Service>& servi
                  auto label = service.spec.labels.find(api::kStackNamespaceLabel);
                  return label != service.spec.labels.end() && label->second == stack;
                });
-  std::sort(found.begin(), found.end(), [](const api::Service& a, const api::Service& b) {
-    return a.spec.name < b.spec.name;
-  });
+  std::sort(found.begin(), found.end(),
+            [](const api::Service& a, const api::Service& b) { return a.spec.name < b.spec.name; });
   return found;
 }
 

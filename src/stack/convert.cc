@@ -61,7 +61,8 @@ Result<api::RestartPolicy> restartFromRestartKey(const compose::Service& service
     return policy;
   }
   if (restart.starts_with("on-failure:")) {
-    std::string_view count = std::string_view(restart).substr(std::string_view("on-failure:").size());
+    std::string_view count =
+        std::string_view(restart).substr(std::string_view("on-failure:").size());
     std::int64_t attempts = -1;
     auto [end, error] = std::from_chars(count.data(), count.data() + count.size(), attempts);
     if (error == std::errc() && end == count.data() + count.size() && attempts >= 0) {
@@ -178,8 +179,8 @@ std::vector<api::ServiceNetworkSpec> serviceNetworksOf(
 }
 
 Result<api::ContainerSpec> containerOf(const compose::Service& service,
-                                       const compose::Project& project,
-                                       const std::string& stack) {
+                                       const compose::Project& project, const std::string& stack,
+                                       const ConvertOptions& options) {
   api::ContainerSpec container;
   container.image = service.image;
   container.entrypoint = service.entrypoint.value_or(std::vector<std::string>{});
@@ -191,7 +192,7 @@ Result<api::ContainerSpec> containerOf(const compose::Service& service,
   container.stopSignal = service.stopSignal;
   container.labels = service.labels;
   container.labels[api::kStackNamespaceLabel] = stack;
-  auto mounts = convertVolumes(service, project, stack);
+  auto mounts = convertVolumes(service, project, stack, options.workingDirectory);
   if (!mounts) {
     return std::unexpected(mounts.error());
   }
@@ -212,6 +213,7 @@ Result<api::ContainerSpec> containerOf(const compose::Service& service,
 
 Result<api::ServiceSpec> convertService(const compose::Service& service,
                                         const compose::Project& project, const std::string& stack,
+                                        const ConvertOptions& options,
                                         const std::vector<compose::ServiceNetworkEntry>& entries,
                                         const std::vector<api::StackNetwork>& networks,
                                         std::vector<std::string>& warnings) {
@@ -264,7 +266,7 @@ Result<api::ServiceSpec> convertService(const compose::Service& service,
   spec.healthCheck = *health;
   spec.ports = portsOf(service, warnings);
   spec.networks = serviceNetworksOf(entries, networks, service.key);
-  auto container = containerOf(service, project, stack);
+  auto container = containerOf(service, project, stack, options);
   if (!container) {
     return std::unexpected(container.error());
   }
@@ -339,8 +341,9 @@ Result<api::StackDeployRequest> convertProject(const compose::Project& project,
   request.prune = options.prune;
   request.resolveImage = options.resolveImage;
   for (std::size_t i = 0; i < project.services.size(); ++i) {
-    auto spec = convertService(project.services[i], project, stack, entriesOfService[i],
-                               *networks, found);
+    auto spec =
+        convertService(project.services[i], project, stack, options, entriesOfService[i],
+                       *networks, found);
     if (!spec) {
       return std::unexpected(spec.error());
     }

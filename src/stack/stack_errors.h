@@ -5,9 +5,9 @@
 // uses, so that every stack error reads alike. A value the program made (line 0) has no
 // "<file>:<line>: " prefix.
 
-#include <string>
-
 #include <fmt/format.h>
+
+#include <string>
 
 #include "common/error.h"
 #include "compose/value.h"

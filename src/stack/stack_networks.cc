@@ -42,8 +42,8 @@ Result<api::StackNetwork> convertDeclared(const compose::NetworkEntry& entry,
   const std::string path = "networks." + entry.key;
   api::StackNetwork network;
   network.key = entry.key;
-  network.source = entry.mark.line > 0 ? fmt::format("{}:{}", entry.mark.file, entry.mark.line)
-                                       : std::string();
+  network.source =
+      entry.mark.line > 0 ? fmt::format("{}:{}", entry.mark.file, entry.mark.line) : std::string();
   if (entry.external) {
     // Docker: an external network is looked up by its `name:` (or the legacy
     // `external: {name: X}`, which the schema folded into `name`), else by its key.
@@ -142,9 +142,9 @@ Result<std::vector<api::StackNetwork>> convertNetworks(const compose::Project& p
   std::map<std::string, std::string> keyOfName;
   for (const auto& key : usedKeys) {
     const compose::NetworkEntry* entry = declaredNetwork(project, key);
-    Result<api::StackNetwork> network =
-        entry != nullptr ? convertDeclared(*entry, stack) : Result<api::StackNetwork>(
-                                                                implicitDefault(stack));
+    Result<api::StackNetwork> network = entry != nullptr
+                                            ? convertDeclared(*entry, stack)
+                                            : Result<api::StackNetwork>(implicitDefault(stack));
     if (!network) {
       return std::unexpected(network.error());
     }

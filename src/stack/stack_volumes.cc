@@ -30,7 +30,7 @@ std::string declaredVolumeKeys(const compose::Project& project) {
 }
 
 Result<std::string> bindSource(const compose::VolumeEntry& entry, const compose::Service& service,
-                               const std::string& path) {
+                               const std::string& workingDirectory, const std::string& path) {
   const std::string& source = entry.source;
   if (source.empty()) {
     return convertError(entry.mark, path,
@@ -47,19 +47,23 @@ Result<std::string> bindSource(const compose::VolumeEntry& entry, const compose:
     return normaliseAbsolutePath(source);
   }
   // Compose resolves a relative source against the directory of the file that declared
-  // the service; the loader records it (absolute) in Service::directory.
-  if (service.directory.empty() || service.directory.front() != '/') {
-    return convertError(entry.mark, path,
-                        "the bind source {} is relative, and the file's directory {} is not "
-                        "absolute: write an absolute path",
-                        quote(source), quote(service.directory));
+  // the service, which the loader names as the `-c` argument did (relative to the CLI's
+  // working directory).
+  std::string directory = service.directory.empty() ? "." : service.directory;
+  if (directory.front() != '/') {
+    if (workingDirectory.empty() || workingDirectory.front() != '/') {
+      return convertError(entry.mark, path,
+                          "the bind source {} is relative, and the file's directory {} is not "
+                          "absolute: write an absolute path",
+                          quote(source), quote(directory));
+    }
+    directory = workingDirectory + "/" + directory;
   }
-  return normaliseAbsolutePath(service.directory + "/" + source);
+  return normaliseAbsolutePath(directory + "/" + source);
 }
 
-Result<std::string> volumeSource(const compose::VolumeEntry& entry,
-                                 const compose::Project& project, const std::string& stack,
-                                 const std::string& path) {
+Result<std::string> volumeSource(const compose::VolumeEntry& entry, const compose::Project& project,
+                                 const std::string& stack, const std::string& path) {
   if (entry.source.empty()) {
     return std::string();  // anonymous: podman names it
   }
@@ -104,7 +108,8 @@ std::string normaliseAbsolutePath(const std::string& path) {
 
 Result<std::vector<api::Mount>> convertVolumes(const compose::Service& service,
                                                const compose::Project& project,
-                                               const std::string& stack) {
+                                               const std::string& stack,
+                                               const std::string& workingDirectory) {
   std::vector<api::Mount> mounts;
   for (std::size_t i = 0; i < service.volumes.size(); ++i) {
     const compose::VolumeEntry& entry = service.volumes[i];
@@ -113,7 +118,7 @@ Result<std::vector<api::Mount>> convertVolumes(const compose::Service& service,
     mount.target = entry.target;
     mount.readOnly = entry.readOnly;
     if (entry.type == "bind") {
-      auto source = bindSource(entry, service, path);
+      auto source = bindSource(entry, service, workingDirectory, path);
       if (!source) {
         return std::unexpected(source.error());
       }

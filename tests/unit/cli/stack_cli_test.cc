@@ -1,11 +1,11 @@
 // What `overmesh stack …` prints (cli/stack_output.h): Docker's deploy and rm lines, the
 // `stack ls` table, which services belong to a stack, and the bounded stdin read.
 
-#include "cli/stack_output.h"
-
 #include <gtest/gtest.h>
 
 #include <sstream>
+
+#include "cli/stack_output.h"
 
 namespace overmesh::cli {
 namespace {
@@ -34,8 +34,7 @@ TEST(StackCliTest, DeployLinesInDockersWordsAndOrder) {
             (std::vector<std::string>{"Creating network web_default", "Creating network web_back",
                                       "Creating service web_web",
                                       "Updating service web_api (id: 5f1c2d3e4f5a6b7c8d9e0f1a2)",
-                                      "Service web_db is unchanged",
-                                      "Removing service web_old"}));
+                                      "Service web_db is unchanged", "Removing service web_old"}));
 }
 
 TEST(StackCliTest, DeployOfNothingPrintsNothing) {
@@ -51,8 +50,9 @@ TEST(StackCliTest, RemoveLinesServicesThenNetworksAndFailuresApart) {
   EXPECT_EQ(output.out,
             (std::vector<std::string>{"Removing service web_api", "Removing service web_web",
                                       "Removing network web_default"}));
-  EXPECT_EQ(output.err, (std::vector<std::string>{
-                            "Failed to remove network web_back: network is in use by task x"}));
+  EXPECT_EQ(
+      output.err,
+      (std::vector<std::string>{"Failed to remove network web_back: network is in use by task x"}));
 }
 
 TEST(StackCliTest, StackTableOrderedByName) {
@@ -71,10 +71,9 @@ TEST(StackCliTest, EmptyStackTableHasItsHeader) {
 }
 
 TEST(StackCliTest, ServicesOfAStackByLabelOrderedByName) {
-  std::vector<api::Service> services = {serviceNamed("web_web", "web"),
-                                        serviceNamed("web_api", "web"),
-                                        serviceNamed("webby_web", "webby"),
-                                        serviceNamed("web_manual", "")};
+  std::vector<api::Service> services = {
+      serviceNamed("web_web", "web"), serviceNamed("web_api", "web"),
+      serviceNamed("webby_web", "webby"), serviceNamed("web_manual", "")};
   auto found = servicesOfStack(services, "web");
   ASSERT_EQ(found.size(), 2U);
   EXPECT_EQ(found[0].spec.name, "web_api");
@@ -98,8 +97,7 @@ TEST(StackCliTest, ReadsStdinUpToItsBound) {
 }
 
 TEST(StackCliTest, EnvironmentFromEnvironEntries) {
-  const char* entries[] = {"TAG=1.25", "EMPTY=", "WITH=equals=inside", "NOEQUALS", "=bad",
-                           nullptr};
+  const char* entries[] = {"TAG=1.25", "EMPTY=", "WITH=equals=inside", "NOEQUALS", "=bad", nullptr};
   EXPECT_EQ(environmentFromEntries(entries),
             (compose::Environment{{"EMPTY", ""}, {"TAG", "1.25"}, {"WITH", "equals=inside"}}));
   EXPECT_TRUE(environmentFromEntries(nullptr).empty());

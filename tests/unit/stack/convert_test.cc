@@ -70,14 +70,17 @@ TEST(StackNameTest, RefusesWithTheReason) {
     std::string message;
   };
   const std::vector<Case> cases = {
-      {"", "the stack name is empty: give a name such as web (letters, digits, '_', '.' and "
-           "'-')"},
+      {"",
+       "the stack name is empty: give a name such as web (letters, digits, '_', '.' and "
+       "'-')"},
       {" web", "invalid stack name \" web\": it starts or ends with white space"},
       {"web\n", "invalid stack name \"web\\n\": it starts or ends with white space"},
-      {"-web", "invalid stack name \"-web\": use letters, digits, '_', '.' and '-', starting "
-               "with a letter or digit"},
-      {"we/b", "invalid stack name \"we/b\": use letters, digits, '_', '.' and '-', starting "
-               "with a letter or digit"},
+      {"-web",
+       "invalid stack name \"-web\": use letters, digits, '_', '.' and '-', starting "
+       "with a letter or digit"},
+      {"we/b",
+       "invalid stack name \"we/b\": use letters, digits, '_', '.' and '-', starting "
+       "with a letter or digit"},
       {std::string(62, 'a'),
        "the stack name \"" + std::string(62, 'a') +
            "\" is 62 characters long: at most 61 are allowed, so that <stack>_<service> stays "
@@ -155,16 +158,14 @@ TEST(ConvertTest, LabelsCarryTheNamespaceAndTheImageAsWritten) {
   compose::Project project;
   project.services = {imageService("web", "198.18.0.101:5000/web:1")};
   project.services[0].deploy = compose::Deploy{};
-  project.services[0].deploy->labels = {{"tier", "front"},
-                                        {"com.docker.stack.namespace", "other"}};
+  project.services[0].deploy->labels = {{"tier", "front"}, {"com.docker.stack.namespace", "other"}};
   project.services[0].labels = {{"team", "blue"}};
   const api::ServiceSpec spec = converted(project).services.at(0);
   EXPECT_EQ(spec.labels, (api::Labels{{"com.docker.stack.image", "198.18.0.101:5000/web:1"},
                                       {"com.docker.stack.namespace", "web"},
                                       {"tier", "front"}}));
-  EXPECT_EQ(spec.container.labels,
-            (std::map<std::string, std::string>{{"com.docker.stack.namespace", "web"},
-                                                {"team", "blue"}}));
+  EXPECT_EQ(spec.container.labels, (std::map<std::string, std::string>{
+                                       {"com.docker.stack.namespace", "web"}, {"team", "blue"}}));
 }
 
 TEST(ConvertTest, EnvironmentIsSortedKeyValue) {
@@ -245,8 +246,10 @@ TEST(ConvertTest, RestartKeyFeedsThePolicyWhenDeployHasNone) {
     std::string condition;
     std::int64_t maxAttempts;
   };
-  const std::vector<Case> cases = {{"", "any", 0},           {"no", "none", 0},
-                                   {"always", "any", 0},     {"unless-stopped", "any", 0},
+  const std::vector<Case> cases = {{"", "any", 0},
+                                   {"no", "none", 0},
+                                   {"always", "any", 0},
+                                   {"unless-stopped", "any", 0},
                                    {"on-failure", "on-failure", 0},
                                    {"on-failure:3", "on-failure", 3}};
   for (const auto& c : cases) {
@@ -284,9 +287,11 @@ TEST(ConvertTest, HealthcheckForms) {
     std::optional<std::vector<std::string>> command;  // nullopt: no check
   };
   const std::vector<Case> cases = {
-      {{"CMD", "wget", "-q", "localhost"}, false,
+      {{"CMD", "wget", "-q", "localhost"},
+       false,
        std::vector<std::string>{"wget", "-q", "localhost"}},
-      {{"CMD-SHELL", "curl -f localhost || exit 1"}, false,
+      {{"CMD-SHELL", "curl -f localhost || exit 1"},
+       false,
        std::vector<std::string>{"/bin/sh", "-c", "curl -f localhost || exit 1"}},
       {{"NONE"}, false, std::nullopt},
       {{"CMD", "true"}, true, std::nullopt},
@@ -333,10 +338,9 @@ TEST(ConvertTest, PortsAndAWarningForAHostIp) {
   std::vector<std::string> warnings{"from the loader"};
   auto request = convertProject(project, "web", {}, warnings);
   ASSERT_TRUE(request.has_value()) << request.error().message;
-  EXPECT_EQ(request->services[0].ports,
-            (std::vector<api::PortConfig>{{"tcp", 80, 8080, "ingress"},
-                                          {"udp", 53, 5353, "host"},
-                                          {"tcp", 443, 0, "ingress"}}));
+  EXPECT_EQ(request->services[0].ports, (std::vector<api::PortConfig>{{"tcp", 80, 8080, "ingress"},
+                                                                      {"udp", 53, 5353, "host"},
+                                                                      {"tcp", 443, 0, "ingress"}}));
   EXPECT_EQ(warnings,
             (std::vector<std::string>{
                 "from the loader",
@@ -399,8 +403,7 @@ TEST(ConvertTest, AnExternalDefaultIsWhatServicesWithoutNetworksJoin) {
 
 TEST(ConvertTest, OnlyUsedNetworksInOrderOfFirstUse) {
   compose::Project project;
-  project.networks = {declaredNetwork("unused"), declaredNetwork("back"),
-                      declaredNetwork("front")};
+  project.networks = {declaredNetwork("unused"), declaredNetwork("back"), declaredNetwork("front")};
   project.services = {imageService("web"), imageService("db")};
   project.services[0].networks =
       std::vector<compose::ServiceNetworkEntry>{joins("front"), joins("back")};
@@ -441,8 +444,7 @@ TEST(ConvertTest, CreatedNetworksCarryTheFilesSettings) {
   EXPECT_EQ(create.subnet, std::optional<std::string>("10.0.15.0/24"));
   EXPECT_TRUE(create.attachable);
   EXPECT_TRUE(create.internal);
-  EXPECT_EQ(create.labels,
-            (api::Labels{{"com.docker.stack.namespace", "web"}, {"purpose", "db"}}));
+  EXPECT_EQ(create.labels, (api::Labels{{"com.docker.stack.namespace", "web"}, {"purpose", "db"}}));
   EXPECT_EQ(create.options, (api::Labels{{"com.docker.network.driver.mtu", "1400"}}));
   // The manager refuses driver options its overlay does not support yet (all, today):
   // conversion copies them and leaves that judgement to it; the rest must pass.
@@ -481,6 +483,30 @@ TEST(ConvertTest, VolumesBecomeMounts) {
                         {"volume", "logs", "/logs", false},
                         {"volume", "", "/scratch", false},
                     }));
+}
+
+TEST(ConvertTest, ARelativeFileDirectoryIsTakenFromTheWorkingDirectory) {
+  struct Case {
+    std::string directory;  // as the loader names it: from the -c argument
+    std::string source;
+  };
+  const std::vector<Case> cases = {{".", "/home/ann/proj/site"},
+                                   {"", "/home/ann/proj/site"},
+                                   {"stacks", "/home/ann/proj/stacks/site"},
+                                   {"../other", "/home/ann/other/site"},
+                                   {"/etc/stacks", "/etc/stacks/site"}};
+  for (const auto& c : cases) {
+    compose::Project project;
+    project.services = {imageService("web")};
+    project.services[0].directory = c.directory;
+    project.services[0].volumes = {{"bind", "./site", "/site", false, at(12)}};
+    std::vector<std::string> warnings;
+    ConvertOptions options;
+    options.workingDirectory = "/home/ann/proj";
+    auto request = convertProject(project, "web", options, warnings);
+    ASSERT_TRUE(request.has_value()) << c.directory << ": " << request.error().message;
+    EXPECT_EQ(request->services[0].container.mounts.at(0).source, c.source) << c.directory;
+  }
 }
 
 TEST(ConvertTest, NormalisesAbsolutePathsLexically) {
@@ -656,8 +682,7 @@ const std::vector<RefusalCase> kRefusals = {
      "web.yml:3: services.web.working_dir: needs an image: a service without image: runs its "
      "command as a process on the node's own filesystem, where working_dir cannot apply: add "
      "image: or remove working_dir"},
-    {"neither image nor command",
-     [](compose::Project& p) { p.services[0].image = ""; },
+    {"neither image nor command", [](compose::Project& p) { p.services[0].image = ""; },
      "web.yml:3: services.web: needs an image or a command: give image: (e.g. nginx:1.25), or "
      "command: to run a process on the node"},
     {"global with replicas",
@@ -670,8 +695,7 @@ const std::vector<RefusalCase> kRefusals = {
      },
      "web.yml:5: services.web.deploy.replicas: replicas can only be used with mode: "
      "replicated: a global service runs one task on every eligible node"},
-    {"unknown restart",
-     [](compose::Project& p) { p.services[0].restart = "on-failure:x"; },
+    {"unknown restart", [](compose::Project& p) { p.services[0].restart = "on-failure:x"; },
      "web.yml:3: services.web.restart: \"on-failure:x\" is not valid: use no, always, "
      "on-failure, on-failure:N or unless-stopped"},
     {"healthcheck without a test",
@@ -694,8 +718,7 @@ const std::vector<RefusalCase> kRefusals = {
      "web.yml:8: services.web.healthcheck.test: \"RUN true\" is not valid: use [\"CMD\", "
      "program, args…], [\"CMD-SHELL\", \"command\"], a string (run by /bin/sh -c) or "
      "[\"NONE\"]"},
-    {"service name too long",
-     [](compose::Project& p) { p.services[0].key = std::string(60, 's'); },
+    {"service name too long", [](compose::Project& p) { p.services[0].key = std::string(60, 's'); },
      "web.yml:3: services." + std::string(60, 's') + ": the service name \"web_" +
          std::string(60, 's') +
          "\" is not valid: use 1 to 63 letters, digits, '_', '.' and '-' (a shorter stack "
