@@ -8,10 +8,10 @@
 
 #include <filesystem>
 #include <iostream>
-#include <system_error>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include "api/percent_encoding.h"

@@ -341,9 +341,8 @@ Result<api::StackDeployRequest> convertProject(const compose::Project& project,
   request.prune = options.prune;
   request.resolveImage = options.resolveImage;
   for (std::size_t i = 0; i < project.services.size(); ++i) {
-    auto spec =
-        convertService(project.services[i], project, stack, options, entriesOfService[i],
-                       *networks, found);
+    auto spec = convertService(project.services[i], project, stack, options, entriesOfService[i],
+                               *networks, found);
     if (!spec) {
       return std::unexpected(spec.error());
     }
