@@ -368,16 +368,21 @@ Result<Service> buildService(const Value& key, const Value& body, const std::str
   service.mark = body.isNull() ? key.mark : body.mark;
   service.directory = composeDirectory(service.mark.file);
 
+  // No image is overmesh's process service: its `command` runs on the node (as
+  // `service create` without --image). Without both there is nothing to run.
   const Value* image = body.find("image");
-  if (image == nullptr || image->isNull()) {
+  const Value* command = body.isNull() ? nullptr : body.find("command");
+  if ((image == nullptr || image->isNull()) && (command == nullptr || command->isNull())) {
     return schemaError(body.isNull() ? key : body, childPath(path, "image"), "no image",
                        "give the image to run (a stack does not build images: build: is "
-                       "ignored)");
+                       "ignored), or a command: to run as a process on the node");
   }
-  if (auto read = readText(body, "image", path, "an image reference", service.image); !read) {
-    return std::unexpected(read.error());
+  if (image != nullptr && !image->isNull()) {
+    if (auto read = readText(body, "image", path, "an image reference", service.image); !read) {
+      return std::unexpected(read.error());
+    }
   }
-  if (service.image.empty()) {
+  if (image != nullptr && !image->isNull() && service.image.empty()) {
     return schemaError(*image, childPath(path, "image"), "the image is empty",
                        "give the image to run");
   }

@@ -166,7 +166,8 @@ INSTANTIATE_TEST_SUITE_P(
                     "must be a single value: use a string, a number or a boolean"},
         InvalidCase{"image-missing.yml",
                     "invalid/image-missing.yml:3: services.web.image: no image: give the image to "
-                    "run (a stack does not build images: build: is ignored)"},
+                    "run (a stack does not build images: build: is ignored), or a command: to "
+                    "run as a process on the node"},
         InvalidCase{"restart-invalid.yml",
                     "invalid/restart-invalid.yml:4: services.web.restart: \"sometimes\" is not a "
                     "restart policy: use no, always, on-failure, on-failure:N or unless-stopped"},
