@@ -1,10 +1,13 @@
 #include "compose/value.h"
 
+#include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <exception>
 
 #include "common/quote.h"
+#include "compose/utf8.h"
 
 namespace overmesh::compose {
 
@@ -101,8 +104,9 @@ class YamlCopier {
                         file_, mark.line, keyPath(path), limits_.maxScalarBytes);
         }
         Value value = Value::scalar(node.Scalar(), mark);
-        // yaml-cpp tags a quoted or block scalar "!", a plain one "?".
-        value.quoted = node.Tag() == "!";
+        // yaml-cpp tags a plain scalar "?"; a quoted or block scalar "!", and an explicit
+        // tag (`!!str 3`) names it: all of those are strings whatever their text.
+        value.quoted = node.Tag() != "?";
         return value;
       }
       case YAML::NodeType::Sequence: {
@@ -192,6 +196,122 @@ class YamlCopier {
   std::size_t nodes_ = 0;
 };
 
+// One cheap pass over the text before yaml-cpp sees it. It refuses what yaml-cpp would
+// either accept and hand on as bytes that later break JSON (not UTF-8, NUL), or meet only
+// deep inside its recursive descent: nesting far beyond LoadLimits::maxDepth
+// (`[[[[…`, `{a: {a: …`, `- - - - …`). yaml-cpp's own guard stops at 2000 levels with the
+// message "bad file"; this one names the limit and the line. The nesting count is an
+// estimate that may only err low (quotes are skipped, so is a comment); a file it lets
+// through is still bounded by yaml-cpp's guard and by the copy's depth check.
+Status prescan(std::string_view text, const std::string& file, const LoadLimits& limits) {
+  std::size_t line = 1;
+  std::size_t flowDepth = 0;
+  enum class State { Plain, Single, Double, Comment } state = State::Plain;
+  bool lineStart = true;         // only indentation and `- ` seen on this line so far
+  std::size_t lineIndicators = 0;  // `- ` / `? ` at the start of this line
+  char previous = '\n';
+  if (std::size_t invalid = firstInvalidUtf8(text); invalid != std::string_view::npos) {
+    auto byte = static_cast<unsigned char>(text[invalid]);
+    auto lineOf = 1 + std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(invalid), '\n');
+    if (byte == 0) {
+      return errorf(ErrorKind::InvalidArgument, "{}:{}: a NUL byte: a compose file is UTF-8 text",
+                    file, lineOf);
+    }
+    return errorf(ErrorKind::InvalidArgument,
+                  "{}:{}: byte 0x{:02X} is not UTF-8: a compose file is UTF-8 text", file, lineOf,
+                  byte);
+  }
+  auto tooDeep = [&]() {
+    return errorf(ErrorKind::InvalidArgument,
+                  "{}:{}: nested deeper than {} levels (lists and mappings): refused", file,
+                  line, limits.maxDepth);
+  };
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (static_cast<unsigned char>(text[i]) >= 0x80) {
+      previous = 'x';  // a byte of a valid multi-byte character: part of a plain scalar
+      lineStart = false;
+      continue;
+    }
+    char c = text[i];
+    if (c == '\n') {
+      ++line;
+      lineStart = true;
+      lineIndicators = 0;
+      if (state == State::Comment) {
+        state = State::Plain;
+      }
+      previous = c;
+      continue;
+    }
+    switch (state) {
+      case State::Comment:
+        break;
+      case State::Single:
+        if (c == '\'') {
+          state = State::Plain;  // '' (an escaped quote) reopens at the next quote
+        }
+        break;
+      case State::Double:
+        if (c == '\\') {
+          ++i;  // the escaped character, whatever it is
+          if (i < text.size() && text[i] == '\n') {
+            ++line;
+          }
+        } else if (c == '"') {
+          state = State::Plain;
+        }
+        break;
+      case State::Plain: {
+        bool afterSeparator = previous == ' ' || previous == '\t' || previous == '\n' ||
+                              previous == '[' || previous == '{' || previous == ',' ||
+                              previous == ':';
+        if (c == '#' && (previous == ' ' || previous == '\t' || previous == '\n')) {
+          state = State::Comment;
+        } else if (c == '\'' && afterSeparator) {
+          state = State::Single;
+        } else if (c == '"' && afterSeparator) {
+          state = State::Double;
+        } else if (c == '[' || c == '{') {
+          if (++flowDepth > limits.maxDepth) {
+            return tooDeep();
+          }
+        } else if ((c == ']' || c == '}') && flowDepth > 0) {
+          --flowDepth;
+        } else if (lineStart && (c == '-' || c == '?') &&
+                   (i + 1 == text.size() || text[i + 1] == ' ')) {
+          if (++lineIndicators > limits.maxDepth) {
+            return tooDeep();
+          }
+        } else if (c != ' ' && c != '\t') {
+          lineStart = false;
+        }
+        break;
+      }
+    }
+    previous = c;
+  }
+  return {};
+}
+
+// yaml-cpp's message for a line indented with a tab ("illegal map value", "end of map not
+// found") does not say why; this adds it.
+std::string tabHint(std::string_view text, int line) {
+  std::size_t start = 0;
+  for (int current = 0; current < line && start != std::string_view::npos; ++current) {
+    start = text.find('\n', start);
+    start = start == std::string_view::npos ? start : start + 1;
+  }
+  if (start == std::string_view::npos) {
+    return {};
+  }
+  for (std::size_t i = start; i < text.size() && (text[i] == ' ' || text[i] == '\t'); ++i) {
+    if (text[i] == '\t') {
+      return " (a tab in the indentation: YAML indents with spaces only)";
+    }
+  }
+  return {};
+}
+
 }  // namespace
 
 Result<Value> parseYaml(std::string_view text, const std::string& file,
@@ -199,6 +319,9 @@ Result<Value> parseYaml(std::string_view text, const std::string& file,
   if (text.size() > limits.maxBytes) {
     return errorf(ErrorKind::InvalidArgument, "{}: the file is {} bytes: at most {} are read",
                   file, text.size(), limits.maxBytes);
+  }
+  if (auto checked = prescan(text, file, limits); !checked) {
+    return std::unexpected(checked.error());
   }
   try {
     std::vector<YAML::Node> documents = YAML::LoadAll(std::string(text));
@@ -215,9 +338,18 @@ Result<Value> parseYaml(std::string_view text, const std::string& file,
     YamlCopier copier(file, limits);
     std::vector<std::string> path;
     return copier.copy(documents.front(), 0, path);
+  } catch (const YAML::DeepRecursion& error) {
+    return errorf(ErrorKind::InvalidArgument,
+                  "{}:{}: nested deeper than {} levels (lists and mappings): refused", file,
+                  error.mark.line + 1, limits.maxDepth);
   } catch (const YAML::Exception& error) {
-    return errorf(ErrorKind::InvalidArgument, "{}:{}: not valid YAML: {}", file,
-                  error.mark.line + 1, printable(error.msg));
+    if (error.mark.is_null()) {
+      return errorf(ErrorKind::InvalidArgument, "{}: not valid YAML: {}", file,
+                    printable(error.msg));
+    }
+    return errorf(ErrorKind::InvalidArgument, "{}:{}:{}: not valid YAML: {}{}", file,
+                  error.mark.line + 1, error.mark.column + 1, printable(error.msg),
+                  tabHint(text, error.mark.line));
   } catch (const std::exception& error) {
     return errorf(ErrorKind::InvalidArgument, "{}: not valid YAML: {}", file,
                   printable(error.what()));
