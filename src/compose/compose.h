@@ -71,8 +71,8 @@ Result<LoadedCompose> loadCompose(const std::vector<ComposeSource>& sources,
 FileReader localFileReader(std::size_t maxBytes = 4 * 1024 * 1024);
 
 // `stack config`: the merged tree as YAML (keys in file order, strings quoted where YAML
-// would otherwise read them as another type), so that its output loads back to the same
-// Project.
+// would otherwise read them as another type; `$` in values written `$$`, since the output
+// is interpolated again when deployed), so that its output loads back to the same Project.
 std::string emitYaml(const Value& value);
 
 }  // namespace overmesh::compose

@@ -2,7 +2,9 @@
 // choice of quoting is ours, because the Value knows how each scalar was written: a quoted
 // scalar stays double-quoted (so "3.9", "yes", "0777" remain strings for the schema), a
 // plain one stays plain unless its text cannot be read back as the same plain text (it
-// came from interpolation: an empty value, "null", "a: b", leading spaces…).
+// came from interpolation: an empty value, "null", "a: b", leading spaces…). Its output
+// is meant to be deployed again (`stack config > all.yml`; `stack deploy -c all.yml`), so
+// it reads back, interpolation included, to the same tree.
 
 #include <yaml-cpp/yaml.h>
 
@@ -53,7 +55,20 @@ bool safeAsPlain(std::string_view text) {
 
 void emitValue(YAML::Emitter& out, const Value& value);
 
-void emitScalar(YAML::Emitter& out, const std::string& text, bool quoted) {
+// Values are written with `$` as `$$`: the output goes through interpolation again when it
+// is deployed, which must give back this text, not expand it a second time. Keys are not
+// interpolated, so they are written as they are.
+void emitScalar(YAML::Emitter& out, const std::string& raw, bool quoted, bool isKey) {
+  std::string escaped;
+  if (!isKey && raw.find('$') != std::string::npos) {
+    for (char c : raw) {
+      escaped += c;
+      if (c == '$') {
+        escaped += '$';
+      }
+    }
+  }
+  const std::string& text = escaped.empty() ? raw : escaped;
   if (quoted || !safeAsPlain(text)) {
     out << YAML::DoubleQuoted << text;
   } else {
@@ -67,7 +82,7 @@ void emitValue(YAML::Emitter& out, const Value& value) {
       out << YAML::Null;
       return;
     case Value::Kind::Scalar:
-      emitScalar(out, value.text, value.quoted);
+      emitScalar(out, value.text, value.quoted, false);
       return;
     case Value::Kind::Sequence:
       if (value.items.empty()) {
@@ -90,7 +105,7 @@ void emitValue(YAML::Emitter& out, const Value& value) {
         out << YAML::Key;
         // Keys are always strings: quote any whose plain form would not read back as the
         // same key (a quoted "<<" must not become a merge key).
-        emitScalar(out, key.text, false);
+        emitScalar(out, key.text, false, true);
         out << YAML::Value;
         emitValue(out, item);
       }
