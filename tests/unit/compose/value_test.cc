@@ -108,6 +108,18 @@ TEST(ParseYamlTest, RefusesBlockNestingBeyondTheLimit) {
   EXPECT_THAT(parseError(text), HasSubstr("nested deeper than 64 levels"));
 }
 
+// Nesting by indentation alone passes the pre-scan: yaml-cpp's recursion (its own guard
+// at 2000 levels) and then the copy's depth check refuse it.
+TEST(ParseYamlTest, RefusesDeepIndentationBelowAndAboveYamlCppsGuard) {
+  for (std::size_t levels : {1500u, 2500u}) {
+    std::string text;
+    for (std::size_t level = 0; level < levels; ++level) {
+      text += std::string(level, ' ') + "a:\n";
+    }
+    EXPECT_THAT(parseError(text), HasSubstr("nested deeper than 64 levels")) << levels;
+  }
+}
+
 TEST(ParseYamlTest, AcceptsNestingUpToTheLimit) {
   Value root = parseOk(repeat("[", 60) + "x" + repeat("]", 60));
   EXPECT_TRUE(root.isSequence());
@@ -120,8 +132,26 @@ TEST(ParseYamlTest, BracketsInsideQuotesAndCommentsAreNotNesting) {
   EXPECT_EQ(root.find("b")->text, many);
 }
 
+TEST(ParseYamlTest, BracketsInsidePlainScalarsAreNotNesting) {
+  // Found by fuzz_compose_loader: brackets in a plain scalar counted as flow nesting, and
+  // they added up over lines until `stack config`'s output was refused.
+  std::string many = repeat("[", 50);
+  Value root = parseOk("a" + many + "b: 1\nc: echo " + many + "\nd: x" + many + "\n");
+  EXPECT_EQ(root.find("c")->text, "echo " + many);
+}
+
 TEST(ParseYamlTest, RefusesSeveralDocuments) {
-  EXPECT_THAT(parseError("a: 1\n---\nb: 2\n"), HasSubstr("holds 2 YAML documents"));
+  EXPECT_THAT(parseError("a: 1\n---\nb: 2\n"), HasSubstr("holds more than one YAML document"));
+  EXPECT_THAT(parseError("a: 1\n---\nb: 2\n---\nc: 3\n"),
+              HasSubstr("holds more than one YAML document"));
+}
+
+TEST(ParseYamlTest, AStrayCommaAtTheTopIsRefusedInBoundedMemory) {
+  // Found by fuzz_compose_loader: yaml-cpp's LoadAll collected empty documents without end
+  // for these (4 GB from a 961-byte file).
+  for (const char* text : {",version: \"3.9\"\nservices: {}\n", ",", ",]", "  ,a\n"}) {
+    EXPECT_THAT(parseError(text), HasSubstr("more than one YAML document")) << text;
+  }
 }
 
 TEST(ParseYamlTest, AcceptsOneDocumentWithMarkers) {
