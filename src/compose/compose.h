@@ -62,7 +62,8 @@ Result<MergedCompose> loadMerged(const std::vector<ComposeSource>& sources,
                                  const LoadLimits& limits = {});
 
 // The whole pipeline. InvalidArgument "at least one compose file (-c FILE) is needed" for
-// no sources; a FileReader's error as it gave it (naming the path). `readFile` reads `-c` paths without text and env_file paths.
+// no sources; a FileReader's error as it gave it (naming the path). `readFile` reads `-c` paths
+// without text and env_file paths.
 Result<LoadedCompose> loadCompose(const std::vector<ComposeSource>& sources,
                                   const Environment& environment, const FileReader& readFile,
                                   const LoadLimits& limits = {});

@@ -10,9 +10,7 @@
 namespace overmesh::compose {
 namespace {
 
-bool isNameStart(char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_';
-}
+bool isNameStart(char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_'; }
 
 bool isNameChar(char c) { return isNameStart(c) || (c >= '0' && c <= '9'); }
 
@@ -20,8 +18,7 @@ bool isNameChar(char c) { return isNameStart(c) || (c >= '0' && c <= '9'); }
 // "not set" warning once per variable.
 class ScalarInterpolator {
  public:
-  ScalarInterpolator(const Environment& environment, Warnings& warnings,
-                     const LoadLimits& limits)
+  ScalarInterpolator(const Environment& environment, Warnings& warnings, const LoadLimits& limits)
       : environment_(environment), warnings_(warnings), limits_(limits) {}
 
   Result<std::string> run(const std::string& text, const Mark& mark, const std::string& path) {
@@ -117,12 +114,12 @@ class ScalarInterpolator {
       std::string_view message = rest.substr(orEmpty ? 2 : 1);
       if (value == nullptr || (orEmpty && value->empty())) {
         if (message.empty()) {
-          return errorf(ErrorKind::InvalidArgument, "{}: {}: required variable {} is missing a value",
-                        where(), *path_, name);
+          return errorf(ErrorKind::InvalidArgument,
+                        "{}: {}: required variable {} is missing a value", where(), *path_, name);
         }
         return errorf(ErrorKind::InvalidArgument,
-                      "{}: {}: required variable {} is missing a value: {}", where(), *path_,
-                      name, printable(message));
+                      "{}: {}: required variable {} is missing a value: {}", where(), *path_, name,
+                      printable(message));
       }
       out += *value;
     } else {
@@ -157,7 +154,8 @@ class ScalarInterpolator {
 };
 
 // Walks the tree; the depth is the parsed file's, bounded by LoadLimits::maxDepth.
-Status walk(Value& value, std::vector<std::string>& path, ScalarInterpolator& interpolator) {
+Status interpolateTree(Value& value, std::vector<std::string>& path,
+                       ScalarInterpolator& interpolator) {
   switch (value.kind) {
     case Value::Kind::Null:
       return {};
@@ -175,7 +173,7 @@ Status walk(Value& value, std::vector<std::string>& path, ScalarInterpolator& in
     case Value::Kind::Sequence:
       for (std::size_t i = 0; i < value.items.size(); ++i) {
         path.push_back(fmt::format("[{}]", i));
-        auto done = walk(value.items[i], path, interpolator);
+        auto done = interpolateTree(value.items[i], path, interpolator);
         path.pop_back();
         if (!done) {
           return done;
@@ -185,7 +183,7 @@ Status walk(Value& value, std::vector<std::string>& path, ScalarInterpolator& in
     case Value::Kind::Mapping:
       for (auto& [key, item] : value.entries) {
         path.push_back(key.text);
-        auto done = walk(item, path, interpolator);
+        auto done = interpolateTree(item, path, interpolator);
         path.pop_back();
         if (!done) {
           return done;
@@ -202,7 +200,7 @@ Status interpolate(Value& root, const Environment& environment, Warnings& warnin
                    const LoadLimits& limits) {
   ScalarInterpolator interpolator(environment, warnings, limits);
   std::vector<std::string> path;
-  return walk(root, path, interpolator);
+  return interpolateTree(root, path, interpolator);
 }
 
 }  // namespace overmesh::compose

@@ -8,9 +8,9 @@
 namespace overmesh::compose {
 namespace {
 
-using Path = std::vector<std::string>;
+using MergePath = std::vector<std::string>;
 
-std::string_view kindName(const Value& value) {
+std::string_view mergeFormName(const Value& value) {
   switch (value.kind) {
     case Value::Kind::Null:
       return "an empty value";
@@ -24,12 +24,12 @@ std::string_view kindName(const Value& value) {
   return "a value";
 }
 
-std::unexpected<Error> formMismatch(const Value& base, const Value& later, const Path& path) {
+std::unexpected<Error> formMismatch(const Value& base, const Value& later, const MergePath& path) {
   return errorf(ErrorKind::InvalidArgument,
                 "{}:{}: {}: {} cannot be merged with {} given at {}:{}: write both in the "
                 "same form",
-                later.mark.file, later.mark.line, keyPath(path), kindName(later),
-                kindName(base), base.mark.file, base.mark.line);
+                later.mark.file, later.mark.line, keyPath(path), mergeFormName(later),
+                mergeFormName(base), base.mark.file, base.mark.line);
 }
 
 // Structural equality of the texts and kinds (marks and `quoted` aside): how `ports`
@@ -59,16 +59,17 @@ bool sameContent(const Value& a, const Value& b) {
 // as a mapping: "K=V" → K: V, "K" → K: null (environment: taken from the environment).
 // `separator` is '=' (environment, labels), ':' (extra_hosts) or none (networks: the item
 // is the key).
-Result<Value> listToMapping(const Value& list, std::optional<char> separator, const Path& path) {
+Result<Value> listToMapping(const Value& list, std::optional<char> separator,
+                            const MergePath& path) {
   Value mapping = Value::mapping(list.mark);
   for (std::size_t i = 0; i < list.items.size(); ++i) {
     const Value& item = list.items[i];
     if (!item.isScalar()) {
-      Path itemPath = path;
+      MergePath itemPath = path;
       itemPath.push_back(fmt::format("[{}]", i));
       return errorf(ErrorKind::InvalidArgument,
                     "{}:{}: {}: {} in a list of {}: each entry is one string", item.mark.file,
-                    item.mark.line, keyPath(itemPath), kindName(item),
+                    item.mark.line, keyPath(itemPath), mergeFormName(item),
                     separator == '=' ? "\"KEY=VALUE\" entries"
                     : separator      ? "\"HOST:IP\" entries"
                                      : "network names");
@@ -89,11 +90,11 @@ Result<Value> listToMapping(const Value& list, std::optional<char> separator, co
   return mapping;
 }
 
-Result<Value> mergeValues(Value base, Value later, Path& path);
+Result<Value> mergeValues(Value base, Value later, MergePath& path);
 
 // Both sides as mappings (a list is read with `separator`), merged key by key: the later
 // value wins (for networks, a mapping value merges with the earlier one).
-Result<Value> mergeKeyed(Value base, Value later, std::optional<char> separator, Path& path,
+Result<Value> mergeKeyed(Value base, Value later, std::optional<char> separator, MergePath& path,
                          bool recurse) {
   if (later.isNull() || later.isScalar()) {
     return later;
@@ -150,7 +151,7 @@ Result<Value> mergeKeyed(Value base, Value later, std::optional<char> separator,
 
 // `ports`, `expose`, `env_file`: the later entries appended unless equal to one present.
 // A single string (env_file: .env) counts as a list of one.
-Result<Value> mergeConcatenated(Value base, Value later, const Path& path) {
+Result<Value> mergeConcatenated(Value base, Value later, const MergePath& path) {
   if (later.isNull()) {
     return later;
   }
@@ -200,7 +201,7 @@ std::string volumeTarget(const Value& entry) {
                            second == std::string::npos ? std::string::npos : second - first - 1);
 }
 
-Result<Value> mergeVolumes(Value base, Value later, const Path& path) {
+Result<Value> mergeVolumes(Value base, Value later, const MergePath& path) {
   if (later.isNull() || base.isNull()) {
     return later;
   }
@@ -221,7 +222,7 @@ Result<Value> mergeVolumes(Value base, Value later, const Path& path) {
   return base;
 }
 
-Result<Value> mergeService(Value base, Value later, Path& path) {
+Result<Value> mergeService(Value base, Value later, MergePath& path) {
   if (!base.isMapping() || !later.isMapping()) {
     return mergeValues(std::move(base), std::move(later), path);
   }
@@ -256,8 +257,7 @@ Result<Value> mergeService(Value base, Value later, Path& path) {
           }
           path.push_back(deployKey.text);
           auto inner = deployKey.text == "labels"
-                           ? mergeKeyed(std::move(*known), std::move(deployValue), '=', path,
-                                        false)
+                           ? mergeKeyed(std::move(*known), std::move(deployValue), '=', path, false)
                            : mergeValues(std::move(*known), std::move(deployValue), path);
           path.pop_back();
           if (!inner) {
@@ -280,7 +280,7 @@ Result<Value> mergeService(Value base, Value later, Path& path) {
 }
 
 // The general rule: mappings merge key by key; anything else in the later file replaces.
-Result<Value> mergeValues(Value base, Value later, Path& path) {
+Result<Value> mergeValues(Value base, Value later, MergePath& path) {
   if (!later.isMapping() || base.isNull() || base.isScalar()) {
     return later;
   }
@@ -310,8 +310,7 @@ Result<Value> mergeValues(Value base, Value later, Path& path) {
 
 Result<Value> mergeFiles(std::vector<Value> files) {
   if (files.empty()) {
-    return errorf(ErrorKind::InvalidArgument,
-                  "at least one compose file (-c FILE) is needed");
+    return errorf(ErrorKind::InvalidArgument, "at least one compose file (-c FILE) is needed");
   }
   for (Value& file : files) {
     if (file.isNull()) {
@@ -320,11 +319,11 @@ Result<Value> mergeFiles(std::vector<Value> files) {
       return errorf(ErrorKind::InvalidArgument,
                     "{}:{}: the file is {}: a compose file is a mapping (version:, services:, "
                     "networks: …)",
-                    file.mark.file, file.mark.line, kindName(file));
+                    file.mark.file, file.mark.line, mergeFormName(file));
     }
   }
   Value merged = std::move(files.front());
-  Path path;
+  MergePath path;
   for (std::size_t i = 1; i < files.size(); ++i) {
     auto next = mergeValues(std::move(merged), std::move(files[i]), path);
     if (!next) {

@@ -210,13 +210,14 @@ Status prescan(std::string_view text, const std::string& file, const LoadLimits&
   std::size_t line = 1;
   std::size_t flowDepth = 0;
   enum class State { Plain, Single, Double, Comment } state = State::Plain;
-  bool lineStart = true;         // only indentation and `- ` seen on this line so far
+  bool lineStart = true;           // only indentation and `- ` seen on this line so far
   std::size_t lineIndicators = 0;  // `- ` / `? ` at the start of this line
   char previous = '\n';
   char lastSignificant = '\n';  // the last character on this line that is not a space
   if (std::size_t invalid = firstInvalidUtf8(text); invalid != std::string_view::npos) {
     auto byte = static_cast<unsigned char>(text[invalid]);
-    auto lineOf = 1 + std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(invalid), '\n');
+    auto lineOf =
+        1 + std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(invalid), '\n');
     if (byte == 0) {
       return errorf(ErrorKind::InvalidArgument, "{}:{}: a NUL byte: a compose file is UTF-8 text",
                     file, lineOf);
@@ -227,8 +228,8 @@ Status prescan(std::string_view text, const std::string& file, const LoadLimits&
   }
   auto tooDeep = [&]() {
     return errorf(ErrorKind::InvalidArgument,
-                  "{}:{}: nested deeper than {} levels (lists and mappings): refused", file,
-                  line, limits.maxDepth);
+                  "{}:{}: nested deeper than {} levels (lists and mappings): refused", file, line,
+                  limits.maxDepth);
   };
   for (std::size_t i = 0; i < text.size(); ++i) {
     if (static_cast<unsigned char>(text[i]) >= 0x80) {
@@ -279,10 +280,9 @@ Status prescan(std::string_view text, const std::string& file, const LoadLimits&
         } else if (c == '"' && afterSeparator) {
           state = State::Double;
         } else if ((c == '[' || c == '{') &&
-                   (flowDepth > 0 || (previousIsSpace && (lastSignificant == '\n' ||
-                                                          lastSignificant == ':' ||
-                                                          lastSignificant == '-' ||
-                                                          lastSignificant == '?')))) {
+                   (flowDepth > 0 ||
+                    (previousIsSpace && (lastSignificant == '\n' || lastSignificant == ':' ||
+                                         lastSignificant == '-' || lastSignificant == '?')))) {
           // In block context a bracket opens a flow collection only where a value starts
           // (after "key:", "-", "?" or at the line's start); elsewhere it is part of a
           // plain scalar ("echo [x", "imag[e") and must not count.

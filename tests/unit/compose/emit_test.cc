@@ -65,8 +65,8 @@ TEST(EmitYamlTest, EveryFixtureRoundTrips) {
 TEST(EmitYamlTest, MergedFixturesRoundTrip) {
   auto dir = overmesh::testing::composeFixtureDir("core");
   auto base = parseYaml(overmesh::testing::readComposeFixture(dir / "base.yml"), "base.yml");
-  auto over = parseYaml(overmesh::testing::readComposeFixture(dir / "override.yml"),
-                        "override.yml");
+  auto over =
+      parseYaml(overmesh::testing::readComposeFixture(dir / "override.yml"), "override.yml");
   ASSERT_TRUE(base && over);
   auto merged = mergeFiles({*base, *over});
   ASSERT_TRUE(merged.has_value()) << merged.error().message;
@@ -96,23 +96,22 @@ TEST_P(EmitScalarTest, QuotesWhatWouldReadAsAnotherValue) {
 
 INSTANTIATE_TEST_SUITE_P(
     Scalars, EmitScalarTest,
-    ::testing::Values(
-        ScalarCase{"nginx", false, "nginx"}, ScalarCase{"nginx", true, "\"nginx\""},
-        ScalarCase{"3", false, "3"}, ScalarCase{"3.9", true, "\"3.9\""},
-        ScalarCase{"0777", true, "\"0777\""}, ScalarCase{"1e3", true, "\"1e3\""},
-        ScalarCase{"yes", true, "\"yes\""}, ScalarCase{"on", true, "\"on\""},
-        ScalarCase{"off", true, "\"off\""}, ScalarCase{"true", false, "true"},
-        ScalarCase{"false", true, "\"false\""}, ScalarCase{"no", true, "\"no\""},
-        ScalarCase{"null", true, "\"null\""}, ScalarCase{"null", false, "\"null\""},
-        ScalarCase{"~", true, "\"~\""}, ScalarCase{"", false, "\"\""},
-        ScalarCase{"", true, "\"\""}, ScalarCase{" padded ", false, "\" padded \""},
-        ScalarCase{"a: b", false, "\"a: b\""}, ScalarCase{"x #y", false, "\"x #y\""},
-        ScalarCase{"#x", false, "\"#x\""}, ScalarCase{"key:", false, "\"key:\""},
-        ScalarCase{"- x", false, "\"- x\""}, ScalarCase{"-1", false, "-1"},
-        ScalarCase{"*ref", false, "\"*ref\""}, ScalarCase{"two\nlines", true,
-                                                         "\"two\\nlines\""},
-        ScalarCase{"héllo ✓", true, "\"héllo ✓\""}, ScalarCase{"a:b", false, "a:b"},
-        ScalarCase{"$HOME", false, "$$HOME"}, ScalarCase{"${X}", true, "\"$${X}\""}));
+    ::testing::Values(ScalarCase{"nginx", false, "nginx"}, ScalarCase{"nginx", true, "\"nginx\""},
+                      ScalarCase{"3", false, "3"}, ScalarCase{"3.9", true, "\"3.9\""},
+                      ScalarCase{"0777", true, "\"0777\""}, ScalarCase{"1e3", true, "\"1e3\""},
+                      ScalarCase{"yes", true, "\"yes\""}, ScalarCase{"on", true, "\"on\""},
+                      ScalarCase{"off", true, "\"off\""}, ScalarCase{"true", false, "true"},
+                      ScalarCase{"false", true, "\"false\""}, ScalarCase{"no", true, "\"no\""},
+                      ScalarCase{"null", true, "\"null\""}, ScalarCase{"null", false, "\"null\""},
+                      ScalarCase{"~", true, "\"~\""}, ScalarCase{"", false, "\"\""},
+                      ScalarCase{"", true, "\"\""}, ScalarCase{" padded ", false, "\" padded \""},
+                      ScalarCase{"a: b", false, "\"a: b\""}, ScalarCase{"x #y", false, "\"x #y\""},
+                      ScalarCase{"#x", false, "\"#x\""}, ScalarCase{"key:", false, "\"key:\""},
+                      ScalarCase{"- x", false, "\"- x\""}, ScalarCase{"-1", false, "-1"},
+                      ScalarCase{"*ref", false, "\"*ref\""},
+                      ScalarCase{"two\nlines", true, "\"two\\nlines\""},
+                      ScalarCase{"héllo ✓", true, "\"héllo ✓\""}, ScalarCase{"a:b", false, "a:b"},
+                      ScalarCase{"$HOME", false, "$$HOME"}, ScalarCase{"${X}", true, "\"$${X}\""}));
 
 TEST(EmitYamlTest, NullEmptyCollectionsAndKeys) {
   Value root = Value::mapping();

@@ -16,8 +16,8 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
-const Environment kEnvironment{{"TAG", "1.25"}, {"EMPTY", ""}, {"DOLLAR", "$HOME"},
-                               {"NAME", "web"}};
+const Environment kEnvironment{
+    {"TAG", "1.25"}, {"EMPTY", ""}, {"DOLLAR", "$HOME"}, {"NAME", "web"}};
 
 Result<std::string> interpolateOne(const std::string& text, Warnings& warnings,
                                    const LoadLimits& limits = {}) {
@@ -59,8 +59,7 @@ INSTANTIATE_TEST_SUITE_P(
                       ValidCase{"${UNSET:-}", ""}, ValidCase{"${TAG:?need it}", "1.25"},
                       ValidCase{"${EMPTY?need it}", ""}, ValidCase{"$$", "$"},
                       ValidCase{"$${TAG}", "${TAG}"}, ValidCase{"$$$TAG", "$1.25"},
-                      ValidCase{"\"cost: 5$$\"", "cost: 5$"},
-                      ValidCase{"${UNSET:-a b:c}", "a b:c"},
+                      ValidCase{"\"cost: 5$$\"", "cost: 5$"}, ValidCase{"${UNSET:-a b:c}", "a b:c"},
                       // The result is not interpolated again.
                       ValidCase{"$DOLLAR", "$HOME"}, ValidCase{"${UNSET:-$$x}", "$$x"},
                       ValidCase{"no-dollar", "no-dollar"}));
@@ -113,8 +112,9 @@ TEST(InterpolationTest, UnsetVariableWarnsOncePerVariable) {
   ASSERT_TRUE(root.has_value());
   Warnings warnings;
   ASSERT_TRUE(interpolate(*root, kEnvironment, warnings).has_value());
-  EXPECT_THAT(warnings, ElementsAre("The \"X\" variable is not set. Defaulting to a blank string.",
-                                    "The \"Y\" variable is not set. Defaulting to a blank string."));
+  EXPECT_THAT(warnings,
+              ElementsAre("The \"X\" variable is not set. Defaulting to a blank string.",
+                          "The \"Y\" variable is not set. Defaulting to a blank string."));
   EXPECT_EQ(root->find("a")->text, "");
   EXPECT_EQ(root->find("c")->items[0].text, "");
 }
@@ -130,13 +130,14 @@ TEST(InterpolationTest, KeysAreNotInterpolated) {
 }
 
 TEST(InterpolationTest, PathOfANestedSequenceItem) {
-  auto root = parseYaml("services:\n  web:\n    ports:\n      - \"80\"\n      - ${P:?no port}\n",
-                        "f.yml");
+  auto root =
+      parseYaml("services:\n  web:\n    ports:\n      - \"80\"\n      - ${P:?no port}\n", "f.yml");
   ASSERT_TRUE(root.has_value());
   Warnings warnings;
   auto done = interpolate(*root, kEnvironment, warnings);
   ASSERT_FALSE(done.has_value());
-  EXPECT_THAT(done.error().message, HasSubstr("f.yml:5: services.web.ports[1]: required variable P"));
+  EXPECT_THAT(done.error().message,
+              HasSubstr("f.yml:5: services.web.ports[1]: required variable P"));
 }
 
 TEST(InterpolationTest, RefusesAValueThatGrowsPastTheLimit) {

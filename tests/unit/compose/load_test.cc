@@ -1,11 +1,10 @@
 // The loading pipeline (loadMerged / loadCompose) with an in-memory FileReader, and
 // localFileReader on a scratch directory.
 
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <map>
@@ -66,8 +65,8 @@ TEST(LoadMergedTest, ReadsInterpolatesAndMergesInOrder) {
 
 TEST(LoadMergedTest, GivenTextIsNotReadAgain) {
   MemoryFiles files;
-  auto loaded = loadMerged({{"-", std::string("services:\n  web:\n    image: x\n")}}, {},
-                           files.reader());
+  auto loaded =
+      loadMerged({{"-", std::string("services:\n  web:\n    image: x\n")}}, {}, files.reader());
   ASSERT_TRUE(loaded.has_value()) << loaded.error().message;
   EXPECT_TRUE(files.asked.empty());
   EXPECT_EQ(loaded->merged.find("services")->find("web")->find("image")->mark.file, "-");
@@ -77,8 +76,7 @@ TEST(LoadMergedTest, WarningsAreDeduplicatedAcrossFilesInOrder) {
   MemoryFiles files;
   files.files["a.yml"] = "services:\n  web:\n    image: \"x:$TAG\"\n    user: $U\n";
   files.files["b.yml"] = "services:\n  web:\n    hostname: \"$U-$TAG-$V\"\n";
-  auto loaded = loadMerged({{"a.yml", std::nullopt}, {"b.yml", std::nullopt}}, {},
-                           files.reader());
+  auto loaded = loadMerged({{"a.yml", std::nullopt}, {"b.yml", std::nullopt}}, {}, files.reader());
   ASSERT_TRUE(loaded.has_value()) << loaded.error().message;
   EXPECT_THAT(loaded->warnings,
               ElementsAre("The \"TAG\" variable is not set. Defaulting to a blank string.",

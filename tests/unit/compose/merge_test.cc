@@ -60,9 +60,8 @@ TEST(MergeFilesTest, MappingsMergeAndScalarsReplaceKeepingTheLaterMark) {
 }
 
 TEST(MergeFilesTest, EnvironmentMergesListAndMapFormsByKey) {
-  Value root = merge(
-      "services:\n  web:\n    environment:\n      - A=1\n      - B=2\n      - C\n",
-      "services:\n  web:\n    environment:\n      B: 3\n      D: 4\n");
+  Value root = merge("services:\n  web:\n    environment:\n      - A=1\n      - B=2\n      - C\n",
+                     "services:\n  web:\n    environment:\n      B: 3\n      D: 4\n");
   EXPECT_THAT(keyedTexts(*service(root).find("environment")),
               ElementsAre("A=1", "B=3", "C=<null>", "D=4"));
   root = merge("services:\n  web:\n    labels:\n      a: 1\n",
@@ -85,7 +84,8 @@ TEST(MergeFilesTest, DeployLabelsAndExtraHostsMergeByKey) {
 
 TEST(MergeFilesTest, PortsConcatenateWithoutRepeatingEqualEntries) {
   Value root = merge(
-      "services:\n  web:\n    ports:\n      - \"80:80\"\n      - target: 443\n        published: 8443\n",
+      "services:\n  web:\n    ports:\n      - \"80:80\"\n      - target: 443\n        published: "
+      "8443\n",
       "services:\n  web:\n    ports:\n      - \"80:80\"\n      - \"81:81\"\n"
       "      - {target: 443, published: 8443}\n      - {target: 443, published: 9443}\n");
   const Value& ports = *service(root).find("ports");

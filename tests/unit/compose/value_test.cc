@@ -36,8 +36,9 @@ std::string parseError(const std::string& text, const LoadLimits& limits = {}) {
 
 // Each level holds nine aliases of the level below: 9^9 values once expanded.
 std::string billionLaughs(int levels) {
-  std::string text = "l0: &l0 [\"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\", "
-                     "\"lol\", \"lol\"]\n";
+  std::string text =
+      "l0: &l0 [\"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\", "
+      "\"lol\", \"lol\"]\n";
   for (int level = 1; level <= levels; ++level) {
     text += fmt::format("l{0}: &l{0} [", level);
     for (int i = 0; i < 9; ++i) {
@@ -95,8 +96,7 @@ INSTANTIATE_TEST_SUITE_P(
     Forms, DeepNestingTest,
     ::testing::Values(DeepCase{"FlowSequences", repeat("[", 100'000)},
                       DeepCase{"FlowMappings", repeat("{a: ", 100'000)},
-                      DeepCase{"ClosedFlowSequences",
-                               repeat("[", 100'000) + repeat("]", 100'000)},
+                      DeepCase{"ClosedFlowSequences", repeat("[", 100'000) + repeat("]", 100'000)},
                       DeepCase{"CompactBlockSequences", repeat("- ", 100'000) + "x\n"}),
     [](const auto& param) { return param.param.name; });
 
@@ -202,8 +202,9 @@ TEST(ParseYamlTest, RefusesAFileBeyondTheByteLimit) {
 }
 
 TEST(ParseYamlTest, QuotedScalarsAreMarked) {
-  Value root = parseOk("plain: yes\nsingle: 'yes'\ndouble: \"3.9\"\nblock: |\n  text\n"
-                       "tagged: !!str 3\nempty: \"\"\nnothing:\n");
+  Value root = parseOk(
+      "plain: yes\nsingle: 'yes'\ndouble: \"3.9\"\nblock: |\n  text\n"
+      "tagged: !!str 3\nempty: \"\"\nnothing:\n");
   EXPECT_FALSE(root.find("plain")->quoted);
   EXPECT_TRUE(root.find("single")->quoted);
   EXPECT_TRUE(root.find("double")->quoted);
