@@ -45,6 +45,15 @@ class ScalarInterpolator {
                       where(), path, limits_.maxScalarBytes);
       }
     }
+    // Every value may grow to maxScalarBytes; together they stay within maxExpandedBytes
+    // (200,000 "$BIG" values of a 100 kB variable would not).
+    interpolatedBytes_ += out.size();
+    if (interpolatedBytes_ > limits_.maxExpandedBytes) {
+      return errorf(ErrorKind::InvalidArgument,
+                    "{}: {}: the values grow beyond {} bytes in all after interpolation: "
+                    "refused",
+                    where(), path, limits_.maxExpandedBytes);
+    }
     if (firstInvalidUtf8(out) != std::string::npos) {
       return errorf(ErrorKind::InvalidArgument,
                     "{}: {}: the value is not UTF-8 text after interpolation (a variable "
@@ -151,6 +160,7 @@ class ScalarInterpolator {
   const Mark* mark_ = nullptr;
   const std::string* path_ = nullptr;
   const std::string* text_ = nullptr;
+  std::size_t interpolatedBytes_ = 0;
 };
 
 // Walks the tree; the depth is the parsed file's, bounded by LoadLimits::maxDepth.

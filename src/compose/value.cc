@@ -106,6 +106,9 @@ class YamlCopier {
           return errorf(ErrorKind::InvalidArgument, "{}:{}: {}: a value longer than {} bytes",
                         file_, mark.line, keyPath(path), limits_.maxScalarBytes);
         }
+        if (auto charged = chargeBytes(node.Scalar().size(), mark.line); !charged) {
+          return std::unexpected(charged.error());
+        }
         Value value = Value::scalar(node.Scalar(), mark);
         // yaml-cpp tags a plain scalar "?"; a quoted or block scalar "!", and an explicit
         // tag (`!!str 3`) names it: all of those are strings whatever their text.
@@ -133,6 +136,18 @@ class YamlCopier {
   }
 
  private:
+  // Counts copied scalar bytes against LoadLimits::maxExpandedBytes.
+  Status chargeBytes(std::size_t bytes, int line) {
+    bytes_ += bytes;
+    if (bytes_ > limits_.maxExpandedBytes) {
+      return errorf(ErrorKind::InvalidArgument,
+                    "{}:{}: the file expands to more than {} bytes of values (anchors and "
+                    "aliases included): refused, as a YAML bomb would be",
+                    file_, line, limits_.maxExpandedBytes);
+    }
+    return {};
+  }
+
   Result<Value> copyMapping(const YAML::Node& node, const Mark& mark, std::size_t depth,
                             std::vector<std::string>& path) {
     Value value = Value::mapping(mark);
@@ -145,6 +160,9 @@ class YamlCopier {
                       file_, keyNode.Mark().line + 1, keyPath(path));
       }
       const std::string& key = keyNode.Scalar();
+      if (auto charged = chargeBytes(key.size(), keyNode.Mark().line + 1); !charged) {
+        return std::unexpected(charged.error());
+      }
       bool mergeKey = key == "<<" && keyNode.Tag() != "!";
       path.push_back(mergeKey ? std::string("<<") : key);
       auto copied = copy(entry.second, depth + 1, path);
@@ -197,6 +215,7 @@ class YamlCopier {
   const std::string& file_;
   const LoadLimits& limits_;
   std::size_t nodes_ = 0;
+  std::size_t bytes_ = 0;
 };
 
 // One cheap pass over the text before yaml-cpp sees it. It refuses what yaml-cpp would

@@ -149,6 +149,22 @@ TEST(InterpolationTest, RefusesAValueThatGrowsPastTheLimit) {
   EXPECT_THAT(result.error().message, HasSubstr("grows beyond 20 bytes"));
 }
 
+TEST(InterpolationTest, RefusesValuesThatGrowPastTheTotalLimit) {
+  LoadLimits limits;
+  limits.maxExpandedBytes = 1000;
+  std::string text = "a: [";
+  for (int i = 0; i < 20; ++i) {
+    text += i == 0 ? "$BIG" : ", $BIG";
+  }
+  auto root = parseYaml(text + "]\n", "f.yml");
+  ASSERT_TRUE(root.has_value());
+  Warnings warnings;
+  auto done = interpolate(*root, Environment{{"BIG", std::string(100, 'x')}}, warnings, limits);
+  ASSERT_FALSE(done.has_value());
+  EXPECT_THAT(done.error().message,
+              HasSubstr("f.yml:1: a[10]: the values grow beyond 1000 bytes in all"));
+}
+
 TEST(InterpolationTest, RefusesAVariableThatIsNotUtf8) {
   auto root = parseYaml("a: $BAD\n", "f.yml");
   ASSERT_TRUE(root.has_value());

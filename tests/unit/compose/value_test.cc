@@ -59,6 +59,16 @@ TEST(ParseYamlTest, RefusesBillionLaughsWithinTheNodeBudget) {
   EXPECT_THAT(message, HasSubstr("f.yml:"));
 }
 
+TEST(ParseYamlTest, RefusesAliasesOfALargeScalarBeyondTheByteBudget) {
+  // 3,000 aliases of a 100 kB scalar: a 112 kB file, few nodes, 300 MB once expanded.
+  std::string text = "big: &big " + std::string(100'000, 'x') + "\nmany: [";
+  for (int i = 0; i < 3000; ++i) {
+    text += i == 0 ? "*big" : ", *big";
+  }
+  text += "]\n";
+  EXPECT_THAT(parseError(text), HasSubstr("expands to more than 33554432 bytes of values"));
+}
+
 TEST(ParseYamlTest, ExpandsAliasesWithinTheBudget) {
   Value root = parseOk(billionLaughs(2));  // 81 + 9 + 9 values: fine
   ASSERT_TRUE(root.isMapping());
