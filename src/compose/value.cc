@@ -223,8 +223,10 @@ class YamlCopier {
 // deep inside its recursive descent: nesting far beyond LoadLimits::maxDepth
 // (`[[[[…`, `{a: {a: …`, `- - - - …`). yaml-cpp's own guard stops at 2000 levels with the
 // message "bad file"; this one names the limit and the line. The nesting count is an
-// estimate that may only err low (quotes are skipped, so is a comment); a file it lets
-// through is still bounded by yaml-cpp's guard and by the copy's depth check.
+// estimate: quotes and comments are skipped, and in block context a bracket counts only
+// where a value starts. It can err high only for a plain scalar whose continuation lines
+// start with brackets (over 64 of them unclosed); it errs low elsewhere, where yaml-cpp's
+// guard and the copy's depth check still bound the file.
 Status prescan(std::string_view text, const std::string& file, const LoadLimits& limits) {
   std::size_t line = 1;
   std::size_t flowDepth = 0;
