@@ -5,15 +5,16 @@
 # build/fuzz. The normal GCC build runs the same target as a unit test instead
 # (fuzz_request_decoders, seed corpus + 20000 random mutations, no coverage feedback).
 # TARGET picks the target: request_decoders (default) or dns_message (the embedded
-# resolver's wire codec, tests/fuzz/dns_message_fuzz.cc).
+# resolver's wire codec, tests/fuzz/dns_message_fuzz.cc) or compose_loader (the compose
+# file loader, tests/fuzz/compose_loader_fuzz.cc).
 # Usage: scripts/fuzz.sh [SECONDS] [TARGET]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-60}"
 target="${2:-request_decoders}"
 case "$target" in
-  request_decoders|dns_message) ;;
-  *) echo "fuzz.sh: unknown target '$target' (request_decoders or dns_message)" >&2; exit 2 ;;
+  request_decoders|dns_message|compose_loader) ;;
+  *) echo "fuzz.sh: unknown target '$target' (request_decoders, dns_message or compose_loader)" >&2; exit 2 ;;
 esac
 
 # clang 16 and its runtime (libFuzzer) come from Debian (Debian 12's default clang 14

@@ -1,11 +1,14 @@
 #include "agent/sandbox_files.h"
 
+#include "agent/task_spec.h"
+
 namespace overmesh::agent {
 
 std::string hostsFileFor(const api::Task& task) {
   std::string hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n";
   for (const auto& attachment : task.attachments) {
-    hosts += attachment.address.substr(0, attachment.address.find('/')) + "\t" + task.name + "\n";
+    hosts += attachment.address.substr(0, attachment.address.find('/')) + "\t" +
+             taskHostname(task) + "\n";
   }
   return hosts;
 }

@@ -8,7 +8,7 @@
 
 namespace overmesh::agent {
 
-// localhost, and the task's name on each of its attachment addresses.
+// localhost, and the task's hostname (taskHostname) on each of its attachment addresses.
 std::string hostsFileFor(const api::Task& task);
 
 // The embedded resolver the agent answers at 127.0.0.11 in every sandbox (it forwards

@@ -11,10 +11,15 @@ runtime::Mount runtimeMountOf(const api::Mount& mount) {
   return result;
 }
 
+std::string taskHostname(const api::Task& task) {
+  return task.container.hostname.empty() ? task.name : task.container.hostname;
+}
+
 runtime::TaskSpec taskSpecOf(const api::Task& task) {
   runtime::TaskSpec spec;
   spec.taskId = task.id;
-  spec.hostname = task.name;
+  spec.hostname = taskHostname(task);
+  spec.labels = task.container.labels;
   spec.command = task.command;
   spec.env = task.env;
   const api::ContainerSpec& container = task.container;

@@ -12,8 +12,13 @@ namespace overmesh::agent {
 
 runtime::Mount runtimeMountOf(const api::Mount& mount);
 
-// taskId, hostname (the task's name), command, env and every image field. The record was
-// validated by the manager; nothing is checked here (the runtime refuses a bad spec).
+// The task's hostname: container.hostname when the spec sets one (compose `hostname:`),
+// else the task's name.
+std::string taskHostname(const api::Task& task);
+
+// taskId, hostname (taskHostname), command, env, container labels and every image field.
+// The record was validated by the manager; nothing is checked here (the runtime refuses a
+// bad spec).
 runtime::TaskSpec taskSpecOf(const api::Task& task);
 
 }  // namespace overmesh::agent

@@ -23,6 +23,11 @@ using Labels = std::map<std::string, std::string>;
 // agent names host-side devices with the index in one digit.
 inline constexpr std::size_t kMaxTaskInterfaces = 10;
 
+// The one network option the overlay driver honours (as Docker's driver_opts name it): the
+// MTU of the network's bridge, VXLAN device and task interfaces. A node uses the smaller
+// of it and its underlay MTU minus the VXLAN overhead.
+inline constexpr const char* kNetworkMtuOption = "com.docker.network.driver.mtu";
+
 struct Network {
   std::string id;
   std::string name;

@@ -31,6 +31,7 @@ int runCli(int argc, char** argv) {
   addNodeCommands(app, context);
   addTaskCommands(app, context);
   addServiceCommands(app, context);
+  addStackCommands(app, context);
   addImageCommands(app, context);
   addLabCommands(app, context);
 

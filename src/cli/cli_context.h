@@ -55,6 +55,7 @@ void addImageCommands(CLI::App& app, CliContext& context);
 void addLabCommands(CLI::App& app, CliContext& context);
 void addTaskCommands(CLI::App& app, CliContext& context);
 void addServiceCommands(CLI::App& app, CliContext& context);
+void addStackCommands(CLI::App& app, CliContext& context);
 
 // Parses arguments and runs the chosen command. Returns the process exit status:
 // context.exitCode (0 unless the command set it) on success, 1 on any error (printed to

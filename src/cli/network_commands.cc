@@ -20,16 +20,18 @@ struct CreateOptions {
   bool internal = false;
   bool ingress = false;
   std::vector<std::string> labels;
+  std::vector<std::string> driverOptions;  // -o KEY=VALUE
 };
 
-Result<api::Labels> parseLabels(const std::vector<std::string>& labels) {
+Result<api::Labels> parseLabels(const std::vector<std::string>& labels,
+                                std::string_view flag = "--label") {
   api::Labels parsed;
   for (const auto& label : labels) {
     auto equals = label.find('=');
     std::string key = label.substr(0, equals);
     if (key.empty()) {
-      return errorf(ErrorKind::InvalidArgument,
-                    "--label \"{}\" has no key: use --label key=value", label);
+      return errorf(ErrorKind::InvalidArgument, "{} \"{}\" has no key: use {} key=value", flag,
+                    label, flag);
     }
     parsed[key] = equals == std::string::npos ? "" : label.substr(equals + 1);
   }
@@ -54,6 +56,11 @@ Status runCreate(CliContext& context, const CreateOptions& options) {
     return std::unexpected(labels.error());
   }
   request.labels = *labels;
+  auto driverOptions = parseLabels(options.driverOptions, "--opt");
+  if (!driverOptions) {
+    return std::unexpected(driverOptions.error());
+  }
+  request.options = *driverOptions;
   auto client = context.client();
   if (!client) {
     return std::unexpected(client.error());
@@ -140,6 +147,9 @@ void addNetworkCommands(CLI::App& app, CliContext& context) {
                           "`network rm ingress` removed)");
   // One value per flag (like Docker): a repeatable option must not swallow what follows.
   createCommand->add_option("--label", create->labels, "Metadata, key=value (repeatable)")
+      ->allow_extra_args(false);
+  createCommand->add_option("-o,--opt", create->driverOptions,
+                            "Driver option KEY=VALUE (repeatable): com.docker.network.driver.mtu")
       ->allow_extra_args(false);
   createCommand->add_option("name", create->name, "Network name")->required();
   createCommand->callback([&context, create] {

@@ -51,7 +51,19 @@ struct LoadedCompose {
   Warnings warnings;
 };
 
-// The whole pipeline. `readFile` reads `-c` paths without text and env_file paths.
+// Steps 1-3 of loadCompose (read, parse, interpolate, merge): the merged tree and the
+// warnings so far, without the schema. The same errors as loadCompose for those steps.
+struct MergedCompose {
+  Value merged;
+  Warnings warnings;
+};
+Result<MergedCompose> loadMerged(const std::vector<ComposeSource>& sources,
+                                 const Environment& environment, const FileReader& readFile,
+                                 const LoadLimits& limits = {});
+
+// The whole pipeline. InvalidArgument "at least one compose file (-c FILE) is needed" for
+// no sources; a FileReader's error as it gave it (naming the path). `readFile` reads `-c` paths
+// without text and env_file paths.
 Result<LoadedCompose> loadCompose(const std::vector<ComposeSource>& sources,
                                   const Environment& environment, const FileReader& readFile,
                                   const LoadLimits& limits = {});
@@ -60,8 +72,8 @@ Result<LoadedCompose> loadCompose(const std::vector<ComposeSource>& sources,
 FileReader localFileReader(std::size_t maxBytes = 4 * 1024 * 1024);
 
 // `stack config`: the merged tree as YAML (keys in file order, strings quoted where YAML
-// would otherwise read them as another type), so that its output loads back to the same
-// Project.
+// would otherwise read them as another type; `$` in values written `$$`, since the output
+// is interpolated again when deployed), so that its output loads back to the same Project.
 std::string emitYaml(const Value& value);
 
 }  // namespace overmesh::compose

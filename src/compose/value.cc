@@ -1,10 +1,16 @@
 #include "compose/value.h"
 
+#include <yaml-cpp/depthguard.h>
+#include <yaml-cpp/eventhandler.h>
+#include <yaml-cpp/parser.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <exception>
+#include <sstream>
 
 #include "common/quote.h"
+#include "compose/utf8.h"
 
 namespace overmesh::compose {
 
@@ -100,9 +106,13 @@ class YamlCopier {
           return errorf(ErrorKind::InvalidArgument, "{}:{}: {}: a value longer than {} bytes",
                         file_, mark.line, keyPath(path), limits_.maxScalarBytes);
         }
+        if (auto charged = chargeBytes(node.Scalar().size(), mark.line); !charged) {
+          return std::unexpected(charged.error());
+        }
         Value value = Value::scalar(node.Scalar(), mark);
-        // yaml-cpp tags a quoted or block scalar "!", a plain one "?".
-        value.quoted = node.Tag() == "!";
+        // yaml-cpp tags a plain scalar "?"; a quoted or block scalar "!", and an explicit
+        // tag (`!!str 3`) names it: all of those are strings whatever their text.
+        value.quoted = node.Tag() != "?";
         return value;
       }
       case YAML::NodeType::Sequence: {
@@ -126,6 +136,18 @@ class YamlCopier {
   }
 
  private:
+  // Counts copied scalar bytes against LoadLimits::maxExpandedBytes.
+  Status chargeBytes(std::size_t bytes, int line) {
+    bytes_ += bytes;
+    if (bytes_ > limits_.maxExpandedBytes) {
+      return errorf(ErrorKind::InvalidArgument,
+                    "{}:{}: the file expands to more than {} bytes of values (anchors and "
+                    "aliases included): refused, as a YAML bomb would be",
+                    file_, line, limits_.maxExpandedBytes);
+    }
+    return {};
+  }
+
   Result<Value> copyMapping(const YAML::Node& node, const Mark& mark, std::size_t depth,
                             std::vector<std::string>& path) {
     Value value = Value::mapping(mark);
@@ -138,6 +160,9 @@ class YamlCopier {
                       file_, keyNode.Mark().line + 1, keyPath(path));
       }
       const std::string& key = keyNode.Scalar();
+      if (auto charged = chargeBytes(key.size(), keyNode.Mark().line + 1); !charged) {
+        return std::unexpected(charged.error());
+      }
       bool mergeKey = key == "<<" && keyNode.Tag() != "!";
       path.push_back(mergeKey ? std::string("<<") : key);
       auto copied = copy(entry.second, depth + 1, path);
@@ -190,7 +215,174 @@ class YamlCopier {
   const std::string& file_;
   const LoadLimits& limits_;
   std::size_t nodes_ = 0;
+  std::size_t bytes_ = 0;
 };
+
+// One cheap pass over the text before yaml-cpp sees it. It refuses what yaml-cpp would
+// either accept and hand on as bytes that later break JSON (not UTF-8, NUL), or meet only
+// deep inside its recursive descent: nesting far beyond LoadLimits::maxDepth
+// (`[[[[…`, `{a: {a: …`, `- - - - …`). yaml-cpp's own guard stops at 2000 levels with the
+// message "bad file"; this one names the limit and the line. The nesting count is an
+// estimate: quotes and comments are skipped, and in block context a bracket counts only
+// where a value starts. It can err high only for a plain scalar whose continuation lines
+// start with brackets (over 64 of them unclosed); it errs low elsewhere, where yaml-cpp's
+// guard and the copy's depth check still bound the file.
+Status prescan(std::string_view text, const std::string& file, const LoadLimits& limits) {
+  std::size_t line = 1;
+  std::size_t flowDepth = 0;
+  enum class State { Plain, Single, Double, Comment } state = State::Plain;
+  bool lineStart = true;           // only indentation and `- ` seen on this line so far
+  std::size_t lineIndicators = 0;  // `- ` / `? ` at the start of this line
+  char previous = '\n';
+  char lastSignificant = '\n';  // the last character on this line that is not a space
+  if (std::size_t invalid = firstInvalidUtf8(text); invalid != std::string_view::npos) {
+    auto byte = static_cast<unsigned char>(text[invalid]);
+    auto lineOf =
+        1 + std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(invalid), '\n');
+    if (byte == 0) {
+      return errorf(ErrorKind::InvalidArgument, "{}:{}: a NUL byte: a compose file is UTF-8 text",
+                    file, lineOf);
+    }
+    return errorf(ErrorKind::InvalidArgument,
+                  "{}:{}: byte 0x{:02X} is not UTF-8: a compose file is UTF-8 text", file, lineOf,
+                  byte);
+  }
+  auto tooDeep = [&]() {
+    return errorf(ErrorKind::InvalidArgument,
+                  "{}:{}: nested deeper than {} levels (lists and mappings): refused", file, line,
+                  limits.maxDepth);
+  };
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (static_cast<unsigned char>(text[i]) >= 0x80) {
+      previous = 'x';  // a byte of a valid multi-byte character: part of a plain scalar
+      lastSignificant = 'x';
+      lineStart = false;
+      continue;
+    }
+    char c = text[i];
+    if (c == '\n') {
+      ++line;
+      lineStart = true;
+      lineIndicators = 0;
+      lastSignificant = '\n';
+      if (state == State::Comment) {
+        state = State::Plain;
+      }
+      previous = c;
+      continue;
+    }
+    switch (state) {
+      case State::Comment:
+        break;
+      case State::Single:
+        if (c == '\'') {
+          state = State::Plain;  // '' (an escaped quote) reopens at the next quote
+        }
+        break;
+      case State::Double:
+        if (c == '\\') {
+          ++i;  // the escaped character, whatever it is
+          if (i < text.size() && text[i] == '\n') {
+            ++line;
+          }
+        } else if (c == '"') {
+          state = State::Plain;
+        }
+        break;
+      case State::Plain: {
+        bool previousIsSpace = previous == ' ' || previous == '\t' || previous == '\n';
+        bool afterSeparator = previous == ' ' || previous == '\t' || previous == '\n' ||
+                              previous == '[' || previous == '{' || previous == ',' ||
+                              previous == ':';
+        if (c == '#' && (previous == ' ' || previous == '\t' || previous == '\n')) {
+          state = State::Comment;
+        } else if (c == '\'' && afterSeparator) {
+          state = State::Single;
+        } else if (c == '"' && afterSeparator) {
+          state = State::Double;
+        } else if ((c == '[' || c == '{') &&
+                   (flowDepth > 0 ||
+                    (previousIsSpace && (lastSignificant == '\n' || lastSignificant == ':' ||
+                                         lastSignificant == '-' || lastSignificant == '?')))) {
+          // In block context a bracket opens a flow collection only where a value starts
+          // (after "key:", "-", "?" or at the line's start); elsewhere it is part of a
+          // plain scalar ("echo [x", "imag[e") and must not count.
+          if (++flowDepth > limits.maxDepth) {
+            return tooDeep();
+          }
+        } else if ((c == ']' || c == '}') && flowDepth > 0) {
+          --flowDepth;
+        } else if (lineStart && (c == '-' || c == '?') &&
+                   (i + 1 == text.size() || text[i + 1] == ' ')) {
+          if (++lineIndicators > limits.maxDepth) {
+            return tooDeep();
+          }
+        } else if (c != ' ' && c != '\t') {
+          lineStart = false;
+        }
+        break;
+      }
+    }
+    if (c != ' ' && c != '\t') {
+      lastSignificant = c;
+    }
+    previous = c;
+  }
+  return {};
+}
+
+// Events of a parse that are only counted: how many documents a text holds, without
+// building them.
+class DiscardEvents : public YAML::EventHandler {
+ public:
+  void OnDocumentStart(const YAML::Mark&) override {}
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+};
+
+// 0, 1, or 2 meaning "more than one". Never YAML::LoadAll: on a text that starts with a
+// stray "," (or "]", "}") yaml-cpp 0.7 returns an empty document without consuming the
+// token, again and again, and LoadAll collects them until memory runs out (found by
+// fuzz_compose_loader: 4 GB from a 961-byte file). Stopping at two bounds it. Throws what
+// yaml-cpp throws.
+std::size_t countDocuments(const std::string& text) {
+  std::istringstream stream(text);
+  YAML::Parser parser(stream);
+  DiscardEvents events;
+  std::size_t documents = 0;
+  while (documents < 2 && parser.HandleNextDocument(events)) {
+    ++documents;
+  }
+  return documents;
+}
+
+// yaml-cpp's message for a line indented with a tab ("illegal map value", "end of map not
+// found") does not say why; this adds it.
+std::string tabHint(std::string_view text, int line) {
+  std::size_t start = 0;
+  for (int current = 0; current < line && start != std::string_view::npos; ++current) {
+    start = text.find('\n', start);
+    start = start == std::string_view::npos ? start : start + 1;
+  }
+  if (start == std::string_view::npos) {
+    return {};
+  }
+  for (std::size_t i = start; i < text.size() && (text[i] == ' ' || text[i] == '\t'); ++i) {
+    if (text[i] == '\t') {
+      return " (a tab in the indentation: YAML indents with spaces only)";
+    }
+  }
+  return {};
+}
 
 }  // namespace
 
@@ -200,24 +392,40 @@ Result<Value> parseYaml(std::string_view text, const std::string& file,
     return errorf(ErrorKind::InvalidArgument, "{}: the file is {} bytes: at most {} are read",
                   file, text.size(), limits.maxBytes);
   }
+  if (auto checked = prescan(text, file, limits); !checked) {
+    return std::unexpected(checked.error());
+  }
   try {
-    std::vector<YAML::Node> documents = YAML::LoadAll(std::string(text));
-    if (documents.size() > 1) {
+    std::string owned(text);
+    std::size_t documents = countDocuments(owned);
+    if (documents > 1) {
       return errorf(ErrorKind::InvalidArgument,
-                    "{}: the file holds {} YAML documents: a compose file is one document",
-                    file, documents.size());
+                    "{}: the file holds more than one YAML document (a \"---\" separator, or "
+                    "a stray \",\", \"]\" or \"}}\" outside brackets): a compose file is one "
+                    "document",
+                    file);
     }
-    if (documents.empty()) {
+    if (documents == 0) {
       Value empty;
       empty.mark = Mark{file, 1, 1};
       return empty;
     }
+    YAML::Node document = YAML::Load(owned);
     YamlCopier copier(file, limits);
     std::vector<std::string> path;
-    return copier.copy(documents.front(), 0, path);
+    return copier.copy(document, 0, path);
+  } catch (const YAML::DeepRecursion& error) {
+    return errorf(ErrorKind::InvalidArgument,
+                  "{}:{}: nested deeper than {} levels (lists and mappings): refused", file,
+                  error.mark.line + 1, limits.maxDepth);
   } catch (const YAML::Exception& error) {
-    return errorf(ErrorKind::InvalidArgument, "{}:{}: not valid YAML: {}", file,
-                  error.mark.line + 1, printable(error.msg));
+    if (error.mark.is_null()) {
+      return errorf(ErrorKind::InvalidArgument, "{}: not valid YAML: {}", file,
+                    printable(error.msg));
+    }
+    return errorf(ErrorKind::InvalidArgument, "{}:{}:{}: not valid YAML: {}{}", file,
+                  error.mark.line + 1, error.mark.column + 1, printable(error.msg),
+                  tabHint(text, error.mark.line));
   } catch (const std::exception& error) {
     return errorf(ErrorKind::InvalidArgument, "{}: not valid YAML: {}", file,
                   printable(error.what()));

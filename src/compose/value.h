@@ -67,6 +67,9 @@ struct LoadLimits {
   std::size_t maxDepth = 64;               // nesting of sequences and mappings
   std::size_t maxNodes = 200'000;          // Values after anchors/aliases are expanded
   std::size_t maxScalarBytes = 1024 * 1024;
+  // The bytes of all scalars (keys included) after anchors/aliases are expanded: 200,000
+  // aliases of one 1 MB scalar fit in a 4 MB file and the node budget.
+  std::size_t maxExpandedBytes = 32 * 1024 * 1024;
 };
 
 // Parses one YAML document (a compose file) into a Value. `file` names it in marks and

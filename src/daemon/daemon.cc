@@ -708,8 +708,11 @@ api::HttpResponse Daemon::forwardToManager(const api::HttpRequest& request) {
     path += separator + api::percentEncode(name) + "=" + api::percentEncode(value);
     separator = '&';
   }
-  auto response = (*client)->request(request.method, path, request.body,
-                                     std::chrono::seconds(30),
+  // A stack deploy pins every image (registry I/O per image) and a stack rm waits up to
+  // 30 s for tasks to stop before it removes the networks: they get longer.
+  auto timeout = request.path.starts_with("/v1/stacks/") ? std::chrono::seconds(180)
+                                                         : std::chrono::seconds(30);
+  auto response = (*client)->request(request.method, path, request.body, timeout,
                                      agent::credentialHeaders({node->nodeId, node->nodeSecret}));
   if (!response) {
     // Only a failed connect proves the manager saw nothing; after a timeout it may have.
@@ -876,6 +879,40 @@ Result<api::Service> Daemon::removeService(const std::string& reference) {
     spdlog::info("service removed name={} id={}", service->spec.name, service->id);
   }
   return service;
+}
+
+Result<api::StackDeployReply> Daemon::deployStack(const api::StackDeployRequest& request) {
+  std::shared_lock lock(roleMutex_);
+  if (!manager_) {
+    return std::unexpected(notInSwarm());
+  }
+  return manager_->stacks().deploy(request);
+}
+
+Result<std::vector<api::StackSummary>> Daemon::listStacks() {
+  {
+    std::shared_lock lock(roleMutex_);
+    if (manager_) {
+      return manager_->stacks().list();
+    }
+  }
+  auto services = listServices();
+  if (!services) {
+    return std::unexpected(services.error());
+  }
+  auto networks = listNetworks();
+  if (!networks) {
+    return std::unexpected(networks.error());
+  }
+  return manager::summarizeStacks(*services, *networks);
+}
+
+Result<api::StackRemoveReply> Daemon::removeStack(const std::string& stack) {
+  std::shared_lock lock(roleMutex_);
+  if (!manager_) {
+    return std::unexpected(notInSwarm());
+  }
+  return manager_->stacks().remove(stack);
 }
 
 Result<api::Node> Daemon::updateNode(const std::string& reference,

@@ -27,6 +27,7 @@
 #include "api/http_server.h"
 #include "api/network_detail.h"
 #include "api/service_types.h"
+#include "api/stack_types.h"
 #include "api/types.h"
 #include "common/clock.h"
 #include "common/error.h"
@@ -103,6 +104,12 @@ class Daemon {
                                               const api::ServiceUpdateRequest& request,
                                               const manager::ServiceWriteOptions& options);
   Result<api::Service> removeService(const std::string& reference);
+
+  // Stacks (issue 11; manager::StackManager). deployStack and removeStack need a manager
+  // (workers forward them); listStacks answers from a worker's cache too.
+  Result<api::StackDeployReply> deployStack(const api::StackDeployRequest& request);
+  Result<std::vector<api::StackSummary>> listStacks();
+  Result<api::StackRemoveReply> removeStack(const std::string& stack);
 
   Result<std::vector<api::Node>> listNodes();
   Result<api::Node> inspectNode(const std::string& reference);

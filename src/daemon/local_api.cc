@@ -129,6 +129,18 @@ HttpResponse removeService(Daemon& daemon, const HttpRequest& request) {
   return reply(daemon.removeService(request.params[0]));
 }
 
+HttpResponse deployStack(Daemon& daemon, const HttpRequest& request) {
+  auto deploy = decodeStackDeployRequest(request.body);
+  if (!deploy) {
+    return api::errorResponse(deploy.error());
+  }
+  return reply(daemon.deployStack(*deploy));
+}
+
+HttpResponse removeStack(Daemon& daemon, const HttpRequest& request) {
+  return reply(daemon.removeStack(request.params[0]));
+}
+
 HttpResponse updateNode(Daemon& daemon, const HttpRequest& request) {
   auto update = decodeNodeUpdateRequest(request.body);
   if (!update) {
@@ -203,6 +215,13 @@ Result<manager::RunRequest> decodeRunRequest(std::string_view body) {
         readField(json, "container", run.container);
         readField(json, "stopGracePeriodMs", run.stopGracePeriodMs);
       });
+}
+
+Result<api::StackDeployRequest> decodeStackDeployRequest(std::string_view body) {
+  if (body.empty()) {
+    return errorf(ErrorKind::InvalidArgument, "stack deploy: the request body is empty");
+  }
+  return decodeJson<api::StackDeployRequest>(body, "stack deploy");
 }
 
 Result<SwarmJoinRequest> decodeSwarmJoinRequest(std::string_view body) {
@@ -285,6 +304,15 @@ void registerLocalApi(api::HttpServer& server, Daemon& daemon) {
     return reply(daemon.inspectService(request.params[0]));
   });
 
+  server.route("POST", "/v1/stacks/deploy", clusterWrite(daemon, [&daemon](const HttpRequest& r) {
+                 return deployStack(daemon, r);
+               }));
+  server.route(
+      "POST", "/v1/stacks/{name}/remove",
+      clusterWrite(daemon, [&daemon](const HttpRequest& r) { return removeStack(daemon, r); }));
+  server.route("GET", "/v1/stacks",
+               [&daemon](const HttpRequest&) { return reply(daemon.listStacks()); });
+
   server.route("POST", "/v1/tasks", clusterWrite(daemon, [&daemon](const HttpRequest& r) {
                  return runTask(daemon, r);
                }));
@@ -351,6 +379,10 @@ void registerForwardedApi(api::HttpServer& server, Daemon& daemon, const api::Ro
   server.route("DELETE", "/v1/services/{ref}", guarded(guard, [&daemon](const HttpRequest& r) {
                  return removeService(daemon, r);
                }));
+  server.route("POST", "/v1/stacks/deploy",
+               guarded(guard, [&daemon](const HttpRequest& r) { return deployStack(daemon, r); }));
+  server.route("POST", "/v1/stacks/{name}/remove",
+               guarded(guard, [&daemon](const HttpRequest& r) { return removeStack(daemon, r); }));
   server.route("POST", "/v1/swarm/update",
                guarded(guard, [&daemon](const HttpRequest& r) { return swarmUpdate(daemon, r); }));
   server.route("POST", "/v1/nodes/{ref}/update",

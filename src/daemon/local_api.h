@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "api/http_server.h"
+#include "api/stack_types.h"
 #include "common/error.h"
 #include "daemon/daemon.h"
 #include "manager/task_manager.h"
@@ -17,6 +18,7 @@ namespace overmesh::daemon {
 Result<manager::RunRequest> decodeRunRequest(std::string_view body);
 Result<SwarmJoinRequest> decodeSwarmJoinRequest(std::string_view body);
 Result<manager::NodeUpdateRequest> decodeNodeUpdateRequest(std::string_view body);
+Result<api::StackDeployRequest> decodeStackDeployRequest(std::string_view body);
 
 // Every route, for the CLI on the local unix socket. Cluster-state writes made on a
 // worker are forwarded to the manager.

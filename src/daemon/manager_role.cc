@@ -23,7 +23,9 @@ ManagerRole::ManagerRole(std::unique_ptr<store::Store> store, const Clock& clock
       clusterManager_(std::make_unique<manager::ClusterManager>(*store_)),
       networkManager_(std::make_unique<manager::NetworkManager>(*store_)),
       taskManager_(std::make_unique<manager::TaskManager>(*store_)),
-      serviceManager_(std::make_unique<manager::ServiceManager>(*store_, &imageResolver_)) {}
+      serviceManager_(std::make_unique<manager::ServiceManager>(*store_, &imageResolver_)),
+      stackManager_(
+          std::make_unique<manager::StackManager>(*store_, *networkManager_, *serviceManager_)) {}
 
 ManagerRole::~ManagerRole() { stop(); }
 

@@ -22,6 +22,7 @@
 #include "manager/service_manager.h"
 #include "manager/service_reconciler.h"
 #include "manager/skopeo_image_resolver.h"
+#include "manager/stack_manager.h"
 #include "manager/task_manager.h"
 #include "store/store.h"
 
@@ -51,6 +52,7 @@ class ManagerRole {
   manager::NodeManager* nodes() { return nodeManager_.get(); }
   manager::TaskManager& tasks() { return *taskManager_; }
   manager::ServiceManager& services() { return *serviceManager_; }
+  manager::StackManager& stacks() { return *stackManager_; }
 
  private:
   ManagerRole(std::unique_ptr<store::Store> store, const Clock& clock);
@@ -65,6 +67,8 @@ class ManagerRole {
   // Pins service images to digests; before serviceManager_, which holds a pointer to it.
   manager::SkopeoImageResolver imageResolver_;
   std::unique_ptr<manager::ServiceManager> serviceManager_;
+  // Uses networkManager_ and serviceManager_: declared after them.
+  std::unique_ptr<manager::StackManager> stackManager_;
   std::unique_ptr<manager::ServiceReconciler> reconciler_;  // started by serve()
   std::unique_ptr<manager::ClusterApi> clusterApi_;
   api::HttpServer clusterServer_;

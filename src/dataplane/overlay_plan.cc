@@ -1,6 +1,7 @@
 #include "dataplane/overlay_plan.h"
 
 #include <algorithm>
+#include <charconv>
 #include <map>
 
 #include <fmt/format.h>
@@ -26,6 +27,22 @@ bool wantsToRun(const api::Task& task) { return task.desiredState == "running"; 
 // reported stopped, see manager/address_allocation.h).
 bool reachable(const api::Task& task) { return wantsToRun(task) || task.state == "running"; }
 
+// The network's MTU option when it is smaller than what the underlay allows; the
+// manager checked its form (an option it cannot read leaves the underlay's figure).
+unsigned int networkMtu(const api::Network& net, unsigned int overlayMtu) {
+  auto option = net.options.find(api::kNetworkMtuOption);
+  if (option == net.options.end()) {
+    return overlayMtu;
+  }
+  unsigned int mtu = 0;
+  auto [end, error] = std::from_chars(option->second.data(),
+                                      option->second.data() + option->second.size(), mtu);
+  if (error != std::errc() || end != option->second.data() + option->second.size() || mtu == 0) {
+    return overlayMtu;
+  }
+  return std::min(mtu, overlayMtu);
+}
+
 NetworkPlan& planFor(std::map<std::string, NetworkPlan>& used, const api::Network& net,
                      unsigned int overlayMtu) {
   auto& networkPlan = used[net.id];
@@ -34,7 +51,7 @@ NetworkPlan& planFor(std::map<std::string, NetworkPlan>& used, const api::Networ
   networkPlan.vni = net.vni;
   networkPlan.bridge = bridgeName(net.vni);
   networkPlan.vxlan = vxlanName(net.vni);
-  networkPlan.mtu = overlayMtu;
+  networkPlan.mtu = networkMtu(net, overlayMtu);
   return networkPlan;
 }
 
@@ -140,7 +157,8 @@ NodePlan planNode(const std::string& selfNodeId, Ipv4Address selfAddress, unsign
       }
       auto& networkPlan = planFor(used, net, overlayMtu);
       sandbox.interfaces.push_back(Interface{fmt::format("eth{}", i), hostVethName(task.id, i),
-                                             networkPlan.bridge, *address, *mac, overlayMtu});
+                                             networkPlan.bridge, *address, *mac,
+                                             networkPlan.mtu});
     }
     if (!complete) {
       continue;

@@ -12,6 +12,7 @@
 
 #include "common/image_reference.h"
 #include "common/quote.h"
+#include "manager/service_validation.h"
 
 namespace overmesh::manager {
 namespace {
@@ -187,6 +188,41 @@ Status checkEntrypoint(const std::vector<std::string>& entrypoint) {
   return {};
 }
 
+// The fields a process task may have too: hostname and container labels.
+Status checkNamesAndLabels(const api::ContainerSpec& spec) {
+  if (!spec.hostname.empty() && !isDnsLabel(spec.hostname)) {
+    return errorf(ErrorKind::InvalidArgument,
+                  "--hostname {} is not valid: give a DNS label of 1-63 letters, digits and "
+                  "'-', not starting or ending with '-', e.g. web-1",
+                  quote(spec.hostname));
+  }
+  if (spec.labels.size() > kMaxContainerLabels) {
+    return errorf(ErrorKind::InvalidArgument,
+                  "--container-label is not valid: {} labels given; give at most {}",
+                  spec.labels.size(), kMaxContainerLabels);
+  }
+  for (const auto& [key, value] : spec.labels) {
+    if (key.empty() || key.size() > kMaxContainerLabelKey) {
+      return errorf(ErrorKind::InvalidArgument,
+                    "--container-label key {} is not valid: give a key of 1-{} bytes", quote(key),
+                    kMaxContainerLabelKey);
+    }
+    if (value.size() > kMaxContainerLabelValue) {
+      return errorf(ErrorKind::InvalidArgument,
+                    "--container-label {} is not valid: its value is {} bytes long; give at "
+                    "most {}",
+                    quote(key), value.size(), kMaxContainerLabelValue);
+    }
+    if (key.find('\0') != std::string::npos || key.find('=') != std::string::npos ||
+        value.find('\0') != std::string::npos) {
+      return errorf(ErrorKind::InvalidArgument,
+                    "--container-label {} is not valid: a key holds no '=' and no NUL byte, a "
+                    "value no NUL byte",
+                    quote(key));
+    }
+  }
+  return {};
+}
 
 }  // namespace
 
@@ -219,6 +255,9 @@ Result<std::string> normaliseStopSignal(std::string_view signal) {
 }
 
 Result<api::ContainerSpec> validateContainerSpec(const api::ContainerSpec& spec, bool hasCommand) {
+  if (auto valid = checkNamesAndLabels(spec); !valid) {
+    return std::unexpected(valid.error());
+  }
   if (spec.image.empty()) {
     if (!hasCommand) {
       return errorf(ErrorKind::InvalidArgument,

@@ -21,6 +21,9 @@ inline constexpr std::size_t kMaxContainerPath = 4096;  // workdir, mount paths
 inline constexpr std::size_t kMaxMounts = 32;
 inline constexpr std::size_t kMaxEntrypointWords = 256;
 inline constexpr std::size_t kMaxEntrypointBytes = 64 * 1024;  // all words together
+inline constexpr std::size_t kMaxContainerLabels = 256;
+inline constexpr std::size_t kMaxContainerLabelKey = 256;
+inline constexpr std::size_t kMaxContainerLabelValue = 4096;
 
 // `spec` checked and normalised. `hasCommand` says whether the task or service has a
 // command (the words after `--`): with no image, the command is what runs, so one of the
@@ -34,7 +37,10 @@ inline constexpr std::size_t kMaxEntrypointBytes = 64 * 1024;  // all words toge
 // other than bind or volume; a bind without a source; a volume name outside
 // [A-Za-z0-9][A-Za-z0-9_.-]{0,254}; a user not NAME|UID[:GROUP|GID]; an empty entrypoint
 // word, or more than kMaxEntrypointWords words or kMaxEntrypointBytes bytes; a stop
-// signal that is not a known signal name or number.
+// signal that is not a known signal name or number; a hostname that is not a DNS label
+// (isDnsLabel); more than kMaxContainerLabels labels, a label key empty, longer than
+// kMaxContainerLabelKey or holding '=' or NUL, a value longer than kMaxContainerLabelValue
+// or holding NUL. Hostname and labels are allowed without an image (process tasks).
 Result<api::ContainerSpec> validateContainerSpec(const api::ContainerSpec& spec, bool hasCommand);
 
 // A stop signal as "SIGxxx": from "TERM", "SIGTERM", "sigterm" or "15". InvalidArgument

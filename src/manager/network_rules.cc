@@ -1,5 +1,7 @@
 #include "manager/network_rules.h"
 
+#include <charconv>
+
 #include <algorithm>
 #include <cctype>
 #include <map>
@@ -34,6 +36,31 @@ Status validateObjectName(std::string_view kind, const std::string& name) {
   return {};
 }
 
+Status validateNetworkOption(const std::string& key, const std::string& value) {
+  if (key == api::kNetworkMtuOption) {
+    std::int64_t mtu = 0;
+    auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), mtu);
+    if (error != std::errc() || end != value.data() + value.size() || mtu < kMinNetworkMtu ||
+        mtu > kMaxNetworkMtu) {
+      return errorf(ErrorKind::InvalidArgument,
+                    "network option {}: the MTU must be a whole number from {} to {} (the "
+                    "nodes use the smaller of it and their underlay MTU minus VXLAN's 50 bytes)",
+                    quote(key + "=" + value), kMinNetworkMtu, kMaxNetworkMtu);
+    }
+    return {};
+  }
+  if (key == "encrypted") {
+    return errorf(ErrorKind::InvalidArgument,
+                  "network option {} is not supported: overmesh does not encrypt overlay "
+                  "traffic yet (Docker uses IPsec ESP, which this kernel lacks); leave it out",
+                  quote(key + "=" + value));
+  }
+  return errorf(ErrorKind::InvalidArgument,
+                "network option {} is not supported by the overlay driver: the one option "
+                "overmesh honours is {}=BYTES",
+                quote(key + "=" + value), api::kNetworkMtuOption);
+}
+
 Status validateNetworkCreate(const api::NetworkCreateRequest& request) {
   if (auto valid = validateObjectName("network", request.name); !valid) {
     return valid;
@@ -51,9 +78,9 @@ Status validateNetworkCreate(const api::NetworkCreateRequest& request) {
     }
   }
   for (const auto& [key, value] : request.options) {
-    return errorf(ErrorKind::InvalidArgument,
-                  "network option {} is not supported by the overlay driver yet",
-                  quote(key + "=" + value));
+    if (auto valid = validateNetworkOption(key, value); !valid) {
+      return valid;
+    }
   }
   if (request.ingress && request.attachable) {
     return errorf(ErrorKind::InvalidArgument,

@@ -3,6 +3,8 @@
 // Pure validation of a network create request, before any allocation: name, driver,
 // labels and options. Separate from NetworkManager so it is tested without a Store.
 
+#include <cstdint>
+#include <string>
 #include <vector>
 
 #include "api/types.h"
@@ -18,6 +20,13 @@ Status validateObjectName(std::string_view kind, const std::string& name);
 
 // Fails with InvalidArgument naming the field, the value and what is valid.
 Status validateNetworkCreate(const api::NetworkCreateRequest& request);
+
+// A network option (`network create -o KEY=VALUE`, compose `driver_opts`): only
+// api::kNetworkMtuOption, a whole number in [kMinNetworkMtu, kMaxNetworkMtu]; `encrypted`
+// and anything else are refused with the reason.
+inline constexpr std::int64_t kMinNetworkMtu = 576;
+inline constexpr std::int64_t kMaxNetworkMtu = 9000;
+Status validateNetworkOption(const std::string& key, const std::string& value);
 
 // The networks the members' hosts use, which no overlay subnet may overlap: each distinct
 // underlay prefix and gateway-bridge subnet once, naming the nodes that use it. Nodes

@@ -159,6 +159,19 @@ std::string serviceTaskName(const std::string& serviceName, std::int64_t slot,
   return fmt::format("{}.{}.{}", serviceName, nodeId, taskId);
 }
 
+Result<api::ServiceSpec> storedServiceSpec(const api::ServiceSpec& spec) {
+  if (auto valid = validateServiceSpec(spec); !valid) {
+    return std::unexpected(valid.error());
+  }
+  api::ServiceSpec stored = spec;
+  auto container = validateContainerSpec(spec.container, !spec.command.empty());
+  if (!container) {
+    return std::unexpected(container.error());
+  }
+  stored.container = std::move(*container);
+  return stored;
+}
+
 bool changesTasks(const api::ServiceSpec& before,
                   const std::vector<api::ServiceAttachment>& beforeAttachments,
                   const api::ServiceSpec& after,
@@ -265,16 +278,12 @@ Result<ServiceWrite> ServiceManager::update(const std::string& reference,
 }
 
 Result<api::Service> ServiceManager::create(const api::ServiceSpec& requested) {
-  if (auto valid = validateServiceSpec(requested); !valid) {
-    return std::unexpected(valid.error().withContext("service create"));
-  }
   // What the record holds: the container spec normalised (image reference, paths, signal).
-  api::ServiceSpec spec = requested;
-  auto container = validateContainerSpec(requested.container, !requested.command.empty());
-  if (!container) {
-    return std::unexpected(container.error().withContext("service create"));
+  auto stored = storedServiceSpec(requested);
+  if (!stored) {
+    return std::unexpected(stored.error().withContext("service create"));
   }
-  spec.container = std::move(*container);
+  const api::ServiceSpec& spec = *stored;
   std::lock_guard lock(mutex_);
   for (int attempt = 0; attempt < kMaxServiceWriteAttempts; ++attempt) {
     auto networkRecords = readRecords<api::Network>(store_, state::keys::kNetworks);
@@ -398,15 +407,12 @@ Result<api::Service> ServiceManager::inspect(const std::string& reference) {
 
 Result<api::Service> ServiceManager::update(const std::string& reference,
                                             const api::ServiceUpdateRequest& given) {
-  if (auto valid = validateServiceSpec(given.spec); !valid) {
-    return std::unexpected(valid.error().withContext("service update"));
-  }
   api::ServiceUpdateRequest request = given;
-  auto container = validateContainerSpec(given.spec.container, !given.spec.command.empty());
-  if (!container) {
-    return std::unexpected(container.error().withContext("service update"));
+  auto stored = storedServiceSpec(given.spec);
+  if (!stored) {
+    return std::unexpected(stored.error().withContext("service update"));
   }
-  request.spec.container = std::move(*container);
+  request.spec = std::move(*stored);
   std::lock_guard lock(mutex_);
   for (int attempt = 0; attempt < kMaxServiceWriteAttempts; ++attempt) {
     auto services = readRecords<api::Service>(store_, state::keys::kServices);

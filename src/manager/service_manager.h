@@ -98,6 +98,13 @@ class ServiceManager {
   // was removed.
   Result<api::Service> remove(const std::string& reference);
 
+  // The image of `spec` normalised and, when `resolve` (and a resolver is set), pinned to
+  // its digest with the cluster's registry settings (see create(options)). A resolution
+  // failure is not an error: the image stays unpinned and the result carries the warning.
+  // InvalidArgument for an image reference that does not parse; Unavailable when the
+  // registry settings cannot be read. Network I/O: call it with no lock held.
+  Result<ServiceWrite> pinSpecImage(api::ServiceSpec& spec, bool resolve);
+
   struct ViewRead {
     orchestrator::ClusterView view;
     // The store revision before the reads: a watch from revision + 1 sees every change
@@ -130,9 +137,6 @@ class ServiceManager {
   Status editTasks(const std::vector<std::string>& taskIds, std::string_view what,
                    const TaskEdit& edit);
 
-  // The image of `spec` normalised and, when `resolve`, pinned (see create(options)).
-  Result<ServiceWrite> pinSpecImage(api::ServiceSpec& spec, bool resolve);
-
   store::Store& store_;
   ImageResolver* resolver_;  // may be null; not owned
   std::mutex mutex_;
@@ -142,6 +146,12 @@ class ServiceManager {
 // for a global service (slot 0).
 std::string serviceTaskName(const std::string& serviceName, std::int64_t slot,
                             const std::string& nodeId, const std::string& taskId);
+
+// `spec` as a service record holds it: validated (validateServiceSpec) and its container
+// normalised (validateContainerSpec: image reference, paths, stop signal). create() and
+// update() store this form, so two specs that store the same compare equal here (stack
+// deploy's "unchanged"). InvalidArgument as those two validations.
+Result<api::ServiceSpec> storedServiceSpec(const api::ServiceSpec& spec);
 
 // True when `after` changes what the tasks of a service run, compared to `before`:
 // command, env, networks or their aliases, constraints, health check or stop grace.

@@ -47,10 +47,12 @@ Status checkNetworkEntries(const std::vector<api::ServiceNetworkSpec>& networks)
                     "--network needs a network name or ID, e.g. --network web_net,alias=web");
     }
     for (const auto& alias : network.aliases) {
-      if (!isDnsLabel(alias)) {
+      if (!isAliasName(alias)) {
         return errorf(ErrorKind::InvalidArgument,
-                      "--network {} alias {} is not valid: an alias is a DNS label of 1 to 63 "
-                      "letters, digits and '-', not starting or ending with '-'",
+                      "--network {} alias {} is not valid: an alias is a DNS name of up to 253 "
+                      "characters, dot-separated labels of 1 to 63 letters, digits, '-' and "
+                      "'_' (as Docker allows: a compose key like my_db is an alias), not "
+                      "starting or ending with '-'",
                       printable(network.target, kQuotedMax), quote(alias));
       }
     }
@@ -126,6 +128,27 @@ bool isDnsLabel(std::string_view label) {
     return false;
   }
   return std::all_of(label.begin(), label.end(), [](char c) { return isAlnum(c) || c == '-'; });
+}
+
+bool isAliasName(std::string_view name) {
+  if (name.empty() || name.size() > 253) {
+    return false;
+  }
+  std::size_t start = 0;
+  while (true) {
+    std::size_t dot = name.find('.', start);
+    std::string_view label = name.substr(start, dot == std::string_view::npos ? name.npos
+                                                                              : dot - start);
+    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-' ||
+        !std::all_of(label.begin(), label.end(),
+                     [](char c) { return isAlnum(c) || c == '-' || c == '_'; })) {
+      return false;
+    }
+    if (dot == std::string_view::npos) {
+      return true;
+    }
+    start = dot + 1;
+  }
 }
 
 Status validateLabelKey(std::string_view flag, const std::string& key) {

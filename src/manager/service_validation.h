@@ -32,6 +32,9 @@ bool isValidEnvKey(std::string_view key);
 
 // A DNS label: 1-63 letters, digits and '-', not starting or ending with '-'.
 bool isDnsLabel(std::string_view label);
+// A network alias: dot-separated labels of letters, digits, '-' and '_' (Docker accepts
+// compose keys such as "my_db" or "web.v2" as aliases; the embedded DNS matches whole names).
+bool isAliasName(std::string_view name);
 
 // A label key (service and node labels): 1-128 characters, letters, digits, '.', '_',
 // '-' and '/', starting with a letter or digit. `flag` names it in the error.

@@ -25,6 +25,7 @@
 // the networks, then removes the networks carrying the stack's label. External networks
 // never carry it, so they stay. Reports what was removed and what failed.
 
+#include <chrono>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -37,9 +38,23 @@
 
 namespace overmesh::manager {
 
+// How long remove() (and a deploy's rollback) waits for the tasks of removed services to
+// leave the stack's networks before removing them (NetworkManager::remove refuses a
+// network tasks are attached to), and how often it looks.
+struct StackManagerOptions {
+  std::chrono::milliseconds taskDrainTimeout{30000};
+  std::chrono::milliseconds taskDrainPoll{100};
+};
+
+// The stacks `services` and `networks` make up (by their namespace label), ordered by
+// name: what list() returns, and what a worker answers from its cached state. Pure.
+std::vector<api::StackSummary> summarizeStacks(const std::vector<api::Service>& services,
+                                               const std::vector<api::Network>& networks);
+
 class StackManager {
  public:
-  StackManager(store::Store& store, NetworkManager& networks, ServiceManager& services);
+  StackManager(store::Store& store, NetworkManager& networks, ServiceManager& services,
+               StackManagerOptions options = {});
 
   Result<api::StackDeployReply> deploy(const api::StackDeployRequest& request);
 
@@ -50,9 +65,15 @@ class StackManager {
   Result<api::StackRemoveReply> remove(const std::string& stack);
 
  private:
+  // Waits (bounded by options_) until no task of `serviceIds` is left in the store.
+  // Returns false when some are still there at the deadline.
+  bool waitForTasksGone(const std::vector<std::string>& serviceIds);
+
   store::Store& store_;
   NetworkManager& networks_;
   ServiceManager& services_;
+  StackManagerOptions options_;
+  // Serialises deploy() and remove(): held for a whole deploy or removal.
   std::mutex mutex_;
 };
 

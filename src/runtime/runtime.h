@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -46,6 +47,9 @@ struct TaskSpec {
   bool readOnly = false;   // root filesystem read-only
   bool init = false;       // an init process as PID 1 (reaps orphans)
   std::string stopSignal;  // "" = the image's STOPSIGNAL or SIGTERM; else "SIGxxx"
+  // Container labels (compose `labels:`): an image task's container carries them (beside
+  // overmesh's own label, which wins); a process task has no container and ignores them.
+  std::map<std::string, std::string> labels;
 };
 
 enum class TaskState { Running, Exited };

@@ -46,6 +46,11 @@ Status validateStackName(const std::string& stack);
 struct ConvertOptions {
   bool prune = false;
   std::string resolveImage = "always";
+  // An absolute directory that a relative Service::directory is relative to: the CLI's
+  // working directory (the loader names a file's directory as its `-c` argument gave it,
+  // "." for "web.yml" and for stdin, as compose does). "" = none: a relative bind source
+  // in a file whose directory is relative is then refused.
+  std::string workingDirectory;
 };
 
 // `warnings` receives what the conversion itself notices (e.g. a published port with a

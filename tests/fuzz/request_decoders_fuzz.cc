@@ -64,6 +64,11 @@ const overmesh::api::HttpServer& router() {
     made->route("POST", "/v1/tasks/{ref}/exec", decodeBody);
     made->route("GET", "/v1/tasks/{ref}/logs", decodeBody);
     made->route("POST", "/cluster/v1/tasks/{id}/status", decodeBody);
+    made->route("POST", "/v1/stacks/deploy", [](const overmesh::api::HttpRequest& request) {
+      check(overmesh::daemon::decodeStackDeployRequest(request.body));
+      return overmesh::api::HttpResponse{200, "{}"};
+    });
+    made->route("POST", "/v1/stacks/{name}/remove", decodeBody);
     made->route("GET", "/v1/boom",
                 [](const overmesh::api::HttpRequest&) -> overmesh::api::HttpResponse {
                   throw std::runtime_error("boom");
@@ -81,7 +86,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   std::string_view input(reinterpret_cast<const char*>(data) + 1, size - 1);
   using namespace overmesh;
-  switch (data[0] % 16) {
+  switch (data[0] % 17) {
     case 0:
       check(decodeJson<api::NetworkCreateRequest>(input, "network create"));
       break;
@@ -140,6 +145,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       break;
     case 14:
       check(base64Decode(input, "base64"));
+      break;
+    case 16:
+      check(daemon::decodeStackDeployRequest(input));
       break;
     default: {
       // METHOD PATH\nBODY through the router and its barrier.

@@ -405,8 +405,17 @@ TEST_F(PodmanImageTest, ImageRuntimeAppliesTheContainerFields) {
   // The volume must be writable by the task's user: a bind mount would need chown; a
   // fresh named volume is root's, so this task writes as root in a second container.
   spec.user = "";
+  // Compose labels go on the container; overmesh's own label cannot be overridden by one.
+  spec.labels = {{"com.docker.stack.namespace", "omstack"}, {"overmesh.task", "spoofed"}};
   auto started = runtime.start(spec);
   ASSERT_TRUE(started) << started.error().message;
+  auto labelled = PodmanClient::connect(service_->socketPath())
+                      ->listByLabel("com.docker.stack.namespace", "omstack");
+  ASSERT_TRUE(labelled) << labelled.error().message;
+  EXPECT_THAT(*labelled, ::testing::ElementsAre("omimg1"));
+  auto ours = runtime.list();
+  ASSERT_TRUE(ours) << ours.error().message;
+  EXPECT_THAT(*ours, ::testing::Contains("omimg1")) << "overmesh.task=node-a wins";
   std::string logs = waitForLogs(runtime, "omimg1", "pid1=");
   EXPECT_THAT(logs, HasSubstr("dir=/srv user=0:0"));
   EXPECT_THAT(logs, HasSubstr("ro\n")) << "the root file system is read-only";

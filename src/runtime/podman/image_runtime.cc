@@ -151,7 +151,9 @@ Result<TaskStatus> ImageRuntime::start(const TaskSpec& spec) {
   container.mounts.insert(
       container.mounts.begin(),
       {{dir + "/hosts", "/etc/hosts", true}, {dir + "/resolv.conf", "/etc/resolv.conf", true}});
-  container.labels = {{kTaskLabel, owner_}};
+  container.labels = spec.labels;
+  // Ours wins: list() and cleanup find this node's containers by it.
+  container.labels[kTaskLabel] = owner_;
   auto podman = client();
   if (!podman) {
     return std::unexpected(podman.error());

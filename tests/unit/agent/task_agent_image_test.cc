@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include "agent/sandbox_files.h"
 #include "agent/task_spec.h"
 #include "support/task_agent_fixture.h"
 
@@ -79,6 +80,33 @@ TEST(TaskSpecOfTest, CarriesTheContainerSpec) {
   EXPECT_TRUE(spec.init);
   EXPECT_EQ(spec.stopSignal, "SIGQUIT");
   EXPECT_TRUE(spec.netnsPath.empty());  // the agent's to fill in
+}
+
+TEST(TaskSpecOfTest, TheSpecsHostnameReplacesTheTaskNameAndItsLabelsGoAlong) {
+  api::Task t;
+  t.id = "t1";
+  t.name = "web_web.1.t1";
+  t.container.image = kImage;
+  t.container.hostname = "web-1";
+  t.container.labels = {{"com.docker.stack.namespace", "web"}, {"tier", "front"}};
+  t.attachments.push_back({"n1", "web_default", "10.0.9.3/24", ""});
+  runtime::TaskSpec spec = agent::taskSpecOf(t);
+  EXPECT_EQ(spec.hostname, "web-1");
+  EXPECT_EQ(spec.labels, t.container.labels);
+  EXPECT_EQ(agent::hostsFileFor(t),
+            "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n10.0.9.3\tweb-1\n");
+}
+
+TEST(TaskSpecOfTest, AProcessTaskKeepsItsHostnameAndLabelsToo) {
+  api::Task t;
+  t.id = "t1";
+  t.name = "web.t1";
+  t.command = {"sleep", "infinity"};
+  t.container.hostname = "worker";
+  t.container.labels = {{"a", "b"}};
+  runtime::TaskSpec spec = agent::taskSpecOf(t);
+  EXPECT_EQ(spec.hostname, "worker");
+  EXPECT_EQ(spec.labels, t.container.labels);
 }
 
 TEST(TaskSpecOfTest, AProcessTaskHasNoImageFields) {

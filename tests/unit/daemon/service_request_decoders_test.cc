@@ -30,6 +30,35 @@ TEST(NodeUpdateDecoderTest, AWrongTypeIsInvalidArgumentNamingTheField) {
   EXPECT_THAT(notJson.error().message, HasSubstr("not valid JSON"));
 }
 
+TEST(StackDeployDecoderTest, ReadsNetworksServicesAndOptions) {
+  auto decoded = decodeStackDeployRequest(
+      R"({"stack":"web","prune":true,"resolveImage":"changed","networks":[{"key":"default",)"
+      R"("name":"chaos_net","external":true,"source":"web.yml:9"}],"services":[{"name":)"
+      R"("web_web","networks":[{"target":"chaos_net","aliases":["web"]}],"container":)"
+      R"({"image":"web:1","hostname":"web-1","labels":{"tier":"front"}}}]})");
+  ASSERT_TRUE(decoded) << decoded.error().message;
+  EXPECT_EQ(decoded->stack, "web");
+  EXPECT_TRUE(decoded->prune);
+  EXPECT_EQ(decoded->resolveImage, "changed");
+  ASSERT_EQ(decoded->networks.size(), 1u);
+  EXPECT_TRUE(decoded->networks[0].external);
+  EXPECT_EQ(decoded->networks[0].source, "web.yml:9");
+  ASSERT_EQ(decoded->services.size(), 1u);
+  EXPECT_EQ(decoded->services[0].container.hostname, "web-1");
+  EXPECT_EQ(decoded->services[0].container.labels.at("tier"), "front");
+}
+
+TEST(StackDeployDecoderTest, AnEmptyBodyOrAWrongTypeIsInvalidArgument) {
+  auto empty = decodeStackDeployRequest("");
+  ASSERT_FALSE(empty);
+  EXPECT_EQ(empty.error().kind, ErrorKind::InvalidArgument);
+  EXPECT_THAT(empty.error().message, HasSubstr("stack deploy: the request body is empty"));
+  auto wrong = decodeStackDeployRequest(R"({"stack":"web","networks":[{"external":"yes"}]})");
+  ASSERT_FALSE(wrong);
+  EXPECT_EQ(wrong.error().kind, ErrorKind::InvalidArgument);
+  EXPECT_THAT(wrong.error().message, HasSubstr("external"));
+}
+
 TEST(RunRequestDecoderTest, ReadsEnvAndTheContainerSpec) {
   auto decoded = decodeRunRequest(
       R"({"name":"web","networks":["front"],"env":["A=1"],"container":{"image":"busybox",)"

@@ -62,6 +62,20 @@ TEST_F(OverlayPlanTest, LocalTaskGetsDevicesAndRemotePeers) {
   EXPECT_EQ(n1.remotes[1].vtep.toString(), "198.18.0.3");
 }
 
+TEST_F(OverlayPlanTest, ANetworksMtuOptionLowersItButNeverRaisesIt) {
+  networks_[0].options[api::kNetworkMtuOption] = "1400";
+  networks_[1].options[api::kNetworkMtuOption] = "9000";
+  std::vector<api::Task> tasks = {task("t1", "a", {{"n1", "10.0.15.2/24"}, {"n2", "10.0.0.2/24"}})};
+  auto plan = planNode("a", selfAddress_, 1500, networks_, nodes_, tasks);
+  ASSERT_EQ(plan.networks.size(), 2u);
+  ASSERT_EQ(plan.sandboxes.size(), 1u);
+  ASSERT_EQ(plan.sandboxes[0].interfaces.size(), 2u);
+  EXPECT_EQ(plan.networks[0].mtu, 1400u);
+  EXPECT_EQ(plan.sandboxes[0].interfaces[0].mtu, 1400u);
+  EXPECT_EQ(plan.networks[1].mtu, 1450u) << "the underlay allows 1450 at most";
+  EXPECT_EQ(plan.sandboxes[0].interfaces[1].mtu, 1450u);
+}
+
 TEST_F(OverlayPlanTest, MtuFollowsTheUnderlay) {
   std::vector<api::Task> tasks = {task("t1", "a", {{"n1", "10.0.15.2/24"}})};
   auto plan = planNode("a", selfAddress_, 9000, networks_, nodes_, tasks);

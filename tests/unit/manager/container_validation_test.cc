@@ -63,6 +63,21 @@ TEST(ValidateContainerSpecTest, AProcessTaskNeedsACommandAndNoContainerFields) {
                         "filesystem"));
 }
 
+TEST(ValidateContainerSpecTest, HostnameAndLabelsAreKeptAndAllowedWithoutAnImage) {
+  api::ContainerSpec spec;
+  spec.hostname = "web-1";
+  spec.labels = {{"com.docker.stack.namespace", "web"}, {"tier", ""}};
+  auto process = validateContainerSpec(spec, true);
+  ASSERT_TRUE(process) << process.error().message;
+  EXPECT_EQ(process->hostname, "web-1");
+  EXPECT_EQ(process->labels, spec.labels);
+  spec.image = "web:1";
+  auto image = validateContainerSpec(spec, false);
+  ASSERT_TRUE(image) << image.error().message;
+  EXPECT_EQ(image->hostname, "web-1");
+  EXPECT_EQ(image->labels, spec.labels);
+}
+
 TEST(NormaliseStopSignalTest, AcceptsNamesWithOrWithoutSigAndNumbers) {
   EXPECT_EQ(must(normaliseStopSignal("TERM")), "SIGTERM");
   EXPECT_EQ(must(normaliseStopSignal("SIGTERM")), "SIGTERM");
@@ -126,6 +141,37 @@ INSTANTIATE_TEST_SUITE_P(
                     [](auto& s) { s.entrypoint = std::vector<std::string>(257, "x"); },
                     {"--entrypoint", "257 words"}},
         BadSpecCase{"BadStopSignal", [](auto& s) { s.stopSignal = "NOPE"; }, {"--stop-signal"}},
+        BadSpecCase{"HostnameWithADot",
+                    [](auto& s) { s.hostname = "web.1"; },
+                    {"--hostname \"web.1\"", "DNS label"}},
+        BadSpecCase{"HostnameStartingWithADash",
+                    [](auto& s) { s.hostname = "-web"; },
+                    {"--hostname \"-web\""}},
+        BadSpecCase{"HostnameTooLong",
+                    [](auto& s) { s.hostname = std::string(64, 'a'); },
+                    {"--hostname", "1-63"}},
+        BadSpecCase{"LabelWithAnEmptyKey",
+                    [](auto& s) {
+                      s.labels = {{"", "x"}};
+                    },
+                    {"--container-label key \"\"", "1-256 bytes"}},
+        BadSpecCase{"LabelKeyWithEquals",
+                    [](auto& s) {
+                      s.labels = {{"a=b", "x"}};
+                    },
+                    {"--container-label \"a=b\"", "'='"}},
+        BadSpecCase{"LabelValueTooLong",
+                    [](auto& s) {
+                      s.labels = {{"a", std::string(4097, 'x')}};
+                    },
+                    {"--container-label \"a\"", "4097 bytes", "at most 4096"}},
+        BadSpecCase{"TooManyLabels",
+                    [](auto& s) {
+                      for (int i = 0; i < 257; ++i) {
+                        s.labels["k" + std::to_string(i)] = "v";
+                      }
+                    },
+                    {"--container-label", "257 labels", "at most 256"}},
         BadSpecCase{"MountType",
                     [](auto& s) {
                       s.mounts = {{"tmpfs", "", "/t", false}};

@@ -92,6 +92,12 @@ TEST(ValidateNetworkCreateTest, AcceptsSubnetGatewayLabelsAndFlags) {
   EXPECT_TRUE(valid.has_value()) << valid.error().message;
 }
 
+TEST(ValidateNetworkCreateTest, AcceptsAnMtuOption) {
+  api::NetworkCreateRequest request{.name = "n"};
+  request.options = {{api::kNetworkMtuOption, "1400"}};
+  EXPECT_TRUE(validateNetworkCreate(request));
+}
+
 TEST(ValidateNetworkCreateTest, AcceptsASubnetWithoutAGateway) {
   api::NetworkCreateRequest request = validRequest();
   request.subnet = "10.9.0.0/24";
@@ -133,11 +139,30 @@ INSTANTIATE_TEST_SUITE_P(
                                       r.labels = {{"", "value"}};
                                     },
                                     "label \"=value\" has an empty key"},
-                      BadCreateCase{"AnyOption",
+                      BadCreateCase{"Encrypted",
                                     [](auto& r) {
                                       r.options = {{"encrypted", "true"}};
                                     },
-                                    "option \"encrypted=true\""},
+                                    "option \"encrypted=true\" is not supported: overmesh "
+                                    "does not encrypt"},
+                      BadCreateCase{"UnknownOption",
+                                    [](auto& r) {
+                                      r.options = {{"com.docker.network.driver.overlay."
+                                                    "vxlanid_list",
+                                                    "4097"}};
+                                    },
+                                    "the one option overmesh honours is "
+                                    "com.docker.network.driver.mtu=BYTES"},
+                      BadCreateCase{"MtuNotANumber",
+                                    [](auto& r) {
+                                      r.options = {{"com.docker.network.driver.mtu", "big"}};
+                                    },
+                                    "the MTU must be a whole number from 576 to 9000"},
+                      BadCreateCase{"MtuTooSmall",
+                                    [](auto& r) {
+                                      r.options = {{"com.docker.network.driver.mtu", "100"}};
+                                    },
+                                    "the MTU must be a whole number from 576 to 9000"},
                       BadCreateCase{"GatewayWithoutSubnet", [](auto& r) { r.gateway = "10.9.0.1"; },
                                     "gateway 10.9.0.1 was given without a subnet"}),
     [](const ::testing::TestParamInfo<BadCreateCase>& paramInfo) { return paramInfo.param.label; });

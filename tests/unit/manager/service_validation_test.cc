@@ -93,9 +93,9 @@ INSTANTIATE_TEST_SUITE_P(
                 {"--network"}},
         BadSpec{"BadAlias",
                 [](auto& s) {
-                  s.networks = {{"front", {"bad_alias"}}};
+                  s.networks = {{"front", {"bad alias"}}};
                 },
-                {"--network front", "alias \"bad_alias\"", "DNS label"}},
+                {"--network front", "alias \"bad alias\"", "DNS name"}},
         BadSpec{"AliasEndsWithHyphen",
                 [](auto& s) {
                   s.networks = {{"front", {"a-"}}};

@@ -1,0 +1,33 @@
+#pragma once
+
+// The volume half of stack conversion (convert.h): a service's compose `volumes:` as the
+// mounts a container task gets. Pure.
+
+#include <string>
+#include <vector>
+
+#include "api/container_types.h"
+#include "common/error.h"
+#include "compose/project.h"
+
+namespace overmesh::stack {
+
+// Each entry of `service.volumes` as an api::Mount, in order:
+//   - bind: a relative source is resolved against service.directory (itself against
+//     workingDirectory when relative), "." and ".." are
+//     resolved and repeated '/' collapsed; "~" is refused (the nodes do not share the
+//     deploying user's home);
+//   - volume: a named source becomes "<stack>_<name>", or the declaration's `name:` (or
+//     the key when external); an undeclared name is refused; no source = anonymous;
+//   - tmpfs: refused (not supported yet).
+// A relative service.directory is taken relative to `workingDirectory` (absolute, or "").
+Result<std::vector<api::Mount>> convertVolumes(const compose::Service& service,
+                                               const compose::Project& project,
+                                               const std::string& stack,
+                                               const std::string& workingDirectory);
+
+// `path` with "." and ".." segments resolved and repeated '/' collapsed, lexically (no
+// filesystem access); ".." above "/" stays at "/". `path` must be absolute.
+std::string normaliseAbsolutePath(const std::string& path);
+
+}  // namespace overmesh::stack
