@@ -26,6 +26,7 @@ void to_json(json& j, const StackDeployRequest& v) {
   j = json{{"stack", v.stack},
            {"networks", v.networks},
            {"services", v.services},
+           {"serviceSources", v.serviceSources},
            {"prune", v.prune},
            {"resolveImage", v.resolveImage}};
 }
@@ -34,6 +35,7 @@ void from_json(const json& j, StackDeployRequest& v) {
   readField(j, "stack", v.stack);
   readField(j, "networks", v.networks);
   readField(j, "services", v.services);
+  readField(j, "serviceSources", v.serviceSources);
   readField(j, "prune", v.prune);
   readField(j, "resolveImage", v.resolveImage);
 }

@@ -10,6 +10,7 @@
 // networks carrying its namespace label.
 
 #include <cstdint>
+#include <map>
 #include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <vector>
@@ -43,6 +44,10 @@ struct StackDeployRequest {
   // Complete specs: names "<stack>_<key>", networks referring to StackNetwork::name with
   // the alias <key>, labels and container labels including the namespace label.
   std::vector<ServiceSpec> services;
+  // Where each service was declared, by service name: "web.yml:12: services.web". The
+  // manager prefixes its own refusals of a service with it, so that an error found only
+  // on the manager still names the file, the line and the key.
+  std::map<std::string, std::string> serviceSources;
   bool prune = false;                 // remove the stack's services not in `services`
   std::string resolveImage = "always";  // "always" | "changed" | "never"
 };
