@@ -6,6 +6,11 @@ namespace overmesh::api {
 
 using nlohmann::json;
 
+bool inStack(const Labels& labels, std::string_view stack) {
+  auto label = labels.find(kStackNamespaceLabel);
+  return label != labels.end() && label->second == stack;
+}
+
 void to_json(json& j, const StackNetwork& v) {
   j = json{{"key", v.key},
            {"name", v.name},

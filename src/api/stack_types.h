@@ -13,6 +13,7 @@
 #include <map>
 #include <nlohmann/json_fwd.hpp>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "api/service_types.h"
@@ -80,6 +81,9 @@ struct StackRemoveReply {
   std::vector<std::string> networksRemoved;
   std::vector<std::string> errors;  // "Failed to remove network web_default: …"
 };
+
+// True when `labels` put the object in `stack` (the namespace label equals it).
+bool inStack(const Labels& labels, std::string_view stack);
 
 void to_json(nlohmann::json& json, const StackNetwork& value);
 void from_json(const nlohmann::json& json, StackNetwork& value);
