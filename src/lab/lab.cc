@@ -343,25 +343,32 @@ Result<DownReport> down(const std::string& name, const std::string& givenRunDir)
   DownReport report;
   std::vector<std::string> failures;
 
-  auto namespaces = labNamespaces(name);
-  if (!namespaces) {
-    return std::unexpected(namespaces.error());
-  }
-  std::set<NamespaceId> ids;
-  for (const auto& ns : *namespaces) {
-    if (auto id = kernel::namespaceIdOf(kernel::namespacePath(ns)); id) {
-      ids.insert(*id);
-    }
-  }
   // Kill before deleting: a namespace whose file is gone lives on while a process is in it.
-  // A process may start another while we stop it, so look again until nothing is found.
+  // A process may start another while we stop it, and a daemon being stopped may still
+  // make a task's sandbox namespace: look again, namespaces and processes, until a round
+  // finds neither anything new to kill nor a namespace not seen before.
+  std::set<std::string> namespaces;
+  std::set<NamespaceId> ids;
   std::vector<pid_t> survivors;
   for (int round = 0; round < kKillRounds; ++round) {
+    auto listed = labNamespaces(name);
+    if (!listed) {
+      return std::unexpected(listed.error());
+    }
+    bool newNamespace = false;
+    for (const auto& ns : *listed) {
+      if (namespaces.insert(ns).second) {
+        newNamespace = true;
+        if (auto id = kernel::namespaceIdOf(kernel::namespacePath(ns)); id) {
+          ids.insert(*id);
+        }
+      }
+    }
     std::vector<pid_t> found = findLabProcesses(ids, name);
     std::erase_if(found, [&](pid_t pid) {
       return std::find(survivors.begin(), survivors.end(), pid) != survivors.end();
     });
-    if (found.empty()) {
+    if (found.empty() && !newNamespace) {
       break;
     }
     report.processes.insert(report.processes.end(), found.begin(), found.end());
@@ -371,7 +378,7 @@ Result<DownReport> down(const std::string& name, const std::string& givenRunDir)
   for (pid_t survivor : survivors) {
     failures.push_back(fmt::format("process {} did not exit after SIGKILL", survivor));
   }
-  for (const auto& ns : *namespaces) {
+  for (const auto& ns : namespaces) {
     if (auto removed = kernel::deleteNamespace(ns); !removed) {
       failures.push_back(removed.error().message);
       continue;

@@ -41,7 +41,7 @@ inline constexpr auto kTermGrace = std::chrono::seconds(5);
 inline constexpr auto kKillGrace = std::chrono::seconds(2);
 // A daemon stopped with SIGTERM gets this long to shut down cleanly before SIGKILL.
 inline constexpr auto kDaemonStopGrace = std::chrono::seconds(10);
-inline constexpr int kKillRounds = 3;
+inline constexpr int kKillRounds = 5;
 // sun_path holds 108 bytes including the terminating NUL.
 inline constexpr std::size_t kMaxSocketPath = 107;
 
