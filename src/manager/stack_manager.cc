@@ -103,8 +103,8 @@ Status checkStackDeployBounds(const api::StackDeployRequest& request) {
   }
   if (request.networks.size() > kMaxStackNetworks) {
     return errorf(ErrorKind::InvalidArgument,
-                  "stack deploy: stack {} uses {} networks: a stack uses at most {}",
-                  request.stack, request.networks.size(), kMaxStackNetworks);
+                  "stack deploy: stack {} uses {} networks: a stack uses at most {}", request.stack,
+                  request.networks.size(), kMaxStackNetworks);
   }
   if (request.serviceSources.size() > request.services.size()) {
     return errorf(ErrorKind::InvalidArgument,
@@ -192,20 +192,19 @@ Result<api::StackDeployReply> StackManager::deploy(const api::StackDeployRequest
   desired.reserve(request.services.size());
   for (const auto& spec : request.services) {
     if (!api::inStack(spec.labels, stack)) {
-      problems.add(ErrorKind::InvalidArgument,
-                   withServiceSource(sources, spec.name,
-                                     fmt::format("service {}: label {} must be {}: a stack's "
-                                                 "services are found by it",
-                                                 quote(spec.name), api::kStackNamespaceLabel,
-                                                 stack)));
+      problems.add(
+          ErrorKind::InvalidArgument,
+          withServiceSource(sources, spec.name,
+                            fmt::format("service {}: label {} must be {}: a stack's "
+                                        "services are found by it",
+                                        quote(spec.name), api::kStackNamespaceLabel, stack)));
       continue;
     }
     auto stored = storedServiceSpec(spec);
     if (!stored) {
-      problems.add(stored.error().kind,
-                   withServiceSource(sources, spec.name,
-                                     fmt::format("service {}: {}", spec.name,
-                                                 stored.error().message)));
+      problems.add(stored.error().kind, withServiceSource(sources, spec.name,
+                                                          fmt::format("service {}: {}", spec.name,
+                                                                      stored.error().message)));
       continue;
     }
     desired.push_back(std::move(*stored));
@@ -235,10 +234,9 @@ Result<api::StackDeployReply> StackManager::deploy(const api::StackDeployRequest
       }
       auto pinned = services_.pinSpecImage(spec, true);
       if (!pinned) {
-        problems.add(pinned.error().kind,
-                     withServiceSource(sources, spec.name,
-                                       fmt::format("service {}: {}", spec.name,
-                                                   pinned.error().message)));
+        problems.add(pinned.error().kind, withServiceSource(sources, spec.name,
+                                                            fmt::format("service {}: {}", spec.name,
+                                                                        pinned.error().message)));
         continue;
       }
       if (!pinned->warnings.empty() && sameText) {
@@ -267,8 +265,8 @@ Result<api::StackDeployReply> StackManager::deploy(const api::StackDeployRequest
   if (!existingServices) {
     return std::unexpected(existingServices.error().withContext("stack deploy"));
   }
-  auto networkPlan = planStackNetworks(stack, request.networks, *existingNetworks,
-                                       request.services);
+  auto networkPlan =
+      planStackNetworks(stack, request.networks, *existingNetworks, request.services);
   if (!networkPlan) {
     problems.add(networkPlan.error());
   } else {
@@ -287,14 +285,13 @@ Result<api::StackDeployReply> StackManager::deploy(const api::StackDeployRequest
     for (const auto& spec : desired) {
       if (auto attachments = resolveServiceNetworks(spec.networks, known); !attachments) {
         problems.add(attachments.error().kind,
-                     withServiceSource(sources, spec.name,
-                                       fmt::format("service {}: {}", spec.name,
-                                                   attachments.error().message)));
+                     withServiceSource(
+                         sources, spec.name,
+                         fmt::format("service {}: {}", spec.name, attachments.error().message)));
       }
     }
   }
-  auto servicePlan =
-      planStackServices(stack, desired, *existingServices, request.prune, sources);
+  auto servicePlan = planStackServices(stack, desired, *existingServices, request.prune, sources);
   if (!servicePlan) {
     problems.add(servicePlan.error());
   }
@@ -320,8 +317,7 @@ Result<api::StackDeployReply> StackManager::deploy(const api::StackDeployRequest
     outcome.pruned = reply.servicesRemoved;
     const ServiceWriteOptions asStored{false};
     for (auto it = updated.rbegin(); it != updated.rend(); ++it) {
-      auto restored =
-          services_.update(it->id, {*it->previous, it->updateIndex, false}, asStored);
+      auto restored = services_.update(it->id, {*it->previous, it->updateIndex, false}, asStored);
       if (restored) {
         outcome.restored.push_back(it->previous->name);
       } else {
@@ -335,7 +331,8 @@ Result<api::StackDeployReply> StackManager::deploy(const api::StackDeployRequest
         outcome.removed.push_back("service " + it->second);
         serviceIds.push_back(it->first);
       } else {
-        outcome.failed.push_back(fmt::format("service {}: {}", it->second, removed.error().message));
+        outcome.failed.push_back(
+            fmt::format("service {}: {}", it->second, removed.error().message));
       }
     }
     if (!createdNetworks.empty()) {
@@ -345,7 +342,8 @@ Result<api::StackDeployReply> StackManager::deploy(const api::StackDeployRequest
       if (auto removed = networks_.remove(it->first); removed) {
         outcome.removed.push_back("network " + it->second);
       } else {
-        outcome.failed.push_back(fmt::format("network {}: {}", it->second, removed.error().message));
+        outcome.failed.push_back(
+            fmt::format("network {}: {}", it->second, removed.error().message));
         outcome.stuckNetworks.push_back(it->second);
       }
     }

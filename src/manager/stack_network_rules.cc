@@ -27,8 +27,9 @@ std::string declaredAt(const api::StackNetwork& network,
   }
   std::vector<std::string> users;
   for (const auto& service : services) {
-    if (std::any_of(service.networks.begin(), service.networks.end(),
-                    [&](const api::ServiceNetworkSpec& use) { return use.target == network.name; })) {
+    if (std::any_of(
+            service.networks.begin(), service.networks.end(),
+            [&](const api::ServiceNetworkSpec& use) { return use.target == network.name; })) {
       users.push_back(service.name);
     }
   }
@@ -105,11 +106,11 @@ void checkToCreate(const std::string& stack, const api::StackNetwork& network,
                    const std::string& where, const std::vector<api::Network>& existing,
                    StackNetworkPlan& plan, ProblemList& problems) {
   if (!network.create.name.empty() && network.create.name != network.name) {
-    problems.add(ErrorKind::InvalidArgument,
-                 fmt::format("network {}: the network to create is named {}, not {}: a stack "
-                             "network is created under its own name{}",
-                             quote(network.key), quote(network.create.name), quote(network.name),
-                             where));
+    problems.add(
+        ErrorKind::InvalidArgument,
+        fmt::format("network {}: the network to create is named {}, not {}: a stack "
+                    "network is created under its own name{}",
+                    quote(network.key), quote(network.create.name), quote(network.name), where));
     return;
   }
   auto label = network.create.labels.find(api::kStackNamespaceLabel);
@@ -144,8 +145,8 @@ void checkToCreate(const std::string& stack, const api::StackNetwork& network,
   create.name = network.name;
   create.labels[api::kStackNamespaceLabel] = stack;
   if (auto valid = validateNetworkCreate(create); !valid) {
-    problems.add(valid.error().kind, fmt::format("network {}: {}{}", network.name,
-                                                 valid.error().message, where));
+    problems.add(valid.error().kind,
+                 fmt::format("network {}: {}{}", network.name, valid.error().message, where));
     return;
   }
   plan.toCreate.push_back(std::move(create));

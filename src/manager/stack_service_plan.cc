@@ -58,12 +58,12 @@ Result<StackServicePlan> planStackServices(const std::string& stack,
       continue;
     }
     if (current.spec.mode != spec.mode) {
-      problem(ErrorKind::InvalidArgument,
-              fmt::format("service {}: deploy.mode {} differs from the service's mode {}: "
-                          "the mode cannot change; remove the service first (overmesh "
-                          "service rm {}) and deploy again",
-                          current.spec.name, quote(spec.mode), current.spec.mode,
-                          current.spec.name));
+      problem(
+          ErrorKind::InvalidArgument,
+          fmt::format("service {}: deploy.mode {} differs from the service's mode {}: "
+                      "the mode cannot change; remove the service first (overmesh "
+                      "service rm {}) and deploy again",
+                      current.spec.name, quote(spec.mode), current.spec.mode, current.spec.name));
       continue;
     }
     if (encodeJson(current.spec) == encodeJson(spec)) {

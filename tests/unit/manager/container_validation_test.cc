@@ -65,8 +65,9 @@ TEST(ValidateContainerSpecTest, AProcessTaskNeedsACommandAndNoContainerFields) {
 
 TEST(ValidateContainerSpecTest, AFullyQualifiedHostnameIsAcceptedAsSwarmDoes) {
   api::ContainerSpec spec;
-  for (const std::string& name : std::vector<std::string>{"db.example.com", "web-1.prod", std::string(63, 'a'),
-                           std::string(31, 'a') + "." + std::string(32, 'b')}) {
+  for (const std::string& name :
+       std::vector<std::string>{"db.example.com", "web-1.prod", std::string(63, 'a'),
+                                std::string(31, 'a') + "." + std::string(32, 'b')}) {
     spec.hostname = name;
     auto valid = validateContainerSpec(spec, true);
     ASSERT_TRUE(valid) << name << ": " << valid.error().message;

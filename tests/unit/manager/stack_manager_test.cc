@@ -194,10 +194,11 @@ TEST_F(StackManagerTest, TheIngressNetworkDeclaredExternalIsRefused) {
       request("web", {service("web", "web", {"ingress"})}, {external("default", "ingress")}));
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error().kind, ErrorKind::FailedPrecondition);
-  EXPECT_EQ(refused.error().message,
-            "network \"ingress\" is declared as external, but it is the routing mesh's ingress "
-            "network: services join it by publishing a port (ports:), not by name (networks.default: "
-            "the stack's default network, used by service web_web)");
+  EXPECT_EQ(
+      refused.error().message,
+      "network \"ingress\" is declared as external, but it is the routing mesh's ingress "
+      "network: services join it by publishing a port (ports:), not by name (networks.default: "
+      "the stack's default network, used by service web_web)");
 }
 
 TEST_F(StackManagerTest, ANetworkToCreateWhoseNameIsTakenIsRefusedWithTheWayOut) {
@@ -540,9 +541,9 @@ TEST_F(StackManagerTest, AFailedLaterWriteGivesUpdatedServicesTheirPreviousSpecB
   EXPECT_EQ(restored->spec.replicas, 1);
   EXPECT_THAT(serviceNames(), ElementsAre("other", "web_api", "web_web"));
   // What is stored is the previous spec exactly: the same file deploys as unchanged.
-  EXPECT_THAT(deployed(request("web", {service("web", "web"), service("web", "api")}))
-                  .servicesUnchanged,
-              ElementsAre("web_web", "web_api"));
+  EXPECT_THAT(
+      deployed(request("web", {service("web", "web"), service("web", "api")})).servicesUnchanged,
+      ElementsAre("web_web", "web_api"));
 }
 
 TEST_F(StackManagerTest, AManagerSideRefusalOfAServiceNamesWhereTheFileDeclaredIt) {
@@ -570,9 +571,9 @@ TEST_F(StackManagerTest, AManagerSideRefusalOfAServiceNamesWhereTheFileDeclaredI
 
 TEST_F(StackManagerTest, TwoStackNetworksWithOneNameAreRefused) {
   auto before = revision();
-  auto refused = stacks_->deploy(request("web", {service("web", "web", {"shared"})},
-                                         {created("web", "a", "shared", "web.yml:20"),
-                                          created("web", "b", "shared", "web.yml:22")}));
+  auto refused = stacks_->deploy(request(
+      "web", {service("web", "web", {"shared"})},
+      {created("web", "a", "shared", "web.yml:20"), created("web", "b", "shared", "web.yml:22")}));
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error().kind, ErrorKind::InvalidArgument);
   EXPECT_EQ(refused.error().message,
@@ -792,8 +793,8 @@ TEST(PlanStackNetworksTest, AProblemWithTheImplicitDefaultNetworkNamesTheService
   api::ServiceSpec elsewhere;
   elsewhere.name = "web_other";
   elsewhere.networks.push_back({"web_back", {}});
-  auto refused = planStackNetworks("web", {stackNetwork("default", "web_default", false)},
-                                   {taken}, {db, elsewhere, api});
+  auto refused = planStackNetworks("web", {stackNetwork("default", "web_default", false)}, {taken},
+                                   {db, elsewhere, api});
   ASSERT_FALSE(refused);
   EXPECT_THAT(refused.error().message,
               HasSubstr("(networks.default: the stack's default network, used by services "
