@@ -190,11 +190,20 @@ Status checkEntrypoint(const std::vector<std::string>& entrypoint) {
 
 // The fields a process task may have too: hostname and container labels.
 Status checkNamesAndLabels(const api::ContainerSpec& spec) {
-  if (!spec.hostname.empty() && !isDnsLabel(spec.hostname)) {
+  // Swarm expands Go templates such as {{.Task.Slot}} per task; overmesh does not (yet),
+  // and a literal "{{" would only fail the DNS-name rule below with a misleading message.
+  if (spec.hostname.find("{{") != std::string::npos) {
     return errorf(ErrorKind::InvalidArgument,
-                  "--hostname {} is not valid: give a DNS label of 1-63 letters, digits and "
-                  "'-', not starting or ending with '-', e.g. web-1",
+                  "--hostname {} is not valid: hostname templates ({{{{…}}}}) are not supported "
+                  "yet: give a plain name",
                   quote(spec.hostname));
+  }
+  if (!spec.hostname.empty() && !isHostName(spec.hostname)) {
+    return errorf(ErrorKind::InvalidArgument,
+                  "--hostname {} is not valid: give a DNS name of at most {} bytes: "
+                  "dot-separated labels of 1-63 letters, digits and '-', not starting or "
+                  "ending with '-', e.g. web-1 or db.example.com",
+                  quote(spec.hostname), kMaxHostname);
   }
   if (spec.labels.size() > kMaxContainerLabels) {
     return errorf(ErrorKind::InvalidArgument,

@@ -37,10 +37,11 @@ inline constexpr std::size_t kMaxContainerLabelValue = 4096;
 // other than bind or volume; a bind without a source; a volume name outside
 // [A-Za-z0-9][A-Za-z0-9_.-]{0,254}; a user not NAME|UID[:GROUP|GID]; an empty entrypoint
 // word, or more than kMaxEntrypointWords words or kMaxEntrypointBytes bytes; a stop
-// signal that is not a known signal name or number; a hostname that is not a DNS label
-// (isDnsLabel); more than kMaxContainerLabels labels, a label key empty, longer than
-// kMaxContainerLabelKey or holding '=' or NUL, a value longer than kMaxContainerLabelValue
-// or holding NUL. Hostname and labels are allowed without an image (process tasks).
+// signal that is not a known signal name or number; a hostname that is a template
+// ("{{…}}") or not a DNS name of at most kMaxHostname bytes (isHostName); more than
+// kMaxContainerLabels labels, a label key empty, longer than kMaxContainerLabelKey or holding '='
+// or NUL, a value longer than kMaxContainerLabelValue or holding NUL. Hostname and labels are
+// allowed without an image (process tasks).
 Result<api::ContainerSpec> validateContainerSpec(const api::ContainerSpec& spec, bool hasCommand);
 
 // A stop signal as "SIGxxx": from "TERM", "SIGTERM", "sigterm" or "15". InvalidArgument

@@ -130,6 +130,23 @@ bool isDnsLabel(std::string_view label) {
   return std::all_of(label.begin(), label.end(), [](char c) { return isAlnum(c) || c == '-'; });
 }
 
+bool isHostName(std::string_view name) {
+  if (name.empty() || name.size() > kMaxHostname) {
+    return false;
+  }
+  std::size_t start = 0;
+  while (true) {
+    std::size_t dot = name.find('.', start);
+    if (!isDnsLabel(name.substr(start, dot == std::string_view::npos ? name.npos : dot - start))) {
+      return false;
+    }
+    if (dot == std::string_view::npos) {
+      return true;
+    }
+    start = dot + 1;
+  }
+}
+
 bool isAliasName(std::string_view name) {
   if (name.empty() || name.size() > 253) {
     return false;

@@ -5,6 +5,7 @@
 // NotFound for an unknown network) and names the field as the CLI flag that sets it
 // (`--replicas`), the value given and what would be valid.
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -32,6 +33,12 @@ bool isValidEnvKey(std::string_view key);
 
 // A DNS label: 1-63 letters, digits and '-', not starting or ending with '-'.
 bool isDnsLabel(std::string_view label);
+// A container hostname: dot-separated DNS labels (isDnsLabel), e.g. "db" or
+// "db.example.com" (Swarm accepts FQDNs), at most kMaxHostname bytes.
+bool isHostName(std::string_view name);
+// The kernel's limit on a hostname (sethostname(2) fails with EINVAL beyond it): a longer
+// DNS name would be accepted here and fail every task at start.
+inline constexpr std::size_t kMaxHostname = 64;
 // A network alias: dot-separated labels of letters, digits, '-' and '_' (Docker accepts
 // compose keys such as "my_db" or "web.v2" as aliases; the embedded DNS matches whole names).
 bool isAliasName(std::string_view name);

@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <map>
-#include <optional>
 #include <set>
 #include <thread>
 
@@ -22,16 +21,6 @@
 namespace overmesh::manager {
 namespace {
 
-const std::string* stackOf(const api::Labels& labels) {
-  auto label = labels.find(api::kStackNamespaceLabel);
-  return label == labels.end() ? nullptr : &label->second;
-}
-
-bool labelledWith(const api::Labels& labels, const std::string& stack) {
-  const std::string* owner = stackOf(labels);
-  return owner != nullptr && *owner == stack;
-}
-
 // The image text the file wrote, as the service's label records it (the image itself when
 // the label is missing).
 std::string writtenImage(const api::ServiceSpec& spec) {
@@ -46,53 +35,28 @@ const api::Service* findService(const std::vector<api::Service>& services,
   return it == services.end() ? nullptr : &*it;
 }
 
-// The checks of each service that need no write: its stack label, its spec as a record
-// would hold it, and its networks resolved against `known` (the cluster's networks and
-// those the deploy will create). Without `known` (the network rules failed and said why),
-// the networks are not checked again.
-void checkServices(const api::StackDeployRequest& request,
-                   const std::optional<std::vector<api::Network>>& known, ProblemList& problems) {
-  for (const auto& spec : request.services) {
-    if (!labelledWith(spec.labels, request.stack)) {
-      problems.add(ErrorKind::InvalidArgument,
-                   fmt::format("service {}: label {} must be {}: a stack's services are found "
-                               "by it",
-                               quote(spec.name), api::kStackNamespaceLabel, request.stack));
-      continue;
-    }
-    if (auto stored = storedServiceSpec(spec); !stored) {
-      problems.add(stored.error().kind,
-                   fmt::format("service {}: {}", spec.name, stored.error().message));
-      continue;
-    }
-    if (!known) {
-      continue;
-    }
-    if (auto attachments = resolveServiceNetworks(spec.networks, *known); !attachments) {
-      problems.add(attachments.error().kind,
-                   fmt::format("service {}: {}", spec.name, attachments.error().message));
-    }
-  }
-}
-
 }  // namespace
 
 std::vector<api::StackSummary> summarizeStacks(const std::vector<api::Service>& services,
                                                const std::vector<api::Network>& networks) {
+  // As Docker: a stack is listed for its services; networks left behind (a removal that
+  // could not remove them) do not make one, they are only counted for a listed stack.
   std::map<std::string, api::StackSummary> stacks;
-  auto entry = [&stacks](const std::string& name) -> api::StackSummary& {
-    api::StackSummary& summary = stacks[name];
-    summary.name = name;
-    return summary;
-  };
   for (const auto& service : services) {
-    if (const std::string* stack = stackOf(service.spec.labels)) {
-      ++entry(*stack).services;
+    auto label = service.spec.labels.find(api::kStackNamespaceLabel);
+    if (label != service.spec.labels.end()) {
+      api::StackSummary& summary = stacks[label->second];
+      summary.name = label->second;
+      ++summary.services;
     }
   }
   for (const auto& network : networks) {
-    if (const std::string* stack = stackOf(network.labels)) {
-      ++entry(*stack).networks;
+    auto label = network.labels.find(api::kStackNamespaceLabel);
+    if (label == network.labels.end()) {
+      continue;
+    }
+    if (auto stack = stacks.find(label->second); stack != stacks.end()) {
+      ++stack->second.networks;
     }
   }
   std::vector<api::StackSummary> result;
@@ -131,9 +95,77 @@ bool StackManager::waitForTasksGone(const std::vector<std::string>& serviceIds) 
   }
 }
 
+Status checkStackDeployBounds(const api::StackDeployRequest& request) {
+  if (request.services.size() > kMaxStackServices) {
+    return errorf(ErrorKind::InvalidArgument,
+                  "stack deploy: stack {} has {} services: a stack has at most {}", request.stack,
+                  request.services.size(), kMaxStackServices);
+  }
+  if (request.networks.size() > kMaxStackNetworks) {
+    return errorf(ErrorKind::InvalidArgument,
+                  "stack deploy: stack {} uses {} networks: a stack uses at most {}", request.stack,
+                  request.networks.size(), kMaxStackNetworks);
+  }
+  if (request.serviceSources.size() > request.services.size()) {
+    return errorf(ErrorKind::InvalidArgument,
+                  "stack deploy: serviceSources has {} entries for {} services: give at most one "
+                  "per service",
+                  request.serviceSources.size(), request.services.size());
+  }
+  for (const auto& [name, source] : request.serviceSources) {
+    if (name.size() > kMaxStackKeyBytes || source.size() > kMaxStackSourceBytes) {
+      return errorf(ErrorKind::InvalidArgument,
+                    "stack deploy: serviceSources entry {} is {} + {} bytes long: a service "
+                    "name has at most {} bytes and its source at most {}",
+                    quote(name.substr(0, kMaxStackKeyBytes)), name.size(), source.size(),
+                    kMaxStackKeyBytes, kMaxStackSourceBytes);
+    }
+  }
+  for (const auto& network : request.networks) {
+    if (network.key.empty() || network.key.size() > kMaxStackKeyBytes) {
+      return errorf(ErrorKind::InvalidArgument,
+                    "stack deploy: network key {} is {} bytes long: give 1-{} bytes",
+                    quote(network.key.substr(0, kMaxStackKeyBytes)), network.key.size(),
+                    kMaxStackKeyBytes);
+    }
+    if (network.source.size() > kMaxStackSourceBytes) {
+      return errorf(ErrorKind::InvalidArgument,
+                    "stack deploy: the source of networks.{} is {} bytes long: give at most {}",
+                    network.key, network.source.size(), kMaxStackSourceBytes);
+    }
+  }
+  return {};
+}
+
+std::string rollbackReport(const std::string& stack, const RollbackOutcome& outcome) {
+  std::string report;
+  if (!outcome.restored.empty()) {
+    report += fmt::format("\nrolled back: restored the previous spec of service {}",
+                          fmt::join(outcome.restored, ", "));
+  }
+  if (!outcome.removed.empty()) {
+    report += fmt::format("\nrolled back: removed {}", fmt::join(outcome.removed, ", "));
+  }
+  if (!outcome.failed.empty()) {
+    report += fmt::format("\ncould not roll back: {}", fmt::join(outcome.failed, "; "));
+  }
+  if (!outcome.stuckNetworks.empty()) {
+    report += fmt::format(
+        "\nnetwork {} still had tasks attached when the deploy gave up waiting for them: once "
+        "they stopped, clean up with overmesh stack rm {} (it removes the whole stack), or "
+        "overmesh network rm {}",
+        fmt::join(outcome.stuckNetworks, ", "), stack, fmt::join(outcome.stuckNetworks, " "));
+  }
+  if (!outcome.pruned.empty()) {
+    report += fmt::format("\nremoved by --prune before the failure (not restored): service {}",
+                          fmt::join(outcome.pruned, ", "));
+  }
+  return report;
+}
+
 Result<api::StackDeployReply> StackManager::deploy(const api::StackDeployRequest& request) {
-  std::lock_guard lock(mutex_);
   const std::string& stack = request.stack;
+  // 1. The request alone: nothing is read or locked yet.
   if (auto valid = validateObjectName("stack", stack); !valid) {
     return std::unexpected(valid.error().withContext("stack deploy"));
   }
@@ -149,6 +181,82 @@ Result<api::StackDeployReply> StackManager::deploy(const api::StackDeployRequest
                   "at least one under services:",
                   stack);
   }
+  if (auto bounded = checkStackDeployBounds(request); !bounded) {
+    return std::unexpected(bounded.error());
+  }
+  const auto& sources = request.serviceSources;
+  ProblemList problems;
+  // Each spec in the form its record holds, computed once per deploy: the plan compares
+  // these with the stored specs and the writes store them.
+  std::vector<api::ServiceSpec> desired;
+  desired.reserve(request.services.size());
+  for (const auto& spec : request.services) {
+    if (!api::inStack(spec.labels, stack)) {
+      problems.add(
+          ErrorKind::InvalidArgument,
+          withServiceSource(sources, spec.name,
+                            fmt::format("service {}: label {} must be {}: a stack's "
+                                        "services are found by it",
+                                        quote(spec.name), api::kStackNamespaceLabel, stack)));
+      continue;
+    }
+    auto stored = storedServiceSpec(spec);
+    if (!stored) {
+      problems.add(stored.error().kind, withServiceSource(sources, spec.name,
+                                                          fmt::format("service {}: {}", spec.name,
+                                                                      stored.error().message)));
+      continue;
+    }
+    desired.push_back(std::move(*stored));
+  }
+  if (!problems.empty()) {
+    return std::unexpected(problems.error());
+  }
+
+  // 2. The images, per --resolve-image: registry I/O, so before the lock and before the
+  // reads the plan uses. The services read here only decide what to resolve.
+  std::vector<std::string> warnings;
+  if (mode != "never") {
+    auto current = services_.list();
+    if (!current) {
+      return std::unexpected(current.error().withContext("stack deploy"));
+    }
+    for (auto& spec : desired) {
+      if (spec.container.image.empty()) {
+        continue;
+      }
+      const api::Service* stored = findService(*current, spec.name);
+      bool sameText = stored != nullptr && api::inStack(stored->spec.labels, stack) &&
+                      writtenImage(stored->spec) == writtenImage(spec);
+      if (mode == "changed" && sameText) {
+        spec.container.image = stored->spec.container.image;
+        continue;
+      }
+      auto pinned = services_.pinSpecImage(spec, true);
+      if (!pinned) {
+        problems.add(pinned.error().kind, withServiceSource(sources, spec.name,
+                                                            fmt::format("service {}: {}", spec.name,
+                                                                        pinned.error().message)));
+        continue;
+      }
+      if (!pinned->warnings.empty() && sameText) {
+        // Could not re-resolve: the digest recorded at the last deploy is still the best.
+        spec.container.image = stored->spec.container.image;
+        warnings.push_back(fmt::format("service {} keeps its image {}: {}", spec.name,
+                                       stored->spec.container.image,
+                                       fmt::join(pinned->warnings, "; ")));
+        continue;
+      }
+      warnings.insert(warnings.end(), pinned->warnings.begin(), pinned->warnings.end());
+    }
+    if (!problems.empty()) {
+      return std::unexpected(problems.error());
+    }
+  }
+
+  // 3. Under the lock: fresh reads (so the plan's updateIndex values are current), every
+  // check against the cluster, and the plan.
+  std::lock_guard lock(mutex_);
   auto existingNetworks = networks_.list();
   if (!existingNetworks) {
     return std::unexpected(existingNetworks.error().withContext("stack deploy"));
@@ -157,16 +265,13 @@ Result<api::StackDeployReply> StackManager::deploy(const api::StackDeployRequest
   if (!existingServices) {
     return std::unexpected(existingServices.error().withContext("stack deploy"));
   }
-
-  // 1. Everything that can be checked before a write, all problems in one error.
-  ProblemList problems;
-  auto networkPlan = planStackNetworks(stack, request.networks, *existingNetworks);
-  std::optional<std::vector<api::Network>> known;
+  auto networkPlan =
+      planStackNetworks(stack, request.networks, *existingNetworks, request.services);
   if (!networkPlan) {
     problems.add(networkPlan.error());
   } else {
     // The networks to create, as if they existed, so the services' references resolve.
-    known = *existingNetworks;
+    std::vector<api::Network> known = *existingNetworks;
     for (const auto& create : networkPlan->toCreate) {
       api::Network pending;
       pending.id = "to-be-created:" + create.name;
@@ -175,69 +280,59 @@ Result<api::StackDeployReply> StackManager::deploy(const api::StackDeployRequest
       pending.attachable = create.attachable;
       pending.internal = create.internal;
       pending.labels = create.labels;
-      known->push_back(std::move(pending));
+      known.push_back(std::move(pending));
+    }
+    for (const auto& spec : desired) {
+      if (auto attachments = resolveServiceNetworks(spec.networks, known); !attachments) {
+        problems.add(attachments.error().kind,
+                     withServiceSource(
+                         sources, spec.name,
+                         fmt::format("service {}: {}", spec.name, attachments.error().message)));
+      }
     }
   }
-  checkServices(request, known, problems);
-  if (!problems.empty()) {
-    return std::unexpected(problems.error());
-  }
-
-  // 2. The images, per --resolve-image (registry I/O: no store lock is held).
-  std::vector<api::ServiceSpec> desired = request.services;
-  std::vector<std::string> warnings;
-  for (auto& spec : desired) {
-    if (spec.container.image.empty() || mode == "never") {
-      continue;
-    }
-    const api::Service* current = findService(*existingServices, spec.name);
-    bool sameText = current != nullptr && labelledWith(current->spec.labels, stack) &&
-                    writtenImage(current->spec) == writtenImage(spec);
-    if (mode == "changed" && sameText) {
-      spec.container.image = current->spec.container.image;
-      continue;
-    }
-    auto pinned = services_.pinSpecImage(spec, true);
-    if (!pinned) {
-      problems.add(pinned.error().kind,
-                   fmt::format("service {}: {}", spec.name, pinned.error().message));
-      continue;
-    }
-    if (!pinned->warnings.empty() && sameText) {
-      // Could not re-resolve: the digest recorded at the last deploy is still the best one.
-      spec.container.image = current->spec.container.image;
-      warnings.push_back(fmt::format("service {} keeps its image {}: {}", spec.name,
-                                     current->spec.container.image,
-                                     fmt::join(pinned->warnings, "; ")));
-      continue;
-    }
-    warnings.insert(warnings.end(), pinned->warnings.begin(), pinned->warnings.end());
-  }
-  if (!problems.empty()) {
-    return std::unexpected(problems.error());
-  }
-
-  // 3. Which services to create, update, leave and remove.
-  auto servicePlan = planStackServices(stack, desired, *existingServices, request.prune);
+  auto servicePlan = planStackServices(stack, desired, *existingServices, request.prune, sources);
   if (!servicePlan) {
-    return std::unexpected(servicePlan.error());
+    problems.add(servicePlan.error());
+  }
+  if (!problems.empty()) {
+    return std::unexpected(problems.error());
   }
 
-  // 4. The writes; a failure removes what this deploy created.
+  // 4. The writes: prune first (as Docker: the services dropped from the file go before
+  // anything is created), then networks, new services, updated services. A failure undoes
+  // the updates, then removes what this deploy created.
   api::StackDeployReply reply;
   reply.warnings = std::move(warnings);
   std::vector<std::pair<std::string, std::string>> createdNetworks;  // id, name
   std::vector<std::pair<std::string, std::string>> createdServices;  // id, name
+  struct Updated {
+    std::string id;
+    std::int64_t updateIndex;  // after this deploy's write
+    const api::ServiceSpec* previous;
+  };
+  std::vector<Updated> updated;
   auto rollBack = [&](const Error& error) -> std::unexpected<Error> {
-    std::vector<std::string> undone;
-    std::vector<std::string> failed;
+    RollbackOutcome outcome;
+    outcome.pruned = reply.servicesRemoved;
+    const ServiceWriteOptions asStored{false};
+    for (auto it = updated.rbegin(); it != updated.rend(); ++it) {
+      auto restored = services_.update(it->id, {*it->previous, it->updateIndex, false}, asStored);
+      if (restored) {
+        outcome.restored.push_back(it->previous->name);
+      } else {
+        outcome.failed.push_back(fmt::format("service {} keeps its new spec: {}",
+                                             it->previous->name, restored.error().message));
+      }
+    }
     std::vector<std::string> serviceIds;
     for (auto it = createdServices.rbegin(); it != createdServices.rend(); ++it) {
       if (auto removed = services_.remove(it->first); removed) {
-        undone.push_back("service " + it->second);
+        outcome.removed.push_back("service " + it->second);
         serviceIds.push_back(it->first);
       } else {
-        failed.push_back(fmt::format("service {}: {}", it->second, removed.error().message));
+        outcome.failed.push_back(
+            fmt::format("service {}: {}", it->second, removed.error().message));
       }
     }
     if (!createdNetworks.empty()) {
@@ -245,30 +340,29 @@ Result<api::StackDeployReply> StackManager::deploy(const api::StackDeployRequest
     }
     for (auto it = createdNetworks.rbegin(); it != createdNetworks.rend(); ++it) {
       if (auto removed = networks_.remove(it->first); removed) {
-        undone.push_back("network " + it->second);
+        outcome.removed.push_back("network " + it->second);
       } else {
-        failed.push_back(fmt::format("network {}: {}", it->second, removed.error().message));
+        outcome.failed.push_back(
+            fmt::format("network {}: {}", it->second, removed.error().message));
+        outcome.stuckNetworks.push_back(it->second);
       }
     }
-    std::string message = error.message;
-    if (!undone.empty()) {
-      message += fmt::format("\nrolled back: removed {}", fmt::join(undone, ", "));
-    }
-    if (!failed.empty()) {
-      message += fmt::format("\ncould not roll back: {}", fmt::join(failed, "; "));
-    }
-    if (!reply.servicesUpdated.empty()) {
-      std::vector<std::string> names;
-      for (const auto& service : reply.servicesUpdated) {
-        names.push_back(service.spec.name);
-      }
-      message +=
-          fmt::format("\nalready updated (they keep their new spec): {}", fmt::join(names, ", "));
-    }
+    std::string message = error.message + rollbackReport(stack, outcome);
     spdlog::warn("stack deploy {} failed: {}", stack, message);
     return std::unexpected(Error{error.kind, std::move(message)});
   };
+  // Whether a failed write is about a service the file declared: its message says where.
+  auto serviceFailure = [&](const std::string& name, const Error& error) {
+    return Error{error.kind, withServiceSource(sources, name, error.message)};
+  };
 
+  for (const auto& id : servicePlan->toRemove) {
+    auto removed = services_.remove(id);
+    if (!removed) {
+      return rollBack(removed.error());
+    }
+    reply.servicesRemoved.push_back(removed->spec.name);
+  }
   for (const auto& create : networkPlan->toCreate) {
     auto network = networks_.create(create);
     if (!network) {
@@ -281,7 +375,7 @@ Result<api::StackDeployReply> StackManager::deploy(const api::StackDeployRequest
   for (const auto& spec : servicePlan->toCreate) {
     auto written = services_.create(spec, decided);
     if (!written) {
-      return rollBack(written.error());
+      return rollBack(serviceFailure(spec.name, written.error()));
     }
     createdServices.emplace_back(written->service.id, written->service.spec.name);
     reply.servicesCreated.push_back(written->service.spec.name);
@@ -291,19 +385,13 @@ Result<api::StackDeployReply> StackManager::deploy(const api::StackDeployRequest
     auto written =
         services_.update(update.serviceId, {update.spec, update.updateIndex, false}, decided);
     if (!written) {
-      return rollBack(written.error());
+      return rollBack(serviceFailure(update.spec.name, written.error()));
     }
+    updated.push_back({update.serviceId, written->service.updateIndex, &update.previous});
     reply.warnings.insert(reply.warnings.end(), written->warnings.begin(), written->warnings.end());
     reply.servicesUpdated.push_back(std::move(written->service));
   }
   reply.servicesUnchanged = servicePlan->unchanged;
-  for (const auto& id : servicePlan->toRemove) {
-    auto removed = services_.remove(id);
-    if (!removed) {
-      return rollBack(removed.error());
-    }
-    reply.servicesRemoved.push_back(removed->spec.name);
-  }
   spdlog::info(
       "stack deployed name={} networks_created={} services_created={} updated={} "
       "unchanged={} removed={}",
@@ -339,14 +427,14 @@ Result<api::StackRemoveReply> StackManager::remove(const std::string& stack) {
   }
   std::vector<const api::Service*> stackServices;  // ordered by name, as list() returns
   for (const auto& service : *services) {
-    if (labelledWith(service.spec.labels, stack)) {
+    if (api::inStack(service.spec.labels, stack)) {
       stackServices.push_back(&service);
     }
   }
   std::vector<const api::Network*> stackNetworks;  // ordered by name
   for (const auto& network : *networks) {
     // Never one the stack only uses: an external network does not carry its label.
-    if (labelledWith(network.labels, stack)) {
+    if (api::inStack(network.labels, stack)) {
       stackNetworks.push_back(&network);
     }
   }

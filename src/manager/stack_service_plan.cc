@@ -11,21 +11,21 @@
 #include "common/json.h"
 #include "common/quote.h"
 #include "manager/problem_list.h"
-#include "manager/service_manager.h"
 
 namespace overmesh::manager {
-namespace {
-
-bool inStack(const api::Service& service, const std::string& stack) {
-  auto label = service.spec.labels.find(api::kStackNamespaceLabel);
-  return label != service.spec.labels.end() && label->second == stack;
+std::string withServiceSource(const std::map<std::string, std::string>& sources,
+                              const std::string& name, const std::string& message) {
+  auto source = sources.find(name);
+  if (source == sources.end() || source->second.empty()) {
+    return message;
+  }
+  return fmt::format("{}: {}", source->second, message);
 }
-
-}  // namespace
 
 Result<StackServicePlan> planStackServices(const std::string& stack,
                                            const std::vector<api::ServiceSpec>& desired,
-                                           const std::vector<api::Service>& existing, bool prune) {
+                                           const std::vector<api::Service>& existing, bool prune,
+                                           const std::map<std::string, std::string>& sources) {
   StackServicePlan plan;
   ProblemList problems;
   std::map<std::string, const api::Service*> byName;
@@ -33,50 +33,44 @@ Result<StackServicePlan> planStackServices(const std::string& stack,
     byName[service.spec.name] = &service;
   }
   std::set<std::string> desiredNames;
-  for (const auto& requested : desired) {
-    if (!desiredNames.insert(requested.name).second) {
-      problems.add(ErrorKind::InvalidArgument,
-                   fmt::format("service {} is given twice: each service of a stack has its own "
-                               "name",
-                               quote(requested.name)));
+  for (const auto& spec : desired) {
+    auto problem = [&](ErrorKind kind, const std::string& message) {
+      problems.add(kind, withServiceSource(sources, spec.name, message));
+    };
+    if (!desiredNames.insert(spec.name).second) {
+      problem(ErrorKind::InvalidArgument,
+              fmt::format("service {} is given twice: each service of a stack has its own name",
+                          quote(spec.name)));
       continue;
     }
-    // Compared in the form the record holds, so that "web:1" equals the stored
-    // "docker.io/library/web:1" and a redeploy of the same file writes nothing.
-    auto spec = storedServiceSpec(requested);
-    if (!spec) {
-      problems.add(spec.error().kind,
-                   fmt::format("service {}: {}", requested.name, spec.error().message));
-      continue;
-    }
-    auto found = byName.find(spec->name);
+    auto found = byName.find(spec.name);
     if (found == byName.end()) {
-      plan.toCreate.push_back(std::move(*spec));
+      plan.toCreate.push_back(spec);
       continue;
     }
     const api::Service& current = *found->second;
-    if (!inStack(current, stack)) {
-      problems.add(ErrorKind::Conflict,
-                   fmt::format("service {} already exists (ID {}) and is not part of stack {}: "
-                               "remove it (overmesh service rm {}), or deploy under another "
-                               "stack name",
-                               current.spec.name, shortId(current.id), stack, current.spec.name));
+    if (!api::inStack(current.spec.labels, stack)) {
+      problem(ErrorKind::Conflict,
+              fmt::format("service {} already exists (ID {}) and is not part of stack {}: "
+                          "remove it (overmesh service rm {}), or deploy under another "
+                          "stack name",
+                          current.spec.name, shortId(current.id), stack, current.spec.name));
       continue;
     }
-    if (current.spec.mode != spec->mode) {
-      problems.add(
+    if (current.spec.mode != spec.mode) {
+      problem(
           ErrorKind::InvalidArgument,
           fmt::format("service {}: deploy.mode {} differs from the service's mode {}: "
                       "the mode cannot change; remove the service first (overmesh "
                       "service rm {}) and deploy again",
-                      current.spec.name, quote(spec->mode), current.spec.mode, current.spec.name));
+                      current.spec.name, quote(spec.mode), current.spec.mode, current.spec.name));
       continue;
     }
-    if (encodeJson(current.spec) == encodeJson(*spec)) {
-      plan.unchanged.push_back(spec->name);
+    if (encodeJson(current.spec) == encodeJson(spec)) {
+      plan.unchanged.push_back(spec.name);
       continue;
     }
-    plan.toUpdate.push_back({current.id, current.updateIndex, std::move(*spec)});
+    plan.toUpdate.push_back({current.id, current.updateIndex, spec, current.spec});
   }
   if (!problems.empty()) {
     return std::unexpected(problems.error());
@@ -84,7 +78,7 @@ Result<StackServicePlan> planStackServices(const std::string& stack,
   if (prune) {
     std::vector<const api::Service*> stale;
     for (const auto& service : existing) {
-      if (inStack(service, stack) && !desiredNames.contains(service.spec.name)) {
+      if (api::inStack(service.spec.labels, stack) && !desiredNames.contains(service.spec.name)) {
         stale.push_back(&service);
       }
     }

@@ -63,6 +63,18 @@ TEST(ValidateContainerSpecTest, AProcessTaskNeedsACommandAndNoContainerFields) {
                         "filesystem"));
 }
 
+TEST(ValidateContainerSpecTest, AFullyQualifiedHostnameIsAcceptedAsSwarmDoes) {
+  api::ContainerSpec spec;
+  for (const std::string& name :
+       std::vector<std::string>{"db.example.com", "web-1.prod", std::string(63, 'a'),
+                                std::string(31, 'a') + "." + std::string(32, 'b')}) {
+    spec.hostname = name;
+    auto valid = validateContainerSpec(spec, true);
+    ASSERT_TRUE(valid) << name << ": " << valid.error().message;
+    EXPECT_EQ(valid->hostname, name);
+  }
+}
+
 TEST(ValidateContainerSpecTest, HostnameAndLabelsAreKeptAndAllowedWithoutAnImage) {
   api::ContainerSpec spec;
   spec.hostname = "web-1";
@@ -141,9 +153,19 @@ INSTANTIATE_TEST_SUITE_P(
                     [](auto& s) { s.entrypoint = std::vector<std::string>(257, "x"); },
                     {"--entrypoint", "257 words"}},
         BadSpecCase{"BadStopSignal", [](auto& s) { s.stopSignal = "NOPE"; }, {"--stop-signal"}},
-        BadSpecCase{"HostnameWithADot",
-                    [](auto& s) { s.hostname = "web.1"; },
-                    {"--hostname \"web.1\"", "DNS label"}},
+        BadSpecCase{"HostnameWithAnEmptyLabel",
+                    [](auto& s) { s.hostname = "web..1"; },
+                    {"--hostname \"web..1\"", "DNS name", "db.example.com"}},
+        BadSpecCase{"HostnameTemplate",
+                    [](auto& s) { s.hostname = "{{.Node.Hostname}}-{{.Task.Slot}}"; },
+                    {"--hostname \"{{.Node.Hostname}}-{{.Task.Slot}}\"",
+                     "hostname templates ({{…}}) are not supported yet: give a plain name"}},
+        BadSpecCase{"HostnameLongerThanTheKernelTakes",
+                    [](auto& s) { s.hostname = std::string(40, 'a') + "." + std::string(30, 'b'); },
+                    {"--hostname", "at most 64 bytes"}},
+        BadSpecCase{"HostnameLabelEndingWithADash",
+                    [](auto& s) { s.hostname = "db-.example.com"; },
+                    {"--hostname \"db-.example.com\""}},
         BadSpecCase{"HostnameStartingWithADash",
                     [](auto& s) { s.hostname = "-web"; },
                     {"--hostname \"-web\""}},

@@ -8,7 +8,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <string>
 #include <thread>
+#include <utility>
 
 #include "common/clock.h"
 #include "common/json.h"
@@ -174,7 +176,7 @@ TEST_F(StackManagerTest, AMissingExternalNetworkIsRefusedWithDockersMessageAndTh
   EXPECT_EQ(refused.error().message,
             "network \"chaos_net\" is declared as external, but could not be found. You need to "
             "create a swarm-scoped network before the stack is deployed: overmesh network create "
-            "-d overlay chaos_net (declared at web.yml:14)");
+            "-d overlay chaos_net (networks.default declared at web.yml:14)");
   EXPECT_EQ(revision(), before);
 }
 
@@ -192,9 +194,11 @@ TEST_F(StackManagerTest, TheIngressNetworkDeclaredExternalIsRefused) {
       request("web", {service("web", "web", {"ingress"})}, {external("default", "ingress")}));
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error().kind, ErrorKind::FailedPrecondition);
-  EXPECT_EQ(refused.error().message,
-            "network \"ingress\" is declared as external, but it is the routing mesh's ingress "
-            "network: services join it by publishing a port (ports:), not by name");
+  EXPECT_EQ(
+      refused.error().message,
+      "network \"ingress\" is declared as external, but it is the routing mesh's ingress "
+      "network: services join it by publishing a port (ports:), not by name (networks.default: "
+      "the stack's default network, used by service web_web)");
 }
 
 TEST_F(StackManagerTest, ANetworkToCreateWhoseNameIsTakenIsRefusedWithTheWayOut) {
@@ -207,7 +211,8 @@ TEST_F(StackManagerTest, ANetworkToCreateWhoseNameIsTakenIsRefusedWithTheWayOut)
   EXPECT_EQ(refused.error().message,
             "network with name chaos_net already exists (not created by stack web). To share it, "
             "declare it external (networks: default: external: true, name: chaos_net); to get a "
-            "network of the stack's own, give it another name: (declared at web.yml:14)");
+            "network of the stack's own, give it another name: (networks.default declared at "
+            "web.yml:14)");
   EXPECT_EQ(revision(), before);
 }
 
@@ -242,10 +247,11 @@ TEST_F(StackManagerTest, EveryNetworkProblemIsReportedOnceInOneError) {
   const std::string& message = refused.error().message;
   EXPECT_EQ(std::count(message.begin(), message.end(), '\n'), 3) << message;
   EXPECT_THAT(message, HasSubstr("network \"gone\" is declared as external"));
-  EXPECT_THAT(message, HasSubstr("network key \"bad\": network name \"-bad\" is not valid"));
+  EXPECT_THAT(message, HasSubstr("network name \"-bad\" is not valid"));
+  EXPECT_THAT(message, HasSubstr("(networks.bad)"));
   EXPECT_THAT(message, HasSubstr("network with name taken already exists"));
-  EXPECT_THAT(message, HasSubstr("networks \"one\" and \"two\" are both named same but are "
-                                 "defined differently"));
+  EXPECT_THAT(message, HasSubstr("network \"same\" is named by networks.one and networks.two: "
+                                 "two keys cannot name one network"));
 }
 
 TEST_F(StackManagerTest, AnEmptyNetworkNameIsRefused) {
@@ -481,6 +487,188 @@ TEST_F(StackManagerTest, ListCountsEachStacksServicesAndNetworks) {
   EXPECT_EQ((*stacks)[1].networks, 1);
 }
 
+TEST_F(StackManagerTest, AStackWithOnlyNetworksLeftIsNotListed) {
+  deployed(request("web", {service("web", "web")}));
+  deployed(request("db", {service("db", "db")}));
+  ASSERT_TRUE(services_->remove("web_web"));  // web_default stays behind
+  auto stacks = stacks_->list();
+  ASSERT_TRUE(stacks) << stacks.error().message;
+  ASSERT_EQ(stacks->size(), 1u);
+  EXPECT_EQ((*stacks)[0].name, "db");
+  EXPECT_EQ((*stacks)[0].networks, 1);
+}
+
+TEST_F(StackManagerTest, PruneRemovesBeforeCreatingSoANewServiceMayTakeAPrunedPort) {
+  auto old = service("web", "old");
+  old.ports.push_back({"tcp", 80, 8080, "host"});
+  deployed(request("web", {service("web", "web"), old}));
+  // The new service publishes the port the pruned one holds: only prune-first frees it.
+  auto next = service("web", "next");
+  next.ports.push_back({"tcp", 80, 8080, "host"});
+  auto stack = request("web", {service("web", "web"), next});
+  stack.prune = true;
+  auto reply = deployed(stack);
+  EXPECT_THAT(reply.servicesRemoved, ElementsAre("web_old"));
+  EXPECT_THAT(reply.servicesCreated, ElementsAre("web_next"));
+  EXPECT_THAT(serviceNames(), ElementsAre("web_next", "web_web"));
+}
+
+TEST_F(StackManagerTest, AFailedLaterWriteGivesUpdatedServicesTheirPreviousSpecBack) {
+  createNetwork("front");
+  api::ServiceSpec other;
+  other.name = "other";
+  other.command = {"sleep", "60"};
+  other.networks.push_back({"front", {}});
+  other.ports.push_back({"tcp", 80, 8080, "host"});
+  ASSERT_TRUE(services_->create(other));
+  deployed(request("web", {service("web", "web"), service("web", "api")}));
+  // web is updated first; api's update then fails on the taken port.
+  auto web = service("web", "web");
+  web.replicas = 3;
+  auto clash = service("web", "api");
+  clash.ports.push_back({"tcp", 80, 8080, "host"});
+  auto stack = request("web", {web, clash, service("web", "extra")});
+  stack.serviceSources = {{"web_api", "web.yml:12: services.api"}};
+  auto refused = stacks_->deploy(stack);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().kind, ErrorKind::Conflict);
+  EXPECT_THAT(refused.error().message, ::testing::StartsWith("web.yml:12: services.api: "));
+  EXPECT_THAT(refused.error().message,
+              HasSubstr("\nrolled back: restored the previous spec of service web_web"));
+  EXPECT_THAT(refused.error().message, HasSubstr("\nrolled back: removed service web_extra"));
+  auto restored = services_->inspect("web_web");
+  ASSERT_TRUE(restored) << restored.error().message;
+  EXPECT_EQ(restored->spec.replicas, 1);
+  EXPECT_THAT(serviceNames(), ElementsAre("other", "web_api", "web_web"));
+  // What is stored is the previous spec exactly: the same file deploys as unchanged.
+  EXPECT_THAT(
+      deployed(request("web", {service("web", "web"), service("web", "api")})).servicesUnchanged,
+      ElementsAre("web_web", "web_api"));
+}
+
+TEST_F(StackManagerTest, AManagerSideRefusalOfAServiceNamesWhereTheFileDeclaredIt) {
+  createNetwork("front");
+  api::ServiceSpec outside;
+  outside.name = "web_web";
+  outside.command = {"sleep", "60"};
+  outside.networks.push_back({"front", {}});
+  ASSERT_TRUE(services_->create(outside));
+  auto bad = service("web", "api");
+  bad.replicas = -1;
+  auto stack = request("web", {service("web", "web"), bad});
+  stack.serviceSources = {{"web_web", "web.yml:3: services.web"},
+                          {"web_api", "web.yml:12: services.api"}};
+  auto refused = stacks_->deploy(stack);
+  ASSERT_FALSE(refused);
+  EXPECT_THAT(refused.error().message, HasSubstr("web.yml:12: services.api: service web_api: "));
+  // Found against the cluster (under the lock), after the specs were checked.
+  stack.services[1] = service("web", "api");
+  refused = stacks_->deploy(stack);
+  ASSERT_FALSE(refused);
+  EXPECT_THAT(refused.error().message,
+              ::testing::StartsWith("web.yml:3: services.web: service web_web already exists"));
+}
+
+TEST_F(StackManagerTest, TwoStackNetworksWithOneNameAreRefused) {
+  auto before = revision();
+  auto refused = stacks_->deploy(request(
+      "web", {service("web", "web", {"shared"})},
+      {created("web", "a", "shared", "web.yml:20"), created("web", "b", "shared", "web.yml:22")}));
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().kind, ErrorKind::InvalidArgument);
+  EXPECT_EQ(refused.error().message,
+            "network \"shared\" is named by networks.a and networks.b: two keys cannot name one "
+            "network: give one of them a different name: (networks.b declared at web.yml:22)");
+  EXPECT_EQ(revision(), before);
+}
+
+TEST_F(StackManagerTest, TheRequestsBoundsAreRefusedWithTheLimitNamed) {
+  auto before = revision();
+  std::vector<api::ServiceSpec> many(1001, service("web", "web"));
+  auto refused = stacks_->deploy(request("web", many));
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().message,
+            "stack deploy: stack web has 1001 services: a stack has at most 1000");
+  std::vector<api::StackNetwork> networks;
+  for (int i = 0; i < 201; ++i) {
+    networks.push_back(created("web", "n" + std::to_string(i)));
+  }
+  refused = stacks_->deploy(request("web", {service("web", "web")}, networks));
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().message,
+            "stack deploy: stack web uses 201 networks: a stack uses at most 200");
+  auto longSource = request("web", {service("web", "web")});
+  longSource.serviceSources["web_web"] = std::string(1025, 'x');
+  refused = stacks_->deploy(longSource);
+  ASSERT_FALSE(refused);
+  EXPECT_THAT(refused.error().message, HasSubstr("its source at most 1024"));
+  auto longKey = request("web", {service("web", "web")}, {created("web", std::string(256, 'k'))});
+  refused = stacks_->deploy(longKey);
+  ASSERT_FALSE(refused);
+  EXPECT_THAT(refused.error().message, HasSubstr("256 bytes long: give 1-255 bytes"));
+  EXPECT_EQ(revision(), before);
+}
+
+TEST_F(StackManagerTest, ImagesAreResolvedBeforeThePlanReadsTheServices) {
+  resolver_.answer("docker.io/library/web:1", kDigest1);
+  auto stack = request("web", {service("web", "web", {}, "web:1")});
+  stack.resolveImage = "always";
+  deployed(stack);
+  // While the deploy asks the registry, the service is updated (its updateIndex moves):
+  // the plan reads it afterwards, so the deploy's own update is not a stale write.
+  bool once = false;
+  resolver_.onResolve([&] {
+    if (std::exchange(once, true)) {
+      return;
+    }
+    auto current = services_->inspect("web_web");
+    ASSERT_TRUE(current) << current.error().message;
+    api::ServiceSpec changed = current->spec;
+    changed.replicas = 2;
+    ASSERT_TRUE(services_->update(current->id, {changed, current->updateIndex, false}));
+  });
+  stack.services[0].replicas = 3;
+  auto reply = deployed(stack);
+  ASSERT_EQ(reply.servicesUpdated.size(), 1u);
+  EXPECT_EQ(services_->inspect("web_web")->spec.replicas, 3);
+}
+
+TEST(RollbackReportTest, SaysWhatWasUndoneAndHowToCleanUpANetworkTasksStillHold) {
+  RollbackOutcome outcome;
+  outcome.restored = {"web_web"};
+  outcome.removed = {"service web_api"};
+  outcome.failed = {"network web_back: network rm: network web_back is in use by task(s) t1"};
+  outcome.stuckNetworks = {"web_back"};
+  outcome.pruned = {"web_old"};
+  EXPECT_EQ(rollbackReport("web", outcome),
+            "\nrolled back: restored the previous spec of service web_web"
+            "\nrolled back: removed service web_api"
+            "\ncould not roll back: network web_back: network rm: network web_back is in use by "
+            "task(s) t1"
+            "\nnetwork web_back still had tasks attached when the deploy gave up waiting for "
+            "them: once they stopped, clean up with overmesh stack rm web (it removes the whole "
+            "stack), or overmesh network rm web_back"
+            "\nremoved by --prune before the failure (not restored): service web_old");
+  EXPECT_EQ(rollbackReport("web", {}), "");
+}
+
+TEST(SummarizeStacksTest, ListsStacksByTheirServicesAndCountsTheirNetworks) {
+  api::Service web;
+  web.spec.name = "web_web";
+  web.spec.labels[api::kStackNamespaceLabel] = "web";
+  api::Network webNet;
+  webNet.name = "web_default";
+  webNet.labels[api::kStackNamespaceLabel] = "web";
+  api::Network leftOver;
+  leftOver.name = "gone_default";
+  leftOver.labels[api::kStackNamespaceLabel] = "gone";
+  auto stacks = summarizeStacks({web}, {webNet, leftOver});
+  ASSERT_EQ(stacks.size(), 1u);
+  EXPECT_EQ(stacks[0].name, "web");
+  EXPECT_EQ(stacks[0].services, 1);
+  EXPECT_EQ(stacks[0].networks, 1);
+}
+
 TEST_F(StackManagerTest, ResolveImageAlwaysPinsEveryImage) {
   resolver_.answer("docker.io/library/web:1", kDigest1);
   auto stack = request("web", {service("web", "web", {}, "web:1")});
@@ -551,7 +739,8 @@ TEST(PlanStackNetworksTest, AnExternalNetworkThatIsNotAnOverlayIsRefused) {
   api::Network bridge;
   bridge.name = "host_net";
   bridge.driver = "bridge";
-  auto refused = planStackNetworks("web", {stackNetwork("default", "host_net", true)}, {bridge});
+  auto refused =
+      planStackNetworks("web", {stackNetwork("default", "host_net", true)}, {bridge}, {});
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error().kind, ErrorKind::FailedPrecondition);
   EXPECT_THAT(refused.error().message,
@@ -559,13 +748,57 @@ TEST(PlanStackNetworksTest, AnExternalNetworkThatIsNotAnOverlayIsRefused) {
                         "\"bridge\", not overlay"));
 }
 
-TEST(PlanStackNetworksTest, OneNetworkDeclaredTwiceAlikeIsPlannedOnceAndTheLabelIsSet) {
-  auto plan = planStackNetworks(
-      "web", {stackNetwork("a", "shared", false), stackNetwork("b", "shared", false)}, {});
+TEST(PlanStackNetworksTest, OneNetworkNamedByTwoKeysIsRefusedEvenWhenAlike) {
+  auto refused = planStackNetworks(
+      "web", {stackNetwork("a", "shared", false), stackNetwork("b", "shared", false)}, {}, {});
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().kind, ErrorKind::InvalidArgument);
+  EXPECT_EQ(refused.error().message,
+            "network \"shared\" is named by networks.a and networks.b: two keys cannot name one "
+            "network: give one of them a different name: (networks.b)");
+}
+
+TEST(PlanStackNetworksTest, TheLabelOfTheStackIsSetOnANetworkToCreate) {
+  auto plan = planStackNetworks("web", {stackNetwork("a", "shared", false)}, {}, {});
   ASSERT_TRUE(plan) << plan.error().message;
   ASSERT_EQ(plan->toCreate.size(), 1u);
   EXPECT_EQ(plan->toCreate[0].name, "shared");
   EXPECT_EQ(plan->toCreate[0].labels.at(api::kStackNamespaceLabel), "web");
+}
+
+TEST(PlanStackNetworksTest, DockersPredefinedNetworksDeclaredExternalAreRefused) {
+  auto host = stackNetwork("hostnet", "host", true);
+  host.source = "web.yml:30";
+  auto refused = planStackNetworks(
+      "web", {host, stackNetwork("b", "bridge", true), stackNetwork("n", "none", true)}, {}, {});
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().kind, ErrorKind::FailedPrecondition);
+  const std::string& message = refused.error().message;
+  EXPECT_THAT(message, HasSubstr("network \"host\" is Docker's host networking: overmesh tasks "
+                                 "always run in a sandbox of their own; remove it from the "
+                                 "stack's networks (networks.hostnet declared at web.yml:30)"));
+  EXPECT_THAT(message, HasSubstr("network \"bridge\" is Docker's default bridge network"));
+  EXPECT_THAT(message, HasSubstr("network \"none\" is Docker's \"no network\" mode"));
+  EXPECT_EQ(std::count(message.begin(), message.end(), '\n'), 2) << message;
+}
+
+TEST(PlanStackNetworksTest, AProblemWithTheImplicitDefaultNetworkNamesTheServicesUsingIt) {
+  api::Network taken;
+  taken.name = "web_default";
+  api::ServiceSpec api;
+  api.name = "web_api";
+  api.networks.push_back({"web_default", {"api"}});
+  api::ServiceSpec db = api;
+  db.name = "web_db";
+  api::ServiceSpec elsewhere;
+  elsewhere.name = "web_other";
+  elsewhere.networks.push_back({"web_back", {}});
+  auto refused = planStackNetworks("web", {stackNetwork("default", "web_default", false)}, {taken},
+                                   {db, elsewhere, api});
+  ASSERT_FALSE(refused);
+  EXPECT_THAT(refused.error().message,
+              HasSubstr("(networks.default: the stack's default network, used by services "
+                        "web_api, web_db)"));
 }
 
 TEST(PlanStackNetworksTest, ACreateRequestForAnotherNameOrStackIsRefused) {
@@ -573,7 +806,7 @@ TEST(PlanStackNetworksTest, ACreateRequestForAnotherNameOrStackIsRefused) {
   renamed.create.name = "other";
   auto foreign = stackNetwork("b", "web_b", false);
   foreign.create.labels[api::kStackNamespaceLabel] = "db";
-  auto refused = planStackNetworks("web", {renamed, foreign}, {});
+  auto refused = planStackNetworks("web", {renamed, foreign}, {}, {});
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error().kind, ErrorKind::InvalidArgument);
   EXPECT_THAT(refused.error().message,
@@ -590,8 +823,11 @@ TEST(PlanStackServicesTest, AModeChangeAndADuplicateNameAreRefused) {
   stored.spec.labels[api::kStackNamespaceLabel] = "web";
   api::ServiceSpec global = stored.spec;
   global.mode = "global";
-  auto refused = planStackServices("web", {global, global}, {stored}, false);
+  auto refused = planStackServices("web", {global, global}, {stored}, false,
+                                   {{"web_web", "web.yml:3: services.web"}});
   ASSERT_FALSE(refused);
+  EXPECT_THAT(refused.error().message,
+              ::testing::StartsWith("web.yml:3: services.web: service web_web: deploy.mode"));
   EXPECT_EQ(refused.error().kind, ErrorKind::InvalidArgument);
   EXPECT_THAT(refused.error().message,
               HasSubstr("service web_web: deploy.mode \"global\" differs from the service's "
@@ -605,16 +841,36 @@ TEST(PlanStackServicesTest, ComparesOnTheStoredFormOfTheImage) {
   stored.spec.name = "web_web";
   stored.spec.labels[api::kStackNamespaceLabel] = "web";
   stored.spec.container.image = "docker.io/library/web:1";
+  // The manager passes the stored form (storedServiceSpec, once per deploy): "web:1" as
+  // the record holds it equals the stored image.
   api::ServiceSpec desired = stored.spec;
   desired.container.image = "web:1";
-  auto plan = planStackServices("web", {desired}, {stored}, false);
+  auto storedForm = storedServiceSpec(desired);
+  ASSERT_TRUE(storedForm) << storedForm.error().message;
+  auto plan = planStackServices("web", {*storedForm}, {stored}, false);
   ASSERT_TRUE(plan) << plan.error().message;
   EXPECT_THAT(plan->unchanged, ElementsAre("web_web"));
   desired.container.image = "web:2";
-  plan = planStackServices("web", {desired}, {stored}, false);
+  storedForm = storedServiceSpec(desired);
+  ASSERT_TRUE(storedForm) << storedForm.error().message;
+  plan = planStackServices("web", {*storedForm}, {stored}, false);
   ASSERT_TRUE(plan) << plan.error().message;
   ASSERT_EQ(plan->toUpdate.size(), 1u);
   EXPECT_EQ(plan->toUpdate[0].spec.container.image, "docker.io/library/web:2");
+  EXPECT_EQ(plan->toUpdate[0].previous.container.image, "docker.io/library/web:1");
+}
+
+TEST(PlanStackServicesTest, ComparesTheSpecsAsGivenWithoutNormalisingThemAgain) {
+  api::Service stored;
+  stored.id = "svc00000000000000000000001";
+  stored.spec.name = "web_web";
+  stored.spec.labels[api::kStackNamespaceLabel] = "web";
+  stored.spec.container.image = "docker.io/library/web:1";
+  api::ServiceSpec raw = stored.spec;
+  raw.container.image = "web:1";  // not the stored form: the plan does not normalise it
+  auto plan = planStackServices("web", {raw}, {stored}, false);
+  ASSERT_TRUE(plan) << plan.error().message;
+  EXPECT_EQ(plan->toUpdate.size(), 1u);
 }
 
 }  // namespace
