@@ -273,8 +273,8 @@ Status runStackRemove(CliContext& context, const std::vector<std::string>& stack
   bool failed = false;
   for (const auto& stack : stacks) {
     // The manager waits for the stack's tasks to drain before it removes the networks.
-    auto answer = client->send("POST", "/v1/stacks/" + api::percentEncode(stack) + "/remove",
-                               "{}", kStackRequestTimeout);
+    auto answer = client->send("POST", "/v1/stacks/" + api::percentEncode(stack) + "/remove", "{}",
+                               kStackRequestTimeout);
     if (!answer && answer.error().kind == ErrorKind::NotFound) {
       *context.err << "Nothing found in stack: " << printable(stack) << '\n';
       continue;

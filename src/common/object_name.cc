@@ -16,9 +16,8 @@ bool isValidObjectName(std::string_view name) {
   if (name.empty() || name.size() > kMaxObjectName || !isAsciiAlnum(name.front())) {
     return false;
   }
-  return std::all_of(name.begin(), name.end(), [](char c) {
-    return isAsciiAlnum(c) || c == '_' || c == '.' || c == '-';
-  });
+  return std::all_of(name.begin(), name.end(),
+                     [](char c) { return isAsciiAlnum(c) || c == '_' || c == '.' || c == '-'; });
 }
 
 }  // namespace overmesh

@@ -143,9 +143,9 @@ Result<std::vector<api::StackNetwork>> convertNetworks(const compose::Project& p
   std::map<std::string, std::string> keyOfName;
   for (const auto& key : usedKeys) {
     const compose::NetworkEntry* entry = declaredNetwork(project, key);
-    Result<api::StackNetwork> network = entry != nullptr
-                                            ? convertDeclared(*entry, stack)
-                                            : Result<api::StackNetwork>(implicitNetwork(stack, key));
+    Result<api::StackNetwork> network =
+        entry != nullptr ? convertDeclared(*entry, stack)
+                         : Result<api::StackNetwork>(implicitNetwork(stack, key));
     if (!network) {
       return std::unexpected(network.error());
     }

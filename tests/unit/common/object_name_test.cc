@@ -12,8 +12,8 @@ namespace overmesh {
 namespace {
 
 TEST(ObjectNameTest, AcceptsDockerNames) {
-  for (const std::string& name : std::vector<std::string>{
-           "a", "web", "web_default", "9lives", "chaos.net-2_x", std::string(63, 'a')}) {
+  for (const std::string& name : std::vector<std::string>{"a", "web", "web_default", "9lives",
+                                                          "chaos.net-2_x", std::string(63, 'a')}) {
     EXPECT_TRUE(isValidObjectName(name)) << name;
   }
 }
