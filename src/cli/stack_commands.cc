@@ -6,6 +6,7 @@
 
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <memory>
@@ -23,6 +24,7 @@
 #include "cli/stack_output.h"
 #include "cli/table.h"
 #include "common/ids.h"
+#include "common/json.h"
 #include "common/quote.h"
 #include "compose/compose.h"
 #include "stack/convert.h"
@@ -70,19 +72,35 @@ struct StackDeployCommand {
   std::vector<std::string> files;
   bool prune = false;
   std::string resolveImage = "always";
+  bool withRegistryAuth = false;
+  bool detach = true;  // accepted as Docker's; a deploy returns once written either way
+  bool quiet = false;
   std::string stack;
 };
+
+// The deploying user's home for "~" in bind sources, as Docker takes it ($HOME); "" when
+// unset, which makes the converter refuse such a source.
+std::string homeDirectory() {
+  const char* home = std::getenv("HOME");
+  return home == nullptr ? std::string() : std::string(home);
+}
 
 Status runStackDeploy(CliContext& context, const StackDeployCommand& command) {
   if (auto valid = stack::validateStackName(command.stack); !valid) {
     return valid;
+  }
+  if (command.withRegistryAuth) {
+    *context.err << kWithRegistryAuthWarning << '\n';
   }
   auto loaded = loadStackFiles(context, command.files);
   if (!loaded) {
     return std::unexpected(loaded.error());
   }
   std::vector<std::string> warnings;
-  stack::ConvertOptions options{command.prune, command.resolveImage, {}};
+  stack::ConvertOptions options;
+  options.prune = command.prune;
+  options.resolveImage = command.resolveImage;
+  options.homeDirectory = homeDirectory();
   std::error_code cwdError;
   options.workingDirectory = std::filesystem::current_path(cwdError).string();
   if (cwdError) {
@@ -100,15 +118,21 @@ Status runStackDeploy(CliContext& context, const StackDeployCommand& command) {
   if (!client) {
     return std::unexpected(client.error());
   }
-  auto answer = client->post("/v1/stacks/deploy", nlohmann::json(*request));
+  auto answer =
+      client->send("POST", "/v1/stacks/deploy", encodeJson(*request), kStackRequestTimeout);
   if (!answer) {
     return std::unexpected(answer.error());
   }
-  auto reply = answer->get<api::StackDeployReply>();
-  for (const auto& line : stackDeployLines(reply)) {
-    *context.out << line << '\n';
+  auto reply = decodeJson<api::StackDeployReply>(*answer, "stack deploy reply");
+  if (!reply) {
+    return std::unexpected(reply.error());
   }
-  printStackWarnings(context, reply.warnings);
+  if (!command.quiet) {
+    for (const auto& line : stackDeployLines(*reply)) {
+      *context.out << line << '\n';
+    }
+  }
+  printStackWarnings(context, reply->warnings);
   return {};
 }
 
@@ -216,8 +240,8 @@ Status runStackPs(CliContext& context, const StackPsCommand& command) {
     return std::unexpected(found.error());
   }
   if (found->services.empty()) {
-    *context.err << "Nothing found in stack: " << command.stack << '\n';
-    return {};
+    // Docker's `stack ps` fails here (`stack services` only reports it).
+    return errorf(ErrorKind::NotFound, "nothing found in stack: {}", printable(command.stack));
   }
   PsOptions options;
   options.noTrunc = command.noTrunc;
@@ -248,8 +272,9 @@ Status runStackRemove(CliContext& context, const std::vector<std::string>& stack
   }
   bool failed = false;
   for (const auto& stack : stacks) {
-    auto answer = client->post("/v1/stacks/" + api::percentEncode(stack) + "/remove",
-                               nlohmann::json::object());
+    // The manager waits for the stack's tasks to drain before it removes the networks.
+    auto answer = client->send("POST", "/v1/stacks/" + api::percentEncode(stack) + "/remove", "{}",
+                               kStackRequestTimeout);
     if (!answer && answer.error().kind == ErrorKind::NotFound) {
       *context.err << "Nothing found in stack: " << printable(stack) << '\n';
       continue;
@@ -257,7 +282,11 @@ Status runStackRemove(CliContext& context, const std::vector<std::string>& stack
     if (!answer) {
       return std::unexpected(answer.error());
     }
-    auto output = stackRemoveLines(answer->get<api::StackRemoveReply>());
+    auto reply = decodeJson<api::StackRemoveReply>(*answer, "stack rm reply");
+    if (!reply) {
+      return std::unexpected(reply.error());
+    }
+    auto output = stackRemoveLines(*reply);
     for (const auto& line : output.out) {
       *context.out << line << '\n';
     }
@@ -281,11 +310,15 @@ void addStackCommands(CLI::App& app, CliContext& context) {
   auto deploy = context.hold<StackDeployCommand>();
   CLI::App* deployCommand =
       stackApp->add_subcommand("deploy", "Deploy a new stack or update an existing one");
+  // One -c value per argument (not the stack name), split on commas as Docker's
+  // StringSlice flag does: `-c a.yml,b.yml` is two files.
   deployCommand
       ->add_option("-c,--compose-file", deploy->files,
-                   "Compose file (repeatable, merged in order; - reads stdin)")
+                   "Compose file (repeatable or comma-separated, merged in order; - reads "
+                   "stdin)")
       ->required()
-      ->allow_extra_args(false);  // one file per -c, as Docker: not the stack name
+      ->allow_extra_args(false)
+      ->delimiter(',');
   deployCommand->add_flag("--prune", deploy->prune,
                           "Remove services that are no longer in the file");
   deployCommand
@@ -293,6 +326,12 @@ void addStackCommands(CLI::App& app, CliContext& context) {
                    "Pin images to their digest: always, changed or never")
       ->check(CLI::IsMember({"always", "changed", "never"}))
       ->capture_default_str();
+  deployCommand->add_flag("--with-registry-auth", deploy->withRegistryAuth,
+                          "Accepted for Docker's scripts; registry credentials are not sent yet");
+  deployCommand->add_flag("-d,--detach", deploy->detach,
+                          "Return once the stack is written (always, for now)");
+  deployCommand->add_flag("-q,--quiet", deploy->quiet,
+                          "Print no progress lines, only warnings and errors");
   deployCommand->add_option("stack", deploy->stack, "Stack name")->required();
   deployCommand->callback([&context, deploy] {
     context.action = [&context, deploy] { return runStackDeploy(context, *deploy); };
@@ -337,9 +376,11 @@ void addStackCommands(CLI::App& app, CliContext& context) {
       stackApp->add_subcommand("config", "Print the merged, interpolated compose file");
   configCommand
       ->add_option("-c,--compose-file", *configFiles,
-                   "Compose file (repeatable, merged in order; - reads stdin)")
+                   "Compose file (repeatable or comma-separated, merged in order; - reads "
+                   "stdin)")
       ->required()
-      ->allow_extra_args(false);  // one file per -c, as Docker: not the stack name
+      ->allow_extra_args(false)  // one file per -c, as Docker: not the stack name
+      ->delimiter(',');
   configCommand->callback([&context, configFiles] {
     context.action = [&context, configFiles] { return runStackConfig(context, *configFiles); };
   });

@@ -54,11 +54,9 @@ void printStackTable(std::ostream& out, std::vector<api::StackSummary> stacks) {
 std::vector<api::Service> servicesOfStack(const std::vector<api::Service>& services,
                                           const std::string& stack) {
   std::vector<api::Service> found;
-  std::copy_if(services.begin(), services.end(), std::back_inserter(found),
-               [&](const api::Service& service) {
-                 auto label = service.spec.labels.find(api::kStackNamespaceLabel);
-                 return label != service.spec.labels.end() && label->second == stack;
-               });
+  std::copy_if(
+      services.begin(), services.end(), std::back_inserter(found),
+      [&](const api::Service& service) { return api::inStack(service.spec.labels, stack); });
   std::sort(found.begin(), found.end(),
             [](const api::Service& a, const api::Service& b) { return a.spec.name < b.spec.name; });
   return found;

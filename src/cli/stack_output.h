@@ -4,6 +4,7 @@
 // its input handling (stdin, the environment). Pure: the commands (stack_commands.cc)
 // only talk to the daemon and print these.
 
+#include <chrono>
 #include <cstddef>
 #include <istream>
 #include <ostream>
@@ -19,6 +20,16 @@ namespace overmesh::cli {
 
 // The most `-c -` reads from stdin.
 inline constexpr std::size_t kMaxStdinCompose = 4 * 1024 * 1024;
+
+// How long `stack deploy` and `stack rm` wait for the daemon: the manager resolves every
+// image's digest (deploy) and waits for the stack's tasks to drain (rm), which takes far
+// longer than an ordinary request (kDefaultRequestTimeout).
+inline constexpr std::chrono::seconds kStackRequestTimeout{180};
+
+// What `stack deploy --with-registry-auth` prints on stderr: the flag is accepted so that
+// Docker's scripts run, but no credentials reach the nodes.
+inline constexpr const char* kWithRegistryAuthWarning =
+    "--with-registry-auth: registry credentials are not supported yet; nodes pull anonymously";
 
 // `stack deploy`'s stdout, one line per action, in this order:
 //   Creating network web_default

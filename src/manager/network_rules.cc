@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "common/object_name.h"
 #include "common/quote.h"
 
 namespace overmesh::manager {
@@ -22,12 +23,7 @@ Status validateObjectName(std::string_view kind, const std::string& name) {
                   "{} name {} is {} characters long: at most 63 are allowed", kind, quote(name),
                   name.size());
   }
-  auto isAlnum = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; };
-  bool valid = isAlnum(name.front());
-  for (char c : name) {
-    valid = valid && (isAlnum(c) || c == '_' || c == '.' || c == '-');
-  }
-  if (!valid) {
+  if (!isValidObjectName(name)) {  // common/object_name.h: the one rule, shared with stack/
     return errorf(ErrorKind::InvalidArgument,
                   "{} name {} is not valid: use letters, digits, '_', '.' and '-', starting "
                   "with a letter or digit",

@@ -6,6 +6,7 @@
 #include <cctype>
 #include <charconv>
 
+#include "common/object_name.h"
 #include "common/quote.h"
 #include "stack/stack_errors.h"
 #include "stack/stack_networks.h"
@@ -45,39 +46,31 @@ std::string_view composeKeyOfFlag(std::string_view flag) {
   return flag;
 }
 
-// Docker's conversion of `restart:` (used only when deploy.restart_policy is absent).
-Result<api::RestartPolicy> restartFromRestartKey(const compose::Service& service) {
+// Docker's conversion of `restart:` (used only when deploy.restart_policy is absent):
+// always|unless-stopped → any; on-failure[:N] → on-failure with N attempts; "no" (and
+// no `restart:`) gives no policy at all, so Swarm's default applies (condition any): a
+// service's tasks are restarted whatever the file says, as on Docker Swarm. The schema
+// has refused any other value and an N that is not a whole number ≥ 0.
+api::RestartPolicy restartFromRestartKey(const compose::Service& service) {
   api::RestartPolicy policy;
-  const std::string& restart = service.restart;
-  if (restart.empty() || restart == "always" || restart == "unless-stopped") {
+  const std::string_view restart = service.restart;
+  constexpr std::string_view kOnFailure = "on-failure";
+  if (!restart.starts_with(kOnFailure)) {
     return policy;
   }
-  if (restart == "no") {
-    policy.condition = "none";
-    return policy;
-  }
-  if (restart == "on-failure") {
-    policy.condition = "on-failure";
-    return policy;
-  }
-  if (restart.starts_with("on-failure:")) {
-    std::string_view count =
-        std::string_view(restart).substr(std::string_view("on-failure:").size());
-    std::int64_t attempts = -1;
+  policy.condition = "on-failure";
+  if (restart.size() > kOnFailure.size() + 1 && restart[kOnFailure.size()] == ':') {
+    std::string_view count = restart.substr(kOnFailure.size() + 1);
+    std::int64_t attempts = 0;
     auto [end, error] = std::from_chars(count.data(), count.data() + count.size(), attempts);
     if (error == std::errc() && end == count.data() + count.size() && attempts >= 0) {
-      policy.condition = "on-failure";
       policy.maxAttempts = attempts;
-      return policy;
     }
   }
-  return convertError(service.mark, fmt::format("services.{}.restart", service.key),
-                      "{} is not valid: use no, always, on-failure, on-failure:N or "
-                      "unless-stopped",
-                      quote(restart));
+  return policy;
 }
 
-Result<api::RestartPolicy> restartPolicyOf(const compose::Service& service) {
+api::RestartPolicy restartPolicyOf(const compose::Service& service) {
   if (!service.deploy || !service.deploy->restartPolicy) {
     return restartFromRestartKey(service);
   }
@@ -101,38 +94,29 @@ api::UpdateConfig updateConfigOf(const compose::Service& service) {
   return config;
 }
 
-// CMD → its argv; CMD-SHELL → /bin/sh -c; NONE or `disable` → no check.
-Result<std::optional<api::HealthCheck>> healthCheckOf(const compose::Service& service) {
+// CMD → its argv; CMD-SHELL → /bin/sh -c; NONE or `disable` → no check. An empty test
+// (a healthcheck that gives only timings, which would refine the image's HEALTHCHECK on
+// Docker) → no check either: overmesh does not run an image's HEALTHCHECK, and the schema
+// has warned about it. The schema has refused every other form of test.
+std::optional<api::HealthCheck> healthCheckOf(const compose::Service& service) {
   if (!service.healthcheck || service.healthcheck->disable) {
-    return std::optional<api::HealthCheck>();
+    return std::nullopt;
   }
   const compose::Healthcheck& entry = *service.healthcheck;
-  const std::string path = fmt::format("services.{}.healthcheck.test", service.key);
-  if (!entry.test.empty() && entry.test.front() == "NONE") {
-    return std::optional<api::HealthCheck>();
+  if (entry.test.empty() || entry.test.front() == "NONE") {
+    return std::nullopt;
   }
   api::HealthCheck check;
-  if (entry.test.empty()) {
-    return convertError(entry.mark, path,
-                        "is required: overmesh does not read the image's HEALTHCHECK, so give "
-                        "the check, e.g. test: [\"CMD\", \"wget\", \"-q\", \"-O-\", "
-                        "\"localhost/health\"]");
-  }
-  if (entry.test.front() == "CMD" && entry.test.size() >= 2) {
-    check.command.assign(entry.test.begin() + 1, entry.test.end());
-  } else if (entry.test.front() == "CMD-SHELL" && entry.test.size() == 2) {
+  if (entry.test.front() == "CMD-SHELL" && entry.test.size() >= 2) {
     check.command = {"/bin/sh", "-c", entry.test[1]};
   } else {
-    return convertError(entry.mark, path,
-                        "{} is not valid: use [\"CMD\", program, args…], [\"CMD-SHELL\", "
-                        "\"command\"], a string (run by /bin/sh -c) or [\"NONE\"]",
-                        quote(fmt::format("{}", fmt::join(entry.test, " "))));
+    check.command.assign(entry.test.begin() + 1, entry.test.end());  // CMD, program, args…
   }
   check.intervalMs = entry.intervalMs.value_or(check.intervalMs);
   check.timeoutMs = entry.timeoutMs.value_or(check.timeoutMs);
   check.startPeriodMs = entry.startPeriodMs.value_or(check.startPeriodMs);
   check.retries = entry.retries.value_or(check.retries);
-  return std::optional<api::HealthCheck>(check);
+  return check;
 }
 
 std::vector<api::PortConfig> portsOf(const compose::Service& service,
@@ -163,6 +147,7 @@ std::vector<api::ServiceNetworkSpec> serviceNetworksOf(
     const std::vector<api::StackNetwork>& networks, const std::string& serviceKey) {
   std::vector<api::ServiceNetworkSpec> result;
   for (const auto& entry : entries) {
+    // convertNetworks made one StackNetwork for every used key.
     auto network = std::find_if(networks.begin(), networks.end(),
                                 [&](const api::StackNetwork& n) { return n.key == entry.key; });
     api::ServiceNetworkSpec spec;
@@ -176,6 +161,11 @@ std::vector<api::ServiceNetworkSpec> serviceNetworksOf(
     result.push_back(std::move(spec));
   }
   return result;
+}
+
+// "web.yml:12: services.web": where the service was declared, for the manager's refusals.
+std::string serviceSource(const compose::Service& service) {
+  return fmt::format("{}services.{}", locationPrefix(service.mark), printable(service.key));
 }
 
 Result<api::ContainerSpec> containerOf(const compose::Service& service,
@@ -192,7 +182,8 @@ Result<api::ContainerSpec> containerOf(const compose::Service& service,
   container.stopSignal = service.stopSignal;
   container.labels = service.labels;
   container.labels[api::kStackNamespaceLabel] = stack;
-  auto mounts = convertVolumes(service, project, stack, options.workingDirectory);
+  auto mounts =
+      convertVolumes(service, project, stack, options.workingDirectory, options.homeDirectory);
   if (!mounts) {
     return std::unexpected(mounts.error());
   }
@@ -238,11 +229,7 @@ Result<api::ServiceSpec> convertService(const compose::Service& service,
   if (service.deploy) {
     const compose::Deploy& deploy = *service.deploy;
     spec.mode = deploy.mode.value_or(spec.mode);
-    if (spec.mode == "global" && deploy.replicas) {
-      return convertError(deploy.mark, path + ".deploy.replicas",
-                          "replicas can only be used with mode: replicated: a global service "
-                          "runs one task on every eligible node");
-    }
+    // The schema has refused replicas with mode global.
     spec.replicas = deploy.replicas.value_or(1);
     spec.endpointMode = deploy.endpointMode.value_or(spec.endpointMode);
     spec.constraints = deploy.constraints;
@@ -252,18 +239,10 @@ Result<api::ServiceSpec> convertService(const compose::Service& service,
   if (!service.image.empty()) {
     spec.labels[api::kStackImageLabel] = service.image;
   }
-  auto restart = restartPolicyOf(service);
-  if (!restart) {
-    return std::unexpected(restart.error());
-  }
-  spec.restartPolicy = *restart;
+  spec.restartPolicy = restartPolicyOf(service);
   spec.updateConfig = updateConfigOf(service);
   spec.stopGracePeriodMs = service.stopGracePeriodMs.value_or(spec.stopGracePeriodMs);
-  auto health = healthCheckOf(service);
-  if (!health) {
-    return std::unexpected(health.error());
-  }
-  spec.healthCheck = *health;
+  spec.healthCheck = healthCheckOf(service);
   spec.ports = portsOf(service, warnings);
   spec.networks = serviceNetworksOf(entries, networks, service.key);
   auto container = containerOf(service, project, stack, options);
@@ -319,16 +298,13 @@ Result<api::StackDeployRequest> convertProject(const compose::Project& project,
   std::vector<std::vector<compose::ServiceNetworkEntry>> entriesOfService;
   std::vector<std::string> usedKeys;
   for (const auto& service : project.services) {
-    auto entries = serviceNetworkEntries(service, project);
-    if (!entries) {
-      return std::unexpected(entries.error());
-    }
-    for (const auto& entry : *entries) {
+    auto entries = serviceNetworkEntries(service);
+    for (const auto& entry : entries) {
       if (std::find(usedKeys.begin(), usedKeys.end(), entry.key) == usedKeys.end()) {
         usedKeys.push_back(entry.key);
       }
     }
-    entriesOfService.push_back(std::move(*entries));
+    entriesOfService.push_back(std::move(entries));
   }
   auto networks = convertNetworks(project, stack, usedKeys);
   if (!networks) {
@@ -346,6 +322,7 @@ Result<api::StackDeployRequest> convertProject(const compose::Project& project,
     if (!spec) {
       return std::unexpected(spec.error());
     }
+    request.serviceSources[spec->name] = serviceSource(project.services[i]);
     request.services.push_back(std::move(*spec));
   }
   request.networks = std::move(*networks);

@@ -6,8 +6,8 @@
 //     container labels = the service's `labels` + the namespace label; the image also in
 //     the service label com.docker.stack.image (as written).
 //   - networks: a service without `networks:` uses the key "default". A key used by a
-//     service must be declared under top-level `networks:`, except "default" (refused
-//     otherwise, naming the service, the key and the declared keys). Each used key becomes
+//     service is declared under top-level `networks:`, except "default" (the schema,
+//     compose/, has refused it otherwise). Each used key becomes
 //     one StackNetwork: name "<stack>_<key>" without `name:`, the `name:` with it, the key
 //     (or `name:`) when external; "<stack>_default" for an undeclared default (driver
 //     overlay, not attachable). Only used keys become networks. Created networks carry the
@@ -16,18 +16,21 @@
 //     refused naming the key).
 //   - each service joins its networks in the order written, with the alias <key> first and
 //     then the file's aliases.
-//   - ports, healthcheck (CMD → argv; CMD-SHELL → /bin/sh -c; disable → none), restart
-//     policy (deploy.restart_policy, else `restart:` no→none, always|unless-stopped→any,
-//     on-failure[:N]→on-failure with N attempts), update_config, stop_grace_period,
-//     endpoint_mode, placement constraints, replicas (default 1) and mode.
+//   - ports, healthcheck (CMD → argv; CMD-SHELL → /bin/sh -c; disable, NONE or no test →
+//     none), restart policy (deploy.restart_policy, else `restart:` always|unless-stopped
+//     → any, on-failure[:N] → on-failure with N attempts, "no" or absent → Swarm's
+//     default, any), update_config, stop_grace_period, endpoint_mode, placement
+//     constraints, replicas (default 1) and mode.
 //   - container fields: image, entrypoint, working_dir, user, hostname, init, read_only,
 //     stop_signal, labels, volumes: a relative bind source is resolved against the
-//     service's directory; a named volume's source becomes "<stack>_<name>" unless its
-//     top-level declaration has `name:` or is external; an undeclared named volume is
-//     refused (as compose does). tmpfs volumes are refused (not supported yet).
+//     service's directory, "~" with ConvertOptions::homeDirectory; a named volume's
+//     source becomes "<stack>_<name>" unless its top-level declaration has `name:` or is
+//     external. tmpfs volumes are refused (not supported yet).
 //   - a service without an image runs its `command` as a process on the node (overmesh's
 //     process tasks); without both it is refused.
-// Errors are InvalidArgument naming the file:line, the key path and what is valid. Pure.
+//   - serviceSources: each service's "<file>:<line>: services.<key>".
+// What the schema (compose/) already refuses is not checked again here. Errors are
+// InvalidArgument naming the file:line, the key path and what is valid. Pure.
 
 #include <string>
 #include <vector>
@@ -51,6 +54,10 @@ struct ConvertOptions {
   // "." for "web.yml" and for stdin, as compose does). "" = none: a relative bind source
   // in a file whose directory is relative is then refused.
   std::string workingDirectory;
+  // The deploying user's home (the CLI passes $HOME): a bind source "~" or "~/…" is
+  // expanded with it, as Docker does. "" (or a relative path) = unknown: such a source is
+  // then refused.
+  std::string homeDirectory;
 };
 
 // `warnings` receives what the conversion itself notices (e.g. a published port with a

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "common/error.h"
+#include "common/quote.h"
 #include "compose/value.h"
 
 namespace overmesh::stack {
@@ -18,7 +19,7 @@ inline std::string locationPrefix(const compose::Mark& mark) {
   if (mark.line <= 0) {
     return {};
   }
-  return fmt::format("{}:{}: ", mark.file, mark.line);
+  return fmt::format("{}:{}: ", printable(mark.file), mark.line);
 }
 
 // InvalidArgument "<file>:<line>: <path>: <message>".

@@ -3,9 +3,9 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cctype>
 #include <map>
 
+#include "common/object_name.h"
 #include "common/quote.h"
 #include "stack/stack_errors.h"
 
@@ -17,17 +17,6 @@ const compose::NetworkEntry* declaredNetwork(const compose::Project& project,
   auto found = std::find_if(project.networks.begin(), project.networks.end(),
                             [&](const compose::NetworkEntry& entry) { return entry.key == key; });
   return found == project.networks.end() ? nullptr : &*found;
-}
-
-std::string declaredNetworkKeys(const compose::Project& project) {
-  if (project.networks.empty()) {
-    return "none are declared";
-  }
-  std::vector<std::string> keys;
-  for (const auto& entry : project.networks) {
-    keys.push_back(entry.key);
-  }
-  return fmt::format("declared: {}", fmt::join(keys, ", "));
 }
 
 // The namespace label last, so that a file cannot take a network out of its stack.
@@ -85,53 +74,65 @@ Result<api::StackNetwork> convertDeclared(const compose::NetworkEntry& entry,
 }
 
 // Docker's implicit network: what a service without `networks:` joins when the file
-// declares no `default`.
-api::StackNetwork implicitDefault(const std::string& stack) {
+// declares no `default`. (The schema refuses any other undeclared key; a Project built
+// by hand gets the same treatment for it rather than a missing network.)
+api::StackNetwork implicitNetwork(const std::string& stack, const std::string& key) {
   api::StackNetwork network;
-  network.key = "default";
-  network.name = stack + "_default";
+  network.key = key;
+  network.name = fmt::format("{}_{}", stack, key);
   network.create.name = network.name;
   network.create.driver = "overlay";
   network.create.labels = stackLabels({}, stack);
   return network;
 }
 
-}  // namespace
-
-bool isValidObjectName(const std::string& name) {
-  auto isAlnum = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; };
-  if (name.empty() || name.size() > 63 || !isAlnum(name.front())) {
-    return false;
+// A used key as an error message names it: "networks.front (web.yml:20)", or the
+// implicit default, which no line declares.
+std::string describeKey(const std::string& key, const compose::NetworkEntry* entry) {
+  if (entry == nullptr) {
+    return fmt::format("networks.{} (implicit: no file declares it)", key);
   }
-  return std::all_of(name.begin(), name.end(),
-                     [&](char c) { return isAlnum(c) || c == '_' || c == '.' || c == '-'; });
+  if (entry->mark.line <= 0) {
+    return "networks." + entry->key;
+  }
+  return fmt::format("networks.{} ({}:{})", entry->key, printable(entry->mark.file),
+                     entry->mark.line);
 }
 
-Result<std::vector<compose::ServiceNetworkEntry>> serviceNetworkEntries(
-    const compose::Service& service, const compose::Project& project) {
+// Two used keys whose networks have one name (`key` the later one): reported where a key
+// was declared, naming both keys and where the other was declared. Only the implicit
+// default is undeclared, and two undeclared keys cannot clash ("<stack>_<key>" differs).
+std::unexpected<Error> duplicateNameError(const std::string& name, const std::string& key,
+                                          const compose::NetworkEntry* entry,
+                                          const std::string& otherKey,
+                                          const compose::NetworkEntry* other) {
+  if (entry == nullptr || other == nullptr) {
+    const std::string& declaredKey = entry != nullptr ? key : otherKey;
+    const std::string& implicitKey = entry != nullptr ? otherKey : key;
+    const compose::NetworkEntry* declared = entry != nullptr ? entry : other;
+    return convertError(declared != nullptr ? declared->mark : compose::Mark{},
+                        "networks." + declaredKey,
+                        "its network name {} is also the name of {}: two keys cannot name "
+                        "one network: give networks.{} a different name:, or declare "
+                        "networks.{} with the settings you want",
+                        quote(name), describeKey(implicitKey, nullptr), declaredKey, implicitKey);
+  }
+  return convertError(entry->mark, "networks." + key,
+                      "its network name {} is also the name of {}: two keys cannot name one "
+                      "network: give one of them a different name:",
+                      quote(name), describeKey(otherKey, other));
+}
+
+}  // namespace
+
+std::vector<compose::ServiceNetworkEntry> serviceNetworkEntries(const compose::Service& service) {
   if (!service.networks || service.networks->empty()) {
     compose::ServiceNetworkEntry entry;
     entry.key = "default";
     entry.mark = service.mark;
-    return std::vector<compose::ServiceNetworkEntry>{entry};
+    return {entry};
   }
-  const std::string path = fmt::format("services.{}.networks", service.key);
-  std::vector<std::string> seen;
-  for (const auto& entry : *service.networks) {
-    if (std::find(seen.begin(), seen.end(), entry.key) != seen.end()) {
-      return convertError(entry.mark, path,
-                          "network {} is listed twice: a service joins each network once "
-                          "(give all its aliases in one entry)",
-                          quote(entry.key));
-    }
-    seen.push_back(entry.key);
-    if (entry.key != "default" && declaredNetwork(project, entry.key) == nullptr) {
-      return convertError(entry.mark, path,
-                          "service {} uses network {}, which is not declared: declare it under "
-                          "the top-level networks: ({})",
-                          quote(service.key), quote(entry.key), declaredNetworkKeys(project));
-    }
-  }
+  // The schema guarantees each key is listed once and is declared (or is "default").
   return *service.networks;
 }
 
@@ -142,18 +143,16 @@ Result<std::vector<api::StackNetwork>> convertNetworks(const compose::Project& p
   std::map<std::string, std::string> keyOfName;
   for (const auto& key : usedKeys) {
     const compose::NetworkEntry* entry = declaredNetwork(project, key);
-    Result<api::StackNetwork> network = entry != nullptr
-                                            ? convertDeclared(*entry, stack)
-                                            : Result<api::StackNetwork>(implicitDefault(stack));
+    Result<api::StackNetwork> network =
+        entry != nullptr ? convertDeclared(*entry, stack)
+                         : Result<api::StackNetwork>(implicitNetwork(stack, key));
     if (!network) {
       return std::unexpected(network.error());
     }
     auto [previous, inserted] = keyOfName.emplace(network->name, key);
     if (!inserted) {
-      return convertError(entry != nullptr ? entry->mark : compose::Mark{}, "networks." + key,
-                          "its network name {} is also the name of networks.{}: a service "
-                          "joins each network once, so give each key its own name",
-                          quote(network->name), previous->second);
+      return duplicateNameError(network->name, key, entry, previous->second,
+                                declaredNetwork(project, previous->second));
     }
     networks.push_back(std::move(*network));
   }

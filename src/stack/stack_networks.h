@@ -14,22 +14,17 @@ namespace overmesh::stack {
 
 // A service's network entries as conversion uses them: the written ones, or the single
 // key "default" when the service has no `networks:` or an empty one (Docker's rule).
-// Fails when a key is given twice, or is neither declared at the top level nor
-// "default" (naming the service, the key and the declared keys).
-Result<std::vector<compose::ServiceNetworkEntry>> serviceNetworkEntries(
-    const compose::Service& service, const compose::Project& project);
+// The schema (compose/) has already refused a key given twice and a key that is neither
+// declared at the top level nor "default", so this cannot fail.
+std::vector<compose::ServiceNetworkEntry> serviceNetworkEntries(const compose::Service& service);
 
 // One StackNetwork per key in `usedKeys` (in that order): "<stack>_<key>", the `name:`,
 // or the key/`name:` when external; "<stack>_default" for an undeclared default. Fails on
 // a driver other than overlay, more than one subnet, a name that is not a valid network
-// name, or two keys that end up with one name.
+// name (common/object_name.h), or two keys that end up with one name (naming both keys and
+// where they were declared).
 Result<std::vector<api::StackNetwork>> convertNetworks(const compose::Project& project,
                                                        const std::string& stack,
                                                        const std::vector<std::string>& usedKeys);
-
-// A valid object name (services, networks): 1-63 letters, digits, '_', '.', '-' starting
-// with a letter or digit (the manager's rule, kept here so that a deploy fails before it
-// is sent).
-bool isValidObjectName(const std::string& name);
 
 }  // namespace overmesh::stack

@@ -18,19 +18,9 @@ const compose::VolumeDeclaration* declaredVolume(const compose::Project& project
   return found == project.volumes.end() ? nullptr : &*found;
 }
 
-std::string declaredVolumeKeys(const compose::Project& project) {
-  if (project.volumes.empty()) {
-    return "none are declared";
-  }
-  std::vector<std::string> keys;
-  for (const auto& entry : project.volumes) {
-    keys.push_back(entry.key);
-  }
-  return fmt::format("declared: {}", fmt::join(keys, ", "));
-}
-
 Result<std::string> bindSource(const compose::VolumeEntry& entry, const compose::Service& service,
-                               const std::string& workingDirectory, const std::string& path) {
+                               const std::string& workingDirectory,
+                               const std::string& homeDirectory, const std::string& path) {
   const std::string& source = entry.source;
   if (source.empty()) {
     return convertError(entry.mark, path,
@@ -38,10 +28,16 @@ Result<std::string> bindSource(const compose::VolumeEntry& entry, const compose:
                         "./site:/usr/share/nginx/html");
   }
   if (source == "~" || source.starts_with("~/")) {
-    return convertError(entry.mark, path,
-                        "the bind source {}: ~ is the deploying user's home, which the nodes do "
-                        "not share: write an absolute path",
-                        quote(source));
+    // Docker expands ~ with the deploying user's home; the path then has to exist on the
+    // node that runs the task, as any bind source does.
+    if (homeDirectory.empty() || homeDirectory.front() != '/') {
+      return convertError(entry.mark, path,
+                          "the bind source {}: ~ is the deploying user's home, which is not "
+                          "known here ($HOME is not set to an absolute path): write an "
+                          "absolute path",
+                          quote(source));
+    }
+    return normaliseAbsolutePath(homeDirectory + "/" + source.substr(1));
   }
   if (source.front() == '/') {
     return normaliseAbsolutePath(source);
@@ -62,17 +58,16 @@ Result<std::string> bindSource(const compose::VolumeEntry& entry, const compose:
   return normaliseAbsolutePath(directory + "/" + source);
 }
 
-Result<std::string> volumeSource(const compose::VolumeEntry& entry, const compose::Project& project,
-                                 const std::string& stack, const std::string& path) {
+std::string volumeSource(const compose::VolumeEntry& entry, const compose::Project& project,
+                         const std::string& stack) {
   if (entry.source.empty()) {
     return std::string();  // anonymous: podman names it
   }
+  // The schema refuses an undeclared named volume; a Project built by hand gets Docker's
+  // name for it.
   const compose::VolumeDeclaration* declared = declaredVolume(project, entry.source);
   if (declared == nullptr) {
-    return convertError(entry.mark, path,
-                        "named volume {} is not declared: declare it under the top-level "
-                        "volumes: ({}), or write a path (./dir or /dir) for a bind mount",
-                        quote(entry.source), declaredVolumeKeys(project));
+    return fmt::format("{}_{}", stack, entry.source);
   }
   if (!declared->name.empty()) {
     return declared->name;
@@ -109,7 +104,8 @@ std::string normaliseAbsolutePath(const std::string& path) {
 Result<std::vector<api::Mount>> convertVolumes(const compose::Service& service,
                                                const compose::Project& project,
                                                const std::string& stack,
-                                               const std::string& workingDirectory) {
+                                               const std::string& workingDirectory,
+                                               const std::string& homeDirectory) {
   std::vector<api::Mount> mounts;
   for (std::size_t i = 0; i < service.volumes.size(); ++i) {
     const compose::VolumeEntry& entry = service.volumes[i];
@@ -118,19 +114,15 @@ Result<std::vector<api::Mount>> convertVolumes(const compose::Service& service,
     mount.target = entry.target;
     mount.readOnly = entry.readOnly;
     if (entry.type == "bind") {
-      auto source = bindSource(entry, service, workingDirectory, path);
+      auto source = bindSource(entry, service, workingDirectory, homeDirectory, path);
       if (!source) {
         return std::unexpected(source.error());
       }
       mount.type = "bind";
       mount.source = std::move(*source);
     } else if (entry.type == "volume") {
-      auto source = volumeSource(entry, project, stack, path);
-      if (!source) {
-        return std::unexpected(source.error());
-      }
       mount.type = "volume";
-      mount.source = std::move(*source);
+      mount.source = volumeSource(entry, project, stack);
     } else if (entry.type == "tmpfs") {
       return convertError(entry.mark, path,
                           "tmpfs volumes are not supported yet: use a named volume or a bind "

@@ -15,16 +15,18 @@ namespace overmesh::stack {
 // Each entry of `service.volumes` as an api::Mount, in order:
 //   - bind: a relative source is resolved against service.directory (itself against
 //     workingDirectory when relative), "." and ".." are
-//     resolved and repeated '/' collapsed; "~" is refused (the nodes do not share the
-//     deploying user's home);
+//     resolved and repeated '/' collapsed; "~" and "~/…" are expanded with
+//     `homeDirectory` as Docker does (refused when it is "" or not absolute);
 //   - volume: a named source becomes "<stack>_<name>", or the declaration's `name:` (or
-//     the key when external); an undeclared name is refused; no source = anonymous;
+//     the key when external); no source = anonymous (the schema has refused an
+//     undeclared name);
 //   - tmpfs: refused (not supported yet).
 // A relative service.directory is taken relative to `workingDirectory` (absolute, or "").
 Result<std::vector<api::Mount>> convertVolumes(const compose::Service& service,
                                                const compose::Project& project,
                                                const std::string& stack,
-                                               const std::string& workingDirectory);
+                                               const std::string& workingDirectory,
+                                               const std::string& homeDirectory);
 
 // `path` with "." and ".." segments resolved and repeated '/' collapsed, lexically (no
 // filesystem access); ".." above "/" stays at "/". `path` must be absolute.

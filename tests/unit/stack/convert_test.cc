@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <functional>
+#include <map>
 
 #include "manager/network_rules.h"
 #include "manager/service_validation.h"
@@ -246,8 +247,10 @@ TEST(ConvertTest, RestartKeyFeedsThePolicyWhenDeployHasNone) {
     std::string condition;
     std::int64_t maxAttempts;
   };
+  // "no" gives no policy from `restart:` (Docker's convertRestartPolicy returns none), so
+  // Swarm's default applies: condition any, as for a service without `restart:`.
   const std::vector<Case> cases = {{"", "any", 0},
-                                   {"no", "none", 0},
+                                   {"no", "any", 0},
                                    {"always", "any", 0},
                                    {"unless-stopped", "any", 0},
                                    {"on-failure", "on-failure", 0},
@@ -261,6 +264,17 @@ TEST(ConvertTest, RestartKeyFeedsThePolicyWhenDeployHasNone) {
     EXPECT_EQ(policy.maxAttempts, c.maxAttempts) << c.restart;
     EXPECT_EQ(policy.delayMs, 5000) << c.restart;
   }
+}
+
+TEST(ConvertTest, RestartNoLeavesSwarmsDefaultPolicy) {
+  compose::Project project;
+  project.services = {imageService("web")};
+  project.services[0].restart = "no";
+  const api::RestartPolicy policy = converted(project).services.at(0).restartPolicy;
+  EXPECT_EQ(policy.condition, api::RestartPolicy{}.condition);
+  EXPECT_EQ(policy.condition, "any");
+  EXPECT_EQ(policy.maxAttempts, api::RestartPolicy{}.maxAttempts);
+  EXPECT_EQ(policy.windowMs, api::RestartPolicy{}.windowMs);
 }
 
 TEST(ConvertTest, DeployRestartPolicyWinsOverRestartAndKeepsDefaultsForTheRest) {
@@ -309,6 +323,24 @@ TEST(ConvertTest, HealthcheckForms) {
       EXPECT_EQ(health->command, *c.command);
     }
   }
+}
+
+// fx-compose keeps a healthcheck that gives only timings (on Docker they refine the image's
+// HEALTHCHECK) as an empty test; overmesh runs no image HEALTHCHECK, so there is no check
+// (the schema warns), not a refusal.
+TEST(ConvertTest, AHealthcheckWithOnlyTimingsGivesNoCheck) {
+  compose::Project project;
+  project.services = {imageService("web")};
+  compose::Healthcheck check;
+  check.intervalMs = 1000;
+  check.retries = 2;
+  check.mark = at(8);
+  project.services[0].healthcheck = check;
+  std::vector<std::string> warnings;
+  auto request = convertProject(project, "web", {}, warnings);
+  ASSERT_TRUE(request.has_value()) << request.error().message;
+  EXPECT_FALSE(request->services.at(0).healthCheck.has_value());
+  EXPECT_TRUE(warnings.empty());
 }
 
 TEST(ConvertTest, HealthcheckTimesDefaultToDockers) {
@@ -485,6 +517,40 @@ TEST(ConvertTest, VolumesBecomeMounts) {
                     }));
 }
 
+// Docker expands "~" in a bind source with the deploying user's home ($HOME, which the CLI
+// passes as homeDirectory); without one it is refused (see the refusals below).
+TEST(ConvertTest, ATildeBindSourceIsTheDeployingUsersHome) {
+  compose::Project project;
+  compose::Service service = imageService("web");
+  service.volumes = {
+      {"bind", "~/site", "/site", true, at(12)},
+      {"bind", "~", "/home", false, at(13)},
+      {"bind", "~/a/../b//c/", "/c", false, at(14)},
+  };
+  project.services = {service};
+  for (const std::string home : {"/home/ada", "/home/ada/"}) {
+    ConvertOptions options;
+    options.homeDirectory = home;
+    std::vector<std::string> warnings;
+    auto request = convertProject(project, "web", options, warnings);
+    ASSERT_TRUE(request.has_value()) << request.error().message;
+    EXPECT_EQ(request->services.at(0).container.mounts,
+              (std::vector<api::Mount>{{"bind", "/home/ada/site", "/site", true},
+                                       {"bind", "/home/ada", "/home", false},
+                                       {"bind", "/home/ada/b/c", "/c", false}}))
+        << home;
+  }
+  ConvertOptions relative;
+  relative.homeDirectory = "home/ada";  // not absolute: as unknown
+  std::vector<std::string> warnings;
+  auto refused = convertProject(project, "web", relative, warnings);
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().message,
+            "web.yml:12: services.web.volumes[0]: the bind source \"~/site\": ~ is the "
+            "deploying user's home, which is not known here ($HOME is not set to an absolute "
+            "path): write an absolute path");
+}
+
 TEST(ConvertTest, ARelativeFileDirectoryIsTakenFromTheWorkingDirectory) {
   struct Case {
     std::string directory;  // as the loader names it: from the -c argument
@@ -558,6 +624,40 @@ TEST(ConvertTest, PassesPruneAndResolveImage) {
   EXPECT_EQ(request->resolveImage, "never");
 }
 
+// ---- where each service was declared (for the manager's messages) ----
+
+TEST(ConvertTest, ServiceSourcesNameFileLineAndKey) {
+  compose::Project project;
+  compose::Service web = imageService("web");
+  compose::Service api = imageService("api");
+  api.mark = compose::Mark{"/srv/app/over\nride.yml", 12, 3};
+  compose::Service built = imageService("built");
+  built.mark = compose::Mark{};  // made by the program: no line to name
+  project.services = {web, api, built};
+  const api::StackDeployRequest request = converted(project);
+  EXPECT_EQ(request.serviceSources, (std::map<std::string, std::string>{
+                                        {"web_web", "web.yml:3: services.web"},
+                                        {"web_api", "/srv/app/over\\nride.yml:12: services.api"},
+                                        {"web_built", "services.built"},
+                                    }));
+}
+
+// The schema (compose/) refuses undeclared networks and volumes before conversion; a
+// Project built by hand that has them still converts, with Docker's names, rather than
+// failing or reading past a missing network.
+TEST(ConvertTest, UndeclaredKeysInAHandBuiltProjectGetDockersNames) {
+  compose::Project project;
+  compose::Service service = imageService("web");
+  service.networks = std::vector<compose::ServiceNetworkEntry>{joins("front")};
+  service.volumes = {{"volume", "data", "/data", false, at(12)}};
+  project.services = {service};
+  const api::StackDeployRequest request = converted(project);
+  ASSERT_EQ(request.networks.size(), 1u);
+  EXPECT_EQ(request.networks[0].name, "web_front");
+  EXPECT_EQ(request.services.at(0).networks.at(0).target, "web_front");
+  EXPECT_EQ(request.services.at(0).container.mounts.at(0).source, "web_data");
+}
+
 // ---- refusals, with their exact texts ----
 
 struct RefusalCase {
@@ -584,19 +684,6 @@ TEST_P(ConvertRefusalTest, RefusesNamingFileLineAndKey) {
 }
 
 const std::vector<RefusalCase> kRefusals = {
-    {"undeclared network",
-     [](compose::Project& p) {
-       p.services[0].networks = std::vector<compose::ServiceNetworkEntry>{joins("front")};
-     },
-     "web.yml:7: services.web.networks: service \"web\" uses network \"front\", which is not "
-     "declared: declare it under the top-level networks: (declared: back)"},
-    {"network listed twice",
-     [](compose::Project& p) {
-       p.services[0].networks =
-           std::vector<compose::ServiceNetworkEntry>{joins("back"), joins("back")};
-     },
-     "web.yml:7: services.web.networks: network \"back\" is listed twice: a service joins "
-     "each network once (give all its aliases in one entry)"},
     {"driver bridge",
      [](compose::Project& p) {
        p.networks[0].driver = "bridge";
@@ -621,7 +708,31 @@ const std::vector<RefusalCase> kRefusals = {
            std::vector<compose::ServiceNetworkEntry>{joins("back"), joins("front")};
      },
      "web.yml:20: networks.front: its network name \"shared\" is also the name of "
-     "networks.back: a service joins each network once, so give each key its own name"},
+     "networks.back (web.yml:20): two keys cannot name one network: give one of them a "
+     "different name:"},
+    {"a declared key named like the implicit default, used after it",
+     [](compose::Project& p) {
+       p.networks[0].name = "web_default";
+       p.networks[0].mark = at(24);
+       compose::Service other = imageService("api");
+       other.networks = std::vector<compose::ServiceNetworkEntry>{joins("back")};
+       p.services.push_back(other);  // web (no networks:) uses default first
+     },
+     "web.yml:24: networks.back: its network name \"web_default\" is also the name of "
+     "networks.default (implicit: no file declares it): two keys cannot name one network: "
+     "give networks.back a different name:, or declare networks.default with the settings "
+     "you want"},
+    {"a declared key named like the implicit default, used before it",
+     [](compose::Project& p) {
+       p.networks[0].name = "web_default";
+       p.networks[0].mark = at(24);
+       p.services[0].networks = std::vector<compose::ServiceNetworkEntry>{joins("back")};
+       p.services.push_back(imageService("api"));  // api (no networks:) uses default next
+     },
+     "web.yml:24: networks.back: its network name \"web_default\" is also the name of "
+     "networks.default (implicit: no file declares it): two keys cannot name one network: "
+     "give networks.back a different name:, or declare networks.default with the settings "
+     "you want"},
     {"invalid network name",
      [](compose::Project& p) {
        p.networks[0].name = "bad/name";
@@ -629,19 +740,13 @@ const std::vector<RefusalCase> kRefusals = {
      },
      "web.yml:20: networks.back.name: the network name \"bad/name\" is not valid: use 1 to 63 "
      "letters, digits, '_', '.' and '-', starting with a letter or digit"},
-    {"undeclared named volume",
-     [](compose::Project& p) {
-       p.services[0].volumes = {{"volume", "data", "/data", false, at(12)}};
-     },
-     "web.yml:12: services.web.volumes[0]: named volume \"data\" is not declared: declare it "
-     "under the top-level volumes: (none are declared), or write a path (./dir or /dir) for a "
-     "bind mount"},
     {"home directory bind",
      [](compose::Project& p) {
        p.services[0].volumes = {{"bind", "~/site", "/site", false, at(12)}};
      },
      "web.yml:12: services.web.volumes[0]: the bind source \"~/site\": ~ is the deploying "
-     "user's home, which the nodes do not share: write an absolute path"},
+     "user's home, which is not known here ($HOME is not set to an absolute path): write an "
+     "absolute path"},
     {"relative bind without an absolute directory",
      [](compose::Project& p) {
        p.services[0].directory = "conf";
@@ -685,39 +790,6 @@ const std::vector<RefusalCase> kRefusals = {
     {"neither image nor command", [](compose::Project& p) { p.services[0].image = ""; },
      "web.yml:3: services.web: needs an image or a command: give image: (e.g. nginx:1.25), or "
      "command: to run a process on the node"},
-    {"global with replicas",
-     [](compose::Project& p) {
-       compose::Deploy deploy;
-       deploy.mode = "global";
-       deploy.replicas = 2;
-       deploy.mark = at(5);
-       p.services[0].deploy = deploy;
-     },
-     "web.yml:5: services.web.deploy.replicas: replicas can only be used with mode: "
-     "replicated: a global service runs one task on every eligible node"},
-    {"unknown restart", [](compose::Project& p) { p.services[0].restart = "on-failure:x"; },
-     "web.yml:3: services.web.restart: \"on-failure:x\" is not valid: use no, always, "
-     "on-failure, on-failure:N or unless-stopped"},
-    {"healthcheck without a test",
-     [](compose::Project& p) {
-       compose::Healthcheck check;
-       check.intervalMs = 1000;
-       check.mark = at(8);
-       p.services[0].healthcheck = check;
-     },
-     "web.yml:8: services.web.healthcheck.test: is required: overmesh does not read the "
-     "image's HEALTHCHECK, so give the check, e.g. test: [\"CMD\", \"wget\", \"-q\", \"-O-\", "
-     "\"localhost/health\"]"},
-    {"healthcheck of an unknown form",
-     [](compose::Project& p) {
-       compose::Healthcheck check;
-       check.test = {"RUN", "true"};
-       check.mark = at(8);
-       p.services[0].healthcheck = check;
-     },
-     "web.yml:8: services.web.healthcheck.test: \"RUN true\" is not valid: use [\"CMD\", "
-     "program, args…], [\"CMD-SHELL\", \"command\"], a string (run by /bin/sh -c) or "
-     "[\"NONE\"]"},
     {"service name too long", [](compose::Project& p) { p.services[0].key = std::string(60, 's'); },
      "web.yml:3: services." + std::string(60, 's') + ": the service name \"web_" +
          std::string(60, 's') +
