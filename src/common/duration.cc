@@ -33,7 +33,7 @@ std::int64_t unitNs(std::string_view unit) {
   return 0;
 }
 
-bool isDigit(char c) { return c >= '0' && c <= '9'; }
+bool isDurationDigit(char c) { return c >= '0' && c <= '9'; }
 
 }  // namespace
 
@@ -57,7 +57,7 @@ Result<std::chrono::milliseconds> parseDuration(const std::string& text,
     // NUMBER: digits, optionally "." and more digits; at least one digit in all.
     Int128 whole = 0;
     std::size_t digits = 0;
-    for (; i < text.size() && isDigit(text[i]); ++i, ++digits) {
+    for (; i < text.size() && isDurationDigit(text[i]); ++i, ++digits) {
       whole = whole * 10 + (text[i] - '0');
       if (whole > kMaxDurationNs) {
         return invalid();  // more than the bound even in ns: stop before it overflows
@@ -67,7 +67,7 @@ Result<std::chrono::milliseconds> parseDuration(const std::string& text,
     Int128 fractionScale = 1;
     if (i < text.size() && text[i] == '.') {
       ++i;
-      for (; i < text.size() && isDigit(text[i]); ++i, ++digits) {
+      for (; i < text.size() && isDurationDigit(text[i]); ++i, ++digits) {
         // Digits past the 18th are below a nanosecond of any unit: they change nothing.
         if (fractionScale < 1'000'000'000'000'000'000) {
           fraction = fraction * 10 + (text[i] - '0');
@@ -79,7 +79,7 @@ Result<std::chrono::milliseconds> parseDuration(const std::string& text,
       return invalid();
     }
     std::size_t unitStart = i;
-    while (i < text.size() && !isDigit(text[i]) && text[i] != '.') {
+    while (i < text.size() && !isDurationDigit(text[i]) && text[i] != '.') {
       ++i;
     }
     std::int64_t scale = unitNs(std::string_view(text).substr(unitStart, i - unitStart));
