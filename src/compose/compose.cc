@@ -198,9 +198,7 @@ Result<LoadedCompose> loadCompose(const std::vector<ComposeSource>& sources,
   return loaded;
 }
 
-std::string workingDirectory(const std::string& firstFile) {
-  return composeDirectory(firstFile);
-}
+std::string workingDirectory(const std::string& firstFile) { return composeDirectory(firstFile); }
 
 FileReader localFileReader(std::size_t maxBytes) {
   return [maxBytes](const std::string& path) { return readLocalFile(path, maxBytes); };

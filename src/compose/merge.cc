@@ -52,8 +52,8 @@ enum class Rule {
 constexpr std::array<std::string_view, 4> kReplacedSections = {"networks", "volumes", "secrets",
                                                                "configs"};
 constexpr std::array<std::string_view, 9> kAppendedServiceKeys = {
-    "expose",         "env_file",     "dns",    "dns_search", "cap_add", "cap_drop",
-    "external_links", "security_opt", "devices"};
+    "expose",   "env_file",       "dns",          "dns_search", "cap_add",
+    "cap_drop", "external_links", "security_opt", "devices"};
 
 template <std::size_t N>
 bool isOneOf(std::string_view key, const std::array<std::string_view, N>& keys) {
@@ -453,8 +453,7 @@ Result<Value> mergeValues(Value base, Value later, MergePath& path) {
   if (!base.isMapping()) {
     return formMismatch(base, later, path);
   }
-  return mergeEntries(std::move(base), std::move(later), path,
-                      ruleFor(path) == Rule::Recursive);
+  return mergeEntries(std::move(base), std::move(later), path, ruleFor(path) == Rule::Recursive);
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <string_view>
+#include <unordered_set>
 
 #include "common/quote.h"
 #include "compose/schema_support.h"
@@ -370,8 +371,13 @@ void addIgnoredWarnings(const IgnoredOptions& ignored, Warnings& warnings) {
     }
     addWarning(warnings, "Ignoring options overmesh does not support yet: " + items);
   }
+  // One line per service at most, so possibly many: a set keeps this linear (loadCompose
+  // caps what is printed).
+  std::unordered_set<std::string> seen(warnings.begin(), warnings.end());
   for (const std::string& line : ignored.otherWarnings) {
-    addWarning(warnings, line);
+    if (seen.insert(line).second) {
+      warnings.push_back(line);
+    }
   }
 }
 

@@ -189,10 +189,10 @@ Result<StringMap> readEnvironment(const Value& value, const std::string& path,
                              const std::string& atPath) -> Status {
     if (auto found = environment.find(name); found != environment.end()) {
       if (firstInvalidUtf8(found->second) != std::string::npos) {
-        return schemaError(at, atPath,
-                           fmt::format("the value of {} in the environment is invalid UTF-8",
-                                       quote(name)),
-                           "set it to UTF-8 text, or give the value here (NAME=value)");
+        return schemaError(
+            at, atPath,
+            fmt::format("the value of {} in the environment is invalid UTF-8", quote(name)),
+            "set it to UTF-8 text, or give the value here (NAME=value)");
       }
       variables[name] = found->second;
     }
@@ -249,7 +249,7 @@ Result<StringMap> readEnvironment(const Value& value, const std::string& path,
 // file's directory), whichever file names them, as docker/cli does. `~/` is left as it
 // is: the reader reports the file it cannot open.
 std::string resolvePath(const std::string& directory, const std::string& path) {
-  if (path.starts_with('/')) {
+  if (path.starts_with('/') || path.starts_with('~')) {
     return path;
   }
   return directory == "." ? path : fmt::format("{}/{}", directory, path);

@@ -605,8 +605,8 @@ Result<Deploy> buildDeploy(const Value& value, const std::string& path,
   if (const Value* mode = value.find("mode");
       mode != nullptr && mode->isScalar() &&
       (mode->text == "replicated-job" || mode->text == "global-job")) {
-    return schemaError(*mode, childPath(path, "mode"),
-                       "jobs are not supported by overmesh yet", "use replicated or global");
+    return schemaError(*mode, childPath(path, "mode"), "jobs are not supported by overmesh yet",
+                       "use replicated or global");
   }
   if (auto read = optionalChoice(value, "mode", path, kDeployModes, deploy.mode); !read) {
     return std::unexpected(read.error());

@@ -84,9 +84,8 @@ class YamlCopier {
                     shown_, mark.line, limits_.maxNodes);
     }
     if (depth > limits_.maxDepth) {
-      return errorf(ErrorKind::InvalidArgument,
-                    "{}:{}: {}: nested deeper than {} levels: refused", shown_, mark.line,
-                    keyPath(path), limits_.maxDepth);
+      return errorf(ErrorKind::InvalidArgument, "{}:{}: {}: nested deeper than {} levels: refused",
+                    shown_, mark.line, keyPath(path), limits_.maxDepth);
     }
     switch (node.Type()) {
       case YAML::NodeType::Undefined:
@@ -153,8 +152,8 @@ class YamlCopier {
       const YAML::Node& keyNode = entry.first;
       if (!keyNode.IsScalar()) {
         return errorf(ErrorKind::InvalidArgument,
-                      "{}:{}: {}: a key must be a plain string, not a list or a mapping",
-                      shown_, keyNode.Mark().line + 1, keyPath(path));
+                      "{}:{}: {}: a key must be a plain string, not a list or a mapping", shown_,
+                      keyNode.Mark().line + 1, keyPath(path));
       }
       const std::string& key = keyNode.Scalar();
       if (auto charged = chargeBytes(key.size(), keyNode.Mark().line + 1); !charged) {
@@ -182,8 +181,8 @@ class YamlCopier {
           }
         } else {
           return errorf(ErrorKind::InvalidArgument,
-                        "{}:{}: {}: a merge key (<<) takes a mapping or a list of mappings",
-                        shown_, copied->mark.line, keyPath(path));
+                        "{}:{}: {}: a merge key (<<) takes a mapping or a list of mappings", shown_,
+                        copied->mark.line, keyPath(path));
         }
         continue;
       }
@@ -191,8 +190,8 @@ class YamlCopier {
         path.push_back(key);
         std::string where = keyPath(path);
         path.pop_back();
-        return errorf(ErrorKind::InvalidArgument, "{}:{}: {}: the key is given twice",
-                      shown_, keyNode.Mark().line + 1, where);
+        return errorf(ErrorKind::InvalidArgument, "{}:{}: {}: the key is given twice", shown_,
+                      keyNode.Mark().line + 1, where);
       }
       Value keyValue = Value::scalar(key, Mark{file_, keyNode.Mark().line + 1,
                                                keyNode.Mark().column + 1});

@@ -65,8 +65,7 @@ INSTANTIATE_TEST_SUITE_P(
                       // A default is interpolated when it is used, nested or not.
                       ValidCase{"${UNSET:-$$x}", "$x"},
                       ValidCase{"${UNSET:-${ALSO_UNSET:-x}}", "x"},
-                      ValidCase{"${UNSET:-${TAG:-x}}", "1.25"},
-                      ValidCase{"${UNSET:-$TAG}", "1.25"},
+                      ValidCase{"${UNSET:-${TAG:-x}}", "1.25"}, ValidCase{"${UNSET:-$TAG}", "1.25"},
                       ValidCase{"nginx:${UNSET-a${NAME}b}-c", "nginx:awebb-c"},
                       ValidCase{"${TAG:-${UNSET}}", "1.25"},
                       ValidCase{"${UNSET:-${A:-${B:-${C:-deep}}}}", "deep"},
@@ -184,8 +183,7 @@ TEST(InterpolationTest, OnlyTheSectionsAreInterpolated) {
 }
 
 TEST(InterpolationTest, UnsetVariableWarnsOncePerVariable) {
-  auto root =
-      parseYaml("services:\n  a: $X\n  b: ${X}\n  c: [$Y, $X]\n  d: ${Z:-z}\n", "f.yml");
+  auto root = parseYaml("services:\n  a: $X\n  b: ${X}\n  c: [$Y, $X]\n  d: ${Z:-z}\n", "f.yml");
   ASSERT_TRUE(root.has_value());
   Warnings warnings;
   ASSERT_TRUE(interpolate(*root, kEnvironment, warnings).has_value());

@@ -95,8 +95,9 @@ TEST(LoadMergedTest, WarningsAreCappedAtFiftyLines) {
   auto loaded = loadMerged({{"a.yml", std::nullopt}}, {}, files.reader());
   ASSERT_TRUE(loaded.has_value()) << loaded.error().message;
   ASSERT_EQ(loaded->warnings.size(), kMaxWarningLines + 1);
-  EXPECT_EQ(loaded->warnings[49], "The \"UNSET49\" variable is not set. Defaulting to a blank "
-                                  "string.");
+  EXPECT_EQ(loaded->warnings[49],
+            "The \"UNSET49\" variable is not set. Defaulting to a blank "
+            "string.");
   EXPECT_EQ(loaded->warnings.back(), "… and 10 more warnings");
 }
 
@@ -107,8 +108,8 @@ TEST(LoadComposeTest, RelativePathsResolveAgainstTheFirstFilesDirectory) {
   files.files["stacks/base.yml"] = "services:\n  web:\n    image: web:1\n";
   files.files["overrides/env.yml"] = "services:\n  web:\n    env_file: web.env\n";
   files.files["stacks/web.env"] = "A=1\n";
-  auto loaded = loadCompose({{"stacks/base.yml", std::nullopt}, {"overrides/env.yml", std::nullopt}},
-                            {}, files.reader());
+  auto loaded = loadCompose(
+      {{"stacks/base.yml", std::nullopt}, {"overrides/env.yml", std::nullopt}}, {}, files.reader());
   ASSERT_TRUE(loaded.has_value()) << loaded.error().message;
   EXPECT_EQ(loaded->project.services[0].directory, "stacks");
   EXPECT_EQ(loaded->project.services[0].environment, (StringMap{{"A", "1"}}));

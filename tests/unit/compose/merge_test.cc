@@ -240,8 +240,7 @@ TEST(MergeFilesTest, MergesAFlatMappingOf200kKeysInLinearTime) {
     Value meta = Value::mapping();
     meta.entries.reserve(kKeys);
     for (int i = 0; i < kKeys; ++i) {
-      meta.entries.emplace_back(Value::scalar(fmt::format("k{}", i + offset)),
-                                Value::scalar("v"));
+      meta.entries.emplace_back(Value::scalar(fmt::format("k{}", i + offset)), Value::scalar("v"));
     }
     root.entries.emplace_back(Value::scalar("x-meta"), std::move(meta));
     return root;

@@ -271,8 +271,8 @@ TEST(ProjectBuilderTest, EnvironmentWinsOverEnvFileAndEmptyKeysComeFromTheEnviro
       "    environment:\n      - B=from-environment\n      - C\n      - D\n",
       "conf/stack.yml");
   ASSERT_TRUE(tree.has_value()) << tree.error().message;
-  auto project =
-      buildProject(*tree, {{"C", "from-shell"}}, reader, warnings, workingDirectory("conf/stack.yml"));
+  auto project = buildProject(*tree, {{"C", "from-shell"}}, reader, warnings,
+                              workingDirectory("conf/stack.yml"));
 
   ASSERT_TRUE(project.has_value()) << project.error().message;
   EXPECT_EQ(project->services[0].environment,
@@ -397,9 +397,8 @@ TEST(ProjectBuilderTest, HealthcheckTimingsWithoutATestAreAcceptedWithAWarning) 
   EXPECT_TRUE(check.test.empty());
   EXPECT_FALSE(check.disable);
   EXPECT_EQ(check.intervalMs, 5000);
-  EXPECT_THAT(warnings,
-              ElementsAre("services.web.healthcheck: no test: overmesh does not run the "
-                          "image's own HEALTHCHECK yet, so these timings are ignored"));
+  EXPECT_THAT(warnings, ElementsAre("services.web.healthcheck: no test: overmesh does not run the "
+                                    "image's own HEALTHCHECK yet, so these timings are ignored"));
 }
 
 TEST(ProjectBuilderTest, RefusesJobModes) {
@@ -425,14 +424,23 @@ TEST(ProjectBuilderTest, EnvFilesAndBindPathsResolveAgainstTheWorkingDirectory) 
     read.push_back(path);
     return std::string("A=1\n");
   };
-  auto tree = parseYaml("services:\n  web:\n    image: web:1\n    env_file: app.env\n",
-                        "override/web.yml");
+  auto tree =
+      parseYaml("services:\n  web:\n    image: web:1\n    env_file: app.env\n", "override/web.yml");
   ASSERT_TRUE(tree.has_value()) << tree.error().message;
   auto project = buildProject(*tree, {}, reader, warnings, "stacks");
 
   ASSERT_TRUE(project.has_value()) << project.error().message;
   EXPECT_THAT(read, ElementsAre("stacks/app.env"));
   EXPECT_EQ(project->services[0].directory, "stacks");
+
+  // `~` is not joined to the directory (the reader gets it as written).
+  read.clear();
+  tree = parseYaml("services:\n  web:\n    image: web:1\n    env_file: [~/a.env, /b.env]\n",
+                   "web.yml");
+  ASSERT_TRUE(tree.has_value()) << tree.error().message;
+  project = buildProject(*tree, {}, reader, warnings, "stacks");
+  ASSERT_TRUE(project.has_value()) << project.error().message;
+  EXPECT_THAT(read, ElementsAre("~/a.env", "/b.env"));
 }
 
 TEST(ProjectBuilderTest, AnUnknownKeyWithNothingCloseListsTheValidKeys) {
