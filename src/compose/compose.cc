@@ -6,21 +6,37 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <unordered_set>
 
 #include "common/quote.h"
 #include "compose/interpolation.h"
 #include "compose/merge.h"
 #include "compose/project_builder.h"
+#include "compose/service_builder.h"
 
 namespace overmesh::compose {
 namespace {
 
-void appendUnique(Warnings& into, const Warnings& from) {
-  for (const std::string& warning : from) {
-    if (std::find(into.begin(), into.end(), warning) == into.end()) {
-      into.push_back(warning);
+// Each distinct line once, in the order found (a set makes it linear: a file may name
+// thousands of unset variables), then at most kMaxWarningLines of them.
+void finishWarnings(Warnings& warnings) {
+  std::unordered_set<std::string> seen;
+  Warnings kept;
+  std::size_t dropped = 0;
+  for (std::string& warning : warnings) {
+    if (!seen.insert(warning).second) {
+      continue;
+    }
+    if (kept.size() < kMaxWarningLines) {
+      kept.push_back(std::move(warning));
+    } else {
+      ++dropped;
     }
   }
+  if (dropped > 0) {
+    kept.push_back(fmt::format("… and {} more warnings", dropped));
+  }
+  warnings = std::move(kept);
 }
 
 // Closes a file descriptor on every path out of the reader.
@@ -109,11 +125,10 @@ Result<std::string> readLocalFile(const std::string& path, std::size_t maxBytes)
   return text;
 }
 
-}  // namespace
-
-Result<MergedCompose> loadMerged(const std::vector<ComposeSource>& sources,
-                                 const Environment& environment, const FileReader& readFile,
-                                 const LoadLimits& limits) {
+// loadMerged without finishWarnings: loadCompose adds the schema's warnings first.
+Result<MergedCompose> readAndMerge(const std::vector<ComposeSource>& sources,
+                                   const Environment& environment, const FileReader& readFile,
+                                   const LoadLimits& limits) {
   if (sources.empty()) {
     return errorf(ErrorKind::InvalidArgument, "at least one compose file (-c FILE) is needed");
   }
@@ -148,25 +163,42 @@ Result<MergedCompose> loadMerged(const std::vector<ComposeSource>& sources,
   return result;
 }
 
+}  // namespace
+
+Result<MergedCompose> loadMerged(const std::vector<ComposeSource>& sources,
+                                 const Environment& environment, const FileReader& readFile,
+                                 const LoadLimits& limits) {
+  auto merged = readAndMerge(sources, environment, readFile, limits);
+  if (merged) {
+    finishWarnings(merged->warnings);
+  }
+  return merged;
+}
+
 Result<LoadedCompose> loadCompose(const std::vector<ComposeSource>& sources,
                                   const Environment& environment, const FileReader& readFile,
                                   const LoadLimits& limits) {
-  auto merged = loadMerged(sources, environment, readFile, limits);
+  auto merged = readAndMerge(sources, environment, readFile, limits);
   if (!merged) {
     return std::unexpected(merged.error());
   }
   LoadedCompose loaded;
   Warnings schemaWarnings;
-  auto project = buildProject(merged->merged, environment, readFile, schemaWarnings);
+  auto project = buildProject(merged->merged, environment, readFile, schemaWarnings,
+                              workingDirectory(sources.front().path));
   if (!project) {
     return std::unexpected(project.error());
   }
   loaded.merged = std::move(merged->merged);
   loaded.project = std::move(*project);
   loaded.warnings = std::move(merged->warnings);
-  appendUnique(loaded.warnings, schemaWarnings);
+  loaded.warnings.insert(loaded.warnings.end(), std::make_move_iterator(schemaWarnings.begin()),
+                         std::make_move_iterator(schemaWarnings.end()));
+  finishWarnings(loaded.warnings);
   return loaded;
 }
+
+std::string workingDirectory(const std::string& firstFile) { return composeDirectory(firstFile); }
 
 FileReader localFileReader(std::size_t maxBytes) {
   return [maxBytes](const std::string& path) { return readLocalFile(path, maxBytes); };

@@ -12,6 +12,7 @@
 //   number ≥ 0
 // Nothing here touches the cluster; the CLI runs it before sending anything.
 
+#include <cstddef>
 #include <functional>
 #include <map>
 #include <optional>
@@ -42,8 +43,10 @@ struct ComposeSource {
 //   "Ignoring unsupported options: build, links"
 //   "Ignoring deprecated options: container_name (…why…), expose (…why…)"
 //   "The \"TAG\" variable is not set. Defaulting to a blank string."
-// Each distinct line once, in the order found.
+// Each distinct line once, in the order found; at most kMaxWarningLines of them, then
+// "… and N more warnings".
 using Warnings = std::vector<std::string>;
+inline constexpr std::size_t kMaxWarningLines = 50;
 
 struct LoadedCompose {
   Value merged;     // interpolated and merged: what `stack config` prints
@@ -67,6 +70,11 @@ Result<MergedCompose> loadMerged(const std::vector<ComposeSource>& sources,
 Result<LoadedCompose> loadCompose(const std::vector<ComposeSource>& sources,
                                   const Environment& environment, const FileReader& readFile,
                                   const LoadLimits& limits = {});
+
+// The directory relative paths (bind sources, env_file) are resolved against, as
+// docker/cli does: the directory of the FIRST -c file, whichever file names the path
+// ("stacks/web.yml" → "stacks", "web.yml" → "."; "-" (stdin) → ".", the current directory).
+std::string workingDirectory(const std::string& firstFile);
 
 // A FileReader over the local filesystem, refusing files larger than `maxBytes`.
 FileReader localFileReader(std::size_t maxBytes = 4 * 1024 * 1024);

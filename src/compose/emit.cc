@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "compose/compose.h"
+#include "compose/interpolation.h"
 
 namespace overmesh::compose {
 namespace {
@@ -53,14 +54,16 @@ bool safeAsPlain(std::string_view text) {
   return true;
 }
 
-void emitValue(YAML::Emitter& out, const Value& value);
+void emitValue(YAML::Emitter& out, const Value& value, bool interpolated, bool top);
 
-// Values are written with `$` as `$$`: the output goes through interpolation again when it
-// is deployed, which must give back this text, not expand it a second time. Keys are not
-// interpolated, so they are written as they are.
-void emitScalar(YAML::Emitter& out, const std::string& raw, bool quoted, bool isKey) {
+// Values in the interpolated sections (interpolation.h: services, networks, volumes,
+// secrets, configs) are written with `$` as `$$`: the output goes through interpolation
+// again when it is deployed, which must give back this text, not expand it a second time.
+// Keys, `version` and top-level `x-*` values are not interpolated, so they are written as
+// they are.
+void emitScalar(YAML::Emitter& out, const std::string& raw, bool quoted, bool escapeDollars) {
   std::string escaped;
-  if (!isKey && raw.find('$') != std::string::npos) {
+  if (escapeDollars && raw.find('$') != std::string::npos) {
     for (char c : raw) {
       escaped += c;
       if (c == '$') {
@@ -76,13 +79,15 @@ void emitScalar(YAML::Emitter& out, const std::string& raw, bool quoted, bool is
   }
 }
 
-void emitValue(YAML::Emitter& out, const Value& value) {
+// `interpolated`: the value is inside a section that loading interpolates; `top`: it is
+// the file's root mapping, whose sections are named by its keys.
+void emitValue(YAML::Emitter& out, const Value& value, bool interpolated, bool top) {
   switch (value.kind) {
     case Value::Kind::Null:
       out << YAML::Null;
       return;
     case Value::Kind::Scalar:
-      emitScalar(out, value.text, value.quoted, false);
+      emitScalar(out, value.text, value.quoted, interpolated);
       return;
     case Value::Kind::Sequence:
       if (value.items.empty()) {
@@ -91,7 +96,7 @@ void emitValue(YAML::Emitter& out, const Value& value) {
       }
       out << YAML::BeginSeq;
       for (const Value& item : value.items) {
-        emitValue(out, item);
+        emitValue(out, item, interpolated, false);
       }
       out << YAML::EndSeq;
       return;
@@ -105,9 +110,9 @@ void emitValue(YAML::Emitter& out, const Value& value) {
         out << YAML::Key;
         // Keys are always strings: quote any whose plain form would not read back as the
         // same key (a quoted "<<" must not become a merge key).
-        emitScalar(out, key.text, false, true);
+        emitScalar(out, key.text, false, false);
         out << YAML::Value;
-        emitValue(out, item);
+        emitValue(out, item, interpolated || (top && isInterpolatedSection(key.text)), false);
       }
       out << YAML::EndMap;
       return;
@@ -121,7 +126,7 @@ std::string emitYaml(const Value& value) {
   out.SetNullFormat(YAML::LowerNull);
   out.SetOutputCharset(YAML::EmitNonAscii);
   out.SetIndent(2);
-  emitValue(out, value);
+  emitValue(out, value, false, true);
   std::string text = out.c_str();
   if (!text.empty() && text.back() != '\n') {
     text += '\n';

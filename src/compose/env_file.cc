@@ -1,6 +1,7 @@
 #include "compose/env_file.h"
 
 #include "common/quote.h"
+#include "compose/utf8.h"
 
 namespace overmesh::compose {
 
@@ -18,6 +19,12 @@ Result<StringMap> parseEnvFile(std::string_view text, const Environment& environ
     text.remove_prefix(newline == std::string_view::npos ? text.size() : newline + 1);
     if (line.ends_with('\r')) {
       line.remove_suffix(1);
+    }
+    // The values end up in JSON requests, which hold UTF-8 text only.
+    if (firstInvalidUtf8(line) != std::string_view::npos) {
+      return errorf(ErrorKind::InvalidArgument,
+                    "line {}: invalid UTF-8 (or a NUL byte): an env file is UTF-8 text",
+                    lineNumber);
     }
     std::size_t first = line.find_first_not_of(" \t");
     if (first == std::string_view::npos || line[first] == '#') {
@@ -42,6 +49,12 @@ Result<StringMap> parseEnvFile(std::string_view text, const Environment& environ
     }
     auto found = environment.find(std::string(key));
     if (found != environment.end()) {
+      if (firstInvalidUtf8(found->second) != std::string::npos) {
+        return errorf(ErrorKind::InvalidArgument,
+                      "line {}: the value of {} in the environment is invalid UTF-8: "
+                      "environment values are UTF-8 text",
+                      lineNumber, quote(key));
+      }
       variables[std::string(key)] = found->second;
     }
   }

@@ -17,7 +17,9 @@
 namespace overmesh::compose {
 
 // The variables of `text`, later lines winning. Fails (InvalidArgument,
-// "line N: …", without the file: the caller names it) on a key with blanks or an empty key.
+// "line N: …", without the file: the caller names it) on a key with blanks or an empty key,
+// on a line that is not UTF-8 or holds a NUL byte ("line N: invalid UTF-8 …"), and on a
+// "KEY" line whose value in the environment is not UTF-8.
 Result<StringMap> parseEnvFile(std::string_view text, const Environment& environment);
 
 }  // namespace overmesh::compose

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <optional>
 #include <string_view>
+#include <unordered_set>
 
 #include "common/quote.h"
 #include "compose/utf8.h"
@@ -25,26 +26,11 @@ class ScalarInterpolator {
     mark_ = &mark;
     path_ = &path;
     text_ = &text;
-    std::string out;
-    std::size_t i = 0;
-    while (i < text.size()) {
-      std::size_t dollar = text.find('$', i);
-      if (dollar == std::string::npos) {
-        out.append(text, i, std::string::npos);
-        break;
-      }
-      out.append(text, i, dollar - i);
-      auto step = substitute(dollar, out);
-      if (!step) {
-        return std::unexpected(step.error());
-      }
-      i = *step;
-      if (out.size() > limits_.maxScalarBytes) {
-        return errorf(ErrorKind::InvalidArgument,
-                      "{}: {}: the value grows beyond {} bytes after interpolation: refused",
-                      where(), path, limits_.maxScalarBytes);
-      }
+    auto expanded = expand(text, 0, 0);
+    if (!expanded) {
+      return expanded;
     }
+    std::string out = std::move(*expanded);
     // Every value may grow to maxScalarBytes; together they stay within maxExpandedBytes
     // (200,000 "$BIG" values of a 100 kB variable would not).
     interpolatedBytes_ += out.size();
@@ -52,34 +38,84 @@ class ScalarInterpolator {
       return errorf(ErrorKind::InvalidArgument,
                     "{}: {}: the values grow beyond {} bytes in all after interpolation: "
                     "refused",
-                    where(), path, limits_.maxExpandedBytes);
+                    where(), printable(path), limits_.maxExpandedBytes);
     }
     if (firstInvalidUtf8(out) != std::string::npos) {
       return errorf(ErrorKind::InvalidArgument,
                     "{}: {}: the value is not UTF-8 text after interpolation (a variable "
                     "holds other bytes): {}",
-                    where(), path, quote(out));
+                    where(), printable(path), quote(out));
     }
     return out;
   }
 
  private:
-  std::string where() const { return fmt::format("{}:{}", mark_->file, mark_->line); }
+  // How deep `${A:-${B:-${C}}}` may nest: the defaults and error texts are expanded
+  // recursively, and each level costs a stack frame.
+  static constexpr std::size_t kMaxNesting = 10;
+
+  std::string where() const { return fmt::format("{}:{}", printable(mark_->file), mark_->line); }
 
   std::unexpected<Error> invalid(std::size_t at, std::string_view why) const {
     return errorf(ErrorKind::InvalidArgument,
                   "{}: {}: invalid interpolation format in {} at character {}: {}: valid "
                   "forms are $VAR, ${{VAR}}, ${{VAR:-default}}, ${{VAR-default}}, "
                   "${{VAR:?error}}, ${{VAR?error}}, and $$ for a literal $",
-                  where(), *path_, quote(*text_), at + 1, why);
+                  where(), printable(*path_), quote(*text_), at + 1, why);
   }
 
-  // Handles the `$` at `dollar`, appending the substitution; returns where to go on.
-  Result<std::size_t> substitute(std::size_t dollar, std::string& out) {
-    const std::string& text = *text_;
+  // Substitutes every `$` form of `text`, which starts at character `offset` of the
+  // scalar (for messages). `depth` counts the enclosing `${…}` whose default or error
+  // text this is.
+  Result<std::string> expand(std::string_view text, std::size_t offset, std::size_t depth) {
+    if (depth > kMaxNesting) {
+      return invalid(offset, fmt::format("\"${{\" nested deeper than {} levels", kMaxNesting));
+    }
+    std::string out;
+    std::size_t i = 0;
+    while (i < text.size()) {
+      std::size_t dollar = text.find('$', i);
+      if (dollar == std::string_view::npos) {
+        out.append(text.substr(i));
+        break;
+      }
+      out.append(text.substr(i, dollar - i));
+      auto step = substitute(text, offset, dollar, depth, out);
+      if (!step) {
+        return std::unexpected(step.error());
+      }
+      i = *step;
+      if (out.size() > limits_.maxScalarBytes) {
+        return errorf(ErrorKind::InvalidArgument,
+                      "{}: {}: the value grows beyond {} bytes after interpolation: refused",
+                      where(), printable(*path_), limits_.maxScalarBytes);
+      }
+    }
+    return out;
+  }
+
+  // The `}` closing the `${` whose `{` is at `open`, counting nested `${…}` and skipping
+  // `$$`; npos when there is none.
+  static std::size_t matchingBrace(std::string_view text, std::size_t open) {
+    std::size_t depth = 1;
+    for (std::size_t i = open + 1; i < text.size(); ++i) {
+      if (text[i] == '$' && i + 1 < text.size() && (text[i + 1] == '$' || text[i + 1] == '{')) {
+        depth += text[i + 1] == '{' ? 1 : 0;
+        ++i;
+      } else if (text[i] == '}' && --depth == 0) {
+        return i;
+      }
+    }
+    return std::string_view::npos;
+  }
+
+  // Handles the `$` at `dollar` of `text`, appending the substitution; returns where to
+  // go on.
+  Result<std::size_t> substitute(std::string_view text, std::size_t offset, std::size_t dollar,
+                                 std::size_t depth, std::string& out) {
     std::size_t next = dollar + 1;
     if (next == text.size()) {
-      return invalid(dollar, "a \"$\" at the end");
+      return invalid(offset + dollar, "a \"$\" at the end");
     }
     if (text[next] == '$') {
       out += '$';
@@ -90,49 +126,68 @@ class ScalarInterpolator {
       while (end < text.size() && isNameChar(text[end])) {
         ++end;
       }
-      out += lookupOrWarn(text.substr(next, end - next));
+      out += lookupOrWarn(std::string(text.substr(next, end - next)));
       return end;
     }
     if (text[next] != '{') {
-      return invalid(dollar, "\"$\" must be followed by a name, \"{\" or \"$\"");
+      return invalid(offset + dollar, "\"$\" must be followed by a name, \"{\" or \"$\"");
     }
-    std::size_t close = text.find('}', next);
-    if (close == std::string::npos) {
-      return invalid(dollar, "\"${\" without a closing \"}\"");
+    std::size_t close = matchingBrace(text, next);
+    if (close == std::string_view::npos) {
+      return invalid(offset + dollar, "\"${\" without a closing \"}\"");
     }
-    std::string_view inside(text.data() + next + 1, close - next - 1);
+    std::string_view inside = text.substr(next + 1, close - next - 1);
     std::size_t nameEnd = 0;
     while (nameEnd < inside.size() && isNameChar(inside[nameEnd])) {
       ++nameEnd;
     }
     if (nameEnd == 0 || !isNameStart(inside[0])) {
-      return invalid(dollar, "a variable name starts with a letter or \"_\"");
+      return invalid(offset + dollar, "a variable name starts with a letter or \"_\"");
     }
     std::string name(inside.substr(0, nameEnd));
     std::string_view rest = inside.substr(nameEnd);
+    // Where `rest`'s text after the operator starts in the scalar, for nested messages.
+    auto nestedOffset = [&](std::size_t operatorSize) {
+      return offset + next + 1 + nameEnd + operatorSize;
+    };
     const std::string* value = lookup(name);
     if (rest.empty()) {
       out += lookupOrWarn(name);
     } else if (rest.starts_with(":-") || rest.starts_with("-")) {
       bool orEmpty = rest[0] == ':';
-      std::string_view fallback = rest.substr(orEmpty ? 2 : 1);
+      std::size_t operatorSize = orEmpty ? 2 : 1;
       bool useDefault = value == nullptr || (orEmpty && value->empty());
-      out += useDefault ? std::string(fallback) : *value;
+      if (!useDefault) {
+        out += *value;
+      } else {
+        // The default is expanded only when it is used, as compose does.
+        auto fallback = expand(rest.substr(operatorSize), nestedOffset(operatorSize), depth + 1);
+        if (!fallback) {
+          return std::unexpected(fallback.error());
+        }
+        out += *fallback;
+      }
     } else if (rest.starts_with(":?") || rest.starts_with("?")) {
       bool orEmpty = rest[0] == ':';
-      std::string_view message = rest.substr(orEmpty ? 2 : 1);
+      std::size_t operatorSize = orEmpty ? 2 : 1;
       if (value == nullptr || (orEmpty && value->empty())) {
-        if (message.empty()) {
+        auto message = expand(rest.substr(operatorSize), nestedOffset(operatorSize), depth + 1);
+        if (!message) {
+          return std::unexpected(message.error());
+        }
+        if (message->empty()) {
           return errorf(ErrorKind::InvalidArgument,
-                        "{}: {}: required variable {} is missing a value", where(), *path_, name);
+                        "{}: {}: required variable {} is missing a value", where(),
+                        printable(*path_), name);
         }
         return errorf(ErrorKind::InvalidArgument,
-                      "{}: {}: required variable {} is missing a value: {}", where(), *path_, name,
-                      printable(message));
+                      "{}: {}: required variable {} is missing a value: {}", where(),
+                      printable(*path_), name, printable(*message));
       }
       out += *value;
     } else {
-      return invalid(dollar, fmt::format("{} after the name {}", quote(rest.substr(0, 2)), name));
+      return invalid(offset + dollar,
+                     fmt::format("{} after the name {}", quote(rest.substr(0, 2)), name));
     }
     return close + 1;
   }
@@ -146,16 +201,16 @@ class ScalarInterpolator {
     if (const std::string* value = lookup(name)) {
       return *value;
     }
-    std::string warning =
-        fmt::format("The \"{}\" variable is not set. Defaulting to a blank string.", name);
-    if (std::find(warnings_.begin(), warnings_.end(), warning) == warnings_.end()) {
-      warnings_.push_back(std::move(warning));
+    if (warned_.insert(name).second) {
+      warnings_.push_back(
+          fmt::format("The \"{}\" variable is not set. Defaulting to a blank string.", name));
     }
     return {};
   }
 
   const Environment& environment_;
   Warnings& warnings_;
+  std::unordered_set<std::string> warned_;  // names already warned about: each once
   const LoadLimits& limits_;
   const Mark* mark_ = nullptr;
   const std::string* path_ = nullptr;
@@ -206,11 +261,30 @@ Status interpolateTree(Value& value, std::vector<std::string>& path,
 
 }  // namespace
 
+bool isInterpolatedSection(std::string_view key) {
+  return key == "services" || key == "networks" || key == "volumes" || key == "secrets" ||
+         key == "configs";
+}
+
 Status interpolate(Value& root, const Environment& environment, Warnings& warnings,
                    const LoadLimits& limits) {
+  if (!root.isMapping()) {
+    return {};  // not a compose file: mergeFiles refuses it with the reason
+  }
   ScalarInterpolator interpolator(environment, warnings, limits);
   std::vector<std::string> path;
-  return interpolateTree(root, path, interpolator);
+  for (auto& [key, section] : root.entries) {
+    if (!isInterpolatedSection(key.text)) {
+      continue;
+    }
+    path.push_back(key.text);
+    auto done = interpolateTree(section, path, interpolator);
+    path.pop_back();
+    if (!done) {
+      return done;
+    }
+  }
+  return {};
 }
 
 }  // namespace overmesh::compose

@@ -1,9 +1,13 @@
 #include "compose/merge.h"
 
-#include <algorithm>
+#include <array>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "common/quote.h"
 
 namespace overmesh::compose {
 namespace {
@@ -28,31 +32,138 @@ std::unexpected<Error> formMismatch(const Value& base, const Value& later, const
   return errorf(ErrorKind::InvalidArgument,
                 "{}:{}: {}: {} cannot be merged with {} given at {}:{}: write both in the "
                 "same form",
-                later.mark.file, later.mark.line, keyPath(path), mergeFormName(later),
-                mergeFormName(base), base.mark.file, base.mark.line);
+                printable(later.mark.file), later.mark.line, printable(keyPath(path)),
+                mergeFormName(later), mergeFormName(base), printable(base.mark.file),
+                base.mark.line);
 }
 
-// Structural equality of the texts and kinds (marks and `quoted` aside): how `ports`
-// entries are compared.
-bool sameContent(const Value& a, const Value& b) {
-  if (a.kind != b.kind) {
-    return false;
-  }
-  switch (a.kind) {
-    case Value::Kind::Null:
+// How a value at a key path merges (merge.h lists the rules).
+enum class Rule {
+  Recursive,       // mappings key by key; anything else in the later file replaces
+  ReplaceEntries,  // top-level networks/volumes/secrets/configs: later entries replace whole
+  KeyedEquals,     // environment, labels, deploy.labels: "K=V" list or mapping, by key
+  KeyedColon,      // extra_hosts: "HOST:IP" list or mapping, by key
+  Networks,        // a service's networks: names or a mapping, by key, recursively
+  Ports,           // by published port and protocol
+  Volumes,         // by target path
+  Appended,        // concatenated without duplicates
+};
+
+constexpr std::array<std::string_view, 4> kReplacedSections = {"networks", "volumes", "secrets",
+                                                               "configs"};
+constexpr std::array<std::string_view, 9> kAppendedServiceKeys = {
+    "expose",   "env_file",       "dns",          "dns_search", "cap_add",
+    "cap_drop", "external_links", "security_opt", "devices"};
+
+template <std::size_t N>
+bool isOneOf(std::string_view key, const std::array<std::string_view, N>& keys) {
+  for (std::string_view known : keys) {
+    if (known == key) {
       return true;
-    case Value::Kind::Scalar:
-      return a.text == b.text;
-    case Value::Kind::Sequence:
-      return std::equal(a.items.begin(), a.items.end(), b.items.begin(), b.items.end(),
-                        sameContent);
-    case Value::Kind::Mapping:
-      return std::equal(a.entries.begin(), a.entries.end(), b.entries.begin(), b.entries.end(),
-                        [](const Value::Entry& x, const Value::Entry& y) {
-                          return x.first.text == y.first.text && sameContent(x.second, y.second);
-                        });
+    }
   }
   return false;
+}
+
+Rule ruleFor(const MergePath& path) {
+  if (path.size() == 1) {
+    return isOneOf(path[0], kReplacedSections) ? Rule::ReplaceEntries : Rule::Recursive;
+  }
+  if (path.empty() || path[0] != "services") {
+    return Rule::Recursive;
+  }
+  if (path.size() == 3) {
+    const std::string& key = path[2];
+    if (key == "environment" || key == "labels") {
+      return Rule::KeyedEquals;
+    }
+    if (key == "extra_hosts") {
+      return Rule::KeyedColon;
+    }
+    if (key == "networks") {
+      return Rule::Networks;
+    }
+    if (key == "ports") {
+      return Rule::Ports;
+    }
+    if (key == "volumes") {
+      return Rule::Volumes;
+    }
+    if (isOneOf(key, kAppendedServiceKeys)) {
+      return Rule::Appended;
+    }
+    return Rule::Recursive;
+  }
+  if (path.size() == 4 && path[2] == "deploy" && path[3] == "labels") {
+    return Rule::KeyedEquals;
+  }
+  if (path.size() == 5 && path[2] == "deploy" && path[3] == "placement" &&
+      (path[4] == "constraints" || path[4] == "preferences")) {
+    return Rule::Appended;
+  }
+  return Rule::Recursive;
+}
+
+// A mapping's keys → their positions in `entries`, so that merging N keys into it costs
+// O(N) rather than O(N²) (a 200,000-key mapping is within LoadLimits).
+class MappingIndex {
+ public:
+  explicit MappingIndex(Value& mapping) : mapping_(mapping) {
+    index_.reserve(mapping.entries.size());
+    for (std::size_t i = 0; i < mapping.entries.size(); ++i) {
+      index_.emplace(mapping.entries[i].first.text, i);
+    }
+  }
+
+  Value* find(const std::string& key) {
+    auto found = index_.find(key);
+    return found == index_.end() ? nullptr : &mapping_.entries[found->second].second;
+  }
+
+  void append(Value key, Value value) {
+    index_.emplace(key.text, mapping_.entries.size());
+    mapping_.entries.emplace_back(std::move(key), std::move(value));
+  }
+
+ private:
+  Value& mapping_;
+  std::unordered_map<std::string, std::size_t> index_;
+};
+
+// The content of a value as one string (kinds and texts; marks and `quoted` aside), so
+// that equal list entries are found through a hash set. Lengths prefix the texts, so two
+// different values never give the same string.
+void appendContentKey(const Value& value, std::string& out) {
+  switch (value.kind) {
+    case Value::Kind::Null:
+      out += '~';
+      return;
+    case Value::Kind::Scalar:
+      out += fmt::format("s{}:", value.text.size());
+      out += value.text;
+      return;
+    case Value::Kind::Sequence:
+      out += '[';
+      for (const Value& item : value.items) {
+        appendContentKey(item, out);
+      }
+      out += ']';
+      return;
+    case Value::Kind::Mapping:
+      out += '{';
+      for (const auto& [key, item] : value.entries) {
+        appendContentKey(key, out);
+        appendContentKey(item, out);
+      }
+      out += '}';
+      return;
+  }
+}
+
+std::string contentKey(const Value& value) {
+  std::string key;
+  appendContentKey(value, key);
+  return key;
 }
 
 // A `environment`/`labels`/`extra_hosts`/`networks` value in list form ("K=V", "K", "K:V")
@@ -62,14 +173,16 @@ bool sameContent(const Value& a, const Value& b) {
 Result<Value> listToMapping(const Value& list, std::optional<char> separator,
                             const MergePath& path) {
   Value mapping = Value::mapping(list.mark);
+  MappingIndex index(mapping);
   for (std::size_t i = 0; i < list.items.size(); ++i) {
     const Value& item = list.items[i];
     if (!item.isScalar()) {
       MergePath itemPath = path;
       itemPath.push_back(fmt::format("[{}]", i));
       return errorf(ErrorKind::InvalidArgument,
-                    "{}:{}: {}: {} in a list of {}: each entry is one string", item.mark.file,
-                    item.mark.line, keyPath(itemPath), mergeFormName(item),
+                    "{}:{}: {}: {} in a list of {}: each entry is one string",
+                    printable(item.mark.file), item.mark.line, printable(keyPath(itemPath)),
+                    mergeFormName(item),
                     separator == '=' ? "\"KEY=VALUE\" entries"
                     : separator      ? "\"HOST:IP\" entries"
                                      : "network names");
@@ -81,10 +194,10 @@ Result<Value> listToMapping(const Value& list, std::optional<char> separator,
     if (at != std::string::npos) {
       value = Value::scalar(item.text.substr(at + 1), item.mark);
     }
-    if (Value* existing = mapping.find(key.text)) {
+    if (Value* existing = index.find(key.text)) {
       *existing = std::move(value);  // a list that names a key twice: the last one counts
     } else {
-      mapping.entries.emplace_back(std::move(key), std::move(value));
+      index.append(std::move(key), std::move(value));
     }
   }
   return mapping;
@@ -92,23 +205,46 @@ Result<Value> listToMapping(const Value& list, std::optional<char> separator,
 
 Result<Value> mergeValues(Value base, Value later, MergePath& path);
 
+// Merges the entries of the mapping `later` into the mapping `base`: a new key is
+// appended; a known one is replaced (`recurse` false) or merged by mergeValues.
+Result<Value> mergeEntries(Value base, Value later, MergePath& path, bool recurse) {
+  MappingIndex index(base);
+  for (auto& [key, value] : later.entries) {
+    Value* existing = index.find(key.text);
+    if (existing == nullptr) {
+      index.append(std::move(key), std::move(value));
+      continue;
+    }
+    if (!recurse) {
+      *existing = std::move(value);
+      continue;
+    }
+    path.push_back(key.text);
+    auto merged = mergeValues(std::move(*existing), std::move(value), path);
+    path.pop_back();
+    if (!merged) {
+      return merged;
+    }
+    *existing = std::move(*merged);
+  }
+  return base;
+}
+
 // Both sides as mappings (a list is read with `separator`), merged key by key: the later
 // value wins (for networks, a mapping value merges with the earlier one).
 Result<Value> mergeKeyed(Value base, Value later, std::optional<char> separator, MergePath& path,
                          bool recurse) {
-  if (later.isNull() || later.isScalar()) {
-    return later;
-  }
-  if (base.isNull() || base.isScalar()) {
+  if (later.isNull() || later.isScalar() || base.isNull() || base.isScalar()) {
     return later;
   }
   if (base.isSequence() && later.isSequence() && !separator) {
     // Both networks lists: the union of the names, in order.
+    std::unordered_set<std::string> known;
+    for (const Value& item : base.items) {
+      known.insert(contentKey(item));
+    }
     for (Value& item : later.items) {
-      bool present = std::any_of(base.items.begin(), base.items.end(), [&](const Value& known) {
-        return known.isScalar() && item.isScalar() && known.text == item.text;
-      });
-      if (!present) {
+      if (known.insert(contentKey(item)).second) {
         base.items.push_back(std::move(item));
       }
     }
@@ -128,36 +264,11 @@ Result<Value> mergeKeyed(Value base, Value later, std::optional<char> separator,
     }
     later = std::move(*converted);
   }
-  for (auto& [key, value] : later.entries) {
-    Value* existing = base.find(key.text);
-    if (existing == nullptr) {
-      base.entries.emplace_back(std::move(key), std::move(value));
-      continue;
-    }
-    if (recurse) {
-      path.push_back(key.text);
-      auto merged = mergeValues(std::move(*existing), std::move(value), path);
-      path.pop_back();
-      if (!merged) {
-        return merged;
-      }
-      *existing = std::move(*merged);
-    } else {
-      *existing = std::move(value);
-    }
-  }
-  return base;
+  return mergeEntries(std::move(base), std::move(later), path, recurse);
 }
 
-// `ports`, `expose`, `env_file`: the later entries appended unless equal to one present.
-// A single string (env_file: .env) counts as a list of one.
-Result<Value> mergeConcatenated(Value base, Value later, const MergePath& path) {
-  if (later.isNull()) {
-    return later;
-  }
-  if (base.isNull()) {
-    return later;
-  }
+// Both sides as lists (a single string is a list of one), or the form mismatch.
+Result<std::pair<Value, Value>> asLists(Value base, Value later, const MergePath& path) {
   auto asList = [](Value value) {
     if (value.isScalar()) {
       Value list = Value::sequence(value.mark);
@@ -171,14 +282,103 @@ Result<Value> mergeConcatenated(Value base, Value later, const MergePath& path) 
   if (!base.isSequence() || !later.isSequence()) {
     return formMismatch(base, later, path);
   }
-  for (Value& item : later.items) {
-    bool present = std::any_of(base.items.begin(), base.items.end(),
-                               [&](const Value& known) { return sameContent(known, item); });
-    if (!present) {
-      base.items.push_back(std::move(item));
+  return std::pair{std::move(base), std::move(later)};
+}
+
+// The later entries appended unless equal to one present.
+Result<Value> mergeAppended(Value base, Value later, const MergePath& path) {
+  if (later.isNull() || base.isNull()) {
+    return later;
+  }
+  auto lists = asLists(std::move(base), std::move(later), path);
+  if (!lists) {
+    return std::unexpected(lists.error());
+  }
+  auto& [merged, added] = *lists;
+  std::unordered_set<std::string> known;
+  for (const Value& item : merged.items) {
+    known.insert(contentKey(item));
+  }
+  for (Value& item : added.items) {
+    if (known.insert(contentKey(item)).second) {
+      merged.items.push_back(std::move(item));
     }
   }
-  return base;
+  return std::move(merged);
+}
+
+// "published/protocol" of a `ports:` entry, or "" when it publishes no port (then it is
+// compared whole). Short form "[IP:]PUBLISHED:TARGET[/PROTO]" (the published part is the
+// one before the last colon; ranges are kept as text); long form `published:` and
+// `protocol:`. The schema judges the entry later: anything unreadable here counts as not
+// published.
+std::string publishedKey(const Value& entry) {
+  if (entry.isMapping()) {
+    const Value* published = entry.find("published");
+    if (published == nullptr || !published->isScalar() || published->text.empty()) {
+      return {};
+    }
+    const Value* protocol = entry.find("protocol");
+    std::string proto = protocol != nullptr && protocol->isScalar() ? protocol->text : "tcp";
+    return published->text + "/" + proto;
+  }
+  if (!entry.isScalar()) {
+    return {};
+  }
+  std::string_view text = entry.text;
+  std::string_view proto = "tcp";
+  if (std::size_t slash = text.rfind('/'); slash != std::string_view::npos) {
+    proto = text.substr(slash + 1);
+    text = text.substr(0, slash);
+  }
+  std::size_t last = text.rfind(':');
+  if (last == std::string_view::npos) {
+    return {};
+  }
+  std::size_t before = text.rfind(':', last == 0 ? 0 : last - 1);
+  std::size_t start = (before == std::string_view::npos || last == 0) ? 0 : before + 1;
+  std::string_view published = text.substr(start, last - start);
+  if (published.empty()) {
+    return {};
+  }
+  return fmt::format("{}/{}", published, proto);
+}
+
+Result<Value> mergePorts(Value base, Value later, const MergePath& path) {
+  if (later.isNull() || base.isNull()) {
+    return later;
+  }
+  auto lists = asLists(std::move(base), std::move(later), path);
+  if (!lists) {
+    return std::unexpected(lists.error());
+  }
+  auto& [merged, added] = *lists;
+  std::unordered_map<std::string, std::size_t> byPublished;
+  std::unordered_set<std::string> unpublished;
+  for (std::size_t i = 0; i < merged.items.size(); ++i) {
+    std::string key = publishedKey(merged.items[i]);
+    if (key.empty()) {
+      unpublished.insert(contentKey(merged.items[i]));
+    } else {
+      byPublished.emplace(std::move(key), i);
+    }
+  }
+  for (Value& item : added.items) {
+    std::string key = publishedKey(item);
+    if (key.empty()) {
+      if (unpublished.insert(contentKey(item)).second) {
+        merged.items.push_back(std::move(item));
+      }
+      continue;
+    }
+    if (auto found = byPublished.find(key); found != byPublished.end()) {
+      merged.items[found->second] = std::move(item);
+      continue;
+    }
+    byPublished.emplace(std::move(key), merged.items.size());
+    merged.items.push_back(std::move(item));
+  }
+  return std::move(merged);
 }
 
 // The container path a `volumes:` entry mounts at: "src:target[:mode]" → target, "target"
@@ -208,102 +408,52 @@ Result<Value> mergeVolumes(Value base, Value later, const MergePath& path) {
   if (!base.isSequence() || !later.isSequence()) {
     return formMismatch(base, later, path);
   }
+  std::unordered_map<std::string, std::size_t> byTarget;
+  for (std::size_t i = 0; i < base.items.size(); ++i) {
+    if (std::string target = volumeTarget(base.items[i]); !target.empty()) {
+      byTarget.emplace(std::move(target), i);
+    }
+  }
   for (Value& item : later.items) {
     std::string target = volumeTarget(item);
-    auto same = std::find_if(base.items.begin(), base.items.end(), [&](const Value& known) {
-      return !target.empty() && volumeTarget(known) == target;
-    });
-    if (same != base.items.end()) {
-      *same = std::move(item);
-    } else {
-      base.items.push_back(std::move(item));
+    if (!target.empty()) {
+      if (auto found = byTarget.find(target); found != byTarget.end()) {
+        base.items[found->second] = std::move(item);
+        continue;
+      }
+      byTarget.emplace(std::move(target), base.items.size());
     }
+    base.items.push_back(std::move(item));
   }
   return base;
 }
 
-Result<Value> mergeService(Value base, Value later, MergePath& path) {
-  if (!base.isMapping() || !later.isMapping()) {
-    return mergeValues(std::move(base), std::move(later), path);
-  }
-  for (auto& [key, value] : later.entries) {
-    Value* existing = base.find(key.text);
-    if (existing == nullptr) {
-      base.entries.emplace_back(std::move(key), std::move(value));
-      continue;
-    }
-    path.push_back(key.text);
-    Result<Value> merged;
-    const std::string& name = key.text;
-    if (name == "environment" || name == "labels") {
-      merged = mergeKeyed(std::move(*existing), std::move(value), '=', path, false);
-    } else if (name == "extra_hosts") {
-      merged = mergeKeyed(std::move(*existing), std::move(value), ':', path, false);
-    } else if (name == "networks") {
-      merged = mergeKeyed(std::move(*existing), std::move(value), std::nullopt, path, true);
-    } else if (name == "ports" || name == "expose" || name == "env_file") {
-      merged = mergeConcatenated(std::move(*existing), std::move(value), path);
-    } else if (name == "volumes") {
-      merged = mergeVolumes(std::move(*existing), std::move(value), path);
-    } else if (name == "deploy" && existing->isMapping() && value.isMapping()) {
-      // deploy.labels merges by key; the rest of deploy as any mapping.
-      Value deploy = std::move(*existing);
-      merged = [&]() -> Result<Value> {
-        for (auto& [deployKey, deployValue] : value.entries) {
-          Value* known = deploy.find(deployKey.text);
-          if (known == nullptr) {
-            deploy.entries.emplace_back(std::move(deployKey), std::move(deployValue));
-            continue;
-          }
-          path.push_back(deployKey.text);
-          auto inner = deployKey.text == "labels"
-                           ? mergeKeyed(std::move(*known), std::move(deployValue), '=', path, false)
-                           : mergeValues(std::move(*known), std::move(deployValue), path);
-          path.pop_back();
-          if (!inner) {
-            return inner;
-          }
-          *known = std::move(*inner);
-        }
-        return deploy;
-      }();
-    } else {
-      merged = mergeValues(std::move(*existing), std::move(value), path);
-    }
-    path.pop_back();
-    if (!merged) {
-      return merged;
-    }
-    *existing = std::move(*merged);
-  }
-  return base;
-}
-
-// The general rule: mappings merge key by key; anything else in the later file replaces.
+// Merges `later` over `base` at `path`, by the rule for that path.
 Result<Value> mergeValues(Value base, Value later, MergePath& path) {
+  switch (ruleFor(path)) {
+    case Rule::KeyedEquals:
+      return mergeKeyed(std::move(base), std::move(later), '=', path, false);
+    case Rule::KeyedColon:
+      return mergeKeyed(std::move(base), std::move(later), ':', path, false);
+    case Rule::Networks:
+      return mergeKeyed(std::move(base), std::move(later), std::nullopt, path, true);
+    case Rule::Ports:
+      return mergePorts(std::move(base), std::move(later), path);
+    case Rule::Volumes:
+      return mergeVolumes(std::move(base), std::move(later), path);
+    case Rule::Appended:
+      return mergeAppended(std::move(base), std::move(later), path);
+    case Rule::ReplaceEntries:
+    case Rule::Recursive:
+      break;
+  }
   if (!later.isMapping() || base.isNull() || base.isScalar()) {
     return later;
   }
   if (!base.isMapping()) {
     return formMismatch(base, later, path);
   }
-  bool services = path.size() == 1 && path[0] == "services";
-  for (auto& [key, value] : later.entries) {
-    Value* existing = base.find(key.text);
-    if (existing == nullptr) {
-      base.entries.emplace_back(std::move(key), std::move(value));
-      continue;
-    }
-    path.push_back(key.text);
-    auto merged = services ? mergeService(std::move(*existing), std::move(value), path)
-                           : mergeValues(std::move(*existing), std::move(value), path);
-    path.pop_back();
-    if (!merged) {
-      return merged;
-    }
-    *existing = std::move(*merged);
-  }
-  return base;
+  return mergeEntries(std::move(base), std::move(later), path, ruleFor(path) == Rule::Recursive);
 }
 
 }  // namespace
@@ -319,7 +469,7 @@ Result<Value> mergeFiles(std::vector<Value> files) {
       return errorf(ErrorKind::InvalidArgument,
                     "{}:{}: the file is {}: a compose file is a mapping (version:, services:, "
                     "networks: …)",
-                    file.mark.file, file.mark.line, mergeFormName(file));
+                    printable(file.mark.file), file.mark.line, mergeFormName(file));
     }
   }
   Value merged = std::move(files.front());

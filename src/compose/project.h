@@ -90,7 +90,7 @@ struct Service {
   // compose does: a key of `environment` wins. A list item "K" without '=' (or a map
   // entry with a null value) takes K from the deploying environment; absent there, the
   // key is left out. env_file paths are read by the loader (compose.h), relative to the
-  // directory of the file that named them.
+  // working directory: the first -c file's directory (compose.h's workingDirectory()).
   StringMap environment;
   std::string workingDir;
   std::string user;
@@ -110,7 +110,9 @@ struct Service {
   // Swarm ignores it: it feeds the restart policy when deploy.restart_policy is absent.
   std::string restart;
   std::optional<Deploy> deploy;
-  std::string directory;  // directory of the file that declared the service (for bind paths)
+  // The base of relative bind sources: the working directory, i.e. the first -c file's
+  // directory whichever file declared the service, as docker/cli resolves them.
+  std::string directory;
   Mark mark;
 };
 

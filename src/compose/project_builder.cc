@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <string_view>
+#include <unordered_set>
 
 #include "common/quote.h"
 #include "compose/schema_support.h"
@@ -370,6 +371,14 @@ void addIgnoredWarnings(const IgnoredOptions& ignored, Warnings& warnings) {
     }
     addWarning(warnings, "Ignoring options overmesh does not support yet: " + items);
   }
+  // One line per service at most, so possibly many: a set keeps this linear (loadCompose
+  // caps what is printed).
+  std::unordered_set<std::string> seen(warnings.begin(), warnings.end());
+  for (const std::string& line : ignored.otherWarnings) {
+    if (seen.insert(line).second) {
+      warnings.push_back(line);
+    }
+  }
 }
 
 // Builds the entries of a top-level mapping (services, networks, volumes) in file order.
@@ -400,7 +409,8 @@ Status buildSection(const Value& root, std::string_view section, std::vector<T>&
 }  // namespace
 
 Result<Project> buildProject(const Value& merged, const Environment& environment,
-                             const FileReader& readFile, Warnings& warnings) {
+                             const FileReader& readFile, Warnings& warnings,
+                             const std::string& workingDirectory) {
   if (!merged.isMapping()) {
     return schemaError(merged, "(top level)", "the file is not a mapping",
                        "write a compose file with services: (and networks:, volumes:)");
@@ -439,7 +449,7 @@ Result<Project> buildProject(const Value& merged, const Environment& environment
   }
 
   IgnoredOptions ignored;
-  ServiceContext context{environment, readFile, ignored};
+  ServiceContext context{environment, readFile, ignored, workingDirectory};
   if (auto built = buildSection(merged, "networks", project.networks,
                                 [&](const Value& key, const Value& body, const std::string& path) {
                                   return buildNetwork(key, body, path, ignored);

@@ -197,7 +197,7 @@ Result<std::int64_t> readWhole(const Value& value, const std::string& path, std:
 
 Result<std::int64_t> readDurationMs(const Value& value, const std::string& path) {
   std::string valid = fmt::format(
-      "use a duration: whole numbers with units h, m, s or ms, e.g. 500ms, 10s, 1m30s "
+      "use a duration: numbers with units h, m, s, ms, us or ns, e.g. 500ms, 1.5s, 1m30s "
       "(at most {}ms)",
       kMaxDurationMs);
   if (!value.isScalar()) {

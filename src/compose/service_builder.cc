@@ -11,6 +11,7 @@
 #include "compose/schema_support.h"
 #include "compose/service_parts.h"
 #include "compose/shell_words.h"
+#include "compose/utf8.h"
 
 namespace overmesh::compose {
 namespace {
@@ -25,6 +26,8 @@ namespace {
 //                                          ignores it silently too
 //   build, links, restart, …   warned      Docker's "unsupported" list (project_builder.h)
 //   container_name, expose     warned      Docker's "deprecated" list
+//   cap_add, dns, logging, …   warned      Swarm runs them, overmesh not yet: "Ignoring
+//                                          options overmesh does not support yet"
 //   extends, volumes_from, …   refused     Docker's "forbidden" list, with the way out
 //   secrets, configs           refused     ignoring them would start the app without the
 //                                          files it reads: a silent change of behaviour
@@ -42,8 +45,8 @@ struct KeyRule {
 // Sorted by key: the error for an unknown key lists them in this order.
 constexpr KeyRule kServiceKeys[] = {
     {"build", KeyTreatment::Unsupported, ""},
-    {"cap_add", KeyTreatment::Unsupported, ""},
-    {"cap_drop", KeyTreatment::Unsupported, ""},
+    {"cap_add", KeyTreatment::NotYet, ""},
+    {"cap_drop", KeyTreatment::NotYet, ""},
     {"cgroup_parent", KeyTreatment::Unsupported, ""},
     {"command", KeyTreatment::Built, ""},
     {"configs", KeyTreatment::Refused, "put the file in the image or in a bind-mounted volume"},
@@ -62,8 +65,8 @@ constexpr KeyRule kServiceKeys[] = {
     {"deploy", KeyTreatment::Built, ""},
     {"depends_on", KeyTreatment::Accepted, ""},
     {"devices", KeyTreatment::Unsupported, ""},
-    {"dns", KeyTreatment::Unsupported, ""},
-    {"dns_search", KeyTreatment::Unsupported, ""},
+    {"dns", KeyTreatment::NotYet, ""},
+    {"dns_search", KeyTreatment::NotYet, ""},
     {"domainname", KeyTreatment::Unsupported, ""},
     {"entrypoint", KeyTreatment::Built, ""},
     {"env_file", KeyTreatment::Built, ""},
@@ -74,7 +77,7 @@ constexpr KeyRule kServiceKeys[] = {
      "stacks do not extend services: merge files with several -c options, or share settings "
      "with YAML anchors and x- fields"},
     {"external_links", KeyTreatment::Unsupported, ""},
-    {"extra_hosts", KeyTreatment::Unsupported, ""},
+    {"extra_hosts", KeyTreatment::NotYet, ""},
     {"healthcheck", KeyTreatment::Built, ""},
     {"hostname", KeyTreatment::Built, ""},
     {"image", KeyTreatment::Built, ""},
@@ -83,7 +86,7 @@ constexpr KeyRule kServiceKeys[] = {
     {"isolation", KeyTreatment::NotYet, ""},
     {"labels", KeyTreatment::Built, ""},
     {"links", KeyTreatment::Unsupported, ""},
-    {"logging", KeyTreatment::Unsupported, ""},
+    {"logging", KeyTreatment::NotYet, ""},
     {"mac_address", KeyTreatment::Unsupported, ""},
     {"mem_limit", KeyTreatment::Forbidden,
      "memory limits belong under deploy.resources.limits.memory (which overmesh ignores for "
@@ -102,13 +105,13 @@ constexpr KeyRule kServiceKeys[] = {
      "pass the value through environment or env_file, or a bind-mounted file"},
     {"security_opt", KeyTreatment::Unsupported, ""},
     {"shm_size", KeyTreatment::Unsupported, ""},
-    {"stdin_open", KeyTreatment::Unsupported, ""},
+    {"stdin_open", KeyTreatment::NotYet, ""},
     {"stop_grace_period", KeyTreatment::Built, ""},
     {"stop_signal", KeyTreatment::Built, ""},
-    {"sysctls", KeyTreatment::Unsupported, ""},
-    {"tmpfs", KeyTreatment::Unsupported, ""},
-    {"tty", KeyTreatment::Unsupported, ""},
-    {"ulimits", KeyTreatment::Unsupported, ""},
+    {"sysctls", KeyTreatment::NotYet, ""},
+    {"tmpfs", KeyTreatment::NotYet, ""},
+    {"tty", KeyTreatment::NotYet, ""},
+    {"ulimits", KeyTreatment::NotYet, ""},
     {"user", KeyTreatment::Built, ""},
     {"userns_mode", KeyTreatment::Unsupported, ""},
     {"volume_driver", KeyTreatment::Forbidden,
@@ -181,10 +184,19 @@ Result<StringMap> readEnvironment(const Value& value, const std::string& path,
   constexpr std::string_view kValid =
       "use a mapping (NAME: value) or a list of \"NAME=value\" or \"NAME\" strings";
   StringMap variables;
-  auto fromEnvironment = [&](const std::string& name) {
+  // A value taken from the deploying environment ends up in a JSON request: UTF-8 only.
+  auto fromEnvironment = [&](const std::string& name, const Value& at,
+                             const std::string& atPath) -> Status {
     if (auto found = environment.find(name); found != environment.end()) {
+      if (firstInvalidUtf8(found->second) != std::string::npos) {
+        return schemaError(
+            at, atPath,
+            fmt::format("the value of {} in the environment is invalid UTF-8", quote(name)),
+            "set it to UTF-8 text, or give the value here (NAME=value)");
+      }
       variables[name] = found->second;
     }
+    return {};
   };
   if (value.isNull()) {
     return variables;
@@ -192,7 +204,9 @@ Result<StringMap> readEnvironment(const Value& value, const std::string& path,
   if (value.isMapping()) {
     for (const auto& [key, item] : value.entries) {
       if (item.isNull()) {
-        fromEnvironment(key.text);
+        if (auto taken = fromEnvironment(key.text, key, childPath(path, key.text)); !taken) {
+          return std::unexpected(taken.error());
+        }
         continue;
       }
       if (!item.isScalar()) {
@@ -221,7 +235,9 @@ Result<StringMap> readEnvironment(const Value& value, const std::string& path,
       return schemaError(item, itemPath, fmt::format("{} has no name", quote(item.text)), kValid);
     }
     if (equals == std::string::npos) {
-      fromEnvironment(name);
+      if (auto taken = fromEnvironment(name, item, itemPath); !taken) {
+        return std::unexpected(taken.error());
+      }
     } else {
       variables[name] = item.text.substr(equals + 1);
     }
@@ -229,13 +245,13 @@ Result<StringMap> readEnvironment(const Value& value, const std::string& path,
   return variables;
 }
 
-// Relative env_file paths are resolved against the directory of the compose file that
-// names them.
-std::string resolvePath(const std::string& composeFile, const std::string& path) {
-  if (path.starts_with('/')) {
+// Relative env_file paths are resolved against the working directory (the first -c
+// file's directory), whichever file names them, as docker/cli does. `~/` is left as it
+// is: the reader reports the file it cannot open.
+std::string resolvePath(const std::string& directory, const std::string& path) {
+  if (path.starts_with('/') || path.starts_with('~')) {
     return path;
   }
-  std::string directory = composeDirectory(composeFile);
   return directory == "." ? path : fmt::format("{}/{}", directory, path);
 }
 
@@ -252,13 +268,13 @@ Result<StringMap> readEnvFiles(const Value& value, const std::string& path,
   for (std::size_t i = 0; i < files->size(); ++i) {
     const Value& item = value.isSequence() ? value.items[i] : value;
     std::string itemPath = value.isSequence() ? indexPath(path, i) : path;
-    std::string resolved = resolvePath(item.mark.file, (*files)[i]);
+    std::string resolved = resolvePath(context.workingDirectory, (*files)[i]);
     auto text = context.readFile(resolved);
     if (!text) {
       return schemaError(item, itemPath,
                          fmt::format("cannot read {}: {}", quote(resolved), text.error().message),
-                         "give a readable file (a relative path starts from the compose "
-                         "file's directory)");
+                         "give a readable file (a relative path starts from the directory "
+                         "of the first -c file)");
     }
     auto parsed = parseEnvFile(*text, context.environment);
     if (!parsed) {
@@ -366,7 +382,7 @@ Result<Service> buildService(const Value& key, const Value& body, const std::str
   Service service;
   service.key = key.text;
   service.mark = body.isNull() ? key.mark : body.mark;
-  service.directory = composeDirectory(service.mark.file);
+  service.directory = context.workingDirectory;
 
   // No image is overmesh's process service: its `command` runs on the node (as
   // `service create` without --image). Without both there is nothing to run.
@@ -475,7 +491,7 @@ Result<Service> buildService(const Value& key, const Value& body, const std::str
     service.volumes = std::move(*read);
   }
   if (const Value* healthcheck = body.find("healthcheck")) {
-    auto read = buildHealthcheck(*healthcheck, childPath(path, "healthcheck"));
+    auto read = buildHealthcheck(*healthcheck, childPath(path, "healthcheck"), context.ignored);
     if (!read) {
       return std::unexpected(read.error());
     }

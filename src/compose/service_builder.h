@@ -23,12 +23,16 @@ struct IgnoredOptions {
   // "deploy.resources (services.web)": options Swarm runs and overmesh does not yet, in the
   // order found.
   std::vector<std::string> notYet;
+  // Other lines to print as they are ("services.web.healthcheck: no test: …").
+  std::vector<std::string> otherWarnings;
 };
 
 struct ServiceContext {
   const Environment& environment;
   const FileReader& readFile;
   IgnoredOptions& ignored;
+  // Relative env_file paths and Service::directory: the first -c file's directory.
+  const std::string& workingDirectory;
 };
 
 // Builds the service `key` from its mapping `body` (null: an empty service, refused for
@@ -41,7 +45,7 @@ Result<Service> buildService(const Value& key, const Value& body, const std::str
 std::string deprecatedExplanation(std::string_view key);
 
 // The directory part of a compose file's name as given ("stacks/web.yml" → "stacks",
-// "web.yml" or "-" → "."): relative paths in that file are resolved against it.
+// "web.yml" or "-" → ".").
 std::string composeDirectory(const std::string& file);
 
 }  // namespace overmesh::compose

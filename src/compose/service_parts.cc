@@ -513,7 +513,8 @@ Result<std::vector<ServiceNetworkEntry>> buildServiceNetworks(const Value& value
   return networks;
 }
 
-Result<Healthcheck> buildHealthcheck(const Value& value, const std::string& path) {
+Result<Healthcheck> buildHealthcheck(const Value& value, const std::string& path,
+                                     IgnoredOptions& ignored) {
   if (auto checked = checkMapping(value, path, kHealthcheckKeys, "healthcheck"); !checked) {
     return std::unexpected(checked.error());
   }
@@ -579,6 +580,15 @@ Result<Healthcheck> buildHealthcheck(const Value& value, const std::string& path
   if (auto read = optionalWhole(value, "retries", path, 0, kMaxCount, check.retries); !read) {
     return std::unexpected(read.error());
   }
+  // Timings without a test: Docker keeps the image's HEALTHCHECK and changes its timings.
+  // overmesh does not run the image's HEALTHCHECK, so the timings change nothing: say so.
+  bool timings = check.intervalMs || check.timeoutMs || check.startPeriodMs || check.retries;
+  if (check.test.empty() && !check.disable && timings) {
+    ignored.otherWarnings.push_back(
+        fmt::format("{}: no test: overmesh does not run the image's own HEALTHCHECK yet, so "
+                    "these timings are ignored",
+                    path));
+  }
   return check;
 }
 
@@ -591,6 +601,12 @@ Result<Deploy> buildDeploy(const Value& value, const std::string& path,
   deploy.mark = value.mark;
   if (value.isNull()) {
     return deploy;
+  }
+  if (const Value* mode = value.find("mode");
+      mode != nullptr && mode->isScalar() &&
+      (mode->text == "replicated-job" || mode->text == "global-job")) {
+    return schemaError(*mode, childPath(path, "mode"), "jobs are not supported by overmesh yet",
+                       "use replicated or global");
   }
   if (auto read = optionalChoice(value, "mode", path, kDeployModes, deploy.mode); !read) {
     return std::unexpected(read.error());

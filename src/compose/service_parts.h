@@ -25,7 +25,10 @@ Result<std::vector<ServiceNetworkEntry>> buildServiceNetworks(const Value& value
                                                               const std::string& path,
                                                               const std::string& servicePath,
                                                               IgnoredOptions& ignored);
-Result<Healthcheck> buildHealthcheck(const Value& value, const std::string& path);
+// Timings without a test (Docker: the image's HEALTHCHECK with these timings) give a
+// Healthcheck with an empty test and a warning in `ignored.otherWarnings`.
+Result<Healthcheck> buildHealthcheck(const Value& value, const std::string& path,
+                                     IgnoredOptions& ignored);
 Result<Deploy> buildDeploy(const Value& value, const std::string& path,
                            const std::string& servicePath, IgnoredOptions& ignored);
 

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <exception>
 #include <sstream>
+#include <unordered_set>
 
 #include "common/quote.h"
 #include "compose/utf8.h"
@@ -54,14 +55,6 @@ Value Value::sequence(Mark mark) {
   return value;
 }
 
-void Value::set(std::string key, Value value) {
-  if (Value* existing = find(key)) {
-    *existing = std::move(value);
-    return;
-  }
-  entries.emplace_back(Value::scalar(std::move(key), value.mark), std::move(value));
-}
-
 std::string keyPath(const std::vector<std::string>& parts) {
   std::string path;
   for (const std::string& part : parts) {
@@ -79,7 +72,8 @@ namespace {
 // copy expands them: the node budget is what refuses a "billion laughs" file.
 class YamlCopier {
  public:
-  YamlCopier(const std::string& file, const LoadLimits& limits) : file_(file), limits_(limits) {}
+  YamlCopier(const std::string& file, const LoadLimits& limits)
+      : file_(file), shown_(printable(file)), limits_(limits) {}
 
   Result<Value> copy(const YAML::Node& node, std::size_t depth, std::vector<std::string>& path) {
     Mark mark{file_, node.Mark().line + 1, node.Mark().column + 1};
@@ -87,12 +81,11 @@ class YamlCopier {
       return errorf(ErrorKind::InvalidArgument,
                     "{}:{}: the file expands to more than {} values (anchors and aliases "
                     "included): refused, as a YAML bomb would be",
-                    file_, mark.line, limits_.maxNodes);
+                    shown_, mark.line, limits_.maxNodes);
     }
     if (depth > limits_.maxDepth) {
-      return errorf(ErrorKind::InvalidArgument,
-                    "{}:{}: {}: nested deeper than {} levels: refused", file_, mark.line,
-                    keyPath(path), limits_.maxDepth);
+      return errorf(ErrorKind::InvalidArgument, "{}:{}: {}: nested deeper than {} levels: refused",
+                    shown_, mark.line, keyPath(path), limits_.maxDepth);
     }
     switch (node.Type()) {
       case YAML::NodeType::Undefined:
@@ -104,7 +97,7 @@ class YamlCopier {
       case YAML::NodeType::Scalar: {
         if (node.Scalar().size() > limits_.maxScalarBytes) {
           return errorf(ErrorKind::InvalidArgument, "{}:{}: {}: a value longer than {} bytes",
-                        file_, mark.line, keyPath(path), limits_.maxScalarBytes);
+                        shown_, mark.line, keyPath(path), limits_.maxScalarBytes);
         }
         if (auto charged = chargeBytes(node.Scalar().size(), mark.line); !charged) {
           return std::unexpected(charged.error());
@@ -132,7 +125,7 @@ class YamlCopier {
       case YAML::NodeType::Map:
         return copyMapping(node, mark, depth, path);
     }
-    return errorf(ErrorKind::Internal, "{}:{}: unknown YAML node type", file_, mark.line);
+    return errorf(ErrorKind::Internal, "{}:{}: unknown YAML node type", shown_, mark.line);
   }
 
  private:
@@ -143,7 +136,7 @@ class YamlCopier {
       return errorf(ErrorKind::InvalidArgument,
                     "{}:{}: the file expands to more than {} bytes of values (anchors and "
                     "aliases included): refused, as a YAML bomb would be",
-                    file_, line, limits_.maxExpandedBytes);
+                    shown_, line, limits_.maxExpandedBytes);
     }
     return {};
   }
@@ -152,12 +145,15 @@ class YamlCopier {
                             std::vector<std::string>& path) {
     Value value = Value::mapping(mark);
     std::vector<Value> merged;  // `<<` sources, in the order given
+    // The keys so far: a duplicate is found in O(1), so a mapping of N keys is copied in
+    // O(N).
+    std::unordered_set<std::string> seen;
     for (const auto& entry : node) {
       const YAML::Node& keyNode = entry.first;
       if (!keyNode.IsScalar()) {
         return errorf(ErrorKind::InvalidArgument,
-                      "{}:{}: {}: a key must be a plain string, not a list or a mapping",
-                      file_, keyNode.Mark().line + 1, keyPath(path));
+                      "{}:{}: {}: a key must be a plain string, not a list or a mapping", shown_,
+                      keyNode.Mark().line + 1, keyPath(path));
       }
       const std::string& key = keyNode.Scalar();
       if (auto charged = chargeBytes(key.size(), keyNode.Mark().line + 1); !charged) {
@@ -179,23 +175,23 @@ class YamlCopier {
               return errorf(ErrorKind::InvalidArgument,
                             "{}:{}: {}: a merge key (<<) takes a mapping or a list of "
                             "mappings",
-                            file_, item.mark.line, keyPath(path));
+                            shown_, item.mark.line, keyPath(path));
             }
             merged.push_back(std::move(item));
           }
         } else {
           return errorf(ErrorKind::InvalidArgument,
-                        "{}:{}: {}: a merge key (<<) takes a mapping or a list of mappings",
-                        file_, copied->mark.line, keyPath(path));
+                        "{}:{}: {}: a merge key (<<) takes a mapping or a list of mappings", shown_,
+                        copied->mark.line, keyPath(path));
         }
         continue;
       }
-      if (value.find(key) != nullptr) {
+      if (!seen.insert(key).second) {
         path.push_back(key);
         std::string where = keyPath(path);
         path.pop_back();
-        return errorf(ErrorKind::InvalidArgument, "{}:{}: {}: the key is given twice",
-                      file_, keyNode.Mark().line + 1, where);
+        return errorf(ErrorKind::InvalidArgument, "{}:{}: {}: the key is given twice", shown_,
+                      keyNode.Mark().line + 1, where);
       }
       Value keyValue = Value::scalar(key, Mark{file_, keyNode.Mark().line + 1,
                                                keyNode.Mark().column + 1});
@@ -204,7 +200,7 @@ class YamlCopier {
     // Merge keys: the mapping's own keys win, then the first source that has a key.
     for (Value& source : merged) {
       for (auto& [key, item] : source.entries) {
-        if (value.find(key.text) == nullptr) {
+        if (seen.insert(key.text).second) {
           value.entries.emplace_back(std::move(key), std::move(item));
         }
       }
@@ -213,6 +209,7 @@ class YamlCopier {
   }
 
   const std::string& file_;
+  std::string shown_;  // file_ as messages show it (a -c name may hold any bytes)
   const LoadLimits& limits_;
   std::size_t nodes_ = 0;
   std::size_t bytes_ = 0;
@@ -228,6 +225,7 @@ class YamlCopier {
 // start with brackets (over 64 of them unclosed); it errs low elsewhere, where yaml-cpp's
 // guard and the copy's depth check still bound the file.
 Status prescan(std::string_view text, const std::string& file, const LoadLimits& limits) {
+  const std::string shown = printable(file);
   std::size_t line = 1;
   std::size_t flowDepth = 0;
   enum class State { Plain, Single, Double, Comment } state = State::Plain;
@@ -241,15 +239,15 @@ Status prescan(std::string_view text, const std::string& file, const LoadLimits&
         1 + std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(invalid), '\n');
     if (byte == 0) {
       return errorf(ErrorKind::InvalidArgument, "{}:{}: a NUL byte: a compose file is UTF-8 text",
-                    file, lineOf);
+                    shown, lineOf);
     }
     return errorf(ErrorKind::InvalidArgument,
-                  "{}:{}: byte 0x{:02X} is not UTF-8: a compose file is UTF-8 text", file, lineOf,
+                  "{}:{}: byte 0x{:02X} is not UTF-8: a compose file is UTF-8 text", shown, lineOf,
                   byte);
   }
   auto tooDeep = [&]() {
     return errorf(ErrorKind::InvalidArgument,
-                  "{}:{}: nested deeper than {} levels (lists and mappings): refused", file, line,
+                  "{}:{}: nested deeper than {} levels (lists and mappings): refused", shown, line,
                   limits.maxDepth);
   };
   for (std::size_t i = 0; i < text.size(); ++i) {
@@ -388,9 +386,10 @@ std::string tabHint(std::string_view text, int line) {
 
 Result<Value> parseYaml(std::string_view text, const std::string& file,
                         const LoadLimits& limits) {
+  const std::string shown = printable(file);
   if (text.size() > limits.maxBytes) {
     return errorf(ErrorKind::InvalidArgument, "{}: the file is {} bytes: at most {} are read",
-                  file, text.size(), limits.maxBytes);
+                  shown, text.size(), limits.maxBytes);
   }
   if (auto checked = prescan(text, file, limits); !checked) {
     return std::unexpected(checked.error());
@@ -403,7 +402,7 @@ Result<Value> parseYaml(std::string_view text, const std::string& file,
                     "{}: the file holds more than one YAML document (a \"---\" separator, or "
                     "a stray \",\", \"]\" or \"}}\" outside brackets): a compose file is one "
                     "document",
-                    file);
+                    shown);
     }
     if (documents == 0) {
       Value empty;
@@ -416,18 +415,18 @@ Result<Value> parseYaml(std::string_view text, const std::string& file,
     return copier.copy(document, 0, path);
   } catch (const YAML::DeepRecursion& error) {
     return errorf(ErrorKind::InvalidArgument,
-                  "{}:{}: nested deeper than {} levels (lists and mappings): refused", file,
+                  "{}:{}: nested deeper than {} levels (lists and mappings): refused", shown,
                   error.mark.line + 1, limits.maxDepth);
   } catch (const YAML::Exception& error) {
     if (error.mark.is_null()) {
-      return errorf(ErrorKind::InvalidArgument, "{}: not valid YAML: {}", file,
+      return errorf(ErrorKind::InvalidArgument, "{}: not valid YAML: {}", shown,
                     printable(error.msg));
     }
-    return errorf(ErrorKind::InvalidArgument, "{}:{}:{}: not valid YAML: {}{}", file,
+    return errorf(ErrorKind::InvalidArgument, "{}:{}:{}: not valid YAML: {}{}", shown,
                   error.mark.line + 1, error.mark.column + 1, printable(error.msg),
                   tabHint(text, error.mark.line));
   } catch (const std::exception& error) {
-    return errorf(ErrorKind::InvalidArgument, "{}: not valid YAML: {}", file,
+    return errorf(ErrorKind::InvalidArgument, "{}: not valid YAML: {}", shown,
                   printable(error.what()));
   }
 }

@@ -56,8 +56,6 @@ class Value {
   static Value scalar(std::string text, Mark mark = {});
   static Value mapping(Mark mark = {});
   static Value sequence(Mark mark = {});
-  // Mapping: sets `key` (replacing an existing entry in place, else appending).
-  void set(std::string key, Value value);
 };
 
 // Bounds on what one file may expand to. A file beyond them is refused with a message that

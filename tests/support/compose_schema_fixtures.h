@@ -46,7 +46,7 @@ inline Result<Project> buildFixture(const std::string& relative, Warnings& warni
   if (!tree) {
     return std::unexpected(tree.error());
   }
-  return buildProject(*tree, environment, fixtureReader(), warnings);
+  return buildProject(*tree, environment, fixtureReader(), warnings, workingDirectory(relative));
 }
 
 // parseYaml + buildProject of inline text named "stack.yml".
@@ -57,7 +57,7 @@ inline Result<Project> buildText(const std::string& text, Warnings& warnings,
   if (!tree) {
     return std::unexpected(tree.error());
   }
-  return buildProject(*tree, environment, reader, warnings);
+  return buildProject(*tree, environment, reader, warnings, ".");
 }
 
 }  // namespace overmesh::compose::testing

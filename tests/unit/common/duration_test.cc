@@ -39,8 +39,23 @@ INSTANTIATE_TEST_SUITE_P(
                       ValidCase{"0s", 0ms}, ValidCase{"1ms", 1ms}, ValidCase{"90s", 90s},
                       ValidCase{"1000000000ms", 1'000'000'000ms}, ValidCase{"1m30s", 90s},
                       ValidCase{"3h", 3h}, ValidCase{"1h2m3s4ms", 3'723'004ms}, ValidCase{"0", 0ms},
-                      ValidCase{"1s500ms", 1500ms}),
-    [](const ::testing::TestParamInfo<ValidCase>& paramInfo) { return paramInfo.param.text; });
+                      ValidCase{"1s500ms", 1500ms}, ValidCase{"1.5s", 1500ms},
+                      ValidCase{"0.5s", 500ms}, ValidCase{".5s", 500ms}, ValidCase{"1.s", 1s},
+                      ValidCase{"100us", 0ms}, ValidCase{"1500us", 2ms},
+                      ValidCase{"100\u00b5s", 0ms}, ValidCase{"2500\u03bcs", 3ms},
+                      ValidCase{"1m0.5s", 60'500ms}, ValidCase{"250ns", 0ms},
+                      ValidCase{"499999ns", 0ms}, ValidCase{"500000ns", 1ms},
+                      ValidCase{"2h45m", 9'900'000ms}, ValidCase{"1.0001ms", 1ms},
+                      ValidCase{"0.0000000001h", 0ms}, ValidCase{"1.25h", 4'500'000ms}),
+    [](const ::testing::TestParamInfo<ValidCase>& paramInfo) {
+      // gtest names take letters, digits and '_' only: "1.5s" → "1_5s", "µs" → "__s".
+      std::string name = paramInfo.param.text;
+      for (char& c : name) {
+        bool keep = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+        c = keep ? c : '_';
+      }
+      return name;
+    });
 
 struct InvalidCase {
   std::string label;
@@ -66,11 +81,13 @@ INSTANTIATE_TEST_SUITE_P(
     Durations, InvalidDurationTest,
     ::testing::Values(InvalidCase{"NoUnit", "3"}, InvalidCase{"NoNumber", "s"},
                       InvalidCase{"Negative", "-1s"}, InvalidCase{"Empty", ""},
-                      InvalidCase{"Fraction", "1.5s"}, InvalidCase{"UpperCaseUnit", "3S"},
+                      InvalidCase{"OnlyADot", ".s"}, InvalidCase{"TwoDots", "1.5.5s"},
+                      InvalidCase{"FractionWithoutUnit", "1.5"}, InvalidCase{"UpperCaseUnit", "3S"},
                       InvalidCase{"LeadingSpace", " 3s"}, InvalidCase{"TrailingSpace", "3s "},
                       InvalidCase{"PlusSign", "+3s"}, InvalidCase{"LastPartWithoutUnit", "1m30"},
                       InvalidCase{"Days", "1d"}, InvalidCase{"NegativeSecondPart", "1m-30s"},
-                      InvalidCase{"Microseconds", "5us"},
+                      InvalidCase{"UnknownUnit", "5xs"},
+                      InvalidCase{"FractionTooLarge", "277.7778h"},
                       InvalidCase{"SumTooLarge", "277h46m40s1ms"},
                       InvalidCase{"ZeroWithSpace", "0 "}, InvalidCase{"TooLarge", "1000000001s"},
                       InvalidCase{"Overflowing", "99999999999999999999s"}),

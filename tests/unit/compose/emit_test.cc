@@ -89,7 +89,7 @@ TEST_P(EmitScalarTest, QuotesWhatWouldReadAsAnotherValue) {
   Value root = Value::mapping();
   Value scalar = Value::scalar(GetParam().text);
   scalar.quoted = GetParam().quoted;
-  root.set("a", scalar);
+  root.entries.emplace_back(Value::scalar("a"), scalar);
   EXPECT_EQ(emitYaml(root), "a: " + GetParam().expected + "\n");
   expectRoundTrip(root, GetParam().text);
 }
@@ -111,16 +111,33 @@ INSTANTIATE_TEST_SUITE_P(
                       ScalarCase{"*ref", false, "\"*ref\""},
                       ScalarCase{"two\nlines", true, "\"two\\nlines\""},
                       ScalarCase{"héllo ✓", true, "\"héllo ✓\""}, ScalarCase{"a:b", false, "a:b"},
-                      ScalarCase{"$HOME", false, "$$HOME"}, ScalarCase{"${X}", true, "\"$${X}\""}));
+                      // Not in an interpolated section: written as it is.
+                      ScalarCase{"$HOME", false, "$HOME"}, ScalarCase{"${X}", true, "\"${X}\""}));
+
+TEST(EmitYamlTest, DollarsAreDoubledOnlyInInterpolatedSections) {
+  auto root = parseYaml(
+      "version: \"$V\"\nx-meta: $X\nservices:\n  web:\n    image: \"$$TAG\"\n"
+      "networks:\n  n:\n    name: a$$b\n",
+      "f.yml");
+  ASSERT_TRUE(root.has_value()) << root.error().message;
+  Warnings warnings;
+  ASSERT_TRUE(interpolate(*root, {}, warnings).has_value());
+  std::string text = emitYaml(*root);
+  EXPECT_THAT(text, HasSubstr("version: \"$V\"\n"));
+  EXPECT_THAT(text, HasSubstr("x-meta: $X\n"));
+  EXPECT_THAT(text, HasSubstr("image: \"$$TAG\"\n"));
+  EXPECT_THAT(text, HasSubstr("name: a$$b\n"));
+  expectRoundTrip(*root, "sections");
+}
 
 TEST(EmitYamlTest, NullEmptyCollectionsAndKeys) {
   Value root = Value::mapping();
-  root.set("nothing", Value{});
-  root.set("list", Value::sequence());
-  root.set("map", Value::mapping());
-  root.set("<<", Value::scalar("literal"));
-  root.set("$KEY", Value::scalar("keys are not interpolated"));
-  root.set("true", Value::scalar("x"));
+  root.entries.emplace_back(Value::scalar("nothing"), Value{});
+  root.entries.emplace_back(Value::scalar("list"), Value::sequence());
+  root.entries.emplace_back(Value::scalar("map"), Value::mapping());
+  root.entries.emplace_back(Value::scalar("<<"), Value::scalar("literal"));
+  root.entries.emplace_back(Value::scalar("$KEY"), Value::scalar("keys are not interpolated"));
+  root.entries.emplace_back(Value::scalar("true"), Value::scalar("x"));
   std::string text = emitYaml(root);
   EXPECT_THAT(text, HasSubstr("nothing: null\n"));
   EXPECT_THAT(text, HasSubstr("list: []\n"));

@@ -46,6 +46,27 @@ TEST(EnvFileTest, RefusesAKeyWithBlanksNamingTheLine) {
             "name without blanks");
 }
 
+TEST(EnvFileTest, RefusesBytesThatAreNotUtf8OrNul) {
+  for (std::string text : {std::string("A=1\nB=\xff\n"), std::string("A=1\nB=x\0y\n", 9),
+                           std::string("A=1\n\xc3=1\n")}) {
+    auto variables = parseEnvFile(text, {});
+
+    ASSERT_FALSE(variables.has_value()) << text;
+    EXPECT_EQ(variables.error().message,
+              "line 2: invalid UTF-8 (or a NUL byte): an env file is UTF-8 text");
+  }
+  EXPECT_TRUE(parseEnvFile("A=h\xc3\xa9llo \xe2\x9c\x93\n", {}).has_value());
+}
+
+TEST(EnvFileTest, RefusesAValueFromTheEnvironmentThatIsNotUtf8) {
+  auto variables = parseEnvFile("A=1\nTOKEN\n", {{"TOKEN", "\xff\xfe"}});
+
+  ASSERT_FALSE(variables.has_value());
+  EXPECT_EQ(variables.error().message,
+            "line 2: the value of \"TOKEN\" in the environment is invalid UTF-8: environment "
+            "values are UTF-8 text");
+}
+
 TEST(EnvFileTest, RefusesAnEmptyKey) {
   auto variables = parseEnvFile("=value\n", {});
 

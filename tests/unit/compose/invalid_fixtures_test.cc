@@ -78,8 +78,8 @@ INSTANTIATE_TEST_SUITE_P(
                     "boolean: use true or false (yes/no and on/off also work)"},
         InvalidCase{"duration-bare-number.yml",
                     "invalid/duration-bare-number.yml:4: services.web.stop_grace_period: \"10\" is "
-                    "not a duration: use a duration: whole numbers with units h, m, s or ms, e.g. "
-                    "500ms, 10s, 1m30s (at most 1000000000ms)"},
+                    "not a duration: use a duration: numbers with units h, m, s, ms, us or ns, "
+                    "e.g. 500ms, 1.5s, 1m30s (at most 1000000000ms)"},
         InvalidCase{"port-range-sizes.yml",
                     "invalid/port-range-sizes.yml:6: services.web.ports[1]: the published ports "
                     "\"8000-8002\" and the target ports \"80-81\" differ in number: give ranges of "
@@ -160,7 +160,7 @@ INSTANTIATE_TEST_SUITE_P(
         InvalidCase{"env-file-missing.yml",
                     "invalid/env-file-missing.yml:4: services.web.env_file: cannot read "
                     "\"invalid/missing.env\": no such file: invalid/missing.env: give a readable "
-                    "file (a relative path starts from the compose file's directory)"},
+                    "file (a relative path starts from the directory of the first -c file)"},
         InvalidCase{"environment-nested.yml",
                     "invalid/environment-nested.yml:6: services.web.environment.OPTS: a variable "
                     "must be a single value: use a string, a number or a boolean"},

@@ -1,6 +1,7 @@
 // The loading pipeline (loadMerged / loadCompose) with an in-memory FileReader, and
 // localFileReader on a scratch directory.
 
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -82,6 +83,46 @@ TEST(LoadMergedTest, WarningsAreDeduplicatedAcrossFilesInOrder) {
               ElementsAre("The \"TAG\" variable is not set. Defaulting to a blank string.",
                           "The \"U\" variable is not set. Defaulting to a blank string.",
                           "The \"V\" variable is not set. Defaulting to a blank string."));
+}
+
+TEST(LoadMergedTest, WarningsAreCappedAtFiftyLines) {
+  MemoryFiles files;
+  std::string text = "services:\n  web:\n    environment:\n";
+  for (int i = 0; i < 60; ++i) {
+    text += fmt::format("      V{0}: $UNSET{0}\n", i);
+  }
+  files.files["a.yml"] = text;
+  auto loaded = loadMerged({{"a.yml", std::nullopt}}, {}, files.reader());
+  ASSERT_TRUE(loaded.has_value()) << loaded.error().message;
+  ASSERT_EQ(loaded->warnings.size(), kMaxWarningLines + 1);
+  EXPECT_EQ(loaded->warnings[49],
+            "The \"UNSET49\" variable is not set. Defaulting to a blank "
+            "string.");
+  EXPECT_EQ(loaded->warnings.back(), "… and 10 more warnings");
+}
+
+// docker/cli: relative env_file and bind paths start from the first -c file's directory,
+// even when a later file names them; "-" (stdin) is the current directory.
+TEST(LoadComposeTest, RelativePathsResolveAgainstTheFirstFilesDirectory) {
+  MemoryFiles files;
+  files.files["stacks/base.yml"] = "services:\n  web:\n    image: web:1\n";
+  files.files["overrides/env.yml"] = "services:\n  web:\n    env_file: web.env\n";
+  files.files["stacks/web.env"] = "A=1\n";
+  auto loaded = loadCompose(
+      {{"stacks/base.yml", std::nullopt}, {"overrides/env.yml", std::nullopt}}, {}, files.reader());
+  ASSERT_TRUE(loaded.has_value()) << loaded.error().message;
+  EXPECT_EQ(loaded->project.services[0].directory, "stacks");
+  EXPECT_EQ(loaded->project.services[0].environment, (StringMap{{"A", "1"}}));
+
+  files.files["web.env"] = "A=2\n";
+  loaded = loadCompose({{"-", std::string("services:\n  web:\n    image: web:1\n")},
+                        {"overrides/env.yml", std::nullopt}},
+                       {}, files.reader());
+  ASSERT_TRUE(loaded.has_value()) << loaded.error().message;
+  EXPECT_EQ(loaded->project.services[0].directory, ".");
+  EXPECT_EQ(loaded->project.services[0].environment, (StringMap{{"A", "2"}}));
+  EXPECT_EQ(workingDirectory("/abs/stack.yml"), "/abs");
+  EXPECT_EQ(workingDirectory("/stack.yml"), "/");
 }
 
 struct ErrorCase {

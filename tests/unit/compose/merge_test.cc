@@ -2,9 +2,12 @@
 
 #include "compose/merge.h"
 
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -126,12 +129,13 @@ TEST(MergeFilesTest, NetworksMergeListAndMapForms) {
 
 TEST(MergeFilesTest, CommandAndOtherSequencesAreReplaced) {
   Value root = merge(
-      "services:\n  web:\n    command: [a, b]\n    dns: [1.1.1.1]\n"
+      "services:\n  web:\n    command: [a, b]\n    entrypoint: [e]\n    tmpfs: [/a]\n"
       "    healthcheck:\n      test: [CMD, x]\n      retries: 3\n",
-      "services:\n  web:\n    command: [c]\n    dns: [8.8.8.8]\n"
+      "services:\n  web:\n    command: [c]\n    entrypoint: [f]\n    tmpfs: [/b]\n"
       "    healthcheck:\n      test: [CMD, y]\n");
   EXPECT_THAT(texts(*service(root).find("command")), ElementsAre("c"));
-  EXPECT_THAT(texts(*service(root).find("dns")), ElementsAre("8.8.8.8"));
+  EXPECT_THAT(texts(*service(root).find("entrypoint")), ElementsAre("f"));
+  EXPECT_THAT(texts(*service(root).find("tmpfs")), ElementsAre("/b"));
   EXPECT_THAT(texts(*service(root).find("healthcheck")->find("test")), ElementsAre("CMD", "y"));
   EXPECT_EQ(service(root).find("healthcheck")->find("retries")->text, "3");
 }
@@ -144,15 +148,114 @@ TEST(MergeFilesTest, ExposeAndEnvFileConcatenateWithoutDuplicates) {
   EXPECT_THAT(texts(*service(root).find("env_file")), ElementsAre("a.env", "b.env"));
 }
 
-TEST(MergeFilesTest, TopLevelNetworksVolumesAndExtensionsMergeAsMappings) {
+TEST(MergeFilesTest, TopLevelEntriesAreReplacedWholeAndExtensionsMergeAsMappings) {
   Value root = merge("networks:\n  front:\n    driver: overlay\nx-meta:\n  a: 1\n",
                      "networks:\n  front:\n    external: true\n  back: {}\nx-meta:\n  b: 2\n"
                      "volumes:\n  data:\n");
-  EXPECT_EQ(root.find("networks")->find("front")->find("driver")->text, "overlay");
+  EXPECT_EQ(root.find("networks")->find("front")->find("driver"), nullptr);
   EXPECT_EQ(root.find("networks")->find("front")->find("external")->text, "true");
   EXPECT_TRUE(root.find("networks")->find("back")->isMapping());
   EXPECT_THAT(keyedTexts(*root.find("x-meta")), ElementsAre("a=1", "b=2"));
   EXPECT_TRUE(root.find("volumes")->find("data")->isNull());
+}
+
+// docker/cli: a later file's network, volume, secret or config replaces the earlier one
+// with the same key whole.
+TEST(MergeFilesTest, AnExternalNetworkOverridesTheBaseDefinitionWhole) {
+  Value root = merge(
+      "networks:\n  default:\n    driver: overlay\n    attachable: true\n  keep:\n"
+      "volumes:\n  data:\n    driver: local\nsecrets:\n  s:\n    file: a\n"
+      "configs:\n  c:\n    file: a\n",
+      "networks:\n  default:\n    external: true\n    name: chaos_net\n"
+      "volumes:\n  data:\n    external: true\nsecrets:\n  s:\n    external: true\n"
+      "configs:\n  c:\n    external: true\n");
+  EXPECT_THAT(keyedTexts(*root.find("networks")->find("default")),
+              ElementsAre("external=true", "name=chaos_net"));
+  EXPECT_TRUE(root.find("networks")->find("keep")->isNull());
+  for (const char* section : {"volumes", "secrets", "configs"}) {
+    const Value& entry = root.find(section)->entries[0].second;
+    EXPECT_THAT(keyedTexts(entry), ElementsAre("external=true")) << section;
+  }
+}
+
+TEST(MergeFilesTest, PortsMergeByPublishedPortAndProtocol) {
+  Value root = merge(
+      "services:\n  web:\n    ports:\n      - \"8080:80\"\n      - \"53:53/udp\"\n"
+      "      - \"9000\"\n      - \"127.0.0.1:7000:70\"\n",
+      "services:\n  web:\n    ports:\n      - \"8080:81\"\n      - \"53:54/tcp\"\n"
+      "      - \"9000\"\n      - \"9001\"\n      - {target: 71, published: 7000}\n");
+  const Value& ports = *service(root).find("ports");
+  ASSERT_EQ(ports.items.size(), 6u);
+  EXPECT_EQ(ports.items[0].text, "8080:81");  // the later entry, in the earlier one's place
+  EXPECT_EQ(ports.items[0].mark.file, "b.yml");
+  EXPECT_EQ(ports.items[1].text, "53:53/udp");  // another protocol: another port
+  EXPECT_EQ(ports.items[2].text, "9000");
+  EXPECT_EQ(ports.items[3].find("target")->text, "71");
+  EXPECT_EQ(ports.items[4].text, "53:54/tcp");
+  EXPECT_EQ(ports.items[5].text, "9001");
+}
+
+TEST(MergeFilesTest, ListsSwarmAppendsAreAppendedWithoutDuplicates) {
+  Value root = merge(
+      "services:\n  web:\n    dns: 1.1.1.1\n    dns_search: [a.example]\n"
+      "    cap_add: [NET_ADMIN]\n    cap_drop: [ALL]\n    external_links: [x]\n"
+      "    security_opt: [a]\n    devices: [/dev/a]\n"
+      "    deploy:\n      placement:\n        constraints: [node.role==manager]\n"
+      "        preferences:\n          - spread: node.labels.zone\n",
+      "services:\n  web:\n    dns: [1.1.1.1, 8.8.8.8]\n    dns_search: [b.example]\n"
+      "    cap_add: [SYS_TIME, NET_ADMIN]\n    cap_drop: [NET_RAW]\n    external_links: [y]\n"
+      "    security_opt: [b]\n    devices: [/dev/b]\n"
+      "    deploy:\n      placement:\n        constraints: [node.labels.ssd==true, "
+      "node.role==manager]\n        preferences:\n          - spread: node.labels.rack\n");
+  const Value& web = service(root);
+  EXPECT_THAT(texts(*web.find("dns")), ElementsAre("1.1.1.1", "8.8.8.8"));
+  EXPECT_THAT(texts(*web.find("dns_search")), ElementsAre("a.example", "b.example"));
+  EXPECT_THAT(texts(*web.find("cap_add")), ElementsAre("NET_ADMIN", "SYS_TIME"));
+  EXPECT_THAT(texts(*web.find("cap_drop")), ElementsAre("ALL", "NET_RAW"));
+  EXPECT_THAT(texts(*web.find("external_links")), ElementsAre("x", "y"));
+  EXPECT_THAT(texts(*web.find("security_opt")), ElementsAre("a", "b"));
+  EXPECT_THAT(texts(*web.find("devices")), ElementsAre("/dev/a", "/dev/b"));
+  const Value& placement = *web.find("deploy")->find("placement");
+  EXPECT_THAT(texts(*placement.find("constraints")),
+              ElementsAre("node.role==manager", "node.labels.ssd==true"));
+  const Value& preferences = *placement.find("preferences");
+  ASSERT_EQ(preferences.items.size(), 2u);
+  EXPECT_EQ(preferences.items[1].find("spread")->text, "node.labels.rack");
+}
+
+TEST(MergeFilesTest, FileNamesInMessagesArePrintable) {
+  auto merged = mergeFiles({parse("services:\n  web:\n    command: [a]\n", "a\x1b.yml"),
+                            parse("services:\n  web:\n    command:\n      x: 1\n", "b\n.yml")});
+  ASSERT_FALSE(merged.has_value());
+  EXPECT_THAT(merged.error().message, HasSubstr("b\\n.yml:4: services.web.command"));
+  EXPECT_THAT(merged.error().message, HasSubstr("given at a\\x1b.yml:3"));
+}
+
+// 200,000 keys in one mapping, merged over another: linear work (the time is printed, not
+// asserted: a loaded machine must not fail the test).
+TEST(MergeFilesTest, MergesAFlatMappingOf200kKeysInLinearTime) {
+  constexpr int kKeys = 200'000;
+  auto build = [](int offset) {
+    Value root = Value::mapping();
+    Value meta = Value::mapping();
+    meta.entries.reserve(kKeys);
+    for (int i = 0; i < kKeys; ++i) {
+      meta.entries.emplace_back(Value::scalar(fmt::format("k{}", i + offset)), Value::scalar("v"));
+    }
+    root.entries.emplace_back(Value::scalar("x-meta"), std::move(meta));
+    return root;
+  };
+  std::vector<Value> files;
+  files.push_back(build(0));
+  files.push_back(build(kKeys / 2));
+  auto start = std::chrono::steady_clock::now();
+  auto merged = mergeFiles(std::move(files));
+  auto elapsed = std::chrono::steady_clock::now() - start;
+  ASSERT_TRUE(merged.has_value()) << merged.error().message;
+  EXPECT_EQ(merged->find("x-meta")->entries.size(), static_cast<std::size_t>(kKeys * 3 / 2));
+  std::printf("merged 2 x %d keys in %lld ms\n", kKeys,
+              static_cast<long long>(
+                  std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count()));
 }
 
 TEST(MergeFilesTest, ALaterNullOrScalarReplaces) {

@@ -3,6 +3,7 @@
 
 #include "compose/project_builder.h"
 
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -270,7 +271,8 @@ TEST(ProjectBuilderTest, EnvironmentWinsOverEnvFileAndEmptyKeysComeFromTheEnviro
       "    environment:\n      - B=from-environment\n      - C\n      - D\n",
       "conf/stack.yml");
   ASSERT_TRUE(tree.has_value()) << tree.error().message;
-  auto project = buildProject(*tree, {{"C", "from-shell"}}, reader, warnings);
+  auto project = buildProject(*tree, {{"C", "from-shell"}}, reader, warnings,
+                              workingDirectory("conf/stack.yml"));
 
   ASSERT_TRUE(project.has_value()) << project.error().message;
   EXPECT_EQ(project->services[0].environment,
@@ -354,11 +356,91 @@ TEST(ProjectBuilderTest, UnsupportedKeysAreListedOnceAcrossServicesSorted) {
   Warnings warnings;
   auto project = buildText(
       "services:\n  a:\n    image: a\n    privileged: true\n    build: .\n"
-      "  b:\n    image: b\n    build: .\n    cap_add: [NET_ADMIN]\n",
+      "  b:\n    image: b\n    build: .\n    links: [a]\n",
       warnings);
 
   ASSERT_TRUE(project.has_value()) << project.error().message;
-  EXPECT_THAT(warnings, ElementsAre("Ignoring unsupported options: build, cap_add, privileged"));
+  EXPECT_THAT(warnings, ElementsAre("Ignoring unsupported options: build, links, privileged"));
+}
+
+// Swarm runs these (docker/cli does not list them as unsupported): overmesh says that it
+// is overmesh that ignores them.
+TEST(ProjectBuilderTest, KeysSwarmRunsAreIgnoredAsNotYetSupported) {
+  Warnings warnings;
+  auto project = buildText(
+      "services:\n  web:\n    image: web:1\n    cap_add: [NET_ADMIN]\n    cap_drop: [ALL]\n"
+      "    dns: 10.0.0.2\n    dns_search: example.com\n    extra_hosts: [\"db:10.0.0.3\"]\n"
+      "    logging:\n      driver: json-file\n    sysctls:\n      net.core.somaxconn: 1024\n"
+      "    tmpfs: /run\n    tty: true\n    stdin_open: true\n    ulimits:\n      nofile: 1024\n"
+      "    security_opt: [no-new-privileges]\n",
+      warnings);
+
+  ASSERT_TRUE(project.has_value()) << project.error().message;
+  EXPECT_THAT(warnings,
+              ElementsAre("Ignoring unsupported options: security_opt",
+                          "Ignoring options overmesh does not support yet: cap_add "
+                          "(services.web), cap_drop (services.web), dns (services.web), "
+                          "dns_search (services.web), extra_hosts (services.web), logging "
+                          "(services.web), sysctls (services.web), tmpfs (services.web), tty "
+                          "(services.web), stdin_open (services.web), ulimits (services.web)"));
+}
+
+TEST(ProjectBuilderTest, HealthcheckTimingsWithoutATestAreAcceptedWithAWarning) {
+  Warnings warnings;
+  auto project = buildText(
+      "services:\n  web:\n    image: web:1\n    healthcheck:\n      interval: 5s\n"
+      "      retries: 2\n",
+      warnings);
+
+  ASSERT_TRUE(project.has_value()) << project.error().message;
+  const Healthcheck& check = *project->services[0].healthcheck;
+  EXPECT_TRUE(check.test.empty());
+  EXPECT_FALSE(check.disable);
+  EXPECT_EQ(check.intervalMs, 5000);
+  EXPECT_THAT(warnings, ElementsAre("services.web.healthcheck: no test: overmesh does not run the "
+                                    "image's own HEALTHCHECK yet, so these timings are ignored"));
+}
+
+TEST(ProjectBuilderTest, RefusesJobModes) {
+  for (const char* mode : {"replicated-job", "global-job"}) {
+    Warnings warnings;
+    auto project = buildText(
+        fmt::format("services:\n  web:\n    image: web:1\n    deploy:\n      mode: {}\n", mode),
+        warnings);
+
+    ASSERT_FALSE(project.has_value()) << mode;
+    EXPECT_EQ(project.error().message,
+              "stack.yml:5: services.web.deploy.mode: jobs are not supported by overmesh yet: "
+              "use replicated or global");
+  }
+}
+
+// docker/cli resolves relative paths against the first -c file's directory, whichever
+// file names them.
+TEST(ProjectBuilderTest, EnvFilesAndBindPathsResolveAgainstTheWorkingDirectory) {
+  Warnings warnings;
+  std::vector<std::string> read;
+  FileReader reader = [&](const std::string& path) -> Result<std::string> {
+    read.push_back(path);
+    return std::string("A=1\n");
+  };
+  auto tree =
+      parseYaml("services:\n  web:\n    image: web:1\n    env_file: app.env\n", "override/web.yml");
+  ASSERT_TRUE(tree.has_value()) << tree.error().message;
+  auto project = buildProject(*tree, {}, reader, warnings, "stacks");
+
+  ASSERT_TRUE(project.has_value()) << project.error().message;
+  EXPECT_THAT(read, ElementsAre("stacks/app.env"));
+  EXPECT_EQ(project->services[0].directory, "stacks");
+
+  // `~` is not joined to the directory (the reader gets it as written).
+  read.clear();
+  tree = parseYaml("services:\n  web:\n    image: web:1\n    env_file: [~/a.env, /b.env]\n",
+                   "web.yml");
+  ASSERT_TRUE(tree.has_value()) << tree.error().message;
+  project = buildProject(*tree, {}, reader, warnings, "stacks");
+  ASSERT_TRUE(project.has_value()) << project.error().message;
+  EXPECT_THAT(read, ElementsAre("~/a.env", "/b.env"));
 }
 
 TEST(ProjectBuilderTest, AnUnknownKeyWithNothingCloseListsTheValidKeys) {

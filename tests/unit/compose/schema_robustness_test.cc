@@ -30,7 +30,7 @@ std::vector<Value> replacements() {
   Value list = Value::sequence(mark);
   list.items.push_back(Value::scalar("x", mark));
   Value mapping = Value::mapping(mark);
-  mapping.set("k", Value::scalar("-1", mark));
+  mapping.entries.emplace_back(Value::scalar("k", mark), Value::scalar("-1", mark));
   Value null;
   null.mark = mark;
   return {null,
@@ -63,7 +63,7 @@ TEST(SchemaRobustnessTest, EveryDamagedNodeGivesAProjectOrANamedInvalidArgument)
       collectNodes(damaged, nodes);
       *nodes[index] = replacement;
       Warnings warnings;
-      auto project = buildProject(damaged, {}, testing::fixtureReader(), warnings);
+      auto project = buildProject(damaged, {}, testing::fixtureReader(), warnings, ".");
       if (!project) {
         ++refused;
         EXPECT_EQ(project.error().kind, ErrorKind::InvalidArgument) << project.error().message;

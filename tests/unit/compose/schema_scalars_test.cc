@@ -103,8 +103,8 @@ TEST(SchemaScalarsTest, RefusesADurationWithoutUnit) {
   ASSERT_FALSE(duration.has_value());
   EXPECT_EQ(duration.error().message,
             "stack.yml:7: services.web.stop_grace_period: \"30\" is not a duration: use a "
-            "duration: whole numbers with units h, m, s or ms, e.g. 500ms, 10s, 1m30s (at most "
-            "1000000000ms)");
+            "duration: numbers with units h, m, s, ms, us or ns, e.g. 500ms, 1.5s, 1m30s (at "
+            "most 1000000000ms)");
 }
 
 TEST(SchemaScalarsTest, SuggestsTheClosestKeyWithinTwoEdits) {

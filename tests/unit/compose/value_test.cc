@@ -270,6 +270,50 @@ TEST(ParseYamlTest, RefusesDuplicateKeysWithTheirPath) {
               HasSubstr("f.yml:4: services.web.image: the key is given twice"));
 }
 
+TEST(ParseYamlTest, RefusesADuplicateKeyAmongManyAndKeepsMergeKeySemantics) {
+  std::string text = "x-meta:\n";
+  for (int i = 0; i < 1000; ++i) {
+    text += fmt::format("  k{}: v\n", i);
+  }
+  EXPECT_THAT(parseError(text + "  k500: again\n"),
+              HasSubstr("f.yml:1002: x-meta.k500: the key is given twice"));
+  Value root = parseOk("base: &b {a: 1, b: 2}\nm:\n  <<: [*b, {b: 3, c: 4}]\n  a: 0\n");
+  const Value& merged = *root.find("m");
+  ASSERT_EQ(merged.entries.size(), 3u);
+  EXPECT_EQ(merged.find("a")->text, "0");
+  EXPECT_EQ(merged.find("b")->text, "2");
+  EXPECT_EQ(merged.find("c")->text, "4");
+}
+
+// A flat mapping of 200,000 keys loads in linear time (the time is printed, not asserted).
+TEST(ParseYamlTest, LoadsAFlatMappingOf200kKeys) {
+  constexpr int kKeys = 200'000;
+  std::string text = "x-meta:\n";
+  for (int i = 0; i < kKeys; ++i) {
+    text += fmt::format("  k{}: v\n", i);
+  }
+  LoadLimits limits;
+  limits.maxNodes = kKeys + 10;
+  auto start = std::chrono::steady_clock::now();
+  auto parsed = parseYaml(text, "f.yml", limits);
+  auto elapsed = std::chrono::steady_clock::now() - start;
+  ASSERT_TRUE(parsed.has_value()) << parsed.error().message;
+  EXPECT_EQ(parsed->find("x-meta")->entries.size(), static_cast<std::size_t>(kKeys));
+  std::printf("loaded a mapping of %d keys in %lld ms\n", kKeys,
+              static_cast<long long>(
+                  std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count()));
+}
+
+TEST(ParseYamlTest, FileNamesInMessagesArePrintable) {
+  auto parsed = parseYaml("a: 1\na: 2\n", "evil\x1b[2J.yml");
+  ASSERT_FALSE(parsed.has_value());
+  EXPECT_THAT(parsed.error().message, HasSubstr("evil\\x1b[2J.yml:2: a: the key is given twice"));
+  parsed = parseYaml("a: [\n", "evil\n.yml");
+  ASSERT_FALSE(parsed.has_value());
+  EXPECT_THAT(parsed.error().message, HasSubstr("evil\\n.yml:"));
+  EXPECT_EQ(parsed.error().message.find('\n'), std::string::npos);
+}
+
 TEST(ParseYamlTest, MarksEveryValueWithFileLineAndColumn) {
   Value root = parseOk("services:\n  web:\n    ports:\n      - \"80:80\"\n");
   EXPECT_EQ(root.mark.file, "f.yml");
