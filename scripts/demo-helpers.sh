@@ -1,4 +1,4 @@
-# The demos' helpers (sourced by scripts/demo.sh and scripts/demo-mesh.sh): show a step,
+# The demos' helpers (sourced by scripts/demo.sh, demo-mesh.sh and demo-stacks.sh): show a step,
 # run a command on a lab host or client as a user would type it, check, retry with a bound.
 # They act on the lab named $lab.
 
@@ -56,4 +56,36 @@ refused_saying() {  # refused_saying TEXT HOST CMD...: shows a command that must
   fi
   printf '%s\n' "$output"
   [[ $output == *"$text"* ]] || fail "refused, but without saying \"$text\""
+}
+
+# demo_prepare PREFIX: the set-up, the release build and the PATH every demo script needs,
+# and a lab name of its own (PREFIX and the PID, 8 characters at most) in $lab, its
+# directory in $lab_dir.
+demo_prepare() {
+  scripts/setup.sh > /dev/null
+  scripts/build.sh release overmesh overmeshd > /dev/null
+  bin="$PWD/build/release/src"
+  export PATH="$bin/cli:$bin/daemon:$PATH"
+  lab="$1$$"
+  lab="${lab:0:8}"
+  lab_dir="${OVERMESH_LAB_DIR:-/run/overmesh-lab}/$lab"
+}
+
+# print_daemon_logs [KEEP_DIR]: after a failure, the end of every host's overmeshd log on
+# stderr (each log copied whole to KEEP_DIR when given), before the lab goes.
+print_daemon_logs() {
+  local keep="${1:-}" log host
+  [ -d "$lab_dir" ] || return 0
+  [ -z "$keep" ] || mkdir -p "$keep"
+  for log in "$lab_dir"/h*/overmeshd.log; do
+    [ -e "$log" ] || continue
+    host=$(basename "$(dirname "$log")")
+    if [ -n "$keep" ]; then
+      cp "$log" "$keep/$host.log"
+      echo "--- last lines of $host's overmeshd log (all of it in $keep/$host.log)" >&2
+    else
+      echo "--- last lines of $host's overmeshd log" >&2
+    fi
+    tail -n 15 "$log" >&2
+  done
 }

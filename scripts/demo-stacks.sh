@@ -175,31 +175,19 @@ stacks_scenario() {
 if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
   set -euo pipefail
   cd "$(dirname "$0")/.."
-  scripts/setup.sh > /dev/null
-  scripts/build.sh release overmesh overmeshd > /dev/null
-  bin="$PWD/build/release/src"
-  export PATH="$bin/cli:$bin/daemon:$PATH"
-  lab="stack$$"
-  lab="${lab:0:8}"
-  lab_dir="${OVERMESH_LAB_DIR:-/run/overmesh-lab}/$lab"
+  source scripts/demo-helpers.sh
+  demo_prepare stack
   images=""
   cleanup() {
     local status=$?
     trap - EXIT INT TERM
-    if [ "$status" -ne 0 ]; then
-      for log in "$lab_dir"/h*/overmeshd.log; do
-        [ -e "$log" ] || continue
-        echo "--- last lines of $(basename "$(dirname "$log")")'s overmeshd log" >&2
-        tail -n 15 "$log" >&2
-      done
-    fi
+    [ "$status" -eq 0 ] || print_daemon_logs
     overmesh lab down --name "$lab" > /dev/null 2>&1 || true
     [ -z "$images" ] || rm -rf "$images"
     exit "$status"
   }
   trap cleanup EXIT
   trap 'exit 130' INT TERM
-  source scripts/demo-helpers.sh
   say "A lab of three hosts and one client (c1) serving the test image from a registry"
   overmesh lab up --hosts 3 --clients 1 --name "$lab"
   images=$(mktemp -d "${TMPDIR:-/tmp}/overmesh-demo-images.XXXXXX")

@@ -26,14 +26,8 @@
 # demo exits non-zero at the first one that did not. Every wait is bounded.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh > /dev/null
-scripts/build.sh release overmesh overmeshd > /dev/null
-
-bin="$PWD/build/release/src"
-export PATH="$bin/cli:$bin/daemon:$PATH"
-lab="demo$$"
-lab="${lab:0:8}"
-lab_dir="${OVERMESH_LAB_DIR:-/run/overmesh-lab}/$lab"
+source scripts/demo-helpers.sh
+demo_prepare demo
 
 # On failure the daemons' logs are kept (and their ends printed) before the lab goes.
 cleanup() {
@@ -42,17 +36,7 @@ cleanup() {
   if [ -n "${loop_pid:-}" ]; then
     kill "$loop_pid" 2> /dev/null || true
   fi
-  if [ "$status" -ne 0 ] && [ -d "$lab_dir" ]; then
-    local keep="${TMPDIR:-/tmp}/overmesh-demo-$lab"
-    mkdir -p "$keep"
-    for log in "$lab_dir"/h*/overmeshd.log; do
-      [ -e "$log" ] || continue
-      host=$(basename "$(dirname "$log")")
-      cp "$log" "$keep/$host.log"
-      echo "--- last lines of $host's overmeshd log (all of it in $keep/$host.log)" >&2
-      tail -n 15 "$log" >&2
-    done
-  fi
+  [ "$status" -eq 0 ] || print_daemon_logs "${TMPDIR:-/tmp}/overmesh-demo-$lab"
   overmesh lab down --name "$lab" > /dev/null 2>&1 || true
   rm -f "/tmp/demo-$lab-loop" "/tmp/demo-$lab-loop-done"  # after the loop's task is gone
   [ -n "${images:-}" ] && rm -rf "$images"
@@ -63,8 +47,6 @@ trap 'exit 130' INT TERM
 # A command that fails outside the demo's own checks is named, with its line.
 set -E
 trap 'printf "\033[1;31mdemo: line %s: %s failed (status %s)\033[0m\n" "$LINENO" "$BASH_COMMAND" "$?" >&2' ERR
-
-source scripts/demo-helpers.sh
 
 say "A lab of three hosts, each running overmeshd (h1 is the manager), and an outside client c1"
 overmesh lab up --hosts 3 --clients 1 --name "$lab"

@@ -14,26 +14,12 @@ namespace {
 
 using MergePath = std::vector<std::string>;
 
-std::string_view mergeFormName(const Value& value) {
-  switch (value.kind) {
-    case Value::Kind::Null:
-      return "an empty value";
-    case Value::Kind::Scalar:
-      return "a single value";
-    case Value::Kind::Sequence:
-      return "a list";
-    case Value::Kind::Mapping:
-      return "a mapping";
-  }
-  return "a value";
-}
-
 std::unexpected<Error> formMismatch(const Value& base, const Value& later, const MergePath& path) {
   return errorf(ErrorKind::InvalidArgument,
                 "{}:{}: {}: {} cannot be merged with {} given at {}:{}: write both in the "
                 "same form",
                 printable(later.mark.file), later.mark.line, printable(keyPath(path)),
-                mergeFormName(later), mergeFormName(base), printable(base.mark.file),
+                describeKind(later), describeKind(base), printable(base.mark.file),
                 base.mark.line);
 }
 
@@ -182,7 +168,7 @@ Result<Value> listToMapping(const Value& list, std::optional<char> separator,
       return errorf(ErrorKind::InvalidArgument,
                     "{}:{}: {}: {} in a list of {}: each entry is one string",
                     printable(item.mark.file), item.mark.line, printable(keyPath(itemPath)),
-                    mergeFormName(item),
+                    describeKind(item),
                     separator == '=' ? "\"KEY=VALUE\" entries"
                     : separator      ? "\"HOST:IP\" entries"
                                      : "network names");
@@ -469,7 +455,7 @@ Result<Value> mergeFiles(std::vector<Value> files) {
       return errorf(ErrorKind::InvalidArgument,
                     "{}:{}: the file is {}: a compose file is a mapping (version:, services:, "
                     "networks: …)",
-                    printable(file.mark.file), file.mark.line, mergeFormName(file));
+                    printable(file.mark.file), file.mark.line, describeKind(file));
     }
   }
   Value merged = std::move(files.front());

@@ -13,21 +13,6 @@
 namespace overmesh::compose {
 namespace {
 
-// What a value is, for "expected a mapping, got a list" messages.
-std::string_view kindName(const Value& value) {
-  switch (value.kind) {
-    case Value::Kind::Null:
-      return "nothing";
-    case Value::Kind::Scalar:
-      return "a single value";
-    case Value::Kind::Sequence:
-      return "a list";
-    case Value::Kind::Mapping:
-      return "a mapping";
-  }
-  return "a value";
-}
-
 std::string lowerAscii(std::string_view text) {
   std::string lowered(text);
   for (char& c : lowered) {
@@ -118,7 +103,7 @@ Status checkMapping(const Value& value, const std::string& path,
   }
   if (!value.isMapping()) {
     return schemaError(value, path,
-                       fmt::format("{} must be a mapping, not {}", what, kindName(value)),
+                       fmt::format("{} must be a mapping, not {}", what, describeKind(value)),
                        fmt::format("write its keys ({})", joinKeys(known)));
   }
   for (const auto& [key, item] : value.entries) {
@@ -142,7 +127,7 @@ Result<std::string> readString(const Value& value, const std::string& path,
   if (value.isScalar()) {
     return value.text;
   }
-  return schemaError(value, path, fmt::format("expected a single value, found {}", kindName(value)),
+  return schemaError(value, path, fmt::format("expected a single value, found {}", describeKind(value)),
                      fmt::format("use {}", valid));
 }
 
@@ -162,7 +147,7 @@ bool boolWord(std::string_view text, bool& out) {
 Result<bool> readBool(const Value& value, const std::string& path) {
   constexpr std::string_view kValid = "use true or false (yes/no and on/off also work)";
   if (!value.isScalar()) {
-    return schemaError(value, path, fmt::format("expected a boolean, found {}", kindName(value)),
+    return schemaError(value, path, fmt::format("expected a boolean, found {}", describeKind(value)),
                        kValid);
   }
   bool result = false;
@@ -178,7 +163,7 @@ Result<std::int64_t> readWhole(const Value& value, const std::string& path, std:
                           ? fmt::format("use a whole number ≥ {}", min)
                           : fmt::format("use a whole number from {} to {}", min, max);
   if (!value.isScalar()) {
-    return schemaError(value, path, fmt::format("expected a number, found {}", kindName(value)),
+    return schemaError(value, path, fmt::format("expected a number, found {}", describeKind(value)),
                        valid);
   }
   const std::string& text = value.text;
@@ -201,7 +186,7 @@ Result<std::int64_t> readDurationMs(const Value& value, const std::string& path)
       "(at most {}ms)",
       kMaxDurationMs);
   if (!value.isScalar()) {
-    return schemaError(value, path, fmt::format("expected a duration, found {}", kindName(value)),
+    return schemaError(value, path, fmt::format("expected a duration, found {}", describeKind(value)),
                        valid);
   }
   auto parsed = parseDuration(value.text, path);
@@ -216,7 +201,7 @@ Result<std::string> readChoice(const Value& value, const std::string& path,
   std::string valid = fmt::format("use one of {}", joinKeys(choices));
   if (!value.isScalar()) {
     return schemaError(value, path,
-                       fmt::format("expected a single value, found {}", kindName(value)), valid);
+                       fmt::format("expected a single value, found {}", describeKind(value)), valid);
   }
   if (std::find(choices.begin(), choices.end(), value.text) == choices.end()) {
     return schemaError(value, path, fmt::format("{} is not valid here", quote(value.text)), valid);
@@ -234,14 +219,14 @@ Result<std::vector<std::string>> readStringList(const Value& value, const std::s
   std::string_view valid =
       allowSingle ? "use a string or a list of strings" : "use a list of strings";
   if (!value.isSequence()) {
-    return schemaError(value, path, fmt::format("expected a list, found {}", kindName(value)),
+    return schemaError(value, path, fmt::format("expected a list, found {}", describeKind(value)),
                        valid);
   }
   for (std::size_t i = 0; i < value.items.size(); ++i) {
     const Value& item = value.items[i];
     if (!item.isScalar()) {
       return schemaError(item, indexPath(path, i),
-                         fmt::format("expected a string, found {}", kindName(item)), valid);
+                         fmt::format("expected a string, found {}", describeKind(item)), valid);
     }
     list.push_back(item.text);
   }
@@ -263,7 +248,7 @@ Result<StringMap> readLabels(const Value& value, const std::string& path) {
       }
       if (!item.isScalar()) {
         return schemaError(item, childPath(path, key.text),
-                           fmt::format("expected a single value, found {}", kindName(item)),
+                           fmt::format("expected a single value, found {}", describeKind(item)),
                            "use a string, a number or a boolean");
       }
       bool flag = false;
@@ -274,7 +259,7 @@ Result<StringMap> readLabels(const Value& value, const std::string& path) {
     return labels;
   }
   if (!value.isSequence()) {
-    return schemaError(value, path, fmt::format("expected labels, found {}", kindName(value)),
+    return schemaError(value, path, fmt::format("expected labels, found {}", describeKind(value)),
                        kValid);
   }
   for (std::size_t i = 0; i < value.items.size(); ++i) {
@@ -282,7 +267,7 @@ Result<StringMap> readLabels(const Value& value, const std::string& path) {
     std::string itemPath = indexPath(path, i);
     if (!item.isScalar()) {
       return schemaError(item, itemPath,
-                         fmt::format("expected a \"key=value\" string, found {}", kindName(item)),
+                         fmt::format("expected a \"key=value\" string, found {}", describeKind(item)),
                          kValid);
     }
     std::size_t equals = item.text.find('=');

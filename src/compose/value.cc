@@ -55,6 +55,20 @@ Value Value::sequence(Mark mark) {
   return value;
 }
 
+std::string_view describeKind(const Value& value) {
+  switch (value.kind) {
+    case Value::Kind::Null:
+      return "an empty value";
+    case Value::Kind::Scalar:
+      return "a single value";
+    case Value::Kind::Sequence:
+      return "a list";
+    case Value::Kind::Mapping:
+      return "a mapping";
+  }
+  return "a value";
+}
+
 std::string keyPath(const std::vector<std::string>& parts) {
   std::string path;
   for (const std::string& part : parts) {

@@ -76,6 +76,9 @@ struct LoadLimits {
 Result<Value> parseYaml(std::string_view text, const std::string& file,
                         const LoadLimits& limits = {});
 
+// What a value is, for messages: "an empty value", "a single value", "a list", "a mapping".
+std::string_view describeKind(const Value& value);
+
 // The dotted path of a key for messages: {"services","web","deploy","replicas"} →
 // "services.web.deploy.replicas"; a sequence index as "ports[1]".
 std::string keyPath(const std::vector<std::string>& parts);
