@@ -4,6 +4,7 @@
 #include <array>
 #include <map>
 
+#include "api/stack_types.h"
 #include "common/ids.h"
 #include "common/ip.h"
 #include "common/json.h"
@@ -90,6 +91,16 @@ Result<api::Task> TaskManager::run(const RunRequest& request) {
                       "joins by name: tasks of a service join it by publishing a port "
                       "(`overmesh service create --publish 8080:80 ...`)",
                       network.name);
+      }
+      if (auto stack = network.labels.find(api::kStackNamespaceLabel);
+          !network.attachable && stack != network.labels.end()) {
+        // Created by `stack deploy` (not attachable unless the file says so, as on
+        // Docker): the fix is in the compose file, not a new network.
+        return errorf(ErrorKind::FailedPrecondition,
+                      "run: network {} is not attachable: stack {} created it, and a stack's "
+                      "networks are not attachable unless its compose file says so (under "
+                      "networks: that network's key, attachable: true; then deploy again)",
+                      network.name, stack->second);
       }
       if (!network.attachable) {
         return errorf(ErrorKind::FailedPrecondition,

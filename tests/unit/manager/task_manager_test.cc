@@ -104,6 +104,19 @@ TEST_F(TaskManagerTest, PinnedToANode) {
   EXPECT_EQ(task->nodeId, "n2");
 }
 
+TEST_F(TaskManagerTest, AStacksNetworkIsRefusedWithTheComposeFix) {
+  api::NetworkCreateRequest stackNet;
+  stackNet.name = "solo_default";
+  stackNet.labels = {{"com.docker.stack.namespace", "solo"}};
+  ASSERT_TRUE(networks_->create(stackNet));
+  auto refused = tasks_->run(request("x", {"solo_default"}));
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().kind, ErrorKind::FailedPrecondition);
+  EXPECT_THAT(refused.error().message,
+              HasSubstr("network solo_default is not attachable: stack solo created it"));
+  EXPECT_THAT(refused.error().message, HasSubstr("attachable: true"));
+}
+
 TEST_F(TaskManagerTest, NonAttachableNetworkIsRefusedAndNothingWritten) {
   auto before = *store_->currentRevision();
   auto refused = tasks_->run(request("x", {"closed"}));
