@@ -45,21 +45,7 @@ BOUND_S=180  # one service's start may take at most this long
 
 die() { echo "image_start: setup failed: $*" >&2; exit 2; }
 
-find_binaries() {  # sets OM (the CLI); builds release if nothing is built
-  local build="${OVERMESH_BUILD:-}"
-  if [[ -z $build ]]; then
-    for b in build/release build/debug; do
-      [[ -x $b/src/cli/overmesh && -x $b/src/daemon/overmeshd ]] && { build=$b; break; }
-    done
-  fi
-  if [[ -z $build ]]; then
-    scripts/build.sh release overmesh overmeshd > /dev/null || die "build failed"
-    build=build/release
-  fi
-  OM="$PWD/$build/src/cli/overmesh"
-  export OVERMESH="$OM"
-  export PATH="$PWD/$build/src/cli:$PWD/$build/src/daemon:$PATH"
-}
+source "$(dirname "${BASH_SOURCE[0]}")/bench-helpers.sh"  # find_binaries
 
 on() { "$OM" lab exec --name "$LAB" "$1" -- "${@:2}"; }
 now_ms() { echo $(($(date +%s%N) / 1000000)); }

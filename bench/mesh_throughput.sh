@@ -66,23 +66,7 @@ FRONT_PORT=8001
 die() { echo "mesh_throughput: setup failed: $*" >&2; exit 2; }
 
 # --- binaries and lab ------------------------------------------------------------------------
-find_binaries() {  # sets OM (the CLI) and exports OVERMESHD; builds release if nothing is built
-  local build="${OVERMESH_BUILD:-}"
-  if [[ -z $build ]]; then
-    for b in build/release build/debug; do
-      [[ -x $b/src/cli/overmesh && -x $b/src/daemon/overmeshd ]] && { build=$b; break; }
-    done
-  fi
-  if [[ -z $build ]]; then
-    scripts/build.sh release overmesh overmeshd >/dev/null || die "build failed"
-    build=build/release
-  fi
-  OM="$PWD/$build/src/cli/overmesh"
-  [[ -x $OM && -x $PWD/$build/src/daemon/overmeshd ]] || die "no binaries in $build"
-  export OVERMESHD="$PWD/$build/src/daemon/overmeshd"
-  export OVERMESH="$OM"  # for scripts/lab-nginx.sh
-  echo "binaries: $build"
-}
+source "$(dirname "${BASH_SOURCE[0]}")/bench-helpers.sh"  # find_binaries
 run_dir() { echo "${OVERMESH_LAB_DIR:-/run/overmesh-lab}"; }
 on() { local w=$1; shift; "$OM" lab exec --name "$LAB" "$w" -- "$@"; }  # run in host/client w
 om() { local h=$1; shift; on "$h" "$OM" "$@"; }                          # CLI on host h

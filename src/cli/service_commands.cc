@@ -24,7 +24,6 @@
 #include "cli/service_tables.h"
 #include "cli/service_tasks.h"
 #include "cli/service_update.h"
-#include "cli/table.h"
 #include "common/ids.h"
 #include "common/quote.h"
 
@@ -358,11 +357,7 @@ Status runServiceList(CliContext& context, const ServiceListCommand& command) {
   if (!tasks) {
     return std::unexpected(tasks.error());
   }
-  Table table({"ID", "NAME", "MODE", "REPLICAS", "IMAGE", "COMMAND", "PORTS"});
-  for (const auto& service : services) {
-    table.addRow(serviceListRow(service, *tasks));
-  }
-  table.print(*context.out);
+  printServiceList(*context.out, services, *tasks);
   return {};
 }
 
@@ -426,21 +421,7 @@ Status runServicePs(CliContext& context, const ServicePsCommand& command) {
     printJson(*context.out, found);
     return {};
   }
-  Table table(
-      {"ID", "NAME", "IMAGE", "COMMAND", "NODE", "DESIRED STATE", "CURRENT STATE", "ERROR"});
-  std::int64_t now = nowMillis();
-  for (const auto& service : services) {
-    for (auto& row : servicePsRows(service, *tasks, now, *options)) {
-      if (command.quiet) {
-        *context.out << row.front() << '\n';
-      } else {
-        table.addRow(std::move(row));
-      }
-    }
-  }
-  if (!command.quiet) {
-    table.print(*context.out);
-  }
+  printServicePs(*context.out, services, *tasks, nowMillis(), *options, command.quiet);
   return {};
 }
 

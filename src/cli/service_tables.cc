@@ -8,6 +8,7 @@
 #include <tuple>
 
 #include "cli/service_tasks.h"
+#include "cli/table.h"
 #include "common/ids.h"
 #include "common/image_reference.h"
 #include "common/quote.h"
@@ -194,6 +195,34 @@ std::vector<std::string> serviceListRow(const api::Service& service,
           imageText(service.spec.container, false),
           commandText(service.spec.command, false),
           publishedPortsText(service)};
+}
+
+void printServiceList(std::ostream& out, const std::vector<api::Service>& services,
+                      const std::vector<api::Task>& tasks) {
+  Table table({"ID", "NAME", "MODE", "REPLICAS", "IMAGE", "COMMAND", "PORTS"});
+  for (const auto& service : services) {
+    table.addRow(serviceListRow(service, tasks));
+  }
+  table.print(out);
+}
+
+void printServicePs(std::ostream& out, const std::vector<api::Service>& services,
+                    const std::vector<api::Task>& tasks, std::int64_t nowMs,
+                    const PsOptions& options, bool quiet) {
+  Table table(
+      {"ID", "NAME", "IMAGE", "COMMAND", "NODE", "DESIRED STATE", "CURRENT STATE", "ERROR"});
+  for (const auto& service : services) {
+    for (auto& row : servicePsRows(service, tasks, nowMs, options)) {
+      if (quiet) {
+        out << row.front() << '\n';
+      } else {
+        table.addRow(std::move(row));
+      }
+    }
+  }
+  if (!quiet) {
+    table.print(out);
+  }
 }
 
 std::vector<std::vector<std::string>> servicePsRows(const api::Service& service,

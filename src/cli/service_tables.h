@@ -5,6 +5,7 @@
 // clock in the command, a fixed value in tests).
 
 #include <cstdint>
+#include <ostream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -54,6 +55,17 @@ struct PsOptions {
 std::vector<std::vector<std::string>> servicePsRows(const api::Service& service,
                                                     const std::vector<api::Task>& tasks,
                                                     std::int64_t nowMs, const PsOptions& options);
+
+// The `service ls` table (ID NAME MODE REPLICAS IMAGE COMMAND PORTS) of `services`, in the
+// order given; `service ls` and `stack services` print it.
+void printServiceList(std::ostream& out, const std::vector<api::Service>& services,
+                      const std::vector<api::Task>& tasks);
+
+// The `service ps` table of the tasks of `services` (servicePsRows, service by service), or
+// with `quiet` only their task IDs, one a line; `service ps` and `stack ps` print it.
+void printServicePs(std::ostream& out, const std::vector<api::Service>& services,
+                    const std::vector<api::Task>& tasks, std::int64_t nowMs,
+                    const PsOptions& options, bool quiet);
 
 // `service logs`'s prefix for a task without its padding: "web.1.<short id>@<hostname>".
 std::string logPrefix(const api::Service& service, const api::Task& task);

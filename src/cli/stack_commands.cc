@@ -22,7 +22,6 @@
 #include "cli/cli_context.h"
 #include "cli/service_tables.h"
 #include "cli/stack_output.h"
-#include "cli/table.h"
 #include "common/ids.h"
 #include "common/json.h"
 #include "common/quote.h"
@@ -216,11 +215,7 @@ Status runStackServices(CliContext& context, const StackServicesCommand& command
     }
     return {};
   }
-  Table table({"ID", "NAME", "MODE", "REPLICAS", "IMAGE", "COMMAND", "PORTS"});
-  for (const auto& service : found->services) {
-    table.addRow(serviceListRow(service, found->tasks));
-  }
-  table.print(*context.out);
+  printServiceList(*context.out, found->services, found->tasks);
   return {};
 }
 
@@ -245,21 +240,8 @@ Status runStackPs(CliContext& context, const StackPsCommand& command) {
   }
   PsOptions options;
   options.noTrunc = command.noTrunc;
-  Table table(
-      {"ID", "NAME", "IMAGE", "COMMAND", "NODE", "DESIRED STATE", "CURRENT STATE", "ERROR"});
-  std::int64_t now = nowMillis();
-  for (const auto& service : found->services) {
-    for (auto& row : servicePsRows(service, found->tasks, now, options)) {
-      if (command.quiet) {
-        *context.out << row.front() << '\n';
-      } else {
-        table.addRow(std::move(row));
-      }
-    }
-  }
-  if (!command.quiet) {
-    table.print(*context.out);
-  }
+  printServicePs(*context.out, found->services, found->tasks, nowMillis(), options,
+                 command.quiet);
   return {};
 }
 

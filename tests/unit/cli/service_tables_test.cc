@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <ostream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -153,6 +154,47 @@ TEST(ServicePsRowsTest, SlotsAscendingNewestFirstWithHistoryIndented) {
                                    "Shutdown", "Failed 3 minutes ago", "\"exit code 2\""));
   EXPECT_THAT(rows[3], ElementsAre("new2abcdefgh", "web.2", "-", "httpd -f -p 80", "node2",
                                    "Running", "Running 3 seconds ago", ""));
+}
+
+TEST(PrintServicePsTest, OneTableOverEveryServiceOrOnlyTaskIdsWhenQuiet) {
+  auto web = replicatedService("web", 1);
+  auto db = replicatedService("db", 1);
+  std::vector<api::Task> tasks = {serviceTask(web, "webtask1abcdefgh", 1, "running", 5000),
+                                  serviceTask(db, "dbtask01abcdefgh", 1, "running", 3000)};
+
+  std::ostringstream table;
+  printServicePs(table, {web, db}, tasks, kFixedNowMs, {}, false);
+  std::istringstream lines(table.str());
+  std::vector<std::string> read;
+  for (std::string line; std::getline(lines, line);) {
+    read.push_back(line);
+  }
+  ASSERT_EQ(read.size(), 3U) << table.str();
+  EXPECT_THAT(read[0], ::testing::StartsWith("ID "));
+  EXPECT_THAT(read[0], ::testing::HasSubstr("DESIRED STATE"));
+  EXPECT_THAT(read[1], ::testing::StartsWith("webtask1abcd"));
+  EXPECT_THAT(read[2], ::testing::StartsWith("dbtask01abcd")) << "services in the order given";
+
+  std::ostringstream quiet;
+  printServicePs(quiet, {web, db}, tasks, kFixedNowMs, {}, true);
+  EXPECT_EQ(quiet.str(), "webtask1abcd\ndbtask01abcd\n");
+}
+
+TEST(PrintServiceListTest, AHeaderAndOneRowPerServiceInTheOrderGiven) {
+  auto web = replicatedService("web", 1);
+  auto db = replicatedService("db", 1);
+  std::ostringstream out;
+  printServiceList(out, {web, db}, {});
+  std::istringstream lines(out.str());
+  std::vector<std::string> read;
+  for (std::string line; std::getline(lines, line);) {
+    read.push_back(line);
+  }
+  ASSERT_EQ(read.size(), 3U) << out.str();
+  EXPECT_THAT(read[0], ::testing::StartsWith("ID "));
+  EXPECT_THAT(read[0], ::testing::EndsWith("PORTS"));
+  EXPECT_THAT(read[1], ::testing::HasSubstr(" web "));
+  EXPECT_THAT(read[2], ::testing::HasSubstr(" db "));
 }
 
 TEST(ServicePsRowsTest, LongErrorsAndCommandsAreCutUnlessNoTrunc) {
