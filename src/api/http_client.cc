@@ -204,3 +204,13 @@ Result<HttpResponse> HttpClient::request(const std::string& method, const std::s
 }
 
 }  // namespace overmesh::api
+
+// Placeholder (issue 12 contracts): the tls lane replaces it.
+namespace overmesh::api {
+
+Result<std::unique_ptr<HttpClient>> HttpClient::create(const std::string&,
+                                                       std::shared_ptr<const TlsClientConfig>) {
+  return std::unexpected(Error{ErrorKind::Internal, "TLS client: not implemented yet"});
+}
+
+}  // namespace overmesh::api

@@ -14,6 +14,7 @@
 #include <string>
 
 #include "api/http_types.h"
+#include "api/tls.h"
 #include "common/error.h"
 
 namespace overmesh::api {
@@ -34,6 +35,12 @@ class HttpClient {
   // `endpoint` is "unix:///path/to.sock" or "tcp://HOST:PORT". Fails with
   // InvalidArgument for any other form, naming the accepted ones.
   static Result<std::unique_ptr<HttpClient>> create(const std::string& endpoint);
+  // The same over TLS 1.3 (api/tls.h): `endpoint` is "tcp://HOST:PORT"; the server's
+  // certificate must chain to tls->caPem and carry tls->serverName (unless
+  // skipServerVerification), and the client presents tls's certificate. Kept alive
+  // between requests like a plain one. InvalidArgument for a unix endpoint.
+  static Result<std::unique_ptr<HttpClient>> create(const std::string& endpoint,
+                                                    std::shared_ptr<const TlsClientConfig> tls);
   ~HttpClient();
   HttpClient(const HttpClient&) = delete;
   HttpClient& operator=(const HttpClient&) = delete;
@@ -49,6 +56,9 @@ class HttpClient {
                                const std::map<std::string, std::string>& headers = {});
 
   const std::string& endpoint() const { return endpoint_; }
+  // The TLS configuration this client was made with (null for a plain one): a caller
+  // compares it with its source's current one to know when to rebuild the client.
+  const std::shared_ptr<const TlsClientConfig>& tls() const { return tls_; }
   Failure lastFailure() const { return lastFailure_; }
 
   // The most a response body may hold; a longer one fails the request (Unavailable).
@@ -81,6 +91,7 @@ class HttpClient {
   std::function<void(std::string_view)> observer_;
   std::string bodyFile_;
   std::size_t responseLimit_ = kMaxResponseBody;
+  std::shared_ptr<const TlsClientConfig> tls_;
   Failure lastFailure_ = Failure::None;
 };
 

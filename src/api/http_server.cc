@@ -498,3 +498,16 @@ void HttpServer::stop() {
 }
 
 }  // namespace overmesh::api
+
+// Placeholders (issue 12 contracts): the tls lane replaces them.
+namespace overmesh::api {
+
+Result<std::uint16_t> HttpServer::listenTls(const std::string&, std::uint16_t, TlsListenOptions) {
+  return std::unexpected(Error{ErrorKind::Internal, "listenTls: not implemented yet"});
+}
+
+std::size_t HttpServer::closeConnections(const std::function<bool(const PeerIdentity&)>&) {
+  return 0;
+}
+
+}  // namespace overmesh::api

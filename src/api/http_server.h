@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "api/http_types.h"
+#include "api/tls.h"
 #include "common/error.h"
 
 struct MHD_Daemon;
@@ -82,6 +83,19 @@ class HttpServer {
 
   // Listens on TCP `address`:`port` (port 0 = pick one). Returns the bound port.
   Result<std::uint16_t> listenTcp(const std::string& address, std::uint16_t port);
+
+  // Listens on TCP with TLS 1.3 (api/tls.h): every connection's handshake is done by
+  // OpenSSL before any HTTP is read; the client's certificate must chain to the
+  // configured CA (except a join connection, see TlsListenOptions) and be admitted by
+  // `options.admit`; the request then carries HttpRequest::identity. Returns the bound
+  // port. A failed handshake is logged (at most once a second per reason) and closed.
+  Result<std::uint16_t> listenTls(const std::string& address, std::uint16_t port,
+                                  TlsListenOptions options);
+
+  // Closes at once every TLS connection whose peer `which` selects (revocation: `node
+  // rm`): a long-poll in progress on it ends for the client within the call. Returns how
+  // many were closed. Thread-safe.
+  std::size_t closeConnections(const std::function<bool(const PeerIdentity&)>& which);
 
   // Stops every listener and waits for in-flight handlers. Idempotent. Before it closes
   // the connections it lets requests in progress finish and their answers go out, for up

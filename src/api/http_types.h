@@ -1,8 +1,11 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
+
+#include "api/tls.h"
 
 namespace overmesh::api {
 
@@ -14,6 +17,9 @@ struct HttpRequest {
   std::vector<std::string> params;             // values of "{…}" segments of the route
   std::string body;
   std::string peer;  // "unix" or the peer's IPv4 address
+  // On a TLS listener: the verified client certificate (nodeId empty on a join
+  // connection, which has none). nullopt on unix sockets and plain TCP.
+  std::optional<PeerIdentity> identity;
 
   // The query argument `name`, or `fallback` when absent.
   std::string queryOr(const std::string& name, const std::string& fallback) const;

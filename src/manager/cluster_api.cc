@@ -26,7 +26,7 @@ std::string lower(std::string text) {
 }
 
 std::string nodeIdOf(const HttpRequest& request) {
-  return request.headerOr(lower(api::kNodeIdHeader), "");
+  return request.headerOr(lower("X-Overmesh-Node-Id"), "");
 }
 
 Result<std::int64_t> numberArgument(const HttpRequest& request, const std::string& name,
@@ -69,8 +69,24 @@ Result<StatusReport> decodeStatusReport(std::string_view body) {
                                     });
 }
 
+ClusterApi::ClusterApi(store::Store& store, NodeManager& nodes, TaskManager& tasks,
+                       security::NodePki& pki)
+    : store_(store), nodes_(nodes), tasks_(tasks), pki_(&pki) {}
+
 ClusterApi::ClusterApi(store::Store& store, NodeManager& nodes, TaskManager& tasks)
     : store_(store), nodes_(nodes), tasks_(tasks) {}
+
+// Placeholder (issue 12 contracts): the manager lane replaces it.
+bool ClusterApi::admit(const api::PeerIdentity&) { return false; }
+
+std::optional<HttpResponse> ClusterApi::rejectUnauthenticated(const HttpRequest& request) {
+  auto node = nodes_.authenticate(nodeIdOf(request),
+                                  request.headerOr(lower("X-Overmesh-Node-Secret"), ""));
+  if (!node) {
+    return api::errorResponse(node.error());
+  }
+  return std::nullopt;
+}
 
 void ClusterApi::registerRoutes(api::HttpServer& server) {
   server.route("POST", api::kJoinPath, [this](const HttpRequest& r) { return join(r); });
@@ -80,15 +96,6 @@ void ClusterApi::registerRoutes(api::HttpServer& server) {
   server.route("GET", api::kWatchPath, [this](const HttpRequest& r) { return watch(r); });
   server.route("POST", api::kTaskStatusPattern,
                [this](const HttpRequest& r) { return taskStatus(r); });
-}
-
-std::optional<HttpResponse> ClusterApi::rejectUnauthenticated(const HttpRequest& request) {
-  auto node = nodes_.authenticate(nodeIdOf(request),
-                                  request.headerOr(lower(api::kNodeSecretHeader), ""));
-  if (!node) {
-    return api::errorResponse(node.error());
-  }
-  return std::nullopt;
 }
 
 HttpResponse ClusterApi::join(const HttpRequest& request) {

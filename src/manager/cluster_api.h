@@ -10,6 +10,7 @@
 #include "api/http_server.h"
 #include "manager/node_manager.h"
 #include "manager/task_manager.h"
+#include "security/node_pki.h"
 #include "store/store.h"
 
 namespace overmesh::manager {
@@ -22,11 +23,21 @@ Result<StatusReport> decodeStatusReport(std::string_view body);
 
 class ClusterApi {
  public:
+  // `pki` holds the CA's key (signing joins and renewals); it outlives the API.
+  ClusterApi(store::Store& store, NodeManager& nodes, TaskManager& tasks,
+             security::NodePki& pki);
+  // Transitional (issue 12 contracts): without a CA; removed by the manager lane.
   ClusterApi(store::Store& store, NodeManager& nodes, TaskManager& tasks);
 
   void registerRoutes(api::HttpServer& server);
 
-  // nullopt when the request carries valid node credentials; otherwise the 401 reply.
+  // The cluster listener's admission (api::PeerAdmission): true for a certificate of a
+  // current member whose role matches its node record. A removed node's certificate
+  // still chains to the CA; this is what refuses it (revocation).
+  bool admit(const api::PeerIdentity& peer);
+
+  // Transitional (issue 12 contracts): the header-secret check, until the manager lane
+  // replaces it with the certificate's identity.
   std::optional<api::HttpResponse> rejectUnauthenticated(const api::HttpRequest& request);
 
  private:
@@ -40,6 +51,7 @@ class ClusterApi {
   store::Store& store_;
   NodeManager& nodes_;
   TaskManager& tasks_;
+  security::NodePki* pki_ = nullptr;
 };
 
 }  // namespace overmesh::manager

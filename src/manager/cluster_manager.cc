@@ -257,3 +257,16 @@ Result<api::RegistrySettings> ClusterManager::updateRegistries(
 }
 
 }  // namespace overmesh::manager
+
+// Placeholders (issue 12 contracts): the manager lane replaces them.
+namespace overmesh::manager {
+
+Result<std::string> ClusterManager::joinToken(std::string_view, const security::NodePki&) {
+  return std::unexpected(Error{ErrorKind::Internal, "join tokens: not implemented yet"});
+}
+
+Result<std::string> ClusterManager::rotateJoinToken(std::string_view, security::NodePki&) {
+  return std::unexpected(Error{ErrorKind::Internal, "join tokens: not implemented yet"});
+}
+
+}  // namespace overmesh::manager

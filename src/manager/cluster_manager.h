@@ -4,9 +4,12 @@
 // Node membership (join, liveness) is added by the cluster issue on top of this.
 
 #include <string>
+#include <string_view>
 
 #include "api/types.h"
 #include "common/error.h"
+#include "security/node_pki.h"
+#include "security/pki.h"
 #include "store/store.h"
 
 namespace overmesh::manager {
@@ -19,10 +22,21 @@ struct LocalNode {
   std::string gatewaySubnet;   // overmeshd --gateway-subnet; empty: unknown
 };
 
+// The key material `swarm init` makes (issue 12), for the manager's pki/ directory
+// (security/node_pki.h); the store keeps only the CA's certificate and the tokens' hashes.
+struct InitPki {
+  security::CaMaterial ca;
+  std::string nodeKeyPem;   // the manager's own node key...
+  std::string nodeCertPem;  // ...and certificate (role manager), signed by the CA
+  std::string workerToken;  // clear join tokens (security/join_token.h)
+  std::string managerToken;
+};
+
 struct InitResult {
   api::Cluster cluster;
   api::Node node;
   api::Network ingress;  // the routing mesh's network, created with the cluster
+  InitPki pki;
 };
 
 class ClusterManager {
@@ -45,6 +59,14 @@ class ClusterManager {
   static Status validateInit(const api::SwarmInitRequest& request, const LocalNode& self);
 
   Result<api::Cluster> cluster();
+
+  // `swarm join-token worker|manager`: the clear token from the manager's pki/ files.
+  // InvalidArgument naming the role for anything but worker/manager; NotFound when the
+  // file is missing (a manager whose state directory lost it: rotate to make a new one).
+  Result<std::string> joinToken(std::string_view role, const security::NodePki& pki);
+  // `swarm join-token --rotate ROLE`: a new secret; from the moment this returns, the old
+  // token joins nothing. Returns the new token.
+  Result<std::string> rotateJoinToken(std::string_view role, security::NodePki& pki);
 
   // The cluster's registry settings (empty lists when none were given).
   Result<api::RegistrySettings> registries();

@@ -11,6 +11,7 @@
 // Thread safety: all methods may be called from any thread; mutex_ guards nodes_.
 
 #include <chrono>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <unordered_map>
@@ -90,6 +91,13 @@ class NodeManager {
   // taken only by the records that hold them). FailedPrecondition for the manager itself.
   Status remove(const std::string& nodeId);
 
+  // Called (outside any lock) with the ID of every node removed, by `node rm` or a
+  // leave: the cluster listener closes that node's connections (revocation). Set before
+  // serving.
+  void setRemovalListener(std::function<void(const std::string& nodeId)> listener) {
+    removalListener_ = std::move(listener);
+  }
+
   // Marks every node whose last heartbeat is older than the node timeout as down.
   // Returns the changes written. Call it periodically (a fraction of the timeout).
   Result<std::vector<StateChange>> sweep();
@@ -126,6 +134,7 @@ class NodeManager {
   std::chrono::milliseconds nodeTimeout_{3000};
   std::mutex mutex_;
   std::unordered_map<std::string, TrackedNode> nodes_;  // guarded by mutex_
+  std::function<void(const std::string&)> removalListener_;
 };
 
 }  // namespace overmesh::manager
