@@ -19,7 +19,7 @@ using testing::must;
 using testing::ScratchDir;
 using testing::TestNodeCredentials;
 
-constexpr const char* kCluster = "clusterA";
+constexpr const char* kNodeCluster = "clusterA";
 
 mode_t modeOf(const fs::path& path) {
   struct stat info {};
@@ -47,8 +47,8 @@ class NodePkiTest : public ::testing::Test {
   fs::path pkiDir() const { return scratch_.path() / "pki"; }
 
   ScratchDir scratch_;
-  CaMaterial ca_ = must(createCa(kCluster, std::chrono::system_clock::now()));
-  TestNodeCredentials node_ = issueTestNode(ca_, "node1", "worker", kCluster);
+  CaMaterial ca_ = must(createCa(kNodeCluster, std::chrono::system_clock::now()));
+  TestNodeCredentials node_ = issueTestNode(ca_, "node1", "worker", kNodeCluster);
 };
 
 TEST_F(NodePkiTest, CreateWritesPrivateFilesAndLoadReadsThemBack) {
@@ -104,7 +104,7 @@ TEST_F(NodePkiTest, CreateRefusesACertificateOfAnotherCa) {
 TEST_F(NodePkiTest, ReplaceSwapsTheSnapshotAndTheFiles) {
   auto pki = createNode();
   auto before = pki->current();
-  auto renewed = issueTestNode(ca_, "node1", "worker", kCluster);
+  auto renewed = issueTestNode(ca_, "node1", "worker", kNodeCluster);
   must(pki->replace(renewed.keyPem, renewed.certPem));
 
   auto after = pki->current();
@@ -121,12 +121,12 @@ TEST_F(NodePkiTest, ReplaceSwapsTheSnapshotAndTheFiles) {
 TEST_F(NodePkiTest, ReplaceRefusesAMismatchedKeyOrAnotherNodeAndKeepsTheOldPair) {
   auto pki = createNode();
   auto before = pki->current();
-  auto renewed = issueTestNode(ca_, "node1", "worker", kCluster);
+  auto renewed = issueTestNode(ca_, "node1", "worker", kNodeCluster);
   auto mismatched = pki->replace(node_.keyPem, renewed.certPem);
   ASSERT_FALSE(mismatched);
   EXPECT_EQ(mismatched.error().kind, ErrorKind::InvalidArgument);
 
-  auto stranger = issueTestNode(ca_, "node2", "worker", kCluster);
+  auto stranger = issueTestNode(ca_, "node2", "worker", kNodeCluster);
   auto otherNode = pki->replace(stranger.keyPem, stranger.certPem);
   ASSERT_FALSE(otherNode);
   EXPECT_NE(otherNode.error().message.find("node2"), std::string::npos);
