@@ -548,9 +548,13 @@ Status HttpServer::startDaemon(int listenFd, bool isUnix) {
   // Beyond maxConnections requests get a 503 from serveRequest; beyond the slack, MHD
   // closes new connections itself so that a flood cannot make a thread each.
   unsigned int hardLimit = limits_.maxConnections + kConnectionSlack;
+  // The listening socket, when there is one (MHD refuses the option with no socket).
+  MHD_OptionItem listenOption[] = {
+      {listenFd < 0 ? MHD_OPTION_END : MHD_OPTION_LISTEN_SOCKET, listenFd, nullptr},
+      {MHD_OPTION_END, 0, nullptr}};
   MHD_Daemon* daemon = MHD_start_daemon(
-      flags, 0, nullptr, nullptr, &handleConnection, listener.get(), MHD_OPTION_LISTEN_SOCKET,
-      listenFd < 0 ? MHD_INVALID_SOCKET : listenFd, MHD_OPTION_NOTIFY_COMPLETED, &requestCompleted, listener.get(),
+      flags, 0, nullptr, nullptr, &handleConnection, listener.get(), MHD_OPTION_ARRAY,
+      listenOption, MHD_OPTION_NOTIFY_COMPLETED, &requestCompleted, listener.get(),
       MHD_OPTION_URI_LOG_CALLBACK, &startRequest, listener.get(), MHD_OPTION_EXTERNAL_LOGGER,
       &logMhdError, nullptr, MHD_OPTION_CONNECTION_TIMEOUT, static_cast<unsigned int>(120),
       MHD_OPTION_CONNECTION_LIMIT, hardLimit, MHD_OPTION_NOTIFY_CONNECTION, &countConnection,

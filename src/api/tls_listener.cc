@@ -163,6 +163,30 @@ void setNonBlocking(int fd) {
   }
 }
 
+// After a refused handshake: the alert OpenSSL wrote must reach the client before the
+// socket closes. Closing with the client's unread bytes (in TLS 1.3 its Finished, maybe
+// its first request) in our buffer would send a reset instead, and the client would
+// never learn why. So: end our side, then discard what arrives for a moment.
+void lingerBeforeClose(int fd, int stopFd) {
+  shutdown(fd, SHUT_WR);
+  auto deadline = Clock::now() + std::chrono::milliseconds(200);
+  char buffer[4096];
+  while (true) {
+    auto remaining =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    if (remaining.count() <= 0) {
+      return;
+    }
+    pollfd fds[2] = {{fd, POLLIN, 0}, {stopFd, POLLIN, 0}};
+    if (poll(fds, 2, static_cast<int>(remaining.count())) <= 0 || fds[1].revents != 0) {
+      return;
+    }
+    if (recv(fd, buffer, sizeof(buffer), 0) <= 0) {
+      return;
+    }
+  }
+}
+
 }  // namespace
 
 std::optional<HttpResponse> refuseOnJoinConnection(const HttpRequest& request) {
@@ -445,6 +469,7 @@ void TlsListener::serve(const std::shared_ptr<Connection>& connection) {
   }
   SSL_set_ex_data(ssl.get(), connectionIndex(), connection.get());
   if (!handshake(*connection, ssl.get())) {
+    lingerBeforeClose(connection->tcpFd, stopFd_);
     return;
   }
   X509* certificate = SSL_get0_peer_certificate(ssl.get());
