@@ -73,7 +73,7 @@ class ManagerClusterTest : public ::testing::Test {
     init_ = must(clusters.init(request, {"manager", kManagerAddress,
                                          std::string(kManagerAddress) + ":2377"}));
     const manager::InitPki& files = init_.pki;
-    pki_ = must(security::NodePki::create((dir_.path() / "manager").string(), files.ca.certPem,
+    pki_ = must(security::NodePki::create(dir_.path().string(), files.ca.certPem,
                                           files.nodeKeyPem, files.nodeCertPem));
     must(pki_->saveCaKey(files.ca.keyPem));
     must(pki_->saveToken("worker", files.workerToken));
