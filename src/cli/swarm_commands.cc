@@ -168,8 +168,8 @@ Status runInit(CliContext& context, const InitOptions& options) {
     return std::unexpected(cluster.error());
   }
   auto& out = *context.out;
-  out << "Swarm initialized: this node is now a manager of cluster "
-      << cluster->value("id", "") << ".\n\n";
+  out << "Swarm initialized: this node is now a manager of cluster " << cluster->value("id", "")
+      << ".\n\n";
   // The swarm exists whatever this answers: a failure only loses the hint.
   auto token = client->get("/v1/swarm/join-token?role=worker");
   if (token) {

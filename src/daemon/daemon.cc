@@ -516,8 +516,9 @@ Result<api::Cluster> Daemon::swarmInit(const api::SwarmInitRequest& request) {
     (*opened)->stop();
     return std::unexpected(initialised.error());
   }
+  // Shim (manager lane, until the node lane's swarmInit): the member secret is gone.
   NodeState state{initialised->node.id, "manager", initialised->cluster.id, *address,
-                  self.managerAddress, "", ""};  // shim (manager lane): no member secret
+                  self.managerAddress, "", ""};
   if (auto committed = commitMembership(state, std::move(*opened), "swarm init"); !committed) {
     return std::unexpected(committed.error());
   }

@@ -2,7 +2,6 @@
 
 #include <charconv>
 #include <limits>
-
 #include <nlohmann/json.hpp>
 
 #include "api/api_error.h"
@@ -53,18 +52,18 @@ Result<std::int64_t> numberArgument(const HttpRequest& request, const std::strin
 
 Result<JoinRequest> decodeJoinRequest(std::string_view body) {
   constexpr std::string_view kWhat = "swarm join: bad request";
-  auto join = decodeObject<JoinRequest>(body, kWhat, [](const nlohmann::json& json,
-                                                        JoinRequest& into) {
-    readField(json, "token", into.token);
-    readField(json, "hostname", into.hostname);
-    readField(json, "address", into.address);
-    readField(json, "underlayPrefix", into.underlayPrefix);
-    readField(json, "gatewaySubnet", into.gatewaySubnet);
-    readField(json, "csr", into.csr);
-    readField(json, "advertiseAddrGiven", into.advertiseAddrGiven);
-    readField(json, "addressProof", into.addressProof);
-    readField(json, "proofPort", into.proofPort);
-  });
+  auto join =
+      decodeObject<JoinRequest>(body, kWhat, [](const nlohmann::json& json, JoinRequest& into) {
+        readField(json, "token", into.token);
+        readField(json, "hostname", into.hostname);
+        readField(json, "address", into.address);
+        readField(json, "underlayPrefix", into.underlayPrefix);
+        readField(json, "gatewaySubnet", into.gatewaySubnet);
+        readField(json, "csr", into.csr);
+        readField(json, "advertiseAddrGiven", into.advertiseAddrGiven);
+        readField(json, "addressProof", into.addressProof);
+        readField(json, "proofPort", into.proofPort);
+      });
   if (!join) {
     return join;
   }
@@ -100,9 +99,8 @@ Result<StatusReport> decodeStatusReport(std::string_view body) {
 Result<std::string> decodeRenewRequest(std::string_view body) {
   constexpr std::string_view kWhat = "certificate renewal: bad request";
   std::string csr;
-  auto decoded = decodeFields(body, kWhat, [&csr](const nlohmann::json& json) {
-    requireField(json, "csr", csr);
-  });
+  auto decoded = decodeFields(
+      body, kWhat, [&csr](const nlohmann::json& json) { requireField(json, "csr", csr); });
   if (!decoded) {
     return std::unexpected(decoded.error());
   }

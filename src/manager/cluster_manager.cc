@@ -1,17 +1,17 @@
 #include "manager/cluster_manager.h"
 
+#include <fmt/format.h>
+
 #include <optional>
 #include <set>
-
-#include <fmt/format.h>
 
 #include "common/ids.h"
 #include "common/ip.h"
 #include "common/json.h"
 #include "common/secret_hash.h"
 #include "ipam/ipam.h"
-#include "manager/cert_expiry.h"
 #include "manager/address_allocation.h"
+#include "manager/cert_expiry.h"
 #include "manager/cluster_record.h"
 #include "manager/ingress_network.h"
 #include "manager/join_tokens.h"

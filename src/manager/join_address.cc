@@ -18,8 +18,7 @@ Status checkJoinAddress(const JoinRequest& request, AddressProver* prover) {
   if (!request.sourceAddress.empty() && request.sourceAddress == request.address) {
     return {};
   }
-  std::string source = request.sourceAddress.empty() ? "an unknown address"
-                                                     : request.sourceAddress;
+  std::string source = request.sourceAddress.empty() ? "an unknown address" : request.sourceAddress;
   if (!request.advertiseAddrGiven) {
     return errorf(ErrorKind::Unauthenticated,
                   "swarm join: the node says its address is {} but connects from {}; join from "

@@ -29,11 +29,11 @@ Result<JoinTokenHashes> readJoinTokenHashes(store::Store& store) {
                   "run `overmesh swarm join-token --rotate worker` to make one");
   }
   JoinTokenHashes hashes;
-  auto decoded = decodeFields((*record)->value, "join token hashes",
-                              [&hashes](const nlohmann::json& json) {
-                                requireField(json, "worker", hashes.worker);
-                                requireField(json, "manager", hashes.manager);
-                              });
+  auto decoded =
+      decodeFields((*record)->value, "join token hashes", [&hashes](const nlohmann::json& json) {
+        requireField(json, "worker", hashes.worker);
+        requireField(json, "manager", hashes.manager);
+      });
   if (!decoded) {
     return errorf(ErrorKind::Internal, "corrupt join token record: {}", decoded.error().message);
   }
@@ -45,8 +45,8 @@ std::string encodeJoinTokenHashes(const JoinTokenHashes& hashes) {
   return dumpJson({{"worker", hashes.worker}, {"manager", hashes.manager}});
 }
 
-Result<std::string> matchJoinToken(const security::JoinToken& token,
-                                   std::string_view caFingerprint, const JoinTokenHashes& hashes) {
+Result<std::string> matchJoinToken(const security::JoinToken& token, std::string_view caFingerprint,
+                                   const JoinTokenHashes& hashes) {
   if (caFingerprint.empty() || !constantTimeEquals(token.caFingerprint, caFingerprint)) {
     return errorf(ErrorKind::Unauthenticated,
                   "the join token was made for another cluster (it pins CA fingerprint {}, this "

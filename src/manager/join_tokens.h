@@ -45,7 +45,7 @@ std::string encodeJoinTokenHashes(const JoinTokenHashes& hashes);
 // - manager secret: FailedPrecondition kManagerJoinRefusal;
 // - worker secret: "worker".
 // Empty hashes never match.
-Result<std::string> matchJoinToken(const security::JoinToken& token,
-                                   std::string_view caFingerprint, const JoinTokenHashes& hashes);
+Result<std::string> matchJoinToken(const security::JoinToken& token, std::string_view caFingerprint,
+                                   const JoinTokenHashes& hashes);
 
 }  // namespace overmesh::manager

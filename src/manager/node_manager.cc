@@ -4,8 +4,8 @@
 
 #include "common/ids.h"
 #include "common/ip.h"
-#include "common/quote.h"
 #include "common/json.h"
+#include "common/quote.h"
 #include "common/secret_hash.h"
 #include "manager/address_allocation.h"
 #include "manager/cert_expiry.h"
@@ -183,8 +183,8 @@ Result<JoinResult> NodeManager::join(const JoinRequest& request, const security:
     txn.compares.push_back(store::Compare::modRevisionIs(
         std::string(state::keys::kNetworkAllocationGuard), guardRevision));
     // A rotation between the token check and this write must refuse the join.
-    txn.compares.push_back(store::Compare::modRevisionIs(
-        std::string(state::keys::kJoinTokenHashes), hashes->modRevision));
+    txn.compares.push_back(store::Compare::modRevisionIs(std::string(state::keys::kJoinTokenHashes),
+                                                         hashes->modRevision));
     txn.success.push_back(store::Operation::put(state::keys::node(node.id), encodeJson(node)));
     txn.success.push_back(
         store::Operation::put(std::string(state::keys::kNetworkAllocationGuard), node.id));

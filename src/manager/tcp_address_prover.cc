@@ -43,8 +43,7 @@ Result<std::string> TcpAddressProver::readProof(const std::string& address, std:
                                                 std::chrono::milliseconds timeout) {
   auto ip = Ipv4Address::parse(address);
   if (!ip) {
-    return errorf(ErrorKind::InvalidArgument, "address proof: {} is not an IPv4 address",
-                  address);
+    return errorf(ErrorKind::InvalidArgument, "address proof: {} is not an IPv4 address", address);
   }
   auto deadline = std::chrono::steady_clock::now() + timeout;
   Fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
@@ -93,8 +92,8 @@ Result<std::string> TcpAddressProver::readProof(const std::string& address, std:
     proof.append(buffer, static_cast<std::size_t>(got));
   }
   if (proof.empty()) {
-    return errorf(ErrorKind::Unavailable, "nothing was read from {}:{} within {}ms", address,
-                  port, timeout.count());
+    return errorf(ErrorKind::Unavailable, "nothing was read from {}:{} within {}ms", address, port,
+                  timeout.count());
   }
   return proof;
 }

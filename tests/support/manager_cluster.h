@@ -9,10 +9,9 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
-
-#include <nlohmann/json.hpp>
 
 #include "api/api_error.h"
 #include "api/cluster_protocol.h"
@@ -70,11 +69,11 @@ class ManagerClusterTest : public ::testing::Test {
     manager::ClusterManager clusters(*store_);
     api::SwarmInitRequest request;
     request.nodeTimeoutMs = 3000;
-    init_ = must(clusters.init(request, {"manager", kManagerAddress,
-                                         std::string(kManagerAddress) + ":2377"}));
+    init_ = must(clusters.init(
+        request, {"manager", kManagerAddress, std::string(kManagerAddress) + ":2377"}));
     const manager::InitPki& files = init_.pki;
-    pki_ = must(security::NodePki::create(dir_.path().string(), files.ca.certPem,
-                                          files.nodeKeyPem, files.nodeCertPem));
+    pki_ = must(security::NodePki::create(dir_.path().string(), files.ca.certPem, files.nodeKeyPem,
+                                          files.nodeCertPem));
     must(pki_->saveCaKey(files.ca.keyPem));
     must(pki_->saveToken("worker", files.workerToken));
     must(pki_->saveToken("manager", files.managerToken));
@@ -133,9 +132,9 @@ class ManagerClusterTest : public ::testing::Test {
     node.keyPem = joining.keyPem;
     node.certPem = json["certificate"];
     auto info = must(security::inspectCertificate(node.certPem));
-    node.identity = api::PeerIdentity{info.identity.nodeId, info.identity.role,
-                                      info.identity.clusterId, info.serial, info.notAfter,
-                                      joining.request.address};
+    node.identity =
+        api::PeerIdentity{info.identity.nodeId, info.identity.role, info.identity.clusterId,
+                          info.serial,          info.notAfter,      joining.request.address};
     return node;
   }
 

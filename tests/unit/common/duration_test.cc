@@ -99,8 +99,7 @@ TEST(LongDurationTest, TakesItsOwnBound) {
   auto fiveYears = parseDuration("43800h", "--cert-expiry", kFiveYearsMs);
   ASSERT_TRUE(fiveYears) << fiveYears.error().message;
   EXPECT_EQ(fiveYears->count(), kFiveYearsMs);
-  EXPECT_EQ(parseDuration("2160h", "--cert-expiry", kFiveYearsMs)->count(),
-            2160LL * 3'600'000);
+  EXPECT_EQ(parseDuration("2160h", "--cert-expiry", kFiveYearsMs)->count(), 2160LL * 3'600'000);
 
   auto over = parseDuration("43800h1s", "--cert-expiry", kFiveYearsMs);
   ASSERT_FALSE(over);

@@ -55,8 +55,8 @@ TEST_F(ClusterSecurityTest, JoinWithTheWorkerTokenGetsACertificateForTheNewNode)
   auto joined = join(request, "198.18.0.9");
   ASSERT_TRUE(joined) << joined.error().message;
 
-  auto info = security::verifyNodeCertificate(joined->certPem, caPem(),
-                                              std::chrono::system_clock::now());
+  auto info =
+      security::verifyNodeCertificate(joined->certPem, caPem(), std::chrono::system_clock::now());
   ASSERT_TRUE(info) << info.error().message;
   EXPECT_EQ(info->identity.nodeId, joined->id);
   EXPECT_EQ(info->identity.role, "worker");
@@ -81,8 +81,8 @@ TEST_F(ClusterSecurityTest, TokenOfAnotherCaIsRefusedAndNothingIsWritten) {
   auto token = must(security::parseJoinToken(workerToken()));
   token.caFingerprint = std::string(64, 'a');
   auto before = *store_->currentRevision();
-  auto refused = join(joinRequestFor(security::formatJoinToken(token), "w", "198.18.0.9"),
-                      "198.18.0.9");
+  auto refused =
+      join(joinRequestFor(security::formatJoinToken(token), "w", "198.18.0.9"), "198.18.0.9");
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error().kind, ErrorKind::Unauthenticated);
   EXPECT_THAT(refused.error().message, HasSubstr("made for another cluster"));
@@ -93,8 +93,8 @@ TEST_F(ClusterSecurityTest, WrongSecretIsRefusedAndNothingIsWritten) {
   auto token = must(security::parseJoinToken(workerToken()));
   token.secret = must(security::generateTokenSecret());
   auto before = *store_->currentRevision();
-  auto refused = join(joinRequestFor(security::formatJoinToken(token), "w", "198.18.0.9"),
-                      "198.18.0.9");
+  auto refused =
+      join(joinRequestFor(security::formatJoinToken(token), "w", "198.18.0.9"), "198.18.0.9");
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error().kind, ErrorKind::Unauthenticated);
   EXPECT_THAT(refused.error().message, HasSubstr("join token is not valid"));
@@ -152,8 +152,8 @@ TEST_F(ClusterSecurityTest, AnAddressOtherThanTheSourceIsRefused) {
   auto refused = join(joinRequestFor(workerToken(), "w", "198.18.0.9"), "198.18.0.50");
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error().kind, ErrorKind::Unauthenticated);
-  EXPECT_THAT(refused.error().message,
-              AllOf(HasSubstr("198.18.0.9"), HasSubstr("198.18.0.50"), HasSubstr("--advertise-addr")));
+  EXPECT_THAT(refused.error().message, AllOf(HasSubstr("198.18.0.9"), HasSubstr("198.18.0.50"),
+                                             HasSubstr("--advertise-addr")));
   EXPECT_EQ(prover_->calls, 0) << "without --advertise-addr nothing is proven";
   EXPECT_EQ(*store_->currentRevision(), before);
 }
@@ -177,8 +177,8 @@ TEST_F(ClusterSecurityTest, AnAdvertisedAddressIsRefusedWhenTheProofFails) {
   request.request.addressProof = std::string(32, 'c');
   request.request.proofPort = 2378;
   auto before = *store_->currentRevision();
-  for (std::optional<std::string> answer : {std::optional<std::string>(),
-                                            std::optional<std::string>(std::string(32, 'd'))}) {
+  for (std::optional<std::string> answer :
+       {std::optional<std::string>(), std::optional<std::string>(std::string(32, 'd'))}) {
     prover_->answer = answer;
     auto refused = join(request, "198.18.0.50");
     ASSERT_FALSE(refused);
@@ -208,7 +208,8 @@ TEST_F(ClusterSecurityTest, AMalformedProofIsInvalidArgument) {
 
 TEST_F(ClusterSecurityTest, ABadCsrIsRefusedAndNothingIsWritten) {
   auto request = joinRequestFor(workerToken(), "w", "198.18.0.9");
-  request.request.csr = "-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n";
+  request.request.csr =
+      "-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n";
   auto before = *store_->currentRevision();
   auto refused = join(request, "198.18.0.9");
   ASSERT_FALSE(refused);
@@ -311,7 +312,7 @@ TEST_F(ClusterSecurityTest, AgentsNeverReceiveTokensOrTheirHashes) {
 
 TEST_F(ClusterSecurityTest, InitMakesTheManagersCertificateAndChecksCertExpiry) {
   auto info = must(security::verifyNodeCertificate(init_.pki.nodeCertPem, caPem(),
-                                                    std::chrono::system_clock::now()));
+                                                   std::chrono::system_clock::now()));
   EXPECT_EQ(info.identity.nodeId, init_.node.id);
   EXPECT_EQ(info.identity.role, "manager");
   EXPECT_EQ(init_.cluster.certExpiryMs, api::kDefaultCertExpiryMs);

@@ -30,8 +30,8 @@ TEST(MatchJoinTokenTest, TheWorkerSecretJoinsAsWorker) {
 }
 
 TEST(MatchJoinTokenTest, AnotherFingerprintIsRefusedBeforeTheSecretCounts) {
-  auto role = matchJoinToken({std::string(64, 'a'), "w-secret"}, kFingerprint,
-                             hashesOf("w-secret", "m"));
+  auto role =
+      matchJoinToken({std::string(64, 'a'), "w-secret"}, kFingerprint, hashesOf("w-secret", "m"));
   ASSERT_FALSE(role);
   EXPECT_EQ(role.error().kind, ErrorKind::Unauthenticated);
   EXPECT_THAT(role.error().message, HasSubstr("another cluster"));
@@ -45,9 +45,7 @@ TEST(MatchJoinTokenTest, TheManagerSecretIsRecognisedAndRefusedForNow) {
 }
 
 TEST(MatchJoinTokenTest, UnknownSecretsAndEmptyHashesNeverMatch) {
-  EXPECT_EQ(matchJoinToken({kFingerprint, "guess"}, kFingerprint, hashesOf("w", "m"))
-                .error()
-                .kind,
+  EXPECT_EQ(matchJoinToken({kFingerprint, "guess"}, kFingerprint, hashesOf("w", "m")).error().kind,
             ErrorKind::Unauthenticated);
   JoinTokenHashes empty;
   EXPECT_FALSE(matchJoinToken({kFingerprint, ""}, kFingerprint, empty));

@@ -17,8 +17,8 @@ using LivenessTest = overmesh::testing::ManagerClusterTest;
 
 TEST_F(LivenessTest, MalformedTokenIsRefusedAndLeavesNoTrace) {
   auto revision = store_->currentRevision();
-  auto malformed = join(overmesh::testing::joinRequestFor("hello", "intruder", "198.18.0.9"),
-                        "198.18.0.9");
+  auto malformed =
+      join(overmesh::testing::joinRequestFor("hello", "intruder", "198.18.0.9"), "198.18.0.9");
   ASSERT_FALSE(malformed);
   EXPECT_EQ(malformed.error().kind, ErrorKind::InvalidArgument);
   EXPECT_EQ(*store_->currentRevision(), *revision);
