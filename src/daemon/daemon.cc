@@ -517,8 +517,13 @@ Result<api::Cluster> Daemon::swarmInit(const api::SwarmInitRequest& request) {
     return std::unexpected(initialised.error());
   }
   // Shim (manager lane, until the node lane's swarmInit): the member secret is gone.
-  NodeState state{initialised->node.id, "manager", initialised->cluster.id, *address,
-                  self.managerAddress, "", ""};
+  NodeState state{initialised->node.id,
+                  "manager",
+                  initialised->cluster.id,
+                  *address,
+                  self.managerAddress,
+                  "",
+                  ""};
   if (auto committed = commitMembership(state, std::move(*opened), "swarm init"); !committed) {
     return std::unexpected(committed.error());
   }
