@@ -30,6 +30,7 @@
 #include "dataplane/linux/nftables.h"
 #include "dataplane/mesh_rules.h"
 #include "dataplane/overlay_plan.h"
+#include "manager/cert_expiry.h"
 #include "manager/network_detail.h"
 #include "manager/object_lookup.h"
 #include "state/keys.h"
@@ -515,8 +516,14 @@ Result<api::Cluster> Daemon::swarmInit(const api::SwarmInitRequest& request) {
     (*opened)->stop();
     return std::unexpected(initialised.error());
   }
-  NodeState state{initialised->node.id, "manager", initialised->cluster.id, *address,
-                  self.managerAddress, "", initialised->cluster.memberSecret};
+  // Shim (manager lane, until the node lane's swarmInit): the member secret is gone.
+  NodeState state{initialised->node.id,
+                  "manager",
+                  initialised->cluster.id,
+                  *address,
+                  self.managerAddress,
+                  "",
+                  ""};
   if (auto committed = commitMembership(state, std::move(*opened), "swarm init"); !committed) {
     return std::unexpected(committed.error());
   }
@@ -675,30 +682,64 @@ Status Daemon::swarmLeave(bool force) {
   return {};
 }
 
-Result<std::string> Daemon::workerJoinToken() {
+security::NodePki* Daemon::pki() { return pki_.get(); }
+
+Result<std::string> Daemon::joinToken(std::string_view role, bool rotate) {
   std::shared_lock lock(roleMutex_);
   if (!manager_) {
-    return errorf(ErrorKind::FailedPrecondition,
-                  "this node is not a swarm manager: run the command on the manager{}",
-                  node_ ? " (" + node_->managerAddress + ")" : "");
+    if (node_) {
+      return errorf(ErrorKind::FailedPrecondition, "{}", api::kNotAManagerMessage);
+    }
+    return std::unexpected(notInSwarm());
   }
-  auto cluster = manager_->clusters().cluster();
-  if (!cluster) {
-    return std::unexpected(cluster.error());
+  security::NodePki* keys = pki();
+  if (keys == nullptr) {
+    return errorf(ErrorKind::Unavailable,
+                  "swarm join-token: this manager's key material (pki/ in {}) is not loaded",
+                  options_.stateDir);
   }
-  return cluster->workerJoinToken;
+  if (!rotate) {
+    return manager_->clusters().joinToken(role, *keys);
+  }
+  auto token = manager_->clusters().rotateJoinToken(role, *keys);
+  if (token) {
+    spdlog::info("join token rotated role={}", role);
+  }
+  return token;
 }
 
 Result<api::RegistrySettings> Daemon::swarmUpdate(const api::SwarmUpdateRequest& request) {
   std::shared_lock lock(roleMutex_);
   if (!manager_) {
+    if (node_) {
+      return errorf(ErrorKind::FailedPrecondition, "{}", api::kNotAManagerMessage);
+    }
     return std::unexpected(notInSwarm());
   }
-  auto settings = manager_->clusters().updateRegistries(request);
-  if (settings) {
+  // Every flag is checked before anything is written: a bad --cert-expiry must not leave
+  // the registry lists changed.
+  if (request.certExpiryMs) {
+    if (auto valid = manager::checkCertExpiry(*request.certExpiryMs, "--cert-expiry"); !valid) {
+      return std::unexpected(valid.error().withContext("swarm update"));
+    }
+  }
+  bool registries = request.insecureRegistries || request.registryMirrors;
+  auto settings = registries ? manager_->clusters().updateRegistries(request)
+                             : manager_->clusters().registries();
+  if (!settings) {
+    return settings;
+  }
+  if (registries) {
     spdlog::info("swarm updated insecure-registries=[{}] registry-mirrors=[{}]",
                  fmt::join(settings->insecureRegistries, ","),
                  fmt::join(settings->registryMirrors, ","));
+  }
+  if (request.certExpiryMs) {
+    auto expiry = manager_->clusters().updateCertExpiry(*request.certExpiryMs);
+    if (!expiry) {
+      return std::unexpected(expiry.error());
+    }
+    spdlog::info("swarm updated cert-expiry-ms={}", *expiry);
   }
   return settings;
 }

@@ -28,6 +28,7 @@
 #include "api/network_detail.h"
 #include "api/service_types.h"
 #include "api/stack_types.h"
+#include "api/tls_files.h"
 #include "api/types.h"
 #include "common/clock.h"
 #include "common/error.h"
@@ -40,7 +41,7 @@
 #include "runtime/podman/podman_image_store.h"
 #include "runtime/podman/podman_service.h"
 #include "runtime/runtime.h"
-#include "api/tls_files.h"
+#include "security/node_pki.h"
 
 namespace overmesh::daemon {
 
@@ -85,9 +86,17 @@ class Daemon {
   Result<api::Cluster> swarmInit(const api::SwarmInitRequest& request);
   Status swarmJoin(const SwarmJoinRequest& request);
   Status swarmLeave(bool force);
-  Result<std::string> workerJoinToken();
-  // `swarm update` on the manager: the registry settings now stored.
+  // `swarm join-token [--rotate] worker|manager` on the manager: the clear token (a new
+  // one with `rotate`; the old one joins nothing from then on). InvalidArgument naming
+  // the role; FailedPrecondition api::kNotAManagerMessage on a worker.
+  Result<std::string> joinToken(std::string_view role, bool rotate);
+  // `swarm update` on the manager: registry lists and/or --cert-expiry (checked before
+  // anything is written). Returns the registry settings now stored. FailedPrecondition
+  // api::kNotAManagerMessage on a worker.
   Result<api::RegistrySettings> swarmUpdate(const api::SwarmUpdateRequest& request);
+  // This node's key material (security/node_pki.h); null outside a swarm. Caller holds
+  // roleMutex_ (shared is enough) for as long as it uses it.
+  security::NodePki* pki();
 
   // True on a worker: writes must go to the manager.
   bool isWorker();
@@ -210,6 +219,7 @@ class Daemon {
   std::shared_mutex roleMutex_;
   std::optional<NodeState> node_;         // guarded by roleMutex_
   std::unique_ptr<ManagerRole> manager_;  // guarded by roleMutex_
+  std::unique_ptr<security::NodePki> pki_;  // guarded by roleMutex_
   // Shared so that a long exec or logs call can keep the agent alive without holding
   // roleMutex_ (see currentAgent()).
   std::shared_ptr<AgentRole> agent_;      // guarded by roleMutex_

@@ -125,6 +125,13 @@ HttpResponse swarmUpdate(Daemon& daemon, const HttpRequest& request) {
   return reply(daemon.swarmUpdate(*update));
 }
 
+HttpResponse joinTokenReply(const Result<std::string>& token) {
+  if (!token) {
+    return api::errorResponse(token.error());
+  }
+  return HttpResponse{200, dumpJson({{"token", *token}})};
+}
+
 HttpResponse removeService(Daemon& daemon, const HttpRequest& request) {
   return reply(daemon.removeService(request.params[0]));
 }
@@ -268,12 +275,12 @@ void registerLocalApi(api::HttpServer& server, Daemon& daemon) {
   server.route("POST", "/v1/swarm/update", clusterWrite(daemon, [&daemon](const HttpRequest& r) {
                  return swarmUpdate(daemon, r);
                }));
-  server.route("GET", "/v1/swarm/join-token", [&daemon](const HttpRequest&) {
-    auto token = daemon.workerJoinToken();
-    if (!token) {
-      return api::errorResponse(token.error());
-    }
-    return HttpResponse{200, dumpJson({{"worker", *token}})};
+  // ?role=worker|manager; answered by the manager only (kNotAManagerMessage elsewhere).
+  server.route("GET", "/v1/swarm/join-token", [&daemon](const HttpRequest& request) {
+    return joinTokenReply(daemon.joinToken(request.queryOr("role", ""), false));
+  });
+  server.route("POST", "/v1/swarm/join-token/rotate", [&daemon](const HttpRequest& request) {
+    return joinTokenReply(daemon.joinToken(request.queryOr("role", ""), true));
   });
 
   server.route("POST", "/v1/networks", clusterWrite(daemon, [&daemon](const HttpRequest& r) {
