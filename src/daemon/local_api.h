@@ -21,15 +21,11 @@ Result<manager::NodeUpdateRequest> decodeNodeUpdateRequest(std::string_view body
 Result<api::StackDeployRequest> decodeStackDeployRequest(std::string_view body);
 
 // Every route, for the CLI on the local unix socket. Cluster-state writes made on a
-// worker are forwarded to the manager.
+// worker answer FailedPrecondition api::kNotAManagerMessage (Docker's rule).
 void registerLocalApi(api::HttpServer& server, Daemon& daemon);
 
-// The routes a worker forwards, served on the manager's cluster port behind `guard`
-// (node authentication).
-void registerForwardedApi(api::HttpServer& server, Daemon& daemon, const api::RouteGuard& guard);
-
-// Every member's node API: exec and logs of the tasks this node runs, for other nodes,
-// behind the members' shared secret.
+// Every member's node API: exec and logs of the tasks this node runs, for a manager
+// (the listener admits manager certificates only).
 void registerNodeApi(api::HttpServer& server, Daemon& daemon);
 
 }  // namespace overmesh::daemon
