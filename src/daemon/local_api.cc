@@ -42,16 +42,8 @@ Result<T> bodyAs(const HttpRequest& request, std::string_view what) {
   return decodeJson<T>(request.body, what);
 }
 
-// A write to cluster state: made on a manager only. A worker answers as Docker does,
-// and changes nothing (it has no way to: its certificate lets it write nothing).
 HttpHandler clusterWrite(Daemon& daemon, HttpHandler handler) {
-  return [&daemon, handler = std::move(handler)](const HttpRequest& request) {
-    if (daemon.isWorker()) {
-      return api::errorResponse(
-          Error{ErrorKind::FailedPrecondition, std::string(api::kNotAManagerMessage)});
-    }
-    return handler(request);
-  };
+  return managerOnlyWrite([&daemon] { return daemon.isWorker(); }, std::move(handler));
 }
 
 HttpResponse createNetwork(Daemon& daemon, const HttpRequest& request) {
@@ -197,6 +189,16 @@ HttpResponse logsReply(const Result<std::string>& result) {
 }
 
 }  // namespace
+
+HttpHandler managerOnlyWrite(std::function<bool()> isWorker, HttpHandler handler) {
+  return [isWorker = std::move(isWorker), handler = std::move(handler)](const HttpRequest& request) {
+    if (isWorker()) {
+      return api::errorResponse(
+          Error{ErrorKind::FailedPrecondition, std::string(api::kNotAManagerMessage)});
+    }
+    return handler(request);
+  };
+}
 
 Result<manager::RunRequest> decodeRunRequest(std::string_view body) {
   return decodeObject<manager::RunRequest>(

@@ -3,6 +3,7 @@
 // The REST API's routes: JSON in and out, error mapping. Behaviour lives in Daemon;
 // this file only translates.
 
+#include <functional>
 #include <string_view>
 
 #include "api/http_server.h"
@@ -19,6 +20,11 @@ Result<manager::RunRequest> decodeRunRequest(std::string_view body);
 Result<SwarmJoinRequest> decodeSwarmJoinRequest(std::string_view body);
 Result<manager::NodeUpdateRequest> decodeNodeUpdateRequest(std::string_view body);
 Result<api::StackDeployRequest> decodeStackDeployRequest(std::string_view body);
+
+// A cluster write: `handler` on a manager; on a worker (isWorker() true) the answer is
+// FailedPrecondition api::kNotAManagerMessage and nothing runs (Docker's rule: cluster
+// writes are made on managers; a worker's certificate could not make them anyway).
+api::HttpHandler managerOnlyWrite(std::function<bool()> isWorker, api::HttpHandler handler);
 
 // Every route, for the CLI on the local unix socket. Cluster-state writes made on a
 // worker answer FailedPrecondition api::kNotAManagerMessage (Docker's rule).
