@@ -92,7 +92,8 @@ Result<security::CertificateInfo> checkIssuedCertificate(const std::string& keyP
   if (info->identity.nodeId != nodeId || (!role.empty() && info->identity.role != role)) {
     return errorf(ErrorKind::Unauthenticated,
                   "the certificate the manager sent names node {} ({}), expected node {} ({})",
-                  info->identity.nodeId, info->identity.role, nodeId, role.empty() ? "any role" : role);
+                  info->identity.nodeId, info->identity.role, nodeId,
+                  role.empty() ? "any role" : role);
   }
   return info;
 }
@@ -108,8 +109,8 @@ Result<RenewedCertificate> requestRenewal(ManagerClient& client,
   if (!csr) {
     return std::unexpected(csr.error());
   }
-  auto answer = client.call("POST", api::kRenewPath, dumpJson({{"csr", *csr}}),
-                            std::chrono::seconds(10));
+  auto answer =
+      client.call("POST", api::kRenewPath, dumpJson({{"csr", *csr}}), std::chrono::seconds(10));
   if (!answer) {
     return std::unexpected(answer.error());
   }

@@ -1,7 +1,8 @@
 #include "agent/heartbeat_loop.h"
 
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
+
+#include <nlohmann/json.hpp>
 
 #include "agent/manager_client.h"
 #include "api/api_error.h"

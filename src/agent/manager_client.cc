@@ -8,8 +8,8 @@ ManagerClient::ManagerClient(std::string endpoint, api::TlsClientConfigSource tl
                              const std::atomic<bool>* cancel)
     : endpoint_(std::move(endpoint)), tls_(std::move(tls)), cancel_(cancel) {}
 
-Result<api::HttpResponse> ManagerClient::request(const std::string& method,
-                                                 const std::string& path, const std::string& body,
+Result<api::HttpResponse> ManagerClient::request(const std::string& method, const std::string& path,
+                                                 const std::string& body,
                                                  std::chrono::milliseconds timeout) {
   auto config = tls_ ? tls_() : nullptr;
   if (!config) {

@@ -1,6 +1,7 @@
 #include "daemon/address_proof.h"
 
 #include <arpa/inet.h>
+#include <fmt/format.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/eventfd.h>
@@ -9,7 +10,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <fmt/format.h>
 
 namespace overmesh::daemon {
 

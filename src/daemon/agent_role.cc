@@ -2,9 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
-#include <nlohmann/json.hpp>
-
 #include <mutex>
+#include <nlohmann/json.hpp>
 
 #include "agent/manager_client.h"
 #include "api/api_error.h"
@@ -106,8 +105,7 @@ std::unique_ptr<AgentRole> AgentRole::forWorker(const std::string& managerAddres
   // The source needs the sync's cancel flag and the sync owns the source: make the sync,
   // then hand it its source.
   auto sync = std::make_unique<agent::StateSync>(nullptr, role->cache_);
-  sync->setSource(
-      std::make_unique<agent::RemoteStateSource>(endpoint, tls, sync->cancelFlag()));
+  sync->setSource(std::make_unique<agent::RemoteStateSource>(endpoint, tls, sync->cancelFlag()));
   role->sync_ = std::move(sync);
   role->heartbeat_ = std::make_unique<agent::HeartbeatLoop>(endpoint, std::move(tls),
                                                             std::chrono::milliseconds(3000));

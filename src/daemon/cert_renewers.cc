@@ -14,9 +14,10 @@ agent::CertRenewalSeams workerRenewal(security::NodePki& pki, const std::string&
   seams.clusterCertExpiry = [&cache] {
     return agent::certExpiryOf(cache.value(std::string(state::keys::kCluster)));
   };
-  seams.renew = [&pki, tls = clientConfigSource(credentialsOf(pki),
-                                                std::string(security::kManagerServerName)),
-                 endpoint = "tcp://" + managerAddress](const std::atomic<bool>* stopping) -> Status {
+  seams.renew =
+      [&pki,
+       tls = clientConfigSource(credentialsOf(pki), std::string(security::kManagerServerName)),
+       endpoint = "tcp://" + managerAddress](const std::atomic<bool>* stopping) -> Status {
     auto current = pki.current();
     // A client per renewal: renewals are rare, and the old connection's certificate is
     // the one being replaced.
@@ -42,8 +43,7 @@ std::optional<std::chrono::milliseconds> storedCertExpiry(store::Store& store) {
 
 }  // namespace
 
-Status renewWithCaKey(security::NodePki& pki, std::chrono::seconds validity,
-                      agent::TimePoint now) {
+Status renewWithCaKey(security::NodePki& pki, std::chrono::seconds validity, agent::TimePoint now) {
   auto current = pki.current();
   auto caKey = pki.caKey();
   if (!caKey) {
@@ -58,8 +58,8 @@ Status renewWithCaKey(security::NodePki& pki, std::chrono::seconds validity,
   if (!csr) {
     return std::unexpected(csr.error());
   }
-  auto cert = security::signNodeCertificate(security::CaMaterial{current->caCertPem, *caKey},
-                                            *csr, identity, validity, now);
+  auto cert = security::signNodeCertificate(security::CaMaterial{current->caCertPem, *caKey}, *csr,
+                                            identity, validity, now);
   if (!cert) {
     return std::unexpected(cert.error());
   }

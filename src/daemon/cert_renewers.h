@@ -25,7 +25,6 @@ agent::CertRenewalSeams managerRenewal(security::NodePki& pki, store::Store& sto
 // The manager's own renewal, one step: a new key and a certificate for the same identity
 // signed with the CA key, valid for `validity`, checked and made current. NotFound when
 // this node holds no CA key.
-Status renewWithCaKey(security::NodePki& pki, std::chrono::seconds validity,
-                      agent::TimePoint now);
+Status renewWithCaKey(security::NodePki& pki, std::chrono::seconds validity, agent::TimePoint now);
 
 }  // namespace overmesh::daemon

@@ -14,6 +14,7 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 
+#include "agent/manager_client.h"
 #include "api/api_error.h"
 #include "api/cluster_protocol.h"
 #include "api/http_client.h"
@@ -22,7 +23,6 @@
 #include "common/ip.h"
 #include "common/json.h"
 #include "common/quote.h"
-#include "agent/manager_client.h"
 #include "daemon/address_proof.h"
 #include "daemon/cert_renewers.h"
 #include "daemon/local_api.h"
@@ -478,8 +478,7 @@ std::string underlayPrefixOf(const std::string& address) {
 }  // namespace
 
 Status Daemon::commitMembership(const NodeState& state, std::unique_ptr<ManagerRole> manager,
-                                std::unique_ptr<security::NodePki> pki,
-                                std::string_view command) {
+                                std::unique_ptr<security::NodePki> pki, std::string_view command) {
   auto roles = launchRoles(state, std::move(manager), *pki);  // stops the manager on failure
   if (!roles) {
     return std::unexpected(roles.error().withContext(std::string(command)));
@@ -734,17 +733,18 @@ Status Daemon::swarmJoin(const SwarmJoinRequest& request) {
 
   // Step 4: the certificate is checked before it is stored. The manager has admitted the
   // node from here on: undo that too unless the join completes.
-  auto checked = replyCa == *caPem
-                     ? agent::checkIssuedCertificate(key->privateKeyPem, certPem, *caPem,
-                                                     state.nodeId, "worker",
-                                                     std::chrono::system_clock::now())
-                     : Result<security::CertificateInfo>(std::unexpected(Error{
-                           ErrorKind::Unauthenticated,
-                           "the join answer names another CA than the one the token pins"}));
+  auto checked =
+      replyCa == *caPem
+          ? agent::checkIssuedCertificate(key->privateKeyPem, certPem, *caPem, state.nodeId,
+                                          "worker", std::chrono::system_clock::now())
+          : Result<security::CertificateInfo>(std::unexpected(
+                Error{ErrorKind::Unauthenticated,
+                      "the join answer names another CA than the one the token pins"}));
   std::shared_ptr<const api::TlsClientConfig> leaveTls;
   if (checked) {
-    leaveTls = clientConfig(security::NodeCredentials{*caPem, certPem, key->privateKeyPem, *checked},
-                            std::string(security::kManagerServerName));
+    leaveTls =
+        clientConfig(security::NodeCredentials{*caPem, certPem, key->privateKeyPem, *checked},
+                     std::string(security::kManagerServerName));
   }
   Rollback forget([&state, leaveTls] {
     std::string problem = leaveTls ? leaveOnManager(state.managerAddress, leaveTls)
@@ -1258,8 +1258,7 @@ Result<runtime::ExecResult> Daemon::execTask(const std::string& reference,
   std::string body = api::encodeExecRequest(api::ExecRequest{argv, timeout});
   auto answer = callNode(where->nodeAddress, options_.nodePort, where->client, "POST",
                          "/v1/tasks/" + where->task.id + "/exec", body,
-                         timeout.count() > 0 ? timeout + std::chrono::seconds(10)
-                                             : api::kNoTimeout,
+                         timeout.count() > 0 ? timeout + std::chrono::seconds(10) : api::kNoTimeout,
                          &stopping_);
   if (!answer) {
     return std::unexpected(answer.error());
@@ -1281,9 +1280,9 @@ Result<std::string> Daemon::taskLogs(const std::string& reference) {
   if (where->local) {
     return localTaskLogs(where->task.id);
   }
-  auto answer = callNode(where->nodeAddress, options_.nodePort, where->client, "GET",
-                         "/v1/tasks/" + where->task.id + "/logs", "", std::chrono::seconds(30),
-                         &stopping_);
+  auto answer =
+      callNode(where->nodeAddress, options_.nodePort, where->client, "GET",
+               "/v1/tasks/" + where->task.id + "/logs", "", std::chrono::seconds(30), &stopping_);
   if (!answer) {
     return std::unexpected(answer.error());
   }

@@ -28,12 +28,12 @@
 #include <string_view>
 #include <vector>
 
+#include "agent/cert_renewal.h"
 #include "api/http_server.h"
 #include "api/network_detail.h"
 #include "api/service_types.h"
 #include "api/stack_types.h"
 #include "api/types.h"
-#include "agent/cert_renewal.h"
 #include "common/clock.h"
 #include "common/error.h"
 #include "daemon/agent_role.h"

@@ -191,13 +191,14 @@ HttpResponse logsReply(const Result<std::string>& result) {
 }  // namespace
 
 HttpHandler managerOnlyWrite(std::function<bool()> isWorker, HttpHandler handler) {
-  return [isWorker = std::move(isWorker), handler = std::move(handler)](const HttpRequest& request) {
-    if (isWorker()) {
-      return api::errorResponse(
-          Error{ErrorKind::FailedPrecondition, std::string(api::kNotAManagerMessage)});
-    }
-    return handler(request);
-  };
+  return
+      [isWorker = std::move(isWorker), handler = std::move(handler)](const HttpRequest& request) {
+        if (isWorker()) {
+          return api::errorResponse(
+              Error{ErrorKind::FailedPrecondition, std::string(api::kNotAManagerMessage)});
+        }
+        return handler(request);
+      };
 }
 
 Result<manager::RunRequest> decodeRunRequest(std::string_view body) {

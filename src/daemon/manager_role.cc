@@ -36,8 +36,7 @@ Status ManagerRole::serve(const std::string& selfNodeId, const std::string& list
   if (auto loaded = nodeManager_->load(); !loaded) {
     return loaded;
   }
-  clusterApi_ =
-      std::make_unique<manager::ClusterApi>(*store_, *nodeManager_, *taskManager_, pki);
+  clusterApi_ = std::make_unique<manager::ClusterApi>(*store_, *nodeManager_, *taskManager_, pki);
   clusterApi_->registerRoutes(clusterServer_);
   // Revocation: a removed node's certificate still chains to the CA; admit() refuses it
   // for new connections, and this cuts the ones it holds (a watch long-poll) at once.

@@ -42,8 +42,8 @@ class ManagerRole {
   // and the orchestration loop. A node removed from the swarm has its open connections
   // closed at once and its certificate refused from then on. Requires an initialised
   // cluster.
-  Status serve(const std::string& selfNodeId, const std::string& listenAddress,
-               std::uint16_t port, security::NodePki& pki);
+  Status serve(const std::string& selfNodeId, const std::string& listenAddress, std::uint16_t port,
+               security::NodePki& pki);
 
   // Stops serving and closes the store. Idempotent.
   void stop();

@@ -32,7 +32,7 @@ class PerSnapshot {
   Make make_;
   std::mutex mutex_;
   std::shared_ptr<const security::NodeCredentials> madeFrom_;  // guarded by mutex_
-  std::shared_ptr<const Config> config_;                         // guarded by mutex_
+  std::shared_ptr<const Config> config_;                       // guarded by mutex_
 };
 
 }  // namespace

@@ -57,8 +57,8 @@ TEST(RenewalDue, ExpiredCertificateIsDue) {
 
 TEST(RenewalDue, DueAtOnceWhenValidLongerThanTheClusterExpiry) {
   // `swarm update --cert-expiry 1m` on a cluster whose certificates last 90 days.
-  auto check = renewalDue(issuedFor(hours(24 * 90)), kIssued + seconds(10),
-                          milliseconds(minutes(1)));
+  auto check =
+      renewalDue(issuedFor(hours(24 * 90)), kIssued + seconds(10), milliseconds(minutes(1)));
   EXPECT_TRUE(check.due);
   EXPECT_THAT(check.reason, HasSubstr("longer than the cluster's certificate expiry"));
 }

@@ -32,8 +32,8 @@ TEST_F(IssuedCertificateTest, AcceptsTheNodesOwnCertificate) {
 
 TEST_F(IssuedCertificateTest, RefusesACertificateForAnotherKey) {
   auto otherKey = must(security::generateKey()).privateKeyPem;
-  auto info = checkIssuedCertificate(otherKey, node_.certPem, ca_.certPem, "nodeI", "worker",
-                                     pkiTestNow());
+  auto info =
+      checkIssuedCertificate(otherKey, node_.certPem, ca_.certPem, "nodeI", "worker", pkiTestNow());
   ASSERT_FALSE(info);
   EXPECT_EQ(info.error().kind, ErrorKind::Unauthenticated);
   EXPECT_THAT(info.error().message, HasSubstr("not for this node's key"));

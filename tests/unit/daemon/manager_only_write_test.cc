@@ -12,10 +12,11 @@ namespace {
 
 TEST(ManagerOnlyWrite, WorkerAnswersNotAManagerAndRunsNothing) {
   int calls = 0;
-  auto handler = managerOnlyWrite([] { return true; }, [&calls](const api::HttpRequest&) {
-    ++calls;
-    return api::HttpResponse{201, "{}"};
-  });
+  auto handler = managerOnlyWrite([] { return true; },
+                                  [&calls](const api::HttpRequest&) {
+                                    ++calls;
+                                    return api::HttpResponse{201, "{}"};
+                                  });
   auto response = handler(api::HttpRequest{});
   EXPECT_EQ(calls, 0);
   auto error = api::errorFromResponse(response);
@@ -25,10 +26,11 @@ TEST(ManagerOnlyWrite, WorkerAnswersNotAManagerAndRunsNothing) {
 
 TEST(ManagerOnlyWrite, ManagerRunsTheWrite) {
   int calls = 0;
-  auto handler = managerOnlyWrite([] { return false; }, [&calls](const api::HttpRequest&) {
-    ++calls;
-    return api::HttpResponse{201, "{}"};
-  });
+  auto handler = managerOnlyWrite([] { return false; },
+                                  [&calls](const api::HttpRequest&) {
+                                    ++calls;
+                                    return api::HttpResponse{201, "{}"};
+                                  });
   EXPECT_EQ(handler(api::HttpRequest{}).status, 201);
   EXPECT_EQ(calls, 1);
 }

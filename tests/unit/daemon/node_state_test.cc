@@ -3,21 +3,21 @@
 
 #include "daemon/node_state.h"
 
-#include <fstream>
-#include <sstream>
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
 
 #include "support/scratch.h"
 
 namespace overmesh::daemon {
 namespace {
 
-using ::testing::HasSubstr;
-using ::testing::Not;
 using overmesh::testing::must;
 using overmesh::testing::ScratchDir;
+using ::testing::HasSubstr;
+using ::testing::Not;
 
 std::string readNodeJson(const ScratchDir& dir) {
   std::ifstream file(dir.path() / "node.json");
