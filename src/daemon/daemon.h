@@ -33,6 +33,7 @@
 #include "api/network_detail.h"
 #include "api/service_types.h"
 #include "api/stack_types.h"
+#include "api/tls_files.h"
 #include "api/types.h"
 #include "common/clock.h"
 #include "common/error.h"
@@ -60,6 +61,11 @@ struct DaemonOptions {
   std::string shimPath;              // the overmeshd binary that runs task shims
   // The node's resolvers, for the embedded DNS's forwarding (dns::DnsServerConfig).
   std::string resolvConfPath = "/etc/resolv.conf";
+  // `--host tcp://ADDR:PORT`: the local API also on TCP, with TLS and client
+  // certificates chaining to tcpTls.caCert (any identity: an operator's). Empty = unix
+  // socket only.
+  std::string tcpHost;
+  api::TlsFiles tcpTls;
 };
 
 struct SwarmJoinRequest {
