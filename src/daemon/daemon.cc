@@ -870,6 +870,8 @@ Status Daemon::swarmLeave(bool force) {
   return {};
 }
 
+security::NodePki* Daemon::pki() { return pki_.get(); }
+
 Result<std::string> Daemon::workerJoinToken() {
   std::shared_lock lock(roleMutex_);
   if (!manager_) {

@@ -97,12 +97,12 @@ class Daemon {
   Result<std::string> workerJoinToken();
   // `swarm update` on the manager: the registry settings now stored.
   Result<api::RegistrySettings> swarmUpdate(const api::SwarmUpdateRequest& request);
+  // This node's key material (security/node_pki.h); null outside a swarm. Caller holds
+  // roleMutex_ (shared is enough) for as long as it uses it.
+  security::NodePki* pki();
 
   // True on a worker: cluster writes are refused here (run them on a manager).
   bool isWorker();
-  // The node's keys and certificates; null outside a swarm. Guarded like the roles: call
-  // it with roleMutex_ held (Daemon's own methods) and use it under that lock.
-  security::NodePki* pki() { return pki_.get(); }
 
   Result<api::Network> createNetwork(const api::NetworkCreateRequest& request);
   Result<std::vector<api::Network>> listNetworks();
@@ -223,13 +223,11 @@ class Daemon {
   std::shared_mutex roleMutex_;
   std::optional<NodeState> node_;         // guarded by roleMutex_
   std::unique_ptr<ManagerRole> manager_;  // guarded by roleMutex_
+  std::unique_ptr<security::NodePki> pki_;  // guarded by roleMutex_
   // Shared so that a long exec or logs call can keep the agent alive without holding
   // roleMutex_ (see currentAgent()).
   std::shared_ptr<AgentRole> agent_;      // guarded by roleMutex_
   std::unique_ptr<agent::CertRenewalLoop> renewal_;  // guarded by roleMutex_
-  // The node's keys and certificates while it is a member; outlives the roles that use
-  // it (they are shut down before it is reset).
-  std::unique_ptr<security::NodePki> pki_;  // guarded by roleMutex_
 
   api::HttpServer localServer_;
   std::unique_ptr<api::HttpServer> nodeServer_;  // guarded by roleMutex_
