@@ -39,12 +39,14 @@ Status ManagerRole::serve(const std::string& selfNodeId, const std::string& list
   clusterApi_ = std::make_unique<manager::ClusterApi>(*store_, *nodeManager_, *taskManager_, pki);
   clusterApi_->registerRoutes(clusterServer_);
   // Revocation: a removed node's certificate still chains to the CA; admit() refuses it
-  // for new connections, and this cuts the ones it holds (a watch long-poll) at once.
-  nodeManager_->setRemovalListener([this](const std::string& nodeId) {
-    auto closed = clusterServer_.closeConnections(
+  // for new connections, and the revoker cuts the ones it holds (a watch long-poll)
+  // right after the answer to the request that removed it (its own leave) went out.
+  revoker_ = std::make_unique<ConnectionRevoker>([this](const std::string& nodeId) {
+    return clusterServer_.closeConnections(
         [&nodeId](const api::PeerIdentity& peer) { return peer.nodeId == nodeId; });
-    spdlog::info("node {} removed: {} of its connections closed", nodeId, closed);
   });
+  nodeManager_->setRemovalListener(
+      [revoker = revoker_.get()](const std::string& nodeId) { revoker->revoke(nodeId); });
   clusterServer_.setLimits({api::kMaxRequestBody, api::kMaxClusterConnections});
   // Agents hold watch long-polls open here: stopping must not wait for them.
   clusterServer_.setStopDrain(std::chrono::milliseconds(0));
@@ -97,6 +99,9 @@ void ManagerRole::stop() {
   store_->close();
   if (reconciler_) {
     reconciler_->join();
+  }
+  if (revoker_) {
+    revoker_->stop();
   }
   clusterServer_.stop();
 }

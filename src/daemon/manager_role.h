@@ -15,6 +15,7 @@
 #include "agent/stop_signal.h"
 #include "api/http_server.h"
 #include "common/clock.h"
+#include "daemon/connection_revoker.h"
 #include "manager/cluster_api.h"
 #include "manager/cluster_manager.h"
 #include "manager/network_manager.h"
@@ -74,6 +75,8 @@ class ManagerRole {
   std::unique_ptr<manager::ServiceReconciler> reconciler_;  // started by serve()
   std::unique_ptr<manager::ClusterApi> clusterApi_;
   api::HttpServer clusterServer_;
+  // Uses clusterServer_: declared after it, stopped before it.
+  std::unique_ptr<ConnectionRevoker> revoker_;
   agent::StopSignal stopSweep_;
   std::thread sweepThread_;
   bool stopped_ = false;
