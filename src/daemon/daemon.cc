@@ -28,6 +28,7 @@
 #include "daemon/port_probe.h"
 #include "daemon/version.h"
 #include "dataplane/linux/nftables.h"
+#include "dataplane/linux/underlay_filter.h"
 #include "dataplane/mesh_rules.h"
 #include "dataplane/overlay_plan.h"
 #include "manager/network_detail.h"
@@ -175,6 +176,7 @@ agent::TaskAgentConfig Daemon::taskAgentConfig(const NodeState& node) const {
   config.resolvConfPath = options_.resolvConfPath;
   config.namespacePrefix = options_.netnsPrefix;
   config.gatewaySubnet = Ipv4Prefix::parse(options_.gatewaySubnet).value_or(Ipv4Prefix());
+  config.nodePort = options_.nodePort;
   config.reservedPorts = {{"tcp", options_.nodePort},
                           {"tcp", options_.clusterPort},
                           {"udp", dataplane::kVxlanPort}};
@@ -645,6 +647,10 @@ Status Daemon::swarmLeave(bool force) {
   } else if (auto removed = nft->deleteTableIfExists(dataplane::kMeshFamily, dataplane::kMeshTable);
              !removed) {
     spdlog::warn("swarm leave: routing mesh: {}", removed.error().message);
+  }
+  // Nor keep filtering the underlay for a membership it no longer follows.
+  if (auto removed = dataplane::kernel::removeUnderlayFilter(""); !removed) {
+    spdlog::warn("swarm leave: {}", removed.error().message);
   }
   spdlog::info("left the swarm");
   if (node.role == "manager") {
