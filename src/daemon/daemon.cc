@@ -325,6 +325,9 @@ api::Info Daemon::info() {
     } else if (agent_ && agent_->cache().synced()) {
       info.registries = agent_->cache().registries();
     }
+    if (auto drops = dataplane::kernel::readUnderlayDropCounters(""); drops) {
+      info.underlayFilter = api::UnderlayFilterStatus{drops->vxlanPackets, drops->nodePortPackets};
+    }
   }
   return info;
 }

@@ -177,6 +177,12 @@ TEST_F(UnderlayFilterLabTest, ANonMembersInjectedVxlanNeverReachesATask) {
   std::this_thread::sleep_for(seconds(3));
   EXPECT_FALSE(received("rx", attack)) << "a non-member's VXLAN datagram reached the task";
   EXPECT_GE(vxlanDrops(kReceiver), before + 3) << "host 2's drop counter did not rise";
+  // `overmesh info` on host 2 reports the same counter.
+  auto info = lab_->json(kReceiver, {"info"});
+  ASSERT_TRUE(info.is_object() && info.contains("underlayFilter")) << info.dump();
+  EXPECT_GE(info["underlayFilter"].value("vxlanDropped", 0LL), before + 3) << info.dump();
+  EXPECT_NE(lab_->cli(kReceiver, {"info"}).out.find("Underlay filter: members only; dropped"),
+            std::string::npos);
 
   // Members' overlay traffic still flows: tx on host 3 sends to rx on host 2.
   std::string overlay = "OVERLAY-" + randomTag();
