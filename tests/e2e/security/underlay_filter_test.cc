@@ -8,6 +8,7 @@
 //  - ordinary overlay traffic from a task on host 3 still reaches it;
 //  - with host 2's table deleted, the client's injection arrives (the filter is what
 //    stopped it, nothing else on the way).
+// And membership: a node that leaves removes its own table and leaves the others' sets.
 //
 // Run one:  ctest --test-dir BUILD -R UnderlayFilterLabTest   (as root)
 
@@ -212,6 +213,40 @@ TEST_F(UnderlayFilterLabTest, ANonMembersInjectedVxlanNeverReachesATask) {
       },
       seconds(10)))
       << "without the filter the client's injection should arrive; the test proves nothing";
+}
+
+TEST_F(UnderlayFilterLabTest, ALeavingNodeRemovesItsTableAndLeavesTheOtherMembersSets) {
+  auto setOf = [&](int host) {
+    return lab_->exec(host, {"/usr/sbin/nft", "list", "set", "inet", "overmesh_underlay",
+                             "members"});
+  };
+  for (int host = 1; host <= 3; ++host) {
+    EXPECT_TRUE(eventually(
+        [&] {
+          auto set = setOf(host);
+          return set.exitCode == 0 && set.out.find(LabSession::hostAddress(3)) != std::string::npos;
+        },
+        kConverge))
+        << "host " << host << "'s set never listed host 3";
+  }
+  auto left = lab_->cli(3, {"swarm", "leave"});
+  ASSERT_EQ(left.exitCode, 0) << left.err;
+  auto table = lab_->exec(3, {"/usr/sbin/nft", "list", "table", "inet", "overmesh_underlay"});
+  EXPECT_NE(table.exitCode, 0) << "host 3 still has its table after leaving:\n" << table.out;
+  EXPECT_FALSE(lab_->json(3, {"info"}).contains("underlayFilter"));
+  for (int host = 1; host <= 2; ++host) {
+    EXPECT_TRUE(eventually(
+        [&] {
+          auto set = setOf(host);
+          return set.exitCode == 0 &&
+                 set.out.find(LabSession::hostAddress(3)) == std::string::npos &&
+                 set.out.find(LabSession::hostAddress(1)) != std::string::npos &&
+                 set.out.find(LabSession::hostAddress(2)) != std::string::npos;
+        },
+        kConverge))
+        << "host " << host << "'s set still lists host 3 (or lost a member):\n"
+        << setOf(host).out;
+  }
 }
 
 }  // namespace
