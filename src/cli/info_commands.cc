@@ -16,8 +16,7 @@ std::string formatUnderlayFilter(const nlohmann::json& info) {
   }
   auto count = [&](const char* name) -> std::uint64_t {
     auto found = filter->find(name);
-    return found != filter->end() && found->is_number_unsigned() ? found->get<std::uint64_t>()
-                                                                  : 0;
+    return found != filter->end() && found->is_number_unsigned() ? found->get<std::uint64_t>() : 0;
   };
   return fmt::format("members only; dropped {} VXLAN and {} node-port packets from non-members",
                      count("vxlanDropped"), count("nodePortDropped"));

@@ -1,8 +1,7 @@
 #include "daemon/underlay_guard.h"
 
-#include <spdlog/spdlog.h>
-
 #include <fmt/ranges.h>
+#include <spdlog/spdlog.h>
 
 #include <utility>
 
@@ -23,8 +22,8 @@ std::set<Ipv4Address> underlayMemberAddresses(const std::vector<api::Node>& node
 
 std::optional<Ipv4Address> hostOfEndpoint(std::string_view endpoint) {
   auto colon = endpoint.rfind(':');
-  auto address = Ipv4Address::parse(colon == std::string_view::npos ? endpoint
-                                                                    : endpoint.substr(0, colon));
+  auto address =
+      Ipv4Address::parse(colon == std::string_view::npos ? endpoint : endpoint.substr(0, colon));
   if (!address) {
     return std::nullopt;
   }
@@ -100,9 +99,8 @@ void UnderlayGuard::run() {
   const bool keepExisting = installed && *installed;
   std::unique_lock lock(mutex_);
   while (true) {
-    changed_.wait(lock, [this, keepExisting] {
-      return stopping_ || (dirty_ && (nodes_ || !keepExisting));
-    });
+    changed_.wait(
+        lock, [this, keepExisting] { return stopping_ || (dirty_ && (nodes_ || !keepExisting)); });
     if (stopping_) {
       return;
     }

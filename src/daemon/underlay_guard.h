@@ -70,12 +70,12 @@ class UnderlayGuard {
   const std::chrono::milliseconds retryAfter_;
   mutable std::mutex mutex_;
   std::condition_variable changed_;
-  std::set<Ipv4Address> fixed_;                      // guarded by mutex_
-  std::optional<std::set<Ipv4Address>> nodes_;       // guarded by mutex_; none before update()
-  bool dirty_ = true;                                // guarded by mutex_; wanted not applied
-  bool stopping_ = false;                            // guarded by mutex_
-  std::string problem_;                              // guarded by mutex_
-  std::thread thread_;                               // last: starts after the fields above
+  std::set<Ipv4Address> fixed_;                 // guarded by mutex_
+  std::optional<std::set<Ipv4Address>> nodes_;  // guarded by mutex_; none before update()
+  bool dirty_ = true;                           // guarded by mutex_; wanted not applied
+  bool stopping_ = false;                       // guarded by mutex_
+  std::string problem_;                         // guarded by mutex_
+  std::thread thread_;                          // last: starts after the fields above
 };
 
 }  // namespace overmesh::daemon

@@ -16,8 +16,7 @@ namespace {
 // kUnderlayElementsPerStatement addresses each.
 void appendMemberStatements(std::string& script, std::string_view verb,
                             const std::vector<Ipv4Address>& addresses) {
-  for (std::size_t start = 0; start < addresses.size();
-       start += kUnderlayElementsPerStatement) {
+  for (std::size_t start = 0; start < addresses.size(); start += kUnderlayElementsPerStatement) {
     std::size_t end = std::min(addresses.size(), start + kUnderlayElementsPerStatement);
     fmt::format_to(std::back_inserter(script), "{} element {} {} {} {{ ", verb, kUnderlayFamily,
                    kUnderlayTable, kUnderlayMembersSet);
@@ -56,8 +55,8 @@ std::optional<std::pair<std::uint64_t, std::uint64_t>> counterIn(const nlohmann:
     }
     auto packets = counter->find("packets");
     auto bytes = counter->find("bytes");
-    if (packets == counter->end() || bytes == counter->end() ||
-        !packets->is_number_unsigned() || !bytes->is_number_unsigned()) {
+    if (packets == counter->end() || bytes == counter->end() || !packets->is_number_unsigned() ||
+        !bytes->is_number_unsigned()) {
       return std::nullopt;
     }
     return std::make_pair(packets->get<std::uint64_t>(), bytes->get<std::uint64_t>());
@@ -84,8 +83,8 @@ std::string underlayReplaceScript(const UnderlayFilterSpec& spec) {
       "  counter {4} {{ }}\n"
       "  chain input {{ type filter hook input priority {5}; policy accept; }}\n"
       "}}\n",
-      kUnderlayFamily, kUnderlayTable, kUnderlayMembersSet, kVxlanDropCounter,
-      kNodePortDropCounter, kUnderlayInputPriority);
+      kUnderlayFamily, kUnderlayTable, kUnderlayMembersSet, kVxlanDropCounter, kNodePortDropCounter,
+      kUnderlayInputPriority);
   appendDropRules(script, "udp", spec.ports.vxlanPort, kVxlanDropCounter);
   appendDropRules(script, "tcp", spec.ports.nodePort, kNodePortDropCounter);
   appendMemberStatements(script, "add",

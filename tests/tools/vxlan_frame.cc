@@ -20,8 +20,7 @@ void put32(std::vector<std::uint8_t>& out, std::size_t at, std::uint32_t value) 
 
 }  // namespace
 
-std::uint16_t internetChecksum(const std::uint8_t* bytes, std::size_t size,
-                               std::uint32_t initial) {
+std::uint16_t internetChecksum(const std::uint8_t* bytes, std::size_t size, std::uint32_t initial) {
   std::uint32_t sum = initial;
   for (std::size_t i = 0; i + 1 < size; i += 2) {
     sum += static_cast<std::uint32_t>(bytes[i] << 8 | bytes[i + 1]);

@@ -81,9 +81,8 @@ int main(int argc, char** argv) {
   if (!vni || !port || !vxlanPort) {
     return usage("--vni takes 0-16777215, --port and --vxlan-port 0-65535");
   }
-  overmesh::testing::InnerUdpPacket inner{*fromMac, *mac,  *fromIp, *ip,
-                                          40000,    static_cast<std::uint16_t>(*port),
-                                          flags["--payload"]};
+  overmesh::testing::InnerUdpPacket inner{
+      *fromMac, *mac, *fromIp, *ip, 40000, static_cast<std::uint16_t>(*port), flags["--payload"]};
   auto datagram = overmesh::testing::vxlanDatagram(*vni, inner);
 
   int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);

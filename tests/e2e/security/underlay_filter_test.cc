@@ -62,8 +62,8 @@ class UnderlayFilterLabTest : public ::testing::Test {
   // Returns its attachment (address without the prefix length, mac).
   std::pair<std::string, std::string> run(const std::string& name, int host,
                                           const std::vector<std::string>& command) {
-    std::vector<std::string> args = {"run",  "--name",  name, "--node", lab_->hostNamespace(host),
-                                     "--network", "inj_net", "--"};
+    std::vector<std::string> args = {
+        "run", "--name", name, "--node", lab_->hostNamespace(host), "--network", "inj_net", "--"};
     args.insert(args.end(), command.begin(), command.end());
     auto result = lab_->cli(1, args);
     EXPECT_EQ(result.exitCode, 0) << result.err;
@@ -119,13 +119,21 @@ class UnderlayFilterLabTest : public ::testing::Test {
   // vxlan_inject's arguments for a datagram to the task at (`ip`, `mac`) on host 2.
   std::vector<std::string> injection(std::uint32_t vni, const std::string& ip,
                                      const std::string& mac, const std::string& payload) {
-    return {VXLAN_INJECT_PATH, "--to",     LabSession::hostAddress(kReceiver),
-            "--vni",           std::to_string(vni),
-            "--mac",           mac,
-            "--ip",            ip,
-            "--port",          std::to_string(kListenPort),
-            "--payload",       payload,
-            "--from-ip",       "10.0.15.250"};
+    return {VXLAN_INJECT_PATH,
+            "--to",
+            LabSession::hostAddress(kReceiver),
+            "--vni",
+            std::to_string(vni),
+            "--mac",
+            mac,
+            "--ip",
+            ip,
+            "--port",
+            std::to_string(kListenPort),
+            "--payload",
+            payload,
+            "--from-ip",
+            "10.0.15.250"};
   }
 
   std::unique_ptr<LabSession> lab_;
@@ -143,15 +151,15 @@ TEST_F(UnderlayFilterLabTest, ANonMembersInjectedVxlanNeverReachesATask) {
   // Host 2's member set holds the three hosts and not the client.
   ASSERT_TRUE(eventually(
       [&] {
-        auto set = lab_->exec(kReceiver, {"/usr/sbin/nft", "list", "set", "inet",
-                                          "overmesh_underlay", "members"});
+        auto set = lab_->exec(
+            kReceiver, {"/usr/sbin/nft", "list", "set", "inet", "overmesh_underlay", "members"});
         return set.exitCode == 0 && set.out.find("198.18.0.1") != std::string::npos &&
                set.out.find("198.18.0.3") != std::string::npos;
       },
       kConverge))
       << "host 2's underlay filter never listed the members";
-  auto members = lab_->exec(kReceiver, {"/usr/sbin/nft", "list", "set", "inet",
-                                        "overmesh_underlay", "members"});
+  auto members = lab_->exec(
+      kReceiver, {"/usr/sbin/nft", "list", "set", "inet", "overmesh_underlay", "members"});
   EXPECT_EQ(members.out.find(LabSession::clientAddress(1)), std::string::npos) << members.out;
 
   // Control: a member's injection arrives (retried while the overlay converges).
@@ -200,8 +208,8 @@ TEST_F(UnderlayFilterLabTest, ANonMembersInjectedVxlanNeverReachesATask) {
 
   // Proof that the filter is what stopped it: with host 2's table deleted (by the test,
   // inside the lab host), the client's injection arrives.
-  auto deleted = lab_->exec(kReceiver,
-                            {"/usr/sbin/nft", "delete", "table", "inet", "overmesh_underlay"});
+  auto deleted =
+      lab_->exec(kReceiver, {"/usr/sbin/nft", "delete", "table", "inet", "overmesh_underlay"});
   ASSERT_EQ(deleted.exitCode, 0) << deleted.err;
   std::string unfiltered = "INJECTED-unfiltered-" + randomTag();
   EXPECT_TRUE(eventually(
@@ -217,8 +225,8 @@ TEST_F(UnderlayFilterLabTest, ANonMembersInjectedVxlanNeverReachesATask) {
 
 TEST_F(UnderlayFilterLabTest, ALeavingNodeRemovesItsTableAndLeavesTheOtherMembersSets) {
   auto setOf = [&](int host) {
-    return lab_->exec(host, {"/usr/sbin/nft", "list", "set", "inet", "overmesh_underlay",
-                             "members"});
+    return lab_->exec(host,
+                      {"/usr/sbin/nft", "list", "set", "inet", "overmesh_underlay", "members"});
   };
   for (int host = 1; host <= 3; ++host) {
     EXPECT_TRUE(eventually(

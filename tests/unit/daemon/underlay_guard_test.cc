@@ -43,10 +43,10 @@ struct GuardUnderTest {
 
 TEST(UnderlayMemberAddressesTest, TakesEveryNodeWhateverItsStateAndSkipsBadAddresses) {
   std::vector<std::string> skipped;
-  auto members = underlayMemberAddresses(
-      {node("a", "198.18.0.1"), node("b", "198.18.0.2", "down"), node("c", "fe80::1"),
-       node("d", ""), node("e", "198.18.0.1")},
-      &skipped);
+  auto members =
+      underlayMemberAddresses({node("a", "198.18.0.1"), node("b", "198.18.0.2", "down"),
+                               node("c", "fe80::1"), node("d", ""), node("e", "198.18.0.1")},
+                              &skipped);
   EXPECT_EQ(members, addresses({"198.18.0.1", "198.18.0.2"}));
   EXPECT_EQ(skipped, (std::vector<std::string>{"c \"fe80::1\"", "d \"\""}));
 }
@@ -91,8 +91,7 @@ TEST(UnderlayGuardTest, FollowsNodesJoiningAndLeaving) {
   ASSERT_TRUE(under.fake->waitForApplies(1));
   under.guard.update({node("a", "198.18.0.1"), node("b", "198.18.0.2"), node("c", "198.18.0.3")});
   ASSERT_TRUE(under.fake->waitForApplies(2));
-  EXPECT_EQ(under.fake->applied().back(),
-            addresses({"198.18.0.1", "198.18.0.2", "198.18.0.3"}));
+  EXPECT_EQ(under.fake->applied().back(), addresses({"198.18.0.1", "198.18.0.2", "198.18.0.3"}));
   under.guard.update({node("a", "198.18.0.1"), node("c", "198.18.0.3")});
   ASSERT_TRUE(under.fake->waitForApplies(3));
   EXPECT_EQ(under.fake->applied().back(), addresses({"198.18.0.1", "198.18.0.3"}));

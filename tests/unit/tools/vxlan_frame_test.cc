@@ -29,8 +29,8 @@ TEST(VxlanFrameTest, StartsWithTheVxlanHeaderCarryingTheVni) {
 TEST(VxlanFrameTest, CarriesTheInnerEthernetFrameToTheTasksMac) {
   auto datagram = vxlanDatagram(4097, packet("x"));
   std::vector<std::uint8_t> ethernet(datagram.begin() + 8, datagram.begin() + 22);
-  EXPECT_EQ(ethernet, (std::vector<std::uint8_t>{0x02, 0x42, 0x0a, 0x00, 0x0f, 0x03, 0x02, 0, 0,
-                                                 0, 0, 0xfe, 0x08, 0x00}));
+  EXPECT_EQ(ethernet, (std::vector<std::uint8_t>{0x02, 0x42, 0x0a, 0x00, 0x0f, 0x03, 0x02, 0, 0, 0,
+                                                 0, 0xfe, 0x08, 0x00}));
 }
 
 TEST(VxlanFrameTest, InnerIpv4AndUdpHeadersAreCompleteAndTheirChecksumsVerify) {
