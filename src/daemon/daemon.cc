@@ -434,6 +434,10 @@ Status Daemon::commitMembership(const NodeState& state, std::unique_ptr<ManagerR
   // node.json last: once it exists, a restarted daemon resumes this membership.
   if (auto saved = saveNodeState(options_.stateDir, state); !saved) {
     shutDown(std::move(*roles));
+    // The agent may have installed the underlay filter already; the node is not a member.
+    if (auto removed = dataplane::kernel::removeUnderlayFilter(""); !removed) {
+      spdlog::warn("{}: {}", command, removed.error().message);
+    }
     return std::unexpected(
         withRollbackProblem(saved.error(), removeNodeState(options_.stateDir))
             .withContext(std::string(command)));
