@@ -10,6 +10,8 @@
 #include "api/cluster_protocol.h"
 #include "common/json.h"
 #include "dataplane/linux/linux_node_kernel.h"
+#include "dataplane/linux/underlay_filter.h"
+#include "dataplane/overlay_plan.h"
 #include "dns/dns_server.h"
 #include "runtime/podman/image_runtime.h"
 #include "runtime/process_runtime.h"
@@ -77,6 +79,10 @@ void AgentRole::startTasks(agent::TaskAgentConfig config, agent::StatusReporter 
       podman, config.stateDir + "/containers", config.nodeId);
   runtime_ = std::make_unique<runtime::RuntimeRouter>(*processRuntime_, *imageRuntime_);
   registries_ = std::make_unique<RegistrySettingsApplier>(podman);
+  underlay_ = std::make_unique<UnderlayGuard>(
+      std::make_unique<dataplane::kernel::NftUnderlayFilter>(
+          dataplane::UnderlayPorts{dataplane::kVxlanPort, config.nodePort}),
+      std::set<Ipv4Address>{config.advertiseAddress});
   dns::DnsServerConfig dnsConfig;
   dnsConfig.resolvConfPath = config.resolvConfPath;
   if (auto server = dns::DnsServer::start(dnsConfig)) {
@@ -90,6 +96,7 @@ void AgentRole::startTasks(agent::TaskAgentConfig config, agent::StatusReporter 
   cache_.setOnChange([this, tasks = tasks_.get()](store::Revision) {
     tasks->wake();
     registries_->update(cache_.value(std::string(state::keys::kRegistries)));
+    underlay_->update(cache_.nodes());
   });
   tasks_->start();
 }
@@ -101,6 +108,9 @@ std::unique_ptr<AgentRole> AgentRole::forWorker(const std::string& managerAddres
                                                 runtime::ImageStore& images) {
   auto role = std::unique_ptr<AgentRole>(new AgentRole());
   role->startTasks(std::move(tasks), remoteStatusReporter(managerAddress, tls), podman, images);
+  if (auto manager = hostOfEndpoint(managerAddress)) {
+    role->underlay_->addFixedMember(*manager);
+  }
   std::string endpoint = "tcp://" + managerAddress;
   // The source needs the sync's cancel flag and the sync owns the source: make the sync,
   // then hand it its source.

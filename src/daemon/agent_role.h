@@ -17,6 +17,7 @@
 #include "agent/task_agent.h"
 #include "api/tls.h"
 #include "daemon/registry_settings_applier.h"
+#include "daemon/underlay_guard.h"
 #include "dataplane/node_kernel.h"
 #include "dns/embedded_dns.h"
 #include "runtime/image_store.h"
@@ -68,6 +69,7 @@ class AgentRole {
   std::unique_ptr<runtime::TaskRuntime> runtime_;  // routes to the two above
   // Before sync_: the cache's change callback (run by the sync) uses it.
   std::unique_ptr<RegistrySettingsApplier> registries_;
+  std::unique_ptr<UnderlayGuard> underlay_;  // members-only VXLAN and node port
   std::unique_ptr<dns::EmbeddedDns> dns_;
   std::unique_ptr<agent::TaskAgent> tasks_;
   std::unique_ptr<agent::StateSync> sync_;

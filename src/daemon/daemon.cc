@@ -30,6 +30,7 @@
 #include "daemon/tls_sources.h"
 #include "daemon/version.h"
 #include "dataplane/linux/nftables.h"
+#include "dataplane/linux/underlay_filter.h"
 #include "dataplane/mesh_rules.h"
 #include "dataplane/overlay_plan.h"
 #include "manager/cert_expiry.h"
@@ -210,6 +211,7 @@ agent::TaskAgentConfig Daemon::taskAgentConfig(const NodeState& node) const {
   config.resolvConfPath = options_.resolvConfPath;
   config.namespacePrefix = options_.netnsPrefix;
   config.gatewaySubnet = Ipv4Prefix::parse(options_.gatewaySubnet).value_or(Ipv4Prefix());
+  config.nodePort = options_.nodePort;
   config.reservedPorts = {{"tcp", options_.nodePort},
                           {"tcp", options_.clusterPort},
                           {"udp", dataplane::kVxlanPort}};
@@ -374,6 +376,9 @@ api::Info Daemon::info() {
     } else if (agent_ && agent_->cache().synced()) {
       info.registries = agent_->cache().registries();
     }
+    if (auto drops = dataplane::kernel::readUnderlayDropCounters(""); drops) {
+      info.underlayFilter = api::UnderlayFilterStatus{drops->vxlanPackets, drops->nodePortPackets};
+    }
   }
   return info;
 }
@@ -506,6 +511,10 @@ Status Daemon::commitMembership(const NodeState& state, std::unique_ptr<ManagerR
   // node.json last: once it exists, a restarted daemon resumes this membership.
   if (auto saved = saveNodeState(options_.stateDir, state); !saved) {
     shutDown(std::move(*roles));
+    // The agent may have installed the underlay filter already; the node is not a member.
+    if (auto removed = dataplane::kernel::removeUnderlayFilter(""); !removed) {
+      spdlog::warn("{}: {}", command, removed.error().message);
+    }
     return std::unexpected(
         withRollbackProblem(saved.error(), removeNodeState(options_.stateDir))
             .withContext(std::string(command)));
@@ -856,6 +865,10 @@ Status Daemon::swarmLeave(bool force) {
   } else if (auto removed = nft->deleteTableIfExists(dataplane::kMeshFamily, dataplane::kMeshTable);
              !removed) {
     spdlog::warn("swarm leave: routing mesh: {}", removed.error().message);
+  }
+  // Nor keep filtering the underlay for a membership it no longer follows.
+  if (auto removed = dataplane::kernel::removeUnderlayFilter(""); !removed) {
+    spdlog::warn("swarm leave: {}", removed.error().message);
   }
   spdlog::info("left the swarm");
   if (auto removed = security::NodePki::remove(options_.stateDir); !removed) {
