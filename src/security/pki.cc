@@ -45,7 +45,8 @@ Status checkIdentityField(std::string_view value, std::string_view field) {
                   field, value.size(), kMaxIdentityField);
   }
   bool allowed = std::all_of(value.begin(), value.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-' || c == '.' || c == '_';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.' || c == '_';
   });
   if (!allowed) {
     return errorf(ErrorKind::InvalidArgument,

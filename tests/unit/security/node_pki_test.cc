@@ -185,8 +185,9 @@ TEST_F(NodePkiTest, CaKeyIsSavedOnlyIfItIsTheCas) {
 TEST_F(NodePkiTest, TokensAreKeptPerRole) {
   auto pki = createNode();
   EXPECT_EQ(pki->token("worker").error().kind, ErrorKind::NotFound);
-  std::string worker = formatJoinToken({std::string(64, 'a'), must(generateTokenSecret())});
-  std::string manager = formatJoinToken({std::string(64, 'a'), must(generateTokenSecret())});
+  std::string fingerprint = must(certificateFingerprint(ca_.certPem));
+  std::string worker = formatJoinToken({fingerprint, must(generateTokenSecret())});
+  std::string manager = formatJoinToken({fingerprint, must(generateTokenSecret())});
   must(pki->saveToken("worker", worker));
   must(pki->saveToken("manager", manager));
   EXPECT_EQ(must(pki->token("worker")), worker);
@@ -197,6 +198,14 @@ TEST_F(NodePkiTest, TokensAreKeptPerRole) {
   EXPECT_EQ(pki->saveToken("admin", worker).error().kind, ErrorKind::InvalidArgument);
   EXPECT_EQ(pki->token("../node").error().kind, ErrorKind::InvalidArgument);
   EXPECT_EQ(pki->saveToken("worker", "not a token").error().kind, ErrorKind::InvalidArgument);
+  auto foreign = pki->saveToken("worker", formatJoinToken({std::string(64, 'a'), "x"}));
+  ASSERT_FALSE(foreign);
+  EXPECT_EQ(foreign.error().kind, ErrorKind::InvalidArgument);
+  auto otherCa = pki->saveToken(
+      "worker", formatJoinToken({std::string(64, 'a'), must(generateTokenSecret())}));
+  ASSERT_FALSE(otherCa);
+  EXPECT_NE(otherCa.error().message.find("pins CA fingerprint"), std::string::npos)
+      << otherCa.error().message;
   EXPECT_EQ(must(pki->token("worker")), worker);
 }
 
