@@ -451,7 +451,16 @@ Result<CertificateInfo> verifyNodeCertificate(std::string_view certPem, std::str
   X509_VERIFY_PARAM_set_time(param, toTimeT(now));
   if (X509_verify_cert(ctx.get()) != 1) {
     int code = X509_STORE_CTX_get_error(ctx.get());
+    int depth = X509_STORE_CTX_get_error_depth(ctx.get());
     ERR_clear_error();
+    if (depth > 0 &&
+        (code == X509_V_ERR_CERT_HAS_EXPIRED || code == X509_V_ERR_CERT_NOT_YET_VALID)) {
+      // The CA itself is outside its validity at `now` (a clock far off, or a CA past its
+      // 20 years): say so rather than blame the node's certificate.
+      return errorf(ErrorKind::Unauthenticated,
+                    "the cluster CA's certificate is not valid at {}: {}", formatUtc(now),
+                    X509_verify_cert_error_string(code));
+    }
     switch (code) {
       case X509_V_ERR_CERT_HAS_EXPIRED:
         return errorf(ErrorKind::Unauthenticated, "certificate of {} expired on {}",

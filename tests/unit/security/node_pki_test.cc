@@ -3,9 +3,12 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
+#include <vector>
 
 #include "security/join_token.h"
 #include "support/pki_fixtures.h"
@@ -146,6 +149,50 @@ TEST_F(NodePkiTest, LoadRecoversTheOldPairAfterARenewalStoppedBetweenKeyAndCerti
   EXPECT_EQ(loaded->current()->keyPem, node_.keyPem);
   EXPECT_EQ(fileContent(pkiDir() / "node.key"), node_.keyPem);
   EXPECT_FALSE(fs::exists(pkiDir() / "node.key.prev"));
+}
+
+TEST_F(NodePkiTest, LoadAcceptsAnExpiredCertificateOfTheStoredCa) {
+  auto now = std::chrono::system_clock::now();
+  ca_ = must(createCa(kNodeCluster, now - std::chrono::hours(24)));
+  node_ = issueTestNode(ca_, "node1", "worker", kNodeCluster, now - std::chrono::hours(1));
+  createNode();
+  auto expired = issueTestNode(ca_, "node1", "worker", kNodeCluster, now - std::chrono::hours(2),
+                               std::chrono::hours(1));
+  writeFile(pkiDir() / "node.key", expired.keyPem);
+  writeFile(pkiDir() / "node.pem", expired.certPem);
+  auto loaded = must(NodePki::load(stateDir()));
+  EXPECT_LT(loaded->current()->cert.notAfter, now);
+}
+
+TEST_F(NodePkiTest, ReadersSeeWholeSnapshotsWhileRenewalsSwapThem) {
+  auto pki = createNode();
+  std::vector<TestNodeCredentials> renewals;
+  for (int i = 0; i < 4; ++i) {
+    renewals.push_back(issueTestNode(ca_, "node1", "worker", kNodeCluster));
+  }
+  std::atomic<bool> done{false};
+  std::atomic<int> mismatches{0};
+  std::vector<std::thread> readers;
+  for (int i = 0; i < 3; ++i) {
+    readers.emplace_back([&] {
+      while (!done) {
+        auto snapshot = pki->current();
+        if (snapshot == nullptr ||
+            !must(keyMatchesCertificate(snapshot->keyPem, snapshot->certPem))) {
+          ++mismatches;
+        }
+      }
+    });
+  }
+  for (const auto& renewal : renewals) {
+    must(pki->replace(renewal.keyPem, renewal.certPem));
+  }
+  done = true;
+  for (auto& reader : readers) {
+    reader.join();
+  }
+  EXPECT_EQ(mismatches, 0);
+  EXPECT_EQ(pki->current()->certPem, renewals.back().certPem);
 }
 
 TEST_F(NodePkiTest, LoadRefusesAKeyThatIsNotTheCertificates) {
