@@ -191,7 +191,9 @@ Result<std::string> fingerprintOf(X509* cert) {
   return hex;
 }
 
-Result<CertificateInfo> describe(X509* cert) {
+}  // namespace
+
+Result<CertificateInfo> ossl::describeCertificate(X509* cert) {
   CertificateInfo info;
   info.isCa = (X509_get_extension_flags(cert) & EXFLAG_CA) != 0;
   if (!info.isCa) {
@@ -226,6 +228,8 @@ Result<CertificateInfo> describe(X509* cert) {
   info.notAfter = *notAfter;
   return info;
 }
+
+namespace {
 
 Result<Pkey> newP256Key() {
   Pkey key(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"));
@@ -415,7 +419,7 @@ Result<CertificateInfo> inspectCertificate(std::string_view certPem) {
   if (!cert) {
     return std::unexpected(cert.error());
   }
-  return describe(cert->get());
+  return describeCertificate(cert->get());
 }
 
 Result<std::string> certificateFingerprint(std::string_view certPem) {
@@ -436,7 +440,7 @@ Result<CertificateInfo> verifyNodeCertificate(std::string_view certPem, std::str
   if (!ca) {
     return std::unexpected(ca.error());
   }
-  auto info = describe(cert->get());
+  auto info = describeCertificate(cert->get());
   if (!info) {
     return std::unexpected(Error{ErrorKind::Unauthenticated, info.error().message});
   }
