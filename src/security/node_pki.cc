@@ -296,8 +296,18 @@ Status NodePki::saveToken(std::string_view role, const std::string& token) {
   if (auto s = checkRole(role); !s) {
     return s;
   }
-  if (auto parsed = parseJoinToken(token); !parsed) {
+  auto parsed = parseJoinToken(token);
+  if (!parsed) {
     return std::unexpected(parsed.error());
+  }
+  auto fingerprint = certificateFingerprint(current()->caCertPem);
+  if (!fingerprint) {
+    return std::unexpected(fingerprint.error().withContext(pkiPath(dir_, kCaCertFile)));
+  }
+  if (parsed->caFingerprint != *fingerprint) {
+    return errorf(ErrorKind::InvalidArgument,
+                  "the {} join token pins CA fingerprint {}, but this node's CA ({}) has {}", role,
+                  parsed->caFingerprint, pkiPath(dir_, kCaCertFile), *fingerprint);
   }
   std::lock_guard writing(writeMutex_);
   return writeFileAtomically(pkiPath(dir_, fmt::format("{}.token", role)), token, kFileMode);

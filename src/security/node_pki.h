@@ -5,6 +5,7 @@
 //   ca.pem        the cluster CA's certificate (every member)
 //   node.key      this node's private key (never leaves the node)
 //   node.pem      this node's certificate, signed by the CA
+//   node.key.prev the previous key, only while replace() runs (crash safety, see replace)
 //   ca.key        the CA's private key (managers only)
 //   worker.token  the clear worker join token (managers only; the store keeps hashes)
 //   manager.token the clear manager join token (managers only)
@@ -49,11 +50,15 @@ class NodePki {
 
   // The credentials now in use (never null).
   std::shared_ptr<const NodeCredentials> current() const;
-  // A renewed certificate (and the key it was requested with): checked as in create(),
-  // written to disk (key first, then certificate), then made current.
+  // A renewed certificate (and the key it was requested with): checked as in create() and
+  // for the same node ID and cluster, written to disk (the old key to node.key.prev, then
+  // the key, then the certificate, then .prev removed: after a crash in between, load()
+  // finds a matching pair), then made current. InvalidArgument/Unauthenticated when a
+  // check fails, Unavailable when a write fails; the current credentials stay in use.
   Status replace(const std::string& keyPem, const std::string& certPem);
 
-  // Manager-only files: the CA's key, and the clear join tokens.
+  // Manager-only files: the CA's key (must be the key of ca.pem), and the clear join
+  // tokens (must parse and pin ca.pem's fingerprint). InvalidArgument when not.
   Status saveCaKey(const std::string& keyPem);
   Result<std::string> caKey() const;  // NotFound on a worker
   Status saveToken(std::string_view role, const std::string& token);  // "worker"|"manager"

@@ -1,9 +1,11 @@
 #pragma once
 
-// Owners for the OpenSSL objects the security library uses (internal to src/security and
-// its tests): one unique_ptr alias per type, each freeing with OpenSSL's own function, so
-// that no early return leaks. Also the few helpers every file needs: reading PEM from a
-// bounded string, and turning OpenSSL's error queue into a message.
+// Owners for the OpenSSL objects the security library uses: one unique_ptr alias per
+// type, each freeing with OpenSSL's own function, so that no early return leaks. Also the
+// few helpers every user of OpenSSL here needs: reading PEM from a bounded string without a
+// password prompt, turning OpenSSL's error queue into a message, and describing an X509
+// the TLS code already holds (a peer's certificate). For src/security, the TLS code in
+// src/api (tls_*) and tests; everything else uses pki.h.
 //
 // OpenSSL keeps errors in a per-thread queue; every failure path here drains it
 // (opensslErrorText), so a later, unrelated call never reports a stale error.
@@ -19,6 +21,7 @@
 #include <string_view>
 
 #include "common/error.h"
+#include "security/pki.h"
 
 namespace overmesh::security::ossl {
 
@@ -61,6 +64,9 @@ std::string bioContent(BIO* bio);
 Result<X509Ptr> readCertificate(std::string_view text, std::string_view what);
 Result<Pkey> readPrivateKey(std::string_view text, std::string_view what);
 Result<X509Req> readCsr(std::string_view text, std::string_view what);
+
+// What `cert` says, as inspectCertificate() (InvalidArgument when a field is unreadable).
+Result<CertificateInfo> describeCertificate(X509* cert);
 
 // PEM encodings (Internal on an OpenSSL failure).
 Result<std::string> certificatePem(X509* cert);

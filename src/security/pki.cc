@@ -45,7 +45,8 @@ Status checkIdentityField(std::string_view value, std::string_view field) {
                   field, value.size(), kMaxIdentityField);
   }
   bool allowed = std::all_of(value.begin(), value.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-' || c == '.' || c == '_';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.' || c == '_';
   });
   if (!allowed) {
     return errorf(ErrorKind::InvalidArgument,
@@ -190,7 +191,9 @@ Result<std::string> fingerprintOf(X509* cert) {
   return hex;
 }
 
-Result<CertificateInfo> describe(X509* cert) {
+}  // namespace
+
+Result<CertificateInfo> ossl::describeCertificate(X509* cert) {
   CertificateInfo info;
   info.isCa = (X509_get_extension_flags(cert) & EXFLAG_CA) != 0;
   if (!info.isCa) {
@@ -225,6 +228,8 @@ Result<CertificateInfo> describe(X509* cert) {
   info.notAfter = *notAfter;
   return info;
 }
+
+namespace {
 
 Result<Pkey> newP256Key() {
   Pkey key(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"));
@@ -414,7 +419,7 @@ Result<CertificateInfo> inspectCertificate(std::string_view certPem) {
   if (!cert) {
     return std::unexpected(cert.error());
   }
-  return describe(cert->get());
+  return describeCertificate(cert->get());
 }
 
 Result<std::string> certificateFingerprint(std::string_view certPem) {
@@ -435,7 +440,7 @@ Result<CertificateInfo> verifyNodeCertificate(std::string_view certPem, std::str
   if (!ca) {
     return std::unexpected(ca.error());
   }
-  auto info = describe(cert->get());
+  auto info = describeCertificate(cert->get());
   if (!info) {
     return std::unexpected(Error{ErrorKind::Unauthenticated, info.error().message});
   }
@@ -450,7 +455,16 @@ Result<CertificateInfo> verifyNodeCertificate(std::string_view certPem, std::str
   X509_VERIFY_PARAM_set_time(param, toTimeT(now));
   if (X509_verify_cert(ctx.get()) != 1) {
     int code = X509_STORE_CTX_get_error(ctx.get());
+    int depth = X509_STORE_CTX_get_error_depth(ctx.get());
     ERR_clear_error();
+    if (depth > 0 &&
+        (code == X509_V_ERR_CERT_HAS_EXPIRED || code == X509_V_ERR_CERT_NOT_YET_VALID)) {
+      // The CA itself is outside its validity at `now` (a clock far off, or a CA past its
+      // 20 years): say so rather than blame the node's certificate.
+      return errorf(ErrorKind::Unauthenticated,
+                    "the cluster CA's certificate is not valid at {}: {}", formatUtc(now),
+                    X509_verify_cert_error_string(code));
+    }
     switch (code) {
       case X509_V_ERR_CERT_HAS_EXPIRED:
         return errorf(ErrorKind::Unauthenticated, "certificate of {} expired on {}",

@@ -3,9 +3,12 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
+#include <vector>
 
 #include "security/join_token.h"
 #include "support/pki_fixtures.h"
@@ -148,6 +151,50 @@ TEST_F(NodePkiTest, LoadRecoversTheOldPairAfterARenewalStoppedBetweenKeyAndCerti
   EXPECT_FALSE(fs::exists(pkiDir() / "node.key.prev"));
 }
 
+TEST_F(NodePkiTest, LoadAcceptsAnExpiredCertificateOfTheStoredCa) {
+  auto now = std::chrono::system_clock::now();
+  ca_ = must(createCa(kNodeCluster, now - std::chrono::hours(24)));
+  node_ = issueTestNode(ca_, "node1", "worker", kNodeCluster, now - std::chrono::hours(1));
+  createNode();
+  auto expired = issueTestNode(ca_, "node1", "worker", kNodeCluster, now - std::chrono::hours(2),
+                               std::chrono::hours(1));
+  writeFile(pkiDir() / "node.key", expired.keyPem);
+  writeFile(pkiDir() / "node.pem", expired.certPem);
+  auto loaded = must(NodePki::load(stateDir()));
+  EXPECT_LT(loaded->current()->cert.notAfter, now);
+}
+
+TEST_F(NodePkiTest, ReadersSeeWholeSnapshotsWhileRenewalsSwapThem) {
+  auto pki = createNode();
+  std::vector<TestNodeCredentials> renewals;
+  for (int i = 0; i < 4; ++i) {
+    renewals.push_back(issueTestNode(ca_, "node1", "worker", kNodeCluster));
+  }
+  std::atomic<bool> done{false};
+  std::atomic<int> mismatches{0};
+  std::vector<std::thread> readers;
+  for (int i = 0; i < 3; ++i) {
+    readers.emplace_back([&] {
+      while (!done) {
+        auto snapshot = pki->current();
+        if (snapshot == nullptr ||
+            !must(keyMatchesCertificate(snapshot->keyPem, snapshot->certPem))) {
+          ++mismatches;
+        }
+      }
+    });
+  }
+  for (const auto& renewal : renewals) {
+    must(pki->replace(renewal.keyPem, renewal.certPem));
+  }
+  done = true;
+  for (auto& reader : readers) {
+    reader.join();
+  }
+  EXPECT_EQ(mismatches, 0);
+  EXPECT_EQ(pki->current()->certPem, renewals.back().certPem);
+}
+
 TEST_F(NodePkiTest, LoadRefusesAKeyThatIsNotTheCertificates) {
   createNode();
   writeFile(pkiDir() / "node.key", must(generateKey()).privateKeyPem);
@@ -185,8 +232,9 @@ TEST_F(NodePkiTest, CaKeyIsSavedOnlyIfItIsTheCas) {
 TEST_F(NodePkiTest, TokensAreKeptPerRole) {
   auto pki = createNode();
   EXPECT_EQ(pki->token("worker").error().kind, ErrorKind::NotFound);
-  std::string worker = formatJoinToken({std::string(64, 'a'), must(generateTokenSecret())});
-  std::string manager = formatJoinToken({std::string(64, 'a'), must(generateTokenSecret())});
+  std::string fingerprint = must(certificateFingerprint(ca_.certPem));
+  std::string worker = formatJoinToken({fingerprint, must(generateTokenSecret())});
+  std::string manager = formatJoinToken({fingerprint, must(generateTokenSecret())});
   must(pki->saveToken("worker", worker));
   must(pki->saveToken("manager", manager));
   EXPECT_EQ(must(pki->token("worker")), worker);
@@ -197,6 +245,14 @@ TEST_F(NodePkiTest, TokensAreKeptPerRole) {
   EXPECT_EQ(pki->saveToken("admin", worker).error().kind, ErrorKind::InvalidArgument);
   EXPECT_EQ(pki->token("../node").error().kind, ErrorKind::InvalidArgument);
   EXPECT_EQ(pki->saveToken("worker", "not a token").error().kind, ErrorKind::InvalidArgument);
+  auto foreign = pki->saveToken("worker", formatJoinToken({std::string(64, 'a'), "x"}));
+  ASSERT_FALSE(foreign);
+  EXPECT_EQ(foreign.error().kind, ErrorKind::InvalidArgument);
+  auto otherCa = pki->saveToken(
+      "worker", formatJoinToken({std::string(64, 'a'), must(generateTokenSecret())}));
+  ASSERT_FALSE(otherCa);
+  EXPECT_NE(otherCa.error().message.find("pins CA fingerprint"), std::string::npos)
+      << otherCa.error().message;
   EXPECT_EQ(must(pki->token("worker")), worker);
 }
 

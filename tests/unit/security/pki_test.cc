@@ -43,6 +43,20 @@ std::string tamperedCsr(const std::string& csrPem) {
   return ossl::bioContent(bio.get());
 }
 
+// The certificate's DER with the last byte of its signature flipped, as PEM.
+std::string tamperedCertificate(const std::string& certPem) {
+  auto cert = must(ossl::readCertificate(certPem, "test certificate"));
+  unsigned char* der = nullptr;
+  int length = i2d_X509(cert.get(), &der);
+  EXPECT_GT(length, 0);
+  der[length - 1] ^= 0x01;
+  const unsigned char* cursor = der;
+  ossl::X509Ptr changed(d2i_X509(nullptr, &cursor, length));
+  OPENSSL_free(der);
+  EXPECT_TRUE(changed);
+  return must(ossl::certificatePem(changed.get()));
+}
+
 std::string keyPemOfType(const char* type, const char* parameter) {
   ossl::Pkey key(parameter == nullptr ? EVP_PKEY_Q_keygen(nullptr, nullptr, type)
                                       : EVP_PKEY_Q_keygen(nullptr, nullptr, type, parameter));
@@ -117,11 +131,23 @@ TEST_F(PkiTest, ExpiredCertificateIsRefusedAtALaterNow) {
 }
 
 TEST_F(PkiTest, NotYetValidCertificateIsRefused) {
-  auto node = issueTestNode(ca_, "node1", "worker", kCluster, pkiTestNow(), 1h);
-  auto result = verifyNodeCertificate(node.certPem, ca_.certPem, pkiTestNow() - 10min);
+  auto node = issueTestNode(ca_, "node1", "worker", kCluster, pkiTestNow() + 1h, 1h);
+  auto result = verifyNodeCertificate(node.certPem, ca_.certPem, pkiTestNow() + 30min);
   ASSERT_FALSE(result);
   EXPECT_EQ(result.error().kind, ErrorKind::Unauthenticated);
-  EXPECT_NE(result.error().message.find("not valid before"), std::string::npos);
+  EXPECT_NE(result.error().message.find("not valid before 2026-11-26 00:59:00 UTC"),
+            std::string::npos)
+      << result.error().message;
+}
+
+TEST_F(PkiTest, ACaOutsideItsValidityIsNamedAsTheProblem) {
+  auto node = issueTestNode(ca_, "node1", "worker", kCluster, pkiTestNow() - 1h, 2h);
+  auto result = verifyNodeCertificate(node.certPem, ca_.certPem, pkiTestNow() - 30min);
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().kind, ErrorKind::Unauthenticated);
+  EXPECT_NE(result.error().message.find("the cluster CA's certificate is not valid at"),
+            std::string::npos)
+      << result.error().message;
 }
 
 TEST_F(PkiTest, CertificateOfAnotherCaIsRefused) {
@@ -132,6 +158,26 @@ TEST_F(PkiTest, CertificateOfAnotherCaIsRefused) {
   EXPECT_EQ(result.error().kind, ErrorKind::Unauthenticated);
   EXPECT_NE(result.error().message.find("not signed by this cluster's CA"), std::string::npos)
       << result.error().message;
+}
+
+TEST_F(PkiTest, CertificateWithATamperedSignatureIsRefused) {
+  auto node = issueTestNode(ca_, "node1", "worker", kCluster, pkiTestNow());
+  auto result = verifyNodeCertificate(tamperedCertificate(node.certPem), ca_.certPem, pkiTestNow());
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().kind, ErrorKind::Unauthenticated);
+  EXPECT_NE(result.error().message.find("not signed by this cluster's CA"), std::string::npos)
+      << result.error().message;
+}
+
+TEST_F(PkiTest, UnreadableCaIsTheCallersErrorNotThePeers) {
+  auto node = issueTestNode(ca_, "node1", "worker", kCluster, pkiTestNow());
+  auto result = verifyNodeCertificate(node.certPem, "not a CA", pkiTestNow());
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().kind, ErrorKind::InvalidArgument);
+  EXPECT_NE(result.error().message.find("CA certificate"), std::string::npos);
+  auto garbage = verifyNodeCertificate("not a certificate", ca_.certPem, pkiTestNow());
+  ASSERT_FALSE(garbage);
+  EXPECT_EQ(garbage.error().kind, ErrorKind::Unauthenticated);
 }
 
 TEST_F(PkiTest, TheCaCertificateIsNotANodeCertificate) {
