@@ -437,5 +437,15 @@ TEST_F(TlsTest, SequentialConnectionsDoNotLeakDescriptors) {
   EXPECT_LE(after, before + 2);
 }
 
+TEST_F(TlsTest, StopEndsOpenConnectionsPromptly) {
+  std::uint16_t port = listen();
+  auto http = client(port, clientConfig(&worker_));
+  ASSERT_TRUE(http->request("GET", "/whoami").has_value());  // an idle keep-alive connection
+  auto start = std::chrono::steady_clock::now();
+  server_.stop();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
+  EXPECT_FALSE(http->request("GET", "/whoami", "", 5s).has_value());
+}
+
 }  // namespace
 }  // namespace overmesh::api
