@@ -3,20 +3,18 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/x509_vfy.h>
 #include <poll.h>
+#include <spdlog/spdlog.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include <openssl/err.h>
-#include <openssl/x509_vfy.h>
 
 #include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <string_view>
-
-#include <spdlog/spdlog.h>
 
 #include "api/api_error.h"
 #include "api/cluster_protocol.h"
@@ -30,7 +28,7 @@ struct TlsListener::Connection {
   sockaddr_in peer{};
   std::string address;
   const TlsListenOptions* options = nullptr;
-  bool join = false;  // the client offered kJoinAlpn and it was accepted
+  bool join = false;    // the client offered kJoinAlpn and it was accepted
   std::string refusal;  // set by the verify callback when admission failed
   // Set under the listener's mutex once the handshake succeeded: what
   // closeConnections() judges.
@@ -94,8 +92,8 @@ int verifyPeer(int preverified, X509_STORE_CTX* store) {
   if (preverified != 1 || X509_STORE_CTX_get_error_depth(store) != 0) {
     return preverified;
   }
-  auto* ssl = static_cast<SSL*>(
-      X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
+  auto* ssl =
+      static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
   TlsListener::Connection* connection = ssl != nullptr ? connectionOf(ssl) : nullptr;
   if (connection == nullptr || !connection->options->admit) {
     return 1;
@@ -172,8 +170,7 @@ void lingerBeforeClose(int fd, int stopFd) {
   auto deadline = Clock::now() + std::chrono::milliseconds(200);
   char buffer[4096];
   while (true) {
-    auto remaining =
-        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
     if (remaining.count() <= 0) {
       return;
     }
@@ -277,8 +274,7 @@ std::size_t TlsListener::connectionCount() const {
   return connections_.size();
 }
 
-std::size_t TlsListener::closeConnections(
-    const std::function<bool(const PeerIdentity&)>& which) {
+std::size_t TlsListener::closeConnections(const std::function<bool(const PeerIdentity&)>& which) {
   std::size_t closed = 0;
   std::lock_guard lock(mutex_);
   for (auto& [serial, connection] : connections_) {
@@ -441,8 +437,7 @@ bool TlsListener::handshake(Connection& connection, SSL* ssl) {
       warnRefused(connection.address, reason);
       return false;
     }
-    auto remaining =
-        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
     if (remaining.count() <= 0) {
       warnRefused(connection.address,
                   fmt::format("no TLS handshake within {} ms", options_.handshakeTimeout.count()));
@@ -473,8 +468,7 @@ void TlsListener::serve(const std::shared_ptr<Connection>& connection) {
     return;
   }
   X509* certificate = SSL_get0_peer_certificate(ssl.get());
-  if (certificate == nullptr ? !connection->join
-                             : SSL_get_verify_result(ssl.get()) != X509_V_OK) {
+  if (certificate == nullptr ? !connection->join : SSL_get_verify_result(ssl.get()) != X509_V_OK) {
     warnRefused(connection->address, "no verified client certificate");
     return;
   }
@@ -487,8 +481,8 @@ void TlsListener::serve(const std::shared_ptr<Connection>& connection) {
   // Admission again, now that closeConnections() can see this connection: a revocation
   // between the handshake's check and here would otherwise miss it.
   if (certificate != nullptr && options_.admit && !options_.admit(*identity)) {
-    warnRefused(connection->address, fmt::format("certificate of {} not admitted (revoked)",
-                                                 identity->nodeId));
+    warnRefused(connection->address,
+                fmt::format("certificate of {} not admitted (revoked)", identity->nodeId));
     return;
   }
   int pair[2];

@@ -40,8 +40,7 @@ class TlsListener {
   // closed at once. Fails when the eventfd or the thread cannot be made (`listenFd` is
   // closed then).
   static Result<std::unique_ptr<TlsListener>> start(int listenFd, TlsListenOptions options,
-                                                    unsigned int maxConnections,
-                                                    Handoff handoff);
+                                                    unsigned int maxConnections, Handoff handoff);
   ~TlsListener();
   TlsListener(const TlsListener&) = delete;
   TlsListener& operator=(const TlsListener&) = delete;

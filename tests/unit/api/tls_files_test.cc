@@ -1,10 +1,11 @@
 // The local API's TCP endpoint and TLS files (api/tls_files.h).
 
+#include "api/tls_files.h"
+
 #include <gtest/gtest.h>
 
 #include <fstream>
 
-#include "api/tls_files.h"
 #include "support/scratch.h"
 
 namespace overmesh::api {
@@ -18,9 +19,8 @@ TEST(TcpEndpointTest, ParsesHostAndPort) {
 }
 
 TEST(TcpEndpointTest, RefusesOtherFormsNamingTheValue) {
-  for (const char* bad : {"unix:///run/x.sock", "tcp://10.0.0.5", "tcp://:2376",
-                          "tcp://10.0.0.5:0", "tcp://10.0.0.5:70000", "tcp://10.0.0.5:23a",
-                          "tcp://a/b:1"}) {
+  for (const char* bad : {"unix:///run/x.sock", "tcp://10.0.0.5", "tcp://:2376", "tcp://10.0.0.5:0",
+                          "tcp://10.0.0.5:70000", "tcp://10.0.0.5:23a", "tcp://a/b:1"}) {
     auto endpoint = parseTcpEndpoint(bad);
     ASSERT_FALSE(endpoint.has_value()) << bad;
     EXPECT_EQ(endpoint.error().kind, ErrorKind::InvalidArgument);
