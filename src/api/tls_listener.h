@@ -69,7 +69,6 @@ class TlsListener {
   void acceptLoop();
   void serve(const std::shared_ptr<Connection>& connection);
   bool handshake(Connection& connection, SSL* ssl);
-  void relay(Connection& connection, SSL* ssl, int plainFd);
   // The SSL_CTX of the current configuration, rebuilt when config() hands out a new one.
   std::shared_ptr<SSL_CTX> currentContext();
   void reapFinished();
