@@ -28,7 +28,6 @@
 #include "api/network_detail.h"
 #include "api/service_types.h"
 #include "api/stack_types.h"
-#include "api/tls_files.h"
 #include "api/types.h"
 #include "common/clock.h"
 #include "common/error.h"
@@ -41,6 +40,7 @@
 #include "runtime/podman/podman_image_store.h"
 #include "runtime/podman/podman_service.h"
 #include "runtime/runtime.h"
+#include "api/tls_files.h"
 
 namespace overmesh::daemon {
 
