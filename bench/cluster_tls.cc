@@ -55,7 +55,8 @@ class Revision {
     std::unique_lock lock(mutex_);
     ++waiting_;
     changed_.notify_all();
-    changed_.wait_for(lock, std::chrono::seconds(25), [&] { return stopping_ || revision_ > from; });
+    changed_.wait_for(lock, std::chrono::seconds(25),
+                      [&] { return stopping_ || revision_ > from; });
     --waiting_;
     return api::HttpResponse{200, fmt::format(R"({{"revision":{}}})", revision_)};
   }
@@ -236,8 +237,8 @@ int parse(int argc, char** argv, Settings& settings) {
     } else if (flag == "--connections") {
       settings.connections = value;
     } else {
-      fmt::print(stderr,
-                 "unknown flag {}; valid: --clients --rounds --seconds --connections\n", flag);
+      fmt::print(stderr, "unknown flag {}; valid: --clients --rounds --seconds --connections\n",
+                 flag);
       return 2;
     }
   }
@@ -253,9 +254,9 @@ int main(int argc, char** argv) {
   }
   testing::TestCa ca = testing::makeTestCa("overmesh-ca-bench");
   testing::TestCert managerCert = testing::makeTestCert(
-      ca, testing::TestCertSpec{.nodeId = "manager-1",
-                                .role = "manager",
-                                .dnsNames = {"manager-1", "overmesh-manager"}});
+      ca,
+      testing::TestCertSpec{
+          .nodeId = "manager-1", .role = "manager", .dnsNames = {"manager-1", "overmesh-manager"}});
   std::vector<std::shared_ptr<const api::TlsClientConfig>> clientConfigs;
   for (int c = 0; c < settings.clients; ++c) {
     std::string node = fmt::format("node-{}", c + 1);
@@ -277,8 +278,8 @@ int main(int argc, char** argv) {
     return api::HttpResponse{200, R"({"ok":true})"};
   });
   auto plainPort = server.listenTcp("127.0.0.1", 0);
-  auto tlsPort = server.listenTls("127.0.0.1", 0,
-                                  {.config = [serverConfig] { return serverConfig; }});
+  auto tlsPort =
+      server.listenTls("127.0.0.1", 0, {.config = [serverConfig] { return serverConfig; }});
   if (!plainPort || !tlsPort) {
     fmt::print(stderr, "cannot listen: {}\n",
                !plainPort ? plainPort.error().message : tlsPort.error().message);

@@ -89,11 +89,11 @@ Result<std::unique_ptr<HttpClient>> HttpClient::create(const std::string& endpoi
   return client;
 }
 
-Result<std::unique_ptr<HttpClient>> HttpClient::create(
-    const std::string& endpoint, std::shared_ptr<const TlsClientConfig> tls) {
+Result<std::unique_ptr<HttpClient>> HttpClient::create(const std::string& endpoint,
+                                                       std::shared_ptr<const TlsClientConfig> tls) {
   if (tls == nullptr) {
-    return errorf(ErrorKind::InvalidArgument,
-                  "TLS client for {}: no TLS configuration given", endpoint);
+    return errorf(ErrorKind::InvalidArgument, "TLS client for {}: no TLS configuration given",
+                  endpoint);
   }
   auto target = tlsTarget(endpoint, *tls);
   if (!target) {
@@ -236,4 +236,3 @@ Result<HttpResponse> HttpClient::request(const std::string& method, const std::s
 }
 
 }  // namespace overmesh::api
-

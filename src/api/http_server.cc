@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -15,8 +16,6 @@
 #include <charconv>
 #include <cstring>
 #include <thread>
-
-#include <spdlog/spdlog.h>
 
 #include "api/api_error.h"
 #include "api/percent_encoding.h"
@@ -220,9 +219,10 @@ MHD_Result serveRequest(HttpServer::Listener& listener, MHD_Connection* connecti
     // The verified peer, attached when the connection started (countConnection).
     const MHD_ConnectionInfo* info =
         MHD_get_connection_info(connection, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-    const auto* identity = info != nullptr ? static_cast<const std::shared_ptr<const PeerIdentity>*>(
-                                                 info->socket_context)
-                                           : nullptr;
+    const auto* identity =
+        info != nullptr
+            ? static_cast<const std::shared_ptr<const PeerIdentity>*>(info->socket_context)
+            : nullptr;
     if (identity == nullptr || *identity == nullptr) {
       return queue(connection,
                    errorResponse(Error{ErrorKind::Unauthenticated,
@@ -553,12 +553,11 @@ Status HttpServer::startDaemon(int listenFd, bool isUnix) {
       {listenFd < 0 ? MHD_OPTION_END : MHD_OPTION_LISTEN_SOCKET, listenFd, nullptr},
       {MHD_OPTION_END, 0, nullptr}};
   MHD_Daemon* daemon = MHD_start_daemon(
-      flags, 0, nullptr, nullptr, &handleConnection, listener.get(), MHD_OPTION_ARRAY,
-      listenOption, MHD_OPTION_NOTIFY_COMPLETED, &requestCompleted, listener.get(),
-      MHD_OPTION_URI_LOG_CALLBACK, &startRequest, listener.get(), MHD_OPTION_EXTERNAL_LOGGER,
-      &logMhdError, nullptr, MHD_OPTION_CONNECTION_TIMEOUT, static_cast<unsigned int>(120),
-      MHD_OPTION_CONNECTION_LIMIT, hardLimit, MHD_OPTION_NOTIFY_CONNECTION, &countConnection,
-      listener.get(), MHD_OPTION_END);
+      flags, 0, nullptr, nullptr, &handleConnection, listener.get(), MHD_OPTION_ARRAY, listenOption,
+      MHD_OPTION_NOTIFY_COMPLETED, &requestCompleted, listener.get(), MHD_OPTION_URI_LOG_CALLBACK,
+      &startRequest, listener.get(), MHD_OPTION_EXTERNAL_LOGGER, &logMhdError, nullptr,
+      MHD_OPTION_CONNECTION_TIMEOUT, static_cast<unsigned int>(120), MHD_OPTION_CONNECTION_LIMIT,
+      hardLimit, MHD_OPTION_NOTIFY_CONNECTION, &countConnection, listener.get(), MHD_OPTION_END);
   if (daemon == nullptr) {
     if (listenFd >= 0) {
       close(listenFd);
@@ -610,4 +609,3 @@ void HttpServer::stop() {
 }
 
 }  // namespace overmesh::api
-

@@ -21,12 +21,12 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
-#include <chrono>
 #include <string>
 #include <vector>
 
@@ -89,12 +89,20 @@ class HttpServer {
   // configured CA (except a join connection, see TlsListenOptions) and be admitted by
   // `options.admit`; the request then carries HttpRequest::identity. Returns the bound
   // port. A failed handshake is logged (at most once a second per reason) and closed.
+  // Details (api/tls_listener.h): `admit` runs during the handshake (a refused peer gets
+  // a "certificate revoked" alert) and once more when the connection opens; it is not
+  // called for a join connection (no certificate: nothing to judge). A join connection
+  // gets 401 and is closed for anything but GET kCaPath and POST kJoinPath. A client
+  // offering no ALPN, or none of ours, is treated as a cluster client. Each connection
+  // takes two threads (TLS relay, HTTP); past limits().maxConnections + kConnectionSlack
+  // open connections a new one is closed at once.
   Result<std::uint16_t> listenTls(const std::string& address, std::uint16_t port,
                                   TlsListenOptions options);
 
   // Closes at once every TLS connection whose peer `which` selects (revocation: `node
   // rm`): a long-poll in progress on it ends for the client within the call. Returns how
-  // many were closed. Thread-safe.
+  // many were closed. Thread-safe. Connections still in their handshake are not judged
+  // here: `admit` (called again once the handshake is done) must already refuse them.
   std::size_t closeConnections(const std::function<bool(const PeerIdentity&)>& which);
 
   // Stops every listener and waits for in-flight handlers. Idempotent. Before it closes

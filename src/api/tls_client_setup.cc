@@ -1,8 +1,7 @@
 #include "api/tls_client_setup.h"
 
-#include <openssl/ssl.h>
-
 #include <fmt/format.h>
+#include <openssl/ssl.h>
 
 #include <charconv>
 #include <string_view>
@@ -44,8 +43,7 @@ Result<TlsTarget> tlsTarget(const std::string& endpoint, const TlsClientConfig& 
   std::string_view rest(endpoint);
   std::size_t colon = rest.rfind(':');
   std::uint16_t port = 0;
-  bool valid = rest.starts_with(kTcp) && colon != std::string_view::npos &&
-               colon > kTcp.size();
+  bool valid = rest.starts_with(kTcp) && colon != std::string_view::npos && colon > kTcp.size();
   if (valid) {
     std::string_view portText = rest.substr(colon + 1);
     auto [end, error] = std::from_chars(portText.data(), portText.data() + portText.size(), port);
@@ -89,9 +87,9 @@ Result<TlsTarget> tlsTarget(const std::string& endpoint, const TlsClientConfig& 
 
 void applyTlsOptions(CURL* curl, const TlsClientConfig& config, const std::string& connectTo,
                      TlsCurlOptions& keep) {
-  curl_easy_setopt(curl, CURLOPT_SSLVERSION,
-                   static_cast<long>(CURL_SSLVERSION_TLSv1_3) |
-                       static_cast<long>(CURL_SSLVERSION_MAX_TLSv1_3));
+  curl_easy_setopt(
+      curl, CURLOPT_SSLVERSION,
+      static_cast<long>(CURL_SSLVERSION_TLSv1_3) | static_cast<long>(CURL_SSLVERSION_MAX_TLSv1_3));
   if (!connectTo.empty()) {
     keep.connectTo = curl_slist_append(nullptr, connectTo.c_str());
     curl_easy_setopt(curl, CURLOPT_CONNECT_TO, keep.connectTo);
@@ -132,8 +130,7 @@ bool isTlsFailure(CURLcode code, const std::string& detail) {
       return true;
     case CURLE_RECV_ERROR:
     case CURLE_SEND_ERROR:
-      return detail.find("alert") != std::string::npos ||
-             detail.find("SSL") != std::string::npos;
+      return detail.find("alert") != std::string::npos || detail.find("SSL") != std::string::npos;
     default:
       return false;
   }

@@ -1,5 +1,6 @@
 #include "api/tls_context.h"
 
+#include <fmt/format.h>
 #include <openssl/asn1.h>
 #include <openssl/bio.h>
 #include <openssl/bn.h>
@@ -9,8 +10,6 @@
 #include <cctype>
 #include <ctime>
 #include <vector>
-
-#include <fmt/format.h>
 
 namespace overmesh::api {
 namespace {
@@ -131,8 +130,7 @@ Result<SslCtxPtr> makeServerContext(const TlsServerConfig& config) {
   SSL_CTX_set_cert_store(ctx.get(), store);  // the context owns it from here
   for (const X509Ptr& authority : authorities) {
     if (X509_STORE_add_cert(store, authority.get()) != 1) {
-      return errorf(ErrorKind::InvalidArgument, "TLS server CA: {}",
-                    takeOpensslErrors("refused"));
+      return errorf(ErrorKind::InvalidArgument, "TLS server CA: {}", takeOpensslErrors("refused"));
     }
   }
   SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);

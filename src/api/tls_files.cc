@@ -1,13 +1,12 @@
 #include "api/tls_files.h"
 
+#include <fmt/format.h>
 #include <fmt/ranges.h>
 
 #include <charconv>
 #include <fstream>
 #include <iterator>
 #include <vector>
-
-#include <fmt/format.h>
 
 namespace overmesh::api {
 namespace {
@@ -81,8 +80,7 @@ Status requireTlsFiles(const TlsFiles& files, std::string_view who) {
                 "{} needs {} (missing: {}): the local API over TCP is only served with TLS and "
                 "client certificates, as Docker's --tlsverify does; without them anyone who "
                 "reaches the port would be root on this node",
-                who, "--tlscacert FILE --tlscert FILE --tlskey FILE",
-                fmt::join(missing, ", "));
+                who, "--tlscacert FILE --tlscert FILE --tlskey FILE", fmt::join(missing, ", "));
 }
 
 Result<TlsServerConfig> loadServerTls(const TlsFiles& files) {

@@ -3,24 +3,23 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/x509_vfy.h>
 #include <poll.h>
+#include <spdlog/spdlog.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include <openssl/err.h>
-#include <openssl/x509_vfy.h>
 
 #include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <string_view>
 
-#include <spdlog/spdlog.h>
-
 #include "api/api_error.h"
 #include "api/cluster_protocol.h"
 #include "api/http_types.h"
+#include "api/tls_relay.h"
 
 namespace overmesh::api {
 
@@ -30,7 +29,7 @@ struct TlsListener::Connection {
   sockaddr_in peer{};
   std::string address;
   const TlsListenOptions* options = nullptr;
-  bool join = false;  // the client offered kJoinAlpn and it was accepted
+  bool join = false;    // the client offered kJoinAlpn and it was accepted
   std::string refusal;  // set by the verify callback when admission failed
   // Set under the listener's mutex once the handshake succeeded: what
   // closeConnections() judges.
@@ -94,8 +93,8 @@ int verifyPeer(int preverified, X509_STORE_CTX* store) {
   if (preverified != 1 || X509_STORE_CTX_get_error_depth(store) != 0) {
     return preverified;
   }
-  auto* ssl = static_cast<SSL*>(
-      X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
+  auto* ssl =
+      static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
   TlsListener::Connection* connection = ssl != nullptr ? connectionOf(ssl) : nullptr;
   if (connection == nullptr || !connection->options->admit) {
     return 1;
@@ -160,30 +159,6 @@ void setNonBlocking(int fd) {
   int flags = fcntl(fd, F_GETFL, 0);
   if (flags >= 0) {
     fcntl(fd, F_SETFL, flags | O_NONBLOCK);
-  }
-}
-
-// After a refused handshake: the alert OpenSSL wrote must reach the client before the
-// socket closes. Closing with the client's unread bytes (in TLS 1.3 its Finished, maybe
-// its first request) in our buffer would send a reset instead, and the client would
-// never learn why. So: end our side, then discard what arrives for a moment.
-void lingerBeforeClose(int fd, int stopFd) {
-  shutdown(fd, SHUT_WR);
-  auto deadline = Clock::now() + std::chrono::milliseconds(200);
-  char buffer[4096];
-  while (true) {
-    auto remaining =
-        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-    if (remaining.count() <= 0) {
-      return;
-    }
-    pollfd fds[2] = {{fd, POLLIN, 0}, {stopFd, POLLIN, 0}};
-    if (poll(fds, 2, static_cast<int>(remaining.count())) <= 0 || fds[1].revents != 0) {
-      return;
-    }
-    if (recv(fd, buffer, sizeof(buffer), 0) <= 0) {
-      return;
-    }
   }
 }
 
@@ -277,8 +252,7 @@ std::size_t TlsListener::connectionCount() const {
   return connections_.size();
 }
 
-std::size_t TlsListener::closeConnections(
-    const std::function<bool(const PeerIdentity&)>& which) {
+std::size_t TlsListener::closeConnections(const std::function<bool(const PeerIdentity&)>& which) {
   std::size_t closed = 0;
   std::lock_guard lock(mutex_);
   for (auto& [serial, connection] : connections_) {
@@ -441,8 +415,7 @@ bool TlsListener::handshake(Connection& connection, SSL* ssl) {
       warnRefused(connection.address, reason);
       return false;
     }
-    auto remaining =
-        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
     if (remaining.count() <= 0) {
       warnRefused(connection.address,
                   fmt::format("no TLS handshake within {} ms", options_.handshakeTimeout.count()));
@@ -473,8 +446,7 @@ void TlsListener::serve(const std::shared_ptr<Connection>& connection) {
     return;
   }
   X509* certificate = SSL_get0_peer_certificate(ssl.get());
-  if (certificate == nullptr ? !connection->join
-                             : SSL_get_verify_result(ssl.get()) != X509_V_OK) {
+  if (certificate == nullptr ? !connection->join : SSL_get_verify_result(ssl.get()) != X509_V_OK) {
     warnRefused(connection->address, "no verified client certificate");
     return;
   }
@@ -487,8 +459,8 @@ void TlsListener::serve(const std::shared_ptr<Connection>& connection) {
   // Admission again, now that closeConnections() can see this connection: a revocation
   // between the handshake's check and here would otherwise miss it.
   if (certificate != nullptr && options_.admit && !options_.admit(*identity)) {
-    warnRefused(connection->address, fmt::format("certificate of {} not admitted (revoked)",
-                                                 identity->nodeId));
+    warnRefused(connection->address,
+                fmt::format("certificate of {} not admitted (revoked)", identity->nodeId));
     return;
   }
   int pair[2];
@@ -511,138 +483,8 @@ void TlsListener::serve(const std::shared_ptr<Connection>& connection) {
     warnRefused(connection->address, "the HTTP server refused the connection");
     return;
   }
-  relay(*connection, ssl.get(), pair[1]);
+  relayTls(ssl.get(), connection->tcpFd, pair[1], stopFd_);
   close(pair[1]);
-}
-
-void TlsListener::relay(Connection& connection, SSL* ssl, int plainFd) {
-  // toPlain: decrypted bytes for the HTTP server; toTls: its answer for the client.
-  std::string toPlain;
-  std::string toTls;
-  bool tlsEof = false;    // the client sent close_notify
-  bool plainEof = false;  // the HTTP server closed its side
-  bool plainShut = false;
-  bool plainHup = false;  // stop polling the plain side: only its EOF is left to read
-  char buffer[16 * 1024];
-  while (true) {
-    bool wantTcpRead = false;
-    bool wantTcpWrite = false;
-    bool wantPlainRead = false;
-    bool wantPlainWrite = false;
-    bool progress = true;
-    while (progress) {
-      progress = false;
-      wantTcpRead = wantTcpWrite = wantPlainRead = wantPlainWrite = false;
-      // SSL_read first whenever there is room: it also drains records OpenSSL already
-      // holds (SSL_pending), which poll() cannot see.
-      if (!tlsEof && toPlain.empty()) {
-        ERR_clear_error();
-        int n = SSL_read(ssl, buffer, sizeof(buffer));
-        if (n > 0) {
-          toPlain.assign(buffer, static_cast<std::size_t>(n));
-          progress = true;
-        } else {
-          switch (SSL_get_error(ssl, n)) {
-            case SSL_ERROR_WANT_READ:
-              wantTcpRead = true;
-              break;
-            case SSL_ERROR_WANT_WRITE:
-              wantTcpWrite = true;
-              break;
-            case SSL_ERROR_ZERO_RETURN:
-              tlsEof = true;
-              progress = true;
-              break;
-            default:
-              // Reset, shut down by closeConnections(), or a TLS error: nothing more can
-              // reach the client.
-              ERR_clear_error();
-              return;
-          }
-        }
-      }
-      if (!toPlain.empty()) {
-        ssize_t n = send(plainFd, toPlain.data(), toPlain.size(), MSG_NOSIGNAL);
-        if (n > 0) {
-          toPlain.erase(0, static_cast<std::size_t>(n));
-          progress = true;
-        } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-          wantPlainWrite = true;
-        } else if (!(n < 0 && errno == EINTR)) {
-          return;  // the HTTP server closed the connection
-        }
-      }
-      if (tlsEof && toPlain.empty() && !plainShut) {
-        shutdown(plainFd, SHUT_WR);  // half-close: the server still answers
-        plainShut = true;
-      }
-      if (!plainEof && toTls.empty()) {
-        ssize_t n = recv(plainFd, buffer, sizeof(buffer), 0);
-        if (n > 0) {
-          toTls.assign(buffer, static_cast<std::size_t>(n));
-          progress = true;
-        } else if (n == 0) {
-          plainEof = true;
-          progress = true;
-        } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
-          wantPlainRead = true;
-        } else if (errno != EINTR) {
-          return;
-        }
-      }
-      if (!toTls.empty()) {
-        ERR_clear_error();
-        int n = SSL_write(ssl, toTls.data(), static_cast<int>(toTls.size()));
-        if (n > 0) {
-          toTls.erase(0, static_cast<std::size_t>(n));
-          progress = true;
-        } else {
-          switch (SSL_get_error(ssl, n)) {
-            case SSL_ERROR_WANT_WRITE:
-              wantTcpWrite = true;
-              break;
-            case SSL_ERROR_WANT_READ:
-              wantTcpRead = true;
-              break;
-            default:
-              ERR_clear_error();
-              return;
-          }
-        }
-      }
-      if (plainEof && toTls.empty()) {
-        // The server is done (it closes after an answer, or at its idle timeout): say
-        // so to the client (close_notify, best effort) and end.
-        ERR_clear_error();
-        SSL_shutdown(ssl);
-        ERR_clear_error();
-        return;
-      }
-    }
-    short tcpEvents = static_cast<short>((wantTcpRead ? POLLIN : 0) | (wantTcpWrite ? POLLOUT : 0));
-    short plainEvents =
-        static_cast<short>((wantPlainRead ? POLLIN : 0) | (wantPlainWrite ? POLLOUT : 0));
-    pollfd fds[3] = {{connection.tcpFd, tcpEvents, 0},
-                     {plainHup ? -1 : plainFd, plainEvents, 0},
-                     {stopFd_, POLLIN, 0}};
-    if (poll(fds, 3, -1) < 0 && errno != EINTR) {
-      return;
-    }
-    if (fds[2].revents != 0) {
-      return;
-    }
-    // A hang-up or error on the client's side (closeConnections() shuts it down): no
-    // answer can reach it any more.
-    if ((fds[0].revents & (POLLHUP | POLLERR | POLLNVAL)) != 0) {
-      return;
-    }
-    if ((fds[1].revents & (POLLERR | POLLNVAL)) != 0) {
-      return;
-    }
-    if ((fds[1].revents & POLLHUP) != 0) {
-      plainHup = true;
-    }
-  }
 }
 
 }  // namespace overmesh::api

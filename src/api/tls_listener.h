@@ -40,8 +40,7 @@ class TlsListener {
   // closed at once. Fails when the eventfd or the thread cannot be made (`listenFd` is
   // closed then).
   static Result<std::unique_ptr<TlsListener>> start(int listenFd, TlsListenOptions options,
-                                                    unsigned int maxConnections,
-                                                    Handoff handoff);
+                                                    unsigned int maxConnections, Handoff handoff);
   ~TlsListener();
   TlsListener(const TlsListener&) = delete;
   TlsListener& operator=(const TlsListener&) = delete;
@@ -70,7 +69,6 @@ class TlsListener {
   void acceptLoop();
   void serve(const std::shared_ptr<Connection>& connection);
   bool handshake(Connection& connection, SSL* ssl);
-  void relay(Connection& connection, SSL* ssl, int plainFd);
   // The SSL_CTX of the current configuration, rebuilt when config() hands out a new one.
   std::shared_ptr<SSL_CTX> currentContext();
   void reapFinished();

@@ -16,7 +16,7 @@ Result<DaemonClient> DaemonClient::connect(const std::string& host) {
 }
 
 Result<DaemonClient> DaemonClient::connect(const std::string& host, bool tlsVerify,
-                                          const api::TlsFiles& tls) {
+                                           const api::TlsFiles& tls) {
   if (!host.starts_with("tcp://")) {
     return connect(host);
   }

@@ -193,8 +193,8 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonOptions& options) {
     if (!port) {
       return std::unexpected(port.error());
     }
-    spdlog::info("local API also on tcp://{}:{} (TLS, client certificates of {})",
-                 endpoint->host, *port, options.tcpTls.caCert);
+    spdlog::info("local API also on tcp://{}:{} (TLS, client certificates of {})", endpoint->host,
+                 *port, options.tcpTls.caCert);
   }
   spdlog::info("overmeshd {} started socket={} state_dir={} role={}", kVersion,
                options.socketPath, options.stateDir,

@@ -60,9 +60,9 @@ int main(int argc, char** argv) {
     // Refused before anything starts: a TCP API without client certificates would let
     // anyone who reaches the port run anything as root here.
     auto endpoint = overmesh::api::parseTcpEndpoint(options.tcpHost);
-    overmesh::Status usable = endpoint ? overmesh::api::requireTlsFiles(
-                                             options.tcpTls, "overmeshd --host tcp://…")
-                                       : overmesh::Status(std::unexpected(endpoint.error()));
+    overmesh::Status usable =
+        endpoint ? overmesh::api::requireTlsFiles(options.tcpTls, "overmeshd --host tcp://…")
+                 : overmesh::Status(std::unexpected(endpoint.error()));
     if (!usable) {
       std::fprintf(stderr, "overmeshd: %s\n", usable.error().message.c_str());
       return 1;

@@ -4,6 +4,8 @@
 // own; the CLI joins that namespace (setns) to reach it on its loopback.
 
 #include <fcntl.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <net/if.h>
 #include <sched.h>
 #include <sys/ioctl.h>
@@ -13,9 +15,6 @@
 
 #include <cstring>
 #include <fstream>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include "support/process.h"
@@ -85,10 +84,10 @@ class RemoteTlsCliTest : public ::testing::Test {
     }
     TestCa ca = makeTestCa("operator-ca");
     TestCert server = makeTestCert(
-        ca, TestCertSpec{.nodeId = "daemon", .role = "", .clusterId = "",
-                         .ipAddresses = {"127.0.0.1"}});
-    TestCert client = makeTestCert(ca, TestCertSpec{.nodeId = "operator", .role = "",
-                                                    .clusterId = ""});
+        ca, TestCertSpec{
+                .nodeId = "daemon", .role = "", .clusterId = "", .ipAddresses = {"127.0.0.1"}});
+    TestCert client =
+        makeTestCert(ca, TestCertSpec{.nodeId = "operator", .role = "", .clusterId = ""});
     TestCa otherCa = makeTestCa("someone-else");
     TestCert stranger = makeTestCert(otherCa, TestCertSpec{.nodeId = "stranger"});
     writeTlsTestFile(file("ca.pem"), ca.certPem);
@@ -100,9 +99,9 @@ class RemoteTlsCliTest : public ::testing::Test {
     writeTlsTestFile(file("stranger-key.pem"), stranger.keyPem);
     daemon_ = std::make_unique<DaemonProcess>(file("overmesh.sock"), file("state"));
     // 0.0.0.0: the namespace's loopback is still down when the daemon binds.
-    ASSERT_TRUE(daemon_->start({"--host", "tcp://0.0.0.0:23760", "--tlscacert", file("ca.pem"),
-                                "--tlscert", file("server.pem"), "--tlskey",
-                                file("server-key.pem")}))
+    ASSERT_TRUE(
+        daemon_->start({"--host", "tcp://0.0.0.0:23760", "--tlscacert", file("ca.pem"), "--tlscert",
+                        file("server.pem"), "--tlskey", file("server-key.pem")}))
         << daemon_->log();
   }
 
@@ -153,9 +152,8 @@ TEST_F(RemoteTlsCliTest, ClientCertificateOfAnotherCaIsRefused) {
 }
 
 TEST_F(RemoteTlsCliTest, DaemonRefusesATcpHostWithoutCertificates) {
-  auto result = runCommand({binaryPath("overmeshd"), "--socket", file("second.sock"),
-                            "--state-dir", file("second-state"), "--host",
-                            "tcp://0.0.0.0:23761"},
+  auto result = runCommand({binaryPath("overmeshd"), "--socket", file("second.sock"), "--state-dir",
+                            file("second-state"), "--host", "tcp://0.0.0.0:23761"},
                            /*unshareNet=*/true);
   EXPECT_EQ(result.exitCode, 1);
   EXPECT_THAT(result.err, HasSubstr("--tlscacert"));

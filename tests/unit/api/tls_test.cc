@@ -1,34 +1,33 @@
 // HttpServer::listenTls and HttpClient over TLS 1.3 on 127.0.0.1, with certificates
 // made by tests/support/test_certs.h.
 
-#include <gtest/gtest.h>
+#include "api/tls.h"
+
 #include <arpa/inet.h>
 #include <dirent.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <openssl/bio.h>
 #include <openssl/bn.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
-
-#include <nlohmann/json.hpp>
 
 #include "api/cluster_protocol.h"
 #include "api/http_client.h"
 #include "api/http_server.h"
-#include "api/tls.h"
 #include "support/test_certs.h"
 
 namespace overmesh::api {
@@ -149,11 +148,11 @@ class TlsTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ca_ = testing::makeTestCa("overmesh-ca-test");
-    server_cert_ = testing::makeTestCert(
-        ca_, TestCertSpec{.nodeId = "manager-1",
-                          .role = "manager",
-                          .dnsNames = {"manager-1", "overmesh-manager"},
-                          .ipAddresses = {"127.0.0.1"}});
+    server_cert_ =
+        testing::makeTestCert(ca_, TestCertSpec{.nodeId = "manager-1",
+                                                .role = "manager",
+                                                .dnsNames = {"manager-1", "overmesh-manager"},
+                                                .ipAddresses = {"127.0.0.1"}});
     worker_ = testing::makeTestCert(
         ca_, TestCertSpec{.nodeId = "node-1", .dnsNames = {"node-1", "overmesh-worker"}});
     config_.set(serverConfig(server_cert_));
@@ -172,8 +171,9 @@ class TlsTest : public ::testing::Test {
     server_.route("GET", kCaPath, [this](const HttpRequest&) {
       return HttpResponse{200, nlohmann::json{{"certificate", ca_.certPem}}.dump()};
     });
-    server_.route("POST", kJoinPath,
-                  [](const HttpRequest&) { return HttpResponse{200, R"({"joined":true})"}; });
+    server_.route("POST", kJoinPath, [](const HttpRequest&) {
+      return HttpResponse{200, R"({"joined":true})"};
+    });
     server_.route("GET", "/longpoll", [this](const HttpRequest&) {
       std::unique_lock lock(mutex_);
       ++waiting_;
@@ -308,9 +308,8 @@ TEST_F(TlsTest, CertificateOfAnotherCaIsRefused) {
 TEST_F(TlsTest, ServerOfAnotherCaIsRefusedByTheClient) {
   TestCa other = testing::makeTestCa("overmesh-ca-other");
   config_.set(std::make_shared<const TlsServerConfig>(TlsServerConfig{
-      ca_.certPem, testing::makeTestCert(other, TestCertSpec{.dnsNames = {"overmesh-manager"}})
-                       .certPem,
-      ""}));
+      ca_.certPem,
+      testing::makeTestCert(other, TestCertSpec{.dnsNames = {"overmesh-manager"}}).certPem, ""}));
   // The key does not match: the server refuses to use this configuration at all.
   std::uint16_t port = listen();
   EXPECT_FALSE(client(port, clientConfig(&worker_))->request("GET", "/whoami").has_value());
@@ -355,11 +354,13 @@ TEST_F(TlsTest, CloseConnectionsCutsALongPollWithinOneSecond) {
     std::unique_lock lock(mutex_);
     ASSERT_TRUE(changed_.wait_for(lock, 10s, [this] { return waiting_ == 1; }));
   }
-  EXPECT_EQ(server_.closeConnections([](const PeerIdentity& peer) { return peer.nodeId == "node-2"; }),
-            0u);
+  EXPECT_EQ(
+      server_.closeConnections([](const PeerIdentity& peer) { return peer.nodeId == "node-2"; }),
+      0u);
   auto start = std::chrono::steady_clock::now();
-  EXPECT_EQ(server_.closeConnections([](const PeerIdentity& peer) { return peer.nodeId == "node-1"; }),
-            1u);
+  EXPECT_EQ(
+      server_.closeConnections([](const PeerIdentity& peer) { return peer.nodeId == "node-1"; }),
+      1u);
   while (!done && std::chrono::steady_clock::now() - start < 5s) {
     std::this_thread::sleep_for(5ms);
   }
@@ -375,7 +376,8 @@ TEST_F(TlsTest, RenewedServerCertificateServesTheNextConnections) {
   ASSERT_TRUE(before.ok) << before.error;
   EXPECT_EQ(before.serverSerial, server_cert_.serial);
   TestCert renewed = testing::makeTestCert(
-      ca_, TestCertSpec{.nodeId = "manager-1", .role = "manager", .dnsNames = {"overmesh-manager"}});
+      ca_,
+      TestCertSpec{.nodeId = "manager-1", .role = "manager", .dnsNames = {"overmesh-manager"}});
   config_.set(serverConfig(renewed));
   RawHandshake after = rawHandshake(port, ca_, &worker_, TLS1_3_VERSION);
   ASSERT_TRUE(after.ok) << after.error;
@@ -435,6 +437,16 @@ TEST_F(TlsTest, SequentialConnectionsDoNotLeakDescriptors) {
     after = countOpenDescriptors();
   }
   EXPECT_LE(after, before + 2);
+}
+
+TEST_F(TlsTest, StopEndsOpenConnectionsPromptly) {
+  std::uint16_t port = listen();
+  auto http = client(port, clientConfig(&worker_));
+  ASSERT_TRUE(http->request("GET", "/whoami").has_value());  // an idle keep-alive connection
+  auto start = std::chrono::steady_clock::now();
+  server_.stop();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
+  EXPECT_FALSE(http->request("GET", "/whoami", "", 5s).has_value());
 }
 
 }  // namespace
