@@ -219,6 +219,10 @@ void to_json(json& j, const Info& v) {
   if (v.registries) {
     j["registries"] = *v.registries;
   }
+  if (v.underlayFilter) {
+    j["underlayFilter"] = json{{"vxlanDropped", v.underlayFilter->vxlanDropped},
+                               {"nodePortDropped", v.underlayFilter->nodePortDropped}};
+  }
 }
 
 void from_json(const json& j, Info& v) {
@@ -234,6 +238,12 @@ void from_json(const json& j, Info& v) {
     RegistrySettings registries;
     readField(j, "registries", registries);
     v.registries = std::move(registries);
+  }
+  if (j.contains("underlayFilter")) {
+    UnderlayFilterStatus filter;
+    readField(j["underlayFilter"], "vxlanDropped", filter.vxlanDropped);
+    readField(j["underlayFilter"], "nodePortDropped", filter.nodePortDropped);
+    v.underlayFilter = filter;
   }
 }
 

@@ -163,6 +163,13 @@ struct Task {
   ContainerSpec container;
 };
 
+// What the node's members-only underlay filter (issue 12) dropped since it was installed:
+// packets to VXLAN and to the node port from addresses that are not members.
+struct UnderlayFilterStatus {
+  std::uint64_t vxlanDropped = 0;
+  std::uint64_t nodePortDropped = 0;
+};
+
 struct Info {
   std::string version;
   std::string swarm;  // "inactive" | "active"
@@ -175,6 +182,8 @@ struct Info {
   // The cluster's registry settings (`swarm init|update --insecure-registry
   // --registry-mirror`), when the node is in a swarm and has them.
   std::optional<RegistrySettings> registries;
+  // When the node is in a swarm and its filter table exists.
+  std::optional<UnderlayFilterStatus> underlayFilter;
 };
 
 void to_json(nlohmann::json& json, const Network& value);
