@@ -31,8 +31,7 @@ class ClusterApi {
  public:
   // `pki` holds the CA's key (signing joins and renewals); it outlives the API. Joins
   // whose address must be proven are checked over TCP (TcpAddressProver).
-  ClusterApi(store::Store& store, NodeManager& nodes, TaskManager& tasks,
-             security::NodePki& pki);
+  ClusterApi(store::Store& store, NodeManager& nodes, TaskManager& tasks, security::NodePki& pki);
 
   void registerRoutes(api::HttpServer& server);
 
