@@ -115,11 +115,8 @@ ClusterApi::ClusterApi(store::Store& store, NodeManager& nodes, TaskManager& tas
     : store_(store),
       nodes_(nodes),
       tasks_(tasks),
-      pki_(&pki),
+      pki_(pki),
       prover_(std::make_unique<TcpAddressProver>()) {}
-
-ClusterApi::ClusterApi(store::Store& store, NodeManager& nodes, TaskManager& tasks)
-    : store_(store), nodes_(nodes), tasks_(tasks), prover_(std::make_unique<TcpAddressProver>()) {}
 
 bool ClusterApi::admit(const api::PeerIdentity& peer) {
   if (peer.nodeId.empty()) {
@@ -145,22 +142,12 @@ Result<std::string> ClusterApi::callerOf(const HttpRequest& request) {
 }
 
 Result<security::CaMaterial> ClusterApi::caMaterial() const {
-  if (pki_ == nullptr) {
-    return errorf(ErrorKind::Unavailable, "this manager has no cluster CA loaded");
-  }
-  auto key = pki_->caKey();
+  auto key = pki_.caKey();
   if (!key) {
     return errorf(ErrorKind::Unavailable, "this manager cannot sign certificates: {}",
                   key.error().message);
   }
-  return security::CaMaterial{pki_->current()->caCertPem, std::move(*key)};
-}
-
-std::optional<HttpResponse> ClusterApi::rejectUnauthenticated(const HttpRequest& request) {
-  if (auto caller = callerOf(request); !caller) {
-    return api::errorResponse(caller.error());
-  }
-  return std::nullopt;
+  return security::CaMaterial{pki_.current()->caCertPem, std::move(*key)};
 }
 
 void ClusterApi::registerRoutes(api::HttpServer& server) {

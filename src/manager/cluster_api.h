@@ -8,7 +8,6 @@
 // CA and join answers 401 without one.
 
 #include <memory>
-#include <optional>
 #include <string_view>
 
 #include "api/http_server.h"
@@ -32,11 +31,7 @@ class ClusterApi {
  public:
   // `pki` holds the CA's key (signing joins and renewals); it outlives the API. Joins
   // whose address must be proven are checked over TCP (TcpAddressProver).
-  ClusterApi(store::Store& store, NodeManager& nodes, TaskManager& tasks,
-             security::NodePki& pki);
-  // Transitional (issue 12 contracts): without a CA, joins and renewals answer
-  // Unavailable. Removed once the daemon passes its NodePki.
-  ClusterApi(store::Store& store, NodeManager& nodes, TaskManager& tasks);
+  ClusterApi(store::Store& store, NodeManager& nodes, TaskManager& tasks, security::NodePki& pki);
 
   void registerRoutes(api::HttpServer& server);
 
@@ -49,10 +44,6 @@ class ClusterApi {
   // certificate (empty nodeId: a join connection, which the server limits to the CA and
   // join routes) is let through; its requests are judged by those routes.
   bool admit(const api::PeerIdentity& peer);
-
-  // Transitional (issue 12 contracts), for routes outside this API: nullopt when the
-  // request's certificate belongs to a current member; otherwise the 401 reply.
-  std::optional<api::HttpResponse> rejectUnauthenticated(const api::HttpRequest& request);
 
  private:
   api::HttpResponse caCertificate(const api::HttpRequest& request);
@@ -67,14 +58,13 @@ class ClusterApi {
   // The calling member's node ID: Unauthenticated (401) without a certificate, or for one
   // whose node is no longer a member in that role.
   Result<std::string> callerOf(const api::HttpRequest& request);
-  // The CA's certificate and key, for signing. Unavailable without a CA (a worker's PKI,
-  // or the transitional constructor).
+  // The CA's certificate and key, for signing. Unavailable when `pki` holds no CA key.
   Result<security::CaMaterial> caMaterial() const;
 
   store::Store& store_;
   NodeManager& nodes_;
   TaskManager& tasks_;
-  security::NodePki* pki_ = nullptr;
+  security::NodePki& pki_;
   std::unique_ptr<AddressProver> prover_;
 };
 
