@@ -30,8 +30,7 @@ class ConnectionRevoker {
   // `close` cuts every open connection of the node and returns how many it cut
   // (HttpServer::closeConnections by peer node ID).
   using Close = std::function<std::size_t(const std::string& nodeId)>;
-  explicit ConnectionRevoker(Close close,
-                             std::chrono::milliseconds grace = kRevocationGrace);
+  explicit ConnectionRevoker(Close close, std::chrono::milliseconds grace = kRevocationGrace);
   ~ConnectionRevoker();
   ConnectionRevoker(const ConnectionRevoker&) = delete;
   ConnectionRevoker& operator=(const ConnectionRevoker&) = delete;
