@@ -65,6 +65,9 @@ class NodePki {
   explicit NodePki(std::string dir) : dir_(std::move(dir)) {}
 
   std::string dir_;
+  // Serialises writers of the files (replace, saveCaKey, saveToken) without making
+  // current() wait for a disk write.
+  std::mutex writeMutex_;
   mutable std::mutex mutex_;
   std::shared_ptr<const NodeCredentials> current_;  // guarded by mutex_
 };
