@@ -11,6 +11,7 @@
 
 #include <csignal>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <vector>
 
@@ -84,14 +85,98 @@ int connectTo(const std::string& address, int port, std::chrono::seconds silence
   return fd;
 }
 
+// ALPN: take the client's first protocol, whatever it is.
+int takeFirstAlpn(SSL*, const unsigned char** out, unsigned char* outLength,
+                  const unsigned char* in, unsigned int inLength, void*) {
+  if (inLength == 0 || in[0] == 0 || in[0] + 1u > inLength) {
+    return SSL_TLSEXT_ERR_NOACK;
+  }
+  *out = in + 1;
+  *outLength = in[0];
+  return SSL_TLSEXT_ERR_OK;
+}
+
+void ignoreSigpipe() {
+  // A write to a connection the peer closed must fail with EPIPE, not kill the test:
+  // OpenSSL writes with write(2), which raises SIGPIPE. No test relies on SIGPIPE.
+  static const bool ignored = [] { return signal(SIGPIPE, SIG_IGN) != SIG_ERR; }();
+  (void)ignored;
+}
+
+// The length a request head announces (0 without Content-Length).
+std::size_t contentLength(const std::string& head) {
+  for (const char* name : {"\r\nContent-Length:", "\r\ncontent-length:"}) {
+    auto at = head.find(name);
+    if (at != std::string::npos) {
+      return std::strtoul(head.c_str() + at + std::strlen(name), nullptr, 10);
+    }
+  }
+  return 0;
+}
+
 }  // namespace
+
+std::string serveOneOverTls(int fd, const TlsIdentity& identity, const TlsResponder& respond,
+                            std::chrono::seconds silence) {
+  ignoreSigpipe();
+  timeval timeout{static_cast<time_t>(silence.count()), 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
+  std::unique_ptr<SSL_CTX, SslCtxFree> context(SSL_CTX_new(TLS_server_method()));
+  std::string error;
+  if (!context || SSL_CTX_set_min_proto_version(context.get(), TLS1_3_VERSION) != 1 ||
+      !useIdentity(context.get(), identity, error)) {
+    close(fd);
+    return "";
+  }
+  // Ask for a client certificate (ours present one after a join) but take any, or none.
+  SSL_CTX_set_verify(context.get(), SSL_VERIFY_PEER,
+                     [](int, X509_STORE_CTX*) { return 1; });
+  SSL_CTX_set_alpn_select_cb(context.get(), takeFirstAlpn, nullptr);
+  std::unique_ptr<SSL, SslFree> ssl(SSL_new(context.get()));
+  if (!ssl || SSL_set_fd(ssl.get(), fd) != 1 || SSL_accept(ssl.get()) != 1) {
+    ERR_clear_error();
+    close(fd);
+    return "";
+  }
+  std::string request;
+  char buffer[4096];
+  std::size_t headEnd = std::string::npos;
+  while (headEnd == std::string::npos ||
+         request.size() < headEnd + 4 + contentLength(request.substr(0, headEnd + 2))) {
+    int n = SSL_read(ssl.get(), buffer, sizeof(buffer));
+    if (n <= 0) {
+      break;
+    }
+    request.append(buffer, static_cast<std::size_t>(n));
+    headEnd = request.find("\r\n\r\n");
+  }
+  if (headEnd == std::string::npos) {
+    ERR_clear_error();
+    close(fd);
+    return "";
+  }
+  std::string line = request.substr(0, request.find("\r\n"));
+  std::string body = respond(line, request.substr(headEnd + 4));
+  std::string response = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " +
+                         std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+  SSL_write(ssl.get(), response.data(), static_cast<int>(response.size()));
+  SSL_shutdown(ssl.get());
+  // Close only once the client has read everything and closed too: closing with its
+  // close_notify still unread would reset the connection and lose our answer.
+  ::shutdown(fd, SHUT_WR);
+  timeval drain{2, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &drain, sizeof(drain));
+  while (recv(fd, buffer, sizeof(buffer), 0) > 0) {
+  }
+  ERR_clear_error();
+  close(fd);
+  return line;
+}
 
 TlsExchange exchangeOverTls(const std::string& address, int port, const TlsIdentity& identity,
                             const std::string& request, std::chrono::seconds silence) {
-  // A write to a connection the server closed must fail with EPIPE, not kill the test:
-  // OpenSSL writes with write(2), which raises SIGPIPE. No test relies on SIGPIPE.
-  static const bool sigpipeIgnored = [] { return signal(SIGPIPE, SIG_IGN) != SIG_ERR; }();
-  (void)sigpipeIgnored;
+  ignoreSigpipe();
   TlsExchange result;
   ERR_clear_error();
   std::unique_ptr<SSL_CTX, SslCtxFree> context(SSL_CTX_new(TLS_client_method()));

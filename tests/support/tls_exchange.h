@@ -7,6 +7,7 @@
 // not checked: these tests probe the server, not the client.
 
 #include <chrono>
+#include <functional>
 #include <string>
 
 namespace overmesh::testing {
@@ -30,5 +31,18 @@ struct TlsExchange {
 TlsExchange exchangeOverTls(const std::string& address, int port, const TlsIdentity& identity,
                             const std::string& request,
                             std::chrono::seconds silence = std::chrono::seconds(10));
+
+// The answer a fake TLS server gives to one request: a 200 with `respond`'s JSON body.
+using TlsResponder =
+    std::function<std::string(const std::string& requestLine, const std::string& body)>;
+
+// Serves one HTTP request on the accepted TCP connection `fd` (taken over and closed)
+// over TLS 1.3 as `identity` (the server's certificate and key): any client certificate,
+// or none, is accepted and the client's first ALPN is taken, so that any of our clients
+// gets through. Reads the head and a body of Content-Length bytes (waiting at most
+// `silence` for each read), answers 200 with respond(requestLine, body). Returns the
+// request line, "" when the handshake or the read failed.
+std::string serveOneOverTls(int fd, const TlsIdentity& identity, const TlsResponder& respond,
+                            std::chrono::seconds silence = std::chrono::seconds(5));
 
 }  // namespace overmesh::testing
