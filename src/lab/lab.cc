@@ -44,8 +44,8 @@ Status formSwarm(LabRecord& record) {
     return std::unexpected(tokens.error().withContext(
         fmt::format("read the worker join token from {}", manager.name)));
   }
-  std::string token = tokens->is_object() ? tokens->value("token", tokens->value("worker", ""))
-                                          : "";
+  std::string token =
+      tokens->is_object() ? tokens->value("token", tokens->value("worker", "")) : "";
   if (token.empty()) {
     return errorf(ErrorKind::Internal, "{} returned no worker join token: {}", manager.name,
                   tokens->dump());

@@ -49,8 +49,7 @@ std::string opensslReason(const std::string& fallback) {
 bool useIdentity(SSL_CTX* context, const TlsIdentity& identity, std::string& error) {
   std::unique_ptr<BIO, BioFree> certBio(
       BIO_new_mem_buf(identity.certPem.data(), static_cast<int>(identity.certPem.size())));
-  std::unique_ptr<X509, X509Free> cert(
-      PEM_read_bio_X509(certBio.get(), nullptr, nullptr, nullptr));
+  std::unique_ptr<X509, X509Free> cert(PEM_read_bio_X509(certBio.get(), nullptr, nullptr, nullptr));
   std::unique_ptr<BIO, BioFree> keyBio(
       BIO_new_mem_buf(identity.keyPem.data(), static_cast<int>(identity.keyPem.size())));
   std::unique_ptr<EVP_PKEY, KeyFree> key(
@@ -130,8 +129,7 @@ std::string serveOneOverTls(int fd, const TlsIdentity& identity, const TlsRespon
     return "";
   }
   // Ask for a client certificate (ours present one after a join) but take any, or none.
-  SSL_CTX_set_verify(context.get(), SSL_VERIFY_PEER,
-                     [](int, X509_STORE_CTX*) { return 1; });
+  SSL_CTX_set_verify(context.get(), SSL_VERIFY_PEER, [](int, X509_STORE_CTX*) { return 1; });
   SSL_CTX_set_alpn_select_cb(context.get(), takeFirstAlpn, nullptr);
   std::unique_ptr<SSL, SslFree> ssl(SSL_new(context.get()));
   if (!ssl || SSL_set_fd(ssl.get(), fd) != 1 || SSL_accept(ssl.get()) != 1) {

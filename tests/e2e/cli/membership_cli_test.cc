@@ -7,8 +7,9 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
-#include <netinet/in.h>
+#include <gmock/gmock.h>
 #include <net/if.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sched.h>
 #include <sys/ioctl.h>
@@ -25,8 +26,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <gmock/gmock.h>
 
 #include "e2e/cli/cli_fixture.h"
 #include "security/join_token.h"
@@ -97,8 +96,9 @@ class FakePeer {
   FakePeer(pid_t pid, std::uint16_t port, TlsIdentity identity, TlsResponder respond)
       : fd_(listenInNamespaceOf(pid, port)) {
     if (fd_ >= 0) {
-      thread_ = std::thread([this, identity = std::move(identity),
-                             respond = std::move(respond)] { serve(identity, respond); });
+      thread_ = std::thread([this, identity = std::move(identity), respond = std::move(respond)] {
+        serve(identity, respond);
+      });
     }
   }
   ~FakePeer() { close(); }
@@ -186,7 +186,8 @@ FakeCluster makeFakeCluster() {
     return cluster;
   }
   cluster.manager = TlsIdentity{*cert, key->privateKeyPem, ""};
-  cluster.token = security::formatJoinToken(security::JoinToken{*fingerprint, std::string(43, 'A')});
+  cluster.token =
+      security::formatJoinToken(security::JoinToken{*fingerprint, std::string(43, 'A')});
   return cluster;
 }
 
@@ -234,8 +235,8 @@ class MembershipCliTest : public CliTest {
 
   // The state directory holds no membership and no cluster store, and the daemon says so.
   void expectNothingLeft() {
-    for (std::string name : {"node.json", "node.json.tmp", "cluster.db", "cluster.db-wal",
-                             "cluster.db-shm", "pki"}) {
+    for (std::string name :
+         {"node.json", "node.json.tmp", "cluster.db", "cluster.db-wal", "cluster.db-shm", "pki"}) {
       EXPECT_FALSE(fs::exists(stateDir() + "/" + name)) << name << " was left behind";
     }
     EXPECT_EQ(json({"info", "--format", "json"})["swarm"], "inactive");
@@ -308,8 +309,7 @@ TEST_F(MembershipCliTest, JoinToAManagerThatAnswersGarbageLeavesNothing) {
 
 TEST_F(MembershipCliTest, JoinWithTheNodePortBusyFailsBeforeAskingTheManager) {
   FakePeer busy(daemon_->pid(), 2378);
-  FakePeer manager(daemon_->pid(), kFakeManagerPort, cluster_.manager,
-                   acceptingManager(cluster_));
+  FakePeer manager(daemon_->pid(), kFakeManagerPort, cluster_.manager, acceptingManager(cluster_));
   ASSERT_TRUE(busy.ok() && manager.ok());
   auto refused = join("127.0.0.1:" + std::to_string(kFakeManagerPort));
   EXPECT_EQ(refused.exitCode, 1);
@@ -319,8 +319,7 @@ TEST_F(MembershipCliTest, JoinWithTheNodePortBusyFailsBeforeAskingTheManager) {
 }
 
 TEST_F(MembershipCliTest, JoinWhoseStateCannotBeSavedIsUndoneHereAndOnTheManager) {
-  FakePeer manager(daemon_->pid(), kFakeManagerPort, cluster_.manager,
-                   acceptingManager(cluster_));
+  FakePeer manager(daemon_->pid(), kFakeManagerPort, cluster_.manager, acceptingManager(cluster_));
   ASSERT_TRUE(manager.ok());
   // A directory where node.json belongs: the final rename of the state file fails (root
   // ignores file modes, so an unwritable file cannot be made otherwise).

@@ -182,16 +182,11 @@ const std::vector<std::string> kLocalRoutes = {
     "GET /v1/tasks/{ref}/logs",  "GET /v1/nodes",          "GET /v1/nodes/{ref}"};
 // With a worker's certificate. The local API's writes were never cluster routes; they
 // stay in the list to prove so (404).
-const std::vector<std::string> kClusterRoutes = {"POST /cluster/v1/join",
-                                                 "POST /cluster/v1/heartbeat",
-                                                 "GET /cluster/v1/snapshot",
-                                                 "GET /cluster/v1/watch",
-                                                 "POST /cluster/v1/renew",
-                                                 "POST /cluster/v1/tasks/{id}/status",
-                                                 "POST /v1/networks",
-                                                 "DELETE /v1/networks/{ref}",
-                                                 "POST /v1/tasks",
-                                                 "DELETE /v1/tasks/{ref}"};
+const std::vector<std::string> kClusterRoutes = {
+    "POST /cluster/v1/join", "POST /cluster/v1/heartbeat", "GET /cluster/v1/snapshot",
+    "GET /cluster/v1/watch", "POST /cluster/v1/renew",     "POST /cluster/v1/tasks/{id}/status",
+    "POST /v1/networks",     "DELETE /v1/networks/{ref}",  "POST /v1/tasks",
+    "DELETE /v1/tasks/{ref}"};
 // A joining node's connection (no certificate, the join ALPN).
 const std::vector<std::string> kJoinRoutes = {"POST /cluster/v1/join", "GET /cluster/v1/ca",
                                               "GET /cluster/v1/snapshot"};
@@ -658,8 +653,9 @@ TEST_F(HardeningTest, StoppingADaemonEndsExecsWithoutALimit) {
   CommandResult forwarded;
   std::thread localThread(
       [&] { local = lab_->cli(2, {"exec", "endless", "--", "sleep", "3600"}); });
-  std::thread forwardedThread(
-      [&] { forwarded = lab_->cli(1, {"exec", "endless", "--", "sleep", "3600"}); });
+  std::thread forwardedThread([&] {
+    forwarded = lab_->cli(1, {"exec", "endless", "--", "sleep", "3600"});
+  });
   std::this_thread::sleep_for(seconds(3));
   auto before = Clock::now();
   auto stopped = lab_->lab({"stop", "2"});

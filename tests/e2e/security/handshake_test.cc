@@ -54,11 +54,11 @@ TEST_F(SecurityHandshakeTest, CertificateOfAnotherClustersCaGetsNoAnswer) {
   auto forged = foreignCertificate(files_.path(), subject);
   // And one that claims to be a manager, for the node port.
   auto forgedManager = foreignCertificate(
-      files_.path() + "/manager", fmt::format("/CN={}/OU=manager/O={}", nodeId(1),
-                                         info.value("clusterId", "")));
+      files_.path() + "/manager",
+      fmt::format("/CN={}/OU=manager/O={}", nodeId(1), info.value("clusterId", "")));
 
-  auto cluster = probe(kClient, LabSession::hostAddress(1), kClusterPort,
-                       "/cluster/v1/snapshot", forged.cert, forged.key);
+  auto cluster = probe(kClient, LabSession::hostAddress(1), kClusterPort, "/cluster/v1/snapshot",
+                       forged.cert, forged.key);
   EXPECT_EQ(cluster.status, 0) << cluster.out;
   std::cerr << "[ info ] foreign CA on 2377: " << lastLine(cluster.err) << "\n";
   auto fromMember = probe(2, LabSession::hostAddress(1), kClusterPort, "/cluster/v1/snapshot",

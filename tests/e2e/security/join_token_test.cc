@@ -113,8 +113,7 @@ TEST_F(SecurityJoinTokenTest, CapturedJoinShowsNoSecretInClear) {
   std::string token = workerToken();
   ASSERT_FALSE(token.empty());
 
-  UnderlayCapture capture(*lab_, 3, files_.path() + "/join.pcap",
-                          "tcp port 2377 or tcp port 2378");
+  UnderlayCapture capture(*lab_, 3, files_.path() + "/join.pcap", "tcp port 2377 or tcp port 2378");
   ASSERT_TRUE(capture.listening()) << capture.error();
   auto joined = join(3, token);
   ASSERT_EQ(joined.exitCode, 0) << joined.err;

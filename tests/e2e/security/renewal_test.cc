@@ -116,8 +116,7 @@ TEST_F(SecurityRenewalTest, ShortCertExpiryRenewsEveryNodeAndTheClusterKeepsWork
   auto created = lab_->cli(1, {"network", "create", "-d", "overlay", "afterexpiry"});
   ASSERT_EQ(created.exitCode, 0) << created.err;
   for (int host = 2; host <= kHosts; ++host) {
-    EXPECT_TRUE(eventually([&] { return networkListedOn(*lab_, host, "afterexpiry"); },
-                           kConverge))
+    EXPECT_TRUE(eventually([&] { return networkListedOn(*lab_, host, "afterexpiry"); }, kConverge))
         << "the network never reached h" << host;
   }
   EXPECT_TRUE(eventually([&] { return allReady(kHosts); }, kConverge))

@@ -30,8 +30,8 @@ class SecurityRevocationTest : public SecurityLabTest {
   void expectWatchCutBy(const CertFiles& files, const std::function<void()>& remove,
                         const std::string& what) {
     const std::string manager = LabSession::hostAddress(1);
-    auto snapshot = https(2, files, "overmesh-manager", manager, kClusterPort, "GET",
-                          "/cluster/v1/snapshot");
+    auto snapshot =
+        https(2, files, "overmesh-manager", manager, kClusterPort, "GET", "/cluster/v1/snapshot");
     ASSERT_EQ(snapshot.status, 200) << snapshot.err << snapshot.body;
     auto parsed = nlohmann::json::parse(snapshot.body, nullptr, false);
     ASSERT_TRUE(parsed.is_object() && parsed.contains("revision")) << snapshot.body;
@@ -63,8 +63,8 @@ class SecurityRevocationTest : public SecurityLabTest {
     EXPECT_EQ(watch.status, 0) << "the watch was answered, not cut: " << watch.body;
 
     // New connections with the same (still valid) certificate are refused.
-    auto again = https(2, files, "overmesh-manager", manager, kClusterPort, "GET",
-                       "/cluster/v1/snapshot");
+    auto again =
+        https(2, files, "overmesh-manager", manager, kClusterPort, "GET", "/cluster/v1/snapshot");
     EXPECT_EQ(again.status, 0) << again.body;
     EXPECT_NE(again.curlExit, 0);
   }

@@ -31,8 +31,8 @@ TEST_F(SecurityRolesTest, WorkerCertificateCannotWriteTheClusterOrReadTheJoinTok
   ASSERT_FALSE(token.empty());
 
   // Control: the worker's certificate is good for what a worker may do.
-  auto snapshot = https(2, worker, kManagerName, manager, kClusterPort, "GET",
-                        "/cluster/v1/snapshot");
+  auto snapshot =
+      https(2, worker, kManagerName, manager, kClusterPort, "GET", "/cluster/v1/snapshot");
   ASSERT_EQ(snapshot.status, 200) << snapshot.err << snapshot.body;
   // What a worker reads holds no token, secret or key.
   std::string secret = token.substr(token.rfind('-') + 1);
@@ -46,12 +46,12 @@ TEST_F(SecurityRolesTest, WorkerCertificateCannotWriteTheClusterOrReadTheJoinTok
   auto created = https(2, worker, kManagerName, manager, kClusterPort, "POST", "/v1/networks",
                        R"({"name":"stolen","driver":"overlay"})");
   EXPECT_THAT(created.status, AnyOf(401, 403, 404, 405)) << created.body;
-  auto removed = https(2, worker, kManagerName, manager, kClusterPort, "DELETE",
-                       "/v1/networks/ingress");
+  auto removed =
+      https(2, worker, kManagerName, manager, kClusterPort, "DELETE", "/v1/networks/ingress");
   EXPECT_THAT(removed.status, AnyOf(401, 403, 404, 405)) << removed.body;
   // The join token is nowhere on the cluster port.
-  for (const char* path : {"/v1/swarm/join-token", "/v1/swarm/join-token?role=worker",
-                           "/cluster/v1/join-token"}) {
+  for (const char* path :
+       {"/v1/swarm/join-token", "/v1/swarm/join-token?role=worker", "/cluster/v1/join-token"}) {
     auto read = https(2, worker, kManagerName, manager, kClusterPort, "GET", path);
     EXPECT_THAT(read.status, AnyOf(401, 403, 404, 405)) << path << ": " << read.body;
     EXPECT_THAT(read.body, Not(HasSubstr("OMTKN"))) << path;

@@ -71,13 +71,13 @@ class UnderlayCapture {
  public:
   UnderlayCapture(const LabSession& lab, int host, std::string file, const std::string& filter)
       : file_(std::move(file)), pidFile_(file_ + ".pid"), errFile_(file_ + ".err") {
-    std::string script = fmt::format(
-        "tcpdump -i eth0 -n -U -Z root -w {} '{}' 2>{} & echo $! >{}; wait", file_, filter,
-        errFile_, pidFile_);
+    std::string script =
+        fmt::format("tcpdump -i eth0 -n -U -Z root -w {} '{}' 2>{} & echo $! >{}; wait", file_,
+                    filter, errFile_, pidFile_);
     thread_ = std::thread([&lab, host, script] { lab.exec(host, {"sh", "-c", script}); });
-    listening_ = eventually(
-        [&] { return readFile(errFile_).find("listening on") != std::string::npos; },
-        std::chrono::seconds(10));
+    listening_ =
+        eventually([&] { return readFile(errFile_).find("listening on") != std::string::npos; },
+                   std::chrono::seconds(10));
   }
   ~UnderlayCapture() { stop(); }
   UnderlayCapture(const UnderlayCapture&) = delete;
@@ -201,9 +201,9 @@ class SecurityLabTest : public ::testing::Test {
 
   // `swarm join` of `host` with `token`, advertising its own underlay address.
   CommandResult join(int host, const std::string& token) const {
-    return lab_->cli(host, {"swarm", "join", "--token", token, "--advertise-addr",
-                            LabSession::hostAddress(host),
-                            fmt::format("{}:{}", LabSession::hostAddress(1), kClusterPort)});
+    return lab_->cli(
+        host, {"swarm", "join", "--token", token, "--advertise-addr", LabSession::hostAddress(host),
+               fmt::format("{}:{}", LabSession::hostAddress(1), kClusterPort)});
   }
 
   // The TLS files of host `host` where its daemon keeps them.
@@ -238,17 +238,26 @@ class SecurityLabTest : public ::testing::Test {
                     const std::string& address, int port, const std::string& method,
                     const std::string& path, const std::string& body = "",
                     int maxSeconds = 10) const {
-    std::vector<std::string> argv = {
-        "curl", "-sS", "--no-alpn", "--http1.1", "--tlsv1.3", "--max-time",
-        std::to_string(maxSeconds), "--cacert", files.ca, "--connect-to",
-        fmt::format("{}:{}:{}:{}", serverName, port, address, port), "-X", method, "-w",
-        "\n%{http_code}"};
+    std::vector<std::string> argv = {"curl",
+                                     "-sS",
+                                     "--no-alpn",
+                                     "--http1.1",
+                                     "--tlsv1.3",
+                                     "--max-time",
+                                     std::to_string(maxSeconds),
+                                     "--cacert",
+                                     files.ca,
+                                     "--connect-to",
+                                     fmt::format("{}:{}:{}:{}", serverName, port, address, port),
+                                     "-X",
+                                     method,
+                                     "-w",
+                                     "\n%{http_code}"};
     if (!files.cert.empty()) {
       argv.insert(argv.end(), {"--cert", files.cert, "--key", files.key});
     }
     if (!body.empty()) {
-      argv.insert(argv.end(),
-                  {"-H", "Content-Type: application/json", "--data-binary", body});
+      argv.insert(argv.end(), {"-H", "Content-Type: application/json", "--data-binary", body});
     }
     argv.push_back(fmt::format("https://{}:{}{}", serverName, port, path));
     auto result = inNamespace(where, argv);
@@ -311,8 +320,8 @@ class SecurityLabTest : public ::testing::Test {
                        "-nodes", "-keyout", caKey, "-out", files.ca, "-subj",
                        "/CN=overmesh-ca-foreign/O=foreign", "-days", "2"});
     EXPECT_EQ(ca.exitCode, 0) << ca.err;
-    auto request = openssl({"req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-                            "-nodes", "-keyout", files.key, "-out", csr, "-subj", subject});
+    auto request = openssl({"req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                            "-keyout", files.key, "-out", csr, "-subj", subject});
     EXPECT_EQ(request.exitCode, 0) << request.err;
     auto signedCert = openssl({"x509", "-req", "-in", csr, "-CA", files.ca, "-CAkey", caKey,
                                "-CAcreateserial", "-out", files.cert, "-days", "2"});
@@ -332,8 +341,8 @@ class SecurityLabTest : public ::testing::Test {
 
   // The subject of host `host`'s certificate, in `openssl req -subj` form.
   std::string subjectOf(int host) const {
-    auto shown = openssl({"x509", "-subject", "-noout", "-nameopt", "compat", "-in",
-                          pkiOf(host).cert});
+    auto shown =
+        openssl({"x509", "-subject", "-noout", "-nameopt", "compat", "-in", pkiOf(host).cert});
     EXPECT_EQ(shown.exitCode, 0) << shown.err;
     auto lines = nonEmptyLines(shown.out);
     // "subject=/CN=…/OU=…/O=…"
@@ -359,8 +368,8 @@ class SecurityLabTest : public ::testing::Test {
       EXPECT_EQ(made.exitCode, 0) << made.err;
       networkMade_ = true;
     }
-    auto ran = lab_->cli(1, {"run", "--name", name, "--node", hostname(host), "--network",
-                             "secnet", "--", "sleep", "600"});
+    auto ran = lab_->cli(1, {"run", "--name", name, "--node", hostname(host), "--network", "secnet",
+                             "--", "sleep", "600"});
     EXPECT_EQ(ran.exitCode, 0) << ran.err;
     std::string id;
     eventually(
