@@ -29,7 +29,11 @@ std::string secretOf(const std::string& token) { return token.substr(token.rfind
 
 // The lines `tcpdump -r` prints for the packets of `pcap` that match `filter`.
 std::vector<std::string> packets(const std::string& pcap, const std::string& filter) {
-  auto read = runCommand({"tcpdump", "-r", pcap, "-n", filter});
+  std::vector<std::string> argv = {"/usr/bin/tcpdump", "-r", pcap, "-n"};
+  if (!filter.empty()) {
+    argv.push_back(filter);
+  }
+  auto read = runCommand(argv);
   EXPECT_EQ(read.exitCode, 0) << read.err;
   return nonEmptyLines(read.out);
 }
