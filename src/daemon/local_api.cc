@@ -355,11 +355,10 @@ void registerLocalApi(api::HttpServer& server, Daemon& daemon) {
   server.route(
       "POST", "/v1/nodes/{ref}/update",
       clusterWrite(daemon, [&daemon](const HttpRequest& r) { return updateNode(daemon, r); }));
-  server.route("DELETE", "/v1/nodes/{ref}",
-               clusterWrite(daemon, [&daemon](const HttpRequest& r) {
-                 return reply(
-                     daemon.removeNode(r.params[0], r.queryOr("force", "false") == "true"));
-               }));
+  server.route(
+      "DELETE", "/v1/nodes/{ref}", clusterWrite(daemon, [&daemon](const HttpRequest& r) {
+        return reply(daemon.removeNode(r.params[0], r.queryOr("force", "false") == "true"));
+      }));
 }
 
 void registerForwardedApi(api::HttpServer& server, Daemon& daemon, const api::RouteGuard& guard) {
