@@ -1,7 +1,8 @@
 // Services through real daemons: a 3-host lab (h1 the manager), the service API called
 // on each host's local socket (writes on the manager's, which a worker refuses; a worker
 // answers reads from its cache), tasks placed by the manager's orchestration loop and
-// started by the agents. The CLI for services is tested on its own; this drives the REST API directly.
+// started by the agents. The CLI for services is tested on its own; this drives the REST API
+// directly.
 //
 // Run:  ctest --test-dir BUILD -R ServiceLabTest   (as root)
 
