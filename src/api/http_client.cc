@@ -9,6 +9,7 @@
 #include <memory>
 #include <mutex>
 
+#include "api/tls_client_setup.h"
 #include "common/quote.h"
 
 namespace overmesh::api {
@@ -88,6 +89,26 @@ Result<std::unique_ptr<HttpClient>> HttpClient::create(const std::string& endpoi
   return client;
 }
 
+Result<std::unique_ptr<HttpClient>> HttpClient::create(
+    const std::string& endpoint, std::shared_ptr<const TlsClientConfig> tls) {
+  if (tls == nullptr) {
+    return errorf(ErrorKind::InvalidArgument,
+                  "TLS client for {}: no TLS configuration given", endpoint);
+  }
+  auto target = tlsTarget(endpoint, *tls);
+  if (!target) {
+    return std::unexpected(target.error());
+  }
+  initCurlOnce();
+  auto client = std::unique_ptr<HttpClient>(new HttpClient(endpoint, "", target->baseUrl));
+  if (client->curl_ == nullptr) {
+    return errorf(ErrorKind::Internal, "curl_easy_init failed");
+  }
+  client->connectTo_ = target->connectTo;
+  client->tls_ = std::move(tls);
+  return client;
+}
+
 HttpClient::HttpClient(std::string endpoint, std::string unixPath, std::string baseUrl)
     : endpoint_(std::move(endpoint)),
       unixPath_(std::move(unixPath)),
@@ -133,6 +154,10 @@ Result<HttpResponse> HttpClient::request(const std::string& method, const std::s
   curl_easy_setopt(curl, CURLOPT_TCP_KEEPALIVE, 1L);
   curl_easy_setopt(curl, CURLOPT_TCP_KEEPIDLE, 30L);
   curl_easy_setopt(curl, CURLOPT_TCP_KEEPINTVL, 10L);
+  TlsCurlOptions tlsOptions;
+  if (tls_ != nullptr) {
+    applyTlsOptions(curl, *tls_, connectTo_, tlsOptions);
+  }
   if (cancel_ != nullptr) {
     curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
     curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, &checkCancel);
@@ -185,6 +210,13 @@ Result<HttpResponse> HttpClient::request(const std::string& method, const std::s
       return errorf(ErrorKind::Unavailable, "{} {}: no answer from overmeshd at {} after {}",
                     method, printable(path, kQuotedMax), endpoint_, formatDuration(timeout));
     }
+    if (tls_ != nullptr && isTlsFailure(code, detail)) {
+      // Also after the request went out: in TLS 1.3 the server judges the client's
+      // certificate after the client considers the handshake done.
+      lastFailure_ = Failure::Connect;
+      return errorf(ErrorKind::Unavailable, "the TLS handshake with {} failed: {}", endpoint_,
+                    detail);
+    }
     if (code == CURLE_ABORTED_BY_CALLBACK) {
       lastFailure_ = Failure::Other;
       return errorf(ErrorKind::Unavailable, "{} {} to {}: cancelled (shutting down)", method,
@@ -205,12 +237,3 @@ Result<HttpResponse> HttpClient::request(const std::string& method, const std::s
 
 }  // namespace overmesh::api
 
-// Placeholder (issue 12 contracts): the tls lane replaces it.
-namespace overmesh::api {
-
-Result<std::unique_ptr<HttpClient>> HttpClient::create(const std::string&,
-                                                       std::shared_ptr<const TlsClientConfig>) {
-  return std::unexpected(Error{ErrorKind::Internal, "TLS client: not implemented yet"});
-}
-
-}  // namespace overmesh::api

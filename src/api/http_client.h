@@ -92,6 +92,9 @@ class HttpClient {
   std::string bodyFile_;
   std::size_t responseLimit_ = kMaxResponseBody;
   std::shared_ptr<const TlsClientConfig> tls_;
+  // TLS: "<serverName>:PORT:<host>:PORT", so that the URL names the certificate's DNS name
+  // while the connection goes to the real address (CURLOPT_CONNECT_TO). Empty otherwise.
+  std::string connectTo_;
   Failure lastFailure_ = Failure::None;
 };
 

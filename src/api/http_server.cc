@@ -20,6 +20,7 @@
 
 #include "api/api_error.h"
 #include "api/percent_encoding.h"
+#include "api/tls_listener.h"
 #include "common/quote.h"
 
 namespace overmesh::api {
@@ -32,6 +33,8 @@ struct HttpServer::Listener {
   // queued but not completely sent: stop() lets them finish (see stop()).
   std::atomic<unsigned int> inFlight{0};
   std::atomic<unsigned int> sending{0};
+  // listenTls: the TLS side that hands decrypted connections to `daemon`.
+  std::unique_ptr<TlsListener> tls;
 };
 
 namespace {
@@ -109,13 +112,17 @@ std::string peerOf(MHD_Connection* connection) {
   return "unix";
 }
 
-MHD_Result queue(MHD_Connection* connection, const HttpResponse& response) {
+MHD_Result queue(MHD_Connection* connection, const HttpResponse& response,
+                 bool closeAfter = false) {
   MHD_Response* reply = MHD_create_response_from_buffer(
       response.body.size(), const_cast<char*>(response.body.data()), MHD_RESPMEM_MUST_COPY);
   if (reply == nullptr) {
     return MHD_NO;
   }
   MHD_add_response_header(reply, "Content-Type", response.contentType.c_str());
+  if (closeAfter) {
+    MHD_add_response_header(reply, MHD_HTTP_HEADER_CONNECTION, "close");
+  }
   MHD_Result queued =
       MHD_queue_response(connection, static_cast<unsigned int>(response.status), reply);
   MHD_destroy_response(reply);
@@ -209,6 +216,24 @@ MHD_Result serveRequest(HttpServer::Listener& listener, MHD_Connection* connecti
   request.peer = peerOf(connection);
   MHD_get_connection_values(connection, MHD_GET_ARGUMENT_KIND, collectValue, &request.query);
   MHD_get_connection_values(connection, MHD_HEADER_KIND, collectHeader, &request.headers);
+  if (listener.tls != nullptr) {
+    // The verified peer, attached when the connection started (countConnection).
+    const MHD_ConnectionInfo* info =
+        MHD_get_connection_info(connection, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    const auto* identity = info != nullptr ? static_cast<const std::shared_ptr<const PeerIdentity>*>(
+                                                 info->socket_context)
+                                           : nullptr;
+    if (identity == nullptr || *identity == nullptr) {
+      return queue(connection,
+                   errorResponse(Error{ErrorKind::Unauthenticated,
+                                       "this TLS connection's peer is unknown; reconnect"}),
+                   true);
+    }
+    request.identity = **identity;
+    if (auto refusal = refuseOnJoinConnection(request)) {
+      return queue(connection, *refusal, true);
+    }
+  }
   HttpResponse response = server.dispatch(request);
   pending->sending = true;
   ++listener.sending;
@@ -232,13 +257,25 @@ MHD_Result handleConnection(void* cls, MHD_Connection* connection, const char* u
   return MHD_NO;
 }
 
-void countConnection(void* cls, MHD_Connection* /*connection*/, void** /*socketContext*/,
+// Also, on a TLS listener, attaches the connection's verified peer (TlsListener registered
+// it under the descriptor it handed over) for its whole life.
+void countConnection(void* cls, MHD_Connection* connection, void** socketContext,
                      MHD_ConnectionNotificationCode code) {
   auto* listener = static_cast<HttpServer::Listener*>(cls);
+  using IdentityPtr = std::shared_ptr<const PeerIdentity>;
   if (code == MHD_CONNECTION_NOTIFY_STARTED) {
     listener->connections.fetch_add(1);
+    if (listener->tls != nullptr) {
+      const MHD_ConnectionInfo* info =
+          MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CONNECTION_FD);
+      if (info != nullptr) {
+        *socketContext = new IdentityPtr(listener->tls->takeIdentity(info->connect_fd));
+      }
+    }
   } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
     listener->connections.fetch_sub(1);
+    delete static_cast<IdentityPtr*>(*socketContext);
+    *socketContext = nullptr;
   }
 }
 
@@ -409,7 +446,15 @@ Status HttpServer::listenUnix(const std::string& path, mode_t mode) {
   return startDaemon(fd, true);
 }
 
-Result<std::uint16_t> HttpServer::listenTcp(const std::string& address, std::uint16_t port) {
+namespace {
+
+struct TcpSocket {
+  int fd;
+  std::uint16_t port;
+};
+
+// A listening TCP socket on `address`:`port` (0 = any free port).
+Result<TcpSocket> openTcpListener(const std::string& address, std::uint16_t port) {
   sockaddr_in in{};
   in.sin_family = AF_INET;
   in.sin_port = htons(port);
@@ -436,10 +481,58 @@ Result<std::uint16_t> HttpServer::listenTcp(const std::string& address, std::uin
   sockaddr_in bound{};
   socklen_t length = sizeof(bound);
   getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &length);
-  if (auto started = startDaemon(fd, false); !started) {
+  return TcpSocket{fd, ntohs(bound.sin_port)};
+}
+
+}  // namespace
+
+Result<std::uint16_t> HttpServer::listenTcp(const std::string& address, std::uint16_t port) {
+  auto socket = openTcpListener(address, port);
+  if (!socket) {
+    return std::unexpected(socket.error());
+  }
+  if (auto started = startDaemon(socket->fd, false); !started) {
     return std::unexpected(started.error());
   }
-  return ntohs(bound.sin_port);
+  return socket->port;
+}
+
+Result<std::uint16_t> HttpServer::listenTls(const std::string& address, std::uint16_t port,
+                                            TlsListenOptions options) {
+  auto socket = openTcpListener(address, port);
+  if (!socket) {
+    return std::unexpected(socket.error());
+  }
+  // libmicrohttpd serves HTTP on connections TlsListener hands it; it listens on nothing.
+  if (auto started = startDaemon(-1, false); !started) {
+    close(socket->fd);
+    return std::unexpected(started.error());
+  }
+  Listener& listener = *listeners_.back();
+  MHD_Daemon* daemon = listener.daemon;
+  auto tls = TlsListener::start(
+      socket->fd, std::move(options), limits_.maxConnections + kConnectionSlack,
+      [daemon](int fd, const sockaddr_in& peer) {
+        return MHD_add_connection(daemon, fd, reinterpret_cast<const sockaddr*>(&peer),
+                                  sizeof(peer)) == MHD_YES;
+      });
+  if (!tls) {
+    MHD_stop_daemon(daemon);
+    listeners_.pop_back();
+    return std::unexpected(tls.error());
+  }
+  listener.tls = std::move(*tls);
+  return socket->port;
+}
+
+std::size_t HttpServer::closeConnections(const std::function<bool(const PeerIdentity&)>& which) {
+  std::size_t closed = 0;
+  for (auto& listener : listeners_) {
+    if (listener->tls != nullptr) {
+      closed += listener->tls->closeConnections(which);
+    }
+  }
+  return closed;
 }
 
 Status HttpServer::startDaemon(int listenFd, bool isUnix) {
@@ -449,18 +542,27 @@ Status HttpServer::startDaemon(int listenFd, bool isUnix) {
   // descriptor is 1024 or above, and all listeners of the daemon share one fd space.
   unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
                        MHD_USE_POLL | MHD_USE_ERROR_LOG | MHD_USE_ITC;
+  if (listenFd < 0) {
+    flags |= MHD_USE_NO_LISTEN_SOCKET;  // listenTls: connections come from MHD_add_connection
+  }
   // Beyond maxConnections requests get a 503 from serveRequest; beyond the slack, MHD
   // closes new connections itself so that a flood cannot make a thread each.
   unsigned int hardLimit = limits_.maxConnections + kConnectionSlack;
+  // The listening socket, when there is one (MHD refuses the option with no socket).
+  MHD_OptionItem listenOption[] = {
+      {listenFd < 0 ? MHD_OPTION_END : MHD_OPTION_LISTEN_SOCKET, listenFd, nullptr},
+      {MHD_OPTION_END, 0, nullptr}};
   MHD_Daemon* daemon = MHD_start_daemon(
-      flags, 0, nullptr, nullptr, &handleConnection, listener.get(), MHD_OPTION_LISTEN_SOCKET,
-      listenFd, MHD_OPTION_NOTIFY_COMPLETED, &requestCompleted, listener.get(),
+      flags, 0, nullptr, nullptr, &handleConnection, listener.get(), MHD_OPTION_ARRAY,
+      listenOption, MHD_OPTION_NOTIFY_COMPLETED, &requestCompleted, listener.get(),
       MHD_OPTION_URI_LOG_CALLBACK, &startRequest, listener.get(), MHD_OPTION_EXTERNAL_LOGGER,
       &logMhdError, nullptr, MHD_OPTION_CONNECTION_TIMEOUT, static_cast<unsigned int>(120),
       MHD_OPTION_CONNECTION_LIMIT, hardLimit, MHD_OPTION_NOTIFY_CONNECTION, &countConnection,
       listener.get(), MHD_OPTION_END);
   if (daemon == nullptr) {
-    close(listenFd);
+    if (listenFd >= 0) {
+      close(listenFd);
+    }
     return errorf(ErrorKind::Unavailable, "cannot start the HTTP server on a {} socket",
                   isUnix ? "unix" : "TCP");
   }
@@ -474,6 +576,13 @@ void HttpServer::stop() {
   // have its answer written yet: MHD_stop_daemon would close the connection under it and
   // the client would see an empty reply instead of the error. Requests in progress get
   // the drain time to finish; answers already produced always get up to 2 s to go out.
+  // No new TLS connections from here on; those open keep relaying until their HTTP
+  // side closes below.
+  for (auto& listener : listeners_) {
+    if (listener->tls != nullptr) {
+      listener->tls->stopAccepting();
+    }
+  }
   auto start = std::chrono::steady_clock::now();
   for (auto& listener : listeners_) {
     while (std::chrono::steady_clock::now() - start < std::chrono::seconds(2)) {
@@ -489,6 +598,9 @@ void HttpServer::stop() {
     // MHD_stop_daemon closes the listening socket it was given and joins every
     // connection thread.
     MHD_stop_daemon(listener->daemon);
+    if (listener->tls != nullptr) {
+      listener->tls->stop();
+    }
   }
   listeners_.clear();
   for (const std::string& path : unixPaths_) {
@@ -499,15 +611,3 @@ void HttpServer::stop() {
 
 }  // namespace overmesh::api
 
-// Placeholders (issue 12 contracts): the tls lane replaces them.
-namespace overmesh::api {
-
-Result<std::uint16_t> HttpServer::listenTls(const std::string&, std::uint16_t, TlsListenOptions) {
-  return std::unexpected(Error{ErrorKind::Internal, "listenTls: not implemented yet"});
-}
-
-std::size_t HttpServer::closeConnections(const std::function<bool(const PeerIdentity&)>&) {
-  return 0;
-}
-
-}  // namespace overmesh::api

@@ -22,8 +22,14 @@ int runCli(int argc, char** argv) {
     context.host = host;
   }
   app.add_option("-H,--host", context.host,
-                 "Daemon to talk to: unix:///path/to.sock (env OVERMESH_HOST)")
+                 "Daemon to talk to: unix:///path/to.sock, or tcp://HOST:PORT with --tlsverify "
+                 "(env OVERMESH_HOST)")
       ->capture_default_str();
+  app.add_flag("--tlsverify", context.tlsVerify,
+               "Use TLS and verify the daemon (required for a tcp:// host)");
+  app.add_option("--tlscacert", context.tls.caCert, "CA the daemon's certificate must chain to");
+  app.add_option("--tlscert", context.tls.cert, "Client certificate for a tcp:// host");
+  app.add_option("--tlskey", context.tls.key, "Client key for a tcp:// host");
 
   addInfoCommands(app, context);
   addSwarmCommands(app, context);

@@ -20,13 +20,16 @@ namespace overmesh::cli {
 
 struct CliContext {
   std::string host = kDefaultHost;
+  // --tlsverify and its files: required for a tcp:// host (Docker's model).
+  bool tlsVerify = false;
+  api::TlsFiles tls;
   std::ostream* out = &std::cout;
   std::ostream* err = &std::cerr;  // warnings (e.g. an image not pinned to its digest)
   std::function<Status()> action;
   // The process exit status when `action` succeeds; `lab exec` passes its command's on.
   int exitCode = 0;
 
-  Result<DaemonClient> client() const { return DaemonClient::connect(host); }
+  Result<DaemonClient> client() const { return DaemonClient::connect(host, tlsVerify, tls); }
 
   // Storage for a command's parsed options. CLI11 writes into it while parsing, after the
   // add*Commands functions have returned, so the context owns it for the whole run.

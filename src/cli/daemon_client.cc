@@ -15,6 +15,33 @@ Result<DaemonClient> DaemonClient::connect(const std::string& host) {
   return DaemonClient(std::shared_ptr<api::HttpClient>(std::move(*http)));
 }
 
+Result<DaemonClient> DaemonClient::connect(const std::string& host, bool tlsVerify,
+                                          const api::TlsFiles& tls) {
+  if (!host.starts_with("tcp://")) {
+    return connect(host);
+  }
+  if (!tlsVerify) {
+    return errorf(ErrorKind::InvalidArgument,
+                  "--host {} needs --tlsverify --tlscacert FILE --tlscert FILE --tlskey FILE: "
+                  "overmeshd serves its API over TCP only with TLS and a client certificate "
+                  "(Docker's --tlsverify model)",
+                  host);
+  }
+  if (auto endpoint = api::parseTcpEndpoint(host); !endpoint) {
+    return std::unexpected(endpoint.error());
+  }
+  auto config = api::loadClientTls(tls);
+  if (!config) {
+    return std::unexpected(config.error());
+  }
+  auto http = api::HttpClient::create(
+      host, std::make_shared<const api::TlsClientConfig>(std::move(*config)));
+  if (!http) {
+    return std::unexpected(http.error());
+  }
+  return DaemonClient(std::shared_ptr<api::HttpClient>(std::move(*http)));
+}
+
 Result<std::string> DaemonClient::send(const std::string& method, const std::string& path,
                                        const std::string& body,
                                        std::chrono::milliseconds timeout) {

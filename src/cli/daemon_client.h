@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api/http_client.h"
+#include "api/tls_files.h"
 #include "common/error.h"
 
 namespace overmesh::cli {
@@ -22,6 +23,11 @@ inline constexpr std::chrono::milliseconds kDefaultRequestTimeout{30'000};
 class DaemonClient {
  public:
   static Result<DaemonClient> connect(const std::string& host);
+  // The same, where a tcp:// host is reached only over TLS with a client certificate:
+  // InvalidArgument (saying why) unless tlsVerify and all three files are given. A unix
+  // host ignores the TLS settings.
+  static Result<DaemonClient> connect(const std::string& host, bool tlsVerify,
+                                      const api::TlsFiles& tls);
 
   Result<nlohmann::json> get(const std::string& path);
   Result<nlohmann::json> post(const std::string& path, const nlohmann::json& body);

@@ -160,6 +160,25 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonOptions& options) {
   if (auto listening = daemon->localServer_.listenUnix(options.socketPath, 0600); !listening) {
     return std::unexpected(listening.error());
   }
+  if (!options.tcpHost.empty()) {
+    // The local API over TCP: TLS 1.3 with a client certificate of the operator's CA.
+    auto endpoint = api::parseTcpEndpoint(options.tcpHost);
+    if (!endpoint) {
+      return std::unexpected(endpoint.error());
+    }
+    auto tls = api::loadServerTls(options.tcpTls);
+    if (!tls) {
+      return std::unexpected(tls.error());
+    }
+    auto config = std::make_shared<const api::TlsServerConfig>(std::move(*tls));
+    auto port = daemon->localServer_.listenTls(endpoint->host, endpoint->port,
+                                               {.config = [config] { return config; }});
+    if (!port) {
+      return std::unexpected(port.error());
+    }
+    spdlog::info("local API also on tcp://{}:{} (TLS, client certificates of {})",
+                 endpoint->host, *port, options.tcpTls.caCert);
+  }
   spdlog::info("overmeshd {} started socket={} state_dir={} role={}", kVersion,
                options.socketPath, options.stateDir,
                daemon->node_ ? daemon->node_->role : "none");

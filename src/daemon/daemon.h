@@ -40,6 +40,7 @@
 #include "runtime/podman/podman_image_store.h"
 #include "runtime/podman/podman_service.h"
 #include "runtime/runtime.h"
+#include "api/tls_files.h"
 
 namespace overmesh::daemon {
 
@@ -54,6 +55,11 @@ struct DaemonOptions {
   std::string shimPath;              // the overmeshd binary that runs task shims
   // The node's resolvers, for the embedded DNS's forwarding (dns::DnsServerConfig).
   std::string resolvConfPath = "/etc/resolv.conf";
+  // `--host tcp://ADDR:PORT`: the local API also on TCP, with TLS and client
+  // certificates chaining to tcpTls.caCert (any identity: an operator's). Empty = unix
+  // socket only.
+  std::string tcpHost;
+  api::TlsFiles tcpTls;
 };
 
 struct SwarmJoinRequest {

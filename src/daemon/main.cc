@@ -42,9 +42,32 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", logLevel, "trace, debug, info, warn, error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
       ->capture_default_str();
+  bool tlsVerify = false;
+  app.add_option("-H,--host", options.tcpHost,
+                 "Also serve the local API on tcp://ADDR:PORT, with TLS and client "
+                 "certificates (needs --tlscacert, --tlscert, --tlskey)");
+  app.add_option("--tlscacert", options.tcpTls.caCert,
+                 "CA that clients' certificates must chain to (--host tcp://)");
+  app.add_option("--tlscert", options.tcpTls.cert, "This daemon's TLS certificate (--host tcp://)");
+  app.add_option("--tlskey", options.tcpTls.key, "This daemon's TLS key (--host tcp://)");
+  app.add_flag("--tlsverify", tlsVerify,
+               "Accepted for Docker's flag set: client certificates are always verified");
   app.add_flag("--allow-root-netns", allowRootNetns,
                "Run in the machine's own network namespace (refused by default for safety)");
   CLI11_PARSE(app, argc, argv);
+
+  if (!options.tcpHost.empty()) {
+    // Refused before anything starts: a TCP API without client certificates would let
+    // anyone who reaches the port run anything as root here.
+    auto endpoint = overmesh::api::parseTcpEndpoint(options.tcpHost);
+    overmesh::Status usable = endpoint ? overmesh::api::requireTlsFiles(
+                                             options.tcpTls, "overmeshd --host tcp://…")
+                                       : overmesh::Status(std::unexpected(endpoint.error()));
+    if (!usable) {
+      std::fprintf(stderr, "overmeshd: %s\n", usable.error().message.c_str());
+      return 1;
+    }
+  }
 
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e level=%l pid=%P %v");
   spdlog::set_level(spdlog::level::from_str(logLevel));

@@ -1,0 +1,441 @@
+// HttpServer::listenTls and HttpClient over TLS 1.3 on 127.0.0.1, with certificates
+// made by tests/support/test_certs.h.
+
+#include <gtest/gtest.h>
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "api/cluster_protocol.h"
+#include "api/http_client.h"
+#include "api/http_server.h"
+#include "api/tls.h"
+#include "support/test_certs.h"
+
+namespace overmesh::api {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::TestCa;
+using testing::TestCert;
+using testing::TestCertSpec;
+
+// The server's configuration, swapped by a renewal.
+class ConfigHolder {
+ public:
+  void set(std::shared_ptr<const TlsServerConfig> config) {
+    std::lock_guard lock(mutex_);
+    current_ = std::move(config);
+  }
+  TlsServerConfigSource source() {
+    return [this] {
+      std::lock_guard lock(mutex_);
+      return current_;
+    };
+  }
+
+ private:
+  std::mutex mutex_;
+  std::shared_ptr<const TlsServerConfig> current_;
+};
+
+int countOpenDescriptors() {
+  int count = 0;
+  if (DIR* dir = opendir("/proc/self/fd")) {
+    while (readdir(dir) != nullptr) {
+      ++count;
+    }
+    closedir(dir);
+  }
+  return count;
+}
+
+// What a handshake by a bare OpenSSL client gives.
+struct RawHandshake {
+  bool ok = false;
+  std::string serverSerial;  // lower-case hex
+  std::string error;
+};
+
+RawHandshake rawHandshake(std::uint16_t port, const TestCa& ca, const TestCert* client,
+                          int maxVersion) {
+  RawHandshake result;
+  std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ctx(SSL_CTX_new(TLS_client_method()),
+                                                        &SSL_CTX_free);
+  SSL_CTX_set_max_proto_version(ctx.get(), maxVersion);
+  BIO* caBio = BIO_new_mem_buf(ca.certPem.data(), static_cast<int>(ca.certPem.size()));
+  X509* caCert = PEM_read_bio_X509(caBio, nullptr, nullptr, nullptr);
+  X509_STORE_add_cert(SSL_CTX_get_cert_store(ctx.get()), caCert);
+  X509_free(caCert);
+  BIO_free(caBio);
+  SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, nullptr);
+  if (client != nullptr) {
+    BIO* certBio =
+        BIO_new_mem_buf(client->certPem.data(), static_cast<int>(client->certPem.size()));
+    X509* cert = PEM_read_bio_X509(certBio, nullptr, nullptr, nullptr);
+    BIO* keyBio = BIO_new_mem_buf(client->keyPem.data(), static_cast<int>(client->keyPem.size()));
+    EVP_PKEY* key = PEM_read_bio_PrivateKey(keyBio, nullptr, nullptr, nullptr);
+    SSL_CTX_use_certificate(ctx.get(), cert);
+    SSL_CTX_use_PrivateKey(ctx.get(), key);
+    X509_free(cert);
+    EVP_PKEY_free(key);
+    BIO_free(certBio);
+    BIO_free(keyBio);
+  }
+  static const unsigned char kAlpn[] = "\x0aovermesh/1";
+  SSL_CTX_set_alpn_protos(ctx.get(), kAlpn, sizeof(kAlpn) - 1);
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(port);
+  inet_pton(AF_INET, "127.0.0.1", &address.sin_addr);
+  timeval timeout{5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+  if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
+    close(fd);
+    result.error = "connect failed";
+    return result;
+  }
+  SSL* ssl = SSL_new(ctx.get());
+  SSL_set_fd(ssl, fd);
+  if (SSL_connect(ssl) == 1) {
+    // TLS 1.3: the server judges the client's certificate after this; one read shows it.
+    const char request[] = "GET /whoami HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    char buffer[256];
+    if (SSL_write(ssl, request, sizeof(request) - 1) > 0 && SSL_read(ssl, buffer, 256) > 0) {
+      result.ok = true;
+      X509* peer = SSL_get0_peer_certificate(ssl);
+      BIGNUM* serial = ASN1_INTEGER_to_BN(X509_get0_serialNumber(peer), nullptr);
+      char* hex = BN_bn2hex(serial);
+      result.serverSerial = hex;
+      OPENSSL_free(hex);
+      BN_free(serial);
+      for (char& c : result.serverSerial) {
+        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      }
+    }
+  }
+  if (!result.ok) {
+    char text[256] = {};
+    ERR_error_string_n(ERR_get_error(), text, sizeof(text));
+    result.error = text;
+  }
+  ERR_clear_error();
+  SSL_free(ssl);
+  close(fd);
+  return result;
+}
+
+class TlsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ca_ = testing::makeTestCa("overmesh-ca-test");
+    server_cert_ = testing::makeTestCert(
+        ca_, TestCertSpec{.nodeId = "manager-1",
+                          .role = "manager",
+                          .dnsNames = {"manager-1", "overmesh-manager"},
+                          .ipAddresses = {"127.0.0.1"}});
+    worker_ = testing::makeTestCert(
+        ca_, TestCertSpec{.nodeId = "node-1", .dnsNames = {"node-1", "overmesh-worker"}});
+    config_.set(serverConfig(server_cert_));
+
+    server_.route("GET", "/whoami", [](const HttpRequest& request) {
+      nlohmann::json body = {{"hasIdentity", request.identity.has_value()}};
+      if (request.identity) {
+        body["nodeId"] = request.identity->nodeId;
+        body["role"] = request.identity->role;
+        body["clusterId"] = request.identity->clusterId;
+        body["serial"] = request.identity->serial;
+        body["address"] = request.identity->address;
+      }
+      return HttpResponse{200, body.dump()};
+    });
+    server_.route("GET", kCaPath, [this](const HttpRequest&) {
+      return HttpResponse{200, nlohmann::json{{"certificate", ca_.certPem}}.dump()};
+    });
+    server_.route("POST", kJoinPath,
+                  [](const HttpRequest&) { return HttpResponse{200, R"({"joined":true})"}; });
+    server_.route("GET", "/longpoll", [this](const HttpRequest&) {
+      std::unique_lock lock(mutex_);
+      ++waiting_;
+      changed_.notify_all();
+      changed_.wait_for(lock, 20s, [this] { return released_; });
+      return HttpResponse{200, "{}"};
+    });
+    server_.setStopDrain(0ms);
+  }
+
+  void TearDown() override {
+    {
+      std::lock_guard lock(mutex_);
+      released_ = true;
+    }
+    changed_.notify_all();
+    server_.stop();
+  }
+
+  std::shared_ptr<const TlsServerConfig> serverConfig(const TestCert& cert) {
+    return std::make_shared<const TlsServerConfig>(
+        TlsServerConfig{ca_.certPem, cert.certPem, cert.keyPem});
+  }
+
+  std::uint16_t listen(TlsListenOptions options = {}) {
+    options.config = config_.source();
+    auto port = server_.listenTls("127.0.0.1", 0, std::move(options));
+    EXPECT_TRUE(port.has_value()) << port.error().message;
+    return port.value_or(0);
+  }
+
+  std::shared_ptr<const TlsClientConfig> clientConfig(const TestCert* cert,
+                                                      std::string serverName = "overmesh-manager",
+                                                      bool join = false) {
+    auto config = std::make_shared<TlsClientConfig>();
+    config->caPem = ca_.certPem;
+    config->serverName = std::move(serverName);
+    if (cert != nullptr) {
+      config->certPem = cert->certPem;
+      config->keyPem = cert->keyPem;
+    }
+    config->joinAlpn = join;
+    return config;
+  }
+
+  std::unique_ptr<HttpClient> client(std::uint16_t port,
+                                     std::shared_ptr<const TlsClientConfig> config) {
+    auto made = HttpClient::create(fmt::format("tcp://127.0.0.1:{}", port), std::move(config));
+    EXPECT_TRUE(made.has_value()) << made.error().message;
+    return made ? std::move(*made) : nullptr;
+  }
+
+  TestCa ca_;
+  TestCert server_cert_;
+  TestCert worker_;
+  ConfigHolder config_;
+  HttpServer server_;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  int waiting_ = 0;
+  bool released_ = false;
+};
+
+TEST_F(TlsTest, RequestCarriesTheVerifiedClientIdentity) {
+  std::uint16_t port = listen();
+  auto http = client(port, clientConfig(&worker_));
+  auto response = http->request("GET", "/whoami");
+  ASSERT_TRUE(response.has_value()) << response.error().message;
+  ASSERT_EQ(response->status, 200) << response->body;
+  auto body = nlohmann::json::parse(response->body);
+  EXPECT_EQ(body["nodeId"], "node-1");
+  EXPECT_EQ(body["role"], "worker");
+  EXPECT_EQ(body["clusterId"], "cluster-1");
+  EXPECT_EQ(body["serial"], worker_.serial);
+  EXPECT_EQ(body["address"], "127.0.0.1");
+  // Keep-alive: a second request on the same connection still knows its peer.
+  auto again = http->request("GET", "/whoami");
+  ASSERT_TRUE(again.has_value()) << again.error().message;
+  EXPECT_EQ(nlohmann::json::parse(again->body)["nodeId"], "node-1");
+}
+
+TEST_F(TlsTest, ClientWithoutCertificateCannotCompleteTheHandshake) {
+  std::uint16_t port = listen({.allowJoinWithoutCertificate = true});
+  auto http = client(port, clientConfig(nullptr));
+  auto response = http->request("GET", "/whoami");
+  ASSERT_FALSE(response.has_value()) << response->body;
+  EXPECT_EQ(response.error().kind, ErrorKind::Unavailable);
+  EXPECT_NE(response.error().message.find("TLS handshake"), std::string::npos)
+      << response.error().message;
+  EXPECT_EQ(http->lastFailure(), HttpClient::Failure::Connect);
+}
+
+TEST_F(TlsTest, JoinConnectionReachesOnlyTheCaAndJoinRoutes) {
+  std::uint16_t port = listen({.allowJoinWithoutCertificate = true});
+  auto fetch = clientConfig(nullptr, "overmesh-manager", true);
+  auto unverified = std::make_shared<TlsClientConfig>(*fetch);
+  unverified->skipServerVerification = true;
+  unverified->caPem.clear();
+  auto caResponse = client(port, unverified)->request("GET", kCaPath);
+  ASSERT_TRUE(caResponse.has_value()) << caResponse.error().message;
+  EXPECT_EQ(caResponse->status, 200);
+  EXPECT_EQ(nlohmann::json::parse(caResponse->body)["certificate"], ca_.certPem);
+
+  auto join = client(port, fetch);
+  auto joined = join->request("POST", kJoinPath, "{}");
+  ASSERT_TRUE(joined.has_value()) << joined.error().message;
+  EXPECT_EQ(joined->status, 200);
+
+  auto other = client(port, fetch)->request("GET", "/whoami");
+  ASSERT_TRUE(other.has_value()) << other.error().message;
+  EXPECT_EQ(other->status, 401);
+  EXPECT_NE(other->body.find("only a join is possible"), std::string::npos) << other->body;
+}
+
+TEST_F(TlsTest, JoinAlpnWithoutCertificateFailsWhereJoinsAreNotServed) {
+  std::uint16_t port = listen();
+  auto response =
+      client(port, clientConfig(nullptr, "overmesh-manager", true))->request("GET", kCaPath);
+  EXPECT_FALSE(response.has_value());
+}
+
+TEST_F(TlsTest, CertificateOfAnotherCaIsRefused) {
+  std::uint16_t port = listen({.allowJoinWithoutCertificate = true});
+  TestCa other = testing::makeTestCa("overmesh-ca-other");
+  TestCert stranger = testing::makeTestCert(other, TestCertSpec{.nodeId = "node-9"});
+  auto response = client(port, clientConfig(&stranger))->request("GET", "/whoami");
+  ASSERT_FALSE(response.has_value()) << response->body;
+  EXPECT_NE(response.error().message.find("TLS handshake"), std::string::npos)
+      << response.error().message;
+}
+
+TEST_F(TlsTest, ServerOfAnotherCaIsRefusedByTheClient) {
+  TestCa other = testing::makeTestCa("overmesh-ca-other");
+  config_.set(std::make_shared<const TlsServerConfig>(TlsServerConfig{
+      ca_.certPem, testing::makeTestCert(other, TestCertSpec{.dnsNames = {"overmesh-manager"}})
+                       .certPem,
+      ""}));
+  // The key does not match: the server refuses to use this configuration at all.
+  std::uint16_t port = listen();
+  EXPECT_FALSE(client(port, clientConfig(&worker_))->request("GET", "/whoami").has_value());
+  TestCert foreign = testing::makeTestCert(other, TestCertSpec{.dnsNames = {"overmesh-manager"}});
+  config_.set(serverConfig(foreign));
+  auto response = client(port, clientConfig(&worker_))->request("GET", "/whoami");
+  ASSERT_FALSE(response.has_value());
+  EXPECT_NE(response.error().message.find("certificate"), std::string::npos)
+      << response.error().message;
+}
+
+TEST_F(TlsTest, Tls12OnlyClientFails) {
+  std::uint16_t port = listen();
+  RawHandshake tls13 = rawHandshake(port, ca_, &worker_, TLS1_3_VERSION);
+  EXPECT_TRUE(tls13.ok) << tls13.error;
+  RawHandshake tls12 = rawHandshake(port, ca_, &worker_, TLS1_2_VERSION);
+  EXPECT_FALSE(tls12.ok);
+}
+
+TEST_F(TlsTest, PeerRefusedByAdmissionCannotConnect) {
+  std::atomic<bool> revoked{false};
+  std::uint16_t port = listen(
+      {.admit = [&](const PeerIdentity& peer) { return !(revoked && peer.nodeId == "node-1"); }});
+  ASSERT_TRUE(client(port, clientConfig(&worker_))->request("GET", "/whoami").has_value());
+  revoked = true;
+  auto response = client(port, clientConfig(&worker_))->request("GET", "/whoami");
+  ASSERT_FALSE(response.has_value()) << response->body;
+  EXPECT_NE(response.error().message.find("revoked"), std::string::npos)
+      << response.error().message;
+}
+
+TEST_F(TlsTest, CloseConnectionsCutsALongPollWithinOneSecond) {
+  std::uint16_t port = listen();
+  auto http = client(port, clientConfig(&worker_));
+  std::atomic<bool> done{false};
+  Result<HttpResponse> outcome = HttpResponse{};
+  std::thread poller([&] {
+    outcome = http->request("GET", "/longpoll", "", 30s);
+    done = true;
+  });
+  {
+    std::unique_lock lock(mutex_);
+    ASSERT_TRUE(changed_.wait_for(lock, 10s, [this] { return waiting_ == 1; }));
+  }
+  EXPECT_EQ(server_.closeConnections([](const PeerIdentity& peer) { return peer.nodeId == "node-2"; }),
+            0u);
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(server_.closeConnections([](const PeerIdentity& peer) { return peer.nodeId == "node-1"; }),
+            1u);
+  while (!done && std::chrono::steady_clock::now() - start < 5s) {
+    std::this_thread::sleep_for(5ms);
+  }
+  auto elapsed = std::chrono::steady_clock::now() - start;
+  poller.join();
+  EXPECT_LT(elapsed, 1s);
+  EXPECT_FALSE(outcome.has_value());
+}
+
+TEST_F(TlsTest, RenewedServerCertificateServesTheNextConnections) {
+  std::uint16_t port = listen();
+  RawHandshake before = rawHandshake(port, ca_, &worker_, TLS1_3_VERSION);
+  ASSERT_TRUE(before.ok) << before.error;
+  EXPECT_EQ(before.serverSerial, server_cert_.serial);
+  TestCert renewed = testing::makeTestCert(
+      ca_, TestCertSpec{.nodeId = "manager-1", .role = "manager", .dnsNames = {"overmesh-manager"}});
+  config_.set(serverConfig(renewed));
+  RawHandshake after = rawHandshake(port, ca_, &worker_, TLS1_3_VERSION);
+  ASSERT_TRUE(after.ok) << after.error;
+  EXPECT_EQ(after.serverSerial, renewed.serial);
+  EXPECT_NE(after.serverSerial, before.serverSerial);
+}
+
+TEST_F(TlsTest, ClientRefusesAServerWithoutTheExpectedName) {
+  std::uint16_t port = listen();
+  auto response = client(port, clientConfig(&worker_, "node-7"))->request("GET", "/whoami");
+  ASSERT_FALSE(response.has_value()) << response->body;
+  EXPECT_EQ(response.error().kind, ErrorKind::Unavailable);
+  EXPECT_NE(response.error().message.find("TLS handshake"), std::string::npos)
+      << response.error().message;
+}
+
+TEST_F(TlsTest, WithoutServerNameTheClientChecksTheAddress) {
+  std::uint16_t port = listen();
+  auto response = client(port, clientConfig(&worker_, ""))->request("GET", "/whoami");
+  ASSERT_TRUE(response.has_value()) << response.error().message;
+  EXPECT_EQ(response->status, 200);
+}
+
+TEST_F(TlsTest, SilentClientIsClosedAfterTheHandshakeTimeout) {
+  std::uint16_t port = listen({.handshakeTimeout = 300ms});
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(port);
+  inet_pton(AF_INET, "127.0.0.1", &address.sin_addr);
+  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+  auto start = std::chrono::steady_clock::now();
+  pollfd wait{fd, POLLIN, 0};
+  ASSERT_EQ(poll(&wait, 1, 5000), 1);
+  char byte = 0;
+  EXPECT_LE(recv(fd, &byte, 1, 0), 0);  // closed without a byte
+  auto elapsed = std::chrono::steady_clock::now() - start;
+  EXPECT_GE(elapsed, 250ms);
+  EXPECT_LT(elapsed, 3s);
+  close(fd);
+}
+
+TEST_F(TlsTest, SequentialConnectionsDoNotLeakDescriptors) {
+  std::uint16_t port = listen();
+  auto config = clientConfig(&worker_);
+  // Warm up (libcurl's and OpenSSL's one-time state).
+  ASSERT_TRUE(client(port, config)->request("GET", "/whoami").has_value());
+  int before = countOpenDescriptors();
+  for (int i = 0; i < 300; ++i) {
+    auto response = client(port, config)->request("GET", "/whoami");
+    ASSERT_TRUE(response.has_value()) << i << ": " << response.error().message;
+  }
+  // The server side ends each connection's relay shortly after its client went away.
+  int after = countOpenDescriptors();
+  for (int i = 0; i < 500 && after > before + 2; ++i) {
+    std::this_thread::sleep_for(10ms);
+    after = countOpenDescriptors();
+  }
+  EXPECT_LE(after, before + 2);
+}
+
+}  // namespace
+}  // namespace overmesh::api
