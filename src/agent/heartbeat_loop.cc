@@ -1,11 +1,12 @@
 #include "agent/heartbeat_loop.h"
 
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include <nlohmann/json.hpp>
+
+#include "agent/manager_client.h"
 #include "api/api_error.h"
 #include "api/cluster_protocol.h"
-#include "api/http_client.h"
 #include "common/json.h"
 
 namespace overmesh::agent {
@@ -14,10 +15,10 @@ std::chrono::milliseconds heartbeatInterval(std::chrono::milliseconds nodeTimeou
   return std::max(nodeTimeout / 3, std::chrono::milliseconds(100));
 }
 
-HeartbeatLoop::HeartbeatLoop(std::string managerEndpoint, NodeCredentials credentials,
+HeartbeatLoop::HeartbeatLoop(std::string managerEndpoint, api::TlsClientConfigSource tls,
                              std::chrono::milliseconds nodeTimeout)
     : endpoint_(std::move(managerEndpoint)),
-      credentials_(std::move(credentials)),
+      tls_(std::move(tls)),
       interval_(heartbeatInterval(nodeTimeout)) {}
 
 HeartbeatLoop::~HeartbeatLoop() { stop(); }
@@ -45,26 +46,12 @@ std::string HeartbeatLoop::lastError() const {
 
 // Thread: one heartbeat per interval until stop().
 void HeartbeatLoop::run() {
-  std::unique_ptr<api::HttpClient> client;
+  ManagerClient client(endpoint_, tls_, stop_.flag());
   do {
-    Result<api::HttpResponse> response = errorf(ErrorKind::Internal, "no client");
-    if (!client) {
-      auto made = api::HttpClient::create(endpoint_);
-      if (made) {
-        client = std::move(*made);
-        client->setCancelFlag(stop_.flag());
-      } else {
-        response = std::unexpected(made.error());
-      }
-    }
-    if (client) {
-      response = client->request("POST", api::kHeartbeatPath, "{}", interval_ * 2,
-                                 credentialHeaders(credentials_));
-    }
+    auto response = client.request("POST", api::kHeartbeatPath, "{}", interval_ * 2);
     std::string error;
     if (!response) {
       error = response.error().message;
-      client.reset();
     } else if (!api::isSuccess(*response)) {
       error = api::errorFromResponse(*response).message;
     } else {

@@ -2,21 +2,23 @@
 
 // HeartbeatLoop tells the manager this node is alive: one small POST every third of
 // the node timeout (the manager says how long that is in every answer), over one
-// kept-alive connection. Runs on its own thread (start() / stop()).
+// kept-alive mutual-TLS connection (the node's certificate says who it is; a renewal is
+// picked up by the next beat). Runs on its own thread (start() / stop()).
 
 #include <chrono>
 #include <mutex>
 #include <string>
 #include <thread>
 
-#include "agent/state_source.h"
 #include "agent/stop_signal.h"
+#include "api/tls.h"
 
 namespace overmesh::agent {
 
 class HeartbeatLoop {
  public:
-  HeartbeatLoop(std::string managerEndpoint, NodeCredentials credentials,
+  // `managerEndpoint` is "tcp://IP:PORT"; `tls` the node's client configuration.
+  HeartbeatLoop(std::string managerEndpoint, api::TlsClientConfigSource tls,
                 std::chrono::milliseconds nodeTimeout);
   ~HeartbeatLoop();
 
@@ -32,7 +34,7 @@ class HeartbeatLoop {
   void run();
 
   std::string endpoint_;
-  NodeCredentials credentials_;
+  api::TlsClientConfigSource tls_;
   std::chrono::milliseconds interval_;  // touched only by the loop's thread
   StopSignal stop_;
   std::thread thread_;

@@ -11,34 +11,13 @@
 
 namespace overmesh::agent {
 
-std::map<std::string, std::string> credentialHeaders(const NodeCredentials& credentials) {
-  return {{api::kNodeIdHeader, credentials.nodeId},
-          {api::kNodeSecretHeader, credentials.secret}};
-}
-
-RemoteStateSource::RemoteStateSource(std::string managerEndpoint, NodeCredentials credentials,
+RemoteStateSource::RemoteStateSource(std::string managerEndpoint, api::TlsClientConfigSource tls,
                                      const std::atomic<bool>* cancel)
-    : endpoint_(std::move(managerEndpoint)), credentials_(std::move(credentials)), cancel_(cancel) {}
+    : client_(std::move(managerEndpoint), std::move(tls), cancel) {}
 
 Result<std::string> RemoteStateSource::get(const std::string& path,
                                            std::chrono::milliseconds timeout) {
-  if (!client_) {
-    auto client = api::HttpClient::create(endpoint_);
-    if (!client) {
-      return std::unexpected(client.error());
-    }
-    client_ = std::move(*client);
-    client_->setCancelFlag(cancel_);
-  }
-  auto response = client_->request("GET", path, "", timeout, credentialHeaders(credentials_));
-  if (!response) {
-    client_.reset();  // a fresh connection next time
-    return std::unexpected(response.error());
-  }
-  if (!api::isSuccess(*response)) {
-    return std::unexpected(api::errorFromResponse(*response));
-  }
-  return std::move(response->body);
+  return client_.call("GET", path, "", timeout);
 }
 
 Result<Snapshot> RemoteStateSource::snapshot() {

@@ -9,7 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "api/http_client.h"
+#include "agent/manager_client.h"
+#include "api/tls.h"
 #include "common/error.h"
 #include "store/store.h"
 
@@ -30,16 +31,14 @@ class StateSource {
                                            std::chrono::milliseconds wait) = 0;
 };
 
-struct NodeCredentials {
-  std::string nodeId;
-  std::string secret;
-};
-
-// The manager's cluster API over HTTP. Not thread-safe: one per thread.
+// The manager's cluster API over mutual TLS (the node's certificate says who it is).
+// Not thread-safe: one per thread.
 class RemoteStateSource final : public StateSource {
  public:
-  // `cancel` (may be null) aborts a long-poll in flight when it becomes true.
-  RemoteStateSource(std::string managerEndpoint, NodeCredentials credentials,
+  // `managerEndpoint` is "tcp://IP:PORT"; `tls` the node's client configuration (a
+  // renewal is picked up by the next request); `cancel` (may be null) aborts a long-poll
+  // in flight when it becomes true.
+  RemoteStateSource(std::string managerEndpoint, api::TlsClientConfigSource tls,
                     const std::atomic<bool>* cancel);
   Result<Snapshot> snapshot() override;
   Result<store::WatchResult> watch(store::Revision fromRevision,
@@ -48,10 +47,7 @@ class RemoteStateSource final : public StateSource {
  private:
   Result<std::string> get(const std::string& path, std::chrono::milliseconds timeout);
 
-  std::string endpoint_;
-  NodeCredentials credentials_;
-  const std::atomic<bool>* cancel_;
-  std::unique_ptr<api::HttpClient> client_;
+  ManagerClient client_;
 };
 
 // The manager's own store, for the agent that runs inside the manager.
@@ -67,8 +63,5 @@ class LocalStateSource final : public StateSource {
  private:
   store::Store& store_;
 };
-
-// Headers that authenticate a node to the manager.
-std::map<std::string, std::string> credentialHeaders(const NodeCredentials& credentials);
 
 }  // namespace overmesh::agent

@@ -71,6 +71,9 @@ struct TaskAgentConfig {
   // address, so it would capture the cluster's own traffic). The manager refuses the
   // default ports; this also covers a daemon started with others.
   std::set<std::pair<std::string, std::uint16_t>> reservedPorts;
+  // For whoever builds the underlay filter (daemon/underlay_guard.h): the node API's TCP
+  // port, which only members may reach (overmeshd --node-port).
+  std::uint16_t nodePort = 2378;
 };
 
 class TaskAgent {

@@ -13,6 +13,8 @@ int httpStatusFor(ErrorKind kind) {
       return 400;
     case ErrorKind::Unauthenticated:
       return 401;
+    case ErrorKind::PermissionDenied:
+      return 403;
     case ErrorKind::NotFound:
       return 404;
     case ErrorKind::Conflict:

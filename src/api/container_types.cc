@@ -79,11 +79,15 @@ void to_json(json& j, const SwarmUpdateRequest& v) {
   if (v.registryMirrors) {
     j["registryMirrors"] = *v.registryMirrors;
   }
+  if (v.certExpiryMs) {
+    j["certExpiryMs"] = *v.certExpiryMs;
+  }
 }
 
 void from_json(const json& j, SwarmUpdateRequest& v) {
   readField(j, "insecureRegistries", v.insecureRegistries);
   readField(j, "registryMirrors", v.registryMirrors);
+  readField(j, "certExpiryMs", v.certExpiryMs);
 }
 
 }  // namespace overmesh::api

@@ -63,6 +63,9 @@ struct RegistrySettings {
 struct SwarmUpdateRequest {
   std::optional<std::vector<std::string>> insecureRegistries;
   std::optional<std::vector<std::string>> registryMirrors;
+  // `--cert-expiry`: validity of node certificates signed from now on (security/pki.h
+  // bounds); nodes whose certificate runs longer renew at once.
+  std::optional<std::int64_t> certExpiryMs;
 };
 
 void to_json(nlohmann::json& json, const Mount& value);

@@ -58,9 +58,10 @@ void to_json(json& j, const Cluster& v) {
            {"defaultAddrPools", v.defaultAddrPools},
            {"subnetSize", v.subnetSize},
            {"nodeTimeoutMs", v.nodeTimeoutMs},
-           {"workerJoinToken", v.workerJoinToken},
            {"managerAddress", v.managerAddress},
-           {"memberSecret", v.memberSecret}};
+           {"caCertificate", v.caCertificate},
+           {"caFingerprint", v.caFingerprint},
+           {"certExpiryMs", v.certExpiryMs}};
 }
 
 void from_json(const json& j, Cluster& v) {
@@ -69,9 +70,10 @@ void from_json(const json& j, Cluster& v) {
   readField(j, "defaultAddrPools", v.defaultAddrPools);
   readField(j, "subnetSize", v.subnetSize);
   readField(j, "nodeTimeoutMs", v.nodeTimeoutMs);
-  readField(j, "workerJoinToken", v.workerJoinToken);
   readField(j, "managerAddress", v.managerAddress);
-  readField(j, "memberSecret", v.memberSecret);
+  readField(j, "caCertificate", v.caCertificate);
+  readField(j, "caFingerprint", v.caFingerprint);
+  readField(j, "certExpiryMs", v.certExpiryMs);
 }
 
 void to_json(json& j, const SwarmInitRequest& v) {
@@ -81,6 +83,9 @@ void to_json(json& j, const SwarmInitRequest& v) {
   }
   if (v.nodeTimeoutMs) {
     j["nodeTimeoutMs"] = *v.nodeTimeoutMs;
+  }
+  if (v.certExpiryMs) {
+    j["certExpiryMs"] = *v.certExpiryMs;
   }
   if (!v.ingressSubnet.empty()) {
     j["ingressSubnet"] = v.ingressSubnet;
@@ -93,6 +98,7 @@ void from_json(const json& j, SwarmInitRequest& v) {
   readField(j, "defaultAddrPools", v.defaultAddrPools);
   readField(j, "defaultAddrPoolMaskLength", v.defaultAddrPoolMaskLength);
   readField(j, "nodeTimeoutMs", v.nodeTimeoutMs);
+  readField(j, "certExpiryMs", v.certExpiryMs);
   readField(j, "ingressSubnet", v.ingressSubnet);
   readField(j, "registries", v.registries);
 }
@@ -213,6 +219,10 @@ void to_json(json& j, const Info& v) {
   if (v.registries) {
     j["registries"] = *v.registries;
   }
+  if (v.underlayFilter) {
+    j["underlayFilter"] = json{{"vxlanDropped", v.underlayFilter->vxlanDropped},
+                               {"nodePortDropped", v.underlayFilter->nodePortDropped}};
+  }
 }
 
 void from_json(const json& j, Info& v) {
@@ -228,6 +238,12 @@ void from_json(const json& j, Info& v) {
     RegistrySettings registries;
     readField(j, "registries", registries);
     v.registries = std::move(registries);
+  }
+  if (j.contains("underlayFilter")) {
+    UnderlayFilterStatus filter;
+    readField(j["underlayFilter"], "vxlanDropped", filter.vxlanDropped);
+    readField(j["underlayFilter"], "nodePortDropped", filter.nodePortDropped);
+    v.underlayFilter = filter;
   }
 }
 

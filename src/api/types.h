@@ -58,17 +58,24 @@ struct NetworkCreateRequest {
   Labels options;
 };
 
+// 90 days (security::kDefaultCertExpiry), the default validity of node certificates.
+inline constexpr std::int64_t kDefaultCertExpiryMs = 90LL * 24 * 3600 * 1000;
+
 struct Cluster {
   std::string id;
   std::string createdAt;
   std::vector<std::string> defaultAddrPools;
   int subnetSize = 24;
   std::int64_t nodeTimeoutMs = 3000;
-  std::string workerJoinToken;
   std::string managerAddress;  // advertise address of the manager, IP:PORT
-  // Shared by members only (handed out at join): authenticates node-to-node calls such
-  // as `exec` and `logs` forwarded to the node that runs a task.
-  std::string memberSecret;
+  // The cluster CA's certificate (PEM) and its fingerprint (security::certificateFingerprint,
+  // what join tokens pin). Public: nothing secret is in this record (the tokens' hashes
+  // live under state::keys::kJoinTokenHashes, which agents never receive).
+  std::string caCertificate;
+  std::string caFingerprint;
+  // Validity of node certificates signed from now on (`swarm init|update --cert-expiry`);
+  // nodes renew early when theirs runs longer (docs/security.md).
+  std::int64_t certExpiryMs = kDefaultCertExpiryMs;
 };
 
 struct SwarmInitRequest {
@@ -76,6 +83,8 @@ struct SwarmInitRequest {
   std::vector<std::string> defaultAddrPools;
   std::optional<int> defaultAddrPoolMaskLength;
   std::optional<std::int64_t> nodeTimeoutMs;
+  // `swarm init --cert-expiry`: validity of node certificates; absent = 90 days.
+  std::optional<std::int64_t> certExpiryMs;
   // `swarm init --ingress-subnet CIDR`: the ingress network's subnet; empty = the next
   // free subnet of the default pools.
   std::string ingressSubnet;
@@ -154,6 +163,13 @@ struct Task {
   ContainerSpec container;
 };
 
+// What the node's members-only underlay filter (issue 12) dropped since it was installed:
+// packets to VXLAN and to the node port from addresses that are not members.
+struct UnderlayFilterStatus {
+  std::uint64_t vxlanDropped = 0;
+  std::uint64_t nodePortDropped = 0;
+};
+
 struct Info {
   std::string version;
   std::string swarm;  // "inactive" | "active"
@@ -166,6 +182,8 @@ struct Info {
   // The cluster's registry settings (`swarm init|update --insecure-registry
   // --registry-mirror`), when the node is in a swarm and has them.
   std::optional<RegistrySettings> registries;
+  // When the node is in a swarm and its filter table exists.
+  std::optional<UnderlayFilterStatus> underlayFilter;
 };
 
 void to_json(nlohmann::json& json, const Network& value);

@@ -54,6 +54,9 @@ void addSwarmCommands(CLI::App& app, CliContext& context);
 void addNetworkCommands(CLI::App& app, CliContext& context);
 void addNodeCommands(CLI::App& app, CliContext& context);
 void addInfoCommands(CLI::App& app, CliContext& context);
+// The "Underlay filter:" line of `overmesh info` for the daemon's /v1/info answer: the drop
+// counters of the members-only underlay filter, or that it is not installed.
+std::string formatUnderlayFilter(const nlohmann::json& info);
 void addImageCommands(CLI::App& app, CliContext& context);
 void addLabCommands(CLI::App& app, CliContext& context);
 void addTaskCommands(CLI::App& app, CliContext& context);

@@ -1,9 +1,26 @@
+#include <fmt/format.h>
+
+#include <cstdint>
 #include <memory>
+#include <string>
 
 #include "cli/cli_context.h"
 #include "cli/registry_flags.h"
 
 namespace overmesh::cli {
+
+std::string formatUnderlayFilter(const nlohmann::json& info) {
+  auto filter = info.find("underlayFilter");
+  if (filter == info.end() || !filter->is_object()) {
+    return "not installed (VXLAN and the node port accept every address)";
+  }
+  auto count = [&](const char* name) -> std::uint64_t {
+    auto found = filter->find(name);
+    return found != filter->end() && found->is_number_unsigned() ? found->get<std::uint64_t>() : 0;
+  };
+  return fmt::format("members only; dropped {} VXLAN and {} node-port packets from non-members",
+                     count("vxlanDropped"), count("nodePortDropped"));
+}
 
 void addInfoCommands(CLI::App& app, CliContext& context) {
   auto versionFormat = context.hold<std::string>("table");
@@ -56,6 +73,7 @@ void addInfoCommands(CLI::App& app, CliContext& context) {
         if (auto registries = json->find("registries"); registries != json->end()) {
           out << formatRegistrySettings(*registries);
         }
+        out << "Underlay filter: " << formatUnderlayFilter(*json) << '\n';
       }
       out << "State dir:       " << json->value("stateDir", "") << '\n'
           << "Socket:          " << json->value("socket", "") << '\n';

@@ -1,10 +1,12 @@
+#include <chrono>
 #include <memory>
 #include <vector>
 
 #include "api/types.h"
 #include "cli/cli_context.h"
-#include "common/duration.h"
 #include "cli/registry_flags.h"
+#include "common/duration.h"
+#include "security/pki.h"
 
 namespace overmesh::cli {
 namespace {
@@ -15,23 +17,109 @@ struct InitOptions {
   int maskLength = 0;
   std::string nodeTimeout;
   std::string ingressSubnet;
+  std::string certExpiry;
   RegistryFlags registries;
 };
 
-Status runUpdate(CliContext& context, const RegistryFlags& flags) {
-  auto request = swarmUpdateFromFlags(flags);
-  if (!request) {
-    return std::unexpected(request.error());
+struct UpdateOptions {
+  RegistryFlags registries;
+  std::string certExpiry;
+};
+
+// `--cert-expiry DURATION` (a Go duration) in milliseconds, within security/pki.h's bounds.
+// InvalidArgument naming the flag, the value and the bounds.
+Result<std::int64_t> certExpiryFromFlag(const std::string& text) {
+  using std::chrono::duration_cast;
+  using std::chrono::milliseconds;
+  const std::int64_t minMs = duration_cast<milliseconds>(security::kMinCertExpiry).count();
+  const std::int64_t maxMs = duration_cast<milliseconds>(security::kMaxCertExpiry).count();
+  auto parsed = parseDuration(text, "--cert-expiry", maxMs);
+  if (!parsed || parsed->count() < minMs) {
+    return errorf(ErrorKind::InvalidArgument,
+                  "--cert-expiry \"{}\" is not valid: give a duration from 1m to 43800h (5 "
+                  "years), e.g. 2160h for 90 days (the default) or 720h",
+                  text);
+  }
+  return parsed->count();
+}
+
+bool anyRegistryFlag(const RegistryFlags& flags) {
+  return !flags.insecureRegistries.empty() || !flags.registryMirrors.empty() ||
+         flags.clearInsecureRegistries || flags.clearRegistryMirrors;
+}
+
+Status runUpdate(CliContext& context, const UpdateOptions& options) {
+  api::SwarmUpdateRequest request;
+  // Without --cert-expiry the registry flags must change something (their own message).
+  if (options.certExpiry.empty() || anyRegistryFlag(options.registries)) {
+    auto registries = swarmUpdateFromFlags(options.registries);
+    if (!registries) {
+      return std::unexpected(registries.error());
+    }
+    request = *registries;
+  }
+  if (!options.certExpiry.empty()) {
+    auto expiry = certExpiryFromFlag(options.certExpiry);
+    if (!expiry) {
+      return std::unexpected(expiry.error());
+    }
+    request.certExpiryMs = *expiry;
   }
   auto client = context.client();
   if (!client) {
     return std::unexpected(client.error());
   }
-  auto settings = client->post("/v1/swarm/update", nlohmann::json(*request));
+  auto settings = client->post("/v1/swarm/update", nlohmann::json(request));
   if (!settings) {
     return std::unexpected(settings.error());
   }
   *context.out << "Swarm updated.\n" << formatRegistrySettings(*settings);
+  if (!options.certExpiry.empty()) {
+    *context.out << "Certificate expiry:  " << options.certExpiry
+                 << " (nodes renew their certificates to it within seconds)\n";
+  }
+  return {};
+}
+
+// Docker's text for a join token: the command that joins a node with it.
+void printJoinCommand(std::ostream& out, const std::string& role, const std::string& token,
+                      const std::string& managerAddress) {
+  out << "To add a " << role << " to this swarm, run the following command:\n\n"
+      << "    overmesh swarm join --token " << token << ' ' << managerAddress << "\n\n";
+}
+
+struct JoinTokenOptions {
+  std::string role;
+  bool rotate = false;
+  bool quiet = false;
+};
+
+Status runJoinToken(CliContext& context, const JoinTokenOptions& options) {
+  auto client = context.client();
+  if (!client) {
+    return std::unexpected(client.error());
+  }
+  const std::string query = "?role=" + options.role;
+  auto answer = options.rotate
+                    ? client->post("/v1/swarm/join-token/rotate" + query, nlohmann::json::object())
+                    : client->get("/v1/swarm/join-token" + query);
+  if (!answer) {
+    return std::unexpected(answer.error());
+  }
+  std::string token = answer->value("token", "");
+  auto& out = *context.out;
+  if (options.quiet) {
+    out << token << '\n';
+    return {};
+  }
+  if (options.rotate) {
+    out << "Successfully rotated " << options.role << " join token.\n\n";
+  }
+  auto info = client->get("/v1/info");
+  if (!info) {
+    return std::unexpected(info.error());
+  }
+  printJoinCommand(out, options.role, token, info->value("managerAddress", ""));
   return {};
 }
 
@@ -61,6 +149,13 @@ Status runInit(CliContext& context, const InitOptions& options) {
     }
     request.nodeTimeoutMs = timeout->count();
   }
+  if (!options.certExpiry.empty()) {
+    auto expiry = certExpiryFromFlag(options.certExpiry);
+    if (!expiry) {
+      return std::unexpected(expiry.error());
+    }
+    request.certExpiryMs = *expiry;
+  }
   request.ingressSubnet = options.ingressSubnet;
   request.registries.insecureRegistries = options.registries.insecureRegistries;
   request.registries.registryMirrors = options.registries.registryMirrors;
@@ -73,11 +168,17 @@ Status runInit(CliContext& context, const InitOptions& options) {
     return std::unexpected(cluster.error());
   }
   auto& out = *context.out;
-  out << "Swarm initialized: this node is now a manager of cluster "
-      << cluster->value("id", "") << ".\n\n"
-      << "To add a worker to this swarm, run the following command:\n\n"
-      << "    overmesh swarm join --token " << cluster->value("workerJoinToken", "") << ' '
-      << cluster->value("managerAddress", "") << "\n\n";
+  out << "Swarm initialized: this node is now a manager of cluster " << cluster->value("id", "")
+      << ".\n\n";
+  // The swarm exists whatever this answers: a failure only loses the hint.
+  auto token = client->get("/v1/swarm/join-token?role=worker");
+  if (token) {
+    printJoinCommand(out, "worker", token->value("token", ""),
+                     cluster->value("managerAddress", ""));
+  } else {
+    out << "Run `overmesh swarm join-token worker` for the command that adds a worker ("
+        << token.error().message << ").\n\n";
+  }
   return {};
 }
 
@@ -102,21 +203,27 @@ void addSwarmCommands(CLI::App& app, CliContext& context) {
   initCommand->add_option("--ingress-subnet", init->ingressSubnet,
                           "Subnet in CIDR form of the routing-mesh network, ingress (default: "
                           "the next free subnet of the pools)");
+  initCommand->add_option("--cert-expiry", init->certExpiry,
+                          "Validity of node certificates, renewed automatically (default "
+                          "2160h, 90 days; 1m to 43800h)");
   addRegistryListOptions(initCommand, init->registries);
   initCommand->callback([&context, init] {
     context.action = [&context, init] { return runInit(context, *init); };
   });
 
-  auto update = context.hold<RegistryFlags>();
+  auto update = context.hold<UpdateOptions>();
   CLI::App* updateCommand = swarm->add_subcommand(
       "update",
       "Change the swarm's registry settings (a list given replaces the current one; see "
-      "`overmesh info`)");
-  addRegistryListOptions(updateCommand, *update);
-  updateCommand->add_flag("--clear-insecure-registries", update->clearInsecureRegistries,
+      "`overmesh info`) or its certificate expiry");
+  addRegistryListOptions(updateCommand, update->registries);
+  updateCommand->add_flag("--clear-insecure-registries", update->registries.clearInsecureRegistries,
                           "Remove every insecure registry");
-  updateCommand->add_flag("--clear-registry-mirrors", update->clearRegistryMirrors,
+  updateCommand->add_flag("--clear-registry-mirrors", update->registries.clearRegistryMirrors,
                           "Remove every registry mirror");
+  updateCommand->add_option("--cert-expiry", update->certExpiry,
+                            "Validity of node certificates signed from now on (1m to 43800h); "
+                            "nodes holding a longer one renew at once");
   updateCommand->callback([&context, update] {
     context.action = [&context, update] { return runUpdate(context, *update); };
   });
@@ -173,30 +280,17 @@ void addSwarmCommands(CLI::App& app, CliContext& context) {
     };
   });
 
-  auto tokenRole = context.hold<std::string>();
-  CLI::App* joinToken = swarm->add_subcommand("join-token", "Show the token that joins a node");
-  joinToken->add_option("role", *tokenRole, "worker")
+  auto tokenOptions = context.hold<JoinTokenOptions>();
+  CLI::App* joinToken =
+      swarm->add_subcommand("join-token", "Show (or rotate) the token that joins a node");
+  joinToken->add_option("role", tokenOptions->role, "worker or manager")
       ->required()
-      ->check(CLI::IsMember({"worker"}));
-  joinToken->callback([&context] {
-    context.action = [&context]() -> Status {
-      auto client = context.client();
-      if (!client) {
-        return std::unexpected(client.error());
-      }
-      auto tokens = client->get("/v1/swarm/join-token");
-      if (!tokens) {
-        return std::unexpected(tokens.error());
-      }
-      auto info = client->get("/v1/info");
-      if (!info) {
-        return std::unexpected(info.error());
-      }
-      *context.out << "To add a worker to this swarm, run the following command:\n\n"
-                   << "    overmesh swarm join --token " << tokens->value("worker", "") << ' '
-                   << info->value("managerAddress", "") << "\n\n";
-      return {};
-    };
+      ->check(CLI::IsMember({"worker", "manager"}));
+  joinToken->add_flag("--rotate", tokenOptions->rotate,
+                      "Make a new token; the old one joins nothing from then on");
+  joinToken->add_flag("-q,--quiet", tokenOptions->quiet, "Print the token only");
+  joinToken->callback([&context, tokenOptions] {
+    context.action = [&context, tokenOptions] { return runJoinToken(context, *tokenOptions); };
   });
 }
 

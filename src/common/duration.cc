@@ -1,5 +1,6 @@
 #include "common/duration.h"
 
+#include <algorithm>
 #include <string_view>
 
 namespace overmesh {
@@ -8,7 +9,6 @@ namespace {
 __extension__ using Int128 = __int128;  // a number times a unit in ns, before the bound
 
 constexpr std::int64_t kNsPerMs = 1'000'000;
-constexpr std::int64_t kMaxDurationNs = kMaxDurationMs * kNsPerMs;
 
 // Nanoseconds per unit (Go's time.ParseDuration units), or 0 for a unit we do not know.
 std::int64_t unitNs(std::string_view unit) {
@@ -39,11 +39,19 @@ bool isDurationDigit(char c) { return c >= '0' && c <= '9'; }
 
 Result<std::chrono::milliseconds> parseDuration(const std::string& text,
                                                 const std::string& flag) {
+  return parseDuration(text, flag, kMaxDurationMs);
+}
+
+Result<std::chrono::milliseconds> parseDuration(const std::string& text, const std::string& flag,
+                                                std::int64_t maxMs) {
+  maxMs = std::clamp<std::int64_t>(maxMs, 0, kMaxLongDurationMs);
+  // maxMs <= 1e13, so the bound in ns (<= 1e19) needs the 128-bit type.
+  const Int128 maxNs = Int128(maxMs) * kNsPerMs;
   auto invalid = [&] {
     return errorf(ErrorKind::InvalidArgument,
                   "{} \"{}\" is not a duration: use numbers with units h, m, s, ms, us or ns, "
                   "e.g. 500ms, 3s or 2m (or 1m30s, 1.5s), at most {}ms",
-                  flag, text, kMaxDurationMs);
+                  flag, text, maxMs);
   };
   if (text == "0") {
     return std::chrono::milliseconds(0);
@@ -59,7 +67,7 @@ Result<std::chrono::milliseconds> parseDuration(const std::string& text,
     std::size_t digits = 0;
     for (; i < text.size() && isDurationDigit(text[i]); ++i, ++digits) {
       whole = whole * 10 + (text[i] - '0');
-      if (whole > kMaxDurationNs) {
+      if (whole > maxNs) {
         return invalid();  // more than the bound even in ns: stop before it overflows
       }
     }
@@ -86,9 +94,9 @@ Result<std::chrono::milliseconds> parseDuration(const std::string& text,
     if (scale == 0) {
       return invalid();
     }
-    // whole <= 1e15 and scale <= 3.6e12; fraction < 1e18: both products fit in 128 bits.
+    // whole <= 1e19 and scale <= 3.6e12; fraction < 1e18: both products fit in 128 bits.
     total += whole * scale + fraction * scale / fractionScale;
-    if (total > kMaxDurationNs) {
+    if (total > maxNs) {
       return invalid();
     }
   }

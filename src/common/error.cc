@@ -17,6 +17,7 @@ constexpr std::array kKindNames{
     KindName{ErrorKind::Conflict, "Conflict"},
     KindName{ErrorKind::FailedPrecondition, "FailedPrecondition"},
     KindName{ErrorKind::Unauthenticated, "Unauthenticated"},
+    KindName{ErrorKind::PermissionDenied, "PermissionDenied"},
     KindName{ErrorKind::Unavailable, "Unavailable"},
     KindName{ErrorKind::Compacted, "Compacted"},
     KindName{ErrorKind::Internal, "Internal"},

@@ -19,6 +19,7 @@ enum class ErrorKind {
   Conflict,            // the request clashes with existing state (name taken, subnet overlaps)
   FailedPrecondition,  // the system is not in a state that allows it (not a manager, in use)
   Unauthenticated,     // missing or wrong credentials (join token)
+  PermissionDenied,    // the caller is known but its role may not do this (a worker's cert)
   Unavailable,         // a peer, the disk or the kernel failed; retrying may succeed
   Compacted,           // a watch asked for history that was compacted; relist and resume
   Internal,            // a bug or an unexpected environment failure

@@ -2,13 +2,16 @@
 
 #include <spdlog/spdlog.h>
 
+#include <mutex>
 #include <nlohmann/json.hpp>
 
+#include "agent/manager_client.h"
 #include "api/api_error.h"
 #include "api/cluster_protocol.h"
-#include "api/http_client.h"
 #include "common/json.h"
 #include "dataplane/linux/linux_node_kernel.h"
+#include "dataplane/linux/underlay_filter.h"
+#include "dataplane/overlay_plan.h"
 #include "dns/dns_server.h"
 #include "runtime/podman/image_runtime.h"
 #include "runtime/process_runtime.h"
@@ -18,26 +21,27 @@
 namespace overmesh::daemon {
 
 agent::StatusReporter remoteStatusReporter(const std::string& managerAddress,
-                                           agent::NodeCredentials credentials) {
-  return [endpoint = "tcp://" + managerAddress, credentials](
-             const std::string& taskId, const agent::TaskReport& report) -> Status {
-    auto client = api::HttpClient::create(endpoint);
-    if (!client) {
-      return std::unexpected(client.error());
-    }
+                                           api::TlsClientConfigSource tls) {
+  // TaskReportSender calls the reporter from one thread at a time; the mutex makes that
+  // an explicit guarantee of this function rather than an assumption.
+  struct Shared {
+    Shared(std::string endpoint, api::TlsClientConfigSource tls)
+        : client(std::move(endpoint), std::move(tls)) {}
+    std::mutex mutex;
+    agent::ManagerClient client;  // guarded by mutex
+  };
+  auto shared = std::make_shared<Shared>("tcp://" + managerAddress, std::move(tls));
+  return [shared](const std::string& taskId, const agent::TaskReport& report) -> Status {
     std::string path = std::string(api::kTaskStatusPattern);
     path.replace(path.find("{id}"), 4, taskId);
     nlohmann::json body = {{"state", report.state},
                            {"message", report.message},
                            {"exitCode", report.exitCode},
                            {"health", report.health}};
-    auto response = (*client)->request("POST", path, dumpJson(body), std::chrono::seconds(10),
-                                       agent::credentialHeaders(credentials));
-    if (!response) {
-      return std::unexpected(response.error());
-    }
-    if (!api::isSuccess(*response)) {
-      return std::unexpected(api::errorFromResponse(*response));
+    std::lock_guard lock(shared->mutex);
+    auto answer = shared->client.call("POST", path, dumpJson(body), std::chrono::seconds(10));
+    if (!answer) {
+      return std::unexpected(answer.error());
     }
     return {};
   };
@@ -75,6 +79,10 @@ void AgentRole::startTasks(agent::TaskAgentConfig config, agent::StatusReporter 
       podman, config.stateDir + "/containers", config.nodeId);
   runtime_ = std::make_unique<runtime::RuntimeRouter>(*processRuntime_, *imageRuntime_);
   registries_ = std::make_unique<RegistrySettingsApplier>(podman);
+  underlay_ = std::make_unique<UnderlayGuard>(
+      std::make_unique<dataplane::kernel::NftUnderlayFilter>(
+          dataplane::UnderlayPorts{dataplane::kVxlanPort, config.nodePort}),
+      std::set<Ipv4Address>{config.advertiseAddress});
   dns::DnsServerConfig dnsConfig;
   dnsConfig.resolvConfPath = config.resolvConfPath;
   if (auto server = dns::DnsServer::start(dnsConfig)) {
@@ -88,26 +96,28 @@ void AgentRole::startTasks(agent::TaskAgentConfig config, agent::StatusReporter 
   cache_.setOnChange([this, tasks = tasks_.get()](store::Revision) {
     tasks->wake();
     registries_->update(cache_.value(std::string(state::keys::kRegistries)));
+    underlay_->update(cache_.nodes());
   });
   tasks_->start();
 }
 
 std::unique_ptr<AgentRole> AgentRole::forWorker(const std::string& managerAddress,
-                                                agent::NodeCredentials credentials,
+                                                api::TlsClientConfigSource tls,
                                                 agent::TaskAgentConfig tasks,
                                                 runtime::podman::PodmanService& podman,
                                                 runtime::ImageStore& images) {
   auto role = std::unique_ptr<AgentRole>(new AgentRole());
-  role->startTasks(std::move(tasks), remoteStatusReporter(managerAddress, credentials), podman,
-                   images);
+  role->startTasks(std::move(tasks), remoteStatusReporter(managerAddress, tls), podman, images);
+  if (auto manager = hostOfEndpoint(managerAddress)) {
+    role->underlay_->addFixedMember(*manager);
+  }
   std::string endpoint = "tcp://" + managerAddress;
   // The source needs the sync's cancel flag and the sync owns the source: make the sync,
   // then hand it its source.
   auto sync = std::make_unique<agent::StateSync>(nullptr, role->cache_);
-  sync->setSource(
-      std::make_unique<agent::RemoteStateSource>(endpoint, credentials, sync->cancelFlag()));
+  sync->setSource(std::make_unique<agent::RemoteStateSource>(endpoint, tls, sync->cancelFlag()));
   role->sync_ = std::move(sync);
-  role->heartbeat_ = std::make_unique<agent::HeartbeatLoop>(endpoint, credentials,
+  role->heartbeat_ = std::make_unique<agent::HeartbeatLoop>(endpoint, std::move(tls),
                                                             std::chrono::milliseconds(3000));
   role->sync_->start();
   role->heartbeat_->start();

@@ -15,7 +15,9 @@
 #include "agent/state_cache.h"
 #include "agent/state_sync.h"
 #include "agent/task_agent.h"
+#include "api/tls.h"
 #include "daemon/registry_settings_applier.h"
+#include "daemon/underlay_guard.h"
 #include "dataplane/node_kernel.h"
 #include "dns/embedded_dns.h"
 #include "runtime/image_store.h"
@@ -27,10 +29,11 @@ namespace overmesh::daemon {
 
 class AgentRole {
  public:
-  // A worker's agent: state and heartbeats from the manager at `managerAddress` (IP:PORT).
+  // A worker's agent: state and heartbeats from the manager at `managerAddress` (IP:PORT)
+  // over mutual TLS with the node's certificate (`tls`, kManagerServerName).
   // `podman` and `images` are the daemon's (they outlive every role).
   static std::unique_ptr<AgentRole> forWorker(const std::string& managerAddress,
-                                              agent::NodeCredentials credentials,
+                                              api::TlsClientConfigSource tls,
                                               agent::TaskAgentConfig tasks,
                                               runtime::podman::PodmanService& podman,
                                               runtime::ImageStore& images);
@@ -66,14 +69,16 @@ class AgentRole {
   std::unique_ptr<runtime::TaskRuntime> runtime_;  // routes to the two above
   // Before sync_: the cache's change callback (run by the sync) uses it.
   std::unique_ptr<RegistrySettingsApplier> registries_;
+  std::unique_ptr<UnderlayGuard> underlay_;  // members-only VXLAN and node port
   std::unique_ptr<dns::EmbeddedDns> dns_;
   std::unique_ptr<agent::TaskAgent> tasks_;
   std::unique_ptr<agent::StateSync> sync_;
   std::unique_ptr<agent::HeartbeatLoop> heartbeat_;
 };
 
-// Reports task states to the manager over the cluster protocol.
+// Reports task states to the manager over the cluster protocol (one kept-alive
+// connection, rebuilt after a renewal).
 agent::StatusReporter remoteStatusReporter(const std::string& managerAddress,
-                                           agent::NodeCredentials credentials);
+                                           api::TlsClientConfigSource tls);
 
 }  // namespace overmesh::daemon

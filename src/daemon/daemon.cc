@@ -14,24 +14,30 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 
+#include "agent/manager_client.h"
 #include "api/api_error.h"
 #include "api/cluster_protocol.h"
 #include "api/http_client.h"
-#include "api/percent_encoding.h"
 #include "api/task_io.h"
 #include "common/host_addresses.h"
 #include "common/ip.h"
 #include "common/json.h"
 #include "common/quote.h"
-#include "common/secret_hash.h"
+#include "daemon/address_proof.h"
+#include "daemon/cert_renewers.h"
 #include "daemon/local_api.h"
 #include "daemon/port_probe.h"
+#include "daemon/tls_sources.h"
 #include "daemon/version.h"
 #include "dataplane/linux/nftables.h"
+#include "dataplane/linux/underlay_filter.h"
 #include "dataplane/mesh_rules.h"
 #include "dataplane/overlay_plan.h"
+#include "manager/cert_expiry.h"
 #include "manager/network_detail.h"
 #include "manager/object_lookup.h"
+#include "security/join_token.h"
+#include "security/pki.h"
 #include "state/keys.h"
 
 namespace overmesh::daemon {
@@ -147,12 +153,23 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonOptions& options) {
     return std::unexpected(state.error());
   }
   if (*state) {
-    auto roles = daemon->launchRoles(**state, nullptr);
+    auto pki = security::NodePki::load(options.stateDir);
+    if (!pki) {
+      if (pki.error().kind == ErrorKind::NotFound) {
+        return errorf(ErrorKind::FailedPrecondition,
+                      "this node's certificates are missing from {}/pki; leave and join again "
+                      "(`overmesh swarm leave --force`, then `overmesh swarm join`)",
+                      options.stateDir);
+      }
+      return std::unexpected(pki.error().withContext("resume the swarm membership"));
+    }
+    auto roles = daemon->launchRoles(**state, nullptr, **pki);
     if (!roles) {
       return std::unexpected(roles.error());
     }
     std::unique_lock lock(daemon->roleMutex_);
     daemon->node_ = *state;
+    daemon->pki_ = std::move(*pki);
     daemon->installRoles(std::move(*roles));
   }
 
@@ -194,6 +211,7 @@ agent::TaskAgentConfig Daemon::taskAgentConfig(const NodeState& node) const {
   config.resolvConfPath = options_.resolvConfPath;
   config.namespacePrefix = options_.netnsPrefix;
   config.gatewaySubnet = Ipv4Prefix::parse(options_.gatewaySubnet).value_or(Ipv4Prefix());
+  config.nodePort = options_.nodePort;
   config.reservedPorts = {{"tcp", options_.nodePort},
                           {"tcp", options_.clusterPort},
                           {"udp", dataplane::kVxlanPort}};
@@ -210,7 +228,8 @@ agent::TaskAgentConfig Daemon::taskAgentConfig(const NodeState& node) const {
 }
 
 Result<Daemon::Roles> Daemon::launchRoles(const NodeState& node,
-                                          std::unique_ptr<ManagerRole> manager) {
+                                          std::unique_ptr<ManagerRole> manager,
+                                          security::NodePki& pki) {
   Roles roles;
   roles.manager = std::move(manager);
   // Whatever fails below, what was started so far is stopped again: no listener or
@@ -219,16 +238,26 @@ Result<Daemon::Roles> Daemon::launchRoles(const NodeState& node,
     shutDown(std::move(roles));
     return std::unexpected(std::move(error));
   };
-  // Every member serves the node API (exec and logs of its tasks for other nodes).
+  // Every member serves the node API (exec and logs of its tasks) to managers: their
+  // certificate is the only one its TLS admission lets in.
   roles.nodeServer = std::make_unique<api::HttpServer>();
   registerNodeApi(*roles.nodeServer, *this);
-  if (auto bound = roles.nodeServer->listenTcp(node.advertiseAddress, options_.nodePort);
+  api::TlsListenOptions nodeTls;
+  nodeTls.config = serverConfigSource(credentialsOf(pki));
+  nodeTls.admit = [](const api::PeerIdentity& peer) { return peer.role == "manager"; };
+  if (auto bound =
+          roles.nodeServer->listenTls(node.advertiseAddress, options_.nodePort, std::move(nodeTls));
       !bound) {
     return fail(bound.error().withContext("listen for other nodes (--node-port)"));
   }
   if (node.role != "manager") {
-    roles.agent = AgentRole::forWorker(node.managerAddress, {node.nodeId, node.nodeSecret},
-                                       taskAgentConfig(node), *podman_, *images_);
+    roles.agent = AgentRole::forWorker(
+        node.managerAddress,
+        clientConfigSource(credentialsOf(pki), std::string(security::kManagerServerName)),
+        taskAgentConfig(node), *podman_, *images_);
+    roles.renewal = std::make_unique<agent::CertRenewalLoop>(
+        workerRenewal(pki, node.managerAddress, roles.agent->cache()));
+    roles.renewal->start();
     return roles;
   }
   if (!roles.manager) {
@@ -238,11 +267,7 @@ Result<Daemon::Roles> Daemon::launchRoles(const NodeState& node,
     }
     roles.manager = std::move(*opened);
   }
-  auto served = roles.manager->serve(
-      node.nodeId, node.advertiseAddress, options_.clusterPort,
-      [this](api::HttpServer& server, const api::RouteGuard& guard) {
-        registerForwardedApi(server, *this, guard);
-      });
+  auto served = roles.manager->serve(node.nodeId, node.advertiseAddress, options_.clusterPort, pki);
   if (!served) {
     return fail(served.error().withContext("--cluster-port"));
   }
@@ -255,6 +280,9 @@ Result<Daemon::Roles> Daemon::launchRoles(const NodeState& node,
             {taskId, self, report.state, report.message, report.exitCode, report.health});
       },
       *podman_, *images_);
+  roles.renewal =
+      std::make_unique<agent::CertRenewalLoop>(managerRenewal(pki, roles.manager->store()));
+  roles.renewal->start();
   return roles;
 }
 
@@ -262,9 +290,14 @@ void Daemon::installRoles(Roles roles) {
   manager_ = std::move(roles.manager);
   agent_ = std::move(roles.agent);
   nodeServer_ = std::move(roles.nodeServer);
+  renewal_ = std::move(roles.renewal);
 }
 
 void Daemon::shutDown(Roles roles) {
+  // First: it reads the store and the agent's cache, and may be calling the manager.
+  if (roles.renewal) {
+    roles.renewal->stop();
+  }
   // An exec may have no time limit: end the running ones first, or stopping the node
   // API below would wait for them (and a leave would never finish).
   if (roles.agent) {
@@ -295,6 +328,7 @@ void Daemon::stopRoles() {
     roles.manager = std::move(manager_);
     roles.agent = std::move(agent_);
     roles.nodeServer = std::move(nodeServer_);
+    roles.renewal = std::move(renewal_);
   }
   shutDown(std::move(roles));
 }
@@ -341,6 +375,9 @@ api::Info Daemon::info() {
       }
     } else if (agent_ && agent_->cache().synced()) {
       info.registries = agent_->cache().registries();
+    }
+    if (auto drops = dataplane::kernel::readUnderlayDropCounters(""); drops) {
+      info.underlayFilter = api::UnderlayFilterStatus{drops->vxlanPackets, drops->nodePortPackets};
     }
   }
   return info;
@@ -406,23 +443,49 @@ Error withRollbackProblem(Error error, const Status& undone) {
   return error;
 }
 
-// Asks the manager at `managerAddress` to remove node `nodeId`: at `swarm leave`, and to
-// undo a join that failed on this side. Returns what went wrong, empty when it confirmed.
-std::string leaveOnManager(const std::string& managerAddress, const std::string& nodeId,
-                           const std::string& nodeSecret) {
-  auto client = api::HttpClient::create("tcp://" + managerAddress);
-  if (!client) {
-    return client.error().message;
-  }
-  auto response = (*client)->request("POST", api::kLeavePath, "{}", std::chrono::seconds(10),
-                                     agent::credentialHeaders({nodeId, nodeSecret}));
-  if (!response) {
-    return response.error().message;
-  }
-  if (!api::isSuccess(*response)) {
-    return api::errorFromResponse(*response).message;
+// Asks the manager at `managerAddress` to remove this node (the one `tls`'s certificate
+// names): at `swarm leave`, and to undo a join that failed on this side. Returns what
+// went wrong, empty when it confirmed.
+std::string leaveOnManager(const std::string& managerAddress,
+                           std::shared_ptr<const api::TlsClientConfig> tls) {
+  agent::ManagerClient client("tcp://" + managerAddress, [tls] { return tls; });
+  auto answer = client.call("POST", api::kLeavePath, "{}", std::chrono::seconds(10));
+  if (!answer) {
+    return answer.error().message;
   }
   return {};
+}
+
+// Join step 2 (api/cluster_protocol.h): GET kCaPath over a join connection that does
+// not check the server (the node has no CA yet). Returns the PEM as sent; the caller
+// checks it against the token before it trusts or sends anything.
+Result<std::string> fetchClusterCa(const std::string& managerUrl, const std::string& endpoint) {
+  auto fetch = std::make_shared<api::TlsClientConfig>();
+  fetch->joinAlpn = true;
+  fetch->skipServerVerification = true;
+  auto client = api::HttpClient::create(managerUrl, fetch);
+  if (!client) {
+    return std::unexpected(client.error().withContext("swarm join"));
+  }
+  auto response = (*client)->request("GET", api::kCaPath, "", std::chrono::seconds(10));
+  if (!response) {
+    return errorf(ErrorKind::Unavailable, "swarm join: cannot reach the manager at {}: {}",
+                  endpoint, response.error().message);
+  }
+  if (!api::isSuccess(*response)) {
+    return std::unexpected(api::errorFromResponse(*response).withContext("swarm join"));
+  }
+  std::string caPem;
+  auto read = decodeFields(response->body, "CA answer", [&caPem](const nlohmann::json& json) {
+    requireField(json, "certificate", caPem);
+  });
+  if (!read || caPem.size() > security::kMaxPemBytes) {
+    return errorf(ErrorKind::Unavailable,
+                  "swarm join: the manager at {} did not send the cluster's CA certificate ({}); "
+                  "is it an overmesh manager of the same version? Nothing was sent",
+                  endpoint, read ? "it is too large" : read.error().message);
+  }
+  return caPem;
 }
 
 // The node's underlay network; a host that hides it (no interface holds the address)
@@ -440,20 +503,25 @@ std::string underlayPrefixOf(const std::string& address) {
 }  // namespace
 
 Status Daemon::commitMembership(const NodeState& state, std::unique_ptr<ManagerRole> manager,
-                                std::string_view command) {
-  auto roles = launchRoles(state, std::move(manager));  // stops the manager on failure
+                                std::unique_ptr<security::NodePki> pki, std::string_view command) {
+  auto roles = launchRoles(state, std::move(manager), *pki);  // stops the manager on failure
   if (!roles) {
     return std::unexpected(roles.error().withContext(std::string(command)));
   }
   // node.json last: once it exists, a restarted daemon resumes this membership.
   if (auto saved = saveNodeState(options_.stateDir, state); !saved) {
     shutDown(std::move(*roles));
+    // The agent may have installed the underlay filter already; the node is not a member.
+    if (auto removed = dataplane::kernel::removeUnderlayFilter(""); !removed) {
+      spdlog::warn("{}: {}", command, removed.error().message);
+    }
     return std::unexpected(
         withRollbackProblem(saved.error(), removeNodeState(options_.stateDir))
             .withContext(std::string(command)));
   }
   std::unique_lock lock(roleMutex_);
   node_ = state;
+  pki_ = std::move(pki);
   installRoles(std::move(*roles));
   return {};
 }
@@ -515,11 +583,41 @@ Result<api::Cluster> Daemon::swarmInit(const api::SwarmInitRequest& request) {
     (*opened)->stop();
     return std::unexpected(initialised.error());
   }
-  NodeState state{initialised->node.id, "manager", initialised->cluster.id, *address,
-                  self.managerAddress, "", initialised->cluster.memberSecret};
-  if (auto committed = commitMembership(state, std::move(*opened), "swarm init"); !committed) {
+  // The keys the init made (the CA, the manager's own certificate, the join tokens) go
+  // to pki/; removed again unless the init completes.
+  Rollback removePki([this] {
+    if (auto removed = security::NodePki::remove(options_.stateDir); !removed) {
+      spdlog::error("swarm init rollback: {}", removed.error().message);
+    }
+  });
+  const manager::InitPki& keys = initialised->pki;
+  auto pki = security::NodePki::create(options_.stateDir, keys.ca.certPem, keys.nodeKeyPem,
+                                       keys.nodeCertPem);
+  Status saved = pki ? Status{} : Status(std::unexpected(pki.error()));
+  if (saved) {
+    saved = (*pki)->saveCaKey(keys.ca.keyPem);
+  }
+  if (saved) {
+    saved = (*pki)->saveToken("worker", keys.workerToken);
+  }
+  if (saved) {
+    saved = (*pki)->saveToken("manager", keys.managerToken);
+  }
+  if (!saved) {
+    (*opened)->stop();
+    return std::unexpected(saved.error().withContext("swarm init: store the cluster's keys"));
+  }
+  NodeState state;
+  state.nodeId = initialised->node.id;
+  state.role = "manager";
+  state.clusterId = initialised->cluster.id;
+  state.advertiseAddress = *address;
+  state.managerAddress = self.managerAddress;
+  if (auto committed = commitMembership(state, std::move(*opened), std::move(*pki), "swarm init");
+      !committed) {
     return std::unexpected(committed.error());
   }
+  removePki.dismiss();
   removeStore.dismiss();
   spdlog::info("swarm initialised cluster={} node={} advertise={}", initialised->cluster.id,
                initialised->node.id, *address);
@@ -548,6 +646,10 @@ Status Daemon::swarmJoin(const SwarmJoinRequest& request) {
                   "swarm join: --token is required; get it with `overmesh swarm join-token "
                   "worker` on a manager");
   }
+  auto token = security::parseJoinToken(request.token);
+  if (!token) {
+    return std::unexpected(token.error().withContext("swarm join"));
+  }
   auto endpoint = managerEndpoint(request.remoteAddress, options_.clusterPort);
   if (!endpoint) {
     return std::unexpected(endpoint.error().withContext("swarm join"));
@@ -559,17 +661,73 @@ Status Daemon::swarmJoin(const SwarmJoinRequest& request) {
   if (auto free = probeTcpPort(*address, options_.nodePort, "--node-port"); !free) {
     return std::unexpected(free.error().withContext("swarm join"));
   }
-  auto client = api::HttpClient::create("tcp://" + *endpoint);
-  if (!client) {
-    return std::unexpected(client.error().withContext("swarm join"));
+  std::string managerUrl = "tcp://" + *endpoint;
+
+  // Step 2: the CA's certificate, from a manager not checked yet, compared with the
+  // token's fingerprint before anything secret is sent (no trust on first use).
+  auto caPem = fetchClusterCa(managerUrl, *endpoint);
+  if (!caPem) {
+    return std::unexpected(caPem.error());
+  }
+  auto fingerprint = security::certificateFingerprint(*caPem);
+  if (!fingerprint) {
+    return errorf(ErrorKind::Unauthenticated,
+                  "swarm join: the manager at {} sent a CA certificate that cannot be read "
+                  "({}); nothing secret was sent",
+                  *endpoint, fingerprint.error().message);
+  }
+  if (*fingerprint != token->caFingerprint) {
+    return errorf(ErrorKind::Unauthenticated,
+                  "swarm join: the manager at {} presents CA fingerprint {}, the token pins {}: "
+                  "it is not the swarm this token was made for (or something is in between). "
+                  "Nothing secret was sent; check the address and the token",
+                  *endpoint, *fingerprint, token->caFingerprint);
+  }
+
+  // Step 3: this node's key (it never leaves the node) and the join over a connection
+  // that checks the manager's certificate against that CA.
+  auto key = security::generateKey();
+  if (!key) {
+    return std::unexpected(key.error().withContext("swarm join"));
+  }
+  auto csr = security::makeCsr(key->privateKeyPem, hostname());
+  if (!csr) {
+    return std::unexpected(csr.error().withContext("swarm join"));
   }
   nlohmann::json body = {{"token", request.token},
                          {"hostname", hostname()},
                          {"address", *address},
                          {"underlayPrefix", underlayPrefixOf(*address)},
-                         {"gatewaySubnet", options_.gatewaySubnet}};
-  auto response =
-      (*client)->request("POST", api::kJoinPath, dumpJson(body), std::chrono::seconds(10));
+                         {"gatewaySubnet", options_.gatewaySubnet},
+                         {"csr", *csr},
+                         {"advertiseAddrGiven", request.advertiseAddrGiven}};
+  // With --advertise-addr the join may come from another address: the manager then
+  // connects back to the advertised one and must read this proof there.
+  std::unique_ptr<AddressProofServer> proofServer;
+  if (request.advertiseAddrGiven) {
+    auto proof = makeAddressProof();
+    if (!proof) {
+      return std::unexpected(proof.error().withContext("swarm join"));
+    }
+    auto server = AddressProofServer::start(*address, options_.nodePort, *proof);
+    if (!server) {
+      return std::unexpected(server.error().withContext("swarm join"));
+    }
+    proofServer = std::move(*server);
+    body["addressProof"] = *proof;
+    body["proofPort"] = proofServer->port();
+  }
+  auto joinTls = std::make_shared<api::TlsClientConfig>();
+  joinTls->caPem = *caPem;
+  joinTls->serverName = std::string(security::kManagerServerName);
+  joinTls->joinAlpn = true;
+  auto client = api::HttpClient::create(managerUrl, joinTls);
+  if (!client) {
+    return std::unexpected(client.error().withContext("swarm join"));
+  }
+  auto response = (*client)->request("POST", api::kJoinPath, dumpJson(body),
+                                     std::chrono::seconds(10) + api::kAddressProofTimeout);
+  proofServer.reset();  // the node port is the node API's from here on
   if (!response) {
     return errorf(ErrorKind::Unavailable, "swarm join: cannot reach the manager at {}: {}",
                   *endpoint, response.error().message);
@@ -578,7 +736,9 @@ Status Daemon::swarmJoin(const SwarmJoinRequest& request) {
     return std::unexpected(api::errorFromResponse(*response));
   }
   NodeState state;
-  auto read = decodeFields(response->body, "join answer", [&state](const nlohmann::json& json) {
+  std::string certPem;
+  std::string replyCa;
+  auto read = decodeFields(response->body, "join answer", [&](const nlohmann::json& json) {
     // Read in place: copying a hostile, deeply nested "node" value would recurse.
     auto node = json.find("node");
     if (node == json.end() || !node->is_object()) {
@@ -586,8 +746,8 @@ Status Daemon::swarmJoin(const SwarmJoinRequest& request) {
     }
     requireField(*node, "id", state.nodeId);
     requireField(json, "clusterId", state.clusterId);
-    requireField(json, "nodeSecret", state.nodeSecret);
-    requireField(json, "memberSecret", state.memberSecret);
+    requireField(json, "certificate", certPem);
+    requireField(json, "caCertificate", replyCa);
   });
   if (!read) {
     return errorf(ErrorKind::Unavailable,
@@ -600,18 +760,47 @@ Status Daemon::swarmJoin(const SwarmJoinRequest& request) {
   state.advertiseAddress = *address;
   state.managerAddress = *endpoint;
 
-  // The manager has admitted the node: undo that too unless the join completes.
-  Rollback forget([&state] {
-    if (auto problem = leaveOnManager(state.managerAddress, state.nodeId, state.nodeSecret);
-        !problem.empty()) {
+  // Step 4: the certificate is checked before it is stored. The manager has admitted the
+  // node from here on: undo that too unless the join completes.
+  auto checked =
+      replyCa == *caPem
+          ? agent::checkIssuedCertificate(key->privateKeyPem, certPem, *caPem, state.nodeId,
+                                          "worker", std::chrono::system_clock::now())
+          : Result<security::CertificateInfo>(std::unexpected(
+                Error{ErrorKind::Unauthenticated,
+                      "the join answer names another CA than the one the token pins"}));
+  std::shared_ptr<const api::TlsClientConfig> leaveTls;
+  if (checked) {
+    leaveTls =
+        clientConfig(security::NodeCredentials{*caPem, certPem, key->privateKeyPem, *checked},
+                     std::string(security::kManagerServerName));
+  }
+  Rollback forget([&state, leaveTls] {
+    std::string problem = leaveTls ? leaveOnManager(state.managerAddress, leaveTls)
+                                   : "this node has no valid certificate to ask with";
+    if (!problem.empty()) {
       spdlog::error("swarm join rollback: the manager at {} did not forget node {} ({}); it "
                     "shows the node as down until it is removed",
                     state.managerAddress, state.nodeId, problem);
     }
   });
-  if (auto committed = commitMembership(state, nullptr, "swarm join"); !committed) {
+  if (!checked) {
+    return std::unexpected(checked.error().withContext("swarm join"));
+  }
+  Rollback removePki([this] {
+    if (auto removed = security::NodePki::remove(options_.stateDir); !removed) {
+      spdlog::error("swarm join rollback: {}", removed.error().message);
+    }
+  });
+  auto pki = security::NodePki::create(options_.stateDir, *caPem, key->privateKeyPem, certPem);
+  if (!pki) {
+    return std::unexpected(pki.error().withContext("swarm join: store the node's certificate"));
+  }
+  if (auto committed = commitMembership(state, nullptr, std::move(*pki), "swarm join");
+      !committed) {
     return committed;
   }
+  removePki.dismiss();
   forget.dismiss();
   spdlog::info("joined swarm cluster={} node={} manager={}", state.clusterId, state.nodeId,
                state.managerAddress);
@@ -636,7 +825,15 @@ Status Daemon::swarmLeave(bool force) {
                   "state. Use `overmesh swarm leave --force` to do it anyway");
   }
   if (node.role == "worker") {
-    std::string problem = leaveOnManager(node.managerAddress, node.nodeId, node.nodeSecret);
+    std::shared_ptr<const api::TlsClientConfig> tls;
+    {
+      std::shared_lock lock(roleMutex_);
+      if (pki_) {
+        tls = clientConfig(*pki_->current(), std::string(security::kManagerServerName));
+      }
+    }
+    std::string problem = tls ? leaveOnManager(node.managerAddress, tls)
+                              : std::string("this node has no certificate to ask with");
     if (!problem.empty() && !force) {
       return errorf(ErrorKind::Unavailable,
                     "swarm leave: the manager at {} did not confirm ({}); the node stays in the "
@@ -649,14 +846,18 @@ Status Daemon::swarmLeave(bool force) {
         "swarm leave: the node stays in the swarm on this side"));
   }
   Roles roles;
+  std::unique_ptr<security::NodePki> pki;
   {
     std::unique_lock lock(roleMutex_);
     node_.reset();
     roles.manager = std::move(manager_);
     roles.agent = std::move(agent_);
     roles.nodeServer = std::move(nodeServer_);
+    roles.renewal = std::move(renewal_);
+    pki = std::move(pki_);
   }
   shutDown(std::move(roles));
+  pki.reset();  // after the roles: they used it until they stopped
   // A node out of the swarm must not go on forwarding published ports into an overlay it
   // no longer follows (its agent stopped; nothing else would remove the table).
   if (auto nft = dataplane::kernel::Nftables::open(""); !nft) {
@@ -665,7 +866,15 @@ Status Daemon::swarmLeave(bool force) {
              !removed) {
     spdlog::warn("swarm leave: routing mesh: {}", removed.error().message);
   }
+  // Nor keep filtering the underlay for a membership it no longer follows.
+  if (auto removed = dataplane::kernel::removeUnderlayFilter(""); !removed) {
+    spdlog::warn("swarm leave: {}", removed.error().message);
+  }
   spdlog::info("left the swarm");
+  if (auto removed = security::NodePki::remove(options_.stateDir); !removed) {
+    return std::unexpected(removed.error().withContext(
+        "swarm leave: the node left the swarm, but its keys remain; remove them by hand"));
+  }
   if (node.role == "manager") {
     if (auto removed = removeStoreFiles(); !removed) {
       return std::unexpected(removed.error().withContext(
@@ -675,30 +884,64 @@ Status Daemon::swarmLeave(bool force) {
   return {};
 }
 
-Result<std::string> Daemon::workerJoinToken() {
+security::NodePki* Daemon::pki() { return pki_.get(); }
+
+Result<std::string> Daemon::joinToken(std::string_view role, bool rotate) {
   std::shared_lock lock(roleMutex_);
   if (!manager_) {
-    return errorf(ErrorKind::FailedPrecondition,
-                  "this node is not a swarm manager: run the command on the manager{}",
-                  node_ ? " (" + node_->managerAddress + ")" : "");
+    if (node_) {
+      return errorf(ErrorKind::FailedPrecondition, "{}", api::kNotAManagerMessage);
+    }
+    return std::unexpected(notInSwarm());
   }
-  auto cluster = manager_->clusters().cluster();
-  if (!cluster) {
-    return std::unexpected(cluster.error());
+  security::NodePki* keys = pki();
+  if (keys == nullptr) {
+    return errorf(ErrorKind::Unavailable,
+                  "swarm join-token: this manager's key material (pki/ in {}) is not loaded",
+                  options_.stateDir);
   }
-  return cluster->workerJoinToken;
+  if (!rotate) {
+    return manager_->clusters().joinToken(role, *keys);
+  }
+  auto token = manager_->clusters().rotateJoinToken(role, *keys);
+  if (token) {
+    spdlog::info("join token rotated role={}", role);
+  }
+  return token;
 }
 
 Result<api::RegistrySettings> Daemon::swarmUpdate(const api::SwarmUpdateRequest& request) {
   std::shared_lock lock(roleMutex_);
   if (!manager_) {
+    if (node_) {
+      return errorf(ErrorKind::FailedPrecondition, "{}", api::kNotAManagerMessage);
+    }
     return std::unexpected(notInSwarm());
   }
-  auto settings = manager_->clusters().updateRegistries(request);
-  if (settings) {
+  // Every flag is checked before anything is written: a bad --cert-expiry must not leave
+  // the registry lists changed.
+  if (request.certExpiryMs) {
+    if (auto valid = manager::checkCertExpiry(*request.certExpiryMs, "--cert-expiry"); !valid) {
+      return std::unexpected(valid.error().withContext("swarm update"));
+    }
+  }
+  bool registries = request.insecureRegistries || request.registryMirrors;
+  auto settings = registries ? manager_->clusters().updateRegistries(request)
+                             : manager_->clusters().registries();
+  if (!settings) {
+    return settings;
+  }
+  if (registries) {
     spdlog::info("swarm updated insecure-registries=[{}] registry-mirrors=[{}]",
                  fmt::join(settings->insecureRegistries, ","),
                  fmt::join(settings->registryMirrors, ","));
+  }
+  if (request.certExpiryMs) {
+    auto expiry = manager_->clusters().updateCertExpiry(*request.certExpiryMs);
+    if (!expiry) {
+      return std::unexpected(expiry.error());
+    }
+    spdlog::info("swarm updated cert-expiry-ms={}", *expiry);
   }
   return settings;
 }
@@ -706,47 +949,6 @@ Result<api::RegistrySettings> Daemon::swarmUpdate(const api::SwarmUpdateRequest&
 bool Daemon::isWorker() {
   std::shared_lock lock(roleMutex_);
   return node_ && node_->role == "worker";
-}
-
-api::HttpResponse Daemon::forwardToManager(const api::HttpRequest& request) {
-  std::optional<NodeState> node;
-  {
-    std::shared_lock lock(roleMutex_);
-    node = node_;
-  }
-  if (!node) {
-    return api::errorResponse(notInSwarm());
-  }
-  auto client = api::HttpClient::create("tcp://" + node->managerAddress);
-  if (!client) {
-    return api::errorResponse(client.error());
-  }
-  std::string path = request.path;
-  char separator = '?';
-  for (const auto& [name, value] : request.query) {
-    path += separator + api::percentEncode(name) + "=" + api::percentEncode(value);
-    separator = '&';
-  }
-  // A stack deploy pins every image (registry I/O per image) and a stack rm waits up to
-  // 30 s for tasks to stop before it removes the networks: they get longer.
-  auto timeout = request.path.starts_with("/v1/stacks/") ? std::chrono::seconds(180)
-                                                         : std::chrono::seconds(30);
-  auto response = (*client)->request(request.method, path, request.body, timeout,
-                                     agent::credentialHeaders({node->nodeId, node->nodeSecret}));
-  if (!response) {
-    // Only a failed connect proves the manager saw nothing; after a timeout it may have.
-    bool connected = (*client)->lastFailure() != api::HttpClient::Failure::Connect;
-    return api::errorResponse(Error{
-        ErrorKind::Unavailable,
-        connected ? fmt::format("this worker forwards changes to the manager at {}, which did "
-                                "not answer ({}); check with a read command whether the "
-                                "change was made",
-                                node->managerAddress, response.error().message)
-                  : fmt::format("this worker forwards changes to the manager at {}, which "
-                                "cannot be reached ({}); nothing was changed",
-                                node->managerAddress, response.error().message)});
-  }
-  return *response;
 }
 
 Result<const agent::StateCache*> Daemon::workerCache() {
@@ -1071,19 +1273,20 @@ namespace {
 // is none in practice.
 constexpr std::chrono::milliseconds kExecWithoutLimit{10LL * 365 * 24 * 3600 * 1000};
 
-// Calls another node's node API with the members' secret; returns the answer's body.
+// Calls another node's node API over mutual TLS (`tls`: this manager's certificate, and
+// the node's ID as the name its certificate must carry); returns the answer's body.
 // timeout 0 = no limit; the call is cut short once `*cancel` is true (the daemon stops).
 Result<std::string> callNode(const std::string& address, std::uint16_t port,
-                             const std::string& secret, const std::string& method,
-                             const std::string& path, const std::string& body,
-                             std::chrono::milliseconds timeout, const std::atomic<bool>* cancel) {
-  auto client = api::HttpClient::create(fmt::format("tcp://{}:{}", address, port));
+                             std::shared_ptr<const api::TlsClientConfig> tls,
+                             const std::string& method, const std::string& path,
+                             const std::string& body, std::chrono::milliseconds timeout,
+                             const std::atomic<bool>* cancel) {
+  auto client = api::HttpClient::create(fmt::format("tcp://{}:{}", address, port), std::move(tls));
   if (!client) {
     return std::unexpected(client.error());
   }
   (*client)->setCancelFlag(cancel);
-  auto response = (*client)->request(method, path, body, timeout,
-                                     {{api::kMemberSecretHeader, secret}});
+  auto response = (*client)->request(method, path, body, timeout);
   if (!response) {
     return errorf(ErrorKind::Unavailable, "the task's node at {}: {}", address,
                   response.error().message);
@@ -1101,13 +1304,23 @@ Result<Daemon::TaskLocation> Daemon::locateTask(const std::string& reference) {
   if (!task) {
     return std::unexpected(task.error());
   }
-  TaskLocation location{*task, true, "", ""};
+  TaskLocation location{*task, true, "", nullptr};
+  bool manager = false;
   {
     std::shared_lock lock(roleMutex_);
     location.local = node_ && task->nodeId == node_->nodeId;
-    location.memberSecret = node_ ? node_->memberSecret : "";
+    manager = manager_ != nullptr;
+    if (!location.local && manager && pki_) {
+      location.client = clientConfig(*pki_->current(), task->nodeId);
+    }
   }
   if (!location.local) {
+    // A node's node port admits manager certificates only: a worker cannot reach it.
+    if (!manager || !location.client) {
+      return errorf(ErrorKind::FailedPrecondition,
+                    "task {} runs on node {} ({}): run the command there or on a manager node",
+                    task->name, task->nodeId, task->nodeName);
+    }
     auto address = nodeAddressOf(*task);
     if (!address) {
       return std::unexpected(address.error());
@@ -1133,10 +1346,9 @@ Result<runtime::ExecResult> Daemon::execTask(const std::string& reference,
   // The node runs the command with the same timeout; this call waits that long plus a
   // margin for the node to answer (or without limit when the command has none).
   std::string body = api::encodeExecRequest(api::ExecRequest{argv, timeout});
-  auto answer = callNode(where->nodeAddress, options_.nodePort, where->memberSecret, "POST",
+  auto answer = callNode(where->nodeAddress, options_.nodePort, where->client, "POST",
                          "/v1/tasks/" + where->task.id + "/exec", body,
-                         timeout.count() > 0 ? timeout + std::chrono::seconds(10)
-                                             : api::kNoTimeout,
+                         timeout.count() > 0 ? timeout + std::chrono::seconds(10) : api::kNoTimeout,
                          &stopping_);
   if (!answer) {
     return std::unexpected(answer.error());
@@ -1158,9 +1370,9 @@ Result<std::string> Daemon::taskLogs(const std::string& reference) {
   if (where->local) {
     return localTaskLogs(where->task.id);
   }
-  auto answer = callNode(where->nodeAddress, options_.nodePort, where->memberSecret, "GET",
-                         "/v1/tasks/" + where->task.id + "/logs", "", std::chrono::seconds(30),
-                         &stopping_);
+  auto answer =
+      callNode(where->nodeAddress, options_.nodePort, where->client, "GET",
+               "/v1/tasks/" + where->task.id + "/logs", "", std::chrono::seconds(30), &stopping_);
   if (!answer) {
     return std::unexpected(answer.error());
   }
@@ -1195,12 +1407,6 @@ Result<std::string> Daemon::localTaskLogs(const std::string& taskId) {
     return std::unexpected(notInSwarm());
   }
   return agent->tasks().logs(taskId);
-}
-
-bool Daemon::isMemberRequest(const api::HttpRequest& request) {
-  std::shared_lock lock(roleMutex_);
-  std::string given = request.headerOr("x-overmesh-member-secret", "");
-  return node_ && !node_->memberSecret.empty() && constantTimeEquals(given, node_->memberSecret);
 }
 
 }  // namespace overmesh::daemon

@@ -7,7 +7,11 @@
 //
 // Where requests go: on a manager, reads and writes go to the Store through the
 // managers. On a worker, reads are answered from the agent's cache and writes are
-// forwarded to the manager (forwardToManager).
+// refused (api::kNotAManagerMessage): cluster writes exist only on a manager's socket.
+//
+// Security (docs/security.md): the node's keys and certificates (security::NodePki,
+// <state-dir>/pki) authenticate it on every node-to-node connection: to the manager's
+// cluster port, and on its own node port, which admits manager certificates only.
 //
 // Threads: the HTTP servers run one thread per connection, so every public method is
 // thread-safe. roleMutex_ guards the node's membership and roles (shared for requests,
@@ -24,10 +28,12 @@
 #include <string_view>
 #include <vector>
 
+#include "agent/cert_renewal.h"
 #include "api/http_server.h"
 #include "api/network_detail.h"
 #include "api/service_types.h"
 #include "api/stack_types.h"
+#include "api/tls_files.h"
 #include "api/types.h"
 #include "common/clock.h"
 #include "common/error.h"
@@ -40,7 +46,7 @@
 #include "runtime/podman/podman_image_store.h"
 #include "runtime/podman/podman_service.h"
 #include "runtime/runtime.h"
-#include "api/tls_files.h"
+#include "security/node_pki.h"
 
 namespace overmesh::daemon {
 
@@ -66,6 +72,9 @@ struct SwarmJoinRequest {
   std::string token;
   std::string remoteAddress;  // MANAGER_IP[:PORT]
   std::string advertiseAddr;  // empty = this host's only address
+  // True when --advertise-addr was given: the manager may then check the address by
+  // connecting to it instead of requiring the join to come from it.
+  bool advertiseAddrGiven = false;
 };
 
 class Daemon {
@@ -85,14 +94,20 @@ class Daemon {
   Result<api::Cluster> swarmInit(const api::SwarmInitRequest& request);
   Status swarmJoin(const SwarmJoinRequest& request);
   Status swarmLeave(bool force);
-  Result<std::string> workerJoinToken();
-  // `swarm update` on the manager: the registry settings now stored.
+  // `swarm join-token [--rotate] worker|manager` on the manager: the clear token (a new
+  // one with `rotate`; the old one joins nothing from then on). InvalidArgument naming
+  // the role; FailedPrecondition api::kNotAManagerMessage on a worker.
+  Result<std::string> joinToken(std::string_view role, bool rotate);
+  // `swarm update` on the manager: registry lists and/or --cert-expiry (checked before
+  // anything is written). Returns the registry settings now stored. FailedPrecondition
+  // api::kNotAManagerMessage on a worker.
   Result<api::RegistrySettings> swarmUpdate(const api::SwarmUpdateRequest& request);
+  // This node's key material (security/node_pki.h); null outside a swarm. Caller holds
+  // roleMutex_ (shared is enough) for as long as it uses it.
+  security::NodePki* pki();
 
-  // True on a worker: writes must go to the manager.
+  // True on a worker: cluster writes are refused here (run them on a manager).
   bool isWorker();
-  // Sends a request to the manager with this node's credentials and returns its answer.
-  api::HttpResponse forwardToManager(const api::HttpRequest& request);
 
   Result<api::Network> createNetwork(const api::NetworkCreateRequest& request);
   Result<std::vector<api::Network>> listNetworks();
@@ -133,7 +148,9 @@ class Daemon {
   Result<api::Task> inspectTask(const std::string& reference);
   Result<api::Task> removeTask(const std::string& reference, bool force);
   // Runs `argv` in the task's namespaces on whichever node runs it; timeout 0 = no limit.
-  // No lock is held while the command runs.
+  // A task on another node: a manager calls that node's node port with its manager
+  // certificate; a worker answers FailedPrecondition naming the node (run it there or
+  // on a manager). No lock is held while the command runs.
   Result<runtime::ExecResult> execTask(const std::string& reference,
                                        const std::vector<std::string>& argv,
                                        std::chrono::milliseconds timeout);
@@ -143,9 +160,6 @@ class Daemon {
                                             const std::vector<std::string>& argv,
                                             std::chrono::milliseconds timeout);
   Result<std::string> localTaskLogs(const std::string& taskId);
-
-  // True when the request carries the members' shared secret.
-  bool isMemberRequest(const api::HttpRequest& request);
 
   // The node's image store (podman under <state dir>/podman, started on first use), in
   // or out of a swarm: `overmesh image ls|pull|load|rm` work on any node.
@@ -162,18 +176,22 @@ class Daemon {
     std::unique_ptr<ManagerRole> manager;
     std::shared_ptr<AgentRole> agent;  // shared: see agent_
     std::unique_ptr<api::HttpServer> nodeServer;
+    std::unique_ptr<agent::CertRenewalLoop> renewal;
   };
   // Starts the roles `node` calls for: the node API, and on a manager `manager` (opened
-  // here when null) serving the cluster, and the agent. Reads no guarded member, so it
-  // runs without roleMutex_; on failure it stops everything it started (`manager`
-  // included) and returns why.
-  Result<Roles> launchRoles(const NodeState& node, std::unique_ptr<ManagerRole> manager);
+  // here when null) serving the cluster, the agent, and the certificate renewal, all
+  // with `pki` (which must outlive the roles). Reads no guarded member, so it runs
+  // without roleMutex_; on failure it stops everything it started (`manager` included)
+  // and returns why.
+  Result<Roles> launchRoles(const NodeState& node, std::unique_ptr<ManagerRole> manager,
+                            security::NodePki& pki);
   // The last steps of an init or join: launches the roles `state` calls for (with
-  // `manager` on a manager), saves node.json, and makes both the daemon's. On failure it
-  // stops what it started and removes node.json, and returns why prefixed by `command`;
-  // the caller's own rollbacks (store files, the manager's record) are its business.
+  // `manager` on a manager), saves node.json, and makes both (and `pki`) the daemon's.
+  // On failure it stops what it started and removes node.json, and returns why prefixed
+  // by `command`; the caller's own rollbacks (store and pki files, the manager's record)
+  // are its business.
   Status commitMembership(const NodeState& state, std::unique_ptr<ManagerRole> manager,
-                          std::string_view command);
+                          std::unique_ptr<security::NodePki> pki, std::string_view command);
   // Makes `roles` the daemon's. Caller holds roleMutex_ exclusively.
   void installRoles(Roles roles);
   // Stops roles that no member points to any more. Call it unlocked: the servers wait for
@@ -191,13 +209,13 @@ class Daemon {
   Result<const agent::StateCache*> workerCache();
   std::string hostname() const;
   agent::TaskAgentConfig taskAgentConfig(const NodeState& node) const;
-  // Where a task runs: here, or on the node at nodeAddress (reached with the members'
-  // secret through its node API).
+  // Where a task runs: here, or on the node at nodeAddress (reached through its node
+  // API with this manager's certificate; `client` is that call's TLS configuration).
   struct TaskLocation {
     api::Task task;
     bool local = false;
     std::string nodeAddress;
-    std::string memberSecret;
+    std::shared_ptr<const api::TlsClientConfig> client;
   };
   Result<TaskLocation> locateTask(const std::string& reference);
   // The node that runs `task` and its address, for calls to its node API.
@@ -216,9 +234,11 @@ class Daemon {
   std::shared_mutex roleMutex_;
   std::optional<NodeState> node_;         // guarded by roleMutex_
   std::unique_ptr<ManagerRole> manager_;  // guarded by roleMutex_
+  std::unique_ptr<security::NodePki> pki_;  // guarded by roleMutex_
   // Shared so that a long exec or logs call can keep the agent alive without holding
   // roleMutex_ (see currentAgent()).
   std::shared_ptr<AgentRole> agent_;      // guarded by roleMutex_
+  std::unique_ptr<agent::CertRenewalLoop> renewal_;  // guarded by roleMutex_
 
   api::HttpServer localServer_;
   std::unique_ptr<api::HttpServer> nodeServer_;  // guarded by roleMutex_

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api/api_error.h"
+#include "api/cluster_protocol.h"
 #include "api/image_types.h"
 #include "api/task_io.h"
 #include "common/json.h"
@@ -41,23 +42,8 @@ Result<T> bodyAs(const HttpRequest& request, std::string_view what) {
   return decodeJson<T>(request.body, what);
 }
 
-// A write to cluster state: done here on a manager, forwarded by a worker.
 HttpHandler clusterWrite(Daemon& daemon, HttpHandler handler) {
-  return [&daemon, handler = std::move(handler)](const HttpRequest& request) {
-    if (daemon.isWorker()) {
-      return daemon.forwardToManager(request);
-    }
-    return handler(request);
-  };
-}
-
-HttpHandler guarded(const api::RouteGuard& guard, HttpHandler handler) {
-  return [guard, handler = std::move(handler)](const HttpRequest& request) {
-    if (auto rejected = guard(request)) {
-      return *rejected;
-    }
-    return handler(request);
-  };
+  return managerOnlyWrite([&daemon] { return daemon.isWorker(); }, std::move(handler));
 }
 
 HttpResponse createNetwork(Daemon& daemon, const HttpRequest& request) {
@@ -123,6 +109,13 @@ HttpResponse swarmUpdate(Daemon& daemon, const HttpRequest& request) {
     return api::errorResponse(update.error());
   }
   return reply(daemon.swarmUpdate(*update));
+}
+
+HttpResponse joinTokenReply(const Result<std::string>& token) {
+  if (!token) {
+    return api::errorResponse(token.error());
+  }
+  return HttpResponse{200, dumpJson({{"token", *token}})};
 }
 
 HttpResponse removeService(Daemon& daemon, const HttpRequest& request) {
@@ -204,6 +197,17 @@ HttpResponse logsReply(const Result<std::string>& result) {
 
 }  // namespace
 
+HttpHandler managerOnlyWrite(std::function<bool()> isWorker, HttpHandler handler) {
+  return
+      [isWorker = std::move(isWorker), handler = std::move(handler)](const HttpRequest& request) {
+        if (isWorker()) {
+          return api::errorResponse(
+              Error{ErrorKind::FailedPrecondition, std::string(api::kNotAManagerMessage)});
+        }
+        return handler(request);
+      };
+}
+
 Result<manager::RunRequest> decodeRunRequest(std::string_view body) {
   return decodeObject<manager::RunRequest>(
       body, "run", [](const nlohmann::json& json, manager::RunRequest& run) {
@@ -230,6 +234,7 @@ Result<SwarmJoinRequest> decodeSwarmJoinRequest(std::string_view body) {
                                           readField(json, "token", join.token);
                                           readField(json, "remoteAddress", join.remoteAddress);
                                           readField(json, "advertiseAddr", join.advertiseAddr);
+                                          join.advertiseAddrGiven = !join.advertiseAddr.empty();
                                         });
 }
 
@@ -268,12 +273,12 @@ void registerLocalApi(api::HttpServer& server, Daemon& daemon) {
   server.route("POST", "/v1/swarm/update", clusterWrite(daemon, [&daemon](const HttpRequest& r) {
                  return swarmUpdate(daemon, r);
                }));
-  server.route("GET", "/v1/swarm/join-token", [&daemon](const HttpRequest&) {
-    auto token = daemon.workerJoinToken();
-    if (!token) {
-      return api::errorResponse(token.error());
-    }
-    return HttpResponse{200, dumpJson({{"worker", *token}})};
+  // ?role=worker|manager; answered by the manager only (kNotAManagerMessage elsewhere).
+  server.route("GET", "/v1/swarm/join-token", [&daemon](const HttpRequest& request) {
+    return joinTokenReply(daemon.joinToken(request.queryOr("role", ""), false));
+  });
+  server.route("POST", "/v1/swarm/join-token/rotate", [&daemon](const HttpRequest& request) {
+    return joinTokenReply(daemon.joinToken(request.queryOr("role", ""), true));
   });
 
   server.route("POST", "/v1/networks", clusterWrite(daemon, [&daemon](const HttpRequest& r) {
@@ -361,56 +366,19 @@ void registerLocalApi(api::HttpServer& server, Daemon& daemon) {
       }));
 }
 
-void registerForwardedApi(api::HttpServer& server, Daemon& daemon, const api::RouteGuard& guard) {
-  server.route("POST", "/v1/networks", guarded(guard, [&daemon](const HttpRequest& r) {
-                 return createNetwork(daemon, r);
-               }));
-  server.route("DELETE", "/v1/networks/{ref}", guarded(guard, [&daemon](const HttpRequest& r) {
-                 return removeNetwork(daemon, r);
-               }));
-  server.route("POST", "/v1/tasks", guarded(guard, [&daemon](const HttpRequest& r) {
-                 return runTask(daemon, r);
-               }));
-  server.route("DELETE", "/v1/tasks/{ref}", guarded(guard, [&daemon](const HttpRequest& r) {
-                 return removeTask(daemon, r);
-               }));
-  server.route("POST", "/v1/services", guarded(guard, [&daemon](const HttpRequest& r) {
-                 return createService(daemon, r);
-               }));
-  server.route("POST", "/v1/services/{ref}/update", guarded(guard, [&daemon](const HttpRequest& r) {
-                 return updateService(daemon, r);
-               }));
-  server.route("DELETE", "/v1/services/{ref}", guarded(guard, [&daemon](const HttpRequest& r) {
-                 return removeService(daemon, r);
-               }));
-  server.route("POST", "/v1/stacks/deploy",
-               guarded(guard, [&daemon](const HttpRequest& r) { return deployStack(daemon, r); }));
-  server.route("POST", "/v1/stacks/{name}/remove",
-               guarded(guard, [&daemon](const HttpRequest& r) { return removeStack(daemon, r); }));
-  server.route("POST", "/v1/swarm/update",
-               guarded(guard, [&daemon](const HttpRequest& r) { return swarmUpdate(daemon, r); }));
-  server.route("POST", "/v1/nodes/{ref}/update",
-               guarded(guard, [&daemon](const HttpRequest& r) { return updateNode(daemon, r); }));
-}
-
+// Served on the node port behind mutual TLS whose admission lets in manager
+// certificates only (Daemon::launchRoles): a handler here never sees another caller.
 void registerNodeApi(api::HttpServer& server, Daemon& daemon) {
-  api::RouteGuard members = [&daemon](const HttpRequest& request) -> std::optional<HttpResponse> {
-    if (daemon.isMemberRequest(request)) {
-      return std::nullopt;
+  server.route("POST", "/v1/tasks/{id}/exec", [&daemon](const HttpRequest& r) {
+    auto exec = api::decodeExecRequest(r.body);
+    if (!exec) {
+      return api::errorResponse(exec.error());
     }
-    return api::errorResponse(
-        Error{ErrorKind::Unauthenticated, "node API: the caller is not a member of this swarm"});
-  };
-  server.route("POST", "/v1/tasks/{id}/exec", guarded(members, [&daemon](const HttpRequest& r) {
-                 auto exec = api::decodeExecRequest(r.body);
-                 if (!exec) {
-                   return api::errorResponse(exec.error());
-                 }
-                 return execReply(daemon.execLocalTask(r.params[0], exec->command, exec->timeout));
-               }));
-  server.route("GET", "/v1/tasks/{id}/logs", guarded(members, [&daemon](const HttpRequest& r) {
-                 return logsReply(daemon.localTaskLogs(r.params[0]));
-               }));
+    return execReply(daemon.execLocalTask(r.params[0], exec->command, exec->timeout));
+  });
+  server.route("GET", "/v1/tasks/{id}/logs", [&daemon](const HttpRequest& r) {
+    return logsReply(daemon.localTaskLogs(r.params[0]));
+  });
 }
 
 }  // namespace overmesh::daemon

@@ -3,6 +3,7 @@
 // The REST API's routes: JSON in and out, error mapping. Behaviour lives in Daemon;
 // this file only translates.
 
+#include <functional>
 #include <string_view>
 
 #include "api/http_server.h"
@@ -20,16 +21,17 @@ Result<SwarmJoinRequest> decodeSwarmJoinRequest(std::string_view body);
 Result<manager::NodeUpdateRequest> decodeNodeUpdateRequest(std::string_view body);
 Result<api::StackDeployRequest> decodeStackDeployRequest(std::string_view body);
 
+// A cluster write: `handler` on a manager; on a worker (isWorker() true) the answer is
+// FailedPrecondition api::kNotAManagerMessage and nothing runs (Docker's rule: cluster
+// writes are made on managers; a worker's certificate could not make them anyway).
+api::HttpHandler managerOnlyWrite(std::function<bool()> isWorker, api::HttpHandler handler);
+
 // Every route, for the CLI on the local unix socket. Cluster-state writes made on a
-// worker are forwarded to the manager.
+// worker answer FailedPrecondition api::kNotAManagerMessage (Docker's rule).
 void registerLocalApi(api::HttpServer& server, Daemon& daemon);
 
-// The routes a worker forwards, served on the manager's cluster port behind `guard`
-// (node authentication).
-void registerForwardedApi(api::HttpServer& server, Daemon& daemon, const api::RouteGuard& guard);
-
-// Every member's node API: exec and logs of the tasks this node runs, for other nodes,
-// behind the members' shared secret.
+// Every member's node API: exec and logs of the tasks this node runs, for a manager
+// (the listener admits manager certificates only).
 void registerNodeApi(api::HttpServer& server, Daemon& daemon);
 
 }  // namespace overmesh::daemon

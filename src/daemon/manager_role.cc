@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "daemon/tls_sources.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace overmesh::daemon {
@@ -29,22 +30,33 @@ ManagerRole::ManagerRole(std::unique_ptr<store::Store> store, const Clock& clock
 
 ManagerRole::~ManagerRole() { stop(); }
 
-Status ManagerRole::serve(
-    const std::string& selfNodeId, const std::string& listenAddress, std::uint16_t port,
-    const std::function<void(api::HttpServer&, const api::RouteGuard&)>& registerForwarded) {
+Status ManagerRole::serve(const std::string& selfNodeId, const std::string& listenAddress,
+                          std::uint16_t port, security::NodePki& pki) {
   nodeManager_ = std::make_unique<manager::NodeManager>(*store_, clock_, selfNodeId);
   if (auto loaded = nodeManager_->load(); !loaded) {
     return loaded;
   }
-  clusterApi_ = std::make_unique<manager::ClusterApi>(*store_, *nodeManager_, *taskManager_);
+  clusterApi_ = std::make_unique<manager::ClusterApi>(*store_, *nodeManager_, *taskManager_, pki);
   clusterApi_->registerRoutes(clusterServer_);
-  registerForwarded(clusterServer_, [this](const api::HttpRequest& request) {
-    return clusterApi_->rejectUnauthenticated(request);
+  // Revocation: a removed node's certificate still chains to the CA; admit() refuses it
+  // for new connections, and the revoker cuts the ones it holds (a watch long-poll)
+  // right after the answer to the request that removed it (its own leave) went out.
+  revoker_ = std::make_unique<ConnectionRevoker>([this](const std::string& nodeId) {
+    return clusterServer_.closeConnections(
+        [&nodeId](const api::PeerIdentity& peer) { return peer.nodeId == nodeId; });
   });
+  nodeManager_->setRemovalListener(
+      [revoker = revoker_.get()](const std::string& nodeId) { revoker->revoke(nodeId); });
   clusterServer_.setLimits({api::kMaxRequestBody, api::kMaxClusterConnections});
   // Agents hold watch long-polls open here: stopping must not wait for them.
   clusterServer_.setStopDrain(std::chrono::milliseconds(0));
-  auto bound = clusterServer_.listenTcp(listenAddress, port);
+  api::TlsListenOptions tls;
+  tls.config = serverConfigSource(credentialsOf(pki));
+  tls.admit = [clusterApi = clusterApi_.get()](const api::PeerIdentity& peer) {
+    return clusterApi->admit(peer);
+  };
+  tls.allowJoinWithoutCertificate = true;  // joining nodes have no certificate yet
+  auto bound = clusterServer_.listenTls(listenAddress, port, std::move(tls));
   if (!bound) {
     return std::unexpected(bound.error().withContext("listen for cluster members"));
   }
@@ -87,6 +99,9 @@ void ManagerRole::stop() {
   store_->close();
   if (reconciler_) {
     reconciler_->join();
+  }
+  if (revoker_) {
+    revoker_->stop();
   }
   clusterServer_.stop();
 }

@@ -1,7 +1,7 @@
 #pragma once
 
 // Everything a node runs because it is a manager: the Store, the managers that decide
-// (cluster, networks, nodes), the cluster API on TCP that agents talk to, and the
+// (cluster, networks, nodes), the cluster API on mutual TLS that agents talk to, and the
 // liveness sweep that marks silent nodes down.
 //
 // Threads: the HTTP server's connection threads call into the managers (each is
@@ -15,6 +15,7 @@
 #include "agent/stop_signal.h"
 #include "api/http_server.h"
 #include "common/clock.h"
+#include "daemon/connection_revoker.h"
 #include "manager/cluster_api.h"
 #include "manager/cluster_manager.h"
 #include "manager/network_manager.h"
@@ -24,6 +25,7 @@
 #include "manager/skopeo_image_resolver.h"
 #include "manager/stack_manager.h"
 #include "manager/task_manager.h"
+#include "security/node_pki.h"
 #include "store/store.h"
 
 namespace overmesh::daemon {
@@ -35,13 +37,14 @@ class ManagerRole {
                                                    const Clock& clock);
   ~ManagerRole();
 
-  // Loads node state for `selfNodeId`, listens for agents on `listenAddress`:`port`
-  // (routes from `registerForwarded` are added behind node authentication) and starts
-  // the liveness sweep and the orchestration loop. Requires an initialised cluster.
-  Status serve(const std::string& selfNodeId, const std::string& listenAddress,
-               std::uint16_t port,
-               const std::function<void(api::HttpServer&, const api::RouteGuard&)>&
-                   registerForwarded);
+  // Loads node state for `selfNodeId`, listens for agents on `listenAddress`:`port` over
+  // mutual TLS with the manager's certificate from `pki` (which also holds the CA key
+  // that signs joins and renewals; it outlives the role), and starts the liveness sweep
+  // and the orchestration loop. A node removed from the swarm has its open connections
+  // closed at once and its certificate refused from then on. Requires an initialised
+  // cluster.
+  Status serve(const std::string& selfNodeId, const std::string& listenAddress, std::uint16_t port,
+               security::NodePki& pki);
 
   // Stops serving and closes the store. Idempotent.
   void stop();
@@ -72,6 +75,8 @@ class ManagerRole {
   std::unique_ptr<manager::ServiceReconciler> reconciler_;  // started by serve()
   std::unique_ptr<manager::ClusterApi> clusterApi_;
   api::HttpServer clusterServer_;
+  // Uses clusterServer_: declared after it, stopped before it.
+  std::unique_ptr<ConnectionRevoker> revoker_;
   agent::StopSignal stopSweep_;
   std::thread sweepThread_;
   bool stopped_ = false;

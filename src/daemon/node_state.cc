@@ -33,8 +33,6 @@ Result<std::optional<NodeState>> loadNodeState(const std::string& stateDir) {
     readField(json, "clusterId", state.clusterId);
     readField(json, "advertiseAddress", state.advertiseAddress);
     readField(json, "managerAddress", state.managerAddress);
-    readField(json, "nodeSecret", state.nodeSecret);
-    readField(json, "memberSecret", state.memberSecret);
     return std::optional<NodeState>(state);
   } catch (const std::exception& error) {
     return errorf(ErrorKind::Internal, "{} is corrupt ({}); move it away to start afresh",
@@ -47,9 +45,7 @@ Status saveNodeState(const std::string& stateDir, const NodeState& state) {
                          {"role", state.role},
                          {"clusterId", state.clusterId},
                          {"advertiseAddress", state.advertiseAddress},
-                         {"managerAddress", state.managerAddress},
-                         {"nodeSecret", state.nodeSecret},
-                         {"memberSecret", state.memberSecret}};
+                         {"managerAddress", state.managerAddress}};
   return writeFileAtomically(nodeStatePath(stateDir), dumpJson(json, 2), 0600);
 }
 

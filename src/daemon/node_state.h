@@ -1,7 +1,8 @@
 #pragma once
 
 // What a node remembers about its own membership across restarts: its node ID, role and
-// where its manager is. Kept in <state-dir>/node.json, written atomically (common/atomic_file.h)
+// where its manager is (its keys and certificates are in <state-dir>/pki, see
+// security/node_pki.h). Kept in <state-dir>/node.json, written atomically (common/atomic_file.h)
 // so a crash leaves either the old or the new file, never half of one.
 
 #include <optional>
@@ -17,11 +18,11 @@ struct NodeState {
   std::string clusterId;
   std::string advertiseAddress;  // this node's underlay IP
   std::string managerAddress;    // IP:PORT of the manager's cluster API
-  std::string nodeSecret;        // credential a worker presents to the manager
-  std::string memberSecret;      // shared by members for node-to-node calls
 };
 
-// The saved state, or nullopt when the node has never joined a swarm.
+// The saved state, or nullopt when the node has never joined a swarm. A node.json of an
+// earlier version, with the shared secrets that certificates replaced ("nodeSecret",
+// "memberSecret"), loads: those fields are ignored and dropped at the next save.
 Result<std::optional<NodeState>> loadNodeState(const std::string& stateDir);
 Status saveNodeState(const std::string& stateDir, const NodeState& state);
 Status removeNodeState(const std::string& stateDir);

@@ -2,13 +2,15 @@
 
 #include <charconv>
 #include <limits>
-
 #include <nlohmann/json.hpp>
 
 #include "api/api_error.h"
 #include "api/cluster_protocol.h"
 #include "common/json.h"
 #include "common/quote.h"
+#include "manager/cluster_record.h"
+#include "manager/tcp_address_prover.h"
+#include "security/pki.h"
 #include "state/agent_view.h"
 #include "store/wire.h"
 
@@ -18,15 +20,15 @@ namespace {
 using api::HttpRequest;
 using api::HttpResponse;
 
-std::string lower(std::string text) {
-  for (char& c : text) {
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+// A field a peer sent is at most `max` bytes: InvalidArgument naming it otherwise.
+Status checkLength(std::string_view what, std::string_view field, const std::string& value,
+                   std::size_t max) {
+  if (value.size() > max) {
+    return errorf(ErrorKind::InvalidArgument,
+                  "{}: field \"{}\" has {} bytes: at most {} are accepted", what, field,
+                  value.size(), max);
   }
-  return text;
-}
-
-std::string nodeIdOf(const HttpRequest& request) {
-  return request.headerOr(lower("X-Overmesh-Node-Id"), "");
+  return {};
 }
 
 Result<std::int64_t> numberArgument(const HttpRequest& request, const std::string& name,
@@ -49,14 +51,39 @@ Result<std::int64_t> numberArgument(const HttpRequest& request, const std::strin
 }  // namespace
 
 Result<JoinRequest> decodeJoinRequest(std::string_view body) {
-  return decodeObject<JoinRequest>(body, "swarm join: bad request",
-                                   [](const nlohmann::json& json, JoinRequest& join) {
-                                     readField(json, "token", join.token);
-                                     readField(json, "hostname", join.hostname);
-                                     readField(json, "address", join.address);
-                                     readField(json, "underlayPrefix", join.underlayPrefix);
-                                     readField(json, "gatewaySubnet", join.gatewaySubnet);
-                                   });
+  constexpr std::string_view kWhat = "swarm join: bad request";
+  auto join =
+      decodeObject<JoinRequest>(body, kWhat, [](const nlohmann::json& json, JoinRequest& into) {
+        readField(json, "token", into.token);
+        readField(json, "hostname", into.hostname);
+        readField(json, "address", into.address);
+        readField(json, "underlayPrefix", into.underlayPrefix);
+        readField(json, "gatewaySubnet", into.gatewaySubnet);
+        readField(json, "csr", into.csr);
+        readField(json, "advertiseAddrGiven", into.advertiseAddrGiven);
+        readField(json, "addressProof", into.addressProof);
+        readField(json, "proofPort", into.proofPort);
+      });
+  if (!join) {
+    return join;
+  }
+  // Bounds far above any real value: whatever a peer sends ends up in logs and records.
+  const std::pair<std::string_view, const std::string*> fields[] = {
+      {"token", &join->token},
+      {"hostname", &join->hostname},
+      {"address", &join->address},
+      {"underlayPrefix", &join->underlayPrefix},
+      {"gatewaySubnet", &join->gatewaySubnet},
+      {"addressProof", &join->addressProof}};
+  for (const auto& [name, value] : fields) {
+    if (auto bounded = checkLength(kWhat, name, *value, 256); !bounded) {
+      return std::unexpected(bounded.error());
+    }
+  }
+  if (auto bounded = checkLength(kWhat, "csr", join->csr, security::kMaxPemBytes); !bounded) {
+    return std::unexpected(bounded.error());
+  }
+  return join;
 }
 
 Result<StatusReport> decodeStatusReport(std::string_view body) {
@@ -69,33 +96,93 @@ Result<StatusReport> decodeStatusReport(std::string_view body) {
                                     });
 }
 
+Result<std::string> decodeRenewRequest(std::string_view body) {
+  constexpr std::string_view kWhat = "certificate renewal: bad request";
+  std::string csr;
+  auto decoded = decodeFields(
+      body, kWhat, [&csr](const nlohmann::json& json) { requireField(json, "csr", csr); });
+  if (!decoded) {
+    return std::unexpected(decoded.error());
+  }
+  if (auto bounded = checkLength(kWhat, "csr", csr, security::kMaxPemBytes); !bounded) {
+    return std::unexpected(bounded.error());
+  }
+  return csr;
+}
+
 ClusterApi::ClusterApi(store::Store& store, NodeManager& nodes, TaskManager& tasks,
                        security::NodePki& pki)
-    : store_(store), nodes_(nodes), tasks_(tasks), pki_(&pki) {}
+    : store_(store),
+      nodes_(nodes),
+      tasks_(tasks),
+      pki_(&pki),
+      prover_(std::make_unique<TcpAddressProver>()) {}
 
 ClusterApi::ClusterApi(store::Store& store, NodeManager& nodes, TaskManager& tasks)
-    : store_(store), nodes_(nodes), tasks_(tasks) {}
+    : store_(store), nodes_(nodes), tasks_(tasks), prover_(std::make_unique<TcpAddressProver>()) {}
 
-// Placeholder (issue 12 contracts): the manager lane replaces it.
-bool ClusterApi::admit(const api::PeerIdentity&) { return false; }
+bool ClusterApi::admit(const api::PeerIdentity& peer) {
+  if (peer.nodeId.empty()) {
+    return true;  // a join connection: only kCaPath and kJoinPath serve it
+  }
+  return nodes_.isMember(peer.nodeId, peer.role);
+}
+
+Result<std::string> ClusterApi::callerOf(const HttpRequest& request) {
+  if (!request.identity || request.identity->nodeId.empty()) {
+    return errorf(ErrorKind::Unauthenticated,
+                  "this request needs a node certificate of this swarm: join the node with "
+                  "`overmesh swarm join` first");
+  }
+  const api::PeerIdentity& peer = *request.identity;
+  if (!nodes_.isMember(peer.nodeId, peer.role)) {
+    return errorf(ErrorKind::Unauthenticated,
+                  "node {} ({}) is not a member of this swarm; join it again with `overmesh "
+                  "swarm join`",
+                  peer.nodeId, peer.role);
+  }
+  return peer.nodeId;
+}
+
+Result<security::CaMaterial> ClusterApi::caMaterial() const {
+  if (pki_ == nullptr) {
+    return errorf(ErrorKind::Unavailable, "this manager has no cluster CA loaded");
+  }
+  auto key = pki_->caKey();
+  if (!key) {
+    return errorf(ErrorKind::Unavailable, "this manager cannot sign certificates: {}",
+                  key.error().message);
+  }
+  return security::CaMaterial{pki_->current()->caCertPem, std::move(*key)};
+}
 
 std::optional<HttpResponse> ClusterApi::rejectUnauthenticated(const HttpRequest& request) {
-  auto node = nodes_.authenticate(nodeIdOf(request),
-                                  request.headerOr(lower("X-Overmesh-Node-Secret"), ""));
-  if (!node) {
-    return api::errorResponse(node.error());
+  if (auto caller = callerOf(request); !caller) {
+    return api::errorResponse(caller.error());
   }
   return std::nullopt;
 }
 
 void ClusterApi::registerRoutes(api::HttpServer& server) {
+  server.route("GET", api::kCaPath, [this](const HttpRequest& r) { return caCertificate(r); });
   server.route("POST", api::kJoinPath, [this](const HttpRequest& r) { return join(r); });
   server.route("POST", api::kHeartbeatPath, [this](const HttpRequest& r) { return heartbeat(r); });
   server.route("POST", api::kLeavePath, [this](const HttpRequest& r) { return leave(r); });
   server.route("GET", api::kSnapshotPath, [this](const HttpRequest& r) { return snapshot(r); });
   server.route("GET", api::kWatchPath, [this](const HttpRequest& r) { return watch(r); });
+  server.route("POST", api::kRenewPath, [this](const HttpRequest& r) { return renew(r); });
   server.route("POST", api::kTaskStatusPattern,
                [this](const HttpRequest& r) { return taskStatus(r); });
+}
+
+// Public: the joining node checks it against its token's fingerprint before it sends
+// anything secret.
+HttpResponse ClusterApi::caCertificate(const HttpRequest&) {
+  auto cluster = readCluster(store_);
+  if (!cluster) {
+    return api::errorResponse(cluster.error());
+  }
+  return HttpResponse{200, dumpJson({{"certificate", cluster->caCertificate}})};
 }
 
 HttpResponse ClusterApi::join(const HttpRequest& request) {
@@ -103,23 +190,29 @@ HttpResponse ClusterApi::join(const HttpRequest& request) {
   if (!join) {
     return api::errorResponse(join.error());
   }
-  auto joined = nodes_.join(*join);
+  join->sourceAddress = request.peer;
+  auto ca = caMaterial();
+  if (!ca) {
+    return api::errorResponse(ca.error().withContext("swarm join"));
+  }
+  auto joined = nodes_.join(*join, *ca, prover_.get());
   if (!joined) {
     return api::errorResponse(joined.error());
   }
   nlohmann::json reply = {{"node", joined->node},
-                          {"nodeSecret", joined->nodeSecret},
                           {"clusterId", joined->clusterId},
                           {"nodeTimeoutMs", joined->nodeTimeoutMs},
-                          {"memberSecret", joined->memberSecret}};
+                          {"certificate", joined->certificate},
+                          {"caCertificate", joined->caCertificate}};
   return HttpResponse{200, dumpJson(reply)};
 }
 
 HttpResponse ClusterApi::heartbeat(const HttpRequest& request) {
-  if (auto rejected = rejectUnauthenticated(request)) {
-    return *rejected;
+  auto caller = callerOf(request);
+  if (!caller) {
+    return api::errorResponse(caller.error());
   }
-  if (auto beat = nodes_.heartbeat(nodeIdOf(request)); !beat) {
+  if (auto beat = nodes_.heartbeat(*caller); !beat) {
     return api::errorResponse(beat.error());
   }
   nlohmann::json reply = {{"nodeTimeoutMs", nodes_.nodeTimeout().count()}};
@@ -127,18 +220,19 @@ HttpResponse ClusterApi::heartbeat(const HttpRequest& request) {
 }
 
 HttpResponse ClusterApi::leave(const HttpRequest& request) {
-  if (auto rejected = rejectUnauthenticated(request)) {
-    return *rejected;
+  auto caller = callerOf(request);
+  if (!caller) {
+    return api::errorResponse(caller.error());
   }
-  if (auto removed = nodes_.remove(nodeIdOf(request)); !removed) {
+  if (auto removed = nodes_.remove(*caller); !removed) {
     return api::errorResponse(removed.error());
   }
   return HttpResponse{200, "{}"};
 }
 
 HttpResponse ClusterApi::snapshot(const HttpRequest& request) {
-  if (auto rejected = rejectUnauthenticated(request)) {
-    return *rejected;
+  if (auto caller = callerOf(request); !caller) {
+    return api::errorResponse(caller.error());
   }
   auto snapshot = state::agentSnapshot(store_);
   if (!snapshot) {
@@ -152,8 +246,8 @@ HttpResponse ClusterApi::snapshot(const HttpRequest& request) {
 }
 
 HttpResponse ClusterApi::watch(const HttpRequest& request) {
-  if (auto rejected = rejectUnauthenticated(request)) {
-    return *rejected;
+  if (auto caller = callerOf(request); !caller) {
+    return api::errorResponse(caller.error());
   }
   auto from = numberArgument(request, "from", 0);
   auto waitMs = numberArgument(request, "waitMs", 0);
@@ -168,16 +262,37 @@ HttpResponse ClusterApi::watch(const HttpRequest& request) {
   return HttpResponse{200, dumpJson(store::toJson(*batch))};
 }
 
+HttpResponse ClusterApi::renew(const HttpRequest& request) {
+  auto caller = callerOf(request);
+  if (!caller) {
+    return api::errorResponse(caller.error());
+  }
+  auto csr = decodeRenewRequest(request.body);
+  if (!csr) {
+    return api::errorResponse(csr.error());
+  }
+  auto ca = caMaterial();
+  if (!ca) {
+    return api::errorResponse(ca.error().withContext("certificate renewal"));
+  }
+  auto certificate = nodes_.renewCertificate(*caller, *csr, *ca);
+  if (!certificate) {
+    return api::errorResponse(certificate.error());
+  }
+  return HttpResponse{200, dumpJson({{"certificate", *certificate}})};
+}
+
 HttpResponse ClusterApi::taskStatus(const HttpRequest& request) {
-  if (auto rejected = rejectUnauthenticated(request)) {
-    return *rejected;
+  auto caller = callerOf(request);
+  if (!caller) {
+    return api::errorResponse(caller.error());
   }
   auto report = decodeStatusReport(request.body);
   if (!report) {
     return api::errorResponse(report.error());
   }
   report->taskId = request.params[0];
-  report->nodeId = nodeIdOf(request);
+  report->nodeId = *caller;  // reportStatus refuses (403) a task placed elsewhere
   if (auto recorded = tasks_.reportStatus(*report); !recorded) {
     return api::errorResponse(recorded.error());
   }

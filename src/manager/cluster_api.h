@@ -1,13 +1,18 @@
 #pragma once
 
-// The manager's side of the cluster protocol (api/cluster_protocol.h): join, heartbeat,
-// leave, and the desired-state snapshot and watch stream that agents keep their caches
-// with. Registered on the manager's TCP server next to the forwarded local API.
+// The manager's side of the cluster protocol (api/cluster_protocol.h): the CA's
+// certificate and join for nodes without a certificate; heartbeat, leave, the
+// desired-state snapshot and watch stream, certificate renewal and task status reports
+// for members. Registered on the manager's mutual-TLS cluster listener: who calls is the
+// verified certificate (HttpRequest::identity), never a header, and every route but the
+// CA and join answers 401 without one.
 
+#include <memory>
 #include <optional>
 #include <string_view>
 
 #include "api/http_server.h"
+#include "manager/join_address.h"
 #include "manager/node_manager.h"
 #include "manager/task_manager.h"
 #include "security/node_pki.h"
@@ -16,42 +21,61 @@
 namespace overmesh::manager {
 
 // Decoders of the requests peers send (public for the fuzz target): never throw;
-// InvalidArgument naming the field otherwise.
+// InvalidArgument naming the field otherwise (fields longer than their bound included).
 Result<JoinRequest> decodeJoinRequest(std::string_view body);
 // The body of a task status report {"state","message","exitCode"}.
 Result<StatusReport> decodeStatusReport(std::string_view body);
+// The body of a renewal {"csr": PEM}: the CSR.
+Result<std::string> decodeRenewRequest(std::string_view body);
 
 class ClusterApi {
  public:
-  // `pki` holds the CA's key (signing joins and renewals); it outlives the API.
+  // `pki` holds the CA's key (signing joins and renewals); it outlives the API. Joins
+  // whose address must be proven are checked over TCP (TcpAddressProver).
   ClusterApi(store::Store& store, NodeManager& nodes, TaskManager& tasks,
              security::NodePki& pki);
-  // Transitional (issue 12 contracts): without a CA; removed by the manager lane.
+  // Transitional (issue 12 contracts): without a CA, joins and renewals answer
+  // Unavailable. Removed once the daemon passes its NodePki.
   ClusterApi(store::Store& store, NodeManager& nodes, TaskManager& tasks);
 
   void registerRoutes(api::HttpServer& server);
 
+  // Replaces how joining nodes' addresses are proven (tests: a fake). Call before serving.
+  void setAddressProver(std::unique_ptr<AddressProver> prover) { prover_ = std::move(prover); }
+
   // The cluster listener's admission (api::PeerAdmission): true for a certificate of a
   // current member whose role matches its node record. A removed node's certificate
-  // still chains to the CA; this is what refuses it (revocation).
+  // still chains to the CA; this is what refuses it (revocation). A connection without a
+  // certificate (empty nodeId: a join connection, which the server limits to the CA and
+  // join routes) is let through; its requests are judged by those routes.
   bool admit(const api::PeerIdentity& peer);
 
-  // Transitional (issue 12 contracts): the header-secret check, until the manager lane
-  // replaces it with the certificate's identity.
+  // Transitional (issue 12 contracts), for routes outside this API: nullopt when the
+  // request's certificate belongs to a current member; otherwise the 401 reply.
   std::optional<api::HttpResponse> rejectUnauthenticated(const api::HttpRequest& request);
 
  private:
+  api::HttpResponse caCertificate(const api::HttpRequest& request);
   api::HttpResponse join(const api::HttpRequest& request);
   api::HttpResponse heartbeat(const api::HttpRequest& request);
   api::HttpResponse leave(const api::HttpRequest& request);
   api::HttpResponse snapshot(const api::HttpRequest& request);
   api::HttpResponse watch(const api::HttpRequest& request);
+  api::HttpResponse renew(const api::HttpRequest& request);
   api::HttpResponse taskStatus(const api::HttpRequest& request);
+
+  // The calling member's node ID: Unauthenticated (401) without a certificate, or for one
+  // whose node is no longer a member in that role.
+  Result<std::string> callerOf(const api::HttpRequest& request);
+  // The CA's certificate and key, for signing. Unavailable without a CA (a worker's PKI,
+  // or the transitional constructor).
+  Result<security::CaMaterial> caMaterial() const;
 
   store::Store& store_;
   NodeManager& nodes_;
   TaskManager& tasks_;
   security::NodePki* pki_ = nullptr;
+  std::unique_ptr<AddressProver> prover_;
 };
 
 }  // namespace overmesh::manager

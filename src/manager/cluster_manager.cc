@@ -1,17 +1,23 @@
 #include "manager/cluster_manager.h"
 
+#include <fmt/format.h>
+
 #include <optional>
 #include <set>
 
 #include "common/ids.h"
 #include "common/ip.h"
 #include "common/json.h"
+#include "common/secret_hash.h"
 #include "ipam/ipam.h"
 #include "manager/address_allocation.h"
+#include "manager/cert_expiry.h"
 #include "manager/cluster_record.h"
 #include "manager/ingress_network.h"
+#include "manager/join_tokens.h"
 #include "manager/network_rules.h"
 #include "manager/registry_settings.h"
+#include "security/join_token.h"
 #include "state/keys.h"
 
 namespace overmesh::manager {
@@ -98,6 +104,63 @@ Result<ipam::NetworkAllocation> ingressAllocation(const api::SwarmInitRequest& r
   return allocation;
 }
 
+// A join token for the CA with `fingerprint` and a fresh secret, and that secret's hash.
+struct NewToken {
+  std::string token;
+  std::string hash;
+};
+Result<NewToken> newJoinToken(const std::string& fingerprint) {
+  auto secret = security::generateTokenSecret();
+  if (!secret) {
+    return std::unexpected(secret.error());
+  }
+  return NewToken{security::formatJoinToken({fingerprint, *secret}), hashSecret(*secret)};
+}
+
+// What init makes besides records: the CA, the manager's own key and certificate, and the
+// two join tokens. Sets cluster.caCertificate and caFingerprint.
+struct InitKeys {
+  InitPki files;
+  JoinTokenHashes hashes;
+};
+Result<InitKeys> makeInitPki(api::Cluster& cluster, const std::string& nodeId) {
+  auto now = std::chrono::system_clock::now();
+  auto ca = security::createCa(cluster.id, now);
+  if (!ca) {
+    return std::unexpected(ca.error().withContext("cluster CA"));
+  }
+  auto fingerprint = security::certificateFingerprint(ca->certPem);
+  if (!fingerprint) {
+    return std::unexpected(fingerprint.error().withContext("cluster CA"));
+  }
+  auto key = security::generateKey();
+  if (!key) {
+    return std::unexpected(key.error().withContext("manager key"));
+  }
+  auto csr = security::makeCsr(key->privateKeyPem, nodeId);
+  if (!csr) {
+    return std::unexpected(csr.error().withContext("manager key"));
+  }
+  auto cert = security::signNodeCertificate(
+      *ca, *csr, {nodeId, std::string(kManagerRole), cluster.id}, certValidity(cluster), now);
+  if (!cert) {
+    return std::unexpected(cert.error().withContext("manager certificate"));
+  }
+  auto worker = newJoinToken(*fingerprint);
+  auto manager = newJoinToken(*fingerprint);
+  if (!worker || !manager) {
+    return std::unexpected((!worker ? worker.error() : manager.error()).withContext("join token"));
+  }
+  cluster.caCertificate = ca->certPem;
+  cluster.caFingerprint = *fingerprint;
+  InitKeys keys;
+  keys.files = InitPki{std::move(*ca), std::move(key->privateKeyPem), std::move(*cert),
+                       std::move(worker->token), std::move(manager->token)};
+  keys.hashes.worker = std::move(worker->hash);
+  keys.hashes.manager = std::move(manager->hash);
+  return keys;
+}
+
 }  // namespace
 
 ClusterManager::ClusterManager(store::Store& store) : store_(store) {}
@@ -119,6 +182,11 @@ Status ClusterManager::validateInit(const api::SwarmInitRequest& request,
   }
   if (auto registries = normaliseRegistrySettings(request.registries); !registries) {
     return std::unexpected(registries.error().withContext("swarm init"));
+  }
+  if (request.certExpiryMs) {
+    if (auto expiry = checkCertExpiry(*request.certExpiryMs, "--cert-expiry"); !expiry) {
+      return std::unexpected(expiry.error().withContext("swarm init"));
+    }
   }
   return {};
 }
@@ -146,11 +214,8 @@ Result<InitResult> ClusterManager::init(const api::SwarmInitRequest& request,
   }
   cluster.subnetSize = pools->subnetLength;
   cluster.nodeTimeoutMs = nodeTimeoutMs;
-  // Docker's token shape: a fixed prefix, the cluster ID and a secret, so a token that
-  // belongs to another cluster is recognisable in the error message.
-  cluster.workerJoinToken = "OMTKN-1-" + cluster.id + "-" + newSecret(16);
   cluster.managerAddress = self.managerAddress;
-  cluster.memberSecret = newSecret(32);
+  cluster.certExpiryMs = request.certExpiryMs.value_or(api::kDefaultCertExpiryMs);
 
   api::Node node;
   node.id = newObjectId();
@@ -184,6 +249,11 @@ Result<InitResult> ClusterManager::init(const api::SwarmInitRequest& request,
   }
   node.ingressAddress = *address;
 
+  auto pki = makeInitPki(cluster, node.id);
+  if (!pki) {
+    return std::unexpected(pki.error().withContext("swarm init"));
+  }
+
   store::Txn txn;
   txn.compares.push_back(store::Compare::absent(std::string(state::keys::kCluster)));
   txn.success.push_back(
@@ -196,6 +266,8 @@ Result<InitResult> ClusterManager::init(const api::SwarmInitRequest& request,
       store::Operation::put(std::string(state::keys::kNetworkAllocationGuard), ingress.id));
   txn.success.push_back(
       store::Operation::put(std::string(state::keys::kRegistries), encodeJson(*registries)));
+  txn.success.push_back(store::Operation::put(std::string(state::keys::kJoinTokenHashes),
+                                              encodeJoinTokenHashes(pki->hashes)));
   auto committed = store_.txn(txn);
   if (!committed) {
     return std::unexpected(committed.error().withContext("swarm init"));
@@ -205,7 +277,7 @@ Result<InitResult> ClusterManager::init(const api::SwarmInitRequest& request,
                   "swarm init: this node is already part of a swarm; run `overmesh swarm leave "
                   "--force` first");
   }
-  return InitResult{cluster, node, ingress};
+  return InitResult{cluster, node, ingress, std::move(pki->files)};
 }
 
 Result<api::Cluster> ClusterManager::cluster() { return readCluster(store_); }
@@ -258,15 +330,125 @@ Result<api::RegistrySettings> ClusterManager::updateRegistries(
 
 }  // namespace overmesh::manager
 
-// Placeholders (issue 12 contracts): the manager lane replaces them.
 namespace overmesh::manager {
 
-Result<std::string> ClusterManager::joinToken(std::string_view, const security::NodePki&) {
-  return std::unexpected(Error{ErrorKind::Internal, "join tokens: not implemented yet"});
+Result<std::string> ClusterManager::joinToken(std::string_view role, const security::NodePki& pki) {
+  if (auto valid = checkTokenRole(role); !valid) {
+    return std::unexpected(valid.error().withContext("swarm join-token"));
+  }
+  auto token = pki.token(role);
+  if (!token) {
+    return std::unexpected(token.error().withContext(
+        fmt::format("swarm join-token: the {} token (make a new one with `overmesh swarm "
+                    "join-token --rotate {}`)",
+                    role, role)));
+  }
+  // The file must be the token the store knows: a rotation interrupted between storing
+  // the new hash and writing the file leaves the old, now dead token there.
+  auto cluster = readCluster(store_);
+  if (!cluster) {
+    return std::unexpected(cluster.error().withContext("swarm join-token"));
+  }
+  auto hashes = readJoinTokenHashes(store_);
+  if (!hashes) {
+    return std::unexpected(hashes.error().withContext("swarm join-token"));
+  }
+  auto parsed = security::parseJoinToken(*token);
+  const std::string& stored = role == kWorkerRole ? hashes->worker : hashes->manager;
+  if (!parsed || parsed->caFingerprint != cluster->caFingerprint ||
+      !constantTimeEquals(hashSecret(parsed->secret), stored)) {
+    return errorf(ErrorKind::FailedPrecondition,
+                  "swarm join-token: the saved {} token in {} is not the cluster's current one "
+                  "(a rotation was interrupted); run `overmesh swarm join-token --rotate {}`",
+                  role, pki.directory(), role);
+  }
+  return token;
 }
 
-Result<std::string> ClusterManager::rotateJoinToken(std::string_view, security::NodePki&) {
-  return std::unexpected(Error{ErrorKind::Internal, "join tokens: not implemented yet"});
+// The hash is stored first (a compare on the record's revision), then the clear token is
+// written to pki/. From the store write on, the old token joins nothing. A crash or a
+// failed file write in between leaves the old token in the file: joinToken() then refuses
+// to show it (it no longer matches the hash) and asks for another rotation, so nobody is
+// ever handed a token that does not join, and no moment exists where the old one still
+// joins after this returned.
+Result<std::string> ClusterManager::rotateJoinToken(std::string_view role, security::NodePki& pki) {
+  if (auto valid = checkTokenRole(role); !valid) {
+    return std::unexpected(valid.error().withContext("swarm join-token --rotate"));
+  }
+  auto cluster = readCluster(store_);
+  if (!cluster) {
+    return std::unexpected(cluster.error().withContext("swarm join-token --rotate"));
+  }
+  constexpr int kMaxAttempts = 8;  // loses only to another concurrent rotation
+  for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
+    auto hashes = readJoinTokenHashes(store_);
+    if (!hashes && hashes.error().kind != ErrorKind::NotFound) {
+      return std::unexpected(hashes.error().withContext("swarm join-token --rotate"));
+    }
+    JoinTokenHashes wanted = hashes ? *hashes : JoinTokenHashes{};
+    auto fresh = newJoinToken(cluster->caFingerprint);
+    if (!fresh) {
+      return std::unexpected(fresh.error().withContext("swarm join-token --rotate"));
+    }
+    (role == kWorkerRole ? wanted.worker : wanted.manager) = fresh->hash;
+    const std::string key(state::keys::kJoinTokenHashes);
+    store::Txn txn;
+    txn.compares.push_back(hashes ? store::Compare::modRevisionIs(key, hashes->modRevision)
+                                  : store::Compare::absent(key));
+    txn.success.push_back(store::Operation::put(key, encodeJoinTokenHashes(wanted)));
+    auto committed = store_.txn(txn);
+    if (!committed) {
+      return std::unexpected(committed.error().withContext("swarm join-token --rotate"));
+    }
+    if (!committed->succeeded) {
+      continue;
+    }
+    if (auto saved = pki.saveToken(role, fresh->token); !saved) {
+      return std::unexpected(saved.error().withContext(fmt::format(
+          "swarm join-token --rotate: the old {} token no longer joins, but the new one could "
+          "not be saved; rotate again",
+          role)));
+    }
+    return fresh->token;
+  }
+  return errorf(ErrorKind::Unavailable,
+                "swarm join-token --rotate: the tokens kept changing under concurrent rotations; "
+                "retry");
+}
+
+Result<std::int64_t> ClusterManager::updateCertExpiry(std::int64_t certExpiryMs) {
+  if (auto valid = checkCertExpiry(certExpiryMs, "--cert-expiry"); !valid) {
+    return std::unexpected(valid.error().withContext("swarm update"));
+  }
+  constexpr int kMaxAttempts = 8;
+  const std::string key(state::keys::kCluster);
+  for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
+    auto record = store_.get(key);
+    if (!record) {
+      return std::unexpected(record.error().withContext("swarm update"));
+    }
+    if (!*record) {
+      return std::unexpected(readCluster(store_).error().withContext("swarm update"));
+    }
+    auto cluster = decodeJson<api::Cluster>((*record)->value, "cluster record");
+    if (!cluster) {
+      return errorf(ErrorKind::Internal, "swarm update: corrupt cluster record: {}",
+                    cluster.error().message);
+    }
+    cluster->certExpiryMs = certExpiryMs;
+    store::Txn txn;
+    txn.compares.push_back(store::Compare::modRevisionIs(key, (*record)->modRevision));
+    txn.success.push_back(store::Operation::put(key, encodeJson(*cluster)));
+    auto committed = store_.txn(txn);
+    if (!committed) {
+      return std::unexpected(committed.error().withContext("swarm update"));
+    }
+    if (committed->succeeded) {
+      return certExpiryMs;
+    }
+  }
+  return errorf(ErrorKind::Unavailable,
+                "swarm update: the cluster record kept changing under concurrent updates; retry");
 }
 
 }  // namespace overmesh::manager

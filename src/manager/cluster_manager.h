@@ -3,6 +3,7 @@
 // ClusterManager creates the cluster (`swarm init`) and answers questions about it.
 // Node membership (join, liveness) is added by the cluster issue on top of this.
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -62,11 +63,19 @@ class ClusterManager {
 
   // `swarm join-token worker|manager`: the clear token from the manager's pki/ files.
   // InvalidArgument naming the role for anything but worker/manager; NotFound when the
-  // file is missing (a manager whose state directory lost it: rotate to make a new one).
+  // file is missing (a manager whose state directory lost it: rotate to make a new one);
+  // FailedPrecondition when the file is not the cluster's current token (a rotation was
+  // interrupted: rotate again).
   Result<std::string> joinToken(std::string_view role, const security::NodePki& pki);
   // `swarm join-token --rotate ROLE`: a new secret; from the moment this returns, the old
-  // token joins nothing. Returns the new token.
+  // token joins nothing. Returns the new token. Unavailable when the store or the token
+  // file cannot be written (the old token may already be dead then: rotate again).
   Result<std::string> rotateJoinToken(std::string_view role, security::NodePki& pki);
+
+  // `swarm update --cert-expiry`: the validity of node certificates signed from now on.
+  // InvalidArgument naming the flag and the bounds (nothing written), FailedPrecondition
+  // without a cluster. Returns the value stored.
+  Result<std::int64_t> updateCertExpiry(std::int64_t certExpiryMs);
 
   // The cluster's registry settings (empty lists when none were given).
   Result<api::RegistrySettings> registries();

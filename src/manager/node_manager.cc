@@ -3,15 +3,20 @@
 #include <spdlog/spdlog.h>
 
 #include "common/ids.h"
+#include "common/ip.h"
 #include "common/json.h"
+#include "common/quote.h"
 #include "common/secret_hash.h"
 #include "manager/address_allocation.h"
+#include "manager/cert_expiry.h"
 #include "manager/cluster_record.h"
 #include "manager/ingress_network.h"
+#include "manager/join_tokens.h"
 #include "manager/network_rules.h"
 #include "manager/object_lookup.h"
 #include "manager/service_validation.h"
 #include "manager/store_records.h"
+#include "security/join_token.h"
 #include "state/keys.h"
 
 namespace overmesh::manager {
@@ -28,14 +33,8 @@ Status NodeManager::load() {
   if (!nodes) {
     return std::unexpected(nodes.error());
   }
-  auto credentials = store_.range(std::string(state::keys::kNodeCredentials));
-  if (!credentials) {
-    return std::unexpected(credentials.error());
-  }
   std::lock_guard lock(mutex_);
   clusterId_ = cluster->id;
-  workerJoinToken_ = cluster->workerJoinToken;
-  memberSecret_ = cluster->memberSecret;
   nodeTimeout_ = std::chrono::milliseconds(cluster->nodeTimeoutMs);
   nodes_.clear();
   auto now = clock_.now();
@@ -44,13 +43,7 @@ Status NodeManager::load() {
     if (!node) {
       return errorf(ErrorKind::Internal, "corrupt node record: {}", node.error().message);
     }
-    nodes_[node->id] = TrackedNode{node->hostname, node->state, "", now};
-  }
-  for (const auto& kv : credentials->kvs) {
-    std::string nodeId = kv.key.substr(state::keys::kNodeCredentials.size());
-    if (auto it = nodes_.find(nodeId); it != nodes_.end()) {
-      it->second.secretHash = kv.value;
-    }
+    nodes_[node->id] = TrackedNode{node->hostname, node->state, node->role, now};
   }
   return {};
 }
@@ -96,41 +89,59 @@ Result<NodeManager::IngressGrant> NodeManager::ingressAddressFor(const api::Netw
   return IngressGrant{*address, *guard};
 }
 
-Result<JoinResult> NodeManager::join(const JoinRequest& request) {
+Result<JoinResult> NodeManager::join(const JoinRequest& request, const security::CaMaterial& ca,
+                                     AddressProver* prover) {
   if (request.hostname.empty() || request.address.empty()) {
     return errorf(ErrorKind::InvalidArgument, "swarm join: the node's hostname and address are "
                                               "required");
   }
-  constexpr std::string_view kTokenPrefix = "OMTKN-1-";
-  if (!request.token.starts_with(kTokenPrefix)) {
+  if (auto ip = Ipv4Address::parse(request.address); !ip) {
     return errorf(ErrorKind::InvalidArgument,
-                  "swarm join: the token is malformed (it starts with {}); get the right one "
-                  "with `overmesh swarm join-token worker` on a manager",
-                  kTokenPrefix);
+                  "swarm join: field \"address\" {} is not valid: expected the node's IPv4 "
+                  "address (dotted quad)",
+                  quote(request.address, 80));
   }
-  std::lock_guard lock(mutex_);
-  if (!constantTimeEquals(request.token, workerJoinToken_)) {
-    // "OMTKN-1-<25-character cluster ID>-<secret>": only a token of that shape can be
-    // said to belong to another swarm.
-    std::string_view rest = std::string_view(request.token).substr(kTokenPrefix.size());
-    bool wellFormed = rest.size() > clusterId_.size() + 1 && rest[clusterId_.size()] == '-';
-    bool otherCluster = wellFormed && !rest.starts_with(clusterId_);
-    return errorf(ErrorKind::Unauthenticated,
-                  "swarm join: the join token is not valid{}; get the right one with `overmesh "
-                  "swarm join-token worker` on a manager",
-                  otherCluster ? " for this swarm (it belongs to another one)" : "");
+  auto token = security::parseJoinToken(request.token);
+  if (!token) {
+    return std::unexpected(token.error().withContext("swarm join"));
+  }
+  if (request.csr.empty()) {
+    return errorf(ErrorKind::InvalidArgument,
+                  "swarm join: field \"csr\" is required (a PEM certificate signing request "
+                  "made with the node's key); is the node an overmesh of the same version?");
+  }
+  // Read at each join, not cached: a rotation or a `swarm update --cert-expiry` on this
+  // manager takes effect for the very next join.
+  auto cluster = readCluster(store_);
+  if (!cluster) {
+    return std::unexpected(cluster.error().withContext("swarm join"));
+  }
+  auto hashes = readJoinTokenHashes(store_);
+  if (!hashes) {
+    return std::unexpected(hashes.error().withContext("swarm join"));
+  }
+  auto role = matchJoinToken(*token, cluster->caFingerprint, *hashes);
+  if (!role) {
+    return std::unexpected(role.error().withContext("swarm join"));
+  }
+  if (auto where = checkJoinAddress(request, prover); !where) {
+    return std::unexpected(where.error());
   }
   api::Node node;
   node.id = newObjectId();
   node.hostname = request.hostname;
   node.address = request.address;
-  node.role = "worker";
+  node.role = *role;
   node.state = "ready";
   node.createdAt = nowRfc3339();
   node.underlayPrefix = request.underlayPrefix;
   node.gatewaySubnet = request.gatewaySubnet;
-  std::string secret = newSecret(32);
-  std::string secretHash = hashSecret(secret);
+  auto certificate =
+      security::signNodeCertificate(ca, request.csr, {node.id, node.role, cluster->id},
+                                    certValidity(*cluster), std::chrono::system_clock::now());
+  if (!certificate) {
+    return std::unexpected(certificate.error().withContext("swarm join: field \"csr\""));
+  }
 
   // A network created while we check would escape the check: read the allocation guard
   // first, write it with the node, and retry when a create moved it in between.
@@ -171,8 +182,10 @@ Result<JoinResult> NodeManager::join(const JoinRequest& request) {
     }
     txn.compares.push_back(store::Compare::modRevisionIs(
         std::string(state::keys::kNetworkAllocationGuard), guardRevision));
+    // A rotation between the token check and this write must refuse the join.
+    txn.compares.push_back(store::Compare::modRevisionIs(std::string(state::keys::kJoinTokenHashes),
+                                                         hashes->modRevision));
     txn.success.push_back(store::Operation::put(state::keys::node(node.id), encodeJson(node)));
-    txn.success.push_back(store::Operation::put(state::keys::nodeCredential(node.id), secretHash));
     txn.success.push_back(
         store::Operation::put(std::string(state::keys::kNetworkAllocationGuard), node.id));
     auto committed = store_.txn(txn);
@@ -180,28 +193,65 @@ Result<JoinResult> NodeManager::join(const JoinRequest& request) {
       return std::unexpected(committed.error().withContext("swarm join"));
     }
     admitted = committed->succeeded;
+    if (!admitted) {
+      // Was it the tokens that moved? Then the token is judged again.
+      auto current = readJoinTokenHashes(store_);
+      if (!current) {
+        return std::unexpected(current.error().withContext("swarm join"));
+      }
+      if (current->modRevision != hashes->modRevision) {
+        if (auto still = matchJoinToken(*token, cluster->caFingerprint, *current); !still) {
+          return std::unexpected(still.error().withContext("swarm join"));
+        }
+        *hashes = *current;
+      }
+    }
   }
   if (!admitted) {
     return errorf(ErrorKind::Unavailable,
                   "swarm join: networks kept changing while the node was being admitted; retry");
   }
-  nodes_[node.id] = TrackedNode{node.hostname, node.state, secretHash, clock_.now()};
+  {
+    std::lock_guard lock(mutex_);
+    nodes_[node.id] = TrackedNode{node.hostname, node.state, node.role, clock_.now()};
+  }
   spdlog::info("node joined id={} hostname={} address={}", node.id, node.hostname, node.address);
-  return JoinResult{node, secret, clusterId_, nodeTimeout_.count(), memberSecret_};
+  return JoinResult{node, cluster->id, cluster->nodeTimeoutMs, std::move(*certificate),
+                    cluster->caCertificate};
 }
 
-Result<std::string> NodeManager::authenticate(const std::string& nodeId,
-                                              const std::string& secret) {
+bool NodeManager::isMember(const std::string& nodeId, const std::string& role) {
   std::lock_guard lock(mutex_);
   auto it = nodes_.find(nodeId);
-  if (it == nodes_.end() || it->second.secretHash.empty() ||
-      !constantTimeEquals(hashSecret(secret), it->second.secretHash)) {
-    return errorf(ErrorKind::Unauthenticated,
-                  "node {} is not a member of this swarm (or its credentials are wrong); join "
-                  "it again with `overmesh swarm join`",
-                  nodeId.empty() ? "(none)" : nodeId);
+  return !nodeId.empty() && it != nodes_.end() && it->second.role == role;
+}
+
+Result<std::string> NodeManager::renewCertificate(const std::string& nodeId,
+                                                  std::string_view csrPem,
+                                                  const security::CaMaterial& ca) {
+  security::NodeIdentity who;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = nodes_.find(nodeId);
+    if (nodeId.empty() || it == nodes_.end()) {
+      return errorf(ErrorKind::Unauthenticated,
+                    "certificate renewal: node {} is not a member of this swarm; join it again "
+                    "with `overmesh swarm join`",
+                    nodeId.empty() ? "(none)" : nodeId);
+    }
+    who = {nodeId, it->second.role, clusterId_};
   }
-  return nodeId;
+  auto cluster = readCluster(store_);
+  if (!cluster) {
+    return std::unexpected(cluster.error().withContext("certificate renewal"));
+  }
+  auto certificate = security::signNodeCertificate(ca, csrPem, who, certValidity(*cluster),
+                                                   std::chrono::system_clock::now());
+  if (!certificate) {
+    return std::unexpected(certificate.error().withContext("certificate renewal: field \"csr\""));
+  }
+  spdlog::info("certificate renewed node={} role={}", who.nodeId, who.role);
+  return certificate;
 }
 
 Status NodeManager::writeState(const std::string& nodeId, const std::string& state) {
@@ -314,20 +364,25 @@ Result<api::Node> NodeManager::updateLabels(const std::string& reference,
 }
 
 Status NodeManager::remove(const std::string& nodeId) {
-  std::lock_guard lock(mutex_);
-  if (nodeId == selfNodeId_) {
-    return errorf(ErrorKind::FailedPrecondition,
-                  "node {} is the manager; it cannot leave its own swarm", nodeId);
+  {
+    std::lock_guard lock(mutex_);
+    if (nodeId == selfNodeId_) {
+      return errorf(ErrorKind::FailedPrecondition,
+                    "node {} is the manager; it cannot leave its own swarm", nodeId);
+    }
+    store::Txn txn;
+    txn.success.push_back(store::Operation::del(state::keys::node(nodeId)));
+    auto committed = store_.txn(txn);
+    if (!committed) {
+      return std::unexpected(committed.error());
+    }
+    // From here isMember() refuses the node's certificate for new connections.
+    nodes_.erase(nodeId);
   }
-  store::Txn txn;
-  txn.success.push_back(store::Operation::del(state::keys::node(nodeId)));
-  txn.success.push_back(store::Operation::del(state::keys::nodeCredential(nodeId)));
-  auto committed = store_.txn(txn);
-  if (!committed) {
-    return std::unexpected(committed.error());
-  }
-  nodes_.erase(nodeId);
   spdlog::info("node left id={}", nodeId);
+  if (removalListener_) {
+    removalListener_(nodeId);  // outside the lock: it closes connections
+  }
   return {};
 }
 

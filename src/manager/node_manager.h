@@ -1,14 +1,17 @@
 #pragma once
 
-// NodeManager admits nodes (join with the worker token), authenticates them (a per-node
-// secret, stored only as a hash), tracks their heartbeats and marks them down when they
-// miss the node timeout, ready again when they return.
+// NodeManager admits nodes (a join with the worker token and a CSR, answered with a
+// certificate the cluster CA signs), tracks their heartbeats and marks them down when
+// they miss the node timeout, ready again when they return. Who a caller is comes from its
+// verified TLS certificate (api::PeerIdentity), checked against the records here
+// (isMember: revocation of removed nodes).
 //
 // Heartbeats are cheap by design: a heartbeat updates one in-memory timestamp and writes
 // nothing; the Store is written only when a node changes state (ready <-> down). See
 // docs/liveness.md for the cost model at 1,000 nodes.
 //
-// Thread safety: all methods may be called from any thread; mutex_ guards nodes_.
+// Thread safety: all methods may be called from any thread; mutex_ guards nodes_. A join
+// holds no lock while it checks the node's address (that may wait for the network).
 
 #include <chrono>
 #include <functional>
@@ -21,6 +24,8 @@
 #include "common/clock.h"
 #include "common/error.h"
 #include "ipam/ipam.h"
+#include "manager/join_address.h"
+#include "security/pki.h"
 #include "store/store.h"
 
 namespace overmesh::manager {
@@ -31,14 +36,20 @@ struct JoinRequest {
   std::string address;  // the joining node's advertise IP
   std::string underlayPrefix;  // the connected prefix of `address`; empty: not reported
   std::string gatewaySubnet;   // its overmeshd --gateway-subnet; empty: not reported
+  std::string csr;             // PEM, made with the node's own key
+  bool advertiseAddrGiven = false;  // `swarm join --advertise-addr`: `address` may be proven
+  std::string addressProof;         // 32 hex digits the node serves on proofPort
+  std::int64_t proofPort = 0;
+  // Not from the body: the join connection's peer address (HttpRequest::peer).
+  std::string sourceAddress;
 };
 
 struct JoinResult {
   api::Node node;
-  std::string nodeSecret;  // shown once, to the joining node only
   std::string clusterId;
   std::int64_t nodeTimeoutMs = 0;
-  std::string memberSecret;
+  std::string certificate;    // the node's certificate (PEM), role worker
+  std::string caCertificate;  // the cluster CA's (PEM)
 };
 
 // POST /v1/nodes/{ref}/update: labels to set (added or replaced) and to remove.
@@ -61,21 +72,35 @@ class NodeManager {
   // `selfNodeId` is the manager's own node: it is never marked down by itself.
   NodeManager(store::Store& store, const Clock& clock, std::string selfNodeId);
 
-  // Loads nodes and credentials from the store. Every known node gets a full timeout of
-  // grace from now, so a manager restart does not mark live nodes down.
+  // Loads the cluster's ID and timeout and every node from the store. Every known node
+  // gets a full timeout of grace from now, so a manager restart does not mark live nodes
+  // down.
   Status load();
 
-  // Admits a node. Unauthenticated when the token is wrong (nothing is written);
-  // InvalidArgument when it is malformed or the hostname/address is missing; Conflict
+  // Admits a node, in this order, writing nothing unless every step passes:
+  // InvalidArgument when the hostname, address or CSR is missing or the token malformed;
+  // the token against the cluster (join_tokens.h matchJoinToken: Unauthenticated for
+  // another cluster's or a wrong/rotated secret, FailedPrecondition for the manager
+  // token); the address (join_address.h checkJoinAddress with `prover`, which may be
+  // null); the CSR signed by `ca` for {new node ID, worker, cluster ID} with the
+  // cluster's cert expiry (InvalidArgument for a bad CSR); then the node record: Conflict
   // when the node's underlay network or gateway-bridge subnet overlaps a network's subnet
   // (checked and written atomically with network creation through the allocation guard);
   // FailedPrecondition when the ingress network has no address left for the node. When an
   // ingress network exists the node gets its address on it (Node::ingressAddress) in the
   // same transaction.
-  Result<JoinResult> join(const JoinRequest& request);
+  Result<JoinResult> join(const JoinRequest& request, const security::CaMaterial& ca,
+                          AddressProver* prover);
 
-  // The node the credentials belong to; Unauthenticated otherwise.
-  Result<std::string> authenticate(const std::string& nodeId, const std::string& secret);
+  // True when `nodeId` is a current member whose role is `role` (the cluster listener's
+  // admission: a removed node's certificate still chains to the CA).
+  bool isMember(const std::string& nodeId, const std::string& role);
+
+  // A new certificate for the member `nodeId` (POST kRenewPath): the identity comes from
+  // its record (ID, role, cluster), the validity from the cluster's cert expiry.
+  // Unauthenticated for a node that is not a member; InvalidArgument for a bad CSR.
+  Result<std::string> renewCertificate(const std::string& nodeId, std::string_view csrPem,
+                                       const security::CaMaterial& ca);
 
   // Records a heartbeat from an authenticated node; a down node becomes ready (one
   // store write). NotFound when the node was removed.
@@ -87,8 +112,9 @@ class NodeManager {
   // and removed; NotFound for an unknown node. Removing a label the node lacks is no error.
   Result<api::Node> updateLabels(const std::string& reference, const NodeUpdateRequest& request);
 
-  // Removes a node and its credentials (its ingress address is free again: addresses are
-  // taken only by the records that hold them). FailedPrecondition for the manager itself.
+  // Removes a node (its ingress address is free again: addresses are taken only by the
+  // records that hold them), then tells the removal listener. FailedPrecondition for the
+  // manager itself.
   Status remove(const std::string& nodeId);
 
   // Called (outside any lock) with the ID of every node removed, by `node rm` or a
@@ -108,7 +134,7 @@ class NodeManager {
   struct TrackedNode {
     std::string hostname;
     std::string state;
-    std::string secretHash;
+    std::string role;
     std::chrono::steady_clock::time_point lastSeen;
   };
 
@@ -129,8 +155,6 @@ class NodeManager {
   const Clock& clock_;
   std::string selfNodeId_;
   std::string clusterId_;
-  std::string workerJoinToken_;
-  std::string memberSecret_;
   std::chrono::milliseconds nodeTimeout_{3000};
   std::mutex mutex_;
   std::unordered_map<std::string, TrackedNode> nodes_;  // guarded by mutex_

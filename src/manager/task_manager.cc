@@ -307,8 +307,9 @@ Status TaskManager::reportStatus(const StatusReport& report) {
       return errorf(ErrorKind::Internal, "corrupt task record: {}", task.error().message);
     }
     if (task->nodeId != report.nodeId) {
-      return errorf(ErrorKind::FailedPrecondition, "task {} is not placed on node {}",
-                    report.taskId, report.nodeId);
+      return errorf(ErrorKind::PermissionDenied,
+                    "task {} is not placed on node {}: a node reports only its own tasks",
+                    quote(report.taskId, 80), report.nodeId);
     }
     // A task that ended keeps the last health it was seen with: the orchestrator counts an
     // "unhealthy" ending as a failure (restart delay, max attempts), and an agent reports

@@ -57,8 +57,8 @@ class TaskManager {
   // the record would free its address while the task still runs.
   Result<api::Task> remove(const std::string& reference, bool force);
 
-  // Records the state a node observed. Unauthenticated-like FailedPrecondition when the
-  // reporting node is not the task's; NotFound when the task was removed meanwhile.
+  // Records the state a node observed. PermissionDenied when the reporting node is not
+  // the task's; NotFound when the task was removed meanwhile.
   Status reportStatus(const StatusReport& report);
 
  private:

@@ -12,6 +12,12 @@ bool isAgentVisibleKey(std::string_view key) {
   if (key == keys::kRegistries) {
     return true;  // registry hosts and mirrors, no credentials
   }
+  if (key == keys::kCluster) {
+    // The CA's certificate and the certificate expiry (each node's renewal follows it);
+    // since issue 12 the record holds nothing secret (token hashes live under
+    // kNodeCredentials).
+    return true;
+  }
   for (std::string_view prefix : kVisible) {
     if (key.starts_with(prefix)) {
       return true;

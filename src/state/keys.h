@@ -22,8 +22,13 @@ inline constexpr std::string_view kServiceNames = "/overmesh/names/services/";
 // The cluster's registry settings (api::RegistrySettings): written by `swarm init` and
 // `swarm update`, read by every agent (its node's podman) and by digest resolution.
 inline constexpr std::string_view kRegistries = "/overmesh/registries";
-// SHA-256 of each node's secret. Never sent to agents or shown by the API.
-inline constexpr std::string_view kNodeCredentials = "/overmesh/credentials/nodes/";
+// Secrets of the cluster, never sent to agents (state/agent_view.cc lets through only the
+// prefixes it names) nor shown by the API.
+inline constexpr std::string_view kCredentials = "/overmesh/credentials/";
+// {"worker": hashSecret(secret), "manager": hashSecret(secret)} of the join tokens
+// (security/join_token.h): `swarm init` writes it, `swarm join-token --rotate` replaces
+// one hash (a compare on its mod revision), every join reads it.
+inline constexpr std::string_view kJoinTokenHashes = "/overmesh/credentials/join-tokens";
 // Changed by every transaction that allocates or frees a subnet or VNI, and by every join
 // (which adds a node's underlay and gateway-bridge networks), so that two concurrent
 // creates, or a create and a join, cannot both pass the overlap check (compare on its
@@ -48,9 +53,6 @@ inline std::string networkName(std::string_view name) {
   return std::string(kNetworkNames) + std::string(name);
 }
 inline std::string node(std::string_view id) { return std::string(kNodes) + std::string(id); }
-inline std::string nodeCredential(std::string_view id) {
-  return std::string(kNodeCredentials) + std::string(id);
-}
 inline std::string taskName(std::string_view name) {
   return std::string(kTaskNames) + std::string(name);
 }

@@ -155,8 +155,10 @@ TEST(ClusterJsonTest, RoundTripsEveryField) {
   cluster.defaultAddrPools = {"10.0.0.0/8", "172.20.0.0/14"};
   cluster.subnetSize = 26;
   cluster.nodeTimeoutMs = 1500;
-  cluster.workerJoinToken = "OMTKN-1-c0000000000000000000000001-00ff";
   cluster.managerAddress = "192.0.2.10:2377";
+  cluster.caCertificate = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+  cluster.caFingerprint = std::string(64, 'a');
+  cluster.certExpiryMs = 3'600'000;
 
   Cluster decoded = roundTrip(cluster);
 
@@ -165,8 +167,10 @@ TEST(ClusterJsonTest, RoundTripsEveryField) {
   EXPECT_THAT(decoded.defaultAddrPools, ElementsAre("10.0.0.0/8", "172.20.0.0/14"));
   EXPECT_EQ(decoded.subnetSize, 26);
   EXPECT_EQ(decoded.nodeTimeoutMs, 1500);
-  EXPECT_EQ(decoded.workerJoinToken, cluster.workerJoinToken);
   EXPECT_EQ(decoded.managerAddress, "192.0.2.10:2377");
+  EXPECT_EQ(decoded.caCertificate, cluster.caCertificate);
+  EXPECT_EQ(decoded.caFingerprint, cluster.caFingerprint);
+  EXPECT_EQ(decoded.certExpiryMs, 3'600'000);
 }
 
 TEST(SwarmInitRequestJsonTest, OptionalFlagsStayAbsentWhenNotGiven) {

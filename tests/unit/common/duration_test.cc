@@ -93,5 +93,20 @@ INSTANTIATE_TEST_SUITE_P(
                       InvalidCase{"Overflowing", "99999999999999999999s"}),
     [](const ::testing::TestParamInfo<InvalidCase>& paramInfo) { return paramInfo.param.label; });
 
+// `--cert-expiry` takes up to 5 years, past the default bound.
+TEST(LongDurationTest, TakesItsOwnBound) {
+  constexpr std::int64_t kFiveYearsMs = 43'800LL * 3'600'000;
+  auto fiveYears = parseDuration("43800h", "--cert-expiry", kFiveYearsMs);
+  ASSERT_TRUE(fiveYears) << fiveYears.error().message;
+  EXPECT_EQ(fiveYears->count(), kFiveYearsMs);
+  EXPECT_EQ(parseDuration("2160h", "--cert-expiry", kFiveYearsMs)->count(), 2160LL * 3'600'000);
+
+  auto over = parseDuration("43800h1s", "--cert-expiry", kFiveYearsMs);
+  ASSERT_FALSE(over);
+  EXPECT_NE(over.error().message.find("--cert-expiry"), std::string::npos);
+  EXPECT_FALSE(parseDuration("2160h", "--node-timeout")) << "the default bound is unchanged";
+  EXPECT_FALSE(parseDuration("99999999999999999999999h", "--cert-expiry", kFiveYearsMs));
+}
+
 }  // namespace
 }  // namespace overmesh

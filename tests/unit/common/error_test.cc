@@ -9,7 +9,7 @@ namespace {
 
 TEST(ErrorTest, KindNamesRoundTrip) {
   for (auto kind : {ErrorKind::InvalidArgument, ErrorKind::NotFound, ErrorKind::Conflict,
-                    ErrorKind::FailedPrecondition, ErrorKind::Unauthenticated,
+                    ErrorKind::FailedPrecondition, ErrorKind::Unauthenticated, ErrorKind::PermissionDenied,
                     ErrorKind::Unavailable, ErrorKind::Compacted, ErrorKind::Internal}) {
     EXPECT_EQ(errorKindFromName(errorKindName(kind)), kind);
   }

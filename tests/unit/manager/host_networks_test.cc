@@ -12,6 +12,7 @@
 #include "manager/network_rules.h"
 #include "manager/node_manager.h"
 #include "store/sqlite/sqlite_store.h"
+#include "support/manager_join.h"
 #include "support/scratch.h"
 
 namespace overmesh::manager {
@@ -126,12 +127,22 @@ class MembersTest : public ::testing::Test {
   void SetUp() override {
     store_ = must(store::SqliteStore::open((dir_.path() / "state.db").string(), clock_));
     auto init = must(ClusterManager(*store_).init(api::SwarmInitRequest{}, self("198.18.0.0/24")));
-    token_ = init.cluster.workerJoinToken;
+    token_ = init.pki.workerToken;
+    ca_ = init.pki.ca;
     nodes_ = std::make_unique<NodeManager>(*store_, clock_, init.node.id);
     must(nodes_->load());
     networks_ = std::make_unique<NetworkManager>(*store_);
   }
   void TearDown() override { store_->close(); }
+
+  // Joins a node from its own address (the source check passes) with the worker token.
+  Result<JoinResult> join(const std::string& hostname, const std::string& address,
+                          const std::string& underlayPrefix, const std::string& gatewaySubnet) {
+    auto joining = overmesh::testing::joinRequestFor(token_, hostname, address);
+    joining.request.underlayPrefix = underlayPrefix;
+    joining.request.gatewaySubnet = gatewaySubnet;
+    return nodes_->join(joining.request, ca_, nullptr);
+  }
 
   Result<api::Network> create(std::string name, std::optional<std::string> subnet) {
     api::NetworkCreateRequest request;
@@ -144,12 +155,13 @@ class MembersTest : public ::testing::Test {
   SystemClock clock_;
   std::unique_ptr<store::SqliteStore> store_;
   std::string token_;
+  security::CaMaterial ca_;
   std::unique_ptr<NodeManager> nodes_;
   std::unique_ptr<NetworkManager> networks_;
 };
 
 TEST_F(MembersTest, NetworkCreateRefusesAMembersUnderlayAndGatewaySubnet) {
-  must(nodes_->join({token_, "worker-1", "198.19.7.5", "198.19.7.0/24", "172.30.0.0/16"}));
+  must(join("worker-1", "198.19.7.5", "198.19.7.0/24", "172.30.0.0/16"));
   auto manager = create("a", "198.18.0.0/25");
   ASSERT_FALSE(manager.has_value());
   EXPECT_EQ(manager.error().message,
@@ -170,14 +182,14 @@ TEST_F(MembersTest, NetworkCreateRefusesAMembersUnderlayAndGatewaySubnet) {
 TEST_F(MembersTest, JoinOfANodeWhoseUnderlayHoldsANetworkIsRefusedAndWritesNothing) {
   must(create("edge", "198.19.5.0/24"));
   auto before = must(store_->currentRevision());
-  auto refused = nodes_->join({token_, "worker-1", "198.19.5.3", "198.19.5.0/24", "172.18.0.0/16"});
+  auto refused = join("worker-1", "198.19.5.3", "198.19.5.0/24", "172.18.0.0/16");
   ASSERT_FALSE(refused.has_value());
   EXPECT_EQ(refused.error().kind, ErrorKind::Conflict);
   EXPECT_THAT(refused.error().message,
               HasSubstr("swarm join: this node's underlay network 198.19.5.0/24 (of its "
                         "advertise address 198.19.5.3) overlaps network edge (198.19.5.0/24)"));
   EXPECT_EQ(must(store_->currentRevision()), before);
-  EXPECT_TRUE(nodes_->join({token_, "worker-2", "198.18.0.3", "198.18.0.0/24", "172.18.0.0/16"}));
+  EXPECT_TRUE(join("worker-2", "198.18.0.3", "198.18.0.0/24", "172.18.0.0/16"));
 }
 
 }  // namespace

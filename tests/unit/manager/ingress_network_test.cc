@@ -23,6 +23,7 @@
 #include "manager/task_manager.h"
 #include "state/keys.h"
 #include "store/sqlite/sqlite_store.h"
+#include "support/manager_join.h"
 #include "support/scratch.h"
 
 namespace overmesh::manager {
@@ -59,7 +60,8 @@ class MeshManagerTest : public ::testing::Test {
   void TearDown() override { store_->close(); }
 
   api::Node join(const std::string& hostname, const std::string& address) {
-    return must(nodes_->join({init_.cluster.workerJoinToken, hostname, address, "", ""})).node;
+    auto join = overmesh::testing::joinRequestFor(init_.pki.workerToken, hostname, address);
+    return must(nodes_->join(join.request, init_.pki.ca, nullptr)).node;
   }
 
   api::Node storedNode(const std::string& id) {

@@ -655,11 +655,14 @@ TEST_F(ClusterManagerTest, NetworksAreAllocatedFromTheCustomPools) {
   EXPECT_EQ(must(networks.create(networkRequest("second"))).subnet, "192.168.0.128/26");
 }
 
-TEST_F(ClusterManagerTest, WorkerJoinTokenHasThePrefixAndTheClusterId) {
+TEST_F(ClusterManagerTest, JoinTokensPinTheClustersCaAndDiffer) {
   InitResult result = must(ClusterManager(*store_).init(api::SwarmInitRequest{}, kSelf));
 
-  EXPECT_THAT(result.cluster.workerJoinToken, StartsWith("OMTKN-1-" + result.cluster.id + "-"));
-  EXPECT_GT(result.cluster.workerJoinToken.size(), ("OMTKN-1-" + result.cluster.id + "-").size());
+  EXPECT_EQ(result.cluster.caFingerprint.size(), 64u);
+  for (const std::string& token : {result.pki.workerToken, result.pki.managerToken}) {
+    EXPECT_THAT(token, StartsWith("OMTKN-1-" + result.cluster.caFingerprint + "-"));
+  }
+  EXPECT_NE(result.pki.workerToken, result.pki.managerToken);
 }
 
 TEST_F(ClusterManagerTest, InitTwiceFailsWithFailedPreconditionAndKeepsTheFirstCluster) {
