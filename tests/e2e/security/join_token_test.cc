@@ -130,7 +130,7 @@ TEST_F(SecurityJoinTokenTest, CapturedJoinShowsNoSecretInClear) {
   auto all = packets(capture.file(), "");
   std::cerr << fmt::format("[ info ] join capture: {} packets, {} bytes\n", all.size(),
                            bytes.size());
-  ASSERT_GT(all.size(), 10u) << "the capture missed the join";
+  ASSERT_GT(all.size(), 10u) << "the capture missed the join: " << capture.error();
   // The capture saw the join's handshake: its ALPN is the one thing it shows in clear.
   EXPECT_THAT(bytes, HasSubstr("overmesh-join/1"));
   EXPECT_THAT(bytes, Not(HasSubstr(secretOf(token)))) << "the token's secret crossed in clear";

@@ -63,7 +63,8 @@ struct HandshakeProbe {
   std::string err;
 };
 
-// tcpdump in a lab host, writing what it captures to a file until stop(): started with
+// tcpdump in a lab host, writing what it captures to a file until stop() (immediate mode:
+// otherwise packets still in libpcap's ring when it stops are lost): started with
 // `lab exec` in a thread (lab exec forks, so the tcpdump's own PID is read from a file
 // and it alone is signalled). Runs as root (-Z root) so that it may write into the
 // test's private temporary directory.
@@ -72,7 +73,7 @@ class UnderlayCapture {
   UnderlayCapture(const LabSession& lab, int host, std::string file, const std::string& filter)
       : file_(std::move(file)), pidFile_(file_ + ".pid"), errFile_(file_ + ".err") {
     std::string script =
-        fmt::format("tcpdump -i eth0 -n -U -Z root -w {} '{}' 2>{} & echo $! >{}; wait", file_,
+        fmt::format("tcpdump -i eth0 -n -U --immediate-mode -Z root -w {} '{}' 2>{} & echo $! >{}; wait", file_,
                     filter, errFile_, pidFile_);
     thread_ = std::thread([&lab, host, script] { lab.exec(host, {"sh", "-c", script}); });
     listening_ =
@@ -87,11 +88,13 @@ class UnderlayCapture {
   bool listening() const { return listening_; }
   std::string error() const { return readFile(errFile_); }
 
-  // SIGINT to the tcpdump (it flushes and exits), then waits for it.
+  // SIGINT to the tcpdump (it flushes and exits), then waits for it. A moment first, for
+  // the last packets to be written (--immediate-mode hands them over at once).
   void stop() {
     if (!thread_.joinable()) {
       return;
     }
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
     pid_t pid = 0;
     eventually(
         [&] {
