@@ -272,7 +272,7 @@ TEST_F(ClusterTest, WriteOnAWorkerIsRefusedWithDockersMessageAndChangesNothing) 
   const std::vector<std::vector<std::string>> writes = {
       {"network", "create", "-d", "overlay", "fromworker"},
       {"network", "rm", "before"},
-      {"run", "--name", "fromworker", "--", "sleep", "60"},
+      {"run", "--name", "fromworker", "--network", "before", "--", "sleep", "60"},
       {"service", "create", "--name", "fromworker", "--", "sleep", "60"},
       {"swarm", "update", "--insecure-registry", "198.18.0.1:5000"}};
   for (const auto& write : writes) {
