@@ -62,15 +62,16 @@ on() { local h=$1; shift; "$OM" lab exec --name "$LAB" "$h" -- "$@"; }   # run i
 om() { local h=$1; shift; on "$h" "$OM" "$@"; }                          # CLI on host h
 on 1 true || die "lab exec"
 
+# Every cluster write runs on the manager (h1): workers refuse writes (issue 12).
 om 1 network create -d overlay --attachable --subnet 10.0.15.0/24 "$NET" >/dev/null \
   || die "network create"
 task_ip() {  # overlay address of a task, without the prefix length
   om "$1" ps --format json | jq -r --arg n "$2" \
     '.[] | select(.name == $n) | .attachments[0].address | split("/")[0]'
 }
-om 2 run -d --network "$NET" --name srv --node "$LAB-h2" -- iperf3 -s >/dev/null || die "run srv"
+om 1 run -d --network "$NET" --name srv --node "$LAB-h2" -- iperf3 -s >/dev/null || die "run srv"
 om 1 run --network "$NET" --name cli --node "$LAB-h1" -- sleep infinity >/dev/null || die "run cli"
-om 3 run --network "$NET" --name pin3 --node "$LAB-h3" -- sleep infinity >/dev/null || die "run pin3"
+om 1 run --network "$NET" --name pin3 --node "$LAB-h3" -- sleep infinity >/dev/null || die "run pin3"
 SRV_IP=$(task_ip 1 srv)
 [[ $SRV_IP =~ ^10\.0\.15\. ]] || die "no overlay address for srv ($SRV_IP)"
 # The overlay path must work before measuring it (iperf3 -s may need a moment to listen).
@@ -139,11 +140,11 @@ reach_once() {  # name [existing] → prints "d1 d3" (ms from `run` returning to
     (( ++n < 2000 )) || die "ping loops did not start"; sleep 0.005
   done
   if [[ ${2:-} != existing ]]; then
-    om 2 run --network "$NET" --name "$name" --node "$LAB-h2" -- sleep infinity >/dev/null \
+    om 1 run --network "$NET" --name "$name" --node "$LAB-h2" -- sleep infinity >/dev/null \
       || die "run $name"
   fi
   local t0; t0=$(now_ms)
-  local ip; ip=$(task_ip 2 "$name")
+  local ip; ip=$(task_ip 1 "$name")
   [[ $ip =~ ^10\.0\.15\. ]] || die "no overlay address for $name"
   echo "$ip" >"$f.1"; echo "$ip" >"$f.3"   # each blocks until its reader has it
   { wait "$p1" && wait "$p3"; } || die "$name never became reachable within 30 s"
@@ -160,7 +161,7 @@ for i in $(seq "$TRIES"); do
   all=$(( d1 > d3 ? d1 : d3 ))
   T+=("$all")
   printf '  try %-3s from h1 %5d   from h3 %5d   all %5d\n' "$i" "$d1" "$d3" "$all"
-  om 2 rm -f "probe$i" >/dev/null || die "rm probe$i"
+  om 1 rm -f "probe$i" >/dev/null || die "rm probe$i"
 done
 tm=$(printf '%s\n' "${T[@]}" | median)
 tx=$(printf '%s\n' "${T[@]}" | sort -g | tail -1)

@@ -1,3 +1,6 @@
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
 #include <memory>
 #include <string>
 #include <vector>
@@ -78,6 +81,33 @@ Status runNodeUpdate(CliContext& context, const NodeUpdateOptions& options) {
   return {};
 }
 
+struct NodeRemoveOptions {
+  std::vector<std::string> nodes;
+  bool force = false;
+};
+
+// Prints each removed node as given; the failures are reported together at the end.
+Status runNodeRemove(CliContext& context, const NodeRemoveOptions& options) {
+  auto client = context.client();
+  if (!client) {
+    return std::unexpected(client.error());
+  }
+  std::vector<std::string> failures;
+  for (const auto& node : options.nodes) {
+    auto removed =
+        client->del("/v1/nodes/" + api::percentEncode(node) + (options.force ? "?force=true" : ""));
+    if (!removed) {
+      failures.push_back(removed.error().message);
+      continue;
+    }
+    *context.out << node << '\n';
+  }
+  if (!failures.empty()) {
+    return errorf(ErrorKind::FailedPrecondition, "{}", fmt::join(failures, "\n"));
+  }
+  return {};
+}
+
 }  // namespace
 
 void addNodeCommands(CLI::App& app, CliContext& context) {
@@ -109,6 +139,16 @@ void addNodeCommands(CLI::App& app, CliContext& context) {
   updateCommand->add_option("node", update->node, "Node hostname or ID")->required();
   updateCommand->callback([&context, update] {
     context.action = [&context, update] { return runNodeUpdate(context, *update); };
+  });
+
+  auto remove = context.hold<NodeRemoveOptions>();
+  CLI::App* removeCommand = node->add_subcommand("rm", "Remove nodes from the swarm");
+  removeCommand->alias("remove");
+  removeCommand->add_flag("-f,--force", remove->force,
+                          "Remove a node that is not down (its certificate is refused at once)");
+  removeCommand->add_option("node", remove->nodes, "Node hostnames or IDs")->required();
+  removeCommand->callback([&context, remove] {
+    context.action = [&context, remove] { return runNodeRemove(context, *remove); };
   });
 }
 

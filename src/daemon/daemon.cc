@@ -1150,6 +1150,29 @@ Result<api::Node> Daemon::updateNode(const std::string& reference,
   return node;
 }
 
+Status Daemon::removeNode(const std::string& reference, bool force) {
+  auto node = inspectNode(reference);  // takes the role lock itself
+  if (!node) {
+    return std::unexpected(node.error());
+  }
+  std::shared_lock lock(roleMutex_);
+  if (!manager_ || manager_->nodes() == nullptr) {
+    return std::unexpected(notInSwarm());
+  }
+  if (node->state != "down" && !force) {
+    return errorf(ErrorKind::FailedPrecondition,
+                  "node rm: node {} ({}) is {}, not down, and cannot be removed; stop its "
+                  "daemon first, or use --force to remove it now (its certificate is refused "
+                  "from then on)",
+                  node->hostname, node->id, node->state);
+  }
+  if (auto removed = manager_->nodes()->remove(node->id); !removed) {
+    return std::unexpected(removed.error().withContext("node rm"));
+  }
+  spdlog::info("node removed hostname={} id={} force={}", node->hostname, node->id, force);
+  return {};
+}
+
 Result<std::vector<api::Node>> Daemon::listNodes() {
   std::shared_lock lock(roleMutex_);
   if (!manager_) {

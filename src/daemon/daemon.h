@@ -136,6 +136,12 @@ class Daemon {
   Result<api::Node> inspectNode(const std::string& reference);
   Result<api::Node> updateNode(const std::string& reference,
                                const manager::NodeUpdateRequest& request);
+  // `node rm`: removes a worker from the cluster (a manager only). Its record goes, so its
+  // certificate is refused from then on and its open connections are cut (the cluster
+  // server's removal listener). Docker's rule: a node that is not down is refused unless
+  // `force`. NotFound for an unknown reference; FailedPrecondition for this node itself,
+  // for a node that is not down without `force`, and outside a swarm.
+  Status removeNode(const std::string& reference, bool force);
 
   Result<api::Task> runTask(const manager::RunRequest& request);
   Result<std::vector<api::Task>> listTasks();

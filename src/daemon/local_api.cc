@@ -360,6 +360,10 @@ void registerLocalApi(api::HttpServer& server, Daemon& daemon) {
   server.route(
       "POST", "/v1/nodes/{ref}/update",
       clusterWrite(daemon, [&daemon](const HttpRequest& r) { return updateNode(daemon, r); }));
+  server.route(
+      "DELETE", "/v1/nodes/{ref}", clusterWrite(daemon, [&daemon](const HttpRequest& r) {
+        return reply(daemon.removeNode(r.params[0], r.queryOr("force", "false") == "true"));
+      }));
 }
 
 // Served on the node port behind mutual TLS whose admission lets in manager

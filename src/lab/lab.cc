@@ -36,13 +36,16 @@ Status formSwarm(LabRecord& record) {
   if (record.hosts.size() == 1) {
     return {};
   }
-  auto tokens =
-      callDaemon(manager, "GET", "/v1/swarm/join-token", nullptr, std::chrono::seconds(10));
+  // {"token": T} for the role asked (issue 12); a daemon from before it answers
+  // {"worker": T} and ignores the query.
+  auto tokens = callDaemon(manager, "GET", "/v1/swarm/join-token?role=worker", nullptr,
+                           std::chrono::seconds(10));
   if (!tokens) {
     return std::unexpected(tokens.error().withContext(
         fmt::format("read the worker join token from {}", manager.name)));
   }
-  std::string token = tokens->value("worker", "");
+  std::string token =
+      tokens->is_object() ? tokens->value("token", tokens->value("worker", "")) : "";
   if (token.empty()) {
     return errorf(ErrorKind::Internal, "{} returned no worker join token: {}", manager.name,
                   tokens->dump());

@@ -36,6 +36,15 @@ class LabSession {
   const std::string& name() const { return name_; }
   // Where the lab keeps its state: host i's socket is <runDir>/<name>/h<i>/overmesh.sock.
   const std::string& runDir() const { return runDir_.path(); }
+  // Host i's state directory (<runDir>/<name>/h<i>/state); its pki/ holds the node's
+  // certificate, key and the cluster CA (security/node_pki.h).
+  std::string stateDir(int host) const {
+    return runDir_.path() + "/" + name_ + "/h" + std::to_string(host) + "/state";
+  }
+  // Host i's daemon log.
+  std::string logPath(int host) const {
+    return runDir_.path() + "/" + name_ + "/h" + std::to_string(host) + "/overmeshd.log";
+  }
   std::string hostNamespace(int host) const { return name_ + "-h" + std::to_string(host); }
   std::string clientNamespace(int client) const { return name_ + "-c" + std::to_string(client); }
   // Host i's underlay address, where published ports answer: 198.18.0.<i>.

@@ -2,12 +2,14 @@
 // block the daemon; network subnets and init pools that cannot work are refused. Each
 // test's daemon runs in a network namespace of its own (advertise address 127.0.0.1);
 // the busy ports and fake managers below are sockets the test opens inside that
-// namespace, on 127.0.0.1 only.
+// namespace, on 127.0.0.1 only. The fake managers speak TLS 1.3 with a CA the test makes
+// (src/security), and the join tokens pin it, so a join gets as far as each test needs.
 
 #include <arpa/inet.h>
 #include <fcntl.h>
-#include <netinet/in.h>
+#include <gmock/gmock.h>
 #include <net/if.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sched.h>
 #include <sys/ioctl.h>
@@ -19,14 +21,17 @@
 #include <cstring>
 #include <filesystem>
 #include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include <gmock/gmock.h>
-
 #include "e2e/cli/cli_fixture.h"
+#include "security/join_token.h"
+#include "security/pki.h"
 #include "support/lab_session.h"
+#include "support/tls_exchange.h"
 
 namespace overmesh::testing {
 namespace {
@@ -83,13 +88,17 @@ int listenInNamespaceOf(pid_t pid, std::uint16_t port) {
 
 // Something on a port of the daemon's namespace: a plain listener that never accepts
 // (a busy port, or a manager that never answers), or a fake manager that answers every
-// request with `reply` and records the request lines.
+// request over TLS 1.3 (as the cluster port does since issue 12) with what `respond`
+// returns, and records the request lines.
 class FakePeer {
  public:
-  FakePeer(pid_t pid, std::uint16_t port, std::optional<std::string> reply = std::nullopt)
+  explicit FakePeer(pid_t pid, std::uint16_t port) : fd_(listenInNamespaceOf(pid, port)) {}
+  FakePeer(pid_t pid, std::uint16_t port, TlsIdentity identity, TlsResponder respond)
       : fd_(listenInNamespaceOf(pid, port)) {
-    if (fd_ >= 0 && reply) {
-      thread_ = std::thread([this, answer = *reply] { serve(answer); });
+    if (fd_ >= 0) {
+      thread_ = std::thread([this, identity = std::move(identity), respond = std::move(respond)] {
+        serve(identity, respond);
+      });
     }
   }
   ~FakePeer() { close(); }
@@ -119,7 +128,8 @@ class FakePeer {
   }
 
  private:
-  void serve(const std::string& answer) {
+  // Thread: answers connections one at a time until close().
+  void serve(const TlsIdentity& identity, const TlsResponder& respond) {
     while (!stop_) {
       pollfd listening{fd_, POLLIN, 0};
       if (poll(&listening, 1, 100) <= 0) {
@@ -129,45 +139,11 @@ class FakePeer {
       if (connection < 0) {
         continue;
       }
-      // Read the head and a body of Content-Length bytes (our clients send small ones).
-      std::string request;
-      char buffer[4096];
-      while (true) {
-        pollfd readable{connection, POLLIN, 0};
-        if (poll(&readable, 1, 2000) <= 0) {
-          break;
-        }
-        ssize_t n = read(connection, buffer, sizeof(buffer));
-        if (n <= 0) {
-          break;
-        }
-        request.append(buffer, static_cast<std::size_t>(n));
-        auto headEnd = request.find("\r\n\r\n");
-        if (headEnd == std::string::npos) {
-          continue;
-        }
-        std::size_t length = 0;
-        auto field = request.find("Content-Length: ");
-        if (field == std::string::npos) {
-          field = request.find("content-length: ");
-        }
-        if (field != std::string::npos && field < headEnd) {
-          length = std::stoul(request.substr(field + 16));
-        }
-        if (request.size() >= headEnd + 4 + length) {
-          break;
-        }
-      }
-      {
+      std::string line = serveOneOverTls(connection, identity, respond);
+      if (!line.empty()) {
         std::lock_guard lock(mutex_);
-        requests_.push_back(request.substr(0, request.find("\r\n")));
+        requests_.push_back(line);
       }
-      std::string response = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                             "Content-Length: " +
-                             std::to_string(answer.size()) + "\r\nConnection: close\r\n\r\n" +
-                             answer;
-      [[maybe_unused]] auto written = write(connection, response.data(), response.size());
-      ::close(connection);
     }
   }
 
@@ -179,10 +155,79 @@ class FakePeer {
 };
 
 constexpr std::uint16_t kFakeManagerPort = 2999;
-const std::string kToken = "OMTKN-1-aaaaaaaaaaaaaaaaaaaaaaaaa-secret";
-const std::string kJoinAnswer =
-    R"({"node":{"id":"fakenode"},"clusterId":"fakecluster","nodeSecret":"s","memberSecret":"m",)"
-    R"("nodeTimeoutMs":3000})";
+
+// A cluster of the test's own making for the fake managers: its CA, a manager
+// certificate (it carries kManagerServerName, as a joining node checks) and a worker join
+// token that pins the CA, so that a join gets as far as the test wants.
+struct FakeCluster {
+  security::CaMaterial ca;
+  TlsIdentity manager;
+  std::string token;
+};
+
+FakeCluster makeFakeCluster() {
+  FakeCluster cluster;
+  auto now = std::chrono::system_clock::now();
+  auto ca = security::createCa("fakecluster", now);
+  auto key = security::generateKey();
+  auto csr = key ? security::makeCsr(key->privateKeyPem, "fakemanager")
+                 : Result<std::string>(std::unexpected(key.error()));
+  if (!ca || !csr) {
+    ADD_FAILURE() << "cannot make the fake cluster's CA or manager key";
+    return cluster;
+  }
+  cluster.ca = *ca;
+  auto cert = security::signNodeCertificate(
+      cluster.ca, *csr, security::NodeIdentity{"fakemanager", "manager", "fakecluster"},
+      std::chrono::hours(1), now);
+  auto fingerprint = security::certificateFingerprint(cluster.ca.certPem);
+  if (!cert || !fingerprint) {
+    ADD_FAILURE() << "cannot sign the fake manager's certificate";
+    return cluster;
+  }
+  cluster.manager = TlsIdentity{*cert, key->privateKeyPem, ""};
+  cluster.token =
+      security::formatJoinToken(security::JoinToken{*fingerprint, std::string(43, 'A')});
+  return cluster;
+}
+
+// The CA route of a fake manager: what a joining node fetches first.
+std::optional<std::string> caAnswer(const FakeCluster& cluster, const std::string& line) {
+  if (line.starts_with("GET /cluster/v1/ca ")) {
+    return nlohmann::json{{"certificate", cluster.ca.certPem}}.dump();
+  }
+  return std::nullopt;
+}
+
+// A manager that accepts every join: it signs the node's CSR as node "fakenode".
+TlsResponder acceptingManager(const FakeCluster& cluster) {
+  return [cluster](const std::string& line, const std::string& body) -> std::string {
+    if (auto ca = caAnswer(cluster, line)) {
+      return *ca;
+    }
+    if (!line.starts_with("POST /cluster/v1/join ")) {
+      return "{}";
+    }
+    auto request = nlohmann::json::parse(body, nullptr, false);
+    std::string csr = request.is_object() ? request.value("csr", "") : "";
+    auto cert = security::signNodeCertificate(
+        cluster.ca, csr, security::NodeIdentity{"fakenode", "worker", "fakecluster"},
+        std::chrono::hours(1), std::chrono::system_clock::now());
+    return nlohmann::json{{"node", {{"id", "fakenode"}}},
+                          {"clusterId", "fakecluster"},
+                          {"nodeTimeoutMs", 3000},
+                          {"certificate", cert ? *cert : ""},
+                          {"caCertificate", cluster.ca.certPem}}
+        .dump();
+  };
+}
+
+// A manager that serves its CA but answers the join with garbage.
+TlsResponder garbageManager(const FakeCluster& cluster) {
+  return [cluster](const std::string& line, const std::string&) -> std::string {
+    return caAnswer(cluster, line).value_or("garbage");
+  };
+}
 
 class MembershipCliTest : public CliTest {
  protected:
@@ -190,16 +235,18 @@ class MembershipCliTest : public CliTest {
 
   // The state directory holds no membership and no cluster store, and the daemon says so.
   void expectNothingLeft() {
-    for (std::string name : {"node.json", "node.json.tmp", "cluster.db", "cluster.db-wal",
-                             "cluster.db-shm"}) {
+    for (std::string name :
+         {"node.json", "node.json.tmp", "cluster.db", "cluster.db-wal", "cluster.db-shm", "pki"}) {
       EXPECT_FALSE(fs::exists(stateDir() + "/" + name)) << name << " was left behind";
     }
     EXPECT_EQ(json({"info", "--format", "json"})["swarm"], "inactive");
   }
 
   CommandResult join(const std::string& manager) {
-    return cli({"swarm", "join", "--token", kToken, manager});
+    return cli({"swarm", "join", "--token", cluster_.token, manager});
   }
+
+  FakeCluster cluster_ = makeFakeCluster();
 };
 
 class BusyPortInitTest : public MembershipCliTest,
@@ -252,7 +299,7 @@ TEST_F(MembershipCliTest, JoinToAnUnreachableManagerLeavesNothing) {
 }
 
 TEST_F(MembershipCliTest, JoinToAManagerThatAnswersGarbageLeavesNothing) {
-  FakePeer manager(daemon_->pid(), kFakeManagerPort, "garbage");
+  FakePeer manager(daemon_->pid(), kFakeManagerPort, cluster_.manager, garbageManager(cluster_));
   ASSERT_TRUE(manager.ok());
   auto refused = join("127.0.0.1:" + std::to_string(kFakeManagerPort));
   EXPECT_EQ(refused.exitCode, 1);
@@ -262,7 +309,7 @@ TEST_F(MembershipCliTest, JoinToAManagerThatAnswersGarbageLeavesNothing) {
 
 TEST_F(MembershipCliTest, JoinWithTheNodePortBusyFailsBeforeAskingTheManager) {
   FakePeer busy(daemon_->pid(), 2378);
-  FakePeer manager(daemon_->pid(), kFakeManagerPort, kJoinAnswer);
+  FakePeer manager(daemon_->pid(), kFakeManagerPort, cluster_.manager, acceptingManager(cluster_));
   ASSERT_TRUE(busy.ok() && manager.ok());
   auto refused = join("127.0.0.1:" + std::to_string(kFakeManagerPort));
   EXPECT_EQ(refused.exitCode, 1);
@@ -272,7 +319,7 @@ TEST_F(MembershipCliTest, JoinWithTheNodePortBusyFailsBeforeAskingTheManager) {
 }
 
 TEST_F(MembershipCliTest, JoinWhoseStateCannotBeSavedIsUndoneHereAndOnTheManager) {
-  FakePeer manager(daemon_->pid(), kFakeManagerPort, kJoinAnswer);
+  FakePeer manager(daemon_->pid(), kFakeManagerPort, cluster_.manager, acceptingManager(cluster_));
   ASSERT_TRUE(manager.ok());
   // A directory where node.json belongs: the final rename of the state file fails (root
   // ignores file modes, so an unwritable file cannot be made otherwise).
@@ -283,6 +330,7 @@ TEST_F(MembershipCliTest, JoinWhoseStateCannotBeSavedIsUndoneHereAndOnTheManager
   EXPECT_EQ(json({"info", "--format", "json"})["swarm"], "inactive");
   EXPECT_TRUE(fs::is_directory(stateDir() + "/node.json")) << "the obstacle is left as it was";
   EXPECT_FALSE(fs::exists(stateDir() + "/node.json.tmp"));
+  EXPECT_FALSE(fs::exists(stateDir() + "/pki")) << "the node's certificate and key were kept";
   auto requests = manager.requests();
   EXPECT_THAT(requests, ::testing::Contains("POST /cluster/v1/join HTTP/1.1"));
   EXPECT_THAT(requests, ::testing::Contains("POST /cluster/v1/leave HTTP/1.1"))

@@ -1,7 +1,8 @@
 // Services through real daemons: a 3-host lab (h1 the manager), the service API called
-// on each host's local socket (a worker forwards writes to the manager and answers reads
-// from its cache), tasks placed by the manager's orchestration loop and started by the
-// agents. The CLI for services is tested on its own; this drives the REST API directly.
+// on each host's local socket (writes on the manager's, which a worker refuses; a worker
+// answers reads from its cache), tasks placed by the manager's orchestration loop and
+// started by the agents. The CLI for services is tested on its own; this drives the REST API
+// directly.
 //
 // Run:  ctest --test-dir BUILD -R ServiceLabTest   (as root)
 
@@ -87,12 +88,21 @@ class ServiceLabTest : public ::testing::Test {
   std::vector<std::string> sockets_;
 };
 
-TEST_F(ServiceLabTest, AServiceCreatedOnAWorkerRunsItsReplicasAcrossTheHosts) {
+TEST_F(ServiceLabTest, AServiceCreatedOnTheManagerRunsItsReplicasAcrossTheHosts) {
   nlohmann::json spec = {{"name", "web"},
                          {"replicas", 3},
                          {"command", {"sleep", "3600"}},
                          {"networks", {{{"target", "front"}, {"aliases", {"www"}}}}}};
-  auto created = call(2, "POST", "/v1/services", spec.dump());
+  // A worker refuses the write with Docker's words (412, FailedPrecondition).
+  auto onWorker = call(2, "POST", "/v1/services", spec.dump());
+  EXPECT_EQ(onWorker.status, 412) << onWorker.body.dump();
+  EXPECT_NE(onWorker.body.dump().find(
+                "this node is not a swarm manager; run the command on a manager node"),
+            std::string::npos)
+      << onWorker.body.dump();
+  EXPECT_EQ(call(1, "GET", "/v1/services/web").status, 404) << "the refused write changed nothing";
+
+  auto created = call(1, "POST", "/v1/services", spec.dump());
   ASSERT_EQ(created.status, 201) << created.body.dump();
   std::string vip = created.body["vips"][0].value("address", "");
   EXPECT_EQ(vip, "10.0.30.2/24");
@@ -123,24 +133,24 @@ TEST_F(ServiceLabTest, AServiceCreatedOnAWorkerRunsItsReplicasAcrossTheHosts) {
   ASSERT_EQ(detail.status, 200) << detail.body.dump();
   EXPECT_EQ(detail.body["services"][0].value("vip", ""), vip);
 
-  auto refused = call(2, "DELETE", "/v1/networks/front");
+  auto refused = call(1, "DELETE", "/v1/networks/front");
   EXPECT_EQ(refused.status / 100, 4) << refused.body.dump();
   EXPECT_NE(refused.body.dump().find("in use by service(s) web"), std::string::npos)
       << refused.body.dump();
 
   auto labelled =
-      call(3, "POST", "/v1/nodes/" + lab_.name() + "-h2/update", R"({"labelAdd":{"zone":"a"}})");
+      call(1, "POST", "/v1/nodes/" + lab_.name() + "-h2/update", R"({"labelAdd":{"zone":"a"}})");
   ASSERT_EQ(labelled.status, 200) << labelled.body.dump();
   EXPECT_EQ(labelled.body["labels"].value("zone", ""), "a");
 
   nlohmann::json update = {{"spec", created.body["spec"]},
                            {"updateIndex", created.body["updateIndex"]}};
   update["spec"]["replicas"] = 1;
-  auto scaled = call(3, "POST", "/v1/services/web/update", update.dump());
+  auto scaled = call(1, "POST", "/v1/services/web/update", update.dump());
   ASSERT_EQ(scaled.status, 200) << scaled.body.dump();
   EXPECT_TRUE(eventually([&] { return desiredRunning("web").size() == 1; }, kSettle));
 
-  auto removed = call(2, "DELETE", "/v1/services/web");
+  auto removed = call(1, "DELETE", "/v1/services/web");
   ASSERT_EQ(removed.status, 200) << removed.body.dump();
   EXPECT_TRUE(eventually([&] { return desiredRunning("web").empty(); }, kSettle));
   EXPECT_EQ(call(1, "GET", "/v1/services/web").status, 404);

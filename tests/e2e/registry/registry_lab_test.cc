@@ -1,9 +1,10 @@
 // Registry settings and digest pinning with real daemons and a real registry (Debian's
 // docker-registry, the CNCF distribution registry) on host 1's underlay address in a lab:
-// `swarm update` from a worker reaches the manager and every node's `info`; a service
-// created or updated through a worker's API records the digest the registry serves, moves
-// with the tag only when its image is given again, and is created unpinned with Docker's
-// warning (carrying the registry's words) when the manifest cannot be read.
+// `swarm update` on the manager reaches every node's `info` (a worker refuses it: writes
+// are made on managers); a service created or updated through the manager's API records
+// the digest the registry serves, moves with the tag only when its image is given again,
+// and is created unpinned with Docker's warning (carrying the registry's words) when the
+// manifest cannot be read.
 //
 // Run one:  ctest --test-dir BUILD -R RegistryLabTest.   (as root)
 
@@ -23,6 +24,7 @@ namespace overmesh::testing {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::StartsWith;
 
 constexpr auto kRegistrySettle = std::chrono::seconds(20);
@@ -185,8 +187,15 @@ class RegistryLabTest : public ::testing::Test {
   pid_t registry_ = -1;
 };
 
-TEST_F(RegistryLabTest, SwarmUpdateFromAWorkerReachesEveryNodesInfo) {
-  auto updated = lab_->cli(2, {"swarm", "update", "--insecure-registry", "198.18.0.1:05000",
+TEST_F(RegistryLabTest, SwarmUpdateOnTheManagerReachesEveryNodesInfoAndAWorkerRefusesIt) {
+  // A worker refuses the write with Docker's message (issue 12) and changes nothing.
+  auto refused = lab_->cli(2, {"swarm", "update", "--insecure-registry", "198.18.0.1:05000"});
+  EXPECT_EQ(refused.exitCode, 1) << refused.out;
+  EXPECT_THAT(refused.err,
+              HasSubstr("this node is not a swarm manager; run the command on a manager node"));
+  EXPECT_THAT(lab_->cli(1, {"info"}).out, Not(HasSubstr("198.18.0.1:5000")));
+
+  auto updated = lab_->cli(1, {"swarm", "update", "--insecure-registry", "198.18.0.1:05000",
                                "--registry-mirror", "http://198.18.0.1:5000/"});
   ASSERT_EQ(updated.exitCode, 0) << updated.err;
   EXPECT_THAT(updated.out, HasSubstr("Insecure registries: 198.18.0.1:5000\n"));
@@ -201,7 +210,7 @@ TEST_F(RegistryLabTest, SwarmUpdateFromAWorkerReachesEveryNodesInfo) {
         << lab_->cli(host, {"info"}).out;
   }
 
-  auto bad = lab_->cli(2, {"swarm", "update", "--registry-mirror", "198.18.0.1:5000"});
+  auto bad = lab_->cli(1, {"swarm", "update", "--registry-mirror", "198.18.0.1:5000"});
   EXPECT_NE(bad.exitCode, 0);
   EXPECT_THAT(bad.err, HasSubstr("--registry-mirror \"198.18.0.1:5000\""));
   auto cleared = lab_->cli(1, {"swarm", "update", "--clear-registry-mirrors"});
@@ -215,8 +224,8 @@ TEST_F(RegistryLabTest, ServicesArePinnedToTheRegistrysDigestAndMoveOnlyWhenTheI
   ASSERT_THAT(first, StartsWith("sha256:"));
   ASSERT_EQ(lab_->cli(1, {"swarm", "update", "--insecure-registry", kRegistry}).exitCode, 0);
 
-  // Through the worker: forwarded to the manager, which asks the registry.
-  auto created = call(2, "POST", "/v1/services", webSpec(kRegistry + "/web:1"));
+  // On the manager (writes are made there), which asks the registry.
+  auto created = call(1, "POST", "/v1/services", webSpec(kRegistry + "/web:1"));
   ASSERT_EQ(created.status, 201) << created.body.dump();
   EXPECT_EQ(created.body["spec"]["container"].value("image", ""), kRegistry + "/web:1@" + first);
   EXPECT_EQ(created.body["warnings"], nlohmann::json::array());
@@ -227,22 +236,22 @@ TEST_F(RegistryLabTest, ServicesArePinnedToTheRegistrysDigestAndMoveOnlyWhenTheI
   nlohmann::json scale = {{"spec", created.body["spec"]},
                           {"updateIndex", created.body["updateIndex"]}};
   scale["spec"]["replicas"] = 0;
-  auto scaled = call(2, "POST", "/v1/services/web/update", scale);
+  auto scaled = call(1, "POST", "/v1/services/web/update", scale);
   ASSERT_EQ(scaled.status, 200) << scaled.body.dump();
   EXPECT_EQ(scaled.body["spec"]["container"].value("image", ""), kRegistry + "/web:1@" + first);
 
   nlohmann::json again = {{"spec", scaled.body["spec"]},
                           {"updateIndex", scaled.body["updateIndex"]}};
   again["spec"]["container"]["image"] = kRegistry + "/web:1";
-  auto moved = call(2, "POST", "/v1/services/web/update", again);
+  auto moved = call(1, "POST", "/v1/services/web/update", again);
   ASSERT_EQ(moved.status, 200) << moved.body.dump();
   EXPECT_EQ(moved.body["spec"]["container"].value("image", ""), kRegistry + "/web:1@" + second);
 
-  // --no-resolve-image through the worker: the query reaches the manager.
+  // --no-resolve-image: the query reaches the update.
   nlohmann::json unpinned = {{"spec", moved.body["spec"]},
                              {"updateIndex", moved.body["updateIndex"]}};
   unpinned["spec"]["container"]["image"] = kRegistry + "/web:2";
-  auto kept = call(2, "POST", "/v1/services/web/update?noResolveImage=true", unpinned);
+  auto kept = call(1, "POST", "/v1/services/web/update?noResolveImage=true", unpinned);
   ASSERT_EQ(kept.status, 200) << kept.body.dump();
   EXPECT_EQ(kept.body["spec"]["container"].value("image", ""), kRegistry + "/web:2");
   EXPECT_EQ(kept.body["warnings"], nlohmann::json::array());
@@ -253,7 +262,7 @@ TEST_F(RegistryLabTest, DockerHubNamesArePinnedThroughTheMirror) {
   ASSERT_THAT(digest, StartsWith("sha256:"));
   ASSERT_EQ(lab_->cli(1, {"swarm", "update", "--registry-mirror", "http://" + kRegistry}).exitCode,
             0);
-  auto created = call(2, "POST", "/v1/services", webSpec("web:1"));
+  auto created = call(1, "POST", "/v1/services", webSpec("web:1"));
   ASSERT_EQ(created.status, 201) << created.body.dump();
   EXPECT_EQ(created.body["spec"]["container"].value("image", ""),
             "docker.io/library/web:1@" + digest);
@@ -263,7 +272,7 @@ TEST_F(RegistryLabTest, DockerHubNamesArePinnedThroughTheMirror) {
 TEST_F(RegistryLabTest, AnImageThatCannotBeReadIsStoredUnpinnedWithTheRegistrysWords) {
   pushWeb("one");
   ASSERT_EQ(lab_->cli(1, {"swarm", "update", "--insecure-registry", kRegistry}).exitCode, 0);
-  auto missing = call(2, "POST", "/v1/services", webSpec(kRegistry + "/missing:1"));
+  auto missing = call(1, "POST", "/v1/services", webSpec(kRegistry + "/missing:1"));
   ASSERT_EQ(missing.status, 201) << missing.body.dump();
   EXPECT_EQ(missing.body["spec"]["container"].value("image", ""), kRegistry + "/missing:1");
   ASSERT_EQ(missing.body["warnings"].size(), 1u) << missing.body.dump();
