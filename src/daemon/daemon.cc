@@ -499,7 +499,17 @@ Result<std::string> fetchClusterCa(const std::string& managerUrl, const std::str
                   "is it an overmesh manager of the same version? Nothing was sent",
                   endpoint, read ? "it is too large" : read.error().message);
   }
-  return caPem;
+  // Exactly one CA certificate, re-encoded: the fingerprint below must cover everything
+  // this node will trust (an answer "real CA + another CA" would pass a check of the
+  // first one and let the other one's certificates in).
+  auto single = security::singleCaCertificate(caPem);
+  if (!single) {
+    return errorf(ErrorKind::Unauthenticated,
+                  "swarm join: the manager at {} sent a CA answer this node cannot pin ({}); "
+                  "nothing secret was sent",
+                  endpoint, single.error().message);
+  }
+  return *single;
 }
 
 // The node's underlay network; a host that hides it (no interface holds the address)
