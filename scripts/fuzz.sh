@@ -6,15 +6,16 @@
 # (fuzz_request_decoders, seed corpus + 20000 random mutations, no coverage feedback).
 # TARGET picks the target: request_decoders (default) or dns_message (the embedded
 # resolver's wire codec, tests/fuzz/dns_message_fuzz.cc) or compose_loader (the compose
-# file loader, tests/fuzz/compose_loader_fuzz.cc).
+# file loader, tests/fuzz/compose_loader_fuzz.cc) or security (join tokens, certificates and
+# CSRs through the security library, tests/fuzz/security_fuzz.cc).
 # Usage: scripts/fuzz.sh [SECONDS] [TARGET]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-60}"
 target="${2:-request_decoders}"
 case "$target" in
-  request_decoders|dns_message|compose_loader) ;;
-  *) echo "fuzz.sh: unknown target '$target' (request_decoders, dns_message or compose_loader)" >&2; exit 2 ;;
+  request_decoders|dns_message|compose_loader|security) ;;
+  *) echo "fuzz.sh: unknown target '$target' (request_decoders, dns_message, compose_loader or security)" >&2; exit 2 ;;
 esac
 
 # clang 16 and its runtime (libFuzzer) come from Debian (Debian 12's default clang 14

@@ -31,8 +31,10 @@ using TimePoint = std::chrono::system_clock::time_point;
 inline constexpr std::chrono::minutes kIssueBackdate{1};
 // How often a node looks again when nothing is due: every kRenewalPoll, or every
 // kShortRenewalPoll while the certificate or the cluster's expiry is below
-// kShortExpiry (a test's 1-minute expiry must be noticed within seconds).
-inline constexpr std::chrono::seconds kRenewalPoll{60};
+// kShortExpiry (a test's 1-minute expiry must be noticed within seconds). A look is cheap
+// (the certificate in memory, the cluster record from the cache), and a shortened
+// `--cert-expiry` must take effect within one poll, so even the long poll is short.
+inline constexpr std::chrono::seconds kRenewalPoll{5};
 inline constexpr std::chrono::seconds kShortRenewalPoll{2};
 inline constexpr std::chrono::minutes kShortExpiry{10};
 // After a failed renewal.

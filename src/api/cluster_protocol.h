@@ -56,11 +56,6 @@ inline constexpr const char* kTaskStatusPattern = "/cluster/v1/tasks/{id}/status
 
 inline constexpr std::uint16_t kDefaultNodePort = 2378;
 
-// Transitional (issue 12 contracts): the shared-secret headers, removed once every
-// caller uses certificates.
-inline constexpr const char* kNodeIdHeader = "X-Overmesh-Node-Id";
-inline constexpr const char* kNodeSecretHeader = "X-Overmesh-Node-Secret";
-inline constexpr const char* kMemberSecretHeader = "X-Overmesh-Member-Secret";
 
 // How long the manager waits for a joining node's address proof.
 inline constexpr std::chrono::milliseconds kAddressProofTimeout{3000};

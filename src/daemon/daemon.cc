@@ -188,8 +188,22 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonOptions& options) {
       return std::unexpected(tls.error());
     }
     auto config = std::make_shared<const api::TlsServerConfig>(std::move(*tls));
-    auto port = daemon->localServer_.listenTls(endpoint->host, endpoint->port,
-                                               {.config = [config] { return config; }});
+    // A node certificate (of this or any overmesh cluster: subject OU manager|worker with a
+    // cluster ID) never opens the local API, even when --tlscacert names the cluster's own
+    // CA by mistake: otherwise every worker's certificate would be root on this node.
+    auto notANodeCertificate = [](const api::PeerIdentity& peer) {
+      bool nodeCertificate =
+          !peer.clusterId.empty() && (peer.role == "manager" || peer.role == "worker");
+      if (nodeCertificate) {
+        spdlog::warn("local API over TCP: refused the node certificate of {} ({}) from {}: "
+                     "give operators certificates of a CA of their own",
+                     peer.nodeId, peer.role, peer.address);
+      }
+      return !nodeCertificate;
+    };
+    auto port = daemon->localServer_.listenTls(
+        endpoint->host, endpoint->port,
+        {.config = [config] { return config; }, .admit = notANodeCertificate});
     if (!port) {
       return std::unexpected(port.error());
     }
@@ -485,7 +499,17 @@ Result<std::string> fetchClusterCa(const std::string& managerUrl, const std::str
                   "is it an overmesh manager of the same version? Nothing was sent",
                   endpoint, read ? "it is too large" : read.error().message);
   }
-  return caPem;
+  // Exactly one CA certificate, re-encoded: the fingerprint below must cover everything
+  // this node will trust (an answer "real CA + another CA" would pass a check of the
+  // first one and let the other one's certificates in).
+  auto single = security::singleCaCertificate(caPem);
+  if (!single) {
+    return errorf(ErrorKind::Unauthenticated,
+                  "swarm join: the manager at {} sent a CA answer this node cannot pin ({}); "
+                  "nothing secret was sent",
+                  endpoint, single.error().message);
+  }
+  return *single;
 }
 
 // The node's underlay network; a host that hides it (no interface holds the address)

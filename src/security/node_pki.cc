@@ -112,6 +112,11 @@ Status checkRole(std::string_view role) {
 // chains to the CA and is valid now, and the key is the certificate's.
 Result<CertificateInfo> checkNodePair(const std::string& caCertPem, const std::string& keyPem,
                                       const std::string& certPem) {
+  // ca.pem is every TLS context's trust list: one CA and nothing else, or a second
+  // certificate in it would be trusted without ever having been pinned by a token.
+  if (auto single = singleCaCertificate(caCertPem); !single) {
+    return std::unexpected(single.error().withContext("cluster CA"));
+  }
   auto info = verifyNodeCertificate(certPem, caCertPem, std::chrono::system_clock::now());
   if (!info) {
     return std::unexpected(info.error().withContext("node certificate"));
@@ -154,6 +159,10 @@ Result<std::unique_ptr<NodePki>> NodePki::load(const std::string& stateDir) {
   auto info = inspectCertificate(*certPem);
   if (!info) {
     return std::unexpected(info.error().withContext(pkiPath(dir, kNodeCertFile)));
+  }
+  if (auto single = singleCaCertificate(*caPem); !single) {
+    return errorf(ErrorKind::InvalidArgument, "{}: {}", pkiPath(dir, kCaCertFile),
+                  single.error().message);
   }
   // Signed by our CA? Checked at a time inside the certificate's own validity: an expired
   // certificate still loads (its renewal or a new join replaces it), a foreign one does not.

@@ -94,6 +94,14 @@ Result<CertificateInfo> inspectCertificate(std::string_view certPem);
 // join token pins.
 Result<std::string> certificateFingerprint(std::string_view certPem);
 
+// The one CA certificate in `pem`, re-encoded: exactly one certificate and nothing else
+// but whitespace, with basicConstraints CA:TRUE. A joining node runs the manager's
+// unverified CA answer through this before it computes the fingerprint, so that what it
+// pins is everything it will trust (an answer "real CA + attacker's CA" would otherwise
+// pass the fingerprint check and then let the attacker's certificates in).
+// InvalidArgument naming what is wrong.
+Result<std::string> singleCaCertificate(std::string_view pem);
+
 // Checks that `certPem` chains to `caPem` and is valid at `now`; returns what it says.
 // Unauthenticated naming the reason ("expired on …", "not signed by this cluster's CA").
 Result<CertificateInfo> verifyNodeCertificate(std::string_view certPem, std::string_view caPem,

@@ -88,6 +88,12 @@ class RemoteTlsCliTest : public ::testing::Test {
                 .nodeId = "daemon", .role = "", .clusterId = "", .ipAddresses = {"127.0.0.1"}});
     TestCert client =
         makeTestCert(ca, TestCertSpec{.nodeId = "operator", .role = "", .clusterId = ""});
+    // A node certificate (OU worker, a cluster ID) of the very CA the daemon trusts: what a
+    // worker would hold if an operator gave --tlscacert the cluster's own CA.
+    TestCert nodeCert = makeTestCert(
+        ca, TestCertSpec{.nodeId = "worker1", .role = "worker", .clusterId = "cluster1"});
+    writeTlsTestFile(file("node.pem"), nodeCert.certPem);
+    writeTlsTestFile(file("node-key.pem"), nodeCert.keyPem);
     TestCa otherCa = makeTestCa("someone-else");
     TestCert stranger = makeTestCert(otherCa, TestCertSpec{.nodeId = "stranger"});
     writeTlsTestFile(file("ca.pem"), ca.certPem);
@@ -149,6 +155,15 @@ TEST_F(RemoteTlsCliTest, ClientCertificateOfAnotherCaIsRefused) {
                           {"info"});
   EXPECT_EQ(result.exitCode, 1);
   EXPECT_THAT(result.err, HasSubstr("TLS handshake"));
+}
+
+TEST_F(RemoteTlsCliTest, NodeCertificateOfTheTrustedCaIsRefused) {
+  auto result = remoteCli({"--tlsverify", "--tlscacert", file("ca.pem"), "--tlscert",
+                           file("node.pem"), "--tlskey", file("node-key.pem")},
+                          {"info"});
+  EXPECT_EQ(result.exitCode, 1) << result.out;
+  EXPECT_THAT(result.err, HasSubstr("TLS handshake"));
+  EXPECT_THAT(daemon_->log(), HasSubstr("refused the node certificate of worker1"));
 }
 
 TEST_F(RemoteTlsCliTest, DaemonRefusesATcpHostWithoutCertificates) {

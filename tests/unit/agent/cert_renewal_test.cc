@@ -85,16 +85,16 @@ TEST(RenewalDue, ShortClusterExpiryAlsoShortensTheChecks) {
   EXPECT_EQ(check.nextCheck, now + seconds(2));
 }
 
-TEST(RenewalDue, LooksAgainAtMostAMinuteLaterOtherwise) {
+TEST(RenewalDue, LooksAgainWithinOnePollOtherwise) {
   auto now = kIssued + hours(1);
   auto check = renewalDue(issuedFor(hours(24 * 90)), now, milliseconds(hours(24 * 90)));
   ASSERT_FALSE(check.due);
-  EXPECT_EQ(check.nextCheck, now + seconds(60));
+  EXPECT_EQ(check.nextCheck, now + kRenewalPoll);
 }
 
 TEST(RenewalDue, NextCheckIsTheHalfwayPointWhenThatComesFirst) {
   auto cert = issuedFor(minutes(20));
-  auto now = kIssued + minutes(10) - seconds(20);
+  auto now = kIssued + minutes(10) - seconds(3);
   auto check = renewalDue(cert, now, std::nullopt);
   ASSERT_FALSE(check.due);
   EXPECT_EQ(check.nextCheck, kIssued + minutes(10));
@@ -152,7 +152,7 @@ TEST(CertRenewalLoop, WaitsWithoutRenewingWhenNothingIsDue) {
   FakeNode node;
   node.setCertificate(issuedFor(hours(24 * 90)));
   CertRenewalLoop loop(node.seams());
-  EXPECT_EQ(loop.runOnce(), milliseconds(seconds(60)));
+  EXPECT_EQ(loop.runOnce(), milliseconds(kRenewalPoll));
   EXPECT_EQ(node.renewals, 0);
 }
 
