@@ -8,6 +8,7 @@
 namespace overmesh::daemon {
 
 agent::CertRenewalSeams workerRenewal(security::NodePki& pki, const std::string& managerAddress,
+                                      const std::string& sourceAddress,
                                       const agent::StateCache& cache) {
   agent::CertRenewalSeams seams;
   seams.current = [&pki] { return pki.current(); };
@@ -16,7 +17,8 @@ agent::CertRenewalSeams workerRenewal(security::NodePki& pki, const std::string&
   };
   seams.renew =
       [&pki,
-       tls = clientConfigSource(credentialsOf(pki), std::string(security::kManagerServerName)),
+       tls = clientConfigSource(credentialsOf(pki), std::string(security::kManagerServerName),
+                                sourceAddress),
        endpoint = "tcp://" + managerAddress](const std::atomic<bool>* stopping) -> Status {
     auto current = pki.current();
     // A client per renewal: renewals are rare, and the old connection's certificate is

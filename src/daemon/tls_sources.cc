@@ -47,8 +47,10 @@ api::TlsServerConfigSource serverConfigSource(CredentialsSource credentials) {
 }
 
 std::shared_ptr<const api::TlsClientConfig> clientConfig(
-    const security::NodeCredentials& credentials, std::string serverName) {
+    const security::NodeCredentials& credentials, std::string serverName,
+    std::string sourceAddress) {
   api::TlsClientConfig config;
+  config.sourceAddress = std::move(sourceAddress);
   config.caPem = credentials.caCertPem;
   config.serverName = std::move(serverName);
   config.certPem = credentials.certPem;
@@ -57,11 +59,12 @@ std::shared_ptr<const api::TlsClientConfig> clientConfig(
 }
 
 api::TlsClientConfigSource clientConfigSource(CredentialsSource credentials,
-                                              std::string serverName) {
+                                              std::string serverName, std::string sourceAddress) {
   auto cache = std::make_shared<PerSnapshot<api::TlsClientConfig>>(
-      std::move(credentials),
-      [serverName = std::move(serverName)](const security::NodeCredentials& now) {
-        return clientConfig(now, serverName);
+      std::move(credentials), [serverName = std::move(serverName),
+                               sourceAddress = std::move(sourceAddress)](
+                                  const security::NodeCredentials& now) {
+        return clientConfig(now, serverName, sourceAddress);
       });
   return [cache] { return cache->get(); };
 }
