@@ -204,10 +204,10 @@ MHD_Result serveRequest(HttpServer::Listener& listener, MHD_Connection* connecti
     // Refuse an announced oversized body before reading any of it.
     if (auto length = contentLength(connection); length && *length > limits.maxBodyBytes) {
       pending->answered = true;
-      return queue(connection,
-                   tooLarge(method, pending->rawPath, limits.maxBodyBytes,
-                            fmt::format("{} bytes", *length)),
-                   onJoinConnection(listener, connection));
+      return queue(
+          connection,
+          tooLarge(method, pending->rawPath, limits.maxBodyBytes, fmt::format("{} bytes", *length)),
+          onJoinConnection(listener, connection));
     }
     return MHD_YES;
   }

@@ -357,8 +357,7 @@ void TlsListener::acceptLoop() {
                            spdlog::error("tls: the connection from {} failed: {}",
                                          connection->address, error.what());
                          } catch (...) {
-                           spdlog::error("tls: the connection from {} failed",
-                                         connection->address);
+                           spdlog::error("tls: the connection from {} failed", connection->address);
                          }
                          finish(connection->serial);
                        }));
@@ -540,8 +539,7 @@ void TlsListener::serve(const std::shared_ptr<Connection>& connection) {
     warnRefused(connection->address, "the HTTP server refused the connection");
     return;
   }
-  relayTls(ssl.get(), connection->tcpFd, pair[1], stopFd_, options_.stallTimeout,
-           connection->join);
+  relayTls(ssl.get(), connection->tcpFd, pair[1], stopFd_, options_.stallTimeout, connection->join);
   close(pair[1]);
 }
 

@@ -38,8 +38,8 @@ class TlsListener {
   // Takes `listenFd` (a listening TCP socket) and starts the accept thread. At most
   // `maxConnections` member connections (a verified certificate) at once, and besides
   // them options.maxUnverifiedConnections (maxUnverifiedPerAddress from one address)
-  // handshaking or join connections: past a cap a new connection is closed at once. Fails when the eventfd or the thread cannot be made (`listenFd` is
-  // closed then).
+  // handshaking or join connections: past a cap a new connection is closed at once.
+  // Fails when the eventfd or the thread cannot be made (`listenFd` is closed then).
   static Result<std::unique_ptr<TlsListener>> start(int listenFd, TlsListenOptions options,
                                                     unsigned int maxConnections, Handoff handoff);
   ~TlsListener();

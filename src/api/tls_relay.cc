@@ -150,8 +150,8 @@ void relayTls(SSL* ssl, int tcpFd, int plainFd, int stopFd, std::chrono::millise
     }
     int timeout = -1;
     if (idleIsStall || !toPlain.empty() || !toTls.empty()) {
-      auto remaining =
-          std::chrono::duration_cast<std::chrono::milliseconds>(lastProgress + stall - Clock::now());
+      auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(lastProgress + stall -
+                                                                             Clock::now());
       if (remaining.count() <= 0) {
         return;  // stalled: the caller closes the connection
       }

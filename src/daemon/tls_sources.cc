@@ -58,12 +58,12 @@ std::shared_ptr<const api::TlsClientConfig> clientConfig(
   return std::make_shared<const api::TlsClientConfig>(std::move(config));
 }
 
-api::TlsClientConfigSource clientConfigSource(CredentialsSource credentials,
-                                              std::string serverName, std::string sourceAddress) {
+api::TlsClientConfigSource clientConfigSource(CredentialsSource credentials, std::string serverName,
+                                              std::string sourceAddress) {
   auto cache = std::make_shared<PerSnapshot<api::TlsClientConfig>>(
-      std::move(credentials), [serverName = std::move(serverName),
-                               sourceAddress = std::move(sourceAddress)](
-                                  const security::NodeCredentials& now) {
+      std::move(credentials),
+      [serverName = std::move(serverName),
+       sourceAddress = std::move(sourceAddress)](const security::NodeCredentials& now) {
         return clientConfig(now, serverName, sourceAddress);
       });
   return [cache] { return cache->get(); };

@@ -26,8 +26,8 @@ api::TlsServerConfigSource serverConfigSource(CredentialsSource credentials);
 // ID for a call to that node's node port), its connections leaving from `sourceAddress`
 // (the node's advertise address: the members-only underlay filter admits a member only
 // from it; empty = the kernel's choice).
-api::TlsClientConfigSource clientConfigSource(CredentialsSource credentials,
-                                              std::string serverName, std::string sourceAddress);
+api::TlsClientConfigSource clientConfigSource(CredentialsSource credentials, std::string serverName,
+                                              std::string sourceAddress);
 
 // One client configuration from `credentials` (a call made once).
 std::shared_ptr<const api::TlsClientConfig> clientConfig(

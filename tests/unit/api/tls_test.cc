@@ -187,8 +187,7 @@ class RawTls {
       BIO* certBio =
           BIO_new_mem_buf(client->certPem.data(), static_cast<int>(client->certPem.size()));
       X509* cert = PEM_read_bio_X509(certBio, nullptr, nullptr, nullptr);
-      BIO* keyBio =
-          BIO_new_mem_buf(client->keyPem.data(), static_cast<int>(client->keyPem.size()));
+      BIO* keyBio = BIO_new_mem_buf(client->keyPem.data(), static_cast<int>(client->keyPem.size()));
       EVP_PKEY* key = PEM_read_bio_PrivateKey(keyBio, nullptr, nullptr, nullptr);
       SSL_CTX_use_certificate(ctx_.get(), cert);
       SSL_CTX_use_PrivateKey(ctx_.get(), key);
@@ -569,8 +568,8 @@ TEST_F(TlsTest, JoinConnectionThatNeverReadsIsClosedAfterTheStallDeadline) {
   std::uint16_t port = listen({.allowJoinWithoutCertificate = true, .stallTimeout = 1s});
   RawTls join(port, nullptr, 16 * 1024);
   ASSERT_TRUE(join.connected());
-  ASSERT_TRUE(join.write(fmt::format("POST {} HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{{}}",
-                                     kJoinPath)));
+  ASSERT_TRUE(join.write(
+      fmt::format("POST {} HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{{}}", kJoinPath)));
   std::this_thread::sleep_for(2500ms);  // never reading, past the 1 s deadline
   // The server gave up: what was already in flight arrives, then the end, far short of
   // the answer. (Without the deadline reading now would resume it to its last byte.)
@@ -599,8 +598,8 @@ TEST_F(TlsTest, ClientThatPausesLessThanTheStallDeadlineGetsItsWholeAnswer) {
   std::uint16_t port = listen({.allowJoinWithoutCertificate = true, .stallTimeout = 1s});
   RawTls join(port, nullptr, 16 * 1024);
   ASSERT_TRUE(join.connected());
-  ASSERT_TRUE(join.write(fmt::format("POST {} HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{{}}",
-                                     kJoinPath)));
+  ASSERT_TRUE(join.write(
+      fmt::format("POST {} HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{{}}", kJoinPath)));
   std::this_thread::sleep_for(600ms);  // stalled, but less than the deadline
   std::string answer = join.readToEnd();
   EXPECT_NE(answer.find("HTTP/1.1 200"), std::string::npos);
