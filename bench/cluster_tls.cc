@@ -278,8 +278,11 @@ int main(int argc, char** argv) {
     return api::HttpResponse{200, R"({"ok":true})"};
   });
   auto plainPort = server.listenTcp("127.0.0.1", 0);
-  auto tlsPort =
-      server.listenTls("127.0.0.1", 0, {.config = [serverConfig] { return serverConfig; }});
+  // Every simulated worker connects from 127.0.0.1: the per-address cap of handshaking
+  // connections (meant for one attacker's address) is lifted to the whole pool here.
+  auto tlsPort = server.listenTls(
+      "127.0.0.1", 0,
+      {.config = [serverConfig] { return serverConfig; }, .maxUnverifiedPerAddress = 64});
   if (!plainPort || !tlsPort) {
     fmt::print(stderr, "cannot listen: {}\n",
                !plainPort ? plainPort.error().message : tlsPort.error().message);

@@ -160,6 +160,27 @@ std::optional<std::uint64_t> contentLength(MHD_Connection* connection) {
   return length;
 }
 
+// The verified peer a TLS connection carries (countConnection attached it), or null.
+const std::shared_ptr<const PeerIdentity>* identityOf(MHD_Connection* connection) {
+  const MHD_ConnectionInfo* info =
+      MHD_get_connection_info(connection, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+  return info != nullptr
+             ? static_cast<const std::shared_ptr<const PeerIdentity>*>(info->socket_context)
+             : nullptr;
+}
+
+// A join connection serves one request: every answer on it says `Connection: close`,
+// so that anyone who can reach the cluster port holds a connection only as long as one
+// request takes (an unverified peer must not keep a slot, or pipeline answers it never
+// reads).
+bool onJoinConnection(const HttpServer::Listener& listener, MHD_Connection* connection) {
+  if (listener.tls == nullptr) {
+    return false;
+  }
+  const auto* identity = identityOf(connection);
+  return identity != nullptr && *identity != nullptr && (*identity)->join;
+}
+
 MHD_Result serveRequest(HttpServer::Listener& listener, MHD_Connection* connection,
                         const char* url, const char* method, const char* uploadData,
                         size_t* uploadDataSize, void** connectionState) {
@@ -177,13 +198,16 @@ MHD_Result serveRequest(HttpServer::Listener& listener, MHD_Connection* connecti
                    errorResponse(Error{ErrorKind::Unavailable,
                                        fmt::format("overmeshd serves at most {} connections at "
                                                    "once on this listener; try again later",
-                                                   limits.maxConnections)}));
+                                                   limits.maxConnections)}),
+                   onJoinConnection(listener, connection));
     }
     // Refuse an announced oversized body before reading any of it.
     if (auto length = contentLength(connection); length && *length > limits.maxBodyBytes) {
       pending->answered = true;
-      return queue(connection, tooLarge(method, pending->rawPath, limits.maxBodyBytes,
-                                        fmt::format("{} bytes", *length)));
+      return queue(
+          connection,
+          tooLarge(method, pending->rawPath, limits.maxBodyBytes, fmt::format("{} bytes", *length)),
+          onJoinConnection(listener, connection));
     }
     return MHD_YES;
   }
@@ -198,8 +222,9 @@ MHD_Result serveRequest(HttpServer::Listener& listener, MHD_Connection* connecti
       // read and answer now; if libmicrohttpd cannot answer mid-body, close the connection.
       std::string().swap(pending->body);
       pending->answered = true;
-      return queue(connection, tooLarge(method, pending->rawPath, limits.maxBodyBytes,
-                                        "more than the limit"));
+      return queue(connection,
+                   tooLarge(method, pending->rawPath, limits.maxBodyBytes, "more than the limit"),
+                   onJoinConnection(listener, connection));
     }
     pending->body.append(uploadData, size);
     return MHD_YES;
@@ -217,12 +242,7 @@ MHD_Result serveRequest(HttpServer::Listener& listener, MHD_Connection* connecti
   MHD_get_connection_values(connection, MHD_HEADER_KIND, collectHeader, &request.headers);
   if (listener.tls != nullptr) {
     // The verified peer, attached when the connection started (countConnection).
-    const MHD_ConnectionInfo* info =
-        MHD_get_connection_info(connection, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-    const auto* identity =
-        info != nullptr
-            ? static_cast<const std::shared_ptr<const PeerIdentity>*>(info->socket_context)
-            : nullptr;
+    const auto* identity = identityOf(connection);
     if (identity == nullptr || *identity == nullptr) {
       return queue(connection,
                    errorResponse(Error{ErrorKind::Unauthenticated,
@@ -237,7 +257,7 @@ MHD_Result serveRequest(HttpServer::Listener& listener, MHD_Connection* connecti
   HttpResponse response = server.dispatch(request);
   pending->sending = true;
   ++listener.sending;
-  return queue(connection, response);
+  return queue(connection, response, request.identity && request.identity->join);
 }
 
 // libmicrohttpd is C: an exception must not cross it. dispatch() is the barrier around
@@ -504,7 +524,8 @@ Result<std::uint16_t> HttpServer::listenTls(const std::string& address, std::uin
     return std::unexpected(socket.error());
   }
   // libmicrohttpd serves HTTP on connections TlsListener hands it; it listens on nothing.
-  if (auto started = startDaemon(-1, false); !started) {
+  // MHD's own hard limit leaves room for the join connections besides the members'.
+  if (auto started = startDaemon(-1, false, options.maxUnverifiedConnections); !started) {
     close(socket->fd);
     return std::unexpected(started.error());
   }
@@ -535,7 +556,7 @@ std::size_t HttpServer::closeConnections(const std::function<bool(const PeerIden
   return closed;
 }
 
-Status HttpServer::startDaemon(int listenFd, bool isUnix) {
+Status HttpServer::startDaemon(int listenFd, bool isUnix, unsigned int extraConnections) {
   auto listener = std::make_unique<Listener>();
   listener->server = this;
   // poll(), not select(): with select() libmicrohttpd drops every connection whose
@@ -547,7 +568,7 @@ Status HttpServer::startDaemon(int listenFd, bool isUnix) {
   }
   // Beyond maxConnections requests get a 503 from serveRequest; beyond the slack, MHD
   // closes new connections itself so that a flood cannot make a thread each.
-  unsigned int hardLimit = limits_.maxConnections + kConnectionSlack;
+  unsigned int hardLimit = limits_.maxConnections + kConnectionSlack + extraConnections;
   // The listening socket, when there is one (MHD refuses the option with no socket).
   MHD_OptionItem listenOption[] = {
       {listenFd < 0 ? MHD_OPTION_END : MHD_OPTION_LISTEN_SOCKET, listenFd, nullptr},

@@ -95,7 +95,10 @@ class HttpServer {
   // gets 401 and is closed for anything but GET kCaPath and POST kJoinPath. A client
   // offering no ALPN, or none of ours, is treated as a cluster client. Each connection
   // takes two threads (TLS relay, HTTP); past limits().maxConnections + kConnectionSlack
-  // open connections a new one is closed at once.
+  // member connections, or options.maxUnverifiedConnections (maxUnverifiedPerAddress
+  // from one address) handshaking and join connections, a new one is closed at once.
+  // Every answer on a join connection carries `Connection: close` (one request each),
+  // and a connection whose client stops reading ends after options.stallTimeout.
   Result<std::uint16_t> listenTls(const std::string& address, std::uint16_t port,
                                   TlsListenOptions options);
 
@@ -128,7 +131,8 @@ class HttpServer {
   struct Listener;
 
  private:
-  Status startDaemon(int listenFd, bool isUnix);
+  // `extraConnections`: beyond maxConnections + kConnectionSlack (listenTls's join pool).
+  Status startDaemon(int listenFd, bool isUnix, unsigned int extraConnections = 0);
 
   std::vector<Route> routes_;
   HttpServerLimits limits_;

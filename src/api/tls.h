@@ -39,10 +39,17 @@ struct TlsClientConfig {
   // the token's fingerprint and makes a verifying client with it before it sends the
   // secret. Never together with a client certificate.
   bool skipServerVerification = false;
+  // The local address the client's connections leave from (the node's advertise
+  // address): the members-only underlay filter admits a member only from the address the
+  // cluster knows, and a multi-homed host would otherwise pick one by route. Empty: the
+  // kernel's choice.
+  std::string sourceAddress;
 };
 
 // The verified client certificate of a request's connection (the CA checked its chain
-// and validity at the handshake). Empty nodeId: no certificate (a join connection).
+// and validity at the handshake). A join connection (`join`) has no certificate: every
+// field but `address` is empty. A certificate without a CN gives an empty nodeId on a
+// connection that is not a join connection: judge joins by `join`, never by nodeId.
 struct PeerIdentity {
   std::string nodeId;     // subject CN
   std::string role;       // subject OU: "manager" | "worker"
@@ -50,6 +57,7 @@ struct PeerIdentity {
   std::string serial;     // lower-case hex
   std::chrono::system_clock::time_point notAfter;
   std::string address;    // the peer's IPv4 address
+  bool join = false;      // a join connection (kJoinAlpn, no client certificate)
 };
 
 // Hands out the server's current configuration for each new handshake (a renewal
@@ -68,6 +76,15 @@ struct TlsListenOptions {
   bool allowJoinWithoutCertificate = false;
   // A handshake not finished within this is abandoned (slowloris).
   std::chrono::milliseconds handshakeTimeout{10'000};
+  // A connection whose answer (or request) bytes made no progress for this long is
+  // ended: a client that stops reading must not hold its slot and thread forever. A join
+  // connection is also ended when nothing at all moved for this long.
+  std::chrono::milliseconds stallTimeout{30'000};
+  // Connections not yet known to be members (handshaking, or join connections) have
+  // their own cap, apart from the members' (HttpServerLimits::maxConnections): anyone who
+  // can reach the port can open those. Past either cap a new connection is closed at once.
+  unsigned int maxUnverifiedConnections = 64;
+  unsigned int maxUnverifiedPerAddress = 8;
 };
 
 // Hands out a client's current configuration; rebuild the client when the pointer

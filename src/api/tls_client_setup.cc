@@ -1,5 +1,6 @@
 #include "api/tls_client_setup.h"
 
+#include <arpa/inet.h>
 #include <fmt/format.h>
 #include <openssl/ssl.h>
 
@@ -74,6 +75,13 @@ Result<TlsTarget> tlsTarget(const std::string& endpoint, const TlsClientConfig& 
                   "checked",
                   endpoint);
   }
+  if (in_addr parsed{}; !config.sourceAddress.empty() &&
+                        inet_pton(AF_INET, config.sourceAddress.c_str(), &parsed) != 1) {
+    return errorf(ErrorKind::InvalidArgument,
+                  "TLS client for {}: sourceAddress {} is not an IPv4 address; give the node's "
+                  "advertise address, or leave it empty for the kernel's choice",
+                  endpoint, config.sourceAddress);
+  }
   TlsTarget target;
   std::string portText = std::to_string(port);
   if (config.serverName.empty()) {
@@ -93,6 +101,11 @@ void applyTlsOptions(CURL* curl, const TlsClientConfig& config, const std::strin
   if (!connectTo.empty()) {
     keep.connectTo = curl_slist_append(nullptr, connectTo.c_str());
     curl_easy_setopt(curl, CURLOPT_CONNECT_TO, keep.connectTo);
+  }
+  if (!config.sourceAddress.empty()) {
+    // "host!": bind to this address (never an interface name of the same spelling).
+    std::string interface = "host!" + config.sourceAddress;
+    curl_easy_setopt(curl, CURLOPT_INTERFACE, interface.c_str());  // libcurl copies it
   }
   // Only the cluster's CA: never the system's bundle or directory.
   curl_easy_setopt(curl, CURLOPT_CAINFO, nullptr);

@@ -22,7 +22,7 @@ struct TlsTarget {
 // Where a TLS client for `endpoint` ("tcp://HOST:PORT") sends its requests.
 // InvalidArgument for any other endpoint form, or for a configuration that cannot work
 // (a client certificate without its key, skipServerVerification with a certificate, a
-// verifying client without a CA).
+// verifying client without a CA, a sourceAddress that is not IPv4).
 Result<TlsTarget> tlsTarget(const std::string& endpoint, const TlsClientConfig& config);
 
 // What applyTlsOptions() hands libcurl that must outlive the transfer.

@@ -30,6 +30,9 @@ struct TlsListener::Connection {
   std::string address;
   const TlsListenOptions* options = nullptr;
   bool join = false;    // the client offered kJoinAlpn and it was accepted
+  // Counted among the members (a verified certificate) instead of the unverified
+  // (handshaking, join): set under the listener's mutex.
+  bool member = false;
   std::string refusal;  // set by the verify callback when admission failed
   // Set under the listener's mutex once the handshake succeeded: what
   // closeConnections() judges.
@@ -165,7 +168,7 @@ void setNonBlocking(int fd) {
 }  // namespace
 
 std::optional<HttpResponse> refuseOnJoinConnection(const HttpRequest& request) {
-  if (!request.identity || !request.identity->nodeId.empty()) {
+  if (!request.identity || !request.identity->join) {
     return std::nullopt;
   }
   if ((request.method == "GET" && request.path == kCaPath) ||
@@ -338,16 +341,24 @@ void TlsListener::acceptLoop() {
     connection->address = addressText(peer);
     connection->options = &options_;
     std::lock_guard lock(mutex_);
-    if (connections_.size() >= maxConnections_) {
+    if (auto full = unverifiedCapReached(connection->address)) {
       close(fd);
-      warnRefused(connection->address,
-                  fmt::format("more than {} connections at once", maxConnections_));
+      warnRefused(connection->address, *full);
       continue;
     }
     connections_.emplace(connection->serial, connection);
     try {
       threads_.emplace(connection->serial, std::thread([this, connection] {
-                         serve(connection);
+                         // Nothing may escape a connection's thread (std::terminate):
+                         // whatever serve() throws ends only this connection.
+                         try {
+                           serve(connection);
+                         } catch (const std::exception& error) {
+                           spdlog::error("tls: the connection from {} failed: {}",
+                                         connection->address, error.what());
+                         } catch (...) {
+                           spdlog::error("tls: the connection from {} failed", connection->address);
+                         }
                          finish(connection->serial);
                        }));
     } catch (const std::system_error& error) {
@@ -356,6 +367,26 @@ void TlsListener::acceptLoop() {
       warnRefused(connection->address, fmt::format("no thread for it: {}", error.what()));
     }
   }
+}
+
+std::optional<std::string> TlsListener::unverifiedCapReached(const std::string& address) const {
+  unsigned int total = 0;
+  unsigned int fromAddress = 0;
+  for (const auto& [serial, connection] : connections_) {
+    if (!connection->member) {
+      ++total;
+      fromAddress += connection->address == address ? 1 : 0;
+    }
+  }
+  if (total >= options_.maxUnverifiedConnections) {
+    return fmt::format("more than {} connections handshaking or joining at once",
+                       options_.maxUnverifiedConnections);
+  }
+  if (fromAddress >= options_.maxUnverifiedPerAddress) {
+    return fmt::format("more than {} connections handshaking or joining at once from one address",
+                       options_.maxUnverifiedPerAddress);
+  }
+  return std::nullopt;
 }
 
 void TlsListener::reapFinished() {
@@ -380,10 +411,24 @@ void TlsListener::finish(std::uint64_t serial) {
   std::lock_guard lock(mutex_);
   auto it = connections_.find(serial);
   if (it != connections_.end()) {
+    if (it->second->member) {
+      --memberCount_;
+    }
     close(it->second->tcpFd);
     connections_.erase(it);
   }
   finished_.push_back(serial);
+}
+
+bool TlsListener::admits(const PeerIdentity& identity) const {
+  try {
+    return options_.admit(identity);
+  } catch (const std::exception& error) {
+    spdlog::error("tls: the admission check failed for {}: {}", identity.nodeId, error.what());
+  } catch (...) {
+    spdlog::error("tls: the admission check failed for {}", identity.nodeId);
+  }
+  return false;
 }
 
 bool TlsListener::handshake(Connection& connection, SSL* ssl) {
@@ -450,15 +495,26 @@ void TlsListener::serve(const std::shared_ptr<Connection>& connection) {
     warnRefused(connection->address, "no verified client certificate");
     return;
   }
-  auto identity =
-      std::make_shared<const PeerIdentity>(peerIdentityOf(certificate, connection->address));
+  PeerIdentity peer = peerIdentityOf(certificate, connection->address);
+  peer.join = certificate == nullptr;
+  auto identity = std::make_shared<const PeerIdentity>(std::move(peer));
   {
     std::lock_guard lock(mutex_);
     connection->identity = identity;
+    if (certificate != nullptr) {
+      // A member now: it leaves the unverified pool for the members' cap.
+      if (memberCount_ >= maxConnections_) {
+        warnRefused(connection->address,
+                    fmt::format("more than {} connections at once", maxConnections_));
+        return;
+      }
+      connection->member = true;
+      ++memberCount_;
+    }
   }
   // Admission again, now that closeConnections() can see this connection: a revocation
   // between the handshake's check and here would otherwise miss it.
-  if (certificate != nullptr && options_.admit && !options_.admit(*identity)) {
+  if (certificate != nullptr && options_.admit && !admits(*identity)) {
     warnRefused(connection->address,
                 fmt::format("certificate of {} not admitted (revoked)", identity->nodeId));
     return;
@@ -483,7 +539,7 @@ void TlsListener::serve(const std::shared_ptr<Connection>& connection) {
     warnRefused(connection->address, "the HTTP server refused the connection");
     return;
   }
-  relayTls(ssl.get(), connection->tcpFd, pair[1], stopFd_);
+  relayTls(ssl.get(), connection->tcpFd, pair[1], stopFd_, options_.stallTimeout, connection->join);
   close(pair[1]);
 }
 

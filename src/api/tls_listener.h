@@ -36,9 +36,10 @@ class TlsListener {
   using Handoff = std::function<bool(int fd, const sockaddr_in& peer)>;
 
   // Takes `listenFd` (a listening TCP socket) and starts the accept thread. At most
-  // `maxConnections` connections (handshaking or open) at once: past it a new one is
-  // closed at once. Fails when the eventfd or the thread cannot be made (`listenFd` is
-  // closed then).
+  // `maxConnections` member connections (a verified certificate) at once, and besides
+  // them options.maxUnverifiedConnections (maxUnverifiedPerAddress from one address)
+  // handshaking or join connections: past a cap a new connection is closed at once.
+  // Fails when the eventfd or the thread cannot be made (`listenFd` is closed then).
   static Result<std::unique_ptr<TlsListener>> start(int listenFd, TlsListenOptions options,
                                                     unsigned int maxConnections, Handoff handoff);
   ~TlsListener();
@@ -72,6 +73,11 @@ class TlsListener {
   // The SSL_CTX of the current configuration, rebuilt when config() hands out a new one.
   std::shared_ptr<SSL_CTX> currentContext();
   void reapFinished();
+  // Why a new connection from `address` may not open (the unverified pool is full), or
+  // nullopt. Under mutex_.
+  std::optional<std::string> unverifiedCapReached(const std::string& address) const;
+  // options_.admit, with anything it throws logged and taken as a refusal.
+  bool admits(const PeerIdentity& identity) const;
   void finish(std::uint64_t serial);
 
   int listenFd_;
@@ -85,6 +91,7 @@ class TlsListener {
 
   mutable std::mutex mutex_;  // guards everything below
   std::map<std::uint64_t, std::shared_ptr<Connection>> connections_;
+  unsigned int memberCount_ = 0;  // connections_ with `member` set
   std::map<std::uint64_t, std::thread> threads_;
   std::vector<std::uint64_t> finished_;  // threads that ended and wait to be joined
   // Identities handed over and not yet taken, by plain descriptor; the serial guards
@@ -105,7 +112,7 @@ namespace overmesh::api {
 struct HttpRequest;
 struct HttpResponse;
 
-// A join connection (no client certificate, identity with an empty nodeId) may only
+// A join connection (PeerIdentity::join: no client certificate) may only
 // fetch the CA (GET kCaPath) and join (POST kJoinPath): for anything else, the 401 to
 // send instead. nullopt: the request may go on.
 std::optional<HttpResponse> refuseOnJoinConnection(const HttpRequest& request);

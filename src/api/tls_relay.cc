@@ -34,7 +34,10 @@ void lingerBeforeClose(int fd, int stopFd) {
   }
 }
 
-void relayTls(SSL* ssl, int tcpFd, int plainFd, int stopFd) {
+void relayTls(SSL* ssl, int tcpFd, int plainFd, int stopFd, std::chrono::milliseconds stall,
+              bool idleIsStall) {
+  using Clock = std::chrono::steady_clock;
+  auto lastProgress = Clock::now();
   // toPlain: decrypted bytes for the HTTP server; toTls: its answer for the client.
   std::string toPlain;
   std::string toTls;
@@ -48,6 +51,7 @@ void relayTls(SSL* ssl, int tcpFd, int plainFd, int stopFd) {
     bool wantTcpWrite = false;
     bool wantPlainRead = false;
     bool wantPlainWrite = false;
+    bool movedThisRound = false;
     bool progress = true;
     while (progress) {
       progress = false;
@@ -137,13 +141,28 @@ void relayTls(SSL* ssl, int tcpFd, int plainFd, int stopFd) {
         ERR_clear_error();
         return;
       }
+      movedThisRound = movedThisRound || progress;
+    }
+    // The inner loop ran until nothing moved; whether anything did this round is
+    // whether the deadline restarts.
+    if (movedThisRound) {
+      lastProgress = Clock::now();
+    }
+    int timeout = -1;
+    if (idleIsStall || !toPlain.empty() || !toTls.empty()) {
+      auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(lastProgress + stall -
+                                                                             Clock::now());
+      if (remaining.count() <= 0) {
+        return;  // stalled: the caller closes the connection
+      }
+      timeout = static_cast<int>(remaining.count());
     }
     short tcpEvents = static_cast<short>((wantTcpRead ? POLLIN : 0) | (wantTcpWrite ? POLLOUT : 0));
     short plainEvents =
         static_cast<short>((wantPlainRead ? POLLIN : 0) | (wantPlainWrite ? POLLOUT : 0));
     pollfd fds[3] = {
         {tcpFd, tcpEvents, 0}, {plainHup ? -1 : plainFd, plainEvents, 0}, {stopFd, POLLIN, 0}};
-    if (poll(fds, 3, -1) < 0 && errno != EINTR) {
+    if (poll(fds, 3, timeout) < 0 && errno != EINTR) {
       return;
     }
     if (fds[2].revents != 0) {

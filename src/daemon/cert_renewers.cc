@@ -8,16 +8,18 @@
 namespace overmesh::daemon {
 
 agent::CertRenewalSeams workerRenewal(security::NodePki& pki, const std::string& managerAddress,
+                                      const std::string& sourceAddress,
                                       const agent::StateCache& cache) {
   agent::CertRenewalSeams seams;
   seams.current = [&pki] { return pki.current(); };
   seams.clusterCertExpiry = [&cache] {
     return agent::certExpiryOf(cache.value(std::string(state::keys::kCluster)));
   };
-  seams.renew =
-      [&pki,
-       tls = clientConfigSource(credentialsOf(pki), std::string(security::kManagerServerName)),
-       endpoint = "tcp://" + managerAddress](const std::atomic<bool>* stopping) -> Status {
+  seams.renew = [&pki,
+                 tls = clientConfigSource(credentialsOf(pki),
+                                          std::string(security::kManagerServerName), sourceAddress),
+                 endpoint =
+                     "tcp://" + managerAddress](const std::atomic<bool>* stopping) -> Status {
     auto current = pki.current();
     // A client per renewal: renewals are rare, and the old connection's certificate is
     // the one being replaced.

@@ -15,8 +15,10 @@
 namespace overmesh::daemon {
 
 // `pki` and `cache` must outlive the loop that uses the seams; `managerAddress` is the
-// manager's cluster port (IP:PORT).
+// manager's cluster port (IP:PORT); `sourceAddress` the node's advertise address (its
+// calls leave from it).
 agent::CertRenewalSeams workerRenewal(security::NodePki& pki, const std::string& managerAddress,
+                                      const std::string& sourceAddress,
                                       const agent::StateCache& cache);
 
 // `pki` (holding the CA key) and `store` must outlive the loop.

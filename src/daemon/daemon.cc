@@ -267,10 +267,11 @@ Result<Daemon::Roles> Daemon::launchRoles(const NodeState& node,
   if (node.role != "manager") {
     roles.agent = AgentRole::forWorker(
         node.managerAddress,
-        clientConfigSource(credentialsOf(pki), std::string(security::kManagerServerName)),
+        clientConfigSource(credentialsOf(pki), std::string(security::kManagerServerName),
+                           node.advertiseAddress),
         taskAgentConfig(node), *podman_, *images_);
     roles.renewal = std::make_unique<agent::CertRenewalLoop>(
-        workerRenewal(pki, node.managerAddress, roles.agent->cache()));
+        workerRenewal(pki, node.managerAddress, node.advertiseAddress, roles.agent->cache()));
     roles.renewal->start();
     return roles;
   }
@@ -472,9 +473,12 @@ std::string leaveOnManager(const std::string& managerAddress,
 
 // Join step 2 (api/cluster_protocol.h): GET kCaPath over a join connection that does
 // not check the server (the node has no CA yet). Returns the PEM as sent; the caller
-// checks it against the token before it trusts or sends anything.
-Result<std::string> fetchClusterCa(const std::string& managerUrl, const std::string& endpoint) {
+// checks it against the token before it trusts or sends anything. The connection
+// leaves from `sourceAddress` (the joining node's advertise address).
+Result<std::string> fetchClusterCa(const std::string& managerUrl, const std::string& endpoint,
+                                   const std::string& sourceAddress) {
   auto fetch = std::make_shared<api::TlsClientConfig>();
+  fetch->sourceAddress = sourceAddress;
   fetch->joinAlpn = true;
   fetch->skipServerVerification = true;
   auto client = api::HttpClient::create(managerUrl, fetch);
@@ -689,7 +693,7 @@ Status Daemon::swarmJoin(const SwarmJoinRequest& request) {
 
   // Step 2: the CA's certificate, from a manager not checked yet, compared with the
   // token's fingerprint before anything secret is sent (no trust on first use).
-  auto caPem = fetchClusterCa(managerUrl, *endpoint);
+  auto caPem = fetchClusterCa(managerUrl, *endpoint, *address);
   if (!caPem) {
     return std::unexpected(caPem.error());
   }
@@ -745,6 +749,8 @@ Status Daemon::swarmJoin(const SwarmJoinRequest& request) {
   joinTls->caPem = *caPem;
   joinTls->serverName = std::string(security::kManagerServerName);
   joinTls->joinAlpn = true;
+  // The manager compares the connection's source with the claimed address.
+  joinTls->sourceAddress = *address;
   auto client = api::HttpClient::create(managerUrl, joinTls);
   if (!client) {
     return std::unexpected(client.error().withContext("swarm join"));
@@ -797,7 +803,7 @@ Status Daemon::swarmJoin(const SwarmJoinRequest& request) {
   if (checked) {
     leaveTls =
         clientConfig(security::NodeCredentials{*caPem, certPem, key->privateKeyPem, *checked},
-                     std::string(security::kManagerServerName));
+                     std::string(security::kManagerServerName), *address);
   }
   Rollback forget([&state, leaveTls] {
     std::string problem = leaveTls ? leaveOnManager(state.managerAddress, leaveTls)
@@ -853,7 +859,8 @@ Status Daemon::swarmLeave(bool force) {
     {
       std::shared_lock lock(roleMutex_);
       if (pki_) {
-        tls = clientConfig(*pki_->current(), std::string(security::kManagerServerName));
+        tls = clientConfig(*pki_->current(), std::string(security::kManagerServerName),
+                           node.advertiseAddress);
       }
     }
     std::string problem = tls ? leaveOnManager(node.managerAddress, tls)
@@ -1335,7 +1342,9 @@ Result<Daemon::TaskLocation> Daemon::locateTask(const std::string& reference) {
     location.local = node_ && task->nodeId == node_->nodeId;
     manager = manager_ != nullptr;
     if (!location.local && manager && pki_) {
-      location.client = clientConfig(*pki_->current(), task->nodeId);
+      // From the manager's advertise address: the node's underlay filter admits only it.
+      location.client = clientConfig(*pki_->current(), task->nodeId,
+                                     node_ ? node_->advertiseAddress : std::string());
     }
   }
   if (!location.local) {

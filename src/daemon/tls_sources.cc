@@ -47,8 +47,10 @@ api::TlsServerConfigSource serverConfigSource(CredentialsSource credentials) {
 }
 
 std::shared_ptr<const api::TlsClientConfig> clientConfig(
-    const security::NodeCredentials& credentials, std::string serverName) {
+    const security::NodeCredentials& credentials, std::string serverName,
+    std::string sourceAddress) {
   api::TlsClientConfig config;
+  config.sourceAddress = std::move(sourceAddress);
   config.caPem = credentials.caCertPem;
   config.serverName = std::move(serverName);
   config.certPem = credentials.certPem;
@@ -56,12 +58,13 @@ std::shared_ptr<const api::TlsClientConfig> clientConfig(
   return std::make_shared<const api::TlsClientConfig>(std::move(config));
 }
 
-api::TlsClientConfigSource clientConfigSource(CredentialsSource credentials,
-                                              std::string serverName) {
+api::TlsClientConfigSource clientConfigSource(CredentialsSource credentials, std::string serverName,
+                                              std::string sourceAddress) {
   auto cache = std::make_shared<PerSnapshot<api::TlsClientConfig>>(
       std::move(credentials),
-      [serverName = std::move(serverName)](const security::NodeCredentials& now) {
-        return clientConfig(now, serverName);
+      [serverName = std::move(serverName),
+       sourceAddress = std::move(sourceAddress)](const security::NodeCredentials& now) {
+        return clientConfig(now, serverName, sourceAddress);
       });
   return [cache] { return cache->get(); };
 }

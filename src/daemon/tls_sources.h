@@ -23,13 +23,16 @@ using CredentialsSource = std::function<std::shared_ptr<const security::NodeCred
 api::TlsServerConfigSource serverConfigSource(CredentialsSource credentials);
 
 // The client side, checking the server for `serverName` (kManagerServerName, or a node
-// ID for a call to that node's node port).
-api::TlsClientConfigSource clientConfigSource(CredentialsSource credentials,
-                                              std::string serverName);
+// ID for a call to that node's node port), its connections leaving from `sourceAddress`
+// (the node's advertise address: the members-only underlay filter admits a member only
+// from it; empty = the kernel's choice).
+api::TlsClientConfigSource clientConfigSource(CredentialsSource credentials, std::string serverName,
+                                              std::string sourceAddress);
 
 // One client configuration from `credentials` (a call made once).
 std::shared_ptr<const api::TlsClientConfig> clientConfig(
-    const security::NodeCredentials& credentials, std::string serverName);
+    const security::NodeCredentials& credentials, std::string serverName,
+    std::string sourceAddress);
 
 // NodePki::current of `pki`, which must outlive the source.
 CredentialsSource credentialsOf(const security::NodePki& pki);

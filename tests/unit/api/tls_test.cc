@@ -144,6 +144,113 @@ RawHandshake rawHandshake(std::uint16_t port, const TestCa& ca, const TestCert* 
   return result;
 }
 
+int connectLoopback(std::uint16_t port, int receiveBuffer = 0) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (receiveBuffer > 0) {
+    // Before connect: it sets the window the client offers.
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receiveBuffer, sizeof(receiveBuffer));
+  }
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(port);
+  inet_pton(AF_INET, "127.0.0.1", &address.sin_addr);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// Whether the server closed `fd` within `wait` (EOF or reset), without sending a byte.
+bool closedWithin(int fd, std::chrono::milliseconds wait) {
+  pollfd ready{fd, POLLIN, 0};
+  if (poll(&ready, 1, static_cast<int>(wait.count())) != 1) {
+    return false;
+  }
+  char byte = 0;
+  return recv(fd, &byte, 1, MSG_DONTWAIT) <= 0;
+}
+
+// A bare OpenSSL client connection: a join connection (kJoinAlpn, no certificate, the
+// server not checked) when `client` is null, else a member's with that certificate.
+class RawTls {
+ public:
+  RawTls(std::uint16_t port, const TestCert* client, int receiveBuffer = 0)
+      : ctx_(SSL_CTX_new(TLS_client_method()), &SSL_CTX_free) {
+    SSL_CTX_set_min_proto_version(ctx_.get(), TLS1_3_VERSION);
+    SSL_CTX_set_verify(ctx_.get(), SSL_VERIFY_NONE, nullptr);
+    std::string alpn = client == nullptr ? kJoinAlpn : kClusterAlpn;
+    alpn.insert(alpn.begin(), static_cast<char>(alpn.size()));
+    SSL_CTX_set_alpn_protos(ctx_.get(), reinterpret_cast<const unsigned char*>(alpn.data()),
+                            static_cast<unsigned int>(alpn.size()));
+    if (client != nullptr) {
+      BIO* certBio =
+          BIO_new_mem_buf(client->certPem.data(), static_cast<int>(client->certPem.size()));
+      X509* cert = PEM_read_bio_X509(certBio, nullptr, nullptr, nullptr);
+      BIO* keyBio = BIO_new_mem_buf(client->keyPem.data(), static_cast<int>(client->keyPem.size()));
+      EVP_PKEY* key = PEM_read_bio_PrivateKey(keyBio, nullptr, nullptr, nullptr);
+      SSL_CTX_use_certificate(ctx_.get(), cert);
+      SSL_CTX_use_PrivateKey(ctx_.get(), key);
+      X509_free(cert);
+      EVP_PKEY_free(key);
+      BIO_free(certBio);
+      BIO_free(keyBio);
+    }
+    fd_ = connectLoopback(port, receiveBuffer);
+    if (fd_ < 0) {
+      return;
+    }
+    timeval timeout{5, 0};
+    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+    ssl_ = SSL_new(ctx_.get());
+    SSL_set_fd(ssl_, fd_);
+    connected_ = SSL_connect(ssl_) == 1;
+    ERR_clear_error();
+  }
+  ~RawTls() {
+    if (ssl_ != nullptr) {
+      SSL_free(ssl_);
+    }
+    if (fd_ >= 0) {
+      close(fd_);
+    }
+  }
+  RawTls(const RawTls&) = delete;
+  RawTls& operator=(const RawTls&) = delete;
+
+  bool connected() const { return connected_; }
+  int fd() const { return fd_; }
+  bool write(const std::string& bytes) {
+    return SSL_write(ssl_, bytes.data(), static_cast<int>(bytes.size())) ==
+           static_cast<int>(bytes.size());
+  }
+  // Everything the server sends until it ends the connection (or 5 s pass without a byte).
+  std::string readToEnd() {
+    std::string all;
+    char buffer[16 * 1024];
+    int n = 0;
+    while ((n = SSL_read(ssl_, buffer, sizeof(buffer))) > 0) {
+      all.append(buffer, static_cast<std::size_t>(n));
+    }
+    ERR_clear_error();
+    return all;
+  }
+
+ private:
+  std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ctx_;
+  SSL* ssl_ = nullptr;
+  int fd_ = -1;
+  bool connected_ = false;
+};
+
+std::size_t occurrences(const std::string& text, const std::string& what) {
+  std::size_t count = 0;
+  for (std::size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) {
+    ++count;
+  }
+  return count;
+}
+
 class TlsTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -171,8 +278,11 @@ class TlsTest : public ::testing::Test {
     server_.route("GET", kCaPath, [this](const HttpRequest&) {
       return HttpResponse{200, nlohmann::json{{"certificate", ca_.certPem}}.dump()};
     });
-    server_.route("POST", kJoinPath, [](const HttpRequest&) {
-      return HttpResponse{200, R"({"joined":true})"};
+    server_.route("POST", kJoinPath, [this](const HttpRequest& request) {
+      if (request.identity && !request.identity->join) {
+        return HttpResponse{500, "a join request without the join flag"};
+      }
+      return HttpResponse{200, joinReply_};
     });
     server_.route("GET", "/longpoll", [this](const HttpRequest&) {
       std::unique_lock lock(mutex_);
@@ -235,6 +345,7 @@ class TlsTest : public ::testing::Test {
   std::condition_variable changed_;
   int waiting_ = 0;
   bool released_ = false;
+  std::string joinReply_ = R"({"joined":true})";
 };
 
 TEST_F(TlsTest, RequestCarriesTheVerifiedClientIdentity) {
@@ -447,6 +558,164 @@ TEST_F(TlsTest, StopEndsOpenConnectionsPromptly) {
   server_.stop();
   EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
   EXPECT_FALSE(http->request("GET", "/whoami", "", 5s).has_value());
+}
+
+TEST_F(TlsTest, JoinConnectionThatNeverReadsIsClosedAfterTheStallDeadline) {
+  // An answer far larger than what the socket buffers hold: with a client that reads
+  // nothing, the relay cannot finish writing it.
+  constexpr std::size_t kReply = 16 * 1024 * 1024;
+  joinReply_ = std::string(kReply, 'x');
+  std::uint16_t port = listen({.allowJoinWithoutCertificate = true, .stallTimeout = 1s});
+  RawTls join(port, nullptr, 16 * 1024);
+  ASSERT_TRUE(join.connected());
+  ASSERT_TRUE(join.write(
+      fmt::format("POST {} HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{{}}", kJoinPath)));
+  std::this_thread::sleep_for(2500ms);  // never reading, past the 1 s deadline
+  // The server gave up: what was already in flight arrives, then the end, far short of
+  // the answer. (Without the deadline reading now would resume it to its last byte.)
+  std::size_t received = 0;
+  bool ended = false;
+  char buffer[64 * 1024];
+  while (true) {
+    pollfd ready{join.fd(), POLLIN, 0};
+    if (poll(&ready, 1, 5000) != 1) {
+      break;
+    }
+    ssize_t n = recv(join.fd(), buffer, sizeof(buffer), 0);
+    if (n <= 0) {
+      ended = true;
+      break;
+    }
+    received += static_cast<std::size_t>(n);
+  }
+  EXPECT_TRUE(ended);
+  EXPECT_LT(received, kReply / 2);
+}
+
+TEST_F(TlsTest, ClientThatPausesLessThanTheStallDeadlineGetsItsWholeAnswer) {
+  // A client that pauses, then reads: progress restarts the deadline.
+  joinReply_ = std::string(2 * 1024 * 1024, 'y');
+  std::uint16_t port = listen({.allowJoinWithoutCertificate = true, .stallTimeout = 1s});
+  RawTls join(port, nullptr, 16 * 1024);
+  ASSERT_TRUE(join.connected());
+  ASSERT_TRUE(join.write(
+      fmt::format("POST {} HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{{}}", kJoinPath)));
+  std::this_thread::sleep_for(600ms);  // stalled, but less than the deadline
+  std::string answer = join.readToEnd();
+  EXPECT_NE(answer.find("HTTP/1.1 200"), std::string::npos);
+  EXPECT_GE(answer.size(), 2u * 1024 * 1024);
+}
+
+TEST_F(TlsTest, EveryAnswerOnAJoinConnectionClosesIt) {
+  std::uint16_t port = listen({.allowJoinWithoutCertificate = true});
+  RawTls join(port, nullptr);
+  ASSERT_TRUE(join.connected());
+  // Pipelined: only the first is answered, and the connection ends after it.
+  std::string request = fmt::format("GET {} HTTP/1.1\r\nHost: x\r\n\r\n", kCaPath);
+  ASSERT_TRUE(join.write(request + request + request));
+  std::string answer = join.readToEnd();
+  EXPECT_EQ(occurrences(answer, "HTTP/1.1 200"), 1u) << answer;
+  EXPECT_NE(answer.find("Connection: close"), std::string::npos) << answer;
+
+  RawTls refused(port, nullptr);
+  ASSERT_TRUE(refused.connected());
+  ASSERT_TRUE(refused.write("GET /whoami HTTP/1.1\r\nHost: x\r\n\r\n" + request));
+  std::string refusal = refused.readToEnd();
+  EXPECT_EQ(occurrences(refusal, "HTTP/1.1 "), 1u) << refusal;
+  EXPECT_NE(refusal.find("HTTP/1.1 401"), std::string::npos) << refusal;
+}
+
+TEST_F(TlsTest, HandshakingAndJoinConnectionsHaveTheirOwnCap) {
+  std::uint16_t port = listen({.allowJoinWithoutCertificate = true,
+                               .maxUnverifiedConnections = 64,
+                               .maxUnverifiedPerAddress = 2});
+  // A member's connection is not counted among them.
+  auto member = client(port, clientConfig(&worker_));
+  ASSERT_TRUE(member->request("GET", "/whoami").has_value());
+  RawTls join(port, nullptr);  // one join connection, idle
+  ASSERT_TRUE(join.connected());
+  int silent = connectLoopback(port);  // one that never starts its handshake
+  ASSERT_GE(silent, 0);
+  std::this_thread::sleep_for(200ms);
+  int third = connectLoopback(port);
+  ASSERT_GE(third, 0);
+  EXPECT_TRUE(closedWithin(third, 2s));
+  close(third);
+  // The member's open connection goes on.
+  auto again = member->request("GET", "/whoami");
+  ASSERT_TRUE(again.has_value()) << again.error().message;
+  EXPECT_EQ(again->status, 200);
+  // Once they are gone a new connection gets its slot.
+  close(silent);
+  bool served = false;
+  for (int i = 0; i < 50 && !served; ++i) {
+    served = client(port, clientConfig(&worker_))->request("GET", "/whoami").has_value();
+    if (!served) {
+      std::this_thread::sleep_for(50ms);
+    }
+  }
+  EXPECT_TRUE(served);
+
+  // The cap over all addresses.
+  std::uint16_t capped = listen({.maxUnverifiedConnections = 1});
+  int first = connectLoopback(capped);
+  ASSERT_GE(first, 0);
+  std::this_thread::sleep_for(200ms);
+  int second = connectLoopback(capped);
+  ASSERT_GE(second, 0);
+  EXPECT_TRUE(closedWithin(second, 2s));
+  EXPECT_FALSE(closedWithin(first, 100ms));
+  close(second);
+  close(first);
+}
+
+TEST_F(TlsTest, CertificateWithoutCommonNameIsNotAJoinConnection) {
+  TestCert nameless = testing::makeTestCert(ca_, TestCertSpec{.nodeId = ""});
+  for (bool joinPort : {false, true}) {
+    std::uint16_t port = listen({.allowJoinWithoutCertificate = joinPort});
+    auto response = client(port, clientConfig(&nameless))->request("GET", "/whoami");
+    ASSERT_TRUE(response.has_value()) << response.error().message;
+    ASSERT_EQ(response->status, 200) << joinPort << ": " << response->body;
+    auto body = nlohmann::json::parse(response->body);
+    EXPECT_EQ(body["hasIdentity"], true);
+    EXPECT_EQ(body["nodeId"], "");
+    EXPECT_EQ(body["role"], "worker");
+  }
+}
+
+TEST_F(TlsTest, AdmissionThatThrowsRefusesTheConnectionAndTheServerGoesOn) {
+  std::atomic<int> calls{0};
+  std::atomic<bool> throwing{true};
+  // The first call (during the handshake) admits; the second (once the connection is
+  // registered) throws.
+  std::uint16_t port = listen({.admit = [&](const PeerIdentity&) -> bool {
+    if (++calls % 2 == 0 && throwing) {
+      throw std::runtime_error("admission store unreadable");
+    }
+    return true;
+  }});
+  EXPECT_FALSE(client(port, clientConfig(&worker_))->request("GET", "/whoami").has_value());
+  EXPECT_GE(calls.load(), 2);
+  throwing = false;
+  auto response = client(port, clientConfig(&worker_))->request("GET", "/whoami");
+  ASSERT_TRUE(response.has_value()) << response.error().message;
+  EXPECT_EQ(response->status, 200);
+}
+
+TEST_F(TlsTest, ClientConnectsFromItsSourceAddress) {
+  std::uint16_t port = listen();
+  auto config = std::make_shared<TlsClientConfig>(*clientConfig(&worker_));
+  config->sourceAddress = "127.0.0.2";  // still the loopback interface
+  auto response = client(port, config)->request("GET", "/whoami");
+  ASSERT_TRUE(response.has_value()) << response.error().message;
+  EXPECT_EQ(nlohmann::json::parse(response->body)["address"], "127.0.0.2");
+
+  config->sourceAddress = "eth0";
+  auto invalid = HttpClient::create(fmt::format("tcp://127.0.0.1:{}", port), config);
+  ASSERT_FALSE(invalid.has_value());
+  EXPECT_EQ(invalid.error().kind, ErrorKind::InvalidArgument);
+  EXPECT_NE(invalid.error().message.find("sourceAddress eth0"), std::string::npos)
+      << invalid.error().message;
 }
 
 }  // namespace

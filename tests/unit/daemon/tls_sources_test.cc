@@ -41,7 +41,8 @@ TEST(TlsSources, ServerConfigChangesAfterARenewal) {
 
 TEST(TlsSources, ClientConfigNamesTheServerAndPresentsTheNodesCertificate) {
   auto current = snapshot("1");
-  auto source = clientConfigSource([&current] { return current; }, "overmesh-manager");
+  auto source =
+      clientConfigSource([&current] { return current; }, "overmesh-manager", "198.18.0.5");
   auto config = source();
   ASSERT_NE(config, nullptr);
   EXPECT_EQ(config->serverName, "overmesh-manager");
@@ -50,6 +51,7 @@ TEST(TlsSources, ClientConfigNamesTheServerAndPresentsTheNodesCertificate) {
   EXPECT_EQ(config->keyPem, "KEY 1");
   EXPECT_FALSE(config->joinAlpn);
   EXPECT_FALSE(config->skipServerVerification);
+  EXPECT_EQ(config->sourceAddress, "198.18.0.5");
   EXPECT_EQ(source(), config);
   current = snapshot("2");
   EXPECT_NE(source(), config);
@@ -57,14 +59,15 @@ TEST(TlsSources, ClientConfigNamesTheServerAndPresentsTheNodesCertificate) {
 }
 
 TEST(TlsSources, NoConfigWithoutCredentials) {
-  auto source = clientConfigSource([] { return nullptr; }, "overmesh-manager");
+  auto source = clientConfigSource([] { return nullptr; }, "overmesh-manager", "");
   EXPECT_EQ(source(), nullptr);
   EXPECT_EQ(serverConfigSource([] { return nullptr; })(), nullptr);
 }
 
 TEST(TlsSources, OneOffClientConfigForAnotherNode) {
-  auto config = clientConfig(*snapshot("1"), "node-abc");
+  auto config = clientConfig(*snapshot("1"), "node-abc", "198.18.0.1");
   EXPECT_EQ(config->serverName, "node-abc");
+  EXPECT_EQ(config->sourceAddress, "198.18.0.1");
   EXPECT_EQ(config->certPem, "CERT 1");
 }
 
