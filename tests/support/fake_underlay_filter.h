@@ -50,6 +50,13 @@ class FakeUnderlayFilter final : public dataplane::UnderlayFilter {
     return dataplane::UnderlayDropCounters{};
   }
 
+  // Someone else deletes the table (a firewalld reload): installed() says false from now
+  // until the next apply. Not counted as a remove().
+  void vanish() {
+    std::lock_guard lock(mutex_);
+    tableExists_ = false;
+  }
+
   // The next `count` applies fail.
   void failNext(int count) {
     std::lock_guard lock(mutex_);
