@@ -139,7 +139,12 @@ void UnderlayGuard::run() {
     auto wanted = wantedLocked();
     dirty_ = false;
     lock.unlock();
-    auto applied = filter_->apply(wanted);
+    // The filter skips members it believes applied; remove() makes it forget them (there is
+    // no table to delete) so that apply() installs the table whole.
+    Status applied = reinstalling ? filter_->remove() : Status{};
+    if (applied) {
+      applied = filter_->apply(wanted);
+    }
     lock.lock();
     if (applied) {
       if (reinstalling) {
