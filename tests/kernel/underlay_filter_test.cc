@@ -1,10 +1,10 @@
 // Kernel tier: the members-only underlay (NftUnderlayFilter, and the agent's UnderlayGuard
-// over it) with real traffic. Each test
-// builds its own small underlay ("omuf<pid>-<n>…"): a hub namespace with a bridge, and on
-// it a node (198.18.91.1, the filter's namespace), a member (.2) and an outsider (.3). The
-// node listens on UDP 4789 (a plain socket: what reaches it would reach a VXLAN device),
-// on the node port and on the cluster port. Every namespace is deleted in TearDown, also
-// when the test fails; nothing touches the machine's own.
+// over it) with real traffic. Each test builds its own small underlay ("omuf<pid>-<n>…"):
+// a hub namespace with a bridge, and on it a node (198.18.91.1, the filter's namespace), a
+// member (.2) and an outsider (.3). The node listens on UDP 4789 (a plain socket: what
+// reaches it would reach a VXLAN device), on the node port and on the cluster port. Every
+// namespace is deleted in TearDown, also when the test fails; nothing touches the
+// machine's own.
 
 #include "dataplane/linux/underlay_filter.h"
 
@@ -19,14 +19,14 @@
 #include <cerrno>
 #include <chrono>
 #include <nlohmann/json.hpp>
-#include <thread>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "daemon/underlay_guard.h"
 #include "dataplane/linux/netlink.h"
 #include "dataplane/linux/netns.h"
 #include "dataplane/linux/nftables.h"
-#include "daemon/underlay_guard.h"
 #include "support/ip_helpers.h"
 #include "support/process.h"
 
