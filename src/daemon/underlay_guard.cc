@@ -31,9 +31,11 @@ std::optional<Ipv4Address> hostOfEndpoint(std::string_view endpoint) {
 }
 
 UnderlayGuard::UnderlayGuard(std::unique_ptr<dataplane::UnderlayFilter> filter,
-                             std::set<Ipv4Address> fixed, std::chrono::milliseconds retryAfter)
+                             std::set<Ipv4Address> fixed, std::chrono::milliseconds retryAfter,
+                             std::chrono::milliseconds checkEvery)
     : filter_(std::move(filter)),
       retryAfter_(retryAfter),
+      checkEvery_(checkEvery),
       fixed_(std::move(fixed)),
       thread_([this] { run(); }) {}
 
@@ -89,6 +91,20 @@ std::set<Ipv4Address> UnderlayGuard::wantedLocked() const {
   return wanted;
 }
 
+bool UnderlayGuard::tableVanished() {
+  auto installed = filter_->installed();
+  if (!installed) {
+    if (!checkFailing_) {
+      spdlog::warn("underlay filter: cannot tell whether the table is still there: {}",
+                   installed.error().message);
+    }
+    checkFailing_ = true;
+    return false;
+  }
+  checkFailing_ = false;
+  return !*installed;
+}
+
 void UnderlayGuard::run() {
   // A table that exists already (the previous daemon's) keeps guarding until the cache
   // tells who the members are; when the kernel cannot say, install ours at once.
@@ -96,23 +112,47 @@ void UnderlayGuard::run() {
   if (!installed) {
     spdlog::warn("underlay filter: {}", installed.error().message);
   }
-  const bool keepExisting = installed && *installed;
+  bool keepExisting = installed && *installed;
+  bool reinstalling = false;  // the table was found deleted; not yet put back
   std::unique_lock lock(mutex_);
   while (true) {
-    changed_.wait(
-        lock, [this, keepExisting] { return stopping_ || (dirty_ && (nodes_ || !keepExisting)); });
+    const bool woken = changed_.wait_for(lock, checkEvery_, [this, &keepExisting] {
+      return stopping_ || (dirty_ && (nodes_ || !keepExisting));
+    });
     if (stopping_) {
       return;
+    }
+    if (!woken) {
+      // Idle: the table holds the wanted members, or the previous daemon's table guards
+      // until the nodes are known. Either way it must still be there.
+      lock.unlock();
+      const bool vanished = tableVanished();
+      lock.lock();
+      if (vanished) {
+        // Logged once, when put back (or by the retry below when that fails).
+        reinstalling = true;
+        keepExisting = false;  // the previous daemon's members are gone with it
+        dirty_ = true;
+      }
+      continue;
     }
     auto wanted = wantedLocked();
     dirty_ = false;
     lock.unlock();
-    auto applied = filter_->apply(wanted);
+    // The filter skips members it believes applied; remove() makes it forget them (there is
+    // no table to delete) so that apply() installs the table whole.
+    Status applied = reinstalling ? filter_->remove() : Status{};
+    if (applied) {
+      applied = filter_->apply(wanted);
+    }
     lock.lock();
     if (applied) {
-      if (!problem_.empty()) {
+      if (reinstalling) {
+        spdlog::warn("underlay filter: the table was removed by someone else; reinstalled");
+      } else if (!problem_.empty()) {
         spdlog::info("underlay filter: applied again ({} members)", wanted.size());
       }
+      reinstalling = false;
       problem_.clear();
       continue;
     }

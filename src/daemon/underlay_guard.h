@@ -15,6 +15,11 @@
 // Destroying the guard leaves the table in place (a daemon restart); the daemon's swarm
 // leave removes it (dataplane::kernel::removeUnderlayFilter) after the agent stopped.
 //
+// Someone else may delete the table (a firewalld reload, `nft flush ruleset`): VXLAN and the
+// node port would then stay open to anyone until the next join or leave. So while idle the
+// thread looks every `checkEvery` whether the table is still there, and reinstalls it whole
+// when it is not (logged at warn, once per removal).
+//
 // Thread-safe. Thread: "underlay" applies the wanted set, retrying every `retryAfter` after
 // a failure (e.g. the netfilter socket refused) until it succeeds or the guard stops.
 
@@ -46,7 +51,8 @@ class UnderlayGuard {
  public:
   // Takes `filter`; `fixed` are always members. Starts the thread.
   UnderlayGuard(std::unique_ptr<dataplane::UnderlayFilter> filter, std::set<Ipv4Address> fixed,
-                std::chrono::milliseconds retryAfter = std::chrono::seconds(3));
+                std::chrono::milliseconds retryAfter = std::chrono::seconds(3),
+                std::chrono::milliseconds checkEvery = std::chrono::seconds(10));
   ~UnderlayGuard();
   UnderlayGuard(const UnderlayGuard&) = delete;
   UnderlayGuard& operator=(const UnderlayGuard&) = delete;
@@ -64,10 +70,15 @@ class UnderlayGuard {
 
  private:
   void run();
+  // Whether the table is gone (someone else deleted it); false when it is there or the
+  // kernel cannot say (logged once per run of failures). Called by the thread, unlocked.
+  bool tableVanished();
   std::set<Ipv4Address> wantedLocked() const;
 
   std::unique_ptr<dataplane::UnderlayFilter> filter_;  // used by the thread only
   const std::chrono::milliseconds retryAfter_;
+  const std::chrono::milliseconds checkEvery_;
+  bool checkFailing_ = false;  // used by the thread only: installed() failed last time
   mutable std::mutex mutex_;
   std::condition_variable changed_;
   std::set<Ipv4Address> fixed_;                 // guarded by mutex_

@@ -18,8 +18,10 @@ class UnderlayFilter {
 
   // Makes the member set exactly `members`. The first call of an instance replaces the
   // table whole (so a table left by an earlier daemon is reset to the current members);
-  // later calls change only the elements that differ. Fails with nft's words (Unavailable,
-  // InvalidArgument); after a failure the next call replaces the table whole.
+  // later calls change only the elements that differ, so a call with unchanged members
+  // does nothing, even when someone else deleted the table meanwhile. Fails with nft's words
+  // (Unavailable, InvalidArgument); after a failure or a remove() the next call installs the
+  // table whole.
   virtual Status apply(const std::set<Ipv4Address>& members) = 0;
 
   // Whether the table exists at all (a previous daemon's, or this one's). Unavailable when

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <cstdint>
 
 #include "security/openssl_handles.h"
 
@@ -489,6 +490,23 @@ Result<CertificateInfo> verifyNodeCertificate(std::string_view certPem, std::str
     return errorf(ErrorKind::Unauthenticated,
                   "certificate is not a node certificate (it needs CN=<node ID>, "
                   "OU=manager|worker and no CA flag)");
+  }
+  // A node certificate serves (the node port, a manager's API) and is a client (to the
+  // managers, to other nodes): it must say both. An extended key usage is required, not
+  // just honoured when present, so that a certificate made for something else (no EKU, a
+  // code-signing or server-only one) signed by the same CA cannot act as a node. The
+  // purpose checks also look at the key usage (digitalSignature).
+  const uint32_t flags = X509_get_extension_flags(cert->get());
+  const uint32_t usages = X509_get_extended_key_usage(cert->get());
+  const bool hasBothUsages = (flags & EXFLAG_XKUSAGE) != 0 && (usages & XKU_SSL_SERVER) != 0 &&
+                             (usages & XKU_SSL_CLIENT) != 0;
+  if (!hasBothUsages || X509_check_purpose(cert->get(), X509_PURPOSE_SSL_CLIENT, 0) != 1 ||
+      X509_check_purpose(cert->get(), X509_PURPOSE_SSL_SERVER, 0) != 1) {
+    ERR_clear_error();
+    return errorf(ErrorKind::Unauthenticated,
+                  "certificate of {} is not a node certificate: it needs the extended key usages "
+                  "serverAuth and clientAuth and the key usage digitalSignature",
+                  info->identity.nodeId);
   }
   return info;
 }

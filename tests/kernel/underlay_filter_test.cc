@@ -1,9 +1,10 @@
-// Kernel tier: the members-only underlay (NftUnderlayFilter) with real traffic. Each test
-// builds its own small underlay ("omuf<pid>-<n>…"): a hub namespace with a bridge, and on
-// it a node (198.18.91.1, the filter's namespace), a member (.2) and an outsider (.3). The
-// node listens on UDP 4789 (a plain socket: what reaches it would reach a VXLAN device),
-// on the node port and on the cluster port. Every namespace is deleted in TearDown, also
-// when the test fails; nothing touches the machine's own.
+// Kernel tier: the members-only underlay (NftUnderlayFilter, and the agent's UnderlayGuard
+// over it) with real traffic. Each test builds its own small underlay ("omuf<pid>-<n>…"):
+// a hub namespace with a bridge, and on it a node (198.18.91.1, the filter's namespace), a
+// member (.2) and an outsider (.3). The node listens on UDP 4789 (a plain socket: what
+// reaches it would reach a VXLAN device), on the node port and on the cluster port. Every
+// namespace is deleted in TearDown, also when the test fails; nothing touches the
+// machine's own.
 
 #include "dataplane/linux/underlay_filter.h"
 
@@ -16,10 +17,13 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "daemon/underlay_guard.h"
 #include "dataplane/linux/netlink.h"
 #include "dataplane/linux/netns.h"
 #include "dataplane/linux/nftables.h"
@@ -302,6 +306,34 @@ TEST_F(UnderlayFilterTest, AnUpdateAfterTheTableVanishedInstallsItWhole) {
   ASSERT_TRUE(filter_->apply({kNodeAddress, kMemberAddress}));
   EXPECT_EQ(listedMembers(), (std::vector<std::string>{"198.18.91.1", "198.18.91.2"}));
   EXPECT_FALSE(datagramArrives(outsider_, "still-dropped", 300));
+}
+
+// The agent's guard over the real filter: someone deletes the table (as `nft flush
+// ruleset` or a firewalld reload would); the guard's idle check puts it back whole.
+TEST_F(UnderlayFilterTest, TheGuardReinstallsATableSomeoneElseDeleted) {
+  using namespace std::chrono_literals;
+  daemon::UnderlayGuard guard(std::make_unique<NftUnderlayFilter>(kPorts, node_), {kNodeAddress},
+                              100ms, 100ms);
+  guard.addFixedMember(kMemberAddress);
+  const std::vector<std::string> wanted{"198.18.91.1", "198.18.91.2"};
+  // The table there with both members (the guard may first install the node alone).
+  auto waitForTable = [&] {
+    for (int i = 0; i < 100; ++i) {
+      if (filter_->installed().value_or(false) && listedMembers() == wanted) {
+        return true;
+      }
+      std::this_thread::sleep_for(50ms);
+    }
+    return false;
+  };
+  ASSERT_TRUE(waitForTable());
+  EXPECT_FALSE(datagramArrives(outsider_, "guarded", 300));
+
+  ASSERT_TRUE(removeUnderlayFilter(node_));
+  ASSERT_TRUE(waitForTable()) << "the guard did not reinstall the table";
+  EXPECT_TRUE(datagramArrives(member_, "member-after"));
+  EXPECT_FALSE(datagramArrives(outsider_, "dropped-again", 300));
+  EXPECT_EQ(guard.problem(), "");
 }
 
 TEST_F(UnderlayFilterTest, RemoveLeavesNoTableAndOpensThePortsAgain) {

@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <vector>
 
@@ -20,14 +21,22 @@ class FakeUnderlayFilter final : public dataplane::UnderlayFilter {
   // Whether installed() reports an existing table (a previous daemon's).
   explicit FakeUnderlayFilter(bool tableExists = false) : tableExists_(tableExists) {}
 
+  // As the real filter: members unchanged since the last success change nothing (not even
+  // a table someone else deleted) and are not recorded as applied.
   Status apply(const std::set<Ipv4Address>& members) override {
     std::lock_guard lock(mutex_);
     ++attempts_;
     if (failuresLeft_ > 0) {
       --failuresLeft_;
+      remembered_.reset();
       changed_.notify_all();
       return errorf(ErrorKind::Unavailable, "injected failure");
     }
+    if (remembered_ == members) {
+      changed_.notify_all();
+      return {};
+    }
+    remembered_ = members;
     applied_.push_back(members);
     tableExists_ = true;
     changed_.notify_all();
@@ -42,12 +51,20 @@ class FakeUnderlayFilter final : public dataplane::UnderlayFilter {
   Status remove() override {
     std::lock_guard lock(mutex_);
     tableExists_ = false;
+    remembered_.reset();
     ++removes_;
     return {};
   }
 
   Result<dataplane::UnderlayDropCounters> dropCounters() override {
     return dataplane::UnderlayDropCounters{};
+  }
+
+  // Someone else deletes the table (a firewalld reload): installed() says false from now
+  // until the next apply. Not counted as a remove().
+  void vanish() {
+    std::lock_guard lock(mutex_);
+    tableExists_ = false;
   }
 
   // The next `count` applies fail.
@@ -87,6 +104,7 @@ class FakeUnderlayFilter final : public dataplane::UnderlayFilter {
   mutable std::mutex mutex_;
   std::condition_variable changed_;
   bool tableExists_;
+  std::optional<std::set<Ipv4Address>> remembered_;  // as the real filter's applied_
   int failuresLeft_ = 0;
   int attempts_ = 0;
   int removes_ = 0;

@@ -139,8 +139,12 @@ TestCert makeTestCert(const TestCa& ca, const TestCertSpec& spec) {
         "X509_set_issuer_name");
   check(X509_set_pubkey(cert.get(), key.get()) == 1, "X509_set_pubkey");
   addExtension(cert.get(), caCert.get(), NID_basic_constraints, "critical,CA:FALSE");
-  addExtension(cert.get(), caCert.get(), NID_key_usage, "critical,digitalSignature");
-  addExtension(cert.get(), caCert.get(), NID_ext_key_usage, "serverAuth,clientAuth");
+  if (!spec.keyUsage.empty()) {
+    addExtension(cert.get(), caCert.get(), NID_key_usage, spec.keyUsage);
+  }
+  if (!spec.extendedKeyUsage.empty()) {
+    addExtension(cert.get(), caCert.get(), NID_ext_key_usage, spec.extendedKeyUsage);
+  }
   addExtension(cert.get(), caCert.get(), NID_authority_key_identifier, "keyid");
   std::string alternatives;
   for (const std::string& dns : spec.dnsNames) {

@@ -29,6 +29,10 @@ struct TestCertSpec {
   std::vector<std::string> dnsNames;     // subjectAltName DNS entries
   std::vector<std::string> ipAddresses;  // subjectAltName IP entries
   std::chrono::seconds validity{3600};
+  // The extendedKeyUsage extension's value; empty leaves the extension out.
+  std::string extendedKeyUsage = "serverAuth,clientAuth";
+  // The keyUsage extension's value; empty leaves the extension out.
+  std::string keyUsage = "critical,digitalSignature";
 };
 
 // A self-signed ECDSA P-256 CA named `name`.

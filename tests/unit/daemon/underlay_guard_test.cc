@@ -32,11 +32,12 @@ std::set<Ipv4Address> addresses(std::initializer_list<const char*> texts) {
   return result;
 }
 
-// A guard over a fake the test keeps looking at; retries after 20 ms.
+// A guard over a fake the test keeps looking at; retries after 20 ms and looks for the
+// table every 20 ms while idle.
 struct GuardUnderTest {
   explicit GuardUnderTest(bool tableExists, std::set<Ipv4Address> fixed = {}, int failures = 0)
       : fake(std::make_shared<FakeUnderlayFilter>(tableExists)),
-        guard((fake->failNext(failures), forwardingTo(fake)), std::move(fixed), 20ms) {}
+        guard((fake->failNext(failures), forwardingTo(fake)), std::move(fixed), 20ms, 20ms) {}
   std::shared_ptr<FakeUnderlayFilter> fake;
   UnderlayGuard guard;
 };
@@ -128,6 +129,44 @@ TEST(UnderlayGuardTest, ReportsTheFailureWhileItLasts) {
   }
   EXPECT_EQ(under.guard.problem(), "injected failure");
   EXPECT_TRUE(under.fake->applied().empty());
+}
+
+TEST(UnderlayGuardTest, ReinstallsATableSomeoneElseRemoved) {
+  GuardUnderTest under(true, addresses({"198.18.0.5"}));
+  under.guard.update({node("a", "198.18.0.1")});
+  ASSERT_TRUE(under.fake->waitForApplies(1));
+  // Idle checks find the table there: nothing is applied again.
+  EXPECT_FALSE(under.fake->waitForApplies(2, 150ms));
+  under.fake->vanish();
+  ASSERT_TRUE(under.fake->waitForApplies(2));
+  EXPECT_EQ(under.fake->applied().back(), addresses({"198.18.0.1", "198.18.0.5"}));
+  EXPECT_TRUE(under.fake->tableExists());
+  // And again the next time: each removal is noticed.
+  under.fake->vanish();
+  ASSERT_TRUE(under.fake->waitForApplies(3));
+  EXPECT_EQ(under.fake->applied().back(), addresses({"198.18.0.1", "198.18.0.5"}));
+}
+
+TEST(UnderlayGuardTest, ReinstallRetriesUntilItSucceeds) {
+  GuardUnderTest under(true);
+  under.guard.update({node("a", "198.18.0.1")});
+  ASSERT_TRUE(under.fake->waitForApplies(1));
+  under.fake->failNext(2);
+  under.fake->vanish();
+  ASSERT_TRUE(under.fake->waitForApplies(2));
+  EXPECT_EQ(under.fake->attempts(), 4);
+  EXPECT_EQ(under.fake->applied().back(), addresses({"198.18.0.1"}));
+}
+
+TEST(UnderlayGuardTest, APreviousTableRemovedBeforeTheNodesAreKnownGivesWayToTheFixedMembers) {
+  GuardUnderTest under(true, addresses({"198.18.0.5"}));
+  EXPECT_FALSE(under.fake->waitForApplies(1, 100ms));
+  under.fake->vanish();
+  ASSERT_TRUE(under.fake->waitForApplies(1));
+  EXPECT_EQ(under.fake->applied().back(), addresses({"198.18.0.5"}));
+  under.guard.update({node("a", "198.18.0.1")});
+  ASSERT_TRUE(under.fake->waitForApplies(2));
+  EXPECT_EQ(under.fake->applied().back(), addresses({"198.18.0.1", "198.18.0.5"}));
 }
 
 TEST(UnderlayGuardTest, StoppingLeavesTheTableInPlace) {

@@ -10,6 +10,7 @@
 
 #include "security/openssl_handles.h"
 #include "support/pki_fixtures.h"
+#include "support/test_certs.h"
 
 namespace overmesh::security {
 namespace {
@@ -186,6 +187,49 @@ TEST_F(PkiTest, TheCaCertificateIsNotANodeCertificate) {
   EXPECT_EQ(result.error().kind, ErrorKind::Unauthenticated);
   EXPECT_NE(result.error().message.find("not a node certificate"), std::string::npos)
       << result.error().message;
+}
+
+// A certificate signed by the cluster's CA, shaped like a node's (CN, OU, O), but with the
+// given key usages: made with OpenSSL directly, since signNodeCertificate always sets both.
+TEST_F(PkiTest, ACertificateWithoutBothNodeUsagesIsNotANodeCertificate) {
+  // makeTestCert's certificates start a minute before the real now: so does this CA.
+  const auto now = std::chrono::system_clock::now();
+  CaMaterial clusterCa = must(createCa(kCluster, now));
+  const testing::TestCa ca{clusterCa.certPem, clusterCa.keyPem};
+  struct Case {
+    const char* name;
+    const char* extendedKeyUsage;
+    const char* keyUsage;
+  };
+  const Case cases[] = {
+      {"client only", "clientAuth", "critical,digitalSignature"},
+      {"server only", "serverAuth", "critical,digitalSignature"},
+      {"no extended key usage", "", "critical,digitalSignature"},
+      {"code signing", "codeSigning", "critical,digitalSignature"},
+      {"no digitalSignature", "serverAuth,clientAuth", "critical,nonRepudiation"},
+  };
+  for (const Case& c : cases) {
+    testing::TestCertSpec spec;
+    spec.nodeId = "node1";
+    spec.role = "worker";
+    spec.clusterId = kCluster;
+    spec.extendedKeyUsage = c.extendedKeyUsage;
+    spec.keyUsage = c.keyUsage;
+    auto cert = testing::makeTestCert(ca, spec);
+    auto result = verifyNodeCertificate(cert.certPem, clusterCa.certPem, now);
+    ASSERT_FALSE(result) << c.name;
+    EXPECT_EQ(result.error().kind, ErrorKind::Unauthenticated) << c.name;
+    EXPECT_NE(result.error().message.find("serverAuth and clientAuth"), std::string::npos)
+        << c.name << ": " << result.error().message;
+  }
+  // The same shape with both usages passes: the refusals above are the usages' doing.
+  testing::TestCertSpec good;
+  good.nodeId = "node1";
+  good.role = "worker";
+  good.clusterId = kCluster;
+  auto cert = testing::makeTestCert(ca, good);
+  auto info = must(verifyNodeCertificate(cert.certPem, clusterCa.certPem, now));
+  EXPECT_EQ(info.identity.nodeId, "node1");
 }
 
 TEST_F(PkiTest, TamperedCsrIsRefused) {
