@@ -119,10 +119,11 @@ ClusterApi::ClusterApi(store::Store& store, NodeManager& nodes, TaskManager& tas
       prover_(std::make_unique<TcpAddressProver>()) {}
 
 bool ClusterApi::admit(const api::PeerIdentity& peer) {
-  if (peer.nodeId.empty()) {
-    return true;  // a join connection: only kCaPath and kJoinPath serve it
+  if (peer.join) {
+    return true;  // a join connection: the server lets it reach kCaPath and kJoinPath only
   }
-  return nodes_.isMember(peer.nodeId, peer.role);
+  // A certificate without a node ID (no CN) is no member's, whatever signed it.
+  return !peer.nodeId.empty() && nodes_.isMember(peer.nodeId, peer.role);
 }
 
 Result<std::string> ClusterApi::callerOf(const HttpRequest& request) {

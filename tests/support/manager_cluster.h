@@ -110,6 +110,7 @@ class ManagerClusterTest : public ::testing::Test {
   static api::PeerIdentity joinConnection(const std::string& address) {
     api::PeerIdentity none;
     none.address = address;
+    none.join = true;  // as the TLS listener marks a connection without a certificate
     return none;
   }
 

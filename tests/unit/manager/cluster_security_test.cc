@@ -290,6 +290,16 @@ TEST_F(ClusterSecurityTest, AdmitChecksTheRoleAgainstTheRecord) {
   EXPECT_TRUE(api_->admit(joinConnection("198.18.0.77"))) << "join connections: routes decide";
 }
 
+TEST_F(ClusterSecurityTest, ACertificateWithoutANodeIdIsNotAdmitted) {
+  api::PeerIdentity nameless;
+  nameless.role = "worker";
+  nameless.clusterId = "whatever";
+  EXPECT_FALSE(api_->admit(nameless));
+  api::PeerIdentity join;
+  join.join = true;
+  EXPECT_TRUE(api_->admit(join)) << "join connections reach the join routes only";
+}
+
 TEST_F(ClusterSecurityTest, AgentsNeverReceiveTokensOrTheirHashes) {
   ASSERT_TRUE(joinWorker("worker-1"));
   auto hashes = must(readJoinTokenHashes(*store_));
