@@ -615,6 +615,11 @@ void HttpServer::stop() {
     }
   }
   for (auto& listener : listeners_) {
+    // A TLS handshake that finishes now must not hand its connection to a daemon being
+    // stopped (libmicrohttpd aborts the process on that): close the hand-off first.
+    if (listener->tls != nullptr) {
+      listener->tls->closeHandoff();
+    }
     // MHD_stop_daemon closes the listening socket it was given and joins every
     // connection thread.
     MHD_stop_daemon(listener->daemon);

@@ -232,6 +232,11 @@ void TlsListener::stopAccepting() {
   }
 }
 
+void TlsListener::closeHandoff() {
+  std::unique_lock gate(handoffMutex_);
+  handoffClosed_ = true;
+}
+
 void TlsListener::stop() {
   stopAccepting();
   std::uint64_t one = 1;
@@ -529,7 +534,16 @@ void TlsListener::serve(const std::shared_ptr<Connection>& connection) {
     std::lock_guard lock(mutex_);
     pendingIdentities_[pair[0]] = PendingIdentity{connection->serial, identity};
   }
-  if (!handoff_(pair[0], connection->peer)) {
+  bool handedOff = false;
+  {
+    std::shared_lock gate(handoffMutex_);
+    if (handoffClosed_) {
+      close(pair[0]);  // the HTTP server is stopping: it never saw this socket
+    } else {
+      handedOff = handoff_(pair[0], connection->peer);
+    }
+  }
+  if (!handedOff) {
     std::lock_guard lock(mutex_);
     auto it = pendingIdentities_.find(pair[0]);
     if (it != pendingIdentities_.end() && it->second.serial == connection->serial) {

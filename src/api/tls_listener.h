@@ -17,6 +17,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -50,6 +51,11 @@ class TlsListener {
   void stopAccepting();
   // Stops accepting, ends every connection's relay and joins every thread. Idempotent.
   void stop();
+  // From now on no connection is handed to the HTTP server (a handshake that finishes
+  // later is closed), and waits for a hand-off in progress: call it before the HTTP
+  // server behind the hand-off is stopped (libmicrohttpd aborts the process when a
+  // connection is added to a daemon being stopped: "Failed to lock mutex").
+  void closeHandoff();
 
   // Shuts down the TCP connection of every open connection whose peer `which` selects
   // (join connections included, with an empty nodeId); returns how many.
@@ -85,6 +91,8 @@ class TlsListener {
   TlsListenOptions options_;
   unsigned int maxConnections_;
   Handoff handoff_;
+  std::shared_mutex handoffMutex_;  // shared while handing off, exclusive to close
+  bool handoffClosed_ = false;      // guarded by handoffMutex_
   std::thread acceptThread_;
   std::atomic<bool> stopping_{false};
   std::atomic<std::uint64_t> nextSerial_{1};
