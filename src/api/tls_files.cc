@@ -83,8 +83,18 @@ Status requireTlsFiles(const TlsFiles& files, std::string_view who) {
                 who, "--tlscacert FILE --tlscert FILE --tlskey FILE", fmt::join(missing, ", "));
 }
 
-Result<TlsServerConfig> loadServerTls(const TlsFiles& files) {
-  if (auto complete = requireTlsFiles(files, "overmeshd --host tcp://…"); !complete) {
+namespace {
+
+// The three PEM texts --tlscacert, --tlscert and --tlskey name, all given and readable;
+// the error names the first that is not. `who` says which side asks (daemon or CLI).
+struct TlsPems {
+  std::string ca;
+  std::string cert;
+  std::string key;
+};
+
+Result<TlsPems> readTlsPems(const TlsFiles& files, std::string_view who) {
+  if (auto complete = requireTlsFiles(files, who); !complete) {
     return std::unexpected(complete.error());
   }
   auto ca = readPem(files.caCert, "--tlscacert", "-----BEGIN CERTIFICATE-----");
@@ -95,25 +105,28 @@ Result<TlsServerConfig> loadServerTls(const TlsFiles& files) {
       return std::unexpected(read->error());
     }
   }
-  return TlsServerConfig{std::move(*ca), std::move(*cert), std::move(*key)};
+  return TlsPems{std::move(*ca), std::move(*cert), std::move(*key)};
+}
+
+}  // namespace
+
+Result<TlsServerConfig> loadServerTls(const TlsFiles& files) {
+  auto pems = readTlsPems(files, "overmeshd --host tcp://…");
+  if (!pems) {
+    return std::unexpected(pems.error());
+  }
+  return TlsServerConfig{std::move(pems->ca), std::move(pems->cert), std::move(pems->key)};
 }
 
 Result<TlsClientConfig> loadClientTls(const TlsFiles& files) {
-  if (auto complete = requireTlsFiles(files, "--host tcp://… with --tlsverify"); !complete) {
-    return std::unexpected(complete.error());
-  }
-  auto ca = readPem(files.caCert, "--tlscacert", "-----BEGIN CERTIFICATE-----");
-  auto cert = readPem(files.cert, "--tlscert", "-----BEGIN CERTIFICATE-----");
-  auto key = readPem(files.key, "--tlskey", "PRIVATE KEY-----");
-  for (const auto* read : {&ca, &cert, &key}) {
-    if (!*read) {
-      return std::unexpected(read->error());
-    }
+  auto pems = readTlsPems(files, "--host tcp://… with --tlsverify");
+  if (!pems) {
+    return std::unexpected(pems.error());
   }
   TlsClientConfig config;
-  config.caPem = std::move(*ca);
-  config.certPem = std::move(*cert);
-  config.keyPem = std::move(*key);
+  config.caPem = std::move(pems->ca);
+  config.certPem = std::move(pems->cert);
+  config.keyPem = std::move(pems->key);
   return config;
 }
 
