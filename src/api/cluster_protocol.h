@@ -60,6 +60,14 @@ inline constexpr std::uint16_t kDefaultNodePort = 2378;
 // How long the manager waits for a joining node's address proof.
 inline constexpr std::chrono::milliseconds kAddressProofTimeout{3000};
 
+// Several managers (issue 13, store etcd): heartbeat, task status and renew must reach the
+// leader (liveness lives in its memory). Another manager answers them with this status and
+// {"error", "kind": "FailedPrecondition", "leader": "IP:PORT"} ("" while none leads); the
+// agent moves to that address. Snapshot and watch are answered by every manager.
+// The heartbeat's reply is {"nodeTimeoutMs", "leader": "IP:PORT", "managers": ["IP:PORT",…]}
+// (every manager's cluster address), so an agent knows where to go when its manager dies.
+inline constexpr int kNotLeaderStatus = 421;
+
 // Docker's answer to a cluster write on a worker.
 inline constexpr std::string_view kNotAManagerMessage =
     "this node is not a swarm manager; run the command on a manager node";

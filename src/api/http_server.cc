@@ -15,6 +15,8 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 
 #include "api/api_error.h"
@@ -341,6 +343,52 @@ HttpResponse handlerFailed(const HttpServer::Route& route, std::string_view what
 
 }  // namespace
 
+// An async request's answer, shared by the server (which waits for it or is woken by it)
+// and the responder's token.
+struct AsyncAnswer {
+  std::mutex mutex;
+  std::condition_variable ready;
+  std::optional<HttpResponse> response;
+  bool abandoned = false;
+
+  void set(HttpResponse value) {
+    {
+      std::lock_guard lock(mutex);
+      if (response) {
+        return;
+      }
+      response = std::move(value);
+    }
+    ready.notify_all();
+  }
+};
+
+// What every copy of one HttpResponder shares: when the last copy goes without an
+// answer, the client gets a 500 instead of waiting forever.
+struct HttpResponder::Shared {
+  std::shared_ptr<AsyncAnswer> answer;
+  std::string route;
+
+  ~Shared() {
+    answer->set(errorResponse(Error{
+        ErrorKind::Internal,
+        fmt::format("{}: the request ended inside overmeshd without an answer; overmeshd keeps "
+                    "serving, see its log",
+                    route)}));
+  }
+};
+
+HttpResponder::HttpResponder(std::shared_ptr<Shared> shared) : shared_(std::move(shared)) {}
+
+void HttpResponder::respond(HttpResponse response) const {
+  shared_->answer->set(std::move(response));
+}
+
+bool HttpResponder::abandoned() const {
+  std::lock_guard lock(shared_->answer->mutex);
+  return shared_->answer->abandoned;
+}
+
 std::string HttpRequest::queryOr(const std::string& name, const std::string& fallback) const {
   auto it = query.find(name);
   return it == query.end() ? fallback : it->second;
@@ -358,6 +406,13 @@ HttpServer::~HttpServer() { stop(); }
 void HttpServer::route(std::string method, std::string pattern, HttpHandler handler) {
   std::vector<std::string> segments = splitPath(pattern);
   routes_.push_back(Route{std::move(method), std::move(pattern), std::move(segments),
+                          std::move(handler), nullptr});
+}
+
+void HttpServer::routeAsync(std::string method, std::string pattern,
+                            AsyncHttpHandler handler) {
+  std::vector<std::string> segments = splitPath(pattern);
+  routes_.push_back(Route{std::move(method), std::move(pattern), std::move(segments), nullptr,
                           std::move(handler)});
 }
 
@@ -392,6 +447,20 @@ HttpResponse HttpServer::dispatch(HttpRequest& request) const {
     request.params = std::move(params);
     // The barrier: whatever a handler throws becomes a 500 naming the route.
     try {
+      if (route.asyncHandler) {
+        // Placeholder until the event-driven server: the calling thread waits for the
+        // answer (issue 13 replaces this with a suspended connection).
+        auto answer = std::make_shared<AsyncAnswer>();
+        {
+          auto shared = std::make_shared<HttpResponder::Shared>();
+          shared->answer = answer;
+          shared->route = fmt::format("{} {}", route.method, route.pattern);
+          route.asyncHandler(request, HttpResponder(std::move(shared)));
+        }
+        std::unique_lock lock(answer->mutex);
+        answer->ready.wait(lock, [&answer] { return answer->response.has_value(); });
+        return *answer->response;
+      }
       return route.handler(request);
     } catch (const std::exception& error) {
       return handlerFailed(route, error.what());

@@ -40,6 +40,31 @@ namespace overmesh::api {
 
 using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
 
+// Answers one request of an async route (HttpServer::routeAsync), later and from any
+// thread. Copyable and thread-safe: the first respond() wins, later ones are ignored.
+// When every copy is gone without an answer (a waiter dropped it), the client gets a
+// 500 naming the route, never a hung connection. A responder may outlive the server:
+// respond() after stop() does nothing.
+class HttpResponder {
+ public:
+  struct Shared;  // http_server.cc
+  explicit HttpResponder(std::shared_ptr<Shared> shared);
+  void respond(HttpResponse response) const;
+  // True once nobody can receive the answer any more: the client closed its connection
+  // or the server is stopping. A waiter (the watch hub) drops such responders early.
+  bool abandoned() const;
+
+ private:
+  std::shared_ptr<Shared> shared_;
+};
+
+// A handler that need not answer before it returns: it keeps the responder and answers
+// when its event happens (a watch long-poll answers when the store moves or its wait
+// ends). While it waits, the request holds no thread. The handler itself runs like a
+// synchronous one (on a server thread, behind the same exception barrier: a throw
+// before respond() becomes a 500) and must return promptly.
+using AsyncHttpHandler = std::function<void(const HttpRequest&, HttpResponder)>;
+
 // The API's request body cap: every request of ours is a small JSON object.
 inline constexpr std::size_t kMaxRequestBody = 1024 * 1024;
 // Connections one listener serves at once (each is a thread; a worker holds about two).
@@ -75,6 +100,8 @@ class HttpServer {
   // Adds a route. `pattern` segments in braces ("/v1/networks/{ref}") match one path
   // segment each and are passed in HttpRequest::params. Call before listening.
   void route(std::string method, std::string pattern, HttpHandler handler);
+  // The same for a handler that answers later (see AsyncHttpHandler).
+  void routeAsync(std::string method, std::string pattern, AsyncHttpHandler handler);
 
   // Listens on a unix socket at `path` with permissions `mode`. A stale socket file left
   // by a dead daemon is replaced; a live one (something accepts on it) is an error, so
@@ -121,7 +148,8 @@ class HttpServer {
     std::string method;
     std::string pattern;  // as given, for messages ("POST /v1/tasks/{ref}/exec")
     std::vector<std::string> segments;
-    HttpHandler handler;
+    HttpHandler handler;            // set for route()
+    AsyncHttpHandler asyncHandler;  // set for routeAsync()
   };
   // Finds the handler for a request, fills request.params and runs it behind the
   // barrier: never throws. Used by the MHD callback (and tests).

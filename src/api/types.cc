@@ -91,6 +91,12 @@ void to_json(json& j, const SwarmInitRequest& v) {
     j["ingressSubnet"] = v.ingressSubnet;
   }
   j["registries"] = v.registries;
+  if (!v.store.empty()) {
+    j["store"] = v.store;
+    j["storeCaFile"] = v.storeCaFile;
+    j["storeCertFile"] = v.storeCertFile;
+    j["storeKeyFile"] = v.storeKeyFile;
+  }
 }
 
 void from_json(const json& j, SwarmInitRequest& v) {
@@ -101,6 +107,10 @@ void from_json(const json& j, SwarmInitRequest& v) {
   readField(j, "certExpiryMs", v.certExpiryMs);
   readField(j, "ingressSubnet", v.ingressSubnet);
   readField(j, "registries", v.registries);
+  readField(j, "store", v.store);
+  readField(j, "storeCaFile", v.storeCaFile);
+  readField(j, "storeCertFile", v.storeCertFile);
+  readField(j, "storeKeyFile", v.storeKeyFile);
 }
 
 void to_json(json& j, const Node& v) {
@@ -116,6 +126,9 @@ void to_json(json& j, const Node& v) {
   if (!v.ingressAddress.empty()) {
     j["ingressAddress"] = v.ingressAddress;
   }
+  if (!v.managerStatus.empty()) {
+    j["managerStatus"] = v.managerStatus;
+  }
 }
 
 void from_json(const json& j, Node& v) {
@@ -129,6 +142,7 @@ void from_json(const json& j, Node& v) {
   readField(j, "underlayPrefix", v.underlayPrefix);
   readField(j, "gatewaySubnet", v.gatewaySubnet);
   readField(j, "ingressAddress", v.ingressAddress);
+  readField(j, "managerStatus", v.managerStatus);
 }
 
 void to_json(json& j, const HealthCheck& v) {
@@ -223,6 +237,11 @@ void to_json(json& j, const Info& v) {
     j["underlayFilter"] = json{{"vxlanDropped", v.underlayFilter->vxlanDropped},
                                {"nodePortDropped", v.underlayFilter->nodePortDropped}};
   }
+  if (!v.store.empty()) {
+    j["store"] = v.store;
+    j["isLeader"] = v.isLeader;
+    j["leaderAddress"] = v.leaderAddress;
+  }
 }
 
 void from_json(const json& j, Info& v) {
@@ -234,6 +253,9 @@ void from_json(const json& j, Info& v) {
   readField(j, "managerAddress", v.managerAddress);
   readField(j, "stateDir", v.stateDir);
   readField(j, "socket", v.socket);
+  readField(j, "store", v.store);
+  readField(j, "isLeader", v.isLeader);
+  readField(j, "leaderAddress", v.leaderAddress);
   if (j.contains("registries")) {
     RegistrySettings registries;
     readField(j, "registries", registries);

@@ -90,6 +90,13 @@ struct SwarmInitRequest {
   std::string ingressSubnet;
   // `--insecure-registry` and `--registry-mirror` (see RegistrySettings).
   RegistrySettings registries;
+  // `swarm init --store URL` (store/store_location.h): "" or "sqlite" = the embedded store;
+  // "etcd://H:P[,H:P…]" = an etcd cluster, which lets further managers join. The TLS
+  // files (`--store-cacert/--store-cert/--store-key`) are paths on the manager's host.
+  std::string store;
+  std::string storeCaFile;
+  std::string storeCertFile;
+  std::string storeKeyFile;
 };
 
 struct Node {
@@ -111,6 +118,11 @@ struct Node {
   // The node's ingress bridge holds it: published ports are forwarded from it, and
   // replies come back to it (policy routing in the backend's sandbox).
   std::string ingressAddress;
+  // Managers only, computed when read (never stored): "leader" for the one elected
+  // through the store's lease, "reachable" for another manager that is ready,
+  // "unreachable" for one that is down; "" for a worker. `node ls` shows Docker's
+  // MANAGER STATUS column from it (Leader / Reachable / Unreachable).
+  std::string managerStatus;
 };
 
 struct HealthCheck {
@@ -184,6 +196,11 @@ struct Info {
   std::optional<RegistrySettings> registries;
   // When the node is in a swarm and its filter table exists.
   std::optional<UnderlayFilterStatus> underlayFilter;
+  // Managers: the cluster store ("sqlite" or "etcd://H:P,…", no TLS paths), whether this
+  // manager leads now, and the leader's cluster address (IP:PORT; "" while none leads).
+  std::string store;
+  bool isLeader = false;
+  std::string leaderAddress;
 };
 
 void to_json(nlohmann::json& json, const Network& value);

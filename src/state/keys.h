@@ -29,6 +29,15 @@ inline constexpr std::string_view kCredentials = "/overmesh/credentials/";
 // (security/join_token.h): `swarm init` writes it, `swarm join-token --rotate` replaces
 // one hash (a compare on its mod revision), every join reads it.
 inline constexpr std::string_view kJoinTokenHashes = "/overmesh/credentials/join-tokens";
+// The elected leader among the managers (manager/leader_election.h): {"nodeId", "address"
+// (IP:PORT of its cluster port), "since"}, attached to the leader's lease, so it vanishes
+// when the leader stops renewing. Created with a compare on its absence; its create
+// revision fences the leader's writes (a txn of the leader's loops compares it).
+inline constexpr std::string_view kLeader = "/overmesh/leader";
+// The clear join tokens of a cluster whose store is shared by several managers (etcd):
+// {"worker": TOKEN, "manager": TOKEN}, so that every manager can show them. Under the
+// credentials prefix: never sent to agents.
+inline constexpr std::string_view kJoinTokens = "/overmesh/credentials/join-tokens-clear";
 // Changed by every transaction that allocates or frees a subnet or VNI, and by every join
 // (which adds a node's underlay and gateway-bridge networks), so that two concurrent
 // creates, or a create and a join, cannot both pass the overlap check (compare on its

@@ -1,0 +1,72 @@
+#pragma once
+
+// The etcd v3 Store backend: several managers share one etcd cluster (Debian's
+// etcd-server). It speaks etcd's JSON gateway (the grpc-gateway etcd serves on its client
+// port, /v3/kv/range, /v3/kv/txn, /v3/watch, /v3/lease/*) through libcurl: Debian 12 ships
+// no C++ etcd client, and gRPC would need etcd's .proto files compiled into the project;
+// the gateway needs only libcurl and nlohmann-json, which overmesh already uses, and it is
+// part of etcd's supported API since 3.3 (keys and values are base64 in it).
+//
+// Semantics are store.h's, mapped onto etcd's own:
+//  - revisions are etcd's (one per write transaction; a new etcd starts at 1);
+//  - watch() is served from a local mirror of the event stream (one etcd watch on the
+//    whole key space, resumed at its last revision after any break), so N long-polls on
+//    a manager cost etcd one stream; history older than the mirror comes from a one-shot
+//    etcd watch, and etcd's compaction answers ErrorKind::Compacted;
+//  - leases are etcd leases: TTLs are whole seconds (rounded up; etcd's minimum applies),
+//    and expiry is etcd's, so a manager that loses etcd loses its leases there;
+//  - every call has a deadline (requestTimeout); an endpoint that fails is skipped for
+//    the next one in the list; Unavailable names every endpoint tried and why.
+//
+// Thread-safe. close() wakes every blocked watch.
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/error.h"
+#include "store/store.h"
+#include "store/store_location.h"
+
+namespace overmesh::store {
+
+struct EtcdStoreOptions {
+  std::vector<std::string> endpoints;  // "HOST:PORT"
+  std::string caFile;                  // TLS: all three or none
+  std::string certFile;
+  std::string keyFile;
+  std::chrono::milliseconds requestTimeout{3000};
+  // Events kept in the local watch mirror.
+  std::size_t mirrorEvents = 20000;
+
+  static EtcdStoreOptions from(const StoreLocation& location);
+};
+
+class EtcdStore final : public Store {
+ public:
+  // Connects (checks that some endpoint answers /v3/maintenance/status within the
+  // timeout) and starts the watch mirror. Unavailable naming the endpoints otherwise.
+  static Result<std::unique_ptr<EtcdStore>> open(EtcdStoreOptions options);
+  ~EtcdStore() override;
+
+  Result<std::optional<KeyValue>> get(const std::string& key) override;
+  Result<RangeResult> range(const std::string& prefix) override;
+  Result<TxnResult> txn(const Txn& txn) override;
+  Result<WatchResult> watch(const std::string& prefix, Revision fromRevision,
+                            std::chrono::milliseconds wait) override;
+  Result<Revision> currentRevision() override;
+  Status compact(Revision revision) override;
+  Result<LeaseId> grantLease(std::chrono::milliseconds ttl) override;
+  Status keepAlive(LeaseId lease) override;
+  Status revokeLease(LeaseId lease) override;
+  void close() override;
+
+  struct Impl;
+
+ private:
+  explicit EtcdStore(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace overmesh::store
