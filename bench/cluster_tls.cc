@@ -9,11 +9,14 @@
 //       keep-alive connections for --seconds (3); requests per second.
 //   (c) connection cost: a new connection (with its handshake) and one request, one after
 //       another, --connections (200) times; mean and p99 per connection.
+//   (d) threads: the process's thread count (/proc/self/task) while every client holds
+//       its long-poll (the clients' own threads included), the most seen over the rounds.
 // Prints both transports side by side with the TLS/plain ratio. Never asserts.
 //
 // Run: scripts/build.sh release cluster_tls && build/release/bench/cluster_tls
 //      [--clients 20] [--rounds 200] [--seconds 3] [--connections 200]
 
+#include <dirent.h>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -99,8 +102,21 @@ struct Figures {
   double heartbeatsPerSecond = 0;
   double connectMean = 0;
   double connectP99 = 0;
+  double threads = 0;
   int errors = 0;
 };
+
+// The threads of this process now.
+int threadCount() {
+  int count = 0;
+  if (DIR* dir = opendir("/proc/self/task")) {
+    while (dirent* entry = readdir(dir)) {
+      count += entry->d_name[0] != '.' ? 1 : 0;
+    }
+    closedir(dir);
+  }
+  return count;
+}
 
 double percentile(std::vector<double> values, double p) {
   if (values.empty()) {
@@ -148,6 +164,8 @@ Figures measure(const Settings& settings, Revision& revision, const ClientFactor
     }
     std::vector<double> latencies;
     for (int round = 0; round < settings.rounds; ++round) {
+      revision.awaitWaiting(settings.clients);
+      figures.threads = std::max(figures.threads, static_cast<double>(threadCount()));
       auto published = revision.publishWhenWaiting(settings.clients);
       std::unique_lock lock(mutex);
       answered.wait(lock, [&] { return answers >= settings.clients; });
@@ -309,6 +327,7 @@ int main(int argc, char** argv) {
   printRow("(b) heartbeats", plain.heartbeatsPerSecond, tls.heartbeatsPerSecond, "req/s");
   printRow("(c) new connection + request, mean", plain.connectMean, tls.connectMean, "us");
   printRow("(c) new connection + request, p99", plain.connectP99, tls.connectP99, "us");
+  printRow("(d) process threads, long-polls held", plain.threads, tls.threads, "threads");
   if (plain.errors + tls.errors > 0) {
     fmt::print("failed requests: plain {}, TLS {}\n", plain.errors, tls.errors);
   }

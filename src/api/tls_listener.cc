@@ -5,16 +5,18 @@
 #include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <openssl/x509_vfy.h>
-#include <poll.h>
 #include <spdlog/spdlog.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <string_view>
+#include <vector>
 
 #include "api/api_error.h"
 #include "api/cluster_protocol.h"
@@ -24,8 +26,13 @@
 namespace overmesh::api {
 
 struct TlsListener::Connection {
+  enum class Phase {
+    Handshaking,  // SSL_accept until it completes, fails or its deadline passes
+    Lingering,    // refused: our side ended, the client's bytes discarded for a moment
+    Relaying,     // handed to the HTTP server: bytes move both ways (TlsRelay)
+  };
   std::uint64_t serial = 0;
-  int tcpFd = -1;  // closed by finish(), under the listener's mutex
+  int tcpFd = -1;  // closed by end(), under the listener's mutex
   sockaddr_in peer{};
   std::string address;
   const TlsListenOptions* options = nullptr;
@@ -37,11 +44,31 @@ struct TlsListener::Connection {
   // Set under the listener's mutex once the handshake succeeded: what
   // closeConnections() judges.
   std::shared_ptr<const PeerIdentity> identity;
+
+  // The loop thread's alone.
+  Phase phase = Phase::Handshaking;
+  std::unique_ptr<SSL, void (*)(SSL*)> ssl{nullptr, &SSL_free};
+  std::optional<TlsRelay> relay;
+  int plainFd = -1;  // our end of the socketpair, once handed off
+  std::chrono::steady_clock::time_point handshakeDeadline;
+  std::optional<std::chrono::steady_clock::time_point> deadline;  // its entry in deadlines_
+  std::uint32_t tcpEvents = 0;    // the epoll interest registered for tcpFd
+  std::uint32_t plainEvents = 0;  // and for plainFd
+  bool plainWatched = false;      // plainFd is in the epoll set
 };
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// epoll tags: a connection's sockets are tagged serial*2 (TCP) and serial*2+1 (plain);
+// serials start at 1, which leaves 0 and 1 free.
+constexpr std::uint64_t kListenTag = 0;
+constexpr std::uint64_t kWakeTag = 1;
+constexpr int kEventsPerWait = 256;
+constexpr int kAcceptsPerWake = 64;
+// Out of descriptors: how long accept waits before it tries again.
+constexpr std::chrono::milliseconds kAcceptPause{50};
 
 // The SSL ex_data slot that points at the Connection of an SSL.
 int connectionIndex() {
@@ -189,47 +216,110 @@ Result<std::unique_ptr<TlsListener>> TlsListener::start(int listenFd, TlsListenO
                   "TLS listener: options.config is empty; it must hand out the server's "
                   "certificate");
   }
-  int stopFd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (stopFd < 0) {
+  int epollFd = epoll_create1(EPOLL_CLOEXEC);
+  if (epollFd < 0) {
     int err = errno;
     close(listenFd);
-    return errorf(ErrorKind::Unavailable, "eventfd: {}", std::strerror(err));
+    return errorf(ErrorKind::Unavailable, "TLS listener: epoll_create1: {}", std::strerror(err));
   }
-  auto listener = std::unique_ptr<TlsListener>(
-      new TlsListener(listenFd, stopFd, std::move(options), maxConnections, std::move(handoff)));
+  int wakeFd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (wakeFd < 0) {
+    int err = errno;
+    close(epollFd);
+    close(listenFd);
+    return errorf(ErrorKind::Unavailable, "TLS listener: eventfd: {}", std::strerror(err));
+  }
+  setNonBlocking(listenFd);
+  // From here the listener owns the three descriptors: its destructor closes them.
+  auto listener = std::unique_ptr<TlsListener>(new TlsListener(
+      listenFd, epollFd, wakeFd, std::move(options), maxConnections, std::move(handoff)));
+  epoll_event listenEvent{EPOLLIN, {.u64 = kListenTag}};
+  epoll_event wakeEvent{EPOLLIN, {.u64 = kWakeTag}};
+  if (epoll_ctl(epollFd, EPOLL_CTL_ADD, listenFd, &listenEvent) != 0 ||
+      epoll_ctl(epollFd, EPOLL_CTL_ADD, wakeFd, &wakeEvent) != 0) {
+    return errorf(ErrorKind::Unavailable, "TLS listener: epoll_ctl: {}", std::strerror(errno));
+  }
+  {
+    std::lock_guard lock(listener->queueMutex_);
+    listener->loopRunning_ = true;
+  }
   try {
-    listener->acceptThread_ = std::thread([raw = listener.get()] { raw->acceptLoop(); });
+    listener->loopThread_ = std::thread([raw = listener.get()] { raw->loop(); });
   } catch (const std::system_error& error) {
+    {
+      std::lock_guard lock(listener->queueMutex_);
+      listener->loopRunning_ = false;
+    }
     return errorf(ErrorKind::Unavailable, "TLS listener: cannot start its thread: {}",
                   error.what());
   }
   return listener;
 }
 
-TlsListener::TlsListener(int listenFd, int stopFd, TlsListenOptions options,
+TlsListener::TlsListener(int listenFd, int epollFd, int wakeFd, TlsListenOptions options,
                          unsigned int maxConnections, Handoff handoff)
     : listenFd_(listenFd),
-      stopFd_(stopFd),
+      epollFd_(epollFd),
+      wakeFd_(wakeFd),
       options_(std::move(options)),
       maxConnections_(maxConnections),
-      handoff_(std::move(handoff)) {}
+      handoff_(std::move(handoff)),
+      scratch_(std::make_unique<char[]>(TlsRelay::kBufferBytes)) {}
 
 TlsListener::~TlsListener() {
   stop();
-  close(stopFd_);
+  close(wakeFd_);
+  close(epollFd_);
 }
 
-void TlsListener::stopAccepting() {
-  stopping_ = true;
-  if (acceptThread_.joinable()) {
-    // Wakes the accept thread's poll (Linux: POLLHUP on a shut-down listening socket).
-    shutdown(listenFd_, SHUT_RDWR);
-    acceptThread_.join();
+void TlsListener::runOnLoop(const std::function<void()>& task) {
+  if (std::this_thread::get_id() == loopThread_.get_id()) {
+    task();
+    return;
   }
+  auto done = std::make_shared<bool>(false);
+  {
+    std::unique_lock lock(queueMutex_);
+    if (!loopRunning_) {
+      lock.unlock();
+      task();
+      return;
+    }
+    queue_.push_back(QueuedCall{task, done});
+  }
+  std::uint64_t one = 1;
+  [[maybe_unused]] ssize_t written = write(wakeFd_, &one, sizeof(one));
+  std::unique_lock lock(queueMutex_);
+  queueDone_.wait(lock, [&] { return *done; });
+}
+
+void TlsListener::runQueued() {
+  std::uint64_t value = 0;
+  [[maybe_unused]] ssize_t got = read(wakeFd_, &value, sizeof(value));
+  std::deque<QueuedCall> calls;
+  {
+    std::lock_guard lock(queueMutex_);
+    calls.swap(queue_);
+  }
+  for (QueuedCall& call : calls) {
+    call.task();
+    std::lock_guard lock(queueMutex_);
+    *call.done = true;
+  }
+  queueDone_.notify_all();
+}
+
+void TlsListener::closeListenSocket() {
   if (listenFd_ >= 0) {
+    epoll_ctl(epollFd_, EPOLL_CTL_DEL, listenFd_, nullptr);
     close(listenFd_);
     listenFd_ = -1;
   }
+  acceptPausedUntil_.reset();
+}
+
+void TlsListener::stopAccepting() {
+  runOnLoop([this] { closeListenSocket(); });
 }
 
 void TlsListener::closeHandoff() {
@@ -239,17 +329,15 @@ void TlsListener::closeHandoff() {
 
 void TlsListener::stop() {
   stopAccepting();
+  stopping_ = true;
   std::uint64_t one = 1;
-  // Every relay and handshake polls stopFd_: they end, and close their sockets.
-  [[maybe_unused]] ssize_t written = write(stopFd_, &one, sizeof(one));
-  std::map<std::uint64_t, std::thread> threads;
-  {
-    std::lock_guard lock(mutex_);
-    threads.swap(threads_);
-    finished_.clear();
+  [[maybe_unused]] ssize_t written = write(wakeFd_, &one, sizeof(one));
+  if (loopThread_.joinable()) {
+    loopThread_.join();
   }
-  for (auto& [serial, thread] : threads) {
-    thread.join();
+  // The loop ended: this thread is the only one left to end the connections.
+  while (!connections_.empty()) {
+    end(connections_.begin()->first);
   }
   std::lock_guard lock(mutex_);
   pendingIdentities_.clear();
@@ -265,8 +353,9 @@ std::size_t TlsListener::closeConnections(const std::function<bool(const PeerIde
   std::lock_guard lock(mutex_);
   for (auto& [serial, connection] : connections_) {
     if (connection->identity != nullptr && which(*connection->identity)) {
-      // The relay sees the end and stops; the client sees its connection end now. The
-      // descriptor stays open (finish() closes it) so it cannot be reused meanwhile.
+      // The client sees its connection end now; the loop sees the hang-up and ends the
+      // connection. The descriptor stays open (end() closes it, under mutex_) so that
+      // it cannot be reused meanwhile.
       shutdown(connection->tcpFd, SHUT_RDWR);
       ++closed;
     }
@@ -290,7 +379,6 @@ std::shared_ptr<SSL_CTX> TlsListener::currentContext() {
   if (config == nullptr) {
     return nullptr;
   }
-  std::lock_guard lock(mutex_);
   if (config == contextConfig_ && context_ != nullptr) {
     return context_;
   }
@@ -309,84 +397,165 @@ std::shared_ptr<SSL_CTX> TlsListener::currentContext() {
   return context_;
 }
 
-void TlsListener::acceptLoop() {
+void TlsListener::loop() {
+  std::vector<epoll_event> events(kEventsPerWait);
   while (!stopping_) {
-    pollfd fds[2] = {{listenFd_, POLLIN, 0}, {stopFd_, POLLIN, 0}};
-    int ready = poll(fds, 2, 1000);
-    reapFinished();
-    if (stopping_ || (ready > 0 && fds[1].revents != 0)) {
-      break;
+    auto now = Clock::now();
+    std::optional<Clock::time_point> next;
+    if (!deadlines_.empty()) {
+      next = deadlines_.begin()->first;
     }
-    if (ready <= 0 || (fds[0].revents & POLLIN) == 0) {
-      if (ready > 0 && (fds[0].revents & (POLLHUP | POLLERR | POLLNVAL)) != 0) {
-        break;
+    if (acceptPausedUntil_ && (!next || *acceptPausedUntil_ < *next)) {
+      next = acceptPausedUntil_;
+    }
+    int timeout = -1;
+    if (next) {
+      // Rounded up: waking a little early would only spin until the deadline.
+      auto wait = std::chrono::ceil<std::chrono::milliseconds>(*next - now).count();
+      timeout = static_cast<int>(std::clamp<long long>(wait, 0, 60'000));
+    }
+    int ready = epoll_wait(epollFd_, events.data(), static_cast<int>(events.size()), timeout);
+    if (ready < 0) {
+      if (errno != EINTR && warnLimiter().allow("epoll_wait")) {
+        spdlog::error("tls: epoll_wait: {}", std::strerror(errno));
       }
       continue;
     }
+    now = Clock::now();
+    for (int i = 0; i < ready && !stopping_; ++i) {
+      std::uint64_t tag = events[i].data.u64;
+      if (tag == kWakeTag) {
+        runQueued();
+        continue;
+      }
+      if (tag == kListenTag) {
+        acceptReady(now);
+        continue;
+      }
+      std::uint64_t serial = tag >> 1;
+      auto it = connections_.find(serial);
+      if (it == connections_.end()) {
+        continue;  // ended by an earlier event of this batch
+      }
+      // Nothing may escape the loop (std::terminate): whatever a step throws ends only
+      // its connection.
+      try {
+        serviceConnection(*it->second, events[i].events, (tag & 1) != 0, now);
+      } catch (const std::exception& error) {
+        spdlog::error("tls: the connection from {} failed: {}", it->second->address,
+                      error.what());
+        end(serial);
+      }
+    }
+    now = Clock::now();
+    expire(now);
+    if (acceptPausedUntil_ && now >= *acceptPausedUntil_ && listenFd_ >= 0) {
+      acceptPausedUntil_.reset();
+      epoll_event resume{EPOLLIN, {.u64 = kListenTag}};
+      epoll_ctl(epollFd_, EPOLL_CTL_MOD, listenFd_, &resume);
+    }
+  }
+  std::deque<QueuedCall> left;
+  {
+    std::lock_guard lock(queueMutex_);
+    loopRunning_ = false;
+    left.swap(queue_);
+  }
+  // Calls queued while the loop was stopping run here; later ones run in their caller.
+  for (QueuedCall& call : left) {
+    call.task();
+    std::lock_guard lock(queueMutex_);
+    *call.done = true;
+  }
+  queueDone_.notify_all();
+}
+
+void TlsListener::acceptReady(Clock::time_point now) {
+  // A bounded batch: a flood of new connections must not starve the open ones.
+  for (int i = 0; i < kAcceptsPerWake && listenFd_ >= 0; ++i) {
     sockaddr_in peer{};
     socklen_t length = sizeof(peer);
     int fd = accept4(listenFd_, reinterpret_cast<sockaddr*>(&peer), &length,
                      SOCK_CLOEXEC | SOCK_NONBLOCK);
     if (fd < 0) {
-      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-        // Out of descriptors: the pending connection stays queued; do not spin on it.
+      int err = errno;
+      if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
+        // Out of descriptors: the pending connection stays queued; stop watching the
+        // socket for a moment instead of spinning on it.
         if (warnLimiter().allow("accept")) {
-          spdlog::warn("tls: accept: {}", std::strerror(errno));
+          spdlog::warn("tls: accept: {}", std::strerror(err));
         }
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        epoll_event paused{0, {.u64 = kListenTag}};
+        epoll_ctl(epollFd_, EPOLL_CTL_MOD, listenFd_, &paused);
+        acceptPausedUntil_ = now + kAcceptPause;
+        return;
       }
-      continue;
+      if (err == EINTR || err == ECONNABORTED) {
+        continue;
+      }
+      return;  // EAGAIN: nothing more queued
     }
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    auto connection = std::make_shared<Connection>();
-    connection->serial = nextSerial_++;
-    connection->tcpFd = fd;
-    connection->peer = peer;
-    connection->address = addressText(peer);
-    connection->options = &options_;
-    std::lock_guard lock(mutex_);
-    if (auto full = unverifiedCapReached(connection->address)) {
-      close(fd);
-      warnRefused(connection->address, *full);
-      continue;
-    }
-    connections_.emplace(connection->serial, connection);
     try {
-      threads_.emplace(connection->serial, std::thread([this, connection] {
-                         // Nothing may escape a connection's thread (std::terminate):
-                         // whatever serve() throws ends only this connection.
-                         try {
-                           serve(connection);
-                         } catch (const std::exception& error) {
-                           spdlog::error("tls: the connection from {} failed: {}",
-                                         connection->address, error.what());
-                         } catch (...) {
-                           spdlog::error("tls: the connection from {} failed", connection->address);
-                         }
-                         finish(connection->serial);
-                       }));
-    } catch (const std::system_error& error) {
-      connections_.erase(connection->serial);
-      close(fd);
-      warnRefused(connection->address, fmt::format("no thread for it: {}", error.what()));
+      accepted(fd, peer, now);
+    } catch (const std::exception& error) {
+      spdlog::error("tls: a new connection failed: {}", error.what());
     }
   }
 }
 
-std::optional<std::string> TlsListener::unverifiedCapReached(const std::string& address) const {
-  unsigned int total = 0;
-  unsigned int fromAddress = 0;
-  for (const auto& [serial, connection] : connections_) {
-    if (!connection->member) {
-      ++total;
-      fromAddress += connection->address == address ? 1 : 0;
+void TlsListener::accepted(int fd, const sockaddr_in& peer, Clock::time_point now) {
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  auto connection = std::make_shared<Connection>();
+  connection->serial = nextSerial_++;
+  connection->tcpFd = fd;
+  connection->peer = peer;
+  connection->address = addressText(peer);
+  connection->options = &options_;
+  connection->handshakeDeadline = now + options_.handshakeTimeout;
+  {
+    std::lock_guard lock(mutex_);
+    if (auto full = unverifiedCapReached(connection->address)) {
+      close(fd);
+      warnRefused(connection->address, *full);
+      return;
     }
+    connections_.emplace(connection->serial, connection);
+    ++unverifiedCount_;
+    ++unverifiedByAddress_[connection->address];
   }
-  if (total >= options_.maxUnverifiedConnections) {
+  std::shared_ptr<SSL_CTX> context = currentContext();
+  if (context == nullptr) {
+    warnRefused(connection->address, "the server has no usable certificate");
+    end(connection->serial);
+    return;
+  }
+  connection->ssl.reset(SSL_new(context.get()));
+  if (connection->ssl == nullptr || SSL_set_fd(connection->ssl.get(), fd) != 1) {
+    warnRefused(connection->address, takeOpensslErrors("SSL_new failed"));
+    end(connection->serial);
+    return;
+  }
+  SSL_set_ex_data(connection->ssl.get(), connectionIndex(), connection.get());
+  // An idle connection gives its read and write buffers back (2,000 idle watches).
+  SSL_set_mode(connection->ssl.get(), SSL_MODE_RELEASE_BUFFERS);
+  epoll_event event{EPOLLIN, {.u64 = connection->serial << 1}};
+  if (epoll_ctl(epollFd_, EPOLL_CTL_ADD, fd, &event) != 0) {
+    warnRefused(connection->address, fmt::format("epoll_ctl: {}", std::strerror(errno)));
+    end(connection->serial);
+    return;
+  }
+  connection->tcpEvents = EPOLLIN;
+  handshakeStep(*connection, now);
+}
+
+std::optional<std::string> TlsListener::unverifiedCapReached(const std::string& address) const {
+  if (unverifiedCount_ >= options_.maxUnverifiedConnections) {
     return fmt::format("more than {} connections handshaking or joining at once",
                        options_.maxUnverifiedConnections);
   }
+  auto it = unverifiedByAddress_.find(address);
+  unsigned int fromAddress = it != unverifiedByAddress_.end() ? it->second : 0;
   if (fromAddress >= options_.maxUnverifiedPerAddress) {
     return fmt::format("more than {} connections handshaking or joining at once from one address",
                        options_.maxUnverifiedPerAddress);
@@ -394,35 +563,271 @@ std::optional<std::string> TlsListener::unverifiedCapReached(const std::string& 
   return std::nullopt;
 }
 
-void TlsListener::reapFinished() {
-  std::vector<std::thread> done;
-  {
-    std::lock_guard lock(mutex_);
-    for (std::uint64_t serial : finished_) {
-      auto it = threads_.find(serial);
-      if (it != threads_.end()) {
-        done.push_back(std::move(it->second));
-        threads_.erase(it);
+void TlsListener::serviceConnection(Connection& connection, std::uint32_t events, bool plainSide,
+                                    Clock::time_point now) {
+  switch (connection.phase) {
+    case Connection::Phase::Handshaking:
+      handshakeStep(connection, now);
+      return;
+    case Connection::Phase::Lingering:
+      if (!drainLinger(connection.tcpFd, scratch_.get())) {
+        end(connection.serial);
       }
-    }
-    finished_.clear();
-  }
-  for (std::thread& thread : done) {
-    thread.join();
+      return;
+    case Connection::Phase::Relaying:
+      // A hang-up or error on the client's side (closeConnections() shuts it down, or a
+      // reset): no answer can reach it any more.
+      if (!plainSide && (events & (EPOLLHUP | EPOLLERR)) != 0) {
+        end(connection.serial);
+        return;
+      }
+      if (plainSide && (events & EPOLLERR) != 0) {
+        end(connection.serial);
+        return;
+      }
+      if (plainSide && (events & EPOLLHUP) != 0) {
+        connection.relay->plainHungUp();
+      }
+      pumpRelay(connection, now);
+      return;
   }
 }
 
-void TlsListener::finish(std::uint64_t serial) {
-  std::lock_guard lock(mutex_);
-  auto it = connections_.find(serial);
-  if (it != connections_.end()) {
-    if (it->second->member) {
-      --memberCount_;
-    }
-    close(it->second->tcpFd);
-    connections_.erase(it);
+void TlsListener::handshakeStep(Connection& connection, Clock::time_point now) {
+  SSL* ssl = connection.ssl.get();
+  ERR_clear_error();
+  int result = SSL_accept(ssl);
+  if (result == 1) {
+    established(connection, now);
+    return;
   }
-  finished_.push_back(serial);
+  int error = SSL_get_error(ssl, result);
+  if (error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE) {
+    watch(connection, error == SSL_ERROR_WANT_READ ? EPOLLIN : EPOLLOUT, 0,
+          connection.handshakeDeadline);
+    return;
+  }
+  std::string reason;
+  if (!connection.refusal.empty()) {
+    reason = connection.refusal;
+  } else if (long verify = SSL_get_verify_result(ssl); verify != X509_V_OK) {
+    reason = X509_verify_cert_error_string(verify);
+  } else {
+    reason = takeOpensslErrors(error == SSL_ERROR_SYSCALL || error == SSL_ERROR_ZERO_RETURN
+                                   ? "the client closed the connection during the handshake"
+                                   : "handshake failed");
+  }
+  ERR_clear_error();
+  warnRefused(connection.address, reason);
+  beginLingering(connection, now);
+}
+
+void TlsListener::beginLingering(Connection& connection, Clock::time_point now) {
+  connection.phase = Connection::Phase::Lingering;
+  connection.ssl.reset();
+  beginLinger(connection.tcpFd);
+  watch(connection, EPOLLIN, 0, now + kLingerTime);
+}
+
+void TlsListener::established(Connection& connection, Clock::time_point now) {
+  SSL* ssl = connection.ssl.get();
+  X509* certificate = SSL_get0_peer_certificate(ssl);
+  if (certificate == nullptr ? !connection.join : SSL_get_verify_result(ssl) != X509_V_OK) {
+    warnRefused(connection.address, "no verified client certificate");
+    end(connection.serial);
+    return;
+  }
+  PeerIdentity peer = peerIdentityOf(certificate, connection.address);
+  peer.join = certificate == nullptr;
+  auto identity = std::make_shared<const PeerIdentity>(std::move(peer));
+  {
+    std::lock_guard lock(mutex_);
+    connection.identity = identity;
+    if (certificate != nullptr) {
+      // A member now: it leaves the unverified pool for the members' cap.
+      if (memberCount_ >= maxConnections_) {
+        warnRefused(connection.address,
+                    fmt::format("more than {} connections at once", maxConnections_));
+        // Still unverified for end()'s counts.
+        connection.identity = nullptr;
+      } else {
+        connection.member = true;
+        ++memberCount_;
+        --unverifiedCount_;
+        auto it = unverifiedByAddress_.find(connection.address);
+        if (it != unverifiedByAddress_.end() && --it->second == 0) {
+          unverifiedByAddress_.erase(it);
+        }
+      }
+    }
+  }
+  if (certificate != nullptr && !connection.member) {
+    end(connection.serial);
+    return;
+  }
+  // Admission again, now that closeConnections() can see this connection: a revocation
+  // between the handshake's check and here would otherwise miss it.
+  if (certificate != nullptr && options_.admit && !admits(*identity)) {
+    warnRefused(connection.address,
+                fmt::format("certificate of {} not admitted (revoked)", identity->nodeId));
+    end(connection.serial);
+    return;
+  }
+  int pair[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) {
+    warnRefused(connection.address, fmt::format("socketpair: {}", std::strerror(errno)));
+    end(connection.serial);
+    return;
+  }
+  setNonBlocking(pair[1]);
+  {
+    std::lock_guard lock(mutex_);
+    pendingIdentities_[pair[0]] = PendingIdentity{connection.serial, identity};
+  }
+  bool handedOff = false;
+  {
+    std::shared_lock gate(handoffMutex_);
+    if (handoffClosed_) {
+      close(pair[0]);  // the HTTP server is stopping: it never saw this socket
+    } else {
+      handedOff = handoff_(pair[0], connection.peer);
+    }
+  }
+  if (!handedOff) {
+    {
+      std::lock_guard lock(mutex_);
+      auto it = pendingIdentities_.find(pair[0]);
+      if (it != pendingIdentities_.end() && it->second.serial == connection.serial) {
+        pendingIdentities_.erase(it);
+      }
+    }
+    close(pair[1]);
+    warnRefused(connection.address, "the HTTP server refused the connection");
+    end(connection.serial);
+    return;
+  }
+  connection.plainFd = pair[1];
+  connection.phase = Connection::Phase::Relaying;
+  connection.relay.emplace(ssl, connection.plainFd, options_.stallTimeout, connection.join, now);
+  // Registered with no interest: its hang-up and errors are reported all the same.
+  epoll_event event{0, {.u64 = (connection.serial << 1) | 1}};
+  if (epoll_ctl(epollFd_, EPOLL_CTL_ADD, connection.plainFd, &event) != 0) {
+    warnRefused(connection.address, fmt::format("epoll_ctl: {}", std::strerror(errno)));
+    end(connection.serial);
+    return;
+  }
+  connection.plainWatched = true;
+  connection.plainEvents = 0;
+  // The client's first request may have come with its Finished: OpenSSL holds it already.
+  pumpRelay(connection, now);
+}
+
+void TlsListener::pumpRelay(Connection& connection, Clock::time_point now) {
+  if (!connection.relay->pump(now, scratch_.get())) {
+    end(connection.serial);
+    return;
+  }
+  TlsRelay::Interest interest = connection.relay->interest();
+  watch(connection,
+        (interest.tcpRead ? EPOLLIN : 0u) | (interest.tcpWrite ? EPOLLOUT : 0u),
+        (interest.plainRead ? EPOLLIN : 0u) | (interest.plainWrite ? EPOLLOUT : 0u),
+        connection.relay->deadline());
+}
+
+void TlsListener::watch(Connection& connection, std::uint32_t tcpEvents, std::uint32_t plainEvents,
+                        std::optional<Clock::time_point> deadline) {
+  if (tcpEvents != connection.tcpEvents) {
+    epoll_event event{tcpEvents, {.u64 = connection.serial << 1}};
+    if (epoll_ctl(epollFd_, EPOLL_CTL_MOD, connection.tcpFd, &event) == 0) {
+      connection.tcpEvents = tcpEvents;
+    }
+  }
+  if (connection.plainWatched) {
+    if (connection.relay && connection.relay->plainHungUpAlready()) {
+      // A hung-up socket is always ready: watching it would spin. Only its EOF is left,
+      // read once the client took the answers before it.
+      epoll_ctl(epollFd_, EPOLL_CTL_DEL, connection.plainFd, nullptr);
+      connection.plainWatched = false;
+    } else if (plainEvents != connection.plainEvents) {
+      epoll_event event{plainEvents, {.u64 = (connection.serial << 1) | 1}};
+      if (epoll_ctl(epollFd_, EPOLL_CTL_MOD, connection.plainFd, &event) == 0) {
+        connection.plainEvents = plainEvents;
+      }
+    }
+  }
+  if (deadline != connection.deadline) {
+    if (connection.deadline) {
+      deadlines_.erase({*connection.deadline, connection.serial});
+    }
+    if (deadline) {
+      deadlines_.emplace(*deadline, connection.serial);
+    }
+    connection.deadline = deadline;
+  }
+}
+
+void TlsListener::expire(Clock::time_point now) {
+  while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
+    std::uint64_t serial = deadlines_.begin()->second;
+    deadlines_.erase(deadlines_.begin());
+    auto it = connections_.find(serial);
+    if (it == connections_.end()) {
+      continue;
+    }
+    Connection& connection = *it->second;
+    connection.deadline.reset();
+    try {
+      switch (connection.phase) {
+        case Connection::Phase::Handshaking:
+          warnRefused(connection.address, fmt::format("no TLS handshake within {} ms",
+                                                      options_.handshakeTimeout.count()));
+          beginLingering(connection, now);
+          break;
+        case Connection::Phase::Lingering:
+          end(serial);
+          break;
+        case Connection::Phase::Relaying:
+          pumpRelay(connection, now);  // ends it when it stalled past its deadline
+          break;
+      }
+    } catch (const std::exception& error) {
+      spdlog::error("tls: the connection from {} failed: {}", connection.address, error.what());
+      end(serial);
+    }
+  }
+}
+
+void TlsListener::end(std::uint64_t serial) {
+  auto it = connections_.find(serial);
+  if (it == connections_.end()) {
+    return;
+  }
+  std::shared_ptr<Connection> connection = it->second;
+  if (connection->deadline) {
+    deadlines_.erase({*connection->deadline, serial});
+  }
+  epoll_ctl(epollFd_, EPOLL_CTL_DEL, connection->tcpFd, nullptr);
+  if (connection->plainWatched) {
+    epoll_ctl(epollFd_, EPOLL_CTL_DEL, connection->plainFd, nullptr);
+  }
+  connection->relay.reset();
+  connection->ssl.reset();
+  if (connection->plainFd >= 0) {
+    close(connection->plainFd);
+  }
+  std::lock_guard lock(mutex_);
+  if (connection->member) {
+    --memberCount_;
+  } else {
+    --unverifiedCount_;
+    auto counted = unverifiedByAddress_.find(connection->address);
+    if (counted != unverifiedByAddress_.end() && --counted->second == 0) {
+      unverifiedByAddress_.erase(counted);
+    }
+  }
+  close(connection->tcpFd);
+  connection->tcpFd = -1;
+  connections_.erase(it);
 }
 
 bool TlsListener::admits(const PeerIdentity& identity) const {
@@ -434,127 +839,6 @@ bool TlsListener::admits(const PeerIdentity& identity) const {
     spdlog::error("tls: the admission check failed for {}", identity.nodeId);
   }
   return false;
-}
-
-bool TlsListener::handshake(Connection& connection, SSL* ssl) {
-  auto deadline = Clock::now() + options_.handshakeTimeout;
-  while (true) {
-    ERR_clear_error();
-    int result = SSL_accept(ssl);
-    if (result == 1) {
-      return true;
-    }
-    int error = SSL_get_error(ssl, result);
-    short events = 0;
-    if (error == SSL_ERROR_WANT_READ) {
-      events = POLLIN;
-    } else if (error == SSL_ERROR_WANT_WRITE) {
-      events = POLLOUT;
-    } else {
-      std::string reason;
-      if (!connection.refusal.empty()) {
-        reason = connection.refusal;
-      } else if (long verify = SSL_get_verify_result(ssl); verify != X509_V_OK) {
-        reason = X509_verify_cert_error_string(verify);
-      } else {
-        reason = takeOpensslErrors(error == SSL_ERROR_SYSCALL || error == SSL_ERROR_ZERO_RETURN
-                                       ? "the client closed the connection during the handshake"
-                                       : "handshake failed");
-      }
-      ERR_clear_error();
-      warnRefused(connection.address, reason);
-      return false;
-    }
-    auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-    if (remaining.count() <= 0) {
-      warnRefused(connection.address,
-                  fmt::format("no TLS handshake within {} ms", options_.handshakeTimeout.count()));
-      return false;
-    }
-    pollfd fds[2] = {{connection.tcpFd, events, 0}, {stopFd_, POLLIN, 0}};
-    int ready = poll(fds, 2, static_cast<int>(remaining.count()));
-    if (ready > 0 && fds[1].revents != 0) {
-      return false;
-    }
-  }
-}
-
-void TlsListener::serve(const std::shared_ptr<Connection>& connection) {
-  std::shared_ptr<SSL_CTX> context = currentContext();
-  if (context == nullptr) {
-    warnRefused(connection->address, "the server has no usable certificate");
-    return;
-  }
-  std::unique_ptr<SSL, void (*)(SSL*)> ssl(SSL_new(context.get()), &SSL_free);
-  if (ssl == nullptr || SSL_set_fd(ssl.get(), connection->tcpFd) != 1) {
-    warnRefused(connection->address, takeOpensslErrors("SSL_new failed"));
-    return;
-  }
-  SSL_set_ex_data(ssl.get(), connectionIndex(), connection.get());
-  if (!handshake(*connection, ssl.get())) {
-    lingerBeforeClose(connection->tcpFd, stopFd_);
-    return;
-  }
-  X509* certificate = SSL_get0_peer_certificate(ssl.get());
-  if (certificate == nullptr ? !connection->join : SSL_get_verify_result(ssl.get()) != X509_V_OK) {
-    warnRefused(connection->address, "no verified client certificate");
-    return;
-  }
-  PeerIdentity peer = peerIdentityOf(certificate, connection->address);
-  peer.join = certificate == nullptr;
-  auto identity = std::make_shared<const PeerIdentity>(std::move(peer));
-  {
-    std::lock_guard lock(mutex_);
-    connection->identity = identity;
-    if (certificate != nullptr) {
-      // A member now: it leaves the unverified pool for the members' cap.
-      if (memberCount_ >= maxConnections_) {
-        warnRefused(connection->address,
-                    fmt::format("more than {} connections at once", maxConnections_));
-        return;
-      }
-      connection->member = true;
-      ++memberCount_;
-    }
-  }
-  // Admission again, now that closeConnections() can see this connection: a revocation
-  // between the handshake's check and here would otherwise miss it.
-  if (certificate != nullptr && options_.admit && !admits(*identity)) {
-    warnRefused(connection->address,
-                fmt::format("certificate of {} not admitted (revoked)", identity->nodeId));
-    return;
-  }
-  int pair[2];
-  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) {
-    warnRefused(connection->address, fmt::format("socketpair: {}", std::strerror(errno)));
-    return;
-  }
-  setNonBlocking(pair[1]);
-  {
-    std::lock_guard lock(mutex_);
-    pendingIdentities_[pair[0]] = PendingIdentity{connection->serial, identity};
-  }
-  bool handedOff = false;
-  {
-    std::shared_lock gate(handoffMutex_);
-    if (handoffClosed_) {
-      close(pair[0]);  // the HTTP server is stopping: it never saw this socket
-    } else {
-      handedOff = handoff_(pair[0], connection->peer);
-    }
-  }
-  if (!handedOff) {
-    std::lock_guard lock(mutex_);
-    auto it = pendingIdentities_.find(pair[0]);
-    if (it != pendingIdentities_.end() && it->second.serial == connection->serial) {
-      pendingIdentities_.erase(it);
-    }
-    close(pair[1]);
-    warnRefused(connection->address, "the HTTP server refused the connection");
-    return;
-  }
-  relayTls(ssl.get(), connection->tcpFd, pair[1], stopFd_, options_.stallTimeout, connection->join);
-  close(pair[1]);
 }
 
 }  // namespace overmesh::api
