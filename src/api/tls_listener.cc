@@ -6,6 +6,7 @@
 #include <openssl/err.h>
 #include <openssl/x509_vfy.h>
 #include <spdlog/spdlog.h>
+#include <pthread.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -13,6 +14,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <csignal>
 #include <chrono>
 #include <cstring>
 #include <string_view>
@@ -398,6 +400,13 @@ std::shared_ptr<SSL_CTX> TlsListener::currentContext() {
 }
 
 void TlsListener::loop() {
+  // OpenSSL writes with write(2): a client that went away would raise SIGPIPE, which
+  // kills a process that did not ignore it. Blocked here, it stays pending on this thread
+  // and the write fails with EPIPE instead.
+  sigset_t pipe;
+  sigemptyset(&pipe);
+  sigaddset(&pipe, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe, nullptr);
   std::vector<epoll_event> events(kEventsPerWait);
   while (!stopping_) {
     auto now = Clock::now();
