@@ -451,9 +451,7 @@ void TlsListener::loop() {
       try {
         serviceConnection(*it->second, events[i].events, (tag & 1) != 0, now);
       } catch (const std::exception& error) {
-        spdlog::error("tls: the connection from {} failed: {}", it->second->address,
-                      error.what());
-        end(serial);
+        failed(serial, error);
       }
     }
     now = Clock::now();
@@ -800,10 +798,17 @@ void TlsListener::expire(Clock::time_point now) {
           break;
       }
     } catch (const std::exception& error) {
-      spdlog::error("tls: the connection from {} failed: {}", connection.address, error.what());
-      end(serial);
+      failed(serial, error);
     }
   }
+}
+
+void TlsListener::failed(std::uint64_t serial, const std::exception& error) {
+  // The step may have ended the connection before it threw: look it up again.
+  auto it = connections_.find(serial);
+  spdlog::error("tls: the connection from {} failed: {}",
+                it != connections_.end() ? it->second->address : "a client", error.what());
+  end(serial);
 }
 
 void TlsListener::end(std::uint64_t serial) {

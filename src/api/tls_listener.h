@@ -19,6 +19,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <exception>
 #include <functional>
 #include <map>
 #include <memory>
@@ -104,8 +105,11 @@ class TlsListener {
   // phase waits for.
   void watch(Connection& connection, std::uint32_t tcpEvents, std::uint32_t plainEvents,
              std::optional<Clock::time_point> deadline);
-  // Ends a connection: frees its SSL, closes its sockets, forgets it.
+  // Ends a connection: frees its SSL, closes its sockets, forgets it. Its Connection is
+  // gone once this returns: callers return at once.
   void end(std::uint64_t serial);
+  // A step threw: logs it and ends the connection.
+  void failed(std::uint64_t serial, const std::exception& error);
   // Runs queued calls (stopAccepting) and reads the wake-up eventfd.
   void runQueued();
   // Runs `task` on the loop thread and waits for it; runs it here when the loop does not

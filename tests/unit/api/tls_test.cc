@@ -224,6 +224,18 @@ class RawTls {
     return SSL_write(ssl_, bytes.data(), static_cast<int>(bytes.size())) ==
            static_cast<int>(bytes.size());
   }
+  // What the server sends until at least `bytes` came (or it ended the connection, or
+  // 5 s passed without a byte).
+  std::string readAtLeast(std::size_t bytes) {
+    std::string all;
+    char buffer[16 * 1024];
+    int n = 0;
+    while (all.size() < bytes && (n = SSL_read(ssl_, buffer, sizeof(buffer))) > 0) {
+      all.append(buffer, static_cast<std::size_t>(n));
+    }
+    ERR_clear_error();
+    return all;
+  }
   // Everything the server sends until it ends the connection (or 5 s pass without a byte).
   std::string readToEnd() {
     std::string all;
@@ -291,6 +303,8 @@ class TlsTest : public ::testing::Test {
       changed_.wait_for(lock, 20s, [this] { return released_; });
       return HttpResponse{200, "{}"};
     });
+    server_.route("GET", "/large",
+                  [this](const HttpRequest&) { return HttpResponse{200, largeReply_}; });
     server_.setStopDrain(0ms);
   }
 
@@ -346,6 +360,7 @@ class TlsTest : public ::testing::Test {
   int waiting_ = 0;
   bool released_ = false;
   std::string joinReply_ = R"({"joined":true})";
+  std::string largeReply_;
 };
 
 TEST_F(TlsTest, RequestCarriesTheVerifiedClientIdentity) {
@@ -604,6 +619,35 @@ TEST_F(TlsTest, ClientThatPausesLessThanTheStallDeadlineGetsItsWholeAnswer) {
   std::string answer = join.readToEnd();
   EXPECT_NE(answer.find("HTTP/1.1 200"), std::string::npos);
   EXPECT_GE(answer.size(), 2u * 1024 * 1024);
+}
+
+TEST_F(TlsTest, ClientThatStopsReadingDoesNotHoldUpOtherConnections) {
+  // Far more than the socket buffers on the way hold: the answer waits for the client.
+  constexpr std::size_t kLarge = 8 * 1024 * 1024;
+  largeReply_ = std::string(kLarge, 'z');
+  std::uint16_t port = listen();
+  RawTls slow(port, &worker_, 16 * 1024);
+  ASSERT_TRUE(slow.connected());
+  ASSERT_TRUE(slow.write("GET /large HTTP/1.1\r\nHost: x\r\n\r\n"));
+  std::this_thread::sleep_for(300ms);  // every buffer between the server and it is full
+  auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < 20; ++i) {
+    auto response = client(port, clientConfig(&worker_))->request("GET", "/whoami");
+    ASSERT_TRUE(response.has_value()) << i << ": " << response.error().message;
+    EXPECT_EQ(response->status, 200);
+  }
+  auto keepAlive = client(port, clientConfig(&worker_));
+  for (int i = 0; i < 20; ++i) {
+    auto response = keepAlive->request("GET", "/whoami");
+    ASSERT_TRUE(response.has_value()) << i << ": " << response.error().message;
+  }
+  // Generous: the point is that they are answered while the slow client still waits.
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 10s);
+  // Nothing of the slow answer was lost while it waited.
+  std::string answer = slow.readAtLeast(kLarge);
+  EXPECT_NE(answer.find("HTTP/1.1 200"), std::string::npos);
+  EXPECT_GE(answer.size(), kLarge);
+  EXPECT_EQ(answer.substr(answer.size() - 16), std::string(16, 'z'));
 }
 
 TEST_F(TlsTest, EveryAnswerOnAJoinConnectionClosesIt) {
