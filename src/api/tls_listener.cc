@@ -5,8 +5,8 @@
 #include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <openssl/x509_vfy.h>
-#include <spdlog/spdlog.h>
 #include <pthread.h>
+#include <spdlog/spdlog.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -14,8 +14,8 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <csignal>
 #include <chrono>
+#include <csignal>
 #include <cstring>
 #include <string_view>
 #include <vector>
@@ -735,8 +735,7 @@ void TlsListener::pumpRelay(Connection& connection, Clock::time_point now) {
     return;
   }
   TlsRelay::Interest interest = connection.relay->interest();
-  watch(connection,
-        (interest.tcpRead ? EPOLLIN : 0u) | (interest.tcpWrite ? EPOLLOUT : 0u),
+  watch(connection, (interest.tcpRead ? EPOLLIN : 0u) | (interest.tcpWrite ? EPOLLOUT : 0u),
         (interest.plainRead ? EPOLLIN : 0u) | (interest.plainWrite ? EPOLLOUT : 0u),
         connection.relay->deadline());
 }

@@ -11,9 +11,7 @@ TlsRelay::TlsRelay(SSL* ssl, int plainFd, std::chrono::milliseconds stall, bool 
                    Clock::time_point now)
     : ssl_(ssl), plainFd_(plainFd), stall_(stall), idleIsStall_(idleIsStall), lastProgress_(now) {}
 
-void TlsRelay::release(std::string& buffer) {
-  std::string().swap(buffer);
-}
+void TlsRelay::release(std::string& buffer) { std::string().swap(buffer); }
 
 std::optional<TlsRelay::Clock::time_point> TlsRelay::deadline() const {
   if (idleIsStall_ || !toPlain_.empty() || !toTls_.empty()) {
@@ -108,8 +106,8 @@ bool TlsRelay::step(char* scratch, bool& progress) {
     // SSL_write is retried with the same bytes after WANT_WRITE (OpenSSL requires it);
     // toTlsSent_ counts what it took, the buffer itself stays put until all is sent.
     ERR_clear_error();
-    int n = SSL_write(ssl_, toTls_.data() + toTlsSent_,
-                      static_cast<int>(toTls_.size() - toTlsSent_));
+    int n =
+        SSL_write(ssl_, toTls_.data() + toTlsSent_, static_cast<int>(toTls_.size() - toTlsSent_));
     if (n > 0) {
       toTlsSent_ += static_cast<std::size_t>(n);
       if (toTlsSent_ == toTls_.size()) {
@@ -142,9 +140,7 @@ bool TlsRelay::step(char* scratch, bool& progress) {
   return true;
 }
 
-void beginLinger(int fd) {
-  shutdown(fd, SHUT_WR);
-}
+void beginLinger(int fd) { shutdown(fd, SHUT_WR); }
 
 bool drainLinger(int fd, char* scratch) {
   // Bounded per call: a client that keeps sending does not hold the loop; the socket

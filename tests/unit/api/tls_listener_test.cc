@@ -19,8 +19,8 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <csignal>
 #include <chrono>
+#include <csignal>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -189,7 +189,7 @@ class PlainStub {
   std::atomic<std::size_t> handedOff_{0};
   std::atomic<std::size_t> longPolls_{0};
   std::mutex mutex_;
-  std::vector<int> incoming_;  // guarded by mutex_
+  std::vector<int> incoming_;   // guarded by mutex_
   std::vector<Served> served_;  // the stub's thread only
   std::thread thread_;
 };
@@ -283,8 +283,7 @@ class TlsListenerTest : public ::testing::Test {
 
   // Opens `count` connections at once and drives their handshakes together; appends
   // them to `clients`. Whether every one completed.
-  static bool handshakeAll(std::uint16_t port, SSL_CTX* ctx, std::size_t count,
-                           Clients& clients) {
+  static bool handshakeAll(std::uint16_t port, SSL_CTX* ctx, std::size_t count, Clients& clients) {
     std::size_t first = clients.size();
     sockaddr_in address{};
     address.sin_family = AF_INET;
@@ -350,7 +349,8 @@ class TlsListenerTest : public ::testing::Test {
     char buffer[4096];
     while (std::chrono::steady_clock::now() < until) {
       if (sent < request.size()) {
-        int n = SSL_write(client.ssl, request.data() + sent, static_cast<int>(request.size() - sent));
+        int n =
+            SSL_write(client.ssl, request.data() + sent, static_cast<int>(request.size() - sent));
         if (n > 0) {
           sent += static_cast<std::size_t>(n);
         }
@@ -445,9 +445,9 @@ TEST_F(TlsListenerTest, CloseConnectionsEndsALongPollAtOnceAndSparesTheOthers) {
   ASSERT_TRUE(eventually([&] { return stub_.longPolls() == 1; }));
 
   auto start = std::chrono::steady_clock::now();
-  EXPECT_EQ(listener_->closeConnections(
-                [](const PeerIdentity& peer) { return peer.nodeId == "node-2"; }),
-            1u);
+  EXPECT_EQ(
+      listener_->closeConnections([](const PeerIdentity& peer) { return peer.nodeId == "node-2"; }),
+      1u);
   // The client's long-poll ends: its socket reports the end (no answer) at once.
   pollfd ended{poll2.fd, POLLIN, 0};
   ASSERT_EQ(poll(&ended, 1, 1000), 1);

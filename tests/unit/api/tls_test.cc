@@ -303,8 +303,9 @@ class TlsTest : public ::testing::Test {
       changed_.wait_for(lock, 20s, [this] { return released_; });
       return HttpResponse{200, "{}"};
     });
-    server_.route("GET", "/large",
-                  [this](const HttpRequest&) { return HttpResponse{200, largeReply_}; });
+    server_.route("GET", "/large", [this](const HttpRequest&) {
+      return HttpResponse{200, largeReply_};
+    });
     server_.setStopDrain(0ms);
   }
 
