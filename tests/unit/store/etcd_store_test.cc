@@ -1,0 +1,239 @@
+// The etcd backend against real etcd members (tests/support/etcd_cluster.h; Debian's
+// etcd-server, no root): the shared Store suite, then what only etcd has (several
+// endpoints, members that die, history older than the local mirror).
+
+#include "store/etcd/etcd_store.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/error.h"
+#include "store/open_store.h"
+#include "store/store.h"
+#include "store/store_location.h"
+#include "support/etcd_cluster.h"
+#include "support/scratch.h"
+#include "support/store_suite.h"
+
+namespace overmesh::store {
+namespace {
+
+using namespace std::chrono_literals;
+using overmesh::testing::EtcdCluster;
+using overmesh::testing::EtcdClusterOptions;
+using overmesh::testing::must;
+using suite::putAll;
+using suite::StoreSuite;
+using suite::watchAll;
+
+EtcdStoreOptions optionsFor(std::vector<std::string> endpoints) {
+  EtcdStoreOptions options;
+  options.endpoints = std::move(endpoints);
+  options.requestTimeout = 2000ms;
+  return options;
+}
+
+// The shared suite on a fresh one-member etcd per test; lease TTLs run in real time.
+class EtcdBackend final : public suite::StoreBackend {
+ public:
+  std::unique_ptr<Store> openStore() override {
+    return must(EtcdStore::open(optionsFor(cluster_.endpoints())));
+  }
+  void elapse(std::chrono::milliseconds duration) override {
+    std::this_thread::sleep_for(duration);
+  }
+
+ private:
+  EtcdCluster cluster_;
+};
+
+std::unique_ptr<suite::StoreBackend> makeEtcdBackend() { return std::make_unique<EtcdBackend>(); }
+
+INSTANTIATE_TEST_SUITE_P(Etcd, StoreSuite,
+                         ::testing::Values(suite::BackendParam{"Etcd", &makeEtcdBackend}),
+                         suite::backendName);
+
+// The first endpoint is a killed member (nothing listens there); the second is up.
+TEST(EtcdStoreTest, AFirstEndpointThatIsDownIsSkipped) {
+  EtcdCluster dead;
+  EtcdCluster live;
+  std::string deadEndpoint = dead.endpoint(0);
+  dead.kill(0);
+  auto store = must(EtcdStore::open(optionsFor({deadEndpoint, live.endpoint(0)})));
+  Revision written = must(store->put("k", "v"));
+  EXPECT_EQ(must(store->get("k"))->value, "v");
+  std::vector<Event> events = watchAll(*store, "", written);
+  ASSERT_EQ(events.size(), 1U);
+  EXPECT_EQ(events[0].kv.key, "k");
+
+  live.kill(0);
+  auto failed = store->get("k");
+  ASSERT_FALSE(failed);
+  EXPECT_EQ(failed.error().kind, ErrorKind::Unavailable);
+  // Every endpoint is named, with why it failed.
+  EXPECT_NE(failed.error().message.find(deadEndpoint), std::string::npos) << failed.error().message;
+  EXPECT_NE(failed.error().message.find(live.endpoint(0)), std::string::npos)
+      << failed.error().message;
+}
+
+TEST(EtcdStoreTest, OpenFailsWhenNoEndpointAnswers) {
+  std::string endpoint;
+  {
+    EtcdCluster gone;
+    endpoint = gone.endpoint(0);
+  }
+  EtcdStoreOptions options = optionsFor({endpoint});
+  options.requestTimeout = 500ms;
+  auto opened = EtcdStore::open(options);
+  ASSERT_FALSE(opened);
+  EXPECT_EQ(opened.error().kind, ErrorKind::Unavailable);
+  EXPECT_NE(opened.error().message.find(endpoint), std::string::npos) << opened.error().message;
+}
+
+TEST(EtcdStoreTest, OpenStoreOpensEtcdFromAStoreUrl) {
+  EtcdCluster cluster;
+  StoreLocation location = must(parseStoreUrl(cluster.storeUrl()));
+  ManualClock clock;
+  auto store = must(openStore(location, "/nonexistent/unused.db", clock));
+  must(store->put("/overmesh/x", "1"));
+  EXPECT_EQ(must(store->get("/overmesh/x"))->value, "1");
+}
+
+// Two stores on one etcd (two managers): each sees the other's writes, through its watch
+// mirror, in order, and compare-and-swap between them lets exactly one win.
+TEST(EtcdStoreTest, TwoStoresShareOneClusterAndSeeEachOthersWrites) {
+  EtcdCluster cluster;
+  auto first = must(EtcdStore::open(optionsFor(cluster.endpoints())));
+  auto second = must(EtcdStore::open(optionsFor(cluster.endpoints())));
+  Revision from = must(first->currentRevision()) + 1;
+  Revision written = must(first->put("/overmesh/a", "1"));
+  WatchResult seen = must(second->watch("/overmesh/", from, 5s));
+  ASSERT_EQ(seen.events.size(), 1U);
+  EXPECT_EQ(seen.events[0].kv.modRevision, written);
+
+  Txn create;
+  create.compares = {Compare::absent("/overmesh/leader")};
+  create.success = {Operation::put("/overmesh/leader", "first")};
+  EXPECT_TRUE(must(first->txn(create)).succeeded);
+  create.success = {Operation::put("/overmesh/leader", "second")};
+  EXPECT_FALSE(must(second->txn(create)).succeeded);
+  EXPECT_EQ(must(second->get("/overmesh/leader"))->value, "first");
+}
+
+// History older than the mirror (written before this store opened) comes from etcd.
+TEST(EtcdStoreTest, WatchFromBeforeTheMirrorReadsEtcdsHistory) {
+  EtcdCluster cluster;
+  Revision start = 0;
+  {
+    auto writer = must(EtcdStore::open(optionsFor(cluster.endpoints())));
+    start = must(writer->put("w/1", "a"));
+    must(writer->put("other", "x"));
+    must(writer->put("w/2", "b"));
+  }
+  auto store = must(EtcdStore::open(optionsFor(cluster.endpoints())));
+  std::vector<Event> events = watchAll(*store, "w/", start);
+  ASSERT_EQ(events.size(), 2U);
+  EXPECT_EQ(events[0].kv.key, "w/1");
+  EXPECT_EQ(events[1].kv.key, "w/2");
+  EXPECT_EQ(events[1].kv.modRevision, start + 2);
+
+  must(store->compact(start + 1));
+  auto old = store->watch("w/", start, 0ms);
+  ASSERT_FALSE(old);
+  EXPECT_EQ(old.error().kind, ErrorKind::Compacted);
+}
+
+// Another client compacting etcd is noticed by a one-shot watch (etcd names the point).
+TEST(EtcdStoreTest, CompactionByAnotherClientAnswersCompacted) {
+  EtcdCluster cluster;
+  auto writer = must(EtcdStore::open(optionsFor(cluster.endpoints())));
+  Revision start = must(writer->put("k", "1"));
+  must(writer->put("k", "2"));
+  must(writer->put("k", "3"));
+  EtcdStoreOptions options = optionsFor(cluster.endpoints());
+  auto reader = must(EtcdStore::open(options));  // its mirror starts after start + 2
+  must(writer->compact(start + 2));
+  auto old = reader->watch("", start, 0ms);
+  ASSERT_FALSE(old);
+  EXPECT_EQ(old.error().kind, ErrorKind::Compacted);
+  EXPECT_NE(old.error().message.find(std::to_string(start + 2)), std::string::npos)
+      << old.error().message;
+}
+
+// A small mirror drops its oldest revisions whole; older watches still get every event.
+TEST(EtcdStoreTest, ASmallMirrorFallsBackToEtcdForOlderHistory) {
+  EtcdCluster cluster;
+  EtcdStoreOptions options = optionsFor(cluster.endpoints());
+  options.mirrorEvents = 4;
+  auto store = must(EtcdStore::open(options));
+  Revision first = must(store->currentRevision()) + 1;
+  for (int i = 0; i < 20; ++i) {
+    must(store->txn(putAll({{"w/a", std::to_string(i)}, {"w/b", std::to_string(i)}})));
+  }
+  std::vector<Event> events = watchAll(*store, "w/", first);
+  ASSERT_EQ(events.size(), 40U);
+  for (int i = 0; i < 20; ++i) {
+    EXPECT_EQ(events[2 * i].kv.modRevision, first + i);
+    EXPECT_EQ(events[2 * i].kv.value, std::to_string(i));
+  }
+}
+
+// Three members: killing the one the store talks to (and whose watch stream it holds)
+// loses nothing: writes go on through another member and the mirror resumes there.
+TEST(EtcdStoreTest, SurvivesTheLossOfOneMemberOfThree) {
+  EtcdClusterOptions options;
+  options.members = 3;
+  EtcdCluster cluster(options);
+  auto store = must(EtcdStore::open(optionsFor(cluster.endpoints())));
+  Revision first = must(store->put("w/before", "1"));
+  cluster.kill(0);
+  Revision after = 0;
+  for (int attempt = 0; attempt < 50 && after == 0; ++attempt) {
+    auto put = store->put("w/after", "2");
+    if (put) {
+      after = *put;
+    } else {
+      std::this_thread::sleep_for(200ms);  // the survivors may be electing a new leader
+    }
+  }
+  ASSERT_GT(after, first);
+  std::vector<Event> events = watchAll(*store, "w/", first);
+  ASSERT_EQ(events.size(), 2U);
+  EXPECT_EQ(events[0].kv.key, "w/before");
+  EXPECT_EQ(events[1].kv.key, "w/after");
+  WatchResult blocked = must(store->watch("w/", after + 1, 200ms));
+  EXPECT_TRUE(blocked.events.empty());
+  must(store->put("w/later", "3"));
+  WatchResult later = must(store->watch("w/", after + 1, 10s));
+  ASSERT_EQ(later.events.size(), 1U);
+  EXPECT_EQ(later.events[0].kv.key, "w/later");
+}
+
+TEST(EtcdStoreTest, LeaseTtlsAreRoundedUpToWholeSeconds) {
+  EtcdCluster cluster;
+  auto store = must(EtcdStore::open(optionsFor(cluster.endpoints())));
+  LeaseId lease = must(store->grantLease(1100ms));  // 2 s in etcd
+  must(store->put("n/1", "x", lease));
+  std::this_thread::sleep_for(1500ms);
+  EXPECT_TRUE(must(store->get("n/1")).has_value());
+}
+
+TEST(EtcdStoreTest, ATxnThatWritesOneKeyTwiceIsRefused) {
+  EtcdCluster cluster;
+  auto store = must(EtcdStore::open(optionsFor(cluster.endpoints())));
+  Txn txn;
+  txn.success = {Operation::put("k", "1"), Operation::put("k", "2")};
+  auto result = store->txn(txn);
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().kind, ErrorKind::InvalidArgument);
+  EXPECT_NE(result.error().message.find("twice"), std::string::npos) << result.error().message;
+}
+
+}  // namespace
+}  // namespace overmesh::store
