@@ -286,7 +286,8 @@ std::string EtcdStore::Impl::runMirrorStream(std::size_t endpoint) {
   std::string why;
   // A stream that lags behind revisions etcd already reported elsewhere for a whole
   // request timeout is presumed dead (a partitioned member answers nothing).
-  std::optional<Steady::time_point> laggingSince;
+  bool lagging = false;
+  Steady::time_point laggingSince = Steady::now();
   while (why.empty()) {
     int running = 0;
     curl_multi_perform(multi, &running);
@@ -309,14 +310,15 @@ std::string EtcdStore::Impl::runMirrorStream(std::size_t endpoint) {
     {
       std::lock_guard lock(mu);
       if (latestSeen > ring.last()) {
-        if (!laggingSince) {
+        if (!lagging) {
+          lagging = true;
           laggingSince = Steady::now();
-        } else if (Steady::now() - *laggingSince > options.requestTimeout) {
+        } else if (Steady::now() - laggingSince > options.requestTimeout) {
           why = fmt::format("no event for revision {} within {} ms", ring.last() + 1,
                             options.requestTimeout.count());
         }
       } else {
-        laggingSince.reset();
+        lagging = false;
       }
     }
     curl_multi_poll(multi, nullptr, 0, 200, nullptr);
