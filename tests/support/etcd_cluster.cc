@@ -53,8 +53,8 @@ std::vector<int> freeLoopbackPorts(std::size_t count) {
   return ports;
 }
 
-std::size_t discardBody(char*, std::size_t size, std::size_t count, void* sink) {
-  static_cast<std::string*>(sink)->append("x");
+std::size_t keepBody(char* data, std::size_t size, std::size_t count, void* sink) {
+  static_cast<std::string*>(sink)->append(data, size * count);
   return size * count;
 }
 
@@ -70,7 +70,7 @@ bool answersHealth(const std::string& endpoint) {
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");
   curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 1000L);
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &discardBody);
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &keepBody);
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
   CURLcode code = curl_easy_perform(curl);
   long status = 0;
@@ -263,6 +263,26 @@ void EtcdCluster::restart(std::size_t index) {
   kill(index);
   start(index, false);
   waitHealthy(index);
+}
+
+std::string EtcdCluster::post(std::size_t index, const std::string& path,
+                              const std::string& body) const {
+  CURL* curl = curl_easy_init();
+  if (curl == nullptr) {
+    return {};
+  }
+  std::string url = "http://" + members_[index].client + path;
+  std::string answer;
+  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 5000L);
+  curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.c_str());
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &keepBody);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &answer);
+  CURLcode code = curl_easy_perform(curl);
+  curl_easy_cleanup(curl);
+  return code == CURLE_OK ? answer : std::string();
 }
 
 std::string EtcdCluster::log(std::size_t index) const {

@@ -72,6 +72,9 @@ class EtcdCluster {
   // Starts a killed member again on its data directory and waits for its /health.
   void restart(std::size_t index);
   pid_t pid(std::size_t index) const { return members_[index].pid; }
+  // POSTs `body` to `path` of member `index`'s JSON gateway and returns the answer's body
+  // (empty on a transport error): for tests to observe etcd beside the store.
+  std::string post(std::size_t index, const std::string& path, const std::string& body) const;
   // The member's stdout and stderr so far.
   std::string log(std::size_t index) const;
 

@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <memory>
+#include <ostream>
 #include <string>
 #include <thread>
 #include <utility>
@@ -37,6 +38,9 @@ struct BackendParam {
   const char* name;
   std::unique_ptr<StoreBackend> (*make)();
 };
+
+// gtest prints a parameter in test names and failures: the backend's name, not its bytes.
+inline void PrintTo(const BackendParam& param, std::ostream* out) { *out << param.name; }
 
 inline std::string backendName(const ::testing::TestParamInfo<BackendParam>& info) {
   return info.param.name;

@@ -408,7 +408,7 @@ TEST_P(StoreSuite, WatchFromBeforeTheCompactionPointAnswersCompacted) {
 }
 
 TEST_P(StoreSuite, ExpiredLeaseDeletesItsKeysInOneRevision) {
-  LeaseId lease = must(store().grantLease(2s));
+  LeaseId lease = must(store().grantLease(3s));
   EXPECT_EQ(must(store().currentRevision()), rev(0));  // a grant is not a key write
   must(store().put("n/1", "x", lease));
   must(store().put("n/2", "x", lease));
@@ -436,7 +436,7 @@ TEST_P(StoreSuite, ExpiredLeaseDeletesItsKeysInOneRevision) {
 
 TEST_P(StoreSuite, LeaseWithoutKeysExpiresWithoutARevision) {
   LeaseId lease = must(store().grantLease(1s));
-  backend_->elapse(3s);
+  backend_->elapse(4s);  // etcd revokes an expired lease within about 0.5 s
   EXPECT_EQ(must(store().currentRevision()), rev(0));
   auto kept = store().keepAlive(lease);
   ASSERT_FALSE(kept);
@@ -444,12 +444,15 @@ TEST_P(StoreSuite, LeaseWithoutKeysExpiresWithoutARevision) {
 }
 
 TEST_P(StoreSuite, KeepAliveRestartsTheTtl) {
-  LeaseId lease = must(store().grantLease(3s));
+  // Seconds, not milliseconds: etcd counts lease TTLs in whole seconds, on its own clock,
+  // and a loaded machine needs margins on both sides.
+  LeaseId lease = must(store().grantLease(5s));
   must(store().put("n/1", "x", lease));
-  backend_->elapse(2s);
+  backend_->elapse(3s);
   must(store().keepAlive(lease));
-  backend_->elapse(2s);
-  EXPECT_TRUE(must(store().get("n/1")).has_value()) << "4 s after the grant, 2 s after the keep-alive";
+  backend_->elapse(3s);
+  EXPECT_TRUE(must(store().get("n/1")).has_value())
+      << "6 s after a 5 s grant, 3 s after the keep-alive";
   ASSERT_TRUE(eventually([&] { return !must(store().get("n/1")).has_value(); }));
 }
 
