@@ -58,13 +58,26 @@ std::size_t keepBody(char* data, std::size_t size, std::size_t count, void* sink
   return size * count;
 }
 
-// True when GET http://endpoint/health answers 200 ({"health":"true"}).
-bool answersHealth(const std::string& endpoint) {
+void useClientTls(CURL* curl, const EtcdClusterOptions::Tls& tls) {
+  if (!tls.caFile.empty()) {
+    curl_easy_setopt(curl, CURLOPT_CAINFO, tls.caFile.c_str());
+    curl_easy_setopt(curl, CURLOPT_SSLCERT, tls.clientCert.c_str());
+    curl_easy_setopt(curl, CURLOPT_SSLKEY, tls.clientKey.c_str());
+  }
+}
+
+std::string clientScheme(const EtcdClusterOptions::Tls& tls) {
+  return tls.caFile.empty() ? "http://" : "https://";
+}
+
+// True when GET <endpoint>/health answers 200 ({"health":"true"}).
+bool answersHealth(const std::string& endpoint, const EtcdClusterOptions::Tls& tls) {
   CURL* curl = curl_easy_init();
   if (curl == nullptr) {
     return false;
   }
-  std::string url = "http://" + endpoint + "/health";
+  useClientTls(curl, tls);
+  std::string url = clientScheme(tls) + endpoint + "/health";
   std::string body;
   curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
@@ -160,7 +173,8 @@ EtcdCluster::~EtcdCluster() {
 
 std::vector<std::string> EtcdCluster::argvOf(std::size_t index, bool fresh) const {
   const Member& member = members_[index];
-  std::string clientUrl = fmt::format("http://{}:{}", member.address, member.clientPort);
+  std::string clientUrl = fmt::format("{}{}:{}", clientScheme(options_.tls), member.address,
+                                      member.clientPort);
   std::string peerUrl = fmt::format("http://{}:{}", member.address, member.peerPort);
   std::vector<std::string> argv{kEtcdBinary,
                                 "--name", member.name,
@@ -176,6 +190,11 @@ std::vector<std::string> EtcdCluster::argvOf(std::size_t index, bool fresh) cons
                                 std::to_string(options_.heartbeat.count()),
                                 "--election-timeout",
                                 std::to_string(options_.electionTimeout.count())};
+  if (!options_.tls.caFile.empty()) {
+    argv.insert(argv.end(), {"--cert-file", options_.tls.serverCert, "--key-file",
+                             options_.tls.serverKey, "--trusted-ca-file", options_.tls.caFile,
+                             "--client-cert-auth"});
+  }
   if (options_.wrapCommand) {
     return options_.wrapCommand(index, std::move(argv));
   }
@@ -223,7 +242,7 @@ void EtcdCluster::waitHealthy(std::size_t index) {
   Member& member = members_[index];
   auto deadline = std::chrono::steady_clock::now() + options_.startTimeout;
   while (std::chrono::steady_clock::now() < deadline) {
-    if (options_.healthy ? options_.healthy(member.client) : answersHealth(member.client)) {
+    if (options_.healthy ? options_.healthy(member.client) : answersHealth(member.client, options_.tls)) {
       return;
     }
     if (member.pid > 0 && reaped(member.pid)) {
@@ -271,7 +290,8 @@ std::string EtcdCluster::post(std::size_t index, const std::string& path,
   if (curl == nullptr) {
     return {};
   }
-  std::string url = "http://" + members_[index].client + path;
+  useClientTls(curl, options_.tls);
+  std::string url = clientScheme(options_.tls) + members_[index].client + path;
   std::string answer;
   curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);

@@ -46,6 +46,16 @@ struct EtcdClusterOptions {
   std::chrono::milliseconds heartbeat{50};
   std::chrono::milliseconds electionTimeout{500};
   std::chrono::seconds startTimeout{30};
+  // Client TLS: when caFile is set, members serve https with serverCert/serverKey and
+  // require client certificates signed by caFile (--client-cert-auth); the cluster's own
+  // health checks and post() use clientCert/clientKey. Peers stay plain HTTP.
+  struct Tls {
+    std::string caFile;
+    std::string serverCert;
+    std::string serverKey;
+    std::string clientCert;
+    std::string clientKey;
+  } tls;
   // Whether the member at `endpoint` is up. Empty: GET http://endpoint/health from this
   // process answers 200 (a lab whose members are in namespaces passes its own check).
   std::function<bool(const std::string& endpoint)> healthy;

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <thread>
@@ -22,6 +23,7 @@
 #include "support/etcd_cluster.h"
 #include "support/scratch.h"
 #include "support/store_suite.h"
+#include "support/test_certs.h"
 
 namespace overmesh::store {
 namespace {
@@ -246,6 +248,61 @@ TEST(EtcdStoreTest, ATxnThatWritesOneKeyTwiceIsRefused) {
   ASSERT_FALSE(result);
   EXPECT_EQ(result.error().kind, ErrorKind::InvalidArgument);
   EXPECT_NE(result.error().message.find("twice"), std::string::npos) << result.error().message;
+}
+
+// etcd with client-certificate TLS: the store speaks https with its CA, certificate and
+// key, and a store without a client certificate (or trusting another CA) is refused.
+TEST(EtcdStoreTest, SpeaksTlsWithClientCertificates) {
+  using overmesh::testing::makeTestCa;
+  using overmesh::testing::makeTestCert;
+  overmesh::testing::ScratchDir dir;
+  auto write = [&](const std::string& name, const std::string& pem) {
+    std::string path = (dir.path() / name).string();
+    std::ofstream(path) << pem;
+    return path;
+  };
+  auto ca = makeTestCa("etcd-test-ca");
+  overmesh::testing::TestCertSpec serverSpec;
+  serverSpec.nodeId = "etcd";
+  serverSpec.ipAddresses = {"127.0.0.1"};
+  serverSpec.keyUsage = "critical,digitalSignature,keyEncipherment";
+  auto server = makeTestCert(ca, serverSpec);
+  overmesh::testing::TestCertSpec clientSpec;
+  clientSpec.nodeId = "manager";
+  auto client = makeTestCert(ca, clientSpec);
+  EtcdClusterOptions options;
+  options.tls.caFile = write("ca.pem", ca.certPem);
+  options.tls.serverCert = write("server.pem", server.certPem);
+  options.tls.serverKey = write("server-key.pem", server.keyPem);
+  options.tls.clientCert = write("client.pem", client.certPem);
+  options.tls.clientKey = write("client-key.pem", client.keyPem);
+  EtcdCluster cluster(options);
+
+  StoreLocation location = must(parseStoreUrl(cluster.storeUrl()));
+  location.caFile = options.tls.caFile;
+  location.certFile = options.tls.clientCert;
+  location.keyFile = options.tls.clientKey;
+  must(checkStoreTls(location));
+  auto store = must(EtcdStore::open(EtcdStoreOptions::from(location)));
+  Revision written = must(store->put("/overmesh/tls", "yes"));
+  EXPECT_EQ(must(store->get("/overmesh/tls"))->value, "yes");
+  WatchResult seen = must(store->watch("/overmesh/", written, 5s));
+  ASSERT_EQ(seen.events.size(), 1U);
+
+  auto otherCa = makeTestCa("another-ca");
+  auto stranger = makeTestCert(otherCa, clientSpec);
+  EtcdStoreOptions wrongCert = EtcdStoreOptions::from(location);
+  wrongCert.certFile = write("stranger.pem", stranger.certPem);
+  wrongCert.keyFile = write("stranger-key.pem", stranger.keyPem);
+  auto refused = EtcdStore::open(wrongCert);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().kind, ErrorKind::Unavailable);
+
+  EtcdStoreOptions wrongCa = EtcdStoreOptions::from(location);
+  wrongCa.caFile = write("other-ca.pem", otherCa.certPem);
+  auto untrusted = EtcdStore::open(wrongCa);
+  ASSERT_FALSE(untrusted);
+  EXPECT_EQ(untrusted.error().kind, ErrorKind::Unavailable);
 }
 
 }  // namespace
