@@ -1,5 +1,8 @@
 #include "store/store_location.h"
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -7,10 +10,6 @@
 #include <cstddef>
 #include <string>
 #include <string_view>
-#include <sys/stat.h>
-
-#include <fmt/format.h>
-#include <fmt/ranges.h>
 
 #include "common/quote.h"
 
@@ -31,14 +30,14 @@ bool validStoreHost(std::string_view host) {
     return false;
   }
   return std::all_of(host.begin(), host.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '.';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.';
   });
 }
 
 std::unexpected<Error> storeUrlError(std::string_view text, std::string_view problem) {
-  return errorf(ErrorKind::InvalidArgument, "--store {}: {}; {}",
-                quote(text, kShownStoreBytes), problem, kValidStoreForms);
+  return errorf(ErrorKind::InvalidArgument, "--store {}: {}; {}", quote(text, kShownStoreBytes),
+                problem, kValidStoreForms);
 }
 
 // Checks one TLS path: set and readable as a regular file.

@@ -1,7 +1,10 @@
 #include "support/etcd_cluster.h"
 
 #include <arpa/inet.h>
+#include <curl/curl.h>
 #include <fcntl.h>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -10,8 +13,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
-
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -19,9 +20,6 @@
 #include <sstream>
 #include <stdexcept>
 #include <thread>
-
-#include <fmt/format.h>
-#include <fmt/ranges.h>
 
 namespace overmesh::testing {
 namespace {
@@ -103,10 +101,10 @@ bool etcdInstalled() { return ::access(kEtcdBinary, X_OK) == 0; }
 
 EtcdCluster::EtcdCluster(EtcdClusterOptions options) : options_(std::move(options)) {
   if (!etcdInstalled()) {
-    throw std::runtime_error(fmt::format(
-        "{} is missing: these tests run real etcd members; install etcd-server with "
-        "scripts/setup.sh (as root)",
-        kEtcdBinary));
+    throw std::runtime_error(
+        fmt::format("{} is missing: these tests run real etcd members; install etcd-server with "
+                    "scripts/setup.sh (as root)",
+                    kEtcdBinary));
   }
   if (options_.members == 0 ||
       (!options_.addresses.empty() && options_.addresses.size() != options_.members)) {
@@ -173,27 +171,36 @@ EtcdCluster::~EtcdCluster() {
 
 std::vector<std::string> EtcdCluster::argvOf(std::size_t index, bool fresh) const {
   const Member& member = members_[index];
-  std::string clientUrl = fmt::format("{}{}:{}", clientScheme(options_.tls), member.address,
-                                      member.clientPort);
+  std::string clientUrl =
+      fmt::format("{}{}:{}", clientScheme(options_.tls), member.address, member.clientPort);
   std::string peerUrl = fmt::format("http://{}:{}", member.address, member.peerPort);
   std::vector<std::string> argv{kEtcdBinary,
-                                "--name", member.name,
-                                "--data-dir", member.dataDir,
-                                "--listen-client-urls", clientUrl,
-                                "--advertise-client-urls", clientUrl,
-                                "--listen-peer-urls", peerUrl,
-                                "--initial-advertise-peer-urls", peerUrl,
-                                "--initial-cluster", initialCluster_,
-                                "--initial-cluster-state", fresh ? "new" : "existing",
-                                "--initial-cluster-token", "overmesh-test",
+                                "--name",
+                                member.name,
+                                "--data-dir",
+                                member.dataDir,
+                                "--listen-client-urls",
+                                clientUrl,
+                                "--advertise-client-urls",
+                                clientUrl,
+                                "--listen-peer-urls",
+                                peerUrl,
+                                "--initial-advertise-peer-urls",
+                                peerUrl,
+                                "--initial-cluster",
+                                initialCluster_,
+                                "--initial-cluster-state",
+                                fresh ? "new" : "existing",
+                                "--initial-cluster-token",
+                                "overmesh-test",
                                 "--heartbeat-interval",
                                 std::to_string(options_.heartbeat.count()),
                                 "--election-timeout",
                                 std::to_string(options_.electionTimeout.count())};
   if (!options_.tls.caFile.empty()) {
-    argv.insert(argv.end(), {"--cert-file", options_.tls.serverCert, "--key-file",
-                             options_.tls.serverKey, "--trusted-ca-file", options_.tls.caFile,
-                             "--client-cert-auth"});
+    argv.insert(argv.end(),
+                {"--cert-file", options_.tls.serverCert, "--key-file", options_.tls.serverKey,
+                 "--trusted-ca-file", options_.tls.caFile, "--client-cert-auth"});
   }
   if (options_.wrapCommand) {
     return options_.wrapCommand(index, std::move(argv));
@@ -242,13 +249,14 @@ void EtcdCluster::waitHealthy(std::size_t index) {
   Member& member = members_[index];
   auto deadline = std::chrono::steady_clock::now() + options_.startTimeout;
   while (std::chrono::steady_clock::now() < deadline) {
-    if (options_.healthy ? options_.healthy(member.client) : answersHealth(member.client, options_.tls)) {
+    if (options_.healthy ? options_.healthy(member.client)
+                         : answersHealth(member.client, options_.tls)) {
       return;
     }
     if (member.pid > 0 && reaped(member.pid)) {
       member.pid = -1;
-      throw std::runtime_error(fmt::format("etcd {} exited while starting; its log:\n{}",
-                                           member.name, log(index)));
+      throw std::runtime_error(
+          fmt::format("etcd {} exited while starting; its log:\n{}", member.name, log(index)));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }

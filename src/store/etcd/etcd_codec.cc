@@ -2,11 +2,10 @@
 
 #include <charconv>
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <utility>
-
-#include <nlohmann/json.hpp>
 
 #include "common/base64.h"
 #include "common/json.h"
@@ -32,8 +31,8 @@ std::int64_t etcdInt(const json& object, const char* name) {
     std::int64_t number = 0;
     auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), number);
     if (text.empty() || ec != std::errc{} || end != text.data() + text.size()) {
-      throw JsonFieldError(fmt::format("field \"{}\" is not a 64-bit integer: {}", name,
-                                       quote(text)));
+      throw JsonFieldError(
+          fmt::format("field \"{}\" is not a 64-bit integer: {}", name, quote(text)));
     }
     return number;
   }
@@ -91,7 +90,9 @@ const json& arrayMember(const json& object, const char* name) {
   return *it;
 }
 
-Revision headerRevision(const json& answer) { return etcdInt(member(answer, "header"), "revision"); }
+Revision headerRevision(const json& answer) {
+  return etcdInt(member(answer, "header"), "revision");
+}
 
 KeyValue decodeKeyValue(const json& kv) {
   if (!kv.is_object()) {
@@ -215,9 +216,8 @@ GatewayError decodeGatewayError(std::string_view body) {
   }
   try {
     // A stream wraps its error: {"error": {"grpc_code", "http_code", "message", ...}}.
-    const json& inner = parsed.contains("error") && parsed["error"].is_object()
-                            ? parsed["error"]
-                            : parsed;
+    const json& inner =
+        parsed.contains("error") && parsed["error"].is_object() ? parsed["error"] : parsed;
     std::string message;
     readField(inner, "message", message);
     if (message.empty()) {

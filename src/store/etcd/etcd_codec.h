@@ -48,8 +48,7 @@ GatewayError decodeGatewayError(std::string_view body);
 
 // POST /v3/kv/range: every key in [key, rangeEnd) (rangeEnd "" = key alone). countOnly
 // asks for the header alone (the current revision).
-std::string encodeRangeRequest(const std::string& key, const std::string& rangeEnd,
-                               bool countOnly);
+std::string encodeRangeRequest(const std::string& key, const std::string& rangeEnd, bool countOnly);
 
 struct RangeReply {
   Revision revision = 0;

@@ -1,13 +1,12 @@
 #include "store/etcd/etcd_gateway.h"
 
 #include <curl/curl.h>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <mutex>
 #include <string>
 #include <utility>
-
-#include <fmt/format.h>
-#include <fmt/ranges.h>
 
 #include "common/quote.h"
 #include "store/etcd/etcd_codec.h"
@@ -101,8 +100,7 @@ void Gateway::returnHandle(CURL* curl) {
   curl_easy_cleanup(curl);
 }
 
-Result<GatewayAnswer> Gateway::post(std::string_view path, const std::string& body,
-                                    Resend resend) {
+Result<GatewayAnswer> Gateway::post(std::string_view path, const std::string& body, Resend resend) {
   if (options_.endpoints.empty()) {
     return errorf(ErrorKind::InvalidArgument, "etcd: no endpoint configured");
   }
@@ -136,15 +134,15 @@ Result<GatewayAnswer> Gateway::post(std::string_view path, const std::string& bo
     curl_slist_free_all(headers);
     const std::string& name = options_.endpoints[index];
     if (code != CURLE_OK) {
-      std::string why = sink.overflowed
-                            ? fmt::format("answer over {} bytes", kMaxEtcdAnswerBytes)
-                            : printable(errorBuffer[0] != '\0' ? errorBuffer
-                                                               : curl_easy_strerror(code));
+      std::string why =
+          sink.overflowed
+              ? fmt::format("answer over {} bytes", kMaxEtcdAnswerBytes)
+              : printable(errorBuffer[0] != '\0' ? errorBuffer : curl_easy_strerror(code));
       tried.push_back(fmt::format("{} ({})", name, why));
       if (resend == Resend::BeforeSending && !failedBeforeSending(code)) {
-        outcome = errorf(ErrorKind::Unavailable,
-                         "etcd {} {}: {}; the write may or may not have been applied", name,
-                         path, why);
+        outcome =
+            errorf(ErrorKind::Unavailable,
+                   "etcd {} {}: {}; the write may or may not have been applied", name, path, why);
         done = true;
       }
       continue;
@@ -155,8 +153,8 @@ Result<GatewayAnswer> Gateway::post(std::string_view path, const std::string& bo
       GatewayError error = decodeGatewayError(sink.data);
       bool unavailable = error.code == static_cast<int>(GrpcCode::Unavailable) ||
                          (error.code == 0 && status >= 500);
-      if (unavailable && (resend == Resend::Always || error.message.find("no leader") !=
-                                                          std::string::npos)) {
+      if (unavailable &&
+          (resend == Resend::Always || error.message.find("no leader") != std::string::npos)) {
         tried.push_back(fmt::format("{} (HTTP {}: {})", name, status, error.message));
         continue;
       }

@@ -1,6 +1,9 @@
 #include "store/etcd/etcd_store.h"
 
 #include <curl/curl.h>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <atomic>
@@ -11,10 +14,6 @@
 #include <string_view>
 #include <thread>
 #include <utility>
-
-#include <fmt/format.h>
-#include <fmt/ranges.h>
-#include <spdlog/spdlog.h>
 
 #include "common/quote.h"
 #include "store/etcd/etcd_codec.h"
@@ -127,7 +126,7 @@ struct EtcdStore::Impl {
       : options(std::move(opts)),
         gateway(etcd::GatewayOptions{options.endpoints, options.caFile, options.certFile,
                                      options.keyFile, options.requestTimeout}),
-        ring(options.mirrorEvents, 0) {}
+        ring(options.mirrorEvents, options.mirrorBytes, 0) {}
 
   // Sends a request; Unavailable when closed or no endpoint answered.
   Result<GatewayAnswer> call(std::string_view path, const std::string& body, Resend resend) {
@@ -144,8 +143,8 @@ struct EtcdStore::Impl {
   }
 
   Result<Revision> readRevision() {
-    auto answer = call("/v3/kv/range", etcd::encodeRangeRequest(etcd::kAllKeys, "", true),
-                       Resend::Always);
+    auto answer =
+        call("/v3/kv/range", etcd::encodeRangeRequest(etcd::kAllKeys, "", true), Resend::Always);
     if (!answer) {
       return std::unexpected(answer.error());
     }
@@ -163,8 +162,8 @@ struct EtcdStore::Impl {
   void mirrorLoop();
   std::string runMirrorStream(std::size_t endpoint);
   Result<WatchResult> watchHistory(const std::string& prefix, Revision from);
-  Result<WatchResult> watchHistoryAt(std::size_t endpoint, const std::string& prefix,
-                                     Revision from, std::string& problem);
+  Result<WatchResult> watchHistoryAt(std::size_t endpoint, const std::string& prefix, Revision from,
+                                     std::string& problem);
 
   const EtcdStoreOptions options;
   etcd::Gateway gateway;
@@ -247,8 +246,8 @@ std::string EtcdStore::Impl::runMirrorStream(std::size_t endpoint) {
           // over at the compaction point and older watches answer Compacted.
           s->impl->compactKnown = std::max(s->impl->compactKnown, message->compactRevision);
           s->impl->ring.reset(message->compactRevision - 1);
-          s->problem = fmt::format("resume point compacted at revision {}",
-                                   message->compactRevision);
+          s->problem =
+              fmt::format("resume point compacted at revision {}", message->compactRevision);
         } else {
           s->problem = fmt::format("etcd canceled the watch: {}", message->cancelReason);
         }
@@ -347,9 +346,8 @@ Result<WatchResult> EtcdStore::Impl::watchHistory(const std::string& prefix, Rev
                 from, fmt::join(tried, ", "));
 }
 
-Result<WatchResult> EtcdStore::Impl::watchHistoryAt(std::size_t endpoint,
-                                                    const std::string& prefix, Revision from,
-                                                    std::string& problem) {
+Result<WatchResult> EtcdStore::Impl::watchHistoryAt(std::size_t endpoint, const std::string& prefix,
+                                                    Revision from, std::string& problem) {
   CURL* curl = curl_easy_init();
   if (curl == nullptr) {
     return errorf(ErrorKind::Internal, "curl_easy_init failed");
@@ -388,8 +386,8 @@ Result<WatchResult> EtcdStore::Impl::watchHistoryAt(std::size_t endpoint,
         s->upTo = message->headerRevision;
       }
       s->events.insert(s->events.end(), message->events.begin(), message->events.end());
-      if (!s->events.empty() && (s->events.back().kv.modRevision >= s->upTo ||
-                                 s->events.size() >= kMaxEtcdWatchEvents)) {
+      if (!s->events.empty() &&
+          (s->events.back().kv.modRevision >= s->upTo || s->events.size() >= kMaxEtcdWatchEvents)) {
         s->done = true;
         return false;
       }
@@ -505,8 +503,8 @@ Result<std::optional<KeyValue>> EtcdStore::get(const std::string& key) {
   if (key.empty()) {
     return errorf(ErrorKind::InvalidArgument, "etcd store get: the key is empty");
   }
-  auto answer = impl_->call("/v3/kv/range", etcd::encodeRangeRequest(key, "", false),
-                            Resend::Always);
+  auto answer =
+      impl_->call("/v3/kv/range", etcd::encodeRangeRequest(key, "", false), Resend::Always);
   if (!answer) {
     return std::unexpected(answer.error());
   }
@@ -528,8 +526,8 @@ Result<std::optional<KeyValue>> EtcdStore::get(const std::string& key) {
 
 Result<RangeResult> EtcdStore::range(const std::string& prefix) {
   auto [key, end] = etcdPrefixRange(prefix);
-  auto answer = impl_->call("/v3/kv/range", etcd::encodeRangeRequest(key, end, false),
-                            Resend::Always);
+  auto answer =
+      impl_->call("/v3/kv/range", etcd::encodeRangeRequest(key, end, false), Resend::Always);
   if (!answer) {
     return std::unexpected(answer.error());
   }
@@ -618,8 +616,7 @@ Status EtcdStore::compact(Revision revision) {
       return {};
     }
   }
-  auto answer = impl_->call("/v3/kv/compaction", etcd::encodeCompaction(revision),
-                            Resend::Always);
+  auto answer = impl_->call("/v3/kv/compaction", etcd::encodeCompaction(revision), Resend::Always);
   if (!answer) {
     return std::unexpected(answer.error());
   }
@@ -643,8 +640,8 @@ Result<LeaseId> EtcdStore::grantLease(std::chrono::milliseconds ttl) {
   // etcd counts whole seconds: round up, so a lease never lives shorter than asked. (etcd
   // itself raises a TTL under its minimum, 1.5 election timeouts, to that minimum.)
   std::int64_t seconds = (ttl.count() + 999) / 1000;
-  auto answer = impl_->call("/v3/lease/grant", etcd::encodeLeaseGrant(seconds),
-                            Resend::BeforeSending);
+  auto answer =
+      impl_->call("/v3/lease/grant", etcd::encodeLeaseGrant(seconds), Resend::BeforeSending);
   if (!answer) {
     return std::unexpected(answer.error());
   }
@@ -681,8 +678,7 @@ Status EtcdStore::keepAlive(LeaseId lease) {
 }
 
 Status EtcdStore::revokeLease(LeaseId lease) {
-  auto answer = impl_->call("/v3/lease/revoke", etcd::encodeLeaseId(lease),
-                            Resend::BeforeSending);
+  auto answer = impl_->call("/v3/lease/revoke", etcd::encodeLeaseId(lease), Resend::BeforeSending);
   if (!answer) {
     return std::unexpected(answer.error());
   }

@@ -37,8 +37,10 @@ struct EtcdStoreOptions {
   std::string certFile;
   std::string keyFile;
   std::chrono::milliseconds requestTimeout{3000};
-  // Events kept in the local watch mirror.
+  // Events kept in the local watch mirror, and the most bytes of keys and values they may
+  // hold (whichever bound is reached first drops the oldest revisions).
   std::size_t mirrorEvents = 20000;
+  std::size_t mirrorBytes = 32U << 20;
 
   static EtcdStoreOptions from(const StoreLocation& location);
 };

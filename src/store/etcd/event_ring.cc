@@ -4,8 +4,15 @@
 
 namespace overmesh::store::etcd {
 
-EventRing::EventRing(std::size_t capacity, Revision revision)
+namespace {
+std::size_t ringEventBytes(const Event& event) {
+  return event.kv.key.size() + event.kv.value.size();
+}
+}  // namespace
+
+EventRing::EventRing(std::size_t capacity, std::size_t capacityBytes, Revision revision)
     : capacity_(std::max<std::size_t>(capacity, 1)),
+      capacityBytes_(capacityBytes),
       coveredFrom_(revision + 1),
       last_(revision) {}
 
@@ -18,15 +25,17 @@ void EventRing::append(const std::vector<Event>& events) {
       continue;
     }
     events_.push_back(event);
+    bytes_ += ringEventBytes(event);
     last_ = std::max(last_, event.kv.modRevision);
   }
   // Drop the oldest revisions whole until the ring fits (the newest revision always stays).
-  while (events_.size() > capacity_) {
+  while (events_.size() > capacity_ || bytes_ > capacityBytes_) {
     Revision oldest = events_.front().kv.modRevision;
     if (oldest == last_) {
       break;
     }
     while (!events_.empty() && events_.front().kv.modRevision == oldest) {
+      bytes_ -= ringEventBytes(events_.front());
       events_.pop_front();
     }
     coveredFrom_ = oldest + 1;
@@ -35,6 +44,7 @@ void EventRing::append(const std::vector<Event>& events) {
 
 void EventRing::reset(Revision revision) {
   events_.clear();
+  bytes_ = 0;
   coveredFrom_ = revision + 1;
   last_ = revision;
 }
@@ -45,10 +55,9 @@ std::optional<WatchResult> EventRing::read(const std::string& prefix, Revision f
     return std::nullopt;
   }
   WatchResult result;
-  auto it = std::lower_bound(events_.begin(), events_.end(), from,
-                             [](const Event& event, Revision revision) {
-                               return event.kv.modRevision < revision;
-                             });
+  auto it = std::lower_bound(
+      events_.begin(), events_.end(), from,
+      [](const Event& event, Revision revision) { return event.kv.modRevision < revision; });
   for (; it != events_.end(); ++it) {
     if (!result.events.empty() && result.events.size() >= maxEvents &&
         it->kv.modRevision != result.events.back().kv.modRevision) {

@@ -4,7 +4,8 @@
 // revision order, for the revisions [coveredFrom(), last()]. Fed by the one etcd watch
 // stream (EtcdStore's mirror thread); answers watch() without asking etcd.
 //
-// Bounded: past `capacity` events the oldest revisions are dropped whole, and coveredFrom()
+// Bounded: past `capacity` events (or `capacityBytes` of keys and values) the oldest
+// revisions are dropped whole, and coveredFrom()
 // moves past them (a watch from before it needs etcd's own history).
 //
 // Not thread-safe: the store guards it with its mutex. Pure, unit-tested.
@@ -22,7 +23,7 @@ namespace overmesh::store::etcd {
 class EventRing {
  public:
   // Covers nothing yet: the history up to `revision` is not here (coveredFrom = revision+1).
-  EventRing(std::size_t capacity, Revision revision);
+  EventRing(std::size_t capacity, std::size_t capacityBytes, Revision revision);
 
   // Appends the events of one watch message (whole revisions, in order). Events at or
   // below last() are ignored (a resumed stream repeats nothing, but a duplicate must not
@@ -35,6 +36,7 @@ class EventRing {
   Revision coveredFrom() const { return coveredFrom_; }
   Revision last() const { return last_; }
   std::size_t size() const { return events_.size(); }
+  std::size_t bytes() const { return bytes_; }
 
   // The events under `prefix` from revision `from` (>= coveredFrom()), at most
   // `maxEvents` of them (a revision is never split, so it may be a few more), and the
@@ -45,6 +47,8 @@ class EventRing {
 
  private:
   std::size_t capacity_;
+  std::size_t capacityBytes_;
+  std::size_t bytes_ = 0;  // keys and values of events_
   std::deque<Event> events_;
   Revision coveredFrom_;
   Revision last_;

@@ -6,7 +6,6 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
-
 #include <string>
 #include <vector>
 
@@ -51,9 +50,9 @@ TEST(EtcdCodecTest, EncodesCompareTargetsAndOperations) {
   txn.success = {Operation::put("k", "1", 99), Operation::del("d"), Operation::delPrefix("p/")};
   txn.failure = {Operation::delPrefix("")};
   json request = json::parse(must(encodeTxnRequest(txn)));
-  EXPECT_EQ(request["compare"][0],
-            (json{{"key", "aw=="}, {"target", "CREATE"}, {"result", "EQUAL"},
-                  {"create_revision", "0"}}));
+  EXPECT_EQ(
+      request["compare"][0],
+      (json{{"key", "aw=="}, {"target", "CREATE"}, {"result", "EQUAL"}, {"create_revision", "0"}}));
   EXPECT_EQ(request["compare"][1]["target"], "MOD");
   EXPECT_EQ(request["compare"][1]["mod_revision"], "7");
   EXPECT_EQ(request["compare"][2]["value"], base64Encode("x"));
@@ -61,10 +60,10 @@ TEST(EtcdCodecTest, EncodesCompareTargetsAndOperations) {
   EXPECT_EQ(request["compare"][3]["result"], "GREATER");
   EXPECT_EQ(request["compare"][3]["version"], "2");
   EXPECT_EQ(request["success"][0]["request_put"]["lease"], "99");
-  EXPECT_EQ(request["success"][1]["request_delete_range"],
-            (json{{"key", base64Encode("d")}}));
+  EXPECT_EQ(request["success"][1]["request_delete_range"], (json{{"key", base64Encode("d")}}));
   EXPECT_EQ(request["success"][2]["request_delete_range"]["range_end"], base64Encode("p0"));
-  EXPECT_EQ(request["failure"][0]["request_delete_range"]["key"], base64Encode(std::string(1, '\0')));
+  EXPECT_EQ(request["failure"][0]["request_delete_range"]["key"],
+            base64Encode(std::string(1, '\0')));
   EXPECT_EQ(request["failure"][0]["request_delete_range"]["range_end"],
             base64Encode(std::string(1, '\0')));
 
@@ -85,8 +84,8 @@ TEST(EtcdCodecTest, DecodesTxnAndHeaderAnswers) {
 }
 
 TEST(EtcdCodecTest, DecodesLeaseAnswers) {
-  LeaseGrantReply grant = must(decodeLeaseGrantReply(
-      R"({"header":{"revision":"3"},"ID":"4111120256317743113","TTL":"1"})"));
+  LeaseGrantReply grant = must(
+      decodeLeaseGrantReply(R"({"header":{"revision":"3"},"ID":"4111120256317743113","TTL":"1"})"));
   EXPECT_EQ(grant.id, 4111120256317743113);
   EXPECT_EQ(grant.ttlSeconds, 1);
   EXPECT_EQ(json::parse(encodeLeaseId(4111120256317743113))["ID"], "4111120256317743113");
@@ -171,8 +170,8 @@ TEST(EtcdCodecTest, MalformedAnswersAreErrorsNeverExceptions) {
     std::string shown = body.substr(0, 60);
     EXPECT_NO_THROW({
       bool anyOk = decodeRangeReply(body).has_value() && decodeTxnReply(body).has_value() &&
-                   decodeHeaderRevision(body).has_value() &&
-                   decodeWatchLine(body).has_value() && decodeLeaseGrantReply(body).has_value() &&
+                   decodeHeaderRevision(body).has_value() && decodeWatchLine(body).has_value() &&
+                   decodeLeaseGrantReply(body).has_value() &&
                    decodeKeepAliveReply(body).has_value();
       EXPECT_FALSE(anyOk) << shown;
       (void)decodeGatewayError(body);

@@ -6,11 +6,10 @@
 
 #include <gtest/gtest.h>
 
-#include <nlohmann/json.hpp>
-
 #include <chrono>
 #include <fstream>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 #include <vector>
@@ -221,8 +220,8 @@ TEST(EtcdStoreTest, SurvivesTheLossOfOneMemberOfThree) {
 
 // etcd's own view of the lease (/v3/lease/timetolive): the TTL it granted.
 std::string grantedTtl(const EtcdCluster& cluster, LeaseId lease) {
-  std::string answer = cluster.post(0, "/v3/lease/timetolive",
-                                    R"({"ID":")" + std::to_string(lease) + R"("})");
+  std::string answer =
+      cluster.post(0, "/v3/lease/timetolive", R"({"ID":")" + std::to_string(lease) + R"("})");
   auto parsed = nlohmann::json::parse(answer, nullptr, false);
   if (parsed.is_discarded() || !parsed.is_object() || !parsed.contains("grantedTTL")) {
     return "no grantedTTL in " + answer;

@@ -24,7 +24,7 @@ std::vector<std::string> ringKeys(const WatchResult& result) {
 }
 
 TEST(EventRingTest, AnswersFromItsFirstRevisionWithTheResumePoint) {
-  EventRing ring(100, 4);
+  EventRing ring(100, 1U << 20, 4);
   EXPECT_EQ(ring.coveredFrom(), 5);
   EXPECT_EQ(ring.read("", 4, 10), std::nullopt);  // older than the ring
   WatchResult empty = *ring.read("", 5, 10);
@@ -38,19 +38,19 @@ TEST(EventRingTest, AnswersFromItsFirstRevisionWithTheResumePoint) {
   EXPECT_EQ(a.nextRevision, 7);
   WatchResult later = *ring.read("a/", 6, 10);
   EXPECT_TRUE(later.events.empty());
-  EXPECT_EQ(later.nextRevision, 7);  // covers revision 6 although nothing matched
+  EXPECT_EQ(later.nextRevision, 7);                  // covers revision 6 although nothing matched
   EXPECT_EQ(ring.read("", 9, 10)->nextRevision, 9);  // a future revision stays where it is
 }
 
 TEST(EventRingTest, RepeatedEventsOfAResumedStreamAreIgnored) {
-  EventRing ring(100, 0);
+  EventRing ring(100, 1U << 20, 0);
   ring.append({ringEvent("a", 1), ringEvent("b", 1)});
   ring.append({ringEvent("a", 1), ringEvent("b", 1), ringEvent("c", 2)});
   EXPECT_EQ(ringKeys(*ring.read("", 1, 10)), (std::vector<std::string>{"a", "b", "c"}));
 }
 
 TEST(EventRingTest, DropsWholeOldRevisionsPastItsCapacity) {
-  EventRing ring(3, 0);
+  EventRing ring(3, 1U << 20, 0);
   ring.append({ringEvent("a", 1), ringEvent("b", 1)});
   ring.append({ringEvent("c", 2), ringEvent("d", 2)});
   EXPECT_EQ(ring.coveredFrom(), 2);
@@ -62,8 +62,22 @@ TEST(EventRingTest, DropsWholeOldRevisionsPastItsCapacity) {
   EXPECT_EQ(ring.read("", 3, 10)->events.size(), 4U);
 }
 
+TEST(EventRingTest, DropsOldRevisionsPastItsByteBound) {
+  EventRing ring(100, 10, 0);
+  ring.append({ringEvent("aaaa", 1)});
+  ring.append({ringEvent("bbbb", 2)});
+  EXPECT_EQ(ring.bytes(), 8U);
+  ring.append({ringEvent("cccc", 3)});
+  EXPECT_EQ(ring.bytes(), 8U);
+  EXPECT_EQ(ring.coveredFrom(), 2);
+  // A revision bigger than the bound alone stays (the newest is always kept).
+  ring.append({ringEvent(std::string(50, 'x'), 4)});
+  EXPECT_EQ(ring.coveredFrom(), 4);
+  EXPECT_EQ(ring.read("", 4, 10)->events.size(), 1U);
+}
+
 TEST(EventRingTest, CapsAnAnswerOnARevisionBoundary) {
-  EventRing ring(100, 0);
+  EventRing ring(100, 1U << 20, 0);
   for (Revision revision = 1; revision <= 5; ++revision) {
     ring.append({ringEvent("k", revision), ringEvent("l", revision)});
   }
@@ -76,7 +90,7 @@ TEST(EventRingTest, CapsAnAnswerOnARevisionBoundary) {
 }
 
 TEST(EventRingTest, ResetForgetsEverything) {
-  EventRing ring(100, 0);
+  EventRing ring(100, 1U << 20, 0);
   ring.append({ringEvent("a", 1)});
   ring.reset(9);
   EXPECT_EQ(ring.coveredFrom(), 10);

@@ -24,8 +24,7 @@ TEST(StoreLocationTest, SqliteIsTheDefault) {
 TEST(StoreLocationTest, ParsesEtcdEndpointsInOrder) {
   StoreLocation location = must(parseStoreUrl("etcd://198.18.0.5:2379,etcd-2.lab:12379"));
   EXPECT_TRUE(location.isEtcd());
-  EXPECT_EQ(location.endpoints,
-            (std::vector<std::string>{"198.18.0.5:2379", "etcd-2.lab:12379"}));
+  EXPECT_EQ(location.endpoints, (std::vector<std::string>{"198.18.0.5:2379", "etcd-2.lab:12379"}));
   EXPECT_EQ(location.url(), "etcd://198.18.0.5:2379,etcd-2.lab:12379");
   EXPECT_FALSE(location.usesTls());
   EXPECT_EQ(must(parseStoreUrl(location.url())).endpoints, location.endpoints);

@@ -2,6 +2,8 @@
 // test binary instantiates StoreSuite with its backend (sqlite_store_test.cc,
 // etcd_store_test.cc). Revisions are counted from the store's own start (rev(n)).
 
+#include "support/store_suite.h"
+
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -12,7 +14,6 @@
 
 #include "common/error.h"
 #include "store/store.h"
-#include "support/store_suite.h"
 
 namespace overmesh::store::suite {
 namespace {
@@ -166,8 +167,7 @@ TEST_P(StoreSuite, ConcurrentCompareAndSwapsLetExactlyOneWin) {
         }
         Txn txn;
         txn.compares = {Compare::modRevisionIs("counter", (*current)->modRevision)};
-        txn.success = {
-            Operation::put("counter", std::to_string(std::stoi((*current)->value) + 1))};
+        txn.success = {Operation::put("counter", std::to_string(std::stoi((*current)->value) + 1))};
         auto result = store().txn(txn);
         if (!result) {
           failed = true;
@@ -236,8 +236,8 @@ TEST_P(StoreSuite, ValueCompareOnPresentAndMissingKeys) {
     Txn txn;
     txn.compares = {testCase.compare};
     EXPECT_EQ(must(store().txn(txn)).succeeded, testCase.succeeds)
-        << static_cast<int>(testCase.compare.target) << " "
-        << static_cast<int>(testCase.compare.op) << " " << testCase.compare.number;
+        << static_cast<int>(testCase.compare.target) << " " << static_cast<int>(testCase.compare.op)
+        << " " << testCase.compare.number;
   }
 }
 
