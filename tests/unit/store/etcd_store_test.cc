@@ -216,6 +216,19 @@ TEST(EtcdStoreTest, SurvivesTheLossOfOneMemberOfThree) {
   WatchResult later = must(store->watch("w/", after + 1, 10s));
   ASSERT_EQ(later.events.size(), 1U);
   EXPECT_EQ(later.events[0].kv.key, "w/later");
+
+  // The killed member comes back on its data directory and catches up.
+  cluster.restart(0);
+  auto rejoined = must(EtcdStore::open(optionsFor({cluster.endpoint(0)})));
+  bool caughtUp = false;
+  for (int attempt = 0; attempt < 50 && !caughtUp; ++attempt) {
+    auto value = rejoined->get("w/later");
+    caughtUp = value && value->has_value();
+    if (!caughtUp) {
+      std::this_thread::sleep_for(100ms);
+    }
+  }
+  EXPECT_TRUE(caughtUp);
 }
 
 // etcd's own view of the lease (/v3/lease/timetolive): the TTL it granted.
