@@ -181,6 +181,26 @@ struct EtcdStore::Impl {
   // The compaction point this store knows of (its own compact() calls, and compact
   // revisions etcd named in watch answers). Watches from before it answer Compacted.
   Revision compactKnown = 0;
+  // Whether the mirror's stream is open (etcd confirmed it with "created"), and since when
+  // it is not, with why: a watch answers Unavailable once the stream has been down for a
+  // request timeout, so a watcher moves to another manager instead of waiting on a store
+  // that cannot see changes.
+  bool streamUp = false;
+  Steady::time_point streamDownSince = Steady::now();
+  std::string streamProblem = "the watch stream is not open yet";
+
+  // Requires mu held. The error a watch answers while the stream is down, if it is.
+  std::optional<Error> streamDownErrorLocked() const {
+    if (streamUp || Steady::now() - streamDownSince < options.requestTimeout) {
+      return std::nullopt;
+    }
+    return Error{ErrorKind::Unavailable,
+                 fmt::format("etcd store: the watch stream has been down for {} ms ({})",
+                             std::chrono::duration_cast<std::chrono::milliseconds>(Steady::now() -
+                                                                                   streamDownSince)
+                                 .count(),
+                             streamProblem)};
+  }
 };
 
 // Thread: the watch mirror. Keeps one etcd watch stream over the whole key space open,
@@ -195,6 +215,15 @@ void EtcdStore::Impl::mirrorLoop() {
     std::string problem = runMirrorStream(endpoint);
     if (closed.load()) {
       break;
+    }
+    {
+      std::lock_guard lock(mu);
+      if (streamUp) {
+        streamUp = false;
+        streamDownSince = Steady::now();
+      }
+      streamProblem = fmt::format("{}: {}", gateway.endpoint(endpoint), problem);
+      changed.notify_all();
     }
     if (problem != lastProblem) {
       spdlog::warn("etcd store: the watch stream on {} ended ({}); reopening it",
@@ -253,6 +282,9 @@ std::string EtcdStore::Impl::runMirrorStream(std::size_t endpoint) {
         }
         s->impl->changed.notify_all();
         return false;
+      }
+      if (message->created) {
+        s->impl->streamUp = true;
       }
       s->impl->latestSeen = std::max(s->impl->latestSeen, message->headerRevision);
       if (!message->events.empty()) {
@@ -594,6 +626,9 @@ Result<WatchResult> EtcdStore::watch(const std::string& prefix, Revision fromRev
   while (true) {
     if (impl.closed.load()) {
       return WatchResult{{}, from};
+    }
+    if (auto down = impl.streamDownErrorLocked()) {
+      return std::unexpected(std::move(*down));
     }
     if (from < impl.ring.coveredFrom()) {
       lock.unlock();

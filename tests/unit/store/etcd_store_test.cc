@@ -85,6 +85,28 @@ TEST(EtcdStoreTest, AFirstEndpointThatIsDownIsSkipped) {
       << failed.error().message;
 }
 
+// A store whose watch stream cannot reach any member tells its watchers so, instead of
+// answering "no change" for ever.
+TEST(EtcdStoreTest, WatchAnswersUnavailableOnceTheStreamIsDown) {
+  EtcdCluster cluster;
+  EtcdStoreOptions options = optionsFor(cluster.endpoints());
+  options.requestTimeout = 1000ms;
+  auto store = must(EtcdStore::open(options));
+  Revision written = must(store->put("k", "v"));
+  EXPECT_EQ(must(store->watch("", written, 5s)).events.size(), 1U);
+  cluster.kill(0);
+  auto started = std::chrono::steady_clock::now();
+  Result<WatchResult> answer = store->watch("", written + 1, 10s);
+  while (answer && std::chrono::steady_clock::now() - started < 20s) {
+    answer = store->watch("", answer->nextRevision, 1s);
+  }
+  ASSERT_FALSE(answer);
+  EXPECT_EQ(answer.error().kind, ErrorKind::Unavailable);
+  EXPECT_NE(answer.error().message.find(cluster.endpoint(0)), std::string::npos)
+      << answer.error().message;
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 15s);
+}
+
 TEST(EtcdStoreTest, OpenFailsWhenNoEndpointAnswers) {
   std::string endpoint;
   {
