@@ -13,6 +13,7 @@ packages=(
   dnsutils dnsmasq-base dnsperf
   nginx wrk curl openssl tcpdump
   podman runc catatonit skopeo busybox-static docker-registry
+  etcd-server etcd-client
 )
 
 missing=()
@@ -53,5 +54,19 @@ if [ -e /etc/systemd/system/multi-user.target.wants/docker-registry.service ]; t
   fi
   systemctl disable --quiet docker-registry.service 2> /dev/null ||
     rm -f /etc/systemd/system/multi-user.target.wants/docker-registry.service
+fi
+# etcd-server's package enables (and, where systemd runs, starts) an etcd on
+# 127.0.0.1:2379. overmesh runs its own etcd members: the tests on free ports of 127.0.0.1
+# (tests/support/etcd_cluster), the lab inside lab namespaces; none of them uses a system
+# etcd, so its unit is disabled like the registry's. (The policy-rc.d above keeps
+# invoke-rc.d from starting it during the install; in a fresh root without systemd the
+# package's postinst then succeeds.)
+if [ -e /etc/systemd/system/multi-user.target.wants/etcd.service ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "setup: the etcd unit is enabled; run this script as root to disable it" >&2
+    exit 1
+  fi
+  systemctl disable --quiet etcd.service 2> /dev/null ||
+    rm -f /etc/systemd/system/multi-user.target.wants/etcd.service
 fi
 echo "setup: all ${#packages[@]} packages present"

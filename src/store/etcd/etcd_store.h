@@ -8,15 +8,25 @@
 // part of etcd's supported API since 3.3 (keys and values are base64 in it).
 //
 // Semantics are store.h's, mapped onto etcd's own:
-//  - revisions are etcd's (one per write transaction; a new etcd starts at 1);
+//  - revisions are etcd's (one per write transaction; a new etcd starts at 1, not 0);
+//  - a transaction that writes one key twice (two puts, or a put inside a deleted prefix)
+//    is refused by etcd: InvalidArgument (SQLite applies the operations in order);
 //  - watch() is served from a local mirror of the event stream (one etcd watch on the
-//    whole key space, resumed at its last revision after any break), so N long-polls on
-//    a manager cost etcd one stream; history older than the mirror comes from a one-shot
-//    etcd watch, and etcd's compaction answers ErrorKind::Compacted;
-//  - leases are etcd leases: TTLs are whole seconds (rounded up; etcd's minimum applies),
-//    and expiry is etcd's, so a manager that loses etcd loses its leases there;
+//    whole key space, resumed at its last revision + 1 after any break, on the next
+//    endpoint), so N long-polls on a manager cost etcd one stream. A watch answers at
+//    least up to every revision this store has already returned to a caller (it waits up
+//    to requestTimeout for the mirror to get there), so a writer sees its own writes.
+//    History older than the mirror comes from a one-shot etcd watch; etcd's compaction
+//    answers ErrorKind::Compacted. A compaction by another client is noticed when the
+//    mirror no longer holds the history (until then the mirror still serves it);
+//  - leases are etcd leases: TTLs are whole seconds (rounded up; etcd raises a TTL under
+//    its minimum, 1.5 election timeouts, to that minimum), and expiry is etcd's, on its
+//    clock, so a manager that loses etcd loses its leases there;
 //  - every call has a deadline (requestTimeout); an endpoint that fails is skipped for
-//    the next one in the list; Unavailable names every endpoint tried and why.
+//    the next one in the list; Unavailable names every endpoint tried and why. A write
+//    that may have reached etcd before failing is not resent (see etcd_gateway.h);
+//  - nothing etcd answers is trusted: answers over 64 MiB, malformed JSON or fields of
+//    the wrong type are Unavailable naming the endpoint, never an exception.
 //
 // Thread-safe. close() wakes every blocked watch.
 
@@ -37,8 +47,10 @@ struct EtcdStoreOptions {
   std::string certFile;
   std::string keyFile;
   std::chrono::milliseconds requestTimeout{3000};
-  // Events kept in the local watch mirror.
+  // Events kept in the local watch mirror, and the most bytes of keys and values they may
+  // hold (whichever bound is reached first drops the oldest revisions).
   std::size_t mirrorEvents = 20000;
+  std::size_t mirrorBytes = 32U << 20;
 
   static EtcdStoreOptions from(const StoreLocation& location);
 };
