@@ -1,6 +1,7 @@
 #include "store/etcd/etcd_codec.h"
 
 #include <charconv>
+#include <map>
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -270,9 +271,23 @@ Result<std::string> encodeTxnRequest(const Txn& txn) {
     }
     compares.push_back(encodeCompare(compare));
   }
+  // etcd refuses a transaction that writes one key twice ("duplicate key given in txn
+  // request"); the Store's contract (and SQLite) applies operations in order, so for one
+  // exact key only its last operation matters: keep that one. (A put under a prefix that
+  // the same txn deletes cannot be expressed in etcd and stays refused; nothing does it.)
   auto encodeOps = [](const std::vector<Operation>& operations) -> Result<json> {
     json out = json::array();
-    for (const Operation& operation : operations) {
+    std::map<std::string_view, std::size_t> lastWrite;
+    for (std::size_t i = 0; i < operations.size(); ++i) {
+      if (operations[i].type != Operation::Type::DeletePrefix) {
+        lastWrite[operations[i].key] = i;
+      }
+    }
+    for (std::size_t i = 0; i < operations.size(); ++i) {
+      const Operation& operation = operations[i];
+      if (operation.type != Operation::Type::DeletePrefix && lastWrite[operation.key] != i) {
+        continue;  // a later operation on the same key supersedes this one
+      }
       if (operation.type != Operation::Type::DeletePrefix) {
         if (auto status = checkKey(operation.key, "txn operation"); !status) {
           return std::unexpected(status.error());

@@ -589,8 +589,6 @@ Result<TxnResult> EtcdStore::txn(const Txn& txn) {
       // "requested lease not found": a put on a lease that expired or never existed.
       error.kind = ErrorKind::InvalidArgument;
       error.message += "; a put names a lease that expired, was revoked or never existed";
-    } else if (error.message.find("duplicate key") != std::string::npos) {
-      error.message += "; etcd refuses a transaction that writes one key twice";
     }
     return std::unexpected(std::move(error));
   }

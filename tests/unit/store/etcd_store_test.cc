@@ -273,17 +273,6 @@ TEST(EtcdStoreTest, LeaseTtlsAreRoundedUpToWholeSeconds) {
   EXPECT_EQ(grantedTtl(cluster, must(store->grantLease(1ms))), R"("1")");
 }
 
-TEST(EtcdStoreTest, ATxnThatWritesOneKeyTwiceIsRefused) {
-  EtcdCluster cluster;
-  auto store = must(EtcdStore::open(optionsFor(cluster.endpoints())));
-  Txn txn;
-  txn.success = {Operation::put("k", "1"), Operation::put("k", "2")};
-  auto result = store->txn(txn);
-  ASSERT_FALSE(result);
-  EXPECT_EQ(result.error().kind, ErrorKind::InvalidArgument);
-  EXPECT_NE(result.error().message.find("twice"), std::string::npos) << result.error().message;
-}
-
 // etcd with client-certificate TLS: the store speaks https with its CA, certificate and
 // key, and a store without a client certificate (or trusting another CA) is refused.
 TEST(EtcdStoreTest, SpeaksTlsWithClientCertificates) {

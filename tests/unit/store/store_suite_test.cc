@@ -40,6 +40,21 @@ TEST_P(StoreSuite, EachWriteTxnBumpsTheRevisionOnce) {
   EXPECT_EQ(must(store().currentRevision()), rev(4));
 }
 
+// Operations apply in order, so of several on one key the last wins (etcd itself refuses
+// such a txn; the backend keeps only the last operation of each key).
+TEST_P(StoreSuite, ATxnThatWritesOneKeyTwiceKeepsItsLastWrite) {
+  Txn txn;
+  txn.success = {Operation::put("k", "1"), Operation::put("g", "x"), Operation::put("k", "2"),
+                 Operation::put("g", "y")};
+  EXPECT_EQ(must(store().txn(txn)).revision, rev(1));
+  EXPECT_EQ(must(store().get("k"))->value, "2");
+  EXPECT_EQ(must(store().get("g"))->value, "y");
+  Txn gone;
+  gone.success = {Operation::put("k", "3"), Operation::del("k")};
+  must(store().txn(gone));
+  EXPECT_EQ(must(store().get("k")), std::nullopt);
+}
+
 TEST_P(StoreSuite, ReadsFailedComparesAndNoOpDeletesKeepTheRevision) {
   ASSERT_EQ(must(store().put("a", "1")), rev(1));
   EXPECT_TRUE(must(store().get("a")).has_value());
