@@ -1,8 +1,8 @@
 #include "store/etcd/etcd_codec.h"
 
 #include <charconv>
-#include <map>
 #include <cstdint>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
