@@ -150,7 +150,14 @@ bool LeaderElection::step(std::chrono::milliseconds maxWait) {
   if (known->nodeId == self_.nodeId) {
     return clearStaleOwnKey();
   }
-  return watchLeader(maxWait);
+  if (!watchLeader(maxWait)) {
+    return false;
+  }
+  // The key went (resignation, lease expiry): campaign now, not a step later.
+  if (watchFrom_ == 0 || leader().has_value()) {
+    return true;
+  }
+  return campaign();
 }
 
 bool LeaderElection::readLeader() {
