@@ -29,8 +29,7 @@ ManagerRole::ManagerRole(std::unique_ptr<store::Store> store, const Clock& clock
       serviceManager_(std::make_unique<manager::ServiceManager>(*store_, &imageResolver_)),
       stackManager_(
           std::make_unique<manager::StackManager>(*store_, *networkManager_, *serviceManager_)) {
-  fencedStore_ =
-      std::make_unique<store::FencedStore>(*store_, std::string(state::keys::kLeader));
+  fencedStore_ = std::make_unique<store::FencedStore>(*store_, std::string(state::keys::kLeader));
   leaderServices_ = std::make_unique<manager::ServiceManager>(*fencedStore_, &imageResolver_);
 }
 

@@ -55,9 +55,9 @@ class ManagerRole {
   // mutual TLS with the manager's certificate from `pki` (which also holds the CA key
   // that signs joins and renewals; it outlives the role), follows the node records, and
   // campaigns for the leadership (the leader runs the liveness sweep and the orchestration
-  // loop; on a single manager that is this one, before serve() returns). A node removed from the swarm has its open connections
-  // closed at once and its certificate refused from then on. Requires an initialised
-  // cluster.
+  // loop; on a single manager that is this one, before serve() returns). A node removed
+  // from the swarm has its open connections closed at once and its certificate refused
+  // from then on. Requires an initialised cluster.
   Status serve(const std::string& selfNodeId, const std::string& listenAddress, std::uint16_t port,
                security::NodePki& pki);
 

@@ -215,8 +215,8 @@ bool LeaderElection::campaign() {
   LeaderRecord record{self_.nodeId, self_.address, nowRfc3339(), 0};
   store::Txn txn;
   txn.compares.push_back(store::Compare::absent(std::string(state::keys::kLeader)));
-  txn.success.push_back(store::Operation::put(std::string(state::keys::kLeader),
-                                              encodeLeaderRecord(record), *lease));
+  txn.success.push_back(
+      store::Operation::put(std::string(state::keys::kLeader), encodeLeaderRecord(record), *lease));
   auto result = store_.txn(txn);
   if (!result || !result->succeeded) {
     // The lease is no use to a candidate; if the revoke fails it expires on its own.
@@ -333,7 +333,11 @@ void LeaderElection::depose(const std::string& reason, bool revoke) {
     }
     leading_ = false;
   }
-  spdlog::warn("leader election: this manager no longer leads: {}", reason);
+  if (reason == "resigned") {
+    spdlog::info("leader election: this manager resigned the leadership");
+  } else {
+    spdlog::warn("leader election: this manager no longer leads: {}", reason);
+  }
   if (onDeposed_) {
     onDeposed_(reason);
   }

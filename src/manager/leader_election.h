@@ -49,8 +49,8 @@ struct LeaderIdentity {
 // The content of the leader key.
 struct LeaderRecord {
   std::string nodeId;
-  std::string address;  // IP:PORT of the leader's cluster port
-  std::string since;    // RFC 3339, when it was elected
+  std::string address;                 // IP:PORT of the leader's cluster port
+  std::string since;                   // RFC 3339, when it was elected
   store::Revision createRevision = 0;  // the key's: the leader's fence
 };
 
@@ -135,14 +135,14 @@ class LeaderElection final : public Leadership {
   // Owned by the thread that calls step() (the election thread, or the test).
   store::LeaseId lease_ = 0;
   store::Revision fence_ = 0;
-  store::Revision watchFrom_ = 0;  // 0: the leader key must be read first
-  store::Revision leaderModRevision_ = 0;  // of the cached leader key
+  store::Revision watchFrom_ = 0;                        // 0: the leader key must be read first
+  store::Revision leaderModRevision_ = 0;                // of the cached leader key
   std::chrono::steady_clock::time_point lastRenewed_{};  // when the last good keepAlive was sent
   std::chrono::steady_clock::time_point nextRenew_{};
   std::string lastProblem_;  // the last store error logged, so a repeat is logged once
 
   mutable std::mutex mutex_;
-  bool leading_ = false;               // guarded by mutex_
+  bool leading_ = false;                // guarded by mutex_
   std::optional<LeaderRecord> leader_;  // guarded by mutex_
 
   // Sleeps up to `duration` unless stop() is called; false when stopping.

@@ -103,8 +103,7 @@ Status NodeManager::followStore(std::chrono::milliseconds wait) {
     auto now = clock_.now();
     for (const auto& event : batch->events) {
       // A load() meanwhile already holds everything up to followFrom_.
-      if (event.kv.modRevision < followFrom_ ||
-          !event.kv.key.starts_with(state::keys::kNodes)) {
+      if (event.kv.modRevision < followFrom_ || !event.kv.key.starts_with(state::keys::kNodes)) {
         continue;
       }
       std::string nodeId = event.kv.key.substr(state::keys::kNodes.size());
@@ -324,8 +323,7 @@ Result<JoinResult> NodeManager::join(const JoinRequest& request, const security:
   }
   {
     std::lock_guard lock(mutex_);
-    nodes_[node.id] =
-        TrackedNode{node.hostname, node.state, node.role, clock_.now(), node.address};
+    nodes_[node.id] = TrackedNode{node.hostname, node.state, node.role, clock_.now(), node.address};
   }
   spdlog::info("node joined id={} hostname={} address={}", node.id, node.hostname, node.address);
   return JoinResult{node, cluster->id, cluster->nodeTimeoutMs, std::move(*certificate),

@@ -191,7 +191,7 @@ class NodeManager {
   store::Revision followFrom_ = 0;  // the next revision followStore() reads; guarded by mutex_
   // Nodes remove() deleted, with the deletion's revision, until followStore() passes it.
   std::unordered_map<std::string, store::Revision> removedAt_;  // guarded by mutex_
-  store::Store* livenessStore_;  // never null
+  store::Store* livenessStore_;                                 // never null
   std::function<void(const std::string&)> removalListener_;
 };
 
