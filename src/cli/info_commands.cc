@@ -5,6 +5,7 @@
 #include <string>
 
 #include "cli/cli_context.h"
+#include "cli/manager_status_format.h"
 #include "cli/registry_flags.h"
 
 namespace overmesh::cli {
@@ -20,6 +21,23 @@ std::string formatUnderlayFilter(const nlohmann::json& info) {
   };
   return fmt::format("members only; dropped {} VXLAN and {} node-port packets from non-members",
                      count("vxlanDropped"), count("nodePortDropped"));
+}
+
+std::string formatLeadershipLines(const nlohmann::json& info) {
+  auto store = info.find("store");
+  if (store == info.end() || !store->is_string() || store->get<std::string>().empty()) {
+    return "";
+  }
+  auto text = [&](const char* name) {
+    auto found = info.find(name);
+    return found != info.end() && found->is_string() ? found->get<std::string>() : "";
+  };
+  auto leader = info.find("isLeader");
+  bool isLeader = leader != info.end() && leader->is_boolean() && leader->get<bool>();
+  std::string address = text("leaderAddress");
+  return fmt::format("Store:           {}\nIs Leader:       {}\nLeader Address:  {}\n",
+                     store->get<std::string>(), isLeader ? "true" : "false",
+                     address.empty() ? "(none: an election is under way)" : address);
 }
 
 void addInfoCommands(CLI::App& app, CliContext& context) {
@@ -69,7 +87,8 @@ void addInfoCommands(CLI::App& app, CliContext& context) {
         out << "Node ID:         " << json->value("nodeId", "") << '\n'
             << "Role:            " << json->value("role", "") << '\n'
             << "Cluster ID:      " << json->value("clusterId", "") << '\n'
-            << "Manager address: " << json->value("managerAddress", "") << '\n';
+            << "Manager address: " << json->value("managerAddress", "") << '\n'
+            << formatLeadershipLines(*json);
         if (auto registries = json->find("registries"); registries != json->end()) {
           out << formatRegistrySettings(*registries);
         }

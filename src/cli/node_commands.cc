@@ -8,11 +8,26 @@
 #include "api/percent_encoding.h"
 #include "api/types.h"
 #include "cli/cli_context.h"
+#include "cli/manager_status_format.h"
 #include "cli/node_update.h"
 #include "cli/table.h"
 #include "common/ids.h"
 
 namespace overmesh::cli {
+
+std::string managerStatusColumn(std::string_view managerStatus) {
+  if (managerStatus == "leader") {
+    return "Leader";
+  }
+  if (managerStatus == "reachable") {
+    return "Reachable";
+  }
+  if (managerStatus == "unreachable") {
+    return "Unreachable";
+  }
+  return "";  // a worker, or a status this client does not know
+}
+
 namespace {
 
 Status runList(CliContext& context, const std::string& format) {
@@ -30,11 +45,12 @@ Status runList(CliContext& context, const std::string& format) {
   }
   auto info = client->get("/v1/info");
   std::string self = info ? info->value("nodeId", "") : "";
-  Table table({"ID", "HOSTNAME", "ADDRESS", "ROLE", "STATUS"});
+  Table table({"ID", "HOSTNAME", "ADDRESS", "ROLE", "STATUS", "MANAGER STATUS"});
   for (const auto& json : *nodes) {
     auto node = json.get<api::Node>();
     std::string id = shortId(node.id) + (node.id == self ? " *" : "");
-    table.addRow({id, node.hostname, node.address, node.role, node.state});
+    table.addRow({id, node.hostname, node.address, node.role, node.state,
+                  managerStatusColumn(node.managerStatus)});
   }
   table.print(*context.out);
   return {};

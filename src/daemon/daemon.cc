@@ -34,6 +34,7 @@
 #include "dataplane/mesh_rules.h"
 #include "dataplane/overlay_plan.h"
 #include "manager/cert_expiry.h"
+#include "manager/manager_status.h"
 #include "manager/network_detail.h"
 #include "manager/object_lookup.h"
 #include "security/join_token.h"
@@ -387,6 +388,13 @@ api::Info Daemon::info() {
     if (manager_) {
       if (auto registries = manager_->clusters().registries()) {
         info.registries = std::move(*registries);
+      }
+      info.store = manager_->storeUrl();
+      if (const manager::Leadership* leadership = manager_->leadership()) {
+        info.isLeader = leadership->isLeader();
+        if (auto leader = leadership->leader()) {
+          info.leaderAddress = leader->address;
+        }
       }
     } else if (agent_ && agent_->cache().synced()) {
       info.registries = agent_->cache().registries();
@@ -1225,6 +1233,15 @@ Result<std::vector<api::Node>> Daemon::listNodes() {
     }
     nodes.push_back(std::move(*node));
   }
+  // Computed, never stored: who leads as this manager's election knows it. A worker's
+  // cache has no leader key (it is not in the agent view), so its answer leaves it empty.
+  std::string leaderNodeId;
+  if (const manager::Leadership* leadership = manager_->leadership()) {
+    if (auto leader = leadership->leader()) {
+      leaderNodeId = leader->nodeId;
+    }
+  }
+  manager::fillManagerStatus(nodes, leaderNodeId);
   std::sort(nodes.begin(), nodes.end(),
             [](const api::Node& a, const api::Node& b) { return a.hostname < b.hostname; });
   return nodes;

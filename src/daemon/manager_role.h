@@ -1,14 +1,26 @@
 #pragma once
 
 // Everything a node runs because it is a manager: the Store, the managers that decide
-// (cluster, networks, nodes), the cluster API on mutual TLS that agents talk to, and the
-// liveness sweep that marks silent nodes down.
+// (cluster, networks, nodes), the cluster API on mutual TLS that agents talk to, the
+// leader election, and — on the leader only — the liveness sweep that marks silent nodes
+// down and the orchestration loop.
+//
+// Leadership (issue 13): every manager campaigns (manager/leader_election.h; on SQLite the
+// single manager wins at once). While this manager leads, the sweep and the service
+// reconciler run, writing through fencedStore_ (store/fenced_store.h), so that a deposed
+// leader's writes fail once another manager holds the leader key. Exactly one manager's
+// loops run at a time: they start on election and stop (joined) on deposition. CLI writes
+// and joins are served by every manager, straight on the store.
 //
 // Threads: the HTTP server's connection threads call into the managers (each is
-// thread-safe); the liveness thread runs sweep() every tenth of the node timeout; the
-// orchestration thread (ServiceReconciler) keeps services at their spec.
+// thread-safe); the election thread campaigns and renews, and starts/stops the leader's
+// loops from its callbacks; while leading, the liveness thread runs sweep() every tenth of
+// the node timeout and the orchestration thread (ServiceReconciler) keeps services at
+// their spec; the node-follow thread keeps NodeManager's member table in step with the
+// store on every manager.
 
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 
@@ -18,6 +30,7 @@
 #include "daemon/connection_revoker.h"
 #include "manager/cluster_api.h"
 #include "manager/cluster_manager.h"
+#include "manager/leader_election.h"
 #include "manager/network_manager.h"
 #include "manager/node_manager.h"
 #include "manager/service_manager.h"
@@ -26,6 +39,7 @@
 #include "manager/stack_manager.h"
 #include "manager/task_manager.h"
 #include "security/node_pki.h"
+#include "store/fenced_store.h"
 #include "store/store.h"
 
 namespace overmesh::daemon {
@@ -39,15 +53,22 @@ class ManagerRole {
 
   // Loads node state for `selfNodeId`, listens for agents on `listenAddress`:`port` over
   // mutual TLS with the manager's certificate from `pki` (which also holds the CA key
-  // that signs joins and renewals; it outlives the role), and starts the liveness sweep
-  // and the orchestration loop. A node removed from the swarm has its open connections
-  // closed at once and its certificate refused from then on. Requires an initialised
-  // cluster.
+  // that signs joins and renewals; it outlives the role), follows the node records, and
+  // campaigns for the leadership (the leader runs the liveness sweep and the orchestration
+  // loop; on a single manager that is this one, before serve() returns). A node removed
+  // from the swarm has its open connections closed at once and its certificate refused
+  // from then on. Requires an initialised cluster.
   Status serve(const std::string& selfNodeId, const std::string& listenAddress, std::uint16_t port,
                security::NodePki& pki);
 
-  // Stops serving and closes the store. Idempotent.
+  // Resigns the leadership (another manager leads at once), stops serving and closes the
+  // store. Idempotent.
   void stop();
+
+  // Who leads the cluster, as this manager knows it; null before serve().
+  const manager::Leadership* leadership() const { return election_.get(); }
+  // The store as `info` shows it ("sqlite" or "etcd://h:p,…").
+  const std::string& storeUrl() const { return storeUrl_; }
 
   store::Store& store() { return *store_; }
   manager::ClusterManager& clusters() { return *clusterManager_; }
@@ -59,10 +80,29 @@ class ManagerRole {
 
  private:
   ManagerRole(std::unique_ptr<store::Store> store, const Clock& clock);
-  void sweepLoop();
+  // Thread bodies. Each loop ends when its stop signal fires.
+  void sweepLoop(agent::StopSignal& stop);
+  void followLoop();
+  // Starts following the node records and campaigning; steps the election a few times
+  // first, so a single manager leads when this returns.
+  void startElection(const std::string& selfNodeId, const std::string& listenAddress,
+                     std::uint16_t port);
+  // Election callbacks (on the election thread).
+  void becomeLeader(store::Revision fence);
+  void stopLeading(const std::string& reason);
+
+  // What runs only while this manager leads; replaced at each election.
+  struct LeaderLoops {
+    std::unique_ptr<agent::StopSignal> stopSweep;
+    std::thread sweep;
+    std::unique_ptr<manager::ServiceReconciler> reconciler;
+  };
 
   const Clock& clock_;
   std::unique_ptr<store::Store> store_;
+  std::string storeUrl_ = "sqlite";
+  // The leader's loops write through it; fenced while this manager leads.
+  std::unique_ptr<store::FencedStore> fencedStore_;
   std::unique_ptr<manager::ClusterManager> clusterManager_;
   std::unique_ptr<manager::NetworkManager> networkManager_;
   std::unique_ptr<manager::NodeManager> nodeManager_;
@@ -72,13 +112,18 @@ class ManagerRole {
   std::unique_ptr<manager::ServiceManager> serviceManager_;
   // Uses networkManager_ and serviceManager_: declared after them.
   std::unique_ptr<manager::StackManager> stackManager_;
-  std::unique_ptr<manager::ServiceReconciler> reconciler_;  // started by serve()
+  // The orchestration loop's ServiceManager, on fencedStore_ (the CLI's writes use
+  // serviceManager_, on the plain store).
+  std::unique_ptr<manager::ServiceManager> leaderServices_;
   std::unique_ptr<manager::ClusterApi> clusterApi_;
   api::HttpServer clusterServer_;
   // Uses clusterServer_: declared after it, stopped before it.
   std::unique_ptr<ConnectionRevoker> revoker_;
-  agent::StopSignal stopSweep_;
-  std::thread sweepThread_;
+  std::unique_ptr<manager::LeaderElection> election_;  // created by serve()
+  std::mutex loopsMutex_;
+  LeaderLoops loops_;  // guarded by loopsMutex_ (threads joined outside it)
+  agent::StopSignal stopFollow_;
+  std::thread followThread_;
   bool stopped_ = false;
 };
 

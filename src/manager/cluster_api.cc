@@ -9,6 +9,7 @@
 #include "common/json.h"
 #include "common/quote.h"
 #include "manager/cluster_record.h"
+#include "manager/manager_status.h"
 #include "manager/tcp_address_prover.h"
 #include "security/pki.h"
 #include "state/agent_view.h"
@@ -142,6 +143,27 @@ Result<std::string> ClusterApi::callerOf(const HttpRequest& request) {
   return peer.nodeId;
 }
 
+std::optional<HttpResponse> ClusterApi::notLeader(std::string_view what) const {
+  if (leadership_ == nullptr || leadership_->isLeader()) {
+    return std::nullopt;
+  }
+  auto leader = leadership_->leader();
+  std::string address = leader ? leader->address : "";
+  Error error{ErrorKind::FailedPrecondition,
+              address.empty()
+                  ? fmt::format("{}: this manager does not lead the swarm and no manager leads "
+                                "it right now; retry shortly",
+                                what)
+                  : fmt::format("{}: this manager does not lead the swarm; send it to the "
+                                "leader at {}",
+                                what, address)};
+  // The usual error body (api::errorFromResponse reads it), plus where to go.
+  nlohmann::json body = {
+      {"error", {{"kind", std::string(errorKindName(error.kind))}, {"message", error.message}}},
+      {"leader", address}};
+  return HttpResponse{api::kNotLeaderStatus, dumpJson(body)};
+}
+
 Result<security::CaMaterial> ClusterApi::caMaterial() const {
   auto key = pki_.caKey();
   if (!key) {
@@ -200,10 +222,21 @@ HttpResponse ClusterApi::heartbeat(const HttpRequest& request) {
   if (!caller) {
     return api::errorResponse(caller.error());
   }
+  if (auto elsewhere = notLeader("heartbeat")) {
+    return *elsewhere;
+  }
   if (auto beat = nodes_.heartbeat(*caller); !beat) {
     return api::errorResponse(beat.error());
   }
   nlohmann::json reply = {{"nodeTimeoutMs", nodes_.nodeTimeout().count()}};
+  if (leadership_ != nullptr) {
+    auto leader = leadership_->leader();
+    std::string leaderId = leader ? leader->nodeId : "";
+    std::string leaderAddress = leader ? leader->address : "";
+    reply["leader"] = leaderAddress;
+    reply["managers"] =
+        managerClusterAddresses(nodes_.managers(), leaderId, leaderAddress, clusterPort_);
+  }
   return HttpResponse{200, dumpJson(reply)};
 }
 
@@ -255,6 +288,9 @@ HttpResponse ClusterApi::renew(const HttpRequest& request) {
   if (!caller) {
     return api::errorResponse(caller.error());
   }
+  if (auto elsewhere = notLeader("certificate renewal")) {
+    return *elsewhere;
+  }
   auto csr = decodeRenewRequest(request.body);
   if (!csr) {
     return api::errorResponse(csr.error());
@@ -274,6 +310,9 @@ HttpResponse ClusterApi::taskStatus(const HttpRequest& request) {
   auto caller = callerOf(request);
   if (!caller) {
     return api::errorResponse(caller.error());
+  }
+  if (auto elsewhere = notLeader("task status")) {
+    return *elsewhere;
   }
   auto report = decodeStatusReport(request.body);
   if (!report) {

@@ -7,11 +7,14 @@
 // verified certificate (HttpRequest::identity), never a header, and every route but the
 // CA and join answers 401 without one.
 
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <string_view>
 
 #include "api/http_server.h"
 #include "manager/join_address.h"
+#include "manager/leader_election.h"
 #include "manager/node_manager.h"
 #include "manager/task_manager.h"
 #include "security/node_pki.h"
@@ -34,6 +37,18 @@ class ClusterApi {
   ClusterApi(store::Store& store, NodeManager& nodes, TaskManager& tasks, security::NodePki& pki);
 
   void registerRoutes(api::HttpServer& server);
+
+  // Several managers: heartbeat, task status and renew are the leader's (liveness lives in
+  // its memory); on another manager they answer api::kNotLeaderStatus (421) with the
+  // error body plus "leader": "IP:PORT" ("" while none leads). The heartbeat reply then
+  // carries "leader" and "managers" (every manager's cluster address; `clusterPort` is
+  // this manager's, used for the others when no leader is known). Without a leadership
+  // (tests, a single manager before issue 13) this manager answers everything. Call
+  // before serving; `leadership` outlives the API.
+  void setLeadership(const Leadership* leadership, std::uint16_t clusterPort) {
+    leadership_ = leadership;
+    clusterPort_ = clusterPort;
+  }
 
   // Replaces how joining nodes' addresses are proven (tests: a fake). Call before serving.
   void setAddressProver(std::unique_ptr<AddressProver> prover) { prover_ = std::move(prover); }
@@ -58,6 +73,8 @@ class ClusterApi {
   // The calling member's node ID: Unauthenticated (401) without a certificate, or for one
   // whose node is no longer a member in that role.
   Result<std::string> callerOf(const api::HttpRequest& request);
+  // The 421 answer when another manager leads; nullopt when this one may answer.
+  std::optional<api::HttpResponse> notLeader(std::string_view what) const;
   // The CA's certificate and key, for signing. Unavailable when `pki` holds no CA key.
   Result<security::CaMaterial> caMaterial() const;
 
@@ -66,6 +83,8 @@ class ClusterApi {
   TaskManager& tasks_;
   security::NodePki& pki_;
   std::unique_ptr<AddressProver> prover_;
+  const Leadership* leadership_ = nullptr;
+  std::uint16_t clusterPort_ = 0;
 };
 
 }  // namespace overmesh::manager

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "common/ids.h"
 #include "common/ip.h"
 #include "common/json.h"
@@ -22,7 +24,7 @@
 namespace overmesh::manager {
 
 NodeManager::NodeManager(store::Store& store, const Clock& clock, std::string selfNodeId)
-    : store_(store), clock_(clock), selfNodeId_(std::move(selfNodeId)) {}
+    : store_(store), clock_(clock), selfNodeId_(std::move(selfNodeId)), livenessStore_(&store) {}
 
 Status NodeManager::load() {
   auto cluster = readCluster(store_);
@@ -43,9 +45,117 @@ Status NodeManager::load() {
     if (!node) {
       return errorf(ErrorKind::Internal, "corrupt node record: {}", node.error().message);
     }
-    nodes_[node->id] = TrackedNode{node->hostname, node->state, node->role, now};
+    nodes_[node->id] = TrackedNode{node->hostname, node->state, node->role, now, node->address};
   }
+  followFrom_ = nodes->revision + 1;
   return {};
+}
+
+Status NodeManager::resync(std::vector<std::string>& removed) {
+  auto nodes = store_.range(std::string(state::keys::kNodes));
+  if (!nodes) {
+    return std::unexpected(nodes.error());
+  }
+  std::unordered_map<std::string, TrackedNode> fresh;
+  auto now = clock_.now();
+  for (const auto& kv : nodes->kvs) {
+    auto node = decodeJson<api::Node>(kv.value, kv.key);
+    if (!node) {
+      spdlog::error("corrupt node record {}: {}", kv.key, node.error().message);
+      continue;
+    }
+    fresh[node->id] = TrackedNode{node->hostname, node->state, node->role, now, node->address};
+  }
+  std::lock_guard lock(mutex_);
+  for (auto& [nodeId, node] : fresh) {
+    if (auto known = nodes_.find(nodeId); known != nodes_.end()) {
+      node.lastSeen = known->second.lastSeen;
+    }
+  }
+  for (const auto& [nodeId, node] : nodes_) {
+    if (!fresh.contains(nodeId)) {
+      removed.push_back(nodeId);
+    }
+  }
+  nodes_ = std::move(fresh);
+  followFrom_ = nodes->revision + 1;
+  return {};
+}
+
+Status NodeManager::followStore(std::chrono::milliseconds wait) {
+  store::Revision from = 0;
+  {
+    std::lock_guard lock(mutex_);
+    from = followFrom_;
+  }
+  std::vector<std::string> removed;
+  Status outcome;
+  if (from == 0) {
+    outcome = resync(removed);  // never loaded
+  } else if (auto batch = store_.watch(std::string(state::keys::kNodes), from, wait); !batch) {
+    if (batch.error().kind != ErrorKind::Compacted) {
+      return std::unexpected(batch.error());
+    }
+    spdlog::info("node records: history compacted at revision {}; reloading them", from);
+    outcome = resync(removed);
+  } else {
+    std::lock_guard lock(mutex_);
+    auto now = clock_.now();
+    for (const auto& event : batch->events) {
+      // A load() meanwhile already holds everything up to followFrom_.
+      if (event.kv.modRevision < followFrom_ || !event.kv.key.starts_with(state::keys::kNodes)) {
+        continue;
+      }
+      std::string nodeId = event.kv.key.substr(state::keys::kNodes.size());
+      if (event.type == store::Event::Type::Delete) {
+        if (nodes_.erase(nodeId) > 0) {
+          removed.push_back(nodeId);
+        }
+        continue;
+      }
+      if (auto gone = removedAt_.find(nodeId);
+          gone != removedAt_.end() && event.kv.modRevision < gone->second) {
+        continue;
+      }
+      auto node = decodeJson<api::Node>(event.kv.value, event.kv.key);
+      if (!node) {
+        outcome = errorf(ErrorKind::Internal, "corrupt node record: {}", node.error().message);
+        continue;
+      }
+      auto [it, added] = nodes_.try_emplace(
+          nodeId, TrackedNode{node->hostname, node->state, node->role, now, node->address});
+      if (!added) {
+        it->second.hostname = node->hostname;
+        it->second.state = node->state;
+        it->second.role = node->role;
+        it->second.address = node->address;
+      }
+    }
+    followFrom_ = std::max(followFrom_, batch->nextRevision);
+    std::erase_if(removedAt_, [this](const auto& gone) { return gone.second < followFrom_; });
+  }
+  // Outside the lock: the listener closes connections. A node this manager removed
+  // itself is already gone from the table, so it is not announced twice.
+  for (const auto& nodeId : removed) {
+    spdlog::info("node left id={} (seen in the store)", nodeId);
+    if (removalListener_) {
+      removalListener_(nodeId);
+    }
+  }
+  return outcome;
+}
+
+std::vector<ManagerEndpoint> NodeManager::managers() {
+  std::lock_guard lock(mutex_);
+  std::vector<ManagerEndpoint> managers;
+  for (const auto& [nodeId, node] : nodes_) {
+    if (node.role == "manager") {
+      managers.push_back({nodeId, node.address});
+    }
+  }
+  std::sort(managers.begin(), managers.end(),
+            [](const ManagerEndpoint& a, const ManagerEndpoint& b) { return a.nodeId < b.nodeId; });
+  return managers;
 }
 
 Result<std::vector<ipam::ExistingNetwork>> NodeManager::existingNetworks(
@@ -213,7 +323,7 @@ Result<JoinResult> NodeManager::join(const JoinRequest& request, const security:
   }
   {
     std::lock_guard lock(mutex_);
-    nodes_[node.id] = TrackedNode{node.hostname, node.state, node.role, clock_.now()};
+    nodes_[node.id] = TrackedNode{node.hostname, node.state, node.role, clock_.now(), node.address};
   }
   spdlog::info("node joined id={} hostname={} address={}", node.id, node.hostname, node.address);
   return JoinResult{node, cluster->id, cluster->nodeTimeoutMs, std::move(*certificate),
@@ -271,7 +381,7 @@ Status NodeManager::writeState(const std::string& nodeId, const std::string& sta
   txn.compares.push_back(
       store::Compare::modRevisionIs(state::keys::node(nodeId), (*record)->modRevision));
   txn.success.push_back(store::Operation::put(state::keys::node(nodeId), encodeJson(*node)));
-  auto committed = store_.txn(txn);
+  auto committed = livenessStore_->txn(txn);
   if (!committed) {
     return std::unexpected(committed.error());
   }
@@ -378,6 +488,9 @@ Status NodeManager::remove(const std::string& nodeId) {
     }
     // From here isMember() refuses the node's certificate for new connections.
     nodes_.erase(nodeId);
+    // followStore() may hold an older change of this node not applied yet: it must not
+    // bring the node back.
+    removedAt_[nodeId] = committed->revision;
   }
   spdlog::info("node left id={}", nodeId);
   if (removalListener_) {

@@ -10,8 +10,16 @@
 // nothing; the Store is written only when a node changes state (ready <-> down). See
 // docs/liveness.md for the cost model at 1,000 nodes.
 //
-// Thread safety: all methods may be called from any thread; mutex_ guards nodes_. A join
-// holds no lock while it checks the node's address (that may wait for the network).
+// Several managers (issue 13): every manager follows the node records in the store
+// (followStore(), a watch on kNodes), so its member table — admission, revocation —
+// matches joins, removals and role changes made on the others. Liveness (heartbeats,
+// sweep, the ready/down writes) is the leader's alone: its state writes go through the
+// store given to setLivenessStore() (the leader's FencedStore), so a deposed leader's
+// sweep writes nothing.
+//
+// Thread safety: all methods may be called from any thread; mutex_ guards nodes_ and
+// followFrom_. A join holds no lock while it checks the node's address (that may wait for
+// the network).
 
 #include <chrono>
 #include <functional>
@@ -25,6 +33,7 @@
 #include "common/error.h"
 #include "ipam/ipam.h"
 #include "manager/join_address.h"
+#include "manager/manager_status.h"
 #include "security/pki.h"
 #include "store/store.h"
 
@@ -73,9 +82,25 @@ class NodeManager {
   NodeManager(store::Store& store, const Clock& clock, std::string selfNodeId);
 
   // Loads the cluster's ID and timeout and every node from the store. Every known node
-  // gets a full timeout of grace from now, so a manager restart does not mark live nodes
-  // down.
+  // gets a full timeout of grace from now, so a manager restart (or a new leader, which
+  // has heard no heartbeats yet) does not mark live nodes down.
   Status load();
+
+  // The store the node state writes (ready <-> down, by heartbeat() and sweep()) go
+  // through; by default the one given to the constructor. The manager role passes its
+  // FencedStore (store/fenced_store.h). `store` outlives this manager. Call before serving.
+  void setLivenessStore(store::Store& store) { livenessStore_ = &store; }
+
+  // Applies the node records changed in the store since load() or the last call (by any
+  // manager): joins, removals, role and state changes. A removed node is dropped from the
+  // member table and the removal listener is told, as for remove(). A new node gets a
+  // full timeout of grace. Blocks up to `wait` for a change. When the store compacted the
+  // history, reloads the table (keeping known nodes' heartbeats). Unavailable when the
+  // store is closed or unreachable; Internal for a corrupt record (which is skipped).
+  Status followStore(std::chrono::milliseconds wait);
+
+  // Every manager node (ID and underlay address), for the heartbeat reply.
+  std::vector<ManagerEndpoint> managers();
 
   // Admits a node, in this order, writing nothing unless every step passes:
   // InvalidArgument when the hostname, address or CSR is missing or the token malformed;
@@ -136,7 +161,12 @@ class NodeManager {
     std::string state;
     std::string role;
     std::chrono::steady_clock::time_point lastSeen;
+    std::string address;  // the underlay IP
   };
+
+  // Re-reads every node record (after a compaction), keeping known nodes' lastSeen.
+  // Appends the IDs of nodes that are gone to `removed`.
+  Status resync(std::vector<std::string>& removed);
 
   // Every network's name, subnet and VNI, for the join check.
   static Result<std::vector<ipam::ExistingNetwork>> existingNetworks(
@@ -158,6 +188,10 @@ class NodeManager {
   std::chrono::milliseconds nodeTimeout_{3000};
   std::mutex mutex_;
   std::unordered_map<std::string, TrackedNode> nodes_;  // guarded by mutex_
+  store::Revision followFrom_ = 0;  // the next revision followStore() reads; guarded by mutex_
+  // Nodes remove() deleted, with the deletion's revision, until followStore() passes it.
+  std::unordered_map<std::string, store::Revision> removedAt_;  // guarded by mutex_
+  store::Store* livenessStore_;                                 // never null
   std::function<void(const std::string&)> removalListener_;
 };
 

@@ -46,7 +46,9 @@ struct EtcdStoreOptions {
   std::string caFile;                  // TLS: all three or none
   std::string certFile;
   std::string keyFile;
-  std::chrono::milliseconds requestTimeout{3000};
+  // Below the leader lease TTL (3 s): a leader checks its own lease deadline between store
+  // calls, so one hung call must not carry it past that deadline.
+  std::chrono::milliseconds requestTimeout{2000};
   // Events kept in the local watch mirror, and the most bytes of keys and values they may
   // hold (whichever bound is reached first drops the oldest revisions).
   std::size_t mirrorEvents = 20000;
