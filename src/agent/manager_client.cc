@@ -77,8 +77,7 @@ bool ManagerClient::pauseFor(std::chrono::milliseconds pause) const {
   return !cancelled();
 }
 
-Result<api::HttpResponse> ManagerClient::request(const std::string& method,
-                                                 const std::string& path,
+Result<api::HttpResponse> ManagerClient::request(const std::string& method, const std::string& path,
                                                  const std::string& body,
                                                  std::chrono::milliseconds timeout) {
   if (!managers_) {
@@ -97,8 +96,8 @@ Result<api::HttpResponse> ManagerClient::request(const std::string& method,
         break;
       }
     }
-    auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - steady_clock::now());
+    auto remaining =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - steady_clock::now());
     if (remaining <= std::chrono::milliseconds(0)) {
       break;
     }

@@ -197,8 +197,8 @@ void ManagerEndpoints::notLeader(const std::string& from, const std::string& lea
     if (current_ != from) {
       return;  // another client moved already
     }
-    bool usable = !leader.empty() && leader != from && checkManagerAddress(leader) &&
-                  !suspect(leader);
+    bool usable =
+        !leader.empty() && leader != from && checkManagerAddress(leader) && !suspect(leader);
     if (!usable) {
       moveAfter(from);
       return;

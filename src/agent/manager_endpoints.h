@@ -42,8 +42,8 @@ class ManagerEndpoints {
  public:
   // What the list is after a change: the addresses, the current one first, and the leader
   // ("" when unknown).
-  using OnChange = std::function<void(const std::vector<std::string>& addresses,
-                                      const std::string& leader)>;
+  using OnChange =
+      std::function<void(const std::vector<std::string>& addresses, const std::string& leader)>;
 
   // `addresses` ("IP:PORT", the first is where to start; invalid or duplicate ones are
   // dropped, logged) must hold at least one valid address: InvalidArgument otherwise.

@@ -244,8 +244,7 @@ Status runStatus(CliContext& context, const LabTarget& target, const std::string
     for (const auto& member : labStatus->etcd) {
       members.addRow({member.member.name, member.member.namespaceName,
                       "http://" + member.member.clientEndpoint(), pidText(member.member.pid),
-                      member.alive ? "running" : "dead",
-                      member.healthy ? "healthy" : "unhealthy"});
+                      member.alive ? "running" : "dead", member.healthy ? "healthy" : "unhealthy"});
     }
     members.print(*context.out);
   }
@@ -310,8 +309,8 @@ Status runStop(CliContext& context, const DaemonControlOptions& options) {
     *context.out << (wasRunning ? fmt::format("Stopped etcd member {} ({}, pid {}) with {}.\n",
                                               member.name, member.namespaceName, member.pid,
                                               options.kill ? "SIGKILL" : "SIGTERM")
-                                : fmt::format("etcd member {} ({}) was not running.\n",
-                                              member.name, member.namespaceName));
+                                : fmt::format("etcd member {} ({}) was not running.\n", member.name,
+                                              member.namespaceName));
     return {};
   }
   auto report = lab::stop(options.target.name, options.host,

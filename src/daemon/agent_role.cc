@@ -9,9 +9,9 @@
 #include "api/api_error.h"
 #include "api/cluster_protocol.h"
 #include "common/json.h"
+#include "daemon/known_managers.h"
 #include "dataplane/linux/linux_node_kernel.h"
 #include "dataplane/linux/underlay_filter.h"
-#include "daemon/known_managers.h"
 #include "dataplane/overlay_plan.h"
 #include "dns/dns_server.h"
 #include "runtime/podman/image_runtime.h"
@@ -56,8 +56,8 @@ const SystemClock kSteadyClock;
 // The worker's managers: the saved ones first, then the one it joined through; every
 // change the heartbeat teaches is saved for the next start.
 Result<std::shared_ptr<agent::ManagerEndpoints>> workerManagers(const std::string& joinedManager,
-                                                               const std::string& stateDir,
-                                                               const std::string& nodeId) {
+                                                                const std::string& stateDir,
+                                                                const std::string& nodeId) {
   auto known = loadKnownManagers(stateDir);
   if (!known) {
     spdlog::warn("{}; starting from the manager this node joined through ({})",
@@ -127,10 +127,10 @@ void AgentRole::startTasks(agent::TaskAgentConfig config, agent::StatusReporter 
 }
 
 Result<std::unique_ptr<AgentRole>> AgentRole::forWorker(const std::string& managerAddress,
-                                                api::TlsClientConfigSource tls,
-                                                agent::TaskAgentConfig tasks,
-                                                runtime::podman::PodmanService& podman,
-                                                runtime::ImageStore& images) {
+                                                        api::TlsClientConfigSource tls,
+                                                        agent::TaskAgentConfig tasks,
+                                                        runtime::podman::PodmanService& podman,
+                                                        runtime::ImageStore& images) {
   auto role = std::unique_ptr<AgentRole>(new AgentRole());
   auto managers = workerManagers(managerAddress, tasks.stateDir, tasks.nodeId);
   if (!managers) {

@@ -38,10 +38,10 @@ class AgentRole {
   // `podman` and `images` are the daemon's (they outlive every role). InvalidArgument when
   // no saved or given manager address is valid.
   static Result<std::unique_ptr<AgentRole>> forWorker(const std::string& managerAddress,
-                                              api::TlsClientConfigSource tls,
-                                              agent::TaskAgentConfig tasks,
-                                              runtime::podman::PodmanService& podman,
-                                              runtime::ImageStore& images);
+                                                      api::TlsClientConfigSource tls,
+                                                      agent::TaskAgentConfig tasks,
+                                                      runtime::podman::PodmanService& podman,
+                                                      runtime::ImageStore& images);
   // The manager's own agent, fed from its store; task states are written with `reporter`.
   static std::unique_ptr<AgentRole> forManager(store::Store& store, agent::TaskAgentConfig tasks,
                                                agent::StatusReporter reporter,

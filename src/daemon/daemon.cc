@@ -274,8 +274,8 @@ Result<Daemon::Roles> Daemon::launchRoles(const NodeState& node,
       return fail(agent.error().withContext("the manager address in node.json"));
     }
     roles.agent = std::move(*agent);
-    roles.renewal = std::make_unique<agent::CertRenewalLoop>(workerRenewal(
-        pki, roles.agent->managers(), node.advertiseAddress, roles.agent->cache()));
+    roles.renewal = std::make_unique<agent::CertRenewalLoop>(
+        workerRenewal(pki, roles.agent->managers(), node.advertiseAddress, roles.agent->cache()));
     roles.renewal->start();
     return roles;
   }

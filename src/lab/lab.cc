@@ -33,8 +33,7 @@ Result<std::string> joinToken(const LabHost& manager, const std::string& role) {
     return std::unexpected(tokens.error().withContext(
         fmt::format("read the {} join token from {}", role, manager.name)));
   }
-  std::string token =
-      tokens->is_object() ? tokens->value("token", tokens->value(role, "")) : "";
+  std::string token = tokens->is_object() ? tokens->value("token", tokens->value(role, "")) : "";
   if (token.empty()) {
     return errorf(ErrorKind::Internal, "{} returned no {} join token: {}", manager.name, role,
                   tokens->dump());

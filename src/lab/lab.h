@@ -126,7 +126,7 @@ struct LabClientStatus {
 
 struct LabEtcdStatus {
   LabEtcdMember member;
-  bool alive = false;  // its pid runs, in its namespace
+  bool alive = false;    // its pid runs, in its namespace
   bool healthy = false;  // GET /health on its client URL said so
   std::string error;     // why not healthy
 };
@@ -155,9 +155,9 @@ Status validateLabName(const std::string& name);
 Status checkStoreOptions(const LabOptions& options);
 
 // Builds the lab described in the header comment and returns its record. Fails with
-// InvalidArgument on a bad name, host, client or manager count, store, daemon or etcd path; Conflict when a lab of that
-// name exists (its namespaces or its run directory); Unavailable when the kernel, a
-// daemon or the swarm join fails, after removing everything it made.
+// InvalidArgument on a bad name, host, client or manager count, store, daemon or etcd path;
+// Conflict when a lab of that name exists (its namespaces or its run directory); Unavailable when
+// the kernel, a daemon or the swarm join fails, after removing everything it made.
 Result<LabRecord> up(const LabOptions& options);
 
 // Removes the lab `name`: every process in its namespaces (or carrying its OVERMESH_LAB

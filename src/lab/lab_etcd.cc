@@ -35,11 +35,8 @@ struct EtcdChildFailure {
   int error = 0;
 };
 
-constexpr const char* kEtcdChildSteps[] = {"",
-                                           "enter the member's network namespace",
-                                           "start a session",
-                                           "redirect output",
-                                           "exec"};
+constexpr const char* kEtcdChildSteps[] = {"", "enter the member's network namespace",
+                                           "start a session", "redirect output", "exec"};
 constexpr int kEtcdExecStep = 4;
 
 std::string etcdLogPath(const LabEtcdMember& member) { return member.dir + "/etcd.log"; }
@@ -93,8 +90,8 @@ std::vector<std::string> etcdArguments(const std::string& etcdPath, const LabEtc
           "--initial-cluster-state",
           "new",
           "--initial-cluster-token",
-          fmt::format("overmesh-lab-{}", member.namespaceName.substr(
-                                              0, member.namespaceName.rfind('-')))};
+          fmt::format("overmesh-lab-{}",
+                      member.namespaceName.substr(0, member.namespaceName.rfind('-')))};
 }
 
 std::string etcdStoreUrl(const std::vector<LabEtcdMember>& members) {
@@ -129,7 +126,8 @@ Result<pid_t> startEtcdProcess(const std::string& labName, const std::string& et
   kernel::UniqueFd readEnd(pipeFds[0]);
   kernel::UniqueFd writeEnd(pipeFds[1]);
   std::vector<std::string> args = etcdArguments(etcdPath, member, members);
-  std::vector<std::string> env = childEnvironment({fmt::format("{}={}", kLabMarkVariable, labName)});
+  std::vector<std::string> env =
+      childEnvironment({fmt::format("{}={}", kLabMarkVariable, labName)});
   std::vector<char*> argv = cStrings(args);
   std::vector<char*> envp = cStrings(env);
 
@@ -169,9 +167,8 @@ Result<pid_t> startEtcdProcess(const std::string& labName, const std::string& et
   if (n == static_cast<ssize_t>(sizeof(failure))) {
     int status = 0;
     waitpid(pid, &status, 0);
-    const char* step = failure.step > 0 && failure.step <= kEtcdExecStep
-                           ? kEtcdChildSteps[failure.step]
-                           : "?";
+    const char* step =
+        failure.step > 0 && failure.step <= kEtcdExecStep ? kEtcdChildSteps[failure.step] : "?";
     return errorf(ErrorKind::Unavailable, "{}: {} ({}): {}", what, step,
                   failure.step == kEtcdExecStep ? etcdPath : member.namespaceName,
                   errnoText(failure.error));
@@ -201,8 +198,9 @@ Status etcdHealth(const LabEtcdMember& member, std::chrono::milliseconds timeout
       return errorf(ErrorKind::Unavailable, "{}: {}", member.name, response.error().message);
     }
     std::string health;
-    auto read = decodeFields(response->body, "etcd /health answer",
-                             [&](const nlohmann::json& json) { readField(json, "health", health); });
+    auto read =
+        decodeFields(response->body, "etcd /health answer",
+                     [&](const nlohmann::json& json) { readField(json, "health", health); });
     if (response->status != 200 || !read || health != "true") {
       return errorf(ErrorKind::Unavailable, "{}: GET /health answered HTTP {}: {}", member.name,
                     response->status, printable(response->body, 200));

@@ -165,9 +165,12 @@ void from_json(const nlohmann::json& json, LabRecord& value) {
 }
 
 void to_json(nlohmann::json& json, const LabEtcdMember& value) {
-  json = nlohmann::json{{"index", value.index},         {"name", value.name},
-                        {"namespace", value.namespaceName}, {"address", value.address},
-                        {"clientEndpoint", value.clientEndpoint()}, {"dir", value.dir},
+  json = nlohmann::json{{"index", value.index},
+                        {"name", value.name},
+                        {"namespace", value.namespaceName},
+                        {"address", value.address},
+                        {"clientEndpoint", value.clientEndpoint()},
+                        {"dir", value.dir},
                         {"pid", value.pid}};
 }
 

@@ -56,8 +56,8 @@ bool LabSession::up(int hosts, const std::string& logLevel, int clients) {
 bool LabSession::upOnEtcd(int hosts, int managers, const std::string& logLevel) {
   hosts_ = hosts;
   made_ = true;
-  auto result = lab({"up", "--hosts", std::to_string(hosts), "--managers",
-                     std::to_string(managers), "--store", "etcd", "--log-level", logLevel});
+  auto result = lab({"up", "--hosts", std::to_string(hosts), "--managers", std::to_string(managers),
+                     "--store", "etcd", "--log-level", logLevel});
   if (result.exitCode != 0) {
     error_ = result.out + result.err;
     return false;

@@ -4,6 +4,7 @@
 // Each test makes its own lab (`lab up --managers 3 --store etcd`) and removes it also on
 // failure (LabSession). The failover times are printed, never asserted.
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -11,15 +12,13 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include "support/lab_session.h"
 #include "support/process.h"
@@ -110,8 +109,8 @@ class FailoverTest : public ::testing::Test {
       return 0;
     }
     for (const auto& task : all) {
-      if (task.value("serviceName", "") == service &&
-          task.value("desiredState", "") == "running" && task.value("state", "") == "running") {
+      if (task.value("serviceName", "") == service && task.value("desiredState", "") == "running" &&
+          task.value("state", "") == "running") {
         ++count;
       }
     }
@@ -216,10 +215,11 @@ TEST_F(FailoverTest, KillOfTheLeaderLosesNoWriteAndBreaksNoStream) {
   auto ms = [](Clock::duration d) {
     return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
   };
-  std::printf("failover: leader kill -> new leader (h%d) seen: %lld ms; -> first write accepted: "
-              "%s\n",
-              newLeader, static_cast<long long>(ms(led - killed)),
-              firstWrite ? fmt::format("{} ms", ms(*firstWrite - killed)).c_str() : "never");
+  std::printf(
+      "failover: leader kill -> new leader (h%d) seen: %lld ms; -> first write accepted: "
+      "%s\n",
+      newLeader, static_cast<long long>(ms(led - killed)),
+      firstWrite ? fmt::format("{} ms", ms(*firstWrite - killed)).c_str() : "never");
   ASSERT_TRUE(firstWrite.has_value()) << "no write was accepted after the kill";
   int reader = newLeader != 0 ? newLeader : writer;
 
@@ -310,10 +310,10 @@ TEST_F(FailoverTest, APartitionedLeaderStopsLeadingAndCannotWrite) {
       },
       15s))
       << "h" << oldLeader << " still says it leads: " << lab_->cli(oldLeader, {"info"}).out;
-  std::printf("partition: h%d stopped leading %lld ms after the cut\n", oldLeader,
-              static_cast<long long>(
-                  std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - cut)
-                      .count()));
+  std::printf(
+      "partition: h%d stopped leading %lld ms after the cut\n", oldLeader,
+      static_cast<long long>(
+          std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - cut).count()));
   auto write = lab_->cli(oldLeader, {"network", "create", "-d", "overlay", "afterthecut"});
   EXPECT_NE(write.exitCode, 0) << "a write on the partitioned manager succeeded";
   EXPECT_FALSE(write.err.empty()) << "the failed write says nothing";

@@ -112,8 +112,8 @@ TEST_F(ManagerClientTest, FollowsA421ToTheLeaderItNames) {
   api::HttpServer follower;
   auto followerPort = listenNotLeader(follower, address());
   SystemClock clock;
-  auto managers = must(ManagerEndpoints::create(
-      {"127.0.0.1:" + std::to_string(followerPort)}, clock));
+  auto managers =
+      must(ManagerEndpoints::create({"127.0.0.1:" + std::to_string(followerPort)}, clock));
   ManagerClient client(managers, [config] { return config; });
   EXPECT_EQ(must(client.call("GET", "/who", "", std::chrono::seconds(5))), serial);
   EXPECT_EQ(managers->current(), address());
@@ -160,7 +160,8 @@ TEST_F(ManagerClientTest, APauseBetweenAttemptsEndsWhenCancelled) {
       {"127.0.0.1:" + std::to_string(deadPort()), "127.0.0.1:" + std::to_string(deadPort())},
       clock));
   std::atomic<bool> cancel{false};
-  ManagerClient client(managers, [config] { return config; }, &cancel);
+  ManagerClient client(
+      managers, [config] { return config; }, &cancel);
   std::thread canceller([&cancel] {
     std::this_thread::sleep_for(std::chrono::milliseconds(150));
     cancel = true;
