@@ -7,6 +7,12 @@
 #include "common/json.h"
 
 namespace overmesh::agent {
+namespace {
+
+// ErrorKind::Unavailable's status (api/api_error.h).
+constexpr int kUnavailableStatus = 503;
+
+}  // namespace
 
 std::string leaderFromNotLeaderAnswer(const std::string& body) {
   std::string leader;
@@ -116,6 +122,12 @@ Result<api::HttpResponse> ManagerClient::request(const std::string& method, cons
     }
     if (last->status == api::kNotLeaderStatus) {
       managers_->notLeader(address, leaderFromNotLeaderAnswer(last->body));
+      continue;
+    }
+    if (last->status == kUnavailableStatus) {
+      // The manager runs but cannot serve (its store is out of reach, as for a manager
+      // cut off from etcd): another one may.
+      managers_->unreachable(address);
       continue;
     }
     managers_->reached(address);

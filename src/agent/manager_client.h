@@ -10,9 +10,10 @@
 //
 // With several managers (issue 13) the client is given the agent's shared
 // ManagerEndpoints and follows the leader: a request that cannot reach its manager, or is
-// answered 421 (api::kNotLeaderStatus: "not the leader, it is at …"), moves the endpoints
-// and is sent again to the next manager, after a pause of 100 ms doubling to 1 s, until
-// it is answered, its timeout is spent, or every manager was tried twice. The request
+// answered 421 (api::kNotLeaderStatus: "not the leader, it is at …") or 503 (the manager
+// cannot reach its store), moves the endpoints and is sent again to the next manager,
+// after a pause of 100 ms doubling to 1 s, until it is answered, its timeout is spent, or
+// every manager was tried twice. The request
 // path is sent unchanged, so a watch resumes at the revision it asked for.
 
 #include <atomic>

@@ -132,6 +132,28 @@ TEST_F(ManagerClientTest, MovesPastADeadManager) {
   EXPECT_EQ(managers->current(), address());
 }
 
+TEST_F(ManagerClientTest, MovesPastAManagerThatCannotReachItsStore) {
+  std::string serial;
+  auto config = workerConfig(&serial);
+  auto manager = issueTestNode(ca_, "mgr3", "manager", kClientCluster);
+  auto serverConfig = std::make_shared<const api::TlsServerConfig>(
+      api::TlsServerConfig{ca_.certPem, manager.certPem, manager.keyPem});
+  api::HttpServer cutOff;
+  cutOff.route("GET", "/who", [](const api::HttpRequest&) {
+    return api::HttpResponse{503, R"({"error":"etcd unreachable","kind":"Unavailable"})"};
+  });
+  api::TlsListenOptions options;
+  options.config = [serverConfig] { return serverConfig; };
+  auto cutOffPort = must(cutOff.listenTls("127.0.0.1", 0, std::move(options)));
+  SystemClock clock;
+  auto managers = must(
+      ManagerEndpoints::create({"127.0.0.1:" + std::to_string(cutOffPort), address()}, clock));
+  ManagerClient client(managers, [config] { return config; });
+  EXPECT_EQ(must(client.call("GET", "/who", "", std::chrono::seconds(5))), serial);
+  EXPECT_EQ(managers->current(), address());
+  cutOff.stop();
+}
+
 TEST_F(ManagerClientTest, GivesUpWhenNoManagerLeadsAndNeverSpins) {
   std::string serial;
   auto config = workerConfig(&serial);
