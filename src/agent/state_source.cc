@@ -15,6 +15,11 @@ RemoteStateSource::RemoteStateSource(std::string managerEndpoint, api::TlsClient
                                      const std::atomic<bool>* cancel)
     : client_(std::move(managerEndpoint), std::move(tls), cancel) {}
 
+RemoteStateSource::RemoteStateSource(std::shared_ptr<ManagerEndpoints> managers,
+                                     api::TlsClientConfigSource tls,
+                                     const std::atomic<bool>* cancel)
+    : client_(std::move(managers), std::move(tls), cancel) {}
+
 Result<std::string> RemoteStateSource::get(const std::string& path,
                                            std::chrono::milliseconds timeout) {
   return client_.call("GET", path, "", timeout);

@@ -40,6 +40,11 @@ class RemoteStateSource final : public StateSource {
   // in flight when it becomes true.
   RemoteStateSource(std::string managerEndpoint, api::TlsClientConfigSource tls,
                     const std::atomic<bool>* cancel);
+  // Whichever manager `managers` says is current: a watch cut by a dead manager is asked
+  // again of the next one from the same revision (ManagerClient), so no relist happens
+  // unless that revision was compacted.
+  RemoteStateSource(std::shared_ptr<ManagerEndpoints> managers, api::TlsClientConfigSource tls,
+                    const std::atomic<bool>* cancel);
   Result<Snapshot> snapshot() override;
   Result<store::WatchResult> watch(store::Revision fromRevision,
                                    std::chrono::milliseconds wait) override;

@@ -30,6 +30,9 @@ struct UpOptions {
   int clients = 0;
   std::string overmeshd;
   std::string logLevel = "info";
+  int managers = 1;
+  std::string store = "sqlite";
+  std::string etcd = lab::kDefaultEtcdPath;
 };
 
 std::string envOr(const char* name, const std::string& fallback) {
@@ -126,6 +129,9 @@ Status runUp(CliContext& context, const UpOptions& options) {
   labOptions.overmeshdPath = *overmeshd;
   labOptions.runDir = options.target.runDir;
   labOptions.logLevel = options.logLevel;
+  labOptions.managers = options.managers;
+  labOptions.store = options.store;
+  labOptions.etcdPath = options.etcd;
   auto record = lab::up(labOptions);
   if (!record) {
     return std::unexpected(record.error());
@@ -133,9 +139,10 @@ Status runUp(CliContext& context, const UpOptions& options) {
   auto& out = *context.out;
   out << fmt::format(
       "Lab \"{}\" is up: {} host{} on the underlay 198.18.0.0/24 (namespace {}, "
-      "bridge br0); {} is the manager at {}.\n\n",
+      "bridge br0); {} made the swarm at {}{}.\n\n",
       record->name, record->hosts.size(), record->hosts.size() == 1 ? "" : "s",
-      record->underlayNamespace, record->hosts.front().name, record->managerAddress);
+      record->underlayNamespace, record->hosts.front().name, record->managerAddress,
+      record->etcd.empty() ? "" : fmt::format(" on the store {}", record->store));
   Table table({"HOST", "NAMESPACE", "ADDRESS", "PID", "ROLE", "SOCKET"});
   for (const auto& host : record->hosts) {
     table.addRow({host.name, host.namespaceName, host.address, pidText(host.pid), host.role,
@@ -144,6 +151,15 @@ Status runUp(CliContext& context, const UpOptions& options) {
   table.print(out);
   std::string nameFlag =
       record->name == "om" ? std::string() : fmt::format(" --name {}", record->name);
+  if (!record->etcd.empty()) {
+    out << "\netcd members (plain HTTP on the underlay):\n\n";
+    Table members({"MEMBER", "NAMESPACE", "CLIENT URL", "PID", "DATA"});
+    for (const auto& member : record->etcd) {
+      members.addRow({member.name, member.namespaceName, "http://" + member.clientEndpoint(),
+                      pidText(member.pid), member.dir + "/data"});
+    }
+    members.print(out);
+  }
   if (!record->clients.empty()) {
     out << fmt::format(
         "\n{} client{} outside the cluster (no overmeshd; they reach the nodes only by their "
@@ -158,6 +174,9 @@ Status runUp(CliContext& context, const UpOptions& options) {
         "Run one in a client:      overmesh lab exec{} c1 -- curl -s "
         "http://198.18.0.1:8080/\n",
         nameFlag);
+  }
+  if (!record->etcd.empty()) {
+    out << fmt::format("Crash an etcd member:     overmesh lab stop{} --kill etcd2\n", nameFlag);
   }
   out << fmt::format("Remove the lab:           overmesh lab down{}\n", nameFlag);
   return {};
@@ -219,9 +238,19 @@ Status runStatus(CliContext& context, const LabTarget& target, const std::string
     }
     clients.print(*context.out);
   }
+  if (!labStatus->etcd.empty()) {
+    *context.out << '\n';
+    Table members({"ETCD MEMBER", "NAMESPACE", "CLIENT URL", "PID", "PROCESS", "HEALTH"});
+    for (const auto& member : labStatus->etcd) {
+      members.addRow({member.member.name, member.member.namespaceName,
+                      "http://" + member.member.clientEndpoint(), pidText(member.member.pid),
+                      member.alive ? "running" : "dead", member.healthy ? "healthy" : "unhealthy"});
+    }
+    members.print(*context.out);
+  }
   if (!labStatus->managerError.empty()) {
-    *context.out << fmt::format("\nNode states are unknown: the manager (h1) did not answer: {}\n",
-                                labStatus->managerError);
+    *context.out << fmt::format("\nNode states are unknown: the manager ({}) did not answer: {}\n",
+                                labStatus->askedManager, labStatus->managerError);
   }
   return {};
 }
@@ -269,6 +298,21 @@ Status runStop(CliContext& context, const DaemonControlOptions& options) {
   if (auto root = requireRoot("lab stop"); !root) {
     return root;
   }
+  if (lab::namesEtcdMember(options.target.name, options.host)) {
+    auto stopped = lab::stopEtcd(options.target.name, options.host,
+                                 options.kill ? lab::StopMode::Kill : lab::StopMode::Terminate,
+                                 options.target.runDir);
+    if (!stopped) {
+      return std::unexpected(stopped.error());
+    }
+    const auto& [member, wasRunning] = *stopped;
+    *context.out << (wasRunning ? fmt::format("Stopped etcd member {} ({}, pid {}) with {}.\n",
+                                              member.name, member.namespaceName, member.pid,
+                                              options.kill ? "SIGKILL" : "SIGTERM")
+                                : fmt::format("etcd member {} ({}) was not running.\n", member.name,
+                                              member.namespaceName));
+    return {};
+  }
   auto report = lab::stop(options.target.name, options.host,
                           options.kill ? lab::StopMode::Kill : lab::StopMode::Terminate,
                           options.target.runDir);
@@ -282,6 +326,15 @@ Status runStop(CliContext& context, const DaemonControlOptions& options) {
 Status runStart(CliContext& context, const DaemonControlOptions& options) {
   if (auto root = requireRoot("lab start"); !root) {
     return root;
+  }
+  if (lab::namesEtcdMember(options.target.name, options.host)) {
+    auto member = lab::startEtcd(options.target.name, options.host, options.target.runDir);
+    if (!member) {
+      return std::unexpected(member.error());
+    }
+    *context.out << fmt::format("Started etcd member {} ({}): pid {}, healthy.\n", member->name,
+                                member->namespaceName, member->pid);
+    return {};
   }
   auto host =
       lab::start(options.target.name, options.host, options.target.runDir, options.overmeshd);
@@ -313,7 +366,8 @@ void addDaemonControlCommand(CLI::App* labCommand, CliContext& context, const st
   auto options = context.hold<DaemonControlOptions>();
   CLI::App* command = labCommand->add_subcommand(name, description);
   addTargetOptions(command, options->target);
-  command->add_option("host", options->host, "Host: 2, h2 or <lab>-h2")->required();
+  command->add_option("host", options->host, "Host: 2, h2 or <lab>-h2 (etcd member: etcd2)")
+      ->required();
   if (hasKill) {
     command->add_flag("--kill", options->kill, "SIGKILL the daemon (a crash) instead of SIGTERM");
   }
@@ -342,6 +396,18 @@ void addLabCommands(CLI::App& app, CliContext& context) {
       ->add_option("--clients", up->clients,
                    "Number of clients outside the cluster (namespaces <lab>-c<i> at "
                    "198.18.0.<100+i>, no overmeshd), 0-20")
+      ->capture_default_str();
+  upCommand
+      ->add_option("--managers", up->managers,
+                   "Hosts 1..M are managers (M > 1 needs --store etcd), 1 to --hosts")
+      ->capture_default_str();
+  upCommand
+      ->add_option("--store", up->store,
+                   "Cluster store: sqlite (host 1's own) or etcd (3 members in namespaces "
+                   "<lab>-etcd1..3 at 198.18.0.201-203)")
+      ->check(CLI::IsMember({"sqlite", "etcd"}))
+      ->capture_default_str();
+  upCommand->add_option("--etcd", up->etcd, "The etcd binary for --store etcd")
       ->capture_default_str();
   upCommand->add_option("--overmeshd", up->overmeshd,
                         "The overmeshd binary (env OVERMESHD; default: next to this binary)");

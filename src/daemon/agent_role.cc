@@ -9,6 +9,7 @@
 #include "api/api_error.h"
 #include "api/cluster_protocol.h"
 #include "common/json.h"
+#include "daemon/known_managers.h"
 #include "dataplane/linux/linux_node_kernel.h"
 #include "dataplane/linux/underlay_filter.h"
 #include "dataplane/overlay_plan.h"
@@ -20,17 +21,17 @@
 
 namespace overmesh::daemon {
 
-agent::StatusReporter remoteStatusReporter(const std::string& managerAddress,
+agent::StatusReporter remoteStatusReporter(std::shared_ptr<agent::ManagerEndpoints> managers,
                                            api::TlsClientConfigSource tls) {
   // TaskReportSender calls the reporter from one thread at a time; the mutex makes that
   // an explicit guarantee of this function rather than an assumption.
   struct Shared {
-    Shared(std::string endpoint, api::TlsClientConfigSource tls)
-        : client(std::move(endpoint), std::move(tls)) {}
+    Shared(std::shared_ptr<agent::ManagerEndpoints> managers, api::TlsClientConfigSource tls)
+        : client(std::move(managers), std::move(tls)) {}
     std::mutex mutex;
     agent::ManagerClient client;  // guarded by mutex
   };
-  auto shared = std::make_shared<Shared>("tcp://" + managerAddress, std::move(tls));
+  auto shared = std::make_shared<Shared>(std::move(managers), std::move(tls));
   return [shared](const std::string& taskId, const agent::TaskReport& report) -> Status {
     std::string path = std::string(api::kTaskStatusPattern);
     path.replace(path.find("{id}"), 4, taskId);
@@ -48,6 +49,30 @@ agent::StatusReporter remoteStatusReporter(const std::string& managerAddress,
 }
 
 namespace {
+
+// Steady time for every worker's ManagerEndpoints: stateless, so one is enough.
+const SystemClock kSteadyClock;
+
+// The worker's managers: the saved ones first, then the one it joined through; every
+// change the heartbeat teaches is saved for the next start.
+Result<std::shared_ptr<agent::ManagerEndpoints>> workerManagers(const std::string& joinedManager,
+                                                                const std::string& stateDir,
+                                                                const std::string& nodeId) {
+  auto known = loadKnownManagers(stateDir);
+  if (!known) {
+    spdlog::warn("{}; starting from the manager this node joined through ({})",
+                 known.error().message, joinedManager);
+  }
+  auto start = startingManagers(joinedManager, known ? *known : std::nullopt, nodeId);
+  return agent::ManagerEndpoints::create(
+      std::move(start), kSteadyClock,
+      [stateDir, nodeId](const std::vector<std::string>& addresses, const std::string& leader) {
+        if (auto saved = saveKnownManagers(stateDir, KnownManagers{nodeId, addresses, leader});
+            !saved) {
+          spdlog::warn("cannot save the managers this node knows: {}", saved.error().message);
+        }
+      });
+}
 
 // The resolver when the real one could not start (no epoll, no threads): every attach
 // fails with the reason, so each task's log says why names do not resolve, and tasks
@@ -101,23 +126,32 @@ void AgentRole::startTasks(agent::TaskAgentConfig config, agent::StatusReporter 
   tasks_->start();
 }
 
-std::unique_ptr<AgentRole> AgentRole::forWorker(const std::string& managerAddress,
-                                                api::TlsClientConfigSource tls,
-                                                agent::TaskAgentConfig tasks,
-                                                runtime::podman::PodmanService& podman,
-                                                runtime::ImageStore& images) {
+Result<std::unique_ptr<AgentRole>> AgentRole::forWorker(const std::string& managerAddress,
+                                                        api::TlsClientConfigSource tls,
+                                                        agent::TaskAgentConfig tasks,
+                                                        runtime::podman::PodmanService& podman,
+                                                        runtime::ImageStore& images) {
   auto role = std::unique_ptr<AgentRole>(new AgentRole());
-  role->startTasks(std::move(tasks), remoteStatusReporter(managerAddress, tls), podman, images);
-  if (auto manager = hostOfEndpoint(managerAddress)) {
-    role->underlay_->addFixedMember(*manager);
+  auto managers = workerManagers(managerAddress, tasks.stateDir, tasks.nodeId);
+  if (!managers) {
+    return std::unexpected(managers.error());
   }
-  std::string endpoint = "tcp://" + managerAddress;
+  role->managers_ = std::move(*managers);
+  role->startTasks(std::move(tasks), remoteStatusReporter(role->managers_, tls), podman, images);
+  // Every manager the agent may talk to passes the members-only filter from the start
+  // (the node list in the cache, which says who the others are, comes from them).
+  for (const auto& address : role->managers_->addresses()) {
+    if (auto manager = hostOfEndpoint(address)) {
+      role->underlay_->addFixedMember(*manager);
+    }
+  }
   // The source needs the sync's cancel flag and the sync owns the source: make the sync,
   // then hand it its source.
   auto sync = std::make_unique<agent::StateSync>(nullptr, role->cache_);
-  sync->setSource(std::make_unique<agent::RemoteStateSource>(endpoint, tls, sync->cancelFlag()));
+  sync->setSource(
+      std::make_unique<agent::RemoteStateSource>(role->managers_, tls, sync->cancelFlag()));
   role->sync_ = std::move(sync);
-  role->heartbeat_ = std::make_unique<agent::HeartbeatLoop>(endpoint, std::move(tls),
+  role->heartbeat_ = std::make_unique<agent::HeartbeatLoop>(role->managers_, std::move(tls),
                                                             std::chrono::milliseconds(3000));
   role->sync_->start();
   role->heartbeat_->start();

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "agent/heartbeat_loop.h"
+#include "agent/manager_endpoints.h"
 #include "agent/state_cache.h"
 #include "agent/state_sync.h"
 #include "agent/task_agent.h"
@@ -31,12 +32,16 @@ class AgentRole {
  public:
   // A worker's agent: state and heartbeats from the manager at `managerAddress` (IP:PORT)
   // over mutual TLS with the node's certificate (`tls`, kManagerServerName).
-  // `podman` and `images` are the daemon's (they outlive every role).
-  static std::unique_ptr<AgentRole> forWorker(const std::string& managerAddress,
-                                              api::TlsClientConfigSource tls,
-                                              agent::TaskAgentConfig tasks,
-                                              runtime::podman::PodmanService& podman,
-                                              runtime::ImageStore& images);
+  // With several managers the agent follows the leader (agent/manager_endpoints.h): it
+  // starts from the managers saved in <tasks.stateDir>/managers.json (known_managers.h),
+  // then `managerAddress`, and saves every list and leader its heartbeats learn.
+  // `podman` and `images` are the daemon's (they outlive every role). InvalidArgument when
+  // no saved or given manager address is valid.
+  static Result<std::unique_ptr<AgentRole>> forWorker(const std::string& managerAddress,
+                                                      api::TlsClientConfigSource tls,
+                                                      agent::TaskAgentConfig tasks,
+                                                      runtime::podman::PodmanService& podman,
+                                                      runtime::ImageStore& images);
   // The manager's own agent, fed from its store; task states are written with `reporter`.
   static std::unique_ptr<AgentRole> forManager(store::Store& store, agent::TaskAgentConfig tasks,
                                                agent::StatusReporter reporter,
@@ -52,6 +57,9 @@ class AgentRole {
   void stop();
 
   const agent::StateCache& cache() const { return cache_; }
+  // The managers a worker's clients follow (null for the manager's own agent): for the
+  // certificate renewal, which must reach the leader too.
+  std::shared_ptr<agent::ManagerEndpoints> managers() const { return managers_; }
   agent::TaskAgent& tasks() { return *tasks_; }
   // Empty when in sync with the manager, else what is wrong.
   std::string problem() const;
@@ -62,6 +70,7 @@ class AgentRole {
                   runtime::podman::PodmanService& podman, runtime::ImageStore& images);
 
   agent::StateCache cache_;
+  std::shared_ptr<agent::ManagerEndpoints> managers_;
   // Declared before tasks_: the task agent uses them until it is destroyed.
   std::unique_ptr<dataplane::NodeKernel> kernel_;
   std::unique_ptr<runtime::TaskRuntime> processRuntime_;
@@ -76,9 +85,9 @@ class AgentRole {
   std::unique_ptr<agent::HeartbeatLoop> heartbeat_;
 };
 
-// Reports task states to the manager over the cluster protocol (one kept-alive
-// connection, rebuilt after a renewal).
-agent::StatusReporter remoteStatusReporter(const std::string& managerAddress,
+// Reports task states to the leading manager over the cluster protocol (one kept-alive
+// connection, rebuilt after a renewal or a move to another manager).
+agent::StatusReporter remoteStatusReporter(std::shared_ptr<agent::ManagerEndpoints> managers,
                                            api::TlsClientConfigSource tls);
 
 }  // namespace overmesh::daemon

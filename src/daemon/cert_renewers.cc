@@ -7,7 +7,8 @@
 
 namespace overmesh::daemon {
 
-agent::CertRenewalSeams workerRenewal(security::NodePki& pki, const std::string& managerAddress,
+agent::CertRenewalSeams workerRenewal(security::NodePki& pki,
+                                      std::shared_ptr<agent::ManagerEndpoints> managers,
                                       const std::string& sourceAddress,
                                       const agent::StateCache& cache) {
   agent::CertRenewalSeams seams;
@@ -18,12 +19,11 @@ agent::CertRenewalSeams workerRenewal(security::NodePki& pki, const std::string&
   seams.renew = [&pki,
                  tls = clientConfigSource(credentialsOf(pki),
                                           std::string(security::kManagerServerName), sourceAddress),
-                 endpoint =
-                     "tcp://" + managerAddress](const std::atomic<bool>* stopping) -> Status {
+                 managers](const std::atomic<bool>* stopping) -> Status {
     auto current = pki.current();
     // A client per renewal: renewals are rare, and the old connection's certificate is
     // the one being replaced.
-    agent::ManagerClient client(endpoint, tls, stopping);
+    agent::ManagerClient client(managers, tls, stopping);
     auto renewed = agent::requestRenewal(client, *current, std::chrono::system_clock::now());
     if (!renewed) {
       return std::unexpected(renewed.error());

@@ -8,16 +8,18 @@
 #include <string>
 
 #include "agent/cert_renewal.h"
+#include "agent/manager_endpoints.h"
 #include "agent/state_cache.h"
 #include "security/node_pki.h"
 #include "store/store.h"
 
 namespace overmesh::daemon {
 
-// `pki` and `cache` must outlive the loop that uses the seams; `managerAddress` is the
-// manager's cluster port (IP:PORT); `sourceAddress` the node's advertise address (its
-// calls leave from it).
-agent::CertRenewalSeams workerRenewal(security::NodePki& pki, const std::string& managerAddress,
+// `pki` and `cache` must outlive the loop that uses the seams; `managers` are the agent's
+// (a renewal goes to the leader, as heartbeats do); `sourceAddress` the node's advertise
+// address (its calls leave from it).
+agent::CertRenewalSeams workerRenewal(security::NodePki& pki,
+                                      std::shared_ptr<agent::ManagerEndpoints> managers,
                                       const std::string& sourceAddress,
                                       const agent::StateCache& cache);
 

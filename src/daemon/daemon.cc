@@ -266,13 +266,17 @@ Result<Daemon::Roles> Daemon::launchRoles(const NodeState& node,
     return fail(bound.error().withContext("listen for other nodes (--node-port)"));
   }
   if (node.role != "manager") {
-    roles.agent = AgentRole::forWorker(
+    auto agent = AgentRole::forWorker(
         node.managerAddress,
         clientConfigSource(credentialsOf(pki), std::string(security::kManagerServerName),
                            node.advertiseAddress),
         taskAgentConfig(node), *podman_, *images_);
+    if (!agent) {
+      return fail(agent.error().withContext("the manager address in node.json"));
+    }
+    roles.agent = std::move(*agent);
     roles.renewal = std::make_unique<agent::CertRenewalLoop>(
-        workerRenewal(pki, node.managerAddress, node.advertiseAddress, roles.agent->cache()));
+        workerRenewal(pki, roles.agent->managers(), node.advertiseAddress, roles.agent->cache()));
     roles.renewal->start();
     return roles;
   }

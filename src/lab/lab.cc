@@ -23,35 +23,57 @@ using kernel::NamespaceId;
 using kernel::Netlink;
 using namespace internal;
 
-Status formSwarm(LabRecord& record) {
+// The join token for `role` ("worker" | "manager") from host 1.
+Result<std::string> joinToken(const LabHost& manager, const std::string& role) {
+  // {"token": T} for the role asked (issue 12); a daemon from before it answers
+  // {"worker": T} and ignores the query.
+  auto tokens = callDaemon(manager, "GET", "/v1/swarm/join-token?role=" + role, nullptr,
+                           std::chrono::seconds(10));
+  if (!tokens) {
+    return std::unexpected(tokens.error().withContext(
+        fmt::format("read the {} join token from {}", role, manager.name)));
+  }
+  std::string token = tokens->is_object() ? tokens->value("token", tokens->value(role, "")) : "";
+  if (token.empty()) {
+    return errorf(ErrorKind::Internal, "{} returned no {} join token: {}", manager.name, role,
+                  tokens->dump());
+  }
+  return token;
+}
+
+// Host 1 makes the swarm (on the etcd members when the lab has them); hosts 2..managers
+// join with the manager token, the others with the worker token.
+Status formSwarm(LabRecord& record, int managers) {
   const LabHost& manager = record.hosts.front();
-  auto init =
-      callDaemon(manager, "POST", "/v1/swarm/init",
-                 nlohmann::json{{"advertiseAddr", manager.address}}, std::chrono::seconds(30));
+  nlohmann::json initBody{{"advertiseAddr", manager.address}};
+  if (!record.etcd.empty()) {
+    initBody["store"] = record.store;
+  }
+  auto init = callDaemon(manager, "POST", "/v1/swarm/init", initBody, std::chrono::seconds(30));
   if (!init) {
     return std::unexpected(init.error().withContext(
-        fmt::format("swarm init on {} ({})", manager.name, manager.address)));
+        fmt::format("swarm init{} on {} ({})",
+                    record.etcd.empty() ? "" : fmt::format(" --store {}", record.store),
+                    manager.name, manager.address)));
   }
   record.managerAddress = fmt::format("{}:{}", manager.address, kClusterPort);
   if (record.hosts.size() == 1) {
     return {};
   }
-  // {"token": T} for the role asked (issue 12); a daemon from before it answers
-  // {"worker": T} and ignores the query.
-  auto tokens = callDaemon(manager, "GET", "/v1/swarm/join-token?role=worker", nullptr,
-                           std::chrono::seconds(10));
-  if (!tokens) {
-    return std::unexpected(tokens.error().withContext(
-        fmt::format("read the worker join token from {}", manager.name)));
-  }
-  std::string token =
-      tokens->is_object() ? tokens->value("token", tokens->value("worker", "")) : "";
-  if (token.empty()) {
-    return errorf(ErrorKind::Internal, "{} returned no worker join token: {}", manager.name,
-                  tokens->dump());
-  }
+  std::string workerToken;
+  std::string managerToken;
   for (std::size_t i = 1; i < record.hosts.size(); ++i) {
-    const LabHost& worker = record.hosts[i];
+    LabHost& worker = record.hosts[i];
+    bool asManager = static_cast<int>(i) < managers;
+    std::string& token = asManager ? managerToken : workerToken;
+    if (token.empty()) {
+      auto fetched = joinToken(manager, asManager ? "manager" : "worker");
+      if (!fetched) {
+        return std::unexpected(fetched.error());
+      }
+      token = *fetched;
+    }
+    worker.role = asManager ? "manager" : "worker";
     int httpStatus = 0;
     auto joined = callDaemon(worker, "POST", "/v1/swarm/join",
                              nlohmann::json{{"token", token},
@@ -71,6 +93,38 @@ Status formSwarm(LabRecord& record) {
   }
   return {};
 }
+
+}  // namespace
+
+Status checkStoreOptions(const LabOptions& options) {
+  if (options.store != "sqlite" && options.store != "etcd") {
+    return errorf(ErrorKind::InvalidArgument,
+                  "--store \"{}\" is not a lab store: use sqlite (host 1's embedded store) or "
+                  "etcd (3 etcd members in the lab)",
+                  options.store);
+  }
+  if (options.managers < 1 || options.managers > options.hosts) {
+    return errorf(ErrorKind::InvalidArgument,
+                  "--managers {} is out of range: 1 to the number of hosts ({})", options.managers,
+                  options.hosts);
+  }
+  if (options.managers > 1 && options.store != "etcd") {
+    return errorf(ErrorKind::InvalidArgument,
+                  "--managers {} needs --store etcd: several managers share their state through "
+                  "etcd (the embedded store belongs to one manager)",
+                  options.managers);
+  }
+  if (options.store == "etcd" &&
+      (options.etcdPath.empty() || access(options.etcdPath.c_str(), X_OK) != 0)) {
+    return errorf(ErrorKind::InvalidArgument,
+                  "--store etcd: the etcd binary \"{}\" is not executable; install Debian's "
+                  "etcd-server (scripts/setup.sh) or pass --etcd PATH",
+                  options.etcdPath);
+  }
+  return {};
+}
+
+namespace {
 
 Status build(const LabOptions& options, LabRecord& record) {
   std::error_code error;
@@ -97,6 +151,22 @@ Status build(const LabOptions& options, LabRecord& record) {
       return built;
     }
   }
+  // The etcd members first: host 1's `swarm init --store` needs their quorum.
+  for (const auto& member : record.etcd) {
+    if (auto built = buildEtcdMember(*underlay, member); !built) {
+      return built;
+    }
+  }
+  for (auto& member : record.etcd) {
+    auto pid = startEtcdProcess(options.name, options.etcdPath, member, record.etcd);
+    if (!pid) {
+      return std::unexpected(pid.error());
+    }
+    member.pid = *pid;
+  }
+  if (auto healthy = waitForEtcd(record.etcd); !healthy) {
+    return healthy;
+  }
   DaemonLaunch launch{options.name, options.overmeshdPath, options.logLevel};
   for (auto& host : record.hosts) {
     auto pid = startDaemon(launch, host);
@@ -110,7 +180,7 @@ Status build(const LabOptions& options, LabRecord& record) {
       return ready;
     }
   }
-  if (auto swarm = formSwarm(record); !swarm) {
+  if (auto swarm = formSwarm(record, options.managers); !swarm) {
     return swarm;
   }
   return writeRecord(record);
@@ -283,6 +353,9 @@ Result<LabRecord> up(const LabOptions& given) {
                   "198.18.0.{})",
                   options.clients, kMaxClients, kClientAddressOffset + kMaxClients);
   }
+  if (auto checked = checkStoreOptions(options); !checked) {
+    return std::unexpected(checked.error());
+  }
   if (options.overmeshdPath.empty() || access(options.overmeshdPath.c_str(), X_OK) != 0) {
     return errorf(ErrorKind::InvalidArgument,
                   "overmeshd binary \"{}\" is not executable{}; pass --overmeshd PATH or set "
@@ -305,6 +378,13 @@ Result<LabRecord> up(const LabOptions& given) {
   }
   for (int i = 1; i <= options.clients; ++i) {
     record.clients.push_back(describeClient(options.runDir, options.name, i));
+  }
+  if (options.store == "etcd") {
+    for (int i = 1; i <= kEtcdMembers; ++i) {
+      record.etcd.push_back(describeEtcdMember(options.runDir, options.name, i));
+    }
+    record.store = etcdStoreUrl(record.etcd);
+    record.etcdPath = options.etcdPath;
   }
   if (record.hosts.back().socketPath.size() > kMaxSocketPath) {
     return errorf(ErrorKind::InvalidArgument,
@@ -432,8 +512,27 @@ Result<LabStatus> status(const std::string& name, const std::string& givenRunDir
     result.clients.push_back(
         LabClientStatus{client, kernel::openNamespace(client.namespaceName).has_value()});
   }
-  auto nodes =
-      callDaemon(record->hosts.front(), "GET", "/v1/nodes", nullptr, std::chrono::seconds(3));
+  for (const auto& member : record->etcd) {
+    LabEtcdStatus memberStatus;
+    memberStatus.member = member;
+    memberStatus.alive = etcdRuns(member);
+    if (auto healthy = etcdHealth(member, std::chrono::seconds(1)); healthy) {
+      memberStatus.healthy = true;
+    } else {
+      memberStatus.error = healthy.error().message;
+    }
+    result.etcd.push_back(std::move(memberStatus));
+  }
+  // The first manager whose daemon runs: with several, host 1 may be the one killed.
+  const LabHost* asked = &record->hosts.front();
+  for (const auto& hostStatus : result.hosts) {
+    if (hostStatus.host.role == "manager" && hostStatus.daemonAlive) {
+      asked = &hostStatus.host;
+      break;
+    }
+  }
+  result.askedManager = asked->name;
+  auto nodes = callDaemon(*asked, "GET", "/v1/nodes", nullptr, std::chrono::seconds(3));
   if (!nodes) {
     result.managerError = nodes.error().message;
     return result;
@@ -456,6 +555,79 @@ Result<LabStatus> status(const std::string& name, const std::string& givenRunDir
     }
   }
   return result;
+}
+
+bool namesEtcdMember(const std::string& name, const std::string& target) {
+  return (target.starts_with("etcd") && hostIndexOf(name, target) == 0) ||
+         etcdIndexOf(name, target) > 0;
+}
+
+Result<std::pair<LabEtcdMember, bool>> stopEtcd(const std::string& name, const std::string& member,
+                                                StopMode mode, const std::string& givenRunDir) {
+  auto index = resolveEtcdMember(name, member);
+  if (!index) {
+    return std::unexpected(index.error());
+  }
+  auto locked = lockRecord(name, givenRunDir);
+  if (!locked) {
+    return std::unexpected(locked.error());
+  }
+  auto& members = locked->record.etcd;
+  if (members.size() < static_cast<std::size_t>(*index)) {
+    return errorf(ErrorKind::NotFound, "lab \"{}\" has no etcd member {} (made with --store {})",
+                  name, member, locked->record.store);
+  }
+  LabEtcdMember chosen = members[*index - 1];
+  if (!etcdRuns(chosen)) {
+    return std::pair{chosen, false};
+  }
+  if (kill(chosen.pid, mode == StopMode::Kill ? SIGKILL : SIGTERM) != 0 && errno != ESRCH) {
+    return errorf(ErrorKind::Unavailable, "signal etcd in {} (pid {}): {}", chosen.namespaceName,
+                  chosen.pid, errnoText(errno));
+  }
+  if (!waitGone({chosen.pid}, kDaemonStopGrace).empty()) {
+    kill(chosen.pid, SIGKILL);
+    if (!waitGone({chosen.pid}, kKillGrace).empty()) {
+      return errorf(ErrorKind::Unavailable, "etcd in {} (pid {}) survives SIGKILL",
+                    chosen.namespaceName, chosen.pid);
+    }
+  }
+  return std::pair{chosen, true};
+}
+
+Result<LabEtcdMember> startEtcd(const std::string& name, const std::string& member,
+                                const std::string& givenRunDir) {
+  auto index = resolveEtcdMember(name, member);
+  if (!index) {
+    return std::unexpected(index.error());
+  }
+  auto locked = lockRecord(name, givenRunDir);
+  if (!locked) {
+    return std::unexpected(locked.error());
+  }
+  auto& record = locked->record;
+  if (record.etcd.size() < static_cast<std::size_t>(*index)) {
+    return errorf(ErrorKind::NotFound, "lab \"{}\" has no etcd member {} (made with --store {})",
+                  name, member, record.store);
+  }
+  LabEtcdMember& chosen = record.etcd[*index - 1];
+  if (etcdRuns(chosen)) {
+    return errorf(ErrorKind::Conflict, "etcd member {} of lab \"{}\" already runs (pid {})",
+                  chosen.name, name, chosen.pid);
+  }
+  auto pid = startEtcdProcess(name, record.etcdPath.empty() ? kDefaultEtcdPath : record.etcdPath,
+                              chosen, record.etcd);
+  if (!pid) {
+    return std::unexpected(pid.error());
+  }
+  chosen.pid = *pid;
+  if (auto written = writeRecord(record); !written) {
+    return std::unexpected(written.error());
+  }
+  if (auto healthy = waitForEtcd({chosen}); !healthy) {
+    return std::unexpected(healthy.error());
+  }
+  return chosen;
 }
 
 Result<int> exec(const std::string& name, const std::string& host,

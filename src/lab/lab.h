@@ -11,8 +11,17 @@
 //               underlay addresses, as a user's browser or an nginx in front would. Its
 //               files (an nginx config, logs) go under <runDir>/<name>/c<i>/.
 //
+//   <name>-etcd<i> etcd member i, i = 1..3 (only with LabOptions::store "etcd"): lo, eth0 =
+//               198.18.0.<200+i>/24 on the same bridge (port e<i>): a fixed block above
+//               the clients' (101-120); `/usr/bin/etcd` with its data dir, log and peer
+//               and client URLs (plain HTTP, ports 2380 and 2379) on that address, under
+//               <runDir>/<name>/etcd<i>/.
+//
 // Each host runs a real overmeshd (socket and state under <runDir>/<name>/h<i>/); host 1
-// is the manager (swarm init, advertise 198.18.0.1) and the others join it. What was made
+// is the manager (swarm init, advertise 198.18.0.1) and the others join it. With
+// LabOptions::managers M > 1 (which needs the etcd store), host 1 runs `swarm init --store
+// etcd://198.18.0.201:2379,…`, hosts 2..M join with the manager token and the rest with
+// the worker token. What was made
 // is recorded in <runDir>/<name>/lab.json, but down() does not need that file: it finds
 // the lab by its namespace names, so it also cleans up after a crash or a kill -9.
 //
@@ -23,6 +32,7 @@
 
 #include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/error.h"
@@ -35,6 +45,12 @@ inline constexpr int kMaxClients = 20;
 // Client i has the underlay address 198.18.0.<kClientAddressOffset + i>.
 inline constexpr int kClientAddressOffset = 100;
 inline constexpr int kClusterPort = 2377;
+// The etcd members of a lab with the etcd store: member i is 198.18.0.<200 + i>.
+inline constexpr int kEtcdMembers = 3;
+inline constexpr int kEtcdAddressOffset = 200;
+inline constexpr int kEtcdClientPort = 2379;
+inline constexpr int kEtcdPeerPort = 2380;
+inline constexpr const char* kDefaultEtcdPath = "/usr/bin/etcd";
 
 struct LabOptions {
   std::string name = "om";
@@ -43,6 +59,9 @@ struct LabOptions {
   std::string overmeshdPath;  // the daemon binary to run in every host
   std::string runDir = kDefaultRunDir;
   std::string logLevel = "info";  // overmeshd --log-level
+  int managers = 1;               // 1 to hosts; more than 1 needs store "etcd"
+  std::string store = "sqlite";   // "sqlite" (host 1's embedded store) | "etcd" (3 members)
+  std::string etcdPath = kDefaultEtcdPath;
 };
 
 // One simulated host as recorded in lab.json.
@@ -67,6 +86,18 @@ struct LabClient {
   std::string dir;            // <runDir>/<lab>/c1: the client's own files (nginx config, logs)
 };
 
+// One etcd member as recorded in lab.json.
+struct LabEtcdMember {
+  int index = 0;              // 1-based
+  std::string name;           // "etcd2", also its etcd --name
+  std::string namespaceName;  // "<lab>-etcd2"
+  std::string address;        // "198.18.0.202"
+  std::string dir;            // <runDir>/<lab>/etcd2: data/ and etcd.log
+  pid_t pid = 0;
+  // The client URL overmesh uses: "198.18.0.202:2379".
+  std::string clientEndpoint() const;
+};
+
 struct LabRecord {
   std::string name;
   std::string runDir;
@@ -76,6 +107,9 @@ struct LabRecord {
   std::string logLevel = "info";  // the daemons' --log-level
   std::vector<LabHost> hosts;
   std::vector<LabClient> clients;  // empty unless `lab up --clients N`
+  std::string store = "sqlite";    // "sqlite" or the etcd:// URL the swarm was made with
+  std::string etcdPath;            // the etcd binary, for `lab start etcdN`
+  std::vector<LabEtcdMember> etcd;  // empty unless `lab up --store etcd`
 };
 
 struct LabHostStatus {
@@ -90,11 +124,20 @@ struct LabClientStatus {
   bool present = false;  // its network namespace exists
 };
 
+struct LabEtcdStatus {
+  LabEtcdMember member;
+  bool alive = false;    // its pid runs, in its namespace
+  bool healthy = false;  // GET /health on its client URL said so
+  std::string error;     // why not healthy
+};
+
 struct LabStatus {
   std::string name;
   std::vector<LabHostStatus> hosts;
   std::vector<LabClientStatus> clients;
-  std::string managerError;  // why node states are unknown; empty when the manager answered
+  std::vector<LabEtcdStatus> etcd;
+  std::string managerError;  // why node states are unknown; empty when a manager answered
+  std::string askedManager;  // the host whose node list is shown ("h2")
 };
 
 struct DownReport {
@@ -107,10 +150,14 @@ struct DownReport {
 // Checks a lab name: 1-8 of [a-z0-9], so that "<name>-h50" fits in a device-sized name.
 Status validateLabName(const std::string& name);
 
+// Checks --managers, --store and the etcd binary against the host count: InvalidArgument
+// naming the flag and what would be valid. Pure but for the executable check.
+Status checkStoreOptions(const LabOptions& options);
+
 // Builds the lab described in the header comment and returns its record. Fails with
-// InvalidArgument on a bad name, host or client count or daemon path; Conflict when a lab of that
-// name exists (its namespaces or its run directory); Unavailable when the kernel, a
-// daemon or the swarm join fails, after removing everything it made.
+// InvalidArgument on a bad name, host, client or manager count, store, daemon or etcd path;
+// Conflict when a lab of that name exists (its namespaces or its run directory); Unavailable when
+// the kernel, a daemon or the swarm join fails, after removing everything it made.
 Result<LabRecord> up(const LabOptions& options);
 
 // Removes the lab `name`: every process in its namespaces (or carrying its OVERMESH_LAB
@@ -154,7 +201,24 @@ Result<LabHost> restart(const std::string& name, const std::string& host, StopMo
                         const std::string& runDir = kDefaultRunDir,
                         const std::string& overmeshdPath = "");
 
-// Reads lab.json and checks each daemon, then asks host 1 for the node list. NotFound when
+// Stops etcd member `member` ("2", "etcd2" or "<name>-etcd2") with SIGTERM (or SIGKILL
+// with StopMode::Kill) and waits until it is gone; its data stays, so that startEtcd()
+// brings it back into its cluster. Returns the member as recorded and whether it was
+// running. NotFound for an unknown lab or member (a lab without etcd has none).
+Result<std::pair<LabEtcdMember, bool>> stopEtcd(const std::string& name, const std::string& member,
+                                                StopMode mode,
+                                                const std::string& runDir = kDefaultRunDir);
+// Starts a stopped etcd member again with its data directory and waits until it answers
+// GET /health. Conflict when it runs; Unavailable when it does not come up (with the end of
+// its log).
+Result<LabEtcdMember> startEtcd(const std::string& name, const std::string& member,
+                                const std::string& runDir = kDefaultRunDir);
+// True when `target` names an etcd member of lab `name` ("etcd2", "<name>-etcd2"): what
+// `lab stop|start` use to tell a member from a host.
+bool namesEtcdMember(const std::string& name, const std::string& target);
+
+// Reads lab.json and checks each daemon and etcd member, then asks the first manager
+// whose daemon runs (host 1 unless it is down) for the node list. NotFound when
 // no lab of that name was recorded; a manager that does not answer is reported in
 // managerError, not as a failure.
 Result<LabStatus> status(const std::string& name, const std::string& runDir = kDefaultRunDir);
@@ -175,6 +239,9 @@ void to_json(nlohmann::json& json, const LabHost& value);
 void from_json(const nlohmann::json& json, LabHost& value);
 void to_json(nlohmann::json& json, const LabClient& value);
 void from_json(const nlohmann::json& json, LabClient& value);
+void to_json(nlohmann::json& json, const LabEtcdMember& value);
+void from_json(const nlohmann::json& json, LabEtcdMember& value);
+void to_json(nlohmann::json& json, const LabEtcdStatus& value);
 void to_json(nlohmann::json& json, const LabRecord& value);
 void from_json(const nlohmann::json& json, LabRecord& value);
 void to_json(nlohmann::json& json, const LabHostStatus& value);

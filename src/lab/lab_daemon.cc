@@ -22,8 +22,10 @@ namespace {
 namespace kernel = dataplane::kernel;
 using kernel::UniqueFd;
 
+}  // namespace
+
 // The last `lines` lines of a daemon's log, to explain why it did not come up.
-std::string logTail(const std::string& path, std::size_t lines = 15) {
+std::string logTail(const std::string& path, std::size_t lines) {
   std::string text = readFile(path);
   std::vector<std::string> all;
   std::stringstream stream(text);
@@ -38,6 +40,8 @@ std::string logTail(const std::string& path, std::size_t lines = 15) {
   return tail.empty() ? fmt::format(" (log {} is empty)", path)
                       : fmt::format("; last lines of {}:{}", path, tail);
 }
+
+namespace {
 
 // What the child reports through the close-on-exec pipe when a step before exec fails.
 struct ChildFailure {

@@ -7,6 +7,7 @@
 //   lab_topology.cc   namespaces and links (the underlay, the hosts) and the hosts' UTS pins
 //   lab_processes.cc  finding, signalling, spawning and waiting for processes
 //   lab_daemon.cc     a host's overmeshd: start it, wait for its API, call it, stop it
+//   lab_etcd.cc       the etcd members of a lab with the etcd store
 //   lab.cc            the public operations: up, down, status, exec, start, stop, restart
 
 #include <sys/types.h>
@@ -90,6 +91,44 @@ struct ExecTarget {
 // A host as resolveHost() reads it, or a client: "c1", "client1" or "<name>-c1" (1 to
 // kMaxClients). InvalidArgument for anything else, saying both forms.
 Result<ExecTarget> resolveExecTarget(const std::string& name, const std::string& target);
+
+// ---- lab_etcd.cc: etcd members ---------------------------------------------------------
+
+inline constexpr auto kEtcdStartTimeout = std::chrono::seconds(30);
+
+std::string etcdNamespace(const std::string& name, int index);
+// 198.18.0.<kEtcdAddressOffset + index>.
+Ipv4Address etcdAddress(int index);
+// Member `index` of lab `name` as `lab up --store etcd` lays it out (pid 0).
+LabEtcdMember describeEtcdMember(const std::string& runDir, const std::string& name, int index);
+// The member index in "<name>-etcd<i>", or 0.
+int etcdIndexOf(const std::string& name, std::string_view candidate);
+// The index of `member` ("2", "etcd2" or "<name>-etcd2"), 1 to kEtcdMembers;
+// InvalidArgument for anything else.
+Result<int> resolveEtcdMember(const std::string& name, const std::string& member);
+// The command line that runs `member` of `members` (its --initial-cluster): its name, data
+// dir, client and peer URLs on its underlay address. Pure.
+std::vector<std::string> etcdArguments(const std::string& etcdPath, const LabEtcdMember& member,
+                                       const std::vector<LabEtcdMember>& members);
+// "etcd://198.18.0.201:2379,…": what host 1's `swarm init --store` is given. Pure.
+std::string etcdStoreUrl(const std::vector<LabEtcdMember>& members);
+// The member's namespace and veth (port e<i> on the underlay bridge), and its directory.
+Status buildEtcdMember(dataplane::kernel::Netlink& underlay, const LabEtcdMember& member);
+// Forks etcd into the member's namespace, in its own session, output appended to
+// <dir>/etcd.log, carrying the lab's mark. Unavailable naming the step that failed.
+Result<pid_t> startEtcdProcess(const std::string& labName, const std::string& etcdPath,
+                               const LabEtcdMember& member,
+                               const std::vector<LabEtcdMember>& members);
+// True when member.pid runs in the member's namespace.
+bool etcdRuns(const LabEtcdMember& member);
+// GET /health on the member's client URL, from inside its namespace: Unavailable with the
+// reason unless it answers {"health":"true"}.
+Status etcdHealth(const LabEtcdMember& member, std::chrono::milliseconds timeout);
+// Waits up to kEtcdStartTimeout until every member is healthy (a member alone is not: it
+// needs a quorum). Unavailable naming the member and the end of its log.
+Status waitForEtcd(const std::vector<LabEtcdMember>& members);
+// The end of a log file, for error messages.
+std::string logTail(const std::string& path, std::size_t lines = 15);
 
 // ---- lab_record.cc: files ----------------------------------------------------------------
 

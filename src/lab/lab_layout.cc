@@ -131,9 +131,31 @@ int clientIndexOf(const std::string& name, std::string_view candidate) {
   return indexAfter(name + "-c", candidate);
 }
 
+int etcdIndexOf(const std::string& name, std::string_view candidate) {
+  int index = indexAfter(name + "-etcd", candidate);
+  return index <= kEtcdMembers ? index : 0;
+}
+
+Result<int> resolveEtcdMember(const std::string& name, const std::string& member) {
+  std::string_view text = member;
+  if (text.starts_with(name + "-")) {
+    text.remove_prefix(name.size() + 1);
+  }
+  if (text.starts_with("etcd")) {
+    text.remove_prefix(4);
+  }
+  int index = smallNumber(text);
+  if (index < 1 || index > kEtcdMembers) {
+    return errorf(ErrorKind::InvalidArgument,
+                  "\"{}\" is not an etcd member of a lab: use etcd1 to etcd{} (or {}-etcd1)",
+                  member, kEtcdMembers, name);
+  }
+  return index;
+}
+
 bool isLabNamespace(const std::string& name, std::string_view candidate) {
   if (candidate == underlayNamespace(name) || hostIndexOf(name, candidate) > 0 ||
-      clientIndexOf(name, candidate) > 0) {
+      clientIndexOf(name, candidate) > 0 || etcdIndexOf(name, candidate) > 0) {
     return true;
   }
   // A task sandbox made by a lab host's daemon: "<lab>-h<i>-t-<task id>".

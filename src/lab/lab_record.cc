@@ -138,7 +138,10 @@ void to_json(nlohmann::json& json, const LabRecord& value) {
                                                  kUnderlayPrefixLength)}}},
                         {"managerAddress", value.managerAddress},
                         {"hosts", value.hosts},
-                        {"clients", value.clients}};
+                        {"clients", value.clients},
+                        {"store", value.store},
+                        {"etcdPath", value.etcdPath},
+                        {"etcd", value.etcd}};
 }
 
 void from_json(const nlohmann::json& json, LabRecord& value) {
@@ -153,6 +156,38 @@ void from_json(const nlohmann::json& json, LabRecord& value) {
   if (auto clients = json.find("clients"); clients != json.end()) {
     clients->get_to(value.clients);
   }
+  // Records written before the etcd store existed have none.
+  value.store = json.value("store", "sqlite");
+  value.etcdPath = json.value("etcdPath", "");
+  if (auto etcd = json.find("etcd"); etcd != json.end()) {
+    etcd->get_to(value.etcd);
+  }
+}
+
+void to_json(nlohmann::json& json, const LabEtcdMember& value) {
+  json = nlohmann::json{{"index", value.index},
+                        {"name", value.name},
+                        {"namespace", value.namespaceName},
+                        {"address", value.address},
+                        {"clientEndpoint", value.clientEndpoint()},
+                        {"dir", value.dir},
+                        {"pid", value.pid}};
+}
+
+void from_json(const nlohmann::json& json, LabEtcdMember& value) {
+  json.at("index").get_to(value.index);
+  json.at("name").get_to(value.name);
+  json.at("namespace").get_to(value.namespaceName);
+  json.at("address").get_to(value.address);
+  json.at("dir").get_to(value.dir);
+  value.pid = json.value("pid", 0);
+}
+
+void to_json(nlohmann::json& json, const LabEtcdStatus& value) {
+  json = value.member;
+  json["alive"] = value.alive;
+  json["healthy"] = value.healthy;
+  json["error"] = value.error;
 }
 
 void to_json(nlohmann::json& json, const LabHostStatus& value) {
@@ -168,7 +203,11 @@ void to_json(nlohmann::json& json, const LabClientStatus& value) {
 }
 
 void to_json(nlohmann::json& json, const LabStatus& value) {
-  json = nlohmann::json{{"name", value.name}, {"hosts", value.hosts}, {"clients", value.clients}};
+  json = nlohmann::json{{"name", value.name},
+                        {"hosts", value.hosts},
+                        {"clients", value.clients},
+                        {"etcd", value.etcd},
+                        {"askedManager", value.askedManager}};
   if (!value.managerError.empty()) {
     json["managerError"] = value.managerError;
   }

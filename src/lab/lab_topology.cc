@@ -105,6 +105,17 @@ Status buildClient(Netlink& underlay, const LabClient& client) {
   return buildUnderlayMember(underlay, client.namespaceName, client.name, client.address);
 }
 
+Status buildEtcdMember(Netlink& underlay, const LabEtcdMember& member) {
+  std::error_code error;
+  fs::create_directories(member.dir, error);
+  if (error) {
+    return errorf(ErrorKind::Unavailable, "create {}: {}", member.dir, error.message());
+  }
+  // Port e<i> on the bridge: "etcd<i>" names the member, not a device.
+  return buildUnderlayMember(underlay, member.namespaceName, fmt::format("e{}", member.index),
+                             member.address);
+}
+
 Status pinUtsNamespace(pid_t pid, const std::string& hostDir) {
   std::string pin = utsPinPath(hostDir);
   int pinFd = open(pin.c_str(), O_RDONLY | O_CREAT | O_CLOEXEC, 0644);

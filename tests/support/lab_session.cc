@@ -50,20 +50,38 @@ bool LabSession::up(int hosts, const std::string& logLevel, int clients) {
     error_ = result.out + result.err;
     return false;
   }
+  return waitReady(hosts, 1);
+}
+
+bool LabSession::upOnEtcd(int hosts, int managers, const std::string& logLevel) {
+  hosts_ = hosts;
+  made_ = true;
+  auto result = lab({"up", "--hosts", std::to_string(hosts), "--managers", std::to_string(managers),
+                     "--store", "etcd", "--log-level", logLevel});
+  if (result.exitCode != 0) {
+    error_ = result.out + result.err;
+    return false;
+  }
+  return waitReady(hosts, managers);
+}
+
+bool LabSession::waitReady(int hosts, int managers) {
   bool ready = eventually(
       [&] {
-        auto nodes = json(1, {"node", "ls"});
-        if (!nodes.is_array() || static_cast<int>(nodes.size()) != hosts) {
-          return false;
-        }
-        for (const auto& node : nodes) {
-          if (node.value("state", "") != "ready") {
+        for (int manager = 1; manager <= managers; ++manager) {
+          auto nodes = json(manager, {"node", "ls"});
+          if (!nodes.is_array() || static_cast<int>(nodes.size()) != hosts) {
             return false;
+          }
+          for (const auto& node : nodes) {
+            if (node.value("state", "") != "ready") {
+              return false;
+            }
           }
         }
         return true;
       },
-      std::chrono::seconds(15));
+      std::chrono::seconds(15 + 5 * (managers - 1)));
   if (!ready) {
     error_ = "the nodes did not all become ready:\n" + cli(1, {"node", "ls"}).out;
   }

@@ -32,6 +32,9 @@ class LabSession {
   // clientAddress(i); reach them with execClient(). On failure returns false with the
   // reason in error().
   bool up(int hosts, const std::string& logLevel = "info", int clients = 0);
+  // `lab up --hosts N --managers M --store etcd` (3 etcd members in the lab), then waits
+  // as up() does, asking every manager in turn.
+  bool upOnEtcd(int hosts, int managers, const std::string& logLevel = "info");
   const std::string& error() const { return error_; }
   const std::string& name() const { return name_; }
   // Where the lab keeps its state: host i's socket is <runDir>/<name>/h<i>/overmesh.sock.
@@ -70,6 +73,8 @@ class LabSession {
  private:
   std::string name_;
   TempDir runDir_;
+  bool waitReady(int hosts, int managers);
+
   int hosts_ = 0;
   bool made_ = false;
   std::string error_;
