@@ -122,9 +122,9 @@ Status runNodeRole(CliContext& context, const NodeRoleOptions& options, bool pro
   }
   std::vector<std::string> failures;
   for (const auto& node : options.nodes) {
-    auto changed = client->post(
-        "/v1/nodes/" + api::percentEncode(node) + (promote ? "/promote" : "/demote"),
-        nlohmann::json::object());
+    auto changed =
+        client->post("/v1/nodes/" + api::percentEncode(node) + (promote ? "/promote" : "/demote"),
+                     nlohmann::json::object());
     if (!changed) {
       failures.push_back(changed.error().message);
       continue;
@@ -141,10 +141,10 @@ Status runNodeRole(CliContext& context, const NodeRoleOptions& options, bool pro
 void addNodeRoleCommands(CLI::App* node, CliContext& context) {
   for (bool promote : {true, false}) {
     auto options = context.hold<NodeRoleOptions>();
-    CLI::App* command = node->add_subcommand(
-        promote ? "promote" : "demote",
-        promote ? "Promote nodes to managers (the swarm's store must be etcd)"
-                : "Demote managers to workers (never the last manager)");
+    CLI::App* command =
+        node->add_subcommand(promote ? "promote" : "demote",
+                             promote ? "Promote nodes to managers (the swarm's store must be etcd)"
+                                     : "Demote managers to workers (never the last manager)");
     command->add_option("node", options->nodes, "Node hostnames or IDs")->required();
     command->callback([&context, options, promote] {
       context.action = [&context, options, promote] {

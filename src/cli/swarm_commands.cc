@@ -274,8 +274,8 @@ void addSwarmCommands(CLI::App& app, CliContext& context) {
     StoreFlags store;
   };
   auto join = context.hold<JoinOptions>();
-  CLI::App* joinCommand =
-      swarm->add_subcommand("join", "Join a swarm as a worker or, with the manager token, a manager");
+  CLI::App* joinCommand = swarm->add_subcommand(
+      "join", "Join a swarm as a worker or, with the manager token, a manager");
   joinCommand
       ->add_option("--token", join->token,
                    "Join token from `swarm join-token worker` (or `manager`)")

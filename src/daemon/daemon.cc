@@ -657,7 +657,8 @@ Result<api::Cluster> Daemon::swarmInit(const api::SwarmInitRequest& request) {
   // another cluster is never touched).
   bool wroteEtcd = false;
   Rollback removeStore([this, etcd, &wroteEtcd, location = *location] {
-    Status removed = etcd ? (wroteEtcd ? removeEtcdState(location, clock_) : Status{}) : removeStoreFiles();
+    Status removed =
+        etcd ? (wroteEtcd ? removeEtcdState(location, clock_) : Status{}) : removeStoreFiles();
     if (!removed) {
       spdlog::error("swarm init rollback: {}", removed.error().message);
     }
@@ -873,8 +874,7 @@ Status Daemon::swarmJoin(const SwarmJoinRequest& request) {
   const bool manager = state.role == "manager";
   state.advertiseAddress = *address;
   // A manager's agent reads its own store, and its join command names itself.
-  state.managerAddress =
-      manager ? fmt::format("{}:{}", *address, options_.clusterPort) : *endpoint;
+  state.managerAddress = manager ? fmt::format("{}:{}", *address, options_.clusterPort) : *endpoint;
   if (!manager && request.storeTls.any()) {
     spdlog::warn("swarm join: joined as a worker; the --store-* files are not used");
   }
@@ -899,9 +899,10 @@ Status Daemon::swarmJoin(const SwarmJoinRequest& request) {
     std::string problem = leaveTls ? leaveOnManager(joinedManager, leaveTls)
                                    : "this node has no valid certificate to ask with";
     if (!problem.empty()) {
-      spdlog::error("swarm join rollback: the manager at {} did not forget node {} ({}); it "
-                    "shows the node as down until it is removed",
-                    joinedManager, state.nodeId, problem);
+      spdlog::error(
+          "swarm join rollback: the manager at {} did not forget node {} ({}); it "
+          "shows the node as down until it is removed",
+          joinedManager, state.nodeId, problem);
     }
   });
   if (!checked) {
@@ -962,7 +963,26 @@ Status Daemon::swarmLeave(bool force) {
     return std::unexpected(notInSwarm());
   }
   const NodeState node = **current;
-  if (node.role == "manager" && !force) {
+  if (node.role == "manager" && node.store.isEtcd()) {
+    // One of several managers: the swarm goes on without it. Docker's rule: demote first.
+    if (!force) {
+      return errorf(ErrorKind::FailedPrecondition,
+                    "swarm leave: this node is a manager; demote it first (`overmesh node "
+                    "demote {}` on another manager), or use --force to leave anyway",
+                    node.nodeId);
+    }
+    std::shared_lock lock(roleMutex_);
+    if (manager_) {
+      store::Txn txn;
+      txn.success.push_back(store::Operation::del(state::keys::node(node.nodeId)));
+      if (auto removed = manager_->store().txn(txn); !removed) {
+        spdlog::warn(
+            "swarm leave: this manager's record stays in the store ({}); remove it "
+            "with `overmesh node rm --force {}` on another manager",
+            removed.error().message, node.nodeId);
+      }
+    }
+  } else if (node.role == "manager" && !force) {
     return errorf(ErrorKind::FailedPrecondition,
                   "swarm leave: this node is the swarm's manager; leaving destroys the swarm's "
                   "state. Use `overmesh swarm leave --force` to do it anyway");
@@ -1060,8 +1080,8 @@ Status Daemon::followRoleChange() {
   if (transition == RoleTransition::None) {
     return {};
   }
-  auto current = beginMembershipChange(transition == RoleTransition::Promote ? "node promote"
-                                                                             : "node demote");
+  auto current =
+      beginMembershipChange(transition == RoleTransition::Promote ? "node promote" : "node demote");
   if (!current) {
     return {};  // an init, join or leave runs: the next check sees its outcome
   }
@@ -1126,8 +1146,8 @@ Status Daemon::promoteSelf(const NodeState& node) {
       std::unique_lock lock(roleMutex_);
       installRoles(std::move(*back));
     } else {
-      why.message += fmt::format(" (and the worker's roles did not start again: {})",
-                                 back.error().message);
+      why.message +=
+          fmt::format(" (and the worker's roles did not start again: {})", back.error().message);
     }
     return std::unexpected(why.withContext("node promote"));
   }
@@ -1166,7 +1186,8 @@ Status Daemon::demoteSelf(const NodeState& node, const std::vector<std::string>&
     return errorf(ErrorKind::Unavailable,
                   "node demote: no other manager renewed this node's certificate as a worker "
                   "({})",
-                  managers.empty() ? std::string("none is ready") : fmt::format("{}", fmt::join(problems, "; ")));
+                  managers.empty() ? std::string("none is ready")
+                                   : fmt::format("{}", fmt::join(problems, "; ")));
   }
   NodeState next = node;
   next.role = "worker";
@@ -1176,8 +1197,8 @@ Status Daemon::demoteSelf(const NodeState& node, const std::vector<std::string>&
   std::error_code error;
   std::filesystem::remove(keys->directory() + "/ca.key", error);
   if (error) {
-    spdlog::error("node demote: cannot delete {}/ca.key ({}); delete it by hand",
-                  keys->directory(), error.message());
+    spdlog::error("node demote: cannot delete {}/ca.key ({}); delete it by hand", keys->directory(),
+                  error.message());
   }
   auto roles = launchRoles(next, nullptr, *keys);
   if (!roles) {
@@ -1186,9 +1207,10 @@ Status Daemon::demoteSelf(const NodeState& node, const std::vector<std::string>&
         "overmeshd"));
   }
   if (auto saved = saveNodeState(options_.stateDir, next); !saved) {
-    spdlog::error("node demote: node.json still says manager ({}); a restart would fail to "
-                  "serve as one",
-                  saved.error().message);
+    spdlog::error(
+        "node demote: node.json still says manager ({}); a restart would fail to "
+        "serve as one",
+        saved.error().message);
   }
   {
     std::unique_lock lock(roleMutex_);

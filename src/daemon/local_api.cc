@@ -243,8 +243,7 @@ Result<SwarmJoinRequest> decodeSwarmJoinRequest(std::string_view body) {
                                           readField(json, "advertiseAddr", join.advertiseAddr);
                                           join.advertiseAddrGiven = !join.advertiseAddr.empty();
                                           readField(json, "storeCaFile", join.storeTls.caFile);
-                                          readField(json, "storeCertFile",
-                                                    join.storeTls.certFile);
+                                          readField(json, "storeCertFile", join.storeTls.certFile);
                                           readField(json, "storeKeyFile", join.storeTls.keyFile);
                                         });
 }

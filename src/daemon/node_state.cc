@@ -72,7 +72,11 @@ Result<std::optional<NodeState>> loadNodeState(const std::string& stateDir) {
       if (!store->is_object()) {
         throw JsonFieldError("field \"store\" is not an object");
       }
-      state.store = storeFromJson(*store);
+      try {
+        state.store = storeFromJson(*store);
+      } catch (const JsonFieldError& error) {
+        throw JsonFieldError(std::string("in \"store\": ") + error.what());
+      }
     }
     return std::optional<NodeState>(state);
   } catch (const std::exception& error) {

@@ -1,5 +1,7 @@
 #include "daemon/role_change.h"
 
+#include <fmt/format.h>
+
 #include <nlohmann/json.hpp>
 
 #include "agent/cert_renewal.h"
@@ -35,8 +37,9 @@ Result<std::string> callManager(security::NodePki& pki, const std::string& addre
     }
     std::string leader;
     if (response->status == api::kNotLeaderStatus) {
-      (void)decodeFields(response->body, "not-leader answer",
-                         [&leader](const nlohmann::json& json) { readField(json, "leader", leader); });
+      (void)decodeFields(
+          response->body, "not-leader answer",
+          [&leader](const nlohmann::json& json) { readField(json, "leader", leader); });
     }
     if (leader.empty() || leader == target || leader.size() > 64) {
       return std::unexpected(api::errorFromResponse(*response));
@@ -88,9 +91,9 @@ Status renewForRole(security::NodePki& pki, const std::string& managerAddress,
     return errorf(ErrorKind::Unauthenticated, "renewal answer of {}: {}", managerAddress,
                   read ? "the certificate is too large" : read.error().message);
   }
-  auto checked = agent::checkIssuedCertificate(key->privateKeyPem, certPem, current->caCertPem,
-                                               nodeId, std::string(role),
-                                               std::chrono::system_clock::now());
+  auto checked =
+      agent::checkIssuedCertificate(key->privateKeyPem, certPem, current->caCertPem, nodeId,
+                                    std::string(role), std::chrono::system_clock::now());
   if (!checked) {
     return std::unexpected(checked.error().withContext(
         fmt::format("the manager at {} did not sign a {} certificate", managerAddress, role)));
@@ -102,8 +105,8 @@ Result<ManagerCredentials> fetchManagerCredentials(security::NodePki& pki,
                                                    const std::string& managerAddress,
                                                    const std::string& sourceAddress,
                                                    const std::atomic<bool>* stopping) {
-  auto answer = callManager(pki, managerAddress, sourceAddress, api::kManagerCredentialsPath,
-                            "{}", stopping);
+  auto answer =
+      callManager(pki, managerAddress, sourceAddress, api::kManagerCredentialsPath, "{}", stopping);
   if (!answer) {
     return std::unexpected(answer.error().withContext("fetch the manager credentials"));
   }

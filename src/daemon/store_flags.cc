@@ -13,7 +13,7 @@ std::string_view firstTlsFlag(const StoreTlsFiles& files) {
   return !files.certFile.empty() ? "--store-cert" : "--store-key";
 }
 
-void attach(store::StoreLocation& location, const StoreTlsFiles& files) {
+void attachTlsFiles(store::StoreLocation& location, const StoreTlsFiles& files) {
   location.caFile = files.caFile;
   location.certFile = files.certFile;
   location.keyFile = files.keyFile;
@@ -36,7 +36,7 @@ Result<store::StoreLocation> initStoreLocation(const api::SwarmInitRequest& requ
     }
     return location;
   }
-  attach(*location, files);
+  attachTlsFiles(*location, files);
   if (auto checked = store::checkStoreTls(*location); !checked) {
     return std::unexpected(checked.error().withContext("swarm init"));
   }
@@ -51,7 +51,7 @@ Status checkStoreTlsFiles(const StoreTlsFiles& files, std::string_view command) 
   store::StoreLocation location;
   location.kind = store::StoreLocation::Kind::Etcd;
   location.endpoints = {"127.0.0.1:2379"};
-  attach(location, files);
+  attachTlsFiles(location, files);
   if (auto checked = store::checkStoreTls(location); !checked) {
     return std::unexpected(checked.error().withContext(std::string(command)));
   }
@@ -67,7 +67,7 @@ Result<store::StoreLocation> joinedStoreLocation(std::string_view url, const Sto
                   quote(std::string(url), 200),
                   location ? "a manager needs a shared store" : location.error().message);
   }
-  attach(*location, files);
+  attachTlsFiles(*location, files);
   return location;
 }
 

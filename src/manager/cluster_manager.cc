@@ -279,8 +279,8 @@ Result<InitResult> ClusterManager::init(const api::SwarmInitRequest& request,
                                               encodeJoinTokenHashes(pki->hashes)));
   if (isSharedStore(cluster.store)) {
     ClearJoinTokens clear{pki->files.workerToken, pki->files.managerToken, 0};
-    txn.success.push_back(store::Operation::put(std::string(state::keys::kJoinTokens),
-                                                encodeClearJoinTokens(clear)));
+    txn.success.push_back(
+        store::Operation::put(std::string(state::keys::kJoinTokens), encodeClearJoinTokens(clear)));
   }
   auto committed = store_.txn(txn);
   if (!committed) {

@@ -219,8 +219,12 @@ Result<JoinResult> NodeManager::join(const JoinRequest& request, const security:
   }
   spdlog::info("node joined id={} hostname={} address={} role={}", node.id, node.hostname,
                node.address, node.role);
-  return JoinResult{node, cluster->id, cluster->nodeTimeoutMs, std::move(*certificate),
-                    cluster->caCertificate, cluster->store};
+  return JoinResult{node,
+                    cluster->id,
+                    cluster->nodeTimeoutMs,
+                    std::move(*certificate),
+                    cluster->caCertificate,
+                    cluster->store};
 }
 
 bool NodeManager::isMember(const std::string& nodeId, const std::string& role) {

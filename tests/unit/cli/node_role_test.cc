@@ -8,7 +8,8 @@ namespace overmesh::cli {
 namespace {
 
 TEST(NodeRoleMessage, PromoteAndDemoteSayWhatDockerSays) {
-  EXPECT_EQ(roleChangeMessage("node-2", true, true), "Node node-2 promoted to a manager in the swarm.");
+  EXPECT_EQ(roleChangeMessage("node-2", true, true),
+            "Node node-2 promoted to a manager in the swarm.");
   EXPECT_EQ(roleChangeMessage("node-2", false, true), "Manager node-2 demoted in the swarm.");
 }
 

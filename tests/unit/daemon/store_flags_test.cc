@@ -62,9 +62,7 @@ TEST(StoreFlags, AnEtcdStoreKeepsItsTlsFiles) {
   EXPECT_THAT(refused.error().message, HasSubstr("--store-c"));
 }
 
-TEST(StoreFlags, JoinWithoutTlsFilesIsFine) {
-  EXPECT_TRUE(checkStoreTlsFiles({}, "swarm join"));
-}
+TEST(StoreFlags, JoinWithoutTlsFilesIsFine) { EXPECT_TRUE(checkStoreTlsFiles({}, "swarm join")); }
 
 TEST(StoreFlags, JoinedManagersOpenOnlyAnEtcdStore) {
   for (const char* url : {"sqlite", "", "file:///var/lib/x.db"}) {

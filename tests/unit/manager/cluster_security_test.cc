@@ -3,8 +3,8 @@
 // secret, rotation, the manager token, the address check), roles on the cluster routes,
 // renewal, revocation, and what agents can never read.
 
-#include <gmock/gmock.h>
 #include <fmt/format.h>
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <chrono>

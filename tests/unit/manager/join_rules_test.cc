@@ -24,14 +24,15 @@ JoinTokenHashes hashesOf(const std::string& worker, const std::string& manager) 
 }
 
 TEST(MatchJoinTokenTest, TheWorkerSecretJoinsAsWorker) {
-  auto role = matchJoinToken({kFingerprint, "w-secret"}, kFingerprint, hashesOf("w-secret", "m"), false);
+  auto role =
+      matchJoinToken({kFingerprint, "w-secret"}, kFingerprint, hashesOf("w-secret", "m"), false);
   ASSERT_TRUE(role) << role.error().message;
   EXPECT_EQ(*role, "worker");
 }
 
 TEST(MatchJoinTokenTest, AnotherFingerprintIsRefusedBeforeTheSecretCounts) {
-  auto role =
-      matchJoinToken({std::string(64, 'a'), "w-secret"}, kFingerprint, hashesOf("w-secret", "m"), true);
+  auto role = matchJoinToken({std::string(64, 'a'), "w-secret"}, kFingerprint,
+                             hashesOf("w-secret", "m"), true);
   ASSERT_FALSE(role);
   EXPECT_EQ(role.error().kind, ErrorKind::Unauthenticated);
   EXPECT_THAT(role.error().message, HasSubstr("another cluster"));
@@ -61,8 +62,9 @@ TEST(MatchJoinTokenTest, OnlyEtcdUrlsAreSharedStores) {
 }
 
 TEST(MatchJoinTokenTest, UnknownSecretsAndEmptyHashesNeverMatch) {
-  EXPECT_EQ(matchJoinToken({kFingerprint, "guess"}, kFingerprint, hashesOf("w", "m"), true).error().kind,
-            ErrorKind::Unauthenticated);
+  EXPECT_EQ(
+      matchJoinToken({kFingerprint, "guess"}, kFingerprint, hashesOf("w", "m"), true).error().kind,
+      ErrorKind::Unauthenticated);
   JoinTokenHashes empty;
   EXPECT_FALSE(matchJoinToken({kFingerprint, ""}, kFingerprint, empty, true));
   EXPECT_FALSE(matchJoinToken({"", "w"}, "", hashesOf("w", "m"), true)) << "no CA: nothing joins";

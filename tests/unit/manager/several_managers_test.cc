@@ -23,8 +23,8 @@
 namespace overmesh::manager {
 namespace {
 
-using overmesh::testing::joinRequestFor;
 using overmesh::testing::JoinedNode;
+using overmesh::testing::joinRequestFor;
 using overmesh::testing::must;
 using ::testing::HasSubstr;
 
@@ -113,8 +113,8 @@ TEST_F(EtcdClusterTest, TheManagerTokenJoinsAManagerWithTheCaKeyAndTheStore) {
   EXPECT_EQ(answer["caKey"], init_.pki.ca.keyPem);
   EXPECT_EQ(answer["store"], kEtcdUrl);
   std::string pem = answer["certificate"];
-  auto info = must(security::verifyNodeCertificate(pem, init_.pki.ca.certPem,
-                                                   std::chrono::system_clock::now()));
+  auto info = must(
+      security::verifyNodeCertificate(pem, init_.pki.ca.certPem, std::chrono::system_clock::now()));
   EXPECT_EQ(info.identity.role, "manager");
   std::string id = answer["node"]["id"];
   EXPECT_EQ(record(id).role, "manager");
@@ -167,8 +167,8 @@ TEST_F(EtcdClusterTest, TheLastManagerCannotBeDemoted) {
 }
 
 TEST_F(EtcdClusterTest, AManagerIsDemotedWhenAnotherRemains) {
-  auto second = must(join(joinRequestFor(init_.pki.managerToken, "manager-2", "198.18.0.9"),
-                          "198.18.0.9"));
+  auto second =
+      must(join(joinRequestFor(init_.pki.managerToken, "manager-2", "198.18.0.9"), "198.18.0.9"));
   auto change = must(nodes_->setRole(second.id, "worker"));
   EXPECT_TRUE(change.changed);
   EXPECT_EQ(record(second.id).role, "worker");
@@ -206,8 +206,8 @@ TEST_F(SqliteClusterTest, InitRecordsSqliteAndNoClearTokens) {
 TEST_F(SqliteClusterTest, ThereIsNoManagerTokenToShowOrRotate) {
   ClusterManager clusters(*store_);
   for (bool rotate : {false, true}) {
-    auto refused = rotate ? clusters.rotateJoinToken("manager", *pki_)
-                          : clusters.joinToken("manager", *pki_);
+    auto refused =
+        rotate ? clusters.rotateJoinToken("manager", *pki_) : clusters.joinToken("manager", *pki_);
     ASSERT_FALSE(refused);
     EXPECT_EQ(refused.error().kind, ErrorKind::FailedPrecondition);
     EXPECT_THAT(refused.error().message, HasSubstr(kSharedStoreRequired));
