@@ -418,9 +418,6 @@ Result<RoleChange> NodeManager::setRole(const std::string& reference, std::strin
   if (!cluster) {
     return std::unexpected(cluster.error().withContext(command));
   }
-  if (role == kManagerRole && !isSharedStore(cluster->store)) {
-    return errorf(ErrorKind::FailedPrecondition, "{}: {}", command, kSharedStoreRequired);
-  }
   constexpr int kMaxAttempts = 8;
   for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
     auto range = store_.range(std::string(state::keys::kNodes));
@@ -444,6 +441,9 @@ Result<RoleChange> NodeManager::setRole(const std::string& reference, std::strin
     auto [node, revision] = nodes[*index];
     if (node.role == role) {
       return RoleChange{node, false};
+    }
+    if (role == kManagerRole && !isSharedStore(cluster->store)) {
+      return errorf(ErrorKind::FailedPrecondition, "{}: {}", command, kSharedStoreRequired);
     }
     store::Txn txn;
     txn.compares.push_back(store::Compare::modRevisionIs(state::keys::node(node.id), revision));

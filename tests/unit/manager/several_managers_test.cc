@@ -224,6 +224,10 @@ TEST_F(SqliteClusterTest, PromoteNeedsASharedStore) {
   EXPECT_EQ(must(store_->currentRevision()), before);
 }
 
+TEST_F(SqliteClusterTest, PromotingTheManagerSaysItAlreadyIsOne) {
+  EXPECT_FALSE(must(nodes_->setRole(init_.node.id, "manager")).changed);
+}
+
 TEST_F(SqliteClusterTest, TheOnlyManagerCannotBeDemoted) {
   auto refused = nodes_->setRole(init_.node.id, "worker");
   ASSERT_FALSE(refused);
