@@ -8,6 +8,7 @@
 //   no certificate (ALPN kJoinAlpn only): GET kCaPath, POST kJoinPath
 //   any member (worker or manager cert):  heartbeat, leave, snapshot, watch, renew, and
 //                                         the status of a task placed on the caller's node
+//   a manager (cert and record):          kManagerCredentialsPath
 //   node port: exec and logs of a local task, from a manager certificate only.
 // Cluster writes (networks, services, nodes, tokens) exist only on a manager's local
 // socket: a worker's CLI is told "this node is not a swarm manager; run the command on a
@@ -32,8 +33,13 @@
 //    naming both addresses. Reply:
 //      {"node": api::Node, "clusterId", "nodeTimeoutMs", "certificate": node PEM,
 //       "caCertificate": CA PEM}
+//    and, for a join with the manager token (accepted only when the cluster's store is
+//    shared, etcd: issue 13), also {"caKey": the CA's private key PEM, "store": the store's
+//    URL "etcd://H:P,…" (no TLS paths: the joining manager brings its own etcd client files)}.
+//    node.role is then "manager" and the certificate's OU manager.
 // 4. The node checks the certificate (its key, chains to the CA, subject = the node ID of
-//    the reply) and stores pki/ (security/node_pki.h).
+//    the reply, role = node.role) and stores pki/ (security/node_pki.h); a manager also
+//    stores ca.key (it must be the key of that CA) and opens the store.
 
 #include <chrono>
 #include <cstdint>
@@ -53,6 +59,12 @@ inline constexpr const char* kWatchPath = "/cluster/v1/watch";          // GET ?
 inline constexpr const char* kRenewPath = "/cluster/v1/renew";
 // POST {"state","message","exitCode"}: the observed state of a task on the calling node.
 inline constexpr const char* kTaskStatusPattern = "/cluster/v1/tasks/{id}/status";
+// POST {} -> {"caKey": the CA's private key PEM, "store": the cluster's store URL}: what a
+// node promoted to manager (`node promote`) needs to serve as one. Manager-only: the
+// caller's certificate must say OU=manager (it renews for its new role first: the renewal
+// signs the role of its node record) and its node record must be a manager; 403
+// (PermissionDenied) otherwise, 401 for a non-member. Answered by any manager.
+inline constexpr const char* kManagerCredentialsPath = "/cluster/v1/manager-credentials";
 
 inline constexpr std::uint16_t kDefaultNodePort = 2378;
 

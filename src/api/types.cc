@@ -61,7 +61,8 @@ void to_json(json& j, const Cluster& v) {
            {"managerAddress", v.managerAddress},
            {"caCertificate", v.caCertificate},
            {"caFingerprint", v.caFingerprint},
-           {"certExpiryMs", v.certExpiryMs}};
+           {"certExpiryMs", v.certExpiryMs},
+           {"store", v.store}};
 }
 
 void from_json(const json& j, Cluster& v) {
@@ -74,6 +75,7 @@ void from_json(const json& j, Cluster& v) {
   readField(j, "caCertificate", v.caCertificate);
   readField(j, "caFingerprint", v.caFingerprint);
   readField(j, "certExpiryMs", v.certExpiryMs);
+  readField(j, "store", v.store);
 }
 
 void to_json(json& j, const SwarmInitRequest& v) {

@@ -76,6 +76,11 @@ struct Cluster {
   // Validity of node certificates signed from now on (`swarm init|update --cert-expiry`);
   // nodes renew early when theirs runs longer (docs/security.md).
   std::int64_t certExpiryMs = kDefaultCertExpiryMs;
+  // Where the cluster's state lives (store::StoreLocation::url(): "sqlite" or
+  // "etcd://H:P[,H:P…]", never TLS paths). A join with the manager token and `node
+  // promote` need a shared store (etcd); empty in records of clusters made before issue 13
+  // (= sqlite).
+  std::string store;
 };
 
 struct SwarmInitRequest {

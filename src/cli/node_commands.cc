@@ -9,6 +9,7 @@
 #include "api/types.h"
 #include "cli/cli_context.h"
 #include "cli/manager_status_format.h"
+#include "cli/node_role.h"
 #include "cli/node_update.h"
 #include "cli/table.h"
 #include "common/ids.h"
@@ -124,6 +125,51 @@ Status runNodeRemove(CliContext& context, const NodeRemoveOptions& options) {
   return {};
 }
 
+struct NodeRoleOptions {
+  std::vector<std::string> nodes;
+};
+
+// `node promote|demote NODE…`: one line per node as Docker prints it; the failures are
+// reported together at the end.
+Status runNodeRole(CliContext& context, const NodeRoleOptions& options, bool promote) {
+  auto client = context.client();
+  if (!client) {
+    return std::unexpected(client.error());
+  }
+  std::vector<std::string> failures;
+  for (const auto& node : options.nodes) {
+    auto changed =
+        client->post("/v1/nodes/" + api::percentEncode(node) + (promote ? "/promote" : "/demote"),
+                     nlohmann::json::object());
+    if (!changed) {
+      failures.push_back(changed.error().message);
+      continue;
+    }
+    *context.out << roleChangeMessage(node, promote, changed->value("changed", true)) << '\n';
+  }
+  if (!failures.empty()) {
+    return errorf(ErrorKind::FailedPrecondition, "{}", fmt::join(failures, "\n"));
+  }
+  return {};
+}
+
+// Adds `node promote` and `node demote`.
+void addNodeRoleCommands(CLI::App* node, CliContext& context) {
+  for (bool promote : {true, false}) {
+    auto options = context.hold<NodeRoleOptions>();
+    CLI::App* command =
+        node->add_subcommand(promote ? "promote" : "demote",
+                             promote ? "Promote nodes to managers (the swarm's store must be etcd)"
+                                     : "Demote managers to workers (never the last manager)");
+    command->add_option("node", options->nodes, "Node hostnames or IDs")->required();
+    command->callback([&context, options, promote] {
+      context.action = [&context, options, promote] {
+        return runNodeRole(context, *options, promote);
+      };
+    });
+  }
+}
+
 }  // namespace
 
 void addNodeCommands(CLI::App& app, CliContext& context) {
@@ -166,6 +212,8 @@ void addNodeCommands(CLI::App& app, CliContext& context) {
   removeCommand->callback([&context, remove] {
     context.action = [&context, remove] { return runNodeRemove(context, *remove); };
   });
+
+  addNodeRoleCommands(node, context);
 }
 
 }  // namespace overmesh::cli

@@ -1,4 +1,5 @@
 #include <chrono>
+#include <filesystem>
 #include <memory>
 #include <vector>
 
@@ -11,6 +12,31 @@
 namespace overmesh::cli {
 namespace {
 
+// `--store-cacert/--store-cert/--store-key`: a manager's own etcd client files. Paths are
+// made absolute here: the daemon reads them, from its own working directory.
+struct StoreFlags {
+  std::string url;  // init only
+  std::string caFile;
+  std::string certFile;
+  std::string keyFile;
+};
+
+std::string absolutePath(const std::string& path) {
+  if (path.empty()) {
+    return path;
+  }
+  std::error_code error;
+  auto absolute = std::filesystem::absolute(path, error);
+  return error ? path : absolute.lexically_normal().string();
+}
+
+void addStoreTlsOptions(CLI::App* command, StoreFlags& flags) {
+  command->add_option("--store-cacert", flags.caFile,
+                      "CA certificate (PEM) that etcd's server certificates chain to");
+  command->add_option("--store-cert", flags.certFile, "Client certificate (PEM) for etcd");
+  command->add_option("--store-key", flags.keyFile, "Client certificate's key (PEM) for etcd");
+}
+
 struct InitOptions {
   std::string advertiseAddr;
   std::vector<std::string> pools;
@@ -19,6 +45,7 @@ struct InitOptions {
   std::string ingressSubnet;
   std::string certExpiry;
   RegistryFlags registries;
+  StoreFlags store;
 };
 
 struct UpdateOptions {
@@ -159,6 +186,10 @@ Status runInit(CliContext& context, const InitOptions& options) {
   request.ingressSubnet = options.ingressSubnet;
   request.registries.insecureRegistries = options.registries.insecureRegistries;
   request.registries.registryMirrors = options.registries.registryMirrors;
+  request.store = options.store.url;
+  request.storeCaFile = absolutePath(options.store.caFile);
+  request.storeCertFile = absolutePath(options.store.certFile);
+  request.storeKeyFile = absolutePath(options.store.keyFile);
   auto client = context.client();
   if (!client) {
     return std::unexpected(client.error());
@@ -178,6 +209,10 @@ Status runInit(CliContext& context, const InitOptions& options) {
   } else {
     out << "Run `overmesh swarm join-token worker` for the command that adds a worker ("
         << token.error().message << ").\n\n";
+  }
+  if (cluster->value("store", "").starts_with("etcd://")) {
+    out << "To add a manager to this swarm, run 'overmesh swarm join-token manager' and follow "
+           "the instructions.\n\n";
   }
   return {};
 }
@@ -207,6 +242,10 @@ void addSwarmCommands(CLI::App& app, CliContext& context) {
                           "Validity of node certificates, renewed automatically (default "
                           "2160h, 90 days; 1m to 43800h)");
   addRegistryListOptions(initCommand, init->registries);
+  initCommand->add_option("--store", init->store.url,
+                          "Where the swarm's state lives: sqlite (default, one manager) or "
+                          "etcd://HOST:PORT[,HOST:PORT...] (several managers)");
+  addStoreTlsOptions(initCommand, init->store);
   initCommand->callback([&context, init] {
     context.action = [&context, init] { return runInit(context, *init); };
   });
@@ -232,11 +271,16 @@ void addSwarmCommands(CLI::App& app, CliContext& context) {
     std::string token;
     std::string remote;
     std::string advertiseAddr;
+    StoreFlags store;
   };
   auto join = context.hold<JoinOptions>();
-  CLI::App* joinCommand = swarm->add_subcommand("join", "Join a swarm as a worker");
-  joinCommand->add_option("--token", join->token, "Join token from `swarm join-token worker`")
+  CLI::App* joinCommand = swarm->add_subcommand(
+      "join", "Join a swarm as a worker or, with the manager token, a manager");
+  joinCommand
+      ->add_option("--token", join->token,
+                   "Join token from `swarm join-token worker` (or `manager`)")
       ->required();
+  addStoreTlsOptions(joinCommand, join->store);
   joinCommand->add_option("--advertise-addr", join->advertiseAddr,
                           "Underlay IPv4 address other nodes reach this one at");
   joinCommand->add_option("manager", join->remote, "Manager address, IP[:PORT] (port 2377)")
@@ -249,12 +293,18 @@ void addSwarmCommands(CLI::App& app, CliContext& context) {
       }
       nlohmann::json body = {{"token", join->token},
                              {"remoteAddress", join->remote},
-                             {"advertiseAddr", join->advertiseAddr}};
+                             {"advertiseAddr", join->advertiseAddr},
+                             {"storeCaFile", absolutePath(join->store.caFile)},
+                             {"storeCertFile", absolutePath(join->store.certFile)},
+                             {"storeKeyFile", absolutePath(join->store.keyFile)}};
       auto joined = client->post("/v1/swarm/join", body);
       if (!joined) {
         return std::unexpected(joined.error());
       }
-      *context.out << "This node joined a swarm as a worker.\n";
+      // The token decides the role: the daemon's info says which it became.
+      auto info = client->get("/v1/info");
+      std::string role = info ? info->value("role", "worker") : "worker";
+      *context.out << "This node joined a swarm as a " << role << ".\n";
       return {};
     };
   });

@@ -27,6 +27,8 @@
 #include "daemon/cert_renewers.h"
 #include "daemon/local_api.h"
 #include "daemon/port_probe.h"
+#include "daemon/role_change.h"
+#include "daemon/store_flags.h"
 #include "daemon/tls_sources.h"
 #include "daemon/version.h"
 #include "dataplane/linux/nftables.h"
@@ -40,6 +42,7 @@
 #include "security/join_token.h"
 #include "security/pki.h"
 #include "state/keys.h"
+#include "store/open_store.h"
 
 namespace overmesh::daemon {
 namespace {
@@ -211,6 +214,7 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonOptions& options) {
     spdlog::info("local API also on tcp://{}:{} (TLS, client certificates of {})", endpoint->host,
                  *port, options.tcpTls.caCert);
   }
+  daemon->roleWatchThread_ = std::thread([raw = daemon.get()] { raw->roleWatchLoop(); });
   spdlog::info("overmeshd {} started socket={} state_dir={} role={}", kVersion,
                options.socketPath, options.stateDir,
                daemon->node_ ? daemon->node_->role : "none");
@@ -281,7 +285,7 @@ Result<Daemon::Roles> Daemon::launchRoles(const NodeState& node,
     return roles;
   }
   if (!roles.manager) {
-    auto opened = ManagerRole::open(storePath(), clock_);
+    auto opened = ManagerRole::open(node.store, storePath(), clock_);
     if (!opened) {
       return fail(opened.error());
     }
@@ -362,6 +366,11 @@ void Daemon::stop() {
   // ones through the runtime, forwarded ones by cutting their call to the task's node),
   // since an exec may have no time limit.
   stopping_ = true;
+  // A role change in progress is cut short by stopping_ (its calls to managers watch it).
+  stopRoleWatch_.stop();
+  if (roleWatchThread_.joinable()) {
+    roleWatchThread_.join();
+  }
   if (auto agent = currentAgent()) {
     agent->cancelExecs();
   }
@@ -528,6 +537,44 @@ Result<std::string> fetchClusterCa(const std::string& managerUrl, const std::str
   return *single;
 }
 
+// `swarm init --store etcd://…` never takes over another cluster's state: the init's own
+// transaction would refuse it too (a compare on the cluster key's absence), this says why.
+Status refuseHeldEtcd(store::Store& store, const store::StoreLocation& location) {
+  auto record = store.get(std::string(state::keys::kCluster));
+  if (!record) {
+    return std::unexpected(record.error().withContext("swarm init: read the etcd store"));
+  }
+  if (!*record) {
+    return {};
+  }
+  auto cluster = decodeJson<api::Cluster>((*record)->value, "cluster record");
+  return errorf(ErrorKind::FailedPrecondition,
+                "swarm init: etcd at {} already holds cluster {}; use a fresh etcd (or another "
+                "key space)",
+                location.url(), cluster ? cluster->id : std::string("(unreadable record)"));
+}
+
+// Undoes an init on etcd that wrote its records but did not complete: everything under
+// the cluster's prefix goes (nobody else can have joined: no token was handed out yet).
+Status removeEtcdState(const store::StoreLocation& location, const Clock& clock) {
+  auto store = store::openStore(location, "", clock);
+  if (!store) {
+    return std::unexpected(store.error().withContext(fmt::format(
+        "cannot remove this init's records from etcd at {}; delete the prefix {} by hand",
+        location.url(), state::keys::kRoot)));
+  }
+  store::Txn txn;
+  txn.success.push_back(store::Operation::delPrefix(std::string(state::keys::kRoot)));
+  auto committed = (*store)->txn(txn);
+  (*store)->close();
+  if (!committed) {
+    return std::unexpected(committed.error().withContext(fmt::format(
+        "cannot remove this init's records from etcd at {}; delete the prefix {} by hand",
+        location.url(), state::keys::kRoot)));
+  }
+  return {};
+}
+
 // The node's underlay network; a host that hides it (no interface holds the address)
 // reports the address alone, which still keeps overlays off it.
 std::string underlayPrefixOf(const std::string& address) {
@@ -581,6 +628,11 @@ Result<api::Cluster> Daemon::swarmInit(const api::SwarmInitRequest& request) {
                   "swarm leave` first",
                   (*current)->role);
   }
+  // --store and its TLS files first: a bad flag is refused before anything exists.
+  auto location = initStoreLocation(request);
+  if (!location) {
+    return std::unexpected(location.error());
+  }
   auto address = chooseAdvertiseAddress(request.advertiseAddr);
   if (!address) {
     return std::unexpected(address.error().withContext("swarm init"));
@@ -597,7 +649,11 @@ Result<api::Cluster> Daemon::swarmInit(const api::SwarmInitRequest& request) {
       return std::unexpected(free.error().withContext("swarm init"));
     }
   }
+  const bool etcd = location->isEtcd();
   for (const char* suffix : {"", "-wal", "-shm"}) {
+    if (etcd) {
+      break;  // the state is in etcd: a cluster.db left over is not in the way
+    }
     std::error_code error;
     bool exists = std::filesystem::exists(storePath() + suffix, error);
     if (error || exists) {
@@ -608,21 +664,35 @@ Result<api::Cluster> Daemon::swarmInit(const api::SwarmInitRequest& request) {
     }
   }
 
-  // From here on files exist: remove them again unless the init completes.
-  Rollback removeStore([this] {
-    if (auto removed = removeStoreFiles(); !removed) {
+  // From here on the store exists: SQLite's files are removed again unless the init
+  // completes; in etcd, what this init wrote (and only once it wrote it: an etcd holding
+  // another cluster is never touched).
+  bool wroteEtcd = false;
+  Rollback removeStore([this, etcd, &wroteEtcd, location = *location] {
+    Status removed =
+        etcd ? (wroteEtcd ? removeEtcdState(location, clock_) : Status{}) : removeStoreFiles();
+    if (!removed) {
       spdlog::error("swarm init rollback: {}", removed.error().message);
     }
   });
-  auto opened = ManagerRole::open(storePath(), clock_);
+  auto opened = ManagerRole::open(*location, storePath(), clock_);
   if (!opened) {
     return std::unexpected(opened.error().withContext("swarm init"));
   }
-  auto initialised = (*opened)->clusters().init(request, self);
+  if (etcd) {
+    if (auto held = refuseHeldEtcd((*opened)->store(), *location); !held) {
+      (*opened)->stop();
+      return std::unexpected(held.error());
+    }
+  }
+  api::SwarmInitRequest recorded = request;
+  recorded.store = location->url();  // the cluster record names the store, without TLS paths
+  auto initialised = (*opened)->clusters().init(recorded, self);
   if (!initialised) {
     (*opened)->stop();
     return std::unexpected(initialised.error());
   }
+  wroteEtcd = etcd;
   // The keys the init made (the CA, the manager's own certificate, the join tokens) go
   // to pki/; removed again unless the init completes.
   Rollback removePki([this] {
@@ -637,10 +707,11 @@ Result<api::Cluster> Daemon::swarmInit(const api::SwarmInitRequest& request) {
   if (saved) {
     saved = (*pki)->saveCaKey(keys.ca.keyPem);
   }
-  if (saved) {
+  // On etcd the clear tokens are in the store (every manager shows them); on SQLite here.
+  if (saved && !etcd) {
     saved = (*pki)->saveToken("worker", keys.workerToken);
   }
-  if (saved) {
+  if (saved && !etcd) {
     saved = (*pki)->saveToken("manager", keys.managerToken);
   }
   if (!saved) {
@@ -653,14 +724,15 @@ Result<api::Cluster> Daemon::swarmInit(const api::SwarmInitRequest& request) {
   state.clusterId = initialised->cluster.id;
   state.advertiseAddress = *address;
   state.managerAddress = self.managerAddress;
+  state.store = *location;
   if (auto committed = commitMembership(state, std::move(*opened), std::move(*pki), "swarm init");
       !committed) {
     return std::unexpected(committed.error());
   }
   removePki.dismiss();
   removeStore.dismiss();
-  spdlog::info("swarm initialised cluster={} node={} advertise={}", initialised->cluster.id,
-               initialised->node.id, *address);
+  spdlog::info("swarm initialised cluster={} node={} advertise={} store={}",
+               initialised->cluster.id, initialised->node.id, *address, location->url());
   return initialised->cluster;
 }
 
@@ -693,6 +765,9 @@ Status Daemon::swarmJoin(const SwarmJoinRequest& request) {
   auto endpoint = managerEndpoint(request.remoteAddress, options_.clusterPort);
   if (!endpoint) {
     return std::unexpected(endpoint.error().withContext("swarm join"));
+  }
+  if (auto files = checkStoreTlsFiles(request.storeTls, "swarm join"); !files) {
+    return files;
   }
   auto address = chooseAdvertiseAddress(request.advertiseAddr);
   if (!address) {
@@ -780,6 +855,8 @@ Status Daemon::swarmJoin(const SwarmJoinRequest& request) {
   NodeState state;
   std::string certPem;
   std::string replyCa;
+  std::string caKeyPem;  // a manager's join only
+  std::string storeUrl;  // a manager's join only
   auto read = decodeFields(response->body, "join answer", [&](const nlohmann::json& json) {
     // Read in place: copying a hostile, deeply nested "node" value would recurse.
     auto node = json.find("node");
@@ -787,9 +864,17 @@ Status Daemon::swarmJoin(const SwarmJoinRequest& request) {
       throw JsonFieldError("field \"node\" is missing or not an object");
     }
     requireField(*node, "id", state.nodeId);
+    state.role = "worker";
+    readField(*node, "role", state.role);
     requireField(json, "clusterId", state.clusterId);
     requireField(json, "certificate", certPem);
     requireField(json, "caCertificate", replyCa);
+    if (state.role == "manager") {
+      requireField(json, "caKey", caKeyPem);
+      requireField(json, "store", storeUrl);
+    } else if (state.role != "worker") {
+      throw JsonFieldError("field \"node.role\" must be worker or manager");
+    }
   });
   if (!read) {
     return errorf(ErrorKind::Unavailable,
@@ -798,16 +883,20 @@ Status Daemon::swarmJoin(const SwarmJoinRequest& request) {
                   "changed on this node",
                   *endpoint, read.error().message);
   }
-  state.role = "worker";
+  const bool manager = state.role == "manager";
   state.advertiseAddress = *address;
-  state.managerAddress = *endpoint;
+  // A manager's agent reads its own store, and its join command names itself.
+  state.managerAddress = manager ? fmt::format("{}:{}", *address, options_.clusterPort) : *endpoint;
+  if (!manager && request.storeTls.any()) {
+    spdlog::warn("swarm join: joined as a worker; the --store-* files are not used");
+  }
 
   // Step 4: the certificate is checked before it is stored. The manager has admitted the
   // node from here on: undo that too unless the join completes.
   auto checked =
       replyCa == *caPem
           ? agent::checkIssuedCertificate(key->privateKeyPem, certPem, *caPem, state.nodeId,
-                                          "worker", std::chrono::system_clock::now())
+                                          state.role, std::chrono::system_clock::now())
           : Result<security::CertificateInfo>(std::unexpected(
                 Error{ErrorKind::Unauthenticated,
                       "the join answer names another CA than the one the token pins"}));
@@ -817,13 +906,15 @@ Status Daemon::swarmJoin(const SwarmJoinRequest& request) {
         clientConfig(security::NodeCredentials{*caPem, certPem, key->privateKeyPem, *checked},
                      std::string(security::kManagerServerName), *address);
   }
-  Rollback forget([&state, leaveTls] {
-    std::string problem = leaveTls ? leaveOnManager(state.managerAddress, leaveTls)
+  const std::string joinedManager = *endpoint;
+  Rollback forget([&state, &joinedManager, leaveTls] {
+    std::string problem = leaveTls ? leaveOnManager(joinedManager, leaveTls)
                                    : "this node has no valid certificate to ask with";
     if (!problem.empty()) {
-      spdlog::error("swarm join rollback: the manager at {} did not forget node {} ({}); it "
-                    "shows the node as down until it is removed",
-                    state.managerAddress, state.nodeId, problem);
+      spdlog::error(
+          "swarm join rollback: the manager at {} did not forget node {} ({}); it "
+          "shows the node as down until it is removed",
+          joinedManager, state.nodeId, problem);
     }
   });
   if (!checked) {
@@ -834,18 +925,41 @@ Status Daemon::swarmJoin(const SwarmJoinRequest& request) {
       spdlog::error("swarm join rollback: {}", removed.error().message);
     }
   });
+  if (manager) {
+    auto location = joinedStoreLocation(storeUrl, request.storeTls);
+    if (!location) {
+      return std::unexpected(location.error().withContext("swarm join"));
+    }
+    state.store = *location;
+    if (auto free = probeTcpPort(*address, options_.clusterPort, "--cluster-port"); !free) {
+      return std::unexpected(free.error().withContext("swarm join"));
+    }
+  }
   auto pki = security::NodePki::create(options_.stateDir, *caPem, key->privateKeyPem, certPem);
   if (!pki) {
     return std::unexpected(pki.error().withContext("swarm join: store the node's certificate"));
   }
-  if (auto committed = commitMembership(state, nullptr, std::move(*pki), "swarm join");
+  std::unique_ptr<ManagerRole> managerRole;
+  if (manager) {
+    // saveCaKey checks that it is the key of the CA the token pinned.
+    if (auto saved = (*pki)->saveCaKey(caKeyPem); !saved) {
+      return std::unexpected(saved.error().withContext("swarm join: store the CA key"));
+    }
+    auto opened = ManagerRole::open(state.store, storePath(), clock_);
+    if (!opened) {
+      return std::unexpected(opened.error().withContext("swarm join"));
+    }
+    managerRole = std::move(*opened);
+  }
+  if (auto committed =
+          commitMembership(state, std::move(managerRole), std::move(*pki), "swarm join");
       !committed) {
     return committed;
   }
   removePki.dismiss();
   forget.dismiss();
-  spdlog::info("joined swarm cluster={} node={} manager={}", state.clusterId, state.nodeId,
-               state.managerAddress);
+  spdlog::info("joined swarm cluster={} node={} role={} manager={} store={}", state.clusterId,
+               state.nodeId, state.role, joinedManager, state.store.url());
   return {};
 }
 
@@ -861,7 +975,26 @@ Status Daemon::swarmLeave(bool force) {
     return std::unexpected(notInSwarm());
   }
   const NodeState node = **current;
-  if (node.role == "manager" && !force) {
+  if (node.role == "manager" && node.store.isEtcd()) {
+    // One of several managers: the swarm goes on without it. Docker's rule: demote first.
+    if (!force) {
+      return errorf(ErrorKind::FailedPrecondition,
+                    "swarm leave: this node is a manager; demote it first (`overmesh node "
+                    "demote {}` on another manager), or use --force to leave anyway",
+                    node.nodeId);
+    }
+    std::shared_lock lock(roleMutex_);
+    if (manager_) {
+      store::Txn txn;
+      txn.success.push_back(store::Operation::del(state::keys::node(node.nodeId)));
+      if (auto removed = manager_->store().txn(txn); !removed) {
+        spdlog::warn(
+            "swarm leave: this manager's record stays in the store ({}); remove it "
+            "with `overmesh node rm --force {}` on another manager",
+            removed.error().message, node.nodeId);
+      }
+    }
+  } else if (node.role == "manager" && !force) {
     return errorf(ErrorKind::FailedPrecondition,
                   "swarm leave: this node is the swarm's manager; leaving destroys the swarm's "
                   "state. Use `overmesh swarm leave --force` to do it anyway");
@@ -918,12 +1051,185 @@ Status Daemon::swarmLeave(bool force) {
     return std::unexpected(removed.error().withContext(
         "swarm leave: the node left the swarm, but its keys remain; remove them by hand"));
   }
-  if (node.role == "manager") {
+  if (node.role == "manager" && !node.store.isEtcd()) {
     if (auto removed = removeStoreFiles(); !removed) {
       return std::unexpected(removed.error().withContext(
           "swarm leave: the node left the swarm, but before the next `swarm init`"));
     }
   }
+  return {};
+}
+
+void Daemon::roleWatchLoop() {
+  while (stopRoleWatch_.sleepFor(std::chrono::seconds(1))) {
+    if (auto followed = followRoleChange(); !followed) {
+      spdlog::error("node role change: {} (tried again in a second)", followed.error().message);
+    }
+  }
+}
+
+Status Daemon::followRoleChange() {
+  NodeState node;
+  std::string recorded;
+  std::vector<std::string> otherManagers;
+  {
+    std::shared_lock lock(roleMutex_);
+    if (!node_ || !agent_ || membershipChanging_ || !agent_->cache().synced()) {
+      return {};
+    }
+    node = *node_;
+    for (const auto& member : agent_->cache().nodes()) {
+      if (member.id == node.nodeId) {
+        recorded = member.role;
+      } else if (member.role == "manager" && member.state == "ready") {
+        // Every manager listens on the same cluster port in practice (overmeshd's
+        // --cluster-port): the lab and the docs give them one.
+        otherManagers.push_back(fmt::format("{}:{}", member.address, options_.clusterPort));
+      }
+    }
+  }
+  auto transition = decideRoleTransition(node.role, recorded);
+  if (transition == RoleTransition::None) {
+    return {};
+  }
+  auto current =
+      beginMembershipChange(transition == RoleTransition::Promote ? "node promote" : "node demote");
+  if (!current) {
+    return {};  // an init, join or leave runs: the next check sees its outcome
+  }
+  Rollback endChange([this] { endMembershipChange(); });
+  if (!*current || (*current)->nodeId != node.nodeId || (*current)->role != node.role) {
+    return {};
+  }
+  spdlog::info("this node's record says {}: it runs as {}; following", recorded, node.role);
+  return transition == RoleTransition::Promote ? promoteSelf(node)
+                                               : demoteSelf(node, otherManagers);
+}
+
+Status Daemon::promoteSelf(const NodeState& node) {
+  security::NodePki* keys = nullptr;
+  {
+    std::shared_lock lock(roleMutex_);
+    keys = pki_.get();  // stays: membershipChanging_ keeps a leave out
+  }
+  if (keys == nullptr) {
+    return errorf(ErrorKind::Internal, "node promote: this node has no key material loaded");
+  }
+  if (auto renewed =
+          renewForRole(*keys, node.managerAddress, node.advertiseAddress, "manager", &stopping_);
+      !renewed) {
+    return std::unexpected(renewed.error().withContext("node promote"));
+  }
+  auto credentials =
+      fetchManagerCredentials(*keys, node.managerAddress, node.advertiseAddress, &stopping_);
+  if (!credentials) {
+    return std::unexpected(credentials.error().withContext("node promote"));
+  }
+  auto location = joinedStoreLocation(credentials->storeUrl, options_.storeTls);
+  if (!location) {
+    return std::unexpected(location.error().withContext("node promote"));
+  }
+  if (auto saved = keys->saveCaKey(credentials->caKeyPem); !saved) {
+    return std::unexpected(saved.error().withContext("node promote: store the CA key"));
+  }
+  auto removeCaKey = [keys] {
+    std::error_code error;
+    std::filesystem::remove(keys->directory() + "/ca.key", error);
+  };
+  Rollback forgetCaKey(removeCaKey);
+  auto opened = ManagerRole::open(*location, storePath(), clock_);
+  if (!opened) {
+    return std::unexpected(opened.error().withContext("node promote"));
+  }
+  NodeState next = node;
+  next.role = "manager";
+  next.store = *location;
+  next.managerAddress = fmt::format("{}:{}", node.advertiseAddress, options_.clusterPort);
+  stopRoles();
+  auto roles = launchRoles(next, std::move(*opened), *keys);
+  Status saved = roles ? saveNodeState(options_.stateDir, next) : Status{};
+  if (!roles || !saved) {
+    Error why = !roles ? roles.error() : saved.error();
+    if (roles) {
+      shutDown(std::move(*roles));
+    }
+    // Back to the worker it was: its roles again, node.json unchanged.
+    if (auto back = launchRoles(node, nullptr, *keys); back) {
+      std::unique_lock lock(roleMutex_);
+      installRoles(std::move(*back));
+    } else {
+      why.message +=
+          fmt::format(" (and the worker's roles did not start again: {})", back.error().message);
+    }
+    return std::unexpected(why.withContext("node promote"));
+  }
+  forgetCaKey.dismiss();
+  {
+    std::unique_lock lock(roleMutex_);
+    node_ = next;
+    installRoles(std::move(*roles));
+  }
+  spdlog::info("promoted: this node is now a manager store={}", location->url());
+  return {};
+}
+
+Status Daemon::demoteSelf(const NodeState& node, const std::vector<std::string>& managers) {
+  security::NodePki* keys = nullptr;
+  {
+    std::shared_lock lock(roleMutex_);
+    keys = pki_.get();
+  }
+  if (keys == nullptr) {
+    return errorf(ErrorKind::Internal, "node demote: this node has no key material loaded");
+  }
+  // The worker certificate first, from another manager (the record says worker, so that
+  // is what it signs); the manager role keeps running until then.
+  std::string renewedAt;
+  std::vector<std::string> problems;
+  for (const auto& manager : managers) {
+    auto renewed = renewForRole(*keys, manager, node.advertiseAddress, "worker", &stopping_);
+    if (renewed) {
+      renewedAt = manager;
+      break;
+    }
+    problems.push_back(fmt::format("{}: {}", manager, renewed.error().message));
+  }
+  if (renewedAt.empty()) {
+    return errorf(ErrorKind::Unavailable,
+                  "node demote: no other manager renewed this node's certificate as a worker "
+                  "({})",
+                  managers.empty() ? std::string("none is ready")
+                                   : fmt::format("{}", fmt::join(problems, "; ")));
+  }
+  NodeState next = node;
+  next.role = "worker";
+  next.store = {};
+  next.managerAddress = renewedAt;
+  stopRoles();
+  std::error_code error;
+  std::filesystem::remove(keys->directory() + "/ca.key", error);
+  if (error) {
+    spdlog::error("node demote: cannot delete {}/ca.key ({}); delete it by hand", keys->directory(),
+                  error.message());
+  }
+  auto roles = launchRoles(next, nullptr, *keys);
+  if (!roles) {
+    return std::unexpected(roles.error().withContext(
+        "node demote: the manager role stopped, but the worker's did not start; restart "
+        "overmeshd"));
+  }
+  if (auto saved = saveNodeState(options_.stateDir, next); !saved) {
+    spdlog::error(
+        "node demote: node.json still says manager ({}); a restart would fail to "
+        "serve as one",
+        saved.error().message);
+  }
+  {
+    std::unique_lock lock(roleMutex_);
+    node_ = next;
+    installRoles(std::move(*roles));
+  }
+  spdlog::info("demoted: this node is now a worker of the manager at {}", renewedAt);
   return {};
 }
 
@@ -1214,6 +1520,18 @@ Status Daemon::removeNode(const std::string& reference, bool force) {
   }
   spdlog::info("node removed hostname={} id={} force={}", node->hostname, node->id, force);
   return {};
+}
+
+Result<manager::RoleChange> Daemon::setNodeRole(const std::string& reference,
+                                                std::string_view role) {
+  std::shared_lock lock(roleMutex_);
+  if (!manager_ || manager_->nodes() == nullptr) {
+    if (node_) {
+      return errorf(ErrorKind::FailedPrecondition, "{}", api::kNotAManagerMessage);
+    }
+    return std::unexpected(notInSwarm());
+  }
+  return manager_->nodes()->setRole(reference, role);
 }
 
 Result<std::vector<api::Node>> Daemon::listNodes() {

@@ -26,9 +26,11 @@
 #include <shared_mutex>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "agent/cert_renewal.h"
+#include "agent/stop_signal.h"
 #include "api/http_server.h"
 #include "api/network_detail.h"
 #include "api/service_types.h"
@@ -40,6 +42,7 @@
 #include "daemon/agent_role.h"
 #include "daemon/manager_role.h"
 #include "daemon/node_state.h"
+#include "daemon/store_flags.h"
 #include "manager/node_manager.h"
 #include "manager/task_manager.h"
 #include "runtime/image_store.h"
@@ -66,6 +69,9 @@ struct DaemonOptions {
   // socket only.
   std::string tcpHost;
   api::TlsFiles tcpTls;
+  // overmeshd --store-cacert/--store-cert/--store-key: the etcd client files this node
+  // uses once `node promote` makes it a manager (a join as manager brings its own).
+  StoreTlsFiles storeTls;
 };
 
 struct SwarmJoinRequest {
@@ -75,6 +81,9 @@ struct SwarmJoinRequest {
   // True when --advertise-addr was given: the manager may then check the address by
   // connecting to it instead of requiring the join to come from it.
   bool advertiseAddrGiven = false;
+  // `--store-cacert/--store-cert/--store-key`: this node's own etcd client files, used
+  // when it joins as a manager (the manager token); checked before the join.
+  StoreTlsFiles storeTls;
 };
 
 class Daemon {
@@ -142,6 +151,11 @@ class Daemon {
   // `force`. NotFound for an unknown reference; FailedPrecondition for this node itself,
   // for a node that is not down without `force`, and outside a swarm.
   Status removeNode(const std::string& reference, bool force);
+  // `node promote` (role "manager") / `node demote` (role "worker") on a manager
+  // (manager::NodeManager::setRole: the role in the node record; the node's daemon notices
+  // and changes its roles). FailedPrecondition kNotAManagerMessage on a worker, and
+  // setRole's errors (the shared store for promote, the last manager for demote).
+  Result<manager::RoleChange> setNodeRole(const std::string& reference, std::string_view role);
 
   Result<api::Task> runTask(const manager::RunRequest& request);
   Result<std::vector<api::Task>> listTasks();
@@ -223,6 +237,21 @@ class Daemon {
   std::string storePath() const;
   // The agent, taken under roleMutex_ and used after releasing it; null outside a swarm.
   std::shared_ptr<AgentRole> currentAgent();
+  // Thread: every second, checks whether this node's own record changed role (`node
+  // promote|demote` on a manager, seen in the agent's cache) and follows it. Started last
+  // in start(), stopped first in stop().
+  void roleWatchLoop();
+  // One check: nothing while an init, join or leave runs (it is one of those itself).
+  // A step that fails leaves the node as it was, and the next check tries again.
+  Status followRoleChange();
+  // Worker -> manager: renew as manager, fetch the CA key and the store URL, open the store
+  // (with options_.storeTls), then swap the worker's roles for a manager's and save
+  // node.json. On failure after the swap, the worker's roles come back.
+  Status promoteSelf(const NodeState& node);
+  // Manager -> worker: renew as worker at one of `managers` (IP:PORT of the others), then
+  // stop the manager role, delete pki/ca.key and go on as a worker of the first that
+  // answered.
+  Status demoteSelf(const NodeState& node, const std::vector<std::string>& managers);
 
   DaemonOptions options_;
   int lockFd_ = -1;
@@ -246,6 +275,8 @@ class Daemon {
   // holding roleMutex_ (the join's call to the manager), so this keeps them apart.
   bool membershipChanging_ = false;  // guarded by roleMutex_
   bool stopped_ = false;
+  agent::StopSignal stopRoleWatch_;
+  std::thread roleWatchThread_;
   // Set when stop() begins: forwarded exec and logs calls and image pulls watch it
   // (HttpClient's cancel flag) so that stopping never waits for another node or a registry.
   std::atomic<bool> stopping_{false};

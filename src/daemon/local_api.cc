@@ -111,6 +111,13 @@ HttpResponse swarmUpdate(Daemon& daemon, const HttpRequest& request) {
   return reply(daemon.swarmUpdate(*update));
 }
 
+HttpResponse roleChangeReply(const Result<manager::RoleChange>& change) {
+  if (!change) {
+    return api::errorResponse(change.error());
+  }
+  return HttpResponse{200, dumpJson({{"node", change->node}, {"changed", change->changed}})};
+}
+
 HttpResponse joinTokenReply(const Result<std::string>& token) {
   if (!token) {
     return api::errorResponse(token.error());
@@ -235,6 +242,9 @@ Result<SwarmJoinRequest> decodeSwarmJoinRequest(std::string_view body) {
                                           readField(json, "remoteAddress", join.remoteAddress);
                                           readField(json, "advertiseAddr", join.advertiseAddr);
                                           join.advertiseAddrGiven = !join.advertiseAddr.empty();
+                                          readField(json, "storeCaFile", join.storeTls.caFile);
+                                          readField(json, "storeCertFile", join.storeTls.certFile);
+                                          readField(json, "storeKeyFile", join.storeTls.keyFile);
                                         });
 }
 
@@ -364,6 +374,14 @@ void registerLocalApi(api::HttpServer& server, Daemon& daemon) {
       "DELETE", "/v1/nodes/{ref}", clusterWrite(daemon, [&daemon](const HttpRequest& r) {
         return reply(daemon.removeNode(r.params[0], r.queryOr("force", "false") == "true"));
       }));
+  // `node promote|demote`: {"node": api::Node, "changed": bool} (false: it had that role).
+  for (auto [path, role] : {std::pair{"/v1/nodes/{ref}/promote", "manager"},
+                            std::pair{"/v1/nodes/{ref}/demote", "worker"}}) {
+    server.route("POST", path,
+                 clusterWrite(daemon, [&daemon, role = std::string(role)](const HttpRequest& r) {
+                   return roleChangeReply(daemon.setNodeRole(r.params[0], role));
+                 }));
+  }
 }
 
 // Served on the node port behind mutual TLS whose admission lets in manager

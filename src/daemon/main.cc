@@ -52,6 +52,13 @@ int main(int argc, char** argv) {
   app.add_option("--tlskey", options.tcpTls.key, "This daemon's TLS key (--host tcp://)");
   app.add_flag("--tlsverify", tlsVerify,
                "Accepted for Docker's flag set: client certificates are always verified");
+  app.add_option("--store-cacert", options.storeTls.caFile,
+                 "etcd client TLS: CA of etcd's server certificates, used when `node promote` "
+                 "makes this node a manager of an etcd swarm");
+  app.add_option("--store-cert", options.storeTls.certFile,
+                 "etcd client TLS: this node's client certificate (see --store-cacert)");
+  app.add_option("--store-key", options.storeTls.keyFile,
+                 "etcd client TLS: the client certificate's key (see --store-cacert)");
   app.add_flag("--allow-root-netns", allowRootNetns,
                "Run in the machine's own network namespace (refused by default for safety)");
   CLI11_PARSE(app, argc, argv);
@@ -67,6 +74,11 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "overmeshd: %s\n", usable.error().message.c_str());
       return 1;
     }
+  }
+
+  if (auto files = overmesh::daemon::checkStoreTlsFiles(options.storeTls, "overmeshd"); !files) {
+    std::fprintf(stderr, "overmeshd: %s\n", files.error().message.c_str());
+    return 1;
   }
 
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e level=%l pid=%P %v");

@@ -8,16 +8,21 @@
 #include "daemon/tls_sources.h"
 #include "state/keys.h"
 #include "store/sqlite/sqlite_store.h"
+#include "store/open_store.h"
 
 namespace overmesh::daemon {
 
-Result<std::unique_ptr<ManagerRole>> ManagerRole::open(const std::string& storePath,
+Result<std::unique_ptr<ManagerRole>> ManagerRole::open(const store::StoreLocation& location,
+                                                       const std::string& sqlitePath,
                                                        const Clock& clock) {
-  auto store = store::SqliteStore::open(storePath, clock);
+  auto store = store::openStore(location, sqlitePath, clock);
   if (!store) {
-    return std::unexpected(store.error().withContext("open the cluster store"));
+    return std::unexpected(
+        store.error().withContext(fmt::format("open the cluster store ({})", location.url())));
   }
-  return std::unique_ptr<ManagerRole>(new ManagerRole(std::move(*store), clock));
+  auto role = std::unique_ptr<ManagerRole>(new ManagerRole(std::move(*store), clock));
+  role->storeUrl_ = location.url();
+  return role;
 }
 
 ManagerRole::ManagerRole(std::unique_ptr<store::Store> store, const Clock& clock)

@@ -41,13 +41,17 @@
 #include "security/node_pki.h"
 #include "store/fenced_store.h"
 #include "store/store.h"
+#include "store/store_location.h"
 
 namespace overmesh::daemon {
 
 class ManagerRole {
  public:
-  // Opens (or creates) the store at `storePath`. No cluster needs to exist yet.
-  static Result<std::unique_ptr<ManagerRole>> open(const std::string& storePath,
+  // Opens the store `location` names (store::openStore): the SQLite file at `sqlitePath`
+  // (created when missing) or the etcd cluster. No cluster needs to exist yet.
+  // Unavailable (etcd unreachable, file not writable) or InvalidArgument (TLS files).
+  static Result<std::unique_ptr<ManagerRole>> open(const store::StoreLocation& location,
+                                                   const std::string& sqlitePath,
                                                    const Clock& clock);
   ~ManagerRole();
 

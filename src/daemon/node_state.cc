@@ -16,6 +16,41 @@ namespace {
 
 std::string nodeStatePath(const std::string& stateDir) { return stateDir + "/node.json"; }
 
+// The parts of a StoreLocation a restart needs, as written: no URL parsing on the way back.
+nlohmann::json storeToJson(const store::StoreLocation& location) {
+  if (!location.isEtcd()) {
+    return {{"kind", "sqlite"}};
+  }
+  return {{"kind", "etcd"},
+          {"endpoints", location.endpoints},
+          {"caFile", location.caFile},
+          {"certFile", location.certFile},
+          {"keyFile", location.keyFile}};
+}
+
+// Throws JsonFieldError (turned into the corrupt-file error by the caller).
+store::StoreLocation storeFromJson(const nlohmann::json& json) {
+  store::StoreLocation location;
+  std::string kind;
+  requireField(json, "kind", kind);
+  if (kind == "sqlite") {
+    return location;
+  }
+  if (kind != "etcd") {
+    throw JsonFieldError("field \"store.kind\" must be sqlite or etcd");
+  }
+  location.kind = store::StoreLocation::Kind::Etcd;
+  requireField(json, "endpoints", location.endpoints);
+  constexpr std::size_t kMaxEndpoints = 16;
+  if (location.endpoints.empty() || location.endpoints.size() > kMaxEndpoints) {
+    throw JsonFieldError("field \"store.endpoints\" must hold 1 to 16 HOST:PORT");
+  }
+  readField(json, "caFile", location.caFile);
+  readField(json, "certFile", location.certFile);
+  readField(json, "keyFile", location.keyFile);
+  return location;
+}
+
 }  // namespace
 
 Result<std::optional<NodeState>> loadNodeState(const std::string& stateDir) {
@@ -33,6 +68,16 @@ Result<std::optional<NodeState>> loadNodeState(const std::string& stateDir) {
     readField(json, "clusterId", state.clusterId);
     readField(json, "advertiseAddress", state.advertiseAddress);
     readField(json, "managerAddress", state.managerAddress);
+    if (auto store = json.find("store"); store != json.end()) {
+      if (!store->is_object()) {
+        throw JsonFieldError("field \"store\" is not an object");
+      }
+      try {
+        state.store = storeFromJson(*store);
+      } catch (const JsonFieldError& error) {
+        throw JsonFieldError(std::string("in \"store\": ") + error.what());
+      }
+    }
     return std::optional<NodeState>(state);
   } catch (const std::exception& error) {
     return errorf(ErrorKind::Internal, "{} is corrupt ({}); move it away to start afresh",
@@ -45,7 +90,8 @@ Status saveNodeState(const std::string& stateDir, const NodeState& state) {
                          {"role", state.role},
                          {"clusterId", state.clusterId},
                          {"advertiseAddress", state.advertiseAddress},
-                         {"managerAddress", state.managerAddress}};
+                         {"managerAddress", state.managerAddress},
+                         {"store", storeToJson(state.store)}};
   return writeFileAtomically(nodeStatePath(stateDir), dumpJson(json, 2), 0600);
 }
 

@@ -10,6 +10,7 @@
 #include "common/quote.h"
 #include "manager/cluster_record.h"
 #include "manager/manager_status.h"
+#include "manager/join_tokens.h"
 #include "manager/tcp_address_prover.h"
 #include "security/pki.h"
 #include "state/agent_view.h"
@@ -183,6 +184,34 @@ void ClusterApi::registerRoutes(api::HttpServer& server) {
   server.route("POST", api::kRenewPath, [this](const HttpRequest& r) { return renew(r); });
   server.route("POST", api::kTaskStatusPattern,
                [this](const HttpRequest& r) { return taskStatus(r); });
+  server.route("POST", api::kManagerCredentialsPath,
+               [this](const HttpRequest& r) { return managerCredentials(r); });
+}
+
+// A promoted node fetches what a manager needs and a worker never has. Both the caller's
+// certificate (renewed for the new role) and its record must say manager: a demoted
+// manager's old certificate (admitted until it renews) gets nothing.
+HttpResponse ClusterApi::managerCredentials(const HttpRequest& request) {
+  auto caller = callerOf(request);
+  if (!caller) {
+    return api::errorResponse(caller.error());
+  }
+  if (request.identity->role != kManagerRole || !nodes_.isManager(*caller)) {
+    return api::errorResponse(Error{
+        ErrorKind::PermissionDenied,
+        fmt::format("manager credentials: node {} is not a manager (its certificate says {}); "
+                    "promote it with `overmesh node promote` and let it renew its certificate",
+                    *caller, request.identity->role)});
+  }
+  auto ca = caMaterial();
+  if (!ca) {
+    return api::errorResponse(ca.error().withContext("manager credentials"));
+  }
+  auto cluster = readCluster(store_);
+  if (!cluster) {
+    return api::errorResponse(cluster.error().withContext("manager credentials"));
+  }
+  return HttpResponse{200, dumpJson({{"caKey", ca->keyPem}, {"store", cluster->store}})};
 }
 
 // Public: the joining node checks it against its token's fingerprint before it sends
@@ -214,6 +243,12 @@ HttpResponse ClusterApi::join(const HttpRequest& request) {
                           {"nodeTimeoutMs", joined->nodeTimeoutMs},
                           {"certificate", joined->certificate},
                           {"caCertificate", joined->caCertificate}};
+  if (joined->node.role == kManagerRole) {
+    // A manager signs joins and renewals itself, and opens the shared store: it gets the
+    // CA key (over this TLS connection only) and the store's URL (its TLS files are its own).
+    reply["caKey"] = ca->keyPem;
+    reply["store"] = joined->store;
+  }
   return HttpResponse{200, dumpJson(reply)};
 }
 

@@ -69,6 +69,7 @@ class ClusterApi {
   api::HttpResponse watch(const api::HttpRequest& request);
   api::HttpResponse renew(const api::HttpRequest& request);
   api::HttpResponse taskStatus(const api::HttpRequest& request);
+  api::HttpResponse managerCredentials(const api::HttpRequest& request);
 
   // The calling member's node ID: Unauthenticated (401) without a certificate, or for one
   // whose node is no longer a member in that role.

@@ -8,6 +8,7 @@
 #include "common/ids.h"
 #include "common/ip.h"
 #include "common/json.h"
+#include "common/quote.h"
 #include "common/secret_hash.h"
 #include "ipam/ipam.h"
 #include "manager/address_allocation.h"
@@ -206,8 +207,16 @@ Result<InitResult> ClusterManager::init(const api::SwarmInitRequest& request,
     return std::unexpected(registries.error().withContext("swarm init"));
   }
 
+  const std::string storeUrl = request.store.empty() ? "sqlite" : request.store;
+  if (storeUrl != "sqlite" && !isSharedStore(storeUrl)) {
+    return errorf(ErrorKind::InvalidArgument,
+                  "swarm init: --store {} is not valid: use sqlite or etcd://HOST:PORT[,…]",
+                  quote(storeUrl, 200));
+  }
+
   api::Cluster cluster;
   cluster.id = newObjectId();
+  cluster.store = storeUrl;
   cluster.createdAt = nowRfc3339();
   for (const auto& pool : pools->defaultPools) {
     cluster.defaultAddrPools.push_back(pool.toString());
@@ -268,6 +277,11 @@ Result<InitResult> ClusterManager::init(const api::SwarmInitRequest& request,
       store::Operation::put(std::string(state::keys::kRegistries), encodeJson(*registries)));
   txn.success.push_back(store::Operation::put(std::string(state::keys::kJoinTokenHashes),
                                               encodeJoinTokenHashes(pki->hashes)));
+  if (isSharedStore(cluster.store)) {
+    ClearJoinTokens clear{pki->files.workerToken, pki->files.managerToken, 0};
+    txn.success.push_back(
+        store::Operation::put(std::string(state::keys::kJoinTokens), encodeClearJoinTokens(clear)));
+  }
   auto committed = store_.txn(txn);
   if (!committed) {
     return std::unexpected(committed.error().withContext("swarm init"));
@@ -336,6 +350,20 @@ Result<std::string> ClusterManager::joinToken(std::string_view role, const secur
   if (auto valid = checkTokenRole(role); !valid) {
     return std::unexpected(valid.error().withContext("swarm join-token"));
   }
+  auto cluster = readCluster(store_);
+  if (!cluster) {
+    return std::unexpected(cluster.error().withContext("swarm join-token"));
+  }
+  if (isSharedStore(cluster->store)) {
+    auto tokens = readClearJoinTokens(store_);
+    if (!tokens) {
+      return std::unexpected(tokens.error().withContext("swarm join-token"));
+    }
+    return role == kWorkerRole ? tokens->worker : tokens->manager;
+  }
+  if (role == kManagerRole) {
+    return errorf(ErrorKind::FailedPrecondition, "swarm join-token: {}", kSharedStoreRequired);
+  }
   auto token = pki.token(role);
   if (!token) {
     return std::unexpected(token.error().withContext(
@@ -345,10 +373,6 @@ Result<std::string> ClusterManager::joinToken(std::string_view role, const secur
   }
   // The file must be the token the store knows: a rotation interrupted between storing
   // the new hash and writing the file leaves the old, now dead token there.
-  auto cluster = readCluster(store_);
-  if (!cluster) {
-    return std::unexpected(cluster.error().withContext("swarm join-token"));
-  }
   auto hashes = readJoinTokenHashes(store_);
   if (!hashes) {
     return std::unexpected(hashes.error().withContext("swarm join-token"));
@@ -379,6 +403,11 @@ Result<std::string> ClusterManager::rotateJoinToken(std::string_view role, secur
   if (!cluster) {
     return std::unexpected(cluster.error().withContext("swarm join-token --rotate"));
   }
+  const bool shared = isSharedStore(cluster->store);
+  if (!shared && role == kManagerRole) {
+    return errorf(ErrorKind::FailedPrecondition, "swarm join-token --rotate: {}",
+                  kSharedStoreRequired);
+  }
   constexpr int kMaxAttempts = 8;  // loses only to another concurrent rotation
   for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
     auto hashes = readJoinTokenHashes(store_);
@@ -396,12 +425,28 @@ Result<std::string> ClusterManager::rotateJoinToken(std::string_view role, secur
     txn.compares.push_back(hashes ? store::Compare::modRevisionIs(key, hashes->modRevision)
                                   : store::Compare::absent(key));
     txn.success.push_back(store::Operation::put(key, encodeJoinTokenHashes(wanted)));
+    if (shared) {
+      // Both records in one transaction: every manager shows the token that joins.
+      auto clear = readClearJoinTokens(store_);
+      if (!clear && clear.error().kind != ErrorKind::NotFound) {
+        return std::unexpected(clear.error().withContext("swarm join-token --rotate"));
+      }
+      ClearJoinTokens next = clear ? *clear : ClearJoinTokens{};
+      (role == kWorkerRole ? next.worker : next.manager) = fresh->token;
+      const std::string clearKey(state::keys::kJoinTokens);
+      txn.compares.push_back(clear ? store::Compare::modRevisionIs(clearKey, clear->modRevision)
+                                   : store::Compare::absent(clearKey));
+      txn.success.push_back(store::Operation::put(clearKey, encodeClearJoinTokens(next)));
+    }
     auto committed = store_.txn(txn);
     if (!committed) {
       return std::unexpected(committed.error().withContext("swarm join-token --rotate"));
     }
     if (!committed->succeeded) {
       continue;
+    }
+    if (shared) {
+      return fresh->token;
     }
     if (auto saved = pki.saveToken(role, fresh->token); !saved) {
       return std::unexpected(saved.error().withContext(fmt::format(

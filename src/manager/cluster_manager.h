@@ -47,7 +47,10 @@ class ClusterManager {
   // Validates the request (pools, mask length, ingress subnet, node timeout: messages name
   // the CLI flag) and writes the cluster record, this manager's node record (with its
   // ingress address) and the ingress network (named "ingress", subnet --ingress-subnet or
-  // the pools' first free one) in one transaction.
+  // the pools' first free one) in one transaction. `request.store` is the store's URL as
+  // store::StoreLocation::url() gives it ("" or "sqlite", or "etcd://…"): recorded in the
+  // cluster record; on a shared store (etcd) the clear join tokens go to the store too
+  // (state::keys::kJoinTokens, same transaction), so that every manager can show them.
   // Fails with FailedPrecondition when the store already holds a cluster.
   Result<InitResult> init(const api::SwarmInitRequest& request, const LocalNode& self);
 
@@ -61,15 +64,20 @@ class ClusterManager {
 
   Result<api::Cluster> cluster();
 
-  // `swarm join-token worker|manager`: the clear token from the manager's pki/ files.
-  // InvalidArgument naming the role for anything but worker/manager; NotFound when the
-  // file is missing (a manager whose state directory lost it: rotate to make a new one);
+  // `swarm join-token worker|manager`: the clear token, from the store on a shared store
+  // (every manager answers the same), else from the manager's pki/ files.
+  // InvalidArgument naming the role for anything but worker/manager; FailedPrecondition
+  // kSharedStoreRequired for the manager token on SQLite (no second manager can join);
+  // NotFound when the file or record is missing (rotate to make a new one);
   // FailedPrecondition when the file is not the cluster's current token (a rotation was
   // interrupted: rotate again).
   Result<std::string> joinToken(std::string_view role, const security::NodePki& pki);
   // `swarm join-token --rotate ROLE`: a new secret; from the moment this returns, the old
-  // token joins nothing. Returns the new token. Unavailable when the store or the token
-  // file cannot be written (the old token may already be dead then: rotate again).
+  // token joins nothing. Returns the new token. On a shared store the hash and the clear
+  // token change in one transaction; on SQLite the hash, then pki/'s file. The manager
+  // token on SQLite: FailedPrecondition kSharedStoreRequired. Unavailable when the store
+  // or the token file cannot be written (the old token may already be dead then: rotate
+  // again).
   Result<std::string> rotateJoinToken(std::string_view role, security::NodePki& pki);
 
   // `swarm update --cert-expiry`: the validity of node certificates signed from now on.

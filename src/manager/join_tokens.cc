@@ -45,8 +45,37 @@ std::string encodeJoinTokenHashes(const JoinTokenHashes& hashes) {
   return dumpJson({{"worker", hashes.worker}, {"manager", hashes.manager}});
 }
 
+bool isSharedStore(std::string_view storeUrl) { return storeUrl.starts_with("etcd://"); }
+
+Result<ClearJoinTokens> readClearJoinTokens(store::Store& store) {
+  auto record = store.get(std::string(state::keys::kJoinTokens));
+  if (!record) {
+    return std::unexpected(record.error());
+  }
+  if (!*record) {
+    return errorf(ErrorKind::NotFound,
+                  "this cluster's store holds no join tokens; run `overmesh swarm join-token "
+                  "--rotate worker` (and manager) on a manager to make them");
+  }
+  ClearJoinTokens tokens;
+  auto decoded =
+      decodeFields((*record)->value, "join tokens", [&tokens](const nlohmann::json& json) {
+        requireField(json, "worker", tokens.worker);
+        requireField(json, "manager", tokens.manager);
+      });
+  if (!decoded) {
+    return errorf(ErrorKind::Internal, "corrupt join token record: {}", decoded.error().message);
+  }
+  tokens.modRevision = (*record)->modRevision;
+  return tokens;
+}
+
+std::string encodeClearJoinTokens(const ClearJoinTokens& tokens) {
+  return dumpJson({{"worker", tokens.worker}, {"manager", tokens.manager}});
+}
+
 Result<std::string> matchJoinToken(const security::JoinToken& token, std::string_view caFingerprint,
-                                   const JoinTokenHashes& hashes) {
+                                   const JoinTokenHashes& hashes, bool sharedStore) {
   if (caFingerprint.empty() || !constantTimeEquals(token.caFingerprint, caFingerprint)) {
     return errorf(ErrorKind::Unauthenticated,
                   "the join token was made for another cluster (it pins CA fingerprint {}, this "
@@ -59,7 +88,10 @@ Result<std::string> matchJoinToken(const security::JoinToken& token, std::string
   bool worker = !hashes.worker.empty() && constantTimeEquals(presented, hashes.worker);
   bool manager = !hashes.manager.empty() && constantTimeEquals(presented, hashes.manager);
   if (manager) {
-    return errorf(ErrorKind::FailedPrecondition, "{}", kManagerJoinRefusal);
+    if (!sharedStore) {
+      return errorf(ErrorKind::FailedPrecondition, "{}", kSharedStoreRequired);
+    }
+    return std::string(kManagerRole);
   }
   if (!worker) {
     return errorf(ErrorKind::Unauthenticated,

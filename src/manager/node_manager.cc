@@ -127,6 +127,11 @@ Status NodeManager::followStore(std::chrono::milliseconds wait) {
       if (!added) {
         it->second.hostname = node->hostname;
         it->second.state = node->state;
+        if (it->second.role != node->role) {
+          // A promote/demote made on another manager: the node's certificate still names
+          // the old role until it renews, and it must be admitted to renew.
+          it->second.formerRole = it->second.role;
+        }
         it->second.role = node->role;
         it->second.address = node->address;
       }
@@ -230,7 +235,8 @@ Result<JoinResult> NodeManager::join(const JoinRequest& request, const security:
   if (!hashes) {
     return std::unexpected(hashes.error().withContext("swarm join"));
   }
-  auto role = matchJoinToken(*token, cluster->caFingerprint, *hashes);
+  const bool sharedStore = isSharedStore(cluster->store);
+  auto role = matchJoinToken(*token, cluster->caFingerprint, *hashes, sharedStore);
   if (!role) {
     return std::unexpected(role.error().withContext("swarm join"));
   }
@@ -310,7 +316,8 @@ Result<JoinResult> NodeManager::join(const JoinRequest& request, const security:
         return std::unexpected(current.error().withContext("swarm join"));
       }
       if (current->modRevision != hashes->modRevision) {
-        if (auto still = matchJoinToken(*token, cluster->caFingerprint, *current); !still) {
+        if (auto still = matchJoinToken(*token, cluster->caFingerprint, *current, sharedStore);
+            !still) {
           return std::unexpected(still.error().withContext("swarm join"));
         }
         *hashes = *current;
@@ -325,15 +332,27 @@ Result<JoinResult> NodeManager::join(const JoinRequest& request, const security:
     std::lock_guard lock(mutex_);
     nodes_[node.id] = TrackedNode{node.hostname, node.state, node.role, clock_.now(), node.address};
   }
-  spdlog::info("node joined id={} hostname={} address={}", node.id, node.hostname, node.address);
-  return JoinResult{node, cluster->id, cluster->nodeTimeoutMs, std::move(*certificate),
-                    cluster->caCertificate};
+  spdlog::info("node joined id={} hostname={} address={} role={}", node.id, node.hostname,
+               node.address, node.role);
+  return JoinResult{node,
+                    cluster->id,
+                    cluster->nodeTimeoutMs,
+                    std::move(*certificate),
+                    cluster->caCertificate,
+                    cluster->store};
 }
 
 bool NodeManager::isMember(const std::string& nodeId, const std::string& role) {
   std::lock_guard lock(mutex_);
   auto it = nodes_.find(nodeId);
-  return !nodeId.empty() && it != nodes_.end() && it->second.role == role;
+  return !nodeId.empty() && it != nodes_.end() &&
+         (it->second.role == role || (!role.empty() && it->second.formerRole == role));
+}
+
+bool NodeManager::isManager(const std::string& nodeId) {
+  std::lock_guard lock(mutex_);
+  auto it = nodes_.find(nodeId);
+  return it != nodes_.end() && it->second.role == kManagerRole;
 }
 
 Result<std::string> NodeManager::renewCertificate(const std::string& nodeId,
@@ -351,6 +370,13 @@ Result<std::string> NodeManager::renewCertificate(const std::string& nodeId,
     }
     who = {nodeId, it->second.role, clusterId_};
   }
+  // Signed below for the record's role: from now on only that certificate is admitted.
+  auto forgetFormerRole = [this, &nodeId, &who] {
+    std::lock_guard lock(mutex_);
+    if (auto it = nodes_.find(nodeId); it != nodes_.end() && it->second.role == who.role) {
+      it->second.formerRole.clear();
+    }
+  };
   auto cluster = readCluster(store_);
   if (!cluster) {
     return std::unexpected(cluster.error().withContext("certificate renewal"));
@@ -360,6 +386,7 @@ Result<std::string> NodeManager::renewCertificate(const std::string& nodeId,
   if (!certificate) {
     return std::unexpected(certificate.error().withContext("certificate renewal: field \"csr\""));
   }
+  forgetFormerRole();
   spdlog::info("certificate renewed node={} role={}", who.nodeId, who.role);
   return certificate;
 }
@@ -497,6 +524,86 @@ Status NodeManager::remove(const std::string& nodeId) {
     removalListener_(nodeId);  // outside the lock: it closes connections
   }
   return {};
+}
+
+Result<RoleChange> NodeManager::setRole(const std::string& reference, std::string_view role) {
+  const std::string command = role == kManagerRole ? "node promote" : "node demote";
+  if (role != kManagerRole && role != kWorkerRole) {
+    return errorf(ErrorKind::InvalidArgument, "node role {} is not valid: use manager or worker",
+                  quote(std::string(role)));
+  }
+  auto cluster = readCluster(store_);
+  if (!cluster) {
+    return std::unexpected(cluster.error().withContext(command));
+  }
+  constexpr int kMaxAttempts = 8;
+  for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
+    auto range = store_.range(std::string(state::keys::kNodes));
+    if (!range) {
+      return std::unexpected(range.error().withContext(command));
+    }
+    std::vector<std::pair<api::Node, store::Revision>> nodes;
+    std::vector<NamedObject> named;
+    for (const auto& kv : range->kvs) {
+      auto node = decodeJson<api::Node>(kv.value, kv.key);
+      if (!node) {
+        return errorf(ErrorKind::Internal, "corrupt node record: {}", node.error().message);
+      }
+      named.push_back({node->id, node->hostname});
+      nodes.emplace_back(std::move(*node), kv.modRevision);
+    }
+    auto index = findByReference("node", named, reference);
+    if (!index) {
+      return std::unexpected(index.error().withContext(command));
+    }
+    auto [node, revision] = nodes[*index];
+    if (node.role == role) {
+      return RoleChange{node, false};
+    }
+    if (role == kManagerRole && !isSharedStore(cluster->store)) {
+      return errorf(ErrorKind::FailedPrecondition, "{}: {}", command, kSharedStoreRequired);
+    }
+    store::Txn txn;
+    txn.compares.push_back(store::Compare::modRevisionIs(state::keys::node(node.id), revision));
+    if (role == kWorkerRole) {
+      // Every manager record is compared: a concurrent demote of another manager (or a
+      // promote) moves one of them, and this one is decided again.
+      int managers = 0;
+      for (const auto& [other, otherRevision] : nodes) {
+        if (other.role == kManagerRole) {
+          ++managers;
+          txn.compares.push_back(
+              store::Compare::modRevisionIs(state::keys::node(other.id), otherRevision));
+        }
+      }
+      if (managers <= 1) {
+        return errorf(ErrorKind::FailedPrecondition,
+                      "{}: {} ({}) is the only manager: {}; promote another node first", command,
+                      node.hostname, node.id, kLastManagerRefusal);
+      }
+    }
+    std::string formerRole = node.role;
+    node.role = std::string(role);
+    txn.success.push_back(store::Operation::put(state::keys::node(node.id), encodeJson(node)));
+    auto committed = store_.txn(txn);
+    if (!committed) {
+      return std::unexpected(committed.error().withContext(command));
+    }
+    if (!committed->succeeded) {
+      continue;
+    }
+    {
+      std::lock_guard lock(mutex_);
+      if (auto it = nodes_.find(node.id); it != nodes_.end()) {
+        it->second.formerRole = formerRole;
+        it->second.role = node.role;
+      }
+    }
+    spdlog::info("node role changed id={} hostname={} role={} (was {})", node.id, node.hostname,
+                 node.role, formerRole);
+    return RoleChange{node, true};
+  }
+  return errorf(ErrorKind::Unavailable, "{}: the nodes kept changing; retry", command);
 }
 
 Result<std::vector<StateChange>> NodeManager::sweep() {

@@ -57,9 +57,21 @@ struct JoinResult {
   api::Node node;
   std::string clusterId;
   std::int64_t nodeTimeoutMs = 0;
-  std::string certificate;    // the node's certificate (PEM), role worker
+  std::string certificate;    // the node's certificate (PEM), for node.role
   std::string caCertificate;  // the cluster CA's (PEM)
+  std::string store;          // the cluster's store URL (api::Cluster::store)
 };
+
+// `node promote` / `node demote`: the node record as written, and whether it changed
+// (false: the node already had that role; nothing was written).
+struct RoleChange {
+  api::Node node;
+  bool changed = false;
+};
+
+// Docker's answer to demoting the only manager.
+inline constexpr std::string_view kLastManagerRefusal =
+    "cannot demote the last manager of the swarm";
 
 // POST /v1/nodes/{ref}/update: labels to set (added or replaced) and to remove.
 struct NodeUpdateRequest {
@@ -105,10 +117,12 @@ class NodeManager {
   // Admits a node, in this order, writing nothing unless every step passes:
   // InvalidArgument when the hostname, address or CSR is missing or the token malformed;
   // the token against the cluster (join_tokens.h matchJoinToken: Unauthenticated for
-  // another cluster's or a wrong/rotated secret, FailedPrecondition for the manager
-  // token); the address (join_address.h checkJoinAddress with `prover`, which may be
+  // another cluster's or a wrong/rotated secret; the manager token joins as a manager
+  // only when the cluster's store is shared, FailedPrecondition kSharedStoreRequired
+  // otherwise); the address (join_address.h checkJoinAddress with `prover`, which may be
   // null); the CSR signed by `ca` for {new node ID, worker, cluster ID} with the
-  // cluster's cert expiry (InvalidArgument for a bad CSR); then the node record: Conflict
+  // cluster's cert expiry (InvalidArgument for a bad CSR; the role is the token's); then
+  // the node record: Conflict
   // when the node's underlay network or gateway-bridge subnet overlaps a network's subnet
   // (checked and written atomically with network creation through the allocation guard);
   // FailedPrecondition when the ingress network has no address left for the node. When an
@@ -118,8 +132,25 @@ class NodeManager {
                           AddressProver* prover);
 
   // True when `nodeId` is a current member whose role is `role` (the cluster listener's
-  // admission: a removed node's certificate still chains to the CA).
+  // admission: a removed node's certificate still chains to the CA). After a promote or
+  // demote, the certificate of the former role is admitted too until the node renews it
+  // (renewCertificate signs the new role): it needs a connection to do so.
   bool isMember(const std::string& nodeId, const std::string& role);
+
+  // True when `nodeId` is a member whose record's role is manager (the manager-only
+  // routes check this on top of the certificate's role).
+  bool isManager(const std::string& nodeId);
+
+  // `node promote` (role "manager") / `node demote` (role "worker") of the node
+  // `reference` (ID, hostname or unique ID prefix): the role in its record, in one
+  // transaction that compares the record's mod revision (and, for a demote, every
+  // manager record's, so that two concurrent demotes cannot leave no manager).
+  // The node's daemon sees the change in its agent's cache and renews its certificate
+  // for the new role. InvalidArgument for another role; NotFound for an unknown node;
+  // FailedPrecondition kSharedStoreRequired for a promote on a cluster without a shared
+  // store, kLastManagerRefusal for a demote of the only manager; Unavailable when the
+  // records keep changing.
+  Result<RoleChange> setRole(const std::string& reference, std::string_view role);
 
   // A new certificate for the member `nodeId` (POST kRenewPath): the identity comes from
   // its record (ID, role, cluster), the validity from the cluster's cert expiry.
@@ -162,6 +193,9 @@ class NodeManager {
     std::string role;
     std::chrono::steady_clock::time_point lastSeen;
     std::string address;  // the underlay IP
+    // The role before a promote/demote on this manager, admitted until the node renews
+    // its certificate; empty otherwise.
+    std::string formerRole;
   };
 
   // Re-reads every node record (after a compaction), keeping known nodes' lastSeen.

@@ -67,8 +67,7 @@ class ManagerClusterTest : public ::testing::Test {
   void SetUp() override {
     store_ = must(store::SqliteStore::open((dir_.path() / "store.db").string(), clock_));
     manager::ClusterManager clusters(*store_);
-    api::SwarmInitRequest request;
-    request.nodeTimeoutMs = 3000;
+    api::SwarmInitRequest request = initRequest();
     init_ = must(clusters.init(
         request, {"manager", kManagerAddress, std::string(kManagerAddress) + ":2377"}));
     const manager::InitPki& files = init_.pki;
@@ -85,6 +84,14 @@ class ManagerClusterTest : public ::testing::Test {
     prover_ = prover.get();
     api_->setAddressProver(std::move(prover));
     api_->registerRoutes(server_);
+  }
+
+  // The init's request; a test of a cluster on a shared store (etcd) overrides it: the
+  // store stays SQLite, the cluster record says etcd (what the rules look at).
+  virtual api::SwarmInitRequest initRequest() const {
+    api::SwarmInitRequest request;
+    request.nodeTimeoutMs = 3000;
+    return request;
   }
 
   void TearDown() override {

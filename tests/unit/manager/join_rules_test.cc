@@ -24,32 +24,50 @@ JoinTokenHashes hashesOf(const std::string& worker, const std::string& manager) 
 }
 
 TEST(MatchJoinTokenTest, TheWorkerSecretJoinsAsWorker) {
-  auto role = matchJoinToken({kFingerprint, "w-secret"}, kFingerprint, hashesOf("w-secret", "m"));
+  auto role =
+      matchJoinToken({kFingerprint, "w-secret"}, kFingerprint, hashesOf("w-secret", "m"), false);
   ASSERT_TRUE(role) << role.error().message;
   EXPECT_EQ(*role, "worker");
 }
 
 TEST(MatchJoinTokenTest, AnotherFingerprintIsRefusedBeforeTheSecretCounts) {
-  auto role =
-      matchJoinToken({std::string(64, 'a'), "w-secret"}, kFingerprint, hashesOf("w-secret", "m"));
+  auto role = matchJoinToken({std::string(64, 'a'), "w-secret"}, kFingerprint,
+                             hashesOf("w-secret", "m"), true);
   ASSERT_FALSE(role);
   EXPECT_EQ(role.error().kind, ErrorKind::Unauthenticated);
   EXPECT_THAT(role.error().message, HasSubstr("another cluster"));
 }
 
-TEST(MatchJoinTokenTest, TheManagerSecretIsRecognisedAndRefusedForNow) {
-  auto role = matchJoinToken({kFingerprint, "m-secret"}, kFingerprint, hashesOf("w", "m-secret"));
+TEST(MatchJoinTokenTest, TheManagerSecretIsRefusedWithoutASharedStore) {
+  auto role =
+      matchJoinToken({kFingerprint, "m-secret"}, kFingerprint, hashesOf("w", "m-secret"), false);
   ASSERT_FALSE(role);
   EXPECT_EQ(role.error().kind, ErrorKind::FailedPrecondition);
-  EXPECT_THAT(role.error().message, HasSubstr("use the worker token"));
+  EXPECT_EQ(role.error().message, kSharedStoreRequired);
+}
+
+TEST(MatchJoinTokenTest, TheManagerSecretJoinsAsManagerOnASharedStore) {
+  auto role =
+      matchJoinToken({kFingerprint, "m-secret"}, kFingerprint, hashesOf("w", "m-secret"), true);
+  ASSERT_TRUE(role) << role.error().message;
+  EXPECT_EQ(*role, "manager");
+}
+
+TEST(MatchJoinTokenTest, OnlyEtcdUrlsAreSharedStores) {
+  EXPECT_TRUE(isSharedStore("etcd://198.18.0.200:2379"));
+  EXPECT_TRUE(isSharedStore("etcd://a:2379,b:2379"));
+  EXPECT_FALSE(isSharedStore("sqlite"));
+  EXPECT_FALSE(isSharedStore("")) << "records made before issue 13";
+  EXPECT_FALSE(isSharedStore("ETCD://x:1"));
 }
 
 TEST(MatchJoinTokenTest, UnknownSecretsAndEmptyHashesNeverMatch) {
-  EXPECT_EQ(matchJoinToken({kFingerprint, "guess"}, kFingerprint, hashesOf("w", "m")).error().kind,
-            ErrorKind::Unauthenticated);
+  EXPECT_EQ(
+      matchJoinToken({kFingerprint, "guess"}, kFingerprint, hashesOf("w", "m"), true).error().kind,
+      ErrorKind::Unauthenticated);
   JoinTokenHashes empty;
-  EXPECT_FALSE(matchJoinToken({kFingerprint, ""}, kFingerprint, empty));
-  EXPECT_FALSE(matchJoinToken({"", "w"}, "", hashesOf("w", "m"))) << "no CA: nothing joins";
+  EXPECT_FALSE(matchJoinToken({kFingerprint, ""}, kFingerprint, empty, true));
+  EXPECT_FALSE(matchJoinToken({"", "w"}, "", hashesOf("w", "m"), true)) << "no CA: nothing joins";
 }
 
 TEST(CertExpiryTest, BoundsAreOneMinuteToFiveYears) {
