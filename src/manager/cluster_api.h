@@ -14,6 +14,7 @@
 #include "manager/join_address.h"
 #include "manager/node_manager.h"
 #include "manager/task_manager.h"
+#include "manager/watch_hub.h"
 #include "security/node_pki.h"
 #include "store/store.h"
 
@@ -51,7 +52,8 @@ class ClusterApi {
   api::HttpResponse heartbeat(const api::HttpRequest& request);
   api::HttpResponse leave(const api::HttpRequest& request);
   api::HttpResponse snapshot(const api::HttpRequest& request);
-  api::HttpResponse watch(const api::HttpRequest& request);
+  // Parks the long-poll in the hub: no thread waits for the store on its behalf.
+  void watch(const api::HttpRequest& request, api::HttpResponder responder);
   api::HttpResponse renew(const api::HttpRequest& request);
   api::HttpResponse taskStatus(const api::HttpRequest& request);
 
@@ -66,6 +68,9 @@ class ClusterApi {
   TaskManager& tasks_;
   security::NodePki& pki_;
   std::unique_ptr<AddressProver> prover_;
+  // Every member's watch long-poll; started by registerRoutes(), stopped (every waiter
+  // answered 503) when the store closes or the API is destroyed.
+  WatchHub watchHub_;
 };
 
 }  // namespace overmesh::manager
