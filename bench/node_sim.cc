@@ -69,7 +69,7 @@ struct Settings {
   std::string lab = "omsim";
   std::string runDir = lab::kDefaultRunDir;
   int nodes = 100;
-  int joinParallel = 32;
+  int joinParallel = 16;
   int steadySeconds = 30;
   int silent = 10;
 };
@@ -166,10 +166,14 @@ struct Node {
   // Driver thread only:
   bool joined = false;
   bool joinFailed = false;
+  int joinAttempts = 0;
+  bool joinRetryable = false;
+  Clock::time_point joinDue;  // a retried join waits until then
   Clock::time_point heartbeatDue;
   Clock::time_point watchDue;
   store::Revision watchFrom = 0;
   std::string lastError;
+  std::atomic<std::uint64_t> watchAnswers{0};
   // Shared with the main thread:
   std::atomic<bool> silent{false};
   std::atomic<std::int64_t> lastHeartbeatNs{0};  // when the last heartbeat was sent
@@ -244,7 +248,20 @@ class Simulator {
     std::size_t next = 0;
     std::size_t done = 0;
     int inFlight = 0;
+    std::vector<Node*> retry;  // joins to send again (503, or a refused connection)
     while (done < nodes_.size()) {
+      auto now = Clock::now();
+      for (auto it = retry.begin(); it != retry.end() && inFlight < parallel;) {
+        if (now < (*it)->joinDue) {
+          ++it;
+          continue;
+        }
+        if (auto started = startJoin(**it); !started) {
+          return started;
+        }
+        ++inFlight;
+        it = retry.erase(it);
+      }
       while (inFlight < parallel && next < nodes_.size()) {
         if (auto started = startJoin(*nodes_[next]); !started) {
           return started;
@@ -254,10 +271,19 @@ class Simulator {
       }
       for (Node* finished : pump(std::chrono::milliseconds(5))) {
         --inFlight;
+        if (finished->joinFailed && finished->joinRetryable && finished->joinAttempts < 20) {
+          // What an operator's script does on "retry": again, a little later.
+          finished->joinFailed = false;
+          finished->joinDue = Clock::now() + std::chrono::milliseconds(20 * finished->joinAttempts);
+          ++joinRetries_;
+          retry.push_back(finished);
+          continue;
+        }
         ++done;
         if (finished->joinFailed) {
-          return errorf(ErrorKind::Unavailable, "node {} ({}) could not join: {}",
-                        finished->index, finished->address, finished->lastError);
+          return errorf(ErrorKind::Unavailable, "node {} ({}) could not join after {} attempts: {}",
+                        finished->index, finished->address, finished->joinAttempts,
+                        finished->lastError);
         }
       }
     }
@@ -314,6 +340,8 @@ class Simulator {
   }
 
   std::vector<std::unique_ptr<Node>>& nodes() { return nodes_; }
+  // Joins answered 503 and sent again.
+  int joinRetries() const { return joinRetries_; }
   // The cluster's node timeout, from the join answers.
   std::chrono::milliseconds nodeTimeout() const { return nodeTimeout_; }
 
@@ -364,11 +392,14 @@ class Simulator {
   }
 
   Status startJoin(Node& node) {
-    node.joinTls = std::make_shared<api::TlsClientConfig>();
-    node.joinTls->caPem = caPem_;
-    node.joinTls->serverName = std::string(security::kManagerServerName);
-    node.joinTls->joinAlpn = true;
-    node.joinTls->sourceAddress = node.address;
+    ++node.joinAttempts;
+    if (!node.joinTls) {  // a retry reuses the transfer, which points at this config
+      node.joinTls = std::make_shared<api::TlsClientConfig>();
+      node.joinTls->caPem = caPem_;
+      node.joinTls->serverName = std::string(security::kManagerServerName);
+      node.joinTls->joinAlpn = true;
+      node.joinTls->sourceAddress = node.address;
+    }
     nlohmann::json body = {{"token", token_},
                            {"hostname", fmt::format("sim-{}", node.index)},
                            {"address", node.address},
@@ -452,21 +483,25 @@ class Simulator {
         }
         if (!error.empty()) {
           node.joinFailed = true;
+          // 503: a concurrent join moved the guard; a refused connection: the manager's
+          // cap on connections still handshaking (joins and new members) was full.
+          node.joinRetryable = status == 503 || code != CURLE_OK;
           node.lastError = error;
         }
         break;
       case Kind::Heartbeat:
         if (!error.empty()) {
           ++node.heartbeatFailures;
-          node.lastError = error;
+          node.lastError = "heartbeat: " + error;
         }
         break;
       case Kind::Watch:
         if (!error.empty() || !watchAnswer(node, transfer.body, now)) {
           ++node.watchFailures;
-          node.lastError = error.empty() ? "malformed watch answer" : error;
+          node.lastError = "watch: " + (error.empty() ? "malformed answer" : error);
           node.watchDue = now + std::chrono::seconds(1);
         } else {
+          ++node.watchAnswers;
           node.watchDue = now;
         }
         break;
@@ -537,6 +572,7 @@ class Simulator {
   std::string token_;
   CURLM* multi_ = nullptr;
   std::vector<std::unique_ptr<Node>> nodes_;
+  int joinRetries_ = 0;
   std::chrono::milliseconds nodeTimeout_{3000};       // driver thread, then read-only
   std::chrono::milliseconds heartbeatInterval_{1000};  // driver thread, then read-only
   std::atomic<bool> watching_{false};
@@ -712,9 +748,10 @@ int run(const Settings& settings) {
   }
   double joinSeconds = std::chrono::duration<double>(Clock::now() - joinStart).count();
   const std::chrono::milliseconds nodeTimeout = sim.nodeTimeout();
-  fmt::print("join: {} nodes in {:.2f} s ({:.1f} ms each, {} at once; keys made before in {:.0f} ms)\n",
+  fmt::print("join: {} nodes in {:.2f} s ({:.1f} ms each, {} at once, {} retried (503 or refused); "
+             "keys made before in {:.0f} ms)\n",
              settings.nodes, joinSeconds, joinSeconds * 1000 / settings.nodes,
-             settings.joinParallel, keysMs);
+             settings.joinParallel, sim.joinRetries(), keysMs);
 
   // One snapshot's revision for every node (each real agent takes its own snapshot).
   store::Revision from = 0;
@@ -815,14 +852,30 @@ int run(const Settings& settings) {
              nodeTimeout.count() + 300, detectSinceSilence);
   sim.stopDriver();
 
+  // What went wrong, when something did: the distinct last errors (a few).
+  std::map<std::string, int> errors;
+  std::uint64_t watchAnswers = 0;
+  for (auto& node : sim.nodes()) {
+    watchAnswers += node->watchAnswers.load();
+    if (!node->lastError.empty()) {
+      ++errors[node->lastError];
+    }
+  }
+  fmt::print("watch answers received: {}\n", watchAnswers);
+  int shown = 0;
+  for (const auto& [message, count] : errors) {
+    if (shown++ < 5) {
+      fmt::print("  last error of {} nodes: {}\n", count, message);
+    }
+  }
   bool complete = fanout.size() == sim.nodes().size() && detection.size() == silenced.size();
   fmt::print(
       "RESULT nodes={} join_s={:.2f} cpu_pct={:.1f} rss_mib={:.1f} threads={} fanout_p50_ms={:.1f} "
       "fanout_p99_ms={:.1f} fanout_max_ms={:.1f} fanout_seen={} detect_max_ms={:.0f} "
-      "timeout_ms={} hb_failures={} watch_failures={} complete={}\n",
+      "timeout_ms={} hb_failures={} watch_failures={} join_retries={} complete={}\n",
       settings.nodes, joinSeconds, cpuPercent, steadyEnd->rssMiB, steadyEnd->threads, p50, p99,
       fanMax, fanout.size(), detectMax, nodeTimeout.count(), heartbeatFailures, watchFailures,
-      complete ? 1 : 0);
+      sim.joinRetries(), complete ? 1 : 0);
   return complete ? 0 : 1;
 }
 

@@ -43,6 +43,12 @@ status=0
 for n in $NODES; do
   "$OM" lab down --name "$LAB" --run-dir "$RUN_DIR" >/dev/null 2>&1 || true
   "$OM" lab up --name "$LAB" --hosts 1 --clients 1 --run-dir "$RUN_DIR" >/dev/null || die "lab up"
+  # Every node gets an address on the ingress network: swarm init's default /24 holds 253.
+  # Replace it with a /20 (4,093 nodes), as a Docker operator would for a large swarm.
+  "$OM" lab exec --name "$LAB" --run-dir "$RUN_DIR" 1 -- "$OM" network rm ingress >/dev/null \
+    || die "network rm ingress"
+  "$OM" lab exec --name "$LAB" --run-dir "$RUN_DIR" 1 -- "$OM" network create -d overlay \
+    --ingress --subnet 10.240.0.0/20 ingress >/dev/null || die "network create --ingress"
   echo "== $n nodes"
   if ! "$OM" lab exec --name "$LAB" --run-dir "$RUN_DIR" c1 -- "$SIM" --lab "$LAB" \
       --run-dir "$RUN_DIR" --nodes "$n" --steady-seconds "$STEADY" --silent "$SILENT" \
