@@ -24,6 +24,7 @@
 // admits each node's later connections from the address it joined with.
 
 #include <curl/curl.h>
+#include <fmt/format.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -42,8 +43,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <fmt/format.h>
 
 #include "api/api_error.h"
 #include "api/cluster_protocol.h"
@@ -427,8 +426,8 @@ class Simulator {
       }
       if (!node->silent.load() && (!node->heartbeat || !node->heartbeat->active) &&
           now >= node->heartbeatDue) {
-        auto& transfer = makeTransfer(*node, node->heartbeat, Kind::Heartbeat,
-                                      api::kHeartbeatPath, "{}", heartbeatInterval_ * 2);
+        auto& transfer = makeTransfer(*node, node->heartbeat, Kind::Heartbeat, api::kHeartbeatPath,
+                                      "{}", heartbeatInterval_ * 2);
         node->heartbeatDue = now + heartbeatInterval_;
         node->lastHeartbeatNs = nanosOf(now);
         launch(transfer);
@@ -471,10 +470,10 @@ class Simulator {
     if (code != CURLE_OK) {
       error = curl_easy_strerror(code);
     } else if (status != 200) {
-      error = fmt::format("HTTP {}: {}", status,
-                          api::errorFromResponse(api::HttpResponse{static_cast<int>(status),
-                                                                   transfer.body})
-                              .message);
+      error = fmt::format(
+          "HTTP {}: {}", status,
+          api::errorFromResponse(api::HttpResponse{static_cast<int>(status), transfer.body})
+              .message);
     }
     switch (transfer.kind) {
       case Kind::Join:
@@ -573,14 +572,14 @@ class Simulator {
   CURLM* multi_ = nullptr;
   std::vector<std::unique_ptr<Node>> nodes_;
   int joinRetries_ = 0;
-  std::chrono::milliseconds nodeTimeout_{3000};       // driver thread, then read-only
+  std::chrono::milliseconds nodeTimeout_{3000};        // driver thread, then read-only
   std::chrono::milliseconds heartbeatInterval_{1000};  // driver thread, then read-only
   std::atomic<bool> watching_{false};
   std::atomic<bool> stopping_{false};
   std::thread driver_;
   std::mutex probeMutex_;
-  std::string probe_;                               // guarded by probeMutex_
-  std::map<std::string, std::int64_t> silentIds_;   // guarded by probeMutex_
+  std::string probe_;                              // guarded by probeMutex_
+  std::map<std::string, std::int64_t> silentIds_;  // guarded by probeMutex_
 };
 
 // ---- the lab side ----------------------------------------------------------------------
@@ -597,8 +596,8 @@ class SimUnderlay {
     if (!manager) {
       return std::unexpected(manager.error());
     }
-    auto underlay = std::unique_ptr<SimUnderlay>(
-        new SimUnderlay(std::move(*local), std::move(*manager)));
+    auto underlay =
+        std::unique_ptr<SimUnderlay>(new SimUnderlay(std::move(*local), std::move(*manager)));
     auto route = Ipv4Prefix::parse("198.19.0.0/16");
     if (auto added = underlay->manager_.addRoute(*route, std::nullopt, "eth0"); !added) {
       return std::unexpected(added.error().withContext("route to the simulated nodes"));
@@ -662,8 +661,7 @@ Result<std::string> fetchCa(const std::string& endpoint, const std::string& sour
   auto response = (*client)->request("GET", api::kCaPath, "", std::chrono::seconds(10));
   if (!response || !api::isSuccess(*response)) {
     return errorf(ErrorKind::Unavailable, "GET {} on {} failed: {}", api::kCaPath, endpoint,
-                  response ? api::errorFromResponse(*response).message
-                           : response.error().message);
+                  response ? api::errorFromResponse(*response).message : response.error().message);
   }
   std::string caPem;
   auto read = decodeFields(response->body, "CA answer", [&](const nlohmann::json& json) {
@@ -697,7 +695,8 @@ int run(const Settings& settings) {
   }
   std::ifstream recordFile(settings.runDir + "/" + settings.lab + "/lab.json");
   if (!recordFile) {
-    fmt::print(stderr, "node_sim: no lab {} under {}: run `overmesh lab up --hosts 1 --clients 1`\n",
+    fmt::print(stderr,
+               "node_sim: no lab {} under {}: run `overmesh lab up --hosts 1 --clients 1`\n",
                settings.lab, settings.runDir);
     return 1;
   }
@@ -748,10 +747,11 @@ int run(const Settings& settings) {
   }
   double joinSeconds = std::chrono::duration<double>(Clock::now() - joinStart).count();
   const std::chrono::milliseconds nodeTimeout = sim.nodeTimeout();
-  fmt::print("join: {} nodes in {:.2f} s ({:.1f} ms each, {} at once, {} retried (503 or refused); "
-             "keys made before in {:.0f} ms)\n",
-             settings.nodes, joinSeconds, joinSeconds * 1000 / settings.nodes,
-             settings.joinParallel, sim.joinRetries(), keysMs);
+  fmt::print(
+      "join: {} nodes in {:.2f} s ({:.1f} ms each, {} at once, {} retried (503 or refused); "
+      "keys made before in {:.0f} ms)\n",
+      settings.nodes, joinSeconds, joinSeconds * 1000 / settings.nodes, settings.joinParallel,
+      sim.joinRetries(), keysMs);
 
   // One snapshot's revision for every node (each real agent takes its own snapshot).
   store::Revision from = 0;
@@ -787,10 +787,11 @@ int run(const Settings& settings) {
     heartbeatFailures += node->heartbeatFailures.load();
     watchFailures += node->watchFailures.load();
   }
-  fmt::print("steady ({:.0f} s): manager CPU {:.1f} % of one core, RSS {:.1f} MiB, {} threads; "
-             "heartbeat failures {}, watch failures {}\n",
-             steadySeconds, cpuPercent, steadyEnd->rssMiB, steadyEnd->threads, heartbeatFailures,
-             watchFailures);
+  fmt::print(
+      "steady ({:.0f} s): manager CPU {:.1f} % of one core, RSS {:.1f} MiB, {} threads; "
+      "heartbeat failures {}, watch failures {}\n",
+      steadySeconds, cpuPercent, steadyEnd->rssMiB, steadyEnd->threads, heartbeatFailures,
+      watchFailures);
   if (before) {
     fmt::print("  (manager before the joins: RSS {:.1f} MiB, {} threads)\n", before->rssMiB,
                before->threads);
@@ -823,9 +824,10 @@ int run(const Settings& settings) {
   double p50 = percentile(fanout, 50);
   double p99 = percentile(fanout, 99);
   double fanMax = fanout.empty() ? 0 : *std::max_element(fanout.begin(), fanout.end());
-  fmt::print("fan-out: network create (answered in {:.1f} ms) seen by {}/{} nodes: p50 {:.1f} ms, "
-             "p99 {:.1f} ms, max {:.1f} ms\n",
-             createMs, fanout.size(), sim.nodes().size(), p50, p99, fanMax);
+  fmt::print(
+      "fan-out: network create (answered in {:.1f} ms) seen by {}/{} nodes: p50 {:.1f} ms, "
+      "p99 {:.1f} ms, max {:.1f} ms\n",
+      createMs, fanout.size(), sim.nodes().size(), p50, p99, fanMax);
 
   // Liveness: some nodes stop heartbeating; their watches stay open.
   auto silenced = sim.silence(settings.silent);
@@ -846,10 +848,11 @@ int run(const Settings& settings) {
   }
   double detectMax = detection.empty() ? 0 : *std::max_element(detection.begin(), detection.end());
   double detectSinceSilence = Millis(Clock::now() - silenceStart).count();
-  fmt::print("liveness: {}/{} silent nodes seen down; from last heartbeat: max {:.0f} ms "
-             "(node timeout {} ms, target <= {} ms); {:.0f} ms after they went silent\n",
-             detection.size(), silenced.size(), detectMax, nodeTimeout.count(),
-             nodeTimeout.count() + 300, detectSinceSilence);
+  fmt::print(
+      "liveness: {}/{} silent nodes seen down; from last heartbeat: max {:.0f} ms "
+      "(node timeout {} ms, target <= {} ms); {:.0f} ms after they went silent\n",
+      detection.size(), silenced.size(), detectMax, nodeTimeout.count(), nodeTimeout.count() + 300,
+      detectSinceSilence);
   sim.stopDriver();
 
   // What went wrong, when something did: the distinct last errors (a few).

@@ -29,6 +29,11 @@ fi
 die() { echo "node_sim: setup failed: $*" >&2; exit 2; }
 [[ $(id -u) -eq 0 ]] || die "run as root (the lab makes network namespaces)"
 
+# find_binaries wants the build directory relative to the source tree (ctest passes it whole).
+if [[ ${OVERMESH_BUILD:-} == /* ]]; then
+  OVERMESH_BUILD=$(realpath --relative-to="$PWD" "$OVERMESH_BUILD")
+  export OVERMESH_BUILD
+fi
 source bench/bench-helpers.sh  # find_binaries
 find_binaries
 SIM="$(dirname "$(dirname "$(dirname "$OM")")")/bench/node_sim"

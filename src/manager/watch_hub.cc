@@ -23,9 +23,8 @@ WatchAnswer encode(const store::WatchResult& result) {
         api::HttpResponse{200, dumpJson(store::toJson(result))});
   } catch (const std::exception& error) {
     // A bug, or memory: the waiter gets a 500 rather than the follower thread dying.
-    return std::make_shared<const api::HttpResponse>(api::errorResponse(
-        Error{ErrorKind::Internal, fmt::format("watch: cannot encode the answer: {}",
-                                               error.what())}));
+    return std::make_shared<const api::HttpResponse>(api::errorResponse(Error{
+        ErrorKind::Internal, fmt::format("watch: cannot encode the answer: {}", error.what())}));
   }
 }
 
@@ -155,8 +154,7 @@ void WatchHub::follow() {
       } else if (batch.error().kind == ErrorKind::Unavailable) {
         failLocked(batch.error(), wake);
       } else if (restartAt > 0) {
-        spdlog::warn("watch hub: {}; restarting at revision {}", batch.error().message,
-                     restartAt);
+        spdlog::warn("watch hub: {}; restarting at revision {}", batch.error().message, restartAt);
         ring_.clear();
         ringStart_ = restartAt;
         next_ = std::max(next_, restartAt);
@@ -232,9 +230,8 @@ WatchAnswer WatchHub::eventsAnswerLocked(store::Revision from) {
   }
   auto& cached = cache_[from];
   if (!cached) {
-    auto first = std::partition_point(ring_.begin(), ring_.end(), [from](const store::Event& e) {
-      return revisionOf(e) < from;
-    });
+    auto first = std::partition_point(
+        ring_.begin(), ring_.end(), [from](const store::Event& e) { return revisionOf(e) < from; });
     store::WatchResult result;
     result.events.assign(first, ring_.end());
     result.nextRevision = next_;

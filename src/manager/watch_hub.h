@@ -146,8 +146,8 @@ class WatchHub {
   store::Revision next_ = 0;       // guarded by mutex_
   std::map<Key, Parked> parked_;   // guarded by mutex_; ordered by `from`
   std::priority_queue<Deadline, std::vector<Deadline>, std::greater<>>
-      deadlines_;                   // guarded by mutex_; may name answered waiters
-  std::uint64_t nextId_ = 0;        // guarded by mutex_
+      deadlines_;             // guarded by mutex_; may name answered waiters
+  std::uint64_t nextId_ = 0;  // guarded by mutex_
   // Encodings at revision cacheRevision_, by `from` (-1: the empty answer).
   std::map<store::Revision, WatchAnswer> cache_;  // guarded by mutex_
   store::Revision cacheRevision_ = -1;            // guarded by mutex_

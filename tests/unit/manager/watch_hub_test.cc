@@ -2,12 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <mutex>
-#include <thread>
-#include <algorithm>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "api/api_error.h"
@@ -123,8 +123,7 @@ TEST_F(WatchHubTest, AnswersRingEventsInRevisionOrderAtOnce) {
   hub_->watch(first, 5s, answers.waiter());
   ASSERT_EQ(answers.size(), 1u);  // answered on the calling thread
   auto decoded = decode(answers.all()[0]);
-  EXPECT_EQ(decoded.keys,
-            (std::vector<std::string>{network("a"), network("b"), network("c")}));
+  EXPECT_EQ(decoded.keys, (std::vector<std::string>{network("a"), network("b"), network("c")}));
   EXPECT_TRUE(std::is_sorted(decoded.revisions.begin(), decoded.revisions.end()));
   EXPECT_EQ(decoded.nextRevision, last + 1);
 }
@@ -213,8 +212,8 @@ TEST_F(WatchHubTest, FromOlderThanTheRingReadsTheStore) {
   hub_->watch(first, 5s, answers.waiter());
   ASSERT_EQ(answers.size(), 1u);
   auto decoded = decode(answers.all()[0]);
-  EXPECT_EQ(decoded.keys, (std::vector<std::string>{network("a"), network("b"), network("c"),
-                                                    network("d")}));
+  EXPECT_EQ(decoded.keys,
+            (std::vector<std::string>{network("a"), network("b"), network("c"), network("d")}));
   EXPECT_EQ(hub_->stats().storeReads, 1u);
 }
 
