@@ -284,19 +284,20 @@ class Simulator {
                         finished->index, finished->address, finished->joinAttempts,
                         finished->lastError);
         }
+        if (latestFrom_ == 0) {
+          if (auto base = snapshotRevision(*finished); !base) {
+            return std::unexpected(base.error());
+          } else {
+            latestFrom_ = *base + 1;
+          }
+        }
       }
     }
     return {};
   }
 
   // Starts the driver thread: heartbeats continue and every node watches from `from`.
-  void startDriver(store::Revision from) {
-    auto now = Clock::now();
-    for (auto& node : nodes_) {
-      node->watchFrom = from;
-      node->watchDue = now;
-    }
-    watching_ = true;
+  void startDriver() {
     driver_ = std::thread([this] {
       // Thread: the one driver of every node's transfers until stopDriver().
       while (!stopping_.load()) {
@@ -339,6 +340,29 @@ class Simulator {
   }
 
   std::vector<std::unique_ptr<Node>>& nodes() { return nodes_; }
+  // The revision of a snapshot taken with `node`'s certificate (GET kSnapshotPath).
+  Result<store::Revision> snapshotRevision(const Node& node) {
+    auto client = api::HttpClient::create("tcp://" + endpoint_, node.tls);
+    if (!client) {
+      return std::unexpected(client.error());
+    }
+    auto snapshot = (*client)->request("GET", api::kSnapshotPath, "", std::chrono::seconds(30));
+    if (!snapshot) {
+      return std::unexpected(snapshot.error().withContext("snapshot"));
+    }
+    if (!api::isSuccess(*snapshot)) {
+      return std::unexpected(api::errorFromResponse(*snapshot).withContext("snapshot"));
+    }
+    store::Revision revision = 0;
+    auto read = decodeFields(snapshot->body, "snapshot", [&](const nlohmann::json& json) {
+      requireField(json, "revision", revision);
+    });
+    if (!read) {
+      return std::unexpected(read.error());
+    }
+    return revision;
+  }
+
   // Joins answered 503 and sent again.
   int joinRetries() const { return joinRetries_; }
   // The cluster's node timeout, from the join answers.
@@ -432,7 +456,12 @@ class Simulator {
         node->lastHeartbeatNs = nanosOf(now);
         launch(transfer);
       }
-      if (watching_ && (!node->watch || !node->watch->active) && now >= node->watchDue) {
+      if (latestFrom_ > 0 && (!node->watch || !node->watch->active) && now >= node->watchDue) {
+        if (node->watchFrom == 0) {
+          // A node that just joined starts where the others are, as an agent that just took
+          // its snapshot would.
+          node->watchFrom = latestFrom_;
+        }
         auto path = fmt::format("{}?from={}&waitMs={}", api::kWatchPath, node->watchFrom,
                                 kLongPoll.count());
         auto& transfer = makeTransfer(*node, node->watch, Kind::Watch, path, "",
@@ -546,6 +575,7 @@ class Simulator {
       return false;
     }
     node.watchFrom = std::max(node.watchFrom, result.nextRevision);
+    latestFrom_ = std::max(latestFrom_, result.nextRevision);
     std::lock_guard lock(probeMutex_);
     for (const auto& event : result.events) {
       const std::string& key = event.kv.key;
@@ -574,7 +604,9 @@ class Simulator {
   int joinRetries_ = 0;
   std::chrono::milliseconds nodeTimeout_{3000};        // driver thread, then read-only
   std::chrono::milliseconds heartbeatInterval_{1000};  // driver thread, then read-only
-  std::atomic<bool> watching_{false};
+  // Where a newly joined node starts watching: one past the first node's snapshot, then
+  // the newest revision any watch answered. Pump thread only.
+  store::Revision latestFrom_ = 0;
   std::atomic<bool> stopping_{false};
   std::thread driver_;
   std::mutex probeMutex_;
@@ -753,21 +785,7 @@ int run(const Settings& settings) {
       settings.nodes, joinSeconds, joinSeconds * 1000 / settings.nodes, settings.joinParallel,
       sim.joinRetries(), keysMs);
 
-  // One snapshot's revision for every node (each real agent takes its own snapshot).
-  store::Revision from = 0;
-  {
-    auto& first = *sim.nodes().front();
-    auto client = api::HttpClient::create("tcp://" + endpoint, first.tls);
-    if (!client) {
-      return fail("snapshot", client.error());
-    }
-    auto snapshot = (*client)->request("GET", api::kSnapshotPath, "", std::chrono::seconds(30));
-    if (!snapshot || !api::isSuccess(*snapshot)) {
-      return fail("snapshot", snapshot ? api::errorFromResponse(*snapshot) : snapshot.error());
-    }
-    from = nlohmann::json::parse(snapshot->body).at("revision").get<store::Revision>() + 1;
-  }
-  sim.startDriver(from);
+  sim.startDriver();
 
   // Steady state: let every node settle on its two connections, then measure.
   std::this_thread::sleep_for(std::chrono::seconds(3));
