@@ -789,10 +789,12 @@ int run(const Settings& settings) {
 
   // Steady state: let every node settle on its two connections, then measure.
   std::this_thread::sleep_for(std::chrono::seconds(3));
+  auto simStart = sampleProcess(getpid());
   auto steadyStart = sampleProcess(manager.pid);
   auto steadyClock = Clock::now();
   std::this_thread::sleep_for(std::chrono::seconds(settings.steadySeconds));
   auto steadyEnd = sampleProcess(manager.pid);
+  auto simEnd = sampleProcess(getpid());
   double steadySeconds = std::chrono::duration<double>(Clock::now() - steadyClock).count();
   if (!steadyStart || !steadyEnd) {
     fmt::print(stderr, "node_sim: cannot read /proc/{} (the manager)\n", manager.pid);
@@ -805,11 +807,14 @@ int run(const Settings& settings) {
     heartbeatFailures += node->heartbeatFailures.load();
     watchFailures += node->watchFailures.load();
   }
+  double simPercent = simStart && simEnd
+                          ? (simEnd->cpuSeconds - simStart->cpuSeconds) / steadySeconds * 100
+                          : 0;
   fmt::print(
       "steady ({:.0f} s): manager CPU {:.1f} % of one core, RSS {:.1f} MiB, {} threads; "
-      "heartbeat failures {}, watch failures {}\n",
+      "heartbeat failures {}, watch failures {} (the simulator itself: CPU {:.1f} %)\n",
       steadySeconds, cpuPercent, steadyEnd->rssMiB, steadyEnd->threads, heartbeatFailures,
-      watchFailures);
+      watchFailures, simPercent);
   if (before) {
     fmt::print("  (manager before the joins: RSS {:.1f} MiB, {} threads)\n", before->rssMiB,
                before->threads);
