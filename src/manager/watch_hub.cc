@@ -288,6 +288,20 @@ void WatchHub::appendLocked(std::vector<store::Event> events, store::Revision ne
     }
     it = parked_.erase(it);
   }
+  compactDeadlinesLocked();
+}
+
+void WatchHub::compactDeadlinesLocked() {
+  constexpr std::size_t kSlack = 1024;
+  if (deadlines_.size() <= 2 * parked_.size() + kSlack) {
+    return;
+  }
+  std::vector<Deadline> live;
+  live.reserve(parked_.size());
+  for (const auto& [key, parked] : parked_) {
+    live.push_back(Deadline{parked.deadline, key});
+  }
+  deadlines_ = decltype(deadlines_)(std::greater<>(), std::move(live));
 }
 
 void WatchHub::failLocked(const Error& error, std::vector<Ready>& wake) {

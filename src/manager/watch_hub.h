@@ -62,8 +62,9 @@ struct WatchHubOptions {
   // Agent-visible events kept for waiters that are behind (an agent that just took a
   // snapshot, or one slower than the rest). Oldest revisions leave first.
   std::size_t ringEvents = 4096;
-  // How long one follower call blocks in the store (bounds how late stop() is noticed).
-  std::chrono::milliseconds followWait{1000};
+  // How long one follower call blocks in the store (bounds how late stop() is noticed
+  // when the store stays open).
+  std::chrono::milliseconds followWait{250};
   // How often the timer looks for waiters whose client went away.
   std::chrono::milliseconds abandonedCheck{1000};
 };
@@ -129,6 +130,9 @@ class WatchHub {
   // Adds one batch read from the store and collects the waiters it wakes.
   void appendLocked(std::vector<store::Event> events, store::Revision next,
                     std::vector<Ready>& wake);
+  // Drops the deadlines of answered waiters once they outnumber the parked ones (every
+  // answer leaves its deadline behind until it passes). Caller holds mutex_.
+  void compactDeadlinesLocked();
   // Ends the hub: every waiter is answered `error` (outside the lock by the caller).
   void failLocked(const Error& error, std::vector<Ready>& wake);
   // The direct store read for a `from` older than the ring (counted by the caller).
