@@ -10,7 +10,8 @@
 // nothing; the Store is written only when a node changes state (ready <-> down). See
 // docs/liveness.md for the cost model at 1,000 nodes.
 //
-// Thread safety: all methods may be called from any thread; mutex_ guards nodes_. A join
+// Thread safety: all methods may be called from any thread; mutex_ guards nodes_ and is
+// never held across a store write of a state change (stateWriteMutex_ orders those). A join
 // holds no lock while it checks the node's address (that may wait for the network).
 
 #include <chrono>
@@ -148,7 +149,8 @@ class NodeManager {
     store::Revision guardRevision = 0;
   };
   Result<IngressGrant> ingressAddressFor(const api::Network& ingress);
-  // Writes a node's new state if it is still the record we know. Caller holds mutex_.
+  // Writes a node's new state if it is still the record we know. Caller holds
+  // stateWriteMutex_ (not mutex_: a store commit must not stall heartbeats).
   Status writeState(const std::string& nodeId, const std::string& state);
 
   store::Store& store_;
@@ -158,6 +160,9 @@ class NodeManager {
   std::chrono::milliseconds nodeTimeout_{3000};
   std::mutex mutex_;
   std::unordered_map<std::string, TrackedNode> nodes_;  // guarded by mutex_
+  // Serialises the ready <-> down store writes (sweep, a down node's heartbeat); taken
+  // before mutex_, never while holding it.
+  std::mutex stateWriteMutex_;
   std::function<void(const std::string&)> removalListener_;
 };
 
