@@ -10,8 +10,7 @@
 // nothing; the Store is written only when a node changes state (ready <-> down). See
 // docs/liveness.md for the cost model at 1,000 nodes.
 //
-// Thread safety: all methods may be called from any thread; mutex_ guards nodes_ and is
-// never held across a store write of a state change (stateWriteMutex_ orders those). A join
+// Thread safety: all methods may be called from any thread; mutex_ guards nodes_. A join
 // holds no lock while it checks the node's address (that may wait for the network).
 
 #include <chrono>
@@ -158,11 +157,11 @@ class NodeManager {
   std::string selfNodeId_;
   std::string clusterId_;
   std::chrono::milliseconds nodeTimeout_{3000};
+  // Serialises the ready <-> down store writes (sweep, a down node's heartbeat); taken
+  // before mutex_, never while holding it: mutex_ is never held across a store commit.
+  std::mutex stateWriteMutex_;
   std::mutex mutex_;
   std::unordered_map<std::string, TrackedNode> nodes_;  // guarded by mutex_
-  // Serialises the ready <-> down store writes (sweep, a down node's heartbeat); taken
-  // before mutex_, never while holding it.
-  std::mutex stateWriteMutex_;
   std::function<void(const std::string&)> removalListener_;
 };
 
