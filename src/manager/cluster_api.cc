@@ -114,12 +114,12 @@ Result<std::string> decodeRenewRequest(std::string_view body) {
 
 ClusterApi::ClusterApi(store::Store& store, NodeManager& nodes, TaskManager& tasks,
                        security::NodePki& pki)
-    : store_(store),
+    : watchHub_(store),
+      store_(store),
       nodes_(nodes),
       tasks_(tasks),
       pki_(pki),
-      prover_(std::make_unique<TcpAddressProver>()),
-      watchHub_(store) {}
+      prover_(std::make_unique<TcpAddressProver>()) {}
 
 bool ClusterApi::admit(const api::PeerIdentity& peer) {
   if (peer.join) {

@@ -63,14 +63,14 @@ class ClusterApi {
   // The CA's certificate and key, for signing. Unavailable when `pki` holds no CA key.
   Result<security::CaMaterial> caMaterial() const;
 
+  // Every member's watch long-poll; started by registerRoutes(), stopped (every waiter
+  // answered 503) when the store closes or the API is destroyed. It uses only the store.
+  WatchHub watchHub_;
   store::Store& store_;
   NodeManager& nodes_;
   TaskManager& tasks_;
   security::NodePki& pki_;
   std::unique_ptr<AddressProver> prover_;
-  // Every member's watch long-poll; started by registerRoutes(), stopped (every waiter
-  // answered 503) when the store closes or the API is destroyed.
-  WatchHub watchHub_;
 };
 
 }  // namespace overmesh::manager
