@@ -807,9 +807,8 @@ int run(const Settings& settings) {
     heartbeatFailures += node->heartbeatFailures.load();
     watchFailures += node->watchFailures.load();
   }
-  double simPercent = simStart && simEnd
-                          ? (simEnd->cpuSeconds - simStart->cpuSeconds) / steadySeconds * 100
-                          : 0;
+  double simPercent =
+      simStart && simEnd ? (simEnd->cpuSeconds - simStart->cpuSeconds) / steadySeconds * 100 : 0;
   fmt::print(
       "steady ({:.0f} s): manager CPU {:.1f} % of one core, RSS {:.1f} MiB, {} threads; "
       "heartbeat failures {}, watch failures {} (the simulator itself: CPU {:.1f} %)\n",

@@ -441,9 +441,8 @@ Result<std::vector<StateChange>> NodeManager::sweep() {
       }
     }
     changes.push_back({node.nodeId, node.hostname, "down"});
-    spdlog::warn(
-        "node down id={} hostname={} silent_for_ms={}", node.nodeId, node.hostname,
-        std::chrono::duration_cast<std::chrono::milliseconds>(node.silentFor).count());
+    spdlog::warn("node down id={} hostname={} silent_for_ms={}", node.nodeId, node.hostname,
+                 std::chrono::duration_cast<std::chrono::milliseconds>(node.silentFor).count());
   }
   return changes;
 }
