@@ -1,5 +1,7 @@
 #include "manager/cluster_api.h"
 
+#include <spdlog/spdlog.h>
+
 #include <charconv>
 #include <limits>
 #include <nlohmann/json.hpp>
@@ -114,7 +116,8 @@ Result<std::string> decodeRenewRequest(std::string_view body) {
 
 ClusterApi::ClusterApi(store::Store& store, NodeManager& nodes, TaskManager& tasks,
                        security::NodePki& pki)
-    : store_(store),
+    : watchHub_(store),
+      store_(store),
       nodes_(nodes),
       tasks_(tasks),
       pki_(pki),
@@ -180,7 +183,14 @@ void ClusterApi::registerRoutes(api::HttpServer& server) {
   server.route("POST", api::kHeartbeatPath, [this](const HttpRequest& r) { return heartbeat(r); });
   server.route("POST", api::kLeavePath, [this](const HttpRequest& r) { return leave(r); });
   server.route("GET", api::kSnapshotPath, [this](const HttpRequest& r) { return snapshot(r); });
-  server.route("GET", api::kWatchPath, [this](const HttpRequest& r) { return watch(r); });
+  if (auto started = watchHub_.start(); !started) {
+    // Every watch then answers 503 naming this; agents retry.
+    spdlog::error("cluster API: {}", started.error().message);
+  }
+  server.routeAsync("GET", api::kWatchPath,
+                    [this](const HttpRequest& r, api::HttpResponder responder) {
+                      watch(r, std::move(responder));
+                    });
   server.route("POST", api::kRenewPath, [this](const HttpRequest& r) { return renew(r); });
   server.route("POST", api::kTaskStatusPattern,
                [this](const HttpRequest& r) { return taskStatus(r); });
@@ -301,21 +311,21 @@ HttpResponse ClusterApi::snapshot(const HttpRequest& request) {
   return HttpResponse{200, dumpJson({{"revision", snapshot->revision}, {"kvs", kvs}})};
 }
 
-HttpResponse ClusterApi::watch(const HttpRequest& request) {
+void ClusterApi::watch(const HttpRequest& request, api::HttpResponder responder) {
   if (auto caller = callerOf(request); !caller) {
-    return api::errorResponse(caller.error());
+    responder.respond(api::errorResponse(caller.error()));
+    return;
   }
   auto from = numberArgument(request, "from", 0);
   auto waitMs = numberArgument(request, "waitMs", 0);
   if (!from || !waitMs) {
-    return api::errorResponse(!from ? from.error() : waitMs.error());
+    responder.respond(api::errorResponse(!from ? from.error() : waitMs.error()));
+    return;
   }
   auto wait = std::min(std::chrono::milliseconds(*waitMs), api::kMaxWatchWait);
-  auto batch = state::agentWatch(store_, *from, wait);
-  if (!batch) {
-    return api::errorResponse(batch.error());
-  }
-  return HttpResponse{200, dumpJson(store::toJson(*batch))};
+  WatchWaiter waiter{[responder](const WatchAnswer& answer) { responder.respond(*answer); },
+                     [responder] { return responder.abandoned(); }};
+  watchHub_.watch(*from, wait, std::move(waiter));
 }
 
 HttpResponse ClusterApi::renew(const HttpRequest& request) {

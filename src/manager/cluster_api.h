@@ -17,6 +17,7 @@
 #include "manager/leader_election.h"
 #include "manager/node_manager.h"
 #include "manager/task_manager.h"
+#include "manager/watch_hub.h"
 #include "security/node_pki.h"
 #include "store/store.h"
 
@@ -66,7 +67,8 @@ class ClusterApi {
   api::HttpResponse heartbeat(const api::HttpRequest& request);
   api::HttpResponse leave(const api::HttpRequest& request);
   api::HttpResponse snapshot(const api::HttpRequest& request);
-  api::HttpResponse watch(const api::HttpRequest& request);
+  // Parks the long-poll in the hub: no thread waits for the store on its behalf.
+  void watch(const api::HttpRequest& request, api::HttpResponder responder);
   api::HttpResponse renew(const api::HttpRequest& request);
   api::HttpResponse taskStatus(const api::HttpRequest& request);
   api::HttpResponse managerCredentials(const api::HttpRequest& request);
@@ -79,6 +81,9 @@ class ClusterApi {
   // The CA's certificate and key, for signing. Unavailable when `pki` holds no CA key.
   Result<security::CaMaterial> caMaterial() const;
 
+  // Every member's watch long-poll; started by registerRoutes(), stopped (every waiter
+  // answered 503) when the store closes or the API is destroyed. It uses only the store.
+  WatchHub watchHub_;
   store::Store& store_;
   NodeManager& nodes_;
   TaskManager& tasks_;

@@ -419,20 +419,39 @@ Status NodeManager::writeState(const std::string& nodeId, const std::string& sta
   return {};
 }
 
+// The common case (a ready node) only takes mutex_ for a map update. A down node's return
+// is written to the store without mutex_ (a synchronous commit must not stall every other
+// node's heartbeat), under stateWriteMutex_ so that it cannot interleave with a sweep.
 Status NodeManager::heartbeat(const std::string& nodeId) {
-  std::lock_guard lock(mutex_);
-  auto it = nodes_.find(nodeId);
-  if (it == nodes_.end()) {
-    return errorf(ErrorKind::NotFound, "node {} is not a member of this swarm", nodeId);
-  }
-  it->second.lastSeen = clock_.now();
-  if (it->second.state != "ready") {
-    if (auto written = writeState(nodeId, "ready"); !written) {
-      return written;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = nodes_.find(nodeId);
+    if (it == nodes_.end()) {
+      return errorf(ErrorKind::NotFound, "node {} is not a member of this swarm", nodeId);
     }
-    it->second.state = "ready";
-    spdlog::info("node ready id={} hostname={}", nodeId, it->second.hostname);
+    it->second.lastSeen = clock_.now();
+    if (it->second.state == "ready") {
+      return {};
+    }
   }
+  std::lock_guard writing(stateWriteMutex_);
+  std::string hostname;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = nodes_.find(nodeId);
+    if (it == nodes_.end() || it->second.state == "ready") {
+      return {};  // removed, or another heartbeat of this node wrote it meanwhile
+    }
+    hostname = it->second.hostname;
+  }
+  if (auto written = writeState(nodeId, "ready"); !written) {
+    return written;
+  }
+  std::lock_guard lock(mutex_);
+  if (auto it = nodes_.find(nodeId); it != nodes_.end()) {
+    it->second.state = "ready";
+  }
+  spdlog::info("node ready id={} hostname={}", nodeId, hostname);
   return {};
 }
 
@@ -606,25 +625,44 @@ Result<RoleChange> NodeManager::setRole(const std::string& reference, std::strin
   return errorf(ErrorKind::Unavailable, "{}: the nodes kept changing; retry", command);
 }
 
+// The scan holds mutex_; the store writes (one synchronous commit per node going down) do
+// not, so heartbeats keep flowing while many nodes go down at once. A heartbeat that lands
+// between the scan and the write finds the node still ready and writes nothing: the node is
+// marked down (it was silent past the timeout) and its next heartbeat brings it back.
 Result<std::vector<StateChange>> NodeManager::sweep() {
-  std::lock_guard lock(mutex_);
-  std::vector<StateChange> changes;
-  auto now = clock_.now();
-  for (auto& [nodeId, node] : nodes_) {
-    if (nodeId == selfNodeId_ || node.state != "ready" || now - node.lastSeen <= nodeTimeout_) {
-      continue;
+  std::lock_guard writing(stateWriteMutex_);
+  struct Silent {
+    std::string nodeId;
+    std::string hostname;
+    std::chrono::steady_clock::duration silentFor;
+  };
+  std::vector<Silent> silent;
+  {
+    std::lock_guard lock(mutex_);
+    auto now = clock_.now();
+    for (const auto& [nodeId, node] : nodes_) {
+      if (nodeId != selfNodeId_ && node.state == "ready" && now - node.lastSeen > nodeTimeout_) {
+        silent.push_back({nodeId, node.hostname, now - node.lastSeen});
+      }
     }
-    if (auto written = writeState(nodeId, "down"); !written) {
+  }
+  std::vector<StateChange> changes;
+  for (const auto& node : silent) {
+    if (auto written = writeState(node.nodeId, "down"); !written) {
       if (written.error().kind == ErrorKind::Unavailable) {
         return std::unexpected(written.error());
       }
       continue;  // removed or changed meanwhile: the next sweep sees the new record
     }
-    node.state = "down";
-    changes.push_back({nodeId, node.hostname, "down"});
-    spdlog::warn("node down id={} hostname={} silent_for_ms={}", nodeId, node.hostname,
-                 std::chrono::duration_cast<std::chrono::milliseconds>(now - node.lastSeen)
-                     .count());
+    {
+      std::lock_guard lock(mutex_);
+      if (auto it = nodes_.find(node.nodeId); it != nodes_.end()) {
+        it->second.state = "down";
+      }
+    }
+    changes.push_back({node.nodeId, node.hostname, "down"});
+    spdlog::warn("node down id={} hostname={} silent_for_ms={}", node.nodeId, node.hostname,
+                 std::chrono::duration_cast<std::chrono::milliseconds>(node.silentFor).count());
   }
   return changes;
 }

@@ -212,7 +212,8 @@ class NodeManager {
     store::Revision guardRevision = 0;
   };
   Result<IngressGrant> ingressAddressFor(const api::Network& ingress);
-  // Writes a node's new state if it is still the record we know. Caller holds mutex_.
+  // Writes a node's new state if it is still the record we know. Caller holds
+  // stateWriteMutex_ (not mutex_: a store commit must not stall heartbeats).
   Status writeState(const std::string& nodeId, const std::string& state);
 
   store::Store& store_;
@@ -220,6 +221,9 @@ class NodeManager {
   std::string selfNodeId_;
   std::string clusterId_;
   std::chrono::milliseconds nodeTimeout_{3000};
+  // Serialises the ready <-> down store writes (sweep, a down node's heartbeat); taken
+  // before mutex_, never while holding it: mutex_ is never held across a store commit.
+  std::mutex stateWriteMutex_;
   std::mutex mutex_;
   std::unordered_map<std::string, TrackedNode> nodes_;  // guarded by mutex_
   store::Revision followFrom_ = 0;  // the next revision followStore() reads; guarded by mutex_
