@@ -124,6 +124,8 @@ TEST(HandlerPoolTest, StopDropsQueuedJobsUnrunAndRefusesNewOnes) {
   ASSERT_TRUE(pool.submit([token = std::move(token), &queuedRan] { queuedRan = true; }));
 
   std::thread stopper([&] { pool.stop(); });
+  // The worker is blocked: only stop() empties the queue.
+  EXPECT_TRUE(eventually([&] { return pool.queuedCount() == 0; }));
   blocker.release();
   stopper.join();
 
