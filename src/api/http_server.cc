@@ -456,6 +456,10 @@ void requestCompleted(void* cls, MHD_Connection* /*connection*/, void** connecti
     if (pending->sending) {
       --listener->sending;
     }
+    // Resumed, then closed before its answer was queued (the client reset it).
+    if (pending->exchange != nullptr) {
+      listener->engine->forgetSuspended(pending->exchange);
+    }
   }
   delete pending;
   *connectionState = nullptr;
