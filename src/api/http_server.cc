@@ -294,7 +294,8 @@ MHD_Result answerResumed(HttpServer::Listener& listener, MHD_Connection* connect
   std::optional<HttpResponse> answer;
   {
     std::lock_guard lock(exchange->mutex);
-    answer = exchange->answer;
+    // Moved out: the exchange stays answered (a later respond() is ignored all the same).
+    answer = std::move(exchange->answer);
   }
   listener.engine->forgetSuspended(exchange);
   if (!answer) {
@@ -582,10 +583,15 @@ bool HttpServer::Engine::suspendFor(MHD_Connection* connection,
 
 void HttpServer::Engine::runOnPool(const Route& route, HttpRequest request,
                                    std::shared_ptr<HttpExchange> exchange) {
-  std::shared_ptr<HttpExchange> job = exchange;
-  bool taken = pool->submit([&route, request = std::move(request), job = std::move(job)] {
-    runRoute(route, request, job);
-  });
+  bool taken = false;
+  try {
+    taken = pool->submit([&route, request = std::move(request), job = exchange] {
+      runRoute(route, request, job);
+    });
+  } catch (const std::exception& error) {
+    // The connection is suspended already: it must get an answer, whatever failed here.
+    spdlog::error("http server: cannot hand a request to a handler: {}", printable(error.what()));
+  }
   if (!taken) {
     exchange->respond(busyResponse(pool->queuedCount()));
   }
