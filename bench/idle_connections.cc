@@ -145,8 +145,7 @@ void print(const std::string& transport, int idleCount, int held, const Figures&
            const Figures& busy) {
   auto ratio = [](double a, double b) { return a > 0 ? b / a : 0.0; };
   fmt::print("\n{}: {} idle connections held ({} asked)\n", transport, held, idleCount);
-  fmt::print("  {:<28} {:>12} {:>12} {:>8}\n", "", "0 idle", fmt::format("{} idle", held),
-             "ratio");
+  fmt::print("  {:<28} {:>12} {:>12} {:>8}\n", "", "0 idle", fmt::format("{} idle", held), "ratio");
   fmt::print("  {:<28} {:>9.0f} us {:>9.0f} us {:>8.2f}\n", "kept connection p50", quiet.keptP50,
              busy.keptP50, ratio(quiet.keptP50, busy.keptP50));
   fmt::print("  {:<28} {:>9.0f} us {:>9.0f} us {:>8.2f}\n", "kept connection p99", quiet.keptP99,
@@ -214,9 +213,10 @@ int main(int argc, char** argv) {
     waitpid(child, nullptr, 0);
     return 1;
   }
-  fmt::print("idle_connections: HttpServer in process {}, {} requests on a kept connection and "
-             "{} on new ones per column\n",
-             child, requests, requests / 4);
+  fmt::print(
+      "idle_connections: HttpServer in process {}, {} requests on a kept connection and "
+      "{} on new ones per column\n",
+      child, requests, requests / 4);
   Bench bench(socketPath, port, child);
   for (bool overUnix : {true, false}) {
     Figures quiet = bench.measure(overUnix, requests);

@@ -82,9 +82,9 @@ class HandlerPool {
   std::condition_variable workAvailable_;
   std::deque<Job> queue_;
   std::map<std::size_t, std::thread> threads_;  // by worker index, until joined
-  std::vector<std::size_t> exited_;   // workers that returned and await their join
-  std::size_t alive_ = 0;             // workers not yet returned
-  std::size_t idle_ = 0;              // workers waiting for a job
+  std::vector<std::size_t> exited_;             // workers that returned and await their join
+  std::size_t alive_ = 0;                       // workers not yet returned
+  std::size_t idle_ = 0;                        // workers waiting for a job
   std::size_t nextIndex_ = 0;
   bool stopping_ = false;
 };

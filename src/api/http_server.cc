@@ -15,8 +15,8 @@
 #include <cctype>
 #include <cerrno>
 #include <charconv>
-#include <cstring>
 #include <condition_variable>
+#include <cstring>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -585,9 +585,8 @@ void HttpServer::Engine::runOnPool(const Route& route, HttpRequest request,
                                    std::shared_ptr<HttpExchange> exchange) {
   bool taken = false;
   try {
-    taken = pool->submit([&route, request = std::move(request), job = exchange] {
-      runRoute(route, request, job);
-    });
+    taken = pool->submit(
+        [&route, request = std::move(request), job = exchange] { runRoute(route, request, job); });
   } catch (const std::exception& error) {
     // The connection is suspended already: it must get an answer, whatever failed here.
     spdlog::error("http server: cannot hand a request to a handler: {}", printable(error.what()));
@@ -639,8 +638,8 @@ void HttpServer::Engine::sweepClosedClients() {
       }
       char byte = 0;
       ssize_t peeked = recv(exchange->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-      if (peeked == 0 || (peeked < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
-                          errno != EINTR)) {
+      if (peeked == 0 ||
+          (peeked < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
         gone.push_back(exchange);
       }
     }
@@ -905,8 +904,8 @@ Status HttpServer::startDaemon(int listenFd, bool isUnix, unsigned int extraConn
   // One polling thread per listener with epoll: no FD_SETSIZE ceiling and no thread per
   // connection. Handlers run on the pool with their connection suspended (ITC wakes the
   // polling thread when one is resumed).
-  unsigned int flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC |
-                       MHD_USE_ERROR_LOG;
+  unsigned int flags =
+      MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC | MHD_USE_ERROR_LOG;
   if (listenFd < 0) {
     flags |= MHD_USE_NO_LISTEN_SOCKET;  // listenTls: connections come from MHD_add_connection
   }

@@ -139,11 +139,11 @@ class HttpServer {
   // called for a join connection (no certificate: nothing to judge). A join connection
   // gets 401 and is closed for anything but GET kCaPath and POST kJoinPath. A client
   // offering no ALPN, or none of ours, is treated as a cluster client. The TLS side's
-  // threads are api/tls_listener.h's; the HTTP side is this server's. Past limits().maxConnections + kConnectionSlack
-  // member connections, or options.maxUnverifiedConnections (maxUnverifiedPerAddress
-  // from one address) handshaking and join connections, a new one is closed at once.
-  // Every answer on a join connection carries `Connection: close` (one request each),
-  // and a connection whose client stops reading ends after options.stallTimeout.
+  // threads are api/tls_listener.h's; the HTTP side is this server's. Past limits().maxConnections
+  // + kConnectionSlack member connections, or options.maxUnverifiedConnections
+  // (maxUnverifiedPerAddress from one address) handshaking and join connections, a new one is
+  // closed at once. Every answer on a join connection carries `Connection: close` (one request
+  // each), and a connection whose client stops reading ends after options.stallTimeout.
   Result<std::uint16_t> listenTls(const std::string& address, std::uint16_t port,
                                   TlsListenOptions options);
 

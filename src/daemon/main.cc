@@ -1,17 +1,16 @@
 // overmeshd: parses flags, wires a Daemon, waits for SIGTERM/SIGINT. Behaviour lives in
 // the libraries (daemon.cc and below).
 
+#include <spdlog/spdlog.h>
 #include <sys/resource.h>
 
+#include <CLI/CLI.hpp>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <string_view>
-
-#include <CLI/CLI.hpp>
-#include <spdlog/spdlog.h>
 
 #include "daemon/daemon.h"
 #include "daemon/netns_guard.h"
@@ -33,9 +32,10 @@ void raiseDescriptorLimit() {
   if (limit.rlim_cur < limit.rlim_max) {
     limit.rlim_cur = limit.rlim_max;
     if (setrlimit(RLIMIT_NOFILE, &limit) != 0) {
-      spdlog::warn("cannot raise the descriptor limit from {} to {}: {}; API connections are "
-                   "capped by it",
-                   before, limit.rlim_max, std::strerror(errno));
+      spdlog::warn(
+          "cannot raise the descriptor limit from {} to {}: {}; API connections are "
+          "capped by it",
+          before, limit.rlim_max, std::strerror(errno));
       return;
     }
   }

@@ -32,8 +32,9 @@ class RawSocket {
     sockaddr_un address{};
     address.sun_family = AF_UNIX;
     std::strncpy(address.sun_path, path.c_str(), sizeof(address.sun_path) - 1);
-    socket.connected_ = socket.fd_ >= 0 && ::connect(socket.fd_, reinterpret_cast<sockaddr*>(&address),
-                                                     sizeof(address)) == 0;
+    socket.connected_ =
+        socket.fd_ >= 0 &&
+        ::connect(socket.fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0;
     return socket;
   }
   // Connects to 127.0.0.1:`port`.
@@ -43,8 +44,9 @@ class RawSocket {
     address.sin_family = AF_INET;
     address.sin_port = htons(port);
     address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socket.connected_ = socket.fd_ >= 0 && ::connect(socket.fd_, reinterpret_cast<sockaddr*>(&address),
-                                                     sizeof(address)) == 0;
+    socket.connected_ =
+        socket.fd_ >= 0 &&
+        ::connect(socket.fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0;
     return socket;
   }
 

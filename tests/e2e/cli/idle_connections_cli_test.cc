@@ -58,12 +58,11 @@ TEST_F(CliTest, FiveThousandIdleConnectionsAndTheCliStillAnswers) {
   EXPECT_EQ(nodes.exitCode, 0) << nodes.err;
   mostThreads = std::max(mostThreads, threadsOf(pid));
   std::size_t rssHeld = residentKibOf(pid);
-  std::printf("overmeshd with %d idle connections: threads %zu (before %zu, most %zu), RSS %zu "
-              "KiB (before %zu KiB, %.1f KiB per connection)\n",
-              kDaemonIdleConnections, threadsOf(pid), threadsBefore, mostThreads, rssHeld,
-              rssBefore,
-              static_cast<double>(rssHeld - std::min(rssHeld, rssBefore)) /
-                  kDaemonIdleConnections);
+  std::printf(
+      "overmeshd with %d idle connections: threads %zu (before %zu, most %zu), RSS %zu "
+      "KiB (before %zu KiB, %.1f KiB per connection)\n",
+      kDaemonIdleConnections, threadsOf(pid), threadsBefore, mostThreads, rssHeld, rssBefore,
+      static_cast<double>(rssHeld - std::min(rssHeld, rssBefore)) / kDaemonIdleConnections);
 
   EXPECT_LT(mostThreads, threadsBefore + kAddedThreadBound);
   idle.clear();

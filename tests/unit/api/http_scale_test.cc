@@ -82,9 +82,7 @@ void addScaleRoutes(HttpServer& server, ParkedResponders& parked) {
   });
 }
 
-std::string okBody(const std::string& answer) {
-  return answer.substr(answer.find("\r\n\r\n") + 4);
-}
+std::string okBody(const std::string& answer) { return answer.substr(answer.find("\r\n\r\n") + 4); }
 
 enum class Transport { Unix, Tcp };
 
@@ -199,9 +197,7 @@ class HttpAsyncTest : public ::testing::Test {
     must(server_.listenUnix(socketPath_, 0600));
   }
 
-  std::unique_ptr<HttpClient> client() {
-    return must(HttpClient::create("unix://" + socketPath_));
-  }
+  std::unique_ptr<HttpClient> client() { return must(HttpClient::create("unix://" + socketPath_)); }
 
   overmesh::testing::ScratchDir dir_;
   std::string socketPath_ = (dir_.path() / "api.sock").string();
@@ -378,9 +374,8 @@ TEST(HttpPoolBoundsTest, BlockedHandlersTakeAtMostTheCapOfThreads) {
   bool capReached = false;
   {
     std::unique_lock lock(mutex);
-    capReached = changed.wait_for(lock, kScaleWait, [&] {
-      return blocked == static_cast<int>(kMaxHandlerThreads);
-    });
+    capReached = changed.wait_for(lock, kScaleWait,
+                                  [&] { return blocked == static_cast<int>(kMaxHandlerThreads); });
   }
   std::this_thread::sleep_for(200ms);  // a thread beyond the cap would show up now
   std::size_t during = threadsOf();
