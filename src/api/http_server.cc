@@ -115,12 +115,13 @@ struct HttpServer::Engine {
   const HttpServer& server;
   std::unique_ptr<HandlerPool> pool;
 
-  std::mutex mutex;  // guards everything below
+  std::mutex mutex;  // guards `stopping` and `suspended`
   bool stopping = false;
   // Exchanges whose connection is suspended (or resumed and not yet re-entered).
   std::set<std::shared_ptr<HttpExchange>> suspended;
   std::condition_variable sweepWake;
-  std::thread sweeper;  // runs when a route is async (sweepClosedClients)
+  // Started and joined by the owner's thread (startDaemon, stop) when a route is async.
+  std::thread sweeper;
 
   // Thread: the sweep. Every kSweepInterval, an async exchange whose client closed its
   // connection (EOF or an error on a peek) is abandoned, which resumes its connection:
