@@ -165,6 +165,8 @@ struct PendingRequest {
   // The handler's response is queued and counted in Listener::sending until completed.
   bool sending = false;
   std::string body;
+  // The whole request is in and libmicrohttpd was told to wait (see serveRequest).
+  bool armed = false;
   // Set once the request went to its handler (its connection suspended meanwhile).
   std::shared_ptr<HttpExchange> exchange;
 };
@@ -364,6 +366,16 @@ MHD_Result serveRequest(HttpServer::Listener& listener, MHD_Connection* connecti
 
   if (pending->exchange != nullptr) {
     return answerResumed(listener, connection, *pending);
+  }
+  if (!pending->armed) {
+    // The first call with the whole request returns with no answer, so that
+    // libmicrohttpd marks the connection as waiting for us (it then calls again in its
+    // next loop, without reading). Suspended while it still meant to read, the
+    // connection would be read again when resumed, and a client that half-closed after
+    // its request (shutdown(SHUT_WR), as HTTP allows) would be closed by libmicrohttpd
+    // on that EOF before its answer went out (0.9.75 closes on EOF after a request).
+    pending->armed = true;
+    return MHD_YES;
   }
 
   HttpRequest request;

@@ -80,6 +80,10 @@ class RawSocket {
     return true;
   }
 
+  // Says the request is over (shutdown(SHUT_WR)), as some HTTP clients do; the
+  // connection still reads.
+  bool shutdownWrite() { return ::shutdown(fd_, SHUT_WR) == 0; }
+
   // Reads until one whole answer (head and a Content-Length body) is in, the server
   // closes, or `bound` passes. Returns what was read.
   std::string readAnswer(std::chrono::milliseconds bound) {

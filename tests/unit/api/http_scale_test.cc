@@ -193,6 +193,15 @@ class HttpAsyncTest : public ::testing::Test {
       r.respond(HttpResponse{200, "now " + request.queryOr("n", ""), "text/plain"});
       r.respond(HttpResponse{500, "second answer ignored", "text/plain"});
     });
+    for (const char* method : {"GET", "POST"}) {
+      server_.route(method, "/v1/slow-ok", [](const HttpRequest&) {
+        std::this_thread::sleep_for(100ms);
+        return HttpResponse{200, "ok", "text/plain"};
+      });
+    }
+    server_.route("POST", "/v1/ok", [](const HttpRequest&) {
+      return HttpResponse{200, "ok", "text/plain"};
+    });
     server_.setStopDrain(0ms);
     must(server_.listenUnix(socketPath_, 0600));
   }
@@ -269,6 +278,31 @@ TEST_F(HttpAsyncTest, ClientThatLeavesIsNoticedAndItsResponderAbandoned) {
   }
 
   EXPECT_TRUE(responder.abandoned());
+}
+
+// A client may half-close once its request is sent (shutdown(SHUT_WR)); libmicrohttpd
+// must not take that EOF for a vanished client while the handler runs with the connection
+// suspended. (On an async route a half-close is taken as the client leaving: a peek
+// cannot tell the two apart, and long-poll clients do not half-close.)
+TEST_F(HttpAsyncTest, AClientThatHalfClosesAfterItsRequestGetsItsAnswer) {
+  std::uint16_t port = must(server_.listenTcp("127.0.0.1", 0));
+  for (int i = 0; i < 32; ++i) {
+    RawSocket client =
+        i % 2 == 0 ? RawSocket::connectUnix(socketPath_) : RawSocket::connectTcp(port);
+    // With a body and without; answered at once, or after the polling thread went back
+    // to waiting.
+    std::string path = i % 4 < 2 ? "/v1/ok" : "/v1/slow-ok";
+    std::string request =
+        i % 8 < 4 ? "GET " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+                  : "POST " + path +
+                        " HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 2\r\n\r\n{}";
+    ASSERT_TRUE(client.send(request));
+    if (i % 16 >= 8) {
+      std::this_thread::sleep_for(30ms);  // the EOF comes while the handler runs
+    }
+    ASSERT_TRUE(client.shutdownWrite());
+    EXPECT_EQ(okBody(client.readAnswer(kScaleWait)), "ok") << "request " << i;
+  }
 }
 
 TEST_F(HttpAsyncTest, DispatchWaitsForAnAsyncAnswer) {
