@@ -31,6 +31,8 @@
 
 namespace overmesh::api {
 
+struct HttpConnection;
+
 struct HttpServer::Listener {
   HttpServer* server = nullptr;
   HttpServer::Engine* engine = nullptr;
@@ -42,6 +44,23 @@ struct HttpServer::Listener {
   std::atomic<unsigned int> sending{0};
   // listenTls: the TLS side that hands decrypted connections to `daemon`.
   std::unique_ptr<TlsListener> tls;
+  // Every open connection (countConnection adds and removes them): the sweep's list.
+  std::mutex connectionsMutex;
+  std::set<HttpConnection*> open;  // guarded by connectionsMutex
+};
+
+// One open connection, from libmicrohttpd's STARTED notification to its CLOSED one (which
+// comes before the descriptor is closed): its descriptor, its verified peer (TLS), and
+// what the sweep needs to tell a client that left from one waiting for an answer.
+struct HttpConnection {
+  int fd = -1;
+  std::shared_ptr<const PeerIdentity> identity;  // set at start, then read-only
+  // Guarded by Listener::connectionsMutex:
+  bool answering = false;           // its request is whole (or refused): an answer is due
+  std::uint64_t progress = 0;       // calls of the access handler and completions
+  bool eofSeen = false;             // the last sweep found the client's end closed...
+  std::uint64_t progressAtEof = 0;  // ...when progress was this
+  std::chrono::steady_clock::time_point lastMove = std::chrono::steady_clock::now();
 };
 
 // One request's answer and, while libmicrohttpd holds its connection suspended for it,
@@ -109,25 +128,40 @@ struct HttpServer::Engine {
   // stop(): whether every resumed exchange was re-entered (its answer queued).
   bool noneSuspended();
 
-  // How often the sweep looks for clients that left.
-  static constexpr std::chrono::milliseconds kSweepInterval{1000};
+  // How often the sweep looks at connections that moved lately (kRecentMove), and every
+  // how many such ticks at all of them (and at async exchanges): a client that sent its
+  // last bytes and its end together is closed within about 2 ticks, while the steady
+  // cost stays one peek per idle connection a second.
+  static constexpr std::chrono::milliseconds kSweepInterval{100};
+  static constexpr unsigned int kFullSweepEvery = 10;
+  static constexpr std::chrono::seconds kRecentMove{2};
 
   const HttpServer& server;
   std::unique_ptr<HandlerPool> pool;
 
-  std::mutex mutex;  // guards `stopping` and `suspended`
+  std::mutex mutex;  // guards `stopping`, `suspended` and `listeners`
   bool stopping = false;
+  // The listeners the sweep looks at; they outlive the sweep (stop() joins it first).
+  std::vector<Listener*> listeners;
   // Exchanges whose connection is suspended (or resumed and not yet re-entered).
   std::set<std::shared_ptr<HttpExchange>> suspended;
   std::condition_variable sweepWake;
-  // Started and joined by the owner's thread (startDaemon, stop) when a route is async.
+  // Started by the first listener (startDaemon), joined by stop(): the owner's thread.
   std::thread sweeper;
 
-  // Thread: the sweep. Every kSweepInterval, an async exchange whose client closed its
-  // connection (EOF or an error on a peek) is abandoned, which resumes its connection:
-  // libmicrohttpd does not watch a suspended connection, so without this a long-poll's
-  // descriptor would stay until its handler answered.
+  // Thread: the sweep, every kSweepInterval until stopping. An async exchange whose
+  // client closed its connection (EOF or an error on a peek) is abandoned, which resumes
+  // its connection: libmicrohttpd does not watch a suspended connection, so without this
+  // a long-poll's descriptor would stay until its handler answered. And see
+  // closeDeparted().
   void sweepClosedClients();
+  // libmicrohttpd 0.9.75's epoll mode is edge-triggered and takes a short read for "no
+  // more to read": a client whose last bytes and end (FIN, close_notify) came together
+  // (it sent half a request and closed, or closed after its answer) is never read again,
+  // and its connection stays until the 120 s timeout. A connection that owes no answer
+  // and whose client end is closed on two sweeps in a row, with no progress between
+  // them, is shut down here; libmicrohttpd then sees the event and closes it.
+  void closeDeparted(Listener& listener, bool everyConnection);
 };
 
 namespace {
@@ -267,9 +301,10 @@ std::optional<std::uint64_t> contentLength(MHD_Connection* connection) {
 const std::shared_ptr<const PeerIdentity>* identityOf(MHD_Connection* connection) {
   const MHD_ConnectionInfo* info =
       MHD_get_connection_info(connection, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-  return info != nullptr
-             ? static_cast<const std::shared_ptr<const PeerIdentity>*>(info->socket_context)
-             : nullptr;
+  if (info == nullptr || info->socket_context == nullptr) {
+    return nullptr;
+  }
+  return &static_cast<const HttpConnection*>(info->socket_context)->identity;
 }
 
 // A join connection serves one request: every answer on it says `Connection: close`,
@@ -312,6 +347,8 @@ MHD_Result answerResumed(HttpServer::Listener& listener, MHD_Connection* connect
   return queue(connection, *answer, exchange->closeAfter);
 }
 
+void noteProgress(HttpServer::Listener& listener, MHD_Connection* connection, bool answering);
+
 MHD_Result serveRequest(HttpServer::Listener& listener, MHD_Connection* connection,
                         const char* url, const char* method, const char* uploadData,
                         size_t* uploadDataSize, void** connectionState) {
@@ -321,10 +358,13 @@ MHD_Result serveRequest(HttpServer::Listener& listener, MHD_Connection* connecti
     *connectionState = startRequest(nullptr, url, connection);
   }
   auto* pending = static_cast<PendingRequest*>(*connectionState);
+  // Every call after the first whole one is an answer's way out (or its wait).
+  noteProgress(listener, connection, pending->armed || pending->answered);
   if (!pending->started) {
     pending->started = true;
     if (listener.connections.load() > limits.maxConnections) {
       pending->answered = true;
+      noteProgress(listener, connection, true);
       return queue(connection,
                    errorResponse(Error{ErrorKind::Unavailable,
                                        fmt::format("overmeshd serves at most {} connections at "
@@ -335,6 +375,7 @@ MHD_Result serveRequest(HttpServer::Listener& listener, MHD_Connection* connecti
     // Refuse an announced oversized body before reading any of it.
     if (auto length = contentLength(connection); length && *length > limits.maxBodyBytes) {
       pending->answered = true;
+      noteProgress(listener, connection, true);
       return queue(
           connection,
           tooLarge(method, pending->rawPath, limits.maxBodyBytes, fmt::format("{} bytes", *length)),
@@ -353,6 +394,7 @@ MHD_Result serveRequest(HttpServer::Listener& listener, MHD_Connection* connecti
       // read and answer now; if libmicrohttpd cannot answer mid-body, close the connection.
       std::string().swap(pending->body);
       pending->answered = true;
+      noteProgress(listener, connection, true);
       return queue(connection,
                    tooLarge(method, pending->rawPath, limits.maxBodyBytes, "more than the limit"),
                    onJoinConnection(listener, connection));
@@ -375,6 +417,7 @@ MHD_Result serveRequest(HttpServer::Listener& listener, MHD_Connection* connecti
     // its request (shutdown(SHUT_WR), as HTTP allows) would be closed by libmicrohttpd
     // on that EOF before its answer went out (0.9.75 closes on EOF after a request).
     pending->armed = true;
+    noteProgress(listener, connection, true);
     return MHD_YES;
   }
 
@@ -439,33 +482,57 @@ MHD_Result handleConnection(void* cls, MHD_Connection* connection, const char* u
   return MHD_NO;
 }
 
-// Also, on a TLS listener, attaches the connection's verified peer (TlsListener registered
-// it under the descriptor it handed over) for its whole life.
+// Tracks every connection (Listener::open) with its descriptor and, on a TLS listener,
+// its verified peer (TlsListener registered it under the descriptor it handed over).
 void countConnection(void* cls, MHD_Connection* connection, void** socketContext,
                      MHD_ConnectionNotificationCode code) {
   auto* listener = static_cast<HttpServer::Listener*>(cls);
-  using IdentityPtr = std::shared_ptr<const PeerIdentity>;
   if (code == MHD_CONNECTION_NOTIFY_STARTED) {
     listener->connections.fetch_add(1);
-    if (listener->tls != nullptr) {
-      const MHD_ConnectionInfo* info =
-          MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CONNECTION_FD);
-      if (info != nullptr) {
-        *socketContext = new IdentityPtr(listener->tls->takeIdentity(info->connect_fd));
-      }
+    auto state = std::make_unique<HttpConnection>();
+    const MHD_ConnectionInfo* info =
+        MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CONNECTION_FD);
+    state->fd = info != nullptr ? info->connect_fd : -1;
+    if (listener->tls != nullptr && state->fd >= 0) {
+      state->identity = listener->tls->takeIdentity(state->fd);
     }
+    std::lock_guard lock(listener->connectionsMutex);
+    listener->open.insert(state.get());
+    *socketContext = state.release();
   } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
     listener->connections.fetch_sub(1);
-    delete static_cast<IdentityPtr*>(*socketContext);
+    auto* state = static_cast<HttpConnection*>(*socketContext);
+    {
+      std::lock_guard lock(listener->connectionsMutex);
+      listener->open.erase(state);
+    }
+    delete state;
     *socketContext = nullptr;
   }
 }
 
-void requestCompleted(void* cls, MHD_Connection* /*connection*/, void** connectionState,
+// Notes that the connection moved (the sweep leaves a moving connection alone) and, with
+// `answering`, that an answer is due on it: until its request completes, a client that
+// half-closed waits for that answer and must not be cut.
+void noteProgress(HttpServer::Listener& listener, MHD_Connection* connection, bool answering) {
+  const MHD_ConnectionInfo* info =
+      MHD_get_connection_info(connection, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+  auto* state = info != nullptr ? static_cast<HttpConnection*>(info->socket_context) : nullptr;
+  if (state == nullptr) {
+    return;
+  }
+  std::lock_guard lock(listener.connectionsMutex);
+  ++state->progress;
+  state->answering = answering;
+  state->lastMove = std::chrono::steady_clock::now();
+}
+
+void requestCompleted(void* cls, MHD_Connection* connection, void** connectionState,
                       MHD_RequestTerminationCode /*code*/) {
   auto* listener = static_cast<HttpServer::Listener*>(cls);
   auto* pending = static_cast<PendingRequest*>(*connectionState);
   if (pending != nullptr) {
+    noteProgress(*listener, connection, false);
     --listener->inFlight;
     if (pending->sending) {
       --listener->sending;
@@ -634,14 +701,15 @@ bool HttpServer::Engine::noneSuspended() {
 
 void HttpServer::Engine::sweepClosedClients() {
   std::unique_lock lock(mutex);
-  while (!stopping) {
+  for (unsigned int tick = 1; !stopping; ++tick) {
     sweepWake.wait_for(lock, kSweepInterval, [this] { return stopping; });
     if (stopping) {
       break;
     }
+    bool full = tick % kFullSweepEvery == 0;
     std::vector<std::shared_ptr<HttpExchange>> gone;
     for (const auto& exchange : suspended) {
-      if (!exchange->async) {
+      if (!full || !exchange->async) {
         continue;
       }
       std::lock_guard exchangeLock(exchange->mutex);
@@ -656,12 +724,44 @@ void HttpServer::Engine::sweepClosedClients() {
         gone.push_back(exchange);
       }
     }
+    std::vector<Listener*> watched = listeners;
     lock.unlock();
     for (const auto& exchange : gone) {
       exchange->abandon(errorResponse(
           Error{ErrorKind::Unavailable, "the client closed its connection before the answer"}));
     }
+    for (Listener* listener : watched) {
+      closeDeparted(*listener, full);
+    }
     lock.lock();
+  }
+}
+
+void HttpServer::Engine::closeDeparted(Listener& listener, bool everyConnection) {
+  auto now = std::chrono::steady_clock::now();
+  std::lock_guard lock(listener.connectionsMutex);
+  for (HttpConnection* connection : listener.open) {
+    if (connection->answering || connection->fd < 0) {
+      connection->eofSeen = false;
+      continue;
+    }
+    if (!everyConnection && !connection->eofSeen && now - connection->lastMove > kRecentMove) {
+      continue;
+    }
+    // The descriptor stays this connection's while the lock is held: libmicrohttpd
+    // reports CLOSED (countConnection, which takes the lock) before it closes it.
+    char byte = 0;
+    ssize_t peeked = recv(connection->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    bool ended =
+        peeked == 0 || (peeked < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+    if (!ended) {
+      connection->eofSeen = false;
+    } else if (connection->eofSeen && connection->progressAtEof == connection->progress) {
+      shutdown(connection->fd, SHUT_RDWR);
+    } else {
+      connection->eofSeen = true;
+      connection->progressAtEof = connection->progress;
+    }
   }
 }
 
@@ -878,6 +978,10 @@ Result<std::uint16_t> HttpServer::listenTls(const std::string& address, std::uin
                                   sizeof(peer)) == MHD_YES;
       });
   if (!tls) {
+    {
+      std::lock_guard lock(engine_->mutex);
+      std::erase(engine_->listeners, &listener);
+    }
     MHD_stop_daemon(daemon);
     listeners_.pop_back();
     return std::unexpected(tls.error());
@@ -902,9 +1006,7 @@ Status HttpServer::startDaemon(int listenFd, bool isUnix, unsigned int extraConn
         "om-http", HandlerPoolLimits{.maxThreads = limits_.handlerThreads,
                                      .maxQueued = limits_.maxQueuedRequests});
   }
-  bool anyAsync = std::any_of(routes_.begin(), routes_.end(),
-                              [](const Route& route) { return bool(route.asyncHandler); });
-  if (anyAsync && !engine_->sweeper.joinable()) {
+  if (!engine_->sweeper.joinable()) {
     Engine* engine = engine_.get();
     engine_->sweeper = std::thread([engine] {
       pthread_setname_np(pthread_self(), "om-http-sweep");
@@ -943,6 +1045,10 @@ Status HttpServer::startDaemon(int listenFd, bool isUnix, unsigned int extraConn
                   isUnix ? "unix" : "TCP");
   }
   listener->daemon = daemon;
+  {
+    std::lock_guard lock(engine_->mutex);
+    engine_->listeners.push_back(listener.get());
+  }
   listeners_.push_back(std::move(listener));
   return {};
 }
@@ -974,6 +1080,10 @@ void HttpServer::stop() {
   // for its handler (a long-poll, a handler past the drain) is answered 503 "stopping"
   // and resumed, and its answer gets up to a second to go out.
   engine_->abandonAll();
+  // The sweep ends with `stopping`; joined before the listeners it looks at go.
+  if (engine_->sweeper.joinable()) {
+    engine_->sweeper.join();
+  }
   auto answered = std::chrono::steady_clock::now();
   auto allSent = [this] {
     return engine_->noneSuspended() &&
@@ -999,9 +1109,6 @@ void HttpServer::stop() {
   // Handlers still running finish (their answers go nowhere); queued ones are dropped.
   if (engine_->pool != nullptr) {
     engine_->pool->stop();
-  }
-  if (engine_->sweeper.joinable()) {
-    engine_->sweeper.join();
   }
   for (const std::string& path : unixPaths_) {
     unlink(path.c_str());

@@ -75,7 +75,8 @@ class HttpResponder {
 // exception barrier: a throw before respond() becomes a 500) and must return promptly.
 // At stop() every unanswered request gets a 503 and abandoned() turns true; a client
 // that closes its connection is noticed within about a second (abandoned() turns true,
-// and its connection is released).
+// and its connection is released); a half-close (shutdown of its writes) cannot be told
+// from a close there and counts as one.
 using AsyncHttpHandler = std::function<void(const HttpRequest&, HttpResponder)>;
 
 // The API's request body cap: every request of ours is a small JSON object.
