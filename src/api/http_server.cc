@@ -60,6 +60,7 @@ struct HttpConnection {
   std::uint64_t progress = 0;       // calls of the access handler and completions
   bool eofSeen = false;             // the last sweep found the client's end closed...
   std::uint64_t progressAtEof = 0;  // ...when progress was this
+  std::chrono::steady_clock::time_point eofSeenAt;
   std::chrono::steady_clock::time_point lastMove = std::chrono::steady_clock::now();
 };
 
@@ -128,13 +129,17 @@ struct HttpServer::Engine {
   // stop(): whether every resumed exchange was re-entered (its answer queued).
   bool noneSuspended();
 
-  // How often the sweep looks at connections that moved lately (kRecentMove), and every
-  // how many such ticks at all of them (and at async exchanges): a client that sent its
-  // last bytes and its end together is closed within about 2 ticks, while the steady
-  // cost stays one peek per idle connection a second.
-  static constexpr std::chrono::milliseconds kSweepInterval{100};
-  static constexpr unsigned int kFullSweepEvery = 10;
+  // The sweep looks at connections that moved lately (kRecentMove) every
+  // kRecentSweepInterval while there are any, and at all of them (and at async
+  // exchanges) every kFullSweepInterval: a client that sent its last bytes and its end
+  // together is closed within about kEndConfirm, while an idle server costs one peek per
+  // connection a second.
+  static constexpr std::chrono::milliseconds kRecentSweepInterval{20};
+  static constexpr std::chrono::milliseconds kFullSweepInterval{1000};
   static constexpr std::chrono::seconds kRecentMove{2};
+  // How long a client's end must stay seen, with no progress, before the connection is
+  // shut down (the polling thread may have read a whole request and not yet called us).
+  static constexpr std::chrono::milliseconds kEndConfirm{60};
 
   const HttpServer& server;
   std::unique_ptr<HandlerPool> pool;
@@ -149,7 +154,7 @@ struct HttpServer::Engine {
   // Started by the first listener (startDaemon), joined by stop(): the owner's thread.
   std::thread sweeper;
 
-  // Thread: the sweep, every kSweepInterval until stopping. An async exchange whose
+  // Thread: the sweep, until stopping (intervals above). An async exchange whose
   // client closed its connection (EOF or an error on a peek) is abandoned, which resumes
   // its connection: libmicrohttpd does not watch a suspended connection, so without this
   // a long-poll's descriptor would stay until its handler answered. And see
@@ -159,9 +164,10 @@ struct HttpServer::Engine {
   // more to read": a client whose last bytes and end (FIN, close_notify) came together
   // (it sent half a request and closed, or closed after its answer) is never read again,
   // and its connection stays until the 120 s timeout. A connection that owes no answer
-  // and whose client end is closed on two sweeps in a row, with no progress between
-  // them, is shut down here; libmicrohttpd then sees the event and closes it.
-  void closeDeparted(Listener& listener, bool everyConnection);
+  // and whose client end stays closed for kEndConfirm with no progress is shut down
+  // here; libmicrohttpd then sees the event and closes it.
+  // Returns whether a connection moved lately (the next sweep comes sooner then).
+  bool closeDeparted(Listener& listener, bool everyConnection);
 };
 
 namespace {
@@ -701,12 +707,19 @@ bool HttpServer::Engine::noneSuspended() {
 
 void HttpServer::Engine::sweepClosedClients() {
   std::unique_lock lock(mutex);
-  for (unsigned int tick = 1; !stopping; ++tick) {
-    sweepWake.wait_for(lock, kSweepInterval, [this] { return stopping; });
+  auto lastFull = std::chrono::steady_clock::now();
+  bool recent = false;
+  while (!stopping) {
+    sweepWake.wait_for(lock, recent ? kRecentSweepInterval : kFullSweepInterval,
+                       [this] { return stopping; });
     if (stopping) {
       break;
     }
-    bool full = tick % kFullSweepEvery == 0;
+    auto now = std::chrono::steady_clock::now();
+    bool full = now - lastFull >= kFullSweepInterval;
+    if (full) {
+      lastFull = now;
+    }
     std::vector<std::shared_ptr<HttpExchange>> gone;
     for (const auto& exchange : suspended) {
       if (!full || !exchange->async) {
@@ -730,22 +743,26 @@ void HttpServer::Engine::sweepClosedClients() {
       exchange->abandon(errorResponse(
           Error{ErrorKind::Unavailable, "the client closed its connection before the answer"}));
     }
+    recent = false;
     for (Listener* listener : watched) {
-      closeDeparted(*listener, full);
+      recent = closeDeparted(*listener, full) || recent;
     }
     lock.lock();
   }
 }
 
-void HttpServer::Engine::closeDeparted(Listener& listener, bool everyConnection) {
+bool HttpServer::Engine::closeDeparted(Listener& listener, bool everyConnection) {
   auto now = std::chrono::steady_clock::now();
+  bool recent = false;
   std::lock_guard lock(listener.connectionsMutex);
   for (HttpConnection* connection : listener.open) {
+    bool moved = now - connection->lastMove <= kRecentMove;
+    recent = recent || moved;
     if (connection->answering || connection->fd < 0) {
       connection->eofSeen = false;
       continue;
     }
-    if (!everyConnection && !connection->eofSeen && now - connection->lastMove > kRecentMove) {
+    if (!everyConnection && !moved && !connection->eofSeen) {
       continue;
     }
     // The descriptor stays this connection's while the lock is held: libmicrohttpd
@@ -754,15 +771,17 @@ void HttpServer::Engine::closeDeparted(Listener& listener, bool everyConnection)
     ssize_t peeked = recv(connection->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
     bool ended =
         peeked == 0 || (peeked < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
-    if (!ended) {
-      connection->eofSeen = false;
-    } else if (connection->eofSeen && connection->progressAtEof == connection->progress) {
-      shutdown(connection->fd, SHUT_RDWR);
-    } else {
-      connection->eofSeen = true;
+    if (!ended || !connection->eofSeen || connection->progressAtEof != connection->progress) {
+      connection->eofSeen = ended;
+      connection->eofSeenAt = now;
       connection->progressAtEof = connection->progress;
+    } else if (now - connection->eofSeenAt >= kEndConfirm) {
+      // libmicrohttpd sees the event this makes, reads the end and closes the connection.
+      shutdown(connection->fd, SHUT_RDWR);
     }
+    recent = recent || connection->eofSeen;
   }
+  return recent;
 }
 
 HttpServer::HttpServer() : engine_(std::make_unique<Engine>(*this)) {}
