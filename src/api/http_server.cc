@@ -5,6 +5,8 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <spdlog/spdlog.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -61,7 +63,6 @@ struct HttpConnection {
   bool eofSeen = false;             // the last sweep found the client's end closed...
   std::uint64_t progressAtEof = 0;  // ...when progress was this
   std::chrono::steady_clock::time_point eofSeenAt;
-  std::chrono::steady_clock::time_point lastMove = std::chrono::steady_clock::now();
 };
 
 // One request's answer and, while libmicrohttpd holds its connection suspended for it,
@@ -110,7 +111,26 @@ struct HttpExchange {
 // What runs requests beside libmicrohttpd's polling threads: the handler pool, the set of
 // suspended exchanges, and the sweep that notices async clients that left.
 struct HttpServer::Engine {
-  explicit Engine(const HttpServer& owner) : server(owner) {}
+  explicit Engine(const HttpServer& owner) : server(owner) {
+    endWatch = epoll_create1(EPOLL_CLOEXEC);
+    wakeFd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (endWatch >= 0 && wakeFd >= 0) {
+      epoll_event event{};
+      event.events = EPOLLIN;
+      event.data.fd = wakeFd;
+      epoll_ctl(endWatch, EPOLL_CTL_ADD, wakeFd, &event);
+    }
+  }
+  ~Engine() {
+    if (endWatch >= 0) {
+      close(endWatch);
+    }
+    if (wakeFd >= 0) {
+      close(wakeFd);
+    }
+  }
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
 
   // The route for `request` (params filled), or null: then unrouted() answers.
   const Route* match(HttpRequest& request) const { return server.match(request); }
@@ -129,17 +149,14 @@ struct HttpServer::Engine {
   // stop(): whether every resumed exchange was re-entered (its answer queued).
   bool noneSuspended();
 
-  // The sweep looks at connections that moved lately (kRecentMove) every
-  // kRecentSweepInterval while there are any, and at all of them (and at async
-  // exchanges) every kFullSweepInterval: a client that sent its last bytes and its end
-  // together is closed within about kEndConfirm, while an idle server costs one peek per
-  // connection a second.
-  static constexpr std::chrono::milliseconds kRecentSweepInterval{20};
+  // The sweep wakes when a client ends its side of a connection (EPOLLRDHUP on its own
+  // epoll set, endWatch), and every kFullSweepInterval for async exchanges and as a
+  // backstop: a client that sent its last bytes and its end together is closed within
+  // about kEndConfirm.
   static constexpr std::chrono::milliseconds kFullSweepInterval{1000};
-  static constexpr std::chrono::seconds kRecentMove{2};
   // How long a client's end must stay seen, with no progress, before the connection is
   // shut down (the polling thread may have read a whole request and not yet called us).
-  static constexpr std::chrono::milliseconds kEndConfirm{60};
+  static constexpr std::chrono::milliseconds kEndConfirm{20};
 
   const HttpServer& server;
   std::unique_ptr<HandlerPool> pool;
@@ -150,11 +167,15 @@ struct HttpServer::Engine {
   std::vector<Listener*> listeners;
   // Exchanges whose connection is suspended (or resumed and not yet re-entered).
   std::set<std::shared_ptr<HttpExchange>> suspended;
-  std::condition_variable sweepWake;
+  // The sweep's epoll set: every connection's descriptor for EPOLLRDHUP, and wakeFd
+  // (an eventfd) to end the sweep. Made by the constructor; -1 if that failed (then the
+  // sweep only runs every kFullSweepInterval).
+  int endWatch = -1;
+  int wakeFd = -1;
   // Started by the first listener (startDaemon), joined by stop(): the owner's thread.
   std::thread sweeper;
 
-  // Thread: the sweep, until stopping (intervals above). An async exchange whose
+  // Thread: the sweep, until stopping (see the constants above). An async exchange whose
   // client closed its connection (EOF or an error on a peek) is abandoned, which resumes
   // its connection: libmicrohttpd does not watch a suspended connection, so without this
   // a long-poll's descriptor would stay until its handler answered. And see
@@ -166,8 +187,9 @@ struct HttpServer::Engine {
   // and its connection stays until the 120 s timeout. A connection that owes no answer
   // and whose client end stays closed for kEndConfirm with no progress is shut down
   // here; libmicrohttpd then sees the event and closes it.
-  // Returns whether a connection moved lately (the next sweep comes sooner then).
-  bool closeDeparted(Listener& listener, bool everyConnection);
+  // Looks at the connections whose descriptor is in `ended` (EPOLLRDHUP), those already
+  // seen ended, and with `everyConnection` all. Returns whether one awaits confirmation.
+  bool closeDeparted(Listener& listener, bool everyConnection, const std::set<int>& ended);
 };
 
 namespace {
@@ -502,6 +524,12 @@ void countConnection(void* cls, MHD_Connection* connection, void** socketContext
     if (listener->tls != nullptr && state->fd >= 0) {
       state->identity = listener->tls->takeIdentity(state->fd);
     }
+    if (state->fd >= 0 && listener->engine->endWatch >= 0) {
+      epoll_event event{};
+      event.events = EPOLLRDHUP | EPOLLET;
+      event.data.fd = state->fd;
+      epoll_ctl(listener->engine->endWatch, EPOLL_CTL_ADD, state->fd, &event);
+    }
     std::lock_guard lock(listener->connectionsMutex);
     listener->open.insert(state.get());
     *socketContext = state.release();
@@ -511,6 +539,9 @@ void countConnection(void* cls, MHD_Connection* connection, void** socketContext
     {
       std::lock_guard lock(listener->connectionsMutex);
       listener->open.erase(state);
+    }
+    if (state != nullptr && state->fd >= 0 && listener->engine->endWatch >= 0) {
+      epoll_ctl(listener->engine->endWatch, EPOLL_CTL_DEL, state->fd, nullptr);
     }
     delete state;
     *socketContext = nullptr;
@@ -530,7 +561,6 @@ void noteProgress(HttpServer::Listener& listener, MHD_Connection* connection, bo
   std::lock_guard lock(listener.connectionsMutex);
   ++state->progress;
   state->answering = answering;
-  state->lastMove = std::chrono::steady_clock::now();
 }
 
 void requestCompleted(void* cls, MHD_Connection* connection, void** connectionState,
@@ -694,7 +724,10 @@ void HttpServer::Engine::abandonAll() {
     stopping = true;
     waiting.assign(suspended.begin(), suspended.end());
   }
-  sweepWake.notify_all();
+  if (wakeFd >= 0) {
+    std::uint64_t one = 1;
+    [[maybe_unused]] ssize_t written = write(wakeFd, &one, sizeof(one));
+  }
   for (const auto& exchange : waiting) {
     exchange->abandon(stoppingResponse());
   }
@@ -706,14 +739,21 @@ bool HttpServer::Engine::noneSuspended() {
 }
 
 void HttpServer::Engine::sweepClosedClients() {
-  std::unique_lock lock(mutex);
   auto lastFull = std::chrono::steady_clock::now();
-  bool recent = false;
-  while (!stopping) {
-    sweepWake.wait_for(lock, recent ? kRecentSweepInterval : kFullSweepInterval,
-                       [this] { return stopping; });
-    if (stopping) {
-      break;
+  bool pending = false;
+  while (true) {
+    std::set<int> ended;
+    if (endWatch >= 0) {
+      epoll_event events[256];
+      auto wait = pending ? kEndConfirm : kFullSweepInterval;
+      int count = epoll_wait(endWatch, events, 256, static_cast<int>(wait.count()));
+      for (int i = 0; i < count; ++i) {
+        if (events[i].data.fd != wakeFd) {
+          ended.insert(events[i].data.fd);
+        }
+      }
+    } else {
+      std::this_thread::sleep_for(pending ? kEndConfirm : kFullSweepInterval);
     }
     auto now = std::chrono::steady_clock::now();
     bool full = now - lastFull >= kFullSweepInterval;
@@ -721,67 +761,72 @@ void HttpServer::Engine::sweepClosedClients() {
       lastFull = now;
     }
     std::vector<std::shared_ptr<HttpExchange>> gone;
-    for (const auto& exchange : suspended) {
-      if (!full || !exchange->async) {
-        continue;
+    std::vector<Listener*> watched;
+    {
+      std::lock_guard lock(mutex);
+      if (stopping) {
+        return;
       }
-      std::lock_guard exchangeLock(exchange->mutex);
-      // Only while suspended is the descriptor certainly still this connection's.
-      if (exchange->suspended == nullptr || exchange->fd < 0) {
-        continue;
+      for (const auto& exchange : suspended) {
+        if (!full || !exchange->async) {
+          continue;
+        }
+        std::lock_guard exchangeLock(exchange->mutex);
+        // Only while suspended is the descriptor certainly still this connection's.
+        if (exchange->suspended == nullptr || exchange->fd < 0) {
+          continue;
+        }
+        char byte = 0;
+        ssize_t peeked = recv(exchange->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+        if (peeked == 0 ||
+            (peeked < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+          gone.push_back(exchange);
+        }
       }
-      char byte = 0;
-      ssize_t peeked = recv(exchange->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-      if (peeked == 0 ||
-          (peeked < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
-        gone.push_back(exchange);
-      }
+      watched = listeners;
     }
-    std::vector<Listener*> watched = listeners;
-    lock.unlock();
     for (const auto& exchange : gone) {
       exchange->abandon(errorResponse(
           Error{ErrorKind::Unavailable, "the client closed its connection before the answer"}));
     }
-    recent = false;
+    pending = false;
     for (Listener* listener : watched) {
-      recent = closeDeparted(*listener, full) || recent;
+      pending = closeDeparted(*listener, full, ended) || pending;
     }
-    lock.lock();
   }
 }
 
-bool HttpServer::Engine::closeDeparted(Listener& listener, bool everyConnection) {
+bool HttpServer::Engine::closeDeparted(Listener& listener, bool everyConnection,
+                                       const std::set<int>& ended) {
   auto now = std::chrono::steady_clock::now();
-  bool recent = false;
+  bool pending = false;
   std::lock_guard lock(listener.connectionsMutex);
   for (HttpConnection* connection : listener.open) {
-    bool moved = now - connection->lastMove <= kRecentMove;
-    recent = recent || moved;
     if (connection->answering || connection->fd < 0) {
       connection->eofSeen = false;
       continue;
     }
-    if (!everyConnection && !moved && !connection->eofSeen) {
+    if (!everyConnection && !connection->eofSeen && !ended.contains(connection->fd)) {
       continue;
     }
     // The descriptor stays this connection's while the lock is held: libmicrohttpd
     // reports CLOSED (countConnection, which takes the lock) before it closes it.
     char byte = 0;
     ssize_t peeked = recv(connection->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-    bool ended =
+    bool end =
         peeked == 0 || (peeked < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
-    if (!ended || !connection->eofSeen || connection->progressAtEof != connection->progress) {
-      connection->eofSeen = ended;
+    if (!end || !connection->eofSeen || connection->progressAtEof != connection->progress) {
+      connection->eofSeen = end;
       connection->eofSeenAt = now;
       connection->progressAtEof = connection->progress;
     } else if (now - connection->eofSeenAt >= kEndConfirm) {
       // libmicrohttpd sees the event this makes, reads the end and closes the connection.
       shutdown(connection->fd, SHUT_RDWR);
+      connection->eofSeen = false;
     }
-    recent = recent || connection->eofSeen;
+    pending = pending || connection->eofSeen;
   }
-  return recent;
+  return pending;
 }
 
 HttpServer::HttpServer() : engine_(std::make_unique<Engine>(*this)) {}
