@@ -60,6 +60,7 @@ struct HttpConnection {
   // Guarded by Listener::connectionsMutex:
   bool answering = false;           // its request is whole (or refused): an answer is due
   std::uint64_t progress = 0;       // calls of the access handler and completions
+  bool endPending = false;          // EPOLLRDHUP came while an answer was due
   bool eofSeen = false;             // the last sweep found the client's end closed...
   std::uint64_t progressAtEof = 0;  // ...when progress was this
   std::chrono::steady_clock::time_point eofSeenAt;
@@ -802,13 +803,18 @@ bool HttpServer::Engine::closeDeparted(Listener& listener, bool everyConnection,
   bool pending = false;
   std::lock_guard lock(listener.connectionsMutex);
   for (HttpConnection* connection : listener.open) {
+    bool endEvent = ended.contains(connection->fd);
     if (connection->answering || connection->fd < 0) {
+      // Its client may have ended while an answer is due: look again once it is sent.
+      connection->endPending = connection->endPending || endEvent;
       connection->eofSeen = false;
+      pending = pending || connection->endPending;
       continue;
     }
-    if (!everyConnection && !connection->eofSeen && !ended.contains(connection->fd)) {
+    if (!everyConnection && !connection->eofSeen && !connection->endPending && !endEvent) {
       continue;
     }
+    connection->endPending = false;
     // The descriptor stays this connection's while the lock is held: libmicrohttpd
     // reports CLOSED (countConnection, which takes the lock) before it closes it.
     char byte = 0;
