@@ -1,17 +1,49 @@
 // overmeshd: parses flags, wires a Daemon, waits for SIGTERM/SIGINT. Behaviour lives in
 // the libraries (daemon.cc and below).
 
-#include <csignal>
-#include <cstdio>
-#include <filesystem>
-#include <string_view>
+#include <spdlog/spdlog.h>
+#include <sys/resource.h>
 
 #include <CLI/CLI.hpp>
-#include <spdlog/spdlog.h>
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <string_view>
 
 #include "daemon/daemon.h"
 #include "daemon/netns_guard.h"
 #include "runtime/shim.h"
+
+namespace {
+
+// Every API connection is a descriptor (three on a TLS listener), so the soft limit
+// (often 1,024) would cap connections long before the server's own limits. Raises it to
+// the hard limit, which needs no privilege; raising the hard limit would need
+// CAP_SYS_RESOURCE, which root lacks on some hosts, so it is not tried. Logs what it got.
+void raiseDescriptorLimit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) {
+    spdlog::warn("cannot read the descriptor limit (RLIMIT_NOFILE): {}", std::strerror(errno));
+    return;
+  }
+  rlim_t before = limit.rlim_cur;
+  if (limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &limit) != 0) {
+      spdlog::warn(
+          "cannot raise the descriptor limit from {} to {}: {}; API connections are "
+          "capped by it",
+          before, limit.rlim_max, std::strerror(errno));
+      return;
+    }
+  }
+  spdlog::info("descriptor limit {} (was {}; hard limit {})", limit.rlim_cur, before,
+               limit.rlim_max);
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   if (argc > 1 && std::string_view(argv[1]) == "shim") {  // a task's parent (runtime/shim.h)
@@ -83,6 +115,7 @@ int main(int argc, char** argv) {
 
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e level=%l pid=%P %v");
   spdlog::set_level(spdlog::level::from_str(logLevel));
+  raiseDescriptorLimit();
 
   auto inRoot = overmesh::daemon::inMachineNetworkNamespace();
   if (!inRoot) {
