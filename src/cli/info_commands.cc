@@ -6,6 +6,7 @@
 
 #include "cli/cli_context.h"
 #include "cli/registry_flags.h"
+#include "daemon/version.h"
 
 namespace overmesh::cli {
 
@@ -37,9 +38,9 @@ void addInfoCommands(CLI::App& app, CliContext& context) {
         return std::unexpected(daemon.error());
       }
       if (*versionFormat == "json") {
-        printJson(*context.out, {{"client", "0.1.0"}, {"daemon", *daemon}});
+        printJson(*context.out, {{"client", overmesh::daemon::kVersion}, {"daemon", *daemon}});
       } else {
-        *context.out << "Client: 0.1.0\nDaemon: " << daemon->value("version", "?") << '\n';
+        *context.out << "Client: " << overmesh::daemon::kVersion << "\nDaemon: " << daemon->value("version", "?") << '\n';
       }
       return {};
     };

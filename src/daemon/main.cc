@@ -11,6 +11,7 @@
 
 #include "daemon/daemon.h"
 #include "daemon/netns_guard.h"
+#include "daemon/version.h"
 #include "runtime/shim.h"
 
 int main(int argc, char** argv) {
@@ -18,6 +19,11 @@ int main(int argc, char** argv) {
     return overmesh::runtime::runShim(argc, argv);
   }
   CLI::App app{"overmeshd: the overmesh node daemon"};
+  app.set_version_flag("--version", std::string("overmeshd ") + overmesh::daemon::kVersion);
+  // Settings from a file (the package's /etc/overmesh/overmeshd.conf): `name = value` lines
+  // named as the long options; flags on the command line win. An unknown name is an error.
+  app.set_config("--config", "", "Read settings from this file (name = value, as the long options)");
+  app.allow_config_extras(CLI::config_extras_mode::error);
   overmesh::daemon::DaemonOptions options;
   std::string logLevel = "info";
   bool allowRootNetns = false;
@@ -54,7 +60,18 @@ int main(int argc, char** argv) {
                "Accepted for Docker's flag set: client certificates are always verified");
   app.add_flag("--allow-root-netns", allowRootNetns,
                "Run in the machine's own network namespace (refused by default for safety)");
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ConfigError& error) {
+    // CLI11 says "INI was not able to parse NAME" for a name it does not know.
+    std::fprintf(stderr,
+                 "overmeshd: --config %s: %s; valid names are the long options without their "
+                 "dashes (overmeshd --help), e.g. state-dir = \"/var/lib/overmesh\"\n",
+                 app.get_config_ptr()->as<std::string>().c_str(), error.what());
+    return 1;
+  } catch (const CLI::ParseError& error) {
+    return app.exit(error);
+  }
 
   if (!options.tcpHost.empty()) {
     // Refused before anything starts: a TCP API without client certificates would let
@@ -81,8 +98,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr,
                  "overmeshd: refusing to run in the machine's own network namespace: it would "
                  "program links, routes and rules there. Run it inside a lab host (`overmesh "
-                 "lab up`) or a namespace of its own, or pass --allow-root-netns on a dedicated "
-                 "host.\n");
+                 "lab up`) or a namespace of its own. On a host meant to run it, install the "
+                 "package and start the unit (`systemctl start overmeshd`, see "
+                 "docs/install.md), or pass --allow-root-netns.\n");
     return 1;
   }
 
