@@ -3,8 +3,10 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "cli/cli_context.h"
+#include "cli/host_ports_info.h"
 #include "cli/registry_flags.h"
 #include "daemon/version.h"
 
@@ -21,6 +23,54 @@ std::string formatUnderlayFilter(const nlohmann::json& info) {
   };
   return fmt::format("members only; dropped {} VXLAN and {} node-port packets from non-members",
                      count("vxlanDropped"), count("nodePortDropped"));
+}
+
+namespace {
+
+// The strings of `info[name]` when it is an array; non-strings are skipped.
+std::vector<std::string> stringsOf(const nlohmann::json& object, const char* name) {
+  std::vector<std::string> strings;
+  auto found = object.find(name);
+  if (found == object.end() || !found->is_array()) {
+    return strings;
+  }
+  for (const auto& element : *found) {
+    if (element.is_string()) {
+      strings.push_back(element.get<std::string>());
+    }
+  }
+  return strings;
+}
+
+}  // namespace
+
+std::string formatHostPorts(const nlohmann::json& info) {
+  std::string out;
+  if (!info.is_object()) {
+    return out;
+  }
+  if (auto ports = stringsOf(info, "ports"); !ports.empty()) {
+    out += fmt::format("Ports needed:    {}\n", fmt::join(ports, ", "));
+  }
+  auto firewall = info.find("firewall");
+  if (firewall == info.end() || !firewall->is_object()) {
+    return out;
+  }
+  auto error = firewall->find("error");
+  if (error != firewall->end() && error->is_string()) {
+    return out + fmt::format("Host firewall:   cannot check: {}\n", error->get<std::string>());
+  }
+  auto blocks = stringsOf(*firewall, "blocks");
+  if (blocks.empty()) {
+    return out + "Host firewall:   no nftables rule of another table blocks them (legacy "
+                 "iptables rules are not visible)\n";
+  }
+  out += fmt::format("Host firewall:   {} rule{} block{} ports this node needs:\n", blocks.size(),
+                     blocks.size() == 1 ? "" : "s", blocks.size() == 1 ? "s" : "");
+  for (const std::string& block : blocks) {
+    out += "  " + block + "\n";
+  }
+  return out;
 }
 
 void addInfoCommands(CLI::App& app, CliContext& context) {
@@ -76,6 +126,7 @@ void addInfoCommands(CLI::App& app, CliContext& context) {
         }
         out << "Underlay filter: " << formatUnderlayFilter(*json) << '\n';
       }
+      out << formatHostPorts(*json);
       out << "State dir:       " << json->value("stateDir", "") << '\n'
           << "Socket:          " << json->value("socket", "") << '\n';
       return {};

@@ -120,6 +120,15 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "overmeshd: %s\n", daemon.error().message.c_str());
     return 1;
   }
+  // A host firewall that drops the cluster's ports makes nodes look down or overlays
+  // silent with no other clue: say so once at start (and in `overmesh info`).
+  overmesh::api::Info started = (*daemon)->info();
+  if (!started.firewallError.empty()) {
+    spdlog::warn("host firewall: cannot check: {}", started.firewallError);
+  }
+  for (const std::string& block : started.firewallBlocks) {
+    spdlog::warn("host firewall blocks a port this node needs: {}", block);
+  }
   int received = 0;
   sigwait(&stopSignals, &received);
   spdlog::info("received signal {}, shutting down", received);

@@ -360,6 +360,28 @@ std::vector<NeededPort> neededPorts(bool manager, std::uint16_t clusterPort,
   return ports;
 }
 
+std::vector<NeededPort> publishedPorts(const std::vector<api::Service>& services) {
+  std::vector<NeededPort> ports;
+  std::set<std::pair<std::int64_t, std::string>> seen;
+  for (const api::Service& service : services) {
+    for (const api::PortConfig& port : service.ports) {
+      if (port.publishedPort < 1 || port.publishedPort > 65535 ||
+          (port.protocol != "tcp" && port.protocol != "udp")) {
+        continue;  // not decided yet, or nothing a firewall rule of ours could name
+      }
+      if (seen.emplace(port.publishedPort, port.protocol).second) {
+        ports.push_back({static_cast<std::uint16_t>(port.publishedPort), port.protocol,
+                         "published by " + service.spec.name});
+      }
+    }
+  }
+  return ports;
+}
+
+std::string describeNeededPort(const NeededPort& port) {
+  return fmt::format("{}/{} ({})", port.port, port.protocol, port.purpose);
+}
+
 std::string describeFirewallBlock(const FirewallBlock& block) {
   std::string where =
       block.handle != 0

@@ -24,6 +24,7 @@
 #include <string_view>
 #include <vector>
 
+#include "api/service_types.h"
 #include "common/error.h"
 
 namespace overmesh::dataplane {
@@ -42,6 +43,13 @@ struct NeededPort {
 std::vector<NeededPort> neededPorts(bool manager, std::uint16_t clusterPort,
                                     std::uint16_t nodePort,
                                     const std::vector<NeededPort>& published);
+
+// The ports the services publish ("published by NAME"), one per port and protocol (the
+// first service's name when several share one), in the services' order.
+std::vector<NeededPort> publishedPorts(const std::vector<api::Service>& services);
+
+// "2377/tcp (cluster API)".
+std::string describeNeededPort(const NeededPort& port);
 
 // One finding: a rule (or a chain's policy) of someone else's table that drops a needed port.
 struct FirewallBlock {

@@ -46,6 +46,24 @@ TEST(NeededPorts, ManagersAlsoNeedTheClusterPort) {
   EXPECT_EQ(manager.back(), (NeededPort{80, "tcp", "published by web"}));
 }
 
+TEST(NeededPorts, PublishedPortsOncePerPortAndProtocol) {
+  auto service = [](std::string name, std::vector<api::PortConfig> ports) {
+    api::Service value;
+    value.spec.name = std::move(name);
+    value.ports = std::move(ports);
+    return value;
+  };
+  std::vector<api::Service> services{
+      service("web", {{"tcp", 80, 8080, "ingress"}, {"udp", 53, 8053, "ingress"}}),
+      service("api", {{"tcp", 80, 8080, "ingress"}, {"tcp", 80, 0, "ingress"}}),
+      service("dns", {{"udp", 53, 9053, "host"}})};
+  EXPECT_EQ(publishedPorts(services),
+            (std::vector<NeededPort>{{8080, "tcp", "published by web"},
+                                     {8053, "udp", "published by web"},
+                                     {9053, "udp", "published by dns"}}));
+  EXPECT_EQ(describeNeededPort({2377, "tcp", "cluster API"}), "2377/tcp (cluster API)");
+}
+
 TEST(HostFirewall, PolicyDropWithoutAnAcceptBlocksThePort) {
   auto blocks = findFirewallBlocks(fixture("policy_drop.json"), managerPorts(8080));
   ASSERT_TRUE(blocks) << blocks.error().message;
