@@ -3,8 +3,8 @@
 #include "cli/cli_context.h"
 #include "cli/completion.h"
 #include "common/json.h"
-#include "daemon/version.h"
 #include "common/quote.h"
+#include "daemon/version.h"
 
 namespace overmesh::cli {
 

@@ -4,9 +4,8 @@
 // from the commands: `overmesh completion bash` prints it (the package installs its output
 // as /usr/share/bash-completion/completions/overmesh).
 
-#include <string>
-
 #include <CLI/CLI.hpp>
+#include <string>
 
 #include "cli/cli_context.h"
 

@@ -2,9 +2,8 @@
 
 // What `overmesh info` prints about the ports a node needs and the host firewall (issue 14).
 
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 namespace overmesh::cli {
 

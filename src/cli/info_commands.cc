@@ -62,8 +62,9 @@ std::string formatHostPorts(const nlohmann::json& info) {
   }
   auto blocks = stringsOf(*firewall, "blocks");
   if (blocks.empty()) {
-    return out + "Host firewall:   no nftables rule of another table blocks them (legacy "
-                 "iptables rules are not visible)\n";
+    return out +
+           "Host firewall:   no nftables rule of another table blocks them (legacy "
+           "iptables rules are not visible)\n";
   }
   out += fmt::format("Host firewall:   {} rule{} block{} ports this node needs:\n", blocks.size(),
                      blocks.size() == 1 ? "" : "s", blocks.size() == 1 ? "s" : "");
@@ -90,7 +91,8 @@ void addInfoCommands(CLI::App& app, CliContext& context) {
       if (*versionFormat == "json") {
         printJson(*context.out, {{"client", overmesh::daemon::kVersion}, {"daemon", *daemon}});
       } else {
-        *context.out << "Client: " << overmesh::daemon::kVersion << "\nDaemon: " << daemon->value("version", "?") << '\n';
+        *context.out << "Client: " << overmesh::daemon::kVersion
+                     << "\nDaemon: " << daemon->value("version", "?") << '\n';
       }
       return {};
     };

@@ -1,13 +1,13 @@
 // overmeshd: parses flags, wires a Daemon, waits for SIGTERM/SIGINT. Behaviour lives in
 // the libraries (daemon.cc and below).
 
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <string_view>
-
-#include <CLI/CLI.hpp>
-#include <spdlog/spdlog.h>
 
 #include "daemon/daemon.h"
 #include "daemon/netns_guard.h"
@@ -22,7 +22,8 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("overmeshd ") + overmesh::daemon::kVersion);
   // Settings from a file (the package's /etc/overmesh/overmeshd.conf): `name = value` lines
   // named as the long options; flags on the command line win. An unknown name is an error.
-  app.set_config("--config", "", "Read settings from this file (name = value, as the long options)");
+  app.set_config("--config", "",
+                 "Read settings from this file (name = value, as the long options)");
   app.allow_config_extras(CLI::config_extras_mode::error);
   overmesh::daemon::DaemonOptions options;
   std::string logLevel = "info";

@@ -30,7 +30,7 @@ struct Chain {
 // The rule set, indexed: chains and named sets by "family table name".
 struct Ruleset {
   std::map<std::string, Chain> chains;
-  std::map<std::string, const Json*> sets;  // the set's "elem" array
+  std::map<std::string, const Json*> sets;   // the set's "elem" array
   std::vector<std::string> baseInputChains;  // keys into chains, in listing order
 };
 
@@ -56,8 +56,8 @@ Ruleset indexRuleset(const Json& items) {
       }
       ruleset.chains[id] = std::move(parsed);
     } else if (auto rule = item.find("rule"); rule != item.end() && rule->is_object()) {
-      std::string id =
-          key(stringField(*rule, "family"), stringField(*rule, "table"), stringField(*rule, "chain"));
+      std::string id = key(stringField(*rule, "family"), stringField(*rule, "table"),
+                           stringField(*rule, "chain"));
       ruleset.chains[id].rules.push_back(&*rule);  // a rule listed before its chain still counts
     } else if (auto set = item.find("set"); set != item.end() && set->is_object()) {
       if (auto elements = set->find("elem"); elements != set->end() && elements->is_array()) {
@@ -347,8 +347,7 @@ Outcome walkChain(const Walk& walk, const Chain& chain, int depth) {
 
 }  // namespace
 
-std::vector<NeededPort> neededPorts(bool manager, std::uint16_t clusterPort,
-                                    std::uint16_t nodePort,
+std::vector<NeededPort> neededPorts(bool manager, std::uint16_t clusterPort, std::uint16_t nodePort,
                                     const std::vector<NeededPort>& published) {
   std::vector<NeededPort> ports;
   if (manager) {
@@ -383,18 +382,16 @@ std::string describeNeededPort(const NeededPort& port) {
 }
 
 std::string describeFirewallBlock(const FirewallBlock& block) {
-  std::string where =
-      block.handle != 0
-          ? fmt::format("table {}, chain {}, rule handle {}", block.table, block.chain,
-                        block.handle)
-          : fmt::format("table {}, chain {}", block.table, block.chain);
+  std::string where = block.handle != 0
+                          ? fmt::format("table {}, chain {}, rule handle {}", block.table,
+                                        block.chain, block.handle)
+                          : fmt::format("table {}, chain {}", block.table, block.chain);
   std::string verdict = block.verdict == "policy drop" ? "dropped by the policy of"
                         : block.verdict == "reject"    ? "rejected by"
                                                        : "dropped by";
-  return fmt::format("{}/{} ({}): {} {}{}", block.port.port, block.port.protocol,
-                     block.port.purpose, verdict, where,
-                     block.conditional ? " (only some packets: the rule also matches other fields)"
-                                       : "");
+  return fmt::format(
+      "{}/{} ({}): {} {}{}", block.port.port, block.port.protocol, block.port.purpose, verdict,
+      where, block.conditional ? " (only some packets: the rule also matches other fields)" : "");
 }
 
 Result<std::vector<FirewallBlock>> findFirewallBlocks(std::string_view rulesetJson,
@@ -431,7 +428,7 @@ Result<std::vector<FirewallBlock>> findFirewallBlocks(std::string_view rulesetJs
         }
         for (FirewallBlock& block : found) {
           auto identity = std::tuple(port.port, port.protocol, block.table, block.chain,
-                                    block.handle, block.verdict);
+                                     block.handle, block.verdict);
           if (seen.insert(identity).second) {
             blocks.push_back(std::move(block));
           }

@@ -40,8 +40,7 @@ struct NeededPort {
 
 // The ports of a node: the cluster API when it is a manager, its node API and VXLAN
 // always, then each published port.
-std::vector<NeededPort> neededPorts(bool manager, std::uint16_t clusterPort,
-                                    std::uint16_t nodePort,
+std::vector<NeededPort> neededPorts(bool manager, std::uint16_t clusterPort, std::uint16_t nodePort,
                                     const std::vector<NeededPort>& published);
 
 // The ports the services publish ("published by NAME"), one per port and protocol (the

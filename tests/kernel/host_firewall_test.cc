@@ -4,10 +4,9 @@
 
 #include "dataplane/linux/host_firewall.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
-
-#include <fmt/format.h>
 
 #include <string>
 
@@ -46,7 +45,8 @@ class HostFirewallTest : public ::testing::Test {
   std::string ns_;
 };
 
-const std::vector<NeededPort> kPorts = neededPorts(true, 2377, 2378, {{8080, "tcp", "published by web"}});
+const std::vector<NeededPort> kPorts =
+    neededPorts(true, 2377, 2378, {{8080, "tcp", "published by web"}});
 
 TEST_F(HostFirewallTest, AnEmptyRulesetBlocksNothing) {
   auto blocks = inspectHostFirewall(ns_, kPorts);
@@ -55,18 +55,19 @@ TEST_F(HostFirewallTest, AnEmptyRulesetBlocksNothing) {
 }
 
 TEST_F(HostFirewallTest, FindsTheRulesOfAnotherTableAndIgnoresOurs) {
-  load("table inet filter {\n"
-       "  chain input {\n"
-       "    type filter hook input priority 0; policy accept;\n"
-       "    udp dport 4789 counter reject\n"
-       "    tcp dport { 2000-2400 } drop\n"
-       "  }\n"
-       "}\n"
-       "table inet overmesh_underlay {\n"
-       "  chain input {\n"
-       "    type filter hook input priority 0; policy drop;\n"
-       "  }\n"
-       "}\n");
+  load(
+      "table inet filter {\n"
+      "  chain input {\n"
+      "    type filter hook input priority 0; policy accept;\n"
+      "    udp dport 4789 counter reject\n"
+      "    tcp dport { 2000-2400 } drop\n"
+      "  }\n"
+      "}\n"
+      "table inet overmesh_underlay {\n"
+      "  chain input {\n"
+      "    type filter hook input priority 0; policy drop;\n"
+      "  }\n"
+      "}\n");
   auto blocks = inspectHostFirewall(ns_, kPorts);
   ASSERT_TRUE(blocks) << blocks.error().message;
   std::vector<std::string> described;

@@ -3,11 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
-
-#include <cstdlib>
 
 namespace overmesh::cli {
 namespace {
@@ -24,8 +23,9 @@ struct SampleCli {
     CLI::App* join = swarm->add_subcommand("join", "join");
     join->add_option("--token", token, "token");
     swarm->add_subcommand("leave", "leave");
-    app.add_subcommand("service", "service")->add_subcommand("ls", "ls")->add_option(
-        "--format", format, "format");
+    app.add_subcommand("service", "service")
+        ->add_subcommand("ls", "ls")
+        ->add_option("--format", format, "format");
     app.add_subcommand("secret", "hidden")->group("");
   }
 };

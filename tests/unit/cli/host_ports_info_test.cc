@@ -33,9 +33,10 @@ TEST(HostPortsInfo, AnOlderDaemonOrWrongTypesPrintNothing) {
   EXPECT_EQ(formatHostPorts(nlohmann::json::parse(R"js({"version": "0.1.0"})js")), "");
   EXPECT_EQ(formatHostPorts(nlohmann::json::parse(R"js({"ports": 3, "firewall": [1]})js")), "");
   EXPECT_EQ(formatHostPorts(nlohmann::json::parse(R"js([])js")), "");
-  EXPECT_EQ(formatHostPorts(nlohmann::json::parse(R"js({"firewall": {"blocks": [3], "error": 4}})js")),
-            "Host firewall:   no nftables rule of another table blocks them (legacy iptables "
-            "rules are not visible)\n");
+  EXPECT_EQ(
+      formatHostPorts(nlohmann::json::parse(R"js({"firewall": {"blocks": [3], "error": 4}})js")),
+      "Host firewall:   no nftables rule of another table blocks them (legacy iptables "
+      "rules are not visible)\n");
 }
 
 }  // namespace

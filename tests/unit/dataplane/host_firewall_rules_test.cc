@@ -31,10 +31,14 @@ std::vector<NeededPort> managerPorts(std::uint16_t published) {
 }
 
 FirewallBlock block(std::uint16_t port, std::string protocol, std::string purpose,
-                    std::string table, std::string chain, std::string verdict,
-                    bool conditional, std::uint64_t handle) {
-  return FirewallBlock{{port, std::move(protocol), std::move(purpose)}, std::move(table),
-                       std::move(chain), std::move(verdict), conditional, handle};
+                    std::string table, std::string chain, std::string verdict, bool conditional,
+                    std::uint64_t handle) {
+  return FirewallBlock{{port, std::move(protocol), std::move(purpose)},
+                       std::move(table),
+                       std::move(chain),
+                       std::move(verdict),
+                       conditional,
+                       handle};
 }
 
 TEST(NeededPorts, ManagersAlsoNeedTheClusterPort) {
@@ -57,10 +61,9 @@ TEST(NeededPorts, PublishedPortsOncePerPortAndProtocol) {
       service("web", {{"tcp", 80, 8080, "ingress"}, {"udp", 53, 8053, "ingress"}}),
       service("api", {{"tcp", 80, 8080, "ingress"}, {"tcp", 80, 0, "ingress"}}),
       service("dns", {{"udp", 53, 9053, "host"}})};
-  EXPECT_EQ(publishedPorts(services),
-            (std::vector<NeededPort>{{8080, "tcp", "published by web"},
-                                     {8053, "udp", "published by web"},
-                                     {9053, "udp", "published by dns"}}));
+  EXPECT_EQ(publishedPorts(services), (std::vector<NeededPort>{{8080, "tcp", "published by web"},
+                                                               {8053, "udp", "published by web"},
+                                                               {9053, "udp", "published by dns"}}));
   EXPECT_EQ(describeNeededPort({2377, "tcp", "cluster API"}), "2377/tcp (cluster API)");
 }
 
@@ -74,8 +77,8 @@ TEST(HostFirewall, PolicyDropWithoutAnAcceptBlocksThePort) {
             (std::vector<FirewallBlock>{
                 block(2378, "tcp", "node API", "inet filter", "input", "policy drop", false, 0),
                 block(4789, "udp", "VXLAN", "inet filter", "input", "policy drop", false, 0),
-                block(8080, "tcp", "published by web", "inet filter", "input", "policy drop",
-                      false, 0)}));
+                block(8080, "tcp", "published by web", "inet filter", "input", "policy drop", false,
+                      0)}));
 }
 
 TEST(HostFirewall, ReadsIptablesNftRules) {
@@ -83,14 +86,14 @@ TEST(HostFirewall, ReadsIptablesNftRules) {
   ASSERT_TRUE(blocks) << blocks.error().message;
   // -j REJECT is an xt target; -m multiport an xt match the check cannot read (so the
   // DROP is "only some packets"), and the chain's policy then drops the rest.
-  EXPECT_EQ(*blocks,
-            (std::vector<FirewallBlock>{
-                block(2378, "tcp", "node API", "ip filter", "INPUT", "drop", true, 5),
-                block(2378, "tcp", "node API", "ip filter", "INPUT", "policy drop", false, 0),
-                block(4789, "udp", "VXLAN", "ip filter", "INPUT", "reject", false, 4),
-                block(8080, "tcp", "published by web", "ip filter", "INPUT", "drop", true, 5),
-                block(8080, "tcp", "published by web", "ip filter", "INPUT", "policy drop",
-                      false, 0)}));
+  EXPECT_EQ(
+      *blocks,
+      (std::vector<FirewallBlock>{
+          block(2378, "tcp", "node API", "ip filter", "INPUT", "drop", true, 5),
+          block(2378, "tcp", "node API", "ip filter", "INPUT", "policy drop", false, 0),
+          block(4789, "udp", "VXLAN", "ip filter", "INPUT", "reject", false, 4),
+          block(8080, "tcp", "published by web", "ip filter", "INPUT", "drop", true, 5),
+          block(8080, "tcp", "published by web", "ip filter", "INPUT", "policy drop", false, 0)}));
 }
 
 TEST(HostFirewall, FollowsJumpsNamedSetsAndRangesAndSkipsOursAndIpv6) {
@@ -107,8 +110,8 @@ TEST(HostFirewall, FollowsJumpsNamedSetsAndRangesAndSkipsOursAndIpv6) {
 }
 
 TEST(HostFirewall, AnEmptyRulesetBlocksNothing) {
-  auto blocks = findFirewallBlocks(R"({"nftables": [{"metainfo": {"version": "1.0.6"}}]})",
-                                   managerPorts(80));
+  auto blocks =
+      findFirewallBlocks(R"({"nftables": [{"metainfo": {"version": "1.0.6"}}]})", managerPorts(80));
   ASSERT_TRUE(blocks) << blocks.error().message;
   EXPECT_TRUE(blocks->empty());
 }
@@ -144,16 +147,16 @@ TEST(HostFirewall, SkipsObjectsOfUnexpectedShapesWithoutThrowing) {
 }
 
 TEST(HostFirewall, DescribesABlockForTheLogAndInfo) {
-  EXPECT_EQ(describeFirewallBlock(block(4789, "udp", "VXLAN", "ip filter", "INPUT", "reject",
-                                        false, 4)),
-            "4789/udp (VXLAN): rejected by table ip filter, chain INPUT, rule handle 4");
-  EXPECT_EQ(describeFirewallBlock(block(2378, "tcp", "node API", "inet filter", "input",
-                                        "policy drop", false, 0)),
+  EXPECT_EQ(
+      describeFirewallBlock(block(4789, "udp", "VXLAN", "ip filter", "INPUT", "reject", false, 4)),
+      "4789/udp (VXLAN): rejected by table ip filter, chain INPUT, rule handle 4");
+  EXPECT_EQ(describeFirewallBlock(
+                block(2378, "tcp", "node API", "inet filter", "input", "policy drop", false, 0)),
             "2378/tcp (node API): dropped by the policy of table inet filter, chain input");
-  EXPECT_EQ(describeFirewallBlock(block(2378, "tcp", "node API", "ip fw", "input", "drop", true,
-                                        5)),
-            "2378/tcp (node API): dropped by table ip fw, chain input, rule handle 5 (only some "
-            "packets: the rule also matches other fields)");
+  EXPECT_EQ(
+      describeFirewallBlock(block(2378, "tcp", "node API", "ip fw", "input", "drop", true, 5)),
+      "2378/tcp (node API): dropped by table ip fw, chain input, rule handle 5 (only some "
+      "packets: the rule also matches other fields)");
 }
 
 }  // namespace
