@@ -41,7 +41,8 @@ set(CPACK_PACKAGE_NAME overmesh)
 set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
 set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "multi-host container overlay networks, services and stacks")
-set(CPACK_PACKAGE_DESCRIPTION
+# One string: set() would join several with ';'.
+string(CONCAT CPACK_PACKAGE_DESCRIPTION
     "overmesh runs containers across hosts on VXLAN overlay networks, with services behind a\n"
     "virtual-IP load balancer, embedded DNS, a routing mesh for published ports, and stack\n"
     "deployment from compose files. The package installs the daemon (overmeshd) and its CLI\n"
