@@ -244,6 +244,11 @@ void to_json(json& j, const Info& v) {
     j["isLeader"] = v.isLeader;
     j["leaderAddress"] = v.leaderAddress;
   }
+  j["ports"] = v.ports;
+  j["firewall"] = json{{"blocks", v.firewallBlocks}};
+  if (!v.firewallError.empty()) {
+    j["firewall"]["error"] = v.firewallError;
+  }
 }
 
 void from_json(const json& j, Info& v) {
@@ -262,6 +267,11 @@ void from_json(const json& j, Info& v) {
     RegistrySettings registries;
     readField(j, "registries", registries);
     v.registries = std::move(registries);
+  }
+  readField(j, "ports", v.ports);
+  if (auto firewall = j.find("firewall"); firewall != j.end() && firewall->is_object()) {
+    readField(*firewall, "blocks", v.firewallBlocks);
+    readField(*firewall, "error", v.firewallError);
   }
   if (j.contains("underlayFilter")) {
     UnderlayFilterStatus filter;

@@ -206,6 +206,12 @@ struct Info {
   std::string store;
   bool isLeader = false;
   std::string leaderAddress;
+  // The ports this node needs reachable ("2377/tcp (cluster API)", issue 14), what rules
+  // of other nftables tables on the host's input hooks drop or reject of them (one line
+  // each, dataplane::describeFirewallBlock), and why the rule set could not be read.
+  std::vector<std::string> ports;
+  std::vector<std::string> firewallBlocks;
+  std::string firewallError;
 };
 
 void to_json(nlohmann::json& json, const Network& value);

@@ -1,8 +1,10 @@
 #include <cstdlib>
 
 #include "cli/cli_context.h"
+#include "cli/completion.h"
 #include "common/json.h"
 #include "common/quote.h"
+#include "daemon/version.h"
 
 namespace overmesh::cli {
 
@@ -17,6 +19,7 @@ void printJson(std::ostream& out, const nlohmann::json& json) { out << dumpJson(
 int runCli(int argc, char** argv) {
   CLI::App app{"overmesh: multi-host container overlay networks"};
   app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("overmesh ") + daemon::kVersion);
   CliContext context;
   if (const char* host = std::getenv("OVERMESH_HOST"); host != nullptr && *host != '\0') {
     context.host = host;
@@ -40,6 +43,7 @@ int runCli(int argc, char** argv) {
   addStackCommands(app, context);
   addImageCommands(app, context);
   addLabCommands(app, context);
+  addCompletionCommand(app, context);
 
   try {
     app.parse(argc, argv);

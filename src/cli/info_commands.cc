@@ -3,10 +3,13 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "cli/cli_context.h"
 #include "cli/manager_status_format.h"
+#include "cli/host_ports_info.h"
 #include "cli/registry_flags.h"
+#include "daemon/version.h"
 
 namespace overmesh::cli {
 
@@ -40,6 +43,55 @@ std::string formatLeadershipLines(const nlohmann::json& info) {
                      address.empty() ? "(none: an election is under way)" : address);
 }
 
+namespace {
+
+// The strings of `info[name]` when it is an array; non-strings are skipped.
+std::vector<std::string> stringsOf(const nlohmann::json& object, const char* name) {
+  std::vector<std::string> strings;
+  auto found = object.find(name);
+  if (found == object.end() || !found->is_array()) {
+    return strings;
+  }
+  for (const auto& element : *found) {
+    if (element.is_string()) {
+      strings.push_back(element.get<std::string>());
+    }
+  }
+  return strings;
+}
+
+}  // namespace
+
+std::string formatHostPorts(const nlohmann::json& info) {
+  std::string out;
+  if (!info.is_object()) {
+    return out;
+  }
+  if (auto ports = stringsOf(info, "ports"); !ports.empty()) {
+    out += fmt::format("Ports needed:    {}\n", fmt::join(ports, ", "));
+  }
+  auto firewall = info.find("firewall");
+  if (firewall == info.end() || !firewall->is_object()) {
+    return out;
+  }
+  auto error = firewall->find("error");
+  if (error != firewall->end() && error->is_string()) {
+    return out + fmt::format("Host firewall:   cannot check: {}\n", error->get<std::string>());
+  }
+  auto blocks = stringsOf(*firewall, "blocks");
+  if (blocks.empty()) {
+    return out +
+           "Host firewall:   no nftables rule of another table blocks them (legacy "
+           "iptables rules are not visible)\n";
+  }
+  out += fmt::format("Host firewall:   {} rule{} block{} ports this node needs:\n", blocks.size(),
+                     blocks.size() == 1 ? "" : "s", blocks.size() == 1 ? "s" : "");
+  for (const std::string& block : blocks) {
+    out += "  " + block + "\n";
+  }
+  return out;
+}
+
 void addInfoCommands(CLI::App& app, CliContext& context) {
   auto versionFormat = context.hold<std::string>("table");
   CLI::App* version = app.add_subcommand("version", "Show the client and daemon versions");
@@ -55,9 +107,10 @@ void addInfoCommands(CLI::App& app, CliContext& context) {
         return std::unexpected(daemon.error());
       }
       if (*versionFormat == "json") {
-        printJson(*context.out, {{"client", "0.1.0"}, {"daemon", *daemon}});
+        printJson(*context.out, {{"client", overmesh::daemon::kVersion}, {"daemon", *daemon}});
       } else {
-        *context.out << "Client: 0.1.0\nDaemon: " << daemon->value("version", "?") << '\n';
+        *context.out << "Client: " << overmesh::daemon::kVersion
+                     << "\nDaemon: " << daemon->value("version", "?") << '\n';
       }
       return {};
     };
@@ -94,6 +147,7 @@ void addInfoCommands(CLI::App& app, CliContext& context) {
         }
         out << "Underlay filter: " << formatUnderlayFilter(*json) << '\n';
       }
+      out << formatHostPorts(*json);
       out << "State dir:       " << json->value("stateDir", "") << '\n'
           << "Socket:          " << json->value("socket", "") << '\n';
       return {};

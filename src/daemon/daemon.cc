@@ -31,6 +31,7 @@
 #include "daemon/store_flags.h"
 #include "daemon/tls_sources.h"
 #include "daemon/version.h"
+#include "dataplane/linux/host_firewall.h"
 #include "dataplane/linux/nftables.h"
 #include "dataplane/linux/underlay_filter.h"
 #include "dataplane/mesh_rules.h"
@@ -415,6 +416,24 @@ api::Info Daemon::info() {
     if (auto drops = dataplane::kernel::readUnderlayDropCounters(""); drops) {
       info.underlayFilter = api::UnderlayFilterStatus{drops->vxlanPackets, drops->nodePortPackets};
     }
+  }
+  // The ports this node needs (a node out of a swarm may become a manager: 2377 too), and
+  // what of them the host's firewall blocks (read now: rules change under us).
+  std::vector<dataplane::NeededPort> published;
+  if (agent_ && agent_->cache().synced()) {
+    published = dataplane::publishedPorts(agent_->cache().services());
+  }
+  auto ports = dataplane::neededPorts(!node_ || node_->role == "manager", options_.clusterPort,
+                                      options_.nodePort, published);
+  for (const auto& port : ports) {
+    info.ports.push_back(dataplane::describeNeededPort(port));
+  }
+  if (auto blocks = dataplane::kernel::inspectHostFirewall("", ports); blocks) {
+    for (const auto& block : *blocks) {
+      info.firewallBlocks.push_back(dataplane::describeFirewallBlock(block));
+    }
+  } else {
+    info.firewallError = blocks.error().message;
   }
   return info;
 }

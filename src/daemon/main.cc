@@ -14,6 +14,7 @@
 
 #include "daemon/daemon.h"
 #include "daemon/netns_guard.h"
+#include "daemon/version.h"
 #include "runtime/shim.h"
 
 namespace {
@@ -50,6 +51,12 @@ int main(int argc, char** argv) {
     return overmesh::runtime::runShim(argc, argv);
   }
   CLI::App app{"overmeshd: the overmesh node daemon"};
+  app.set_version_flag("--version", std::string("overmeshd ") + overmesh::daemon::kVersion);
+  // Settings from a file (the package's /etc/overmesh/overmeshd.conf): `name = value` lines
+  // named as the long options; flags on the command line win. An unknown name is an error.
+  app.set_config("--config", "",
+                 "Read settings from this file (name = value, as the long options)");
+  app.allow_config_extras(CLI::config_extras_mode::error);
   overmesh::daemon::DaemonOptions options;
   std::string logLevel = "info";
   bool allowRootNetns = false;
@@ -93,7 +100,18 @@ int main(int argc, char** argv) {
                  "etcd client TLS: the client certificate's key (see --store-cacert)");
   app.add_flag("--allow-root-netns", allowRootNetns,
                "Run in the machine's own network namespace (refused by default for safety)");
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ConfigError& error) {
+    // CLI11 says "INI was not able to parse NAME" for a name it does not know.
+    std::fprintf(stderr,
+                 "overmeshd: --config %s: %s; valid names are the long options without their "
+                 "dashes (overmeshd --help), e.g. state-dir = \"/var/lib/overmesh\"\n",
+                 app.get_config_ptr()->as<std::string>().c_str(), error.what());
+    return 1;
+  } catch (const CLI::ParseError& error) {
+    return app.exit(error);
+  }
 
   if (!options.tcpHost.empty()) {
     // Refused before anything starts: a TCP API without client certificates would let
@@ -126,8 +144,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr,
                  "overmeshd: refusing to run in the machine's own network namespace: it would "
                  "program links, routes and rules there. Run it inside a lab host (`overmesh "
-                 "lab up`) or a namespace of its own, or pass --allow-root-netns on a dedicated "
-                 "host.\n");
+                 "lab up`) or a namespace of its own. On a host meant to run it, install the "
+                 "package and start the unit (`systemctl start overmeshd`, see "
+                 "docs/install.md), or pass --allow-root-netns.\n");
     return 1;
   }
 
@@ -146,6 +165,15 @@ int main(int argc, char** argv) {
     spdlog::error("overmeshd: {}", daemon.error().message);
     std::fprintf(stderr, "overmeshd: %s\n", daemon.error().message.c_str());
     return 1;
+  }
+  // A host firewall that drops the cluster's ports makes nodes look down or overlays
+  // silent with no other clue: say so once at start (and in `overmesh info`).
+  overmesh::api::Info started = (*daemon)->info();
+  if (!started.firewallError.empty()) {
+    spdlog::warn("host firewall: cannot check: {}", started.firewallError);
+  }
+  for (const std::string& block : started.firewallBlocks) {
+    spdlog::warn("host firewall blocks a port this node needs: {}", block);
   }
   int received = 0;
   sigwait(&stopSignals, &received);

@@ -237,6 +237,10 @@ Result<std::string> Nftables::listTableJson(std::string_view family, std::string
                  fmt::format("nftables: list table {} {}", family, table));
 }
 
+Result<std::string> Nftables::listRulesetJson() {
+  return execute("list ruleset", true, "nftables: list ruleset");
+}
+
 Status Nftables::deleteTableIfExists(std::string_view family, std::string_view table) {
   if (auto valid = checkFamilyAndTable(family, table); !valid) {
     return valid;

@@ -56,6 +56,10 @@ class Nftables {
   // does not exist; InvalidArgument for a family or table name that is not an identifier.
   Result<std::string> listTableJson(std::string_view family, std::string_view table);
 
+  // `list ruleset` as nft's JSON ({"nftables": [...]}): every table of the namespace, ours
+  // and others' (the host firewall check reads it). Unavailable when it cannot be read.
+  Result<std::string> listRulesetJson();
+
   // Deletes the table if it exists, atomically (create-if-missing and delete in one batch,
   // since nft 1.0.6 has no `destroy`). Succeeds when it does not exist.
   Status deleteTableIfExists(std::string_view family, std::string_view table);

@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# The Debian package on a bare Debian 12 root (CI runs it inside ../shared/tools/fresh-root after
+# the release build): builds it (scripts/package.sh; nothing to compile when build/release is
+# current), installs it with apt (dependencies from the archive), checks every file, verifies
+# the unit with systemd-analyze, runs both binaries' --help/--version, checks the bash
+# completion, then purges and checks that nothing of ours is left.
+# Never starts overmeshd: a fresh root shares this machine's network namespace.
+# Needs root and a machine whose /usr is disposable (it installs and purges the package).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+[ "$(id -u)" -eq 0 ] || { echo "package_test: run as root (in ../shared/tools/fresh-root)" >&2; exit 2; }
+export DEBIAN_FRONTEND=noninteractive
+
+failures=0
+check() {  # check DESCRIPTION COMMAND...: runs COMMAND, reports and counts a failure
+  local what=$1
+  shift
+  if "$@" > /tmp/package_test.out 2>&1; then
+    echo "ok:   $what"
+  else
+    echo "FAIL: $what"
+    sed 's/^/      /' /tmp/package_test.out | tail -20
+    failures=$((failures + 1))
+  fi
+}
+
+if dpkg-query -W -f='${Status}' overmesh 2> /dev/null | grep -q "install ok installed"; then
+  echo "package_test: overmesh is installed here already; refusing to purge it" >&2
+  exit 2
+fi
+
+scripts/package.sh
+deb=$(ls dist/overmesh_*.deb)
+version=$(sed -n 's/.*kVersion = "\([0-9.]*\)".*/\1/p' src/daemon/version.h)
+
+check "the package is named after version.h's version ($version)" \
+  test "$(dpkg-deb -f "$deb" Version)" = "$version"
+depends=$(dpkg-deb -f "$deb" Depends)
+echo "      Depends: $depends"
+for needed in podman runc skopeo libnftables1 libnl-route-3-200 libmicrohttpd12 libc6; do
+  check "Depends names $needed" grep -q "\\b$needed\\b" <<< "$depends"
+done
+check "conffiles: /etc/overmesh/overmeshd.conf" \
+  bash -c "dpkg-deb --ctrl-tarfile '$deb' | tar -xOf - ./conffiles | grep -qx /etc/overmesh/overmeshd.conf"
+
+apt-get update -qq
+check "apt-get install ./$deb" apt-get install -y -qq "./$deb"
+
+files=(
+  /usr/bin/overmesh /usr/bin/overmeshd
+  /lib/systemd/system/overmeshd.service /etc/overmesh/overmeshd.conf
+  /usr/share/man/man1/overmesh.1.gz /usr/share/man/man8/overmeshd.8.gz
+  /usr/share/bash-completion/completions/overmesh
+  /usr/share/doc/overmesh/install.md
+)
+for file in "${files[@]}"; do
+  check "installed: $file" test -s "$file"
+done
+check "the binaries are stripped" bash -c "! readelf -S /usr/bin/overmeshd | grep -q '\.debug_info'"
+check "overmeshd --version says $version" bash -c "overmeshd --version | grep -qx 'overmeshd $version'"
+check "overmesh --version says $version" bash -c "overmesh --version | grep -qx 'overmesh $version'"
+check "overmesh --help lists the commands" bash -c "overmesh --help | grep -q swarm"
+# --help is answered after the settings file is read: the shipped file must parse.
+check "overmeshd reads the shipped settings" overmeshd --config /etc/overmesh/overmeshd.conf --help
+check "the man pages name the binaries" bash -c \
+  "zcat /usr/share/man/man8/overmeshd.8.gz | grep -q allow && zcat /usr/share/man/man1/overmesh.1.gz | grep -q '^\\.TH OVERMESH '"
+check "bash completion completes 'overmesh swa' to swarm" bash -c \
+  'source /usr/share/bash-completion/completions/overmesh; COMP_WORDS=(overmesh swa); COMP_CWORD=1; _overmesh; [ "${COMPREPLY[*]}" = swarm ]'
+check "the unit runs overmeshd in the host namespace, KillMode=process" bash -c \
+  "grep -q '^ExecStart=/usr/bin/overmeshd --allow-root-netns --config /etc/overmesh/overmeshd.conf$' /lib/systemd/system/overmeshd.service && grep -qx KillMode=process /lib/systemd/system/overmeshd.service"
+check "installing enabled nothing" bash -c \
+  "! ls /etc/systemd/system/*.wants/overmeshd.service 2> /dev/null | grep -q ."
+
+# systemd-analyze verify checks the unit offline (the root runs no systemd); its man(1)
+# check needs man-db.
+apt-get install -y -qq --no-install-recommends systemd man-db > /dev/null
+check "systemd-analyze verify overmeshd.service" systemd-analyze verify /lib/systemd/system/overmeshd.service
+
+# What a daemon that ran would have left: purge must remove it too.
+mkdir -p /var/lib/overmesh/tasks /run/overmesh /run/overmesh-podman
+touch /var/lib/overmesh/node.json /run/overmesh/overmesh.sock
+echo "hostname = \"edited\"" >> /etc/overmesh/overmeshd.conf
+packaged=$(dpkg -L overmesh)
+check "apt-get purge overmesh" apt-get purge -y -qq overmesh
+left=()
+while read -r path; do
+  # Directories shared with other packages (/usr/bin, /usr/share/man/man1, ...) stay.
+  if [ -d "$path" ]; then
+    [[ "$path" != *overmesh* ]] || left+=("$path")
+  elif [ -e "$path" ]; then
+    left+=("$path")
+  fi
+done <<< "$packaged"
+for path in /etc/overmesh /var/lib/overmesh /run/overmesh /run/overmesh-podman; do
+  [ ! -e "$path" ] || left+=("$path")
+done
+check "nothing of ours is left after purge" test "${#left[@]}" -eq 0
+[ "${#left[@]}" -eq 0 ] || printf '      left: %s\n' "${left[@]}"
+
+if [ "$failures" -gt 0 ]; then
+  echo "package_test: $failures check(s) failed"
+  exit 1
+fi
+echo "package_test: all checks passed"
