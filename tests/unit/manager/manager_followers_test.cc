@@ -67,8 +67,11 @@ TEST_F(ManagerFollowersTest, ARoleChangeWrittenElsewhereChangesAdmission) {
   node.role = "manager";
   must(store_->put(state::keys::node(worker.id), encodeJson(node)));
   must(other_->followStore(milliseconds(0)));
-  EXPECT_FALSE(other_->isMember(worker.id, "worker"));
   EXPECT_TRUE(other_->isMember(worker.id, "manager"));
+  // Its worker certificate stays admitted until it renews for its new role (promote: it
+  // must reach a manager to get the manager certificate); no third role ever is.
+  EXPECT_TRUE(other_->isMember(worker.id, "worker"));
+  EXPECT_FALSE(other_->isMember(worker.id, "admin"));
   // It is listed among the managers, with its underlay address.
   auto managers = other_->managers();
   bool listed = false;
