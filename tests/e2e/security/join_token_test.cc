@@ -25,7 +25,12 @@ std::string fingerprintOf(const std::string& token) {
              : "";
 }
 
-std::string secretOf(const std::string& token) { return token.substr(token.rfind('-') + 1); }
+// The secret follows the fingerprint and its '-'; it is base64url, so it may hold '-' itself
+// (taking what follows the last '-' gave a 2-byte "secret" that a store file may contain).
+std::string secretOf(const std::string& token) {
+  std::size_t at = kFingerprintAt + kFingerprintLength + 1;
+  return token.size() > at ? token.substr(at) : "";
+}
 
 // The lines `tcpdump -r` prints for the packets of `pcap` that match `filter`.
 std::vector<std::string> packets(const std::string& pcap, const std::string& filter) {
