@@ -107,8 +107,10 @@ Status LeaderElection::resign() {
 }
 
 bool LeaderElection::isLeader() const {
+  auto sinceRenewal = clock_.now().time_since_epoch() -
+                      std::chrono::steady_clock::duration(renewedAtTicks_.load());
   std::lock_guard lock(mutex_);
-  return leading_;
+  return leading_ && sinceRenewal < options_.ttl;
 }
 
 std::optional<LeaderRecord> LeaderElection::leader() const {
@@ -132,10 +134,15 @@ std::chrono::milliseconds LeaderElection::untilNextRenew() const {
 }
 
 bool LeaderElection::step(std::chrono::milliseconds maxWait) {
-  bool leading = isLeader();
-  if (leading) {
+  // leading_ itself, not isLeader(): a lease past its TTL must still be deposed here (renew()
+  // does it), which is what stops the leader's loops.
+  auto leadingFlag = [this] {
+    std::lock_guard lock(mutex_);
+    return leading_;
+  };
+  if (leadingFlag()) {
     bool renewed = renew();
-    if (!isLeader()) {
+    if (!leadingFlag()) {
       return renewed;
     }
     return watchLeader(std::min(maxWait, untilNextRenew())) && renewed;
@@ -233,6 +240,7 @@ bool LeaderElection::campaign() {
   lease_ = *lease;
   fence_ = result->revision;  // the key was created by this txn
   lastRenewed_ = sent;
+  renewedAtTicks_.store(sent.time_since_epoch().count());
   nextRenew_ = sent + options_.renewEvery;
   watchFrom_ = result->revision + 1;
   record.createRevision = result->revision;
@@ -265,6 +273,7 @@ bool LeaderElection::renew() {
   if (kept) {
     lastProblem_.clear();
     lastRenewed_ = now;
+    renewedAtTicks_.store(now.time_since_epoch().count());
     nextRenew_ = now + options_.renewEvery;
     return true;
   }

@@ -138,6 +138,10 @@ class LeaderElection final : public Leadership {
   store::Revision watchFrom_ = 0;                        // 0: the leader key must be read first
   store::Revision leaderModRevision_ = 0;                // of the cached leader key
   std::chrono::steady_clock::time_point lastRenewed_{};  // when the last good keepAlive was sent
+  // lastRenewed_ for other threads: isLeader() answers false once a TTL has passed since,
+  // even while the election thread is still blocked in a store call to an unreachable
+  // store (it deposes itself, and stops the leader's loops, when that call returns).
+  std::atomic<std::chrono::steady_clock::rep> renewedAtTicks_{0};
   std::chrono::steady_clock::time_point nextRenew_{};
   std::string lastProblem_;  // the last store error logged, so a repeat is logged once
 

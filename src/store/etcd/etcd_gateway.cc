@@ -1,6 +1,8 @@
 #include "store/etcd/etcd_gateway.h"
 
 #include <curl/curl.h>
+
+#include <chrono>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -112,7 +114,18 @@ Result<GatewayAnswer> Gateway::post(std::string_view path, const std::string& bo
   std::size_t start = preferred();
   Result<GatewayAnswer> outcome = errorf(ErrorKind::Unavailable, "etcd: not tried");
   bool done = false;
+  // One deadline for the whole call, however many endpoints it tries: a caller (the leader
+  // renewing its lease) must get an answer within requestTimeout, not one per endpoint.
+  const auto deadline = std::chrono::steady_clock::now() + options_.requestTimeout;
   for (std::size_t step = 0; step < endpointCount() && !done; ++step) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      tried.push_back(fmt::format("{} (not tried: the call's {} ms were spent)",
+                                  options_.endpoints[(start + step) % endpointCount()],
+                                  options_.requestTimeout.count()));
+      continue;
+    }
     std::size_t index = (start + step) % endpointCount();
     std::string target = url(index, path);
     BoundedBody sink;
@@ -123,7 +136,8 @@ Result<GatewayAnswer> Gateway::post(std::string_view path, const std::string& bo
     curl_easy_setopt(curl, CURLOPT_POST, 1L);
     curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.c_str());
     curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.requestTimeout.count()));
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(left.count()));
+    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(left.count()));
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &appendBoundedBody);
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, &sink);
     curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errorBuffer);
