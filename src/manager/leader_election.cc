@@ -107,8 +107,8 @@ Status LeaderElection::resign() {
 }
 
 bool LeaderElection::isLeader() const {
-  auto sinceRenewal = clock_.now().time_since_epoch() -
-                      std::chrono::steady_clock::duration(renewedAtTicks_.load());
+  auto sinceRenewal =
+      clock_.now().time_since_epoch() - std::chrono::steady_clock::duration(renewedAtTicks_.load());
   std::lock_guard lock(mutex_);
   return leading_ && sinceRenewal < options_.ttl;
 }

@@ -1,11 +1,10 @@
 #include "store/etcd/etcd_gateway.h"
 
 #include <curl/curl.h>
-
-#include <chrono>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <chrono>
 #include <mutex>
 #include <string>
 #include <utility>
