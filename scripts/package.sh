@@ -6,7 +6,7 @@
 # builds nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-for tool in help2man dpkg-shlibdeps cpack; do
+for tool in help2man file dpkg-shlibdeps cpack; do
   if ! command -v "$tool" > /dev/null; then
     echo "package: $tool is missing; run scripts/setup.sh as root" >&2
     exit 1

@@ -11,7 +11,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   iproute2 nftables iperf3 procps psmisc iputils-ping socat jq
   dnsutils dnsmasq-base dnsperf
-  nginx wrk curl openssl tcpdump help2man
+  nginx wrk curl openssl tcpdump help2man file
   podman runc catatonit skopeo busybox-static docker-registry
   etcd-server etcd-client
 )
