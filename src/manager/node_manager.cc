@@ -23,6 +23,40 @@
 
 namespace overmesh::manager {
 
+namespace {
+
+// Every node record with its mod revision (for a compare), and the index of the one
+// `reference` names: what an update of one node record reads before its txn.
+struct NodeRecords {
+  std::vector<std::pair<api::Node, store::Revision>> nodes;
+  std::size_t index = 0;
+};
+
+Result<NodeRecords> readNodeRecords(store::Store& store, const std::string& reference) {
+  auto range = store.range(std::string(state::keys::kNodes));
+  if (!range) {
+    return std::unexpected(range.error());
+  }
+  NodeRecords records;
+  std::vector<NamedObject> named;
+  for (const auto& kv : range->kvs) {
+    auto node = decodeJson<api::Node>(kv.value, kv.key);
+    if (!node) {
+      return errorf(ErrorKind::Internal, "corrupt node record: {}", node.error().message);
+    }
+    named.push_back({node->id, node->hostname});
+    records.nodes.emplace_back(std::move(*node), kv.modRevision);
+  }
+  auto index = findByReference("node", named, reference);
+  if (!index) {
+    return std::unexpected(index.error());
+  }
+  records.index = *index;
+  return records;
+}
+
+}  // namespace
+
 NodeManager::NodeManager(store::Store& store, const Clock& clock, std::string selfNodeId)
     : store_(store), clock_(clock), selfNodeId_(std::move(selfNodeId)), livenessStore_(&store) {}
 
@@ -480,25 +514,12 @@ Result<api::Node> NodeManager::updateLabels(const std::string& reference,
   }
   constexpr int kMaxAttempts = 8;
   for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
-    auto range = store_.range(std::string(state::keys::kNodes));
-    if (!range) {
-      return std::unexpected(range.error());
+    auto read = readNodeRecords(store_, reference);
+    if (!read) {
+      return std::unexpected(read.error().withContext("node update"));
     }
-    std::vector<std::pair<api::Node, store::Revision>> nodes;
-    std::vector<NamedObject> named;
-    for (const auto& kv : range->kvs) {
-      auto node = decodeJson<api::Node>(kv.value, kv.key);
-      if (!node) {
-        return errorf(ErrorKind::Internal, "corrupt node record: {}", node.error().message);
-      }
-      named.push_back({node->id, node->hostname});
-      nodes.emplace_back(std::move(*node), kv.modRevision);
-    }
-    auto index = findByReference("node", named, reference);
-    if (!index) {
-      return std::unexpected(index.error().withContext("node update"));
-    }
-    auto [node, revision] = nodes[*index];
+    auto& [nodes, index] = *read;
+    auto [node, revision] = nodes[index];
     for (const auto& [key, value] : request.labelAdd) {
       node.labels[key] = value;
     }
@@ -557,25 +578,12 @@ Result<RoleChange> NodeManager::setRole(const std::string& reference, std::strin
   }
   constexpr int kMaxAttempts = 8;
   for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
-    auto range = store_.range(std::string(state::keys::kNodes));
-    if (!range) {
-      return std::unexpected(range.error().withContext(command));
+    auto read = readNodeRecords(store_, reference);
+    if (!read) {
+      return std::unexpected(read.error().withContext(command));
     }
-    std::vector<std::pair<api::Node, store::Revision>> nodes;
-    std::vector<NamedObject> named;
-    for (const auto& kv : range->kvs) {
-      auto node = decodeJson<api::Node>(kv.value, kv.key);
-      if (!node) {
-        return errorf(ErrorKind::Internal, "corrupt node record: {}", node.error().message);
-      }
-      named.push_back({node->id, node->hostname});
-      nodes.emplace_back(std::move(*node), kv.modRevision);
-    }
-    auto index = findByReference("node", named, reference);
-    if (!index) {
-      return std::unexpected(index.error().withContext(command));
-    }
-    auto [node, revision] = nodes[*index];
+    auto& [nodes, index] = *read;
+    auto [node, revision] = nodes[index];
     if (node.role == role) {
       return RoleChange{node, false};
     }
