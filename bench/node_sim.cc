@@ -3,8 +3,14 @@
 // CSR, join (worker token) and certificate, and then does what a real agent does on the
 // cluster port over mutual TLS 1.3: a heartbeat every node timeout / 3
 // (agent/heartbeat_loop.cc) and a watch long-poll (GET kWatchPath?from=&waitMs=20000,
-// agent/state_sync.cc). All transfers run on one libcurl multi handle driven by one
-// thread; the main thread runs the phases and reads the clocks.
+// agent/state_sync.cc). One thread drives every transfer through curl_multi_socket_action
+// and one epoll, so that a wake-up costs what is ready, not what is open
+// (curl_multi_perform walks every transfer); the nodes are spread over many small libcurl
+// multi handles (libcurl finds a request's connection by scanning its handle's cache of
+// connections to the same host: with 2,000 in one handle every request cost O(nodes)).
+// Heartbeats and watch restarts come from a queue ordered by time. At 1,000 nodes the
+// simulator with one handle and curl_multi_perform was the bottleneck of what it measured. The main thread runs the phases and reads
+// the clocks.
 //
 // Phases and what is printed:
 //   join      N joins, at most --join-parallel at once: total time (keys are made before).
@@ -24,12 +30,17 @@
 // admits each node's later connections from the address it joined with.
 
 #include <curl/curl.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <fmt/format.h>
+#include <sys/epoll.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -39,6 +50,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <queue>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -128,6 +140,78 @@ enum class Kind { Join, Heartbeat, Watch };
 
 struct Node;
 
+// A node's TLS credentials parsed once. libcurl makes a new SSL_CTX for every connection and
+// would parse the PEM blobs into it each time; OpenSSL 3 decodes a private key slowly
+// (~1 ms), and at 1,000 nodes the simulator's own reconnections then took its one thread,
+// and its late heartbeats made the manager mark live nodes down: the simulator measured
+// itself. The manager sees the same handshake either way.
+struct ParsedTls {
+  std::vector<X509*> cas;
+  X509* cert = nullptr;
+  EVP_PKEY* key = nullptr;
+  bool joinAlpn = false;
+
+  ParsedTls() = default;
+  ParsedTls(const ParsedTls&) = delete;
+  ParsedTls& operator=(const ParsedTls&) = delete;
+  ~ParsedTls() {
+    for (X509* ca : cas) {
+      X509_free(ca);
+    }
+    X509_free(cert);
+    EVP_PKEY_free(key);
+  }
+
+  static std::unique_ptr<ParsedTls> parse(const api::TlsClientConfig& config) {
+    auto parsed = std::make_unique<ParsedTls>();
+    parsed->joinAlpn = config.joinAlpn;
+    BIO* cas = BIO_new_mem_buf(config.caPem.data(), static_cast<int>(config.caPem.size()));
+    while (X509* ca = PEM_read_bio_X509(cas, nullptr, nullptr, nullptr)) {
+      parsed->cas.push_back(ca);
+    }
+    BIO_free(cas);
+    if (!config.certPem.empty()) {
+      BIO* cert = BIO_new_mem_buf(config.certPem.data(), static_cast<int>(config.certPem.size()));
+      parsed->cert = PEM_read_bio_X509(cert, nullptr, nullptr, nullptr);
+      BIO_free(cert);
+      BIO* key = BIO_new_mem_buf(config.keyPem.data(), static_cast<int>(config.keyPem.size()));
+      parsed->key = PEM_read_bio_PrivateKey(key, nullptr, nullptr, nullptr);
+      BIO_free(key);
+      if (parsed->cert == nullptr || parsed->key == nullptr) {
+        return nullptr;
+      }
+    }
+    return parsed->cas.empty() ? nullptr : std::move(parsed);
+  }
+};
+
+// libcurl's SSL_CTX callback for the simulator: TLS 1.3, our ALPN, the cluster CA as the
+// only trust anchor (a store of its own replaces whatever libcurl loaded) and the node's
+// certificate, all from the parsed credentials.
+CURLcode setupSimContext(CURL* /*curl*/, void* sslContext, void* data) {
+  const auto* parsed = static_cast<const ParsedTls*>(data);
+  auto* ctx = static_cast<SSL_CTX*>(sslContext);
+  SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
+  SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION);
+  std::string_view protocol = parsed->joinAlpn ? api::kJoinAlpn : api::kClusterAlpn;  // as api/tls_client_setup.cc
+  std::string wire(1, static_cast<char>(protocol.size()));
+  wire.append(protocol);
+  if (SSL_CTX_set_alpn_protos(ctx, reinterpret_cast<const unsigned char*>(wire.data()),
+                              static_cast<unsigned int>(wire.size())) != 0) {
+    return CURLE_SSL_CONNECT_ERROR;
+  }
+  X509_STORE* store = X509_STORE_new();
+  for (X509* ca : parsed->cas) {
+    X509_STORE_add_cert(store, ca);
+  }
+  SSL_CTX_set_cert_store(ctx, store);  // takes the store
+  if (parsed->cert != nullptr && (SSL_CTX_use_certificate(ctx, parsed->cert) != 1 ||
+                                  SSL_CTX_use_PrivateKey(ctx, parsed->key) != 1)) {
+    return CURLE_SSL_CERTPROBLEM;
+  }
+  return CURLE_OK;
+}
+
 // One libcurl transfer of a node, reused for each request of its kind (so that it keeps
 // its connection, as the agent's clients do).
 struct Transfer {
@@ -139,6 +223,7 @@ struct Transfer {
   Clock::time_point started;
   curl_slist* headers = nullptr;
   std::unique_ptr<api::TlsCurlOptions> keep;
+  std::unique_ptr<ParsedTls> parsedTls;
 
   ~Transfer() {
     if (easy != nullptr) {
@@ -168,8 +253,6 @@ struct Node {
   int joinAttempts = 0;
   bool joinRetryable = false;
   Clock::time_point joinDue;  // a retried join waits until then
-  Clock::time_point heartbeatDue;
-  Clock::time_point watchDue;
   store::Revision watchFrom = 0;
   std::string lastError;
   std::atomic<std::uint64_t> watchAnswers{0};
@@ -199,23 +282,40 @@ std::size_t appendBody(char* data, std::size_t size, std::size_t count, void* si
 
 // ---- the simulator -------------------------------------------------------------------
 
+// Nodes per libcurl multi handle (see the top of the file).
+constexpr int kNodesPerShard = 8;
+
+// One libcurl multi handle and the timer it asked for. Its sockets are in the simulator's
+// epoll with the shard's index in the event data.
+struct Shard {
+  CURLM* multi = nullptr;
+  std::uint32_t index = 0;
+  int epoll = -1;
+  std::optional<Clock::time_point> timer;  // when libcurl wants CURL_SOCKET_TIMEOUT
+};
+
 class Simulator {
  public:
   Simulator(std::string endpoint, std::string caPem, std::string token)
       : endpoint_(std::move(endpoint)), caPem_(std::move(caPem)), token_(std::move(token)) {
-    multi_ = curl_multi_init();
+    epoll_ = epoll_create1(EPOLL_CLOEXEC);
   }
   ~Simulator() {
     stopDriver();
     for (auto& node : nodes_) {
       for (Transfer* transfer : {node->join.get(), node->heartbeat.get(), node->watch.get()}) {
         if (transfer != nullptr && transfer->active) {
-          curl_multi_remove_handle(multi_, transfer->easy);
+          curl_multi_remove_handle(shardOf(*node).multi, transfer->easy);
         }
       }
     }
     nodes_.clear();
-    curl_multi_cleanup(multi_);
+    for (auto& shard : shards_) {
+      curl_multi_cleanup(shard->multi);
+    }
+    if (epoll_ >= 0) {
+      close(epoll_);
+    }
   }
 
   // Makes the nodes' keys and CSRs (what each real node does on its own before it joins).
@@ -236,8 +336,19 @@ class Simulator {
       node->csr = *csr;
       nodes_.push_back(std::move(node));
     }
-    // Two long-lived connections per node, plus joins.
-    curl_multi_setopt(multi_, CURLMOPT_MAXCONNECTS, static_cast<long>(count * 3 + 64));
+    for (int first = 0; first < count; first += kNodesPerShard) {
+      auto shard = std::make_unique<Shard>();
+      shard->multi = curl_multi_init();
+      shard->index = static_cast<std::uint32_t>(shards_.size());
+      shard->epoll = epoll_;
+      curl_multi_setopt(shard->multi, CURLMOPT_SOCKETFUNCTION, &Simulator::onSocket);
+      curl_multi_setopt(shard->multi, CURLMOPT_SOCKETDATA, shard.get());
+      curl_multi_setopt(shard->multi, CURLMOPT_TIMERFUNCTION, &Simulator::onTimer);
+      curl_multi_setopt(shard->multi, CURLMOPT_TIMERDATA, shard.get());
+      // Two long-lived connections per node, plus joins.
+      curl_multi_setopt(shard->multi, CURLMOPT_MAXCONNECTS, static_cast<long>(kNodesPerShard * 3));
+      shards_.push_back(std::move(shard));
+    }
     return {};
   }
 
@@ -365,6 +476,9 @@ class Simulator {
 
   // Joins answered 503 and sent again.
   int joinRetries() const { return joinRetries_; }
+  // Requests finished, and how many of them opened a new connection (a TLS handshake).
+  std::uint64_t requests() const { return requests_.load(); }
+  std::uint64_t newConnections() const { return newConnections_.load(); }
   // The cluster's node timeout, from the join answers.
   std::chrono::milliseconds nodeTimeout() const { return nodeTimeout_; }
 
@@ -391,6 +505,15 @@ class Simulator {
       curl_easy_setopt(easy, CURLOPT_WRITEDATA, &slot->body);
       if (target) {
         api::applyTlsOptions(easy, tls, target->connectTo, *slot->keep);
+        // The same checks from credentials parsed once (ParsedTls): no PEM for libcurl.
+        slot->parsedTls = ParsedTls::parse(tls);
+        if (slot->parsedTls) {
+          curl_easy_setopt(easy, CURLOPT_CAINFO_BLOB, nullptr);
+          curl_easy_setopt(easy, CURLOPT_SSLCERT_BLOB, nullptr);
+          curl_easy_setopt(easy, CURLOPT_SSLKEY_BLOB, nullptr);
+          curl_easy_setopt(easy, CURLOPT_SSL_CTX_FUNCTION, &setupSimContext);
+          curl_easy_setopt(easy, CURLOPT_SSL_CTX_DATA, slot->parsedTls.get());
+        }
       }
       slot->headers = curl_slist_append(nullptr, "Content-Type: application/json");
       curl_easy_setopt(easy, CURLOPT_HTTPHEADER, slot->headers);
@@ -411,7 +534,7 @@ class Simulator {
     transfer.body.clear();
     transfer.started = Clock::now();
     transfer.active = true;
-    curl_multi_add_handle(multi_, transfer.easy);
+    curl_multi_add_handle(shardOf(*transfer.node).multi, transfer.easy);
   }
 
   Status startJoin(Node& node) {
@@ -439,47 +562,107 @@ class Simulator {
     return {};
   }
 
-  // Runs libcurl for up to `wait`, handles what finished, schedules what is due. Returns
-  // the nodes whose join finished.
+  // Starts what is due, waits up to `wait` for sockets or libcurl's timer, and hands each
+  // ready socket to libcurl. Returns the nodes whose join finished.
   std::vector<Node*> pump(std::chrono::milliseconds wait) {
     std::vector<Node*> joined;
     auto now = Clock::now();
-    for (auto& node : nodes_) {
-      if (!node->joined) {
-        continue;
+    startDue(now);
+    auto until = now + wait;
+    if (!due_.empty()) {
+      until = std::min(until, due_.top().at);
+    }
+    for (const auto& shard : shards_) {
+      if (shard->timer) {
+        until = std::min(until, *shard->timer);
       }
-      if (!node->silent.load() && (!node->heartbeat || !node->heartbeat->active) &&
-          now >= node->heartbeatDue) {
-        auto& transfer = makeTransfer(*node, node->heartbeat, Kind::Heartbeat, api::kHeartbeatPath,
+    }
+    auto waitMs = std::chrono::ceil<std::chrono::milliseconds>(until - now).count();
+    std::array<epoll_event, 256> events{};
+    int ready = epoll_wait(epoll_, events.data(), static_cast<int>(events.size()),
+                           static_cast<int>(std::max<std::int64_t>(waitMs, 0)));
+    int running = 0;
+    for (int i = 0; i < ready; ++i) {
+      int mask = 0;
+      if ((events[i].events & EPOLLIN) != 0) {
+        mask |= CURL_CSELECT_IN;
+      }
+      if ((events[i].events & EPOLLOUT) != 0) {
+        mask |= CURL_CSELECT_OUT;
+      }
+      if ((events[i].events & (EPOLLERR | EPOLLHUP)) != 0) {
+        mask |= CURL_CSELECT_ERR;
+      }
+      Shard& shard = *shards_.at(events[i].data.u64 >> 32);
+      auto fd = static_cast<curl_socket_t>(events[i].data.u64 & 0xffffffffu);
+      curl_multi_socket_action(shard.multi, fd, mask, &running);
+      collect(shard, joined);  // per socket: each answer is stamped when it is read
+    }
+    now = Clock::now();
+    for (auto& shard : shards_) {
+      if (shard->timer && now >= *shard->timer) {
+        shard->timer.reset();
+        curl_multi_socket_action(shard->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+        collect(*shard, joined);
+      }
+    }
+    return joined;
+  }
+
+  // Heartbeats and watches whose time has come. Pump thread only.
+  void startDue(Clock::time_point now) {
+    while (!due_.empty() && due_.top().at <= now) {
+      Due next = due_.top();
+      due_.pop();
+      Node& node = *next.node;
+      if (next.kind == Kind::Heartbeat) {
+        if (node.silent.load()) {
+          continue;  // a silent node never speaks again
+        }
+        if (node.heartbeat && node.heartbeat->active) {
+          due_.push({now + std::chrono::milliseconds(10), &node, Kind::Heartbeat});
+          continue;  // the last one is still in flight: send when it ends, as the agent does
+        }
+        auto& transfer = makeTransfer(node, node.heartbeat, Kind::Heartbeat, api::kHeartbeatPath,
                                       "{}", heartbeatInterval_ * 2);
-        node->heartbeatDue = now + heartbeatInterval_;
-        node->lastHeartbeatNs = nanosOf(now);
+        node.lastHeartbeatNs = nanosOf(now);
         launch(transfer);
-      }
-      if (latestFrom_ > 0 && (!node->watch || !node->watch->active) && now >= node->watchDue) {
-        if (node->watchFrom == 0) {
+        due_.push({now + heartbeatInterval_, &node, Kind::Heartbeat});
+      } else if (next.kind == Kind::Watch) {
+        if (latestFrom_ == 0) {
+          due_.push({now + std::chrono::milliseconds(5), &node, Kind::Watch});
+          continue;  // no snapshot revision to start from yet
+        }
+        if (node.watch && node.watch->active) {
+          continue;
+        }
+        if (node.watchFrom == 0) {
           // A node that just joined starts where the others are, as an agent that just took
           // its snapshot would.
-          node->watchFrom = latestFrom_;
+          node.watchFrom = latestFrom_;
         }
-        auto path = fmt::format("{}?from={}&waitMs={}", api::kWatchPath, node->watchFrom,
+        auto path = fmt::format("{}?from={}&waitMs={}", api::kWatchPath, node.watchFrom,
                                 kLongPoll.count());
-        auto& transfer = makeTransfer(*node, node->watch, Kind::Watch, path, "",
+        auto& transfer = makeTransfer(node, node.watch, Kind::Watch, path, "",
                                       kLongPoll + std::chrono::seconds(10));
         launch(transfer);
       }
     }
-    int running = 0;
-    curl_multi_perform(multi_, &running);
+  }
+
+  Shard& shardOf(const Node& node) { return *shards_.at(node.index / kNodesPerShard); }
+
+  // Hands every finished transfer of `shard` to finished(). Pump thread only.
+  void collect(Shard& shard, std::vector<Node*>& joined) {
     int queued = 0;
-    while (CURLMsg* message = curl_multi_info_read(multi_, &queued)) {
+    while (CURLMsg* message = curl_multi_info_read(shard.multi, &queued)) {
       if (message->msg != CURLMSG_DONE) {
         continue;
       }
       Transfer* transfer = nullptr;
       curl_easy_getinfo(message->easy_handle, CURLINFO_PRIVATE, &transfer);
       CURLcode code = message->data.result;
-      curl_multi_remove_handle(multi_, message->easy_handle);
+      curl_multi_remove_handle(shard.multi, message->easy_handle);
       transfer->active = false;
       long status = 0;
       curl_easy_getinfo(transfer->easy, CURLINFO_RESPONSE_CODE, &status);
@@ -488,13 +671,46 @@ class Simulator {
         joined.push_back(transfer->node);
       }
     }
-    curl_multi_poll(multi_, nullptr, 0, static_cast<int>(wait.count()), nullptr);
-    return joined;
+  }
+
+  // libcurl: watch `fd` for `what` (or stop watching it).
+  static int onSocket(CURL* /*easy*/, curl_socket_t fd, int what, void* data, void* /*assigned*/) {
+    auto* shard = static_cast<Shard*>(data);
+    if (what == CURL_POLL_REMOVE) {
+      epoll_ctl(shard->epoll, EPOLL_CTL_DEL, fd, nullptr);
+      return 0;
+    }
+    epoll_event event{};
+    event.data.u64 = (std::uint64_t{shard->index} << 32) | static_cast<std::uint32_t>(fd);
+    event.events = ((what & CURL_POLL_IN) != 0 ? EPOLLIN : 0u) |
+                   ((what & CURL_POLL_OUT) != 0 ? EPOLLOUT : 0u);
+    // A descriptor libcurl closed and got again may still be registered, or not yet.
+    if (epoll_ctl(shard->epoll, EPOLL_CTL_MOD, fd, &event) != 0 && errno == ENOENT) {
+      epoll_ctl(shard->epoll, EPOLL_CTL_ADD, fd, &event);
+    }
+    return 0;
+  }
+
+  // libcurl: call socket_action(CURL_SOCKET_TIMEOUT) in `timeoutMs` (-1: no timer).
+  static int onTimer(CURLM* /*multi*/, long timeoutMs, void* data) {
+    auto* shard = static_cast<Shard*>(data);
+    if (timeoutMs < 0) {
+      shard->timer.reset();
+    } else {
+      shard->timer = Clock::now() + std::chrono::milliseconds(timeoutMs);
+    }
+    return 0;
   }
 
   void finished(Transfer& transfer, CURLcode code, long status) {
     Node& node = *transfer.node;
     auto now = Clock::now();
+    long connects = 0;
+    curl_easy_getinfo(transfer.easy, CURLINFO_NUM_CONNECTS, &connects);
+    if (connects > 0) {
+      newConnections_.fetch_add(1, std::memory_order_relaxed);
+    }
+    requests_.fetch_add(1, std::memory_order_relaxed);
     std::string error;
     if (code != CURLE_OK) {
       error = curl_easy_strerror(code);
@@ -527,10 +743,10 @@ class Simulator {
         if (!error.empty() || !watchAnswer(node, transfer.body, now)) {
           ++node.watchFailures;
           node.lastError = "watch: " + (error.empty() ? "malformed answer" : error);
-          node.watchDue = now + std::chrono::seconds(1);
+          due_.push({now + std::chrono::seconds(1), &node, Kind::Watch});
         } else {
           ++node.watchAnswers;
-          node.watchDue = now;
+          due_.push({now, &node, Kind::Watch});
         }
         break;
     }
@@ -562,7 +778,8 @@ class Simulator {
     tls->sourceAddress = node.address;
     node.tls = std::move(tls);
     node.joined = true;
-    node.heartbeatDue = Clock::now();
+    due_.push({Clock::now(), &node, Kind::Heartbeat});
+    due_.push({Clock::now(), &node, Kind::Watch});
   }
 
   // Reads one watch answer: moves the node's revision on, notes the probe network and
@@ -599,7 +816,16 @@ class Simulator {
   std::string endpoint_;
   std::string caPem_;
   std::string token_;
-  CURLM* multi_ = nullptr;
+  int epoll_ = -1;
+  std::vector<std::unique_ptr<Shard>> shards_;  // made by prepare(); pump thread after
+  // A node's next heartbeat or watch start. Pump thread only.
+  struct Due {
+    Clock::time_point at;
+    Node* node = nullptr;
+    Kind kind = Kind::Heartbeat;
+    bool operator>(const Due& other) const { return at > other.at; }
+  };
+  std::priority_queue<Due, std::vector<Due>, std::greater<>> due_;
   std::vector<std::unique_ptr<Node>> nodes_;
   int joinRetries_ = 0;
   std::chrono::milliseconds nodeTimeout_{3000};        // driver thread, then read-only
@@ -608,6 +834,8 @@ class Simulator {
   // the newest revision any watch answered. Pump thread only.
   store::Revision latestFrom_ = 0;
   std::atomic<bool> stopping_{false};
+  std::atomic<std::uint64_t> requests_{0};
+  std::atomic<std::uint64_t> newConnections_{0};
   std::thread driver_;
   std::mutex probeMutex_;
   std::string probe_;                              // guarded by probeMutex_
@@ -791,10 +1019,14 @@ int run(const Settings& settings) {
   std::this_thread::sleep_for(std::chrono::seconds(3));
   auto simStart = sampleProcess(getpid());
   auto steadyStart = sampleProcess(manager.pid);
+  auto requestsStart = sim.requests();
+  auto connectionsStart = sim.newConnections();
   auto steadyClock = Clock::now();
   std::this_thread::sleep_for(std::chrono::seconds(settings.steadySeconds));
   auto steadyEnd = sampleProcess(manager.pid);
   auto simEnd = sampleProcess(getpid());
+  auto steadyRequests = sim.requests() - requestsStart;
+  auto steadyConnections = sim.newConnections() - connectionsStart;
   double steadySeconds = std::chrono::duration<double>(Clock::now() - steadyClock).count();
   if (!steadyStart || !steadyEnd) {
     fmt::print(stderr, "node_sim: cannot read /proc/{} (the manager)\n", manager.pid);
@@ -814,6 +1046,8 @@ int run(const Settings& settings) {
       "heartbeat failures {}, watch failures {} (the simulator itself: CPU {:.1f} %)\n",
       steadySeconds, cpuPercent, steadyEnd->rssMiB, steadyEnd->threads, heartbeatFailures,
       watchFailures, simPercent);
+  fmt::print("  requests answered: {:.0f}/s, of which {} opened a new connection\n",
+             static_cast<double>(steadyRequests) / steadySeconds, steadyConnections);
   if (before) {
     fmt::print("  (manager before the joins: RSS {:.1f} MiB, {} threads)\n", before->rssMiB,
                before->threads);

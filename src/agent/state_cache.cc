@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "common/json.h"
 #include "state/keys.h"
 
@@ -11,8 +13,10 @@ void StateCache::replace(const std::vector<store::KeyValue>& kvs, store::Revisio
   {
     std::lock_guard lock(mutex_);
     entries_.clear();
+    nodes_.clear();
     for (const auto& kv : kvs) {
       entries_[kv.key] = kv.value;
+      noteNodeLocked(kv.key, &kv.value);
     }
     revision_ = revision;
     synced_ = true;
@@ -30,14 +34,33 @@ void StateCache::apply(const std::vector<store::Event>& events, store::Revision 
       }
       if (event.type == store::Event::Type::Put) {
         entries_[event.kv.key] = event.kv.value;
+        noteNodeLocked(event.kv.key, &event.kv.value);
       } else {
         entries_.erase(event.kv.key);
+        noteNodeLocked(event.kv.key, nullptr);
       }
     }
     revision_ = std::max(revision_, nextRevision - 1);
     reached = revision_;
   }
   changed(reached);
+}
+
+void StateCache::noteNodeLocked(const std::string& key, const std::string* value) {
+  if (!key.starts_with(state::keys::kNodes)) {
+    return;
+  }
+  if (value == nullptr) {
+    nodes_.erase(key);
+    return;
+  }
+  auto node = decodeJson<api::Node>(*value, key);
+  if (!node) {
+    spdlog::error("state cache: skipping {}: {}", key, node.error().message);
+    nodes_.erase(key);
+    return;
+  }
+  nodes_.insert_or_assign(key, std::move(*node));
 }
 
 void StateCache::changed(store::Revision revision) {
@@ -91,7 +114,14 @@ std::vector<api::Network> StateCache::networks() const {
 }
 
 std::vector<api::Node> StateCache::nodes() const {
-  auto nodes = decodeAll<api::Node>(state::keys::kNodes);
+  std::vector<api::Node> nodes;
+  {
+    std::lock_guard lock(mutex_);
+    nodes.reserve(nodes_.size());
+    for (const auto& [key, node] : nodes_) {
+      nodes.push_back(node);
+    }
+  }
   std::sort(nodes.begin(), nodes.end(),
             [](const auto& a, const auto& b) { return a.hostname < b.hostname; });
   return nodes;

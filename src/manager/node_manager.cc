@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <span>
 
 #include "common/ids.h"
 #include "common/ip.h"
@@ -453,39 +454,21 @@ Status NodeManager::writeState(const std::string& nodeId, const std::string& sta
   return {};
 }
 
-// The common case (a ready node) only takes mutex_ for a map update. A down node's return
-// is written to the store without mutex_ (a synchronous commit must not stall every other
-// node's heartbeat), under stateWriteMutex_ so that it cannot interleave with a sweep.
+// A heartbeat never writes the store, whatever the node's state: it updates the node's
+// timestamp and, for a node marked down, notes that it is back; the next sweep writes it
+// ready. A heartbeat that waited for a store commit would hold a handler thread: when
+// many nodes come back at once (after a manager stall), hundreds of them queued behind
+// the sweep's commits, timed out, and were marked down again (a storm).
 Status NodeManager::heartbeat(const std::string& nodeId) {
-  {
-    std::lock_guard lock(mutex_);
-    auto it = nodes_.find(nodeId);
-    if (it == nodes_.end()) {
-      return errorf(ErrorKind::NotFound, "node {} is not a member of this swarm", nodeId);
-    }
-    it->second.lastSeen = clock_.now();
-    if (it->second.state == "ready") {
-      return {};
-    }
-  }
-  std::lock_guard writing(stateWriteMutex_);
-  std::string hostname;
-  {
-    std::lock_guard lock(mutex_);
-    auto it = nodes_.find(nodeId);
-    if (it == nodes_.end() || it->second.state == "ready") {
-      return {};  // removed, or another heartbeat of this node wrote it meanwhile
-    }
-    hostname = it->second.hostname;
-  }
-  if (auto written = writeState(nodeId, "ready"); !written) {
-    return written;
-  }
   std::lock_guard lock(mutex_);
-  if (auto it = nodes_.find(nodeId); it != nodes_.end()) {
-    it->second.state = "ready";
+  auto it = nodes_.find(nodeId);
+  if (it == nodes_.end()) {
+    return errorf(ErrorKind::NotFound, "node {} is not a member of this swarm", nodeId);
   }
-  spdlog::info("node ready id={} hostname={}", nodeId, hostname);
+  it->second.lastSeen = clock_.now();
+  if (it->second.state != "ready") {
+    it->second.returning = true;
+  }
   return {};
 }
 
@@ -633,46 +616,131 @@ Result<RoleChange> NodeManager::setRole(const std::string& reference, std::strin
   return errorf(ErrorKind::Unavailable, "{}: the nodes kept changing; retry", command);
 }
 
-// The scan holds mutex_; the store writes (one synchronous commit per node going down) do
-// not, so heartbeats keep flowing while many nodes go down at once. A heartbeat that lands
-// between the scan and the write finds the node still ready and writes nothing: the node is
-// marked down (it was silent past the timeout) and its next heartbeat brings it back.
+// The scan holds mutex_; the store writes do not, so heartbeats keep flowing while many
+// nodes change state at once. Every change of one sweep is written in transactions of up
+// to kStateBatch nodes: one commit (one fsync, one etcd round trip) and one watch event for
+// a whole burst, so the fan-out to every agent, the manager's own agent and the
+// orchestrator each see the burst once instead of once per node.
+// A heartbeat that lands between the scan and the write finds the node still ready: the
+// node is marked down (it was silent past the timeout) and, being heard again, is written
+// ready by the next sweep.
 Result<std::vector<StateChange>> NodeManager::sweep() {
   std::lock_guard writing(stateWriteMutex_);
-  struct Silent {
-    std::string nodeId;
-    std::string hostname;
-    std::chrono::steady_clock::duration silentFor;
-  };
-  std::vector<Silent> silent;
+  std::vector<StateChange> wanted;
   {
     std::lock_guard lock(mutex_);
     auto now = clock_.now();
-    for (const auto& [nodeId, node] : nodes_) {
-      if (nodeId != selfNodeId_ && node.state == "ready" && now - node.lastSeen > nodeTimeout_) {
-        silent.push_back({nodeId, node.hostname, now - node.lastSeen});
+    for (auto& [nodeId, node] : nodes_) {
+      if (nodeId == selfNodeId_) {
+        continue;
+      }
+      bool silent = now - node.lastSeen > nodeTimeout_;
+      if (node.state == "ready" && silent) {
+        wanted.push_back({nodeId, node.hostname, "down"});
+        spdlog::warn(
+            "node down id={} hostname={} silent_for_ms={}", nodeId, node.hostname,
+            std::chrono::duration_cast<std::chrono::milliseconds>(now - node.lastSeen).count());
+      } else if (node.state != "ready" && node.returning) {
+        if (silent) {
+          node.returning = false;  // heard once, then silent again: it stays down
+        } else {
+          wanted.push_back({nodeId, node.hostname, "ready"});
+        }
       }
     }
   }
   std::vector<StateChange> changes;
-  for (const auto& node : silent) {
-    if (auto written = writeState(node.nodeId, "down"); !written) {
-      if (written.error().kind == ErrorKind::Unavailable) {
-        return std::unexpected(written.error());
+  for (std::size_t first = 0; first < wanted.size(); first += kStateBatch) {
+    std::span<const StateChange> batch(wanted.data() + first,
+                                       std::min(kStateBatch, wanted.size() - first));
+    auto written = writeStates(batch);
+    if (!written) {
+      return std::unexpected(written.error());
+    }
+    std::lock_guard lock(mutex_);
+    auto now = clock_.now();
+    for (const StateChange& change : *written) {
+      auto it = nodes_.find(change.nodeId);
+      if (it == nodes_.end()) {
+        continue;
+      }
+      it->second.state = change.state;
+      // A node written down that was heard meanwhile comes back at the next sweep.
+      it->second.returning = change.state != "ready" && now - it->second.lastSeen <= nodeTimeout_;
+      if (change.state == "ready") {
+        spdlog::info("node ready id={} hostname={}", change.nodeId, change.hostname);
+      }
+      changes.push_back(change);
+    }
+  }
+  return changes;
+}
+
+// One transaction for the whole batch, each record compared on the revision it was read
+// at; when another writer changed one of them (a conflict), each node is written on its
+// own so that the others still change.
+Result<std::vector<StateChange>> NodeManager::writeStates(std::span<const StateChange> batch) {
+  std::vector<StateChange> written;
+  if (batch.size() > 1) {
+    // Few nodes: one read each; many: one read of every record (one round trip on etcd).
+    std::unordered_map<std::string, store::KeyValue> records;
+    if (batch.size() > 8) {
+      auto range = livenessStore_->range(std::string(state::keys::kNodes));
+      if (!range) {
+        return std::unexpected(range.error());
+      }
+      for (auto& kv : range->kvs) {
+        records.emplace(kv.key, std::move(kv));
+      }
+    } else {
+      for (const StateChange& change : batch) {
+        auto record = livenessStore_->get(state::keys::node(change.nodeId));
+        if (!record) {
+          return std::unexpected(record.error());
+        }
+        if (*record) {
+          records.emplace((*record)->key, std::move(**record));
+        }
+      }
+    }
+    store::Txn txn;
+    std::vector<StateChange> included;
+    for (const StateChange& change : batch) {
+      auto found = records.find(state::keys::node(change.nodeId));
+      if (found == records.end()) {
+        continue;  // removed meanwhile
+      }
+      auto node = decodeJson<api::Node>(found->second.value, found->first);
+      if (!node) {
+        spdlog::error("corrupt node record {}: {}", found->first, node.error().message);
+        continue;
+      }
+      node->state = change.state;
+      txn.compares.push_back(store::Compare::modRevisionIs(found->first, found->second.modRevision));
+      txn.success.push_back(store::Operation::put(found->first, encodeJson(*node)));
+      included.push_back(change);
+    }
+    if (included.empty()) {
+      return written;
+    }
+    auto committed = livenessStore_->txn(txn);
+    if (!committed) {
+      return std::unexpected(committed.error());
+    }
+    if (committed->succeeded) {
+      return included;
+    }
+  }
+  for (const StateChange& change : batch) {
+    if (auto one = writeState(change.nodeId, change.state); !one) {
+      if (one.error().kind == ErrorKind::Unavailable) {
+        return std::unexpected(one.error());
       }
       continue;  // removed or changed meanwhile: the next sweep sees the new record
     }
-    {
-      std::lock_guard lock(mutex_);
-      if (auto it = nodes_.find(node.nodeId); it != nodes_.end()) {
-        it->second.state = "down";
-      }
-    }
-    changes.push_back({node.nodeId, node.hostname, "down"});
-    spdlog::warn("node down id={} hostname={} silent_for_ms={}", node.nodeId, node.hostname,
-                 std::chrono::duration_cast<std::chrono::milliseconds>(node.silentFor).count());
+    written.push_back(change);
   }
-  return changes;
+  return written;
 }
 
 }  // namespace overmesh::manager

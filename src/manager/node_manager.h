@@ -24,6 +24,7 @@
 #include <chrono>
 #include <functional>
 #include <mutex>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -158,8 +159,8 @@ class NodeManager {
   Result<std::string> renewCertificate(const std::string& nodeId, std::string_view csrPem,
                                        const security::CaMaterial& ca);
 
-  // Records a heartbeat from an authenticated node; a down node becomes ready (one
-  // store write). NotFound when the node was removed.
+  // Records a heartbeat from an authenticated node (memory only, never a store write); a
+  // down node is written ready by the next sweep(). NotFound when the node was removed.
   Status heartbeat(const std::string& nodeId);
 
   // Sets and removes labels of the node `reference` (ID, hostname or unique ID prefix)
@@ -180,8 +181,9 @@ class NodeManager {
     removalListener_ = std::move(listener);
   }
 
-  // Marks every node whose last heartbeat is older than the node timeout as down.
-  // Returns the changes written. Call it periodically (a fraction of the timeout).
+  // Marks every node whose last heartbeat is older than the node timeout as down, and
+  // every down node heard since as ready, in batched transactions. Returns the changes
+  // written. Call it periodically (a fraction of the timeout).
   Result<std::vector<StateChange>> sweep();
 
   std::chrono::milliseconds nodeTimeout() const { return nodeTimeout_; }
@@ -196,7 +198,13 @@ class NodeManager {
     // The role before a promote/demote on this manager, admitted until the node renews
     // its certificate; empty otherwise.
     std::string formerRole;
+    // A heartbeat came while the node was not ready: the next sweep writes it ready.
+    bool returning = false;
   };
+
+  // Nodes written in one state transaction (etcd refuses a txn of more than 128
+  // operations by default; each node is one compare and one put).
+  static constexpr std::size_t kStateBatch = 60;
 
   // Re-reads every node record (after a compaction), keeping known nodes' lastSeen.
   // Appends the IDs of nodes that are gone to `removed`.
@@ -215,13 +223,17 @@ class NodeManager {
   // Writes a node's new state if it is still the record we know. Caller holds
   // stateWriteMutex_ (not mutex_: a store commit must not stall heartbeats).
   Status writeState(const std::string& nodeId, const std::string& state);
+  // Writes the batch's states; returns the changes that were written (a node removed or
+  // changed meanwhile is left out). Unavailable when the store is. Caller holds
+  // stateWriteMutex_.
+  Result<std::vector<StateChange>> writeStates(std::span<const StateChange> batch);
 
   store::Store& store_;
   const Clock& clock_;
   std::string selfNodeId_;
   std::string clusterId_;
   std::chrono::milliseconds nodeTimeout_{3000};
-  // Serialises the ready <-> down store writes (sweep, a down node's heartbeat); taken
+  // Serialises the ready <-> down store writes (sweep); taken
   // before mutex_, never while holding it: mutex_ is never held across a store commit.
   std::mutex stateWriteMutex_;
   std::mutex mutex_;

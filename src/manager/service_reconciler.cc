@@ -12,6 +12,8 @@
 namespace overmesh::manager {
 namespace {
 
+constexpr std::chrono::milliseconds kCoalesce{20};
+
 // Changes the orchestrator reads; guards, names and the cluster record do not matter.
 bool matters(const store::Event& event) {
   const std::string& key = event.kv.key;
@@ -92,6 +94,10 @@ void ServiceReconciler::waitForChange(store::Revision revision,
       return;
     }
     if (std::any_of(events->events.begin(), events->events.end(), matters)) {
+      // A burst (nodes joining or changing state, tasks reporting) comes as many events in
+      // a few milliseconds: one pass after it settles reads the cluster once, not once per
+      // event (each pass reads every node, service and task).
+      pause(kCoalesce);
       return;
     }
     from = std::max(from, events->nextRevision);

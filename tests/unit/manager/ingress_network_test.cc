@@ -197,6 +197,7 @@ TEST_F(MeshManagerTest, StateAndLabelWritesKeepTheIngressAddress) {
   EXPECT_EQ(storedNode(h2.id).state, "down");
   EXPECT_EQ(storedNode(h2.id).ingressAddress, "10.0.0.3/24");
   must(nodes_->heartbeat(h2.id));
+  must(nodes_->sweep());
   EXPECT_EQ(storedNode(h2.id).state, "ready");
   EXPECT_EQ(storedNode(h2.id).ingressAddress, "10.0.0.3/24");
   NodeUpdateRequest labels;

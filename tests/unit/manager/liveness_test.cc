@@ -49,8 +49,29 @@ TEST_F(LivenessTest, SilentNodeGoesDownAndComesBackReady) {
   ASSERT_TRUE(changes);
   ASSERT_EQ(changes->size(), 1u);
   EXPECT_EQ(stateOf(node->id), "down");
+  auto revision = *store_->currentRevision();
   EXPECT_EQ(heartbeat(node->identity), 200);
-  EXPECT_EQ(stateOf(node->id), "ready");
+  EXPECT_EQ(*store_->currentRevision(), revision) << "a heartbeat never writes the store";
+  EXPECT_EQ(stateOf(node->id), "down");
+  changes = nodes_->sweep();
+  ASSERT_TRUE(changes);
+  ASSERT_EQ(changes->size(), 1u);
+  EXPECT_EQ((*changes)[0].state, "ready");
+  EXPECT_EQ(stateOf(node->id), "ready") << "the next sweep writes it ready";
+}
+
+TEST_F(LivenessTest, ANodeHeardOnceThenSilentAgainStaysDown) {
+  auto node = joinWorker("worker-1");
+  ASSERT_TRUE(node) << node.error().message;
+  clock_.advance(std::chrono::milliseconds(3100));
+  ASSERT_TRUE(nodes_->sweep());
+  ASSERT_EQ(stateOf(node->id), "down");
+  EXPECT_EQ(heartbeat(node->identity), 200);
+  clock_.advance(std::chrono::milliseconds(3100));
+  auto changes = nodes_->sweep();
+  ASSERT_TRUE(changes);
+  EXPECT_TRUE(changes->empty());
+  EXPECT_EQ(stateOf(node->id), "down");
 }
 
 TEST_F(LivenessTest, ManagerNeverMarksItselfDown) {
@@ -80,7 +101,8 @@ TEST_F(LivenessTest, TwoHundredFiftyNodesHeartbeatWithoutStoreWrites) {
   }
   EXPECT_EQ(*store_->currentRevision(), revisionBefore) << "heartbeats must not write the store";
 
-  // The even nodes go silent: exactly they are marked down, one write each.
+  // The even nodes go silent: exactly they are marked down, in one batched transaction per
+  // 60 nodes (one watch event for the burst, not one per node).
   for (int second = 0; second < 4; ++second) {
     for (int i = 1; i < kNodes; i += 2) {
       ASSERT_EQ(heartbeat(joined[i].identity), 200);
@@ -91,7 +113,21 @@ TEST_F(LivenessTest, TwoHundredFiftyNodesHeartbeatWithoutStoreWrites) {
   for (int i = 0; i < kNodes; ++i) {
     EXPECT_EQ(stateOf(joined[i].id), i % 2 == 0 ? "down" : "ready") << i;
   }
-  EXPECT_EQ(*store_->currentRevision(), revisionBefore + kNodes / 2);
+  EXPECT_EQ(*store_->currentRevision(), revisionBefore + (kNodes / 2 + 59) / 60);
+
+  // They all come back: one heartbeat each, then one sweep writes them ready, batched.
+  auto revisionDown = *store_->currentRevision();
+  for (const auto& node : joined) {
+    ASSERT_EQ(heartbeat(node.identity), 200);
+  }
+  EXPECT_EQ(*store_->currentRevision(), revisionDown);
+  auto back = nodes_->sweep();
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->size(), static_cast<std::size_t>(kNodes / 2));
+  for (int i = 0; i < kNodes; ++i) {
+    EXPECT_EQ(stateOf(joined[i].id), "ready") << i;
+  }
+  EXPECT_EQ(*store_->currentRevision(), revisionDown + (kNodes / 2 + 59) / 60);
 }
 
 TEST_F(LivenessTest, RestartedManagerGivesEveryNodeAFullTimeoutOfGrace) {
