@@ -326,6 +326,14 @@ void addSwarmCommands(CLI::App& app, CliContext& context) {
         return std::unexpected(left.error());
       }
       *context.out << "Node left the swarm.\n";
+      // The daemon removed what the node made on the host; name what it could not.
+      if (left->is_object() && left->contains("notRemoved") && (*left)["notRemoved"].is_array()) {
+        for (const auto& failed : (*left)["notRemoved"]) {
+          if (failed.is_string()) {
+            *context.err << "warning: could not remove " << failed.get<std::string>() << "\n";
+          }
+        }
+      }
       return {};
     };
   });
