@@ -137,6 +137,10 @@ int main(int argc, char** argv) {
     return cleanupMain(argc - 1, argv + 1);
   }
   CLI::App app{"overmeshd: the overmesh node daemon"};
+  app.footer(
+      "Subcommand: overmeshd cleanup [OPTIONS] removes everything overmesh made on this host "
+      "(tasks, their namespaces and links, overlay devices, the gateway bridge, its nftables "
+      "tables) with the daemon stopped; `overmeshd cleanup --help` says what and how.");
   app.set_version_flag("--version", std::string("overmeshd ") + overmesh::daemon::kVersion);
   // Settings from a file (the package's /etc/overmesh/overmeshd.conf): `name = value` lines
   // named as the long options; flags on the command line win. An unknown name is an error.
