@@ -10,8 +10,8 @@
 #include <filesystem>
 #include <memory>
 
-#include "dataplane/linux/netns.h"
 #include "daemon/node_state.h"
+#include "dataplane/linux/netns.h"
 #include "runtime/podman/podman_service.h"
 
 namespace overmesh::daemon {
@@ -67,7 +67,8 @@ Result<HostCleanupReport> runCleanupCommand(const CleanupCommandOptions& options
   if (haveState) {
     // The daemon's own lock (Daemon::start): held means an overmeshd runs on this state.
     std::string lockPath = options.stateDir + "/lock";
-    lock = dataplane::kernel::UniqueFd(::open(lockPath.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+    lock =
+        dataplane::kernel::UniqueFd(::open(lockPath.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
     if (!lock.valid()) {
       return errorf(ErrorKind::Unavailable, "open {}: {}", lockPath, errnoText(errno));
     }

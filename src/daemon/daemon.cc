@@ -1,7 +1,5 @@
 #include "daemon/daemon.h"
 
-#include "daemon/host_cleanup.h"
-
 #include <fcntl.h>
 #include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
@@ -27,6 +25,7 @@
 #include "common/quote.h"
 #include "daemon/address_proof.h"
 #include "daemon/cert_renewers.h"
+#include "daemon/host_cleanup.h"
 #include "daemon/local_api.h"
 #include "daemon/port_probe.h"
 #include "daemon/role_change.h"

@@ -75,8 +75,7 @@ HostCleanupReport cleanNodeHost(const NodeCleanupOptions& options,
   if (podman == nullptr || options.nodeId.empty()) {
     return cleanHost(kernel, processes, options.names, options.grace);
   }
-  runtime::podman::ImageRuntime images(*podman, options.stateDir + "/containers",
-                                       options.nodeId);
+  runtime::podman::ImageRuntime images(*podman, options.stateDir + "/containers", options.nodeId);
   runtime::RuntimeRouter router(processes, images);
   return cleanHost(kernel, router, options.names, options.grace);
 }

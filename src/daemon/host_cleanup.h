@@ -41,8 +41,8 @@ HostCleanupReport cleanHost(dataplane::HostObjects& kernel, runtime::TaskRuntime
                             const dataplane::OwnedNames& names, std::chrono::milliseconds grace);
 
 struct NodeCleanupOptions {
-  std::string stateDir;   // the daemon's --state-dir: tasks under tasks/ and containers/
-  std::string shimPath;   // the overmeshd binary (the process runtime's shim)
+  std::string stateDir;  // the daemon's --state-dir: tasks under tasks/ and containers/
+  std::string shimPath;  // the overmeshd binary (the process runtime's shim)
   // The node's ID: its containers carry it as their label. Empty: no node identity is
   // known (no node.json), so containers are not looked for.
   std::string nodeId;

@@ -32,7 +32,7 @@ namespace overmesh::dataplane {
 
 // The names that tell ours from others'.
 struct OwnedNames {
-  std::string netnsPrefix = "om-";          // the daemon's --netns-prefix
+  std::string netnsPrefix = "om-";           // the daemon's --netns-prefix
   std::string gatewayBridge = "omgwbridge";  // GatewayConfig::bridge
 };
 

@@ -61,8 +61,8 @@ class HostCleanupKernelTest : public ::testing::Test {
     auto host = Netlink::open(node_);
     ASSERT_TRUE(host) << host.error().message;
     ASSERT_TRUE(host->createBridge("ombr4096", 1450));
-    ASSERT_TRUE(host->createVxlan("omvx4096", 4096, overmesh::testing::ip("198.18.93.1"), 4789,
-                                  1450));
+    ASSERT_TRUE(
+        host->createVxlan("omvx4096", 4096, overmesh::testing::ip("198.18.93.1"), 4789, 1450));
     ASSERT_TRUE(host->setMaster("omvx4096", "ombr4096"));
     ASSERT_TRUE(host->createBridge("omgwbridge", 1500));
     auto taskFd = dataplane::kernel::openNamespace(taskNs_);
@@ -142,8 +142,8 @@ TEST_F(HostCleanupKernelTest, RemovesExactlyOursAndASecondRunFindsNothing) {
   EXPECT_EQ(report.removed.size(), 9u) << ::testing::PrintToString(report.removed);
 
   auto again = cleanInNode(tasks);
-  EXPECT_TRUE(again.nothingFound()) << ::testing::PrintToString(again.removed)
-                                    << ::testing::PrintToString(again.failed);
+  EXPECT_TRUE(again.nothingFound())
+      << ::testing::PrintToString(again.removed) << ::testing::PrintToString(again.failed);
 }
 
 }  // namespace

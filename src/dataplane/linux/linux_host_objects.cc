@@ -43,8 +43,9 @@ Result<std::vector<NftTableName>> LinuxHostObjects::listTables() {
   auto json = nlohmann::json::parse(*text, nullptr, false);
   if (json.is_discarded() || !json.is_object() || !json.contains("nftables") ||
       !json["nftables"].is_array()) {
-    return errorf(ErrorKind::Unavailable, "list ruleset: nft answered something that is not its "
-                                          "JSON ruleset");
+    return errorf(ErrorKind::Unavailable,
+                  "list ruleset: nft answered something that is not its "
+                  "JSON ruleset");
   }
   std::vector<NftTableName> tables;
   for (const auto& entry : json["nftables"]) {
@@ -54,8 +55,7 @@ Result<std::vector<NftTableName>> LinuxHostObjects::listTables() {
     const auto& table = entry["table"];
     auto family = table.find("family");
     auto name = table.find("name");
-    if (family != table.end() && family->is_string() && name != table.end() &&
-        name->is_string()) {
+    if (family != table.end() && family->is_string() && name != table.end() && name->is_string()) {
       tables.push_back({family->get<std::string>(), name->get<std::string>()});
     }
   }

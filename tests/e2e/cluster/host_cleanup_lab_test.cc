@@ -55,13 +55,13 @@ class HostCleanupLabTest : public ::testing::Test {
 
   // A network and a global service publishing kPublished: one task on every host.
   void deployEverywhere() {
-    auto net = lab_->cli(1, {"network", "create", "-d", "overlay", "--subnet", "10.0.61.0/24",
-                             "cleannet"});
+    auto net = lab_->cli(
+        1, {"network", "create", "-d", "overlay", "--subnet", "10.0.61.0/24", "cleannet"});
     ASSERT_EQ(net.exitCode, 0) << net.err;
-    auto created = lab_->cli(
-        1, {"service", "create", "-d", "--name", "web", "--mode", "global", "--network",
-            "cleannet", "--publish", fmt::format("{}:80", kPublished), "--", "socat",
-            "TCP-LISTEN:80,fork,reuseaddr", "SYSTEM:echo hello"});
+    auto created =
+        lab_->cli(1, {"service", "create", "-d", "--name", "web", "--mode", "global", "--network",
+                      "cleannet", "--publish", fmt::format("{}:80", kPublished), "--", "socat",
+                      "TCP-LISTEN:80,fork,reuseaddr", "SYSTEM:echo hello"});
     ASSERT_EQ(created.exitCode, 0) << created.err;
     ASSERT_TRUE(eventually(
         [&] {
@@ -139,9 +139,9 @@ class HostCleanupLabTest : public ::testing::Test {
           << stem << " missing from " << ::testing::PrintToString(links);
     }
     EXPECT_TRUE(links.contains("omgwbridge")) << ::testing::PrintToString(links);
-    EXPECT_EQ(ourTables(index), (std::set<std::string>{"table ip overmesh_mesh",
-                                                       "table ip overmesh_gw",
-                                                       "table inet overmesh_underlay"}));
+    EXPECT_EQ(ourTables(index),
+              (std::set<std::string>{"table ip overmesh_mesh", "table ip overmesh_gw",
+                                     "table inet overmesh_underlay"}));
     EXPECT_FALSE(taskNamespaces(index).empty());
     EXPECT_GT(taskProcesses(index), 0);
   }
@@ -181,9 +181,9 @@ TEST_F(HostCleanupLabTest, SwarmLeaveOnAWorkerRemovesEverythingItMade) {
   expectEverythingOfOurs(2);
   EXPECT_TRUE(eventually(
       [&] {
-        auto reply = lab_->execClient(
-            1, {"socat", "-T3", "-", fmt::format("TCP:{}:{},connect-timeout=3",
-                                                 LabSession::hostAddress(1), kPublished)});
+        auto reply = lab_->execClient(1, {"socat", "-T3", "-",
+                                          fmt::format("TCP:{}:{},connect-timeout=3",
+                                                      LabSession::hostAddress(1), kPublished)});
         return reply.out.find("hello") != std::string::npos;
       },
       kConverge));

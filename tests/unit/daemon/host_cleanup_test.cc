@@ -46,7 +46,9 @@ TEST(HostCleanupTest, RemovesOursInOrderAndLeavesTheRest) {
   FakeTaskRuntime tasks;
   populate(kernel, tasks);
   bool tasksGoneFirst = true;
-  kernel.observer = [&](const std::string&) { tasksGoneFirst = tasksGoneFirst && tasks.tasks.empty(); };
+  kernel.observer = [&](const std::string&) {
+    tasksGoneFirst = tasksGoneFirst && tasks.tasks.empty();
+  };
 
   auto report = cleanHost(kernel, tasks, dataplane::OwnedNames{}, 1500ms);
 
@@ -55,12 +57,12 @@ TEST(HostCleanupTest, RemovesOursInOrderAndLeavesTheRest) {
   ASSERT_EQ(tasks.stops.size(), 1u);
   EXPECT_EQ(tasks.stops[0].grace, 1500ms);
   EXPECT_TRUE(tasksGoneFirst) << "a kernel object was removed before the tasks";
-  EXPECT_EQ(kernel.calls, (std::vector<std::string>{
-                              "delete namespace om-t-t1", "delete link omg0000abcd",
-                              "delete link omv0000abcd0", "delete link omvx4096",
-                              "delete link ombr4096", "delete link omgwbridge",
-                              "delete table ip overmesh_mesh", "delete table ip overmesh_gw",
-                              "delete table inet overmesh_underlay"}));
+  EXPECT_EQ(kernel.calls,
+            (std::vector<std::string>{
+                "delete namespace om-t-t1", "delete link omg0000abcd", "delete link omv0000abcd0",
+                "delete link omvx4096", "delete link ombr4096", "delete link omgwbridge",
+                "delete table ip overmesh_mesh", "delete table ip overmesh_gw",
+                "delete table inet overmesh_underlay"}));
   EXPECT_EQ(kernel.namespaces, (std::set<std::string>{"other-ns", "om-other"}));
   ASSERT_EQ(kernel.links.size(), 3u);
   EXPECT_EQ(kernel.tables, (std::set<dataplane::NftTableName>{{"inet", "filter"}}));
@@ -89,9 +91,9 @@ TEST(HostCleanupTest, AFailedRemovalIsNamedAndTheRestGoesOn) {
 
   auto report = cleanHost(kernel, tasks, dataplane::OwnedNames{}, 0ms);
 
-  EXPECT_EQ(report.failed, (std::vector<std::string>{
-                               "link ombr4096: ombr4096 is busy",
-                               "nftables table ip overmesh_gw: overmesh_gw is busy"}));
+  EXPECT_EQ(report.failed,
+            (std::vector<std::string>{"link ombr4096: ombr4096 is busy",
+                                      "nftables table ip overmesh_gw: overmesh_gw is busy"}));
   EXPECT_EQ(report.removed.size(), 8u);
   EXPECT_FALSE(kernel.tables.contains({"inet", "overmesh_underlay"}));
   std::string text = formatCleanupReport(report);
@@ -108,10 +110,10 @@ TEST(HostCleanupTest, AListingThatFailsIsReportedAndTheTasksStillGo) {
 
   auto report = cleanHost(kernel, tasks, dataplane::OwnedNames{}, 0ms);
 
-  EXPECT_EQ(report.failed, (std::vector<std::string>{
-                               "list network namespaces: cannot read /run/netns",
-                               "list links: netlink refused",
-                               "list nftables tables: nft refused"}));
+  EXPECT_EQ(report.failed,
+            (std::vector<std::string>{"list network namespaces: cannot read /run/netns",
+                                      "list links: netlink refused",
+                                      "list nftables tables: nft refused"}));
   EXPECT_TRUE(tasks.tasks.empty());
   EXPECT_TRUE(kernel.calls.empty());
 }

@@ -29,7 +29,8 @@ TEST(HostCleanupPlanTest, NothingOfOursGivesNoStep) {
 TEST(HostCleanupPlanTest, RemovesTasksThenNamespacesThenLinksThenTables) {
   HostInventory inventory;
   // Listed in an order unlike the plan's, to show the plan orders them.
-  inventory.tables = {{"inet", "overmesh_underlay"}, {"ip", "overmesh_gw"}, {"ip", "overmesh_mesh"}};
+  inventory.tables = {
+      {"inet", "overmesh_underlay"}, {"ip", "overmesh_gw"}, {"ip", "overmesh_mesh"}};
   inventory.links = {{"omgwbridge", "bridge"},
                      {"ombr4096", "bridge"},
                      {"omvx4096", "vxlan"},
@@ -67,22 +68,19 @@ TEST_P(LinkOwnershipTest, KindAndNameMustBothMatch) {
 
 INSTANTIATE_TEST_SUITE_P(
     Links, LinkOwnershipTest,
-    ::testing::Values(LinkCase{{"ombr4096", "bridge"}, true}, LinkCase{{"omvx4096", "vxlan"}, true},
-                      LinkCase{{"omv0123abcd0", "veth"}, true},
-                      LinkCase{{"omg0123abcd", "veth"}, true},
-                      LinkCase{{"omgwbridge", "bridge"}, true},
-                      // the right name with another kind
-                      LinkCase{{"ombr4096", "vxlan"}, false}, LinkCase{{"omvx4096", "bridge"}, false},
-                      LinkCase{{"omv0123abcd0", "bridge"}, false},
-                      LinkCase{{"omgwbridge", "veth"}, false},
-                      // names that only look alike
-                      LinkCase{{"ombr", "bridge"}, false}, LinkCase{{"ombrx1", "bridge"}, false},
-                      LinkCase{{"ombr123456789", "bridge"}, false},
-                      LinkCase{{"omv0123ABCD0", "veth"}, false},
-                      LinkCase{{"omv0123abcdx", "veth"}, false},
-                      LinkCase{{"omg0123abcd1", "veth"}, false},
-                      LinkCase{{"omvxlan", "vxlan"}, false}, LinkCase{{"eth0", "veth"}, false},
-                      LinkCase{{"lo", ""}, false}));
+    ::testing::Values(
+        LinkCase{{"ombr4096", "bridge"}, true}, LinkCase{{"omvx4096", "vxlan"}, true},
+        LinkCase{{"omv0123abcd0", "veth"}, true}, LinkCase{{"omg0123abcd", "veth"}, true},
+        LinkCase{{"omgwbridge", "bridge"}, true},
+        // the right name with another kind
+        LinkCase{{"ombr4096", "vxlan"}, false}, LinkCase{{"omvx4096", "bridge"}, false},
+        LinkCase{{"omv0123abcd0", "bridge"}, false}, LinkCase{{"omgwbridge", "veth"}, false},
+        // names that only look alike
+        LinkCase{{"ombr", "bridge"}, false}, LinkCase{{"ombrx1", "bridge"}, false},
+        LinkCase{{"ombr123456789", "bridge"}, false}, LinkCase{{"omv0123ABCD0", "veth"}, false},
+        LinkCase{{"omv0123abcdx", "veth"}, false}, LinkCase{{"omg0123abcd1", "veth"}, false},
+        LinkCase{{"omvxlan", "vxlan"}, false}, LinkCase{{"eth0", "veth"}, false},
+        LinkCase{{"lo", ""}, false}));
 
 TEST(HostCleanupPlanTest, GatewayBridgeIsTheConfiguredOne) {
   OwnedNames names;
@@ -106,9 +104,8 @@ TEST(HostCleanupPlanTest, TaskNamespacesCarryThePrefixAndATaskId) {
 
 TEST(HostCleanupPlanTest, OnlyOurTablesAreRemovedAndNotThoseOfTaskNamespaces) {
   HostInventory inventory;
-  inventory.tables = {{"ip", "overmesh_lb"},       {"ip", "overmesh_ingress"},
-                      {"inet", "overmesh_gw"},     {"ip6", "overmesh_mesh"},
-                      {"ip", "overmesh_gateway"},  {"inet", "filter"},
+  inventory.tables = {{"ip", "overmesh_lb"},    {"ip", "overmesh_ingress"}, {"inet", "overmesh_gw"},
+                      {"ip6", "overmesh_mesh"}, {"ip", "overmesh_gateway"}, {"inet", "filter"},
                       {"ip", "overmesh_gw"}};
   EXPECT_EQ(described(planHostCleanup(inventory, OwnedNames{})),
             std::vector<std::string>{"nftables table ip overmesh_gw"});
