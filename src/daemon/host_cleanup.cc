@@ -3,7 +3,10 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <atomic>
 #include <memory>
+#include <thread>
 
 #include "dataplane/linux/linux_host_objects.h"
 #include "runtime/podman/image_runtime.h"
@@ -56,13 +59,40 @@ HostCleanupReport cleanHost(dataplane::HostObjects& kernel, runtime::TaskRuntime
           "network namespaces", report);
   collect(kernel.listLinks(), inventory.links, "links", report);
   collect(kernel.listTables(), inventory.tables, "nftables tables", report);
-  for (const auto& step : dataplane::planHostCleanup(inventory, names)) {
-    if (auto removed = removeStep(step, kernel, tasks, grace); removed) {
-      spdlog::info("clean-up: removed {}", step.describe());
-      report.removed.push_back(step.describe());
+  auto steps = dataplane::planHostCleanup(inventory, names);
+  std::vector<Status> results(steps.size());
+  // The tasks (the plan's first steps) stop together, up to kMaxConcurrentTaskStops at a
+  // time: each may wait its whole grace, and `swarm leave` answers a CLI that waits.
+  // The kernel steps after them run in order on this thread.
+  std::size_t taskSteps = 0;
+  while (taskSteps < steps.size() && steps[taskSteps].kind == dataplane::CleanupKind::Task) {
+    ++taskSteps;
+  }
+  std::atomic<std::size_t> next{0};
+  auto stopTasks = [&] {
+    for (std::size_t i = next++; i < taskSteps; i = next++) {
+      results[i] = removeStep(steps[i], kernel, tasks, grace);
+    }
+  };
+  std::vector<std::thread> workers;
+  for (std::size_t w = 1; w < std::min(taskSteps, kMaxConcurrentTaskStops); ++w) {
+    workers.emplace_back(stopTasks);
+  }
+  stopTasks();
+  for (auto& worker : workers) {
+    worker.join();
+  }
+  for (std::size_t i = taskSteps; i < steps.size(); ++i) {
+    results[i] = removeStep(steps[i], kernel, tasks, grace);
+  }
+  for (std::size_t i = 0; i < steps.size(); ++i) {
+    if (results[i]) {
+      spdlog::info("clean-up: removed {}", steps[i].describe());
+      report.removed.push_back(steps[i].describe());
     } else {
-      spdlog::warn("clean-up: cannot remove {}: {}", step.describe(), removed.error().message);
-      report.failed.push_back(fmt::format("{}: {}", step.describe(), removed.error().message));
+      spdlog::warn("clean-up: cannot remove {}: {}", steps[i].describe(),
+                   results[i].error().message);
+      report.failed.push_back(fmt::format("{}: {}", steps[i].describe(), results[i].error().message));
     }
   }
   return report;

@@ -14,6 +14,7 @@
 // sysctls it sets live in task namespaces and go with them.
 
 #include <chrono>
+#include <cstddef>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,8 @@ namespace overmesh::daemon {
 
 // A task's time to end after SIGTERM (its stop signal) before SIGKILL.
 inline constexpr std::chrono::milliseconds kCleanupStopGrace{2000};
+// Tasks stopped at once: a node's many tasks take about one grace per this many.
+inline constexpr std::size_t kMaxConcurrentTaskStops = 8;
 
 struct HostCleanupReport {
   std::vector<std::string> removed;  // CleanupStep::describe() of each removed object
@@ -35,8 +38,10 @@ struct HostCleanupReport {
 };
 
 // Lists tasks (`tasks.list()`), namespaces, links and tables, plans with `names`, and
-// removes each object in order: a task is stopped (SIGTERM, SIGKILL after `grace`) and
-// removed (its files and container). Works in the calling thread's network namespace.
+// removes each object in order: the tasks first, stopped (their stop signal, SIGKILL after
+// `grace`) and removed (files, container) up to kMaxConcurrentTaskStops at a time (so
+// `tasks` must be thread-safe), then the kernel objects one by one on the calling thread,
+// which must be in the node's network namespace.
 HostCleanupReport cleanHost(dataplane::HostObjects& kernel, runtime::TaskRuntime& tasks,
                             const dataplane::OwnedNames& names, std::chrono::milliseconds grace);
 

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "daemon/cleanup_command.h"
@@ -67,6 +68,30 @@ TEST(HostCleanupTest, RemovesOursInOrderAndLeavesTheRest) {
   ASSERT_EQ(kernel.links.size(), 3u);
   EXPECT_EQ(kernel.tables, (std::set<dataplane::NftTableName>{{"inet", "filter"}}));
   EXPECT_EQ(report.removed.size(), 10u);
+}
+
+TEST(HostCleanupTest, TasksStopTogetherBeforeAnyKernelObjectGoes) {
+  FakeHostObjects kernel;
+  FakeTaskRuntime tasks;
+  kernel.namespaces = {"om-t-a", "om-t-b", "om-t-c"};
+  for (const char* id : {"a", "b", "c"}) {
+    runtime::TaskSpec spec;
+    spec.taskId = id;
+    ASSERT_TRUE(tasks.start(spec));
+  }
+  tasks.holdStops();
+  HostCleanupReport report;
+  std::thread cleaning([&] { report = cleanHost(kernel, tasks, dataplane::OwnedNames{}, 0ms); });
+  // All three stops are in progress at once, and nothing else has been removed meanwhile.
+  bool together = tasks.waitForCall("stop a", 5s) && tasks.waitForCall("stop b", 5s) &&
+                  tasks.waitForCall("stop c", 5s);
+  bool kernelUntouched = kernel.calls.empty();
+  tasks.releaseStops();
+  cleaning.join();
+  EXPECT_TRUE(together);
+  EXPECT_TRUE(kernelUntouched);
+  EXPECT_TRUE(tasks.tasks.empty());
+  EXPECT_EQ(report.removed.size(), 6u) << ::testing::PrintToString(report.removed);
 }
 
 TEST(HostCleanupTest, ASecondRunFindsNothing) {
