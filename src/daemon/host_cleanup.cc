@@ -92,7 +92,8 @@ HostCleanupReport cleanHost(dataplane::HostObjects& kernel, runtime::TaskRuntime
     } else {
       spdlog::warn("clean-up: cannot remove {}: {}", steps[i].describe(),
                    results[i].error().message);
-      report.failed.push_back(fmt::format("{}: {}", steps[i].describe(), results[i].error().message));
+      report.failed.push_back(
+          fmt::format("{}: {}", steps[i].describe(), results[i].error().message));
     }
   }
   return report;
