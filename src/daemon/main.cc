@@ -47,7 +47,8 @@ void raiseDescriptorLimit() {
 
 // Refuses the machine's own network namespace unless allowed: the same guard as the
 // daemon's. Returns the exit status to end with, or 0 to go on.
-int refuseMachineNamespace(bool allowRootNetns, const char* command) {
+// `why` says what the command would do there.
+int refuseMachineNamespace(bool allowRootNetns, const char* command, const char* why) {
   auto inRoot = overmesh::daemon::inMachineNetworkNamespace();
   if (!inRoot) {
     std::fprintf(stderr, "%s: cannot tell which network namespace this is: %s\n", command,
@@ -57,11 +58,11 @@ int refuseMachineNamespace(bool allowRootNetns, const char* command) {
   if (*inRoot && !allowRootNetns) {
     std::fprintf(stderr,
                  "%s: refusing to run in the machine's own network namespace: it would "
-                 "program links, routes and rules there. Run it inside a lab host (`overmesh "
+                 "%s there. Run it inside a lab host (`overmesh "
                  "lab up`) or a namespace of its own. On a host meant to run it, install the "
                  "package and start the unit (`systemctl start overmeshd`, see "
                  "docs/install.md), or pass --allow-root-netns.\n",
-                 command);
+                 command, why);
     return 1;
   }
   return 0;
@@ -112,7 +113,8 @@ int cleanupMain(int argc, char** argv) {
   }
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e level=%l pid=%P %v");
   spdlog::set_level(spdlog::level::warn);
-  if (int refused = refuseMachineNamespace(allowRootNetns, "overmeshd cleanup"); refused != 0) {
+  if (int refused = refuseMachineNamespace(allowRootNetns, "overmeshd cleanup",
+                                            "remove overmesh's links, namespaces and tables"); refused != 0) {
     return refused;
   }
   options.grace = std::chrono::milliseconds(graceMs);
@@ -225,7 +227,8 @@ int main(int argc, char** argv) {
   spdlog::set_level(spdlog::level::from_str(logLevel));
   raiseDescriptorLimit();
 
-  if (int refused = refuseMachineNamespace(allowRootNetns, "overmeshd"); refused != 0) {
+  if (int refused = refuseMachineNamespace(allowRootNetns, "overmeshd",
+                                            "program links, routes and rules"); refused != 0) {
     return refused;
   }
 

@@ -200,6 +200,20 @@ TEST_F(HostCleanupLabTest, CleanupAfterAKilledDaemonRemovesOursOnlyAndTwiceIsNot
   ASSERT_EQ(lab_->exec(2, {"ip", "link", "add", "keepbr0", "type", "bridge"}).exitCode, 0);
   ASSERT_EQ(lab_->exec(2, {"nft", "add", "table", "ip", "keepme"}).exitCode, 0);
 
+  std::vector<std::string> cleanup = {binaryPath("overmeshd"),
+                                      "cleanup",
+                                      "--state-dir",
+                                      lab_->stateDir(2),
+                                      "--netns-prefix",
+                                      lab_->hostNamespace(2) + "-",
+                                      "--socket",
+                                      lab_->runDir() + "/" + lab_->name() + "/h2/overmesh.sock"};
+  // While the daemon runs, cleanup refuses and changes nothing.
+  auto refused = lab_->exec(2, cleanup);
+  EXPECT_EQ(refused.exitCode, 1) << refused.out;
+  EXPECT_NE(refused.err.find("an overmeshd is running"), std::string::npos) << refused.err;
+  expectEverythingOfOurs(2);
+
   auto status = lab_->lab({"status", "--format", "json"});
   auto json = nlohmann::json::parse(status.out, nullptr, false);
   ASSERT_TRUE(json.is_object()) << status.out << status.err;
@@ -209,14 +223,6 @@ TEST_F(HostCleanupLabTest, CleanupAfterAKilledDaemonRemovesOursOnlyAndTwiceIsNot
   ASSERT_TRUE(eventually([&] { return !processRuns(pid); }, seconds(10)));
   expectEverythingOfOurs(2);  // nothing was cleaned by the killed daemon
 
-  std::vector<std::string> cleanup = {binaryPath("overmeshd"),
-                                      "cleanup",
-                                      "--state-dir",
-                                      lab_->stateDir(2),
-                                      "--netns-prefix",
-                                      lab_->hostNamespace(2) + "-",
-                                      "--socket",
-                                      lab_->runDir() + "/" + lab_->name() + "/h2/overmesh.sock"};
   auto first = lab_->exec(2, cleanup);
   EXPECT_EQ(first.exitCode, 0) << first.out << first.err;
   EXPECT_NE(first.out.find("removed link omgwbridge"), std::string::npos) << first.out;
