@@ -114,7 +114,8 @@ int cleanupMain(int argc, char** argv) {
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e level=%l pid=%P %v");
   spdlog::set_level(spdlog::level::warn);
   if (int refused = refuseMachineNamespace(allowRootNetns, "overmeshd cleanup",
-                                            "remove overmesh's links, namespaces and tables"); refused != 0) {
+                                           "remove overmesh's links, namespaces and tables");
+      refused != 0) {
     return refused;
   }
   options.grace = std::chrono::milliseconds(graceMs);
@@ -227,8 +228,9 @@ int main(int argc, char** argv) {
   spdlog::set_level(spdlog::level::from_str(logLevel));
   raiseDescriptorLimit();
 
-  if (int refused = refuseMachineNamespace(allowRootNetns, "overmeshd",
-                                            "program links, routes and rules"); refused != 0) {
+  if (int refused =
+          refuseMachineNamespace(allowRootNetns, "overmeshd", "program links, routes and rules");
+      refused != 0) {
     return refused;
   }
 
