@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "support/image_lab.h"
 #include "support/lab_session.h"
 
 namespace overmesh::testing {
@@ -130,6 +131,18 @@ class HostCleanupLabTest : public ::testing::Test {
     return static_cast<int>(pidsWhoseCommandLineHas(lab_->stateDir(index) + "/tasks").size());
   }
 
+  // The conmons of host `index`'s containers: processes named conmon whose command line
+  // names the host's state directory (its podman storage is under it).
+  int conmons(int index) {
+    int count = 0;
+    for (pid_t pid : pidsWhoseCommandLineHas(lab_->stateDir(index))) {
+      std::string cmdline = readFile(fmt::format("/proc/{}/cmdline", pid));
+      std::string program = cmdline.substr(0, cmdline.find('\0'));
+      count += program.ends_with("conmon") ? 1 : 0;
+    }
+    return count;
+  }
+
   // Everything a node with a task makes is there (so the checks after can fail).
   void expectEverythingOfOurs(int index) {
     auto links = ourLinks(index);
@@ -236,6 +249,47 @@ TEST_F(HostCleanupLabTest, CleanupAfterAKilledDaemonRemovesOursOnlyAndTwiceIsNot
   EXPECT_EQ(second.out, "Nothing of overmesh's was left on this host.\n") << second.err;
   // Host 1 was not touched.
   expectEverythingOfOurs(1);
+}
+
+// An image task: leave stops and removes its container (its conmon ends) as well.
+TEST_F(HostCleanupLabTest, SwarmLeaveRemovesTheNodesContainers) {
+  if (auto missing = missingImageTools(); !missing.empty()) {
+    GTEST_SKIP() << "needs " << missing << " (scripts/setup.sh installs them)";
+  }
+  const auto& images = TestImages::get();
+  ASSERT_TRUE(images.error().empty()) << images.error();
+  startLab(2, 0);
+  auto loaded = lab_->cli(2, {"image", "load", "-i", images.archive(2)});
+  ASSERT_EQ(loaded.exitCode, 0) << loaded.out << loaded.err;
+  auto net =
+      lab_->cli(1, {"network", "create", "--attachable", "--subnet", "10.0.62.0/24", "imgnet"});
+  ASSERT_EQ(net.exitCode, 0) << net.err;
+  auto ran = lab_->cli(1, {"run", "-d", "--network", "imgnet", "--name", "boxed", "--node",
+                           lab_->hostNamespace(2), "--image", "overmesh.test/web:2"});
+  ASSERT_EQ(ran.exitCode, 0) << ran.out << ran.err;
+  ASSERT_TRUE(eventually(
+      [&] {
+        for (const auto& task : lab_->json(1, {"ps"})) {
+          if (task.value("name", "") == "boxed" && task.value("state", "") == "running") {
+            return true;
+          }
+        }
+        return false;
+      },
+      seconds(120)))
+      << lab_->cli(1, {"ps"}).out;
+  ASSERT_GT(conmons(2), 0);
+  ASSERT_FALSE(taskNamespaces(2).empty());
+
+  auto left = lab_->cli(2, {"swarm", "leave"});
+  ASSERT_EQ(left.exitCode, 0) << left.out << left.err;
+  EXPECT_EQ(left.err.find("could not remove"), std::string::npos) << left.err;
+
+  EXPECT_TRUE(eventually([&] { return conmons(2) == 0; }, seconds(10)))
+      << conmons(2) << " conmon processes left";
+  EXPECT_TRUE(taskNamespaces(2).empty()) << ::testing::PrintToString(taskNamespaces(2));
+  EXPECT_TRUE(ourLinks(2).empty()) << ::testing::PrintToString(ourLinks(2));
+  EXPECT_TRUE(ourTables(2).empty()) << ::testing::PrintToString(ourTables(2));
 }
 
 }  // namespace
