@@ -319,13 +319,24 @@ void addSwarmCommands(CLI::App& app, CliContext& context) {
       if (!client) {
         return std::unexpected(client.error());
       }
-      auto left = client->post(std::string("/v1/swarm/leave?force=") +
-                                   (*leaveForce ? "true" : "false"),
-                               nlohmann::json::object());
-      if (!left) {
-        return std::unexpected(left.error());
+      // Longer than other requests: the daemon stops the node's tasks (each may take its
+      // grace, kMaxConcurrentTaskStops at a time) and removes its kernel objects first.
+      auto answer = client->send(
+          "POST", std::string("/v1/swarm/leave?force=") + (*leaveForce ? "true" : "false"), "{}",
+          std::chrono::minutes(5));
+      if (!answer) {
+        return std::unexpected(answer.error());
       }
+      auto left = nlohmann::json::parse(*answer, nullptr, false);
       *context.out << "Node left the swarm.\n";
+      // The daemon removed what the node made on the host; name what it could not.
+      if (left.is_object() && left.contains("notRemoved") && left["notRemoved"].is_array()) {
+        for (const auto& failed : left["notRemoved"]) {
+          if (failed.is_string()) {
+            *context.err << "warning: could not remove " << failed.get<std::string>() << "\n";
+          }
+        }
+      }
       return {};
     };
   });

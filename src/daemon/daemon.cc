@@ -25,6 +25,7 @@
 #include "common/quote.h"
 #include "daemon/address_proof.h"
 #include "daemon/cert_renewers.h"
+#include "daemon/host_cleanup.h"
 #include "daemon/local_api.h"
 #include "daemon/port_probe.h"
 #include "daemon/role_change.h"
@@ -984,7 +985,7 @@ Status Daemon::swarmJoin(const SwarmJoinRequest& request) {
 
 // Order: the manager's confirmation (a worker), then node.json (so a failure there leaves
 // the node in the swarm, as it was), then the roles, then the store files.
-Status Daemon::swarmLeave(bool force) {
+Result<HostCleanupReport> Daemon::swarmLeave(bool force) {
   auto current = beginMembershipChange("swarm leave");
   if (!current) {
     return std::unexpected(current.error());
@@ -1053,18 +1054,17 @@ Status Daemon::swarmLeave(bool force) {
   }
   shutDown(std::move(roles));
   pki.reset();  // after the roles: they used it until they stopped
-  // A node out of the swarm must not go on forwarding published ports into an overlay it
-  // no longer follows (its agent stopped; nothing else would remove the table).
-  if (auto nft = dataplane::kernel::Nftables::open(""); !nft) {
-    spdlog::warn("swarm leave: routing mesh: {}", nft.error().message);
-  } else if (auto removed = nft->deleteTableIfExists(dataplane::kMeshFamily, dataplane::kMeshTable);
-             !removed) {
-    spdlog::warn("swarm leave: routing mesh: {}", removed.error().message);
-  }
-  // Nor keep filtering the underlay for a membership it no longer follows.
-  if (auto removed = dataplane::kernel::removeUnderlayFilter(""); !removed) {
-    spdlog::warn("swarm leave: {}", removed.error().message);
-  }
+  // Everything this node made on the host goes, as Docker's leave does: its tasks, their
+  // namespaces and links, the overlay devices, the gateway bridge, the routing mesh and
+  // the members-only underlay filter (host_cleanup.h). The agent has stopped, so nothing
+  // puts them back; a node out of the swarm must not go on forwarding published ports
+  // into an overlay it no longer follows. What cannot be removed is named in the answer.
+  NodeCleanupOptions cleanup;
+  cleanup.stateDir = options_.stateDir;
+  cleanup.shimPath = options_.shimPath;
+  cleanup.nodeId = node.nodeId;
+  cleanup.names.netnsPrefix = options_.netnsPrefix;
+  HostCleanupReport report = cleanNodeHost(cleanup, podman_.get());
   spdlog::info("left the swarm");
   if (auto removed = security::NodePki::remove(options_.stateDir); !removed) {
     return std::unexpected(removed.error().withContext(
@@ -1076,7 +1076,7 @@ Status Daemon::swarmLeave(bool force) {
           "swarm leave: the node left the swarm, but before the next `swarm init`"));
     }
   }
-  return {};
+  return report;
 }
 
 void Daemon::roleWatchLoop() {

@@ -40,6 +40,7 @@
 #include "common/clock.h"
 #include "common/error.h"
 #include "daemon/agent_role.h"
+#include "daemon/host_cleanup.h"
 #include "daemon/manager_role.h"
 #include "daemon/node_state.h"
 #include "daemon/store_flags.h"
@@ -102,7 +103,10 @@ class Daemon {
   api::Info info();
   Result<api::Cluster> swarmInit(const api::SwarmInitRequest& request);
   Status swarmJoin(const SwarmJoinRequest& request);
-  Status swarmLeave(bool force);
+  // `swarm leave`: out of the swarm, then everything the node made on the host is removed
+  // (host_cleanup.h: tasks first, then networks, then node-wide objects). Returns what was
+  // removed and what could not be (named); a failed removal does not fail the leave.
+  Result<HostCleanupReport> swarmLeave(bool force);
   // `swarm join-token [--rotate] worker|manager` on the manager: the clear token (a new
   // one with `rotate`; the old one joins nothing from then on). InvalidArgument naming
   // the role; FailedPrecondition api::kNotAManagerMessage on a worker.

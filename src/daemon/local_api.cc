@@ -278,7 +278,13 @@ void registerLocalApi(api::HttpServer& server, Daemon& daemon) {
     return reply(daemon.swarmJoin(*join));
   });
   server.route("POST", "/v1/swarm/leave", [&daemon](const HttpRequest& request) {
-    return reply(daemon.swarmLeave(request.queryOr("force", "false") == "true"));
+    auto left = daemon.swarmLeave(request.queryOr("force", "false") == "true");
+    if (!left) {
+      return api::errorResponse(left.error());
+    }
+    // What the clean-up removed, and what it could not (the CLI prints the latter).
+    nlohmann::json body = {{"removed", left->removed}, {"notRemoved", left->failed}};
+    return HttpResponse{200, dumpJson(body)};
   });
   server.route("POST", "/v1/swarm/update", clusterWrite(daemon, [&daemon](const HttpRequest& r) {
                  return swarmUpdate(daemon, r);

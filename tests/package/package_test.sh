@@ -43,6 +43,31 @@ done
 check "conffiles: /etc/overmesh/overmeshd.conf" \
   bash -c "dpkg-deb --ctrl-tarfile '$deb' | tar -xOf - ./conffiles | grep -qx /etc/overmesh/overmeshd.conf"
 
+# prerm runs `overmeshd cleanup` on remove (and so on purge, which calls it with "remove"),
+# never on upgrade: run the packaged script with stand-ins for overmeshd and systemctl
+# that record their arguments.
+prerm_dir=$(mktemp -d)
+dpkg-deb --ctrl-tarfile "$deb" | tar -xOf - ./prerm > "$prerm_dir/prerm"
+check "prerm names overmeshd cleanup" grep -q "overmeshd cleanup --allow-root-netns" "$prerm_dir/prerm"
+sed -e "s|/usr/bin/overmeshd|$prerm_dir/overmeshd|g" -e "s|/run/systemd/system|$prerm_dir|g" \
+  -e "s|systemctl |$prerm_dir/systemctl |g" "$prerm_dir/prerm" > "$prerm_dir/prerm.test"
+for tool in overmeshd systemctl; do
+  printf '#!/bin/sh\necho "%s $*" >> "%s/calls"\n' "$tool" "$prerm_dir" > "$prerm_dir/$tool"
+  chmod +x "$prerm_dir/$tool"
+done
+prerm_calls() {  # prerm_calls ARG...: runs the test copy of prerm, prints what it called
+  rm -f "$prerm_dir/calls"
+  sh "$prerm_dir/prerm.test" "$@" > /dev/null 2>&1
+  cat "$prerm_dir/calls" 2> /dev/null || true
+}
+calls=$(prerm_calls remove)
+check "prerm remove: first stops the unit" test "$(sed -n 1p <<< "$calls")" = "systemctl stop overmeshd.service"
+check "prerm remove: then runs overmeshd cleanup" \
+  grep -q "^overmeshd cleanup --allow-root-netns" <<< "$(sed -n 2p <<< "$calls")"
+check "prerm upgrade: calls nothing" test -z "$(prerm_calls upgrade 0.1.0)"
+check "prerm failed-upgrade: calls nothing" test -z "$(prerm_calls failed-upgrade 0.1.0)"
+rm -rf "$prerm_dir"
+
 apt-get update -qq
 check "apt-get install ./$deb" apt-get install -y -qq "./$deb"
 
@@ -64,6 +89,8 @@ check "overmesh --help lists the commands" bash -c "overmesh --help | grep -q sw
 check "overmeshd reads the shipped settings" overmeshd --config /etc/overmesh/overmeshd.conf --help
 check "the man pages name the binaries" bash -c \
   "zcat /usr/share/man/man8/overmeshd.8.gz | grep -q allow && zcat /usr/share/man/man1/overmesh.1.gz | grep -q '^\\.TH OVERMESH '"
+check "overmeshd's man page has the cleanup subcommand's help" bash -c \
+  "zcat /usr/share/man/man8/overmeshd.8.gz | grep -q '^\\.SH CLEANUP'"
 check "bash completion completes 'overmesh swa' to swarm" bash -c \
   'source /usr/share/bash-completion/completions/overmesh; COMP_WORDS=(overmesh swa); COMP_CWORD=1; _overmesh; [ "${COMPREPLY[*]}" = swarm ]'
 check "the unit runs overmeshd in the host namespace, KillMode=process" bash -c \
@@ -81,7 +108,12 @@ mkdir -p /var/lib/overmesh/tasks /run/overmesh /run/overmesh-podman
 touch /var/lib/overmesh/node.json /run/overmesh/overmesh.sock
 echo "hostname = \"edited\"" >> /etc/overmesh/overmeshd.conf
 packaged=$(dpkg -L overmesh)
-check "apt-get purge overmesh" apt-get purge -y -qq overmesh
+# In a network namespace of its own: prerm runs `overmeshd cleanup --allow-root-netns`, and
+# a fresh root shares this machine's namespace, where no test may run it.
+check "apt-get purge overmesh" unshare --net apt-get purge -y -qq overmesh
+cp /tmp/package_test.out /tmp/package_test.purge.out
+check "purge ran overmeshd cleanup (it found nothing)" \
+  grep -q "Nothing of overmesh's was left on this host" /tmp/package_test.purge.out
 left=()
 while read -r path; do
   # Directories shared with other packages (/usr/bin, /usr/share/man/man1, ...) stay.

@@ -207,6 +207,14 @@ void PodmanService::endStaleService() {
   }
 }
 
+void PodmanService::endLeftoverService() {
+  std::lock_guard lock(mutex_);
+  if (pid_ <= 0) {
+    endStaleService();
+  }
+  checkedStale_ = true;
+}
+
 Status PodmanService::ensureRunning() {
   std::lock_guard lock(mutex_);
   if (runningLocked()) {

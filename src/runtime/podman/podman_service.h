@@ -74,6 +74,11 @@ class PodmanService {
   // Ends the service: SIGTERM, then SIGKILL after 5 s. Safe to call when it does not run.
   void stop();
 
+  // Ends a service that an overmeshd killed with -9 left running on this node's socket
+  // (named by <dir>/podman.pid, and only if its command line names our socket): for
+  // `overmeshd cleanup`. Does nothing when there is none.
+  void endLeftoverService();
+
   // The service's process id; 0 when it does not run. For tests and logs.
   pid_t pid() const;
 
