@@ -22,6 +22,7 @@ Result<std::unique_ptr<ManagerRole>> ManagerRole::open(const store::StoreLocatio
   }
   auto role = std::unique_ptr<ManagerRole>(new ManagerRole(std::move(*store), clock));
   role->storeUrl_ = location.url();
+  role->sharedStore_ = location.isEtcd();
   return role;
 }
 
@@ -88,8 +89,17 @@ void ManagerRole::startElection(const std::string& selfNodeId, const std::string
                                 std::uint16_t port) {
   followThread_ = std::thread([this] { followLoop(); });
   manager::LeaderIdentity self{selfNodeId, fmt::format("{}:{}", listenAddress, port)};
+  manager::LeaderElectionOptions options;
+  if (!sharedStore_) {
+    // SQLite: this manager is the only one there can be, so a short lease buys no
+    // failover; it only lets a stalled fsync (a disk busy with other work holds the store's
+    // lock past 3 s) expire the lease and restart this manager's own leader loops. A
+    // restarted process clears its own stale key at once (clearStaleOwnKey).
+    options.ttl = std::chrono::seconds(30);
+    options.renewEvery = std::chrono::seconds(5);
+  }
   election_ = std::make_unique<manager::LeaderElection>(
-      *store_, clock_, self, manager::LeaderElectionOptions{},
+      *store_, clock_, self, options,
       [this](store::Revision fence) { becomeLeader(fence); },
       [this](const std::string& reason) { stopLeading(reason); });
   clusterApi_->setLeadership(election_.get(), port);

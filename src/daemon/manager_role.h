@@ -105,6 +105,7 @@ class ManagerRole {
   const Clock& clock_;
   std::unique_ptr<store::Store> store_;
   std::string storeUrl_ = "sqlite";
+  bool sharedStore_ = false;  // etcd: several managers, a 3 s leader lease
   // The leader's loops write through it; fenced while this manager leads.
   std::unique_ptr<store::FencedStore> fencedStore_;
   std::unique_ptr<manager::ClusterManager> clusterManager_;
