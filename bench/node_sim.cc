@@ -9,8 +9,8 @@
 // multi handles (libcurl finds a request's connection by scanning its handle's cache of
 // connections to the same host: with 2,000 in one handle every request cost O(nodes)).
 // Heartbeats and watch restarts come from a queue ordered by time. At 1,000 nodes the
-// simulator with one handle and curl_multi_perform was the bottleneck of what it measured. The main thread runs the phases and reads
-// the clocks.
+// simulator with one handle and curl_multi_perform was the bottleneck of what it measured. The main
+// thread runs the phases and reads the clocks.
 //
 // Phases and what is printed:
 //   join      N joins, at most --join-parallel at once: total time (keys are made before).
@@ -30,10 +30,10 @@
 // admits each node's later connections from the address it joined with.
 
 #include <curl/curl.h>
+#include <fmt/format.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
-#include <fmt/format.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -193,7 +193,8 @@ CURLcode setupSimContext(CURL* /*curl*/, void* sslContext, void* data) {
   auto* ctx = static_cast<SSL_CTX*>(sslContext);
   SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
   SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION);
-  std::string_view protocol = parsed->joinAlpn ? api::kJoinAlpn : api::kClusterAlpn;  // as api/tls_client_setup.cc
+  std::string_view protocol =
+      parsed->joinAlpn ? api::kJoinAlpn : api::kClusterAlpn;  // as api/tls_client_setup.cc
   std::string wire(1, static_cast<char>(protocol.size()));
   wire.append(protocol);
   if (SSL_CTX_set_alpn_protos(ctx, reinterpret_cast<const unsigned char*>(wire.data()),
@@ -641,8 +642,8 @@ class Simulator {
           // its snapshot would.
           node.watchFrom = latestFrom_;
         }
-        auto path = fmt::format("{}?from={}&waitMs={}", api::kWatchPath, node.watchFrom,
-                                kLongPoll.count());
+        auto path =
+            fmt::format("{}?from={}&waitMs={}", api::kWatchPath, node.watchFrom, kLongPoll.count());
         auto& transfer = makeTransfer(node, node.watch, Kind::Watch, path, "",
                                       kLongPoll + std::chrono::seconds(10));
         launch(transfer);
@@ -682,8 +683,8 @@ class Simulator {
     }
     epoll_event event{};
     event.data.u64 = (std::uint64_t{shard->index} << 32) | static_cast<std::uint32_t>(fd);
-    event.events = ((what & CURL_POLL_IN) != 0 ? EPOLLIN : 0u) |
-                   ((what & CURL_POLL_OUT) != 0 ? EPOLLOUT : 0u);
+    event.events =
+        ((what & CURL_POLL_IN) != 0 ? EPOLLIN : 0u) | ((what & CURL_POLL_OUT) != 0 ? EPOLLOUT : 0u);
     // A descriptor libcurl closed and got again may still be registered, or not yet.
     if (epoll_ctl(shard->epoll, EPOLL_CTL_MOD, fd, &event) != 0 && errno == ENOENT) {
       epoll_ctl(shard->epoll, EPOLL_CTL_ADD, fd, &event);

@@ -99,8 +99,7 @@ void ManagerRole::startElection(const std::string& selfNodeId, const std::string
     options.renewEvery = std::chrono::seconds(5);
   }
   election_ = std::make_unique<manager::LeaderElection>(
-      *store_, clock_, self, options,
-      [this](store::Revision fence) { becomeLeader(fence); },
+      *store_, clock_, self, options, [this](store::Revision fence) { becomeLeader(fence); },
       [this](const std::string& reason) { stopLeading(reason); });
   clusterApi_->setLeadership(election_.get(), port);
   // A few steps right here: a single manager (SQLite) leads before serve() returns, so

@@ -716,7 +716,8 @@ Result<std::vector<StateChange>> NodeManager::writeStates(std::span<const StateC
         continue;
       }
       node->state = change.state;
-      txn.compares.push_back(store::Compare::modRevisionIs(found->first, found->second.modRevision));
+      txn.compares.push_back(
+          store::Compare::modRevisionIs(found->first, found->second.modRevision));
       txn.success.push_back(store::Operation::put(found->first, encodeJson(*node)));
       included.push_back(change);
     }
