@@ -83,6 +83,7 @@ struct Settings {
   int joinParallel = 16;
   int steadySeconds = 30;
   int silent = 10;
+  int fanoutRounds = 5;
 };
 
 constexpr std::size_t kMaxBody = 16 * 1024 * 1024;
@@ -1054,37 +1055,74 @@ int run(const Settings& settings) {
                before->threads);
   }
 
-  // Fan-out: network create on the manager's local socket -> every node's watch.
-  std::string probe = fmt::format("simnet-{}", getpid());
-  sim.setProbe(probe);
-  auto createStart = Clock::now();
-  auto created = localCall(manager.socketPath, "POST", "/v1/networks",
-                           dumpJson({{"name", probe}, {"driver", "overlay"}}));
-  if (!created) {
-    return fail("network create", created.error());
-  }
-  double createMs = Millis(Clock::now() - createStart).count();
-  auto fanoutDeadline = Clock::now() + std::chrono::seconds(10);
-  std::vector<double> fanout;
-  while (Clock::now() < fanoutDeadline) {
-    fanout.clear();
+  // Fan-out: network create on the manager's local socket -> every node's watch, a few
+  // rounds a second apart: one round is one sample of the manager's state (a burst of
+  // watch deadlines, a heartbeat wave), so the figures are the median round's.
+  struct Round {
+    double createMs = 0;
+    std::size_t seen = 0;
+    double p50 = 0;
+    double p99 = 0;
+    double max = 0;
+  };
+  std::vector<Round> rounds;
+  for (int round = 0; round < settings.fanoutRounds; ++round) {
+    if (round > 0) {
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+    }
+    std::string probe = fmt::format("simnet-{}-{}", getpid(), round);
+    sim.setProbe(probe);  // first: a late answer of the last round cannot match the new name
     for (auto& node : sim.nodes()) {
-      if (auto seen = node->networkSeenNs.load(); seen != 0) {
-        fanout.push_back(Millis(timeOf(seen) - createStart).count());
+      node->networkSeenNs = 0;
+    }
+    auto createStart = Clock::now();
+    auto created = localCall(manager.socketPath, "POST", "/v1/networks",
+                             dumpJson({{"name", probe}, {"driver", "overlay"}}));
+    if (!created) {
+      return fail("network create", created.error());
+    }
+    Round result;
+    result.createMs = Millis(Clock::now() - createStart).count();
+    auto fanoutDeadline = Clock::now() + std::chrono::seconds(10);
+    std::vector<double> fanout;
+    while (Clock::now() < fanoutDeadline) {
+      fanout.clear();
+      for (auto& node : sim.nodes()) {
+        if (auto seen = node->networkSeenNs.load(); seen != 0) {
+          fanout.push_back(Millis(timeOf(seen) - createStart).count());
+        }
       }
+      if (fanout.size() == sim.nodes().size()) {
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
-    if (fanout.size() == sim.nodes().size()) {
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    result.seen = fanout.size();
+    result.p50 = percentile(fanout, 50);
+    result.p99 = percentile(fanout, 99);
+    result.max = fanout.empty() ? 0 : *std::max_element(fanout.begin(), fanout.end());
+    fmt::print(
+        "fan-out {}: network create (answered in {:.1f} ms) seen by {}/{} nodes: p50 {:.1f} ms, "
+        "p99 {:.1f} ms, max {:.1f} ms\n",
+        round + 1, result.createMs, result.seen, sim.nodes().size(), result.p50, result.p99,
+        result.max);
+    rounds.push_back(result);
   }
-  double p50 = percentile(fanout, 50);
-  double p99 = percentile(fanout, 99);
-  double fanMax = fanout.empty() ? 0 : *std::max_element(fanout.begin(), fanout.end());
-  fmt::print(
-      "fan-out: network create (answered in {:.1f} ms) seen by {}/{} nodes: p50 {:.1f} ms, "
-      "p99 {:.1f} ms, max {:.1f} ms\n",
-      createMs, fanout.size(), sim.nodes().size(), p50, p99, fanMax);
+  // The round with the median p99 gives the figures; the max is the worst of all rounds.
+  std::vector<Round> byP99 = rounds;
+  std::sort(byP99.begin(), byP99.end(),
+            [](const Round& a, const Round& b) { return a.p99 < b.p99; });
+  const Round& median = byP99[byP99.size() / 2];
+  double p50 = median.p50;
+  double p99 = median.p99;
+  double fanMax = 0;
+  std::size_t fanSeenMin = sim.nodes().size();
+  for (const Round& round : rounds) {
+    fanMax = std::max(fanMax, round.max);
+    fanSeenMin = std::min(fanSeenMin, round.seen);
+  }
+  fmt::print("fan-out (median of {} rounds): p50 {:.1f} ms, p99 {:.1f} ms; worst max {:.1f} ms\n",
+             rounds.size(), p50, p99, fanMax);
 
   // Liveness: some nodes stop heartbeating; their watches stay open.
   auto silenced = sim.silence(settings.silent);
@@ -1128,13 +1166,13 @@ int run(const Settings& settings) {
       fmt::print("  last error of {} nodes: {}\n", count, message);
     }
   }
-  bool complete = fanout.size() == sim.nodes().size() && detection.size() == silenced.size();
+  bool complete = fanSeenMin == sim.nodes().size() && detection.size() == silenced.size();
   fmt::print(
       "RESULT nodes={} join_s={:.2f} cpu_pct={:.1f} rss_mib={:.1f} threads={} fanout_p50_ms={:.1f} "
       "fanout_p99_ms={:.1f} fanout_max_ms={:.1f} fanout_seen={} detect_max_ms={:.0f} "
       "timeout_ms={} hb_failures={} watch_failures={} join_retries={} complete={}\n",
       settings.nodes, joinSeconds, cpuPercent, steadyEnd->rssMiB, steadyEnd->threads, p50, p99,
-      fanMax, fanout.size(), detectMax, nodeTimeout.count(), heartbeatFailures, watchFailures,
+      fanMax, fanSeenMin, detectMax, nodeTimeout.count(), heartbeatFailures, watchFailures,
       sim.joinRetries(), complete ? 1 : 0);
   return complete ? 0 : 1;
 }
@@ -1151,6 +1189,9 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 60));
   app.add_option("--steady-seconds", settings.steadySeconds, "steady-state measurement")
       ->check(CLI::Range(1, 3600));
+  app.add_option("--fanout-rounds", settings.fanoutRounds,
+                 "network creates, a second apart; the median round is reported")
+      ->check(CLI::Range(1, 50));
   app.add_option("--silent", settings.silent, "nodes that stop heartbeating")
       ->check(CLI::Range(0, 1000));
   CLI11_PARSE(app, argc, argv);

@@ -377,6 +377,8 @@ MHD_Result answerResumed(HttpServer::Listener& listener, MHD_Connection* connect
 }
 
 void noteProgress(HttpServer::Listener& listener, MHD_Connection* connection, bool answering);
+void runRoute(const HttpServer::Route& route, const HttpRequest& request,
+              const std::shared_ptr<HttpExchange>& exchange);
 
 MHD_Result serveRequest(HttpServer::Listener& listener, MHD_Connection* connection,
                         const char* url, const char* method, const char* uploadData,
@@ -482,6 +484,14 @@ MHD_Result serveRequest(HttpServer::Listener& listener, MHD_Connection* connecti
   auto exchange = std::make_shared<HttpExchange>();
   exchange->async = static_cast<bool>(route->asyncHandler);
   exchange->closeAfter = closeAfter;
+  if (route->onPollingThread) {
+    // routeInline: answered here, behind the same barrier as on the pool (never
+    // suspended, so respond() resumes nothing).
+    runRoute(*route, request, exchange);
+    pending->sending = true;
+    ++listener.sending;
+    return queue(connection, *exchange->answer, closeAfter);
+  }
   if (!listener.engine->suspendFor(connection, exchange)) {
     pending->sending = true;
     ++listener.sending;
@@ -850,6 +860,12 @@ void HttpServer::routeAsync(std::string method, std::string pattern,
   std::vector<std::string> segments = splitPath(pattern);
   routes_.push_back(Route{std::move(method), std::move(pattern), std::move(segments), nullptr,
                           std::move(handler)});
+}
+
+void HttpServer::routeInline(std::string method, std::string pattern, HttpHandler handler) {
+  std::vector<std::string> segments = splitPath(pattern);
+  routes_.push_back(Route{std::move(method), std::move(pattern), std::move(segments),
+                          std::move(handler), nullptr, true});
 }
 
 const HttpServer::Route* HttpServer::match(HttpRequest& request) const {

@@ -180,7 +180,9 @@ Result<security::CaMaterial> ClusterApi::caMaterial() const {
 void ClusterApi::registerRoutes(api::HttpServer& server) {
   server.route("GET", api::kCaPath, [this](const HttpRequest& r) { return caCertificate(r); });
   server.route("POST", api::kJoinPath, [this](const HttpRequest& r) { return join(r); });
-  server.route("POST", api::kHeartbeatPath, [this](const HttpRequest& r) { return heartbeat(r); });
+  // Every node, every second: on the polling thread (heartbeat() only takes short locks).
+  server.routeInline("POST", api::kHeartbeatPath,
+                     [this](const HttpRequest& r) { return heartbeat(r); });
   server.route("POST", api::kLeavePath, [this](const HttpRequest& r) { return leave(r); });
   server.route("GET", api::kSnapshotPath, [this](const HttpRequest& r) { return snapshot(r); });
   if (auto started = watchHub_.start(); !started) {

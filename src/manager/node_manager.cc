@@ -524,18 +524,20 @@ Result<api::Node> NodeManager::updateLabels(const std::string& reference,
 }
 
 Status NodeManager::remove(const std::string& nodeId) {
+  if (nodeId == selfNodeId_) {
+    return errorf(ErrorKind::FailedPrecondition,
+                  "node {} is the manager; it cannot leave its own swarm", nodeId);
+  }
+  // The commit without mutex_: heartbeats run on the cluster listener's polling thread
+  // (routeInline) and take mutex_, so no store round trip may happen under it.
+  store::Txn txn;
+  txn.success.push_back(store::Operation::del(state::keys::node(nodeId)));
+  auto committed = store_.txn(txn);
+  if (!committed) {
+    return std::unexpected(committed.error());
+  }
   {
     std::lock_guard lock(mutex_);
-    if (nodeId == selfNodeId_) {
-      return errorf(ErrorKind::FailedPrecondition,
-                    "node {} is the manager; it cannot leave its own swarm", nodeId);
-    }
-    store::Txn txn;
-    txn.success.push_back(store::Operation::del(state::keys::node(nodeId)));
-    auto committed = store_.txn(txn);
-    if (!committed) {
-      return std::unexpected(committed.error());
-    }
     // From here isMember() refuses the node's certificate for new connections.
     nodes_.erase(nodeId);
     // followStore() may hold an older change of this node not applied yet: it must not

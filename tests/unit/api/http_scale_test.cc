@@ -2,6 +2,7 @@
 // handlers on the pool with their connection suspended, async routes that hold no thread,
 // and stop() ending what still waits.
 
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -11,6 +12,7 @@
 #include <deque>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -202,6 +204,17 @@ class HttpAsyncTest : public ::testing::Test {
     server_.route("POST", "/v1/ok", [](const HttpRequest&) {
       return HttpResponse{200, "ok", "text/plain"};
     });
+    server_.routeInline("POST", "/v1/inline/{n}", [this](const HttpRequest& request) {
+      inlineThreads_.note(std::this_thread::get_id());
+      return HttpResponse{200, "inline " + request.params.at("n") + " " + request.body,
+                          "text/plain"};
+    });
+    server_.route("GET", "/v1/pooled-thread", [this](const HttpRequest&) {
+      pooledThreads_.note(std::this_thread::get_id());
+      return HttpResponse{200, "pooled", "text/plain"};
+    });
+    server_.routeInline("GET", "/v1/inline-throws",
+                        [](const HttpRequest&) -> HttpResponse { throw std::runtime_error("bug"); });
     server_.setStopDrain(0ms);
     must(server_.listenUnix(socketPath_, 0600));
   }
@@ -211,8 +224,47 @@ class HttpAsyncTest : public ::testing::Test {
   overmesh::testing::ScratchDir dir_;
   std::string socketPath_ = (dir_.path() / "api.sock").string();
   ParkedResponders parked_;
+  // The threads routeInline handlers ran on.
+  struct ThreadSet {
+    std::mutex mutex;
+    std::set<std::thread::id> ids;
+    void note(std::thread::id id) {
+      std::lock_guard lock(mutex);
+      ids.insert(id);
+    }
+    std::size_t size() {
+      std::lock_guard lock(mutex);
+      return ids.size();
+    }
+    bool contains(std::thread::id id) {
+      std::lock_guard lock(mutex);
+      return ids.contains(id);
+    }
+  } inlineThreads_, pooledThreads_;
   HttpServer server_;
 };
+
+TEST_F(HttpAsyncTest, InlineRouteAnswersOnOneThreadWithParamsAndBody) {
+  auto one = client();
+  for (int i = 0; i < 20; ++i) {
+    HttpResponse response =
+        must(one->request("POST", fmt::format("/v1/inline/{}", i), "beat", kScaleWait));
+    EXPECT_EQ(response.status, 200);
+    EXPECT_EQ(response.body, fmt::format("inline {} beat", i));
+  }
+  // A pooled route on the same connection still works after inline answers.
+  EXPECT_EQ(must(one->request("GET", "/v1/pooled-thread", "", kScaleWait)).body, "pooled");
+  ASSERT_EQ(inlineThreads_.size(), 1u) << "every inline answer came from the polling thread";
+  EXPECT_FALSE(pooledThreads_.contains(*inlineThreads_.ids.begin()))
+      << "an inline handler ran on a pool thread";
+}
+
+TEST_F(HttpAsyncTest, ThrowingInlineHandlerIs500NamingTheRoute) {
+  HttpResponse response = must(client()->request("GET", "/v1/inline-throws", "", kScaleWait));
+
+  EXPECT_EQ(response.status, 500);
+  EXPECT_THAT(errorFromResponse(response).message, HasSubstr("GET /v1/inline-throws"));
+}
 
 TEST_F(HttpAsyncTest, AnsweredFromAnotherThread) {
   std::thread answerer([this] {
