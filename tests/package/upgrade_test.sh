@@ -207,7 +207,8 @@ echo "$before" | sed 's/^/  before: /'
 # ---- the upgrade: replace and restart each daemon in turn -------------------------------------
 cli=$new_cli
 daemon_pid() { lab_cmd status --format json | jq -r ".hosts[$(($1 - 1))].pid"; }
-for host in 1 2 3; do
+# Workers first, the manager last, as docs/install.md says to upgrade.
+for host in 2 3 1; do
   lines_before=$(sink_lines)
   restart_started=$SECONDS
   lab_cmd restart "$host" --overmeshd "$new_daemon" > /dev/null
