@@ -127,8 +127,7 @@ Status runUp(CliContext& context, const UpOptions& options) {
     return errorf(ErrorKind::InvalidArgument,
                   "--unit {}{} and --overmeshd {} both name the daemon binary (the unit's "
                   "ExecStart= starts with it): give one of them",
-                  unit, options.unit.empty() ? " (from OVERMESH_LAB_UNIT)" : "",
-                  options.overmeshd);
+                  unit, options.unit.empty() ? " (from OVERMESH_LAB_UNIT)" : "", options.overmeshd);
   }
   if (unit.empty()) {
     auto overmeshd = findOvermeshd(options.overmeshd);

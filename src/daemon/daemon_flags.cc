@@ -23,7 +23,8 @@ void addDaemonFlags(CLI::App& app, DaemonFlags& flags) {
       ->capture_default_str();
   app.add_option("--state-dir", options.stateDir, "Directory for this node's state")
       ->capture_default_str();
-  app.add_option("--hostname", options.hostname, "Node name shown in `node ls` (default: host name)");
+  app.add_option("--hostname", options.hostname,
+                 "Node name shown in `node ls` (default: host name)");
   app.add_option("--node-port", options.nodePort, "TCP port of this node's API for other nodes")
       ->capture_default_str();
   app.add_option("--netns-prefix", options.netnsPrefix,

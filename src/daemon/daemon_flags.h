@@ -20,7 +20,8 @@ struct DaemonFlags {
   DaemonOptions options;
   std::string logLevel = "info";
   bool allowRootNetns = false;
-  bool tlsVerify = false;  // accepted for Docker's flag set; client certificates are always verified
+  // Accepted for Docker's flag set: client certificates are always verified.
+  bool tlsVerify = false;
 };
 
 // Adds --version, --config and every option of overmeshd to `app`, storing into `flags`

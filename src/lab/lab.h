@@ -201,10 +201,10 @@ Result<StopReport> stop(const std::string& name, const std::string& host, StopMo
                         const std::string& runDir = kDefaultRunDir);
 
 // Starts the daemon of host `host` again exactly as up() did (same binary unless
-// `overmeshdPath` is given, the unit's arguments with `lab up --unit`, socket, state directory, log, UTS namespace, OVERMESH_LAB
-// mark), waits until its API answers and records its new pid in lab.json. The daemon
-// resumes its swarm membership from its state directory. Returns the host with its new
-// pid. NotFound for an unknown lab or host; Conflict when its daemon already runs;
+// `overmeshdPath` is given, the unit's arguments with `lab up --unit`, socket, state directory,
+// log, UTS namespace, OVERMESH_LAB mark), waits until its API answers and records its new pid in
+// lab.json. The daemon resumes its swarm membership from its state directory. Returns the host with
+// its new pid. NotFound for an unknown lab or host; Conflict when its daemon already runs;
 // Unavailable when it does not start or answer (with the end of its log).
 Result<LabHost> start(const std::string& name, const std::string& host,
                       const std::string& runDir = kDefaultRunDir,

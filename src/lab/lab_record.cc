@@ -210,12 +210,9 @@ void to_json(nlohmann::json& json, const LabClientStatus& value) {
 }
 
 void to_json(nlohmann::json& json, const LabStatus& value) {
-  json = nlohmann::json{{"name", value.name},
-                        {"unit", value.unitPath},
-                        {"hosts", value.hosts},
-                        {"clients", value.clients},
-                        {"etcd", value.etcd},
-                        {"askedManager", value.askedManager}};
+  json = nlohmann::json{{"name", value.name},   {"unit", value.unitPath},
+                        {"hosts", value.hosts}, {"clients", value.clients},
+                        {"etcd", value.etcd},   {"askedManager", value.askedManager}};
   if (!value.managerError.empty()) {
     json["managerError"] = value.managerError;
   }

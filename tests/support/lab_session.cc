@@ -61,8 +61,8 @@ bool LabSession::checkUnitCommands() {
   if (unit == nullptr || *unit == '\0') {
     return true;
   }
-  auto record = nlohmann::json::parse(readFile(runDir_.path() + "/" + name_ + "/lab.json"), nullptr,
-                                      false);
+  auto record =
+      nlohmann::json::parse(readFile(runDir_.path() + "/" + name_ + "/lab.json"), nullptr, false);
   if (record.is_discarded() || !record.contains("unitCommand") || !record["hosts"].is_array()) {
     error_ = "OVERMESH_LAB_UNIT is set but lab.json has no unit's command";
     return false;
@@ -78,16 +78,17 @@ bool LabSession::checkUnitCommands() {
       start = end == std::string::npos ? cmdline.size() : end + 1;
     }
     if (recorded.empty() || running != recorded || recorded.front() != program) {
-      error_ = fmt::format("OVERMESH_LAB_UNIT={}: {}'s daemon runs \"{}\", not the unit's {} as "
-                           "recorded (\"{}\")",
-                           unit, host.value("name", "?"), fmt::join(running, " "), program,
-                           fmt::join(recorded, " "));
+      error_ = fmt::format(
+          "OVERMESH_LAB_UNIT={}: {}'s daemon runs \"{}\", not the unit's {} as "
+          "recorded (\"{}\")",
+          unit, host.value("name", "?"), fmt::join(running, " "), program,
+          fmt::join(recorded, " "));
       return false;
     }
   }
-  std::cerr << fmt::format("lab {}: every host runs ExecStart= of {}: {}\n", name_, unit,
-                           fmt::join(record["hosts"][0]["command"].get<std::vector<std::string>>(),
-                                     " "));
+  std::cerr << fmt::format(
+      "lab {}: every host runs ExecStart= of {}: {}\n", name_, unit,
+      fmt::join(record["hosts"][0]["command"].get<std::vector<std::string>>(), " "));
   return true;
 }
 

@@ -14,11 +14,11 @@ using ::testing::ElementsAre;
 TEST(LabDaemonArgumentsTest, WithoutAUnitTheBinaryGetsThePerHostOptions) {
   LabHost host = describeHost("/run/x", "om", 2);
   DaemonLaunch launch{"om", "/build/overmeshd", "debug", {}};
-  EXPECT_THAT(daemonArguments(launch, host),
-              ElementsAre("/build/overmeshd", "--socket", "/run/x/om/h2/overmesh.sock",
-                          "--state-dir", "/run/x/om/h2/state", "--cluster-port", "2377",
-                          "--netns-prefix", "om-h2-", "--resolv-conf",
-                          "/run/x/om/h2/state/resolv.conf", "--log-level", "debug"));
+  EXPECT_THAT(
+      daemonArguments(launch, host),
+      ElementsAre("/build/overmeshd", "--socket", "/run/x/om/h2/overmesh.sock", "--state-dir",
+                  "/run/x/om/h2/state", "--cluster-port", "2377", "--netns-prefix", "om-h2-",
+                  "--resolv-conf", "/run/x/om/h2/state/resolv.conf", "--log-level", "debug"));
 }
 
 TEST(LabDaemonArgumentsTest, TheUnitsArgumentsComeFirstAndThePerHostOptionsLast) {

@@ -51,9 +51,9 @@ TEST(UnitExecStartTest, DoubleQuotesKeepSpacesAndTheirTwoEscapes) {
 }
 
 TEST(UnitExecStartTest, TabsSeparateWordsAndSpacesAroundTheKeyAreAllowed) {
-  EXPECT_THAT(must(unitExecStart(unitWith("ExecStart = /usr/bin/overmeshd\t--log-level\twarn"),
-                                 "u")),
-              ElementsAre("/usr/bin/overmeshd", "--log-level", "warn"));
+  EXPECT_THAT(
+      must(unitExecStart(unitWith("ExecStart = /usr/bin/overmeshd\t--log-level\twarn"), "u")),
+      ElementsAre("/usr/bin/overmeshd", "--log-level", "warn"));
 }
 
 TEST(UnitExecStartTest, AnEmptyAssignmentResetsAsInSystemd) {
@@ -64,8 +64,9 @@ TEST(UnitExecStartTest, AnEmptyAssignmentResetsAsInSystemd) {
 }
 
 TEST(UnitExecStartTest, OnlyTheServiceSectionCounts) {
-  std::string unit = "[Unit]\nExecStart=/bin/unit-section\n[Service]\nExecStart=/usr/bin/overmeshd\n"
-                     "[Install]\nExecStart=/bin/install-section\n";
+  std::string unit =
+      "[Unit]\nExecStart=/bin/unit-section\n[Service]\nExecStart=/usr/bin/overmeshd\n"
+      "[Install]\nExecStart=/bin/install-section\n";
   EXPECT_THAT(must(unitExecStart(unit, "u")), ElementsAre("/usr/bin/overmeshd"));
 }
 
@@ -110,7 +111,8 @@ TEST(UnitExecStartTest, RefusesWhatSystemdWouldReadDifferentlyNamingFileLineAndR
 }
 
 TEST(UnitExecStartTest, RefusesACommandContinuedOverLines) {
-  auto result = unitExecStart(unitWith("ExecStart=/usr/bin/overmeshd \\\n  --allow-root-netns"), "u");
+  auto result =
+      unitExecStart(unitWith("ExecStart=/usr/bin/overmeshd \\\n  --allow-root-netns"), "u");
   ASSERT_FALSE(result);
   EXPECT_THAT(result.error().message, HasSubstr("u:5: ExecStart="));
   EXPECT_THAT(result.error().message, HasSubstr("continues over several lines"));
@@ -119,12 +121,13 @@ TEST(UnitExecStartTest, RefusesACommandContinuedOverLines) {
 TEST(UnitExecStartTest, RefusesTwoCommandsNamingBothLines) {
   auto result = unitExecStart(unitWith("ExecStart=/usr/bin/a\nExecStart=/usr/bin/b"), "u");
   ASSERT_FALSE(result);
-  EXPECT_THAT(result.error().message, HasSubstr("u:6: a second ExecStart= (the first is on line 5)"));
+  EXPECT_THAT(result.error().message,
+              HasSubstr("u:6: a second ExecStart= (the first is on line 5)"));
 }
 
 TEST(UnitExecStartTest, RefusesAUnitWithoutACommand) {
-  for (const std::string& unit :
-       {unitWith("Type=simple"), unitWith("ExecStart="), std::string("[Unit]\nExecStart=/bin/x\n")}) {
+  for (const std::string& unit : {unitWith("Type=simple"), unitWith("ExecStart="),
+                                  std::string("[Unit]\nExecStart=/bin/x\n")}) {
     auto result = unitExecStart(unit, "/etc/systemd/system/x.service");
     ASSERT_FALSE(result) << unit;
     EXPECT_THAT(result.error().message,
