@@ -103,14 +103,15 @@ unit_daemons_run() {
   echo
 }
 nodes_ready() {
-  local i
-  for i in $(seq 1 100); do
+  local attempt
+  for attempt in $(seq 1 100); do
     if /usr/bin/overmesh lab exec --name pkg --run-dir "$lab_dir" 1 -- /usr/bin/overmesh node ls \
       --format json | jq -e 'length == 2 and all(.[]; .state == "ready")' > /dev/null; then
       return 0
     fi
     sleep 0.2
   done
+  echo "not every node ready after $attempt tries"
   return 1
 }
 check "lab up --unit $unit: 2 hosts" \

@@ -116,12 +116,13 @@ overmesh $previous_version elsewhere and set OVERMESH_PREVIOUS_BUILD=DIR"
     say "reusing the previous version's binaries in $cache/bin (built from $previous_commit)"
   fi
 fi
-old_daemon=$(realpath "$old_daemon")
-old_cli=$(realpath "$old_cli")
-new_daemon=$(realpath "$build_dir/src/daemon/overmeshd")
-new_cli=$(realpath "$build_dir/src/cli/overmesh")
-[ -x "$new_daemon" ] && [ -x "$new_cli" ] ||
+old_daemon=$(realpath -m "$old_daemon")
+old_cli=$(realpath -m "$old_cli")
+new_daemon=$(realpath -m "$build_dir/src/daemon/overmeshd")
+new_cli=$(realpath -m "$build_dir/src/cli/overmesh")
+if [ ! -x "$new_daemon" ] || [ ! -x "$new_cli" ]; then
   fail "no new binaries in $build_dir (build them: scripts/build.sh release overmesh overmeshd)"
+fi
 
 "$old_daemon" --version | grep -qx "overmeshd $previous_version" ||
   fail "$old_daemon --version says '$("$old_daemon" --version)', not overmeshd $previous_version"
@@ -184,7 +185,7 @@ sink_lines() { in_host 1 "$cli" logs sink 2> /dev/null | grep -c '^seq ' || true
 stream_flows() { [ "$(sink_lines)" -ge 10 ]; }
 wait_for 30 "the stream's first lines at the sink" stream_flows
 
-# Every task's ID, node, shim pid and process pid, one line each, sorted.
+# Every task's ID, node, state, shim pid, process pid and start time, one line each, sorted.
 task_processes() {
   local tasks
   tasks=$(in_host 1 "$cli" ps --format json)
@@ -197,7 +198,11 @@ task_processes() {
       task=$(cat "$dir/task.pid" 2> /dev/null || echo none)
       local alive=dead
       kill -0 "$shim" 2> /dev/null && kill -0 "$task" 2> /dev/null && alive=alive
-      echo "$id $name $node $state shim=$shim task=$task $alive"
+      # The process's start time (clock ticks after boot): a pid reused by a new process
+      # has another.
+      local since
+      since=$(awk '{print $22}' "/proc/$task/stat" 2> /dev/null || echo none)
+      echo "$id $name $node $state shim=$shim task=$task since=$since $alive"
     done
 }
 before=$(task_processes)
