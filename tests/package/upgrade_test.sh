@@ -185,24 +185,24 @@ sink_lines() { in_host 1 "$cli" logs sink 2> /dev/null | grep -c '^seq ' || true
 stream_flows() { [ "$(sink_lines)" -ge 10 ]; }
 wait_for 30 "the stream's first lines at the sink" stream_flows
 
-# Every task's ID, node, state, shim pid, process pid and start time, one line each, sorted.
+# Every task's ID, name, node, state, and its shim's and process's pid and start time (the
+# task directory's shim.pid and task.pid hold "PID START", START in clock ticks after boot),
+# each checked against /proc: "alive" only when both pids run and started at those times (a
+# pid reused by another process has another start time). One line per task, sorted.
 task_processes() {
   local tasks
   tasks=$(in_host 1 "$cli" ps --format json)
   jq -r '.[] | "\(.id) \(.name) \(.nodeName) \(.state)"' <<< "$tasks" | sort |
     while read -r id name node state; do
-      local host=${node##*-h}
-      local dir=$run_dir/$lab/h$host/state/tasks/$id
-      local shim task
-      shim=$(cat "$dir/shim.pid" 2> /dev/null || echo none)
-      task=$(cat "$dir/task.pid" 2> /dev/null || echo none)
-      local alive=dead
-      kill -0 "$shim" 2> /dev/null && kill -0 "$task" 2> /dev/null && alive=alive
-      # The process's start time (clock ticks after boot): a pid reused by a new process
-      # has another.
-      local since
-      since=$(awk '{print $22}' "/proc/$task/stat" 2> /dev/null || echo none)
-      echo "$id $name $node $state shim=$shim task=$task since=$since $alive"
+      local dir=$run_dir/$lab/h${node##*-h}/state/tasks/$id
+      local line="$id $name $node $state" alive=alive file pid since
+      for file in shim.pid task.pid; do
+        pid=none since=none
+        read -r pid since < "$dir/$file" 2> /dev/null || true
+        [ "$(awk '{print $22}' "/proc/$pid/stat" 2> /dev/null)" = "$since" ] || alive=dead
+        line+=" $file=$pid@$since"
+      done
+      echo "$line $alive"
     done
 }
 before=$(task_processes)
