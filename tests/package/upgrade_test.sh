@@ -89,6 +89,8 @@ if [ -n "${OVERMESH_PREVIOUS_BUILD:-}" ]; then
     old_cli=$found/overmesh
   fi
 else
+  command -v git > /dev/null || fail "git is not installed: the previous version is built from \
+git history (scripts/setup.sh installs git), or set OVERMESH_PREVIOUS_BUILD=DIR"
   if ! git cat-file -e "$previous_commit^{commit}" 2> /dev/null; then
     fail "the previous version's commit $previous_commit is not in this clone (a shallow clone?): \
 fetch the history (git fetch --unshallow, or git fetch origin $previous_commit), or build \
