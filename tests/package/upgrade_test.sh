@@ -8,7 +8,7 @@
 #   - each daemon's --version and API say the new version, and its process runs the new binary;
 #   - every task keeps its ID, its shim's pid and its process's pid (no task restarted);
 #   - the stream never broke: one TCP connection, every line in order with no gap, lines kept
-#     arriving during the restarts (no pause over kMaxGap) and after them, and its sender
+#     arriving during the restarts (no pause over $max_gap s) and after them, and its sender
 #     never saw an error;
 #   - the tasks on the 3 hosts still reach each other by name.
 #
