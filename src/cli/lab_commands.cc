@@ -29,6 +29,7 @@ struct UpOptions {
   int hosts = 3;
   int clients = 0;
   std::string overmeshd;
+  std::string unit;  // --unit, else OVERMESH_LAB_UNIT
   std::string logLevel = "info";
   int managers = 1;
   std::string store = "sqlite";
@@ -118,15 +119,27 @@ Status runUp(CliContext& context, const UpOptions& options) {
   if (auto root = requireRoot("lab up"); !root) {
     return root;
   }
-  auto overmeshd = findOvermeshd(options.overmeshd);
-  if (!overmeshd) {
-    return std::unexpected(overmeshd.error());
-  }
   lab::LabOptions labOptions;
+  // With a unit, its ExecStart= names the daemon binary: $OVERMESHD and the search next to
+  // this binary do not apply, and an explicit --overmeshd contradicts it.
+  std::string unit = options.unit.empty() ? envOr("OVERMESH_LAB_UNIT", "") : options.unit;
+  if (!unit.empty() && !options.overmeshd.empty()) {
+    return errorf(ErrorKind::InvalidArgument,
+                  "--unit {}{} and --overmeshd {} both name the daemon binary (the unit's "
+                  "ExecStart= starts with it): give one of them",
+                  unit, options.unit.empty() ? " (from OVERMESH_LAB_UNIT)" : "", options.overmeshd);
+  }
+  if (unit.empty()) {
+    auto overmeshd = findOvermeshd(options.overmeshd);
+    if (!overmeshd) {
+      return std::unexpected(overmeshd.error());
+    }
+    labOptions.overmeshdPath = *overmeshd;
+  }
+  labOptions.unitPath = unit;
   labOptions.name = options.target.name;
   labOptions.hosts = options.hosts;
   labOptions.clients = options.clients;
-  labOptions.overmeshdPath = *overmeshd;
   labOptions.runDir = options.target.runDir;
   labOptions.logLevel = options.logLevel;
   labOptions.managers = options.managers;
@@ -149,6 +162,12 @@ Status runUp(CliContext& context, const UpOptions& options) {
                   host.socketPath});
   }
   table.print(out);
+  if (!record->unitPath.empty()) {
+    out << fmt::format(
+        "\nEvery host runs ExecStart= of {}:\n  {}\nwith its own --socket, --state-dir, "
+        "--cluster-port, --netns-prefix, --resolv-conf and --log-level appended.\n",
+        record->unitPath, fmt::join(record->unitCommand, " "));
+  }
   std::string nameFlag =
       record->name == "om" ? std::string() : fmt::format(" --name {}", record->name);
   if (!record->etcd.empty()) {
@@ -229,6 +248,11 @@ Status runStatus(CliContext& context, const LabTarget& target, const std::string
                   pidText(host.host.pid), host.daemonAlive ? "running" : "dead", nodeState});
   }
   table.print(*context.out);
+  if (!labStatus->unitPath.empty()) {
+    *context.out << fmt::format(
+        "\nThe daemons run ExecStart= of {} (each command line: --format json).\n",
+        labStatus->unitPath);
+  }
   if (!labStatus->clients.empty()) {
     *context.out << '\n';
     Table clients({"CLIENT", "NAMESPACE", "ADDRESS", "NAMESPACE STATE"});
@@ -373,7 +397,8 @@ void addDaemonControlCommand(CLI::App* labCommand, CliContext& context, const st
   }
   if (hasBinary) {
     command->add_option("--overmeshd", options->overmeshd,
-                        "The overmeshd binary (default: the one `lab up` started)");
+                        "The overmeshd binary (default: the one `lab up` started; with `lab up "
+                        "--unit`, replaces only the program of the unit's ExecStart=)");
   }
   command->callback([&context, options, run] {
     context.action = [&context, options, run] { return run(context, *options); };
@@ -411,6 +436,11 @@ void addLabCommands(CLI::App& app, CliContext& context) {
       ->capture_default_str();
   upCommand->add_option("--overmeshd", up->overmeshd,
                         "The overmeshd binary (env OVERMESHD; default: next to this binary)");
+  upCommand->add_option(
+      "--unit", up->unit,
+      "Run the ExecStart= line of this systemd unit in every host, as systemd would (its "
+      "binary, flags and --config file), with the per-host socket, state dir and options "
+      "appended (env OVERMESH_LAB_UNIT; not with --overmeshd)");
   upCommand->add_option("--log-level", up->logLevel, "The daemons' log level")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
       ->capture_default_str();

@@ -14,8 +14,8 @@
 
 #include "daemon/cleanup_command.h"
 #include "daemon/daemon.h"
+#include "daemon/daemon_flags.h"
 #include "daemon/netns_guard.h"
-#include "daemon/version.h"
 #include "runtime/shim.h"
 
 namespace {
@@ -144,55 +144,9 @@ int main(int argc, char** argv) {
       "Subcommand: overmeshd cleanup [OPTIONS] removes everything overmesh made on this host "
       "(tasks, their namespaces and links, overlay devices, the gateway bridge, its nftables "
       "tables) with the daemon stopped; `overmeshd cleanup --help` says what and how.");
-  app.set_version_flag("--version", std::string("overmeshd ") + overmesh::daemon::kVersion);
-  // Settings from a file (the package's /etc/overmesh/overmeshd.conf): `name = value` lines
-  // named as the long options; flags on the command line win. An unknown name is an error.
-  app.set_config("--config", "",
-                 "Read settings from this file (name = value, as the long options)");
-  app.allow_config_extras(CLI::config_extras_mode::error);
-  overmesh::daemon::DaemonOptions options;
-  std::string logLevel = "info";
-  bool allowRootNetns = false;
-  app.add_option("--socket", options.socketPath, "Unix socket of the local API")
-      ->capture_default_str();
-  app.add_option("--state-dir", options.stateDir, "Directory for this node's state")
-      ->capture_default_str();
-  app.add_option("--hostname", options.hostname, "Node name shown in `node ls` (default: host name)");
-  app.add_option("--node-port", options.nodePort, "TCP port of this node's API for other nodes")
-      ->capture_default_str();
-  app.add_option("--netns-prefix", options.netnsPrefix,
-                 "Prefix of the named network namespaces made for task sandboxes")
-      ->capture_default_str();
-  app.add_option("--gateway-subnet", options.gatewaySubnet,
-                 "Node-local subnet that gives tasks a way out (NAT)")
-      ->capture_default_str();
-  app.add_option("--resolv-conf", options.resolvConfPath,
-                 "The node's resolvers: where tasks' names that are not the cluster's go")
-      ->capture_default_str();
-  app.add_option("--cluster-port", options.clusterPort, "TCP port of the manager's cluster API")
-      ->capture_default_str();
-  app.add_option("--log-level", logLevel, "trace, debug, info, warn, error")
-      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
-      ->capture_default_str();
-  bool tlsVerify = false;
-  app.add_option("-H,--host", options.tcpHost,
-                 "Also serve the local API on tcp://ADDR:PORT, with TLS and client "
-                 "certificates (needs --tlscacert, --tlscert, --tlskey)");
-  app.add_option("--tlscacert", options.tcpTls.caCert,
-                 "CA that clients' certificates must chain to (--host tcp://)");
-  app.add_option("--tlscert", options.tcpTls.cert, "This daemon's TLS certificate (--host tcp://)");
-  app.add_option("--tlskey", options.tcpTls.key, "This daemon's TLS key (--host tcp://)");
-  app.add_flag("--tlsverify", tlsVerify,
-               "Accepted for Docker's flag set: client certificates are always verified");
-  app.add_option("--store-cacert", options.storeTls.caFile,
-                 "etcd client TLS: CA of etcd's server certificates, used when `node promote` "
-                 "makes this node a manager of an etcd swarm");
-  app.add_option("--store-cert", options.storeTls.certFile,
-                 "etcd client TLS: this node's client certificate (see --store-cacert)");
-  app.add_option("--store-key", options.storeTls.keyFile,
-                 "etcd client TLS: the client certificate's key (see --store-cacert)");
-  app.add_flag("--allow-root-netns", allowRootNetns,
-               "Run in the machine's own network namespace (refused by default for safety)");
+  overmesh::daemon::DaemonFlags flags;
+  overmesh::daemon::addDaemonFlags(app, flags);
+  overmesh::daemon::DaemonOptions& options = flags.options;
   try {
     app.parse(argc, argv);
   } catch (const CLI::ConfigError& error) {
@@ -225,11 +179,11 @@ int main(int argc, char** argv) {
   }
 
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e level=%l pid=%P %v");
-  spdlog::set_level(spdlog::level::from_str(logLevel));
+  spdlog::set_level(spdlog::level::from_str(flags.logLevel));
   raiseDescriptorLimit();
 
   if (int refused =
-          refuseMachineNamespace(allowRootNetns, "overmeshd", "program links, routes and rules");
+          refuseMachineNamespace(flags.allowRootNetns, "overmeshd", "program links, routes and rules");
       refused != 0) {
     return refused;
   }

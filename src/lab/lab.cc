@@ -13,6 +13,7 @@
 
 #include "lab/lab_internal.h"
 #include "lab/lab_leftovers.h"
+#include "lab/unit_exec_start.h"
 
 namespace overmesh::lab {
 namespace {
@@ -39,6 +40,21 @@ Result<std::string> joinToken(const LabHost& manager, const std::string& role) {
                   tokens->dump());
   }
   return token;
+}
+
+// How the daemons of `record` start: with the unit's ExecStart= words when `lab up --unit`
+// made the lab, else the daemon binary alone; `overmeshdPath` (`lab start|restart
+// --overmeshd`) replaces argv[0] only.
+DaemonLaunch daemonLaunch(const LabRecord& record, const std::string& overmeshdPath) {
+  DaemonLaunch launch{record.name, record.overmeshdPath, record.logLevel, {}};
+  if (!record.unitCommand.empty()) {
+    launch.overmeshdPath = record.unitCommand.front();
+    launch.unitArguments.assign(record.unitCommand.begin() + 1, record.unitCommand.end());
+  }
+  if (!overmeshdPath.empty()) {
+    launch.overmeshdPath = overmeshdPath;
+  }
+  return launch;
 }
 
 // Host 1 makes the swarm (on the etcd members when the lab has them); hosts 2..managers
@@ -167,13 +183,14 @@ Status build(const LabOptions& options, LabRecord& record) {
   if (auto healthy = waitForEtcd(record.etcd); !healthy) {
     return healthy;
   }
-  DaemonLaunch launch{options.name, options.overmeshdPath, options.logLevel};
+  DaemonLaunch launch = daemonLaunch(record, "");
   for (auto& host : record.hosts) {
     auto pid = startDaemon(launch, host);
     if (!pid) {
       return std::unexpected(pid.error());
     }
     host.pid = *pid;
+    host.command = daemonArguments(launch, host);
   }
   for (const auto& host : record.hosts) {
     if (auto ready = waitForDaemon(host); !ready) {
@@ -233,8 +250,7 @@ Result<LabHost> startLocked(LabRecord& record, const std::string& host,
                   "{}` to restart it",
                   chosen.namespaceName, chosen.pid, record.name, chosen.index);
   }
-  DaemonLaunch launch{record.name, overmeshdPath.empty() ? record.overmeshdPath : overmeshdPath,
-                      record.logLevel};
+  DaemonLaunch launch = daemonLaunch(record, overmeshdPath);
   if (launch.overmeshdPath.empty() || access(launch.overmeshdPath.c_str(), X_OK) != 0) {
     return errorf(ErrorKind::InvalidArgument,
                   "overmeshd binary \"{}\" is not executable; pass --overmeshd PATH",
@@ -245,6 +261,7 @@ Result<LabHost> startLocked(LabRecord& record, const std::string& host,
     return std::unexpected(pid.error());
   }
   chosen.pid = *pid;
+  chosen.command = daemonArguments(launch, chosen);
   // Recorded before waiting, so that a daemon that starts but never answers is still
   // found by status and stop.
   if (auto written = writeRecord(record); !written) {
@@ -356,12 +373,33 @@ Result<LabRecord> up(const LabOptions& given) {
   if (auto checked = checkStoreOptions(options); !checked) {
     return std::unexpected(checked.error());
   }
+  std::vector<std::string> unitCommand;
+  if (!options.unitPath.empty()) {
+    if (!options.overmeshdPath.empty()) {
+      return errorf(ErrorKind::InvalidArgument,
+                    "--unit {} and --overmeshd {} both name the daemon binary (the unit's "
+                    "ExecStart= starts with it): give one of them",
+                    options.unitPath, options.overmeshdPath);
+    }
+    auto command = readUnitExecStart(options.unitPath);
+    if (!command) {
+      return std::unexpected(command.error().withContext("--unit"));
+    }
+    unitCommand = std::move(*command);
+    options.overmeshdPath = unitCommand.front();
+  }
   if (options.overmeshdPath.empty() || access(options.overmeshdPath.c_str(), X_OK) != 0) {
+    std::string why = options.overmeshdPath.empty() ? "" : fmt::format(" ({})", errnoText(errno));
+    if (!unitCommand.empty()) {
+      return errorf(ErrorKind::InvalidArgument,
+                    "overmeshd binary \"{}\" (the program of ExecStart= in {}) is not "
+                    "executable{}; install it or point the unit at one",
+                    options.overmeshdPath, options.unitPath, why);
+    }
     return errorf(ErrorKind::InvalidArgument,
                   "overmeshd binary \"{}\" is not executable{}; pass --overmeshd PATH or set "
                   "OVERMESHD",
-                  options.overmeshdPath,
-                  options.overmeshdPath.empty() ? "" : fmt::format(" ({})", errnoText(errno)));
+                  options.overmeshdPath, why);
   }
 
   LabRecord record;
@@ -373,6 +411,12 @@ Result<LabRecord> up(const LabOptions& given) {
   record.overmeshdPath =
       absoluteError ? options.overmeshdPath : daemonPath.lexically_normal().string();
   record.logLevel = options.logLevel;
+  if (!unitCommand.empty()) {
+    std::error_code unitError;
+    fs::path unitPath = fs::absolute(options.unitPath, unitError);
+    record.unitPath = unitError ? options.unitPath : unitPath.lexically_normal().string();
+    record.unitCommand = std::move(unitCommand);
+  }
   for (int i = 1; i <= options.hosts; ++i) {
     record.hosts.push_back(describeHost(options.runDir, options.name, i));
   }
@@ -502,6 +546,7 @@ Result<LabStatus> status(const std::string& name, const std::string& givenRunDir
   }
   LabStatus result;
   result.name = record->name;
+  result.unitPath = record->unitPath;
   for (const auto& host : record->hosts) {
     LabHostStatus hostStatus;
     hostStatus.host = host;

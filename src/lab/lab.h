@@ -57,6 +57,10 @@ struct LabOptions {
   int hosts = 3;
   int clients = 0;            // 0 to kMaxClients namespaces outside the cluster
   std::string overmeshdPath;  // the daemon binary to run in every host
+  // A systemd unit whose ExecStart= every host runs (unit_exec_start.h), with the per-host
+  // options appended (lab_internal.h, daemonArguments()); argv[0] is then the daemon binary
+  // and overmeshdPath must be empty.
+  std::string unitPath;
   std::string runDir = kDefaultRunDir;
   std::string logLevel = "info";  // overmeshd --log-level
   int managers = 1;               // 1 to hosts; more than 1 needs store "etcd"
@@ -75,6 +79,9 @@ struct LabHost {
   std::string logPath;        // <runDir>/<lab>/h2/overmeshd.log
   pid_t pid = 0;              // the daemon
   std::string role;           // "manager" | "worker"
+  // The daemon's command line as it was started (argv, argv[0] the binary): what `lab
+  // status --format json` shows and /proc/<pid>/cmdline holds.
+  std::vector<std::string> command;
 };
 
 // One client namespace (outside the cluster) as recorded in lab.json.
@@ -104,6 +111,11 @@ struct LabRecord {
   std::string underlayNamespace;  // "<lab>-ul"
   std::string managerAddress;     // "198.18.0.1:2377"
   std::string overmeshdPath;      // the daemon binary `lab up` ran, for `lab start`
+  // `lab up --unit`: the unit file and its ExecStart= words as read then (argv[0] is also
+  // overmeshdPath). `lab start|restart` run them again, as systemd runs the loaded unit;
+  // `--overmeshd P` replaces argv[0] only. Both empty without a unit.
+  std::string unitPath;
+  std::vector<std::string> unitCommand;
   std::string logLevel = "info";  // the daemons' --log-level
   std::vector<LabHost> hosts;
   std::vector<LabClient> clients;  // empty unless `lab up --clients N`
@@ -133,6 +145,7 @@ struct LabEtcdStatus {
 
 struct LabStatus {
   std::string name;
+  std::string unitPath;  // the unit whose ExecStart= the daemons run; empty without one
   std::vector<LabHostStatus> hosts;
   std::vector<LabClientStatus> clients;
   std::vector<LabEtcdStatus> etcd;
@@ -155,7 +168,8 @@ Status validateLabName(const std::string& name);
 Status checkStoreOptions(const LabOptions& options);
 
 // Builds the lab described in the header comment and returns its record. Fails with
-// InvalidArgument on a bad name, host, client or manager count, store, daemon or etcd path;
+// InvalidArgument on a bad name, host, client or manager count, store, daemon or etcd path,
+// a unit whose ExecStart= is not supported, or a unit and a daemon path both given;
 // Conflict when a lab of that name exists (its namespaces or its run directory); Unavailable when
 // the kernel, a daemon or the swarm join fails, after removing everything it made.
 Result<LabRecord> up(const LabOptions& options);
@@ -187,10 +201,10 @@ Result<StopReport> stop(const std::string& name, const std::string& host, StopMo
                         const std::string& runDir = kDefaultRunDir);
 
 // Starts the daemon of host `host` again exactly as up() did (same binary unless
-// `overmeshdPath` is given, socket, state directory, log, UTS namespace, OVERMESH_LAB
-// mark), waits until its API answers and records its new pid in lab.json. The daemon
-// resumes its swarm membership from its state directory. Returns the host with its new
-// pid. NotFound for an unknown lab or host; Conflict when its daemon already runs;
+// `overmeshdPath` is given, the unit's arguments with `lab up --unit`, socket, state directory,
+// log, UTS namespace, OVERMESH_LAB mark), waits until its API answers and records its new pid in
+// lab.json. The daemon resumes its swarm membership from its state directory. Returns the host with
+// its new pid. NotFound for an unknown lab or host; Conflict when its daemon already runs;
 // Unavailable when it does not start or answer (with the end of its log).
 Result<LabHost> start(const std::string& name, const std::string& host,
                       const std::string& runDir = kDefaultRunDir,

@@ -62,6 +62,27 @@ constexpr int kStepCount = 8;
 
 }  // namespace
 
+std::vector<std::string> daemonArguments(const DaemonLaunch& launch, const LabHost& host) {
+  std::vector<std::string> args = {launch.overmeshdPath};
+  args.insert(args.end(), launch.unitArguments.begin(), launch.unitArguments.end());
+  args.insert(args.end(),
+              {// Every lab host runs on one machine: each needs its own API socket and state
+               // directory (the unit's /run/overmesh and /var/lib/overmesh would be shared).
+               "--socket", host.socketPath, "--state-dir", host.stateDir,
+               // The port formSwarm() tells joining hosts; pinned in case a unit's file
+               // changes it.
+               "--cluster-port", std::to_string(kClusterPort),
+               // Lab hosts share /run/netns: each daemon names its task sandboxes under its
+               // own prefix.
+               "--netns-prefix", host.namespaceName + "-",
+               // Its own resolvers, never the machine's: the embedded DNS forwards there from
+               // inside the lab.
+               "--resolv-conf", resolvConfPath(host),
+               // `lab up --log-level`, for every host alike.
+               "--log-level", launch.logLevel});
+  return args;
+}
+
 Result<pid_t> startDaemon(const DaemonLaunch& launch, const LabHost& host) {
   std::string dir = hostDir(host);
   std::string what = fmt::format("start overmeshd in {}", host.namespaceName);
@@ -91,23 +112,7 @@ Result<pid_t> startDaemon(const DaemonLaunch& launch, const LabHost& host) {
     return std::unexpected(resolvConf.error().withContext(what));
   }
 
-  std::vector<std::string> args = {launch.overmeshdPath,
-                                   "--socket",
-                                   host.socketPath,
-                                   "--state-dir",
-                                   host.stateDir,
-                                   "--cluster-port",
-                                   std::to_string(kClusterPort),
-                                   // Lab hosts share /run/netns: each daemon names its task
-                                   // sandboxes under its own prefix.
-                                   "--netns-prefix",
-                                   host.namespaceName + "-",
-                                   // Its own resolvers, never the machine's: the embedded
-                                   // DNS forwards there from inside the lab.
-                                   "--resolv-conf",
-                                   resolvConfPath(host),
-                                   "--log-level",
-                                   launch.logLevel};
+  std::vector<std::string> args = daemonArguments(launch, host);
   std::vector<std::string> env =
       childEnvironment({fmt::format("{}={}", kLabMarkVariable, launch.labName)});
   std::vector<char*> argv = cStrings(args);

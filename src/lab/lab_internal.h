@@ -213,9 +213,19 @@ Result<int> runInNamespaces(int netns, int uts, const std::string& what,
 // lab.json.
 struct DaemonLaunch {
   std::string labName;
-  std::string overmeshdPath;
+  std::string overmeshdPath;  // argv[0]
   std::string logLevel;
+  // `lab up --unit`: the words of the unit's ExecStart= after argv[0], kept as they are
+  // (the unit's flags and --config file); empty without a unit.
+  std::vector<std::string> unitArguments;
 };
+
+// The command line of host `host`'s daemon: argv[0], the unit's own arguments, then what a
+// lab host must change (socket, state dir, cluster port, netns prefix, resolv.conf, log
+// level; each one's reason is at its line). The appended options come last, so that they win
+// over the same setting in the unit's arguments (overmeshd takes an option's last value) and
+// in its --config file (the command line wins over the file). Pure.
+std::vector<std::string> daemonArguments(const DaemonLaunch& launch, const LabHost& host);
 
 // Forks overmeshd into the host: its network namespace, its UTS namespace (created with
 // hostname <lab>-h<i> and pinned the first time; joined from the pin when it exists, so a

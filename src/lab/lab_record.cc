@@ -94,7 +94,8 @@ void to_json(nlohmann::json& json, const LabHost& value) {
                         {"stateDir", value.stateDir},
                         {"log", value.logPath},
                         {"pid", value.pid},
-                        {"role", value.role}};
+                        {"role", value.role},
+                        {"command", value.command}};
 }
 
 void from_json(const nlohmann::json& json, LabHost& value) {
@@ -107,6 +108,8 @@ void from_json(const nlohmann::json& json, LabHost& value) {
   value.logPath = json.value("log", "");
   json.at("pid").get_to(value.pid);
   value.role = json.value("role", "");
+  // Records written before `lab up --unit` existed have no command.
+  value.command = json.value("command", std::vector<std::string>{});
 }
 
 void to_json(nlohmann::json& json, const LabClient& value) {
@@ -129,6 +132,8 @@ void to_json(nlohmann::json& json, const LabRecord& value) {
   json = nlohmann::json{{"name", value.name},
                         {"runDir", value.runDir},
                         {"overmeshd", value.overmeshdPath},
+                        {"unit", value.unitPath},
+                        {"unitCommand", value.unitCommand},
                         {"logLevel", value.logLevel},
                         {"underlay",
                          {{"namespace", value.underlayNamespace},
@@ -148,6 +153,8 @@ void from_json(const nlohmann::json& json, LabRecord& value) {
   json.at("name").get_to(value.name);
   value.runDir = json.value("runDir", "");
   value.overmeshdPath = json.value("overmeshd", "");
+  value.unitPath = json.value("unit", "");
+  value.unitCommand = json.value("unitCommand", std::vector<std::string>{});
   value.logLevel = json.value("logLevel", "info");
   value.underlayNamespace = json.at("underlay").at("namespace").get<std::string>();
   value.managerAddress = json.value("managerAddress", "");
@@ -203,11 +210,9 @@ void to_json(nlohmann::json& json, const LabClientStatus& value) {
 }
 
 void to_json(nlohmann::json& json, const LabStatus& value) {
-  json = nlohmann::json{{"name", value.name},
-                        {"hosts", value.hosts},
-                        {"clients", value.clients},
-                        {"etcd", value.etcd},
-                        {"askedManager", value.askedManager}};
+  json = nlohmann::json{{"name", value.name},   {"unit", value.unitPath},
+                        {"hosts", value.hosts}, {"clients", value.clients},
+                        {"etcd", value.etcd},   {"askedManager", value.askedManager}};
   if (!value.managerError.empty()) {
     json["managerError"] = value.managerError;
   }

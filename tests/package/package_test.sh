@@ -3,8 +3,11 @@
 # the release build): builds it (scripts/package.sh; nothing to compile when build/release is
 # current), installs it with apt (dependencies from the archive), checks every file, verifies
 # the unit with systemd-analyze, runs both binaries' --help/--version, checks the bash
-# completion, then purges and checks that nothing of ours is left.
-# Never starts overmeshd: a fresh root shares this machine's network namespace.
+# completion, runs the installed daemon in a lab the way the unit runs it (below), then purges
+# and checks that nothing of ours is left.
+# Never starts overmeshd in this machine's network namespace (a fresh root shares it): the
+# installed daemon runs only inside lab hosts, with the unit's ExecStart= line
+# (`overmesh lab up --unit`), the installed config, and a socket and state dir of each host's.
 # Needs root and a machine whose /usr is disposable (it installs and purges the package).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -97,6 +100,76 @@ check "the unit runs overmeshd in the host namespace, KillMode=process" bash -c 
   "grep -q '^ExecStart=/usr/bin/overmeshd --allow-root-netns --config /etc/overmesh/overmeshd.conf$' /lib/systemd/system/overmeshd.service && grep -qx KillMode=process /lib/systemd/system/overmeshd.service"
 check "installing enabled nothing" bash -c \
   "! ls /etc/systemd/system/*.wants/overmeshd.service 2> /dev/null | grep -q ."
+
+# ---- the installed binaries in a lab, as the unit runs them ----------------------------------
+# A lab host cannot run systemd: `lab up --unit` runs the unit's ExecStart= line (the installed
+# /usr/bin/overmeshd, --allow-root-netns, --config /etc/overmesh/overmeshd.conf) and appends
+# only what each host must have of its own (socket, state dir, netns prefix, resolv.conf,
+# cluster port, log level).
+unit=/lib/systemd/system/overmeshd.service
+unit_line="/usr/bin/overmeshd --allow-root-netns --config /etc/overmesh/overmeshd.conf"
+lab_dir=$(mktemp -d /tmp/overmesh-package-lab.XXXXXX)
+lab_cleanup() {
+  /usr/bin/overmesh lab down --name pkg --run-dir "$lab_dir" > /dev/null 2>&1 || true
+  rm -rf "$lab_dir"
+}
+trap lab_cleanup EXIT
+# unit_daemons_run: every lab host's daemon is the installed binary running the unit's line.
+unit_daemons_run() {
+  local status pid
+  status=$(/usr/bin/overmesh lab status --name pkg --run-dir "$lab_dir" --format json)
+  [ "$(jq -r .unit <<< "$status")" = "$unit" ] || return 1
+  for pid in $(jq -r '.hosts[].pid' <<< "$status"); do
+    [ "$(readlink "/proc/$pid/exe")" = /usr/bin/overmeshd ] || return 1
+    tr '\0' ' ' < "/proc/$pid/cmdline" | grep -q "^$unit_line --socket " || {
+      echo "pid $pid runs: $(tr '\0' ' ' < "/proc/$pid/cmdline")"
+      return 1
+    }
+  done
+  tr '\0' ' ' < "/proc/$(jq -r '.hosts[0].pid' <<< "$status")/cmdline"
+  echo
+}
+nodes_ready() {
+  local attempt
+  for attempt in $(seq 1 100); do
+    if /usr/bin/overmesh lab exec --name pkg --run-dir "$lab_dir" 1 -- /usr/bin/overmesh node ls \
+      --format json | jq -e 'length == 2 and all(.[]; .state == "ready")' > /dev/null; then
+      return 0
+    fi
+    sleep 0.2
+  done
+  echo "not every node ready after $attempt tries"
+  return 1
+}
+check "lab up --unit $unit: 2 hosts" \
+  /usr/bin/overmesh lab up --name pkg --run-dir "$lab_dir" --hosts 2 --unit "$unit"
+check "every lab host runs /usr/bin/overmeshd with the unit's line and the installed config" \
+  unit_daemons_run
+sed 's/^/      /' /tmp/package_test.out
+check "the installed daemons form a cluster (node ls: 2 ready)" nodes_ready
+check "lab restart 2 runs the unit's line again" \
+  /usr/bin/overmesh lab restart --name pkg --run-dir "$lab_dir" 2
+check "after the restart: the unit's line, the cluster ready" \
+  eval 'unit_daemons_run && nodes_ready'
+lab_cleanup
+trap - EXIT
+
+# The overlay tests against labs of the installed binaries: the CLI is /usr/bin/overmesh
+# (OVERMESH_TEST_CLI) and every host runs the unit's line (OVERMESH_LAB_UNIT; each test's lab
+# checks that its daemons run it, tests/support/lab_session.h). A cluster of 3 hosts forms,
+# tasks on every host reach each other across VXLAN, two networks stay apart, and a stream
+# survives daemons restarted with the unit's line.
+overlay_tests='OverlayTest\.(ReachesEveryTaskAcrossHostsByOverlayAddress|DifferentNetworksCannotReachEachOther|StreamSurvivesDaemonRestartsAndRemovedTasksLeaveNoEntries)'
+cmake --build build/release -- e2e_overlay > /dev/null
+overlay_on_installed() {
+  OVERMESH_LAB_UNIT=$unit OVERMESH_TEST_CLI=/usr/bin/overmesh ctest --test-dir build/release \
+    --no-tests=error --output-on-failure -R "$overlay_tests" > /tmp/package_test.ctest 2>&1
+  local rc=$?
+  cat /tmp/package_test.ctest
+  [ "$rc" -eq 0 ] && grep -q '100% tests passed, 0 tests failed out of 3' /tmp/package_test.ctest
+}
+check "the overlay tests on the installed binaries (3 labs)" overlay_on_installed
+grep -E '^ *[0-9]+/3 Test|tests passed' /tmp/package_test.ctest | sed 's/^/      /' 
 
 # systemd-analyze verify checks the unit offline (the root runs no systemd); its man(1)
 # check needs man-db.

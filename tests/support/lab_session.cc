@@ -1,9 +1,12 @@
 #include "support/lab_session.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <fstream>
+#include <iostream>
 #include <sstream>
 #include <thread>
 
@@ -50,7 +53,43 @@ bool LabSession::up(int hosts, const std::string& logLevel, int clients) {
     error_ = result.out + result.err;
     return false;
   }
-  return waitReady(hosts, 1);
+  return checkUnitCommands() && waitReady(hosts, 1);
+}
+
+bool LabSession::checkUnitCommands() {
+  const char* unit = std::getenv("OVERMESH_LAB_UNIT");
+  if (unit == nullptr || *unit == '\0') {
+    return true;
+  }
+  auto record =
+      nlohmann::json::parse(readFile(runDir_.path() + "/" + name_ + "/lab.json"), nullptr, false);
+  if (record.is_discarded() || !record.contains("unitCommand") || !record["hosts"].is_array()) {
+    error_ = "OVERMESH_LAB_UNIT is set but lab.json has no unit's command";
+    return false;
+  }
+  std::string program = record["unitCommand"].empty() ? "" : record["unitCommand"][0];
+  for (const auto& host : record["hosts"]) {
+    std::vector<std::string> recorded = host.value("command", std::vector<std::string>{});
+    std::string cmdline = readFile(fmt::format("/proc/{}/cmdline", host.value("pid", 0)));
+    std::vector<std::string> running;
+    for (std::size_t start = 0; start < cmdline.size();) {
+      std::size_t end = cmdline.find('\0', start);
+      running.push_back(cmdline.substr(start, end - start));
+      start = end == std::string::npos ? cmdline.size() : end + 1;
+    }
+    if (recorded.empty() || running != recorded || recorded.front() != program) {
+      error_ = fmt::format(
+          "OVERMESH_LAB_UNIT={}: {}'s daemon runs \"{}\", not the unit's {} as "
+          "recorded (\"{}\")",
+          unit, host.value("name", "?"), fmt::join(running, " "), program,
+          fmt::join(recorded, " "));
+      return false;
+    }
+  }
+  std::cerr << fmt::format(
+      "lab {}: every host runs ExecStart= of {}: {}\n", name_, unit,
+      fmt::join(record["hosts"][0]["command"].get<std::vector<std::string>>(), " "));
+  return true;
 }
 
 bool LabSession::upOnEtcd(int hosts, int managers, const std::string& logLevel) {
@@ -62,7 +101,7 @@ bool LabSession::upOnEtcd(int hosts, int managers, const std::string& logLevel) 
     error_ = result.out + result.err;
     return false;
   }
-  return waitReady(hosts, managers);
+  return checkUnitCommands() && waitReady(hosts, managers);
 }
 
 bool LabSession::waitReady(int hosts, int managers) {

@@ -74,6 +74,11 @@ class LabSession {
   std::string name_;
   TempDir runDir_;
   bool waitReady(int hosts, int managers);
+  // With OVERMESH_LAB_UNIT set (`lab up` then runs that unit's ExecStart=, e.g. the installed
+  // package's, tests/package/package_test.sh): checks that every host's daemon runs the
+  // command lab.json records for it, starting with the unit's program, and says so on stderr.
+  // False with the reason in error_ otherwise.
+  bool checkUnitCommands();
 
   int hosts_ = 0;
   bool made_ = false;

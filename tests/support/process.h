@@ -21,7 +21,8 @@ struct CommandResult {
 // `unshareNet` runs it in a fresh network namespace (needs root).
 CommandResult runCommand(const std::vector<std::string>& argv, bool unshareNet = false);
 
-// Path of a built binary ("overmesh" or "overmeshd").
+// Path of a built binary ("overmesh" or "overmeshd"), or the one that OVERMESH_TEST_CLI
+// (overmesh) or OVERMESH_TEST_DAEMON (overmeshd) names, e.g. an installed package's.
 std::string binaryPath(const std::string& name);
 
 // True when the tests may create namespaces (running as root).

@@ -4,6 +4,7 @@
 // machine's own network namespace has the same links as before.
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <unistd.h>
@@ -466,6 +467,83 @@ TEST_F(LabTest, RefusesClientCountsOutOfRange) {
         << result.err;
     EXPECT_TRUE(namespacesOf(name).empty()) << name;
   }
+}
+
+// The words of /proc/PID/cmdline.
+std::vector<std::string> commandLineOf(int pid) {
+  std::string text = readFile(fmt::format("/proc/{}/cmdline", pid));
+  std::vector<std::string> words;
+  for (std::size_t start = 0; start < text.size();) {
+    std::size_t end = text.find('\0', start);
+    end = end == std::string::npos ? text.size() : end;
+    words.push_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  return words;
+}
+
+// `lab up --unit`: every host runs the unit's ExecStart= line as systemd would (its program,
+// flags and settings file), then its own socket, state directory and options, which win over
+// the unit's settings file; `lab restart` runs the line again, and `--overmeshd` replaces only
+// its program.
+TEST_F(LabTest, UpWithAUnitRunsItsExecStartLineInEveryHost) {
+  TempDir files;
+  std::string settings = files.path() + "/overmeshd.conf";
+  // No lab host could use these: the hosts only start because their own options win.
+  std::ofstream(settings) << "socket = \"/nonexistent/overmesh.sock\"\n"
+                          << "state-dir = \"/nonexistent/state\"\n";
+  std::string unit = files.path() + "/overmeshd.service";
+  std::ofstream(unit) << fmt::format(
+      "[Unit]\nDescription=test\n\n[Service]\nType=simple\n"
+      "ExecStart={} --allow-root-netns --config \"{}\"\nKillMode=process\n",
+      binaryPath("overmeshd"), settings);
+  std::string name = newLab();
+  auto made = lab("up", name, {"--hosts", "2", "--unit", unit});
+  ASSERT_EQ(made.exitCode, 0) << made.out << made.err;
+
+  // Host i's daemon runs `program` with the unit's arguments, then --socket and the rest.
+  auto expectUnitLine = [&](int host, const std::string& program) {
+    auto json = status(name);
+    ASSERT_TRUE(json.is_object());
+    EXPECT_EQ(json.value("unit", ""), unit);
+    const auto& recorded = json["hosts"][host - 1];
+    auto running = commandLineOf(recorded.value("pid", 0));
+    ASSERT_GE(running.size(), 5u) << fmt::format("{}", fmt::join(running, " "));
+    EXPECT_EQ(std::vector<std::string>(running.begin(), running.begin() + 5),
+              (std::vector<std::string>{program, "--allow-root-netns", "--config", settings,
+                                        "--socket"}));
+    EXPECT_EQ(running, recorded.value("command", std::vector<std::string>{}));
+  };
+  expectUnitLine(1, binaryPath("overmeshd"));
+  expectUnitLine(2, binaryPath("overmeshd"));
+  auto nodes = lab("exec", name, {"1", "--", binaryPath("overmesh"), "node", "ls"});
+  EXPECT_EQ(nodes.exitCode, 0) << nodes.err;
+  EXPECT_NE(nodes.out.find(name + "-h2"), std::string::npos) << nodes.out;
+
+  ASSERT_EQ(lab("restart", name, {"2"}).exitCode, 0);
+  expectUnitLine(2, binaryPath("overmeshd"));
+  std::string copy = files.path() + "/overmeshd-copy";
+  fs::copy_file(binaryPath("overmeshd"), copy);
+  fs::permissions(copy, fs::perms::owner_all);
+  auto replaced = lab("restart", name, {"2", "--overmeshd", copy});
+  ASSERT_EQ(replaced.exitCode, 0) << replaced.err;
+  expectUnitLine(2, copy);
+  expectUnitLine(1, binaryPath("overmeshd"));
+}
+
+TEST_F(LabTest, UpRefusesAUnitWithTheDaemonFlagOrAnExecStartItCannotRunAsIs) {
+  TempDir files;
+  std::string unit = files.path() + "/overmeshd.service";
+  std::ofstream(unit) << "[Service]\nExecStart=/usr/bin/overmeshd --allow-root-netns\n";
+  auto both = lab("up", newLab(), {"--unit", unit, "--overmeshd", binaryPath("overmeshd")});
+  EXPECT_EQ(both.exitCode, 1);
+  EXPECT_NE(both.err.find("--unit " + unit + " and --overmeshd"), std::string::npos) << both.err;
+
+  std::ofstream(unit) << "[Service]\nExecStart=-" << binaryPath("overmeshd") << "\n";
+  auto prefixed = lab("up", newLab(), {"--unit", unit});
+  EXPECT_EQ(prefixed.exitCode, 1);
+  EXPECT_NE(prefixed.err.find(unit + ":2: ExecStart=-"), std::string::npos) << prefixed.err;
+  EXPECT_NE(prefixed.err.find("the prefix '-'"), std::string::npos) << prefixed.err;
 }
 
 }  // namespace
