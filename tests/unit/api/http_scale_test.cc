@@ -206,7 +206,7 @@ class HttpAsyncTest : public ::testing::Test {
     });
     server_.routeInline("POST", "/v1/inline/{n}", [this](const HttpRequest& request) {
       inlineThreads_.note(std::this_thread::get_id());
-      return HttpResponse{200, "inline " + request.params.at("n") + " " + request.body,
+      return HttpResponse{200, "inline " + request.params.at(0) + " " + request.body,
                           "text/plain"};
     });
     server_.route("GET", "/v1/pooled-thread", [this](const HttpRequest&) {
