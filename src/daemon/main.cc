@@ -182,8 +182,8 @@ int main(int argc, char** argv) {
   spdlog::set_level(spdlog::level::from_str(flags.logLevel));
   raiseDescriptorLimit();
 
-  if (int refused =
-          refuseMachineNamespace(flags.allowRootNetns, "overmeshd", "program links, routes and rules");
+  if (int refused = refuseMachineNamespace(flags.allowRootNetns, "overmeshd",
+                                           "program links, routes and rules");
       refused != 0) {
     return refused;
   }

@@ -206,15 +206,15 @@ class HttpAsyncTest : public ::testing::Test {
     });
     server_.routeInline("POST", "/v1/inline/{n}", [this](const HttpRequest& request) {
       inlineThreads_.note(std::this_thread::get_id());
-      return HttpResponse{200, "inline " + request.params.at(0) + " " + request.body,
-                          "text/plain"};
+      return HttpResponse{200, "inline " + request.params.at(0) + " " + request.body, "text/plain"};
     });
     server_.route("GET", "/v1/pooled-thread", [this](const HttpRequest&) {
       pooledThreads_.note(std::this_thread::get_id());
       return HttpResponse{200, "pooled", "text/plain"};
     });
-    server_.routeInline("GET", "/v1/inline-throws",
-                        [](const HttpRequest&) -> HttpResponse { throw std::runtime_error("bug"); });
+    server_.routeInline("GET", "/v1/inline-throws", [](const HttpRequest&) -> HttpResponse {
+      throw std::runtime_error("bug");
+    });
     server_.setStopDrain(0ms);
     must(server_.listenUnix(socketPath_, 0600));
   }
