@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <nlohmann/json.hpp>
 #include <set>
 
 #include "dataplane/gateway_nat.h"
@@ -64,6 +65,29 @@ std::string CleanupStep::describe() const {
       return fmt::format("nftables table {} {}", family, name);
   }
   return name;
+}
+
+Result<std::vector<NftTableName>> tablesOfRuleset(std::string_view json) {
+  // Parsed without exceptions: a malformed answer is an error, never a throw.
+  auto parsed = nlohmann::json::parse(json, nullptr, false);
+  if (parsed.is_discarded() || !parsed.is_object() || !parsed.contains("nftables") ||
+      !parsed["nftables"].is_array()) {
+    return errorf(ErrorKind::Unavailable,
+                  "list ruleset: nft answered something that is not its JSON ruleset");
+  }
+  std::vector<NftTableName> tables;
+  for (const auto& entry : parsed["nftables"]) {
+    if (!entry.is_object() || !entry.contains("table") || !entry["table"].is_object()) {
+      continue;
+    }
+    const auto& table = entry["table"];
+    auto family = table.find("family");
+    auto name = table.find("name");
+    if (family != table.end() && family->is_string() && name != table.end() && name->is_string()) {
+      tables.push_back({family->get<std::string>(), name->get<std::string>()});
+    }
+  }
+  return tables;
 }
 
 std::vector<NftTableName> ownedHostTables() {

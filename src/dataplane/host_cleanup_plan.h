@@ -28,6 +28,8 @@
 #include <string_view>
 #include <vector>
 
+#include "common/error.h"
+
 namespace overmesh::dataplane {
 
 // The names that tell ours from others'.
@@ -66,6 +68,11 @@ struct CleanupStep {
   std::string describe() const;
   auto operator<=>(const CleanupStep&) const = default;
 };
+
+// The tables in nft's JSON ruleset (`list ruleset`: {"nftables": [{"table": {"family",
+// "name", …}}, …]}), ours or not. Unavailable when `json` is not that shape; entries that
+// are not tables, or lack a string family or name, are skipped. Never throws.
+Result<std::vector<NftTableName>> tablesOfRuleset(std::string_view json);
 
 // The tables the daemon creates in the node's own namespace, in removal order.
 std::vector<NftTableName> ownedHostTables();

@@ -652,10 +652,17 @@ Result<std::vector<StateChange>> NodeManager::sweep() {
     }
   }
   std::vector<StateChange> changes;
+  if (wanted.empty()) {
+    return changes;
+  }
+  auto records = readStateRecords(wanted);  // once for every batch of this pass
+  if (!records) {
+    return std::unexpected(records.error());
+  }
   for (std::size_t first = 0; first < wanted.size(); first += kStateBatch) {
     std::span<const StateChange> batch(wanted.data() + first,
                                        std::min(kStateBatch, wanted.size() - first));
-    auto written = writeStates(batch);
+    auto written = writeStates(batch, *records);
     if (!written) {
       return std::unexpected(written.error());
     }
@@ -678,63 +685,66 @@ Result<std::vector<StateChange>> NodeManager::sweep() {
   return changes;
 }
 
+// Few nodes: one read each; many: one read of every record (one round trip on etcd).
+Result<NodeManager::StateRecords> NodeManager::readStateRecords(
+    std::span<const StateChange> changes) {
+  StateRecords records;
+  if (changes.size() > 8) {
+    auto range = livenessStore_->range(std::string(state::keys::kNodes));
+    if (!range) {
+      return std::unexpected(range.error());
+    }
+    for (auto& kv : range->kvs) {
+      records.emplace(kv.key, std::move(kv));
+    }
+    return records;
+  }
+  for (const StateChange& change : changes) {
+    auto record = livenessStore_->get(state::keys::node(change.nodeId));
+    if (!record) {
+      return std::unexpected(record.error());
+    }
+    if (*record) {
+      records.emplace((*record)->key, std::move(**record));
+    }
+  }
+  return records;
+}
+
 // One transaction for the whole batch, each record compared on the revision it was read
 // at; when another writer changed one of them (a conflict), each node is written on its
 // own so that the others still change.
-Result<std::vector<StateChange>> NodeManager::writeStates(std::span<const StateChange> batch) {
-  std::vector<StateChange> written;
-  if (batch.size() > 1) {
-    // Few nodes: one read each; many: one read of every record (one round trip on etcd).
-    std::unordered_map<std::string, store::KeyValue> records;
-    if (batch.size() > 8) {
-      auto range = livenessStore_->range(std::string(state::keys::kNodes));
-      if (!range) {
-        return std::unexpected(range.error());
-      }
-      for (auto& kv : range->kvs) {
-        records.emplace(kv.key, std::move(kv));
-      }
-    } else {
-      for (const StateChange& change : batch) {
-        auto record = livenessStore_->get(state::keys::node(change.nodeId));
-        if (!record) {
-          return std::unexpected(record.error());
-        }
-        if (*record) {
-          records.emplace((*record)->key, std::move(**record));
-        }
-      }
-    }
-    store::Txn txn;
-    std::vector<StateChange> included;
-    for (const StateChange& change : batch) {
-      auto found = records.find(state::keys::node(change.nodeId));
-      if (found == records.end()) {
-        continue;  // removed meanwhile
-      }
-      auto node = decodeJson<api::Node>(found->second.value, found->first);
-      if (!node) {
-        spdlog::error("corrupt node record {}: {}", found->first, node.error().message);
-        continue;
-      }
-      node->state = change.state;
-      txn.compares.push_back(
-          store::Compare::modRevisionIs(found->first, found->second.modRevision));
-      txn.success.push_back(store::Operation::put(found->first, encodeJson(*node)));
-      included.push_back(change);
-    }
-    if (included.empty()) {
-      return written;
-    }
-    auto committed = livenessStore_->txn(txn);
-    if (!committed) {
-      return std::unexpected(committed.error());
-    }
-    if (committed->succeeded) {
-      return included;
-    }
-  }
+Result<std::vector<StateChange>> NodeManager::writeStates(std::span<const StateChange> batch,
+                                                          const StateRecords& records) {
+  store::Txn txn;
+  std::vector<StateChange> included;
   for (const StateChange& change : batch) {
+    auto found = records.find(state::keys::node(change.nodeId));
+    if (found == records.end()) {
+      continue;  // removed meanwhile
+    }
+    auto node = decodeJson<api::Node>(found->second.value, found->first);
+    if (!node) {
+      spdlog::error("corrupt node record {}: {}", found->first, node.error().message);
+      continue;
+    }
+    node->state = change.state;
+    txn.compares.push_back(store::Compare::modRevisionIs(found->first, found->second.modRevision));
+    txn.success.push_back(store::Operation::put(found->first, encodeJson(*node)));
+    included.push_back(change);
+  }
+  if (included.empty()) {
+    return included;
+  }
+  auto committed = livenessStore_->txn(txn);
+  if (!committed) {
+    return std::unexpected(committed.error());
+  }
+  if (committed->succeeded) {
+    return included;
+  }
+  std::vector<StateChange> written;
+  for (const StateChange& change : included) {
     if (auto one = writeState(change.nodeId, change.state); !one) {
       if (one.error().kind == ErrorKind::Unavailable) {
         return std::unexpected(one.error());

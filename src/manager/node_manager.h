@@ -223,10 +223,14 @@ class NodeManager {
   // Writes a node's new state if it is still the record we know. Caller holds
   // stateWriteMutex_ (not mutex_: a store commit must not stall heartbeats).
   Status writeState(const std::string& nodeId, const std::string& state);
-  // Writes the batch's states; returns the changes that were written (a node removed or
-  // changed meanwhile is left out). Unavailable when the store is. Caller holds
-  // stateWriteMutex_.
-  Result<std::vector<StateChange>> writeStates(std::span<const StateChange> batch);
+  // The store records (by key) of the nodes in `changes`, read once per sweep.
+  using StateRecords = std::unordered_map<std::string, store::KeyValue>;
+  Result<StateRecords> readStateRecords(std::span<const StateChange> changes);
+  // Writes the batch's states, comparing each node on its record in `records`; returns the
+  // changes that were written (a node removed or changed meanwhile is left out).
+  // Unavailable when the store is. Caller holds stateWriteMutex_.
+  Result<std::vector<StateChange>> writeStates(std::span<const StateChange> batch,
+                                               const StateRecords& records);
 
   store::Store& store_;
   const Clock& clock_;

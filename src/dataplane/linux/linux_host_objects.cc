@@ -1,7 +1,5 @@
 #include "dataplane/linux/linux_host_objects.h"
 
-#include <nlohmann/json.hpp>
-
 #include "dataplane/linux/netlink.h"
 #include "dataplane/linux/netns.h"
 #include "dataplane/linux/nftables.h"
@@ -38,28 +36,7 @@ Result<std::vector<NftTableName>> LinuxHostObjects::listTables() {
   if (!text) {
     return std::unexpected(text.error());
   }
-  // nft's JSON: {"nftables": [{"metainfo": …}, {"table": {"family", "name", …}}, …]}.
-  // Parsed without exceptions: a malformed answer is an error, never a throw.
-  auto json = nlohmann::json::parse(*text, nullptr, false);
-  if (json.is_discarded() || !json.is_object() || !json.contains("nftables") ||
-      !json["nftables"].is_array()) {
-    return errorf(ErrorKind::Unavailable,
-                  "list ruleset: nft answered something that is not its "
-                  "JSON ruleset");
-  }
-  std::vector<NftTableName> tables;
-  for (const auto& entry : json["nftables"]) {
-    if (!entry.is_object() || !entry.contains("table") || !entry["table"].is_object()) {
-      continue;
-    }
-    const auto& table = entry["table"];
-    auto family = table.find("family");
-    auto name = table.find("name");
-    if (family != table.end() && family->is_string() && name != table.end() && name->is_string()) {
-      tables.push_back({family->get<std::string>(), name->get<std::string>()});
-    }
-  }
-  return tables;
+  return tablesOfRuleset(*text);
 }
 
 Status LinuxHostObjects::deleteNamespace(const std::string& name) {

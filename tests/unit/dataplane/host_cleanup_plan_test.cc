@@ -119,5 +119,29 @@ TEST(HostCleanupPlanTest, DuplicatesInTheListingGiveOneStep) {
   EXPECT_EQ(planHostCleanup(inventory, OwnedNames{}).size(), 3u);
 }
 
+TEST(HostCleanupPlanTest, TablesOfRulesetKeepsEveryTableAndSkipsOtherEntries) {
+  auto tables = tablesOfRuleset(R"({"nftables": [
+      {"metainfo": {"json_schema_version": 1}},
+      {"table": {"family": "ip", "name": "overmesh_gw", "handle": 3}},
+      {"chain": {"family": "ip", "table": "overmesh_gw", "name": "post"}},
+      {"table": {"family": "inet", "name": "firewalld"}},
+      {"table": {"family": 4, "name": "bad-family"}},
+      {"table": {"name": "no-family"}},
+      {"table": "not an object"},
+      7]})");
+  ASSERT_TRUE(tables) << tables.error().message;
+  EXPECT_EQ(*tables, (std::vector<NftTableName>{{"ip", "overmesh_gw"}, {"inet", "firewalld"}}));
+}
+
+TEST(HostCleanupPlanTest, TablesOfRulesetRefusesWhatIsNotARuleset) {
+  for (const char* text :
+       {"", "not json", "[]", R"({"nftables": {}})", R"({"other": []})", R"({"nftables": [)"}) {
+    auto tables = tablesOfRuleset(text);
+    ASSERT_FALSE(tables) << text;
+    EXPECT_EQ(tables.error().kind, ErrorKind::Unavailable) << text;
+    EXPECT_NE(tables.error().message.find("JSON ruleset"), std::string::npos) << text;
+  }
+}
+
 }  // namespace
 }  // namespace overmesh::dataplane
